@@ -1,0 +1,2 @@
+// Worker entry point: see src/worker (the compute process).
+export {};
