@@ -1,0 +1,85 @@
+/**
+ * The only module that imports onnxruntime-node. Creates sessions on the first execution provider
+ * that works: onnxruntime throws (instead of falling back) when a provider's binaries are missing,
+ * so each provider is tried in order and the one actually used is reported.
+ */
+import * as ort from "onnxruntime-node";
+import { RuntimeError } from "./errors";
+
+export type ProviderName = "cuda" | "dml" | "coreml" | "webgpu" | "cpu";
+
+export const PROVIDER_NAMES: readonly ProviderName[] = ["cuda", "dml", "coreml", "webgpu", "cpu"];
+
+export { Tensor } from "onnxruntime-node";
+export type { InferenceSession } from "onnxruntime-node";
+/** The ORT tensor type (re-exported so no other module imports onnxruntime-node). */
+export type OrtTensor = ort.Tensor;
+
+/** Default order: CUDA on Linux/Windows, DirectML on Windows, CoreML on macOS, then CPU. */
+export function defaultProviders(platform: NodeJS.Platform = process.platform): ProviderName[] {
+  switch (platform) {
+    case "win32": return ["cuda", "dml", "cpu"];
+    case "darwin": return ["coreml", "cpu"];
+    case "linux": return ["cuda", "cpu"];
+    default: return ["cpu"];
+  }
+}
+
+export interface CreateSessionOptions {
+  /** Providers to try in order, or "auto" (= defaultProviders()). CPU is always tried last. */
+  readonly providers?: readonly ProviderName[] | "auto";
+  /** Intra-op threads (default: ORT's choice, all cores). */
+  readonly intraOpThreads?: number;
+}
+
+export interface CreatedSession {
+  readonly session: ort.InferenceSession;
+  /** The provider the session actually runs on. */
+  readonly provider: ProviderName;
+  /** Why earlier providers were skipped (absent when the first choice worked). */
+  readonly fallbackReason?: string;
+}
+
+/** Validates a providers option; throws RuntimeError("bad-providers") naming the bad entry. */
+export function resolveProviders(providers: readonly ProviderName[] | "auto" | undefined): ProviderName[] {
+  if (providers === undefined || providers === "auto") return defaultProviders();
+  if (!Array.isArray(providers) || providers.length === 0) {
+    throw new RuntimeError("bad-providers", `execution providers must be "auto" or a non-empty list of ${PROVIDER_NAMES.join(", ")}`);
+  }
+  const out: ProviderName[] = [];
+  for (const p of providers) {
+    if (!PROVIDER_NAMES.includes(p)) {
+      throw new RuntimeError("bad-providers", `unknown execution provider ${JSON.stringify(p)}: use one of ${PROVIDER_NAMES.join(", ")} or "auto"`);
+    }
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+/** Creates an InferenceSession on the first provider that loads; falls back to CPU. */
+export async function createSession(model: Uint8Array, opts: CreateSessionOptions = {}): Promise<CreatedSession> {
+  if (!(model instanceof Uint8Array) || model.length === 0) {
+    throw new RuntimeError("bad-model", "createSession needs the serialized ONNX model as a non-empty Uint8Array");
+  }
+  const threads = opts.intraOpThreads;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 0 || threads > 1024)) {
+    throw new RuntimeError("bad-threads", `intraOpThreads must be an integer in 0..1024 (0 = ORT default), got ${threads}`);
+  }
+  const order = resolveProviders(opts.providers);
+  if (!order.includes("cpu")) order.push("cpu");
+  const failures: string[] = [];
+  for (const provider of order) {
+    try {
+      const session = await ort.InferenceSession.create(model, {
+        executionProviders: [provider],
+        graphOptimizationLevel: "all",
+        ...(threads ? { intraOpNumThreads: threads } : {}),
+      });
+      return failures.length ? { session, provider, fallbackReason: failures.join("; ") } : { session, provider };
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      failures.push(`${provider}: ${msg.split("\n")[0]}`);
+    }
+  }
+  throw new RuntimeError("no-provider", `no execution provider could load the model (${failures.join("; ")})`);
+}
