@@ -1,44 +1,38 @@
 /**
- * Hand-built ONNX models for the match kernel: `C = A · Bᵀ` (one Gemm with transB = 1), float32,
- * with symbolic dims so one session serves every block shape.
+ * Hand-built ONNX models for the match kernel (float32, symbolic dims so one session serves every
+ * block shape), serialized with `../onnx/serialize.ts`.
  *
- *   A [m, k] f32 ─┐
- *                 ├─ Gemm(transB=1) ─► C [m, n] f32
- *   B [n, k] f32 ─┘
+ *   A [m, k] ─┐
+ *             ├─ Gemm(transB=1) ─► C [m, n]        gemmTransBModel: C = A · Bᵀ
+ *   B [n, k] ─┘
+ *
+ *   X [n, k] ── ReduceSumSquare(axes=[1], keepdims=0) ─► S [n]     sumSquaresModel: S_i = Σ_j X_ij²
  */
-import { ProtoWriter } from "./protobuf";
+import type { IrGraph } from "../onnx/ir";
+import { serializeModel } from "../onnx/serialize";
 
-/** onnx TensorProto.DataType.FLOAT */
-const FLOAT = 1;
-/** onnx AttributeProto.AttributeType.INT */
-const ATTR_INT = 2;
-
-function valueInfo(w: ProtoWriter, name: string, dims: readonly string[]): void {
-  w.string(1, name); // ValueInfoProto.name
-  w.message(2, (type) => // ValueInfoProto.type : TypeProto
-    type.message(1, (tensor) => { // TypeProto.tensor_type
-      tensor.varint(1, FLOAT); // elem_type
-      tensor.message(2, (shape) => { // shape : TensorShapeProto
-        for (const d of dims) shape.message(1, (dim) => dim.string(2, d)); // dim { dim_param }
-      });
-    }));
+/** The serialized ModelProto of `C = A · Bᵀ`. */
+export function gemmTransBModel(): Uint8Array {
+  const graph: IrGraph = {
+    name: "headshare_gram",
+    opset: 17,
+    inputs: [{ name: "A", type: "float32", shape: ["m", "k"] }, { name: "B", type: "float32", shape: ["n", "k"] }],
+    outputs: [{ name: "C", type: "float32", shape: ["m", "n"] }],
+    initializers: [],
+    nodes: [{ name: "/match/gram/Gemm", op: "Gemm", inputs: ["A", "B"], outputs: ["C"], attrs: { transB: { i: 1 } } }],
+  };
+  return serializeModel(graph, { producerName: "headshare" });
 }
 
-/** The serialized ModelProto of `C = A · Bᵀ` (ir_version 8, opset 17). */
-export function gemmTransBModel(): Uint8Array {
-  const model = new ProtoWriter();
-  model.varint(1, 8); // ir_version
-  model.string(2, "headshare"); // producer_name
-  model.message(7, (g) => { // graph
-    g.message(1, (n) => { // node
-      n.string(1, "A").string(1, "B").string(2, "C").string(3, "/match/gram/Gemm").string(4, "Gemm");
-      n.message(5, (a) => a.string(1, "transB").varint(3, 1).varint(20, ATTR_INT));
-    });
-    g.string(2, "headshare_gram");
-    g.message(11, (v) => valueInfo(v, "A", ["m", "k"]));
-    g.message(11, (v) => valueInfo(v, "B", ["n", "k"]));
-    g.message(12, (v) => valueInfo(v, "C", ["m", "n"]));
-  });
-  model.message(8, (o) => o.string(1, "").varint(2, 17)); // opset_import
-  return model.finish();
+/** The serialized ModelProto of row sums of squares `S = Σ_j X[:, j]²` (opset 17: axes attribute). */
+export function sumSquaresModel(): Uint8Array {
+  const graph: IrGraph = {
+    name: "headshare_norms",
+    opset: 17,
+    inputs: [{ name: "X", type: "float32", shape: ["n", "k"] }],
+    outputs: [{ name: "S", type: "float32", shape: ["n"] }],
+    initializers: [],
+    nodes: [{ name: "/match/norms/ReduceSumSquare", op: "ReduceSumSquare", inputs: ["X"], outputs: ["S"], attrs: { axes: { ints: [1] }, keepdims: { i: 0 } } }],
+  };
+  return serializeModel(graph, { producerName: "headshare" });
 }
