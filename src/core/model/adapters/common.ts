@@ -1,0 +1,117 @@
+/**
+ * What every adapter shares: the context it builds a ModelSpec from, tensor look-ups that fail
+ * with the file and tensor named, and the split of a checkpoint's names into layers and globals.
+ */
+import type { TensorSource } from "../../safetensors/types";
+import { ConfigReader } from "../config";
+import { ModelError } from "../errors";
+import type { Family, LayerTensors, ModelSpec } from "../types";
+
+export interface AdapterContext {
+  readonly config: ConfigReader;
+  readonly source: TensorSource;
+  /**
+   * The dense (Hugging Face) shape of a tensor: the stored shape, or for a compact headshare
+   * checkpoint the original shape recorded in `headshare.originalShapes`. Undefined when absent.
+   */
+  shapeOf(name: string): readonly number[] | undefined;
+}
+
+export interface Adapter {
+  readonly family: Family;
+  /** Architecture class names (config.architectures[0]) this adapter reads. */
+  readonly architectures: readonly string[];
+  /** config.model_type values this adapter reads. */
+  readonly modelTypes: readonly string[];
+  buildSpec(ctx: AdapterContext): ModelSpec;
+}
+
+/** The source's path, for messages about tensors. */
+function where(ctx: AdapterContext): string {
+  return ctx.source.path;
+}
+
+/** Requires a tensor to exist with exactly `shape`; `what` says what it is for. */
+export function requireTensor(ctx: AdapterContext, name: string, shape: readonly number[], what: string): string {
+  const s = ctx.shapeOf(name);
+  if (!s) {
+    throw new ModelError("missing-tensor", where(ctx), `tensor "${name}" (${what}) is missing, but config.json (${ctx.config.file}) describes a model that needs it; the weights and config do not belong together, or the checkpoint is incomplete`);
+  }
+  if (s.length !== shape.length || s.some((v, i) => v !== shape[i])) {
+    throw new ModelError("shape-mismatch", where(ctx), `tensor "${name}" (${what}) has shape [${s.join(", ")}], but config.json (${ctx.config.file}) implies [${shape.join(", ")}]; the weights and config do not belong together`);
+  }
+  return name;
+}
+
+/** An optional tensor: its name when present (shape checked), else undefined. */
+export function optionalTensor(ctx: AdapterContext, name: string, shape: readonly number[], what: string): string | undefined {
+  return ctx.shapeOf(name) ? requireTensor(ctx, name, shape, what) : undefined;
+}
+
+/** The prefix before `suffix` of the first tensor whose name ends with it (e.g. "model." for embed_tokens). */
+export function detectPrefix(ctx: AdapterContext, suffix: string, candidates: readonly string[]): string {
+  for (const p of candidates) if (ctx.source.has(p + suffix)) return p;
+  throw new ModelError("missing-tensor", where(ctx), `found no "${candidates.map((p) => p + suffix).join('" or "')}"; this is not a ${ctx.config.architecture() ?? ctx.config.modelType() ?? "recognised"} checkpoint (the tensor names do not match config.json ${ctx.config.file})`);
+}
+
+export function requireDivides(ctx: AdapterContext, a: number, aName: string, b: number, bName: string): void {
+  if (a % b !== 0) {
+    throw new ModelError("inconsistent-config", ctx.config.file, `${bName} = ${b} does not divide ${aName} = ${a}; fix config.json`);
+  }
+}
+
+/**
+ * Everything under `layerPrefix(l)` that is not one of the attention tensors becomes the layer's
+ * `other` (role = the name after the prefix); tensors outside every layer become globals unless
+ * already given a role.
+ */
+export function collectOthers(
+  ctx: AdapterContext,
+  layerPrefix: (l: number) => string,
+  layers: readonly Omit<LayerTensors, "other">[],
+  globals: Record<string, string>,
+): { layerTensors: LayerTensors[]; globals: Record<string, string> } {
+  const attention = new Set<string>();
+  for (const lt of layers) {
+    for (const n of [lt.q, lt.k, lt.v, lt.o, lt.qBias, lt.kBias, lt.vBias, lt.oBias]) if (n) attention.add(n);
+  }
+  const prefixes = layers.map((_, l) => layerPrefix(l));
+  const others: Record<string, string>[] = layers.map(() => ({}));
+  const named = new Set(Object.values(globals));
+  const outGlobals = { ...globals };
+  for (const t of ctx.source.tensors) {
+    if (attention.has(t.name) || named.has(t.name)) continue;
+    const l = prefixes.findIndex((p) => t.name.startsWith(p));
+    if (l >= 0) others[l]![t.name.slice(prefixes[l]!.length)] = t.name;
+    else outGlobals[t.name] = t.name;
+  }
+  return { layerTensors: layers.map((lt, l) => ({ ...lt, other: others[l]! })), globals: outGlobals };
+}
+
+/** Checks that q/k/v biases are all present or all absent in every layer. */
+export function checkBiasConsistency(ctx: AdapterContext, layers: readonly Omit<LayerTensors, "other">[]): boolean {
+  const has = layers.map((l) => [l.qBias, l.kBias, l.vBias].map((b) => b !== undefined));
+  const any = has.some((h) => h.some(Boolean));
+  if (!any) return false;
+  for (let l = 0; l < has.length; l++) {
+    const missing = ["q", "k", "v"].filter((_, i) => !has[l]![i]);
+    if (missing.length) {
+      throw new ModelError("missing-tensor", where(ctx), `layer ${l} lacks the ${missing.join("/")} projection bias while other layers have q/k/v biases; the checkpoint is incomplete`);
+    }
+  }
+  return true;
+}
+
+/**
+ * Whether logits use the token embedding. True when no LM head tensor is stored; an LM-head
+ * architecture whose config says `tie_word_embeddings: false` but stores no head is incomplete.
+ */
+export function resolveTied(ctx: AdapterContext, lmHeadName: string, lmHead: string | undefined, tieDefault: boolean): boolean {
+  if (lmHead) return false;
+  const arch = ctx.config.architecture() ?? "";
+  const hasHead = /(ForCausalLM|LMHeadModel|ForMaskedLM|ForPreTraining)$/.test(arch);
+  if (hasHead && !ctx.config.bool(["tie_word_embeddings"], tieDefault)) {
+    throw new ModelError("missing-tensor", where(ctx), `tensor "${lmHeadName}" (LM head) is missing while config.json (${ctx.config.file}) says tie_word_embeddings is false; the checkpoint is incomplete`);
+  }
+  return true;
+}
