@@ -1,2 +1,8 @@
-// Worker entry point: see src/worker (the compute process).
-export {};
+/**
+ * Entry point of the compute process (`dist/worker.js`), started by `WorkerClient` with
+ * `child_process.fork`. It serves the job table over the IPC channel; see ./serve.ts and ./jobs.ts.
+ */
+import { runWorkerProcess } from "./ipc";
+import { jobTable } from "./jobs";
+
+runWorkerProcess(jobTable);

@@ -1,0 +1,15 @@
+/** Small schemas every protocol file uses. */
+import { z } from "zod";
+
+/** An absolute path (POSIX `/…`, Windows `C:\…` or `\\server\…`): the worker resolves nothing against its own cwd. */
+export const absolutePath = z.string().min(1).max(4096).regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, "an absolute path");
+/** Execution providers the worker knows (mirrors `ProviderName` in src/core/runtime/ort.ts). */
+export const providerNameSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu"]);
+/** "auto" = the platform's default order (CUDA/DirectML/CoreML, then CPU). */
+export const providersSchema = z.union([z.literal("auto"), z.array(providerNameSchema).min(1).max(5)]);
+/** The provider a job actually ran on, or "none" when it ran no ONNX graph. */
+export const usedProviderSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu", "none"]);
+/** A finite number (NaN and ±Infinity refused). */
+export const finite = z.number().refine(Number.isFinite, "a finite number");
+/** α: the fraction of all L·U units to share (the model-dependent maximum (L−1)/L is checked by the planner). */
+export const ratioSchema = z.number().min(0).max(1);
