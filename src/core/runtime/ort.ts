@@ -56,6 +56,9 @@ export function resolveProviders(providers: readonly ProviderName[] | "auto" | u
   return out;
 }
 
+/** Providers that failed to load in this process, with the reason (not retried). */
+const unavailable = new Map<ProviderName, string>();
+
 /** Creates an InferenceSession on the first provider that loads; falls back to CPU. */
 export async function createSession(model: Uint8Array, opts: CreateSessionOptions = {}): Promise<CreatedSession> {
   if (!(model instanceof Uint8Array) || model.length === 0) {
@@ -69,16 +72,22 @@ export async function createSession(model: Uint8Array, opts: CreateSessionOption
   if (!order.includes("cpu")) order.push("cpu");
   const failures: string[] = [];
   for (const provider of order) {
+    const known = unavailable.get(provider);
+    if (known) { failures.push(`${provider}: ${known}`); continue; }
     try {
       const session = await ort.InferenceSession.create(model, {
         executionProviders: [provider],
         graphOptimizationLevel: "all",
+        // a missing provider library is expected and reported through fallbackReason: keep ORT quiet
+        ...(provider === "cpu" ? {} : { logSeverityLevel: 4 as const }),
         ...(threads ? { intraOpNumThreads: threads } : {}),
       });
       return failures.length ? { session, provider, fallbackReason: failures.join("; ") } : { session, provider };
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      failures.push(`${provider}: ${msg.split("\n")[0]}`);
+      const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
+      // A provider whose library cannot load will not load later in this process either.
+      if (provider !== "cpu" && /load|not (?:supported|available|registered)|unknown|invalid/i.test(msg)) unavailable.set(provider, msg);
+      failures.push(`${provider}: ${msg}`);
     }
   }
   throw new RuntimeError("no-provider", `no execution provider could load the model (${failures.join("; ")})`);

@@ -1,0 +1,280 @@
+/**
+ * The match table (method.md §2): for every unit of layers 1..L−1, its most similar unit in a
+ * strictly lower layer (cosine of the concatenated strategy slices), ties to the lowest
+ * (layer, unit).
+ *
+ * Streaming: the unit vectors are never held whole. Each projection of the strategy is read in
+ * blocks of rows of every unit's slice (contiguous row runs; for column slices, the tensor's rows
+ * once per layer), decoded to float32 into one chunk [n, width], and the chunk's products are
+ * added to a float64 Gram matrix on ORT (gram.ts). The next block's bytes are read while the
+ * current one is multiplied. Memory: about 3 chunks (≤ `chunkBytes` each) + the n×n Gram.
+ */
+import fs from "node:fs/promises";
+import type { Checkpoint } from "../model/checkpoint";
+import { parametersPerUnit, unitsPerLayer, type Granularity, type SliceRef } from "../model/types";
+import { unitLayout } from "../model/units";
+import { DTYPE_SIZE } from "../safetensors/dtype";
+import type { TensorSource } from "../safetensors/types";
+import type { ProviderName } from "../runtime/ort";
+import { resolveProviders } from "../runtime/ort";
+import { decodeInto, DECODABLE } from "./decode";
+import { MatchError } from "./errors";
+import { createGramAccumulator } from "./gram";
+import type { MatchEntry, MatchTable, Strategy } from "./types";
+
+export interface MatchProgress { readonly phase: string; readonly done: number; readonly total: number }
+
+export interface MatchOptions {
+  readonly strategy: Strategy;
+  readonly granularity: Granularity;
+  readonly providers?: readonly ProviderName[] | "auto";
+  /** Keep every lower-layer cosine (lets plans report the cosine to a chain's root). Default: L·U ≤ 4096. */
+  readonly keepLowerCosines?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: MatchProgress) => void;
+  /** Bytes of one float32 chunk (default 256 MiB; tests use small values to exercise chunking). */
+  readonly chunkBytes?: number;
+  readonly intraOpThreads?: number;
+}
+
+const STRATEGY_PROJS: Readonly<Record<Strategy, readonly ("q" | "k" | "v")[]>> = {
+  q: ["q"], k: ["k"], v: ["v"], qk: ["q", "k"], qkv: ["q", "k", "v"],
+};
+
+/** One projection's slices of all n units, read in blocks of `rowsPerUnit` rows of `width` floats. */
+interface ProjPlan {
+  readonly proj: "q" | "k" | "v";
+  readonly refs: readonly SliceRef[]; // per unit, (layer, unit) order
+  readonly rowsPerUnit: number;
+  readonly width: number; // floats per row of a unit's slice
+}
+
+function planProjection(ckpt: Checkpoint, proj: "q" | "k" | "v", granularity: Granularity, U: number): ProjPlan {
+  const { spec, source } = ckpt;
+  const refs: SliceRef[] = [];
+  let rowsPerUnit = -1, width = -1;
+  for (let l = 0; l < spec.layers; l++) {
+    for (let u = 0; u < U; u++) {
+      const ref = unitLayout(spec, l, u, granularity)[proj];
+      const info = source.info(ref.tensor);
+      if (!DECODABLE.includes(info.dtype)) {
+        throw new MatchError("unsupported", `${source.path}: tensor "${ref.tensor}" is ${info.dtype}; matching reads F32, F16, BF16 or F64 weights`);
+      }
+      if (info.shape.length !== 2) {
+        throw new MatchError("unsupported", `${source.path}: tensor "${ref.tensor}" has shape [${info.shape.join(", ")}]; a projection weight must be 2-D`);
+      }
+      const [R, C] = info.shape as [number, number];
+      const span = ref.ranges.reduce((s, [b, e]) => s + (e - b), 0);
+      const rows = ref.axis === 0 ? span : R;
+      const w = ref.axis === 0 ? C : span;
+      if (rowsPerUnit < 0) { rowsPerUnit = rows; width = w; }
+      if (rows !== rowsPerUnit || w !== width) {
+        throw new MatchError("unsupported", `${source.path}: unit (layer ${l}, unit ${u}) has a ${proj} slice of ${rows}×${w}, others ${rowsPerUnit}×${width}; matching needs equally sized units`);
+      }
+      refs.push(ref);
+    }
+  }
+  return { proj, refs, rowsPerUnit, width };
+}
+
+/** Raw bytes for rows [t0, t1) of every unit's slice of one projection, plus how to decode them. */
+interface RawBlock {
+  readonly plan: ProjPlan;
+  readonly t0: number;
+  readonly t1: number;
+  /** Per unit: byte arrays with the rows' data, in order. For column slices: the tensor's rows [t0, t1). */
+  readonly parts: readonly (readonly Uint8Array[])[];
+}
+
+/** Row runs [b, e) of the tensor that hold rows [t0, t1) of a unit's row-slice. */
+function rowRuns(ref: SliceRef, t0: number, t1: number): [number, number][] {
+  const runs: [number, number][] = [];
+  let t = 0;
+  for (const [b, e] of ref.ranges) {
+    const lo = Math.max(t0, t), hi = Math.min(t1, t + (e - b));
+    if (lo < hi) runs.push([b + (lo - t), b + (hi - t)]);
+    t += e - b;
+  }
+  return runs;
+}
+
+async function readBlock(source: TensorSource, plan: ProjPlan, t0: number, t1: number): Promise<RawBlock> {
+  const byTensorRows = new Map<string, Promise<Uint8Array>>(); // column slices share a tensor's rows
+  const parts = await Promise.all(plan.refs.map(async (ref) => {
+    const info = source.info(ref.tensor);
+    const rowBytes = info.shape[1]! * DTYPE_SIZE[info.dtype];
+    if (ref.axis === 1) {
+      let p = byTensorRows.get(ref.tensor);
+      if (!p) { p = source.readBytes(ref.tensor, t0 * rowBytes, t1 * rowBytes); byTensorRows.set(ref.tensor, p); }
+      return [await p];
+    }
+    return Promise.all(rowRuns(ref, t0, t1).map(([b, e]) => source.readBytes(ref.tensor, b * rowBytes, e * rowBytes)));
+  }));
+  return { plan, t0, t1, parts };
+}
+
+/** Decodes a raw block into chunk [n, (t1−t0)·width] f32 row-major. */
+function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array): number {
+  const { plan, t0, t1 } = block;
+  const W = (t1 - t0) * plan.width;
+  for (let i = 0; i < plan.refs.length; i++) {
+    const ref = plan.refs[i]!;
+    const info = source.info(ref.tensor);
+    const size = DTYPE_SIZE[info.dtype];
+    const parts = block.parts[i]!;
+    if (ref.axis === 0) {
+      let at = i * W;
+      for (const p of parts) {
+        const count = p.byteLength / size;
+        decodeInto(p, 0, info.dtype, count, chunk, at);
+        at += count;
+      }
+    } else {
+      const C = info.shape[1]!;
+      const rowsBytes = parts[0]!;
+      let at = i * W;
+      for (let r = 0; r < t1 - t0; r++) {
+        for (const [b, e] of ref.ranges) {
+          decodeInto(rowsBytes, (r * C + b) * size, info.dtype, e - b, chunk, at);
+          at += e - b;
+        }
+      }
+    }
+  }
+  return W;
+}
+
+function validate(ckpt: Checkpoint, opts: MatchOptions): void {
+  if (!ckpt || !ckpt.spec || !ckpt.source) throw new MatchError("bad-options", "computeMatchTable needs an open checkpoint (openCheckpoint)");
+  if (ckpt.compact) {
+    throw new MatchError("unsupported", `${ckpt.source.path} is a compact headshare checkpoint: match the original model (or run headshare expand first)`);
+  }
+  if (!opts || !(opts.strategy in STRATEGY_PROJS)) {
+    throw new MatchError("bad-options", `strategy must be one of ${Object.keys(STRATEGY_PROJS).join(", ")}, got ${JSON.stringify(opts?.strategy)}`);
+  }
+  if (opts.granularity !== "group" && opts.granularity !== "query-head") {
+    throw new MatchError("bad-options", `granularity must be "group" or "query-head", got ${JSON.stringify(opts.granularity)}`);
+  }
+  if (opts.chunkBytes !== undefined && (!Number.isSafeInteger(opts.chunkBytes) || opts.chunkBytes < 4)) {
+    throw new MatchError("bad-options", `chunkBytes must be a positive integer, got ${opts.chunkBytes}`);
+  }
+  if (ckpt.spec.layers < 2) {
+    throw new MatchError("unsupported", `${ckpt.source.path}: the model has ${ckpt.spec.layers} layer; sharing needs at least 2 (layer 0 units are never targets)`);
+  }
+  try {
+    resolveProviders(opts.providers);
+  } catch (e) {
+    throw new MatchError("bad-options", e instanceof Error ? e.message : String(e));
+  }
+}
+
+function aborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new MatchError("aborted", "matching was cancelled");
+}
+
+/** Parameters and stored bytes of one unit (q, k, v, o and q/k/v bias slices), from its layout. */
+export function unitCost(ckpt: Checkpoint, granularity: Granularity): { params: number; bytes: number } {
+  const layout = unitLayout(ckpt.spec, 0, 0, granularity);
+  let params = 0, bytes = 0;
+  for (const p of ["q", "k", "v", "o", "qBias", "kBias", "vBias"] as const) {
+    const ref = layout[p];
+    if (!ref || (granularity === "query-head" && (p === "k" || p === "v" || p === "kBias" || p === "vBias"))) continue;
+    const info = ckpt.source.info(ref.tensor);
+    const span = ref.ranges.reduce((s, [b, e]) => s + (e - b), 0);
+    const perIndex = info.shape.length === 1 ? 1 : ref.axis === 0 ? info.shape[1]! : info.shape[0]!;
+    params += span * perIndex;
+    bytes += span * perIndex * DTYPE_SIZE[info.dtype];
+  }
+  return { params, bytes };
+}
+
+/** Computes the match table of a checkpoint (see the file comment). */
+export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): Promise<MatchTable> {
+  validate(ckpt, opts);
+  const started = performance.now();
+  const { spec, source } = ckpt;
+  const L = spec.layers;
+  const U = unitsPerLayer(spec, opts.granularity);
+  const n = L * U;
+  const bytesBefore = source.bytesRead;
+  const plans = STRATEGY_PROJS[opts.strategy].map((p) => planProjection(ckpt, p, opts.granularity, U));
+  const chunkFloats = Math.max(1, Math.floor((opts.chunkBytes ?? 256 * 2 ** 20) / 4));
+
+  // The schedule: (projection, rows [t0, t1)) blocks, each ≤ chunkFloats floats over all units.
+  const blocks: { plan: ProjPlan; t0: number; t1: number }[] = [];
+  for (const plan of plans) {
+    const rowsPerBlock = Math.max(1, Math.min(plan.rowsPerUnit, Math.floor(chunkFloats / (n * plan.width))));
+    for (let t0 = 0; t0 < plan.rowsPerUnit; t0 += rowsPerBlock) blocks.push({ plan, t0, t1: Math.min(plan.rowsPerUnit, t0 + rowsPerBlock) });
+  }
+  const maxW = Math.max(...blocks.map((b) => (b.t1 - b.t0) * b.plan.width));
+  const chunk = new Float32Array(n * maxW); // [n, width ≤ maxW] f32 row-major
+
+  aborted(opts.signal);
+  const gram = await createGramAccumulator(L, U, {
+    ...(opts.providers ? { providers: opts.providers } : {}),
+    ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
+  });
+  try {
+    opts.onProgress?.({ phase: "gram", done: 0, total: blocks.length });
+    let next: Promise<RawBlock> | undefined = readBlock(source, blocks[0]!.plan, blocks[0]!.t0, blocks[0]!.t1);
+    for (let k = 0; k < blocks.length; k++) {
+      const raw: RawBlock = await next!;
+      aborted(opts.signal);
+      const b = blocks[k + 1];
+      next = b ? readBlock(source, b.plan, b.t0, b.t1) : undefined;
+      next?.catch(() => undefined); // a failure is rethrown when awaited
+      const width = decodeBlock(source, raw, chunk);
+      await gram.add(chunk.subarray(0, n * width), width);
+      opts.onProgress?.({ phase: "gram", done: k + 1, total: blocks.length });
+    }
+  } catch (e) {
+    if (e instanceof MatchError) throw e;
+    throw new MatchError("read-failed", `${source.path}: matching failed: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    await gram.dispose();
+  }
+
+  // Best strictly-lower source per target, ties to the lowest (layer, unit) (strict >).
+  const keep = opts.keepLowerCosines ?? n <= 4096;
+  const { dots, norms2 } = gram;
+  const entries: MatchEntry[] = [];
+  const lowerCosines: number[][] = [];
+  for (let l = 1; l < L; l++) {
+    for (let u = 0; u < U; u++) {
+      const i = l * U + u;
+      let best = -1, bestScore = -Infinity;
+      const row: number[] | undefined = keep ? new Array(l * U) : undefined;
+      for (let j = 0; j < l * U; j++) {
+        const den = Math.sqrt(norms2[i]! * norms2[j]!);
+        const c = den > 0 ? dots[i * n + j]! / den : 0; // a zero vector is similar to nothing
+        if (row) row[j] = c;
+        if (c > bestScore) { bestScore = c; best = j; }
+      }
+      entries.push({ layer: l, unit: u, sourceLayer: Math.floor(best / U), sourceUnit: best % U, score: bestScore });
+      if (row) lowerCosines.push(row);
+    }
+  }
+  const cost = unitCost(ckpt, opts.granularity);
+  const hasBias = !!unitLayout(spec, 0, 0, opts.granularity).qBias;
+  let parameters = 0;
+  for (const t of source.tensors) parameters += t.shape.reduce((a, b) => a * b, 1);
+  let stat: { size: number; mtimeMs: number } | undefined;
+  try { stat = await fs.stat(ckpt.weightsPath); } catch { stat = undefined; }
+  const table: MatchTable = {
+    format: "headshare.match", version: 1, strategy: opts.strategy, granularity: opts.granularity,
+    layers: L, unitsPerLayer: U,
+    parametersPerUnit: parametersPerUnit(spec, opts.granularity, hasBias),
+    bytesPerUnit: cost.bytes,
+    parameters,
+    entries,
+    ...(keep ? { lowerCosines } : {}),
+    source: {
+      model: ckpt.weightsPath,
+      ...(stat ? { size: stat.size, mtimeMs: stat.mtimeMs } : {}),
+      provider: gram.provider,
+      seconds: (performance.now() - started) / 1000,
+      bytesRead: source.bytesRead - bytesBefore,
+    },
+  };
+  return table;
+}
