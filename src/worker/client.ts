@@ -110,7 +110,10 @@ export class WorkerClient {
     if (!check.success) throw new RpcError("invalid-params", `${named}: invalid options: ${describeZodError(check.error)}`, named);
     if (opts.signal?.aborted) throw new RpcError("cancelled", `${named} was cancelled before it started`, named);
 
-    const conn = await this.connect(opts.signal, named);
+    const conn = await this.connect(opts.signal, named).catch((err: unknown) => {
+      if (this.disposed) throw new RpcError("disposed", `${named} was abandoned: the worker client was disposed`, named);
+      throw err;
+    });
     const started = conn.rpc.start(method, params as never, { ...(opts.signal ? { signal: opts.signal } : {}), ...(label ? { label } : {}) });
     if (opts.onProgress) this.progressRoutes.set(started.id, opts.onProgress);
     const timeoutMs = opts.timeoutMs ?? this.opts.jobTimeoutMs?.[method] ?? 0;
@@ -232,6 +235,7 @@ export class WorkerClient {
         const hello = await Promise.race([rpc.request("headshare/initialize", { protocolVersion: WORKER_PROTOCOL_VERSION, providers: this.opts.providers ?? "auto" }), timeout]);
         this.log("info", `worker started (pid ${hello.pid}, node ${hello.node})`);
       } catch (err) {
+        if (this.disposed) throw new RpcError("disposed", "the worker client was disposed while the worker was starting");
         this.kill(conn, "it failed to start");
         const why = err instanceof RpcError && err.code === "worker-exited" ? exitDescription(conn) : err instanceof Error ? err.message : String(err);
         throw new RpcError("worker-start-failed", `the compute worker (${workerPath}) failed to start: ${why}`);

@@ -35,7 +35,7 @@ export function runWorkerProcess(table: JobTable): WorkerServer {
   const exit = (code: number): void => {
     if (exiting) return;
     exiting = true;
-    process.disconnect?.();
+    if (process.connected) process.disconnect();
     process.exit(code);
   };
   const server = serveWorker(table, processTransport(), { log: stderrLog, onShutdown: () => exit(0) });
