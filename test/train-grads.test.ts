@@ -21,6 +21,7 @@ const pos: Partial<CheckInput> = { lo: 0.5, hi: 2 };
 const cases: Case[] = [
   { op: "Add", label: "Add, b broadcast over rows", inputs: [{ name: "a", dims: [3, 4] }, { name: "b", dims: [4] }], build: bin("Add") },
   { op: "Add", label: "Add, both broadcast", inputs: [{ name: "a", dims: [3, 1] }, { name: "b", dims: [1, 4] }], build: bin("Add") },
+  { op: "Sum", label: "Sum of three, broadcast", inputs: [{ name: "a", dims: [2, 3] }, { name: "b", dims: [3] }, { name: "c", dims: [2, 1] }], build: (b, [x, y, z]) => b.op("Sum", [x!, y!, z!], "/t/Sum") },
   { op: "Sub", label: "Sub, broadcast", inputs: [{ name: "a", dims: [2, 3, 4] }, { name: "b", dims: [3, 1] }], build: bin("Sub") },
   { op: "Mul", label: "Mul, broadcast", inputs: [{ name: "a", dims: [2, 3, 4] }, { name: "b", dims: [1, 3, 1] }], build: bin("Mul") },
   { op: "Mul", label: "Mul x·x (fan-out)", inputs: [{ name: "a", dims: [5] }], build: (b, [a]) => b.op("Add", [b.op("Mul", [a!, a!], "/t/Mul"), a!], "/t/Add") },
@@ -56,6 +57,10 @@ const cases: Case[] = [
   { op: "MatMul", label: "MatMul [B,S,k] @ [k,n] (linear layer)", inputs: [{ name: "a", dims: [2, 3, 4] }, { name: "b", dims: [4, 5] }], build: bin("MatMul") },
   { op: "MatMul", label: "MatMul batched with broadcast batch dims", inputs: [{ name: "a", dims: [2, 1, 3, 4] }, { name: "b", dims: [1, 2, 4, 3] }], build: bin("MatMul") },
   { op: "MatMul", label: "MatMul [k,m] @ [B,m,n]", inputs: [{ name: "a", dims: [3, 4] }, { name: "b", dims: [2, 4, 2] }], build: bin("MatMul") },
+  { op: "Gemm", label: "Gemm transB=1 with bias [N] (nn.Linear)", inputs: [{ name: "a", dims: [3, 4] }, { name: "b", dims: [2, 4] }, { name: "c", dims: [2] }], build: (b, [x, w, c]) => b.op("Gemm", [x!, w!, c!], "/t/Gemm", { transB: 1 }) },
+  { op: "Gemm", label: "Gemm no transposes, no bias", inputs: [{ name: "a", dims: [3, 4] }, { name: "b", dims: [4, 2] }], build: (b, [x, w]) => b.op("Gemm", [x!, w!], "/t/Gemm") },
+  { op: "Gemm", label: "Gemm transA=1 transB=1 α=0.5 β=2, bias [M,1]", inputs: [{ name: "a", dims: [4, 3] }, { name: "b", dims: [2, 4] }, { name: "c", dims: [3, 1] }], build: (b, [x, w, c]) => b.op("Gemm", [x!, w!, c!], "/t/Gemm", { transA: 1, transB: 1, alpha: 0.5, beta: 2 }, { floatAttrs: ["alpha", "beta"] }) },
+  { op: "Gemm", label: "Gemm transA=1 transB=0", inputs: [{ name: "a", dims: [4, 3] }, { name: "b", dims: [4, 2] }], build: (b, [x, w]) => b.op("Gemm", [x!, w!], "/t/Gemm", { transA: 1 }) },
   { op: "ReduceSum", label: "ReduceSum axes [1], keepdims 0", inputs: [{ name: "x", dims: [2, 3, 4] }], build: (b, [x]) => b.op("ReduceSum", [x!, b.i64s([1])], "/t/ReduceSum", { keepdims: 0 }) },
   { op: "ReduceSum", label: "ReduceSum axes [-1, 0], keepdims 1", inputs: [{ name: "x", dims: [2, 3, 4] }], build: (b, [x]) => b.op("ReduceSum", [x!, b.i64s([-1, 0])], "/t/ReduceSum", { keepdims: 1 }) },
   { op: "ReduceSum", label: "ReduceSum all, keepdims 0", inputs: [{ name: "x", dims: [2, 3] }], build: (b, [x]) => b.op("ReduceSum", [x!], "/t/ReduceSum", { keepdims: 0 }) },

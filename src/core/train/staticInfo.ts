@@ -109,6 +109,8 @@ export function inferNode(node: IrNode, info: Map<string, ValueInfo>): void {
     return set(v);
   }
   switch (op) {
+    case "Gemm":
+      return set({ rank: 2 });
     case "MatMul":
       return set(a.rank !== undefined && get(1).rank !== undefined ? { rank: Math.max(a.rank, get(1).rank!) } : {});
     case "Reshape":

@@ -2,7 +2,7 @@
  * Gradient rules of element-wise ops. Binary ops broadcast (numpy rules), so each input's
  * gradient is summed back to that input's shape (`ctx.unbroadcast`).
  *
- *   Add  y = a + b      da = dy              db = dy
+ *   Add  y = a + b      da = dy              db = dy          (Sum: the same for n inputs)
  *   Sub  y = a - b      da = dy              db = -dy
  *   Mul  y = a * b      da = dy * b          db = dy * a
  *   Div  y = a / b      da = dy / b          db = -dy * y / b
@@ -19,6 +19,7 @@ export const elementwiseRules: Record<string, GradRule> = {
     needs[0] ? unb(ctx, dy!, n.inputs[0]!) : undefined,
     needs[1] ? unb(ctx, dy!, n.inputs[1]!) : undefined,
   ],
+  Sum: (n, [dy], ctx, needs) => n.inputs.map((x, i) => (needs[i] ? unb(ctx, dy!, x) : undefined)),
   Sub: (n, [dy], ctx, needs) => [
     needs[0] ? unb(ctx, dy!, n.inputs[0]!) : undefined,
     needs[1] ? unb(ctx, ctx.neg(dy!), n.inputs[1]!) : undefined,

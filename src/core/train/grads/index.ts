@@ -5,13 +5,14 @@
 import type { GradRule } from "./context";
 import { elementwiseRules } from "./elementwise";
 import { gatherRules } from "./gather";
-import { matmulRules } from "./matmul";
+import { gemmRules, matmulRules } from "./matmul";
 import { reduceRules } from "./reduce";
 import { shapeRules } from "./shape";
 
 export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   ...elementwiseRules,
   ...matmulRules,
+  ...gemmRules,
   ...reduceRules,
   ...shapeRules,
   ...gatherRules,

@@ -9,6 +9,7 @@
  * When b is 2-D and a is not (a linear layer on [B, S, k] activations) db is computed as one
  * 2-D product of the flattened rows, which avoids a batched product followed by a ReduceSum.
  */
+import type { IrNode } from "../../onnx/ir";
 import { TrainError } from "../errors";
 import type { GradContext, GradRule } from "./context";
 
@@ -44,5 +45,39 @@ export const matmulRules: Record<string, GradRule> = {
       }
     }
     return [da, db];
+  },
+};
+
+function attrNum(attrs: IrNode["attrs"], key: string, dflt: number): number {
+  const a = attrs?.[key];
+  return a && "i" in a ? a.i : a && "f" in a ? a.f : dflt;
+}
+
+/**
+ * Gemm: y [M, N] = α · A' · B' + β · C, A' = transA ? Aᵀ : A, B' = transB ? Bᵀ : B, C broadcast.
+ *
+ *   dA = α · dy · B'ᵀ   (transA = 0)        dA = α · B' · dyᵀ  (transA = 1)
+ *   dB = α · A'ᵀ · dy   (transB = 0)        dB = α · dyᵀ · A'  (transB = 1)
+ *   dC = β · dy summed back to C's shape
+ * each written as one Gemm with the right transpose flags (no transposed copies).
+ */
+export const gemmRules: Record<string, GradRule> = {
+  Gemm: (n, [dy], ctx, needs) => {
+    const [a, b, c] = [n.inputs[0]!, n.inputs[1]!, n.inputs[2]];
+    const alpha = attrNum(n.attrs, "alpha", 1), beta = attrNum(n.attrs, "beta", 1);
+    const tA = attrNum(n.attrs, "transA", 0), tB = attrNum(n.attrs, "transB", 0);
+    const al = { alpha: { f: alpha } };
+    const da = !needs[0] ? undefined
+      : tA === 0 ? ctx.op("Gemm", [dy!, b], { ...al, transB: { i: 1 - tB } })
+      : ctx.op("Gemm", [b, dy!], { ...al, transA: { i: tB }, transB: { i: 1 } });
+    const db = !needs[1] ? undefined
+      : tB === 0 ? ctx.op("Gemm", [a, dy!], { ...al, transA: { i: 1 - tA } })
+      : ctx.op("Gemm", [dy!, a], { ...al, transA: { i: 1 }, transB: { i: tA } });
+    let dc: string | undefined;
+    if (c && needs[2]) {
+      const scaled = beta === 1 ? dy! : ctx.mul(dy!, ctx.scalar(beta));
+      dc = ctx.unbroadcast(scaled, c);
+    }
+    return [da, db, dc];
   },
 };
