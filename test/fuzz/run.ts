@@ -28,7 +28,7 @@ export async function runFuzz(opts: FuzzRunOptions): Promise<TargetReport[]> {
       const share = t.weight / wsum;
       const r = await runTarget(t, {
         seed: (opts.seed + i * 7919) | 0,
-        cases: Math.max(1, Math.round(opts.cases * share)),
+        cases: Math.max(1, Math.ceil(opts.cases * share)),
         ...(opts.seconds !== undefined ? { seconds: opts.seconds * share } : {}),
       }, dog);
       reports.push(r);

@@ -1,8 +1,10 @@
 /** Every fuzz target, in run order. Each file adds its targets here. */
 import type { FuzzTarget } from "../harness";
 import { safetensorsTargets } from "./safetensors";
+import { shareTargets } from "./share";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const ALL_TARGETS: readonly FuzzTarget<any>[] = [
   ...safetensorsTargets,
+  ...shareTargets,
 ];
