@@ -33,7 +33,7 @@ function scoreOrder(table: MatchTable): Int32Array {
 export function selectedCount(ratio: number, layers: number, unitsPerLayer: number): number {
   const x = ratio * layers * unitsPerLayer;
   const r = Math.round(x);
-  if (Math.abs(x - r) <= 1e-9 * Math.max(1, Math.abs(x))) return r;
+  if (Math.abs(x - r) <= 1e-9 * Math.max(1, Math.abs(x))) return r === 0 ? 0 : r; // ratio −0 → 0, not −0
   return Math.floor(x);
 }
 
@@ -55,7 +55,7 @@ export function planSharing(table: MatchTable, ratio: number): SharingPlan {
   const L = table.layers;
   const U = table.unitsPerLayer;
   if (typeof ratio !== "number" || !Number.isFinite(ratio) || ratio < 0) {
-    throw new PlanError("bad-ratio", `the sharing ratio must be a number ≥ 0 (a fraction of all ${L * U} units, e.g. 0.3), got ${String(ratio)}`);
+    throw new PlanError("bad-ratio", `the sharing ratio must be a number ≥ 0 (a fraction of all ${L * U} units, e.g. 0.3), got ${typeof ratio === "number" ? String(ratio) : `a ${typeof ratio}`}`);
   }
   const N = selectedCount(ratio, L, U);
   const maxN = (L - 1) * U;
