@@ -148,6 +148,17 @@ export class GraphBuilder {
     return this.node(op, inputs, attrs, name, opts)[0]!;
   }
 
+  /** Gives `edge` a second, exact name (an Identity node; e.g. a public output name like "logits"). */
+  alias(edge: string, name: string): string {
+    const nodeName = `/outputs/${name}/Identity`;
+    if (!this.names.has(edge)) throw new OnnxError("bad-graph", `GraphBuilder "${this.name}": alias of unknown edge "${edge}"`);
+    if (this.nodeNames.has(nodeName)) throw new OnnxError("bad-graph", `GraphBuilder "${this.name}": "${name}" is aliased twice`);
+    this.claim(name, "alias");
+    this.nodeNames.add(nodeName);
+    this.nodes.push({ name: nodeName, op: "Identity", inputs: [edge], outputs: [name] });
+    return name;
+  }
+
   has(name: string): boolean { return this.names.has(name); }
 
   build(): IrGraph {

@@ -1,0 +1,14 @@
+/** Errors of evaluation (tokenizer, text protocol, metrics). */
+export type EvalErrorCode =
+  | "bad-option"     // an option is out of range or inconsistent
+  | "no-tokenizer"   // tokenizer.json missing or unreadable
+  | "bad-text"       // the text is empty or yields no scorable tokens
+  | "mismatch"       // two models that must agree (vocab, layers) do not
+  | "aborted";       // the AbortSignal fired
+
+export class EvalError extends Error {
+  override readonly name = "EvalError";
+  constructor(readonly code: EvalErrorCode, message: string) {
+    super(message);
+  }
+}

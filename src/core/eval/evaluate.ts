@@ -1,0 +1,197 @@
+/**
+ * `evaluate`: mean NLL / perplexity of a model on a text under a stated protocol, and with
+ * `compare` the regression metrics of method.md §6 against another model on the same windows:
+ * mean KL(P_model ‖ P_other) per predicted token, top-1 agreement, per-layer hidden-state cosine
+ * (mean over predicted positions of the cosine between the two residual streams after each layer),
+ * the other model's NLL/ppl, and both models' parameters and bytes.
+ */
+import type { Checkpoint } from "../model/checkpoint";
+import { hiddenStateName, LOGPROBS, NLL } from "../graph/types";
+import type { ProviderName } from "../runtime/ort";
+import type { SharingPlan } from "../share/types";
+import { EvalError } from "./errors";
+import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
+import { describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
+import { ForwardRunner, type RunOutput } from "./runner";
+import { modelSize } from "./sizes";
+import { loadTokenizer, type TextTokenizer } from "./tokenizer";
+
+export interface EvalProgress {
+  readonly done: number;   // predicted tokens scored so far
+  readonly total: number;
+}
+
+export interface EvalOptions {
+  readonly compare?: Checkpoint;
+  /** Default: `tokenizer.json` beside the model. */
+  readonly tokenizer?: TextTokenizer;
+  /** A sharing plan applied in memory to `ckpt` (dense checkpoints only). */
+  readonly plan?: SharingPlan;
+  readonly providers?: readonly ProviderName[] | "auto";
+  readonly threads?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: EvalProgress) => void;
+  /** Padded tokens per batch (default 8192; lowered with --compare so log-probs stay ≤ 256 MB). */
+  readonly batchTokens?: number;
+}
+
+export interface ProtocolFacts {
+  readonly kind: "documents" | "stream";
+  readonly window: number;
+  readonly stride?: number;
+  readonly separator?: string;
+  readonly bos: boolean;
+  readonly windows: number;
+  readonly description: string;
+}
+
+export interface EvalResult {
+  readonly tokens: number;
+  readonly nll: number;
+  readonly ppl: number;
+  readonly protocol: ProtocolFacts;
+  readonly provider: string;
+  readonly seconds: number;
+  readonly parameters: number;
+  readonly bytes: number;
+  readonly kl?: number;
+  readonly top1Agreement?: number;
+  readonly hiddenCosine?: number[];
+  readonly compare?: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
+}
+
+export function protocolFacts(p: TextProtocol, windows: number): ProtocolFacts {
+  return {
+    kind: p.kind, window: p.window, bos: p.bos, windows, description: describeProtocol(p),
+    ...(p.kind === "stream" ? { stride: p.stride } : { separator: p.separator }),
+  };
+}
+
+/** Prepared windows and batches of a text (shared by evaluate and sweep). */
+export interface PreparedText {
+  readonly protocol: TextProtocol;
+  readonly batches: Batch[];
+  readonly tokens: number;
+  readonly windows: number;
+}
+
+export function prepareText(text: string, protocol: TextProtocol, tok: TextTokenizer, bosId: number | undefined, batchTokens: number): PreparedText {
+  if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new EvalError("bad-option", `batchTokens must be a positive integer, got ${batchTokens}`);
+  const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId);
+  return { protocol, batches: makeBatches(windows, batchTokens), tokens: predictedCount(windows), windows: windows.length };
+}
+
+/** Calls f(row, t) for every predicted position: input position t of window row predicts token t+1. */
+export function forEachScored(b: Batch, f: (row: number, t: number) => void): void {
+  b.windows.forEach((w, r) => {
+    for (let t = w.scoreFrom - 1; t < w.tokens.length - 1; t++) f(r, t);
+  });
+}
+
+/** Sum of −log p over the predicted positions of a batch (from the graph's nll output [B, S]). */
+export function sumNll(b: Batch, nll: RunOutput): number {
+  let s = 0;
+  forEachScored(b, (r, t) => { s += nll.data[r * b.seq + t]!; });
+  return s;
+}
+
+function checkCompatible(a: Checkpoint, b: Checkpoint): void {
+  if (a.spec.vocab !== b.spec.vocab) {
+    throw new EvalError("mismatch", `${b.weightsPath}: vocabulary ${b.spec.vocab} differs from ${a.weightsPath}'s ${a.spec.vocab}; compare models that share a tokenizer`);
+  }
+}
+
+/** Accumulates the comparison metrics over batches. */
+export class CompareAccumulator {
+  klSum = 0;
+  agree = 0;
+  count = 0;
+  readonly cos: Float64Array;
+  constructor(readonly layers: number, readonly hidden: number, readonly vocab: number) {
+    this.cos = new Float64Array(layers);
+  }
+  add(b: Batch, mine: Record<string, RunOutput>, other: Record<string, RunOutput>): void {
+    const V = this.vocab, d = this.hidden;
+    const lp = mine[LOGPROBS]!.data, lq = other[LOGPROBS]!.data;
+    forEachScored(b, (r, t) => {
+      const o = (r * b.seq + t) * V;
+      this.klSum += klFromLogprobs(lp, lq, o, V);
+      if (argmaxRow(lp, o, V) === argmaxRow(lq, o, V)) this.agree++;
+      for (let l = 0; l < this.layers; l++) {
+        const h = (r * b.seq + t) * d;
+        this.cos[l]! += cosineRows(mine[hiddenStateName(l)]!.data, h, other[hiddenStateName(l)]!.data, h, d);
+      }
+      this.count++;
+    });
+  }
+  result(): { kl: number; top1Agreement: number; hiddenCosine: number[] } {
+    return { kl: this.klSum / this.count, top1Agreement: this.agree / this.count, hiddenCosine: Array.from(this.cos, (c) => c / this.count) };
+  }
+}
+
+/** Output names a comparison needs from each model. */
+export function compareOutputs(layers: number, hiddenCosine: boolean): string[] {
+  return [NLL, LOGPROBS, ...(hiddenCosine ? Array.from({ length: layers }, (_, l) => hiddenStateName(l)) : [])];
+}
+
+function aborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new EvalError("aborted", "evaluation was cancelled");
+}
+
+export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextProtocol, opts: EvalOptions = {}): Promise<EvalResult> {
+  const t0 = performance.now();
+  const other = opts.compare;
+  if (other) checkCompatible(ckpt, other);
+  const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
+  const bosId = ckpt.spec.bosTokenId ?? tok.bosTokenId;
+  const V = ckpt.spec.vocab;
+  const batchTokens = opts.batchTokens ?? (other ? Math.max(protocol.window, Math.min(8192, Math.floor((64 << 20) / V))) : 8192);
+  const prepared = prepareText(text, protocol, tok, bosId, batchTokens);
+  const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
+  const common = {
+    ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
+  const forward = other
+    ? { logits: false, nll: true, logprobs: true, hiddenStates: sameShape }
+    : { logits: false, nll: true };
+  const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
+  let theirs: ForwardRunner | undefined;
+  try {
+    if (other) theirs = await ForwardRunner.create(other, { forward, ...common });
+    const acc = other ? new CompareAccumulator(sameShape ? ckpt.spec.layers : 0, ckpt.spec.hidden, V) : undefined;
+    let nllSum = 0, otherNll = 0, done = 0;
+    for (const b of prepared.batches) {
+      aborted(opts.signal);
+      const a = await mine.run(b.ids, b.batch, b.seq, b.targets);
+      nllSum += sumNll(b, a[NLL]!);
+      if (theirs && acc) {
+        const o = await theirs.run(b.ids, b.batch, b.seq, b.targets);
+        otherNll += sumNll(b, o[NLL]!);
+        acc.add(b, a, o);
+      }
+      done += b.windows.reduce((s, w) => s + w.tokens.length - w.scoreFrom, 0);
+      opts.onProgress?.({ done, total: prepared.tokens });
+    }
+    const nll = nllSum / prepared.tokens;
+    const size = modelSize(ckpt);
+    const base: EvalResult = {
+      tokens: prepared.tokens, nll, ppl: Math.exp(nll),
+      protocol: protocolFacts(protocol, prepared.windows),
+      provider: mine.provider, seconds: (performance.now() - t0) / 1000,
+      parameters: size.parameters, bytes: size.bytes,
+    };
+    if (!other || !acc) return base;
+    const m = acc.result();
+    const oNll = otherNll / prepared.tokens;
+    const oSize = modelSize(other);
+    return {
+      ...base, kl: m.kl, top1Agreement: m.top1Agreement, ...(sameShape ? { hiddenCosine: m.hiddenCosine } : {}),
+      compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await mine.release();
+    await theirs?.release();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Loads a Hugging Face `tokenizer.json` (plus `tokenizer_config.json` when present) from disk,
+ * with `@huggingface/tokenizers` (pure JS, no network). `encode` returns ids WITHOUT special
+ * tokens: the text protocols add BOS themselves.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { Tokenizer } from "@huggingface/tokenizers";
+import { EvalError } from "./errors";
+
+export interface TextTokenizer {
+  /** The tokenizer.json it was loaded from. */
+  readonly path: string;
+  readonly vocabSize: number;
+  /** BOS id from tokenizer_config.json / the vocabulary, when the tokenizer has one. */
+  readonly bosTokenId: number | undefined;
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+}
+
+async function readJson(file: string, what: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (e) {
+    throw new EvalError("no-tokenizer", `${file}: cannot read the ${what} (${(e as NodeJS.ErrnoException).code ?? String(e)}); put the model's tokenizer.json beside config.json`);
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new EvalError("no-tokenizer", `${file}: the ${what} is not a JSON object (${(e as Error).message}); re-download it`);
+  }
+}
+
+function tokenContent(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string") return (v as { content: string }).content;
+  return undefined;
+}
+
+/** Loads `<dir>/tokenizer.json` (dir = a checkpoint folder, or the tokenizer.json itself). */
+export async function loadTokenizer(dirOrFile: string): Promise<TextTokenizer> {
+  const file = dirOrFile.endsWith(".json") ? dirOrFile : path.join(dirOrFile, "tokenizer.json");
+  const json = await readJson(file, "tokenizer");
+  const cfgFile = path.join(path.dirname(file), "tokenizer_config.json");
+  let config: Record<string, unknown> = {};
+  try {
+    await fs.access(cfgFile);
+    config = await readJson(cfgFile, "tokenizer config");
+  } catch (e) {
+    if (e instanceof EvalError) throw e;
+  }
+  let tok: Tokenizer;
+  try {
+    tok = new Tokenizer(json, config);
+  } catch (e) {
+    throw new EvalError("no-tokenizer", `${file}: @huggingface/tokenizers cannot load it (${(e as Error).message})`);
+  }
+  const bosText = tokenContent(config.bos_token);
+  const bosTokenId = bosText !== undefined ? tok.token_to_id(bosText) : undefined;
+  const vocabSize = tok.get_vocab(true).size;
+  return {
+    path: file,
+    vocabSize,
+    bosTokenId,
+    encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
+    decode: (ids) => tok.decode([...ids], { skip_special_tokens: true }),
+  };
+}

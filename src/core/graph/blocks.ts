@@ -1,0 +1,215 @@
+/**
+ * Building blocks shared by the forward graphs. The residual stream is kept 2-D, [N = batch·seq, d],
+ * so every projection is one Gemm straight on the checkpoint's weight (transB for nn.Linear's
+ * [out, in], plain for GPT-2's Conv1D [in, out]) with no transposed copy of the weight.
+ * Only attention reshapes to heads.
+ */
+import type { GraphBuilder } from "../onnx/builder";
+
+/** Dynamic sizes of the batch, taken once from input_ids. */
+export interface SeqDims {
+  /** [2] int64: (B, S). */
+  readonly bs: string;
+  /** [1] int64: B and S. */
+  readonly b1: string;
+  readonly s1: string;
+  /** [] int64: S as a scalar (for Range). */
+  readonly s0: string;
+}
+
+//   input_ids [B, S] ──Shape──► bs [2] ──Slice──► b1 [1], s1 [1] ──Squeeze──► s0 []
+export function seqDims(b: GraphBuilder, inputIds: string): SeqDims {
+  const p = "/model/dims";
+  const bs = b.op("Shape", [inputIds], `${p}/Shape`);
+  const b1 = b.op("Slice", [bs, b.i64s([0]), b.i64s([1])], `${p}/batch/Slice`);
+  const s1 = b.op("Slice", [bs, b.i64s([1]), b.i64s([2])], `${p}/seq/Slice`);
+  const s0 = b.op("Squeeze", [s1, b.i64s([0])], `${p}/seq/Squeeze`);
+  return { bs, b1, s1, s0 };
+}
+
+/** y = x · Wᵀ + bias (nn.Linear, W [out, in]) or x · W + bias (Conv1D, W [in, out]); x [N, in]. */
+export function linear(b: GraphBuilder, x: string, w: string, bias: string | undefined, name: string, layout: "linear" | "conv1d"): string {
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return b.op("Gemm", inputs, `${name}/Gemm`, layout === "linear" ? { transB: 1 } : undefined);
+}
+
+//   x [N, d] ─┬─► Mul(x, x) ─► ReduceMean(-1) ─► Add(eps) ─► Sqrt ─┐
+//             └──────────────────────────────────────────────► Div ─► Mul(weight) ─► y [N, d]
+export function rmsNorm(b: GraphBuilder, x: string, weight: string, eps: number, name: string): string {
+  const sq = b.op("Mul", [x, x], `${name}/Pow`);
+  const ms = b.op("ReduceMean", [sq], `${name}/ReduceMean`, { axes: [-1], keepdims: 1 });
+  const ve = b.op("Add", [ms, b.f32(eps)], `${name}/AddEps`);
+  const rms = b.op("Sqrt", [ve], `${name}/Sqrt`);
+  const xn = b.op("Div", [x, rms], `${name}/Div`);
+  return b.op("Mul", [xn, weight], `${name}/MulWeight`);
+}
+
+//   x [N, d] ─┬─► ReduceMean(-1) ─► Sub ─► xc ─┬─► Mul(xc, xc) ─► ReduceMean ─► Add(eps) ─► Sqrt ─┐
+//             └──────────────────────────┘     └───────────────────────────────────────────► Div ─► Mul(γ) ─► Add(β)
+export function layerNorm(b: GraphBuilder, x: string, gamma: string, beta: string, eps: number, name: string): string {
+  const mean = b.op("ReduceMean", [x], `${name}/Mean/ReduceMean`, { axes: [-1], keepdims: 1 });
+  const xc = b.op("Sub", [x, mean], `${name}/Sub`);
+  const sq = b.op("Mul", [xc, xc], `${name}/Pow`);
+  const v = b.op("ReduceMean", [sq], `${name}/Var/ReduceMean`, { axes: [-1], keepdims: 1 });
+  const ve = b.op("Add", [v, b.f32(eps)], `${name}/AddEps`);
+  const sd = b.op("Sqrt", [ve], `${name}/Sqrt`);
+  const xn = b.op("Div", [xc, sd], `${name}/Div`);
+  const g = b.op("Mul", [xn, gamma], `${name}/MulGamma`);
+  return b.op("Add", [g, beta], `${name}/AddBeta`);
+}
+
+//   Range(0, S) ─┬─► Unsqueeze(1) row [S,1] ─┐
+//                └─► Unsqueeze(0) col [1,S] ─┴─► Greater(col, row) ─► Where(-1e9, 0) ─► mask [S, S]
+/** Additive causal mask, 0 on and below the diagonal, −1e9 above (finite, so 0·mask stays 0). */
+export function causalMask(b: GraphBuilder, dims: SeqDims): string {
+  const p = "/model/attn_mask";
+  const r = b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], `${p}/Range`);
+  const row = b.op("Unsqueeze", [r, b.i64s([1])], `${p}/row/Unsqueeze`);
+  const col = b.op("Unsqueeze", [r, b.i64s([0])], `${p}/col/Unsqueeze`);
+  const future = b.op("Greater", [col, row], `${p}/Greater`);
+  return b.op("Where", [future, b.f32(-1e9), b.f32(0)], `${p}/Where`);
+}
+
+//   Range(0, S) ─► Cast(float) ─► Unsqueeze(1) [S,1] ─► Mul(inv_freq [dh/2]) ─► freqs [S, dh/2]
+//   freqs ─► Concat(freqs, freqs) [S, dh] ─► Unsqueeze(1) [S, 1, dh] ─┬─► Cos ─► cos
+//                                                                    └─► Sin ─► sin
+/** RoPE tables in Hugging Face's rotate-half convention, broadcastable over [B, S, heads, dh]. */
+export function ropeTables(b: GraphBuilder, dims: SeqDims, invFreq: Float32Array): { cos: string; sin: string } {
+  const p = "/model/rotary_emb";
+  const inv = b.initializer("model.rotary_emb.inv_freq", "float32", [invFreq.length], invFreq); // [dh/2]
+  const r = b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], `${p}/Range`);
+  const pos = b.op("Cast", [r], `${p}/Cast`, { to: 1 });
+  const col = b.op("Unsqueeze", [pos, b.i64s([1])], `${p}/Unsqueeze`);
+  const freqs = b.op("Mul", [col, inv], `${p}/Mul`);
+  const emb = b.op("Concat", [freqs, freqs], `${p}/Concat`, { axis: -1 });
+  const e3 = b.op("Unsqueeze", [emb, b.i64s([1])], `${p}/heads/Unsqueeze`);
+  return { cos: b.op("Cos", [e3], `${p}/Cos`), sin: b.op("Sin", [e3], `${p}/Sin`) };
+}
+
+/** inv_freq[i] = 1 / theta^(2i / dh), i < dh/2, as Hugging Face computes it (float32). */
+export function ropeInvFreq(headDim: number, theta: number): Float32Array {
+  const out = new Float32Array(headDim / 2);
+  for (let i = 0; i < out.length; i++) out[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+  return out;
+}
+
+//   x [B, S, h, dh] ─┬─► Slice[:dh/2] ─► x1 ──────────┐
+//                    ├─► Slice[dh/2:] ─► x2 ─► Neg ───┴─► Concat(−x2, x1) ─► Mul(sin) ─┐
+//                    └─► Mul(cos) ─────────────────────────────────────────────────► Add ─► y
+export function applyRope(b: GraphBuilder, x: string, cos: string, sin: string, headDim: number, name: string): string {
+  const half = headDim / 2;
+  const x1 = b.op("Slice", [x, b.i64s([0]), b.i64s([half]), b.i64s([-1])], `${name}/x1/Slice`);
+  const x2 = b.op("Slice", [x, b.i64s([half]), b.i64s([headDim]), b.i64s([-1])], `${name}/x2/Slice`);
+  const nx2 = b.op("Neg", [x2], `${name}/Neg`);
+  const rot = b.op("Concat", [nx2, x1], `${name}/Concat`, { axis: -1 });
+  const a = b.op("Mul", [x, cos], `${name}/MulCos`);
+  const c = b.op("Mul", [rot, sin], `${name}/MulSin`);
+  return b.op("Add", [a, c], `${name}/Add`);
+}
+
+export interface AttentionSpec {
+  readonly heads: number;     // H
+  readonly kvHeads: number;   // Hkv
+  readonly headDim: number;   // dh
+  readonly rope?: { readonly cos: string; readonly sin: string };
+}
+
+//   q [N, H·dh] ─► Reshape [B,S,H,dh] ─► (RoPE) ─► Transpose [B,H,S,dh] ─► Mul(1/√dh) ─► Reshape [B,Hkv,g·S,dh] ─┐
+//   k [N, Hkv·dh] ─► Reshape [B,S,Hkv,dh] ─► (RoPE) ─► Transpose [B,Hkv,dh,S] ─────────────────────► MatMul ◄─┘
+//        scores [B,Hkv,g·S,S] ─► Reshape [B,H,S,S] ─► Add(mask [S,S]) ─► Softmax(-1) ─► probs ─► Reshape [B,Hkv,g·S,S] ─┐
+//   v [N, Hkv·dh] ─► Reshape [B,S,Hkv,dh] ─► Transpose [B,Hkv,S,dh] ──────────────────────────────────► MatMul ◄─┘
+//        ctx [B,Hkv,g·S,dh] ─► Reshape [B,H,S,dh] ─► Transpose [B,S,H,dh] ─► Reshape [N, H·dh]
+/** Causal grouped-query attention without copying K/V per query head (query head h reads kv head h / g). */
+export function attention(b: GraphBuilder, q: string, k: string, v: string, mask: string, dims: SeqDims, a: AttentionSpec, name: string): { out: string; probs: string } {
+  const { heads: H, kvHeads: Hkv, headDim: dh } = a;
+  const shapeBSHd = (h: number): string => b.op("Concat", [dims.bs, b.i64s([h, dh])], `${name}/shape_${h}x${dh}/Concat`, { axis: 0 });
+  const qShape = shapeBSHd(H);
+  const kvShape = H === Hkv ? qShape : shapeBSHd(Hkv);
+  let q4 = b.op("Reshape", [q, qShape], `${name}/q/Reshape`);                 // [B, S, H, dh]
+  let k4 = b.op("Reshape", [k, kvShape], `${name}/k/Reshape`);                // [B, S, Hkv, dh]
+  const v4 = b.op("Reshape", [v, kvShape], `${name}/v/Reshape`);              // [B, S, Hkv, dh]
+  if (a.rope) {
+    q4 = applyRope(b, q4, a.rope.cos, a.rope.sin, dh, `${name}/q_rotary`);
+    k4 = applyRope(b, k4, a.rope.cos, a.rope.sin, dh, `${name}/k_rotary`);
+  }
+  const qt = b.op("Transpose", [q4], `${name}/q/Transpose`, { perm: [0, 2, 1, 3] });  // [B, H, S, dh]
+  const qs = b.op("Mul", [qt, b.f32(1 / Math.sqrt(dh))], `${name}/q/Scale`);
+  const kt = b.op("Transpose", [k4], `${name}/k/Transpose`, { perm: [0, 2, 3, 1] });  // [B, Hkv, dh, S]
+  const vt = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] });  // [B, Hkv, S, dh]
+  const grouped = H !== Hkv;
+  const qg = grouped ? b.op("Reshape", [qs, b.i64s([0, Hkv, -1, dh])], `${name}/q/GroupReshape`) : qs; // [B, Hkv, g·S, dh]
+  let scores = b.op("MatMul", [qg, kt], `${name}/qk/MatMul`);                 // [B, Hkv, g·S, S]
+  if (grouped) scores = b.op("Reshape", [scores, b.i64s([0, H, -1, 0])], `${name}/scores/Reshape`); // [B, H, S, S]
+  const masked = b.op("Add", [scores, mask], `${name}/mask/Add`);
+  const probs = b.op("Softmax", [masked], `${name}/Softmax`, { axis: -1 });  // [B, H, S, S]
+  const pg = grouped ? b.op("Reshape", [probs, b.i64s([0, Hkv, -1, 0])], `${name}/probs/GroupReshape`) : probs; // [B, Hkv, g·S, S]
+  let ctx = b.op("MatMul", [pg, vt], `${name}/pv/MatMul`);                   // [B, Hkv, g·S, dh]
+  if (grouped) ctx = b.op("Reshape", [ctx, b.i64s([0, H, -1, dh])], `${name}/ctx/Reshape`); // [B, H, S, dh]
+  const ctxT = b.op("Transpose", [ctx], `${name}/ctx/Transpose`, { perm: [0, 2, 1, 3] }); // [B, S, H, dh]
+  const out = b.op("Reshape", [ctxT, b.i64s([-1, H * dh])], `${name}/ctx/Flatten`);       // [N, H·dh]
+  return { out, probs };
+}
+
+//   x [N, d] ─► Gemm(gate) ─┬─► Sigmoid ─► Mul ─┐
+//                           └──────────────────┘ ─► Mul(up) ─► Gemm(down) ─► y [N, d]
+//   x [N, d] ─► Gemm(up) ──────────────────────────┘
+export function swiGlu(b: GraphBuilder, x: string, gate: string, up: string, down: string, name: string): string {
+  const g = linear(b, x, gate, undefined, `${name}/gate_proj`, "linear");
+  const sg = b.op("Sigmoid", [g], `${name}/act_fn/Sigmoid`);
+  const silu = b.op("Mul", [g, sg], `${name}/act_fn/Mul`);
+  const u = linear(b, x, up, undefined, `${name}/up_proj`, "linear");
+  const h = b.op("Mul", [silu, u], `${name}/Mul`);
+  return linear(b, h, down, undefined, `${name}/down_proj`, "linear");
+}
+
+//   x ─┬─► Mul(x,x) ─► Mul(x) ─► Mul(0.044715) ─► Add(x) ─► Mul(√(2/π)) ─► Tanh ─► Add(1) ─┐
+//      └─► Mul(0.5) ──────────────────────────────────────────────────────────────────► Mul ─► y
+/** GELU, tanh approximation ("gelu_new" / "gelu_pytorch_tanh"), or exact erf ("gelu"). */
+export function gelu(b: GraphBuilder, x: string, kind: "tanh" | "erf", name: string): string {
+  const half = b.op("Mul", [x, b.f32(0.5)], `${name}/Half`);
+  let inner: string;
+  if (kind === "tanh") {
+    const x2 = b.op("Mul", [x, x], `${name}/Square`);
+    const x3 = b.op("Mul", [x2, x], `${name}/Cube`);
+    const c = b.op("Mul", [x3, b.f32(0.044715)], `${name}/MulC`);
+    const s = b.op("Add", [x, c], `${name}/AddX`);
+    const t = b.op("Mul", [s, b.f32(Math.sqrt(2 / Math.PI))], `${name}/MulSqrt2OverPi`);
+    inner = b.op("Tanh", [t], `${name}/Tanh`);
+  } else {
+    const t = b.op("Mul", [x, b.f32(Math.SQRT1_2)], `${name}/MulRsqrt2`);
+    inner = b.op("Erf", [t], `${name}/Erf`);
+  }
+  const one = b.op("Add", [inner, b.f32(1)], `${name}/AddOne`);
+  return b.op("Mul", [half, one], `${name}/Mul`);
+}
+
+export interface HeadOutputs {
+  readonly logits?: boolean;
+  readonly logprobs?: boolean;
+  readonly nll?: boolean;
+  readonly targets?: string;
+}
+
+//   x [N, d] ─► Gemm(lm_head) ─► Reshape [B,S,V] ─┬─► logits
+//                                                └─► LogSoftmax(-1) ─┬─► logprobs
+//                       targets [B,S] ─► Unsqueeze(-1) ─► GatherElements ◄┘ ─► Squeeze ─► Neg ─► nll [B,S]
+/** The language-model head and its optional outputs; returns the edge names by output. */
+export function lmHead(b: GraphBuilder, x: string, lmWeight: string, layout: "linear" | "conv1d", dims: SeqDims, vocab: number, o: HeadOutputs): Record<string, string> {
+  const p = "/lm_head";
+  const flat = linear(b, x, lmWeight, undefined, p, layout);                            // [N, V]
+  const shape = b.op("Concat", [dims.bs, b.i64s([vocab])], `${p}/shape/Concat`, { axis: 0 });
+  const logits = b.op("Reshape", [flat, shape], `${p}/Reshape`);                      // [B, S, V]
+  const out: Record<string, string> = {};
+  if (o.logits) out.logits = logits;
+  if (o.logprobs || o.nll) {
+    const lp = b.op("LogSoftmax", [logits], `${p}/LogSoftmax`, { axis: -1 });         // [B, S, V]
+    if (o.logprobs) out.logprobs = lp;
+    if (o.nll) {
+      const t = b.op("Unsqueeze", [o.targets!, b.i64s([-1])], `${p}/targets/Unsqueeze`); // [B, S, 1]
+      const g = b.op("GatherElements", [lp, t], `${p}/GatherElements`, { axis: -1 });   // [B, S, 1]
+      const sq = b.op("Squeeze", [g, b.i64s([-1])], `${p}/Squeeze`);                    // [B, S]
+      out.nll = b.op("Neg", [sq], `${p}/Neg`);
+    }
+  }
+  return out;
+}

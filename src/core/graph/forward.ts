@@ -1,0 +1,35 @@
+/**
+ * `buildForward(ckpt, opts)`: the forward graph of an open checkpoint (dispatch on the family),
+ * and `loadWeightFeeds`: the float32 arrays to feed its weight inputs, optionally with a sharing
+ * plan applied in memory (each target's slices replaced by its root's, for sweeps).
+ */
+import type { Checkpoint } from "../model/checkpoint";
+import { OnnxError } from "../onnx/errors";
+import type { SharingPlan } from "../share/types";
+import { buildGpt2Graph } from "./gpt2";
+import { buildLlamaGraph } from "./llama";
+import type { ForwardGraph, ForwardOptions } from "./types";
+
+/** The checkpoint's compact plan, checked for the fields the graph needs. */
+export function compactPlanOf(ckpt: Checkpoint): SharingPlan | undefined {
+  const plan = ckpt.compact?.plan as Partial<SharingPlan> | undefined;
+  if (!ckpt.compact) return undefined;
+  if (!plan || typeof plan !== "object" || plan.format !== "headshare.plan" || !Array.isArray(plan.storedFrom)
+    || (plan.granularity !== "group" && plan.granularity !== "query-head")) {
+    throw new OnnxError("bad-graph", `${ckpt.weightsPath}: the headshare.plan metadata is not a sharing plan (format "headshare.plan" with storedFrom and granularity); re-create the compact checkpoint`);
+  }
+  return plan as SharingPlan;
+}
+
+export function buildForward(ckpt: Checkpoint, opts: ForwardOptions = {}): ForwardGraph {
+  const compactPlan = opts.compactPlan ?? compactPlanOf(ckpt);
+  const o: ForwardOptions = { ...opts, ...(compactPlan ? { compactPlan } : {}) };
+  const shapeOf = (t: string): readonly number[] => ckpt.source.info(t).shape;
+  const file = ckpt.weightsPath;
+  switch (ckpt.spec.family) {
+    case "llama": return buildLlamaGraph(ckpt.spec, ckpt.source, shapeOf, o, file);
+    case "gpt2": return buildGpt2Graph(ckpt.spec, ckpt.source, shapeOf, o, file);
+    default:
+      throw new OnnxError("unsupported", `${file}: forward graphs exist for the llama and gpt2 families; ${ckpt.spec.architecture} (${ckpt.spec.family}) cannot be evaluated`);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The GPT-2 forward graph: learned positions, pre-LayerNorm blocks, fused Conv1D c_attn
+ * ([d, 3d], q|k|v column blocks), multi-head attention, GELU (tanh approximation for
+ * "gelu_new"), tied lm_head.
+ */
+import { GraphBuilder } from "../onnx/builder";
+import { OnnxError } from "../onnx/errors";
+import type { ModelSpec } from "../model/types";
+import { attention, causalMask, gelu, layerNorm, linear, lmHead, seqDims, type SeqDims } from "./blocks";
+import { declareOutputs, declareTokenInputs } from "./io";
+import { gpt2Names, type Gpt2LayerNames, type TensorLookup } from "./names";
+import type { ForwardGraph, ForwardOptions, ShapeOf } from "./types";
+import { WeightInputs } from "./weightInputs";
+
+const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
+  gelu_new: "tanh", gelu_pytorch_tanh: "tanh", gelu_fast: "tanh", gelu: "erf",
+};
+
+interface Gpt2Context {
+  readonly b: GraphBuilder;
+  readonly w: WeightInputs;
+  readonly spec: ModelSpec;
+  readonly dims: SeqDims;
+  readonly mask: string;
+  readonly act: "tanh" | "erf";
+}
+
+//   x [N,d] ─┬─► LayerNorm(ln_1) ─► c_attn (Gemm) [N,3d] ─► Slice q | k | v ─► attention ─► c_proj ─► Add ─┬─► LayerNorm(ln_2) ─► c_fc ─► GELU ─► c_proj ─► Add ─► y
+//            └─────────────────────────────────────────────────────────────────────────────────────┘      └──────────────────────────────────────────────┘
+function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { out: string; probs: string } {
+  const { b, w, spec } = c;
+  const d = spec.hidden;
+  const p = `/model/layers.${l}`;
+  const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
+  const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
+  const qkv = linear(b, h, w.get(n.cAttn), opt(n.cAttnBias), `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
+  const part = (i: number, nm: string): string => b.op("Slice", [qkv, b.i64s([i * d]), b.i64s([(i + 1) * d]), b.i64s([1])], `${p}/attn/${nm}/Slice`);
+  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim }, `${p}/attn`);
+  const o = linear(b, att.out, w.get(n.cProj), opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
+  const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
+  const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);
+  const f = linear(b, h2, w.get(n.fc), opt(n.fcBias), `${p}/mlp/c_fc`, "conv1d");
+  const g = gelu(b, f, c.act, `${p}/mlp/act`);
+  const m = linear(b, g, w.get(n.mlpProj), opt(n.mlpProjBias), `${p}/mlp/c_proj`, "conv1d");
+  return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs };
+}
+
+//   input_ids ─► Gather(wte) ─┐
+//   Range(S) ─► Gather(wpe) ──┴─► Add ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(ln_f) ─► lm_head (wte) ─► logits / logprobs / nll
+export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapeOf: ShapeOf, opts: ForwardOptions, file: string): ForwardGraph {
+  if (spec.family !== "gpt2") throw new OnnxError("unsupported", `${file}: buildGpt2Graph needs a GPT-2 model, got ${spec.family}`);
+  if (opts.compactPlan) {
+    throw new OnnxError("unsupported", `${file}: running a compact GPT-2 checkpoint is not supported yet; expand it first (headshare expand) and run the dense file`);
+  }
+  const act = GELU_KIND[spec.activation];
+  if (!act) throw new OnnxError("unsupported", `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GELU_KIND).join(", ")})`);
+  const names = gpt2Names(spec, src, file);
+  const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
+  const w = new WeightInputs(b, shapeOf);
+  const io = declareTokenInputs(b, opts);
+  const dims = seqDims(b, io.inputIds);
+  const mask = causalMask(b, dims);
+  const tok = b.op("Gather", [w.get(names.wte), io.inputIds], "/model/wte/Gather");                    // [B, S, d]
+  const r = b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], "/model/wpe/Range");
+  const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather");                               // [S, d]
+  const emb = b.op("Add", [tok, pos], "/model/embed/Add");                                             // [B, S, d]
+  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape");                    // [N, d]
+  const c: Gpt2Context = { b, w, spec, dims, mask, act };
+  const hidden: string[] = [], probs: string[] = [];
+  for (let l = 0; l < spec.layers; l++) {
+    const o = gpt2Layer(c, x, l, names.layers[l]!);
+    x = o.out;
+    hidden.push(x);
+    probs.push(o.probs);
+  }
+  const xf = layerNorm(b, x, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/ln_f");
+  const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
+  const outputs = declareOutputs(b, spec, dims, head, hidden, probs, opts);
+  return { graph: b.build(), weights: w.list, outputs };
+}

@@ -1,0 +1,123 @@
+/**
+ * The Llama-family forward graph (Llama, Mistral, Qwen2 with q/k/v biases): RMSNorm, RoPE
+ * (rotate-half, config theta), grouped-query attention, SwiGLU, tied or untied embeddings.
+ */
+import { GraphBuilder } from "../onnx/builder";
+import { OnnxError } from "../onnx/errors";
+import type { ModelSpec } from "../model/types";
+import { attention, causalMask, linear, lmHead, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type SeqDims } from "./blocks";
+import { assembleProjection, checkPlan, storedUnits, unitGeometry, type Proj } from "./compact";
+import { llamaNames, type LlamaLayerNames, type TensorLookup } from "./names";
+import { declareOutputs, declareTokenInputs } from "./io";
+import type { ForwardGraph, ForwardOptions, ShapeOf } from "./types";
+import { WeightInputs } from "./weightInputs";
+
+export interface LlamaContext {
+  readonly b: GraphBuilder;
+  readonly w: WeightInputs;
+  readonly spec: ModelSpec;
+  readonly dims: SeqDims;
+  readonly mask: string;
+  readonly rope: { readonly cos: string; readonly sin: string };
+  /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
+  readonly proj: (l: number, p: Proj) => string | undefined;
+}
+
+/** HF's rope_scaling variants that only change inv_freq. */
+export function llamaInvFreq(spec: ModelSpec): Float32Array {
+  const theta = spec.ropeTheta ?? 10000;
+  const base = ropeInvFreq(spec.headDim, theta);
+  const scaling = spec.config.rope_scaling as Record<string, unknown> | null | undefined;
+  if (!scaling) return base;
+  const type = String(scaling.rope_type ?? scaling.type ?? "");
+  if (type === "default") return base;
+  if (type === "linear") {
+    const f = Number(scaling.factor);
+    return base.map((x) => x / f);
+  }
+  if (type === "llama3") {
+    const factor = Number(scaling.factor), low = Number(scaling.low_freq_factor), high = Number(scaling.high_freq_factor);
+    const orig = Number(scaling.original_max_position_embeddings);
+    const lowWl = orig / low, highWl = orig / high;
+    return base.map((f) => {
+      const wl = (2 * Math.PI) / f;
+      if (wl < highWl) return f;
+      if (wl > lowWl) return f / factor;
+      const smooth = (orig / wl - low) / (high - low);
+      return (1 - smooth) * (f / factor) + smooth * f;
+    });
+  }
+  throw new OnnxError("unsupported", `rope_scaling type "${type}" is not supported (supported: default, linear, llama3)`);
+}
+
+//   x [N,d] ─┬─► RMSNorm(input_layernorm) ─► q/k/v_proj (Gemm) ─► attention ─► o_proj ─► Add ─┬─► RMSNorm(post) ─► SwiGLU ─► Add ─► y
+//            └─────────────────────────────────────────────────────────────────────────┘      └────────────────────────┘
+export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerNames): { out: string; probs: string } {
+  const { b, w, spec } = c;
+  const p = `/model/layers.${l}`;
+  const h = rmsNorm(b, x, w.get(n.inputNorm), spec.normEps, `${p}/input_layernorm`);
+  const q = linear(b, h, c.proj(l, "q")!, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
+  const k = linear(b, h, c.proj(l, "k")!, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
+  const v = linear(b, h, c.proj(l, "v")!, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
+  const att = attention(b, q, k, v, c.mask, c.dims, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope }, `${p}/attn`);
+  const o = linear(b, att.out, c.proj(l, "o")!, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
+  const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
+  const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
+  const m = swiGlu(b, h2, w.get(n.gate), w.get(n.up), w.get(n.down), `${p}/mlp`);
+  return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs };
+}
+
+//   input_ids ─► Gather(embed_tokens) ─► Reshape [N, d] ─► layer 0 … layer L−1 ─► RMSNorm(norm) ─► lm_head ─► logits / logprobs / nll
+export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapeOf: ShapeOf, opts: ForwardOptions, file: string): ForwardGraph {
+  if (spec.family !== "llama") throw new OnnxError("unsupported", `${file}: buildLlamaGraph needs a llama-family model, got ${spec.family}`);
+  if (spec.headDim % 2 !== 0) throw new OnnxError("unsupported", `${file}: RoPE needs an even head size, got ${spec.headDim}`);
+  const names = llamaNames(spec, src, file);
+  const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
+  const w = new WeightInputs(b, shapeOf);
+  const io = declareTokenInputs(b, opts);
+  const dims = seqDims(b, io.inputIds);
+  const mask = causalMask(b, dims);
+  const rope = ropeTables(b, dims, llamaInvFreq(spec));
+  const proj = projectionResolver(b, w, spec, names.layers, opts, file);
+  const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather");   // [B, S, d]
+  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape");        // [N, d]
+  const c: LlamaContext = { b, w, spec, dims, mask, rope, proj };
+  const hidden: string[] = [], probs: string[] = [];
+  for (let l = 0; l < spec.layers; l++) {
+    const r = llamaLayer(c, x, l, names.layers[l]!);
+    x = r.out;
+    hidden.push(x);
+    probs.push(r.probs);
+  }
+  const xf = rmsNorm(b, x, w.get(names.finalNorm), spec.normEps, "/model/norm");
+  const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
+  const outputs = declareOutputs(b, spec, dims, head, hidden, probs, opts);
+  return { graph: b.build(), weights: w.list, outputs };
+}
+
+/** Dense projections come straight from the inputs; with a compact plan, q/k/v/o (and biases) are assembled. */
+function projectionResolver(b: GraphBuilder, w: WeightInputs, spec: ModelSpec, layers: readonly LlamaLayerNames[], opts: ForwardOptions, file: string): (l: number, p: Proj) => string | undefined {
+  const plan = opts.compactPlan;
+  const cache = new Map<string, string | undefined>();
+  const tensor = (l: number, p: Proj): string | undefined => layers[l]![p];
+  if (plan) checkPlan(spec, plan, file);
+  const stored = plan ? storedUnits(plan) : [];
+  const geo = plan ? unitGeometry(spec, plan) : undefined;
+  return (l, p) => {
+    const key = `${l}/${p}`;
+    if (cache.has(key)) return cache.get(key);
+    const t = tensor(l, p);
+    let edge: string | undefined;
+    if (!t) edge = undefined;
+    else if (!plan || !geo) edge = w.get(t);
+    else {
+      const kv = p === "k" || p === "v" || p === "kBias" || p === "vBias";
+      const perUnit = kv ? geo.kvRows : geo.qRows;
+      edge = kv && perUnit === 0
+        ? w.get(t)
+        : assembleProjection(b, w, plan, stored, l, (s) => tensor(s, p)!, perUnit, p, `/model/layers.${l}/attn/${p}_assemble`, file);
+    }
+    cache.set(key, edge);
+    return edge;
+  };
+}

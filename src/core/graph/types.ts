@@ -1,0 +1,62 @@
+/**
+ * What the forward-graph builders (`llama.ts`, `gpt2.ts`) take and return. The graph's weights are
+ * graph INPUTS named after the checkpoint's tensors (fed as float32 from the checkpoint), never
+ * initializers: that keeps the ModelProto tiny (no 2 GB protobuf limit) and lets the training
+ * engine take gradients with respect to them.
+ *
+ * Graph inputs:  input_ids  int64 [batch, sequence]
+ *                targets    int64 [batch, sequence]       (only with `nll`)
+ *                <tensor>   float32, one per weight       (see `weights`)
+ * Graph outputs: logits            float32 [batch, sequence, vocab]   (`logits`, default on)
+ *                logprobs          float32 [batch, sequence, vocab]   (`logprobs`)
+ *                nll               float32 [batch, sequence]          (`nll`: −log p(targets))
+ *                hidden_states.{l} float32 [batch, sequence, d]       (`hiddenStates`: output of layer l)
+ *                attentions.{l}    float32 [batch, heads, sequence, sequence] (`attentions`)
+ * Sequences are right-padded: with causal attention a padded tail never changes earlier positions.
+ */
+import type { IrGraph } from "../onnx/ir";
+import type { SharingPlan } from "../share/types";
+
+export const INPUT_IDS = "input_ids";
+export const TARGETS = "targets";
+export const LOGITS = "logits";
+export const LOGPROBS = "logprobs";
+export const NLL = "nll";
+export const hiddenStateName = (layer: number): string => `hidden_states.${layer}`;
+export const attentionName = (layer: number): string => `attentions.${layer}`;
+
+export interface ForwardOptions {
+  /** Output logits (default true). */
+  readonly logits?: boolean;
+  /** Output log-softmax of the logits. */
+  readonly logprobs?: boolean;
+  /** Add the `targets` input and the per-token `nll` output. */
+  readonly nll?: boolean;
+  /** Output each layer's residual stream. */
+  readonly hiddenStates?: boolean;
+  /** Output each layer's attention probabilities. */
+  readonly attentions?: boolean;
+  /**
+   * Run a compact checkpoint (projections hold only the plan's stored units) as compact: each
+   * layer's q/k/v/o is gathered from the stored units. Taken from the checkpoint's metadata by
+   * `buildForward` when omitted there.
+   */
+  readonly compactPlan?: SharingPlan;
+}
+
+/** One weight the graph reads: the graph input name, the checkpoint tensor, its (stored) shape. */
+export interface WeightInput {
+  readonly input: string;
+  readonly tensor: string;
+  readonly shape: number[];
+}
+
+export interface ForwardGraph {
+  readonly graph: IrGraph;
+  readonly weights: WeightInput[];
+  /** Names of the outputs, in graph order. */
+  readonly outputs: string[];
+}
+
+/** The shapes of the checkpoint's tensors, as stored (for compact checkpoints: the compact shapes). */
+export type ShapeOf = (tensor: string) => readonly number[];
