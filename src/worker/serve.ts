@@ -6,7 +6,7 @@
  */
 import { Rpc, RpcError, type HandlerContext, type LogLevel, type Transport } from "../protocol/rpc";
 import {
-  WORKER_PROTOCOL_VERSION, clientSide, workerSide, type ClientSide, type JobParams, type JobResult, type WorkerJob, type WorkerSide, type WorkerStatus,
+  WORKER_PROTOCOL_VERSION, clientSide, workerSide, type ClientSide, type JobParams, type WorkerJob, type WorkerSide, type WorkerStatus,
 } from "../protocol/worker";
 import type { z } from "zod";
 import type { providersSchema } from "../protocol/common";
@@ -24,10 +24,13 @@ export interface JobContext {
   readonly providers: Providers;
 }
 
+/** Results may be built from the cores' readonly data types. */
+type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
 export interface JobDef<M extends WorkerJob> {
   /** A short name for status and errors (e.g. the model folder's name). */
   label?(params: z.output<(typeof workerSide.requests)[M]["params"]>): string;
-  run(params: z.output<(typeof workerSide.requests)[M]["params"]>, ctx: JobContext): Promise<JobResult<M> | z.input<(typeof workerSide.requests)[M]["result"]>>;
+  run(params: z.output<(typeof workerSide.requests)[M]["params"]>, ctx: JobContext): Promise<DeepReadonly<z.input<(typeof workerSide.requests)[M]["result"]>>>;
 }
 /** The job table: the jobs this worker can run. A missing job is answered "unknown-method". */
 export type JobTable = { readonly [M in WorkerJob]?: JobDef<M> };
