@@ -1,0 +1,247 @@
+/**
+ * The extension ⇄ webview boundary (mirrored by src/webview/host.ts on the webview side and
+ * src/extension/panels/*.ts on the host side). Every message is validated with these zod schemas on
+ * receipt, in both directions; an invalid message is logged and dropped, never acted on.
+ *
+ * Handshake: the webview posts `ready` once it listens; the host answers with one `init` holding
+ * everything the first render needs (the host never posts before `ready`). Heavy data (match tables)
+ * is re-sent on every `ready`, so a revived panel re-requests it; the webview keeps only view state
+ * (ratio, selected cell, tab) in `vscode.setState`.
+ */
+import { z } from "zod";
+
+// ---------------------------------------------------------------------------------------------
+// Data shown by the views (display shapes; the host maps worker results into them)
+// ---------------------------------------------------------------------------------------------
+
+const finite = z.number().refine(Number.isFinite, "must be a finite number");
+const count = z.number().int().nonnegative();
+const strategy = z.enum(["q", "k", "v", "qk", "qkv"]);
+const granularity = z.enum(["group", "query-head"]);
+
+/** One row of a match table (src/core/share/types.ts MatchEntry). */
+export const matchEntrySchema = z.object({
+  layer: count, unit: count, sourceLayer: count, sourceUnit: count, score: finite,
+});
+
+/** A match table (src/core/share/types.ts MatchTable), checked for internal consistency. */
+export const matchTableSchema = z.object({
+  format: z.literal("headshare.match"),
+  version: z.literal(1),
+  strategy,
+  granularity,
+  layers: z.number().int().min(1),
+  unitsPerLayer: z.number().int().min(1),
+  parametersPerUnit: count.nullable(),
+  bytesPerUnit: count.nullable(),
+  parameters: count.nullable(),
+  entries: z.array(matchEntrySchema),
+  lowerCosines: z.array(z.array(finite)).optional(),
+  source: z.object({
+    model: z.string().optional(), size: count.optional(), mtimeMs: finite.optional(), provider: z.string().optional(),
+    seconds: finite.optional(), bytesRead: count.optional(),
+  }).optional(),
+}).superRefine((t, ctx) => {
+  if (t.entries.length !== (t.layers - 1) * t.unitsPerLayer) {
+    ctx.addIssue({ code: "custom", message: `entries has ${t.entries.length} rows, expected (layers-1)·units = ${(t.layers - 1) * t.unitsPerLayer}` });
+    return;
+  }
+  t.entries.forEach((e, i) => {
+    if (e.layer < 1 || e.layer >= t.layers || e.unit >= t.unitsPerLayer || e.sourceLayer >= e.layer || e.sourceUnit >= t.unitsPerLayer) {
+      ctx.addIssue({ code: "custom", path: ["entries", i], message: "entry out of range (source must be in a strictly lower layer)" });
+    }
+  });
+  if (t.lowerCosines && t.lowerCosines.length !== t.entries.length) {
+    ctx.addIssue({ code: "custom", path: ["lowerCosines"], message: "lowerCosines must have one row per entry" });
+  }
+});
+
+/** Where a map came from (shown in the header, used to re-request data on revive). */
+export const modelRefSchema = z.object({
+  /** Absolute path of the checkpoint file or folder. */
+  path: z.string().min(1),
+  /** Short display name (folder name). */
+  name: z.string(),
+});
+
+/** First render of the sharing map. */
+export const mapInitSchema = z.object({
+  view: z.literal("map"),
+  model: modelRefSchema,
+  table: matchTableSchema,
+  /** Ratio to show first (the setting's default, or the webview's restored state wins). */
+  ratio: z.number().min(0).max(1),
+  /** Whether eval can run here (trusted workspace and a tokenizer beside the model). */
+  canEval: z.boolean(),
+});
+
+/** Quality metrics of a shared model against its original (src/core/eval EvalResult, display shape). */
+export const evalSummarySchema = z.object({
+  ratio: z.number().min(0).max(1).nullable(),
+  tokens: count,
+  /** Windowing protocol in words ("documents, window 512, BOS each"). */
+  protocol: z.string(),
+  provider: z.string(),
+  original: z.object({ nll: finite, ppl: finite }),
+  shared: z.object({ nll: finite, ppl: finite }),
+  kl: finite.nullable(),
+  top1Agreement: finite.nullable(),
+  /** Per layer cosine between original and shared hidden states, index = layer (0 = embeddings or first block). */
+  hiddenCosine: z.array(finite),
+  seconds: finite.nullable(),
+});
+
+/** One ratio of a sweep. */
+export const sweepRowSchema = z.object({
+  ratio: z.number().min(0).max(1),
+  selected: count,
+  parameters: count.nullable(),
+  ppl: finite,
+  nll: finite,
+  kl: finite.nullable(),
+  top1Agreement: finite.nullable(),
+});
+
+/** A layer × unit grid of similarities (row-major, NaN not allowed: use null for "no value"). */
+export const similarityGridSchema = z.object({
+  title: z.string(),
+  rows: z.number().int().min(1),
+  cols: z.number().int().min(1),
+  values: z.array(finite.nullable()),
+}).refine((g) => g.values.length === g.rows * g.cols, "values must have rows·cols entries");
+
+/** Everything the regression report shows; every part but the header is optional. */
+export const reportSchema = z.object({
+  model: modelRefSchema,
+  output: z.string().nullable(),
+  method: z.enum(["directshare", "postshare"]),
+  format: z.enum(["compact", "dense"]).nullable(),
+  ratio: z.number().min(0).max(1),
+  strategy,
+  granularity,
+  provider: z.string().nullable(),
+  seconds: finite.nullable(),
+  parameters: z.object({ before: count, after: count }).nullable(),
+  bytes: z.object({ before: count, after: count }).nullable(),
+  selected: count.nullable(),
+  chainedTargets: count.nullable(),
+  eval: evalSummarySchema.nullable(),
+  sweep: z.array(sweepRowSchema).nullable(),
+  /** Best-match weight cosine per (layer, unit) and the same for attention maps (paper Fig. 1). */
+  weightSimilarity: similarityGridSchema.nullable(),
+  attentionSimilarity: similarityGridSchema.nullable(),
+});
+
+export const reportInitSchema = z.object({ view: z.literal("report"), report: reportSchema });
+
+/** One tensor row of the inspect table. */
+export const tensorRowSchema = z.object({
+  name: z.string(),
+  dtype: z.string(),
+  shape: z.array(count),
+  bytes: count,
+});
+
+/** The inspect view (read-only custom editor on *.safetensors). */
+export const inspectSchema = z.object({
+  path: z.string(),
+  architecture: z.string().nullable(),
+  family: z.string().nullable(),
+  layers: count.nullable(),
+  heads: count.nullable(),
+  kvHeads: count.nullable(),
+  headDim: count.nullable(),
+  hidden: count.nullable(),
+  parameters: count,
+  bytes: count,
+  attentionParameters: count.nullable(),
+  dtypes: z.record(z.string(), count),
+  tensors: z.array(tensorRowSchema),
+  metadata: z.record(z.string(), z.string()),
+  /** The sharing plan carried by a compact checkpoint's metadata, summarised. */
+  plan: z.object({
+    ratio: finite, selected: count, strategy: z.string(), granularity: z.string(),
+    parametersBefore: count.nullable(), parametersAfter: count.nullable(),
+    targets: z.array(z.object({ layer: count, unit: count, rootLayer: count, rootUnit: count, score: finite })),
+  }).nullable(),
+  /** Why the model view could not be built (e.g. no config.json beside a bare file); the tensor table still shows. */
+  modelError: z.string().nullable(),
+});
+
+export const inspectInitSchema = z.object({ view: z.literal("inspect"), inspect: inspectSchema });
+
+export const initSchema = z.discriminatedUnion("view", [mapInitSchema, reportInitSchema, inspectInitSchema]);
+
+export type MapInit = z.infer<typeof mapInitSchema>;
+export type EvalSummary = z.infer<typeof evalSummarySchema>;
+export type SweepRow = z.infer<typeof sweepRowSchema>;
+export type SimilarityGrid = z.infer<typeof similarityGridSchema>;
+export type Report = z.infer<typeof reportSchema>;
+export type InspectData = z.infer<typeof inspectSchema>;
+export type TensorRow = z.infer<typeof tensorRowSchema>;
+export type Init = z.infer<typeof initSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Messages: host → webview
+// ---------------------------------------------------------------------------------------------
+
+export const toWebviewSchema = z.discriminatedUnion("type", [
+  /** Answer to `ready`: everything the first render needs. */
+  z.object({ type: z.literal("init"), init: initSchema }),
+  /** A job the webview asked for is running (null message = finished). */
+  z.object({ type: z.literal("busy"), job: z.string(), message: z.string().nullable(), fraction: z.number().min(0).max(1).nullable() }),
+  /** Quick eval (asked by `quickEval`) finished. */
+  z.object({ type: z.literal("evalResult"), eval: evalSummarySchema }),
+  /** A job failed or was cancelled; shown in the panel. */
+  z.object({ type: z.literal("error"), job: z.string(), message: z.string() }),
+  /** An export was written. */
+  z.object({ type: z.literal("exported"), path: z.string() }),
+]);
+export type ToWebview = z.infer<typeof toWebviewSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Messages: webview → host
+// ---------------------------------------------------------------------------------------------
+
+/** Largest export accepted from the webview (a PNG of a big heatmap is a few MB). */
+export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
+
+export const fromWebviewSchema = z.discriminatedUnion("type", [
+  /** The webview listens; the host answers with `init`. */
+  z.object({ type: z.literal("ready") }),
+  /** Save a rendered view: text for svg/json/csv, base64 for png. The host asks where. */
+  z.object({
+    type: z.literal("export"),
+    format: z.enum(["svg", "png", "json", "csv"]),
+    suggestedName: z.string().regex(/^[\w.-]{1,120}$/, "a plain file name"),
+    data: z.string().max(MAX_EXPORT_CHARS),
+  }),
+  /** Run quick eval of the shared model at this ratio against the original. */
+  z.object({ type: z.literal("quickEval"), ratio: z.number().min(0).max(1) }),
+  /** Open the Compress flow for this model, prefilled with this ratio. */
+  z.object({ type: z.literal("compress"), ratio: z.number().min(0).max(1) }),
+  /** Cancel the job this panel started. */
+  z.object({ type: z.literal("cancel") }),
+  /** Run a command linked from the view (only the ones listed). */
+  z.object({ type: z.literal("openLogs") }),
+]);
+export type FromWebview = z.infer<typeof fromWebviewSchema>;
+
+/** View state the webview keeps across reloads (vscode.setState). Small: never data. */
+export const viewStateSchema = z.object({
+  view: z.enum(["map", "report", "inspect"]),
+  /** Model path (for the serializer to re-request the data after a reload). */
+  path: z.string().optional(),
+  strategy: strategy.optional(),
+  granularity: granularity.optional(),
+  ratio: z.number().min(0).max(1).optional(),
+  selected: z.tuple([count, count]).nullable().optional(),
+  tab: z.string().optional(),
+  filter: z.string().optional(),
+});
+export type ViewState = z.infer<typeof viewStateSchema>;
+
+/** Formats a zod error as one line: "entries.3: entry out of range; ratio: too big". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`).join("; ");
+}
