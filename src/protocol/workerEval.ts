@@ -26,24 +26,39 @@ export const evalParamsSchema = z.object({
   compare: absolutePath.optional(),
   text: absolutePath,
   ...textProtocolOptions,
-  /** Also compute the attention-map similarity table (paper Fig. 1). */
-  attention: z.boolean().default(false),
   providers: providersSchema.optional(),
 });
 
 const nllPpl = z.looseObject({ nll: finite, ppl: finite });
+const count = z.number().int().nonnegative();
 
-export const evalResultSchema = z.looseObject({
-  tokens: z.number().int().nonnegative(),
+/** The windowing actually used (src/core/eval/evaluate.ts ProtocolFacts). */
+export const protocolFactsSchema = z.object({
+  kind: z.enum(["documents", "stream"]),
+  window: count,
+  stride: count.optional(),
+  separator: z.string().optional(),
+  bos: z.boolean(),
+  windows: count,
+  description: z.string(),
+});
+
+/** src/core/eval/evaluate.ts EvalResult, with the provider checked. */
+export const evalResultSchema = z.object({
+  tokens: count,
   nll: finite,
   ppl: finite,
-  /** The windowing actually used (kind, window, stride, bos, separator). */
-  protocol: z.looseObject({}),
+  protocol: protocolFactsSchema,
   provider: usedProvider,
+  seconds: z.number().nonnegative(),
+  parameters: count,
+  bytes: count,
   kl: finite.optional(),
   top1Agreement: z.number().min(0).max(1).optional(),
+  /** One cosine per layer (when both models have the same shape). */
   hiddenCosine: z.array(finite).optional(),
-  compare: nllPpl.optional(),
+  /** The `--compare` model's own numbers. */
+  compare: z.object({ nll: finite, ppl: finite, parameters: count, bytes: count }).optional(),
 });
 
 export const sweepParamsSchema = z.object({
