@@ -1,3 +1,68 @@
-// Replaced by the CLI dispatcher (inspect, match, plan, share, expand, eval, sweep, postshare, demo).
-console.error("headshare: no commands yet");
-process.exit(1);
+/**
+ * `headshare <command> [args]`: the CLI dispatcher (dist/cli.js). Each command is one line in
+ * COMMANDS; errors go to stderr as one line (`headshare: <message>`), exit code 1, stack only
+ * with --debug.
+ */
+import { type Command, UsageError } from "./args";
+import { inspectCommand } from "./commands/inspect";
+import { formatError, writeOut } from "./output";
+
+export const COMMANDS: readonly Command[] = [
+  inspectCommand,
+];
+
+const VERSION = "0.1.0";
+
+function overview(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "usage: headshare <command> [options]   (headshare <command> --help for details)",
+    "",
+    "Compress transformer checkpoints by head-wise attention weight sharing (DirectShare / PostShare).",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    "",
+    "global options: --debug (stack traces on errors), --help",
+  ].join("\n");
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === "--help" || name === "-h" || name === "help" && rest.length === 0) {
+      await writeOut(overview());
+      return 0;
+    }
+    if (name === "--version" || name === "-v") {
+      await writeOut(VERSION);
+      return 0;
+    }
+    if (name === "help") {
+      const c = COMMANDS.find((x) => x.name === rest[0]);
+      if (!c) throw new UsageError(`unknown command "${rest[0]}"`, overview());
+      await writeOut(c.usage);
+      return 0;
+    }
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (!cmd) {
+      throw new UsageError(name.startsWith("-") ? `expected a command before ${name}` : `unknown command "${name}"`, overview());
+    }
+    return await cmd.run(rest);
+  } catch (e) {
+    process.stderr.write(`${formatError(e, debug)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (e: unknown) => { process.stderr.write(`${formatError(e, debug())}\n`); process.exitCode = 1; },
+  );
+}
+
+function debug(): boolean {
+  return process.argv.includes("--debug");
+}

@@ -9,3 +9,4 @@ export {
 } from "./checkpoint";
 export { UNIT_PROJS, readSlice, readSliceStored, readUnit, transpose, unitLayout, type UnitProj } from "./units";
 export { gaussian, mulberry32, writeSyntheticModel, type SyntheticOptions } from "./synthetic";
+export { inspectCheckpoint, summarizePlan, type CheckpointSummary, type PlanSummary, type TensorRow } from "./summary";

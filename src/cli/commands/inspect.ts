@@ -1,0 +1,77 @@
+/** `headshare inspect <file-or-folder> [--json] [--tensors N]`: what a checkpoint holds. */
+import { inspectCheckpoint, type CheckpointSummary } from "../../core/model/summary";
+import { type Command, parseArgs } from "../args";
+import { bytes, int, keyValues, pct, table, writeOut } from "../output";
+
+const usage = `usage: headshare inspect <file-or-folder> [--json] [--all] [--debug]
+
+Prints a checkpoint's architecture, layers, heads, kv heads, head size, width, parameters, bytes,
+dtypes, the attention's share of parameters, and the tensor table. Reads only headers and config.json.
+
+  <file-or-folder>  a folder with config.json + model.safetensors (or model.safetensors.index.json),
+                    a .safetensors file, or a safetensors index json
+  --json            print one JSON object instead of text
+  --all             list every tensor (text mode lists the first 50 and the last 10 otherwise)
+  --debug           show stack traces on errors`;
+
+function render(s: CheckpointSummary, all: boolean): string {
+  const out: string[] = [];
+  const model: [string, string][] = [
+    ["path", s.path],
+    ["weights", s.weights],
+  ];
+  if (s.modelError) model.push(["model", `unknown (${s.modelError})`]);
+  else {
+    model.push(
+      ["architecture", `${s.architecture} (${s.family})`],
+      ["layers", String(s.layers)],
+      ["heads", String(s.heads)],
+      ["kv heads", String(s.kvHeads)],
+      ["head size", String(s.headDim)],
+      ["width", String(s.hidden)],
+      ["mlp width", String(s.intermediate)],
+      ["vocab", String(s.vocab)],
+      ["tied embeddings", s.tiedEmbeddings ? "yes" : "no"],
+    );
+  }
+  model.push(
+    ["parameters", int(s.parameters)],
+    ["bytes", `${int(s.bytes)} (${bytes(s.bytes)}; ${bytes(s.fileBytes)} on disk)`],
+    ["dtypes", Object.entries(s.dtypes).map(([d, n]) => `${d} ${int(n)}`).join(", ") || "(none)"],
+  );
+  if (s.attentionParameters !== null) model.push(["attention", `${int(s.attentionParameters)} parameters (${pct(s.attentionShare ?? 0)} of all)`]);
+  out.push(keyValues(model));
+  if (s.plan) {
+    const p = s.plan;
+    const lines: [string, string][] = [
+      ["shared", `${s.compact ? "compact" : "dense"} headshare checkpoint: ratio ${pct(p.ratio, 1)}, ${int(p.savedUnits)} units saved (${p.strategy}, ${p.granularity})`],
+    ];
+    if (p.parametersBefore !== null && p.parametersAfter !== null) {
+      lines.push(["parameters", `${int(p.parametersBefore)} → ${int(p.parametersAfter)} (${pct(1 - p.parametersAfter / Math.max(1, p.parametersBefore), 2)} saved)`]);
+    }
+    if (s.compact) lines.push(["dense size", `${int(s.denseParameters)} parameters when expanded`]);
+    out.push("", keyValues(lines));
+  }
+  const meta = Object.entries(s.metadata).filter(([k]) => !k.startsWith("headshare."));
+  if (meta.length) out.push("", keyValues(meta.map(([k, v]) => [`metadata ${k}`, v.length > 120 ? `${v.slice(0, 120)}…` : v])));
+  const rows = s.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(", ")}]`, int(t.bytes)]);
+  const shown = all || rows.length <= 60 ? rows : [...rows.slice(0, 50), ["…", "", `${rows.length - 60} more (--all)`, ""], ...rows.slice(-10)];
+  out.push("", `${int(s.tensors.length)} tensors`, table(["name", "dtype", "shape", "bytes"], shown, [false, false, false, true]));
+  return out.join("\n");
+}
+
+export const inspectCommand: Command = {
+  name: "inspect",
+  summary: "show a checkpoint's architecture, sizes, dtypes and tensors",
+  usage,
+  async run(argv) {
+    const a = parseArgs({ command: "inspect", usage, flags: [{ name: "json", type: "boolean" }, { name: "all", type: "boolean" }], positionals: [{ name: "file-or-folder", required: true }] }, argv);
+    if (a.help) {
+      await writeOut(usage);
+      return 0;
+    }
+    const summary = await inspectCheckpoint(a.positionals[0]!);
+    await writeOut(a.flags.json ? JSON.stringify(summary, null, 2) : render(summary, a.flags.all === true));
+    return 0;
+  },
+};
