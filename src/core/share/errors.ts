@@ -2,7 +2,7 @@
  * Typed errors of DirectShare. Pure (no node imports): the webview bundles `plan.ts`, which throws
  * `PlanError`. Every message names the input and says what to do.
  */
-export type PlanErrorCode = "bad-ratio" | "ratio-too-high" | "bad-table";
+export type PlanErrorCode = "bad-ratio" | "ratio-too-high" | "bad-table" | "bad-plan";
 export type MatchTableErrorCode = "bad-json" | "bad-format" | "bad-field" | "bad-entry" | "incomplete";
 export type MatchErrorCode = "bad-options" | "unsupported" | "aborted" | "read-failed";
 export type ShareErrorCode =

@@ -1,0 +1,433 @@
+/**
+ * DirectShare outputs (method.md §4).
+ *  - dense:   Hugging Face shapes; every target's owned slices (q/k/v rows, o columns, q/k/v bias
+ *             slices; for granularity "query-head" only q rows, o columns, q bias) overwritten by
+ *             its root's bytes.
+ *  - compact: each attention tensor keeps only the stored units' slices; `__metadata__` gets
+ *             `headshare.plan` (the plan JSON) and `headshare.originalShapes` (dense shapes of the
+ *             tensors that shrank) on top of the input's metadata.
+ *  - expandCompact(compact) rebuilds the dense checkpoint byte for byte.
+ * Every other tensor is copied byte for byte; config/tokenizer files are copied; sharded input
+ * gives sharded output (same shard names, index rewritten). A new output folder is staged under a
+ * temporary name beside it and renamed when complete; files are written to temporary names and
+ * renamed. The input is only ever opened for reading.
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { ORIGINAL_SHAPES_METADATA_KEY, PLAN_METADATA_KEY, openCheckpoint, type Checkpoint } from "../model/checkpoint";
+import { unitsPerLayer, type Granularity, type ModelSpec, type SliceRef } from "../model/types";
+import { unitLayout, type UnitProj } from "../model/units";
+import { DTYPE_SIZE } from "../safetensors/dtype";
+import { SafetensorsError } from "../safetensors/errors";
+import type { TensorInfo, TensorSource, TensorToWrite } from "../safetensors/types";
+import { writeSafetensors, writeTextAtomic } from "../safetensors/writer";
+import { PlanError, ShareError } from "./errors";
+import { unitCost } from "./match";
+import { parseSharingPlan } from "./planJson";
+import { compactIndex, extractSlice, geometry, keptRanges, mergeRanges, scatterSlice, sizeAfterDrop } from "./slices";
+import type { LayerAccounting, ShareResult, SharingPlan } from "./types";
+
+export interface ShareProgress { readonly phase: string; readonly done: number; readonly total: number }
+
+export interface WriteSharedOptions {
+  readonly format: "compact" | "dense";
+  readonly outDir: string;
+  /** Write into an existing non-empty folder (files of the same names are replaced). */
+  readonly force?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: ShareProgress) => void;
+}
+
+export interface ExpandOptions {
+  readonly outDir: string;
+  readonly force?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: ShareProgress) => void;
+}
+
+/** Files copied next to the weights (besides config.json). */
+const AUX_FILE = /^(config\.json|generation_config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|chat_template\.(json|jinja)|[\w.-]+\.tiktoken)$/;
+/** Whole source tensors kept in memory for reading roots' slices. */
+const CACHE_BYTES = 256 * 2 ** 20;
+
+/** The projections a unit owns (whose storage sharing drops). */
+export function ownedProjections(g: Granularity): readonly UnitProj[] {
+  return g === "group" ? ["q", "k", "v", "o", "qBias", "kBias", "vBias"] : ["q", "o", "qBias"];
+}
+
+/** Per tensor: the axis and the (merged) index ranges that the plan's targets own. */
+type DropMap = Map<string, { axis: 0 | 1; drop: [number, number][] }>;
+/** Per tensor: (target slice, root slice) pairs to copy for the dense layout. */
+type PairMap = Map<string, { target: SliceRef; root: SliceRef }[]>;
+
+function planMaps(spec: ModelSpec, plan: SharingPlan, where: string): { drops: DropMap; pairs: PairMap } {
+  const raw = new Map<string, { axis: 0 | 1; ranges: [number, number][] }>();
+  const pairs: PairMap = new Map();
+  for (const t of plan.targets) {
+    const tl = unitLayout(spec, t.layer, t.unit, plan.granularity);
+    const rl = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);
+    for (const p of ownedProjections(plan.granularity)) {
+      const target = tl[p], root = rl[p];
+      if (!target || !root) continue;
+      const entry = raw.get(target.tensor) ?? { axis: target.axis, ranges: [] };
+      if (entry.axis !== target.axis) throw new ShareError("bad-plan", `${where}: tensor "${target.tensor}" would be cut along two axes; this layout is not supported`);
+      entry.ranges.push(...target.ranges.map(([b, e]) => [b, e] as [number, number]));
+      raw.set(target.tensor, entry);
+      const list = pairs.get(target.tensor) ?? [];
+      list.push({ target, root });
+      pairs.set(target.tensor, list);
+    }
+  }
+  const drops: DropMap = new Map();
+  for (const [name, { axis, ranges }] of raw) drops.set(name, { axis, drop: mergeRanges(ranges) });
+  return { drops, pairs };
+}
+
+function checkPlanFits(ckpt: Checkpoint, plan: SharingPlan): void {
+  const U = unitsPerLayer(ckpt.spec, plan.granularity);
+  if (plan.layers !== ckpt.spec.layers || plan.unitsPerLayer !== U) {
+    throw new ShareError("bad-plan", `${ckpt.source.path}: the plan is for ${plan.layers} layers × ${plan.unitsPerLayer} units, but this model has ${ckpt.spec.layers} × ${U} (${plan.granularity}); plan from this model's match table`);
+  }
+}
+
+const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Reads whole source tensors, keeping recent ones (≤ CACHE_BYTES) for roots' slices. */
+class TensorCache {
+  private readonly map = new Map<string, Uint8Array>();
+  private bytes = 0;
+  constructor(private readonly source: TensorSource) {}
+  async get(name: string): Promise<Uint8Array> {
+    const hit = this.map.get(name);
+    if (hit) { this.map.delete(name); this.map.set(name, hit); return hit; }
+    const data = await this.source.readBytes(name);
+    if (data.byteLength <= CACHE_BYTES) {
+      this.map.set(name, data);
+      this.bytes += data.byteLength;
+      for (const [k, v] of this.map) {
+        if (this.bytes <= CACHE_BYTES) break;
+        this.map.delete(k);
+        this.bytes -= v.byteLength;
+      }
+    }
+    return data;
+  }
+}
+
+/** The dense bytes of tensor `name` with every target slice replaced by its root's. */
+async function denseWithRoots(
+  buf: Uint8Array, info: TensorInfo, denseShape: readonly number[], pairs: PairMap,
+  rootSlice: (ref: SliceRef) => Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  const g = geometry(denseShape, DTYPE_SIZE[info.dtype]);
+  for (const { target, root } of pairs.get(info.name) ?? []) scatterSlice(buf, g, target, await rootSlice(root));
+  return buf;
+}
+
+/** Keeps the complement of `drop` along `axis` (dense → compact). */
+function removeRanges(buf: Uint8Array, shape: readonly number[], elem: number, axis: 0 | 1, drop: readonly (readonly [number, number])[]): Uint8Array {
+  const g = geometry(shape, elem);
+  const size = axis === 0 ? g.rows : g.rowElems;
+  const kept: SliceRef = { tensor: "", axis, ranges: keptRanges(size, drop) };
+  return extractSlice(buf, g, kept);
+}
+
+/** Places compact bytes at the kept positions of a zeroed dense tensor (compact → dense). */
+function insertKept(compact: Uint8Array, denseShape: readonly number[], elem: number, axis: 0 | 1, drop: readonly (readonly [number, number])[]): Uint8Array {
+  const g = geometry(denseShape, elem);
+  const size = axis === 0 ? g.rows : g.rowElems;
+  const out = new Uint8Array(numelOf(denseShape) * elem);
+  scatterSlice(out, g, { tensor: "", axis, ranges: keptRanges(size, drop) }, compact);
+  return out;
+}
+
+interface OutputPlan {
+  /** Output weight files (relative names) with their tensors, in source order. */
+  readonly files: { name: string; tensors: TensorToWrite[] }[];
+  readonly metadata: Record<string, string>;
+}
+
+/** Groups a source's tensors by file (shards keep their names). */
+function groupByFile(source: TensorSource, weightsPath: string): { file: string; infos: TensorInfo[] }[] {
+  const groups: { file: string; infos: TensorInfo[] }[] = [];
+  for (const info of source.tensors) {
+    let g = groups.find((x) => x.file === info.file);
+    if (!g) { g = { file: info.file, infos: [] }; groups.push(g); }
+    g.infos.push(info);
+  }
+  if (groups.length === 0) groups.push({ file: weightsPath, infos: [] });
+  return groups;
+}
+
+const isSharded = (weightsPath: string): boolean => weightsPath.endsWith(".json");
+
+function aborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new ShareError("aborted", "writing the shared checkpoint was cancelled");
+}
+
+/** Resolves the output folder; refuses the input folder and non-empty folders unless force. */
+async function prepareOut(outDir: string, inputDir: string, force: boolean | undefined): Promise<{ out: string; stage: string | null }> {
+  if (typeof outDir !== "string" || outDir.length === 0) throw new ShareError("bad-options", "outDir must name the output folder");
+  const out = path.resolve(outDir);
+  const realIn = await fs.realpath(inputDir).catch(() => path.resolve(inputDir));
+  const realOut = await fs.realpath(out).catch(() => out);
+  if (realOut === realIn) throw new ShareError("out-is-input", `${out} is the input checkpoint's folder; write the shared checkpoint to another folder`);
+  let st;
+  try { st = await fs.stat(out); } catch { st = undefined; }
+  if (!st) {
+    const parent = path.dirname(out);
+    await fs.mkdir(parent, { recursive: true });
+    const stage = path.join(parent, `.headshare-tmp-${path.basename(out)}-${process.pid}-${randomBytes(4).toString("hex")}`);
+    await fs.mkdir(stage);
+    return { out, stage };
+  }
+  if (!st.isDirectory()) throw new ShareError("out-exists", `${out} exists and is not a folder; choose another output folder`);
+  const entries = await fs.readdir(out);
+  if (entries.length > 0 && !force) throw new ShareError("out-exists", `${out} is not empty; choose an empty or new folder, or pass force (--force) to write into it`);
+  return { out, stage: null };
+}
+
+/** Copies config/tokenizer files (regular files only) atomically into `dir`. */
+async function copyAuxFiles(fromDir: string, dir: string): Promise<string[]> {
+  const copied: string[] = [];
+  for (const e of await fs.readdir(fromDir, { withFileTypes: true })) {
+    if (!e.isFile() || !AUX_FILE.test(e.name)) continue;
+    const target = path.join(dir, e.name);
+    const tmp = path.join(dir, `.headshare-tmp-${e.name}-${process.pid}-${randomBytes(4).toString("hex")}`);
+    try {
+      await fs.copyFile(path.join(fromDir, e.name), tmp);
+      await fs.rename(tmp, target);
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    copied.push(e.name);
+  }
+  return copied;
+}
+
+/** Writes the output weight files (+ index when sharded) and aux files; stages and renames. */
+async function emit(
+  ckpt: Checkpoint, outDirOpt: string, force: boolean | undefined, signal: AbortSignal | undefined,
+  output: OutputPlan, indexName: string | null, indexTemplate: Record<string, unknown> | null,
+): Promise<{ out: string; files: string[]; fileBytes: number; weightsPath: string }> {
+  const { out, stage } = await prepareOut(outDirOpt, ckpt.dir, force);
+  const dir = stage ?? out;
+  const written: string[] = [];
+  const inputs = [...new Set(ckpt.source.tensors.map((t) => t.file)), ckpt.weightsPath, ckpt.configPath];
+  try {
+    let fileBytes = 0, total = 0;
+    const weightMap: Record<string, string> = {};
+    for (const f of output.files) {
+      aborted(signal);
+      const r = await writeSafetensors(path.join(dir, f.name), f.tensors, output.metadata, { protect: inputs });
+      written.push(f.name);
+      fileBytes += r.bytes;
+      for (const t of f.tensors) { weightMap[t.name] = f.name; total += numelOf(t.shape) * DTYPE_SIZE[t.dtype]; }
+    }
+    if (indexName) {
+      const meta = { ...((indexTemplate?.metadata as Record<string, unknown> | undefined) ?? {}), total_size: total };
+      await writeTextAtomic(path.join(dir, indexName), JSON.stringify({ ...(indexTemplate ?? {}), metadata: meta, weight_map: weightMap }, null, 2) + "\n");
+      written.push(indexName);
+    }
+    aborted(signal);
+    written.push(...await copyAuxFiles(ckpt.dir, dir));
+    if (stage) await fs.rename(stage, out);
+    return { out, files: written, fileBytes, weightsPath: path.join(out, indexName ?? output.files[0]!.name) };
+  } catch (e) {
+    if (stage) await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    else for (const f of written) await fs.rm(path.join(out, f), { force: true }).catch(() => undefined);
+    if (signal?.aborted) throw new ShareError("aborted", "writing the shared checkpoint was cancelled; nothing was left in the output folder");
+    if (e instanceof ShareError || e instanceof SafetensorsError) throw e;
+    throw new ShareError("write-failed", `writing ${out} failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+async function readIndexTemplate(weightsPath: string): Promise<Record<string, unknown> | null> {
+  if (!isSharded(weightsPath)) return null;
+  const j = JSON.parse(await fs.readFile(weightsPath, "utf8")) as Record<string, unknown>;
+  const { weight_map: _w, ...rest } = j;
+  void _w;
+  return rest;
+}
+
+async function fileSizes(files: readonly string[]): Promise<number> {
+  let s = 0;
+  for (const f of new Set(files)) s += (await fs.stat(f)).size;
+  return s;
+}
+
+/** Exact accounting from the dense shapes and the plan. */
+function accounting(ckpt: Checkpoint, plan: SharingPlan, denseShape: (i: TensorInfo) => readonly number[]) {
+  const { spec, source } = ckpt;
+  const cost = unitCost(ckpt, plan.granularity);
+  const layerOf = new Map<string, number>();
+  spec.layerTensors.forEach((lt, l) => {
+    for (const n of [lt.q, lt.k, lt.v, lt.o, lt.qBias, lt.kBias, lt.vBias, lt.oBias, ...Object.values(lt.other)]) if (n) layerOf.set(n, l);
+  });
+  const perLayerParams = new Array<number>(spec.layers).fill(0), perLayerBytes = new Array<number>(spec.layers).fill(0);
+  let params = 0, bytes = 0, gParams = 0, gBytes = 0;
+  for (const info of source.tensors) {
+    const n = numelOf(denseShape(info)), b = n * DTYPE_SIZE[info.dtype];
+    params += n; bytes += b;
+    const l = layerOf.get(info.name);
+    if (l === undefined) { gParams += n; gBytes += b; } else { perLayerParams[l]! += n; perLayerBytes[l]! += b; }
+  }
+  const saved = new Array<number>(spec.layers).fill(0);
+  for (const t of plan.targets) saved[t.layer]!++;
+  const perLayer: LayerAccounting[] = saved.map((s, l) => ({
+    layer: l, savedUnits: s,
+    parametersBefore: perLayerParams[l]!, parametersAfter: perLayerParams[l]! - s * cost.params,
+    bytesBefore: perLayerBytes[l]!, bytesAfter: perLayerBytes[l]! - s * cost.bytes,
+  }));
+  return { cost, params, bytes, perLayer, globals: { parameters: gParams, bytes: gBytes } };
+}
+
+/** Writes a compact or dense DirectShare checkpoint of `ckpt` following `plan`. */
+export async function writeShared(ckpt: Checkpoint, plan: SharingPlan, opts: WriteSharedOptions): Promise<ShareResult> {
+  const started = performance.now();
+  if (!opts || (opts.format !== "compact" && opts.format !== "dense")) {
+    throw new ShareError("bad-options", `format must be "compact" or "dense", got ${JSON.stringify(opts?.format)}`);
+  }
+  if (ckpt.compact) throw new ShareError("bad-options", `${ckpt.source.path} is already a compact headshare checkpoint; share the original model (or expand this one first)`);
+  let checked: SharingPlan;
+  try {
+    checked = parseSharingPlan(plan, "the sharing plan");
+  } catch (e) {
+    throw new ShareError("bad-plan", e instanceof PlanError ? e.message : String(e));
+  }
+  checkPlanFits(ckpt, checked);
+  aborted(opts.signal);
+  const { source, spec } = ckpt;
+  const { drops, pairs } = planMaps(spec, checked, source.path);
+  const cache = new TensorCache(source);
+  const rootSlice = async (ref: SliceRef): Promise<Uint8Array> => {
+    const info = source.info(ref.tensor);
+    return extractSlice(await cache.get(ref.tensor), geometry(info.shape, DTYPE_SIZE[info.dtype]), ref);
+  };
+  const total = source.tensors.length;
+  let done = 0;
+  const tick = (): void => { done++; opts.onProgress?.({ phase: "write", done, total }); };
+  const originalShapes: Record<string, number[]> = {};
+  const files = groupByFile(source, ckpt.weightsPath).map(({ file, infos }) => ({
+    name: isSharded(ckpt.weightsPath) ? path.basename(file) : path.basename(ckpt.weightsPath),
+    tensors: infos.map((info): TensorToWrite => {
+      const drop = drops.get(info.name);
+      let shape = info.shape;
+      if (opts.format === "compact" && drop) {
+        const s = [...info.shape];
+        if (drop.axis === 0) s[0] = sizeAfterDrop(s[0]!, drop.drop);
+        else s[1] = sizeAfterDrop(s[1]!, drop.drop);
+        shape = s;
+        originalShapes[info.name] = [...info.shape];
+      }
+      return {
+        name: info.name, dtype: info.dtype, shape,
+        data: async () => {
+          aborted(opts.signal);
+          let out: Uint8Array;
+          if (!drop) out = await source.readBytes(info.name);
+          else if (opts.format === "compact") out = removeRanges(await source.readBytes(info.name), info.shape, DTYPE_SIZE[info.dtype], drop.axis, drop.drop);
+          else out = await denseWithRoots(new Uint8Array(await source.readBytes(info.name)), info, info.shape, pairs, rootSlice);
+          tick();
+          return out;
+        },
+      };
+    }),
+  }));
+  const metadata: Record<string, string> = { ...source.metadata };
+  if (opts.format === "compact") {
+    metadata[PLAN_METADATA_KEY] = JSON.stringify(checked);
+    metadata[ORIGINAL_SHAPES_METADATA_KEY] = JSON.stringify(originalShapes);
+  }
+  const indexName = isSharded(ckpt.weightsPath) ? path.basename(ckpt.weightsPath) : null;
+  const acc = accounting(ckpt, checked, (i) => i.shape);
+  const fileBytesBefore = await fileSizes(source.tensors.map((t) => t.file));
+  const written = await emit(ckpt, opts.outDir, opts.force, opts.signal, { files, metadata }, indexName, await readIndexTemplate(ckpt.weightsPath));
+  return result(opts.format, written, checked, acc, fileBytesBefore, started);
+}
+
+function result(
+  format: "compact" | "dense", w: { out: string; files: string[]; fileBytes: number; weightsPath: string }, plan: SharingPlan,
+  acc: ReturnType<typeof accounting>, fileBytesBefore: number, started: number,
+): ShareResult {
+  const N = plan.targets.length;
+  const parametersAfter = acc.params - N * acc.cost.params;
+  const bytesAfterUnique = acc.bytes - N * acc.cost.bytes;
+  return {
+    format, outDir: w.out, weightsPath: w.weightsPath, files: w.files,
+    ratio: plan.ratio, selected: plan.selected, savedUnits: N,
+    parametersPerUnit: acc.cost.params, bytesPerUnit: acc.cost.bytes,
+    parametersBefore: acc.params, parametersAfter,
+    parametersStored: format === "compact" ? parametersAfter : acc.params,
+    bytesBefore: acc.bytes, bytesAfter: format === "compact" ? bytesAfterUnique : acc.bytes,
+    fileBytesBefore, fileBytesAfter: w.fileBytes,
+    perLayer: acc.perLayer, globals: acc.globals,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Rebuilds the dense checkpoint from a compact one (byte-identical to writeShared's dense output). */
+export async function expandCompact(compactPathOrDir: string, opts: ExpandOptions): Promise<ShareResult> {
+  const started = performance.now();
+  if (!opts || typeof opts.outDir !== "string") throw new ShareError("bad-options", "expandCompact needs outDir");
+  const ckpt = await openCheckpoint(compactPathOrDir);
+  try {
+    if (!ckpt.compact) throw new ShareError("not-compact", `${ckpt.source.path} is not a compact headshare checkpoint (no "${PLAN_METADATA_KEY}" metadata); it is already dense`);
+    let plan: SharingPlan;
+    try {
+      plan = parseSharingPlan(ckpt.compact.plan, `${ckpt.source.path} metadata "${PLAN_METADATA_KEY}"`);
+    } catch (e) {
+      throw new ShareError("bad-compact", e instanceof Error ? e.message : String(e));
+    }
+    checkPlanFits(ckpt, plan);
+    const { source, spec } = ckpt;
+    const { drops, pairs } = planMaps(spec, plan, source.path);
+    const shapes = ckpt.compact.originalShapes;
+    const denseShape = (info: TensorInfo): readonly number[] => shapes[info.name] ?? info.shape;
+    // The stored shapes must be exactly the dense shapes minus the plan's slices.
+    for (const info of source.tensors) {
+      const d = drops.get(info.name);
+      const want = [...denseShape(info)];
+      if (d) want[d.axis] = sizeAfterDrop(want[d.axis]!, d.drop);
+      if (want.length !== info.shape.length || want.some((v, i) => v !== info.shape[i])) {
+        throw new ShareError("bad-compact", `${info.file}: tensor "${info.name}" is stored as [${info.shape.join(", ")}] but the plan and original shapes imply [${want.join(", ")}]; the compact checkpoint is damaged`);
+      }
+    }
+    const cache = new TensorCache(source);
+    const rootSlice = async (ref: SliceRef): Promise<Uint8Array> => {
+      const info = source.info(ref.tensor);
+      const d = drops.get(ref.tensor);
+      const compactRef: SliceRef = d && d.axis === ref.axis
+        ? { ...ref, ranges: ref.ranges.map(([b, e]) => { const c = compactIndex(b, d.drop); return [c, c + (e - b)] as const; }) }
+        : ref;
+      return extractSlice(await cache.get(ref.tensor), geometry(info.shape, DTYPE_SIZE[info.dtype]), compactRef);
+    };
+    const total = source.tensors.length;
+    let done = 0;
+    const files = groupByFile(source, ckpt.weightsPath).map(({ file, infos }) => ({
+      name: isSharded(ckpt.weightsPath) ? path.basename(file) : path.basename(ckpt.weightsPath),
+      tensors: infos.map((info): TensorToWrite => ({
+        name: info.name, dtype: info.dtype, shape: denseShape(info),
+        data: async () => {
+          aborted(opts.signal);
+          const d = drops.get(info.name);
+          let out = await source.readBytes(info.name);
+          if (d) out = await denseWithRoots(insertKept(out, denseShape(info), DTYPE_SIZE[info.dtype], d.axis, d.drop), info, denseShape(info), pairs, rootSlice);
+          opts.onProgress?.({ phase: "write", done: ++done, total });
+          return out;
+        },
+      })),
+    }));
+    const metadata: Record<string, string> = { ...source.metadata };
+    delete metadata[PLAN_METADATA_KEY];
+    delete metadata[ORIGINAL_SHAPES_METADATA_KEY];
+    const indexName = isSharded(ckpt.weightsPath) ? path.basename(ckpt.weightsPath) : null;
+    const acc = accounting(ckpt, plan, denseShape);
+    const fileBytesBefore = await fileSizes(source.tensors.map((t) => t.file));
+    const written = await emit(ckpt, opts.outDir, opts.force, opts.signal, { files, metadata }, indexName, await readIndexTemplate(ckpt.weightsPath));
+    return result("dense", written, plan, acc, fileBytesBefore, started);
+  } finally {
+    await ckpt.close();
+  }
+}
