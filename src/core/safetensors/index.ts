@@ -11,4 +11,4 @@ export {
   INDEX_SUFFIX, openShardedSafetensors, openTensorSource, readIndex, writeShardedSafetensors,
   type ShardedWriteResult,
 } from "./sharded";
-export { encodeHeader, tempPathFor, writeSafetensors, writeTextAtomic, type WriteOptions, type WriteResult } from "./writer";
+export { cleanStaleTemps, encodeHeader, tempPathFor, writeSafetensors, writeTextAtomic, type WriteOptions, type WriteResult } from "./writer";

@@ -99,6 +99,45 @@ export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.headshare-tmp-${path.basename(target)}-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
+/** `.headshare-tmp-<name>-<pid>-<8 hex>`: what tempPathFor makes; group 1 is the writer's pid. */
+const TEMP_NAME = /^\.headshare-tmp-.+-(\d+)-[0-9a-f]{8}$/;
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
+  }
+}
+
+/**
+ * Removes temporaries left in `dir` by writers that were killed (their process is gone), so a
+ * crashed run leaves nothing behind once the next write into the folder starts. Temporaries of
+ * live processes (a concurrent writer) are kept. Best effort: never throws.
+ */
+export async function cleanStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      await fs.rm(path.join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // another cleaner got it, or no permission: leave it
+    }
+  }
+  return removed;
+}
+
 /** Writes `tensors` (in the given order) and optional metadata to `file` atomically. */
 export async function writeSafetensors(
   file: string,
@@ -110,6 +149,7 @@ export async function writeSafetensors(
   validate(target, tensors, metadata);
   await assertNotInput(target, (options.protect ?? []).map((p) => path.resolve(p)));
   const header = encodeHeader(tensors, metadata);
+  await cleanStaleTemps(path.dirname(target));
   const tmp = tempPathFor(target);
   let fh: fs.FileHandle | undefined;
   try {
@@ -153,6 +193,7 @@ export async function writeSafetensors(
 /** Writes a small text file (JSON, index) atomically beside its target. */
 export async function writeTextAtomic(file: string, text: string): Promise<void> {
   const target = path.resolve(file);
+  await cleanStaleTemps(path.dirname(target));
   const tmp = tempPathFor(target);
   try {
     await fs.writeFile(tmp, text, { flag: "wx" });
