@@ -9,7 +9,7 @@ import { unitLayout } from "../model/units";
 import type { SliceRef } from "../model/types";
 import { OnnxError } from "../onnx/errors";
 import type { SharingPlan } from "../share/types";
-import { checkPlan } from "./compact";
+import { checkPlan, sharedProjections } from "./compact";
 import type { WeightInput } from "./types";
 
 export interface WeightFeed {
@@ -41,7 +41,7 @@ export async function loadWeightFeeds(ckpt: Checkpoint, weights: readonly Weight
 export function applyPlanInPlace(ckpt: Checkpoint, plan: SharingPlan, arrays: Map<string, Float32Array>): void {
   const spec = ckpt.spec;
   checkPlan(spec, plan, ckpt.weightsPath);
-  const projs = plan.granularity === "group" ? (["q", "k", "v", "o", "qBias", "kBias", "vBias"] as const) : (["q", "o", "qBias"] as const);
+  const projs = sharedProjections(plan);
   for (const t of plan.targets) {
     const dst = unitLayout(spec, t.layer, t.unit, plan.granularity);
     const src = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);

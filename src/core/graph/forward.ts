@@ -24,11 +24,12 @@ export function compactPlanOf(ckpt: Checkpoint): SharingPlan | undefined {
 export function buildForward(ckpt: Checkpoint, opts: ForwardOptions = {}): ForwardGraph {
   const compactPlan = opts.compactPlan ?? compactPlanOf(ckpt);
   const o: ForwardOptions = { ...opts, ...(compactPlan ? { compactPlan } : {}) };
-  const shapeOf = (t: string): readonly number[] => ckpt.source.info(t).shape;
+  const stored = (t: string): readonly number[] => ckpt.source.info(t).shape;
+  const shapes = { stored, dense: (t: string): readonly number[] => ckpt.compact?.originalShapes[t] ?? stored(t) };
   const file = ckpt.weightsPath;
   switch (ckpt.spec.family) {
-    case "llama": return buildLlamaGraph(ckpt.spec, ckpt.source, shapeOf, o, file);
-    case "gpt2": return buildGpt2Graph(ckpt.spec, ckpt.source, shapeOf, o, file);
+    case "llama": return buildLlamaGraph(ckpt.spec, ckpt.source, shapes, o, file);
+    case "gpt2": return buildGpt2Graph(ckpt.spec, ckpt.source, shapes, o, file);
     default:
       throw new OnnxError("unsupported", `${file}: forward graphs exist for the llama and gpt2 families; ${ckpt.spec.architecture} (${ckpt.spec.family}) cannot be evaluated`);
   }

@@ -9,7 +9,8 @@ import type { ModelSpec } from "../model/types";
 import { attention, causalMask, gelu, layerNorm, linear, lmHead, seqDims, type SeqDims } from "./blocks";
 import { declareOutputs, declareTokenInputs } from "./io";
 import { gpt2Names, type Gpt2LayerNames, type TensorLookup } from "./names";
-import type { ForwardGraph, ForwardOptions, ShapeOf } from "./types";
+import type { ForwardGraph, ForwardOptions } from "./types";
+import { compactAssembler, type CompactShapes } from "./compact";
 import { WeightInputs } from "./weightInputs";
 
 const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
@@ -23,6 +24,8 @@ interface Gpt2Context {
   readonly dims: SeqDims;
   readonly mask: string;
   readonly act: "tanh" | "erf";
+  /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
+  readonly attn: (l: number, tensor: string) => string;
 }
 
 //   x [N,d] ─┬─► LayerNorm(ln_1) ─► c_attn (Gemm) [N,3d] ─► Slice q | k | v ─► attention ─► c_proj ─► Add ─┬─► LayerNorm(ln_2) ─► c_fc ─► GELU ─► c_proj ─► Add ─► y
@@ -33,10 +36,10 @@ function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { o
   const p = `/model/layers.${l}`;
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
-  const qkv = linear(b, h, w.get(n.cAttn), opt(n.cAttnBias), `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
+  const qkv = linear(b, h, c.attn(l, n.cAttn), n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
   const part = (i: number, nm: string): string => b.op("Slice", [qkv, b.i64s([i * d]), b.i64s([(i + 1) * d]), b.i64s([1])], `${p}/attn/${nm}/Slice`);
   const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim }, `${p}/attn`);
-  const o = linear(b, att.out, w.get(n.cProj), opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
+  const o = linear(b, att.out, c.attn(l, n.cProj), opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);
   const f = linear(b, h2, w.get(n.fc), opt(n.fcBias), `${p}/mlp/c_fc`, "conv1d");
@@ -47,16 +50,14 @@ function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { o
 
 //   input_ids ─► Gather(wte) ─┐
 //   Range(S) ─► Gather(wpe) ──┴─► Add ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(ln_f) ─► lm_head (wte) ─► logits / logprobs / nll
-export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapeOf: ShapeOf, opts: ForwardOptions, file: string): ForwardGraph {
+export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "gpt2") throw new OnnxError("unsupported", `${file}: buildGpt2Graph needs a GPT-2 model, got ${spec.family}`);
-  if (opts.compactPlan) {
-    throw new OnnxError("unsupported", `${file}: running a compact GPT-2 checkpoint is not supported yet; expand it first (headshare expand) and run the dense file`);
-  }
   const act = GELU_KIND[spec.activation];
   if (!act) throw new OnnxError("unsupported", `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GELU_KIND).join(", ")})`);
   const names = gpt2Names(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
-  const w = new WeightInputs(b, shapeOf);
+  const w = new WeightInputs(b, shapes.stored);
+  const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
   const mask = causalMask(b, dims);
@@ -65,7 +66,7 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapeOf: Shap
   const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather");                               // [S, d]
   const emb = b.op("Add", [tok, pos], "/model/embed/Add");                                             // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape");                    // [N, d]
-  const c: Gpt2Context = { b, w, spec, dims, mask, act };
+  const c: Gpt2Context = { b, w, spec, dims, mask, act, attn: (l, t) => (asm ? asm(l, t) : w.get(t)) };
   const hidden: string[] = [], probs: string[] = [];
   for (let l = 0; l < spec.layers; l++) {
     const o = gpt2Layer(c, x, l, names.layers[l]!);

@@ -6,11 +6,13 @@ import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
 import { attention, causalMask, linear, lmHead, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type SeqDims } from "./blocks";
-import { assembleProjection, checkPlan, storedUnits, unitGeometry, type Proj } from "./compact";
+import { compactAssembler, type CompactShapes } from "./compact";
 import { llamaNames, type LlamaLayerNames, type TensorLookup } from "./names";
 import { declareOutputs, declareTokenInputs } from "./io";
-import type { ForwardGraph, ForwardOptions, ShapeOf } from "./types";
+import type { ForwardGraph, ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
+
+type AttnTensor = "q" | "k" | "v" | "o" | "qBias" | "kBias" | "vBias";
 
 export interface LlamaContext {
   readonly b: GraphBuilder;
@@ -20,7 +22,7 @@ export interface LlamaContext {
   readonly mask: string;
   readonly rope: { readonly cos: string; readonly sin: string };
   /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
-  readonly proj: (l: number, p: Proj) => string | undefined;
+  readonly proj: (l: number, p: AttnTensor) => string | undefined;
 }
 
 /** HF's rope_scaling variants that only change inv_freq. */
@@ -68,17 +70,21 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
 }
 
 //   input_ids ─► Gather(embed_tokens) ─► Reshape [N, d] ─► layer 0 … layer L−1 ─► RMSNorm(norm) ─► lm_head ─► logits / logprobs / nll
-export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapeOf: ShapeOf, opts: ForwardOptions, file: string): ForwardGraph {
+export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "llama") throw new OnnxError("unsupported", `${file}: buildLlamaGraph needs a llama-family model, got ${spec.family}`);
   if (spec.headDim % 2 !== 0) throw new OnnxError("unsupported", `${file}: RoPE needs an even head size, got ${spec.headDim}`);
   const names = llamaNames(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
-  const w = new WeightInputs(b, shapeOf);
+  const w = new WeightInputs(b, shapes.stored);
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
   const mask = causalMask(b, dims);
   const rope = ropeTables(b, dims, llamaInvFreq(spec));
-  const proj = projectionResolver(b, w, spec, names.layers, opts, file);
+  const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
+  const proj = (l: number, p: AttnTensor): string | undefined => {
+    const t = names.layers[l]![p];
+    return t === undefined ? undefined : asm ? asm(l, t) : w.get(t);
+  };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather");   // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape");        // [N, d]
   const c: LlamaContext = { b, w, spec, dims, mask, rope, proj };
@@ -93,31 +99,4 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapeOf: Sha
   const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
   const outputs = declareOutputs(b, spec, dims, head, hidden, probs, opts);
   return { graph: b.build(), weights: w.list, outputs };
-}
-
-/** Dense projections come straight from the inputs; with a compact plan, q/k/v/o (and biases) are assembled. */
-function projectionResolver(b: GraphBuilder, w: WeightInputs, spec: ModelSpec, layers: readonly LlamaLayerNames[], opts: ForwardOptions, file: string): (l: number, p: Proj) => string | undefined {
-  const plan = opts.compactPlan;
-  const cache = new Map<string, string | undefined>();
-  const tensor = (l: number, p: Proj): string | undefined => layers[l]![p];
-  if (plan) checkPlan(spec, plan, file);
-  const stored = plan ? storedUnits(plan) : [];
-  const geo = plan ? unitGeometry(spec, plan) : undefined;
-  return (l, p) => {
-    const key = `${l}/${p}`;
-    if (cache.has(key)) return cache.get(key);
-    const t = tensor(l, p);
-    let edge: string | undefined;
-    if (!t) edge = undefined;
-    else if (!plan || !geo) edge = w.get(t);
-    else {
-      const kv = p === "k" || p === "v" || p === "kBias" || p === "vBias";
-      const perUnit = kv ? geo.kvRows : geo.qRows;
-      edge = kv && perUnit === 0
-        ? w.get(t)
-        : assembleProjection(b, w, plan, stored, l, (s) => tensor(s, p)!, perUnit, p, `/model/layers.${l}/attn/${p}_assemble`, file);
-    }
-    cache.set(key, edge);
-    return edge;
-  };
 }

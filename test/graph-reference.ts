@@ -1,0 +1,133 @@
+// Plain float64 reference forward passes (slow and obvious, one position at a time) for the
+// graph tests. They read the checkpoint's tensors and follow the Hugging Face modelling code
+// (GPT2LMHeadModel, LlamaForCausalLM / Qwen2ForCausalLM) line by line.
+import type { ModelSpec } from "../src/core/model/types";
+
+export type Weights = (name: string) => Float64Array;
+
+/** y[o] = Σ_i W[o, i]·x[i] (+ b[o]) for W stored [out, in] (nn.Linear). */
+function linearOI(W: Float64Array, x: Float64Array, out: number, b?: Float64Array): Float64Array {
+  const n = x.length, y = new Float64Array(out);
+  for (let o = 0; o < out; o++) {
+    let s = b ? b[o]! : 0;
+    for (let i = 0; i < n; i++) s += W[o * n + i]! * x[i]!;
+    y[o] = s;
+  }
+  return y;
+}
+
+/** y[o] = Σ_i x[i]·W[i, o] (+ b[o]) for W stored [in, out] (Conv1D). */
+function linearIO(W: Float64Array, x: Float64Array, out: number, b?: Float64Array): Float64Array {
+  const n = x.length, y = new Float64Array(out);
+  for (let o = 0; o < out; o++) {
+    let s = b ? b[o]! : 0;
+    for (let i = 0; i < n; i++) s += x[i]! * W[i * out + o]!;
+    y[o] = s;
+  }
+  return y;
+}
+
+function layerNorm(x: Float64Array, g: Float64Array, b: Float64Array, eps: number): Float64Array {
+  const n = x.length;
+  let m = 0; for (const v of x) m += v; m /= n;
+  let v2 = 0; for (const v of x) v2 += (v - m) ** 2; v2 /= n;
+  return x.map((v, i) => ((v - m) / Math.sqrt(v2 + eps)) * g[i]! + b[i]!);
+}
+
+function rmsNorm(x: Float64Array, g: Float64Array, eps: number): Float64Array {
+  let ms = 0; for (const v of x) ms += v * v; ms /= x.length;
+  return x.map((v, i) => (v / Math.sqrt(ms + eps)) * g[i]!);
+}
+
+const add = (a: Float64Array, b: Float64Array): Float64Array => a.map((v, i) => v + b[i]!);
+
+/** Causal attention for position t given per-position q [H·dh] and k/v [Hkv·dh] lists. */
+function attend(q: Float64Array, ks: Float64Array[], vs: Float64Array[], H: number, Hkv: number, dh: number): Float64Array {
+  const out = new Float64Array(H * dh), g = H / Hkv;
+  for (let h = 0; h < H; h++) {
+    const kh = Math.floor(h / g);
+    const scores = ks.map((k) => {
+      let s = 0;
+      for (let i = 0; i < dh; i++) s += q[h * dh + i]! * k[kh * dh + i]!;
+      return s / Math.sqrt(dh);
+    });
+    const m = Math.max(...scores);
+    const e = scores.map((s) => Math.exp(s - m));
+    const z = e.reduce((a, b) => a + b, 0);
+    for (let s = 0; s < ks.length; s++) for (let i = 0; i < dh; i++) out[h * dh + i]! += (e[s]! / z) * vs[s]![kh * dh + i]!;
+  }
+  return out;
+}
+
+function lmHead(x: Float64Array, E: Float64Array, V: number): Float64Array {
+  return linearOI(E, x, V);
+}
+
+/** GPT-2 logits [S, V] of one sequence. */
+export function gpt2Reference(spec: ModelSpec, W: Weights, ids: readonly number[], prefix: string): Float64Array[] {
+  const d = spec.hidden, H = spec.heads, dh = spec.headDim, V = spec.vocab;
+  const wte = W(`${prefix}wte.weight`), wpe = W(`${prefix}wpe.weight`);
+  const ks: Float64Array[][] = Array.from({ length: spec.layers }, () => []);
+  const vs: Float64Array[][] = Array.from({ length: spec.layers }, () => []);
+  const gelu = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+  return ids.map((id, t) => {
+    let x: Float64Array = new Float64Array(d).map((_, i) => wte[id * d + i]! + wpe[t * d + i]!);
+    for (let l = 0; l < spec.layers; l++) {
+      const p = `${prefix}h.${l}.`;
+      const h = layerNorm(x, W(`${p}ln_1.weight`), W(`${p}ln_1.bias`), spec.normEps);
+      const qkv = linearIO(W(`${p}attn.c_attn.weight`), h, 3 * d, W(`${p}attn.c_attn.bias`));
+      ks[l]!.push(qkv.slice(d, 2 * d));
+      vs[l]!.push(qkv.slice(2 * d));
+      const a = attend(qkv.slice(0, d), ks[l]!, vs[l]!, H, H, dh);
+      x = add(x, linearIO(W(`${p}attn.c_proj.weight`), a, d, W(`${p}attn.c_proj.bias`)));
+      const h2 = layerNorm(x, W(`${p}ln_2.weight`), W(`${p}ln_2.bias`), spec.normEps);
+      const f = linearIO(W(`${p}mlp.c_fc.weight`), h2, spec.intermediate, W(`${p}mlp.c_fc.bias`)).map(gelu);
+      x = add(x, linearIO(W(`${p}mlp.c_proj.weight`), f, d, W(`${p}mlp.c_proj.bias`)));
+    }
+    return lmHead(layerNorm(x, W(`${prefix}ln_f.weight`), W(`${prefix}ln_f.bias`), spec.normEps), wte, V);
+  });
+}
+
+/** Rotate-half RoPE of one head vector at position t. */
+function rope(x: Float64Array, off: number, dh: number, t: number, theta: number): void {
+  const half = dh / 2;
+  for (let i = 0; i < half; i++) {
+    const f = t / Math.pow(theta, (2 * i) / dh);
+    const c = Math.cos(f), s = Math.sin(f);
+    const a = x[off + i]!, b = x[off + i + half]!;
+    x[off + i] = a * c - b * s;
+    x[off + i + half] = b * c + a * s;
+  }
+}
+
+/** Llama / Qwen2 logits [S, V] of one sequence (names "model.layers.{l}.…"). */
+export function llamaReference(spec: ModelSpec, W: Weights, ids: readonly number[], has: (n: string) => boolean): Float64Array[] {
+  const d = spec.hidden, H = spec.heads, Hkv = spec.kvHeads, dh = spec.headDim, V = spec.vocab, theta = spec.ropeTheta ?? 10000;
+  const E = W("model.embed_tokens.weight");
+  const head = has("lm_head.weight") ? W("lm_head.weight") : E;
+  const opt = (n: string): Float64Array | undefined => (has(n) ? W(n) : undefined);
+  const ks: Float64Array[][] = Array.from({ length: spec.layers }, () => []);
+  const vs: Float64Array[][] = Array.from({ length: spec.layers }, () => []);
+  return ids.map((id, t) => {
+    let x: Float64Array = E.slice(id * d, (id + 1) * d);
+    for (let l = 0; l < spec.layers; l++) {
+      const p = `model.layers.${l}.`;
+      const h = rmsNorm(x, W(`${p}input_layernorm.weight`), spec.normEps);
+      const q = linearOI(W(`${p}self_attn.q_proj.weight`), h, H * dh, opt(`${p}self_attn.q_proj.bias`));
+      const k = linearOI(W(`${p}self_attn.k_proj.weight`), h, Hkv * dh, opt(`${p}self_attn.k_proj.bias`));
+      const v = linearOI(W(`${p}self_attn.v_proj.weight`), h, Hkv * dh, opt(`${p}self_attn.v_proj.bias`));
+      for (let hh = 0; hh < H; hh++) rope(q, hh * dh, dh, t, theta);
+      for (let hh = 0; hh < Hkv; hh++) rope(k, hh * dh, dh, t, theta);
+      ks[l]!.push(k);
+      vs[l]!.push(v);
+      const a = attend(q, ks[l]!, vs[l]!, H, Hkv, dh);
+      x = add(x, linearOI(W(`${p}self_attn.o_proj.weight`), a, d));
+      const h2 = rmsNorm(x, W(`${p}post_attention_layernorm.weight`), spec.normEps);
+      const gate = linearOI(W(`${p}mlp.gate_proj.weight`), h2, spec.intermediate);
+      const up = linearOI(W(`${p}mlp.up_proj.weight`), h2, spec.intermediate);
+      const m = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]!);
+      x = add(x, linearOI(W(`${p}mlp.down_proj.weight`), m, d));
+    }
+    return lmHead(rmsNorm(x, W("model.norm.weight"), spec.normEps), head, V);
+  });
+}
