@@ -12,6 +12,11 @@ import { openCheckpoint, type Checkpoint } from "../src/core/model/checkpoint";
 import { readUnit } from "../src/core/model/units";
 import { unitsPerLayer, type Granularity } from "../src/core/model/types";
 import { computeMatchTable } from "../src/core/share/match";
+import { planSharing } from "../src/core/share/plan";
+import { writeSyntheticModel, mulberry32, type SyntheticOptions } from "../src/core/model/synthetic";
+import { unitLayout } from "../src/core/model/units";
+import { writeSafetensors } from "../src/core/safetensors/writer";
+import { f32ToBytes } from "../src/core/safetensors/dtype";
 import { MatchError } from "../src/core/share/errors";
 import type { MatchTable, Strategy } from "../src/core/share/types";
 import { sharedPath, sharedSkip } from "./helpers/shared";
@@ -113,4 +118,93 @@ test("share-match: bad options and cancellation are typed errors", { skip: share
     await ckpt.close();
   }
 });
-void fs; void os; void path;
+
+const SYNTH: [string, SyntheticOptions][] = [
+  ["llama-gqa", { family: "llama", layers: 5, heads: 6, kvHeads: 2, headDim: 4, seed: 11 }],
+  ["llama-mqa-bf16-sharded", { family: "llama", layers: 4, heads: 4, kvHeads: 1, headDim: 8, seed: 12, dtype: "BF16", shards: 2 }],
+  ["qwen2-bias-f16", { family: "llama", layers: 4, heads: 4, kvHeads: 2, headDim: 4, seed: 13, qkvBias: true, dtype: "F16" }],
+  ["gpt2", { family: "gpt2", layers: 4, heads: 3, headDim: 4, seed: 14 }],
+  ["bert", { family: "bert", layers: 4, heads: 2, headDim: 8, seed: 15 }],
+  ["gpt-neox", { family: "gpt-neox", layers: 4, heads: 4, headDim: 4, seed: 16 }],
+];
+
+test("share-match: synthetic models of every family equal the float64 per-pair reference", async () => {
+  for (const [tag, opts] of SYNTH) {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), `headshare-match-${tag}-`));
+    try {
+      await writeSyntheticModel(dir, opts);
+      const ckpt = await openCheckpoint(dir);
+      try {
+        const grans: Granularity[] = ckpt.spec.kvHeads < ckpt.spec.heads ? ["group", "query-head"] : ["group"];
+        for (const granularity of grans) {
+          for (const strategy of ["qk", "qkv", "v"] as const) {
+            const t = await computeMatchTable(ckpt, { strategy, granularity, providers: ["cpu"], chunkBytes: 2048 });
+            assertMatchesReference(t, await referenceMatch(ckpt, strategy, granularity), `${tag} ${strategy}/${granularity}`);
+          }
+        }
+      } finally {
+        await ckpt.close();
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+/** Overwrites unit `to`'s q/k/v slices by unit `from`'s plus small seeded noise (any layout). */
+async function plantCopies(ckpt: Checkpoint, outDir: string, pairs: [number, number, number, number][], seed: number): Promise<void> {
+  const whole = new Map<string, Float32Array>();
+  for (const t of ckpt.source.tensors) whole.set(t.name, await ckpt.source.readF32(t.name));
+  const rand = mulberry32(seed);
+  for (const [tl, tu, sl, su] of pairs) {
+    const to = unitLayout(ckpt.spec, tl, tu, "group"), from = unitLayout(ckpt.spec, sl, su, "group");
+    for (const p of ["q", "k", "v"] as const) {
+      const info = ckpt.source.info(to[p].tensor);
+      const cols = info.shape[1]!;
+      const dst = whole.get(to[p].tensor)!, src = whole.get(from[p].tensor)!;
+      const idx = (ref: typeof to.q) => ref.ranges.flatMap(([b, e]) => Array.from({ length: e - b }, (_, i) => b + i));
+      const ti = idx(to[p]), si = idx(from[p]);
+      for (let k = 0; k < ti.length; k++) {
+        if (to[p].axis === 0) for (let c = 0; c < cols; c++) dst[ti[k]! * cols + c] = src[si[k]! * cols + c]! + 0.002 * (rand() - 0.5);
+        else for (let r = 0; r < info.shape[0]!; r++) dst[r * cols + ti[k]!] = src[r * cols + si[k]!]! + 0.002 * (rand() - 0.5);
+      }
+    }
+  }
+  await fs.mkdir(outDir, { recursive: true });
+  await fs.copyFile(ckpt.configPath, path.join(outDir, "config.json"));
+  await writeSafetensors(path.join(outDir, "model.safetensors"), ckpt.source.tensors.map((t) => ({ name: t.name, dtype: "F32" as const, shape: t.shape, data: f32ToBytes(whole.get(t.name)!, "F32") })));
+}
+
+test("share-match: planted near-copies are found exactly and are what a plan selects", async () => {
+  for (const [tag, opts] of [["llama", { family: "llama", layers: 6, heads: 8, kvHeads: 4, headDim: 8, seed: 21 }], ["gpt2", { family: "gpt2", layers: 6, heads: 4, headDim: 8, seed: 22 }]] as [string, SyntheticOptions][]) {
+    const base = await fs.mkdtemp(path.join(os.tmpdir(), `headshare-plant-${tag}-`));
+    try {
+      await writeSyntheticModel(path.join(base, "orig"), opts);
+      const orig = await openCheckpoint(path.join(base, "orig"));
+      // (target layer, unit) ← (source layer, unit): includes a chain 5/1 ← 3/2 ← 1/0
+      const planted: [number, number, number, number][] = [[1, 0, 0, 3], [3, 2, 1, 0], [5, 1, 3, 2], [4, 3, 2, 1], [2, 2, 0, 0]];
+      try { await plantCopies(orig, path.join(base, "planted"), planted, 5); } finally { await orig.close(); }
+      const ckpt = await openCheckpoint(path.join(base, "planted"));
+      try {
+        const t = await computeMatchTable(ckpt, { strategy: "qk", granularity: "group" });
+        const U = t.unitsPerLayer;
+        for (const [tl, tu, sl, su] of planted) {
+          const e = t.entries[(tl - 1) * U + tu]!;
+          assert.deepEqual([e.sourceLayer, e.sourceUnit], [sl, su], `${tag}: planted ${tl}/${tu} ← ${sl}/${su}`);
+          assert.ok(e.score > 0.9, `${tag}: planted score ${e.score}`);
+        }
+        const others = t.entries.filter((e) => !planted.some(([tl, tu]) => tl === e.layer && tu === e.unit));
+        assert.ok(others.every((e) => e.score < 0.5), `${tag}: unplanted scores stay low`);
+        const plan = planSharing(t, planted.length / (t.layers * U));
+        assert.deepEqual(plan.targets.map((x) => [x.layer, x.unit]).sort(), planted.map(([a, b]) => [a, b]).sort());
+        const chained = plan.targets.find((x) => x.layer === 5 && x.unit === 1)!;
+        assert.deepEqual([chained.rootLayer, chained.rootUnit], [0, 3]); // 5/1 ← 3/2 ← 1/0 ← 0/3, all selected
+        assert.ok(plan.chainedTargets >= 2);
+      } finally {
+        await ckpt.close();
+      }
+    } finally {
+      await fs.rm(base, { recursive: true, force: true });
+    }
+  }
+});
