@@ -1,7 +1,13 @@
 // Plain float64 reference forward passes (slow and obvious, one position at a time) for the
 // graph tests. They read the checkpoint's tensors and follow the Hugging Face modelling code
 // (GPT2LMHeadModel, LlamaForCausalLM / Qwen2ForCausalLM) line by line.
+import fs from "node:fs/promises";
+import path from "node:path";
 import type { ModelSpec } from "../src/core/model/types";
+import { openCheckpoint } from "../src/core/model/checkpoint";
+import { writeSyntheticModel, type SyntheticOptions } from "../src/core/model/synthetic";
+import { writeSafetensors } from "../src/core/safetensors/writer";
+import { f32ToBytes } from "../src/core/safetensors/dtype";
 
 export type Weights = (name: string) => Float64Array;
 
@@ -131,3 +137,25 @@ export function llamaReference(spec: ModelSpec, W: Weights, ids: readonly number
     return lmHead(rmsNorm(x, W("model.norm.weight"), spec.normEps), head, V);
   });
 }
+
+/** A synthetic model with its non-norm weights scaled up (×scale) so attention is peaked, not uniform. */
+export async function scaledSynthetic(root: string, opts: SyntheticOptions, scale: number): Promise<string> {
+  const base = await writeSyntheticModel(path.join(root, "base"), opts);
+  const ck = await openCheckpoint(base);
+  const out = path.join(root, "scaled");
+  await fs.mkdir(out, { recursive: true });
+  try {
+    const tensors = [];
+    for (const t of ck.source.tensors) {
+      const x = await ck.source.readF32(t.name);
+      const keep = /norm|ln_/.test(t.name);
+      tensors.push({ name: t.name, dtype: "F32" as const, shape: t.shape, data: f32ToBytes(keep ? x : x.map((v) => v * scale), "F32") });
+    }
+    await writeSafetensors(path.join(out, "model.safetensors"), tensors, { format: "pt" });
+    await fs.copyFile(path.join(base, "config.json"), path.join(out, "config.json"));
+  } finally {
+    await ck.close();
+  }
+  return out;
+}
+

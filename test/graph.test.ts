@@ -7,35 +7,12 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { openCheckpoint, type Checkpoint } from "../src/core/model/checkpoint";
-import { writeSyntheticModel, type SyntheticOptions } from "../src/core/model/synthetic";
-import { writeSafetensors } from "../src/core/safetensors/writer";
-import { f32ToBytes } from "../src/core/safetensors/dtype";
+import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { ForwardRunner } from "../src/core/eval/runner";
 import { buildForward } from "../src/core/graph/forward";
 import { attentionName, hiddenStateName, LOGITS, LOGPROBS, NLL } from "../src/core/graph/types";
 import { OnnxError } from "../src/core/onnx/errors";
-import { gpt2Reference, llamaReference, type Weights } from "./graph-reference";
-
-/** A synthetic model with its non-norm weights scaled up (×scale) so attention is peaked, not uniform. */
-export async function scaledSynthetic(root: string, opts: SyntheticOptions, scale: number): Promise<string> {
-  const base = await writeSyntheticModel(path.join(root, "base"), opts);
-  const ck = await openCheckpoint(base);
-  const out = path.join(root, "scaled");
-  await fs.mkdir(out, { recursive: true });
-  try {
-    const tensors = [];
-    for (const t of ck.source.tensors) {
-      const x = await ck.source.readF32(t.name);
-      const keep = /norm|ln_/.test(t.name);
-      tensors.push({ name: t.name, dtype: "F32" as const, shape: t.shape, data: f32ToBytes(keep ? x : x.map((v) => v * scale), "F32") });
-    }
-    await writeSafetensors(path.join(out, "model.safetensors"), tensors, { format: "pt" });
-    await fs.copyFile(path.join(base, "config.json"), path.join(out, "config.json"));
-  } finally {
-    await ck.close();
-  }
-  return out;
-}
+import { gpt2Reference, llamaReference, scaledSynthetic, type Weights } from "./graph-reference";
 
 async function weightsOf(ck: Checkpoint): Promise<Weights> {
   const m = new Map<string, Float64Array>();
