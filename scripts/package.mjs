@@ -1,0 +1,74 @@
+// `npm run package`: production build, then `vsce package --target linux-x64` (offline: no
+// network is needed), then checks the .vsix: the files the installed extension needs are there,
+// nothing else is (no sources, tests, source maps, other platforms' binaries), and the packaged
+// CLI and onnxruntime-node load from an unpacked copy.
+//   node scripts/package.mjs [--target linux-x64] [--out FILE.vsix] [--no-check]
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : fallback; };
+const target = opt("--target", "linux-x64");
+const targets = ["linux-x64"];
+if (!targets.includes(target)) fail(`--target ${target} is not supported; the bundled onnxruntime-node binaries are selected for: ${targets.join(", ")}`);
+const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+const out = path.resolve(root, opt("--out", `${pkg.name}-${pkg.version}-${target}.vsix`));
+
+function fail(msg) {
+  console.error(`package: ${msg}`);
+  process.exit(1);
+}
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", ...opts });
+  if (r.status !== 0) fail(`${cmd} ${args.join(" ")} failed (exit ${r.status ?? r.signal})`);
+  return r;
+}
+
+for (const f of ["LICENSE", ".vscodeignore"]) if (!fs.existsSync(path.join(root, f))) fail(`${f} is missing`);
+const binding = path.join(root, "node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node");
+if (!fs.existsSync(binding)) fail(`${binding} is missing; run npm ci first`);
+
+run("node", ["scripts/build.mjs", "--production"]);
+const vsce = path.join(root, "node_modules/@vscode/vsce/vsce");
+// vsce runs `vscode:prepublish` (the production build) itself too; dependency detection lists the
+// production node_modules, which .vscodeignore then narrows to the runtime files.
+run(process.execPath, [vsce, "package", "--target", target, "--no-yarn", "--allow-missing-repository", "--out", out], {
+  env: { ...process.env, npm_config_loglevel: "error" },
+});
+
+if (argv.includes("--no-check")) process.exit(0);
+
+const list = spawnSync("unzip", ["-Z1", out], { encoding: "utf8" });
+if (list.status !== 0) fail(`cannot list ${out} (is unzip installed?)`);
+const entries = list.stdout.split("\n").filter(Boolean);
+const required = [
+  "extension/package.json", "extension/LICENSE.txt",
+  "extension/dist/extension.js", "extension/dist/worker.js", "extension/dist/cli.js", "extension/dist/webview.js",
+  "extension/node_modules/onnxruntime-node/dist/index.js",
+  "extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node",
+  "extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1",
+  "extension/node_modules/onnxruntime-common/dist/cjs/index.js",
+  "extension/node_modules/@vscode/webview-ui-toolkit/dist/toolkit.min.js",
+];
+const missing = required.filter((r) => !entries.includes(r) && !(r.endsWith("LICENSE.txt") && entries.includes("extension/LICENSE")));
+if (missing.length) fail(`${path.basename(out)} lacks: ${missing.join(", ")}`);
+const forbidden = [/^extension\/src\//, /^extension\/test\//, /^extension\/out\//, /\.map$/, /(^|\/)[^/]+(?<!\.d)\.ts$/,
+  /\/(darwin|win32)\//, /\/linux\/arm64\//, /^extension\/node_modules\/(?!onnxruntime-node\/|onnxruntime-common\/|@vscode\/webview-ui-toolkit\/)/];
+const extra = entries.filter((e) => forbidden.some((re) => re.test(e)));
+if (extra.length) fail(`${path.basename(out)} holds files the extension does not need: ${extra.slice(0, 10).join(", ")}${extra.length > 10 ? ` and ${extra.length - 10} more` : ""}`);
+
+// Smoke test from an unpacked copy: the native binding loads and the CLI runs.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "headshare-vsix-"));
+try {
+  run("unzip", ["-q", out, "-d", dir]);
+  const ext = path.join(dir, "extension");
+  run(process.execPath, ["-e", `const ort = require(${JSON.stringify(path.join(ext, "node_modules/onnxruntime-node"))}); if (typeof ort.InferenceSession?.create !== "function") process.exit(3);`]);
+  run(process.execPath, [path.join(ext, "dist/cli.js"), "--help"], { stdio: ["ignore", "ignore", "inherit"] });
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+const size = fs.statSync(out).size;
+console.log(`package: ${path.relative(root, out)} (${(size / 2 ** 20).toFixed(1)} MiB, ${entries.length} files) checked: required files present, nothing extra, onnxruntime-node and the CLI load from the unpacked copy`);
