@@ -29,15 +29,16 @@ export interface WriteResult {
 
 /** The exact header bytes (length prefix excluded) the reference library writes. */
 export function encodeHeader(tensors: readonly Pick<TensorToWrite, "name" | "dtype" | "shape">[], metadata?: Readonly<Record<string, string>>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = { ...metadata };
+  // Built piecewise (not via one object) so that integer-like tensor names keep the given order.
+  const parts: string[] = [];
+  if (metadata) parts.push(`"__metadata__":${JSON.stringify({ ...metadata })}`);
   let offset = 0;
   for (const t of tensors) {
     const size = numel(t.shape) * DTYPE_SIZE[t.dtype];
-    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + size] };
+    parts.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + size] })}`);
     offset += size;
   }
-  const json = Buffer.from(JSON.stringify(header), "utf8");
+  const json = Buffer.from(`{${parts.join(",")}}`, "utf8");
   const padded = Math.ceil(json.byteLength / 8) * 8;
   const out = new Uint8Array(padded).fill(0x20);
   out.set(json, 0);
