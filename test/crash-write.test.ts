@@ -40,9 +40,18 @@ if (childSpec) {
   });
   test.after(() => removeDir(root));
 
+  /** Jobs that replace another job's output in place: the prior output is made first. */
+  const REPLACES: Record<string, string> = { "sharded-over": "sharded" };
   for (const [i, job] of Object.keys(JOBS).entries()) {
     test(`crash: ${job} output survives SIGKILL at kill points and at random times`, { timeout: 120_000 }, async () => {
-      const r = await crashTestJob(__filename, job, input, input, path.join(root, `out-${job}`), path.join(root, `ref-${job}`), maxPoints, 3, 1000 + i);
+      const priorJob = REPLACES[job];
+      const prior = priorJob ? path.join(root, `prior-${job}`) : undefined;
+      if (priorJob && prior) {
+        const { runChild } = await import("./crash/harness");
+        const r = await runChild(__filename, { job: priorJob, input, out: prior, killAt: 0 });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const r = await crashTestJob(__filename, job, input, input, path.join(root, `out-${job}`), path.join(root, `ref-${job}`), maxPoints, 3, 1000 + i, prior);
       console.log(`crash ${job}: ${r.ops} kill points in the job, ${r.killPoints} tested + ${r.externalKills} external kills, ${r.tempsSeen} leftover temporaries seen and cleaned, ${r.seconds.toFixed(1)} s`);
       assert.ok(fs.existsSync(path.join(root, `out-${job}`)));
     });
@@ -67,6 +76,28 @@ if (!childSpec) {
       const removed = await cleanStaleTemps(dir);
       assert.deepEqual(removed, [names.dead]);
       assert.deepEqual(fs.readdirSync(dir).sort(), [names.mine, names.parent, names.other, names.user].sort());
+    } finally {
+      removeDir(dir);
+    }
+  });
+}
+
+if (!childSpec) {
+  test("crash: replacing a sharded output never deletes the index of a checkpoint being read", async () => {
+    const { openShardedSafetensors, writeShardedSafetensors } = await import("../src/core/safetensors");
+    const dir = scratchDir("own-index");
+    try {
+      await writeSyntheticModel(dir, { family: "llama", layers: 2, heads: 2, headDim: 4, intermediate: 8, vocab: 16, seed: 3, shards: 2 });
+      const before = fs.readFileSync(path.join(dir, "model.safetensors.index.json"));
+      const src = await openShardedSafetensors(path.join(dir, "model.safetensors.index.json"));
+      try {
+        const copies = src.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: () => src.readBytes(t.name) }));
+        await assert.rejects(writeShardedSafetensors(dir, copies, 3), (e: unknown) => (e as { code?: string }).code === "overwrite-input");
+      } finally {
+        await src.close();
+      }
+      assert.deepEqual(fs.readFileSync(path.join(dir, "model.safetensors.index.json")), before, "the input's index is untouched");
+      assert.ok(!fs.readdirSync(dir).some((n) => n.includes("-of-00003")), "no new shards written next to the input");
     } finally {
       removeDir(dir);
     }

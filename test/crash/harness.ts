@@ -73,25 +73,37 @@ export function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
-/** The checks after a killed run (see the file comment). Returns the temp files seen. */
-export function checkAfterKill(outDir: string, ref: ReadonlyMap<string, string>, what: string): string[] {
+/**
+ * The checks after a killed run (see the file comment). With `prior` (the output the run was
+ * replacing), a file may also be exactly its prior version, but an index may only name shards of
+ * its own version (never old and new shards mixed). Returns the temp files seen.
+ */
+export function checkAfterKill(outDir: string, ref: ReadonlyMap<string, string>, what: string, prior?: ReadonlyMap<string, string>): string[] {
   const now = snapshot(outDir);
   const temps: string[] = [];
   for (const [name, hash] of now) {
     const base = name.split("/").pop()!;
     if (base.startsWith(TEMP_PREFIX)) { temps.push(name); continue; }
-    assert.ok(ref.has(name), `${what}: unexpected file "${name}" in the output folder (neither a final output nor a ${TEMP_PREFIX}* temporary)`);
-    assert.equal(hash, ref.get(name), `${what}: "${name}" exists under its final name but is not the complete output`);
+    assert.ok(ref.has(name) || prior?.has(name), `${what}: unexpected file "${name}" in the output folder (neither a final output nor a ${TEMP_PREFIX}* temporary)`);
+    assert.ok(hash === ref.get(name) || hash === prior?.get(name), `${what}: "${name}" exists under its final name but is neither the complete new output nor the untouched old one`);
   }
-  for (const [name] of now) {
+  for (const [name, hash] of now) {
     if (!name.endsWith(".index.json")) continue;
     const idx = JSON.parse(fs.readFileSync(path.join(outDir, name), "utf8")) as { weight_map: Record<string, string> };
-    for (const shard of new Set(Object.values(idx.weight_map))) {
-      const rel = path.posix.join(path.posix.dirname(name), shard).replace(/^\.\//, "");
-      assert.ok(now.has(rel), `${what}: "${name}" is in place but its shard "${shard}" is not`);
-    }
+    const rels = [...new Set(Object.values(idx.weight_map))].map((shard) => path.posix.join(path.posix.dirname(name), shard).replace(/^\.\//, ""));
+    for (const rel of rels) assert.ok(now.has(rel), `${what}: "${name}" is in place but its shard "${rel}" is not`);
+    // The index and all its shards must be one version (the index text alone may be the same in both).
+    const versions = [ref, ...(prior ? [prior] : [])].filter((v) => v.get(name) === hash);
+    assert.ok(versions.some((v) => rels.every((rel) => now.get(rel) === v.get(rel))),
+      `${what}: "${name}" names shards of different runs (${rels.map((rel) => `${rel}: ${now.get(rel) === ref.get(rel) ? "new" : "old"}`).join(", ")}): a mixed checkpoint that opens without error`);
   }
   return temps;
+}
+
+function resetTo(outDir: string, priorDir: string | undefined): void {
+  if (!priorDir) return;
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.cpSync(priorDir, outDir, { recursive: true });
 }
 
 /** Kill points to test out of 1..n: all when n ≤ max, else both ends, and evenly spread + seeded random ones. */
@@ -118,9 +130,11 @@ export interface CrashRunReport {
  * The whole procedure for one job. `inputDir` is snapshotted before and compared after every
  * run; `outDir` must not exist yet.
  */
-export async function crashTestJob(script: string, job: string, input: string, inputDir: string, outDir: string, refDir: string, maxPoints: number, externalKills: number, seed: number): Promise<CrashRunReport> {
+export async function crashTestJob(script: string, job: string, input: string, inputDir: string, outDir: string, refDir: string, maxPoints: number, externalKills: number, seed: number, priorDir?: string): Promise<CrashRunReport> {
   const t0 = performance.now();
   const inputBefore = snapshot(inputDir);
+  resetTo(refDir, priorDir);
+  const prior = priorDir ? snapshot(priorDir) : undefined;
   const ref = await runChild(script, { job, input, out: refDir, killAt: 0 });
   assert.equal(ref.code, 0, `${job}: the uninterrupted reference run failed: ${ref.stderr}`);
   const ops = Number(/OPS (\d+)/.exec(ref.stdout)?.[1]);
@@ -131,18 +145,20 @@ export async function crashTestJob(script: string, job: string, input: string, i
   let temps = 0;
   const points = choosePoints(ops, maxPoints, seed);
   for (const k of points) {
+    resetTo(outDir, priorDir);
     const r = await runChild(script, { job, input, out: outDir, killAt: k });
     assert.equal(r.signal, "SIGKILL", `${job}: kill point ${k}/${ops} did not kill the child (exit ${r.code}): ${r.stderr.slice(0, 2000)}`);
     assert.deepEqual(snapshot(inputDir), inputBefore, `${job}: the input changed after a kill at point ${k}`);
-    temps += checkAfterKill(outDir, refFiles, `${job} killed at op ${k}/${ops}`).length;
+    temps += checkAfterKill(outDir, refFiles, `${job} killed at op ${k}/${ops}`, prior).length;
   }
   let s = seed >>> 0;
   for (let i = 0; i < externalKills; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     const delay = 40 + (s / 2 ** 32) * Math.max(10, ref.ms - 40); // the child needs ~40 ms to start
+    resetTo(outDir, priorDir);
     const r = await runChild(script, { job, input, out: outDir, killAt: 0 }, delay);
     assert.deepEqual(snapshot(inputDir), inputBefore, `${job}: the input changed after an external kill at ${delay.toFixed(0)} ms`);
-    if (r.signal === "SIGKILL") temps += checkAfterKill(outDir, refFiles, `${job} killed from outside after ${delay.toFixed(0)} ms`).length;
+    if (r.signal === "SIGKILL") temps += checkAfterKill(outDir, refFiles, `${job} killed from outside after ${delay.toFixed(0)} ms`, prior).length;
     else assert.equal(r.code, 0, `${job}: run after external kill timer failed: ${r.stderr}`);
   }
   const fin = await runChild(script, { job, input, out: outDir, killAt: 0 });

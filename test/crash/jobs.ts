@@ -20,6 +20,13 @@ export const JOBS: Record<string, (input: string, out: string) => Promise<void>>
       await writeSafetensors(path.join(out, "model.safetensors"), lazyCopies(src), src.metadata);
     } finally { await src.close(); }
   },
+  /** The same sharded output with other metadata: replaces a "sharded" output in place (--force). */
+  async "sharded-over"(input, out) {
+    const src = await openSafetensors(path.join(input, "model.safetensors"));
+    try {
+      await writeShardedSafetensors(out, lazyCopies(src), 3, { ...src.metadata, variant: "second run" });
+    } finally { await src.close(); }
+  },
   /** A sharded output: three shards, then the index. */
   async sharded(input, out) {
     const src = await openSafetensors(path.join(input, "model.safetensors"));
