@@ -8,6 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { DTYPE_SIZE, numel } from "./dtype";
 import { SafetensorsError } from "./errors";
+import { fileKey, isOpenForReading } from "./open-files";
 import { openSafetensors } from "./reader";
 import type { TensorInfo, TensorSource, TensorToWrite } from "./types";
 import { writeSafetensors, writeTextAtomic, type WriteOptions } from "./writer";
@@ -163,10 +164,55 @@ export async function writeShardedSafetensors(
   }
   const names = groups.map((_, i) => `${base}-${String(i + 1).padStart(5, "0")}-of-${String(shardCount).padStart(5, "0")}.safetensors`);
   const weightMap: Record<string, string> = {};
-  for (let i = 0; i < groups.length; i++) {
-    await writeSafetensors(path.join(dir, names[i]!), groups[i]!, metadata, options);
-    for (const t of groups[i]!) weightMap[t.name] = names[i]!;
+  await removeOldIndex(indexPath, options.protect ?? []);
+  const written: string[] = [];
+  try {
+    for (let i = 0; i < groups.length; i++) {
+      await writeSafetensors(path.join(dir, names[i]!), groups[i]!, metadata, options);
+      written.push(path.join(dir, names[i]!));
+      for (const t of groups[i]!) weightMap[t.name] = names[i]!;
+    }
+    await writeTextAtomic(indexPath, JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + "\n");
+  } catch (e) {
+    // No orphan shards without their index (e.g. the disk filled up at shard 2).
+    await Promise.all(written.map((p) => fs.rm(p, { force: true }).catch(() => undefined)));
+    throw e;
   }
-  await writeTextAtomic(indexPath, JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + "\n");
   return { indexPath, shards: names, totalSize: total };
+}
+
+/**
+ * Before shards are replaced, an existing index at the output path goes first: otherwise a crash
+ * half-way would leave the old index naming a mix of new and old shards, which opens without
+ * error but holds mixed weights. Without an index the half-written folder is visibly incomplete.
+ * Refuses (overwrite-input) when that index is an input of this run (protected, or naming a shard
+ * this process has open).
+ */
+async function removeOldIndex(indexPath: string, protect: readonly string[]): Promise<void> {
+  let text: string;
+  try {
+    text = await fs.readFile(indexPath, "utf8");
+  } catch {
+    return; // none
+  }
+  const refuse = (): never => {
+    throw new SafetensorsError("overwrite-input", indexPath, "is the index of a checkpoint this run reads; write the output to another folder");
+  };
+  if (protect.some((p) => path.resolve(p) === indexPath)) refuse();
+  let shards: string[] = [];
+  try {
+    const wm = (JSON.parse(text) as { weight_map?: Record<string, unknown> }).weight_map;
+    shards = wm && typeof wm === "object" ? [...new Set(Object.values(wm).filter((v): v is string => typeof v === "string"))] : [];
+  } catch {
+    // not an index we can read: nothing of it can be open
+  }
+  for (const s of shards) {
+    if (s.includes("/") || s.includes("\\") || s.includes("..")) continue;
+    try {
+      if (isOpenForReading(fileKey(await fs.stat(path.join(path.dirname(indexPath), s))))) refuse();
+    } catch (e) {
+      if (e instanceof SafetensorsError) throw e;
+    }
+  }
+  await fs.rm(indexPath, { force: true });
 }
