@@ -1,3 +1,87 @@
-import type * as vscode from "vscode";
-export function activate(_context: vscode.ExtensionContext): void {}
-export function deactivate(): void {}
+/**
+ * Extension entry (dist/extension.js): registers commands, the inspect custom editor and the panel
+ * serializers; everything heavy runs in the compute worker, started lazily on the first job and
+ * stopped on deactivate. Activation failures are shown to the user and rethrown (VS Code would
+ * otherwise fail silently).
+ */
+import * as vscode from "vscode";
+import { compressCommand } from "./commands/compress";
+import { inspectCommand } from "./commands/inspect";
+import { quickEvalCommand } from "./commands/quickEval";
+import { showMapCommand } from "./commands/showMap";
+import { sweepCommand } from "./commands/sweep";
+import { isCancel, messageOf } from "./errors";
+import { trackModelFolders } from "./modelFolders";
+import { INSPECT_EDITOR_VIEW_TYPE, InspectEditorProvider } from "./panels/inspectEditor";
+import { MAP_VIEW_TYPE, MapPanel } from "./panels/mapPanel";
+import { REPORT_VIEW_TYPE, ReportPanel } from "./panels/reportPanel";
+import { Session } from "./session";
+
+let session: Session | undefined;
+
+/** What `activate` returns: a small API for automation and the extension tests. */
+export interface HeadshareApi {
+  /** Ids and labels of running jobs. */
+  runningJobs(): { id: number; label: string; phase: string }[];
+  /** Cancels running jobs (all, or one id). */
+  cancel(id?: number): number;
+  /** The open sharing map of a model, if any. */
+  mapPanel(model: string): MapPanel | undefined;
+  /** The report shown last. */
+  latestReport(): ReportPanel["report"] | undefined;
+  /** The worker process id while one runs. */
+  workerPid(): number | undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): HeadshareApi {
+  try {
+    const s = new Session(context);
+    session = s;
+    const command = (id: string, fn: (...args: never[]) => Promise<unknown>) =>
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+        } catch (e) {
+          if (isCancel(e)) { s.log.info(`${id}: cancelled`); return undefined; }
+          s.log.error(`${id}: ${messageOf(e)}`);
+          void vscode.window.showErrorMessage(`Headshare: ${messageOf(e)}`, "Open Logs").then((a) => a && s.log.show());
+          return undefined;
+        }
+      });
+    context.subscriptions.push(
+      command("headshare.compress", (uri: vscode.Uri | undefined, opts?: Parameters<typeof compressCommand>[2]) => compressCommand(s, uri, opts)),
+      command("headshare.showSharingMap", (uri: vscode.Uri | undefined, opts?: Parameters<typeof showMapCommand>[2]) => showMapCommand(s, uri, opts)),
+      command("headshare.quickEval", (uri: vscode.Uri | undefined, opts?: Parameters<typeof quickEvalCommand>[2]) => quickEvalCommand(s, uri, opts)),
+      command("headshare.sweep", (uri: vscode.Uri | undefined, opts?: Parameters<typeof sweepCommand>[2]) => sweepCommand(s, uri, opts)),
+      command("headshare.inspect", (uri: vscode.Uri | undefined) => inspectCommand(s, uri)),
+      vscode.commands.registerCommand("headshare.showLogs", () => s.log.show()),
+      vscode.commands.registerCommand("headshare.cancel", () => {
+        const n = s.jobs.cancel();
+        if (!n) void vscode.window.showInformationMessage("Headshare: no job is running.");
+        return n;
+      }),
+      vscode.commands.registerCommand("headshare.restartWorker", () => s.restartWorker("restarted by the user")),
+      vscode.window.registerCustomEditorProvider(INSPECT_EDITOR_VIEW_TYPE, new InspectEditorProvider(s), { supportsMultipleEditorsPerDocument: true }),
+      vscode.window.registerWebviewPanelSerializer(MAP_VIEW_TYPE, MapPanel.serializer(s)),
+      vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, ReportPanel.serializer(s)),
+      trackModelFolders(s.log),
+    );
+    s.log.info(`Headshare activated (VS Code ${vscode.version}, node ${process.version}, ${vscode.workspace.isTrusted ? "trusted" : "Restricted Mode: inspection only"})`);
+    return {
+      runningJobs: () => s.jobs.list.map((j) => ({ id: j.id, label: j.label, phase: j.phase })),
+      cancel: (id) => s.jobs.cancel(id),
+      mapPanel: (model) => MapPanel.find(model),
+      latestReport: () => ReportPanel.latest?.report,
+      workerPid: () => s.worker.pid,
+    };
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Cannot activate the Headshare extension: ${messageOf(e)}`);
+    throw e;
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  const s = session;
+  session = undefined;
+  await s?.dispose();
+}

@@ -132,7 +132,12 @@ export const reportSchema = z.object({
   attentionSimilarity: similarityGridSchema.nullable(),
 });
 
-export const reportInitSchema = z.object({ view: z.literal("report"), report: reportSchema });
+export const reportInitSchema = z.object({
+  view: z.literal("report"),
+  report: reportSchema,
+  /** Where the host saved this report (kept in view state so a reload restores the panel). */
+  reportFile: z.string().nullable().optional(),
+});
 
 /** One tensor row of the inspect table. */
 export const tensorRowSchema = z.object({

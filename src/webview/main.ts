@@ -23,7 +23,7 @@ host.listen((m) => {
       root.removeAttribute("aria-busy");
       root.dataset.view = m.init.view;
       view = m.init.view === "map" ? new MapView(root, host, m.init)
-        : m.init.view === "report" ? new ReportView(root, host, m.init.report)
+        : m.init.view === "report" ? new ReportView(root, host, m.init.report, m.init.reportFile ?? null)
           : new InspectView(root, host, m.init.inspect);
       document.body.dataset.ready = "true";
       break;

@@ -19,7 +19,8 @@ export class ReportView {
   private charts: SVGSVGElement[] = [];
   private maps: Heatmap[] = [];
 
-  constructor(private readonly root: HTMLElement, host: Host, private readonly report: Report) {
+  constructor(private readonly root: HTMLElement, host: Host, private readonly report: Report, reportFile: string | null) {
+    if (reportFile) host.saveViewState({ view: "report", path: reportFile });
     const r = report;
     const name = stem(r.model.name);
     this.root.append(

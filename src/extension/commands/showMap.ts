@@ -1,0 +1,29 @@
+/** Headshare: Show Sharing Map — the match table (computed once, cached) as a live heatmap. */
+import * as vscode from "vscode";
+import { modelRef } from "../mapping";
+import { pickModel } from "../modelPick";
+import { MapPanel } from "../panels/mapPanel";
+import type { Session } from "../session";
+import { requireTrust } from "../trust";
+import type { Granularity } from "../../core/model/types";
+import type { Strategy } from "../../core/share/types";
+
+export interface ShowMapOptions {
+  readonly strategy?: Strategy;
+  readonly granularity?: Granularity;
+  readonly ratio?: number;
+}
+
+export async function showMapCommand(session: Session, uri: vscode.Uri | undefined, o: ShowMapOptions = {}): Promise<MapPanel | undefined> {
+  await requireTrust("Show Sharing Map");
+  const model = await pickModel(uri, undefined, "Show the sharing map of which checkpoint?");
+  if (!model) return undefined;
+  const s = session.settings;
+  const strategy = o.strategy ?? s.strategy, granularity = o.granularity ?? s.granularity;
+  const name = modelRef(model).name;
+  const { table } = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Headshare: matching heads of ${name}`, cancellable: true },
+    (progress, token) => session.jobs.run(`match ${name}`, (job) => session.matchTable(job, model, strategy, granularity,
+      (p) => progress.report({ message: `${p.message ?? p.phase}${p.total > 0 ? ` (${Math.round((100 * p.done) / p.total)}%)` : ""}` })), token));
+  return MapPanel.show(session, model, table, o.ratio ?? s.defaultRatio);
+}

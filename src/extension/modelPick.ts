@@ -1,0 +1,65 @@
+/**
+ * Which checkpoint a command acts on: the explorer's selection, else the active sharing map's or
+ * inspect editor's model, else an open dialog. Output-folder rules live here too (pure functions).
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import * as vscode from "vscode";
+import { ExtensionError } from "./errors";
+
+/** The model folder of a checkpoint path (a folder, or the folder holding a weights file). */
+export async function modelDir(model: string): Promise<string> {
+  const st = await fs.stat(model);
+  return st.isDirectory() ? model : path.dirname(model);
+}
+
+/** Checks a path the user gave as a model; returns it (absolute) or throws ExtensionError naming what is wrong. */
+export async function checkModelPath(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  let st;
+  try { st = await fs.stat(abs); } catch {
+    throw new ExtensionError("not-a-model", `${abs} does not exist; choose a .safetensors file or a model folder with config.json`);
+  }
+  if (st.isDirectory()) {
+    const names = await fs.readdir(abs);
+    if (!names.includes("config.json") && !names.some((n) => n.endsWith(".safetensors"))) {
+      throw new ExtensionError("not-a-model", `${abs} holds neither config.json nor .safetensors weights; choose a Hugging Face model folder`);
+    }
+    return abs;
+  }
+  if (!abs.endsWith(".safetensors") && !abs.endsWith(".safetensors.index.json")) {
+    throw new ExtensionError("not-a-model", `${abs} is not a .safetensors file; choose a .safetensors file or a model folder`);
+  }
+  return abs;
+}
+
+export async function pickModel(uri: vscode.Uri | undefined, fallback: string | undefined, title: string): Promise<string | undefined> {
+  if (uri instanceof vscode.Uri && uri.scheme === "file") return checkModelPath(uri.fsPath);
+  if (typeof uri === "string") return checkModelPath(uri);
+  if (fallback) return fallback;
+  const picked = await vscode.window.showOpenDialog({
+    title, canSelectFiles: true, canSelectFolders: true, canSelectMany: false, openLabel: "Use this checkpoint",
+    filters: { Safetensors: ["safetensors"], "All files": ["*"] },
+  });
+  return picked?.[0] ? checkModelPath(picked[0].fsPath) : undefined;
+}
+
+/** Default output folder: beside the model folder, named after it and the ratio (never the model folder itself). */
+export function defaultOutput(dir: string, ratio: number, format: "compact" | "dense", method: "directshare" | "postshare"): string {
+  return path.join(path.dirname(dir), `${path.basename(dir)}-${method === "postshare" ? "postshare" : "shared"}-${Math.round(ratio * 100)}${format === "dense" ? "-dense" : ""}`);
+}
+
+/** Why `out` cannot receive the output of a model in `dir` (undefined when it can). */
+export function outputProblem(dir: string, out: string): string | undefined {
+  const a = path.resolve(dir), o = path.resolve(out);
+  if (!path.isAbsolute(out)) return "give an absolute folder path";
+  if (o === a) return "that is the input model's folder; the output must go to a new folder beside it, never over the input";
+  if (a.startsWith(o + path.sep)) return "that folder contains the input model; choose a new folder beside it";
+  if (o.startsWith(a + path.sep)) return "that folder is inside the input model's folder; choose a folder beside it";
+  return undefined;
+}
+
+/** True when the folder exists and holds something. */
+export async function nonEmpty(dir: string): Promise<boolean> {
+  try { return (await fs.readdir(dir)).length > 0; } catch { return false; }
+}

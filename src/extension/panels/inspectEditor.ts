@@ -1,0 +1,59 @@
+/**
+ * Inspect Checkpoint: a read-only custom editor for *.safetensors (priority "option": the user opens it
+ * with "Open With…" or the command, it never replaces the default), and a plain panel for model folders.
+ * Both ask the worker for the summary (headers and config.json only) and render the inspect view.
+ * Inspection is the one thing allowed in Restricted Mode: it reads headers, runs no model.
+ */
+import path from "node:path";
+import * as vscode from "vscode";
+import type { FromWebview } from "../../protocol/webview";
+import { messageOf } from "../errors";
+import { inspectData } from "../mapping";
+import type { Session } from "../session";
+import { onWebviewMessage, postToWebview, saveExport, setupWebview } from "./webview";
+
+export const INSPECT_EDITOR_VIEW_TYPE = "headshare.inspect";
+export const INSPECT_PANEL_VIEW_TYPE = "headshare.inspectPanel";
+
+/** Wires one webview to show the summary of `target` (file or folder). */
+function attachInspect(session: Session, webview: vscode.Webview, target: string, title: string): vscode.Disposable {
+  setupWebview(webview, session.extensionUri, title);
+  return onWebviewMessage(webview, session.log, async (m: FromWebview) => {
+    if (m.type === "ready") {
+      try {
+        const r = await session.jobs.run(`inspect ${path.basename(target)}`, (job) => session.request(job, "headshare/inspect", { model: target }));
+        await postToWebview(webview, session.log, { type: "init", init: { view: "inspect", inspect: inspectData(r.summary) } });
+      } catch (e) {
+        session.log.error(`inspect ${target}: ${messageOf(e)}`);
+        await postToWebview(webview, session.log, { type: "error", job: "inspect", message: `Cannot inspect ${target}: ${messageOf(e)}` });
+      }
+    } else if (m.type === "export") {
+      const file = await saveExport(m, path.dirname(target));
+      if (file) await postToWebview(webview, session.log, { type: "exported", path: file });
+    } else if (m.type === "openLogs") {
+      session.log.show();
+    }
+  });
+}
+
+export class InspectEditorProvider implements vscode.CustomReadonlyEditorProvider {
+  constructor(private readonly session: Session) {}
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => undefined };
+  }
+
+  resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    const sub = attachInspect(this.session, panel.webview, document.uri.fsPath, path.basename(document.uri.fsPath));
+    panel.onDidDispose(() => sub.dispose());
+  }
+}
+
+/** Inspect panel for a model folder (custom editors only open files). */
+export function showInspectPanel(session: Session, folder: string): vscode.WebviewPanel {
+  const panel = vscode.window.createWebviewPanel(INSPECT_PANEL_VIEW_TYPE, `Inspect: ${path.basename(folder)}`, vscode.ViewColumn.Active, {});
+  panel.iconPath = vscode.Uri.joinPath(session.extensionUri, "media", "icon.svg");
+  const sub = attachInspect(session, panel.webview, folder, panel.title);
+  panel.onDidDispose(() => sub.dispose());
+  return panel;
+}
