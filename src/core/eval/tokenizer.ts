@@ -6,6 +6,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { assertInsideFolder } from "../safetensors/contained";
 import { EvalError } from "./errors";
 
 export interface TextTokenizer {
@@ -43,8 +44,15 @@ function tokenContent(v: unknown): string | undefined {
 /** Loads `<dir>/tokenizer.json` (dir = a checkpoint folder, or the tokenizer.json itself). */
 export async function loadTokenizer(dirOrFile: string): Promise<TextTokenizer> {
   const file = dirOrFile.endsWith(".json") ? dirOrFile : path.join(dirOrFile, "tokenizer.json");
-  const json = await readJson(file, "tokenizer");
   const cfgFile = path.join(path.dirname(file), "tokenizer_config.json");
+  // Links out of the model folder are refused (contained.ts): a model must not make us read any file.
+  try {
+    if (file !== dirOrFile) await assertInsideFolder(dirOrFile, file, "tokenizer.json"); // an explicit file is the user's choice
+    await assertInsideFolder(path.dirname(file), cfgFile, "tokenizer_config.json");
+  } catch (e) {
+    throw new EvalError("no-tokenizer", e instanceof Error ? e.message : String(e));
+  }
+  const json = await readJson(file, "tokenizer");
   let config: Record<string, unknown> = {};
   try {
     await fs.access(cfgFile);

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
+import { assertInsideFolder } from "../safetensors/contained";
 import { INDEX_SUFFIX, openTensorSource } from "../safetensors/sharded";
 import type { TensorSource } from "../safetensors/types";
 import { ADAPTERS, selectAdapter } from "./adapters";
@@ -70,12 +71,15 @@ export async function resolveCheckpointPaths(input: string): Promise<{ dir: stri
           : `holds several weight files (${entries.join(", ")}) and no model.safetensors; pass the one to use`);
       }
     }
+    await assertInsideFolder(abs, weightsPath, "weights file");
+    await assertInsideFolder(abs, path.join(abs, "config.json"), "config.json");
     return { dir: abs, configPath: path.join(abs, "config.json"), weightsPath };
   }
   const base = path.basename(abs);
   const dir = path.dirname(abs);
   if (base === "config.json") return resolveCheckpointPaths(dir);
   if (base.endsWith(".safetensors") || base.endsWith(".index.json")) {
+    await assertInsideFolder(dir, path.join(dir, "config.json"), "config.json");
     return { dir, configPath: path.join(dir, "config.json"), weightsPath: abs };
   }
   throw new ModelError("no-weights", abs, "is neither a folder, a .safetensors file, nor a safetensors index json");

@@ -26,6 +26,7 @@ export type SafetensorsErrorCode =
   | "closed"
   | "bad-index"             // model.safetensors.index.json malformed
   | "shard-outside-folder"
+  | "symlink-outside-folder" // a file of the model folder links outside it (contained.ts)
   | "missing-shard"
   | "shard-mismatch"        // index says a tensor is in a shard that does not hold it
   | "duplicate-tensor"

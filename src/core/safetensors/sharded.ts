@@ -7,6 +7,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { DTYPE_SIZE, numel } from "./dtype";
+import { assertInsideFolder } from "./contained";
 import { SafetensorsError } from "./errors";
 import { fileKey, isOpenForReading } from "./open-files";
 import { openSafetensors } from "./reader";
@@ -54,6 +55,7 @@ export async function readIndex(indexPath: string): Promise<ParsedIndex> {
   if (weightMap.size === 0) throw new SafetensorsError("bad-index", abs, "weight_map is empty; the index lists no tensors");
   const dir = path.dirname(abs);
   for (const s of shards) {
+    await assertInsideFolder(dir, path.join(dir, s), `shard "${s}" named in ${path.basename(abs)}`);
     try {
       const st = await fs.stat(path.join(dir, s));
       if (!st.isFile()) throw new Error("not a regular file");

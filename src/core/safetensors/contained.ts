@@ -1,0 +1,60 @@
+/**
+ * Files a model folder names (shards in an index, config.json, tokenizer files) must stay inside
+ * that folder: a downloaded model must not make headshare read (or copy into an output) any file
+ * on the user's machine through a symlink. A symlink whose target resolves outside the folder is
+ * refused unless the user consents (`HEADSHARE_FOLLOW_SYMLINKS=1`, or `allowOutside` from a
+ * setting/flag). One layout is recognised as inside: the Hugging Face hub cache, where
+ * `models--org--name/snapshots/<rev>/*` are links into `models--org--name/blobs/`.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { SafetensorsError } from "./errors";
+
+export interface ContainOptions {
+  /** The user's explicit consent to follow links out of the model folder. */
+  readonly allowOutside?: boolean;
+}
+
+/** The user's consent from the environment (set by a CLI flag or the extension's setting). */
+export function followSymlinksConsent(): boolean {
+  return process.env.HEADSHARE_FOLLOW_SYMLINKS === "1";
+}
+
+/** The folder that bounds `folder`'s files: the repo folder for a hub-cache snapshot, else itself. */
+export function containmentRoot(folder: string): string {
+  const abs = path.resolve(folder);
+  const parent = path.dirname(abs);
+  const repo = path.dirname(parent);
+  if (path.basename(parent) === "snapshots" && path.basename(repo).startsWith("models--")) return repo;
+  return abs;
+}
+
+function inside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/**
+ * Throws SafetensorsError "symlink-outside-folder" when `file` (in `folder`) resolves outside the
+ * model folder. A file that does not exist passes (its absence is reported by whoever reads it).
+ */
+export async function assertInsideFolder(folder: string, file: string, what: string, opts: ContainOptions = {}): Promise<void> {
+  if (opts.allowOutside ?? followSymlinksConsent()) return;
+  let real: string;
+  try {
+    real = await fs.realpath(file);
+  } catch {
+    return;
+  }
+  const root = containmentRoot(folder);
+  let realRoot: string;
+  try {
+    realRoot = await fs.realpath(root);
+  } catch {
+    realRoot = path.resolve(root);
+  }
+  if (!inside(realRoot, real)) {
+    throw new SafetensorsError("symlink-outside-folder", path.resolve(file),
+      `the ${what} is a link to ${real}, outside the model folder ${path.resolve(folder)}; headshare does not follow links out of a model folder (a downloaded model could point at any file on this machine). Copy the file into the folder, or set HEADSHARE_FOLLOW_SYMLINKS=1 to allow it`);
+  }
+}
