@@ -156,6 +156,17 @@ test("model unit slices: a large column block is read row by row, reading exactl
   assert.equal(c.source.bytesRead - before, 1024 * 128 * 4);
   const whole = await c.source.readF32(c.spec.layerTensors[0]!.o);
   for (let r = 0; r < 1024; r += 97) for (let j = 0; j < 128; j++) assert.equal(u.o![r * 128 + j], whole[r * 1024 + 640 + j]);
+  // The same slice through a source without readStridedBytes (per-row readBytes fallback).
+  const src = c.source;
+  const plain = {
+    path: src.path, metadata: src.metadata, tensors: src.tensors, get bytesRead() { return src.bytesRead; },
+    has: (n: string) => src.has(n), info: (n: string) => src.info(n), readBytes: (n: string, b?: number, e?: number) => src.readBytes(n, b, e),
+    readRowsF32: (n: string, b: number, e: number) => src.readRowsF32(n, b, e), readF32: (n: string) => src.readF32(n), close: () => src.close(),
+  };
+  const before1 = c.source.bytesRead;
+  const viaRows = await readUnit({ source: plain, spec: c.spec }, 0, 5, "group", ["o"]);
+  assert.deepEqual(viaRows.o, u.o);
+  assert.equal(c.source.bytesRead - before1, 1024 * 128 * 4);
   const before2 = c.source.bytesRead;
   await readUnit(c, 0, 3, "group", ["q", "k"]);
   assert.equal(c.source.bytesRead - before2, (128 + 64) * 1024 * 4, "row blocks read only their rows");

@@ -192,6 +192,10 @@ test("safetensors reader/writer: round trip of every dtype, row reads, byte rang
   assert.deepEqual(await s.readBytes("f32", 4, 12), (ts[1]!.data as Uint8Array).subarray(4, 12));
   await assert.rejects(s.readRowsF32("f32", 2, 5), (e: unknown) => e instanceof SafetensorsError && e.code === "bad-range");
   await assert.rejects(s.readBytes("f32", 10, 4), (e: unknown) => e instanceof SafetensorsError && e.code === "bad-range");
+  // Strided reads: columns 1..3 of every row of f32 [4, 3] (chunks of 8 bytes every 12).
+  const strided = new Float32Array((await s.readStridedBytes!("f32", 4, 8, 12, 4)).buffer);
+  assert.deepEqual([...strided], [0, 1, 2, 3].flatMap((r) => [f32[r * 3 + 1]!, f32[r * 3 + 2]!]));
+  await assert.rejects(s.readStridedBytes!("f32", 4, 8, 12, 5), (e: unknown) => e instanceof SafetensorsError && e.code === "bad-range");
   await assert.rejects(s.readF32("e4m3"), (e: unknown) => e instanceof SafetensorsError && e.code === "not-float");
   assert.throws(() => s.info("nope"), (e: unknown) => e instanceof SafetensorsError && e.code === "missing-tensor" && e.message.includes(p));
   await s.close();

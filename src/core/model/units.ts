@@ -122,6 +122,16 @@ export async function readSliceStored(source: TensorSource, ref: SliceRef): Prom
         o += (e - b) * size;
       }
     }
+  } else if (source.readStridedBytes) {
+    // One strided read per range (a chunk per row), interleaved into [R, W].
+    let o = 0;
+    for (const [b, e] of ref.ranges) {
+      const w = (e - b) * size;
+      const part = await source.readStridedBytes(ref.tensor, b * size, w, C * size, R);
+      if (ref.ranges.length === 1) { out.set(part); break; }
+      for (let r = 0; r < R; r++) out.set(part.subarray(r * w, (r + 1) * w), r * W * size + o);
+      o += w;
+    }
   } else {
     const jobs: (() => Promise<void>)[] = [];
     for (let r = 0; r < R; r++) {

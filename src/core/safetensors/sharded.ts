@@ -96,6 +96,13 @@ class ShardedSource implements TensorSource {
   readBytes(name: string, b?: number, e?: number): Promise<Uint8Array> { return this.part(name).readBytes(name, b, e); }
   readRowsF32(name: string, r0: number, r1: number): Promise<Float32Array> { return this.part(name).readRowsF32(name, r0, r1); }
   readF32(name: string): Promise<Float32Array> { return this.part(name).readF32(name); }
+  async readStridedBytes(name: string, b: number, chunk: number, stride: number, count: number): Promise<Uint8Array> {
+    const p = this.part(name);
+    if (p.readStridedBytes) return p.readStridedBytes(name, b, chunk, stride, count);
+    const out = new Uint8Array(chunk * count);
+    for (let i = 0; i < count; i++) out.set(await p.readBytes(name, b + i * stride, b + i * stride + chunk), i * chunk);
+    return out;
+  }
   async close(): Promise<void> { await Promise.all(this.parts.map((p) => p.close())); }
 }
 

@@ -39,6 +39,12 @@ export interface TensorSource {
   readRowsF32(name: string, rowBegin: number, rowEnd: number): Promise<Float32Array>;
   /** A whole float tensor as float32 (exact for F16/BF16/F32; F64 is rounded). */
   readF32(name: string): Promise<Float32Array>;
+  /**
+   * `count` chunks of `chunkBytes` bytes at byte offsets `byteBegin + i·strideBytes` within a
+   * tensor, concatenated (e.g. a column block of a 2-D tensor, one chunk per row). Optional:
+   * callers fall back to readBytes per chunk when absent.
+   */
+  readStridedBytes?(name: string, byteBegin: number, chunkBytes: number, strideBytes: number, count: number): Promise<Uint8Array>;
   /** Total bytes read from disk so far (for tests and benchmarks). */
   readonly bytesRead: number;
   close(): Promise<void>;
