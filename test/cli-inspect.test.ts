@@ -85,6 +85,21 @@ for (const c of cases) {
   });
 }
 
+test("cli inspect: GPT-2 causal-mask buffers (attn.bias) are not counted as parameters", async () => {
+  const dir = await writeSyntheticModel(fresh("gpt2-buffers"), { family: "gpt2", layers: 2, heads: 2, headDim: 4, seed: 6, maxPositions: 16 });
+  const ck = await openCheckpoint(dir);
+  const plain = ck.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  const tensors = await Promise.all(ck.source.tensors.map(async (t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: await ck.source.readBytes(t.name) })));
+  await ck.close();
+  for (let l = 0; l < 2; l++) tensors.push({ name: `transformer.h.${l}.attn.bias`, dtype: "F32", shape: [1, 1, 16, 16], data: new Uint8Array(16 * 16 * 4) });
+  await writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });
+  const s = json(dir);
+  assert.equal(s.parameters, plain);
+  assert.deepEqual(s.buffers, { tensors: 2, elements: 512 });
+  assert.equal(s.bytes, plain * 4 + 512 * 4);
+  assert.equal(s.attentionParameters, 2 * (4 * 64 + 4 * 8));
+});
+
 test("cli inspect: a compact headshare checkpoint is shown as shared (ratio, saved units, dense size)", async () => {
   // 2 layers × 2 KV groups (H=4, Hkv=2, dh=4, d=16); the plan drops unit 1 of layer 1 (root: layer 0 unit 0).
   const dir = await writeSyntheticModel(fresh("dense"), { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 4, seed: 8, tied: true });

@@ -35,7 +35,7 @@ function render(s: CheckpointSummary, all: boolean): string {
     );
   }
   model.push(
-    ["parameters", int(s.parameters)],
+    ["parameters", int(s.parameters) + (s.buffers.tensors ? ` (+ ${int(s.buffers.elements)} in ${s.buffers.tensors} buffers: masks, rotary tables)` : "")],
     ["bytes", `${int(s.bytes)} (${bytes(s.bytes)}; ${bytes(s.fileBytes)} on disk)`],
     ["dtypes", Object.entries(s.dtypes).map(([d, n]) => `${d} ${int(n)}`).join(", ") || "(none)"],
   );

@@ -2,7 +2,7 @@
 export * from "./types";
 export { ModelError, type ModelErrorCode } from "./errors";
 export { ConfigReader, readConfig, type RawConfig } from "./config";
-export { ADAPTERS, adapterForFamily, selectAdapter, type Adapter, type AdapterContext } from "./adapters";
+export { ADAPTERS, adapterForFamily, isBufferTensor, selectAdapter, type Adapter, type AdapterContext } from "./adapters";
 export {
   ORIGINAL_SHAPES_METADATA_KEY, PLAN_METADATA_KEY, SUPPORTED_ARCHITECTURES, buildSpec, openCheckpoint,
   resolveCheckpointPaths, type Checkpoint, type CompactInfo,

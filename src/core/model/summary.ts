@@ -11,6 +11,7 @@ import { DTYPE_SIZE, numel } from "../safetensors/dtype";
 import { openTensorSource } from "../safetensors/sharded";
 import type { TensorSource } from "../safetensors/types";
 import { type Checkpoint, ORIGINAL_SHAPES_METADATA_KEY, PLAN_METADATA_KEY, openCheckpoint, resolveCheckpointPaths } from "./checkpoint";
+import { isBufferTensor } from "./adapters/common";
 import { ModelError } from "./errors";
 import type { ModelSpec } from "./types";
 
@@ -47,13 +48,15 @@ export interface CheckpointSummary {
   readonly intermediate: number | null;
   readonly vocab: number | null;
   readonly tiedEmbeddings: boolean | null;
-  /** Stored parameters (elements of every tensor). */
+  /** Stored parameters: elements of every tensor except buffers (causal masks, inv_freq, position ids). */
   readonly parameters: number;
+  /** Buffers stored beside the parameters (not counted in `parameters`, counted in `bytes`). */
+  readonly buffers: { readonly tensors: number; readonly elements: number };
   /** Stored tensor bytes (data region(s), headers excluded). */
   readonly bytes: number;
   /** Size of the weight file(s) on disk, headers included. */
   readonly fileBytes: number;
-  /** dtype → parameters stored in it. */
+  /** dtype → parameters stored in it (buffers excluded). */
   readonly dtypes: Readonly<Record<string, number>>;
   /** Parameters of q/k/v/o weights and their biases, as stored; null without a model view. */
   readonly attentionParameters: number | null;
@@ -120,18 +123,23 @@ function parseJsonOr<T>(text: string | undefined, fallback: T): unknown {
 
 async function summarize(inputPath: string, weights: string, source: TensorSource, ckpt: Checkpoint | undefined, modelError: string | null): Promise<CheckpointSummary> {
   const dtypes: Record<string, number> = {};
-  let parameters = 0, bytes = 0;
+  let parameters = 0, bytes = 0, bufferTensors = 0, bufferElements = 0;
   const tensors: TensorRow[] = source.tensors.map((t) => {
     const n = numel(t.shape);
-    parameters += n;
     bytes += n * DTYPE_SIZE[t.dtype];
-    dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + n;
+    if (isBufferTensor(t.name)) {
+      bufferTensors++;
+      bufferElements += n;
+    } else {
+      parameters += n;
+      dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + n;
+    }
     return { name: t.name, dtype: t.dtype, shape: [...t.shape], bytes: n * DTYPE_SIZE[t.dtype] };
   });
   const plan = summarizePlan(parseJsonOr(source.metadata[PLAN_METADATA_KEY], undefined));
   const originalShapes = parseJsonOr(source.metadata[ORIGINAL_SHAPES_METADATA_KEY], {}) as Record<string, number[]>;
   let denseParameters = 0;
-  for (const t of source.tensors) denseParameters += numel(originalShapes[t.name] ?? t.shape);
+  for (const t of source.tensors) if (!isBufferTensor(t.name)) denseParameters += numel(originalShapes[t.name] ?? t.shape);
   const spec = ckpt?.spec;
   const att = spec ? attentionParameters(spec, source) : null;
   return {
@@ -149,6 +157,7 @@ async function summarize(inputPath: string, weights: string, source: TensorSourc
     vocab: spec?.vocab ?? null,
     tiedEmbeddings: spec?.tiedEmbeddings ?? null,
     parameters,
+    buffers: { tensors: bufferTensors, elements: bufferElements },
     bytes,
     fileBytes: await fileBytesOf(source),
     dtypes,

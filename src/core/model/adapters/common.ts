@@ -115,3 +115,15 @@ export function resolveTied(ctx: AdapterContext, lmHeadName: string, lmHead: str
   }
   return true;
 }
+
+/**
+ * Tensors that checkpoints store but that are buffers, not parameters (HF's num_parameters skips
+ * them): GPT-2's causal-mask `attn.bias` / `attn.masked_bias`, GPT-NeoX's `attention.bias` /
+ * `attention.masked_bias`, rotary `inv_freq`, BERT's `position_ids`.
+ */
+const BUFFER_PATTERNS: readonly RegExp[] = [
+  /(^|\.)attn\.(masked_)?bias$/, /(^|\.)attention\.(masked_)?bias$/, /(^|\.)rotary_emb\.inv_freq$/, /(^|\.)embeddings\.position_ids$/,
+];
+export function isBufferTensor(name: string): boolean {
+  return BUFFER_PATTERNS.some((re) => re.test(name));
+}

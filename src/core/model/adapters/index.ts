@@ -9,6 +9,7 @@ import { llamaAdapter } from "./llama";
 import { neoxAdapter } from "./neox";
 
 export type { Adapter, AdapterContext } from "./common";
+export { isBufferTensor } from "./common";
 export const ADAPTERS: readonly Adapter[] = [llamaAdapter, gpt2Adapter, bertAdapter, neoxAdapter];
 
 export function adapterForFamily(f: Family): Adapter {
