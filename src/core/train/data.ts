@@ -1,0 +1,109 @@
+/**
+ * Training data: plain-text files split into documents (at `<|endoftext|>`, or at blank lines when
+ * a file has no such marker), tokenized with the model's tokenizer (each document = BOS + tokens),
+ * a held-out split never trained on, and the training documents packed into one token stream
+ * from which fixed-length blocks are drawn.
+ *
+ *   stream [T_total] = doc₀ ‖ doc₁ ‖ …        block b = stream[o_b, o_b + S + 1)
+ *   input_ids [B, S] = block[:, 0:S]          targets [B, S] = block[:, 1:S+1]
+ */
+import fs from "node:fs/promises";
+import { TrainError } from "./errors";
+import { Rng } from "./rng";
+
+export const DOC_SEPARATOR = "<|endoftext|>";
+
+/** Documents of a text: split at `<|endoftext|>` (else at blank lines), trimmed, empty ones dropped. */
+export function splitDocuments(text: string): string[] {
+  const t = text.replace(/\r\n/g, "\n");
+  const parts = t.includes(DOC_SEPARATOR) ? t.split(DOC_SEPARATOR) : t.split(/\n\s*\n/);
+  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+export async function readDocuments(files: readonly string[]): Promise<string[]> {
+  const docs: string[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = await fs.readFile(f, "utf8");
+    } catch (e) {
+      throw new TrainError("bad-data", `cannot read the text file (${e instanceof Error ? e.message : String(e)}); pass an existing UTF-8 text file`, f);
+    }
+    const d = splitDocuments(text);
+    if (d.length === 0) throw new TrainError("bad-data", "the text file is empty; pass a file with text", f);
+    docs.push(...d);
+  }
+  return docs;
+}
+
+export interface DataSplitOptions {
+  /** Held-out documents from separate files (then no training document is held out). */
+  readonly heldoutFiles?: readonly string[];
+  /** Else: the last `heldoutDocs` documents of the training text are held out… */
+  readonly heldoutDocs?: number;
+  /** …or this fraction of them (default 0.2, at least 1). */
+  readonly heldoutFraction?: number;
+}
+
+export interface TokenizedData {
+  /** Training documents, each BOS + ids. */
+  readonly train: readonly Int32Array[];
+  /** Held-out documents, each BOS + ids. Never trained on. */
+  readonly heldout: readonly Int32Array[];
+  /** Packed training stream. */
+  readonly stream: Int32Array;
+}
+
+export type Encode = (text: string) => number[];
+
+export async function loadTextData(files: readonly string[], encode: Encode, o: DataSplitOptions = {}): Promise<TokenizedData> {
+  if (files.length === 0) throw new TrainError("bad-data", "no training text given; pass at least one text file");
+  const docs = await readDocuments(files);
+  let trainDocs: string[], heldDocs: string[];
+  if (o.heldoutFiles && o.heldoutFiles.length > 0) {
+    trainDocs = docs;
+    heldDocs = await readDocuments(o.heldoutFiles);
+  } else {
+    const frac = o.heldoutFraction ?? 0.2;
+    if (!(frac > 0 && frac < 1)) throw new TrainError("bad-options", `heldoutFraction must be in (0, 1), got ${frac}`);
+    const n = o.heldoutDocs ?? Math.max(1, Math.round(docs.length * frac));
+    if (!Number.isInteger(n) || n < 1 || n >= docs.length) {
+      throw new TrainError("bad-data", `cannot hold out ${n} of ${docs.length} documents; give more text, a smaller held-out count or a --heldout file`, files[0]);
+    }
+    trainDocs = docs.slice(0, docs.length - n);
+    heldDocs = docs.slice(docs.length - n);
+  }
+  const train = trainDocs.map((d) => Int32Array.from(encode(d)));
+  const heldout = heldDocs.map((d) => Int32Array.from(encode(d)));
+  const total = train.reduce((s, d) => s + d.length, 0);
+  const stream = new Int32Array(total);
+  let at = 0;
+  for (const d of train) { stream.set(d, at); at += d.length; }
+  return { train, heldout, stream };
+}
+
+/** Draws batches of blocks at seeded random offsets: batch k of a run is a function of (seed, k). */
+export class BlockSampler {
+  constructor(readonly stream: Int32Array, readonly batchSize: number, readonly seqLen: number, readonly seed: number) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new TrainError("bad-options", `batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(seqLen) || seqLen < 2) throw new TrainError("bad-options", `sequence length must be an integer ≥ 2, got ${seqLen}`);
+    if (stream.length < seqLen + 1) {
+      throw new TrainError("bad-data", `the training text has ${stream.length} tokens, fewer than one block of ${seqLen + 1}; give more text or a shorter --seq-len`);
+    }
+  }
+
+  /** Micro-batch `k`: input_ids and targets, [B, S] int64 row-major. */
+  batch(k: number): { inputIds: BigInt64Array; targets: BigInt64Array } {
+    const rng = new Rng((this.seed * 0x9e3779b1 + k * 0x85ebca77) >>> 0);
+    const { batchSize: B, seqLen: S } = this;
+    const inputIds = new BigInt64Array(B * S), targets = new BigInt64Array(B * S);
+    for (let b = 0; b < B; b++) {
+      const o = rng.int(this.stream.length - S);
+      for (let s = 0; s < S; s++) {
+        inputIds[b * S + s] = BigInt(this.stream[o + s]!);
+        targets[b * S + s] = BigInt(this.stream[o + s + 1]!);
+      }
+    }
+    return { inputIds, targets };
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * PostShare (method.md §5, paper §4): match and plan on the pre-trained weights, post-train with
+ *   loss = λ_lm · LM + λ_w · (1/N) · Σ_targets Σ_{p∈q,k,v} ‖W_p(target) − W_p(root)‖_F
+ * then DirectShare with the same plan on the post-trained weights, and report held-out metrics of
+ * the original model, DirectShare at the same ratio, and PostShare.
+ *
+ *   ckpt ─► match table ─► plan(α) ─┬─► DirectShare(original) ─► held-out nll
+ *                                   └─► pairs ─► train graph ─► AdamW steps ─► post-trained
+ *                                                   ─► DirectShare(post-trained) ─► held-out nll, KL ─► out dir
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { loadTokenizer } from "../eval/tokenizer";
+import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
+import type { Granularity } from "../model/types";
+import type { ProviderName } from "../runtime/ort";
+import { computeMatchTable } from "../share/match";
+import { planSharing } from "../share/plan";
+import type { SharingPlan, Strategy } from "../share/types";
+import { BlockSampler, loadTextData } from "./data";
+import { TrainError } from "./errors";
+import { trainingForward, NLL } from "./forward";
+import { compareLogprobs, HeldoutScorer, type Comparison, type HeldoutScore } from "./heldout";
+import { DEFAULT_OPTIMIZER } from "./optimizer";
+import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "./pairs";
+import { writeTrainedCheckpoint } from "./save";
+import { buildTrainGraph } from "./trainGraph";
+import { runTraining, Trainer, type StepEvent } from "./trainer";
+import { sampleSequences } from "./sample";
+
+export interface PostShareOptions {
+  readonly ratio: number;
+  readonly strategy?: Strategy;
+  readonly granularity?: Granularity;
+  /** Post-training text files. */
+  readonly text: readonly string[];
+  /** Held-out text files; otherwise the last `heldoutDocs` documents (or 20 %) of `text`. */
+  readonly heldout?: readonly string[];
+  readonly heldoutDocs?: number;
+  readonly steps?: number;
+  readonly lr?: number;
+  readonly warmupSteps?: number;
+  readonly minLrRatio?: number;
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly eps?: number;
+  readonly weightDecay?: number;
+  readonly clipNorm?: number;
+  readonly lambdaLm?: number;
+  readonly lambdaW?: number;
+  readonly weightLoss?: "l2" | "mse";
+  /** What to post-train on: the text, sequences sampled from the original model, or both (default). */
+  readonly trainOn?: "text" | "sampled" | "both";
+  /** Sampled sequences (BOS + sampleLength − 1 tokens each) and their temperature. */
+  readonly sampleSequences?: number;
+  readonly sampleLength?: number;
+  readonly sampleTemperature?: number;
+  readonly batchSize?: number;
+  readonly seqLen?: number;
+  readonly accumulation?: number;
+  readonly seed?: number;
+  /** Which weights train: every weight, or only the attention projections. */
+  readonly trainable?: "all" | "attention";
+  /** Write the PostShare model (dense) here; omitted: metrics only. */
+  readonly outDir?: string;
+  readonly force?: boolean;
+  readonly checkpointFile?: string;
+  readonly checkpointEvery?: number;
+  readonly resumeFrom?: string;
+  readonly providers?: readonly ProviderName[] | "auto";
+  readonly intraOpThreads?: number;
+}
+
+/** Defaults that work on stories260K (see docs/postshare.md for the runs behind them). */
+export const POSTSHARE_DEFAULTS = {
+  strategy: "qk" as Strategy,
+  granularity: "group" as Granularity,
+  steps: 300,
+  lr: 2e-3,
+  warmupSteps: 20,
+  minLrRatio: 0.1,
+  beta1: DEFAULT_OPTIMIZER.beta1,
+  beta2: DEFAULT_OPTIMIZER.beta2,
+  eps: DEFAULT_OPTIMIZER.eps,
+  weightDecay: 0,
+  clipNorm: 1,
+  lambdaLm: 0.5,
+  lambdaW: 0.5,
+  weightLoss: "l2" as const,
+  trainOn: "both" as "text" | "sampled" | "both",
+  sampleSequences: 128,
+  sampleLength: 256,
+  sampleTemperature: 1,
+  batchSize: 8,
+  seqLen: 128,
+  accumulation: 1,
+  seed: 1,
+  trainable: "all" as const,
+};
+
+export interface PostShareProgress {
+  readonly phase: "load" | "match" | "evaluate" | "sample" | "train" | "write";
+  readonly done: number;
+  readonly total: number;
+  readonly message?: string;
+  readonly step?: StepEvent;
+}
+
+export interface LossCurveRow {
+  readonly step: number;
+  readonly lm: number;
+  readonly weight: number;
+  readonly lr: number;
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly tokensPerSecond: number;
+}
+
+export interface PostShareResult {
+  readonly model: string;
+  readonly ratio: number;
+  readonly strategy: Strategy;
+  readonly granularity: Granularity;
+  readonly selected: number;
+  readonly plan: SharingPlan;
+  readonly original: HeldoutScore;
+  readonly directShare: HeldoutScore;
+  /** The post-trained model before the final share. */
+  readonly postTrained: HeldoutScore;
+  readonly postShare: HeldoutScore;
+  readonly lossCurve: LossCurveRow[];
+  /** Mean over (target, root, q/k/v) of ‖W(t) − W(r)‖ / ‖W(r)‖, before and after post-training. */
+  readonly meanRelativePairDistance: { readonly before: number; readonly after: number };
+  /** The final share vs the post-trained model (what sharing changes at the end). */
+  readonly finalShare: Comparison;
+  /** DirectShare vs the original model, for comparison. */
+  readonly directShareVsOriginal: Comparison;
+  readonly steps: number;
+  readonly tokens: number;
+  readonly trainSeconds: number;
+  readonly tokensPerSecond: number;
+  readonly seconds: number;
+  readonly provider: ProviderName;
+  readonly heldoutDocuments: number;
+  readonly trainDocuments: number;
+  readonly options: Record<string, unknown>;
+  readonly outDir?: string;
+}
+
+export interface PostShareHooks {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: PostShareProgress) => void;
+}
+
+function validate(o: PostShareOptions): void {
+  const bad = (m: string): never => { throw new TrainError("bad-options", `postshare: ${m}`); };
+  if (!(typeof o.ratio === "number" && o.ratio > 0 && o.ratio < 1)) bad(`--ratio must be a number in (0, 1), got ${o.ratio}`);
+  if (!Array.isArray(o.text) || o.text.length === 0) bad("give at least one post-training text file (--text FILE)");
+  const posInt = (k: string, v: number | undefined): void => { if (v !== undefined && (!Number.isInteger(v) || v < 1)) bad(`--${k} must be a positive integer, got ${v}`); };
+  posInt("steps", o.steps); posInt("batch-size", o.batchSize); posInt("seq-len", o.seqLen); posInt("accumulation", o.accumulation);
+  for (const [k, v] of [["lambda-lm", o.lambdaLm], ["lambda-w", o.lambdaW]] as const) if (v !== undefined && !(v >= 0 && Number.isFinite(v))) bad(`--${k} must be ≥ 0, got ${v}`);
+  if (o.lambdaLm === 0 && o.lambdaW === 0) bad("--lambda-lm and --lambda-w are both 0: nothing to train");
+  if (o.weightLoss !== undefined && o.weightLoss !== "l2" && o.weightLoss !== "mse") bad(`--weight-loss must be l2 or mse, got ${String(o.weightLoss)}`);
+  if (o.trainable !== undefined && o.trainable !== "all" && o.trainable !== "attention") bad(`--trainable must be all or attention, got ${String(o.trainable)}`);
+}
+
+async function loadParams(ckpt: Checkpoint, inputs: readonly { input: string; tensor: string }[]): Promise<Map<string, Float32Array>> {
+  const m = new Map<string, Float32Array>();
+  for (const w of inputs) m.set(w.input, await ckpt.source.readF32(w.tensor));
+  return m;
+}
+
+export async function postShare(model: string, opts: PostShareOptions, hooks: PostShareHooks = {}): Promise<PostShareResult> {
+  validate(opts);
+  const o = { ...POSTSHARE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof POSTSHARE_DEFAULTS & PostShareOptions;
+  const t0 = performance.now();
+  const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
+  const check = (): void => { if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled"); };
+  const threads = o.intraOpThreads;
+  const rt = { ...(o.providers ? { providers: o.providers } : {}), ...(threads ? { intraOpThreads: threads } : {}) };
+
+  progress({ phase: "load", done: 0, total: 1, message: `opening ${model}` });
+  const ckpt = await openCheckpoint(model);
+  try {
+    if (o.outDir && path.resolve(o.outDir) === path.resolve(ckpt.dir)) {
+      throw new TrainError("bad-options", `postshare: --out ${o.outDir} is the input model's folder; choose another folder (the input is never modified)`);
+    }
+    const tok = await loadTokenizer(ckpt.dir);
+    const bos = tok.bosTokenId ?? ckpt.spec.bosTokenId;
+    const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
+    const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
+    check();
+
+    progress({ phase: "match", done: 0, total: 1, message: "match table and plan on the pre-trained weights" });
+    const table = await computeMatchTable(ckpt, { strategy: o.strategy, granularity: o.granularity, ...rt, ...(hooks.signal ? { signal: hooks.signal } : {}) });
+    const plan = planSharing(table, o.ratio);
+    progress({ phase: "match", done: 1, total: 1, message: `${plan.selected} units selected` });
+    check();
+
+    const fwd = trainingForward(ckpt);
+    const shapeOf = (t: string): readonly number[] => ckpt.source.info(t).shape;
+    const original = await loadParams(ckpt, fwd.weights);
+    const pairs = pairsFromPlan(ckpt.spec, plan);
+    const before = meanRelativeDistance(pairs, original, shapeOf);
+
+    progress({ phase: "evaluate", done: 0, total: 2, message: "held-out: original and DirectShare" });
+    const scorer = await HeldoutScorer.create(ckpt, { withLogprobs: true, ...rt });
+    let result: PostShareResult;
+    try {
+      const origScore = await scorer.score(original, data.heldout, hooks.signal);
+      const directParams = applyPlanInMemory(ckpt.spec, plan, original, shapeOf);
+      const directScore = await scorer.score(directParams, data.heldout, hooks.signal);
+      const directVsOrig = compareLogprobs(origScore.logprobs!, directScore.logprobs!, ckpt.spec.vocab);
+      progress({ phase: "evaluate", done: 2, total: 2 });
+      check();
+
+      // Post-training data: the text, and/or sequences sampled from the original model.
+      const parts: Int32Array[] = o.trainOn === "sampled" ? [] : [data.stream];
+      if (o.trainOn !== "text") {
+        const rounds = Math.max(1, Math.ceil(o.sampleSequences / 32));
+        progress({ phase: "sample", done: 0, total: rounds, message: `sampling ${rounds * 32} sequences of ${o.sampleLength} tokens from the original model` });
+        const seqs = await sampleSequences(ckpt, original, {
+          batch: 32, rounds, length: Math.min(o.sampleLength, ckpt.spec.maxPositions), temperature: o.sampleTemperature, seed: o.seed, bos: bos ?? 0, ...rt,
+          ...(hooks.signal ? { signal: hooks.signal } : {}), onProgress: (done, total) => progress({ phase: "sample", done, total }),
+        });
+        parts.push(...seqs);
+      }
+      const stream = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((at, p) => { stream.set(p, at); return at + p.length; }, 0);
+      const sampler = new BlockSampler(stream, o.batchSize, Math.min(o.seqLen, ckpt.spec.maxPositions), o.seed);
+
+      // Post-training.
+      const attention = new Set(ckpt.spec.layerTensors.flatMap((l) => [l.q, l.k, l.v, l.o, l.qBias, l.kBias, l.vBias, l.oBias].filter((x): x is string => !!x)));
+      const trainable = fwd.weights.filter((w) => o.trainable === "all" || attention.has(w.tensor)).map((w) => w.input);
+      const tg = buildTrainGraph(fwd.graph, {
+        nll: NLL, trainable, lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss, pairs, targets: plan.selected,
+      });
+      const params = new Map<string, Float32Array>([...original].map(([k, v]) => [k, Float32Array.from(v)]));
+      const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, rt);
+      let run;
+      try {
+        run = await runTraining(trainer, sampler, {
+          steps: o.steps, accumulation: o.accumulation, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps,
+          weightDecay: o.weightDecay, warmupSteps: Math.min(o.warmupSteps, o.steps), minLrRatio: o.minLrRatio, clipNorm: o.clipNorm,
+          ...(o.checkpointFile ? { checkpointFile: o.checkpointFile } : {}),
+          ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
+          ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
+        }, {
+          ...(hooks.signal ? { signal: hooks.signal } : {}),
+          onStep: (e) => progress({ phase: "train", done: e.step, total: e.steps, step: e, message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}` }),
+        });
+      } finally {
+        await trainer.release();
+      }
+      check();
+
+      progress({ phase: "evaluate", done: 0, total: 2, message: "held-out: post-trained and PostShare" });
+      const after = meanRelativeDistance(pairs, params, shapeOf);
+      const postTrained = await scorer.score(params, data.heldout, hooks.signal);
+      const shared = applyPlanInMemory(ckpt.spec, plan, params, shapeOf);
+      const postScore = await scorer.score(shared, data.heldout, hooks.signal);
+      const finalShare = compareLogprobs(postTrained.logprobs!, postScore.logprobs!, ckpt.spec.vocab);
+      progress({ phase: "evaluate", done: 2, total: 2 });
+
+      let outDir: string | undefined;
+      if (o.outDir) {
+        progress({ phase: "write", done: 0, total: 1, message: `writing ${o.outDir}` });
+        const byTensor = new Map(fwd.weights.map((w) => [w.tensor, shared.get(w.input)!]));
+        outDir = await writeTrainedCheckpoint(ckpt, byTensor, o.outDir, {
+          force: !!o.force,
+          metadata: { "headshare.postshare": JSON.stringify({ ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, steps: o.steps, selected: plan.selected }) },
+        });
+        progress({ phase: "write", done: 1, total: 1 });
+      }
+      const strip = (s: HeldoutScore): HeldoutScore => ({ nll: s.nll, ppl: s.ppl, tokens: s.tokens, documents: s.documents });
+      const trainSeconds = run.seconds;
+      result = {
+        model: ckpt.dir, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, selected: plan.selected, plan,
+        original: strip(origScore), directShare: strip(directScore), postTrained: strip(postTrained), postShare: strip(postScore),
+        lossCurve: run.curve.map((e) => ({ step: e.step, lm: e.lm, weight: e.weight, lr: e.lr, loss: e.loss, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerSecond })),
+        meanRelativePairDistance: { before, after },
+        finalShare, directShareVsOriginal: directVsOrig,
+        steps: o.steps, tokens: run.tokens, trainSeconds, tokensPerSecond: run.tokens / Math.max(trainSeconds, 1e-9),
+        seconds: (performance.now() - t0) / 1000, provider: run.provider,
+        heldoutDocuments: data.heldout.length, trainDocuments: data.train.length,
+        options: {
+          steps: o.steps, lr: o.lr, warmupSteps: o.warmupSteps, minLrRatio: o.minLrRatio, beta1: o.beta1, beta2: o.beta2, eps: o.eps,
+          weightDecay: o.weightDecay, clipNorm: o.clipNorm, lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss,
+          trainOn: o.trainOn, sampleSequences: o.trainOn === "text" ? 0 : Math.max(1, Math.ceil(o.sampleSequences / 32)) * 32, sampleLength: o.sampleLength, sampleTemperature: o.sampleTemperature,
+          trainTokens: stream.length, batchSize: o.batchSize, seqLen: sampler.seqLen, accumulation: o.accumulation, seed: o.seed, trainable: o.trainable,
+        },
+        ...(outDir ? { outDir } : {}),
+      };
+    } finally {
+      await scorer.release();
+    }
+    return result;
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/** Removes leftovers of an interrupted write in `dir` (temp names of the atomic writers). */
+export async function cleanTempFiles(dir: string): Promise<void> {
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  await Promise.all(entries.filter((e) => e.startsWith(".headshare-tmp-")).map((e) => fs.rm(path.join(dir, e), { recursive: true, force: true })));
+}
