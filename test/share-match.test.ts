@@ -175,6 +175,36 @@ async function plantCopies(ckpt: Checkpoint, outDir: string, pairs: [number, num
   await writeSafetensors(path.join(outDir, "model.safetensors"), ckpt.source.tensors.map((t) => ({ name: t.name, dtype: "F32" as const, shape: t.shape, data: f32ToBytes(whole.get(t.name)!, "F32") })));
 }
 
+test("share-match: non-finite weights are a typed error naming the unit", async () => {
+  const base = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-nan-"));
+  try {
+    await writeSyntheticModel(path.join(base, "orig"), { family: "llama", layers: 3, heads: 2, headDim: 4, seed: 3 });
+    const orig = await openCheckpoint(path.join(base, "orig"));
+    try {
+      const tensors = await Promise.all(orig.source.tensors.map(async (t) => {
+        const v = await orig.source.readF32(t.name);
+        if (t.name.endsWith("layers.2.self_attn.k_proj.weight")) v[9] = Number.NaN; // row 1 → unit 0
+        return { name: t.name, dtype: "F32" as const, shape: t.shape, data: f32ToBytes(v, "F32") };
+      }));
+      await fs.mkdir(path.join(base, "nan"));
+      await fs.copyFile(orig.configPath, path.join(base, "nan", "config.json"));
+      await writeSafetensors(path.join(base, "nan", "model.safetensors"), tensors);
+    } finally {
+      await orig.close();
+    }
+    const ckpt = await openCheckpoint(path.join(base, "nan"));
+    try {
+      await assert.rejects(computeMatchTable(ckpt, { strategy: "qk", granularity: "group" }), (e: unknown) => e instanceof MatchError && e.code === "bad-weights" && /layer 2 unit 0/.test(e.message));
+      const t = await computeMatchTable(ckpt, { strategy: "v", granularity: "group" }); // v is clean
+      assert.equal(t.entries.length, 4);
+    } finally {
+      await ckpt.close();
+    }
+  } finally {
+    await fs.rm(base, { recursive: true, force: true });
+  }
+});
+
 test("share-match: planted near-copies are found exactly and are what a plan selects", async () => {
   for (const [tag, opts] of [["llama", { family: "llama", layers: 6, heads: 8, kvHeads: 4, headDim: 8, seed: 21 }], ["gpt2", { family: "gpt2", layers: 6, heads: 4, headDim: 8, seed: 22 }]] as [string, SyntheticOptions][]) {
     const base = await fs.mkdtemp(path.join(os.tmpdir(), `headshare-plant-${tag}-`));

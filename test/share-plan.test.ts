@@ -115,6 +115,16 @@ test("share-plan: α = 0 shares nothing; robust floor; above (L−1)/L is refuse
   }
 });
 
+test("share-plan: a hand-made inconsistent table is refused, not crashed on", () => {
+  const t = syntheticTable(4, 2, 3);
+  const swapped = { ...t, entries: [t.entries[1]!, t.entries[0]!, ...t.entries.slice(2)] };
+  assert.throws(() => planSharing(swapped, 0.3), (e: unknown) => e instanceof PlanError && e.code === "bad-table");
+  const upward = { ...t, entries: t.entries.map((e, i) => (i === 3 ? { ...e, sourceLayer: e.layer } : e)) };
+  assert.throws(() => planSharing(upward, 0.3), (e: unknown) => e instanceof PlanError && e.code === "bad-table");
+  assert.throws(() => planSharing({ ...t, entries: t.entries.slice(1) }, 0.3), (e: unknown) => e instanceof PlanError && e.code === "bad-table");
+  assert.throws(() => parseMatchTable({ layers: 1_000_000, heads: 1_000_000, strategy: "qk", targets: [] }, "huge.json"), (e: unknown) => e instanceof MatchTableError && e.code === "bad-field");
+});
+
 test("share-plan: rootCosine comes from lowerCosines when present", () => {
   const t = syntheticTable(10, 4, 11, 0, true);
   const p = planSharing(t, 0.6);

@@ -4,7 +4,7 @@
  */
 export type PlanErrorCode = "bad-ratio" | "ratio-too-high" | "bad-table" | "bad-plan";
 export type MatchTableErrorCode = "bad-json" | "bad-format" | "bad-field" | "bad-entry" | "incomplete";
-export type MatchErrorCode = "bad-options" | "unsupported" | "aborted" | "read-failed";
+export type MatchErrorCode = "bad-options" | "unsupported" | "aborted" | "read-failed" | "bad-weights";
 export type ShareErrorCode =
   | "bad-options" | "bad-plan" | "out-exists" | "out-is-input" | "aborted" | "not-compact" | "bad-compact" | "write-failed";
 

@@ -35,7 +35,12 @@ export interface MatchOptions {
   /** Bytes of one float32 chunk (default 256 MiB; tests use small values to exercise chunking). */
   readonly chunkBytes?: number;
   readonly intraOpThreads?: number;
+  /** Filled with where the time went (for benchmarks). */
+  readonly stats?: MatchStats;
 }
+
+/** Seconds spent waiting for reads, decoding to float32, and in the Gram kernel (ORT + f64 adds). */
+export interface MatchStats { readWait: number; decode: number; gram: number; blocks: number }
 
 const STRATEGY_PROJS: Readonly<Record<Strategy, readonly ("q" | "k" | "v")[]>> = {
   q: ["q"], k: ["k"], v: ["v"], qk: ["q", "k"], qkv: ["q", "k", "v"],
@@ -218,13 +223,20 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
     opts.onProgress?.({ phase: "gram", done: 0, total: blocks.length });
     let next: Promise<RawBlock> | undefined = readBlock(source, blocks[0]!.plan, blocks[0]!.t0, blocks[0]!.t1);
     for (let k = 0; k < blocks.length; k++) {
+      const t = performance.now();
       const raw: RawBlock = await next!;
       aborted(opts.signal);
       const b = blocks[k + 1];
       next = b ? readBlock(source, b.plan, b.t0, b.t1) : undefined;
       next?.catch(() => undefined); // a failure is rethrown when awaited
+      const t1 = performance.now();
       const width = decodeBlock(source, raw, chunk);
+      const t2 = performance.now();
       await gram.add(chunk.subarray(0, n * width), width);
+      const t3 = performance.now();
+      if (opts.stats) {
+        opts.stats.readWait += (t1 - t) / 1000; opts.stats.decode += (t2 - t1) / 1000; opts.stats.gram += (t3 - t2) / 1000; opts.stats.blocks++;
+      }
       opts.onProgress?.({ phase: "gram", done: k + 1, total: blocks.length });
     }
   } catch (e) {
@@ -237,6 +249,11 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   // Best strictly-lower source per target, ties to the lowest (layer, unit) (strict >).
   const keep = opts.keepLowerCosines ?? n <= 4096;
   const { dots, norms2 } = gram;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(norms2[i]!)) {
+      throw new MatchError("bad-weights", `${source.path}: layer ${Math.floor(i / U)} unit ${i % U} has non-finite ${opts.strategy} weights (NaN or infinity); the checkpoint is damaged`);
+    }
+  }
   const entries: MatchEntry[] = [];
   const lowerCosines: number[][] = [];
   for (let l = 1; l < L; l++) {

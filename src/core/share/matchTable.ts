@@ -142,6 +142,7 @@ function parsePaper(o: Obj, file: string): MatchTable {
   const L = posInt(file, o, "layers", 1);
   const H = posInt(file, o, "heads", 1);
   if ((L - 1) * H > 4_000_000) throw new MatchTableError("bad-field", file, `layers × heads = ${L * H} is implausibly large`);
+  if ((L - 1) * H > 4_000_000) throw new MatchTableError("bad-field", file, `layers × heads = ${L * H} is implausibly large`);
   if (!Array.isArray(o.targets)) throw new MatchTableError("bad-field", file, `"targets" must be an array of [layer, head, source_layer, source_head, cosine] rows`);
   const slots: (MatchEntry | undefined)[] = new Array((L - 1) * H);
   o.targets.forEach((row: unknown, i: number) => {

@@ -47,6 +47,15 @@ function checkTable(table: MatchTable): void {
   if (!Number.isInteger(L) || L < 1 || !Number.isInteger(U) || U < 1 || !Array.isArray(entries) || entries.length !== (L - 1) * U) {
     throw new PlanError("bad-table", "the match table is malformed (need integer layers ≥ 1, unitsPerLayer ≥ 1 and (layers−1)·unitsPerLayer entries); load it with parseMatchTable");
   }
+  if (orderCache.has(table)) return; // checked when its order was computed
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    const layer = Math.floor(i / U) + 1, unit = i % U;
+    if (!e || e.layer !== layer || e.unit !== unit || !Number.isInteger(e.sourceLayer) || e.sourceLayer < 0 || e.sourceLayer >= layer
+      || !Number.isInteger(e.sourceUnit) || e.sourceUnit < 0 || e.sourceUnit >= U || typeof e.score !== "number" || Number.isNaN(e.score)) {
+      throw new PlanError("bad-table", `match table entry ${i} is not (layer ${layer}, unit ${unit}) with a strictly lower source and a numeric score; load tables with parseMatchTable`);
+    }
+  }
 }
 
 /** Plans DirectShare at ratio α from a match table (method.md §3). Throws PlanError. */
