@@ -3,7 +3,7 @@
  * torn writes included) and at random times while writing dense, sharded, compact and expanded
  * outputs; the input stays byte-identical, no final name ever holds a partial file, leftover
  * temporaries are `.headshare-tmp-*` and the next run cleans them. See test/crash/harness.ts.
- * HEADSHARE_CRASH_POINTS=N tests up to N kill points per job (default 60; "all" for every one).
+ * HEADSHARE_CRASH_POINTS=N tests up to N kill points per job (default 14, spread over the job plus seeded random ones; "all" for every one).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -11,7 +11,7 @@ import path from "node:path";
 import test from "node:test";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { CHILD_ENV, crashTestJob, type ChildSpec } from "./crash/harness";
-import { JOBS } from "./crash/jobs";
+import { JOBS, prepareInputs, REPLACES } from "./crash/jobs";
 import { installKillPoints, opsSoFar } from "./crash/killpoints";
 import { removeDir, scratchDir } from "./fuzz/tmp";
 
@@ -31,17 +31,16 @@ if (childSpec) {
   });
 } else {
   const envPoints = process.env.HEADSHARE_CRASH_POINTS;
-  const maxPoints = envPoints === "all" ? Number.MAX_SAFE_INTEGER : Number(envPoints ?? 60);
+  const maxPoints = envPoints === "all" ? Number.MAX_SAFE_INTEGER : Number(envPoints ?? 14);
   let root = "";
   let input = "";
   test.before(async () => {
     root = scratchDir("crash");
-    input = await writeSyntheticModel(path.join(root, "input"), { family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 8, intermediate: 24, vocab: 48, seed: 7 });
+    input = path.join(root, "inputs");
+    await prepareInputs(input);
   });
   test.after(() => removeDir(root));
 
-  /** Jobs that replace another job's output in place: the prior output is made first. */
-  const REPLACES: Record<string, string> = { "sharded-over": "sharded" };
   for (const [i, job] of Object.keys(JOBS).entries()) {
     test(`crash: ${job} output survives SIGKILL at kill points and at random times`, { timeout: 120_000 }, async () => {
       const priorJob = REPLACES[job];
