@@ -114,7 +114,7 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Removes temporaries left in `dir` by writers that were killed (their process is gone), so a
+ * Removes temporaries (files, or staging folders) left in `dir` by writers that were killed (their process is gone), so a
  * crashed run leaves nothing behind once the next write into the folder starts. Temporaries of
  * live processes (a concurrent writer) are kept. Best effort: never throws.
  */
@@ -130,7 +130,7 @@ export async function cleanStaleTemps(dir: string): Promise<string[]> {
     const m = TEMP_NAME.exec(name);
     if (!m || processAlive(Number(m[1]))) continue;
     try {
-      await fs.rm(path.join(dir, name), { force: true });
+      await fs.rm(path.join(dir, name), { force: true, recursive: true }); // a staging folder too
       removed.push(name);
     } catch {
       // another cleaner got it, or no permission: leave it

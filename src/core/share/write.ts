@@ -21,7 +21,7 @@ import { unitLayout, type UnitProj } from "../model/units";
 import { DTYPE_SIZE } from "../safetensors/dtype";
 import { SafetensorsError } from "../safetensors/errors";
 import type { TensorInfo, TensorSource, TensorToWrite } from "../safetensors/types";
-import { writeSafetensors, writeTextAtomic } from "../safetensors/writer";
+import { cleanStaleTemps, writeSafetensors, writeTextAtomic } from "../safetensors/writer";
 import { PlanError, ShareError } from "./errors";
 import { unitCost } from "./match";
 import { parseSharingPlan } from "./planJson";
@@ -178,6 +178,7 @@ async function prepareOut(outDir: string, inputDir: string, force: boolean | und
   if (!st) {
     const parent = path.dirname(out);
     await fs.mkdir(parent, { recursive: true });
+    await cleanStaleTemps(parent); // staging folders of killed runs
     const stage = path.join(parent, `.headshare-tmp-${path.basename(out)}-${process.pid}-${randomBytes(4).toString("hex")}`);
     await fs.mkdir(stage);
     return { out, stage };
@@ -214,6 +215,9 @@ async function emit(
   const { out, stage } = await prepareOut(outDirOpt, ckpt.dir, force);
   const dir = stage ?? out;
   const written: string[] = [];
+  // Writing over an existing output (force): its index goes first, so a crash half-way cannot
+  // leave the old index naming a mix of new and old shards (a checkpoint that opens but is mixed).
+  if (!stage && indexName) await fs.rm(path.join(out, indexName), { force: true });
   const inputs = [...new Set(ckpt.source.tensors.map((t) => t.file)), ckpt.weightsPath, ckpt.configPath];
   try {
     let fileBytes = 0, total = 0;
