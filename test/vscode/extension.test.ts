@@ -1,0 +1,150 @@
+/**
+ * Runs INSIDE the real VS Code extension host (scripts/test-vscode.mjs): the extension's commands
+ * and manifest, DirectShare through the command API on stories260K-hf (checked against an
+ * independent reading of the safetensors bytes), cancellation leaving no output folder, the inspect
+ * custom editor, and the sharing map panel.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import * as vscode from "vscode";
+
+const workspace = process.env.HEADSHARE_TEST_WORKSPACE ?? "";
+const tmp = process.env.HEADSHARE_TEST_TMP ?? "";
+const model = path.join(workspace, "models", "stories260K-hf");
+const haveModel = fs.existsSync(path.join(model, "model.safetensors"));
+
+interface Api {
+  runningJobs(): { id: number; label: string; phase: string }[];
+  cancel(id?: number): number;
+  mapPanel(model: string): unknown;
+  latestReport(): { parameters: { before: number; after: number } | null; selected: number | null } | undefined;
+}
+
+/** A plain safetensors reader for the assertions (independent of src/core). */
+function readSafetensors(file: string) {
+  const buf = fs.readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const raw = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<string, unknown>;
+  const meta = (raw.__metadata__ ?? {}) as Record<string, string>;
+  delete raw.__metadata__;
+  const header = raw as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const data = buf.subarray(8 + n);
+  const f32 = (name: string) => { const t = header[name]!; const b = data.subarray(t.data_offsets[0], t.data_offsets[1]); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
+  const params = Object.values(header).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  return { header, meta, params, f32 };
+}
+
+describe("Headshare in a real VS Code extension host", function () {
+  let api: Api;
+
+  before(async function () {
+    const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === "headshare");
+    assert.ok(ext, "the headshare extension is loaded");
+    api = (await ext.activate()) as Api;
+    console.log(`vscode ${vscode.version}, node ${process.version}, uiKind ${vscode.env.uiKind}, trusted ${vscode.workspace.isTrusted}`);
+  });
+
+  it("registers every command its manifest contributes", async function () {
+    const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === "headshare")!;
+    const declared = (ext.packageJSON.contributes.commands as { command: string }[]).map((c) => c.command);
+    assert.ok(declared.length >= 8);
+    const all = new Set(await vscode.commands.getCommands(true));
+    for (const id of declared) assert.ok(all.has(id), `${id} is registered`);
+    assert.equal(ext.packageJSON.contributes.customEditors[0].priority, "option");
+    assert.equal(ext.packageJSON.capabilities.untrustedWorkspaces.supported, "limited");
+  });
+
+  it("compresses stories260K-hf at 30% (compact) through the command API: 6 units shared, 241,600 parameters", async function () {
+    if (!haveModel) this.skip();
+    const out = path.join(tmp, "out-compact");
+    const r = (await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "compact", out, evaluate: false })) as { out: string } | undefined;
+    assert.ok(r, "the command returned an outcome");
+    assert.equal(r.out, out);
+    const st = readSafetensors(path.join(out, "model.safetensors"));
+    // stories260K: L=5, U=4 groups, floor(0.3·20) = 6 units; a unit owns 2 q heads·8·64 + k,v 8·64 each + o 2·8·64 = 3072 parameters.
+    assert.equal(st.params, 260032 - 6 * 3072);
+    const plan = JSON.parse(st.meta["headshare.plan"]!);
+    assert.equal(plan.selected, 6);
+    assert.equal(plan.targets.length, 6);
+    assert.ok(fs.existsSync(path.join(out, "config.json")), "config.json copied");
+    assert.ok(fs.existsSync(path.join(out, "tokenizer.json")), "tokenizer copied");
+    const rep = api.latestReport();
+    assert.equal(rep?.parameters?.after, 241600);
+    assert.equal(rep?.selected, 6);
+    const orig = readSafetensors(path.join(model, "model.safetensors"));
+    for (const [name, t] of Object.entries(orig.header)) {
+      if (name.includes("self_attn")) continue;
+      assert.deepEqual(st.f32(name), orig.f32(name), `${name} copied unchanged`);
+      assert.deepEqual(st.header[name]!.shape, t.shape);
+    }
+  });
+
+  it("dense output: each target's q/k/v rows and o columns equal its root's, everything else unchanged", async function () {
+    if (!haveModel) this.skip();
+    const out = path.join(tmp, "out-dense");
+    const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "dense", out, evaluate: false, noReport: true });
+    assert.ok(r);
+    const st = readSafetensors(path.join(out, "model.safetensors"));
+    const orig = readSafetensors(path.join(model, "model.safetensors"));
+    const plan = JSON.parse(readSafetensors(path.join(tmp, "out-compact", "model.safetensors")).meta["headshare.plan"]!) as { targets: { layer: number; unit: number; rootLayer: number; rootUnit: number }[] };
+    const d = 64, dh = 8, g = 2;   // width, head size, query heads per KV group
+    const rows = (a: Float32Array, r0: number, n: number) => Array.from(a.subarray(r0 * d, (r0 + n) * d));
+    const cols = (a: Float32Array, c0: number, n: number) => Array.from({ length: d }, (_, r) => Array.from(a.subarray(r * d + c0, r * d + c0 + n))).flat();
+    const changed = new Set<string>();
+    for (const t of plan.targets) {
+      const L = (l: number, p: string) => `model.layers.${l}.self_attn.${p}.weight`;
+      for (const p of ["q_proj", "k_proj", "v_proj"]) {
+        const n = p === "q_proj" ? g * dh : dh;
+        assert.deepEqual(rows(st.f32(L(t.layer, p)), t.unit * n, n), rows(orig.f32(L(t.rootLayer, p)), t.rootUnit * n, n), `${p} of L${t.layer}U${t.unit} = root L${t.rootLayer}U${t.rootUnit}`);
+        changed.add(L(t.layer, p));
+      }
+      assert.deepEqual(cols(st.f32(L(t.layer, "o_proj")), t.unit * g * dh, g * dh), cols(orig.f32(L(t.rootLayer, "o_proj")), t.rootUnit * g * dh, g * dh));
+      changed.add(L(t.layer, "o_proj"));
+    }
+    for (const name of Object.keys(orig.header)) if (!changed.has(name)) assert.deepEqual(st.f32(name), orig.f32(name), `${name} unchanged`);
+    assert.equal(st.params, orig.params);
+  });
+
+  it("refuses an output folder over the input", async function () {
+    if (!haveModel) this.skip();
+    const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "compact", out: model });
+    assert.equal(r, undefined);
+    assert.deepEqual(fs.readdirSync(model).sort(), ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]);
+  });
+
+  it("cancelling a compress leaves no output folder", async function () {
+    if (!haveModel) this.skip();
+    const out = path.join(tmp, "out-cancelled");
+    // A strategy not matched yet, so the job has real work (matching, then writing) when the cancel lands.
+    const running = vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.5, strategy: "qkv", format: "dense", out, evaluate: false, noReport: true });
+    const t0 = Date.now();
+    while (!api.runningJobs().length && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(api.runningJobs().length, "the job started");
+    assert.equal(api.cancel(), 1);
+    assert.equal(await running, undefined, "a cancelled compress returns nothing");
+    assert.equal(fs.existsSync(out), false, "no output folder left behind");
+    assert.equal(api.runningJobs().length, 0);
+  });
+
+  it("opens the inspect custom editor on model.safetensors", async function () {
+    if (!haveModel) this.skip();
+    await vscode.commands.executeCommand("headshare.inspect", vscode.Uri.file(path.join(model, "model.safetensors")));
+    const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+    assert.ok(tab?.input instanceof vscode.TabInputCustom, "a custom editor tab is active");
+    assert.equal((tab.input as vscode.TabInputCustom).viewType, "headshare.inspect");
+    await vscode.commands.executeCommand("workbench.action.closeAllEditors");
+  });
+
+  it("shows the sharing map panel for stories260K-hf", async function () {
+    if (!haveModel) this.skip();
+    await vscode.commands.executeCommand("headshare.showSharingMap", vscode.Uri.file(model));
+    assert.ok(api.mapPanel(model), "a sharing map panel is open for the model");
+    const t0 = Date.now();
+    while (!(vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputWebview) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+    assert.ok(tab?.input instanceof vscode.TabInputWebview, `the active tab is a webview (got ${tab?.label}: ${JSON.stringify(tab?.input)})`);
+    assert.match((tab.input as vscode.TabInputWebview).viewType, /headshare\.sharingMap$/);
+    await vscode.commands.executeCommand("workbench.action.closeAllEditors");
+  });
+});

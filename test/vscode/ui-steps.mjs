@@ -1,0 +1,75 @@
+// UI steps for scripts/test-vscode.mjs: the workbench in Chromium, driven like a user. Throws on failure.
+import assert from "node:assert/strict";
+import path from "node:path";
+
+export async function runUi({ page, port, workspace, payload, artifacts, step }) {
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  await page.locator(".monaco-workbench .statusbar").waitFor({ timeout: 60000 });
+  step("workbench is up");
+  const row = (name) => page.locator(".explorer-folders-view .monaco-list-row", { has: page.locator(".label-name", { hasText: new RegExp(`^${name}$`) }) }).first();
+  await row("models").waitFor({ timeout: 30000 });
+  await row("models").click();
+  await row("stories260K-hf").waitFor({ timeout: 15000 });
+  // The extension activates on workspaceContains:**/*.safetensors (its status bar item appears), then lists model folders.
+  await page.locator(".statusbar-item", { hasText: "Headshare" }).first().waitFor({ timeout: 60000 });
+  step("extension active");
+  await page.waitForTimeout(1500);
+  // The explorer menu shows Headshare on model folders once the extension has listed them (context key).
+  const item = page.locator(".context-view .monaco-menu .action-label", { hasText: "Show Sharing Map" });
+  for (let i = 0; ; i++) {
+    await row("stories260K-hf").click({ button: "right" });
+    if (await item.first().isVisible({ timeout: 2000 }).catch(() => false)) break;
+    await page.keyboard.press("Escape");
+    await page.locator(".context-view .monaco-menu").waitFor({ state: "hidden", timeout: 5000 }).catch(() => undefined);
+    if (i > 15) throw new Error("the explorer context menu never offered Headshare: Show Sharing Map on stories260K-hf");
+    await page.waitForTimeout(1000);
+  }
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-context-menu.png") });
+  // The menu lives in a shadow root above a full-screen click catcher; hover it and press Enter like a keyboard user.
+  await item.first().hover({ force: true });
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Enter");
+  step("Show Sharing Map chosen from the explorer context menu");
+  const webview = page.frameLocator("iframe.webview.ready").last().frameLocator("iframe#active-frame");
+  const canvas = webview.locator("canvas.heatmap");
+  await canvas.waitFor({ timeout: 120000 });
+  assert.equal(await canvas.getAttribute("data-rows"), "5");
+  assert.equal(await canvas.getAttribute("data-cols"), "4");
+  assert.equal(await webview.locator("table.heatmap-cells td").count(), 20);
+  const count = webview.locator("#selected-count");
+  const before = Number(await count.getAttribute("data-selected"));
+  assert.equal(before, 6, "floor(0.3 · 5 · 4) = 6 selected at the default ratio");
+  step(`map rendered: 5 × 4 cells, ${before} selected`);
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-map.png") });
+
+  await webview.locator("#ratio").focus();
+  for (let i = 0; i < 20; i++) await page.keyboard.press("ArrowRight");
+  const after = Number(await count.getAttribute("data-selected"));
+  assert.equal(after, 10, "floor(0.5 · 20) = 10 after moving the slider to 50%");
+  step(`slider moved: ${before} → ${after} selected`);
+  const box = await canvas.boundingBox();
+  await page.mouse.move(box.x + 40 + 20 * 2.5, box.y + 22 + 20 * 3.5);
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-map-slider.png") });
+
+  await webview.locator("#quick-eval").click();
+  step("quick eval requested");
+  const ppl = webview.locator("#eval-ppl");
+  const err = webview.locator("#busy .error");
+  await Promise.race([ppl.waitFor({ timeout: 180000 }), err.waitFor({ timeout: 180000 }).then(async () => { throw new Error(`quick eval failed in the panel: ${await err.textContent()}`); })]);
+  const original = Number(await webview.locator("#eval-ppl-original").getAttribute("data-ppl"));
+  const shared = Number(await ppl.getAttribute("data-ppl"));
+  const caption = await webview.locator("#eval-metrics caption").textContent();
+  step(`quick eval: perplexity ${original} → ${shared} (${caption})`);
+  // ../shared/models/README.md: TinyStories excerpt, per-document windows of 512 → ppl 3.39532 on 14,552 tokens.
+  assert.ok(Math.abs(original - 3.39532) / 3.39532 < 1e-3, `original perplexity ${original} ≈ 3.39532`);
+  assert.match(caption, /14,552 tokens/);
+  assert.ok(shared > original, "sharing 50% of the heads raises perplexity");
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-quick-eval.png") });
+  await webview.locator("#eval-result").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-quick-eval-metrics.png") });
+  const status = await page.locator(".statusbar-item", { hasText: "Headshare" }).first().textContent();
+  step(`status bar: ${status?.trim()}`);
+  assert.match(status ?? "", /Headshare/);
+}
