@@ -63,32 +63,36 @@ async function withTmp<T>(f: (dir: string) => Promise<T>): Promise<T> {
   try { return await f(dir); } finally { await fs.rm(dir, { recursive: true, force: true }); }
 }
 
-test("graph: GPT-2 logits equal a float64 reference forward within 1e-4 (batch of 2, right-padded)", () => withTmp(async (dir) => {
+test("graph: GPT-2 logits equal a float64 reference forward within 1e-4 (batch of 2, right-padded; full and blocked attention)", () => withTmp(async (dir) => {
   const ck = await openCheckpoint(await scaledSynthetic(dir, { family: "gpt2", layers: 2, heads: 4, headDim: 8, vocab: 61, maxPositions: 32, seed: 7 }, 12));
   try {
     const r = rng(1);
     const seqs = [Array.from({ length: 13 }, () => Math.floor(r() * 61)), Array.from({ length: 9 }, () => Math.floor(r() * 61))];
-    const { out, S } = await runBatch(ck, seqs, { logits: true });
     const W = await weightsOf(ck);
-    const { diff, scale } = maxDiffToReference(out[LOGITS]!.data, S, 61, seqs, (s) => gpt2Reference(ck.spec, W, s, "transformer."));
-    assert.ok(scale > 1, `logits are not trivially small (max |logit| ${scale})`);
-    console.log(`# max |graph − reference| = ${diff}, max |logit| = ${scale}`);
-    assert.ok(diff <= 1e-4, `max |graph − reference| = ${diff}`);
+    for (const chunk of [{}, { attentionChunk: 5, maxSequence: 16 }]) {
+      const { out, S } = await runBatch(ck, seqs, { logits: true, ...chunk });
+      const { diff, scale } = maxDiffToReference(out[LOGITS]!.data, S, 61, seqs, (s) => gpt2Reference(ck.spec, W, s, "transformer."));
+      assert.ok(scale > 1, `logits are not trivially small (max |logit| ${scale})`);
+      console.log(`# max |graph − reference| = ${diff}, max |logit| = ${scale}`);
+      assert.ok(diff <= 1e-4, `max |graph − reference| = ${diff}`);
+    }
   } finally { await ck.close(); }
 }));
 
-test("graph: Qwen2-style Llama (GQA 4/2, q/k/v biases, untied head, RoPE) equals the float64 reference within 1e-4", () => withTmp(async (dir) => {
+test("graph: Qwen2-style Llama (GQA 4/2, q/k/v biases, untied head, RoPE) equals the float64 reference within 1e-4, full and blocked attention", () => withTmp(async (dir) => {
   const ck = await openCheckpoint(await scaledSynthetic(dir, { family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 8, vocab: 53, maxPositions: 64, qkvBias: true, tied: false, seed: 11 }, 12));
   try {
     assert.equal(ck.spec.architecture, "Qwen2ForCausalLM");
     const r = rng(2);
     const seqs = [Array.from({ length: 20 }, () => Math.floor(r() * 53)), Array.from({ length: 6 }, () => Math.floor(r() * 53))];
-    const { out, S } = await runBatch(ck, seqs, { logits: true });
     const W = await weightsOf(ck);
-    const { diff, scale } = maxDiffToReference(out[LOGITS]!.data, S, 53, seqs, (s) => llamaReference(ck.spec, W, s, (n) => ck.source.has(n)));
-    assert.ok(scale > 1, `logits are not trivially small (max |logit| ${scale})`);
-    console.log(`# max |graph − reference| = ${diff}, max |logit| = ${scale}`);
-    assert.ok(diff <= 1e-4, `max |graph − reference| = ${diff}`);
+    for (const chunk of [{}, { attentionChunk: 8, maxSequence: 32 }]) {
+      const { out, S } = await runBatch(ck, seqs, { logits: true, ...chunk });
+      const { diff, scale } = maxDiffToReference(out[LOGITS]!.data, S, 53, seqs, (s) => llamaReference(ck.spec, W, s, (n) => ck.source.has(n)));
+      assert.ok(scale > 1, `logits are not trivially small (max |logit| ${scale})`);
+      console.log(`# max |graph − reference| = ${diff}, max |logit| = ${scale}`);
+      assert.ok(diff <= 1e-4, `max |graph − reference| = ${diff}`);
+    }
   } finally { await ck.close(); }
 }));
 

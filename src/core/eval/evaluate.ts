@@ -6,7 +6,7 @@
  * the other model's NLL/ppl, and both models' parameters and bytes.
  */
 import type { Checkpoint } from "../model/checkpoint";
-import { hiddenStateName, LOGPROBS, NLL } from "../graph/types";
+import { hiddenStateName, LOGPROBS, NLL, type ForwardOptions } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
@@ -31,8 +31,21 @@ export interface EvalOptions {
   readonly threads?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: EvalProgress) => void;
-  /** Padded tokens per batch (default 8192; lowered with --compare so log-probs stay ≤ 256 MB). */
+  /** Padded tokens per batch (default 2048; lowered with --compare for large vocabularies so log-probs stay ≤ 64 MB). */
   readonly batchTokens?: number;
+  /** Query chunk of the blocked causal attention (default 64; 0 = plain full attention). */
+  readonly attentionChunk?: number;
+}
+
+/** Default padded tokens per batch for a vocabulary (log-probs of one batch ≤ 64 MB when compared). */
+export function defaultBatchTokens(window: number, vocab: number, compare: boolean): number {
+  return Math.max(window, compare ? Math.min(2048, Math.floor((16 << 20) / vocab)) : 2048);
+}
+
+/** Forward options of a scoring pass (blocked attention sized to the protocol's window). */
+export function scoringForward(window: number, chunk: number | undefined, extra: ForwardOptions): ForwardOptions {
+  const size = chunk ?? 64;
+  return { ...extra, ...(size > 0 && size < window ? { attentionChunk: size, maxSequence: window } : {}) };
 }
 
 export interface ProtocolFacts {
@@ -145,16 +158,16 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
   const bosId = ckpt.spec.bosTokenId ?? tok.bosTokenId;
   const V = ckpt.spec.vocab;
-  const batchTokens = opts.batchTokens ?? (other ? Math.max(protocol.window, Math.min(8192, Math.floor((64 << 20) / V))) : 8192);
+  const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
   const prepared = prepareText(text, protocol, tok, bosId, batchTokens);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
   const common = {
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
-  const forward = other
+  const forward = scoringForward(protocol.window, opts.attentionChunk, other
     ? { logits: false, nll: true, logprobs: true, hiddenStates: sameShape }
-    : { logits: false, nll: true };
+    : { logits: false, nll: true });
   const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
   let theirs: ForwardRunner | undefined;
   try {

@@ -4,7 +4,9 @@
  */
 import type { Checkpoint } from "../model/checkpoint";
 import { buildForward } from "../graph/forward";
-import { loadWeightFeeds } from "../graph/feeds";
+import { applyPlanInPlace, loadWeightFeeds } from "../graph/feeds";
+import { sharedProjections } from "../graph/compact";
+import { unitLayout } from "../model/units";
 import { INPUT_IDS, TARGETS, type ForwardOptions } from "../graph/types";
 import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
@@ -26,10 +28,16 @@ export interface RunOutput {
   readonly dims: readonly number[];
 }
 
+/** Replacement weight feeds by input name (see `planOverrides`). */
+export type WeightOverrides = Readonly<Record<string, OrtTensor>>;
+
 export class ForwardRunner {
   private constructor(
+    private readonly ckpt: Checkpoint,
     private readonly session: InferenceSession,
     private readonly weights: Record<string, OrtTensor>,
+    /** input name → its float32 data (the base weights, never modified). */
+    private readonly arrays: Map<string, Float32Array>,
     readonly provider: ProviderName,
     readonly fallbackReason: string | undefined,
     readonly outputs: readonly string[],
@@ -40,17 +48,41 @@ export class ForwardRunner {
     const fg = buildForward(ckpt, opts.forward);
     const feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     const weights: Record<string, OrtTensor> = {};
-    for (const f of feeds) weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
+    const arrays = new Map<string, Float32Array>();
+    for (const f of feeds) {
+      weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
+      arrays.set(f.input, f.data);
+    }
     const created = await createSession(serializeModel(fg.graph), {
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
     });
-    return new ForwardRunner(created.session, weights, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll);
+    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll);
+  }
+
+  /**
+   * Weight feeds that replace the base ones to run `plan` in memory (the same session, no reload):
+   * copies of the attention tensors the plan touches, with every target's slices set to its root's.
+   */
+  planOverrides(plan: SharingPlan): WeightOverrides {
+    const touched = new Set<string>();
+    for (const t of plan.targets) {
+      for (const [l, u] of [[t.layer, t.unit], [t.rootLayer, t.rootUnit]] as const) {
+        const lay = unitLayout(this.ckpt.spec, l, u, plan.granularity);
+        for (const p of sharedProjections(plan)) { const r = lay[p]; if (r && this.arrays.has(r.tensor)) touched.add(r.tensor); }
+      }
+    }
+    const copies = new Map<string, Float32Array>();
+    for (const name of touched) copies.set(name, this.arrays.get(name)!.slice());
+    applyPlanInPlace(this.ckpt, plan, copies);
+    const out: Record<string, OrtTensor> = {};
+    for (const [name, data] of copies) out[name] = new Tensor("float32", data, [...this.weights[name]!.dims]);
+    return out;
   }
 
   /** ids/targets: int64 [batch, seq] row-major. Returns the requested outputs by name. */
-  async run(ids: BigInt64Array, batch: number, seq: number, targets?: BigInt64Array, outputs?: readonly string[]): Promise<Record<string, RunOutput>> {
-    const feeds: Record<string, OrtTensor> = { ...this.weights, [INPUT_IDS]: new Tensor("int64", ids, [batch, seq]) };
+  async run(ids: BigInt64Array, batch: number, seq: number, targets?: BigInt64Array, outputs?: readonly string[], overrides?: WeightOverrides): Promise<Record<string, RunOutput>> {
+    const feeds: Record<string, OrtTensor> = { ...this.weights, ...(overrides ?? {}), [INPUT_IDS]: new Tensor("int64", ids, [batch, seq]) };
     if (this.hasTargets) feeds[TARGETS] = new Tensor("int64", targets ?? new BigInt64Array(batch * seq), [batch, seq]);
     const res = await this.session.run(feeds, outputs ? [...outputs] : [...this.outputs]);
     const out: Record<string, RunOutput> = {};

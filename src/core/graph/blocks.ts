@@ -33,10 +33,11 @@ export function linear(b: GraphBuilder, x: string, w: string, bias: string | und
   return b.op("Gemm", inputs, `${name}/Gemm`, layout === "linear" ? { transB: 1 } : undefined);
 }
 
-//   x [N, d] ─┬─► Mul(x, x) ─► ReduceMean(-1) ─► Add(eps) ─► Sqrt ─┐
-//             └──────────────────────────────────────────────► Div ─► Mul(weight) ─► y [N, d]
+//   x [N, d] ─┬─► Pow(2) ─► ReduceMean(-1) ─► Add(eps) ─► Sqrt ─┐
+//             └───────────────────────────────────────────► Div ─► Mul(weight) ─► y [N, d]
+// (this is the pattern onnxruntime fuses into one SimplifiedLayerNormalization kernel)
 export function rmsNorm(b: GraphBuilder, x: string, weight: string, eps: number, name: string): string {
-  const sq = b.op("Mul", [x, x], `${name}/Pow`);
+  const sq = b.op("Pow", [x, b.f32(2)], `${name}/Pow`);
   const ms = b.op("ReduceMean", [sq], `${name}/ReduceMean`, { axes: [-1], keepdims: 1 });
   const ve = b.op("Add", [ms, b.f32(eps)], `${name}/AddEps`);
   const rms = b.op("Sqrt", [ve], `${name}/Sqrt`);
@@ -44,12 +45,13 @@ export function rmsNorm(b: GraphBuilder, x: string, weight: string, eps: number,
   return b.op("Mul", [xn, weight], `${name}/MulWeight`);
 }
 
-//   x [N, d] ─┬─► ReduceMean(-1) ─► Sub ─► xc ─┬─► Mul(xc, xc) ─► ReduceMean ─► Add(eps) ─► Sqrt ─┐
-//             └──────────────────────────┘     └───────────────────────────────────────────► Div ─► Mul(γ) ─► Add(β)
+//   x [N, d] ─┬─► ReduceMean(-1) ─► Sub ─► xc ─┬─► Pow(2) ─► ReduceMean ─► Add(eps) ─► Sqrt ─┐
+//             └──────────────────────────┘     └──────────────────────────────────────► Div ─► Mul(γ) ─► Add(β)
+// (the pattern onnxruntime fuses into one LayerNormalization kernel)
 export function layerNorm(b: GraphBuilder, x: string, gamma: string, beta: string, eps: number, name: string): string {
   const mean = b.op("ReduceMean", [x], `${name}/Mean/ReduceMean`, { axes: [-1], keepdims: 1 });
   const xc = b.op("Sub", [x, mean], `${name}/Sub`);
-  const sq = b.op("Mul", [xc, xc], `${name}/Pow`);
+  const sq = b.op("Pow", [xc, b.f32(2)], `${name}/Pow`);
   const v = b.op("ReduceMean", [sq], `${name}/Var/ReduceMean`, { axes: [-1], keepdims: 1 });
   const ve = b.op("Add", [v, b.f32(eps)], `${name}/AddEps`);
   const sd = b.op("Sqrt", [ve], `${name}/Sqrt`);
@@ -112,6 +114,12 @@ export interface AttentionSpec {
   readonly kvHeads: number;   // Hkv
   readonly headDim: number;   // dh
   readonly rope?: { readonly cos: string; readonly sin: string };
+  /**
+   * Blocked causal attention (inference speed): queries in chunks of `size`, chunk c attending to
+   * keys [0, (c+1)·size) only, `count` chunks covering the longest sequence. Skips the masked upper
+   * triangle's work and keeps each chunk's scores cache-sized. No attention-probs output then.
+   */
+  readonly chunk?: { readonly size: number; readonly count: number };
 }
 
 //   q [N, H·dh] ─► Reshape [B,S,H,dh] ─► (RoPE) ─► Transpose [B,H,S,dh] ─► Mul(1/√dh) ─► Reshape [B,Hkv,g·S,dh] ─┐
@@ -136,18 +144,44 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
   const qs = b.op("Mul", [qt, b.f32(1 / Math.sqrt(dh))], `${name}/q/Scale`);
   const kt = b.op("Transpose", [k4], `${name}/k/Transpose`, { perm: [0, 2, 3, 1] });  // [B, Hkv, dh, S]
   const vt = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] });  // [B, Hkv, S, dh]
-  const grouped = H !== Hkv;
-  const qg = grouped ? b.op("Reshape", [qs, b.i64s([0, Hkv, -1, dh])], `${name}/q/GroupReshape`) : qs; // [B, Hkv, g·S, dh]
-  let scores = b.op("MatMul", [qg, kt], `${name}/qk/MatMul`);                 // [B, Hkv, g·S, S]
-  if (grouped) scores = b.op("Reshape", [scores, b.i64s([0, H, -1, 0])], `${name}/scores/Reshape`); // [B, H, S, S]
-  const masked = b.op("Add", [scores, mask], `${name}/mask/Add`);
-  const probs = b.op("Softmax", [masked], `${name}/Softmax`, { axis: -1 });  // [B, H, S, S]
-  const pg = grouped ? b.op("Reshape", [probs, b.i64s([0, Hkv, -1, 0])], `${name}/probs/GroupReshape`) : probs; // [B, Hkv, g·S, S]
-  let ctx = b.op("MatMul", [pg, vt], `${name}/pv/MatMul`);                   // [B, Hkv, g·S, dh]
-  if (grouped) ctx = b.op("Reshape", [ctx, b.i64s([0, H, -1, dh])], `${name}/ctx/Reshape`); // [B, H, S, dh]
+  let ctx: string, probs = "";
+  if (a.chunk) {
+    const parts: string[] = [];
+    for (let c = 0; c < a.chunk.count; c++) {
+      const lo = c * a.chunk.size, hi = (c + 1) * a.chunk.size, n = `${name}/chunk.${c}`;
+      const qc = b.op("Slice", [qs, b.i64s([lo]), b.i64s([hi]), b.i64s([2])], `${n}/q/Slice`);            // [B, H, K, dh]
+      const kc = b.op("Slice", [kt, b.i64s([0]), b.i64s([hi]), b.i64s([3])], `${n}/k/Slice`);             // [B, Hkv, dh, hi]
+      const vc = b.op("Slice", [vt, b.i64s([0]), b.i64s([hi]), b.i64s([2])], `${n}/v/Slice`);             // [B, Hkv, hi, dh]
+      const mc = b.op("Slice", [mask, b.i64s([lo, 0]), b.i64s([hi, hi]), b.i64s([0, 1])], `${n}/mask/Slice`); // [K, hi]
+      const o = attendCore(b, qc, kc, vc, mc, a, n);
+      parts.push(o.ctx);
+    }
+    ctx = b.op("Concat", parts, `${name}/chunks/Concat`, { axis: 2 });                                    // [B, H, S, dh]
+  } else {
+    const o = attendCore(b, qs, kt, vt, mask, a, name);
+    ctx = o.ctx;
+    probs = o.probs;
+  }
   const ctxT = b.op("Transpose", [ctx], `${name}/ctx/Transpose`, { perm: [0, 2, 1, 3] }); // [B, S, H, dh]
   const out = b.op("Reshape", [ctxT, b.i64s([-1, H * dh])], `${name}/ctx/Flatten`);       // [N, H·dh]
   return { out, probs };
+}
+
+//   q [B,H,Sq,dh] ─► Reshape [B,Hkv,g·Sq,dh] ─► MatMul(kᵀ [B,Hkv,dh,Sk]) ─► Reshape [B,H,Sq,Sk] ─► Add(mask [Sq,Sk]) ─► Softmax ─┐
+//   ctx [B,H,Sq,dh] ◄─ Reshape ◄─ MatMul(v [B,Hkv,Sk,dh]) ◄─ Reshape [B,Hkv,g·Sq,Sk] ◄─────────────────────────────────────────┘
+/** Scores, mask, softmax and context of (a chunk of) queries; q is already scaled by 1/√dh. */
+function attendCore(b: GraphBuilder, q: string, kt: string, vt: string, mask: string, a: AttentionSpec, name: string): { ctx: string; probs: string } {
+  const { heads: H, kvHeads: Hkv, headDim: dh } = a;
+  const grouped = H !== Hkv;
+  const qg = grouped ? b.op("Reshape", [q, b.i64s([0, Hkv, -1, dh])], `${name}/q/GroupReshape`) : q;      // [B, Hkv, g·Sq, dh]
+  let scores = b.op("MatMul", [qg, kt], `${name}/qk/MatMul`);                                            // [B, Hkv, g·Sq, Sk]
+  if (grouped) scores = b.op("Reshape", [scores, b.i64s([0, H, -1, 0])], `${name}/scores/Reshape`);      // [B, H, Sq, Sk]
+  const masked = b.op("Add", [scores, mask], `${name}/mask/Add`);
+  const probs = b.op("Softmax", [masked], `${name}/Softmax`, { axis: -1 });                             // [B, H, Sq, Sk]
+  const pg = grouped ? b.op("Reshape", [probs, b.i64s([0, Hkv, -1, 0])], `${name}/probs/GroupReshape`) : probs;
+  let ctx = b.op("MatMul", [pg, vt], `${name}/pv/MatMul`);                                               // [B, Hkv, g·Sq, dh]
+  if (grouped) ctx = b.op("Reshape", [ctx, b.i64s([0, H, -1, dh])], `${name}/ctx/Reshape`);             // [B, H, Sq, dh]
+  return { ctx, probs };
 }
 
 //   x [N, d] ─► Gemm(gate) ─┬─► Sigmoid ─► Mul ─┐
@@ -162,15 +196,15 @@ export function swiGlu(b: GraphBuilder, x: string, gate: string, up: string, dow
   return linear(b, h, down, undefined, `${name}/down_proj`, "linear");
 }
 
-//   x ─┬─► Mul(x,x) ─► Mul(x) ─► Mul(0.044715) ─► Add(x) ─► Mul(√(2/π)) ─► Tanh ─► Add(1) ─┐
-//      └─► Mul(0.5) ──────────────────────────────────────────────────────────────────► Mul ─► y
+//   x ─┬─► Pow(3) ─► Mul(0.044715) ─► Add(x) ─► Mul(√(2/π)) ─► Tanh ─► Add(1) ─┐
+//      └─► Mul(0.5) ─────────────────────────────────────────────────────► Mul ─► y
+// (HF's gelu_new written as exported from PyTorch, the pattern onnxruntime fuses into FastGelu)
 /** GELU, tanh approximation ("gelu_new" / "gelu_pytorch_tanh"), or exact erf ("gelu"). */
 export function gelu(b: GraphBuilder, x: string, kind: "tanh" | "erf", name: string): string {
   const half = b.op("Mul", [x, b.f32(0.5)], `${name}/Half`);
   let inner: string;
   if (kind === "tanh") {
-    const x2 = b.op("Mul", [x, x], `${name}/Square`);
-    const x3 = b.op("Mul", [x2, x], `${name}/Cube`);
+    const x3 = b.op("Pow", [x, b.f32(3)], `${name}/Pow`);
     const c = b.op("Mul", [x3, b.f32(0.044715)], `${name}/MulC`);
     const s = b.op("Add", [x, c], `${name}/AddX`);
     const t = b.op("Mul", [s, b.f32(Math.sqrt(2 / Math.PI))], `${name}/MulSqrt2OverPi`);

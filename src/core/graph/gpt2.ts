@@ -9,7 +9,7 @@ import type { ModelSpec } from "../model/types";
 import { attention, causalMask, gelu, layerNorm, linear, lmHead, seqDims, type SeqDims } from "./blocks";
 import { declareOutputs, declareTokenInputs } from "./io";
 import { gpt2Names, type Gpt2LayerNames, type TensorLookup } from "./names";
-import type { ForwardGraph, ForwardOptions } from "./types";
+import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { compactAssembler, type CompactShapes } from "./compact";
 import { WeightInputs } from "./weightInputs";
 
@@ -26,6 +26,7 @@ interface Gpt2Context {
   readonly act: "tanh" | "erf";
   /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
   readonly attn: (l: number, tensor: string) => string;
+  readonly chunk: { readonly size: number; readonly count: number } | undefined;
 }
 
 //   x [N,d] ─┬─► LayerNorm(ln_1) ─► c_attn (Gemm) [N,3d] ─► Slice q | k | v ─► attention ─► c_proj ─► Add ─┬─► LayerNorm(ln_2) ─► c_fc ─► GELU ─► c_proj ─► Add ─► y
@@ -38,7 +39,7 @@ function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { o
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
   const qkv = linear(b, h, c.attn(l, n.cAttn), n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
   const part = (i: number, nm: string): string => b.op("Slice", [qkv, b.i64s([i * d]), b.i64s([(i + 1) * d]), b.i64s([1])], `${p}/attn/${nm}/Slice`);
-  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim }, `${p}/attn`);
+  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, ...(c.chunk ? { chunk: c.chunk } : {}) }, `${p}/attn`);
   const o = linear(b, att.out, c.attn(l, n.cProj), opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);
@@ -66,7 +67,7 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather");                               // [S, d]
   const emb = b.op("Add", [tok, pos], "/model/embed/Add");                                             // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape");                    // [N, d]
-  const c: Gpt2Context = { b, w, spec, dims, mask, act, attn: (l, t) => (asm ? asm(l, t) : w.get(t)) };
+  const c: Gpt2Context = { b, w, spec, dims, mask, act, attn: (l, t) => (asm ? asm(l, t) : w.get(t)), chunk: chunking(opts, spec.maxPositions) };
   const hidden: string[] = [], probs: string[] = [];
   for (let l = 0; l < spec.layers; l++) {
     const o = gpt2Layer(c, x, l, names.layers[l]!);

@@ -9,7 +9,7 @@ import { attention, causalMask, linear, lmHead, rmsNorm, ropeInvFreq, ropeTables
 import { compactAssembler, type CompactShapes } from "./compact";
 import { llamaNames, type LlamaLayerNames, type TensorLookup } from "./names";
 import { declareOutputs, declareTokenInputs } from "./io";
-import type { ForwardGraph, ForwardOptions } from "./types";
+import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
 
 type AttnTensor = "q" | "k" | "v" | "o" | "qBias" | "kBias" | "vBias";
@@ -23,6 +23,7 @@ export interface LlamaContext {
   readonly rope: { readonly cos: string; readonly sin: string };
   /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
   readonly proj: (l: number, p: AttnTensor) => string | undefined;
+  readonly chunk: { readonly size: number; readonly count: number } | undefined;
 }
 
 /** HF's rope_scaling variants that only change inv_freq. */
@@ -61,7 +62,7 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
   const q = linear(b, h, c.proj(l, "q")!, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
   const k = linear(b, h, c.proj(l, "k")!, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
   const v = linear(b, h, c.proj(l, "v")!, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
-  const att = attention(b, q, k, v, c.mask, c.dims, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope }, `${p}/attn`);
+  const att = attention(b, q, k, v, c.mask, c.dims, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope, ...(c.chunk ? { chunk: c.chunk } : {}) }, `${p}/attn`);
   const o = linear(b, att.out, c.proj(l, "o")!, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
@@ -87,7 +88,7 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather");   // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape");        // [N, d]
-  const c: LlamaContext = { b, w, spec, dims, mask, rope, proj };
+  const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, chunk: chunking(opts, spec.maxPositions) };
   const hidden: string[] = [], probs: string[] = [];
   for (let l = 0; l < spec.layers; l++) {
     const r = llamaLayer(c, x, l, names.layers[l]!);

@@ -16,6 +16,7 @@
  */
 import type { IrGraph } from "../onnx/ir";
 import type { SharingPlan } from "../share/types";
+import { OnnxError } from "../onnx/errors";
 
 export const INPUT_IDS = "input_ids";
 export const TARGETS = "targets";
@@ -42,6 +43,25 @@ export interface ForwardOptions {
    * `buildForward` when omitted there.
    */
   readonly compactPlan?: SharingPlan;
+  /**
+   * Blocked causal attention with query chunks of this many positions (inference speed-up; off by
+   * default, ignored with `attentions`). Needs `maxSequence` (default: the model's context) to
+   * know how many chunks cover the longest sequence fed.
+   */
+  readonly attentionChunk?: number;
+  readonly maxSequence?: number;
+}
+
+/** The chunking an options object asks for, validated; undefined when off. */
+export function chunking(opts: ForwardOptions, maxPositions: number): { size: number; count: number } | undefined {
+  if (!opts.attentionChunk || opts.attentions) return undefined;
+  const size = opts.attentionChunk, maxSeq = opts.maxSequence ?? maxPositions;
+  if (!Number.isInteger(size) || size < 1 || !Number.isInteger(maxSeq) || maxSeq < 1) {
+    throw new OnnxError("bad-option", `attentionChunk (${size}) and maxSequence (${maxSeq}) must be positive integers`);
+  }
+  const count = Math.ceil(maxSeq / size);
+  if (count > 512) throw new OnnxError("bad-option", `attentionChunk ${size} needs ${count} chunks for ${maxSeq} positions; use chunks of at least ${Math.ceil(maxSeq / 512)}`);
+  return count > 1 ? { size, count } : undefined;
 }
 
 /** One weight the graph reads: the graph input name, the checkpoint tensor, its (stored) shape. */

@@ -1,0 +1,158 @@
+/**
+ * `sweep`: the quality/size curve of DirectShare on one model (method.md §6). One match table,
+ * then for every ratio the plan applied in memory (same session, only the touched attention
+ * tensors replaced) and the shared model compared with the original on the same windows:
+ * NLL/ppl, KL(P_original ‖ P_shared), top-1 agreement, parameters and bytes after sharing.
+ * The original's per-batch outputs are computed once and kept when they fit in `cacheBytes`.
+ */
+import type { Checkpoint } from "../model/checkpoint";
+import type { Granularity } from "../model/types";
+import { NLL } from "../graph/types";
+import type { ProviderName } from "../runtime/ort";
+import { computeMatchTable } from "../share/match";
+import { planSharing } from "../share/plan";
+import type { MatchTable, Strategy } from "../share/types";
+import { EvalError } from "./errors";
+import { CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ProtocolFacts } from "./evaluate";
+import type { TextProtocol } from "./protocol";
+import { ForwardRunner, type RunOutput } from "./runner";
+import { modelSize } from "./sizes";
+import { loadTokenizer, type TextTokenizer } from "./tokenizer";
+
+export interface SweepOptions {
+  readonly strategy?: Strategy;
+  readonly granularity?: Granularity;
+  /** A match table already computed for this checkpoint (skips matching). */
+  readonly table?: MatchTable;
+  readonly tokenizer?: TextTokenizer;
+  readonly providers?: readonly ProviderName[] | "auto";
+  readonly threads?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: { readonly phase: string; readonly done: number; readonly total: number }) => void;
+  /** Padded tokens per batch (default: as evaluate with --compare). */
+  readonly batchTokens?: number;
+  /** Query chunk of the blocked causal attention (default 64; 0 = off). */
+  readonly attentionChunk?: number;
+  /** Memory for the original's cached outputs (default 512 MiB); beyond it they are recomputed per ratio. */
+  readonly cacheBytes?: number;
+}
+
+export interface SweepRow {
+  readonly ratio: number;
+  readonly selected: number;
+  readonly savedUnits: number;
+  readonly chainedTargets: number;
+  /** Parameters and bytes of the compact checkpoint this plan writes. */
+  readonly parameters: number;
+  readonly bytes: number;
+  readonly nll: number;
+  readonly ppl: number;
+  /** KL(P_original ‖ P_shared) per predicted token. */
+  readonly kl: number;
+  readonly top1Agreement: number;
+  readonly hiddenCosine: number[];
+}
+
+export interface SweepResult {
+  readonly rows: SweepRow[];
+  readonly original: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
+  readonly tokens: number;
+  readonly protocol: ProtocolFacts;
+  readonly strategy: Strategy;
+  readonly granularity: Granularity;
+  readonly provider: string;
+  readonly seconds: number;
+}
+
+function checkRatios(ratios: readonly number[], layers: number): void {
+  if (!Array.isArray(ratios) || ratios.length === 0) throw new EvalError("bad-option", "give at least one ratio, e.g. --ratios 0,0.1,0.2,0.3");
+  const max = (layers - 1) / layers;
+  for (const r of ratios) {
+    if (typeof r !== "number" || !Number.isFinite(r) || r < 0 || r > max + 1e-12) {
+      throw new EvalError("bad-option", `ratio ${r} is out of range: ratios must be in [0, ${max.toFixed(4)}] ((L−1)/L for ${layers} layers)`);
+    }
+  }
+}
+
+export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: string, protocol: TextProtocol, opts: SweepOptions = {}): Promise<SweepResult> {
+  const t0 = performance.now();
+  const spec = ckpt.spec;
+  checkRatios(ratios, spec.layers);
+  if (ckpt.compact) throw new EvalError("bad-option", `${ckpt.weightsPath} is already a compact shared checkpoint; sweep the original model`);
+  const strategy = opts.strategy ?? "qk", granularity = opts.granularity ?? "group";
+  const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
+  const V = spec.vocab;
+  const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, true);
+  const prepared = prepareText(text, protocol, tok, spec.bosTokenId ?? tok.bosTokenId, batchTokens);
+  const progress = (phase: string, done: number, total: number): void => opts.onProgress?.({ phase, done, total });
+  const common = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
+  const table = opts.table ?? await computeMatchTable(ckpt, {
+    strategy, granularity, ...common, ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+    onProgress: (p) => progress(`match: ${p.phase}`, p.done, p.total),
+  });
+  if (table.layers !== spec.layers || table.granularity !== granularity) {
+    throw new EvalError("mismatch", `the match table (${table.layers} layers, ${table.granularity}) is not for this model (${spec.layers} layers, ${granularity})`);
+  }
+  const outputs = compareOutputs(spec.layers, true);
+  const runner = await ForwardRunner.create(ckpt, { forward: scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true }), ...common, ...(opts.threads ? { threads: opts.threads } : {}) });
+  try {
+    const perBatchBytes = prepared.batches.map((b) => b.batch * b.seq * (V + spec.layers * spec.hidden + 1) * 4);
+    const cache = perBatchBytes.reduce((a, x) => a + x, 0) <= (opts.cacheBytes ?? 512 * 2 ** 20);
+    const cached: Record<string, RunOutput>[] = [];
+    const original = async (i: number): Promise<Record<string, RunOutput>> => {
+      if (cache && cached[i]) return cached[i]!;
+      const b = prepared.batches[i]!;
+      const o = await runner.run(b.ids, b.batch, b.seq, b.targets, outputs);
+      if (cache) cached[i] = o;
+      return o;
+    };
+    let origNll = 0;
+    for (let i = 0; i < prepared.batches.length; i++) {
+      opts.signal?.throwIfAborted();
+      origNll += sumNll(prepared.batches[i]!, (await original(i))[NLL]!);
+      progress("original", i + 1, prepared.batches.length);
+    }
+    const size = modelSize(ckpt);
+    const unitParams = table.parametersPerUnit ?? 0, unitBytes = table.bytesPerUnit ?? 0;
+    const rows: SweepRow[] = [];
+    for (const [k, ratio] of ratios.entries()) {
+      const plan = planSharing(table, ratio);
+      const overrides = runner.planOverrides(plan);
+      const acc = new CompareAccumulator(spec.layers, spec.hidden, V);
+      let nll = 0;
+      for (let i = 0; i < prepared.batches.length; i++) {
+        if (opts.signal?.aborted) throw new EvalError("aborted", "the sweep was cancelled");
+        const b = prepared.batches[i]!;
+        const mine = await runner.run(b.ids, b.batch, b.seq, b.targets, outputs, overrides);
+        nll += sumNll(b, mine[NLL]!);
+        // KL(P_original ‖ P_shared): the original is "mine" for the accumulator
+        acc.add(b, await original(i), mine);
+        progress(`ratio ${ratio}`, k * prepared.batches.length + i + 1, ratios.length * prepared.batches.length);
+      }
+      const m = acc.result();
+      const mean = nll / prepared.tokens;
+      rows.push({
+        ratio, selected: plan.selected, savedUnits: plan.savedUnits, chainedTargets: plan.chainedTargets,
+        parameters: size.parameters - plan.savedUnits * unitParams, bytes: size.bytes - plan.savedUnits * unitBytes,
+        nll: mean, ppl: Math.exp(mean), kl: m.kl, top1Agreement: m.top1Agreement, hiddenCosine: m.hiddenCosine,
+      });
+    }
+    const on = origNll / prepared.tokens;
+    return {
+      rows, original: { nll: on, ppl: Math.exp(on), parameters: size.parameters, bytes: size.bytes },
+      tokens: prepared.tokens, protocol: protocolFacts(protocol, prepared.windows), strategy, granularity,
+      provider: runner.provider, seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await runner.release();
+  }
+}
+
+/** The sweep as CSV (one row per ratio; hidden cosines as hidden_cos_<layer> columns). */
+export function sweepCsv(r: SweepResult): string {
+  const L = r.rows[0]?.hiddenCosine.length ?? 0;
+  const head = ["ratio", "selected", "saved_units", "chained_targets", "parameters", "bytes", "nll", "ppl", "kl", "top1_agreement",
+    ...Array.from({ length: L }, (_, l) => `hidden_cos_${l}`)];
+  const lines = r.rows.map((x) => [x.ratio, x.selected, x.savedUnits, x.chainedTargets, x.parameters, x.bytes, x.nll, x.ppl, x.kl, x.top1Agreement, ...x.hiddenCosine].join(","));
+  return [head.join(","), ...lines].join("\n") + "\n";
+}
