@@ -17,7 +17,7 @@ function rng(seed: number): () => number {
   };
 }
 
-test("share-gram: blocks cover every lower-layer pair exactly once", () => {
+test("share-gram: blocks cover every lower-layer pair and every diagonal cell exactly once", () => {
   for (const [L, U, leaf] of [[1, 3, 128], [2, 1, 128], [5, 4, 128], [32, 32, 128], [7, 3, 6], [33, 5, 16], [12, 1, 1]] as const) {
     const n = L * U;
     const hits = new Uint8Array(n * n);
@@ -27,7 +27,7 @@ test("share-gram: blocks cover every lower-layer pair exactly once", () => {
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
         const lower = Math.floor(j / U) < Math.floor(i / U);
-        if (lower) assert.equal(hits[i * n + j], 1, `L${L} U${U}: pair ${i},${j} covered ${hits[i * n + j]} times`);
+        if (lower || i === j) assert.equal(hits[i * n + j], 1, `L${L} U${U}: pair ${i},${j} covered ${hits[i * n + j]} times`);
         else assert.ok(hits[i * n + j]! <= 1);
       }
     }

@@ -3,19 +3,22 @@
  * accumulated in float64 over column chunks of the vectors, each chunk's products computed by
  * onnxruntime (float32 Gemm, A·Bᵀ) — method.md §2.
  *
- * Units are rows ordered by (layer, unit): row r = layer·U + unit. The lower-layer region of the
- * L×L block triangle is covered exactly by rectangles (recursive halving), so no product is
- * wasted except inside the small triangles at the bottom of the recursion:
+ * Units are rows ordered by (layer, unit): row r = layer·U + unit. The lower-layer pairs are
+ * covered by column strips: for each group S of G source layers (G·U ≈ 128 rows), one Gemm of
+ * every unit from S's first layer up (A, tall) against S (B, narrow):
  *
- *     targets ↓ / sources →   layers 0 .. L-1
- *     ┌───┐
- *     │ t │                 t = small triangle: one Gemm of layers [a+1,b) × [a,b-1)
- *     ├───┼───┐
- *     │ R     │ t │          R = rectangle layers [mid,b) × [a,mid): one Gemm, all needed
- *     └───────┴───┘
+ *     targets ↓ / sources →  S0  S1  S2  S3
+ *                     S0    [d]
+ *                     S1    [ ] [d]
+ *                     S2    [ ] [ ] [d]
+ *                     S3    [ ] [ ] [ ] [d]         one strip = one column of blocks
+ *
+ * A tall A and a narrow B keep onnxruntime's Gemm near its peak rate (B is packed once per call
+ * and reused by every row of A); the only extra work is the diagonal block [d] of each strip,
+ * whose diagonal gives the squared norms for free.
  */
 import { createSession, Tensor, type InferenceSession, type ProviderName } from "../runtime/ort";
-import { gemmTransBModel, sumSquaresModel } from "../runtime/gemmModel";
+import { gemmTransBModel } from "../runtime/gemmModel";
 
 /** One Gemm: target rows [aRow, aRow+aRows) × source rows [bRow, bRow+bRows). */
 export interface GramBlock {
@@ -24,24 +27,17 @@ export interface GramBlock {
 }
 
 /**
- * Blocks covering every (target layer l, source layer l' < l) pair exactly once. A triangle of at
- * most `leafRows` rows is one Gemm (wasting its upper half); larger ones split at the middle layer.
+ * Strips covering every (target layer l, source layer l' < l) pair exactly once, and every
+ * unit's diagonal cell (i, i) exactly once (in the block of its own strip).
  */
-export function gramBlocks(layers: number, unitsPerLayer: number, leafRows = 128): GramBlock[] {
+export function gramBlocks(layers: number, unitsPerLayer: number, stripRows = 128): GramBlock[] {
   const U = unitsPerLayer;
+  const G = Math.max(1, Math.round(stripRows / U));
   const out: GramBlock[] = [];
-  const tri = (a: number, b: number): void => { // layers [a, b)
-    if (b - a < 2) return;
-    if ((b - a) * U <= leafRows || b - a === 2) {
-      out.push({ aRow: (a + 1) * U, aRows: (b - a - 1) * U, bRow: a * U, bRows: (b - a - 1) * U });
-      return;
-    }
-    const mid = a + Math.floor((b - a) / 2);
-    out.push({ aRow: mid * U, aRows: (b - mid) * U, bRow: a * U, bRows: (mid - a) * U });
-    tri(a, mid);
-    tri(mid, b);
-  };
-  tri(0, layers);
+  for (let s0 = 0; s0 < layers; s0 += G) {
+    const s1 = Math.min(layers, s0 + G);
+    out.push({ aRow: s0 * U, aRows: (layers - s0) * U, bRow: s0 * U, bRows: (s1 - s0) * U });
+  }
   return out;
 }
 
@@ -69,11 +65,9 @@ export async function createGramAccumulator(
   const blocks = gramBlocks(layers, unitsPerLayer);
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
   const gemm = await createSession(gemmTransBModel(), sessionOpts);
-  // The norms session runs on the provider the Gemm got (no second fallback chain).
-  const norms = await createSession(sumSquaresModel(), { ...sessionOpts, providers: [gemm.provider] });
   const dots = new Float64Array(n * n);
   const norms2 = new Float64Array(n);
-  const macsPerColumn = blocks.reduce((s, b) => s + b.aRows * b.bRows, 0) + n;
+  const macsPerColumn = blocks.reduce((s, b) => s + b.aRows * b.bRows, 0);
   const run = async (s: InferenceSession, feeds: Record<string, InstanceType<typeof Tensor>>, out: string): Promise<Float32Array> => {
     const r = await s.run(feeds);
     const t = r[out]!;
@@ -88,8 +82,6 @@ export async function createGramAccumulator(
     norms2,
     async add(chunk: Float32Array, width: number): Promise<void> {
       if (chunk.length < n * width) throw new RangeError(`gram chunk holds ${chunk.length} floats, expected ${n}×${width}`);
-      const s = await run(norms.session, { X: new Tensor("float32", chunk.subarray(0, n * width), [n, width]) }, "S");
-      for (let i = 0; i < n; i++) norms2[i]! += s[i]!;
       for (const b of blocks) {
         const A = new Tensor("float32", chunk.subarray(b.aRow * width, (b.aRow + b.aRows) * width), [b.aRows, width]);
         const B = new Tensor("float32", chunk.subarray(b.bRow * width, (b.bRow + b.bRows) * width), [b.bRows, width]);
@@ -99,11 +91,11 @@ export async function createGramAccumulator(
           const src = i * b.bRows;
           for (let j = 0; j < b.bRows; j++) dots[row + j]! += c[src + j]!;
         }
+        for (let j = 0; j < b.bRows; j++) norms2[b.bRow + j]! += c[j * b.bRows + j]!; // diagonal block first
       }
     },
     async dispose(): Promise<void> {
       await gemm.session.release();
-      await norms.session.release();
     },
   };
 }
