@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
+import { writeSyntheticModel } from "../../src/core/model/synthetic";
 
 const workspace = process.env.HEADSHARE_TEST_WORKSPACE ?? "";
 const tmp = process.env.HEADSHARE_TEST_TMP ?? "";
@@ -37,11 +38,17 @@ function readSafetensors(file: string) {
 
 describe("Headshare in a real VS Code extension host", function () {
   let api: Api;
+  /** A seeded synthetic Llama (GQA: 4 heads, 2 KV groups, head 8, width 32, 4 layers): always available. */
+  let synthetic = "";
+  /** stories260K-hf when ../shared is present, else the synthetic model. */
+  let anyModel = "";
 
   before(async function () {
     const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === "headshare");
     assert.ok(ext, "the headshare extension is loaded");
     api = (await ext.activate()) as Api;
+    synthetic = await writeSyntheticModel(path.join(tmp, "synthetic-llama"), { family: "llama", layers: 4, heads: 4, kvHeads: 2, headDim: 8, seed: 5 });
+    anyModel = haveModel ? model : synthetic;
     console.log(`vscode ${vscode.version}, node ${process.version}, uiKind ${vscode.env.uiKind}, trusted ${vscode.workspace.isTrusted}`);
   });
 
@@ -55,8 +62,19 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.equal(ext.packageJSON.capabilities.untrustedWorkspaces.supported, "limited");
   });
 
+  it("compresses a synthetic Llama at 25% (compact): 2 of 8 units shared, each 1,536 parameters", async function () {
+    const out = path.join(tmp, "out-synthetic");
+    const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(synthetic), { ratio: 0.25, format: "compact", out, evaluate: false, noReport: true });
+    assert.ok(r, "the command returned an outcome");
+    const before = readSafetensors(path.join(synthetic, "model.safetensors")).params;
+    const st = readSafetensors(path.join(out, "model.safetensors"));
+    // floor(0.25 · 4 layers · 2 groups) = 2 units; a group owns q 2·8·32 + k 8·32 + v 8·32 + o 32·2·8 = 1,536 parameters.
+    assert.equal(st.params, before - 2 * 1536);
+    assert.equal(JSON.parse(st.meta["headshare.plan"]!).selected, 2);
+  });
+
   it("compresses stories260K-hf at 30% (compact) through the command API: 6 units shared, 241,600 parameters", async function () {
-    if (!haveModel) this.skip();
+    if (!haveModel) { console.log("      (skipped: ../shared/models/stories260K-hf is not present; it exists in CI and dev sessions only)"); this.skip(); }
     const out = path.join(tmp, "out-compact");
     const r = (await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "compact", out, evaluate: false })) as { out: string } | undefined;
     assert.ok(r, "the command returned an outcome");
@@ -81,7 +99,7 @@ describe("Headshare in a real VS Code extension host", function () {
   });
 
   it("dense output: each target's q/k/v rows and o columns equal its root's, everything else unchanged", async function () {
-    if (!haveModel) this.skip();
+    if (!haveModel) { console.log("      (skipped: ../shared/models/stories260K-hf is not present; it exists in CI and dev sessions only)"); this.skip(); }
     const out = path.join(tmp, "out-dense");
     const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "dense", out, evaluate: false, noReport: true });
     assert.ok(r);
@@ -107,17 +125,16 @@ describe("Headshare in a real VS Code extension host", function () {
   });
 
   it("refuses an output folder over the input", async function () {
-    if (!haveModel) this.skip();
+    if (!haveModel) { console.log("      (skipped: ../shared/models/stories260K-hf is not present; it exists in CI and dev sessions only)"); this.skip(); }
     const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "compact", out: model });
     assert.equal(r, undefined);
     assert.deepEqual(fs.readdirSync(model).sort(), ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]);
   });
 
   it("cancelling a compress leaves no output folder", async function () {
-    if (!haveModel) this.skip();
-    const out = path.join(tmp, "out-cancelled");
+        const out = path.join(tmp, "out-cancelled");
     // A strategy not matched yet, so the job has real work (matching, then writing) when the cancel lands.
-    const running = vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.5, strategy: "qkv", format: "dense", out, evaluate: false, noReport: true });
+    const running = vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(anyModel), { ratio: 0.5, strategy: "qkv", format: "dense", out, evaluate: false, noReport: true });
     const t0 = Date.now();
     while (!api.runningJobs().length && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 2));
     assert.ok(api.runningJobs().length, "the job started");
@@ -127,19 +144,17 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.equal(api.runningJobs().length, 0);
   });
 
-  it("opens the inspect custom editor on model.safetensors", async function () {
-    if (!haveModel) this.skip();
-    await vscode.commands.executeCommand("headshare.inspect", vscode.Uri.file(path.join(model, "model.safetensors")));
+  it("opens the inspect custom editor on a model.safetensors", async function () {
+        await vscode.commands.executeCommand("headshare.inspect", vscode.Uri.file(path.join(anyModel, "model.safetensors")));
     const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
     assert.ok(tab?.input instanceof vscode.TabInputCustom, "a custom editor tab is active");
     assert.equal((tab.input as vscode.TabInputCustom).viewType, "headshare.inspect");
     await vscode.commands.executeCommand("workbench.action.closeAllEditors");
   });
 
-  it("shows the sharing map panel for stories260K-hf", async function () {
-    if (!haveModel) this.skip();
-    await vscode.commands.executeCommand("headshare.showSharingMap", vscode.Uri.file(model));
-    assert.ok(api.mapPanel(model), "a sharing map panel is open for the model");
+  it("shows the sharing map panel (stories260K-hf, or the synthetic model without ../shared)", async function () {
+        await vscode.commands.executeCommand("headshare.showSharingMap", vscode.Uri.file(anyModel));
+    assert.ok(api.mapPanel(anyModel), "a sharing map panel is open for the model");
     const t0 = Date.now();
     while (!(vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputWebview) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
     const tab = vscode.window.tabGroups.activeTabGroup.activeTab;

@@ -52,6 +52,28 @@ export async function runUi({ page, port, workspace, payload, artifacts, step })
   await page.mouse.move(box.x + 40 + 20 * 2.5, box.y + 22 + 20 * 3.5);
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-map-slider.png") });
 
+  // Inspect Checkpoint from the explorer menu of model.safetensors: the read-only custom editor.
+  await row("model.safetensors").click({ button: "right" });
+  const inspectItem = page.locator(".context-view .monaco-menu .action-label", { hasText: "Inspect Checkpoint" }).first();
+  await inspectItem.waitFor({ timeout: 10000 });
+  await inspectItem.hover({ force: true });
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Enter");
+  const inspect = page.frameLocator("iframe.webview.ready").last().frameLocator("iframe#active-frame");
+  await inspect.locator("#tensor-table").waitFor({ timeout: 60000 });
+  const tensors = await inspect.locator("#tensor-table tbody tr").count();
+  const summary = await inspect.locator("#inspect-summary").textContent();
+  assert.equal(tensors, 47, "stories260K-hf: embed + 5 × 9 per layer + final norm = 47 tensors");
+  assert.match(summary, /260,032/);
+  assert.match(summary, /LlamaForCausalLM/);
+  step(`inspect editor: ${tensors} tensors, 260,032 parameters`);
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-inspect.png") });
+  // Back to the sharing map tab (its webview reloads and restores the ratio from its view state).
+  await page.locator(".tabs-container .tab", { hasText: "Sharing map" }).first().click();
+  await webview.locator("canvas.heatmap").waitFor({ timeout: 30000 });
+  assert.equal(Number(await count.getAttribute("data-selected")), 10, "the restored panel keeps the 50% ratio");
+  step("sharing map restored with its ratio after switching tabs");
+
   await webview.locator("#quick-eval").click();
   step("quick eval requested");
   const ppl = webview.locator("#eval-ppl");
