@@ -10,6 +10,7 @@
  *     pairs × the number of pairs, and the speed-up.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type { Bench, BenchOptions } from "./run";
 import { openCheckpoint } from "../src/core/model/checkpoint";
@@ -144,7 +145,8 @@ export const matchBench: Bench = {
     log("measuring page-cache read bandwidth");
     const bw = readBandwidth(file);
     log("measuring ORT Gemm FLOP rate");
-    const rate = await gemmRate();
+    const rateBefore = await gemmRate();
+    const load = os.loadavg()[0]!;
     log("computing the match table");
     const ckpt = await openCheckpoint(dir);
     let seconds: number, bytesRead: number, provider: string;
@@ -159,6 +161,8 @@ export const matchBench: Bench = {
       await ckpt.close();
     }
     const peakRss = process.resourceUsage().maxRSS * 1024;
+    // The rate is measured before and after the match; the higher one (the lower floor) is used.
+    const rate = Math.max(rateBefore, await gemmRate());
     const U = s.heads, L = s.layers, D = 2 * s.hidden * s.hidden / s.heads;
     const pairs = (U * U * L * (L - 1)) / 2;
     const macs = pairs * D;
@@ -167,6 +171,7 @@ export const matchBench: Bench = {
     log("timing the per-pair baseline");
     const per = await perPairSeconds(dir, s, opts.quick ? 16 : 8);
     const baseline = per * pairs;
+    console.log(`machine: ${os.cpus().length} CPUs, load average ${fmt(load)} when the match started (other processes share the cores)`);
     console.log(`shape: ${L} layers × ${U} heads, width ${s.hidden}, BF16, strategy qk (${L * U} units of ${D} floats, ${pairs} pairs, ${fmt(macs / 1e12, 3)}·10^12 MACs)`);
     console.log("| metric | value |");
     console.log("| --- | --- |");
@@ -174,7 +179,7 @@ export const matchBench: Bench = {
     console.log(`| of which: read wait / decode / Gram (ORT) | ${fmt(stats.readWait)} / ${fmt(stats.decode)} / ${fmt(stats.gram)} s over ${stats.blocks} blocks |`);
     console.log(`| bytes read | ${fmt(bytesRead / GiB, 3)} GiB |`);
     console.log(`| page-cache read bandwidth | ${fmt(bw / GiB)} GiB/s → ${fmt(floorIo)} s |`);
-    console.log(`| ORT Gemm rate | ${fmt(rate / 1e9, 1)} GFLOP/s → ${fmt(floorFlop)} s |`);
+    console.log(`| ORT Gemm rate (best of before/after) | ${fmt(rate / 1e9, 1)} GFLOP/s → ${fmt(floorFlop)} s |`);
     console.log(`| floor = max(...) | ${fmt(floor)} s |`);
     console.log(`| ratio to floor | ${fmt(seconds / floor)}× (target ≤ 1.3×) |`);
     console.log(`| peak RSS | ${fmt(peakRss / GiB, 2)} GiB (target ≤ 4 GiB) |`);
