@@ -17,12 +17,14 @@ export interface Bench {
 import os from "node:os";
 import { matchBench } from "./match.bench";
 import { safetensorsBench } from "./safetensors.bench";
+import { trainBench } from "./train.bench";
 import path from "node:path";
 
 const BENCHES: Bench[] = [
   // Each feature registers its benchmark here, e.g. `matchBench` from "./match.bench".
   matchBench,
   safetensorsBench,
+  trainBench,
 ];
 
 async function main(): Promise<void> {
