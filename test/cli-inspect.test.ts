@@ -210,6 +210,14 @@ test("cli inspect: errors are one line on stderr with exit code 1; --debug adds 
   assert.match(u.stderr, /^headshare: .*config\.json: architecture MambaForCausalLM .* is not supported; supported: .*LlamaForCausalLM/);
 });
 
+test("cli inspect: a reader that closes the pipe early (| head -1) ends it quietly", async () => {
+  const dir = await writeSyntheticModel(fresh("many"), { family: "llama", layers: 1500, heads: 1, headDim: 2, intermediate: 2, vocab: 4, seed: 1 });
+  const r = spawnSync("bash", ["-c", `"${process.execPath}" "${cli}" inspect "${dir}" --all | head -1; exit \${PIPESTATUS[0]}`], { encoding: "utf8" });
+  assert.equal(r.stderr, "");
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^path: /);
+});
+
 test("cli: usage errors (unknown flag, missing argument, unknown command) exit 1 with usage; --help exits 0", () => {
   const flag = run("inspect", "x", "--nope");
   assert.equal(flag.code, 1);
