@@ -1,0 +1,118 @@
+/**
+ * Attention-map similarity of heads on a text (the paper's Fig. 1 motivation, method.md §6), to set
+ * beside the weight-similarity match table.
+ *
+ * Measure: for query heads (l, h) and (l', h'), the mean over query positions t ≥ 1 of every
+ * sampled window of the cosine between their attention rows A[t, 0..t] (row 0 is trivially equal
+ * for all heads and is skipped). For every head of layers 1..L−1 the best strictly-lower-layer
+ * head by that measure is reported (ties: lowest (layer, head)), as a layer × head table.
+ */
+import type { Checkpoint } from "../model/checkpoint";
+import { attentionName } from "../graph/types";
+import type { ProviderName } from "../runtime/ort";
+import { EvalError } from "./errors";
+import { makeWindows, type TextProtocol } from "./protocol";
+import { ForwardRunner } from "./runner";
+import { loadTokenizer, type TextTokenizer } from "./tokenizer";
+
+export interface AttentionSimilarityOptions {
+  readonly tokenizer?: TextTokenizer;
+  readonly providers?: readonly ProviderName[] | "auto";
+  readonly threads?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: { readonly done: number; readonly total: number }) => void;
+  /** Query positions to average over, from the text's first windows (default 2048). */
+  readonly maxPositions?: number;
+}
+
+export interface AttentionMatch {
+  readonly layer: number;
+  readonly head: number;
+  readonly sourceLayer: number;
+  readonly sourceHead: number;
+  readonly score: number;
+}
+
+export interface AttentionSimilarity {
+  readonly format: "headshare.attention-similarity";
+  readonly version: 1;
+  readonly measure: string;
+  readonly layers: number;
+  readonly heads: number;
+  /** Query positions averaged over. */
+  readonly positions: number;
+  readonly windows: number;
+  /** Heads of layers 1..L−1, sorted by (layer, head). */
+  readonly entries: AttentionMatch[];
+  /** best[l][h]: the best lower-layer score of head (l, h); null for layer 0. */
+  readonly best: (number | null)[][];
+  readonly provider: string;
+}
+
+export const ATTENTION_MEASURE = "mean over query positions t ≥ 1 of cos(A_head[t, 0..t], A_other[t, 0..t]); best strictly-lower-layer head";
+
+export async function attentionMapSimilarity(ckpt: Checkpoint, text: string, protocol: TextProtocol, opts: AttentionSimilarityOptions = {}): Promise<AttentionSimilarity> {
+  const spec = ckpt.spec;
+  const L = spec.layers, H = spec.heads, LH = L * H;
+  if (L < 2) throw new EvalError("bad-option", `${ckpt.weightsPath}: attention-map similarity needs at least 2 layers (heads are matched to lower layers)`);
+  const budget = opts.maxPositions ?? 2048;
+  if (!Number.isInteger(budget) || budget < 1) throw new EvalError("bad-option", `maxPositions must be a positive integer, got ${opts.maxPositions}`);
+  const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
+  const windows = makeWindows(text, protocol, (t) => tok.encode(t), spec.bosTokenId ?? tok.bosTokenId);
+  const runner = await ForwardRunner.create(ckpt, {
+    forward: { logits: false, attentions: true },
+    ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  // sum[a·LH + b] for a in layers ≥ 1, b in lower layers: summed cosines
+  const sum = new Float64Array(LH * LH);
+  let positions = 0, used = 0;
+  try {
+    const names = Array.from({ length: L }, (_, l) => attentionName(l));
+    for (const w of windows) {
+      if (positions >= budget) break;
+      if (opts.signal?.aborted) throw new EvalError("aborted", "attention similarity was cancelled");
+      const S = w.tokens.length - 1;
+      if (S < 2) continue;
+      const ids = BigInt64Array.from(w.tokens.slice(0, S), BigInt);
+      const out = await runner.run(ids, 1, S, undefined, names);
+      const maps = names.map((n) => out[n]!.data); // per layer [1, H, S, S]
+      const norms = new Float64Array(LH);
+      for (let t = 1; t < S && positions < budget; t++) {
+        for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
+          const o = (h * S + t) * S;
+          let s = 0;
+          for (let j = 0; j <= t; j++) s += maps[l]![o + j]! ** 2;
+          norms[l * H + h] = Math.sqrt(s);
+        }
+        for (let l = 1; l < L; l++) for (let h = 0; h < H; h++) {
+          const a = maps[l]!, oa = (h * S + t) * S, ia = l * H + h;
+          for (let l2 = 0; l2 < l; l2++) for (let h2 = 0; h2 < H; h2++) {
+            const bm = maps[l2]!, ob = (h2 * S + t) * S, ib = l2 * H + h2;
+            let dot = 0;
+            for (let j = 0; j <= t; j++) dot += a[oa + j]! * bm[ob + j]!;
+            const den = norms[ia]! * norms[ib]!;
+            sum[ia * LH + ib]! += den > 0 ? dot / den : 0;
+          }
+        }
+        positions++;
+      }
+      used++;
+      opts.onProgress?.({ done: Math.min(positions, budget), total: budget });
+    }
+  } finally {
+    await runner.release();
+  }
+  if (positions === 0) throw new EvalError("bad-text", "the text gives no query position to compare attention maps on");
+  const entries: AttentionMatch[] = [];
+  const best: (number | null)[][] = Array.from({ length: L }, () => new Array<number | null>(H).fill(null));
+  for (let l = 1; l < L; l++) for (let h = 0; h < H; h++) {
+    let bs = -Infinity, bl = 0, bh = 0;
+    for (let l2 = 0; l2 < l; l2++) for (let h2 = 0; h2 < H; h2++) {
+      const v = sum[(l * H + h) * LH + l2 * H + h2]! / positions;
+      if (v > bs) { bs = v; bl = l2; bh = h2; }
+    }
+    entries.push({ layer: l, head: h, sourceLayer: bl, sourceHead: bh, score: bs });
+    best[l]![h] = bs;
+  }
+  return { format: "headshare.attention-similarity", version: 1, measure: ATTENTION_MEASURE, layers: L, heads: H, positions, windows: used, entries, best, provider: runner.provider };
+}
