@@ -78,7 +78,7 @@ function opt<K extends string>(k: K, v: SliceRef | undefined): Partial<Record<K,
 
 /** [a, b] row-major → [b, a] row-major. */
 export function transpose(x: Float32Array, a: number, b: number): Float32Array {
-  const out = new Float32Array(a * b);
+  const out = new Float32Array(a * b); // [b, a] f32 row-major
   for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[j * a + i] = x[i * b + j]!;
   return out;
 }
@@ -101,7 +101,7 @@ export async function readSliceStored(source: TensorSource, ref: SliceRef): Prom
     const rest = info.shape.slice(1).reduce((a, b) => a * b, 1);
     const parts = await Promise.all(ref.ranges.map(([b, e]) => source.readRowsF32(ref.tensor, b, e)));
     const rows = ref.ranges.reduce((s, [b, e]) => s + (e - b), 0);
-    const data = new Float32Array(rows * rest);
+    const data = new Float32Array(rows * rest); // [Σ range rows, rest] f32 row-major
     let off = 0;
     for (const p of parts) { data.set(p, off); off += p.length; }
     return { data, rows, cols: rest };
@@ -111,7 +111,7 @@ export async function readSliceStored(source: TensorSource, ref: SliceRef): Prom
   }
   const [R, C] = info.shape as [number, number];
   const W = ref.ranges.reduce((s, [b, e]) => s + (e - b), 0);
-  const out = new Uint8Array(R * W * size);
+  const out = new Uint8Array(R * W * size); // [R, W] in the stored dtype, row-major
   const wholeBytes = R * C * size;
   if (wholeBytes <= WHOLE_READ_MAX_BYTES || wholeBytes <= WHOLE_READ_MAX_FACTOR * out.byteLength) {
     const all = await source.readBytes(ref.tensor);

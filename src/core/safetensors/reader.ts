@@ -66,7 +66,7 @@ class FileSource implements TensorSource {
       throw new SafetensorsError("bad-range", this.path, `tensor "${name}": ${count} chunks of ${chunkBytes} bytes every ${strideBytes} bytes from ${byteBegin} do not fit its ${size} bytes`);
     }
     if (this.closed) throw new SafetensorsError("closed", this.path, "read after close(); open the file again");
-    const out = new Uint8Array(count * chunkBytes);
+    const out = new Uint8Array(count * chunkBytes); // [count, chunkBytes] bytes
     const base = this.dataStart + t.dataOffsets[0] + byteBegin;
     // Synchronous positioned reads: thousands of small chunks cost microseconds each this way,
     // against tens of microseconds per promise-based read; the event loop is held only briefly.

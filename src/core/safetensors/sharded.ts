@@ -99,7 +99,7 @@ class ShardedSource implements TensorSource {
   async readStridedBytes(name: string, b: number, chunk: number, stride: number, count: number): Promise<Uint8Array> {
     const p = this.part(name);
     if (p.readStridedBytes) return p.readStridedBytes(name, b, chunk, stride, count);
-    const out = new Uint8Array(chunk * count);
+    const out = new Uint8Array(chunk * count); // [count, chunk] bytes
     for (let i = 0; i < count; i++) out.set(await p.readBytes(name, b + i * stride, b + i * stride + chunk), i * chunk);
     return out;
   }
