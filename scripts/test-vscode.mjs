@@ -66,11 +66,18 @@ fs.mkdirSync(artifacts, { recursive: true });
 
 const env = { ...process.env, HEADSHARE_LOG_CONSOLE: "1", HEADSHARE_TEST_WORKSPACE: workspace, HEADSHARE_TEST_TMP: tmp, HEADSHARE_TEST_ARTIFACTS: artifacts, HEADSHARE_TEST_SHARED: sharedDir ?? "" };
 
-async function startServer(tag) {
+async function startServer(tag, { restricted = false } = {}) {
+  const userData = path.join(tmp, restricted ? "data-restricted" : "data");
+  if (restricted) {
+    // Workspace trust on, never prompt: the folder opens in Restricted Mode.
+    fs.mkdirSync(path.join(userData, "User"), { recursive: true });
+    const settings = JSON.parse(fs.readFileSync(path.join(tmp, "data/User/settings.json"), "utf8"));
+    fs.writeFileSync(path.join(userData, "User/settings.json"), JSON.stringify({ ...settings, "security.workspace.trust.enabled": true, "security.workspace.trust.startupPrompt": "never", "security.workspace.trust.emptyWindow": false }, null, 1));
+  }
   const server = spawn(node24, [serverMain, "--host", "127.0.0.1", "--port", "0", "--without-connection-token",
-    "--enable-smoke-test-driver", "--disable-workspace-trust", "--disable-telemetry", "--accept-server-license-terms",
-    "--user-data-dir", path.join(tmp, "data"), "--server-data-dir", path.join(tmp, `server-${tag}`),
-    "--extensions-dir", path.join(tmp, "extensions")], { detached: true, stdio: ["ignore", "pipe", "pipe"], env });
+    "--enable-smoke-test-driver", ...(restricted ? [] : ["--disable-workspace-trust"]), "--disable-telemetry", "--accept-server-license-terms",
+    "--user-data-dir", userData, "--server-data-dir", path.join(tmp, `server-${tag}`),
+    "--extensions-dir", path.join(tmp, "extensions")], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...env, HEADSHARE_TEST_MODE: restricted ? "restricted" : "" } });
   let log = "";
   const port = await new Promise((resolve, reject) => {
     const onData = (d) => { log += d; const m = /Extension host agent listening on (\d+)/.exec(log); if (m) resolve(Number(m[1])); };
@@ -82,16 +89,17 @@ async function startServer(tag) {
   return { port, stop, log: () => log };
 }
 
-const noise = /^\[(AgentHost|ChatModelSelection|AccountPolicyGate)|^Creating a socket|^Resolv|reconnection-grace-time|Updating additional builtin/;
+// Harmless noise of an offline code-server (gallery, telemetry, PWA service worker, auth providers of built-ins).
+const noise = /^\[(AgentHost|ChatModelSelection|AccountPolicyGate|Service Worker)|^Creating a socket|^Resolv|reconnection-grace-time|Updating additional builtin|Gallery|ENOTFOUND|authentication provider|^Canceled|No search provider registered/;
 const launchArgs = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const remote = (port, p) => `vscode-remote://127.0.0.1:${port}${path.resolve(p)}`;
 const stops = [];
 process.on("exit", () => { for (const s of stops) s(); });
 
 // ---- 1. extension tests inside the real extension host
-async function hostTests() {
+async function hostTests(restricted = false) {
   const t0 = Date.now();
-  const srv = await startServer("host");
+  const srv = await startServer(restricted ? "restricted" : "host", { restricted });
   stops.push(srv.stop);
   console.log(`[vscode] server on 127.0.0.1:${srv.port} (${Date.now() - t0} ms)`);
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: launchArgs });
@@ -100,16 +108,17 @@ async function hostTests() {
   const code = await new Promise((resolve) => {
     const timer = setTimeout(() => { console.error(`[vscode] TIMEOUT after ${timeoutMs} ms`); resolve(124); }, timeoutMs);
     void page.exposeFunction("codeAutomationLog", (type, args) => {
-      if (typeof args?.[0] === "string" && noise.test(args[0])) return;
+      const text = (args ?? []).map((a) => (typeof a === "string" ? a : a?.stack ?? a?.message ?? "")).join(" ");
+      if (noise.test(text) || /queryRawGalleryExtensions|serviceWorker\.js/.test(text)) return;
       (console[type] || console.log)(...args);
     });
     void page.exposeFunction("codeAutomationExit", (c) => { clearTimeout(timer); resolve(c); });
     void page.goto(`http://127.0.0.1:${srv.port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
   });
-  await page.screenshot({ path: path.join(artifacts, "vscode-host-tests-end.png") }).catch(() => undefined);
+  await page.screenshot({ path: path.join(artifacts, `vscode-host-tests-end${restricted ? "-restricted" : ""}.png`) }).catch(() => undefined);
   await browser.close().catch(() => undefined);
   srv.stop();
-  console.log(`[vscode] extension-host tests exited with ${code} after ${Date.now() - t0} ms`);
+  console.log(`[vscode] extension-host tests${restricted ? " (Restricted Mode)" : ""} exited with ${code} after ${Date.now() - t0} ms`);
   return code;
 }
 
@@ -141,6 +150,7 @@ async function uiTest() {
 const only = process.argv[2];
 let code = 0;
 if (!only || only === "host") code = await hostTests();
+if (!only || only === "restricted") code = (await hostTests(true)) || code;
 if (!only || only === "ui") code = (await uiTest()) || code;
 fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(code);

@@ -43,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
           return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
         } catch (e) {
           if (isCancel(e)) { s.log.info(`${id}: cancelled`); return undefined; }
+          if ((e as { code?: unknown }).code === "untrusted") { s.log.warn(`${id}: ${messageOf(e)}`); return undefined; }   // requireTrust already told the user
           s.log.error(`${id}: ${messageOf(e)}`);
           void vscode.window.showErrorMessage(`Headshare: ${messageOf(e)}`, "Open Logs").then((a) => a && s.log.show());
           return undefined;
