@@ -1,0 +1,125 @@
+/**
+ * PostShare end to end on a tiny seeded byte-level Llama and generated text: the result's keys and
+ * consistency, the weight loss pulls pairs together, the written model is the DirectShare of the
+ * post-trained weights (every target's q/k/v rows and o columns equal its root's), the input is
+ * untouched, bad options and cancellation are typed errors. On ../shared's stories260K (when
+ * present) a short run at α = 0.5 must beat DirectShare's held-out perplexity.
+ */
+import test from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { openCheckpoint } from "../src/core/model/checkpoint";
+import { unitLayout } from "../src/core/model/units";
+import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
+import { TrainError } from "../src/core/train/errors";
+import { writeInitialLlama } from "../src/core/train/initModel";
+import { readSliceOf } from "../src/core/train/pairs";
+import { postShare } from "../src/core/train/postshare";
+import { rng } from "./helpers/train-gradcheck";
+import { sharedPath, sharedSkip } from "./helpers/shared";
+
+async function tinyModel(dir: string): Promise<{ model: string; text: string }> {
+  const model = path.join(dir, "model");
+  await writeInitialLlama(model, { layers: 3, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: BYTE_VOCAB, maxPositions: 64, tied: true, seed: 21, std: 0.08 }, {
+    "tokenizer.json": JSON.stringify(byteTokenizerJson()),
+    "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(64)),
+  });
+  const r = rng(8);
+  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "red", "ball"];
+  const docs = Array.from({ length: 24 }, () => Array.from({ length: 20 + Math.floor(r() * 20) }, () => words[Math.floor(r() * words.length)]).join(" ") + ".");
+  const text = path.join(dir, "text.txt");
+  await fs.writeFile(text, docs.join("\n<|endoftext|>\n"));
+  return { model, text };
+}
+
+async function hashDir(dir: string): Promise<string> {
+  const h = createHash("sha256");
+  for (const f of (await fs.readdir(dir)).sort()) h.update(f).update(await fs.readFile(path.join(dir, f)));
+  return h.digest("hex");
+}
+
+test("train-postshare: tiny model end to end — metrics, pairs pulled together, shared dense output, input untouched", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-postshare-"));
+  try {
+    const { model, text } = await tinyModel(dir);
+    const before = await hashDir(model);
+    const out = path.join(dir, "out");
+    const phases = new Set<string>();
+    const res = await postShare(model, {
+      ratio: 0.5, text: [text], heldoutDocs: 4, steps: 40, lr: 5e-3, warmupSteps: 5, lambdaW: 5, batchSize: 4, seqLen: 32,
+      trainOn: "both", sampleSequences: 32, sampleLength: 24, outDir: out, providers: ["cpu"], intraOpThreads: 1,
+    }, { onProgress: (p) => phases.add(p.phase) });
+    assert.deepEqual([...phases].sort(), ["evaluate", "load", "match", "sample", "train", "write"]);
+    assert.equal(res.selected, Math.floor(0.5 * 3 * 2));
+    assert.equal(res.plan.targets.length, res.selected);
+    for (const k of ["original", "directShare", "postTrained", "postShare"] as const) {
+      assert.ok(Number.isFinite(res[k].nll) && res[k].nll > 0, `${k}.nll`);
+      assert.ok(Math.abs(res[k].ppl - Math.exp(res[k].nll)) < 1e-9 * res[k].ppl);
+      assert.equal(res[k].tokens, res.original.tokens, "all four are scored on the same held-out tokens");
+    }
+    assert.equal(res.lossCurve.length, 40);
+    assert.deepEqual(Object.keys(res.lossCurve[0]!).slice(0, 4), ["step", "lm", "weight", "lr"]);
+    assert.ok(res.lossCurve.at(-1)!.weight < res.lossCurve[0]!.weight * 0.7, `weight loss falls: ${res.lossCurve[0]!.weight} → ${res.lossCurve.at(-1)!.weight}`);
+    assert.ok(res.meanRelativePairDistance.after < res.meanRelativePairDistance.before, "pairs move together");
+    assert.ok(res.finalShare.kl >= 0 && res.finalShare.top1Agreement > 0 && res.finalShare.top1Agreement <= 1);
+    assert.equal(res.heldoutDocuments, 4);
+    assert.equal(res.trainDocuments, 20);
+
+    // The written model is DirectShare(post-trained): every target's slices equal its root's.
+    const ck = await openCheckpoint(out);
+    try {
+      for (const t of res.plan.targets) {
+        const a = unitLayout(ck.spec, t.layer, t.unit, "group"), b = unitLayout(ck.spec, t.rootLayer, t.rootUnit, "group");
+        for (const p of ["q", "k", "v", "o"] as const) {
+          const ta = readSliceOf(await ck.source.readF32(a[p].tensor), ck.source.info(a[p].tensor).shape, a[p]);
+          const tb = readSliceOf(await ck.source.readF32(b[p].tensor), ck.source.info(b[p].tensor).shape, b[p]);
+          assert.deepEqual(ta, tb, `${p} of ${t.layer}.${t.unit} equals its root ${t.rootLayer}.${t.rootUnit}`);
+        }
+      }
+    } finally {
+      await ck.close();
+    }
+    await fs.access(path.join(out, "tokenizer.json"));
+    assert.equal(await hashDir(model), before, "the input model folder is unchanged");
+    // writing again without --force is refused
+    await assert.rejects(postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 1, batchSize: 2, seqLen: 16, trainOn: "text", outDir: out }),
+      (e: unknown) => e instanceof TrainError && e.code === "bad-options" && /--force/.test(e.message));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("train-postshare: bad options and cancellation are typed errors", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-postshare-bad-"));
+  try {
+    const { model, text } = await tinyModel(dir);
+    const bad = async (o: object, re: RegExp): Promise<void> => {
+      await assert.rejects(postShare(model, { ratio: 0.3, text: [text], ...o }), (e: unknown) => e instanceof TrainError && e.code === "bad-options" && re.test(e.message));
+    };
+    await bad({ ratio: 1.5 }, /ratio/);
+    await bad({ text: [] }, /text/);
+    await bad({ steps: 0 }, /steps/);
+    await bad({ lambdaLm: 0, lambdaW: 0 }, /nothing to train/);
+    await bad({ weightLoss: "l1" }, /weight-loss/);
+    await bad({ outDir: model }, /input model's folder/);
+    const ac = new AbortController();
+    await assert.rejects(
+      postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 50, batchSize: 2, seqLen: 16, trainOn: "text", providers: ["cpu"] }, { signal: ac.signal, onProgress: (p) => { if (p.phase === "train" && p.done === 2) ac.abort(); } }),
+      (e: unknown) => e instanceof TrainError && e.code === "cancelled",
+    );
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("train-postshare: stories260K at α = 0.5, PostShare beats DirectShare on held-out stories", { skip: sharedSkip("models/stories260K-hf") }, async () => {
+  const res = await postShare(sharedPath("models/stories260K-hf")!, {
+    ratio: 0.5, text: [sharedPath("corpus/tinystories-valid-excerpt.txt")!], heldoutDocs: 10, steps: 250, trainOn: "text", intraOpThreads: 2,
+  });
+  console.log(`stories260K α=0.5, 250 steps: original ppl ${res.original.ppl.toFixed(3)}, DirectShare ${res.directShare.ppl.toFixed(3)}, PostShare ${res.postShare.ppl.toFixed(3)}, ${res.seconds.toFixed(1)} s`);
+  assert.equal(res.original.tokens, 3363);
+  assert.ok(res.postShare.ppl < res.directShare.ppl, `PostShare ${res.postShare.ppl} < DirectShare ${res.directShare.ppl}`);
+});
