@@ -17,6 +17,7 @@ import { DTYPE_SIZE } from "../safetensors/dtype";
 import type { TensorSource } from "../safetensors/types";
 import type { ProviderName } from "../runtime/ort";
 import { resolveProviders } from "../runtime/ort";
+import { createBf16Decoder, type Bf16Decoder } from "./bf16wasm";
 import { decodeInto, DECODABLE } from "./decode";
 import { MatchError } from "./errors";
 import { createGramAccumulator } from "./gram";
@@ -119,7 +120,7 @@ async function readBlock(source: TensorSource, plan: ProjPlan, t0: number, t1: n
 }
 
 /** Decodes a raw block into chunk [n, (t1−t0)·width] f32 row-major. */
-function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array): number {
+function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array, bf16?: Bf16Decoder): number {
   const { plan, t0, t1 } = block;
   const W = (t1 - t0) * plan.width;
   for (let i = 0; i < plan.refs.length; i++) {
@@ -131,7 +132,8 @@ function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array)
       let at = i * W;
       for (const p of parts) {
         const count = p.byteLength / size;
-        decodeInto(p, 0, info.dtype, count, chunk, at);
+        if (bf16 && info.dtype === "BF16") bf16.decode(p, count, at);
+        else decodeInto(p, 0, info.dtype, count, chunk, at);
         at += count;
       }
     } else {
@@ -212,7 +214,10 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
     for (let t0 = 0; t0 < plan.rowsPerUnit; t0 += rowsPerBlock) blocks.push({ plan, t0, t1: Math.min(plan.rowsPerUnit, t0 + rowsPerBlock) });
   }
   const maxW = Math.max(...blocks.map((b) => (b.t1 - b.t0) * b.plan.width));
-  const chunk = new Float32Array(n * maxW); // [n, width ≤ maxW] f32 row-major
+  // BF16 row runs are widened by WebAssembly SIMD straight into a chunk in its memory.
+  const anyBf16 = plans.some((p) => p.refs.some((r) => r.axis === 0 && source.info(r.tensor).dtype === "BF16"));
+  const bf16 = anyBf16 ? createBf16Decoder(n * maxW, maxW * 2) : undefined;
+  const chunk = bf16?.chunk ?? new Float32Array(n * maxW); // [n, width ≤ maxW] f32 row-major
 
   aborted(opts.signal);
   const gram = await createGramAccumulator(L, U, {
@@ -230,7 +235,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       next = b ? readBlock(source, b.plan, b.t0, b.t1) : undefined;
       next?.catch(() => undefined); // a failure is rethrown when awaited
       const t1 = performance.now();
-      const width = decodeBlock(source, raw, chunk);
+      const width = decodeBlock(source, raw, chunk, bf16);
       const t2 = performance.now();
       await gram.add(chunk.subarray(0, n * width), width);
       const t3 = performance.now();

@@ -1,0 +1,47 @@
+/**
+ * The matcher's float decoders against the safetensors engine's exact conversion (bytesToF32):
+ * the JS decoder for every float dtype and the WebAssembly SIMD BF16 widener, on random bit
+ * patterns (NaN, infinities, subnormals included), odd counts and unaligned sources.
+ */
+import test from "node:test";
+import assert from "node:assert/strict";
+import { bytesToF32 } from "../src/core/safetensors/dtype";
+import { decodeInto } from "../src/core/share/decode";
+import { createBf16Decoder } from "../src/core/share/bf16wasm";
+import { mulberry32 } from "../src/core/model/synthetic";
+
+const sameBits = (a: Float32Array, b: Float32Array): boolean =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+test("share-decode: JS decoders equal bytesToF32 bit for bit (F32, F16, BF16, F64)", () => {
+  const r = mulberry32(7);
+  for (const [dtype, size] of [["F32", 4], ["F16", 2], ["BF16", 2], ["F64", 8]] as const) {
+    const count = 1001;
+    const bytes = new Uint8Array(count * size + 3);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
+    if (dtype === "F64") { const v = new Float64Array(count).map(() => (r() - 0.5) * 1e3); bytes.set(new Uint8Array(v.buffer), 1); }
+    const want = bytesToF32(bytes.slice(1, 1 + count * size), dtype); // unaligned source below
+    const got = new Float32Array(count + 5);
+    decodeInto(bytes, 1, dtype, count, got, 5);
+    assert.ok(sameBits(got.subarray(5), want), dtype);
+  }
+});
+
+test("share-decode: WebAssembly BF16 widening equals bytesToF32 for every length 0..40 and a large block", () => {
+  const d = createBf16Decoder(1 << 16, 1 << 17);
+  assert.ok(d, "WebAssembly SIMD is available in Node 20");
+  const r = mulberry32(8);
+  for (let count = 0; count <= 40; count++) {
+    const bytes = new Uint8Array(count * 2 + 1).map(() => Math.floor(r() * 256));
+    const src = bytes.subarray(1); // odd byte offset
+    d.chunk.fill(7);
+    d.decode(src, count, 3);
+    assert.ok(sameBits(d.chunk.subarray(3, 3 + count), bytesToF32(src.slice(), "BF16")), `count ${count}`);
+    assert.equal(d.chunk[2], 7);
+    assert.equal(d.chunk[3 + count], 7, "writes nothing past the end");
+  }
+  const big = new Uint8Array(2 * 50_000).map(() => Math.floor(r() * 256));
+  d.decode(big, 50_000, 100);
+  assert.ok(sameBits(d.chunk.subarray(100, 50_100), bytesToF32(big, "BF16")));
+  assert.throws(() => d.decode(new Uint8Array(2 << 17), 1 << 17, 0), RangeError);
+});
