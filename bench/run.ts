@@ -15,6 +15,7 @@ export interface Bench {
 }
 
 import os from "node:os";
+import { evalBench } from "./eval.bench";
 import { matchBench } from "./match.bench";
 import { safetensorsBench } from "./safetensors.bench";
 import { trainBench } from "./train.bench";
@@ -24,6 +25,7 @@ const BENCHES: Bench[] = [
   // Each feature registers its benchmark here, e.g. `matchBench` from "./match.bench".
   matchBench,
   safetensorsBench,
+  evalBench,
   trainBench,
 ];
 
