@@ -159,3 +159,27 @@ test("eval fidelity: stories260K-hf wikitext first 20,000 chars, window 512 stri
     assert.ok(Math.abs(r.nll / 4.745714 - 1) < 1e-4, `nll ${r.nll}`);
   } finally { await ck.close(); }
 });
+
+test("eval tokenizer: a GPT-2 vocab.json + merges.txt folder loads as byte-level BPE", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-tok-"));
+  try {
+    const vocab = { "l": 0, "o": 1, "w": 2, "e": 3, "r": 4, "s": 5, "t": 6, "i": 7, "d": 8, "n": 9, "Ġ": 10, "Ġl": 11, "Ġn": 12, "Ġlo": 13, "Ġlow": 14, "er": 15, "<|endoftext|>": 16 };
+    await fs.writeFile(path.join(dir, "vocab.json"), JSON.stringify(vocab));
+    await fs.writeFile(path.join(dir, "merges.txt"), "#version: 0.2\nĠ l\nĠl o\nĠlo w\ne r\n");
+    const tok = await loadTokenizer(dir);
+    // " lowest": Ġ l o w e s t → (Ġ l) (Ġl o) (Ġlo w) → Ġlow e s t; " newer": no "Ġ n" merge → Ġ n e w er
+    assert.deepEqual(tok.encode(" lowest newer"), [14, 3, 5, 6, 10, 9, 3, 2, 15]);
+    assert.equal(tok.decode([14, 3, 5, 6]), " lowest");
+    await fs.rm(path.join(dir, "merges.txt"));
+    await assert.rejects(loadTokenizer(dir), (e: unknown) => e instanceof EvalError && e.code === "no-tokenizer" && /tokenizer\.json/.test(e.message));
+  } finally { await fs.rm(dir, { recursive: true, force: true }); }
+});
+
+test("eval: tiny-gpt2-random (GPT2Model, vocab.json + merges.txt) evaluates end to end", { skip: sharedSkip("models/tiny-gpt2-random") }, async () => {
+  const ck = await openCheckpoint(sharedPath("models/tiny-gpt2-random")!);
+  try {
+    const r = await evaluate(ck, " lowest newer wider| lower", makeProtocol({ documentsSeparator: "|", window: 16 }, ck.spec.maxPositions), { providers: ["cpu"], threads: 1 });
+    assert.ok(r.tokens > 5 && Number.isFinite(r.nll) && r.nll > 0);
+    assert.equal(r.parameters, 2168);
+  } finally { await ck.close(); }
+});

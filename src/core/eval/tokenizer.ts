@@ -41,7 +41,44 @@ function tokenContent(v: unknown): string | undefined {
   return undefined;
 }
 
-/** Loads `<dir>/tokenizer.json` (dir = a checkpoint folder, or the tokenizer.json itself). */
+async function exists(p: string): Promise<boolean> {
+  try { await fs.access(p); return true; } catch { return false; }
+}
+
+/**
+ * The tokenizer.json equivalent of a GPT-2 style `vocab.json` + `merges.txt` pair (byte-level
+ * BPE, as Hugging Face's GPT2Tokenizer builds it), for folders that ship only those two files.
+ */
+export async function gpt2TokenizerJson(dir: string): Promise<Record<string, unknown>> {
+  const vocabFile = path.join(dir, "vocab.json"), mergesFile = path.join(dir, "merges.txt");
+  try {
+    await assertInsideFolder(dir, vocabFile, "vocab.json");
+    await assertInsideFolder(dir, mergesFile, "merges.txt");
+  } catch (e) {
+    throw new EvalError("no-tokenizer", e instanceof Error ? e.message : String(e));
+  }
+  const vocab = await readJson(vocabFile, "vocab.json");
+  let text: string;
+  try {
+    text = await fs.readFile(mergesFile, "utf8");
+  } catch (e) {
+    throw new EvalError("no-tokenizer", `${mergesFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); a vocab.json needs its merges.txt`);
+  }
+  const merges = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#version"));
+  const special = Object.entries(vocab).filter(([k]) => /^<\|.*\|>$/.test(k) || k === "<unk>");
+  const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return {
+    version: "1.0",
+    added_tokens: special.map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: null, pre_tokenizer: byteLevel, post_processor: byteLevel, decoder: byteLevel,
+    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "", fuse_unk: false, byte_fallback: false, vocab, merges },
+  };
+}
+
+/**
+ * Loads `<dir>/tokenizer.json` (dir = a checkpoint folder, or the tokenizer.json itself); a folder
+ * with only GPT-2's `vocab.json` + `merges.txt` gets the equivalent byte-level BPE tokenizer.
+ */
 export async function loadTokenizer(dirOrFile: string): Promise<TextTokenizer> {
   const file = dirOrFile.endsWith(".json") ? dirOrFile : path.join(dirOrFile, "tokenizer.json");
   const cfgFile = path.join(path.dirname(file), "tokenizer_config.json");
@@ -52,7 +89,9 @@ export async function loadTokenizer(dirOrFile: string): Promise<TextTokenizer> {
   } catch (e) {
     throw new EvalError("no-tokenizer", e instanceof Error ? e.message : String(e));
   }
-  const json = await readJson(file, "tokenizer");
+  const dir = path.dirname(file);
+  const gpt2Files = !(await exists(file)) && (await exists(path.join(dir, "vocab.json"))) && (await exists(path.join(dir, "merges.txt")));
+  const json = gpt2Files ? await gpt2TokenizerJson(dir) : await readJson(file, "tokenizer");
   let config: Record<string, unknown> = {};
   try {
     await fs.access(cfgFile);
