@@ -30,6 +30,11 @@ export interface CreateSessionOptions {
   readonly providers?: readonly ProviderName[] | "auto";
   /** Intra-op threads (default: ORT's choice, all cores). */
   readonly intraOpThreads?: number;
+  /**
+   * Let idle intra-op threads spin between ops (ORT's default: true). Turn off for sessions run
+   * between long stretches of JS work, so idle threads do not take the cores from it.
+   */
+  readonly allowSpinning?: boolean;
 }
 
 export interface CreatedSession {
@@ -81,6 +86,7 @@ export async function createSession(model: Uint8Array, opts: CreateSessionOption
         // a missing provider library is expected and reported through fallbackReason: keep ORT quiet
         ...(provider === "cpu" ? {} : { logSeverityLevel: 4 as const }),
         ...(threads ? { intraOpNumThreads: threads } : {}),
+        ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } } } : {}),
       });
       return failures.length ? { session, provider, fallbackReason: failures.join("; ") } : { session, provider };
     } catch (e) {

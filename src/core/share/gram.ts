@@ -64,7 +64,8 @@ export async function createGramAccumulator(
   const n = layers * unitsPerLayer;
   const blocks = gramBlocks(layers, unitsPerLayer);
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
-  const gemm = await createSession(gemmTransBModel(), sessionOpts);
+  // JS reads and decodes between Gemm calls: idle ORT threads must not spin on the cores meanwhile.
+  const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false });
   const dots = new Float64Array(n * n);
   const norms2 = new Float64Array(n);
   const macsPerColumn = blocks.reduce((s, b) => s + b.aRows * b.bRows, 0);
