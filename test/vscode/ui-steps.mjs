@@ -73,6 +73,18 @@ export async function runUi({ page, port, workspace, payload, artifacts, step })
   await webview.locator("canvas.heatmap").waitFor({ timeout: 30000 });
   assert.equal(Number(await count.getAttribute("data-selected")), 10, "the restored panel keeps the 50% ratio");
   step("sharing map restored with its ratio after switching tabs");
+  // A window reload: the WebviewPanelSerializer revives the panel from its view state (table from the cache).
+  // Developer: Reload Window (unlike a bare page reload, it lets the workbench save its editor state first).
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").fill(">Developer: Reload Window");
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Reload Window" }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press("Enter");
+  await page.waitForEvent("load", { timeout: 30000 }).catch(() => undefined);
+  await page.locator(".monaco-workbench .statusbar").waitFor({ timeout: 60000 });
+  await page.locator(".tabs-container .tab", { hasText: "Sharing map" }).first().click({ timeout: 30000 });
+  await webview.locator("canvas.heatmap").waitFor({ timeout: 60000 });
+  assert.equal(Number(await count.getAttribute("data-selected")), 10, "the revived panel keeps the 50% ratio");
+  step("sharing map revived after a window reload with its ratio");
 
   await webview.locator("#quick-eval").click();
   step("quick eval requested");
