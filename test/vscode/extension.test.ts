@@ -124,6 +124,32 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.equal(st.params, orig.params);
   });
 
+  it("quick eval through the command API: stories260K-hf against itself gives the reference perplexity, KL 0, agreement 1", async function () {
+    const text = path.join(process.env.HEADSHARE_TEST_SHARED ?? "", "corpus", "tinystories-valid-excerpt.txt");
+    if (!haveModel || !fs.existsSync(text)) { console.log("      (skipped: ../shared is not present; it exists in CI and dev sessions only)"); this.skip(); }
+    // The runner sets headshare.eval.documentSeparator = <|endoftext|>: the README's per-story protocol (window 512, BOS each).
+    const ev = (await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(model), { shared: model, text, noReport: true })) as
+      { tokens: number; original: { ppl: number; nll: number }; shared: { ppl: number }; kl: number | null; top1Agreement: number | null } | undefined;
+    assert.ok(ev, "quick eval returned a result");
+    assert.equal(ev.tokens, 14552);
+    assert.ok(Math.abs(ev.original.nll - 1.222397) / 1.222397 < 1e-4, `mean NLL ${ev.original.nll} ≈ 1.222397 (../shared/models/README.md)`);
+    assert.equal(ev.shared.ppl, ev.original.ppl);
+    assert.ok(Math.abs(ev.kl ?? NaN) < 1e-9, `KL ${ev.kl} ≈ 0`);
+    assert.equal(ev.top1Agreement, 1);
+  });
+
+  it("sweep through the command API: ratio 0 reproduces the reference perplexity, 30% shares 6 units and costs quality", async function () {
+    const text = path.join(process.env.HEADSHARE_TEST_SHARED ?? "", "corpus", "tinystories-valid-excerpt.txt");
+    if (!haveModel || !fs.existsSync(text)) { console.log("      (skipped: ../shared is not present; it exists in CI and dev sessions only)"); this.skip(); }
+    const rep = (await vscode.commands.executeCommand("headshare.sweep", vscode.Uri.file(model), { ratios: [0.3, 0], text, noReport: true })) as
+      { sweep: { ratio: number; selected: number; ppl: number; nll: number }[] | null } | undefined;
+    assert.ok(rep?.sweep, "sweep returned rows");
+    assert.deepEqual(rep.sweep.map((r) => r.ratio), [0, 0.3]);
+    assert.ok(Math.abs(rep.sweep[0]!.nll - 1.222397) / 1.222397 < 1e-4, `ratio 0: NLL ${rep.sweep[0]!.nll} ≈ 1.222397`);
+    assert.equal(rep.sweep[1]!.selected, 6);
+    assert.ok(rep.sweep[1]!.ppl > rep.sweep[0]!.ppl);
+  });
+
   it("refuses an output folder over the input", async function () {
     if (!haveModel) { console.log("      (skipped: ../shared/models/stories260K-hf is not present; it exists in CI and dev sessions only)"); this.skip(); }
     const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "compact", out: model });
