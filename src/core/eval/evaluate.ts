@@ -68,6 +68,8 @@ export interface EvalResult {
   readonly parameters: number;
   readonly bytes: number;
   readonly kl?: number;
+  /** States which way `kl` goes: "KL(P_model ‖ P_compare)". */
+  readonly klDirection?: string;
   readonly top1Agreement?: number;
   readonly hiddenCosine?: number[];
   readonly compare?: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
@@ -199,7 +201,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
     const oNll = otherNll / prepared.tokens;
     const oSize = modelSize(other);
     return {
-      ...base, kl: m.kl, top1Agreement: m.top1Agreement, ...(sameShape ? { hiddenCosine: m.hiddenCosine } : {}),
+      ...base, kl: m.kl, klDirection: "KL(P_model ‖ P_compare)", top1Agreement: m.top1Agreement, ...(sameShape ? { hiddenCosine: m.hiddenCosine } : {}),
       compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
       seconds: (performance.now() - t0) / 1000,
     };

@@ -60,6 +60,8 @@ export interface SweepResult {
   readonly protocol: ProtocolFacts;
   readonly strategy: Strategy;
   readonly granularity: Granularity;
+  /** "KL(P_original ‖ P_shared)" (method.md §6). */
+  readonly klDirection: string;
   readonly provider: string;
   readonly seconds: number;
 }
@@ -141,6 +143,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
     return {
       rows, original: { nll: on, ppl: Math.exp(on), parameters: size.parameters, bytes: size.bytes },
       tokens: prepared.tokens, protocol: protocolFacts(protocol, prepared.windows), strategy, granularity,
+      klDirection: "KL(P_original ‖ P_shared)",
       provider: runner.provider, seconds: (performance.now() - t0) / 1000,
     };
   } finally {
