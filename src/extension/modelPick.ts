@@ -6,6 +6,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import * as vscode from "vscode";
 import { ExtensionError } from "./errors";
+export { defaultOutput, outputProblem } from "./outputPath";
 
 /** The model folder of a checkpoint path (a folder, or the folder holding a weights file). */
 export async function modelDir(model: string): Promise<string> {
@@ -42,21 +43,6 @@ export async function pickModel(uri: vscode.Uri | undefined, fallback: string | 
     filters: { Safetensors: ["safetensors"], "All files": ["*"] },
   });
   return picked?.[0] ? checkModelPath(picked[0].fsPath) : undefined;
-}
-
-/** Default output folder: beside the model folder, named after it and the ratio (never the model folder itself). */
-export function defaultOutput(dir: string, ratio: number, format: "compact" | "dense", method: "directshare" | "postshare"): string {
-  return path.join(path.dirname(dir), `${path.basename(dir)}-${method === "postshare" ? "postshare" : "shared"}-${Math.round(ratio * 100)}${format === "dense" ? "-dense" : ""}`);
-}
-
-/** Why `out` cannot receive the output of a model in `dir` (undefined when it can). */
-export function outputProblem(dir: string, out: string): string | undefined {
-  const a = path.resolve(dir), o = path.resolve(out);
-  if (!path.isAbsolute(out)) return "give an absolute folder path";
-  if (o === a) return "that is the input model's folder; the output must go to a new folder beside it, never over the input";
-  if (a.startsWith(o + path.sep)) return "that folder contains the input model; choose a new folder beside it";
-  if (o.startsWith(a + path.sep)) return "that folder is inside the input model's folder; choose a folder beside it";
-  return undefined;
 }
 
 /** True when the folder exists and holds something. */

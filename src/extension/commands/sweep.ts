@@ -2,6 +2,7 @@
 import * as vscode from "vscode";
 import type { Report } from "../../protocol/webview";
 import { ExtensionError } from "../errors";
+import { parseRatios } from "../outputPath";
 import { resolveEvalText } from "../evalRun";
 import { emptyReport, modelRef, sweepRows } from "../mapping";
 import { pickModel } from "../modelPick";
@@ -9,12 +10,6 @@ import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
-
-export function parseRatios(text: string): number[] {
-  const xs = text.split(/[\s,;]+/).filter(Boolean).map(Number);
-  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x < 0 || x >= 1)) throw new ExtensionError("bad-input", `ratios "${text}" must be numbers from 0 to below 1, separated by commas`);
-  return [...new Set(xs)].sort((a, b) => a - b);
-}
 
 export async function sweepCommand(session: Session, uri: vscode.Uri | undefined, o: { ratios?: number[]; text?: string; noReport?: boolean } = {}): Promise<Report | undefined> {
   await requireTrust("Sweep Ratios");
@@ -25,7 +20,7 @@ export async function sweepCommand(session: Session, uri: vscode.Uri | undefined
   if (!ratios) {
     const t = await vscode.window.showInputBox({ title: "Sweep: ratios", value: "0, 0.1, 0.2, 0.3, 0.4, 0.5", validateInput: (v) => { try { parseRatios(v); return undefined; } catch (e) { return (e as Error).message; } } });
     if (t === undefined) return undefined;
-    ratios = parseRatios(t);
+    try { ratios = parseRatios(t); } catch (e) { throw new ExtensionError("bad-input", (e as Error).message); }
   }
   const text = o.text ? { file: o.text, label: o.text, cleanup: async () => undefined } : await resolveEvalText(session, "ask");
   if (!text) return undefined;

@@ -1,0 +1,92 @@
+/**
+ * The extension ⇄ webview contract without a browser: the page's CSP, the message schemas (what is
+ * accepted and what is dropped), the worker-result → view mappings, and the output-folder rules.
+ */
+import test from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { makeNonce, renderPage } from "../src/extension/html";
+import { evalSummary, inspectData, modelRef } from "../src/extension/mapping";
+import { defaultOutput, outputProblem, parseRatios } from "../src/extension/outputPath";
+import { fromWebviewSchema, matchTableSchema, toWebviewSchema } from "../src/protocol/webview";
+
+test("webview page: strict CSP with a fresh nonce, nothing inline but the nonce'd script, title escaped", () => {
+  const a = renderPage({ cspSource: "https://x.vscode-cdn.net", scriptUri: "https://x/dist/webview.js", styleUri: "https://x/media/webview.css", title: "<img src=x onerror=alert(1)>" });
+  const b = renderPage({ cspSource: "https://x.vscode-cdn.net", scriptUri: "https://x/dist/webview.js", styleUri: "https://x/media/webview.css", title: "t" });
+  const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(a)![1]!.replace(/&#39;/g, "'");
+  const nonce = /script-src 'nonce-([^']+)'/.exec(csp)![1]!;
+  assert.match(csp, /^default-src 'none'; script-src 'nonce-[^']+'; style-src https:\/\/x\.vscode-cdn\.net 'nonce-[^']+'; font-src https:\/\/x\.vscode-cdn\.net; img-src https:\/\/x\.vscode-cdn\.net data: blob:$/);
+  assert.doesNotMatch(csp, /unsafe-(inline|eval)/);
+  assert.equal(Buffer.from(nonce, "base64").length, 16);
+  assert.notEqual(nonce, /script-src 'nonce-([^']+)'/.exec(b.replace(/&#39;/g, "'"))![1]);
+  assert.equal((a.match(/<script/g) ?? []).length, 1);
+  assert.match(a, new RegExp(`<script nonce="${nonce.replace(/[+/=]/g, (c) => `\\${c}`)}" src="https://x/dist/webview.js"></script>`));
+  assert.doesNotMatch(a, /<img/);
+  assert.doesNotMatch(a, /style="/);
+  assert.notEqual(makeNonce(), makeNonce());
+});
+
+function table(L: number, U: number) {
+  const entries = [];
+  for (let l = 1; l < L; l++) for (let u = 0; u < U; u++) entries.push({ layer: l, unit: u, sourceLayer: l - 1, sourceUnit: u, score: 0.5 });
+  return { format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: L, unitsPerLayer: U, parametersPerUnit: 10, bytesPerUnit: 40, parameters: 1000, entries };
+}
+
+test("webview protocol: match tables are checked for consistency before they reach the map", () => {
+  assert.ok(matchTableSchema.safeParse(table(5, 4)).success);
+  const short = table(5, 4); short.entries.pop();
+  assert.match(matchTableSchema.safeParse(short).error!.issues[0]!.message, /expected \(layers-1\)·units = 16/);
+  const upward = table(3, 2); upward.entries[0]!.sourceLayer = 1;
+  assert.equal(matchTableSchema.safeParse(upward).success, false);
+  const nan = table(3, 2); nan.entries[1]!.score = NaN;
+  assert.equal(matchTableSchema.safeParse(nan).success, false);
+  assert.equal(toWebviewSchema.safeParse({ type: "init", init: { view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 0.3, canEval: true } }).success, true);
+  assert.equal(toWebviewSchema.safeParse({ type: "init", init: { view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 1.5, canEval: true } }).success, false);
+});
+
+test("webview protocol: messages from the webview are refused unless well-formed (file names, sizes, ratios, types)", () => {
+  const ok = (m: unknown) => fromWebviewSchema.safeParse(m).success;
+  assert.ok(ok({ type: "ready" }));
+  assert.ok(ok({ type: "export", format: "json", suggestedName: "plan-0.30.json", data: "{}" }));
+  assert.ok(!ok({ type: "export", format: "json", suggestedName: "../../etc/passwd", data: "{}" }));
+  assert.ok(!ok({ type: "export", format: "json", suggestedName: "a/b.json", data: "{}" }));
+  assert.ok(!ok({ type: "export", format: "exe", suggestedName: "a.exe", data: "" }));
+  assert.ok(!ok({ type: "quickEval", ratio: -0.1 }));
+  assert.ok(!ok({ type: "quickEval", ratio: "0.3" }));
+  assert.ok(!ok({ type: "runCommand", command: "workbench.action.terminal.new" }));
+  assert.ok(!ok(null));
+  assert.ok(!ok("ready"));
+  assert.ok(!toWebviewSchema.safeParse({ type: "evalResult", eval: { ratio: 0.3, tokens: 1, protocol: "", provider: "cpu", original: { nll: NaN, ppl: 1 }, shared: { nll: 1, ppl: 1 }, kl: null, top1Agreement: null, hiddenCosine: [], seconds: null } }).success);
+});
+
+test("webview mapping: eval runs original-vs-shared (model = original, compare = shared) into the panel's shape", () => {
+  const r = { tokens: 14552, nll: 1.2224, ppl: 3.3953, protocol: { kind: "documents", window: 512, description: "documents, window 512" }, provider: "cpu" as const,
+    kl: 0.1, top1Agreement: 0.9, hiddenCosine: [1, 0.99], compare: { nll: 1.5, ppl: 4.48 } };
+  const ev = evalSummary(r, 0.3, 2);
+  assert.deepEqual(ev, { ratio: 0.3, tokens: 14552, protocol: "documents, window 512", provider: "cpu", original: { nll: 1.2224, ppl: 3.3953 }, shared: { nll: 1.5, ppl: 4.48 },
+    kl: 0.1, top1Agreement: 0.9, hiddenCosine: [1, 0.99], seconds: 2 });
+  assert.throws(() => evalSummary({ ...r, compare: undefined }, 0.3, 1), /no comparison model/);
+  assert.deepEqual(modelRef("/m/stories260K-hf/model.safetensors"), { path: "/m/stories260K-hf/model.safetensors", name: "stories260K-hf" });
+  assert.deepEqual(modelRef("/m/stories260K-hf"), { path: "/m/stories260K-hf", name: "stories260K-hf" });
+  const summary = { path: "/m", architecture: "LlamaForCausalLM", family: "llama", layers: 5, heads: 8, kvHeads: 4, headDim: 8, hidden: 64, parameters: 10, bytes: 40,
+    attentionParameters: 4, dtypes: { F32: 10 }, tensors: [{ name: "a", dtype: "F32", shape: [10], bytes: 40 }], metadata: {}, plan: null, modelError: null, extraKey: 1 };
+  assert.equal("extraKey" in inspectData(summary), false);
+  assert.throws(() => inspectData({ ...summary, tensors: undefined }), /not in the expected shape: tensors/);
+});
+
+test("webview host rules: the output folder is never the input, its ancestor or inside it; ratios parse strictly", () => {
+  const dir = path.resolve("/data/models/stories260K-hf");
+  assert.equal(defaultOutput(dir, 0.3, "compact", "directshare"), path.resolve("/data/models/stories260K-hf-shared-30"));
+  assert.equal(defaultOutput(dir, 0.25, "dense", "postshare"), path.resolve("/data/models/stories260K-hf-postshare-25-dense"));
+  assert.equal(outputProblem(dir, defaultOutput(dir, 0.3, "compact", "directshare")), undefined);
+  assert.match(outputProblem(dir, dir)!, /never over the input/);
+  assert.match(outputProblem(dir, dir + path.sep)!, /never over the input/);
+  assert.match(outputProblem(dir, path.resolve("/data/models"))!, /contains the input/);
+  assert.match(outputProblem(dir, path.resolve("/"))!, /contains the input/);
+  assert.match(outputProblem(dir, path.join(dir, "out"))!, /inside the input/);
+  assert.match(outputProblem(dir, "relative/out")!, /absolute/);
+  assert.deepEqual(parseRatios("0.3, 0 0.1;0.3"), [0, 0.1, 0.3]);
+  assert.throws(() => parseRatios("0.1, 1"), /"1" must be a number from 0 to below 1/);
+  assert.throws(() => parseRatios("abc"), /"abc"/);
+  assert.throws(() => parseRatios(" , "), /at least one ratio/);
+});
