@@ -6,7 +6,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { makeNonce, renderPage } from "../src/extension/html";
-import { evalSummary, inspectData, modelRef } from "../src/extension/mapping";
+import { evalSizes, evalSummary, inspectData, modelRef } from "../src/extension/mapping";
 import { defaultOutput, outputProblem, parseRatios } from "../src/extension/outputPath";
 import { fromWebviewSchema, matchTableSchema, toWebviewSchema } from "../src/protocol/webview";
 
@@ -60,12 +60,14 @@ test("webview protocol: messages from the webview are refused unless well-formed
 });
 
 test("webview mapping: eval runs original-vs-shared (model = original, compare = shared) into the panel's shape", () => {
-  const r = { tokens: 14552, nll: 1.2224, ppl: 3.3953, protocol: { kind: "documents", window: 512, description: "documents, window 512" }, provider: "cpu" as const,
-    kl: 0.1, top1Agreement: 0.9, hiddenCosine: [1, 0.99], compare: { nll: 1.5, ppl: 4.48 } };
+  const r = { tokens: 14552, nll: 1.2224, ppl: 3.3953, protocol: { kind: "documents" as const, window: 512, bos: true, windows: 45, description: "documents, window 512" }, provider: "cpu" as const,
+    seconds: 5, parameters: 260032, bytes: 1040128, kl: 0.1, top1Agreement: 0.9, hiddenCosine: [1, 0.99], compare: { nll: 1.5, ppl: 4.48, parameters: 241600, bytes: 966400 } };
   const ev = evalSummary(r, 0.3, 2);
   assert.deepEqual(ev, { ratio: 0.3, tokens: 14552, protocol: "documents, window 512", provider: "cpu", original: { nll: 1.2224, ppl: 3.3953 }, shared: { nll: 1.5, ppl: 4.48 },
     kl: 0.1, top1Agreement: 0.9, hiddenCosine: [1, 0.99], seconds: 2 });
-  assert.throws(() => evalSummary({ ...r, compare: undefined }, 0.3, 1), /no comparison model/);
+  const { compare: _c, ...alone } = r;
+  assert.throws(() => evalSummary(alone, 0.3, 1), /no comparison model/);
+  assert.deepEqual(evalSizes(r), { parameters: { before: 260032, after: 241600 }, bytes: { before: 1040128, after: 966400 } });
   assert.deepEqual(modelRef("/m/stories260K-hf/model.safetensors"), { path: "/m/stories260K-hf/model.safetensors", name: "stories260K-hf" });
   assert.deepEqual(modelRef("/m/stories260K-hf"), { path: "/m/stories260K-hf", name: "stories260K-hf" });
   const summary = { path: "/m", architecture: "LlamaForCausalLM", family: "llama", layers: 5, heads: 8, kvHeads: 4, headDim: 8, hidden: 64, parameters: 10, bytes: 40,

@@ -35,8 +35,15 @@ export function evalSummary(r: EvalOut, ratio: number | null, seconds: number | 
     kl: r.kl ?? null,
     top1Agreement: r.top1Agreement ?? null,
     hiddenCosine: r.hiddenCosine ?? [],
-    seconds: seconds ?? num((r as Record<string, unknown>).seconds),
+    seconds: seconds ?? r.seconds,
   };
+}
+
+/** Parameters and bytes of the original (model) and the shared (compare) model of an eval run. */
+export function evalSizes(r: EvalOut): Pick<Report, "parameters" | "bytes"> {
+  return r.compare
+    ? { parameters: { before: r.parameters, after: r.compare.parameters }, bytes: { before: r.bytes, after: r.compare.bytes } }
+    : { parameters: null, bytes: null };
 }
 
 export function sweepRows(r: JobResult<"headshare/sweep">): SweepRow[] {

@@ -8,7 +8,7 @@ import * as vscode from "vscode";
 import type { EvalSummary } from "../../protocol/webview";
 import { isCancel } from "../errors";
 import { evalAtRatio, resolveEvalText } from "../evalRun";
-import { emptyReport, evalSummary, modelRef } from "../mapping";
+import { emptyReport, evalSizes, evalSummary, modelRef } from "../mapping";
 import { checkModelPath, pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";
@@ -50,6 +50,7 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
   const text = o.text ? { file: path.resolve(o.text), label: path.basename(o.text), cleanup: async () => undefined } : await resolveEvalText(session, "ask");
   if (!text) return undefined;
   const name = modelRef(model).name;
+  let sizes: ReturnType<typeof evalSizes> = { parameters: null, bytes: null };
   try {
     const ev = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Headshare: quick eval of ${name}`, cancellable: true },
       (progress, token) => session.jobs.run(`eval ${name}`, async (job) => {
@@ -57,6 +58,7 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
           const t0 = Date.now();
           const r = await session.request(job, "headshare/eval", { model, compare: shared, text: text.file, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) },
             (p) => progress.report({ message: `${p.message ?? p.phase}` }));
+          sizes = evalSizes(r);
           return evalSummary(r, null, (Date.now() - t0) / 1000);
         }
         const { table } = await session.matchTable(job, model, s.strategy, s.granularity);
@@ -64,7 +66,7 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
       }, token));
     session.log.info(`quick eval ${model} vs ${shared ?? `shared at ${ratio}`}: ppl ${ev.original.ppl.toFixed(4)} → ${ev.shared.ppl.toFixed(4)} (${ev.tokens} tokens, ${ev.protocol})`);
     if (!o.noReport) {
-      const report = { ...emptyReport({ model: modelRef(model), method: "directshare" as const, ratio: ratio ?? 0, strategy: s.strategy, granularity: s.granularity }), output: shared ?? null, provider: ev.provider, eval: ev };
+      const report = { ...emptyReport({ model: modelRef(model), method: "directshare" as const, ratio: ratio ?? 0, strategy: s.strategy, granularity: s.granularity }), output: shared ?? null, provider: ev.provider, eval: ev, ...sizes };
       await ReportPanel.show(session, report, `Quick eval: ${name}`);
     }
     return ev;
