@@ -50,7 +50,7 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
     const phases = new Set<string>();
     const res = await postShare(model, {
       ratio: 0.5, text: [text], heldoutDocs: 4, steps: 40, lr: 5e-3, warmupSteps: 5, lambdaW: 5, batchSize: 4, seqLen: 32,
-      trainOn: "both", sampleSequences: 32, sampleLength: 24, outDir: out, providers: ["cpu"], intraOpThreads: 1,
+      trainOn: "both", sampleSequences: 32, sampleLength: 24, outDir: out, format: "dense", providers: ["cpu"], intraOpThreads: 1,
     }, { onProgress: (p) => phases.add(p.phase) });
     assert.deepEqual([...phases].sort(), ["evaluate", "load", "match", "sample", "train", "write"]);
     assert.equal(res.selected, Math.floor(0.5 * 3 * 2));
@@ -85,8 +85,18 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
     await fs.access(path.join(out, "tokenizer.json"));
     assert.equal(await hashDir(model), before, "the input model folder is unchanged");
     // writing again without --force is refused
-    await assert.rejects(postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 1, batchSize: 2, seqLen: 16, trainOn: "text", outDir: out }),
+    await assert.rejects(postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 1, batchSize: 2, seqLen: 16, trainOn: "text", outDir: out, providers: ["cpu"] }),
       (e: unknown) => e instanceof TrainError && e.code === "bad-options" && /--force/.test(e.message));
+    // compact output: loads as a compact checkpoint carrying the plan
+    const compact = path.join(dir, "compact");
+    const rc = await postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 2, batchSize: 2, seqLen: 16, trainOn: "text", outDir: compact, providers: ["cpu"] });
+    const cc = await openCheckpoint(compact);
+    try {
+      assert.ok(cc.compact, "compact checkpoint");
+      assert.equal((cc.compact!.plan as { selected: number }).selected, rc.selected);
+    } finally {
+      await cc.close();
+    }
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

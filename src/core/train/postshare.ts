@@ -16,6 +16,7 @@ import type { Granularity } from "../model/types";
 import type { ProviderName } from "../runtime/ort";
 import { computeMatchTable } from "../share/match";
 import { planSharing } from "../share/plan";
+import { writeShared } from "../share/write";
 import type { SharingPlan, Strategy } from "../share/types";
 import { BlockSampler, loadTextData } from "./data";
 import { TrainError } from "./errors";
@@ -61,8 +62,10 @@ export interface PostShareOptions {
   readonly seed?: number;
   /** Which weights train: every weight, or only the attention projections. */
   readonly trainable?: "all" | "attention";
-  /** Write the PostShare model (dense) here; omitted: metrics only. */
+  /** Write the PostShare model here (DirectShare of the post-trained weights); omitted: metrics only. */
   readonly outDir?: string;
+  /** Output layout (default compact: only stored units' slices; dense: ordinary HF shapes). */
+  readonly format?: "compact" | "dense";
   readonly force?: boolean;
   readonly checkpointFile?: string;
   readonly checkpointEvery?: number;
@@ -265,11 +268,8 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
       let outDir: string | undefined;
       if (o.outDir) {
         progress({ phase: "write", done: 0, total: 1, message: `writing ${o.outDir}` });
-        const byTensor = new Map(fwd.weights.map((w) => [w.tensor, shared.get(w.input)!]));
-        outDir = await writeTrainedCheckpoint(ckpt, byTensor, o.outDir, {
-          force: !!o.force,
-          metadata: { "headshare.postshare": JSON.stringify({ ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, steps: o.steps, selected: plan.selected }) },
-        });
+        outDir = await writePostShared(ckpt, fwd.weights, params, plan, o.outDir, o.format ?? "compact", !!o.force,
+          { "headshare.postshare": JSON.stringify({ ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, steps: o.steps, selected: plan.selected }) }, hooks.signal);
         progress({ phase: "write", done: 1, total: 1 });
       }
       const strip = (s: HeldoutScore): HeldoutScore => ({ nll: s.nll, ppl: s.ppl, tokens: s.tokens, documents: s.documents });
@@ -298,6 +298,37 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
   } finally {
     await ckpt.close();
   }
+}
+
+/**
+ * The post-trained weights go to a temporary folder beside `outDir` (unshared, every tensor in the
+ * input's dtype), then DirectShare's writer shares them with the plan into `outDir` (compact or
+ * dense, atomic), and the temporary folder is removed.
+ */
+async function writePostShared(
+  ckpt: Checkpoint, weights: readonly { input: string; tensor: string }[], params: ReadonlyMap<string, Float32Array>, plan: SharingPlan,
+  outDir: string, format: "compact" | "dense", force: boolean, metadata: Record<string, string>, signal?: AbortSignal,
+): Promise<string> {
+  const out = path.resolve(outDir);
+  if (!force) {
+    const entries = await fs.readdir(out).catch(() => [] as string[]);
+    if (entries.some((e) => !e.startsWith("."))) throw new TrainError("bad-options", `the output folder ${out} is not empty; pass --force to replace its files or choose another --out folder`);
+  }
+  await fs.mkdir(path.dirname(out), { recursive: true });
+  const tmp = await fs.mkdtemp(path.join(path.dirname(out), `.headshare-tmp-posttrained-`));
+  try {
+    const byTensor = new Map(weights.map((w) => [w.tensor, params.get(w.input)!]));
+    await writeTrainedCheckpoint(ckpt, byTensor, tmp, { force: true, metadata });
+    const trained = await openCheckpoint(tmp);
+    try {
+      await writeShared(trained, plan, { format, outDir: out, force: true, ...(signal ? { signal } : {}) });
+    } finally {
+      await trained.close();
+    }
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+  return out;
 }
 
 /** Removes leftovers of an interrupted write in `dir` (temp names of the atomic writers). */
