@@ -19,6 +19,8 @@ export interface RunnerOptions {
   readonly providers?: readonly ProviderName[] | "auto";
   /** Intra-op threads (default: ORT's choice). */
   readonly threads?: number;
+  /** Let ORT's idle threads spin (default: ORT's default, on). Off yields the cores to other processes. */
+  readonly allowSpinning?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -56,6 +58,7 @@ export class ForwardRunner {
     const created = await createSession(serializeModel(fg.graph), {
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
     });
     return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll);
   }
