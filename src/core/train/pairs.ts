@@ -8,12 +8,12 @@ import { unitLayout } from "../model/units";
 import type { SharingPlan } from "../share/types";
 import type { WeightPair } from "./trainGraph";
 
-export function pairsFromPlan(spec: ModelSpec, plan: SharingPlan): WeightPair[] {
+export function pairsFromPlan(spec: ModelSpec, plan: SharingPlan, projs: readonly ("q" | "k" | "v" | "o")[] = ["q", "k", "v"]): WeightPair[] {
   const out: WeightPair[] = [];
   for (const t of plan.targets) {
     const target = unitLayout(spec, t.layer, t.unit, plan.granularity);
     const root = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);
-    for (const p of ["q", "k", "v"] as const) {
+    for (const p of projs) {
       out.push({ target: target[p], root: root[p], label: `${p} ${t.layer}.${t.unit}←${t.rootLayer}.${t.rootUnit}` });
     }
   }

@@ -50,6 +50,8 @@ export interface PostShareOptions {
   readonly lambdaLm?: number;
   readonly lambdaW?: number;
   readonly weightLoss?: "l2" | "mse";
+  /** Projections the weight loss pulls together (default q, k, v as in the paper; "o" may be added). */
+  readonly regularize?: readonly ("q" | "k" | "v" | "o")[];
   /** What to post-train on: the text, sequences sampled from the original model, or both (default). */
   readonly trainOn?: "text" | "sampled" | "both";
   /** Sampled sequences (BOS + sampleLength − 1 tokens each) and their temperature. */
@@ -164,6 +166,7 @@ function validate(o: PostShareOptions): void {
   for (const [k, v] of [["lambda-lm", o.lambdaLm], ["lambda-w", o.lambdaW]] as const) if (v !== undefined && !(v >= 0 && Number.isFinite(v))) bad(`--${k} must be ≥ 0, got ${v}`);
   if (o.lambdaLm === 0 && o.lambdaW === 0) bad("--lambda-lm and --lambda-w are both 0: nothing to train");
   if (o.weightLoss !== undefined && o.weightLoss !== "l2" && o.weightLoss !== "mse") bad(`--weight-loss must be l2 or mse, got ${String(o.weightLoss)}`);
+  if (o.regularize !== undefined && (!Array.isArray(o.regularize) || o.regularize.length === 0 || o.regularize.some((p) => !["q", "k", "v", "o"].includes(p)))) bad(`--regularize must list some of q, k, v, o, got ${JSON.stringify(o.regularize)}`);
   if (o.trainable !== undefined && o.trainable !== "all" && o.trainable !== "attention") bad(`--trainable must be all or attention, got ${String(o.trainable)}`);
 }
 
@@ -203,7 +206,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
     const fwd = trainingForward(ckpt);
     const shapeOf = (t: string): readonly number[] => ckpt.source.info(t).shape;
     const original = await loadParams(ckpt, fwd.weights);
-    const pairs = pairsFromPlan(ckpt.spec, plan);
+    const pairs = pairsFromPlan(ckpt.spec, plan, o.regularize ?? ["q", "k", "v"]);
     const before = meanRelativeDistance(pairs, original, shapeOf);
 
     progress({ phase: "evaluate", done: 0, total: 2, message: "held-out: original and DirectShare" });
@@ -285,7 +288,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
         heldoutDocuments: data.heldout.length, trainDocuments: data.train.length,
         options: {
           steps: o.steps, lr: o.lr, warmupSteps: o.warmupSteps, minLrRatio: o.minLrRatio, beta1: o.beta1, beta2: o.beta2, eps: o.eps,
-          weightDecay: o.weightDecay, clipNorm: o.clipNorm, lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss,
+          weightDecay: o.weightDecay, clipNorm: o.clipNorm, lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss, regularize: o.regularize ?? ["q", "k", "v"],
           trainOn: o.trainOn, sampleSequences: o.trainOn === "text" ? 0 : Math.max(1, Math.ceil(o.sampleSequences / 32)) * 32, sampleLength: o.sampleLength, sampleTemperature: o.sampleTemperature,
           trainTokens: stream.length, batchSize: o.batchSize, seqLen: sampler.seqLen, accumulation: o.accumulation, seed: o.seed, trainable: o.trainable,
         },
