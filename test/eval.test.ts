@@ -9,7 +9,7 @@ import path from "node:path";
 import { sharedPath, sharedSkip } from "./helpers/shared";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { evaluate } from "../src/core/eval/evaluate";
-import { makeBatches, makeProtocol, makeWindows, predictedCount } from "../src/core/eval/protocol";
+import { checkWindowFits, makeBatches, makeProtocol, makeWindows, predictedCount } from "../src/core/eval/protocol";
 import { loadTokenizer, type TextTokenizer } from "../src/core/eval/tokenizer";
 import { EvalError } from "../src/core/eval/errors";
 import { llamaReference, scaledSynthetic } from "./graph-reference";
@@ -63,6 +63,9 @@ test("eval protocol: options are validated up front", () => {
   bad(() => makeProtocol({ window: 8, stride: 2, documentsSeparator: "x" }, 10), /drop --stride/);
   bad(() => makeProtocol({ documentsSeparator: "" }, 10), /must not be empty/);
   bad(() => makeWindows("abc", makeProtocol({ window: 4 }, 10), enc, undefined), /no BOS/);
+  bad(() => checkWindowFits(makeProtocol({ window: 9 }, 10), 10, { sliding_window: 8 }, "m"), /pass --window 8 or less/);
+  checkWindowFits(makeProtocol({ window: 9 }, 10), 10, { sliding_window: 8, use_sliding_window: false }, "m");
+  checkWindowFits(makeProtocol({ window: 9 }, 10), 10, { sliding_window: null }, "m");
   assert.throws(() => makeWindows("   ", makeProtocol({ documentsSeparator: "|" }, 10), enc, 1), (e: unknown) => e instanceof EvalError && e.code === "bad-text");
   const b = makeBatches([{ tokens: [1, 2, 3], scoreFrom: 1 }, { tokens: [1, 2, 3, 4, 5], scoreFrom: 1 }, { tokens: [1, 2], scoreFrom: 1 }], 8);
   assert.deepEqual(b.map((x) => [x.batch, x.seq]), [[2, 4], [1, 1]], "longest first, right-padded, ≤ 8 padded tokens");

@@ -48,14 +48,14 @@ function rmsNorm(x: Float64Array, g: Float64Array, eps: number): Float64Array {
 const add = (a: Float64Array, b: Float64Array): Float64Array => a.map((v, i) => v + b[i]!);
 
 /** Causal attention for position t given per-position q [H·dh] and k/v [Hkv·dh] lists. */
-function attend(q: Float64Array, ks: Float64Array[], vs: Float64Array[], H: number, Hkv: number, dh: number): Float64Array {
+function attend(q: Float64Array, ks: Float64Array[], vs: Float64Array[], H: number, Hkv: number, dh: number, scale = 1 / Math.sqrt(dh)): Float64Array {
   const out = new Float64Array(H * dh), g = H / Hkv;
   for (let h = 0; h < H; h++) {
     const kh = Math.floor(h / g);
     const scores = ks.map((k) => {
       let s = 0;
       for (let i = 0; i < dh; i++) s += q[h * dh + i]! * k[kh * dh + i]!;
-      return s / Math.sqrt(dh);
+      return s * scale;
     });
     const m = Math.max(...scores);
     const e = scores.map((s) => Math.exp(s - m));
@@ -84,7 +84,10 @@ export function gpt2Reference(spec: ModelSpec, W: Weights, ids: readonly number[
       const qkv = linearIO(W(`${p}attn.c_attn.weight`), h, 3 * d, W(`${p}attn.c_attn.bias`));
       ks[l]!.push(qkv.slice(d, 2 * d));
       vs[l]!.push(qkv.slice(2 * d));
-      const a = attend(qkv.slice(0, d), ks[l]!, vs[l]!, H, H, dh);
+      // GPT2Attention: / √dh unless scale_attn_weights is false; / (layer + 1) with scale_attn_by_inverse_layer_idx
+      let scale = spec.config.scale_attn_weights === false ? 1 : 1 / Math.sqrt(dh);
+      if (spec.config.scale_attn_by_inverse_layer_idx === true) scale /= l + 1;
+      const a = attend(qkv.slice(0, d), ks[l]!, vs[l]!, H, H, dh, scale);
       x = add(x, linearIO(W(`${p}attn.c_proj.weight`), a, d, W(`${p}attn.c_proj.bias`)));
       const h2 = layerNorm(x, W(`${p}ln_2.weight`), W(`${p}ln_2.bias`), spec.normEps);
       const f = linearIO(W(`${p}mlp.c_fc.weight`), h2, spec.intermediate, W(`${p}mlp.c_fc.bias`)).map(gelu);

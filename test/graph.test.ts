@@ -79,6 +79,23 @@ test("graph: GPT-2 logits equal a float64 reference forward within 1e-4 (batch o
   } finally { await ck.close(); }
 }));
 
+test("graph: GPT-2 config scale_attn_weights=false / scale_attn_by_inverse_layer_idx follow Hugging Face", () => withTmp(async (dir) => {
+  const root = await scaledSynthetic(dir, { family: "gpt2", layers: 3, heads: 2, headDim: 4, vocab: 23, maxPositions: 16, seed: 8 }, 12);
+  const cfgPath = path.join(root, "config.json");
+  const cfg = JSON.parse(await fs.readFile(cfgPath, "utf8")) as Record<string, unknown>;
+  for (const variant of [{ scale_attn_by_inverse_layer_idx: true }, { scale_attn_weights: false }]) {
+    await fs.writeFile(cfgPath, JSON.stringify({ ...cfg, ...variant }));
+    const ck = await openCheckpoint(root);
+    try {
+      const seqs = [[1, 2, 3, 4, 5, 6, 7, 8, 9]];
+      const { out, S } = await runBatch(ck, seqs, { logits: true });
+      const W = await weightsOf(ck);
+      const { diff } = maxDiffToReference(out[LOGITS]!.data, S, 23, seqs, (s) => gpt2Reference(ck.spec, W, s, "transformer."));
+      assert.ok(diff <= 1e-4, `${JSON.stringify(variant)}: max |graph − reference| = ${diff}`);
+    } finally { await ck.close(); }
+  }
+}));
+
 test("graph: Qwen2-style Llama (GQA 4/2, q/k/v biases, untied head, RoPE) equals the float64 reference within 1e-4, full and blocked attention", () => withTmp(async (dir) => {
   const ck = await openCheckpoint(await scaledSynthetic(dir, { family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 8, vocab: 53, maxPositions: 64, qkvBias: true, tied: false, seed: 11 }, 12));
   try {

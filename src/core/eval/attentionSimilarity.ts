@@ -11,7 +11,7 @@ import type { Checkpoint } from "../model/checkpoint";
 import { attentionName } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
 import { EvalError } from "./errors";
-import { makeWindows, type TextProtocol } from "./protocol";
+import { checkWindowFits, makeWindows, type TextProtocol } from "./protocol";
 import { ForwardRunner } from "./runner";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
 
@@ -57,6 +57,7 @@ export async function attentionMapSimilarity(ckpt: Checkpoint, text: string, pro
   if (L < 2) throw new EvalError("bad-option", `${ckpt.weightsPath}: attention-map similarity needs at least 2 layers (heads are matched to lower layers)`);
   const budget = opts.maxPositions ?? 2048;
   if (!Number.isInteger(budget) || budget < 1) throw new EvalError("bad-option", `maxPositions must be a positive integer, got ${opts.maxPositions}`);
+  checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), spec.bosTokenId ?? tok.bosTokenId);
   const runner = await ForwardRunner.create(ckpt, {

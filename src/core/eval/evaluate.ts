@@ -11,7 +11,7 @@ import type { ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
-import { describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
+import { checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
@@ -157,6 +157,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const t0 = performance.now();
   const other = opts.compare;
   if (other) checkCompatible(ckpt, other);
+  checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
   const bosId = ckpt.spec.bosTokenId ?? tok.bosTokenId;
   const V = ckpt.spec.vocab;

@@ -47,6 +47,25 @@ export function makeProtocol(input: ProtocolInput, maxPositions: number): TextPr
   return { kind: "stream", window, stride, bos };
 }
 
+/**
+ * The longest window a model scores exactly: its context, and for sliding-window attention
+ * (Mistral `sliding_window`, unless `use_sliding_window` is false) that window, since the graphs
+ * attend to the whole causal prefix.
+ */
+export function exactWindow(maxPositions: number, config: Readonly<Record<string, unknown>>): number {
+  const sw = config.sliding_window;
+  if (typeof sw === "number" && sw > 0 && config.use_sliding_window !== false) return Math.min(maxPositions, sw);
+  return maxPositions;
+}
+
+/** Throws EvalError when `p.window` is longer than the model scores exactly (see exactWindow). */
+export function checkWindowFits(p: TextProtocol, maxPositions: number, config: Readonly<Record<string, unknown>>, file: string): void {
+  const max = exactWindow(maxPositions, config);
+  if (p.window > max) {
+    throw new EvalError("bad-option", `${file}: window ${p.window} is longer than the ${max} positions this model attends to (context or sliding window); pass --window ${max} or less`);
+  }
+}
+
 /** Cuts tokenized text into windows. `encode` returns ids without special tokens. */
 export function makeWindows(text: string, p: TextProtocol, encode: (t: string) => number[], bosId: number | undefined): ScoredWindow[] {
   if (p.bos && bosId === undefined) throw new EvalError("bad-option", "the model and its tokenizer define no BOS token; pass --no-bos");

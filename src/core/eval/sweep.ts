@@ -14,7 +14,7 @@ import { planSharing } from "../share/plan";
 import type { MatchTable, Strategy } from "../share/types";
 import { EvalError } from "./errors";
 import { CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ProtocolFacts } from "./evaluate";
-import type { TextProtocol } from "./protocol";
+import { checkWindowFits, type TextProtocol } from "./protocol";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
@@ -81,6 +81,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
   const spec = ckpt.spec;
   checkRatios(ratios, spec.layers);
   if (ckpt.compact) throw new EvalError("bad-option", `${ckpt.weightsPath} is already a compact shared checkpoint; sweep the original model`);
+  checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   const strategy = opts.strategy ?? "qk", granularity = opts.granularity ?? "group";
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
   const V = spec.vocab;

@@ -114,6 +114,8 @@ export interface AttentionSpec {
   readonly kvHeads: number;   // Hkv
   readonly headDim: number;   // dh
   readonly rope?: { readonly cos: string; readonly sin: string };
+  /** Multiplier of q·k (default 1/√dh). */
+  readonly scale?: number;
   /**
    * Blocked causal attention (inference speed): queries in chunks of `size`, chunk c attending to
    * keys [0, (c+1)·size) only, `count` chunks covering the longest sequence. Skips the masked upper
@@ -141,7 +143,7 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
     k4 = applyRope(b, k4, a.rope.cos, a.rope.sin, dh, `${name}/k_rotary`);
   }
   const qt = b.op("Transpose", [q4], `${name}/q/Transpose`, { perm: [0, 2, 1, 3] });  // [B, H, S, dh]
-  const qs = b.op("Mul", [qt, b.f32(1 / Math.sqrt(dh))], `${name}/q/Scale`);
+  const qs = b.op("Mul", [qt, b.f32(a.scale ?? 1 / Math.sqrt(dh))], `${name}/q/Scale`);
   const kt = b.op("Transpose", [k4], `${name}/k/Transpose`, { perm: [0, 2, 3, 1] });  // [B, Hkv, dh, S]
   const vt = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] });  // [B, Hkv, S, dh]
   let ctx: string, probs = "";
@@ -187,13 +189,13 @@ function attendCore(b: GraphBuilder, q: string, kt: string, vt: string, mask: st
 //   x [N, d] ─► Gemm(gate) ─┬─► Sigmoid ─► Mul ─┐
 //                           └──────────────────┘ ─► Mul(up) ─► Gemm(down) ─► y [N, d]
 //   x [N, d] ─► Gemm(up) ──────────────────────────┘
-export function swiGlu(b: GraphBuilder, x: string, gate: string, up: string, down: string, name: string): string {
-  const g = linear(b, x, gate, undefined, `${name}/gate_proj`, "linear");
+export function swiGlu(b: GraphBuilder, x: string, gate: string, up: string, down: string, name: string, bias: { gate?: string; up?: string; down?: string } = {}): string {
+  const g = linear(b, x, gate, bias.gate, `${name}/gate_proj`, "linear");
   const sg = b.op("Sigmoid", [g], `${name}/act_fn/Sigmoid`);
   const silu = b.op("Mul", [g, sg], `${name}/act_fn/Mul`);
-  const u = linear(b, x, up, undefined, `${name}/up_proj`, "linear");
+  const u = linear(b, x, up, bias.up, `${name}/up_proj`, "linear");
   const h = b.op("Mul", [silu, u], `${name}/Mul`);
-  return linear(b, h, down, undefined, `${name}/down_proj`, "linear");
+  return linear(b, h, down, bias.down, `${name}/down_proj`, "linear");
 }
 
 //   x ─┬─► Pow(3) ─► Mul(0.044715) ─► Add(x) ─► Mul(√(2/π)) ─► Tanh ─► Add(1) ─┐

@@ -39,7 +39,10 @@ function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { o
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
   const qkv = linear(b, h, c.attn(l, n.cAttn), n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
   const part = (i: number, nm: string): string => b.op("Slice", [qkv, b.i64s([i * d]), b.i64s([(i + 1) * d]), b.i64s([1])], `${p}/attn/${nm}/Slice`);
-  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, ...(c.chunk ? { chunk: c.chunk } : {}) }, `${p}/attn`);
+  // HF GPT2Attention: scores / √dh when scale_attn_weights (default), and / (layer + 1) when scale_attn_by_inverse_layer_idx
+  const cfg = spec.config;
+  const scale = (cfg.scale_attn_weights === false ? 1 : 1 / Math.sqrt(spec.headDim)) / (cfg.scale_attn_by_inverse_layer_idx === true ? l + 1 : 1);
+  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}) }, `${p}/attn`);
   const o = linear(b, att.out, c.attn(l, n.cProj), opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);

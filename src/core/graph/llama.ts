@@ -66,7 +66,8 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
   const o = linear(b, att.out, c.proj(l, "o")!, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
-  const m = swiGlu(b, h2, w.get(n.gate), w.get(n.up), w.get(n.down), `${p}/mlp`);
+  const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
+  const m = swiGlu(b, h2, w.get(n.gate), w.get(n.up), w.get(n.down), `${p}/mlp`, { gate: opt(n.gateBias), up: opt(n.upBias), down: opt(n.downBias) });
   return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs };
 }
 

@@ -34,6 +34,8 @@ export interface LlamaLayerNames {
   readonly qBias?: string; readonly kBias?: string; readonly vBias?: string; readonly oBias?: string;
   readonly inputNorm: string; readonly postNorm: string;
   readonly gate: string; readonly up: string; readonly down: string;
+  /** MLP biases (config mlp_bias: true). */
+  readonly gateBias?: string; readonly upBias?: string; readonly downBias?: string;
 }
 
 export interface LlamaNames {
@@ -65,10 +67,14 @@ export function llamaNames(spec: ModelSpec, src: TensorLookup, file: string): Ll
       up: need("mlp.up_proj.weight", "up_proj"),
       down: need("mlp.down_proj.weight", "down_proj"),
     };
+    const gateBias = findOptional(src, other, prefix, "mlp.gate_proj.bias");
+    const upBias = findOptional(src, other, prefix, "mlp.up_proj.bias");
+    const downBias = findOptional(src, other, prefix, "mlp.down_proj.bias");
+    const withBiases: LlamaLayerNames = { ...names, ...(gateBias ? { gateBias } : {}), ...(upBias ? { upBias } : {}), ...(downBias ? { downBias } : {}) };
     for (const n of [t.q, t.k, t.v, t.o]) {
       if (!src.has(n)) throw new OnnxError("bad-graph", `${file}: layer ${l} attention tensor "${n}" is missing`);
     }
-    return names;
+    return withBiases;
   });
   return { embed, finalNorm, lmHead, layers };
 }
