@@ -115,6 +115,22 @@ class TensorCache {
   }
 }
 
+/**
+ * A slice's bytes in stored order: row slices are read directly (only their bytes); column slices
+ * come from the whole tensor (cached, since a tensor serves several roots).
+ */
+async function readSliceBytes(source: TensorSource, cache: TensorCache, ref: SliceRef): Promise<Uint8Array> {
+  const info = source.info(ref.tensor);
+  const g = geometry(info.shape, DTYPE_SIZE[info.dtype]);
+  if (ref.axis === 1) return extractSlice(await cache.get(ref.tensor), g, ref);
+  const rowBytes = g.rowElems * g.elem;
+  const parts = await Promise.all(ref.ranges.map(([b, e]) => source.readBytes(ref.tensor, b * rowBytes, e * rowBytes)));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.byteLength; }
+  return out;
+}
+
 /** The dense bytes of tensor `name` with every target slice replaced by its root's. */
 async function denseWithRoots(
   buf: Uint8Array, info: TensorInfo, denseShape: readonly number[], pairs: PairMap,
@@ -305,10 +321,7 @@ export async function writeShared(ckpt: Checkpoint, plan: SharingPlan, opts: Wri
   const { source, spec } = ckpt;
   const { drops, pairs } = planMaps(spec, checked, source.path);
   const cache = new TensorCache(source);
-  const rootSlice = async (ref: SliceRef): Promise<Uint8Array> => {
-    const info = source.info(ref.tensor);
-    return extractSlice(await cache.get(ref.tensor), geometry(info.shape, DTYPE_SIZE[info.dtype]), ref);
-  };
+  const rootSlice = (ref: SliceRef): Promise<Uint8Array> => readSliceBytes(source, cache, ref);
   const total = source.tensors.length;
   let done = 0;
   const tick = (): void => { done++; opts.onProgress?.({ phase: "write", done, total }); };
@@ -399,13 +412,13 @@ export async function expandCompact(compactPathOrDir: string, opts: ExpandOption
       }
     }
     const cache = new TensorCache(source);
-    const rootSlice = async (ref: SliceRef): Promise<Uint8Array> => {
-      const info = source.info(ref.tensor);
+    const rootSlice = (ref: SliceRef): Promise<Uint8Array> => {
+      // Roots are stored: map their dense ranges to the compact tensor's.
       const d = drops.get(ref.tensor);
       const compactRef: SliceRef = d && d.axis === ref.axis
         ? { ...ref, ranges: ref.ranges.map(([b, e]) => { const c = compactIndex(b, d.drop); return [c, c + (e - b)] as const; }) }
         : ref;
-      return extractSlice(await cache.get(ref.tensor), geometry(info.shape, DTYPE_SIZE[info.dtype]), compactRef);
+      return readSliceBytes(source, cache, compactRef);
     };
     const total = source.tensors.length;
     let done = 0;
