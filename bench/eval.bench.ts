@@ -67,7 +67,7 @@ async function storiesThroughput(shared: string, reps: number): Promise<void> {
     for (const [label, text, pin] of cases) {
       const protocol = makeProtocol(pin, ck.spec.maxPositions);
       for (const [gLabel, chunk] of [["blocked attention (default)", undefined], ["full attention", 0]] as const) {
-        const prep = prepareText(text, protocol, tok, 1, defaultBatchTokens(protocol.window, ck.spec.vocab, false));
+        const prep = prepareText(text, protocol, tok, 1, defaultBatchTokens(protocol.window, ck.spec.vocab, false), ck.spec.vocab);
         const runner = await ForwardRunner.create(ck, { forward: scoringForward(protocol.window, chunk, { logits: false, nll: true }), providers: ["cpu"], threads: THREADS });
         try {
           const t = await timed(reps, async () => { for (const b of prep.batches) await runner.run(b.ids, b.batch, b.seq, b.targets); });

@@ -111,6 +111,8 @@ test("eval: NLL equals a float64 reference; KL(self) = 0, agreement 1, hidden co
       const z = await evaluate(ck, text, protocol, { tokenizer: tok, providers: ["cpu"], threads: 1, plan: zero, compare: ck, batchTokens: 40 });
       assert.equal(z.nll, r.nll);
       assert.equal(z.kl, 0);
+      await assert.rejects(evaluate(ck, text, protocol, { tokenizer: charTokenizer(V + 10), providers: ["cpu"] }),
+        (e: unknown) => e instanceof EvalError && e.code === "mismatch" && /outside the model's vocabulary of 41/.test(e.message));
       const progress: number[] = [];
       const ac = new AbortController();
       await assert.rejects(evaluate(ck, text, protocol, { tokenizer: tok, providers: ["cpu"], batchTokens: 24, signal: ac.signal, onProgress: (p) => { progress.push(p.done); ac.abort(); } }),

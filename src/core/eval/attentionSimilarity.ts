@@ -11,7 +11,7 @@ import type { Checkpoint } from "../model/checkpoint";
 import { attentionName } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
 import { EvalError } from "./errors";
-import { checkWindowFits, makeWindows, type TextProtocol } from "./protocol";
+import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./protocol";
 import { ForwardRunner } from "./runner";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
 
@@ -60,6 +60,7 @@ export async function attentionMapSimilarity(ckpt: Checkpoint, text: string, pro
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), spec.bosTokenId ?? tok.bosTokenId);
+  checkIds(windows, spec.vocab, tok.path);
   const runner = await ForwardRunner.create(ckpt, {
     forward: { logits: false, attentions: true },
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.signal ? { signal: opts.signal } : {}),

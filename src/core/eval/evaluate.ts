@@ -11,7 +11,7 @@ import type { ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
-import { checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
+import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
@@ -90,9 +90,10 @@ export interface PreparedText {
   readonly windows: number;
 }
 
-export function prepareText(text: string, protocol: TextProtocol, tok: TextTokenizer, bosId: number | undefined, batchTokens: number): PreparedText {
+export function prepareText(text: string, protocol: TextProtocol, tok: TextTokenizer, bosId: number | undefined, batchTokens: number, vocab: number): PreparedText {
   if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new EvalError("bad-option", `batchTokens must be a positive integer, got ${batchTokens}`);
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId);
+  checkIds(windows, vocab, tok.path);
   return { protocol, batches: makeBatches(windows, batchTokens), tokens: predictedCount(windows), windows: windows.length };
 }
 
@@ -162,7 +163,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const bosId = ckpt.spec.bosTokenId ?? tok.bosTokenId;
   const V = ckpt.spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
-  const prepared = prepareText(text, protocol, tok, bosId, batchTokens);
+  const prepared = prepareText(text, protocol, tok, bosId, batchTokens, V);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
   const common = {
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),

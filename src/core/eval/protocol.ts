@@ -94,6 +94,15 @@ export function makeWindows(text: string, p: TextProtocol, encode: (t: string) =
   return out;
 }
 
+/** Throws EvalError("mismatch") when a token id is outside the model's vocabulary. */
+export function checkIds(ws: readonly ScoredWindow[], vocab: number, tokenizerPath: string): void {
+  for (const w of ws) for (const id of w.tokens) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+      throw new EvalError("mismatch", `${tokenizerPath}: the tokenizer produced id ${id}, outside the model's vocabulary of ${vocab}; use the tokenizer that belongs to the model`);
+    }
+  }
+}
+
 /** Predicted tokens over all windows. */
 export function predictedCount(ws: readonly ScoredWindow[]): number {
   return ws.reduce((a, w) => a + w.tokens.length - w.scoreFrom, 0);

@@ -11,6 +11,8 @@ import { INPUT_IDS, TARGETS, type ForwardOptions } from "../graph/types";
 import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
+import { EvalError } from "./errors";
+import { RuntimeError } from "../runtime/errors";
 
 export interface RunnerOptions {
   readonly forward: ForwardOptions;
@@ -48,7 +50,13 @@ export class ForwardRunner {
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
     const fg = buildForward(ckpt, opts.forward);
-    const feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    let feeds;
+    try {
+      feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (e) {
+      if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
+      throw e;
+    }
     const weights: Record<string, OrtTensor> = {};
     const arrays = new Map<string, Float32Array>();
     for (const f of feeds) {
@@ -87,7 +95,13 @@ export class ForwardRunner {
   async run(ids: BigInt64Array, batch: number, seq: number, targets?: BigInt64Array, outputs?: readonly string[], overrides?: WeightOverrides): Promise<Record<string, RunOutput>> {
     const feeds: Record<string, OrtTensor> = { ...this.weights, ...(overrides ?? {}), [INPUT_IDS]: new Tensor("int64", ids, [batch, seq]) };
     if (this.hasTargets) feeds[TARGETS] = new Tensor("int64", targets ?? new BigInt64Array(batch * seq), [batch, seq]);
-    const res = await this.session.run(feeds, outputs ? [...outputs] : [...this.outputs]);
+    let res;
+    try {
+      res = await this.session.run(feeds, outputs ? [...outputs] : [...this.outputs]);
+    } catch (e) {
+      const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+      throw new RuntimeError("run-failed", `${this.ckpt.weightsPath}: the forward pass failed on a batch of ${batch} × ${seq} tokens on ${this.provider} (${msg}); try a smaller window or batch`);
+    }
     const out: Record<string, RunOutput> = {};
     for (const [k, t] of Object.entries(res)) out[k] = { data: t.data as Float32Array, dims: t.dims };
     return out;

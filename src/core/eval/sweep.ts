@@ -86,7 +86,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
   const V = spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, true);
-  const prepared = prepareText(text, protocol, tok, spec.bosTokenId ?? tok.bosTokenId, batchTokens);
+  const prepared = prepareText(text, protocol, tok, spec.bosTokenId ?? tok.bosTokenId, batchTokens, V);
   const progress = (phase: string, done: number, total: number): void => opts.onProgress?.({ phase, done, total });
   const common = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
   const table = opts.table ?? await computeMatchTable(ckpt, {
@@ -111,7 +111,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
     };
     let origNll = 0;
     for (let i = 0; i < prepared.batches.length; i++) {
-      opts.signal?.throwIfAborted();
+      if (opts.signal?.aborted) throw new EvalError("aborted", "the sweep was cancelled");
       origNll += sumNll(prepared.batches[i]!, (await original(i))[NLL]!);
       progress("original", i + 1, prepared.batches.length);
     }
