@@ -77,6 +77,7 @@ export function createBf16Decoder(chunkFloats: number, stagingBytes: number): Bf
   mem.grow(Math.ceil(total / 65536));
   const chunk = new Float32Array(mem.buffer, 0, chunkFloats); // [n, width] f32 row-major
   const stagingAt = Math.ceil((chunkFloats * 4) / 16) * 16;
+  // views of the whole module memory: [chunk f32 | staging bf16]
   const u8 = new Uint8Array(mem.buffer);
   const u16 = new Uint16Array(mem.buffer);
   const u32 = new Uint32Array(mem.buffer);

@@ -8,7 +8,7 @@ let f16Table: Float32Array | undefined;
 /** All 65536 F16 values as float32 (exact). */
 function f16ToF32Table(): Float32Array {
   if (f16Table) return f16Table;
-  const t = new Float32Array(65536);
+  const t = new Float32Array(65536); // [65536] f32: value of every F16 bit pattern
   for (let h = 0; h < 65536; h++) {
     const s = h & 0x8000 ? -1 : 1;
     const e = (h >> 10) & 0x1f;

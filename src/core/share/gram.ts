@@ -66,8 +66,8 @@ export async function createGramAccumulator(
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
   // JS reads and decodes between Gemm calls: idle ORT threads must not spin on the cores meanwhile.
   const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false });
-  const dots = new Float64Array(n * n);
-  const norms2 = new Float64Array(n);
+  const dots = new Float64Array(n * n); // [n, n] f64 row-major: lower-layer pair sums
+  const norms2 = new Float64Array(n); // [n] f64 squared norms
   const macsPerColumn = blocks.reduce((s, b) => s + b.aRows * b.bRows, 0);
   const run = async (s: InferenceSession, feeds: Record<string, InstanceType<typeof Tensor>>, out: string): Promise<Float32Array> => {
     const r = await s.run(feeds);

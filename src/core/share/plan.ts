@@ -17,7 +17,7 @@ function scoreOrder(table: MatchTable): Int32Array {
   const cached = orderCache.get(table);
   if (cached) return cached;
   const n = table.entries.length;
-  const scores = new Float64Array(n);
+  const scores = new Float64Array(n); // [(L−1)·U] f64, entry order
   for (let i = 0; i < n; i++) scores[i] = table.entries[i]!.score;
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -75,13 +75,13 @@ export function planSharing(table: MatchTable, ratio: number): SharingPlan {
   const entries = table.entries;
   const order = scoreOrder(table);
   // selected[i] for entry i = (layer−1)·U + unit
-  const selected = new Uint8Array(entries.length);
+  const selected = new Uint8Array(entries.length); // [(L−1)·U] 0/1 per entry
   for (let k = 0; k < N; k++) selected[order[k]!] = 1;
 
   // Roots: entries are in ascending (layer, unit) order and sources lie in strictly lower layers,
   // so a selected source's root is known before its targets are visited.
   const rootOf = new Int32Array(entries.length).fill(-1); // flat unit index layer·U + unit of the root
-  const isSourceOfSelected = new Uint8Array(L * U);
+  const isSourceOfSelected = new Uint8Array(L * U); // [L·U] 0/1 per unit
   const targets: PlanTarget[] = [];
   const storedFrom: [number, number][][] = [];
   for (let l = 0; l < L; l++) {

@@ -23,13 +23,13 @@ const span = (ranges: readonly (readonly [number, number])[]): number => ranges.
 export function extractSlice(buf: Uint8Array, g: Geometry, ref: SliceRef): Uint8Array {
   const rowBytes = g.rowElems * g.elem;
   if (ref.axis === 0) {
-    const out = new Uint8Array(span(ref.ranges) * rowBytes);
+    const out = new Uint8Array(span(ref.ranges) * rowBytes); // [Σ rows, rowElems] raw bytes
     let o = 0;
     for (const [b, e] of ref.ranges) { out.set(buf.subarray(b * rowBytes, e * rowBytes), o); o += (e - b) * rowBytes; }
     return out;
   }
   const w = span(ref.ranges) * g.elem;
-  const out = new Uint8Array(g.rows * w);
+  const out = new Uint8Array(g.rows * w); // [rows, Σ cols] raw bytes
   let o = 0;
   for (let r = 0; r < g.rows; r++) {
     for (const [b, e] of ref.ranges) {

@@ -125,7 +125,7 @@ async function readSliceBytes(source: TensorSource, cache: TensorCache, ref: Sli
   if (ref.axis === 1) return extractSlice(await cache.get(ref.tensor), g, ref);
   const rowBytes = g.rowElems * g.elem;
   const parts = await Promise.all(ref.ranges.map(([b, e]) => source.readBytes(ref.tensor, b * rowBytes, e * rowBytes)));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0)); // [Σ rows, rowElems] raw bytes
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.byteLength; }
   return out;
@@ -153,7 +153,7 @@ function removeRanges(buf: Uint8Array, shape: readonly number[], elem: number, a
 function insertKept(compact: Uint8Array, denseShape: readonly number[], elem: number, axis: 0 | 1, drop: readonly (readonly [number, number])[]): Uint8Array {
   const g = geometry(denseShape, elem);
   const size = axis === 0 ? g.rows : g.rowElems;
-  const out = new Uint8Array(numelOf(denseShape) * elem);
+  const out = new Uint8Array(numelOf(denseShape) * elem); // [denseShape] raw bytes, dropped slices zero until filled
   scatterSlice(out, g, { tensor: "", axis, ranges: keptRanges(size, drop) }, compact);
   return out;
 }
