@@ -158,5 +158,8 @@ test("graph: unsupported families and a bad compact plan fail with OnnxError nam
     const bad = { ...plan, storedFrom: [[[0, 0], [0, 1]], [[0, 0], [1, 1]]] as const };
     // a plan that fits, but the file is dense: the shapes disagree with the plan
     assert.throws(() => buildForward(ll, { compactPlan: bad }), (e: unknown) => e instanceof OnnxError && /has shape/.test(e.message));
+    // corrupt headshare.plan metadata in a "compact" checkpoint
+    const corrupt = { ...ll, compact: { plan: { ...bad, storedFrom: [[[0, 0]]] }, originalShapes: {} } };
+    assert.throws(() => buildForward(corrupt), (e: unknown) => e instanceof OnnxError && /invalid sharing plan/.test(e.message) && /re-create/.test(e.message));
   } finally { await ll.close(); }
 }));

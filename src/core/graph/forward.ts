@@ -6,19 +6,21 @@
 import type { Checkpoint } from "../model/checkpoint";
 import { OnnxError } from "../onnx/errors";
 import type { SharingPlan } from "../share/types";
+import { parseSharingPlan } from "../share/planJson";
+import { PlanError } from "../share/errors";
 import { buildGpt2Graph } from "./gpt2";
 import { buildLlamaGraph } from "./llama";
 import type { ForwardGraph, ForwardOptions } from "./types";
 
-/** The checkpoint's compact plan, checked for the fields the graph needs. */
+/** The checkpoint's compact plan, validated (structure, ranges, roots stored in lower layers). */
 export function compactPlanOf(ckpt: Checkpoint): SharingPlan | undefined {
-  const plan = ckpt.compact?.plan as Partial<SharingPlan> | undefined;
   if (!ckpt.compact) return undefined;
-  if (!plan || typeof plan !== "object" || plan.format !== "headshare.plan" || !Array.isArray(plan.storedFrom)
-    || (plan.granularity !== "group" && plan.granularity !== "query-head")) {
-    throw new OnnxError("bad-graph", `${ckpt.weightsPath}: the headshare.plan metadata is not a sharing plan (format "headshare.plan" with storedFrom and granularity); re-create the compact checkpoint`);
+  try {
+    return parseSharingPlan(ckpt.compact.plan, `${ckpt.weightsPath} (headshare.plan metadata)`);
+  } catch (e) {
+    if (e instanceof PlanError) throw new OnnxError("bad-graph", `${e.message}; re-create the compact checkpoint with headshare share`);
+    throw e;
   }
-  return plan as SharingPlan;
 }
 
 export function buildForward(ckpt: Checkpoint, opts: ForwardOptions = {}): ForwardGraph {
