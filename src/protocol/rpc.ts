@@ -118,6 +118,20 @@ export function toErrorPayload(err: unknown, job: string, aborted: boolean): Err
   return { message: `non-Error value thrown: ${describeMessage(err)}`, code: "internal", job };
 }
 
+/**
+ * Clamps an error payload to what errorPayloadSchema accepts, so the other side never drops an
+ * error reply as malformed (and never waits forever for it): long messages are truncated.
+ */
+export function fitErrorPayload(p: ErrorPayload): ErrorPayload {
+  const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 20)} … (truncated)` : s);
+  return {
+    message: clip(String(p.message), 20_000),
+    code: typeof p.code === "string" && p.code.length >= 1 && p.code.length <= 100 ? p.code : "internal",
+    ...(p.job !== undefined ? { job: clip(String(p.job), 2_000) } : {}),
+    ...(p.name !== undefined ? { name: clip(String(p.name), 200) } : {}),
+  };
+}
+
 export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -238,7 +252,9 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
       case "error": {
         const p = this.pending.get(msg.inReplyTo);
         if (!p) return this.log("warn", `dropped an error reply to unknown request ${msg.inReplyTo}: ${msg.error.message}`);
-        this.settle(p.id, new RpcError(msg.error.code, msg.error.message, msg.error.job ?? p.job, msg.error.name));
+        const message = msg.error.message || `${p.job} failed (the other side gave no message; code ${JSON.stringify(msg.error.code)})`;
+        // The caller's own name for the job (it carries the label) wins over the other side's.
+        this.settle(p.id, new RpcError(msg.error.code, message, p.job, msg.error.name));
         return;
       }
       case "event": return this.onEvent(msg.method, msg.params);
@@ -272,7 +288,7 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
 
   private onRequest(id: number, method: string, rawParams: unknown): void {
     const job = `${method} #${id}`;
-    const replyError = (error: ErrorPayload): void => void this.post({ kind: "error", id: this.nextId++, inReplyTo: id, error });
+    const replyError = (error: ErrorPayload): void => void this.post({ kind: "error", id: this.nextId++, inReplyTo: id, error: fitErrorPayload(error) });
     if (this.incoming.has(id)) {
       this.log("warn", `rejected ${job}: a request with this id is still running`);
       return replyError({ code: "duplicate-id", message: `${job} rejected: a request with id ${id} is still running`, job });
@@ -306,7 +322,13 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
           this.post({ kind: "result", id: this.nextId++, inReplyTo: id, result: ok.data });
         },
         (err: unknown) => {
-          const payload = toErrorPayload(err, job, ac.signal.aborted);
+          let payload: ErrorPayload;
+          try {
+            payload = toErrorPayload(err, job, ac.signal.aborted);
+          } catch {
+            // e.g. an Error whose `message` getter throws: still answer.
+            payload = { code: "internal", message: `${job} failed with an error that cannot be described`, job };
+          }
           if (payload.code !== "cancelled") this.log("warn", `${job} failed: ${payload.message}`);
           replyError(payload);
         },

@@ -8,6 +8,7 @@ import path from "node:path";
 import { evaluate } from "../core/eval/evaluate";
 import { makeProtocol } from "../core/eval/protocol";
 import { openCheckpoint, type Checkpoint } from "../core/model/checkpoint";
+import { inspectCheckpoint } from "../core/model/summary";
 import { computeMatchTable } from "../core/share/match";
 import { planSharing } from "../core/share/plan";
 import type { z } from "zod";
@@ -44,6 +45,13 @@ async function readText(file: string): Promise<string> {
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 export const jobTable: JobTable = {
+  "headshare/inspect": {
+    label: base,
+    async run(p) {
+      return { summary: await inspectCheckpoint(p.model), provider: "none" };
+    },
+  },
+
   "headshare/match": {
     label: base,
     async run(p, ctx) {

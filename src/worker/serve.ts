@@ -67,7 +67,7 @@ export function serveWorker(table: JobTable, transport: Transport, opts: ServeOp
   rpc.handle("headshare/initialize", (params) => {
     pushStatus("loading");
     defaultProviders = params.providers;
-    queueMicrotask(() => pushStatus("idle"));
+    queueMicrotask(() => running.size === 0 && pushStatus("idle"));
     return { protocolVersion: WORKER_PROTOCOL_VERSION, pid: process.pid, node: process.version };
   });
 
