@@ -162,6 +162,10 @@ function validate(o: PostShareOptions): void {
   if (!(typeof o.ratio === "number" && o.ratio > 0 && o.ratio < 1)) bad(`--ratio must be a number in (0, 1), got ${o.ratio}`);
   if (!Array.isArray(o.text) || o.text.length === 0) bad("give at least one post-training text file (--text FILE)");
   const posInt = (k: string, v: number | undefined): void => { if (v !== undefined && (!Number.isInteger(v) || v < 1)) bad(`--${k} must be a positive integer, got ${v}`); };
+  posInt("sample-sequences", o.sampleSequences); posInt("sample-length", o.sampleLength);
+  if (o.sampleTemperature !== undefined && !(o.sampleTemperature > 0 && Number.isFinite(o.sampleTemperature))) bad(`--sample-temperature must be > 0, got ${o.sampleTemperature}`);
+  if (o.trainOn !== undefined && !["text", "sampled", "both"].includes(o.trainOn)) bad(`--train-on must be text, sampled or both, got ${String(o.trainOn)}`);
+  if (o.format !== undefined && o.format !== "compact" && o.format !== "dense") bad(`--format must be compact or dense, got ${String(o.format)}`);
   posInt("steps", o.steps); posInt("batch-size", o.batchSize); posInt("seq-len", o.seqLen); posInt("accumulation", o.accumulation);
   for (const [k, v] of [["lambda-lm", o.lambdaLm], ["lambda-w", o.lambdaW]] as const) if (v !== undefined && !(v >= 0 && Number.isFinite(v))) bad(`--${k} must be ≥ 0, got ${v}`);
   if (o.lambdaLm === 0 && o.lambdaW === 0) bad("--lambda-lm and --lambda-w are both 0: nothing to train");
