@@ -1,7 +1,8 @@
 /**
  * Standalone webview harness for the webview tests: serves the production page (src/extension/html.ts)
  * with dist/webview.js and media/webview.css over a local HTTP server, with a stub `acquireVsCodeApi`
- * that records posted messages and state and answers `ready` with a given `init`. Runs in headless
+ * that records posted messages (Rpc envelopes) and state, and answers the `webview/ready` request with
+ * a given `init` and `webview/export` with a path. Runs in headless
  * Chromium through playwright-core. VS Code's theme variables are set for light, dark or high contrast.
  */
 import fs from "node:fs";
@@ -72,7 +73,13 @@ export async function startHarness(): Promise<Harness> {
   const data = JSON.parse(document.getElementById("case-data").textContent);
   window.__posted = []; window.__state = data.state; window.__states = [];
   window.acquireVsCodeApi = () => ({
-    postMessage(m) { window.__posted.push(JSON.parse(JSON.stringify(m))); if (m && m.type === "ready") setTimeout(() => window.postMessage({ type: "init", init: data.init }, "*"), 0); },
+    // Answers like the extension host would: ready → the init data; export → a saved path. Other requests are left to the test.
+    postMessage(m) {
+      window.__posted.push(JSON.parse(JSON.stringify(m)));
+      const reply = (result) => setTimeout(() => window.postMessage({ kind: "result", id: 900000 + m.id, inReplyTo: m.id, result }, "*"), 0);
+      if (m && m.kind === "request" && m.method === "webview/ready") reply(data.init);
+      if (m && m.kind === "request" && m.method === "webview/export") reply({ path: "/saved/" + m.params.suggestedName });
+    },
     getState() { return window.__state; },
     setState(s) { window.__state = s; window.__states.push(s); },
   });

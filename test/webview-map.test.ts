@@ -41,6 +41,12 @@ async function selectedCells(page: Page): Promise<Set<string>> {
   return new Set(cells);
 }
 
+/** The last RPC request the page sent for `method` (waits for it). */
+async function lastRequest(page: Page, method: string): Promise<{ id: number; params: unknown }> {
+  await page.waitForFunction((m) => (window as unknown as { __posted: { kind: string; method?: string }[] }).__posted.some((x) => x.kind === "request" && x.method === m), method);
+  return page.evaluate((m) => (window as unknown as { __posted: { kind: string; method?: string; id: number; params: unknown }[] }).__posted.filter((x) => x.kind === "request" && x.method === m).pop()!, method);
+}
+
 let browser: Browser | undefined;
 let harness: Harness | undefined;
 
@@ -101,38 +107,49 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
     assert.match((await page.locator("#cell-text").textContent())!, /^L2·U2:/);
     await page.screenshot({ path: path.join(artifacts, "webview-map-hover.png"), fullPage: true });
 
-    // Export JSON: the posted plan is the one shown.
+    // Export JSON: the requested export holds the plan that is shown; the saved path is reported.
     await page.locator("vscode-button", { hasText: "Export JSON" }).click();
-    const posted = await page.evaluate(() => (window as unknown as { __posted: { type: string; format?: string; data?: string; suggestedName?: string }[] }).__posted);
-    const exp = posted.find((m) => m.type === "export" && m.format === "json")!;
-    const plan = JSON.parse(exp.data!);
+    const exp = (await lastRequest(page, "webview/export")).params as { format: string; data: string; suggestedName: string };
+    const plan = JSON.parse(exp.data);
     assert.equal(plan.selected, 10);
     assert.equal(plan.format, "headshare.plan");
     assert.equal(exp.suggestedName, "stories260K-hf-plan-0.50.json");
+    await page.locator("#export-note", { hasText: "Saved /saved/stories260K-hf-plan-0.50.json" }).waitFor();
     await page.locator("vscode-button", { hasText: "Export SVG" }).click();
-    const svg = (await page.evaluate(() => (window as unknown as { __posted: { format?: string; data?: string }[] }).__posted.filter((m) => m.format === "svg").pop()!.data!));
+    const svg = ((await lastRequest(page, "webview/export")).params as { data: string }).data;
     assert.match(svg, /^<\?xml/);
     assert.equal((svg.match(/<rect [^>]*stroke-width="0.5"/g) ?? []).length, 20);
     await page.locator("vscode-button", { hasText: "Export PNG" }).click();
-    const png = await page.evaluate(() => (window as unknown as { __posted: { format?: string; data?: string }[] }).__posted.filter((m) => m.format === "png").pop()!.data!);
-    assert.deepEqual([...Buffer.from(png, "base64").subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const png = ((await lastRequest(page, "webview/export")).params as { format: string; data: string });
+    assert.equal(png.format, "png");
+    assert.deepEqual([...Buffer.from(png.data, "base64").subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-    // Quick eval: the request carries the ratio; a result message renders the perplexity.
+    // Quick eval: a request carrying the ratio; Cancel sends the RPC cancel and the panel says so.
     await page.locator("#quick-eval").click();
-    const q = await page.evaluate(() => (window as unknown as { __posted: { type: string; ratio?: number }[] }).__posted.filter((m) => m.type === "quickEval").pop());
-    assert.deepEqual(q, { type: "quickEval", ratio: 0.5 });
-    await page.evaluate(() => window.postMessage({ type: "busy", job: "eval", message: "Scoring", fraction: 0.5 }, "*"));
+    const first = await lastRequest(page, "webview/quickEval");
+    assert.deepEqual(first.params, { ratio: 0.5 });
+    await page.locator("#cancel-job").click();
+    const cancel = await page.evaluate(() => (window as unknown as { __posted: { kind: string; target?: number }[] }).__posted.filter((m) => m.kind === "cancel").pop());
+    assert.equal(cancel?.target, first.id);
+    await page.evaluate((id) => window.postMessage({ kind: "error", id: 7000, inReplyTo: id, error: { code: "cancelled", message: "cancelled" } }, "*"), first.id);
+    await page.locator("#busy .error", { hasText: "Quick eval was cancelled." }).waitFor();
+    // Again, with progress events and a result.
+    await page.locator("#quick-eval").click();
+    const second = await lastRequest(page, "webview/quickEval");
+    assert.notEqual(second.id, first.id);
+    await page.evaluate(() => window.postMessage({ kind: "event", id: 7001, method: "webview/progress", params: { job: "eval", message: "Scoring", fraction: 0.5 } }, "*"));
     await page.locator("#busy", { hasText: "Scoring (50%)" }).waitFor();
-    await page.evaluate(() => window.postMessage({ type: "evalResult", eval: { ratio: 0.5, tokens: 14552, protocol: "documents, window 512", provider: "cpu",
-      original: { nll: 1.222397, ppl: 3.39532 }, shared: { nll: 1.5, ppl: Math.exp(1.5) }, kl: 0.21, top1Agreement: 0.83, hiddenCosine: [1, 0.99, 0.97, 0.95, 0.93, 0.9], seconds: 1.2 } }, "*"));
+    await page.evaluate((id) => window.postMessage({ kind: "result", id: 7002, inReplyTo: id, result: { ratio: 0.5, tokens: 14552, protocol: "documents, window 512", provider: "cpu",
+      original: { nll: 1.222397, ppl: 3.39532 }, shared: { nll: 1.5, ppl: Math.exp(1.5) }, kl: 0.21, top1Agreement: 0.83, hiddenCosine: [1, 0.99, 0.97, 0.95, 0.93, 0.9], seconds: 1.2 } }, "*"), second.id);
     await page.locator("#eval-ppl").waitFor();
     assert.equal(Number(await page.locator("#eval-ppl").getAttribute("data-ppl")), Math.exp(1.5));
     assert.equal(await page.locator("#eval-ppl").textContent(), Math.exp(1.5).toFixed(4));
     assert.equal(await page.locator("#busy .spinner").count(), 0);
 
-    // A malformed message is dropped without effect.
+    // Malformed messages and replies to nothing are dropped without effect.
     await page.evaluate(() => window.postMessage({ type: "evalResult", eval: { ratio: 7 } }, "*"));
-    await page.evaluate(() => window.postMessage({ type: "init", init: { view: "map", table: { format: "nope" } } }, "*"));
+    await page.evaluate(() => window.postMessage({ kind: "event", id: 7003, method: "webview/init", params: { view: "map", table: { format: "nope" } } }, "*"));
+    await page.evaluate(() => window.postMessage({ kind: "result", id: 7004, inReplyTo: 123456, result: {} }, "*"));
     await page.waitForTimeout(100);
     assert.equal(await page.locator("#selected-count").getAttribute("data-selected"), "10");
     await page.screenshot({ path: path.join(artifacts, "webview-map-eval.png"), fullPage: true });
@@ -195,8 +212,8 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
     assert.equal(await page.locator("canvas.heatmap").count(), 2);
     await page.locator("vscode-button", { hasText: "Export sweep CSV" }).click();
     await page.locator("vscode-button", { hasText: "Export PNG" }).click();
-    await page.waitForFunction(() => (window as unknown as { __posted: { format?: string }[] }).__posted.some((m) => m.format === "png"));
-    const posted = await page.evaluate(() => (window as unknown as { __posted: { format?: string; data?: string }[] }).__posted);
+    await page.waitForFunction(() => (window as unknown as { __posted: { params?: { format?: string } }[] }).__posted.some((m) => m.params?.format === "png"));
+    const posted = (await page.evaluate(() => (window as unknown as { __posted: { params?: { format?: string; data?: string } }[] }).__posted)).map((m) => m.params ?? {});
     const csv = posted.find((m) => m.format === "csv")!.data!.trim().split("\n");
     assert.equal(csv.length, 6);
     assert.equal(csv[0], "ratio,selected,parameters,ppl,nll,kl,top1_agreement");

@@ -92,3 +92,44 @@ test("webview host rules: the output folder is never the input, its ancestor or 
   assert.throws(() => parseRatios("abc"), /"abc"/);
   assert.throws(() => parseRatios(" , "), /at least one ratio/);
 });
+
+test("webview RPC: host and webview wired back to back — handshake, refused params never reach the handler, cancel reaches it", async () => {
+  const { Rpc } = await import("../src/protocol/rpc");
+  const { hostSide, webviewSide } = await import("../src/protocol/webview");
+  // Two ends joined by asynchronous delivery (like postMessage).
+  let toWebview: (m: unknown) => void = () => undefined;
+  let toHost: (m: unknown) => void = () => undefined;
+  const host = new Rpc(hostSide, webviewSide, { send: (m) => setTimeout(() => toWebview(structuredClone(m)), 0) });
+  const view = new Rpc(webviewSide, hostSide, { send: (m) => setTimeout(() => toHost(structuredClone(m)), 0) });
+  toWebview = (m) => view.receive(m);
+  toHost = (m) => host.receive(m);
+
+  const init = { view: "map" as const, model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 0.3, canEval: true };
+  host.handle("webview/ready", () => init as never);
+  let exportCalls = 0;
+  host.handle("webview/export", () => { exportCalls++; return { path: "/x" }; });
+  let aborted = false;
+  host.handle("webview/quickEval", (_p, ctx) => new Promise((_resolve, reject) => {
+    ctx.signal.addEventListener("abort", () => { aborted = true; reject(Object.assign(new Error("stopped"), { code: "cancelled" })); });
+  }));
+  host.handle("webview/compress", () => ({}));
+
+  const got = await view.request("webview/ready", {});
+  assert.equal(got.view, "map");
+  await assert.rejects(view.request("webview/export", { format: "json", suggestedName: "../escape.json", data: "{}" }), /plain file name/);
+  // A hand-made request that skips the sender's own check is answered with an error reply by the host.
+  const raw: unknown[] = [];
+  toWebview = (m) => { raw.push(m); view.receive(m); };
+  host.receive({ kind: "request", id: 99, method: "webview/export", params: { format: "json", suggestedName: "..", data: "{}" } });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(exportCalls, 0);
+  assert.equal((raw.find((m) => (m as { inReplyTo?: number }).inReplyTo === 99) as { kind: string; error: { code: string } }).error.code, "invalid-params");
+  const ac = new AbortController();
+  const q = view.request("webview/quickEval", { ratio: 0.3 }, { signal: ac.signal });
+  await new Promise((r) => setTimeout(r, 10));
+  ac.abort();
+  await assert.rejects(q, (e: unknown) => (e as { code?: string }).code === "cancelled");
+  assert.equal(aborted, true);
+  host.dispose();
+  view.dispose();
+});

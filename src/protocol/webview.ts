@@ -1,14 +1,16 @@
 /**
  * The extension ⇄ webview boundary (mirrored by src/webview/host.ts on the webview side and
- * src/extension/panels/*.ts on the host side). Every message is validated with these zod schemas on
- * receipt, in both directions; an invalid message is logged and dropped, never acted on.
+ * src/extension/panels/*.ts on the host side), carried by the same Rpc class as the worker boundary.
+ * Every message is validated with these zod schemas on receipt, in both directions; an invalid
+ * message is logged and dropped (a request gets an error reply), never acted on.
  *
- * Handshake: the webview posts `ready` once it listens; the host answers with one `init` holding
- * everything the first render needs (the host never posts before `ready`). Heavy data (match tables)
+ * Handshake: the webview requests `webview/ready` once it listens; the answer holds everything the
+ * first render needs (the host never posts before it is asked). Heavy data (match tables)
  * is re-sent on every `ready`, so a revived panel re-requests it; the webview keeps only view state
  * (ratio, selected cell, tab) in `vscode.setState`.
  */
 import { z } from "zod";
+import type { ProtocolSide } from "./rpc";
 
 // ---------------------------------------------------------------------------------------------
 // Data shown by the views (display shapes; the host maps worker results into them)
@@ -187,50 +189,76 @@ export type TensorRow = z.infer<typeof tensorRowSchema>;
 export type Init = z.infer<typeof initSchema>;
 
 // ---------------------------------------------------------------------------------------------
-// Messages: host → webview
-// ---------------------------------------------------------------------------------------------
-
-export const toWebviewSchema = z.discriminatedUnion("type", [
-  /** Answer to `ready`: everything the first render needs. */
-  z.object({ type: z.literal("init"), init: initSchema }),
-  /** A job the webview asked for is running (null message = finished). */
-  z.object({ type: z.literal("busy"), job: z.string(), message: z.string().nullable(), fraction: z.number().min(0).max(1).nullable() }),
-  /** Quick eval (asked by `quickEval`) finished. */
-  z.object({ type: z.literal("evalResult"), eval: evalSummarySchema }),
-  /** A job failed or was cancelled; shown in the panel. */
-  z.object({ type: z.literal("error"), job: z.string(), message: z.string() }),
-  /** An export was written. */
-  z.object({ type: z.literal("exported"), path: z.string() }),
-]);
-export type ToWebview = z.infer<typeof toWebviewSchema>;
-
-// ---------------------------------------------------------------------------------------------
-// Messages: webview → host
+// The two sides, carried by the project's one RPC class (src/protocol/rpc.ts: envelopes, error replies,
+// cancellation by id, zod validation of everything received) over postMessage.
 // ---------------------------------------------------------------------------------------------
 
 /** Largest export accepted from the webview (a PNG of a big heatmap is a few MB). */
 export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
 
+const ratio = z.number().min(0).max(1);
+
+export const exportParamsSchema = z.object({
+  format: z.enum(["svg", "png", "json", "csv"]),
+  /** A plain file name (no folders, not "." or ".."); the host asks where to save it. */
+  suggestedName: z.string().regex(/^(?!\.+$)[\w.-]{1,120}$/, "a plain file name (not \".\" or \"..\")"),
+  /** Text for svg/json/csv, base64 for png. */
+  data: z.string().max(MAX_EXPORT_CHARS),
+});
+export type ExportParams = z.infer<typeof exportParamsSchema>;
+
+/** What the extension host serves; the webview calls it. Handlers: src/extension/panels/*.ts. */
+export const hostSide = {
+  requests: {
+    /** Handshake: the webview listens; the answer holds everything the first render needs. */
+    "webview/ready": { params: z.object({}), result: initSchema },
+    /** Quick eval of the original vs the model shared at `ratio` (cancellable by the RPC's cancel). */
+    "webview/quickEval": { params: z.object({ ratio }), result: evalSummarySchema },
+    /** Save a rendered view; `path` is null when the user closed the save dialog. */
+    "webview/export": { params: exportParamsSchema, result: z.object({ path: z.string().nullable() }) },
+    /** Open the Compress flow for this panel's model, prefilled with this ratio. */
+    "webview/compress": { params: z.object({ ratio }), result: z.object({}) },
+  },
+  events: {
+    /** Show the Headshare log. */
+    "webview/openLogs": z.object({}),
+  },
+} satisfies ProtocolSide;
+
+/** What the webview serves; the host notifies it. Listeners: src/webview/main.ts. */
+export const webviewSide = {
+  requests: {},
+  events: {
+    /** New data for the open view (e.g. the panel was shown again for a recomputed table): render it. */
+    "webview/init": initSchema,
+    /** Progress of a request this webview made (null fraction = indeterminate). */
+    "webview/progress": z.object({ job: z.string().max(200), message: z.string().max(2000), fraction: z.number().min(0).max(1).nullable() }),
+  },
+} satisfies ProtocolSide;
+
+export type HostSide = typeof hostSide;
+export type WebviewSide = typeof webviewSide;
+
+/**
+ * The same messages in flat form (`type` = the method without its namespace, params inline), built
+ * from the same field schemas as `hostSide`/`webviewSide`. The wire form is the Rpc envelope; these
+ * are kept for tools that look at single messages (the fuzz tests of the webview boundary).
+ */
 export const fromWebviewSchema = z.discriminatedUnion("type", [
-  /** The webview listens; the host answers with `init`. */
   z.object({ type: z.literal("ready") }),
-  /** Save a rendered view: text for svg/json/csv, base64 for png. The host asks where. */
-  z.object({
-    type: z.literal("export"),
-    format: z.enum(["svg", "png", "json", "csv"]),
-    suggestedName: z.string().regex(/^[\w.-]{1,120}$/, "a plain file name"),
-    data: z.string().max(MAX_EXPORT_CHARS),
-  }),
-  /** Run quick eval of the shared model at this ratio against the original. */
-  z.object({ type: z.literal("quickEval"), ratio: z.number().min(0).max(1) }),
-  /** Open the Compress flow for this model, prefilled with this ratio. */
-  z.object({ type: z.literal("compress"), ratio: z.number().min(0).max(1) }),
-  /** Cancel the job this panel started. */
+  exportParamsSchema.extend({ type: z.literal("export") }),
+  z.object({ type: z.literal("quickEval"), ratio }),
+  z.object({ type: z.literal("compress"), ratio }),
   z.object({ type: z.literal("cancel") }),
-  /** Run a command linked from the view (only the ones listed). */
   z.object({ type: z.literal("openLogs") }),
 ]);
-export type FromWebview = z.infer<typeof fromWebviewSchema>;
+export const toWebviewSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("init"), init: initSchema }),
+  webviewSide.events["webview/progress"].extend({ type: z.literal("busy") }),
+  z.object({ type: z.literal("evalResult"), eval: evalSummarySchema }),
+  z.object({ type: z.literal("error"), job: z.string(), message: z.string() }),
+  z.object({ type: z.literal("exported"), path: z.string() }),
+]);
 
 /** View state the webview keeps across reloads (vscode.setState). Small: never data. */
 export const viewStateSchema = z.object({

@@ -1,8 +1,7 @@
 /**
  * Export of rendered views: SVG as text, PNG as base64 (from a canvas, or an SVG rasterised on a canvas),
- * JSON as text. The host asks the user where to save (the webview cannot write files).
+ * JSON/CSV as text. The host asks the user where to save (the webview cannot write files).
  */
-import type { Host } from "./host";
 
 export function svgText(svg: SVGSVGElement): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(svg)}\n`;
@@ -41,23 +40,14 @@ export function stackSvgs(parts: readonly SVGSVGElement[], background: string): 
   for (const p of parts) {
     const g = document.createElementNS(ns, "g");
     g.setAttribute("transform", `translate(0 ${y})`);
-    const clone = p.cloneNode(true) as SVGSVGElement;
-    g.append(clone);
+    g.append(p.cloneNode(true));
     out.append(g);
     y += Number(p.getAttribute("height")) + 8;
   }
   return out;
 }
 
-export function exportText(host: Host, format: "svg" | "json" | "csv", suggestedName: string, data: string): void {
-  host.post({ type: "export", format, suggestedName, data });
-}
-
-export async function exportPng(host: Host, suggestedName: string, png: string | Promise<string>): Promise<void> {
-  host.post({ type: "export", format: "png", suggestedName, data: await png });
-}
-
 /** A file-name-safe stem from a model name. */
 export function stem(name: string): string {
-  return name.replace(/[^\w.-]+/g, "_").slice(0, 60) || "model";
+  return name.replace(/[^\w.-]+/g, "_").replace(/^\.+/, "").slice(0, 60) || "model";
 }

@@ -1,7 +1,7 @@
 /** The read-only inspect view of a checkpoint: summary, dtypes, the plan of a compact checkpoint, the tensor table. */
 import type { InspectData } from "../protocol/webview";
 import { append, clear, h, keyValueTable } from "./dom";
-import { exportText, stem } from "./exporting";
+import { stem } from "./exporting";
 import { bytes, int, pct, unitName } from "./format";
 import type { Host } from "./host";
 import { button, textField } from "./toolkit";
@@ -31,7 +31,7 @@ export class InspectView {
       h("h2", {}, "Tensors"),
       h("div", { class: "buttons" },
         textField({ id: "tensor-filter", placeholder: "Filter tensors (substring)", ariaLabel: "Filter tensors by name", value: filter, onInput: (v) => this.fill(v) }),
-        button("Export JSON", { secondary: true, onClick: () => exportText(host, "json", `${stem(name)}-inspect.json`, JSON.stringify(d, null, 1)) })),
+        button("Export JSON", { secondary: true, onClick: () => void host.exportFile({ format: "json", suggestedName: `${stem(name)}-inspect.json`, data: JSON.stringify(d, null, 1) }) })),
       this.count,
       h("table", { class: "tensors", id: "tensor-table" },
         h("thead", {}, h("tr", {}, ...["name", "dtype", "shape", "bytes"].map((c) => h("th", { scope: "col" }, c)))), this.tbody)]);

@@ -8,7 +8,7 @@ import type { MatchTable, PlanTarget, SharingPlan } from "../core/share/types";
 import type { EvalSummary, MapInit } from "../protocol/webview";
 import { append, clear, h } from "./dom";
 import { evalTable, hiddenCosineChart } from "./evalParts";
-import { canvasPngBase64, exportPng, exportText, stackSvgs, stem, svgText } from "./exporting";
+import { canvasPngBase64, stackSvgs, stem, svgText } from "./exporting";
 import { bytes, fixed, int, pct, unitName } from "./format";
 import { Heatmap } from "./heatmap";
 import type { Cell, HeatmapModel, Link } from "./heatmap";
@@ -35,6 +35,7 @@ export class MapView {
   private byCell = new Map<number, PlanTarget>();
   private rootUse = new Map<number, number>();
   private lastEval: EvalSummary | null = null;
+  private evalAbort: AbortController | undefined;
   private rendered = false;
 
   constructor(private readonly root: HTMLElement, private readonly host: Host, private readonly init: MapInit) {
@@ -46,7 +47,7 @@ export class MapView {
     this.slider.value = String(this.ratio);
     this.ratioOut = h("output", { id: "ratio-value", for: "ratio" }) as HTMLOutputElement;
     this.heatmap = new Heatmap(() => Math.min(this.root.clientWidth - 24, 900), (c) => this.showDetail(c));
-    this.evalButton = button("Quick eval at this ratio", { id: "quick-eval", onClick: () => this.host.post({ type: "quickEval", ratio: this.ratio }),
+    this.evalButton = button("Quick eval at this ratio", { id: "quick-eval", onClick: () => void this.quickEval(),
       title: init.canEval ? "Compare the shared model with the original on the eval text" : "Needs a trusted workspace and a tokenizer.json beside the model" });
     setDisabled(this.evalButton, !init.canEval);
     this.slider.addEventListener("input", () => this.setRatio(Number(this.slider.value)));
@@ -67,10 +68,10 @@ export class MapView {
       h("label", { for: "ratio" }, "Sharing ratio"), this.slider, this.ratioOut,
       h("div", { class: "buttons" },
         this.evalButton,
-        button("Compress…", { id: "compress", secondary: true, onClick: () => this.host.post({ type: "compress", ratio: this.ratio }) }),
+        button("Compress…", { id: "compress", secondary: true, onClick: () => void this.host.rpc.request("webview/compress", { ratio: this.ratio }).catch((e: unknown) => this.showError(String(e instanceof Error ? e.message : e))) }),
         button("Export SVG", { secondary: true, onClick: () => this.exportSvg() }),
-        button("Export PNG", { secondary: true, onClick: () => void exportPng(this.host, `${stem(m.name)}-sharing-map.png`, canvasPngBase64(this.heatmap.canvas)) }),
-        button("Export JSON", { secondary: true, ariaLabel: "Export the plan as JSON", onClick: () => exportText(this.host, "json", `${stem(m.name)}-plan-${this.ratio.toFixed(2)}.json`, JSON.stringify(this.plan, null, 1)) })));
+        button("Export PNG", { secondary: true, onClick: () => void this.host.exportFile({ format: "png", suggestedName: `${stem(m.name)}-sharing-map.png`, data: canvasPngBase64(this.heatmap.canvas) }) }),
+        button("Export JSON", { secondary: true, ariaLabel: "Export the plan as JSON", onClick: () => void this.host.exportFile({ format: "json", suggestedName: `${stem(m.name)}-plan-${this.ratio.toFixed(2)}.json`, data: JSON.stringify(this.plan, null, 1) }) })));
     const legend = h("p", { class: "legend" },
       h("span", { class: "dot selected" }), " selected target (its weights are dropped)  ",
       h("span", { class: "dot root" }), " root used by selected targets  ",
@@ -177,7 +178,7 @@ export class MapView {
 
   private exportSvg(): void {
     const parts = [this.heatmap.toSvg(), this.histo.querySelector("svg") as SVGSVGElement];
-    exportText(this.host, "svg", `${stem(this.init.model.name)}-sharing-map.svg`, svgText(stackSvgs(parts, this.theme.background)));
+    void this.host.exportFile({ format: "svg", suggestedName: `${stem(this.init.model.name)}-sharing-map.svg`, data: svgText(stackSvgs(parts, this.theme.background)) });
   }
 
   setBusy(message: string | null, fraction: number | null): void {
@@ -185,13 +186,31 @@ export class MapView {
     setDisabled(this.evalButton, message !== null || !this.init.canEval);
     if (message === null) return;
     this.busy.append(spinner("Working"), h("span", {}, fraction !== null ? `${message} (${Math.round(fraction * 100)}%)` : message),
-      button("Cancel", { id: "cancel-job", secondary: true, onClick: () => this.host.post({ type: "cancel" }) }));
+      button("Cancel", { id: "cancel-job", secondary: true, onClick: () => this.evalAbort?.abort() }));
   }
 
   showError(message: string): void {
     this.setBusy(null, null);
     clear(this.busy);
     this.busy.append(h("p", { class: "error", role: "alert" }, message));
+  }
+
+  /** Asks the host for a quick eval at the current ratio; Cancel aborts the request (the host cancels the job). */
+  private async quickEval(): Promise<void> {
+    this.evalAbort?.abort();
+    const ac = new AbortController();
+    this.evalAbort = ac;
+    const ratio = this.ratio;
+    this.setBusy(`Quick eval at ${pct(ratio, 0)}`, null);
+    try {
+      const ev = await this.host.rpc.request("webview/quickEval", { ratio }, { signal: ac.signal });
+      this.showEval(ev);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      this.showError(code === "cancelled" ? "Quick eval was cancelled." : `Quick eval failed: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      if (this.evalAbort === ac) this.evalAbort = undefined;
+    }
   }
 
   showEval(ev: EvalSummary): void {

@@ -6,7 +6,7 @@
 import type { Report, SimilarityGrid } from "../protocol/webview";
 import { clear, h, keyValueTable } from "./dom";
 import { evalTable, hiddenCosineChart } from "./evalParts";
-import { exportPng, exportText, stackSvgs, stem, svgPngBase64, svgText } from "./exporting";
+import { stackSvgs, stem, svgPngBase64, svgText } from "./exporting";
 import { bytes, fixed, int, pct } from "./format";
 import { Heatmap } from "./heatmap";
 import type { Host } from "./host";
@@ -30,10 +30,10 @@ export class ReportView {
           r.format ? tag(r.format) : null, r.provider ? tag(r.provider) : null),
         h("p", { class: "path" }, r.output ? `${r.model.path} → ${r.output}` : r.model.path)),
       h("div", { class: "buttons" },
-        button("Export SVG", { secondary: true, onClick: () => exportText(host, "svg", `${name}-report.svg`, svgText(this.stacked())) }),
-        button("Export PNG", { secondary: true, onClick: () => void exportPng(host, `${name}-report.png`, svgPngBase64(this.stacked())) }),
-        button("Export JSON", { secondary: true, onClick: () => exportText(host, "json", `${name}-report.json`, JSON.stringify(r, null, 1)) }),
-        r.sweep ? button("Export sweep CSV", { secondary: true, onClick: () => exportText(host, "csv", `${name}-sweep.csv`, sweepCsv(r)) }) : null),
+        button("Export SVG", { secondary: true, onClick: () => void host.exportFile({ format: "svg", suggestedName: `${name}-report.svg`, data: svgText(this.stacked()) }) }),
+        button("Export PNG", { secondary: true, onClick: () => void svgPngBase64(this.stacked()).then((data) => host.exportFile({ format: "png", suggestedName: `${name}-report.png`, data })) }),
+        button("Export JSON", { secondary: true, onClick: () => void host.exportFile({ format: "json", suggestedName: `${name}-report.json`, data: JSON.stringify(r, null, 1) }) }),
+        r.sweep ? button("Export sweep CSV", { secondary: true, onClick: () => void host.exportFile({ format: "csv", suggestedName: `${name}-sweep.csv`, data: sweepCsv(r) }) }) : null),
       this.body);
     this.redraw();
   }

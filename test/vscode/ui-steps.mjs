@@ -16,12 +16,13 @@ export async function runUi({ page, port, workspace, payload, artifacts, step })
   await page.waitForTimeout(1500);
   // The explorer menu shows Headshare on model folders once the extension has listed them (context key).
   const item = page.locator(".context-view .monaco-menu .action-label", { hasText: "Show Sharing Map" });
+  const menu = page.locator(".context-view .monaco-menu");
   for (let i = 0; ; i++) {
     await row("stories260K-hf").click({ button: "right" });
-    if (await item.first().isVisible({ timeout: 2000 }).catch(() => false)) break;
+    if (await item.first().waitFor({ state: "visible", timeout: 3000 }).then(() => true, () => false)) break;
     await page.keyboard.press("Escape");
-    await page.locator(".context-view .monaco-menu").waitFor({ state: "hidden", timeout: 5000 }).catch(() => undefined);
-    if (i > 15) throw new Error("the explorer context menu never offered Headshare: Show Sharing Map on stories260K-hf");
+    if (!(await menu.waitFor({ state: "hidden", timeout: 3000 }).then(() => true, () => false))) await page.mouse.click(900, 600);
+    if (i > 10) throw new Error("the explorer context menu never offered Headshare: Show Sharing Map on stories260K-hf");
     await page.waitForTimeout(1000);
   }
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-context-menu.png") });

@@ -6,11 +6,10 @@
  */
 import path from "node:path";
 import * as vscode from "vscode";
-import type { FromWebview } from "../../protocol/webview";
 import { messageOf } from "../errors";
 import { inspectData } from "../mapping";
 import type { Session } from "../session";
-import { onWebviewMessage, postToWebview, saveExport, setupWebview } from "./webview";
+import { connectWebview, saveExport, setupWebview } from "./webview";
 
 export const INSPECT_EDITOR_VIEW_TYPE = "headshare.inspect";
 export const INSPECT_PANEL_VIEW_TYPE = "headshare.inspectPanel";
@@ -18,22 +17,21 @@ export const INSPECT_PANEL_VIEW_TYPE = "headshare.inspectPanel";
 /** Wires one webview to show the summary of `target` (file or folder). */
 function attachInspect(session: Session, webview: vscode.Webview, target: string, title: string): vscode.Disposable {
   setupWebview(webview, session.extensionUri, title);
-  return onWebviewMessage(webview, session.log, async (m: FromWebview) => {
-    if (m.type === "ready") {
-      try {
-        const r = await session.jobs.run(`inspect ${path.basename(target)}`, (job) => session.request(job, "headshare/inspect", { model: target }));
-        await postToWebview(webview, session.log, { type: "init", init: { view: "inspect", inspect: inspectData(r.summary) } });
-      } catch (e) {
-        session.log.error(`inspect ${target}: ${messageOf(e)}`);
-        await postToWebview(webview, session.log, { type: "error", job: "inspect", message: `Cannot inspect ${target}: ${messageOf(e)}` });
-      }
-    } else if (m.type === "export") {
-      const file = await saveExport(m, path.dirname(target));
-      if (file) await postToWebview(webview, session.log, { type: "exported", path: file });
-    } else if (m.type === "openLogs") {
-      session.log.show();
+  const conn = connectWebview(webview, session.log, "inspect webview");
+  conn.rpc.handle("webview/ready", async () => {
+    try {
+      const r = await session.jobs.run(`inspect ${path.basename(target)}`, (job) => session.request(job, "headshare/inspect", { model: target }));
+      return { view: "inspect", inspect: inspectData(r.summary) };
+    } catch (e) {
+      session.log.error(`inspect ${target}: ${messageOf(e)}`);
+      throw new Error(`Cannot inspect ${target}: ${messageOf(e)}`);
     }
   });
+  conn.rpc.handle("webview/export", async (p) => ({ path: (await saveExport(p, path.dirname(target))) ?? null }));
+  conn.rpc.handle("webview/quickEval", () => { throw new Error("quick eval runs from the sharing map"); });
+  conn.rpc.handle("webview/compress", () => { void vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(target)); return {}; });
+  conn.rpc.on("webview/openLogs", () => session.log.show());
+  return conn;
 }
 
 export class InspectEditorProvider implements vscode.CustomReadonlyEditorProvider {

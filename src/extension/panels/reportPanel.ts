@@ -7,16 +7,15 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import * as vscode from "vscode";
 import { reportSchema, viewStateSchema } from "../../protocol/webview";
-import type { FromWebview, Report } from "../../protocol/webview";
+import type { Report } from "../../protocol/webview";
 import { messageOf } from "../errors";
 import type { Session } from "../session";
-import { onWebviewMessage, postToWebview, saveExport, setupWebview } from "./webview";
+import { connectWebview, saveExport, setupWebview } from "./webview";
 
 export const REPORT_VIEW_TYPE = "headshare.report";
 
 export class ReportPanel {
   private static last: ReportPanel | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
 
   /** The most recently opened report panel (tests read it). */
   static get latest(): ReportPanel | undefined { return ReportPanel.last; }
@@ -38,25 +37,17 @@ export class ReportPanel {
     return file;
   }
 
-  private constructor(private readonly session: Session, readonly panel: vscode.WebviewPanel, readonly report: Report, private readonly file: string) {
+  private constructor(session: Session, readonly panel: vscode.WebviewPanel, readonly report: Report, file: string) {
     ReportPanel.last = this;
     panel.iconPath = vscode.Uri.joinPath(session.extensionUri, "media", "icon.svg");
     setupWebview(panel.webview, session.extensionUri, panel.title);
-    this.disposables.push(
-      onWebviewMessage(panel.webview, session.log, (m) => this.onMessage(m)),
-      panel.onDidDispose(() => { if (ReportPanel.last === this) ReportPanel.last = undefined; for (const d of this.disposables) d.dispose(); }),
-    );
-  }
-
-  private async onMessage(m: FromWebview): Promise<void> {
-    if (m.type === "ready") {
-      await postToWebview(this.panel.webview, this.session.log, { type: "init", init: { view: "report", report: this.report, reportFile: this.file } });
-    } else if (m.type === "export") {
-      const file = await saveExport(m, this.report.output ?? path.dirname(this.report.model.path));
-      if (file) await postToWebview(this.panel.webview, this.session.log, { type: "exported", path: file });
-    } else if (m.type === "openLogs") {
-      this.session.log.show();
-    }
+    const conn = connectWebview(panel.webview, session.log, "report webview");
+    conn.rpc.handle("webview/ready", () => ({ view: "report", report, reportFile: file }));
+    conn.rpc.handle("webview/export", async (p) => ({ path: (await saveExport(p, report.output ?? path.dirname(report.model.path))) ?? null }));
+    conn.rpc.handle("webview/quickEval", () => { throw new Error("quick eval runs from the sharing map"); });
+    conn.rpc.handle("webview/compress", () => { throw new Error("compress runs from the sharing map"); });
+    conn.rpc.on("webview/openLogs", () => session.log.show());
+    panel.onDidDispose(() => { if (ReportPanel.last === this) ReportPanel.last = undefined; conn.dispose(); });
   }
 
   static serializer(session: Session): vscode.WebviewPanelSerializer {

@@ -1,13 +1,14 @@
 /**
  * The host end of the webview boundary: options (scripts on, resources only from dist/ and media/),
- * the page, validated receive (invalid messages are logged and dropped), validated send, and export
- * saving (save dialog, atomic write). Every panel and the custom editor use this.
+ * the page, the RPC connection (the project's Rpc class: validated both ways, error replies,
+ * cancellation), and export saving (save dialog, atomic write). Every panel and the custom editor use this.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
 import * as vscode from "vscode";
-import { describeIssues, fromWebviewSchema, toWebviewSchema } from "../../protocol/webview";
-import type { FromWebview, ToWebview } from "../../protocol/webview";
+import { Rpc } from "../../protocol/rpc";
+import { hostSide, webviewSide } from "../../protocol/webview";
+import type { ExportParams, HostSide, WebviewSide } from "../../protocol/webview";
 import { renderPage } from "../html";
 import type { Log } from "../log";
 
@@ -31,24 +32,17 @@ export function setupWebview(webview: vscode.Webview, extensionUri: vscode.Uri, 
   });
 }
 
-/** Subscribes to validated messages from the webview. */
-export function onWebviewMessage(webview: vscode.Webview, log: Log, handler: (m: FromWebview) => void | Promise<void>): vscode.Disposable {
-  return webview.onDidReceiveMessage(async (raw: unknown) => {
-    const r = fromWebviewSchema.safeParse(raw);
-    if (!r.success) { log.warn(`dropped an invalid message from a webview: ${describeIssues(r.error)}`); return; }
-    try {
-      await handler(r.data);
-    } catch (e) {
-      log.error(e instanceof Error ? e : String(e));
-    }
-  });
+/** The host end of one webview's RPC (src/protocol/webview.ts): register handlers on `rpc`, dispose with the panel. */
+export interface WebviewConnection extends vscode.Disposable {
+  readonly rpc: Rpc<HostSide, WebviewSide>;
 }
 
-/** Posts a message after checking it against the schema (a bug here is logged, never sent half-formed). */
-export async function postToWebview(webview: vscode.Webview, log: Log, m: ToWebview): Promise<boolean> {
-  const r = toWebviewSchema.safeParse(m);
-  if (!r.success) { log.error(`not posting an invalid ${m.type} message to the webview: ${describeIssues(r.error)}`); return false; }
-  return webview.postMessage(r.data);
+export function connectWebview(webview: vscode.Webview, log: Log, name: string): WebviewConnection {
+  const rpc = new Rpc(hostSide, webviewSide, {
+    send: (m) => { void webview.postMessage(m).then(undefined, (e: unknown) => log.debug(`${name}: post failed: ${String(e)}`)); },
+  }, { name, log: (level, message) => log[level](`${name}: ${message}`) });
+  const sub = webview.onDidReceiveMessage((m: unknown) => rpc.receive(m));
+  return { rpc, dispose: () => { sub.dispose(); rpc.dispose(); } };
 }
 
 const FILTERS: Record<string, Record<string, string[]>> = {
@@ -56,7 +50,7 @@ const FILTERS: Record<string, Record<string, string[]>> = {
 };
 
 /** Asks where to save an export and writes it atomically (temporary name in the target folder, then rename). */
-export async function saveExport(m: Extract<FromWebview, { type: "export" }>, near: string | undefined): Promise<string | undefined> {
+export async function saveExport(m: ExportParams, near: string | undefined): Promise<string | undefined> {
   const base = near ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   const target = await vscode.window.showSaveDialog({
     title: `Export ${m.format.toUpperCase()}`,
