@@ -104,6 +104,38 @@ export async function runUi({ page, port, workspace, payload, artifacts, step })
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-quick-eval.png") });
   await webview.locator("#eval-result").scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-quick-eval-metrics.png") });
+
+  // Compress from the explorer menu, accepting every default (DirectShare, 30%, qk, compact, folder beside the input).
+  await row("stories260K-hf").click({ button: "right" });
+  const compressItem = page.locator(".context-view .monaco-menu .action-label", { hasText: "Compress Checkpoint" }).first();
+  await compressItem.waitFor({ timeout: 10000 });
+  await compressItem.hover({ force: true });
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Enter");
+  const quickInput = page.locator(".quick-input-widget");
+  for (const title of ["method", "sharing ratio", "similarity strategy", "output format", "output folder"]) {
+    await quickInput.locator(".quick-input-title", { hasText: title }).waitFor({ timeout: 15000 });
+    if (title === "output folder") {
+      const value = await quickInput.locator("input").inputValue();
+      assert.ok(value.endsWith(path.join("models", "stories260K-hf-shared-30")), `default output beside the input: ${value}`);
+    }
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(300);
+  }
+  step("Compress: accepted the defaults (DirectShare, 30%, qk, compact, beside the input)");
+  const report = page.frameLocator("iframe.webview.ready").last().frameLocator("iframe#active-frame");
+  await report.locator("#report-size").waitFor({ timeout: 180000 });
+  const size = await report.locator("#report-size").textContent();
+  assert.match(size, /260,032 → 241,600/);
+  await report.locator("#eval-ppl").waitFor({ timeout: 60000 });
+  const rOrig = Number(await report.locator("#eval-ppl-original").getAttribute("data-ppl"));
+  const rShared = Number(await report.locator("#eval-ppl").getAttribute("data-ppl"));
+  assert.ok(Math.abs(rOrig - 3.39532) / 3.39532 < 1e-3);
+  step(`report: parameters 260,032 → 241,600; perplexity ${rOrig.toFixed(4)} → ${rShared.toFixed(4)}`);
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-report.png") });
+  await row("stories260K-hf-shared-30").waitFor({ timeout: 15000 });
+
   const status = await page.locator(".statusbar-item", { hasText: "Headshare" }).first().textContent();
   step(`status bar: ${status?.trim()}`);
   assert.match(status ?? "", /Headshare/);
