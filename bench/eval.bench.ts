@@ -8,8 +8,9 @@
  *   2. on a synthetic Llama layer stack of width 4096 (32 heads × 128, SwiGLU 11008, random
  *      weights fed as inputs), the achieved GFLOP/s of the forward pass as a fraction of the ORT
  *      MatMul rate measured on the stack's largest projection shape in the same run; target ≥ 60%.
- * Timings are the best of several passes after a warm-up pass. `--quick`: one repetition less,
- * one layer and 256 tokens on the wide stack.
+ * Timings are the best of several passes after a warm-up pass. The full run's stack has 3 layers
+ * (2.3 GiB of float32 weights, beyond protobuf's 2 GiB: they are graph inputs). `--quick`: one
+ * repetition less, one layer and 256 tokens on the wide stack.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -135,7 +136,7 @@ async function matmulRate(M: number, K: number, N: number, reps: number): Promis
 }
 
 async function wideStack(quick: boolean, reps: number): Promise<void> {
-  const layers = quick ? 1 : 2, S = quick ? 256 : 512, d = 4096, H = 32, I = 11008, V = 4096;
+  const layers = quick ? 1 : 3, S = quick ? 256 : 512, d = 4096, H = 32, I = 11008, V = 4096;
   const spec = wideSpec(layers, d, H, I, V);
   const shapes = shapesOf(spec);
   const shapeOf = (t: string): readonly number[] => shapes.get(t)!;
@@ -152,7 +153,9 @@ async function wideStack(quick: boolean, reps: number): Promise<void> {
   feeds.input_ids = new Tensor("int64", ids, [1, S]);
   feeds.targets = new Tensor("int64", targets, [1, S]);
   const rateBefore = await matmulRate(S, d, I, reps);
-  const { session } = await createSession(serializeModel(fg.graph), { providers: ["cpu"], intraOpThreads: THREADS });
+  const proto = serializeModel(fg.graph);
+  const weightBytes = fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0);
+  const { session } = await createSession(proto, { providers: ["cpu"], intraOpThreads: THREADS });
   let seconds: number;
   try {
     seconds = await best(reps, async () => { await session.run(feeds); });
@@ -167,7 +170,8 @@ async function wideStack(quick: boolean, reps: number): Promise<void> {
   console.log("| stack | tokens | seconds | GFLOP | achieved GFLOP/s | ORT MatMul GFLOP/s ([S,4096]×[4096,11008], best of before/after) | fraction |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   console.log(`| ${layers} × Llama layer, width ${d}, 32 heads, SwiGLU ${I} | ${S} | ${fmt(seconds, 3)} | ${fmt(flops / 1e9, 1)} | ${fmt(achieved, 1)} | ${fmt(rate, 1)} | ${fmt(100 * achieved / rate, 1)}% |`);
-  console.log("\nTarget ≥ 60% of the MatMul rate.");
+  console.log(`\nWeights fed as graph inputs: ${fmt(weightBytes / 2 ** 30, 2)} GiB float32 (protobuf's limit is 2 GiB); the ModelProto is ${fmt(proto.length / 1024, 1)} KiB.`);
+  console.log("Target ≥ 60% of the MatMul rate.");
 }
 
 export const evalBench: Bench = {
