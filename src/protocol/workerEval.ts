@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { absolutePath, finite, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
-import { granularitySchema, strategySchema } from "./shareSchemas";
+import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 
 /** How a text is cut into scored windows (stated with every result). */
 export const textProtocolOptions = {
@@ -29,7 +29,6 @@ export const evalParamsSchema = z.object({
   providers: providersSchema.optional(),
 });
 
-const nllPpl = z.looseObject({ nll: finite, ppl: finite });
 const count = z.number().int().nonnegative();
 
 /** The windowing actually used (src/core/eval/evaluate.ts ProtocolFacts). */
@@ -63,54 +62,100 @@ export const evalResultSchema = z.object({
 
 export const sweepParamsSchema = z.object({
   model: absolutePath,
-  ratios: z.array(z.number().min(0).max(1)).min(1).max(200),
+  ratios: z.array(ratioSchema).min(1).max(200),
   text: absolutePath,
   strategy: strategySchema.default("qk"),
   granularity: granularitySchema.default("group"),
+  /** A match table already computed for this checkpoint (skips matching). */
+  table: matchTableSchema.optional(),
   ...textProtocolOptions,
   providers: providersSchema.optional(),
 });
 
-export const sweepRowSchema = z.looseObject({
+/** src/core/eval/sweep.ts SweepRow. */
+export const sweepRowSchema = z.object({
   ratio: ratioSchema,
-  selected: z.number().int().nonnegative(),
+  selected: count,
+  savedUnits: count,
+  chainedTargets: count,
+  /** Parameters and bytes of the compact checkpoint this plan writes. */
+  parameters: count,
+  bytes: count,
   nll: finite,
   ppl: finite,
-  kl: finite.optional(),
-  top1Agreement: z.number().min(0).max(1).optional(),
+  /** KL(P_original ‖ P_shared) per predicted token. */
+  kl: finite,
+  top1Agreement: z.number().min(0).max(1),
+  hiddenCosine: z.array(finite),
 });
-export const sweepResultSchema = z.looseObject({
+/** src/core/eval/sweep.ts SweepResult. */
+export const sweepResultSchema = z.object({
   rows: z.array(sweepRowSchema),
+  original: z.object({ nll: finite, ppl: finite, parameters: count, bytes: count }),
+  tokens: count,
+  protocol: protocolFactsSchema,
+  strategy: strategySchema,
+  granularity: granularitySchema,
+  klDirection: z.string(),
   provider: usedProvider,
   seconds: z.number().nonnegative(),
 });
 
+/** PostShare options (src/core/train/postshare.ts PostShareOptions); absent ones take the core's defaults. */
 export const postShareParamsSchema = z.object({
   model: absolutePath,
   ratio: ratioSchema,
   /** Post-training text files. */
   text: z.array(absolutePath).min(1).max(1000),
-  /** Held-out text; otherwise a split of `text` that is never trained on. */
-  heldout: absolutePath.optional(),
+  /** Held-out text files; otherwise a split of `text` that is never trained on. */
+  heldout: z.array(absolutePath).min(1).max(1000).optional(),
   steps: z.number().int().min(1).max(10_000_000).optional(),
   lr: z.number().positive().max(1).optional(),
-  lambdaLm: z.number().min(0).default(0.5),
-  lambdaW: z.number().min(0).default(0.5),
-  weightLoss: z.enum(["l2", "mse"]).default("l2"),
-  strategy: strategySchema.default("qk"),
-  granularity: granularitySchema.default("group"),
-  format: z.enum(["compact", "dense"]).default("compact"),
-  out: absolutePath,
-  force: z.boolean().default(false),
+  warmupSteps: z.number().int().nonnegative().optional(),
+  lambdaLm: z.number().min(0).optional(),
+  lambdaW: z.number().min(0).optional(),
+  weightLoss: z.enum(["l2", "mse"]).optional(),
+  trainOn: z.enum(["text", "sampled", "both"]).optional(),
+  trainable: z.enum(["all", "attention"]).optional(),
+  seed: z.number().int().optional(),
+  strategy: strategySchema.optional(),
+  granularity: granularitySchema.optional(),
+  /** Where the PostShare model is written; absent: metrics only. */
+  out: absolutePath.optional(),
+  format: z.enum(["compact", "dense"]).optional(),
+  force: z.boolean().optional(),
   providers: providersSchema.optional(),
 });
 
-export const lossCurveRowSchema = z.looseObject({ step: z.number().int().nonnegative(), lm: finite, weight: finite, lr: finite });
-export const postShareResultSchema = z.looseObject({
-  original: nllPpl,
-  directShare: nllPpl,
-  postShare: nllPpl,
+const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
+const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
+export const lossCurveRowSchema = z.object({
+  step: count, lm: finite, weight: finite, lr: finite, loss: finite, gradNorm: finite, tokensPerSecond: z.number().nonnegative(),
+});
+/** src/core/train/postshare.ts PostShareResult. */
+export const postShareResultSchema = z.object({
+  model: z.string(),
+  ratio: ratioSchema,
+  strategy: strategySchema,
+  granularity: granularitySchema,
+  selected: count,
+  plan: sharingPlanSchema,
+  original: heldoutScore,
+  directShare: heldoutScore,
+  postTrained: heldoutScore,
+  postShare: heldoutScore,
   lossCurve: z.array(lossCurveRowSchema),
+  meanRelativePairDistance: z.object({ before: finite, after: finite }),
+  finalShare: comparison,
+  directShareVsOriginal: comparison,
+  steps: count,
+  tokens: count,
+  trainSeconds: z.number().nonnegative(),
+  tokensPerSecond: z.number().nonnegative(),
   seconds: z.number().nonnegative(),
   provider: usedProvider,
+  heldoutDocuments: count,
+  trainDocuments: count,
+  options: z.record(z.string(), z.unknown()),
+  outDir: z.string().optional(),
 });

@@ -9,8 +9,14 @@ import { evaluate } from "../core/eval/evaluate";
 import { makeProtocol } from "../core/eval/protocol";
 import { openCheckpoint, type Checkpoint } from "../core/model/checkpoint";
 import { inspectCheckpoint } from "../core/model/summary";
+import { sweep } from "../core/eval/sweep";
+import { unitsPerLayer } from "../core/model/types";
 import { computeMatchTable } from "../core/share/match";
 import { planSharing } from "../core/share/plan";
+import type { MatchTable } from "../core/share/types";
+import { expandCompact, writeShared } from "../core/share/write";
+import { postShare } from "../core/train/postshare";
+import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
 import { usedProviderSchema } from "../protocol/common";
 import type { JobTable } from "./serve";
@@ -22,6 +28,24 @@ function usedProvider(p: string | undefined): z.infer<typeof usedProviderSchema>
   if (!ok.success) throw new Error(`the runtime reported an unknown execution provider ${JSON.stringify(p)}`);
   return ok.data;
 }
+/** The text protocol from the job's flags (validated by the eval core against the model's context). */
+function textProtocol(p: { documentsSeparator?: string; window?: number; stride?: number; bos: boolean }, ckpt: Checkpoint) {
+  return makeProtocol({
+    ...(p.documentsSeparator !== undefined ? { documentsSeparator: p.documentsSeparator } : {}),
+    ...(p.window !== undefined ? { window: p.window } : {}),
+    ...(p.stride !== undefined ? { stride: p.stride } : {}),
+    bos: p.bos,
+  }, ckpt.spec.maxPositions);
+}
+
+/** A match table passed in (e.g. from a cache) must be this checkpoint's, with these options. */
+function checkTableFits(t: MatchTable, ckpt: Checkpoint, p: { model: string; strategy: string; granularity: "group" | "query-head" }): void {
+  const U = unitsPerLayer(ckpt.spec, p.granularity);
+  if (t.layers !== ckpt.spec.layers || t.unitsPerLayer !== U || t.strategy !== p.strategy || t.granularity !== p.granularity) {
+    throw new RpcError("bad-options", `${p.model}: the given match table (${t.layers} layers × ${t.unitsPerLayer} units, ${t.strategy}, ${t.granularity}) does not fit this checkpoint with these options (${ckpt.spec.layers} layers × ${U} units, ${p.strategy}, ${p.granularity}); drop it to recompute the table`);
+  }
+}
+
 /** Opens the given checkpoints (undefined stays undefined), runs `f`, and closes them whatever happens. */
 async function withCheckpoints<T>(paths: readonly (string | undefined)[], f: (c: (Checkpoint | undefined)[]) => Promise<T>): Promise<T> {
   const open: (Checkpoint | undefined)[] = [];
@@ -74,18 +98,76 @@ export const jobTable: JobTable = {
     async run(p, ctx) {
       const text = await readText(p.text);
       return withCheckpoints([p.model, p.compare], async ([ckpt, other]) => {
-        const protocol = makeProtocol({
-          ...(p.documentsSeparator !== undefined ? { documentsSeparator: p.documentsSeparator } : {}),
-          ...(p.window !== undefined ? { window: p.window } : {}),
-          ...(p.stride !== undefined ? { stride: p.stride } : {}),
-          bos: p.bos,
-        }, ckpt!.spec.maxPositions);
-        const r = await evaluate(ckpt!, text, protocol, {
+        const r = await evaluate(ckpt!, text, textProtocol(p, ckpt!), {
           ...(other ? { compare: other } : {}), providers: ctx.providers, signal: ctx.signal,
           onProgress: (q) => ctx.progress({ phase: "scoring", done: q.done, total: q.total, message: `${q.done} / ${q.total} tokens` }),
         });
         return { ...r, provider: usedProvider(r.provider) };
       });
+    },
+  },
+
+  "headshare/share": {
+    label: base,
+    async run(p, ctx) {
+      const t0 = performance.now();
+      return withCheckpoints([p.model], async ([ckpt]) => {
+        let table: MatchTable | undefined = p.table;
+        const tm = performance.now();
+        if (table) checkTableFits(table, ckpt!, p);
+        else {
+          table = await computeMatchTable(ckpt!, {
+            strategy: p.strategy, granularity: p.granularity, providers: ctx.providers, signal: ctx.signal,
+            onProgress: (q) => ctx.progress({ ...q, phase: `match ${q.phase}` }),
+          });
+        }
+        const matchSeconds = seconds(tm);
+        const plan = planSharing(table, p.ratio);
+        const output = await writeShared(ckpt!, plan, {
+          format: p.format, outDir: p.out, force: p.force, signal: ctx.signal,
+          onProgress: (q) => ctx.progress({ ...q, phase: `write ${q.phase}` }),
+        });
+        return {
+          plan, output, match: { cached: !!p.table, seconds: matchSeconds },
+          provider: p.table ? "none" : usedProvider(table.source?.provider), seconds: seconds(t0),
+        };
+      });
+    },
+  },
+
+  "headshare/expand": {
+    label: (p) => path.basename(p.compact),
+    async run(p, ctx) {
+      const t0 = performance.now();
+      const output = await expandCompact(p.compact, { outDir: p.out, force: p.force, signal: ctx.signal, onProgress: ctx.progress });
+      return { output, provider: "none", seconds: seconds(t0) };
+    },
+  },
+
+  "headshare/sweep": {
+    label: base,
+    async run(p, ctx) {
+      const text = await readText(p.text);
+      return withCheckpoints([p.model], async ([ckpt]) => {
+        if (p.table) checkTableFits(p.table, ckpt!, p);
+        const r = await sweep(ckpt!, p.ratios, text, textProtocol(p, ckpt!), {
+          strategy: p.strategy, granularity: p.granularity, ...(p.table ? { table: p.table } : {}),
+          providers: ctx.providers, signal: ctx.signal, onProgress: ctx.progress,
+        });
+        return { ...r, provider: usedProvider(r.provider) };
+      });
+    },
+  },
+
+  "headshare/postshare": {
+    label: base,
+    async run(p, ctx) {
+      const { model, out, providers: _providers, ...rest } = p;
+      const r = await postShare(model, { ...rest, ...(out !== undefined ? { outDir: out } : {}), providers: ctx.providers }, {
+        signal: ctx.signal,
+        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+      });
+      return { ...r, provider: usedProvider(r.provider) };
     },
   },
 
