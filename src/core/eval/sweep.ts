@@ -9,7 +9,7 @@ import type { Checkpoint } from "../model/checkpoint";
 import type { Granularity } from "../model/types";
 import { NLL } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
-import { computeMatchTable } from "../share/match";
+import { computeMatchTable, unitCost } from "../share/match";
 import { planSharing } from "../share/plan";
 import type { MatchTable, Strategy } from "../share/types";
 import { EvalError } from "./errors";
@@ -116,7 +116,8 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
       progress("original", i + 1, prepared.batches.length);
     }
     const size = modelSize(ckpt);
-    const unitParams = table.parametersPerUnit ?? 0, unitBytes = table.bytesPerUnit ?? 0;
+    const cost = unitCost(ckpt, granularity);
+    const unitParams = cost.params, unitBytes = cost.bytes;
     const rows: SweepRow[] = [];
     for (const [k, ratio] of ratios.entries()) {
       const plan = planSharing(table, ratio);
