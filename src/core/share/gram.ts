@@ -4,8 +4,9 @@
  * onnxruntime (float32 Gemm, A·Bᵀ) — method.md §2.
  *
  * Units are rows ordered by (layer, unit): row r = layer·U + unit. The lower-layer pairs are
- * covered by column strips: for each group S of G source layers (G·U ≈ 128 rows), one Gemm of
- * every unit from S's first layer up (A, tall) against S (B, narrow):
+ * covered by column strips: for each group S of source layers (≈ 256 units), one exact Gemm of
+ * every unit above S (A, tall) against S (B); S's own square by narrower strips (≈ 64 units)
+ * that include their diagonal blocks:
  *
  *     targets ↓ / sources →  S0  S1  S2  S3
  *                     S0    [d]
@@ -27,16 +28,23 @@ export interface GramBlock {
 }
 
 /**
- * Strips covering every (target layer l, source layer l' < l) pair exactly once, and every
- * unit's diagonal cell (i, i) exactly once (in the block of its own strip).
+ * Blocks covering every (target layer l, source layer l' < l) pair exactly once, and every
+ * unit's diagonal cell (i, i) exactly once. Source layers are taken in wide groups (≈ `wideRows`
+ * units): all layers above a group form one exact tall block against it; the group's own square
+ * is covered by narrow strips (≈ `narrowRows` units) that include their diagonal blocks.
  */
-export function gramBlocks(layers: number, unitsPerLayer: number, stripRows = 128): GramBlock[] {
+export function gramBlocks(layers: number, unitsPerLayer: number, wideRows = 256, narrowRows = 64): GramBlock[] {
   const U = unitsPerLayer;
-  const G = Math.max(1, Math.round(stripRows / U));
+  const wide = Math.max(1, Math.round(wideRows / U));
+  const narrow = Math.max(1, Math.min(wide, Math.round(narrowRows / U)));
   const out: GramBlock[] = [];
-  for (let s0 = 0; s0 < layers; s0 += G) {
-    const s1 = Math.min(layers, s0 + G);
-    out.push({ aRow: s0 * U, aRows: (layers - s0) * U, bRow: s0 * U, bRows: (s1 - s0) * U });
+  for (let s0 = 0; s0 < layers; s0 += wide) {
+    const s1 = Math.min(layers, s0 + wide);
+    if (s1 < layers) out.push({ aRow: s1 * U, aRows: (layers - s1) * U, bRow: s0 * U, bRows: (s1 - s0) * U });
+    for (let t0 = s0; t0 < s1; t0 += narrow) {
+      const t1 = Math.min(s1, t0 + narrow);
+      out.push({ aRow: t0 * U, aRows: (s1 - t0) * U, bRow: t0 * U, bRows: (t1 - t0) * U });
+    }
   }
   return out;
 }
@@ -92,7 +100,7 @@ export async function createGramAccumulator(
           const src = i * b.bRows;
           for (let j = 0; j < b.bRows; j++) dots[row + j]! += c[src + j]!;
         }
-        for (let j = 0; j < b.bRows; j++) norms2[b.bRow + j]! += c[j * b.bRows + j]!; // diagonal block first
+        if (b.aRow === b.bRow) for (let j = 0; j < b.bRows; j++) norms2[b.bRow + j]! += c[j * b.bRows + j]!; // its diagonal block comes first
       }
     },
     async dispose(): Promise<void> {
