@@ -29,3 +29,50 @@ test("fuzz regression (share.planSharing): ratio −0 selects +0 units (no '-0' 
   assert.ok(Object.is(p.selected, 0), `selected is ${Object.is(p.selected, -0) ? "-0" : p.selected}`);
   assert.equal(p.targets.length, 0);
 });
+
+test("fuzz regression (protocol.worker-receive): a handler error too long for the envelope is truncated, not dropped by the client", async () => {
+  const { Rpc, fitErrorPayload } = await import("../src/protocol/rpc");
+  const { envelopeSchema } = await import("../src/protocol/envelope");
+  const { workerSide, clientSide } = await import("../src/protocol/worker");
+  const sent: unknown[] = [];
+  const rpc = new Rpc(workerSide, clientSide, { send: (m) => void sent.push(m) });
+  rpc.handle("headshare/inspect", () => { throw Object.assign(new Error(`/m: ${"x".repeat(100_000)}`), { code: `c${"y".repeat(500)}` }); });
+  rpc.receive({ kind: "request", id: 1, method: "headshare/inspect", params: { model: "/m" } });
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(sent.length, 1);
+  assert.ok(envelopeSchema.safeParse(sent[0]).success, "the error reply is a valid envelope");
+  const err = (sent[0] as { error: { message: string; code: string } }).error;
+  assert.match(err.message, /^\/m: x+ … \(truncated\)$/);
+  assert.equal(err.code, "internal");
+  assert.deepEqual(fitErrorPayload({ message: "ok", code: "bad-config" }), { message: "ok", code: "bad-config" });
+});
+
+test("fuzz regression (protocol.worker-receive): a handler throwing an Error whose message getter throws still gets an error reply", async () => {
+  const { Rpc } = await import("../src/protocol/rpc");
+  const { workerSide, clientSide } = await import("../src/protocol/worker");
+  const sent: { kind: string; error?: { code: string } }[] = [];
+  const rpc = new Rpc(workerSide, clientSide, { send: (m) => void sent.push(m as never) });
+  rpc.handle("headshare/inspect", () => {
+    const e = new Error("x");
+    Object.defineProperty(e, "message", { get: () => { throw new Error("getter"); } });
+    throw e;
+  });
+  rpc.receive({ kind: "request", id: 1, method: "headshare/inspect", params: { model: "/m" } });
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(sent.map((m) => [m.kind, m.error?.code]), [["error", "internal"]]);
+});
+
+test("fuzz regression (protocol.client-receive): an error reply with an empty message still rejects with a readable message", async () => {
+  const { Rpc, RpcError } = await import("../src/protocol/rpc");
+  const { workerSide, clientSide } = await import("../src/protocol/worker");
+  const rpc = new Rpc(clientSide, workerSide, { send: () => undefined });
+  const started = rpc.start("headshare/inspect", { model: "/m" });
+  rpc.receive({ kind: "error", id: 7, inReplyTo: started.id, error: { message: "", code: " " } });
+  await assert.rejects(started.result, (e: unknown) => e instanceof RpcError && e.message.includes("headshare/inspect") && e.message.length > 20);
+});
+
+test("fuzz regression (protocol.webview-messages): an export named '.' or '..' is rejected", async () => {
+  const { fromWebviewSchema } = await import("../src/protocol/webview");
+  for (const name of [".", "..", "..."]) assert.equal(fromWebviewSchema.safeParse({ type: "export", format: "png", suggestedName: name, data: "x" }).success, false, name);
+  assert.equal(fromWebviewSchema.safeParse({ type: "export", format: "png", suggestedName: "map.v2.png", data: "x" }).success, true);
+});

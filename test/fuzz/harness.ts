@@ -13,7 +13,7 @@ import { Worker } from "node:worker_threads";
 
 /** What one input did. */
 export type Outcome =
-  | { readonly kind: "ok" }
+  | { readonly kind: "ok"; readonly label?: string }
   | { readonly kind: "typed"; readonly errorKind: string }
   | { readonly kind: "crash"; readonly why: string };
 
@@ -31,6 +31,8 @@ export interface FuzzTarget<T> {
   fileOf?(input: T): string | undefined;
   /** Error classes (by `name`) this reader may throw; default: any Error subclass with a string `code`. */
   readonly errorNames?: readonly string[];
+  /** For readers that answer instead of throwing (message validators): names what a success was ("accepted", "rejected"). */
+  label?(input: T, result: unknown): string;
   /** Optional once-per-run setup/teardown (temp dirs). */
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
@@ -93,7 +95,8 @@ export async function runCase<T>(t: FuzzTarget<T>, input: T): Promise<Outcome> {
     try {
       const c = t.check?.(input, r);
       if (c instanceof Promise) await c;
-      outcome = { kind: "ok" };
+      const label = t.label?.(input, r);
+      outcome = label !== undefined ? { kind: "ok", label } : { kind: "ok" };
     } catch (e) {
       outcome = { kind: "crash", why: `succeeded but the result breaks an invariant: ${describeError(e)}` };
     }
@@ -106,6 +109,12 @@ export async function runCase<T>(t: FuzzTarget<T>, input: T): Promise<Outcome> {
   }
   const ms = performance.now() - t0;
   if (outcome.kind !== "crash" && ms > limit) outcome = { kind: "crash", why: `took ${ms.toFixed(0)} ms (limit ${limit} ms)` };
+  const polluted = [...Object.keys(Object.prototype).map((k) => `Object.prototype.${k}`), ...Object.keys(Array.prototype).map((k) => `Array.prototype.${k}`)];
+  if (polluted.length) {
+    for (const k of Object.keys(Object.prototype)) delete (Object.prototype as Record<string, unknown>)[k];
+    for (const k of Object.keys(Array.prototype)) delete (Array.prototype as unknown as Record<string, unknown>)[k];
+    if (outcome.kind !== "crash") outcome = { kind: "crash", why: `prototype pollution: ${polluted.join(", ")} appeared during the case` };
+  }
   const grew = heapAndBuffers() - m0;
   if (outcome.kind !== "crash" && grew > ALLOC_BOUND_BYTES) outcome = { kind: "crash", why: `allocated ${(grew / 2 ** 20).toFixed(0)} MiB in one case (bound ${ALLOC_BOUND_BYTES / 2 ** 20} MiB)` };
   return outcome;
@@ -124,6 +133,8 @@ export interface TargetReport {
   readonly ok: number;
   readonly typed: number;
   readonly errorKinds: ReadonlyMap<string, number>;
+  /** Labels of successes (targets with `label`). */
+  readonly okKinds: ReadonlyMap<string, number>;
   readonly crashes: readonly Crash[];
   readonly seconds: number;
 }
@@ -172,6 +183,7 @@ export class Watchdog {
 export async function runTarget<T>(t: FuzzTarget<T>, opts: RunOptions, dog?: Watchdog): Promise<TargetReport> {
   const t0 = performance.now();
   const kinds = new Map<string, number>();
+  const okKinds = new Map<string, number>();
   let cases = 0, ok = 0, typed = 0;
   const crashes: Crash[] = [];
   dog?.target(t.name);
@@ -182,7 +194,7 @@ export async function runTarget<T>(t: FuzzTarget<T>, opts: RunOptions, dog?: Wat
       dog?.enter(cases);
       const o = await runCase(t, input);
       dog?.leave();
-      if (o.kind === "ok") ok++;
+      if (o.kind === "ok") { ok++; if (o.label) okKinds.set(o.label, (okKinds.get(o.label) ?? 0) + 1); }
       else if (o.kind === "typed") { typed++; kinds.set(o.errorKind, (kinds.get(o.errorKind) ?? 0) + 1); }
       else throw new Error(o.why);
     });
@@ -199,7 +211,7 @@ export async function runTarget<T>(t: FuzzTarget<T>, opts: RunOptions, dog?: Wat
     dog?.leave();
     await t.teardown?.();
   }
-  return { name: t.name, cases, ok, typed, errorKinds: kinds, crashes, seconds: (performance.now() - t0) / 1000 };
+  return { name: t.name, cases, ok, typed, errorKinds: kinds, okKinds, crashes, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** A printable summary of a whole run. */
@@ -212,6 +224,8 @@ export function formatReports(reports: readonly TargetReport[], seed: number): s
     lines.push(`  ${r.name.padEnd(28)} ${String(r.cases).padStart(8)} cases  ok ${String(r.ok).padStart(7)}  typed ${String(r.typed).padStart(7)}  ${r.seconds.toFixed(1).padStart(6)} s  crashes ${r.crashes.length}`);
     const ks = [...r.errorKinds.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`);
     if (ks.length) lines.push(`      error kinds: ${ks.join(", ")}`);
+    const oks = [...r.okKinds.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`);
+    if (oks.length) lines.push(`      outcomes: ${oks.join(", ")}`);
   }
   const all = new Set(reports.flatMap((r) => [...r.errorKinds.keys()]));
   lines.push(`  distinct error kinds: ${all.size}`);

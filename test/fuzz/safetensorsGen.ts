@@ -114,11 +114,17 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.array(weirdNumber, { maxLength: 3 }),
 );
 
+/** Sets an own enumerable property (a key "__proto__" included) without touching any prototype. */
+function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
 type HeaderMutation = (h: Record<string, unknown>, names: string[], dataLen: number) => string;
 
 function pickEntry(h: Record<string, unknown>, names: string[], i: number): Record<string, unknown> | undefined {
   if (!names.length) return undefined;
-  const e = h[names[i % names.length]!];
+  // Own properties only: h["__proto__"] after "__proto__" was deleted is Object.prototype itself.
+  const e = Object.getOwnPropertyDescriptor(h, names[i % names.length]!)?.value as unknown;
   return e && typeof e === "object" && !Array.isArray(e) ? (e as Record<string, unknown>) : undefined;
 }
 
@@ -127,13 +133,13 @@ const headerMutationArb: fc.Arbitrary<{ label: string; apply: HeaderMutation }> 
   fc.tuple(fc.nat(), fc.oneof(weirdValue, fc.array(fc.oneof(fc.integer({ min: -3, max: 6 }), weirdNumber), { maxLength: 5 }), fc.constant([2 ** 20, 2 ** 20]), fc.constant([2 ** 40]))).map(([i, v]) => ({ label: "shape", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); if (e) e["shape"] = structuredClone(v); return "shape"; } })),
   fc.tuple(fc.nat(), fc.oneof(weirdValue, fc.tuple(fc.integer({ min: -4, max: 200 }), fc.integer({ min: -4, max: 200 })), fc.tuple(weirdNumber, weirdNumber), fc.constant([0, 2 ** 40]), fc.constant(["0", "4"]))).map(([i, v]) => ({ label: "offsets", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); if (e) e["data_offsets"] = structuredClone(v); return "offsets"; } })),
   fc.tuple(fc.nat(), fc.integer({ min: -8, max: 8 }), fc.boolean()).map(([i, d, which]) => ({ label: "offset-shift", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); const o = e?.["data_offsets"]; if (e && Array.isArray(o)) e["data_offsets"] = which ? [o[0] + d, o[1]] : [o[0], o[1] + d]; return "offset-shift"; } })),
-  fc.tuple(fc.nat(), weirdValue).map(([i, v]) => ({ label: "entry", apply: (h: Record<string, unknown>, n: string[]) => { if (n.length) h[n[i % n.length]!] = structuredClone(v); return "entry"; } })),
-  fc.tuple(fc.nat(), fc.string({ maxLength: 6 }), weirdValue).map(([i, k, v]) => ({ label: "extra-field", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); if (e) e[k] = structuredClone(v); return "extra-field"; } })),
+  fc.tuple(fc.nat(), weirdValue).map(([i, v]) => ({ label: "entry", apply: (h: Record<string, unknown>, n: string[]) => { if (n.length) setOwn(h, n[i % n.length]!, structuredClone(v)); return "entry"; } })),
+  fc.tuple(fc.nat(), fc.string({ maxLength: 6 }), weirdValue).map(([i, k, v]) => ({ label: "extra-field", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); if (e) setOwn(e, k, structuredClone(v)); return "extra-field"; } })),
   fc.oneof(weirdValue, fc.dictionary(fc.string({ maxLength: 4 }), weirdValue, { maxKeys: 3 })).map((v) => ({ label: "metadata", apply: (h: Record<string, unknown>) => { h["__metadata__"] = structuredClone(v); return "metadata"; } })),
   fc.tuple(fc.nat(), fc.nat()).map(([i, j]) => ({ label: "swap-offsets", apply: (h: Record<string, unknown>, n: string[]) => { const a = pickEntry(h, n, i), b = pickEntry(h, n, j); if (a && b) { const t = a["data_offsets"]; a["data_offsets"] = b["data_offsets"]; b["data_offsets"] = t; } return "swap-offsets"; } })),
   fc.tuple(fc.nat(), fc.nat()).map(([i, j]) => ({ label: "duplicate-range", apply: (h: Record<string, unknown>, n: string[]) => { const a = pickEntry(h, n, i), b = pickEntry(h, n, j); if (a && b) b["data_offsets"] = structuredClone(a["data_offsets"]); return "duplicate-range"; } })),
   fc.nat().map((i) => ({ label: "delete-entry", apply: (h: Record<string, unknown>, n: string[]) => { if (n.length) delete h[n[i % n.length]!]; return "delete-entry"; } })),
-  fc.tuple(fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 64 })).map(([name, len]) => ({ label: "add-entry", apply: (h: Record<string, unknown>, _n: string[], dataLen: number) => { h[name || "z"] = { dtype: "U8", shape: [len], data_offsets: [dataLen, dataLen + len] }; return "add-entry"; } })),
+  fc.tuple(fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 64 })).map(([name, len]) => ({ label: "add-entry", apply: (h: Record<string, unknown>, _n: string[], dataLen: number) => { setOwn(h, name || "z", { dtype: "U8", shape: [len], data_offsets: [dataLen, dataLen + len] }); return "add-entry"; } })),
   fc.constant({ label: "huge-tensor", apply: (h: Record<string, unknown>, _n: string[], dataLen: number) => { h["huge"] = { dtype: "F32", shape: [2 ** 18, 2 ** 20], data_offsets: [dataLen, dataLen + 2 ** 40] }; return "huge-tensor"; } }),
 );
 

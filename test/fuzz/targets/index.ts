@@ -1,10 +1,12 @@
 /** Every fuzz target, in run order. Each file adds its targets here. */
 import type { FuzzTarget } from "../harness";
 import { safetensorsTargets } from "./safetensors";
+import { protocolTargets } from "./protocol";
 import { shareTargets } from "./share";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const ALL_TARGETS: readonly FuzzTarget<any>[] = [
   ...safetensorsTargets,
   ...shareTargets,
+  ...protocolTargets,
 ];

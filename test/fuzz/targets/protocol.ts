@@ -1,0 +1,221 @@
+/**
+ * Fuzz targets of the message boundaries. Random and mutated messages go into:
+ *  - the worker's server (`serveWorker` over a recording transport; every job a spy that
+ *    returns, throws typed/untyped/huge/odd errors): a job runs only for a well-formed request of
+ *    its method with params its schema accepts; every request-shaped message gets exactly one
+ *    reply; everything sent back is itself a well-formed envelope the client accepts;
+ *  - the client side (`Rpc` with one pending request): the caller's promise only resolves with a
+ *    result its schema accepts, listeners only see valid events;
+ *  - the webview messages in both directions (zod schemas): parsing never throws and accepted
+ *    messages are safe to act on.
+ * An input message is never modified (checked with a deep copy).
+ */
+import assert from "node:assert/strict";
+import v8 from "node:v8";
+import fc from "fast-check";
+import { envelopeSchema, type Envelope } from "../../../src/protocol/envelope";
+import { Rpc, RpcError } from "../../../src/protocol/rpc";
+import { fromWebviewSchema, toWebviewSchema, MAX_EXPORT_CHARS } from "../../../src/protocol/webview";
+import { clientSide, workerRequests, workerSide, type WorkerJob } from "../../../src/protocol/worker";
+import { serveWorker, type JobTable } from "../../../src/worker/serve";
+import type { FuzzTarget } from "../harness";
+import { applyJsonOps, jsonOpArb, weirdJsonArb } from "../jsonMutate";
+import { oursTableArb } from "./share";
+
+const METHODS = Object.keys(workerRequests) as (keyof typeof workerRequests)[];
+const JOBS = METHODS.filter((m) => m !== "headshare/initialize" && m !== "headshare/shutdown") as WorkerJob[];
+/** Independent of the envelope code: what a request-shaped message looks like. */
+const METHOD_NAME = /^[a-z][a-zA-Z0-9-]*(\/[a-zA-Z0-9-]+)+$/;
+
+const tableArb = oursTableArb.filter((t) => (t.layers as number) >= 2);
+/** Plausible params per method (then mutated): enough to reach acceptance for several methods. */
+const paramsArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+  fc.constant({ protocolVersion: 1, providers: "auto" }),
+  fc.constant({ protocolVersion: 1, providers: ["cpu"] }),
+  fc.constantFrom({ model: "/models/tiny" }, { model: "C:\\models\\tiny" }, { model: "relative/path" }, { model: "" }),
+  fc.record({ model: fc.constant("/models/tiny"), strategy: fc.constantFrom("q", "qk", "qkv", "x"), granularity: fc.constantFrom("group", "query-head", "head") }),
+  fc.record({ table: tableArb, ratio: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), weirdJsonArb) }),
+  fc.record({ model: fc.constant("/m"), ratio: fc.constant(0.3), out: fc.constantFrom("/out", "out", "/m"), format: fc.constantFrom("compact", "dense", "zip"), force: fc.boolean() }),
+  fc.record({ compact: fc.constant("/c"), out: fc.constant("/o") }),
+  fc.constant({}),
+);
+
+/** Well-formed requests with params made for their method (most are accepted). */
+const validRequestArb: fc.Arbitrary<unknown> = fc.record({
+  id: fc.nat({ max: 5 }),
+  req: fc.oneof(
+    fc.record({ method: fc.constant("headshare/inspect"), params: fc.record({ model: fc.constantFrom("/models/tiny", "C:\\m") }) }),
+    fc.record({ method: fc.constant("headshare/match"), params: fc.record({ model: fc.constant("/m"), strategy: fc.constantFrom("q", "k", "v", "qk", "qkv"), granularity: fc.constantFrom("group", "query-head") }) }),
+    fc.record({ method: fc.constant("headshare/plan"), params: fc.record({ table: tableArb, ratio: fc.double({ min: 0, max: 1, noNaN: true }) }) }),
+    fc.record({ method: fc.constant("headshare/share"), params: fc.record({ model: fc.constant("/m"), ratio: fc.constant(0.3), out: fc.constant("/out"), format: fc.constantFrom("compact", "dense") }) }),
+    fc.record({ method: fc.constant("headshare/expand"), params: fc.record({ compact: fc.constant("/c"), out: fc.constant("/o") }) }),
+  ),
+}).map(({ id, req }) => ({ kind: "request", id, ...req }));
+
+const rawMessageArb: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 2, arbitrary: weirdJsonArb },
+  { weight: 3, arbitrary: validRequestArb },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.oneof(fc.constant("request"), fc.constantFrom("request", "result", "error", "event", "cancel", "Request", "")),
+      id: fc.oneof(fc.nat({ max: 5 }), weirdJsonArb),
+      method: fc.oneof(fc.constantFrom(...METHODS), fc.constantFrom("headshare/nope", "headshare/__proto__", "toString", "constructor", "headshare/progress", "headshare/status", "a/b", "headshare/match/")),
+      params: paramsArb,
+      inReplyTo: fc.nat({ max: 5 }),
+      target: fc.nat({ max: 5 }),
+      error: fc.oneof(fc.record({ message: fc.string(), code: fc.string() }), weirdJsonArb),
+      result: weirdJsonArb,
+    }, { requiredKeys: ["kind"] }).chain((m) => fc.array(jsonOpArb, { maxLength: 2 }).map((ops) => (ops.length ? applyJsonOps(m, ops) : m))),
+  },
+);
+
+type Behaviour = "invalid-result" | "throw-typed" | "throw-string" | "throw-null" | "throw-huge" | "throw-odd" | "reject-later";
+
+function misbehave(b: Behaviour): Promise<never> | never {
+  switch (b) {
+    case "invalid-result": return { wrong: true } as never;
+    case "throw-typed": throw Object.assign(new Error("/models/tiny: config.json is broken"), { name: "ModelError", code: "bad-config" });
+    case "throw-string": throw "boom";
+    case "throw-null": throw null;
+    case "throw-huge": throw Object.assign(new Error(`/models/tiny: ${"x".repeat(100_000)}`), { code: `c${"y".repeat(500)}` });
+    case "throw-odd": {
+      // An Error whose message and code are not strings (a careless library) — the reply must still go out.
+      const e = new Error("odd");
+      Object.defineProperty(e, "message", { get: () => { throw new Error("message getter"); } });
+      throw e;
+    }
+    case "reject-later": return new Promise((_, rej) => setTimeout(() => rej(new Error("late")), 1));
+  }
+}
+
+interface WorkerCase { readonly messages: readonly unknown[]; readonly behaviour: Behaviour }
+
+/** Lets handler promise chains (and the 1 ms "reject-later" timer when `timers`) run out. */
+async function settle(timers = false): Promise<void> {
+  for (let i = 0; i < 6; i++) await new Promise((r) => setImmediate(r));
+  if (timers) { await new Promise((r) => setTimeout(r, 2)); for (let i = 0; i < 6; i++) await new Promise((r) => setImmediate(r)); }
+}
+
+const workerTarget: FuzzTarget<WorkerCase> = {
+  name: "protocol.worker-receive",
+  weight: 6,
+  arb: fc.record({ messages: fc.array(rawMessageArb, { minLength: 1, maxLength: 3 }), behaviour: fc.constantFrom<Behaviour>("invalid-result", "throw-typed", "throw-string", "throw-null", "throw-huge", "throw-odd", "reject-later") }),
+  async run(c) {
+    const sent: Envelope[] = [];
+    const logs: string[] = [];
+    const calls: { method: string; params: unknown }[] = [];
+    const table: Record<string, unknown> = {};
+    for (const m of JOBS) table[m] = { run: (params: unknown) => { calls.push({ method: m, params }); return misbehave(c.behaviour); } };
+    const server = serveWorker(table as JobTable, { send: (m) => void sent.push(m) }, { log: (_l, msg) => logs.push(msg), onShutdown: () => undefined });
+    const copies = c.messages.map((m) => v8.serialize(m));
+    for (const m of c.messages) server.rpc.receive(m);
+    await settle(c.behaviour === "reject-later");
+    await server.stop(50);
+    server.rpc.dispose();
+    return { sent, logs, calls, copies };
+  },
+  check(c, r) {
+    const { sent, calls, copies } = r as { sent: Envelope[]; logs: string[]; calls: { method: string; params: unknown }[]; copies: Buffer[] };
+    c.messages.forEach((m, i) => assert.ok(v8.serialize(m).equals(copies[i]!), "a received message was modified"));
+    // Jobs ran only for well-formed requests of their method, with params their schema accepts.
+    for (const call of calls) {
+      const def = workerRequests[call.method as keyof typeof workerRequests];
+      assert.ok(def.params.safeParse(call.params).success, `${call.method} ran with params its schema rejects`);
+      assert.ok(c.messages.some((m) => isObj(m) && m.kind === "request" && m.method === call.method), `${call.method} ran without a request for it`);
+    }
+    // Every request-shaped message is answered exactly once; everything sent is a well-formed envelope.
+    // (A request without params is malformed as a whole: dropped and logged, not answered.)
+    const requestLike = c.messages.filter((m) => isObj(m) && m.kind === "request" && "params" in m && Number.isSafeInteger(m.id) && (m.id as number) >= 0 && typeof m.method === "string" && m.method.length >= 3 && m.method.length <= 120 && METHOD_NAME.test(m.method));
+    const replies = sent.filter((s) => s.kind === "result" || s.kind === "error");
+    assert.equal(replies.length, requestLike.length, `${requestLike.length} request(s) got ${replies.length} replies`);
+    for (const s of sent) {
+      const ok = envelopeSchema.safeParse(JSON.parse(JSON.stringify(s)));
+      assert.ok(ok.success, `the worker sent a message the client would reject as malformed: ${JSON.stringify(s).slice(0, 300)}`);
+    }
+    for (const s of replies) if (s.kind === "error") assert.ok(s.error.message.length > 0 && typeof s.error.code === "string", "error replies carry a message and a code");
+  },
+  label: (_c, r) => ((r as { calls: unknown[] }).calls.length ? "job ran (and failed, answered)" : "rejected, never acted on"),
+};
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+interface ClientCase { readonly messages: readonly unknown[] }
+
+const clientTarget: FuzzTarget<ClientCase> = {
+  name: "protocol.client-receive",
+  weight: 4,
+  arb: fc.record({
+    messages: fc.array(fc.oneof(
+      rawMessageArb,
+      fc.record({ kind: fc.constant("result"), id: fc.nat({ max: 9 }), inReplyTo: fc.constant(1), result: fc.oneof(weirdJsonArb, fc.constant({ protocolVersion: 1, pid: 5, node: "v20" }), fc.constant({ protocolVersion: 2, pid: 5, node: "v20" })) }),
+      fc.record({ kind: fc.constant("event"), id: fc.nat({ max: 9 }), method: fc.constantFrom("headshare/progress", "headshare/status"), params: fc.oneof(weirdJsonArb, fc.record({ job: fc.oneof(fc.nat(), weirdJsonArb), phase: fc.oneof(fc.string(), weirdJsonArb), done: fc.oneof(fc.nat(), weirdJsonArb), total: fc.nat() }), fc.record({ state: fc.constantFrom("idle", "busy", "error"), provider: fc.constantFrom(null, "cpu", "gpu") })) }),
+      fc.record({ kind: fc.constant("error"), id: fc.nat({ max: 9 }), inReplyTo: fc.constant(1), error: fc.oneof(weirdJsonArb, fc.record({ message: fc.string(), code: fc.string(), job: fc.option(fc.string(), { nil: undefined }) })) }),
+    ), { minLength: 1, maxLength: 4 }),
+  }),
+  async run(c) {
+    const rpc = new Rpc(clientSide, workerSide, { send: () => undefined }, { name: "client" });
+    const seen: { method: string; params: unknown }[] = [];
+    rpc.on("headshare/progress", (p) => void seen.push({ method: "headshare/progress", params: p }));
+    rpc.on("headshare/status", (p) => void seen.push({ method: "headshare/status", params: p }));
+    const started = rpc.start("headshare/initialize", { protocolVersion: 1, providers: "auto" });
+    let outcome: { ok: true; value: unknown } | { ok: false; err: unknown } | undefined;
+    started.result.then((value) => { outcome = { ok: true, value }; }, (err: unknown) => { outcome = { ok: false, err }; });
+    for (const m of c.messages) rpc.receive(m);
+    await settle();
+    rpc.dispose();
+    await settle();
+    return { seen, outcome };
+  },
+  check(_c, r) {
+    const { seen, outcome } = r as { seen: { method: "headshare/progress" | "headshare/status"; params: unknown }[]; outcome?: { ok: boolean; value?: unknown; err?: unknown } };
+    for (const s of seen) assert.ok(clientSide.events[s.method].safeParse(s.params).success, `a ${s.method} listener saw params its schema rejects`);
+    assert.ok(outcome, "the pending request never settled (not even on dispose)");
+    if (outcome.ok) assert.ok(workerRequests["headshare/initialize"].result.safeParse(outcome.value).success, "the caller got a result its schema rejects");
+    else assert.ok(outcome.err instanceof RpcError && typeof outcome.err.code === "string" && outcome.err.message.length > 0, `the caller got an untyped rejection: ${String(outcome.err)}`);
+  },
+  label: (_c, r) => ((r as { outcome?: { ok: boolean; err?: { code?: string } } }).outcome?.ok ? "request resolved with a valid result" : `request rejected (${(r as { outcome?: { err?: { code?: string } } }).outcome?.err?.code === "disposed" ? "nothing valid arrived" : "error reply or invalid result"})`),
+};
+
+const fromWebviewSeeds: unknown[] = [
+  { type: "ready" }, { type: "cancel" }, { type: "openLogs" },
+  { type: "export", format: "png", suggestedName: "sharing-map.png", data: "iVBORw0KGgo=" },
+  { type: "export", format: "json", suggestedName: "plan.json", data: "{}" },
+  { type: "quickEval", ratio: 0.3 }, { type: "compress", ratio: 0.5 },
+];
+const toWebviewSeeds: unknown[] = [
+  { type: "busy", job: "headshare/match #1", message: "matching", fraction: 0.5 },
+  { type: "error", job: "headshare/share #2", message: "failed" },
+  { type: "exported", path: "/tmp/x.png" },
+];
+
+const webviewTarget: FuzzTarget<{ dir: "from" | "to"; value: unknown }> = {
+  name: "protocol.webview-messages",
+  weight: 6,
+  arb: fc.record({
+    dir: fc.constantFrom<"from" | "to">("from", "to"),
+    value: fc.oneof(
+      { weight: 1, arbitrary: weirdJsonArb },
+      { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...fromWebviewSeeds, ...toWebviewSeeds), fc.array(jsonOpArb, { maxLength: 3 })).map(([v, ops]) => applyJsonOps(v, ops)) },
+      { weight: 1, arbitrary: fc.record({ type: fc.constant("export"), format: fc.constantFrom("svg", "png"), suggestedName: fc.oneof(fc.constantFrom("..", ".", "...", "a/b.png", "../x.png", "a\\b.png", "x.png\u0000", ".hidden.png", "-rf"), fc.string({ maxLength: 10 })), data: fc.constant("x") }) },
+    ),
+  }),
+  run(c) {
+    const r = (c.dir === "from" ? fromWebviewSchema : toWebviewSchema).safeParse(c.value);
+    return r.success ? r.data : null;
+  },
+  check(c, r) {
+    if (r === null || c.dir === "to") return;
+    const m = r as { type: string; suggestedName?: string; data?: string; ratio?: number };
+    if (m.type === "export") {
+      assert.ok(/^[\w.-]+$/.test(m.suggestedName!) && !/^\.+$/.test(m.suggestedName!), `an export name that is not a plain file name was accepted: ${JSON.stringify(m.suggestedName)}`);
+      assert.ok(m.data!.length <= MAX_EXPORT_CHARS);
+    }
+    if (m.ratio !== undefined) assert.ok(m.ratio >= 0 && m.ratio <= 1);
+  },
+  label: (c, r) => `${c.dir === "from" ? "webview→host" : "host→webview"} ${r === null ? "rejected" : "accepted"}`,
+};
+
+export const protocolTargets = [workerTarget, clientTarget, webviewTarget];
