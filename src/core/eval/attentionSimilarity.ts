@@ -6,9 +6,11 @@
  * sampled window of the cosine between their attention rows A[t, 0..t] (row 0 is trivially equal
  * for all heads and is skipped). For every head of layers 1..L−1 the best strictly-lower-layer
  * head by that measure is reported (ties: lowest (layer, head)), as a layer × head table.
+ * The sums are one matrix product in the forward graph (`attentionGram`): the attention maps
+ * never leave onnxruntime, only an [L·H, L·H] matrix per window does.
  */
 import type { Checkpoint } from "../model/checkpoint";
-import { attentionName } from "../graph/types";
+import { ATTENTION_GRAM } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
 import { EvalError } from "./errors";
 import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./protocol";
@@ -62,42 +64,23 @@ export async function attentionMapSimilarity(ckpt: Checkpoint, text: string, pro
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), spec.bosTokenId ?? tok.bosTokenId);
   checkIds(windows, spec.vocab, tok.path);
   const runner = await ForwardRunner.create(ckpt, {
-    forward: { logits: false, attentions: true },
+    forward: { logits: false, attentionGram: true },
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  // sum[a·LH + b] for a in layers ≥ 1, b in lower layers: summed cosines
+  // sum[a·LH + b]: Σ over query positions of the cosine between heads a and b (the graph's attention_gram)
   const sum = new Float64Array(LH * LH);
   let positions = 0, used = 0;
   try {
-    const names = Array.from({ length: L }, (_, l) => attentionName(l));
     for (const w of windows) {
       if (positions >= budget) break;
       if (opts.signal?.aborted) throw new EvalError("aborted", "attention similarity was cancelled");
-      const S = w.tokens.length - 1;
+      // inputs tokens[0..S), query positions 1..S−1 count; cut the window to the remaining budget
+      const S = Math.min(w.tokens.length - 1, budget - positions + 1);
       if (S < 2) continue;
       const ids = BigInt64Array.from(w.tokens.slice(0, S), BigInt);
-      const out = await runner.run(ids, 1, S, undefined, names);
-      const maps = names.map((n) => out[n]!.data); // per layer [1, H, S, S]
-      const norms = new Float64Array(LH);
-      for (let t = 1; t < S && positions < budget; t++) {
-        for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
-          const o = (h * S + t) * S;
-          let s = 0;
-          for (let j = 0; j <= t; j++) s += maps[l]![o + j]! ** 2;
-          norms[l * H + h] = Math.sqrt(s);
-        }
-        for (let l = 1; l < L; l++) for (let h = 0; h < H; h++) {
-          const a = maps[l]!, oa = (h * S + t) * S, ia = l * H + h;
-          for (let l2 = 0; l2 < l; l2++) for (let h2 = 0; h2 < H; h2++) {
-            const bm = maps[l2]!, ob = (h2 * S + t) * S, ib = l2 * H + h2;
-            let dot = 0;
-            for (let j = 0; j <= t; j++) dot += a[oa + j]! * bm[ob + j]!;
-            const den = norms[ia]! * norms[ib]!;
-            sum[ia * LH + ib]! += den > 0 ? dot / den : 0;
-          }
-        }
-        positions++;
-      }
+      const gram = (await runner.run(ids, 1, S, undefined, [ATTENTION_GRAM]))[ATTENTION_GRAM]!.data; // [L·H, L·H]
+      for (let i = 0; i < sum.length; i++) sum[i]! += gram[i]!;
+      positions += S - 1;
       used++;
       opts.onProgress?.({ done: Math.min(positions, budget), total: budget });
     }

@@ -249,3 +249,23 @@ export function lmHead(b: GraphBuilder, x: string, lmWeight: string, layout: "li
   }
   return out;
 }
+
+//   probs.{l} [1, H, S, S] ─► Concat(axis 0) [L, H, S, S] ─► Pow(2) ─► ReduceSum(-1) ─► Sqrt ─┐
+//        └──────────────────────────────────────────────────────────────────────────► Div ─► Mul(row t ≥ 1 [S, 1]) ─► Reshape [L·H, S·S] = R
+//   R ─► MatMul(Transpose(R)) ─► gram [L·H, L·H]   (= Σ_t≥1 of row cosines, since Σ_t Σ_j R_t,a,j R_t,b,j is one product over (t, j))
+/** Sums over query positions t ≥ 1 of the cosine between every pair of heads' attention rows (batch 1). */
+export function attentionGram(b: GraphBuilder, probs: readonly string[], heads: number, dims: SeqDims): string {
+  const p = "/attention_gram";
+  const all = probs.length === 1 ? probs[0]! : b.op("Concat", [...probs], `${p}/Concat`, { axis: 0 });   // [L, H, S, S]
+  const sq = b.op("Pow", [all, b.f32(2)], `${p}/Pow`);
+  const ss = b.op("ReduceSum", [sq, b.i64s([-1])], `${p}/ReduceSum`, { keepdims: 1 });                  // [L, H, S, 1]
+  const norm = b.op("Sqrt", [ss], `${p}/Sqrt`);
+  const unit = b.op("Div", [all, norm], `${p}/Div`);                                                    // rows of unit length
+  const r = b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], `${p}/rows/Range`);
+  const keep = b.op("Cast", [b.op("Greater", [r, b.constant("int64", 0)], `${p}/rows/Greater`)], `${p}/rows/Cast`, { to: 1 }); // [S]: 0 for t = 0
+  const keep2 = b.op("Unsqueeze", [keep, b.i64s([1])], `${p}/rows/Unsqueeze`);                          // [S, 1]
+  const kept = b.op("Mul", [unit, keep2], `${p}/rows/Mul`);
+  const R = b.op("Reshape", [kept, b.i64s([probs.length * heads, -1])], `${p}/Reshape`);              // [L·H, S·S]
+  const Rt = b.op("Transpose", [R], `${p}/Transpose`, { perm: [1, 0] });
+  return b.op("MatMul", [R, Rt], `${p}/MatMul`);                                                        // [L·H, L·H]
+}

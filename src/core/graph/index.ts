@@ -8,6 +8,6 @@ export { buildLlamaGraph, llamaInvFreq } from "./llama";
 export { buildGpt2Graph } from "./gpt2";
 export { compactAssembler, checkPlan, sharedProjections, type CompactShapes } from "./compact";
 export {
-  INPUT_IDS, TARGETS, LOGITS, LOGPROBS, NLL, hiddenStateName, attentionName, chunking,
+  INPUT_IDS, TARGETS, LOGITS, LOGPROBS, NLL, ATTENTION_GRAM, hiddenStateName, attentionName, chunking,
   type ForwardGraph, type ForwardOptions, type WeightInput, type ShapeOf,
 } from "./types";

@@ -1,8 +1,8 @@
 /** Token inputs and the declared outputs shared by every forward graph (see types.ts for the list). */
 import type { GraphBuilder } from "../onnx/builder";
 import type { ModelSpec } from "../model/types";
-import type { SeqDims } from "./blocks";
-import { attentionName, hiddenStateName, INPUT_IDS, LOGITS, LOGPROBS, NLL, TARGETS, type ForwardOptions } from "./types";
+import { attentionGram, type SeqDims } from "./blocks";
+import { ATTENTION_GRAM, attentionName, hiddenStateName, INPUT_IDS, LOGITS, LOGPROBS, NLL, TARGETS, type ForwardOptions } from "./types";
 
 export function declareTokenInputs(b: GraphBuilder, opts: ForwardOptions): { inputIds: string; targets?: string } {
   const inputIds = b.input(INPUT_IDS, "int64", ["batch", "sequence"]);
@@ -30,5 +30,6 @@ export function declareOutputs(
     hidden.forEach((h, l) => add(b.op("Reshape", [h, shape], `/outputs/hidden_states.${l}/Reshape`), hiddenStateName(l), ["batch", "sequence", d]));
   }
   if (opts.attentions) probs.forEach((p, l) => add(p, attentionName(l), ["batch", H, "sequence", "sequence"]));
+  if (opts.attentionGram) add(attentionGram(b, probs, H, dims), ATTENTION_GRAM, [spec.layers * H, spec.layers * H]);
   return out;
 }

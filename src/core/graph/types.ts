@@ -12,6 +12,7 @@
  *                nll               float32 [batch, sequence]          (`nll`: −log p(targets))
  *                hidden_states.{l} float32 [batch, sequence, d]       (`hiddenStates`: output of layer l)
  *                attentions.{l}    float32 [batch, heads, sequence, sequence] (`attentions`)
+ *                attention_gram    float32 [L·heads, L·heads]          (`attentionGram`, batch 1)
  * Sequences are right-padded: with causal attention a padded tail never changes earlier positions.
  */
 import type { IrGraph } from "../onnx/ir";
@@ -25,6 +26,7 @@ export const LOGPROBS = "logprobs";
 export const NLL = "nll";
 export const hiddenStateName = (layer: number): string => `hidden_states.${layer}`;
 export const attentionName = (layer: number): string => `attentions.${layer}`;
+export const ATTENTION_GRAM = "attention_gram";
 
 export interface ForwardOptions {
   /** Output logits (default true). */
@@ -37,6 +39,12 @@ export interface ForwardOptions {
   readonly hiddenStates?: boolean;
   /** Output each layer's attention probabilities. */
   readonly attentions?: boolean;
+  /**
+   * Output `attention_gram` [L·H, L·H]: Σ over query positions t ≥ 1 of cos(A_a[t, :], A_b[t, :])
+   * for every pair of query heads a, b (heads ordered layer-major). Feed one window per run
+   * (batch 1): padded query rows would count too.
+   */
+  readonly attentionGram?: boolean;
   /**
    * Run a compact checkpoint (projections hold only the plan's stored units) as compact: each
    * layer's q/k/v/o is gathered from the stored units. Taken from the checkpoint's metadata by
@@ -54,7 +62,7 @@ export interface ForwardOptions {
 
 /** The chunking an options object asks for, validated; undefined when off. */
 export function chunking(opts: ForwardOptions, maxPositions: number): { size: number; count: number } | undefined {
-  if (!opts.attentionChunk || opts.attentions) return undefined;
+  if (!opts.attentionChunk || opts.attentions || opts.attentionGram) return undefined;
   const size = opts.attentionChunk, maxSeq = opts.maxSequence ?? maxPositions;
   if (!Number.isInteger(size) || size < 1 || !Number.isInteger(maxSeq) || maxSeq < 1) {
     throw new OnnxError("bad-option", `attentionChunk (${size}) and maxSequence (${maxSeq}) must be positive integers`);
