@@ -2,17 +2,17 @@
 // against closed forms computed here.
 import test from "node:test";
 import assert from "node:assert/strict";
-import * as ort from "onnxruntime-node";
+import { createSession, Tensor, type OrtTensor } from "../src/core/runtime/ort";
 import { GraphBuilder } from "../src/core/onnx/builder";
 import { serializeModel, validateGraph } from "../src/core/onnx/serialize";
 import { OnnxError } from "../src/core/onnx/errors";
 
-async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-  const s = await ort.InferenceSession.create(bytes, { executionProviders: ["cpu"], intraOpNumThreads: 1 });
+async function run(bytes: Uint8Array, feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>> {
+  const { session } = await createSession(bytes, { providers: ["cpu"], intraOpThreads: 1 });
   try {
-    return await s.run(feeds);
+    return await session.run(feeds);
   } finally {
-    await s.release();
+    await session.release();
   }
 }
 
@@ -33,7 +33,7 @@ test("onnx: Z = relu(X·W + b) * 2 with symbolic batch runs and matches a closed
   assert.equal(z, "/model/out/Mul/output_0");
   const bytes = serializeModel(g);
   const X = Float32Array.from([1, 2, 3, -1, 0.5, 2]);
-  const out = await run(bytes, { X: new ort.Tensor("float32", X, [2, 3]) });
+  const out = await run(bytes, { X: new Tensor("float32", X, [2, 3]) });
   const got = out[z]!.data as Float32Array;
   const W = [[1, -1], [2, 0.5], [-3, 1]], Bv = [0.25, -0.5];
   for (let r = 0; r < 2; r++) for (let c = 0; c < 2; c++) {
@@ -53,7 +53,7 @@ test("onnx: attributes of every kind and int64 constants survive encoding", asyn
   const sum = b.op("ReduceSum", [e, b.i64s([1])], "/t/ReduceSum", { keepdims: 0 });
   b.output(sum, "float32", [4]);
   b.output(r, "float32", [4, 6]);
-  const out = await run(serializeModel(b.build()), { X: new ort.Tensor("float32", new Float32Array(24).map((_, i) => i * 0.1), [2, 3, 4]) });
+  const out = await run(serializeModel(b.build()), { X: new Tensor("float32", new Float32Array(24).map((_, i) => i * 0.1), [2, 3, 4]) });
   // softmax rows sum to 1, Elu of values in (0,1) is identity
   const got = out[sum]!.data as Float32Array;
   for (const v of got) assert.ok(Math.abs(v - 1) < 1e-5);
