@@ -140,7 +140,7 @@ test("eval tokenizer: stories260K-hf tokenizer.json gives the reference id count
   assert.equal(w.filter((i) => i >= 3 && i <= 258).length, 232);
 });
 
-test("eval fidelity: stories260K-hf TinyStories per document, window 512: 14,552 tokens, NLL 1.222397", { skip: sharedSkip(HF) }, async () => {
+test("eval fidelity: stories260K-hf TinyStories per document, window 512: 14,552 tokens, NLL 1.222397; KL(self) 0, agreement 1", { skip: sharedSkip(HF) }, async () => {
   const ck = await openCheckpoint(sharedPath(HF)!);
   try {
     const text = await fs.readFile(sharedPath("corpus/tinystories-valid-excerpt.txt")!, "utf8");
@@ -150,6 +150,10 @@ test("eval fidelity: stories260K-hf TinyStories per document, window 512: 14,552
     assert.ok(Math.abs(r.ppl / 3.39532 - 1) < 1e-4, `ppl ${r.ppl}`);
     assert.equal(r.protocol.windows, 45);
     assert.equal(r.parameters, 260032);
+    const self = await evaluate(ck, text, makeProtocol({ documentsSeparator: "<|endoftext|>", window: 512 }, ck.spec.maxPositions), { providers: ["cpu"], compare: ck });
+    assert.equal(self.kl, 0);
+    assert.equal(self.top1Agreement, 1);
+    assert.deepEqual(self.hiddenCosine!.map((c) => Math.round(c * 1e9) / 1e9), [1, 1, 1, 1, 1]);
   } finally { await ck.close(); }
 });
 
