@@ -146,7 +146,14 @@ export async function crashTestJob(script: string, job: string, input: string, i
   for (const k of points) {
     resetTo(outDir, priorDir);
     const r = await runChild(script, { job, input, out: outDir, killAt: k });
-    assert.equal(r.signal, "SIGKILL", `${job}: kill point ${k}/${ops} did not kill the child (exit ${r.code}): ${r.stderr.slice(0, 2000)}`);
+    if (r.signal !== "SIGKILL") {
+      // The op count can vary by a few between runs (stale temporaries to clean); a run that ends
+      // before reaching point k must then have completed normally.
+      assert.equal(r.code, 0, `${job}: kill point ${k}/${ops} did not kill the child and it failed: ${r.stderr.slice(0, 2000)}`);
+      assert.ok(k > ops - 5, `${job}: the run ended before kill point ${k} of ${ops}`);
+      checkAfterKill(outDir, refFiles, `${job} run past kill point ${k}`, prior);
+      continue;
+    }
     assert.deepEqual(snapshot(inputDir), inputBefore, `${job}: the input changed after a kill at point ${k}`);
     temps += checkAfterKill(outDir, refFiles, `${job} killed at op ${k}/${ops}`, prior).length;
   }
