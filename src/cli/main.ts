@@ -4,11 +4,19 @@
  * with --debug.
  */
 import { type Command, UsageError } from "./args";
+import { expandCommand } from "./commands/expand";
 import { inspectCommand } from "./commands/inspect";
+import { matchCommand } from "./commands/match";
+import { planCommand } from "./commands/plan";
+import { shareCommand } from "./commands/share";
 import { formatError, writeOut } from "./output";
 
 export const COMMANDS: readonly Command[] = [
   inspectCommand,
+  matchCommand,
+  planCommand,
+  shareCommand,
+  expandCommand,
 ];
 
 const VERSION = "0.1.0";

@@ -46,6 +46,20 @@ function checkTableFits(t: MatchTable, ckpt: Checkpoint, p: { model: string; str
   }
 }
 
+/**
+ * Refuses a ratio the plan would refuse before the (possibly long) match runs: the planner's own
+ * check on an all-zero table of the checkpoint's shape, so the message is the planner's.
+ */
+function checkRatioFits(ckpt: Checkpoint, p: { ratio: number; strategy: MatchTable["strategy"]; granularity: "group" | "query-head" }): void {
+  const L = ckpt.spec.layers, U = unitsPerLayer(ckpt.spec, p.granularity);
+  const entries = [];
+  for (let l = 1; l < L; l++) for (let u = 0; u < U; u++) entries.push({ layer: l, unit: u, sourceLayer: 0, sourceUnit: 0, score: 0 });
+  planSharing({
+    format: "headshare.match", version: 1, strategy: p.strategy, granularity: p.granularity, layers: L, unitsPerLayer: U,
+    parametersPerUnit: null, bytesPerUnit: null, parameters: null, entries,
+  }, p.ratio);
+}
+
 /** Opens the given checkpoints (undefined stays undefined), runs `f`, and closes them whatever happens. */
 async function withCheckpoints<T>(paths: readonly (string | undefined)[], f: (c: (Checkpoint | undefined)[]) => Promise<T>): Promise<T> {
   const open: (Checkpoint | undefined)[] = [];
@@ -116,16 +130,17 @@ export const jobTable: JobTable = {
         const tm = performance.now();
         if (table) checkTableFits(table, ckpt!, p);
         else {
+          checkRatioFits(ckpt!, p);
           table = await computeMatchTable(ckpt!, {
             strategy: p.strategy, granularity: p.granularity, providers: ctx.providers, signal: ctx.signal,
-            onProgress: (q) => ctx.progress({ ...q, phase: `match ${q.phase}` }),
+            onProgress: (q) => ctx.progress({ ...q, phase: `match: ${q.phase}` }),
           });
         }
         const matchSeconds = seconds(tm);
         const plan = planSharing(table, p.ratio);
         const output = await writeShared(ckpt!, plan, {
           format: p.format, outDir: p.out, force: p.force, signal: ctx.signal,
-          onProgress: (q) => ctx.progress({ ...q, phase: `write ${q.phase}` }),
+          onProgress: ctx.progress,
         });
         return {
           plan, output, match: { cached: !!p.table, seconds: matchSeconds },

@@ -1,0 +1,89 @@
+/** `headshare share <model> --ratio A --out DIR`: DirectShare in the worker (match → plan → compact or dense checkpoint). */
+import type { ShareResult } from "../../core/share/types";
+import { type Command, parseArgs, UsageError } from "../args";
+import { bytes, int, keyValues, pct, writeOut } from "../output";
+import { absolute, cancellable, parseProviders, runJob } from "../runJob";
+import { checkOutDir } from "./outDir";
+import { planFacts } from "./plan";
+
+const usage = `usage: headshare share <model> --ratio A --out DIR [--strategy q|k|v|qk|qkv] [--granularity group|query-head]
+                       [--format compact|dense] [--force] [--json] [--providers auto|cpu,cuda,...] [--debug]
+
+DirectShare (method.md §2–§4): computes the match table, selects floor(A·L·U) units, and writes
+  compact  safetensors holding only the stored units' attention slices, the plan in __metadata__
+           (the file that actually saves memory; headshare expand turns it into the dense one)
+  dense    ordinary Hugging Face shapes, each shared unit's slices replaced by its root's
+config.json and tokenizer files are copied; the input is only read. Progress goes to stderr;
+Ctrl-C cancels and leaves no output folder behind.
+
+  <model>         a checkpoint folder, a .safetensors file or an index json
+  --ratio A       sharing ratio: a fraction of all L·U units (0 ≤ A ≤ (L−1)/L)
+  --out DIR       output folder (refused when it exists and is not empty, unless --force)
+  --format        compact (default) or dense
+  --strategy      match strategy (default qk); --granularity group (default) or query-head
+  --json          print one JSON object {plan, output, match, provider, seconds}`;
+
+const spec = {
+  command: "share", usage,
+  flags: [
+    { name: "ratio", type: "number", min: 0, max: 1 },
+    { name: "out", type: "string", short: "o" },
+    { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
+    { name: "granularity", type: "string", choices: ["group", "query-head"] },
+    { name: "format", type: "string", choices: ["compact", "dense"] },
+    { name: "force", type: "boolean" },
+    { name: "json", type: "boolean" },
+    { name: "providers", type: "string" },
+  ],
+  positionals: [{ name: "model", required: true }],
+} as const;
+
+/** Sizes before → after of a written checkpoint. */
+export function outputFacts(o: ShareResult): [string, string][] {
+  const saved = o.fileBytesBefore - o.fileBytesAfter;
+  const facts: [string, string][] = [
+    ["written", `${o.format} checkpoint in ${o.outDir} (${o.files.join(", ")})`],
+    ["parameters", `${int(o.parametersBefore)} → ${int(o.parametersAfter)} unique (${int(o.parametersStored)} stored)`],
+    ["file size", `${int(o.fileBytesBefore)} → ${int(o.fileBytesAfter)} bytes (${bytes(o.fileBytesBefore)} → ${bytes(o.fileBytesAfter)})`],
+  ];
+  if (saved > 0) {
+    facts.push(["bytes saved", `${int(saved)} (${bytes(saved)}, ${pct(saved / Math.max(1, o.fileBytesBefore), 2)}; ${int(o.savedUnits)} units × ${int(o.bytesPerUnit)} bytes = ${int(o.savedUnits * o.bytesPerUnit)} of tensor data)`]);
+  }
+  return facts;
+}
+
+export const shareCommand: Command = {
+  name: "share",
+  summary: "DirectShare: write a compact or dense shared checkpoint at a ratio",
+  usage,
+  run: (argv) => cancellable(async () => {
+    const a = parseArgs(spec, argv);
+    if (a.help) {
+      await writeOut(usage);
+      return 0;
+    }
+    if (a.flags.ratio === undefined) throw new UsageError("share: --ratio A is required (e.g. --ratio 0.3)", usage);
+    if (a.flags.out === undefined) throw new UsageError("share: --out DIR is required (a new folder for the shared checkpoint)", usage);
+    const providers = parseProviders(a.flags.providers as string | undefined, "share", usage);
+    const model = absolute(a.positionals[0]!);
+    const out = absolute(a.flags.out as string);
+    const force = a.flags.force === true;
+    checkOutDir("share", usage, out, model, force);
+    const r = await runJob("headshare/share", {
+      model, out, force,
+      ratio: a.flags.ratio as number,
+      strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
+      granularity: (a.flags.granularity as "group" | undefined) ?? "group",
+      format: (a.flags.format as "compact" | undefined) ?? "compact",
+      providers,
+    }, { providers, debug: a.debug });
+    if (a.flags.json) await writeOut(JSON.stringify(r));
+    else {
+      await writeOut(keyValues([
+        ...planFacts(r.plan), ...outputFacts(r.output),
+        ["time", `${r.seconds.toFixed(2)} s (match ${r.match.seconds.toFixed(2)} s on ${r.provider})`],
+      ]));
+    }
+    return 0;
+  }),
+};

@@ -1,0 +1,134 @@
+/**
+ * Running one long job from the CLI: a WorkerClient for the duration of the command, a progress
+ * line on stderr (redrawn in place on a TTY, one line per phase otherwise), and Ctrl-C handling:
+ * the first SIGINT cancels the job and waits for the worker to clean up (no output folder is left
+ * behind), a second one stops the worker at once. Results go to stdout, never through here.
+ */
+import path from "node:path";
+import { RpcError } from "../protocol/rpc";
+import { providerNameSchema } from "../protocol/common";
+import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
+import { WorkerClient } from "../worker/client";
+import type { Providers } from "../worker/serve";
+import { UsageError } from "./args";
+
+/** Exit code of a command cancelled with Ctrl-C (128 + SIGINT). */
+export const EXIT_CANCELLED = 130;
+
+/** `--providers cpu,cuda` or `auto` → the protocol's providers value. */
+export function parseProviders(raw: string | undefined, command: string, usage: string): Providers {
+  if (raw === undefined || raw === "auto") return "auto";
+  const names = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  const out: Providers = [];
+  for (const n of names) {
+    const ok = providerNameSchema.safeParse(n);
+    if (!ok.success) throw new UsageError(`${command}: --providers: unknown execution provider "${n}"; use a comma list of ${providerNameSchema.options.join(", ")}, or auto`, usage);
+    if (!out.includes(ok.data)) out.push(ok.data);
+  }
+  if (out.length === 0) throw new UsageError(`${command}: --providers needs at least one provider (e.g. cpu or cuda,cpu) or auto`, usage);
+  return out;
+}
+
+/** Resolves a user path against the cwd (the worker resolves nothing itself). */
+export function absolute(p: string): string {
+  return path.resolve(p);
+}
+
+/** Progress on stderr: in place on a TTY, one line per phase otherwise. */
+export class ProgressLine {
+  private lastPhase: string | undefined;
+  private drawn = false;
+  private readonly t0 = Date.now();
+  constructor(private readonly title: string, private readonly out: NodeJS.WriteStream = process.stderr) {}
+
+  update(p: Progress): void {
+    const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
+    if (this.out.isTTY) {
+      const secs = ((Date.now() - this.t0) / 1000).toFixed(0);
+      const text = `${this.title}: ${p.phase} ${fmt(p.done)}/${fmt(p.total)} (${(100 * frac).toFixed(0)}%) ${secs}s${p.message ? ` · ${p.message}` : ""}`;
+      const width = Math.max(20, (this.out.columns ?? 100) - 1);
+      this.out.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+      this.drawn = true;
+    } else if (p.phase !== this.lastPhase) {
+      this.out.write(`${this.title}: ${p.phase}…\n`);
+    }
+    this.lastPhase = p.phase;
+  }
+
+  note(text: string): void {
+    this.clear();
+    this.out.write(`${text}\n`);
+  }
+
+  clear(): void {
+    if (this.drawn && this.out.isTTY) this.out.write("\r\x1b[2K");
+    this.drawn = false;
+  }
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}
+
+export interface RunJobOptions {
+  readonly providers?: Providers;
+  /** Shown before the progress (default: the method without its namespace). */
+  readonly title?: string;
+  /** Worker log lines to stderr (--debug). */
+  readonly debug?: boolean;
+}
+
+/** The error a command gets when the user cancelled its job. */
+export class CancelledError extends Error {
+  override readonly name = "CancelledError";
+  readonly code = "cancelled";
+}
+
+/** Runs one worker job with progress and Ctrl-C handling; throws CancelledError when cancelled. */
+export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M>, opts: RunJobOptions = {}): Promise<JobResult<M>> {
+  const title = opts.title ?? method.replace(/^headshare\//, "");
+  const client = new WorkerClient({
+    providers: opts.providers ?? "auto",
+    ...(opts.debug ? { log: (level: string, message: string) => process.stderr.write(`[${level}] ${message}\n`) } : {}),
+  });
+  const line = new ProgressLine(title);
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      line.note(`headshare: cancelling ${title}… (Ctrl-C again to stop at once)`);
+      ac.abort();
+    } else {
+      line.note("headshare: stopped");
+      client.restart("the user pressed Ctrl-C twice");
+      process.exit(EXIT_CANCELLED);
+    }
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    return await client.request(method, params, { signal: ac.signal, onProgress: (p) => line.update(p) });
+  } catch (e) {
+    if (ac.signal.aborted && e instanceof RpcError && e.code === "cancelled") {
+      throw new CancelledError(`${title} was cancelled; nothing was written`);
+    }
+    throw e;
+  } finally {
+    line.clear();
+    process.off("SIGINT", onSigint);
+    await client.dispose();
+  }
+}
+
+/** Wraps a command body: a CancelledError becomes one stderr line and exit code 130. */
+export async function cancellable(body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      process.stderr.write(`headshare: ${e.message}\n`);
+      return EXIT_CANCELLED;
+    }
+    throw e;
+  }
+}
