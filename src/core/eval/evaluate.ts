@@ -159,6 +159,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const other = opts.compare;
   if (other) checkCompatible(ckpt, other);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
+  if (other) checkWindowFits(protocol, other.spec.maxPositions, other.spec.config, other.weightsPath);
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
   const bosId = ckpt.spec.bosTokenId ?? tok.bosTokenId;
   const V = ckpt.spec.vocab;
