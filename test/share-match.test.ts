@@ -140,6 +140,12 @@ test("share-match: synthetic models of every family equal the float64 per-pair r
           for (const strategy of ["qk", "qkv", "v"] as const) {
             const t = await computeMatchTable(ckpt, { strategy, granularity, providers: ["cpu"], chunkBytes: 2048 });
             assertMatchesReference(t, await referenceMatch(ckpt, strategy, granularity), `${tag} ${strategy}/${granularity}`);
+            if (ckpt.spec.family === "llama" && granularity === "group") {
+              // every row of the strategy's projections is read exactly once
+              let want = 0;
+              for (const lt of ckpt.spec.layerTensors) for (const p of PROJS[strategy]) { const i = ckpt.source.info(lt[p]); want += i.dataOffsets[1] - i.dataOffsets[0]; }
+              assert.equal(t.source?.bytesRead, want, `${tag} ${strategy}: bytes read`);
+            }
           }
         }
       } finally {

@@ -57,6 +57,10 @@ export interface Bf16Decoder {
   readonly chunk: Float32Array;
   /** Widens `count` BF16 values from `src` into chunk[dstIndex ...]. */
   decode(src: Uint8Array, count: number, dstIndex: number): void;
+  /** The staging area (for reading raw BF16 bytes straight into the module's memory). */
+  readonly staging: Uint8Array;
+  /** Widens `count` BF16 values already in `staging` into chunk[dstIndex ...]. */
+  widenStaged(count: number, dstIndex: number): void;
 }
 
 /**
@@ -81,14 +85,20 @@ export function createBf16Decoder(chunkFloats: number, stagingBytes: number): Bf
   const u8 = new Uint8Array(mem.buffer);
   const u16 = new Uint16Array(mem.buffer);
   const u32 = new Uint32Array(mem.buffer);
+  const widenStaged = (count: number, dstIndex: number): void => {
+    if (count * 2 > stagingBytes || dstIndex + count > chunkFloats) throw new RangeError(`bf16 decode of ${count} values exceeds the staging area or the chunk`);
+    const n8 = count >>> 3;
+    if (n8 > 0) bf16(stagingAt, dstIndex * 4, n8);
+    for (let i = n8 * 8; i < count; i++) u32[dstIndex + i] = u16[stagingAt / 2 + i]! << 16;
+  };
   return {
     chunk,
+    staging: u8.subarray(stagingAt, stagingAt + stagingBytes),
+    widenStaged,
     decode(src: Uint8Array, count: number, dstIndex: number): void {
       if (count * 2 > stagingBytes || src.byteLength < count * 2) throw new RangeError(`bf16 decode of ${count} values exceeds the staging area`);
       u8.set(src.subarray(0, count * 2), stagingAt);
-      const n8 = count >>> 3;
-      if (n8 > 0) bf16(stagingAt, dstIndex * 4, n8);
-      for (let i = n8 * 8; i < count; i++) u32[dstIndex + i] = u16[stagingAt / 2 + i]! << 16;
+      widenStaged(count, dstIndex);
     },
   };
 }

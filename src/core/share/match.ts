@@ -9,6 +9,7 @@
  * added to a float64 Gram matrix on ORT (gram.ts). The next block's bytes are read while the
  * current one is multiplied. Memory: about 3 chunks (≤ `chunkBytes` each) + the n×n Gram.
  */
+import fsSync from "node:fs";
 import fs from "node:fs/promises";
 import type { Checkpoint } from "../model/checkpoint";
 import { parametersPerUnit, unitsPerLayer, type Granularity, type SliceRef } from "../model/types";
@@ -119,6 +120,69 @@ async function readBlock(source: TensorSource, plan: ProjPlan, t0: number, t1: n
   return { plan, t0, t1, parts };
 }
 
+/**
+ * The fast path for BF16 row slices: positioned reads (synchronous, page cache) straight into the
+ * WebAssembly decoder's staging area, widened into the chunk — no intermediate buffers. Opens each
+ * weights file read-only once; `bytes` counts what it read.
+ */
+class DirectBf16Reader {
+  private readonly fds = new Map<string, { fd: number; dataStart: number }>();
+  bytes = 0;
+  constructor(private readonly source: TensorSource, private readonly dec: Bf16Decoder) {}
+
+  /** True when every slice of `plan` is a BF16 row slice. */
+  static fits(source: TensorSource, plan: ProjPlan): boolean {
+    return plan.refs.every((r) => r.axis === 0 && source.info(r.tensor).dtype === "BF16");
+  }
+
+  private file(path: string): { fd: number; dataStart: number } {
+    let f = this.fds.get(path);
+    if (!f) {
+      const fd = fsSync.openSync(path, "r");
+      try {
+        const head = Buffer.alloc(8);
+        if (fsSync.readSync(fd, head, 0, 8, 0) !== 8) throw new MatchError("read-failed", `${path}: cannot read the safetensors header length`);
+        f = { fd, dataStart: 8 + Number(head.readBigUInt64LE(0)) };
+      } catch (e) {
+        fsSync.closeSync(fd);
+        throw e;
+      }
+      this.fds.set(path, f);
+    }
+    return f;
+  }
+
+  /** Reads and widens rows [t0, t1) of every unit's slice into chunk [n, (t1−t0)·width]. */
+  block(plan: ProjPlan, t0: number, t1: number): number {
+    const W = (t1 - t0) * plan.width;
+    for (let i = 0; i < plan.refs.length; i++) {
+      const ref = plan.refs[i]!;
+      const info = this.source.info(ref.tensor);
+      const { fd, dataStart } = this.file(info.file);
+      const rowBytes = info.shape[1]! * 2;
+      let at = i * W;
+      for (const [b, e] of rowRuns(ref, t0, t1)) {
+        const len = (e - b) * rowBytes;
+        const pos = dataStart + info.dataOffsets[0] + b * rowBytes;
+        for (let done = 0; done < len;) {
+          const got = fsSync.readSync(fd, this.dec.staging, done, len - done, pos + done);
+          if (got === 0) throw new MatchError("read-failed", `${info.file}: tensor "${ref.tensor}" ends early (file truncated?)`);
+          done += got;
+        }
+        this.bytes += len;
+        this.dec.widenStaged(len / 2, at);
+        at += len / 2;
+      }
+    }
+    return W;
+  }
+
+  close(): void {
+    for (const { fd } of this.fds.values()) fsSync.closeSync(fd);
+    this.fds.clear();
+  }
+}
+
 /** Decodes a raw block into chunk [n, (t1−t0)·width] f32 row-major. */
 function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array, bf16?: Bf16Decoder): number {
   const { plan, t0, t1 } = block;
@@ -220,22 +284,30 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   const chunk = bf16?.chunk ?? new Float32Array(n * maxW); // [n, width ≤ maxW] f32 row-major
 
   aborted(opts.signal);
+  const direct = bf16 ? new DirectBf16Reader(source, bf16) : undefined;
   const gram = await createGramAccumulator(L, U, {
     ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
   });
   try {
     opts.onProgress?.({ phase: "gram", done: 0, total: blocks.length });
-    let next: Promise<RawBlock> | undefined = readBlock(source, blocks[0]!.plan, blocks[0]!.t0, blocks[0]!.t1);
+    // BF16 row slices: direct reads into the decoder; anything else: async reads, one block ahead.
+    const start = (k: number): Promise<RawBlock> | undefined => {
+      const b = blocks[k];
+      if (!b || (direct && DirectBf16Reader.fits(source, b.plan))) return undefined;
+      const p = readBlock(source, b.plan, b.t0, b.t1);
+      p.catch(() => undefined); // a failure is rethrown when awaited
+      return p;
+    };
+    let next = start(0);
     for (let k = 0; k < blocks.length; k++) {
       const t = performance.now();
-      const raw: RawBlock = await next!;
+      const blk = blocks[k]!;
+      const raw = next ? await next : undefined;
       aborted(opts.signal);
-      const b = blocks[k + 1];
-      next = b ? readBlock(source, b.plan, b.t0, b.t1) : undefined;
-      next?.catch(() => undefined); // a failure is rethrown when awaited
+      next = start(k + 1);
       const t1 = performance.now();
-      const width = decodeBlock(source, raw, chunk, bf16);
+      const width = raw ? decodeBlock(source, raw, chunk, bf16) : direct!.block(blk.plan, blk.t0, blk.t1);
       const t2 = performance.now();
       await gram.add(chunk.subarray(0, n * width), width);
       const t3 = performance.now();
@@ -248,6 +320,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
     if (e instanceof MatchError) throw e;
     throw new MatchError("read-failed", `${source.path}: matching failed: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
+    direct?.close();
     await gram.dispose();
   }
 
@@ -295,7 +368,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       ...(stat ? { size: stat.size, mtimeMs: stat.mtimeMs } : {}),
       provider: gram.provider,
       seconds: (performance.now() - started) / 1000,
-      bytesRead: source.bytesRead - bytesBefore,
+      bytesRead: source.bytesRead - bytesBefore + (direct?.bytes ?? 0),
     },
   };
   return table;
