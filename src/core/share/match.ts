@@ -121,18 +121,25 @@ async function readBlock(source: TensorSource, plan: ProjPlan, t0: number, t1: n
 }
 
 /**
- * The fast path for BF16 row slices: positioned reads (synchronous, page cache) straight into the
- * WebAssembly decoder's staging area, widened into the chunk — no intermediate buffers. Opens each
- * weights file read-only once; `bytes` counts what it read.
+ * The fast path for row slices (F32, BF16, F16): synchronous positioned reads (page cache) with no
+ * intermediate buffers — F32 rows straight into the chunk, BF16 into the WebAssembly decoder's
+ * staging area (then widened into the chunk), F16 into a staging buffer (then decoded by table).
+ * Opens each weights file read-only once; `bytes` counts what it read.
  */
-class DirectBf16Reader {
+class DirectRowReader {
   private readonly fds = new Map<string, { fd: number; dataStart: number }>();
+  private readonly staging: Uint8Array; // [≤ one unit's block] raw F16/BF16 bytes
   bytes = 0;
-  constructor(private readonly source: TensorSource, private readonly dec: Bf16Decoder) {}
+  constructor(private readonly source: TensorSource, private readonly chunk: Float32Array, private readonly bf16: Bf16Decoder | undefined, maxWidth: number) {
+    this.staging = bf16?.staging ?? new Uint8Array(maxWidth * 2);
+  }
 
-  /** True when every slice of `plan` is a BF16 row slice. */
-  static fits(source: TensorSource, plan: ProjPlan): boolean {
-    return plan.refs.every((r) => r.axis === 0 && source.info(r.tensor).dtype === "BF16");
+  /** True when every slice of `plan` is a row slice of a dtype this reader handles. */
+  fits(plan: ProjPlan): boolean {
+    return plan.refs.every((r) => {
+      const d = this.source.info(r.tensor).dtype;
+      return r.axis === 0 && (d === "F32" || d === "F16" || (d === "BF16" && !!this.bf16));
+    });
   }
 
   private file(path: string): { fd: number; dataStart: number } {
@@ -152,26 +159,37 @@ class DirectBf16Reader {
     return f;
   }
 
-  /** Reads and widens rows [t0, t1) of every unit's slice into chunk [n, (t1−t0)·width]. */
+  private readExact(fd: number, into: Uint8Array, len: number, pos: number, file: string, tensor: string): void {
+    for (let done = 0; done < len;) {
+      const got = fsSync.readSync(fd, into, done, len - done, pos + done);
+      if (got === 0) throw new MatchError("read-failed", `${file}: tensor "${tensor}" ends early (file truncated?)`);
+      done += got;
+    }
+    this.bytes += len;
+  }
+
+  /** Reads (and widens) rows [t0, t1) of every unit's slice into chunk [n, (t1−t0)·width]. */
   block(plan: ProjPlan, t0: number, t1: number): number {
     const W = (t1 - t0) * plan.width;
+    const chunkBytes = new Uint8Array(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
     for (let i = 0; i < plan.refs.length; i++) {
       const ref = plan.refs[i]!;
       const info = this.source.info(ref.tensor);
       const { fd, dataStart } = this.file(info.file);
-      const rowBytes = info.shape[1]! * 2;
+      const size = DTYPE_SIZE[info.dtype];
+      const rowBytes = info.shape[1]! * size;
       let at = i * W;
       for (const [b, e] of rowRuns(ref, t0, t1)) {
         const len = (e - b) * rowBytes;
+        const count = len / size;
         const pos = dataStart + info.dataOffsets[0] + b * rowBytes;
-        for (let done = 0; done < len;) {
-          const got = fsSync.readSync(fd, this.dec.staging, done, len - done, pos + done);
-          if (got === 0) throw new MatchError("read-failed", `${info.file}: tensor "${ref.tensor}" ends early (file truncated?)`);
-          done += got;
+        if (info.dtype === "F32") this.readExact(fd, chunkBytes.subarray(at * 4), len, pos, info.file, ref.tensor);
+        else {
+          this.readExact(fd, this.staging, len, pos, info.file, ref.tensor);
+          if (info.dtype === "BF16") this.bf16!.widenStaged(count, at);
+          else decodeInto(this.staging, 0, info.dtype, count, this.chunk, at);
         }
-        this.bytes += len;
-        this.dec.widenStaged(len / 2, at);
-        at += len / 2;
+        at += count;
       }
     }
     return W;
@@ -284,17 +302,17 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   const chunk = bf16?.chunk ?? new Float32Array(n * maxW); // [n, width ≤ maxW] f32 row-major
 
   aborted(opts.signal);
-  const direct = bf16 ? new DirectBf16Reader(source, bf16) : undefined;
+  const direct = new DirectRowReader(source, chunk, bf16, maxW);
   const gram = await createGramAccumulator(L, U, {
     ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
   });
   try {
     opts.onProgress?.({ phase: "gram", done: 0, total: blocks.length });
-    // BF16 row slices: direct reads into the decoder; anything else: async reads, one block ahead.
+    // Row slices: direct synchronous reads; column slices (GPT-2 c_attn): async reads, one block ahead.
     const start = (k: number): Promise<RawBlock> | undefined => {
       const b = blocks[k];
-      if (!b || (direct && DirectBf16Reader.fits(source, b.plan))) return undefined;
+      if (!b || direct.fits(b.plan)) return undefined;
       const p = readBlock(source, b.plan, b.t0, b.t1);
       p.catch(() => undefined); // a failure is rethrown when awaited
       return p;
@@ -307,7 +325,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       aborted(opts.signal);
       next = start(k + 1);
       const t1 = performance.now();
-      const width = raw ? decodeBlock(source, raw, chunk, bf16) : direct!.block(blk.plan, blk.t0, blk.t1);
+      const width = raw ? decodeBlock(source, raw, chunk, bf16) : direct.block(blk.plan, blk.t0, blk.t1);
       const t2 = performance.now();
       await gram.add(chunk.subarray(0, n * width), width);
       const t3 = performance.now();
@@ -320,7 +338,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
     if (e instanceof MatchError) throw e;
     throw new MatchError("read-failed", `${source.path}: matching failed: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
-    direct?.close();
+    direct.close();
     await gram.dispose();
   }
 
@@ -368,7 +386,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       ...(stat ? { size: stat.size, mtimeMs: stat.mtimeMs } : {}),
       provider: gram.provider,
       seconds: (performance.now() - started) / 1000,
-      bytesRead: source.bytesRead - bytesBefore + (direct?.bytes ?? 0),
+      bytesRead: source.bytesRead - bytesBefore + direct.bytes,
     },
   };
   return table;
