@@ -76,3 +76,6 @@ test("graph-compact: Llama query-head granularity (q rows, o columns only)", () 
 
 test("graph-compact: GPT-2 fused c_attn columns and c_proj rows", () =>
   checkCompact({ family: "gpt2", layers: 3, heads: 4, headDim: 8, vocab: 17, maxPositions: 32, seed: 5 }, "group", 0.5));
+
+test("graph-compact: GPT-NeoX query_key_value rows interleaved per head", () =>
+  checkCompact({ family: "gpt-neox", layers: 3, heads: 4, headDim: 8, vocab: 17, maxPositions: 32, seed: 6 }, "group", 0.5));

@@ -162,3 +162,60 @@ export async function scaledSynthetic(root: string, opts: SyntheticOptions, scal
   return out;
 }
 
+
+/** erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), enough for a 1e-4 comparison. */
+function erf(x: number): number {
+  const s = Math.sign(x), a = Math.abs(x), t = 1 / (1 + 0.3275911 * a);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
+  return s * y;
+}
+
+/** Rotate-half RoPE over the first r dims of one head vector at position t (GPT-NeoX partial rotary). */
+function ropePartial(x: Float64Array, off: number, r: number, t: number, theta: number): void {
+  const half = r / 2;
+  for (let i = 0; i < half; i++) {
+    const f = t / Math.pow(theta, (2 * i) / r);
+    const c = Math.cos(f), s = Math.sin(f);
+    const a = x[off + i]!, b = x[off + i + half]!;
+    x[off + i] = a * c - b * s;
+    x[off + i + half] = b * c + a * s;
+  }
+}
+
+/** GPT-NeoX logits [S, V] of one sequence (names "gpt_neox.layers.{l}.…", HF GPTNeoXForCausalLM). */
+export function neoxReference(spec: ModelSpec, W: Weights, ids: readonly number[]): Float64Array[] {
+  const d = spec.hidden, H = spec.heads, dh = spec.headDim, V = spec.vocab, theta = spec.ropeTheta ?? 10000;
+  const r = Math.floor(dh * (spec.config.rotary_pct as number));
+  const parallel = spec.config.use_parallel_residual !== false;
+  const E = W("gpt_neox.embed_in.weight");
+  const ks: Float64Array[][] = Array.from({ length: spec.layers }, () => []);
+  const vs: Float64Array[][] = Array.from({ length: spec.layers }, () => []);
+  const gelu = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
+  return ids.map((id, t) => {
+    let x: Float64Array = E.slice(id * d, (id + 1) * d);
+    for (let l = 0; l < spec.layers; l++) {
+      const p = `gpt_neox.layers.${l}.`;
+      const mlp = (y: Float64Array): Float64Array => {
+        const h2 = layerNorm(y, W(`${p}post_attention_layernorm.weight`), W(`${p}post_attention_layernorm.bias`), spec.normEps);
+        const f = linearOI(W(`${p}mlp.dense_h_to_4h.weight`), h2, spec.intermediate, W(`${p}mlp.dense_h_to_4h.bias`)).map(gelu);
+        return linearOI(W(`${p}mlp.dense_4h_to_h.weight`), f, d, W(`${p}mlp.dense_4h_to_h.bias`));
+      };
+      const h = layerNorm(x, W(`${p}input_layernorm.weight`), W(`${p}input_layernorm.bias`), spec.normEps);
+      const qkv = linearOI(W(`${p}attention.query_key_value.weight`), h, 3 * d, W(`${p}attention.query_key_value.bias`));
+      const q = new Float64Array(d), k = new Float64Array(d), v = new Float64Array(d);
+      for (let hh = 0; hh < H; hh++) for (let i = 0; i < dh; i++) {
+        q[hh * dh + i] = qkv[hh * 3 * dh + i]!;
+        k[hh * dh + i] = qkv[hh * 3 * dh + dh + i]!;
+        v[hh * dh + i] = qkv[hh * 3 * dh + 2 * dh + i]!;
+      }
+      for (let hh = 0; hh < H; hh++) { ropePartial(q, hh * dh, r, t, theta); ropePartial(k, hh * dh, r, t, theta); }
+      ks[l]!.push(k);
+      vs[l]!.push(v);
+      const o = linearOI(W(`${p}attention.dense.weight`), attend(q, ks[l]!, vs[l]!, H, H, dh), d, W(`${p}attention.dense.bias`));
+      if (parallel) x = add(add(x, o), mlp(x));
+      else { x = add(x, o); x = add(x, mlp(x)); }
+    }
+    const xf = layerNorm(x, W("gpt_neox.final_layer_norm.weight"), W("gpt_neox.final_layer_norm.bias"), spec.normEps);
+    return lmHead(xf, W(spec.tiedEmbeddings ? "gpt_neox.embed_in.weight" : "embed_out.weight"), V);
+  });
+}

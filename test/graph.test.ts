@@ -12,7 +12,7 @@ import { ForwardRunner } from "../src/core/eval/runner";
 import { buildForward } from "../src/core/graph/forward";
 import { attentionName, hiddenStateName, LOGITS, LOGPROBS, NLL } from "../src/core/graph/types";
 import { OnnxError } from "../src/core/onnx/errors";
-import { gpt2Reference, llamaReference, scaledSynthetic, type Weights } from "./graph-reference";
+import { gpt2Reference, llamaReference, neoxReference, scaledSynthetic, type Weights } from "./graph-reference";
 
 async function weightsOf(ck: Checkpoint): Promise<Weights> {
   const m = new Map<string, Float64Array>();
@@ -113,6 +113,27 @@ test("graph: Qwen2-style Llama (GQA 4/2, q/k/v biases, untied head, RoPE) equals
   } finally { await ck.close(); }
 }));
 
+test("graph: GPT-NeoX (partial rotary, interleaved query_key_value, parallel and sequential residual) equals the float64 reference", () => withTmp(async (dir) => {
+  const root = await scaledSynthetic(dir, { family: "gpt-neox", layers: 2, heads: 2, headDim: 16, vocab: 41, maxPositions: 32, seed: 13 }, 10);
+  const cfgPath = path.join(root, "config.json");
+  const cfg = JSON.parse(await fs.readFile(cfgPath, "utf8")) as Record<string, unknown>;
+  assert.equal(cfg.rotary_pct, 0.25);
+  for (const parallel of [true, false]) {
+    await fs.writeFile(cfgPath, JSON.stringify({ ...cfg, use_parallel_residual: parallel }));
+    const ck = await openCheckpoint(root);
+    try {
+      const seqs = [[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5], [2, 7, 1]];
+      const W = await weightsOf(ck);
+      for (const chunk of [{}, { attentionChunk: 4, maxSequence: 12 }]) {
+        const { out, S } = await runBatch(ck, seqs, { logits: true, ...chunk });
+        const { diff, scale } = maxDiffToReference(out[LOGITS]!.data, S, 41, seqs, (s) => neoxReference(ck.spec, W, s));
+        assert.ok(scale > 1, `logits are not trivially small (max |logit| ${scale})`);
+        assert.ok(diff <= 1e-4, `parallel ${parallel}: max |graph − reference| = ${diff}`);
+      }
+    } finally { await ck.close(); }
+  }
+}));
+
 test("graph: tied Llama; nll, logprobs, hidden states and attention outputs are consistent", () => withTmp(async (dir) => {
   const ck = await openCheckpoint(await scaledSynthetic(dir, { family: "llama", layers: 2, heads: 2, kvHeads: 1, headDim: 4, vocab: 37, maxPositions: 16, tied: true, seed: 5 }, 10));
   try {
@@ -149,7 +170,7 @@ test("graph: tied Llama; nll, logprobs, hidden states and attention outputs are 
 test("graph: unsupported families and a bad compact plan fail with OnnxError naming the problem", () => withTmp(async (dir) => {
   const bert = await openCheckpoint(await writeSyntheticModel(path.join(dir, "bert"), { family: "bert", layers: 1, heads: 2, headDim: 4, seed: 1 }));
   try {
-    assert.throws(() => buildForward(bert), (e: unknown) => e instanceof OnnxError && e.code === "unsupported" && /llama and gpt2/.test(e.message));
+    assert.throws(() => buildForward(bert), (e: unknown) => e instanceof OnnxError && e.code === "unsupported" && /llama, gpt2 and gpt-neox/.test(e.message));
   } finally { await bert.close(); }
   const ll = await openCheckpoint(await writeSyntheticModel(path.join(dir, "ll"), { family: "llama", layers: 2, heads: 2, headDim: 4, vocab: 16, seed: 1 }));
   try {

@@ -98,15 +98,22 @@ export function ropeInvFreq(headDim: number, theta: number): Float32Array {
 //   x [B, S, h, dh] ─┬─► Slice[:dh/2] ─► x1 ──────────┐
 //                    ├─► Slice[dh/2:] ─► x2 ─► Neg ───┴─► Concat(−x2, x1) ─► Mul(sin) ─┐
 //                    └─► Mul(cos) ─────────────────────────────────────────────────► Add ─► y
-export function applyRope(b: GraphBuilder, x: string, cos: string, sin: string, headDim: number, name: string): string {
-  const half = headDim / 2;
-  const x1 = b.op("Slice", [x, b.i64s([0]), b.i64s([half]), b.i64s([-1])], `${name}/x1/Slice`);
-  const x2 = b.op("Slice", [x, b.i64s([half]), b.i64s([headDim]), b.i64s([-1])], `${name}/x2/Slice`);
+//   (partial rotary, rotDims < dh: x ─► Slice[:rotDims] ─► the above ─┐
+//                                   x ─► Slice[rotDims:] ───────────┴─► Concat ─► y)
+/** Rotate-half RoPE over the first `rotDims` of each head (= dh for full rotary); cos/sin are [S, 1, rotDims]. */
+export function applyRope(b: GraphBuilder, x: string, cos: string, sin: string, headDim: number, name: string, rotDims = headDim): string {
+  const xr = rotDims === headDim ? x : b.op("Slice", [x, b.i64s([0]), b.i64s([rotDims]), b.i64s([-1])], `${name}/rot/Slice`);
+  const half = rotDims / 2;
+  const x1 = b.op("Slice", [xr, b.i64s([0]), b.i64s([half]), b.i64s([-1])], `${name}/x1/Slice`);
+  const x2 = b.op("Slice", [xr, b.i64s([half]), b.i64s([rotDims]), b.i64s([-1])], `${name}/x2/Slice`);
   const nx2 = b.op("Neg", [x2], `${name}/Neg`);
   const rot = b.op("Concat", [nx2, x1], `${name}/Concat`, { axis: -1 });
-  const a = b.op("Mul", [x, cos], `${name}/MulCos`);
+  const a = b.op("Mul", [xr, cos], `${name}/MulCos`);
   const c = b.op("Mul", [rot, sin], `${name}/MulSin`);
-  return b.op("Add", [a, c], `${name}/Add`);
+  const y = b.op("Add", [a, c], `${name}/Add`);
+  if (rotDims === headDim) return y;
+  const pass = b.op("Slice", [x, b.i64s([rotDims]), b.i64s([headDim]), b.i64s([-1])], `${name}/pass/Slice`);
+  return b.op("Concat", [y, pass], `${name}/pass/Concat`, { axis: -1 });
 }
 
 export interface AttentionSpec {
@@ -114,6 +121,8 @@ export interface AttentionSpec {
   readonly kvHeads: number;   // Hkv
   readonly headDim: number;   // dh
   readonly rope?: { readonly cos: string; readonly sin: string };
+  /** Leading dims of each head that RoPE rotates (default dh; GPT-NeoX: rotary_pct · dh). */
+  readonly rotaryDims?: number;
   /** Multiplier of q·k (default 1/√dh). */
   readonly scale?: number;
   /**
@@ -139,8 +148,8 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
   let k4 = b.op("Reshape", [k, kvShape], `${name}/k/Reshape`);                // [B, S, Hkv, dh]
   const v4 = b.op("Reshape", [v, kvShape], `${name}/v/Reshape`);              // [B, S, Hkv, dh]
   if (a.rope) {
-    q4 = applyRope(b, q4, a.rope.cos, a.rope.sin, dh, `${name}/q_rotary`);
-    k4 = applyRope(b, k4, a.rope.cos, a.rope.sin, dh, `${name}/k_rotary`);
+    q4 = applyRope(b, q4, a.rope.cos, a.rope.sin, dh, `${name}/q_rotary`, a.rotaryDims ?? dh);
+    k4 = applyRope(b, k4, a.rope.cos, a.rope.sin, dh, `${name}/k_rotary`, a.rotaryDims ?? dh);
   }
   const qt = b.op("Transpose", [q4], `${name}/q/Transpose`, { perm: [0, 2, 1, 3] });  // [B, H, S, dh]
   const qs = b.op("Mul", [qt, b.f32(a.scale ?? 1 / Math.sqrt(dh))], `${name}/q/Scale`);

@@ -10,6 +10,7 @@ import { parseSharingPlan } from "../share/planJson";
 import { PlanError } from "../share/errors";
 import { buildGpt2Graph } from "./gpt2";
 import { buildLlamaGraph } from "./llama";
+import { buildNeoxGraph } from "./neox";
 import type { ForwardGraph, ForwardOptions } from "./types";
 
 /** The checkpoint's compact plan, validated (structure, ranges, roots stored in lower layers). */
@@ -32,7 +33,8 @@ export function buildForward(ckpt: Checkpoint, opts: ForwardOptions = {}): Forwa
   switch (ckpt.spec.family) {
     case "llama": return buildLlamaGraph(ckpt.spec, ckpt.source, shapes, o, file);
     case "gpt2": return buildGpt2Graph(ckpt.spec, ckpt.source, shapes, o, file);
+    case "gpt-neox": return buildNeoxGraph(ckpt.spec, ckpt.source, shapes, o, file);
     default:
-      throw new OnnxError("unsupported", `${file}: forward graphs exist for the llama and gpt2 families; ${ckpt.spec.architecture} (${ckpt.spec.family}) cannot be evaluated`);
+      throw new OnnxError("unsupported", `${file}: forward graphs exist for the llama, gpt2 and gpt-neox families; ${ckpt.spec.architecture} (${ckpt.spec.family}) cannot be evaluated`);
   }
 }

@@ -6,6 +6,7 @@ export { buildForward, compactPlanOf } from "./forward";
 export { loadWeightFeeds, applyPlanInPlace, type WeightFeed, type LoadFeedsOptions } from "./feeds";
 export { buildLlamaGraph, llamaInvFreq } from "./llama";
 export { buildGpt2Graph } from "./gpt2";
+export { buildNeoxGraph } from "./neox";
 export { compactAssembler, checkPlan, sharedProjections, type CompactShapes } from "./compact";
 export {
   INPUT_IDS, TARGETS, LOGITS, LOGPROBS, NLL, ATTENTION_GRAM, hiddenStateName, attentionName, chunking,
