@@ -4,11 +4,14 @@
  * with --debug.
  */
 import { type Command, UsageError } from "./args";
+import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
 import { inspectCommand } from "./commands/inspect";
 import { matchCommand } from "./commands/match";
 import { planCommand } from "./commands/plan";
+import { postshareCommand } from "./commands/postshare";
 import { shareCommand } from "./commands/share";
+import { sweepCommand } from "./commands/sweep";
 import { formatError, writeOut } from "./output";
 
 export const COMMANDS: readonly Command[] = [
@@ -17,6 +20,9 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   shareCommand,
   expandCommand,
+  evalCommand,
+  sweepCommand,
+  postshareCommand,
 ];
 
 const VERSION = "0.1.0";

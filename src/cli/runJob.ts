@@ -76,6 +76,16 @@ export interface RunJobOptions {
   readonly title?: string;
   /** Worker log lines to stderr (--debug). */
   readonly debug?: boolean;
+  /** Run on this client (several jobs, one worker); it is left running. Default: a client for this job only. */
+  readonly client?: WorkerClient;
+}
+
+/** A worker client for CLI commands. */
+export function cliClient(providers: Providers = "auto", debug = false): WorkerClient {
+  return new WorkerClient({
+    providers,
+    ...(debug ? { log: (level: string, message: string) => process.stderr.write(`[${level}] ${message}\n`) } : {}),
+  });
 }
 
 /** The error a command gets when the user cancelled its job. */
@@ -87,10 +97,7 @@ export class CancelledError extends Error {
 /** Runs one worker job with progress and Ctrl-C handling; throws CancelledError when cancelled. */
 export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M>, opts: RunJobOptions = {}): Promise<JobResult<M>> {
   const title = opts.title ?? method.replace(/^headshare\//, "");
-  const client = new WorkerClient({
-    providers: opts.providers ?? "auto",
-    ...(opts.debug ? { log: (level: string, message: string) => process.stderr.write(`[${level}] ${message}\n`) } : {}),
-  });
+  const client = opts.client ?? cliClient(opts.providers, opts.debug);
   const line = new ProgressLine(title);
   const ac = new AbortController();
   let interrupts = 0;
@@ -116,7 +123,7 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
   } finally {
     line.clear();
     process.off("SIGINT", onSigint);
-    await client.dispose();
+    if (!opts.client) await client.dispose();
   }
 }
 

@@ -1,0 +1,65 @@
+/** `headshare eval <model> --text FILE [--compare OTHER]`: NLL/perplexity, and regression metrics against another model. */
+import { type Command, parseArgs, UsageError } from "../args";
+import { bytes, int, keyValues, pct, writeOut } from "../output";
+import { absolute, cancellable, parseProviders, runJob } from "../runJob";
+import { TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
+
+const usage = `usage: headshare eval <model> --text FILE [--compare OTHER] [--documents-separator STR] [--window N]
+                      [--stride S] [--no-bos] [--json] [--providers auto|cpu,cuda,...] [--debug]
+
+Scores a text with the model (its own ONNX forward pass, in the worker): mean NLL per predicted
+token and perplexity under the stated windowing. With --compare, also KL(P_model ‖ P_other) per token,
+top-1 agreement, per-layer hidden-state cosine, and the other model's NLL/ppl, parameters and bytes.
+
+  <model>          a checkpoint folder (dense or compact headshare checkpoint) with tokenizer.json
+  --compare OTHER  a second model on the same tokenizer (e.g. the original of a shared model)
+${TEXT_USAGE}
+  --json           one JSON object: tokens, nll, ppl, protocol, provider (+ kl, top1Agreement,
+                   hiddenCosine, compare with --compare)`;
+
+const spec = {
+  command: "eval", usage,
+  flags: [...TEXT_FLAGS, { name: "compare", type: "string" }, { name: "json", type: "boolean" }, { name: "providers", type: "string" }],
+  positionals: [{ name: "model", required: true }],
+} as const;
+
+export const evalCommand: Command = {
+  name: "eval",
+  summary: "perplexity of a model on a text, optionally compared with another model",
+  usage,
+  run: (argv) => cancellable(async () => {
+    const a = parseArgs(spec, argv);
+    if (a.help) {
+      await writeOut(usage);
+      return 0;
+    }
+    if (a.flags.text === undefined) throw new UsageError("eval: --text FILE is required", usage);
+    const providers = parseProviders(a.flags.providers as string | undefined, "eval", usage);
+    const r = await runJob("headshare/eval", {
+      model: absolute(a.positionals[0]!), text: absolute(a.flags.text as string),
+      ...(a.flags.compare !== undefined ? { compare: absolute(a.flags.compare as string) } : {}),
+      ...textParams(a), providers,
+    }, { providers, debug: a.debug });
+    if (a.flags.json) {
+      await writeOut(JSON.stringify(r));
+      return 0;
+    }
+    const facts: [string, string][] = [
+      ["tokens", `${int(r.tokens)} predicted (${r.protocol.description})`],
+      ["nll", `${r.nll.toFixed(6)} nats/token`],
+      ["ppl", r.ppl.toFixed(4)],
+      ["model size", `${int(r.parameters)} parameters, ${bytes(r.bytes)}`],
+    ];
+    if (r.compare) {
+      facts.push(
+        ["compare nll", `${r.compare.nll.toFixed(6)} (ppl ${r.compare.ppl.toFixed(4)}; ${int(r.compare.parameters)} parameters, ${bytes(r.compare.bytes)})`],
+        ["KL", `${(r.kl ?? NaN).toFixed(6)} nats/token (this model ‖ compare)`],
+        ["top-1 agreement", pct(r.top1Agreement ?? NaN, 2)],
+      );
+      if (r.hiddenCosine) facts.push(["hidden cosine", r.hiddenCosine.map((c, l) => `L${l} ${c.toFixed(4)}`).join("  ")]);
+    }
+    facts.push(["time", `${r.seconds.toFixed(2)} s on ${r.provider}`]);
+    await writeOut(keyValues(facts));
+    return 0;
+  }),
+};

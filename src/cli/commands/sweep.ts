@@ -1,0 +1,80 @@
+/** `headshare sweep <model> --ratios … --text FILE`: one match table, then the shared model's metrics at each ratio. */
+import { writeTextAtomic } from "../../core/safetensors/writer";
+import { sweepCsv } from "../../core/eval/sweep";
+import { type Command, parseArgs, UsageError } from "../args";
+import { bytes, int, pct, table, writeOut } from "../output";
+import { absolute, cancellable, parseProviders, runJob } from "../runJob";
+import { TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
+
+const usage = `usage: headshare sweep <model> --ratios A,B,... --text FILE [--csv FILE] [--strategy ...] [--granularity ...]
+                       [--documents-separator STR] [--window N] [--stride S] [--no-bos] [--json]
+                       [--providers auto|cpu,cuda,...] [--debug]
+
+The quality/size curve: computes the match table once, then for each ratio applies DirectShare in
+memory and scores the shared model against the original on the text (NLL, ppl, KL(P_original ‖
+P_shared), top-1 agreement, hidden-state cosine), with the compact checkpoint's parameters and bytes.
+
+  --ratios A,B,...  sharing ratios, e.g. 0,0.05,0.1,0.2,0.3
+${TEXT_USAGE}
+  --csv FILE        also write the curve as CSV
+  --json            one JSON object {rows, original, tokens, protocol, provider, seconds, ...}`;
+
+const spec = {
+  command: "sweep", usage,
+  flags: [
+    ...TEXT_FLAGS,
+    { name: "ratios", type: "string" },
+    { name: "csv", type: "string" },
+    { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
+    { name: "granularity", type: "string", choices: ["group", "query-head"] },
+    { name: "json", type: "boolean" },
+    { name: "providers", type: "string" },
+  ],
+  positionals: [{ name: "model", required: true }],
+} as const;
+
+function parseRatios(raw: string): number[] {
+  const parts = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const out = parts.map(Number);
+  const bad = parts.find((_s, i) => !Number.isFinite(out[i]!) || out[i]! < 0 || out[i]! > 1);
+  if (parts.length === 0 || bad !== undefined) throw new UsageError(`sweep: --ratios needs a comma list of numbers in [0, 1] (got "${bad ?? raw}")`, usage);
+  return out;
+}
+
+export const sweepCommand: Command = {
+  name: "sweep",
+  summary: "quality/size curve: metrics of the shared model at several ratios",
+  usage,
+  run: (argv) => cancellable(async () => {
+    const a = parseArgs(spec, argv);
+    if (a.help) {
+      await writeOut(usage);
+      return 0;
+    }
+    if (a.flags.ratios === undefined) throw new UsageError("sweep: --ratios A,B,... is required (e.g. --ratios 0,0.1,0.2,0.3)", usage);
+    if (a.flags.text === undefined) throw new UsageError("sweep: --text FILE is required", usage);
+    const ratios = parseRatios(a.flags.ratios as string);
+    const providers = parseProviders(a.flags.providers as string | undefined, "sweep", usage);
+    const r = await runJob("headshare/sweep", {
+      model: absolute(a.positionals[0]!), text: absolute(a.flags.text as string), ratios,
+      strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
+      granularity: (a.flags.granularity as "group" | undefined) ?? "group",
+      ...textParams(a), providers,
+    }, { providers, debug: a.debug });
+    const csvFile = a.flags.csv === undefined ? undefined : absolute(a.flags.csv as string);
+    if (csvFile) await writeTextAtomic(csvFile, sweepCsv(r));
+    if (a.flags.json) {
+      await writeOut(JSON.stringify(r));
+      return 0;
+    }
+    const rows = r.rows.map((x) => [String(x.ratio), int(x.selected), int(x.parameters), bytes(x.bytes), x.nll.toFixed(4), x.ppl.toFixed(3), x.kl.toFixed(5), pct(x.top1Agreement, 1)]);
+    await writeOut([
+      `original: nll ${r.original.nll.toFixed(4)}, ppl ${r.original.ppl.toFixed(3)}, ${int(r.original.parameters)} parameters, ${bytes(r.original.bytes)}`,
+      `${int(r.tokens)} tokens (${r.protocol.description}); ${r.klDirection}; ${r.seconds.toFixed(1)} s on ${r.provider}`,
+      "",
+      table(["ratio", "selected", "parameters", "bytes", "nll", "ppl", "kl", "top-1"], rows, [true, true, true, true, true, true, true, true]),
+      ...(csvFile ? ["", `CSV written to ${csvFile}`] : []),
+    ].join("\n"));
+    return 0;
+  }),
+};
