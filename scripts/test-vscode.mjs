@@ -55,23 +55,26 @@ if (sharedDir) fs.cpSync(path.join(sharedDir, "models/stories260K-hf"), path.joi
 else console.log("[vscode] ../shared is not present: tests that need stories260K-hf skip (it exists in CI and dev sessions only)");
 const evalText = sharedDir ? path.join(sharedDir, "corpus/tinystories-valid-excerpt.txt") : "";
 fs.mkdirSync(path.join(tmp, "data/User"), { recursive: true });
-fs.writeFileSync(path.join(tmp, "data/User/settings.json"), JSON.stringify({
+const userSettings = JSON.stringify({
   "workbench.startupEditor": "none", "chat.disableAIFeatures": true, "workbench.secondarySideBar.defaultVisibility": "hidden",
   "extensions.autoUpdate": false, "extensions.autoCheckUpdates": false, "update.mode": "none", "telemetry.telemetryLevel": "off",
   "workbench.enableExperiments": false, "security.workspace.trust.enabled": false, "workbench.tips.enabled": false,
   "workbench.colorTheme": "Default Dark Modern",
   "headshare.eval.text": evalText, "headshare.eval.documentSeparator": "<|endoftext|>",
-}, null, 1));
+}, null, 1);
+fs.writeFileSync(path.join(tmp, "data/User/settings.json"), userSettings);
 fs.mkdirSync(artifacts, { recursive: true });
 
 const env = { ...process.env, HEADSHARE_LOG_CONSOLE: "1", HEADSHARE_TEST_WORKSPACE: workspace, HEADSHARE_TEST_TMP: tmp, HEADSHARE_TEST_ARTIFACTS: artifacts, HEADSHARE_TEST_SHARED: sharedDir ?? "" };
 
 async function startServer(tag, { restricted = false } = {}) {
   const userData = path.join(tmp, restricted ? "data-restricted" : "data");
+  fs.mkdirSync(path.join(userData, "User"), { recursive: true });
+  fs.writeFileSync(path.join(userData, "User/settings.json"), userSettings);   // fresh for every phase
   if (restricted) {
     // Workspace trust on, never prompt: the folder opens in Restricted Mode.
     fs.mkdirSync(path.join(userData, "User"), { recursive: true });
-    const settings = JSON.parse(fs.readFileSync(path.join(tmp, "data/User/settings.json"), "utf8"));
+    const settings = JSON.parse(userSettings);
     fs.writeFileSync(path.join(userData, "User/settings.json"), JSON.stringify({ ...settings, "security.workspace.trust.enabled": true, "security.workspace.trust.startupPrompt": "never", "security.workspace.trust.emptyWindow": false }, null, 1));
   }
   const server = spawn(node24, [serverMain, "--host", "127.0.0.1", "--port", "0", "--without-connection-token",

@@ -134,7 +134,10 @@ export async function runUi({ page, port, workspace, payload, artifacts, step })
   step(`report: parameters 260,032 → 241,600; perplexity ${rOrig.toFixed(4)} → ${rShared.toFixed(4)}`);
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-report.png") });
+  // The new folder appears in the explorer beside the input (expand "models" if the explorer folded it).
+  if (!(await row("stories260K-hf-shared-30").isVisible())) await row("models").click();
   await row("stories260K-hf-shared-30").waitFor({ timeout: 15000 });
+  step("the output folder shows in the explorer beside the input");
 
   const status = await page.locator(".statusbar-item", { hasText: "Headshare" }).first().textContent();
   step(`status bar: ${status?.trim()}`);

@@ -131,7 +131,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
           progress.report({ message: "evaluating original vs shared" });
           const t1 = Date.now();
           const ev = await session.request(job, "headshare/eval", { model, compare: o.out, text: s.evalText, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) }, onProgress);
-          report = { ...report, eval: evalSummary(ev, o.ratio, (Date.now() - t1) / 1000) };
+          report = { ...report, eval: evalSummary(ev, o.ratio, (Date.now() - t1) / 1000), provider: ev.provider };
         }
         if (!o.noReport) await ReportPanel.show(session, report, `Report: ${name} ${Math.round(o.ratio * 100)}%`);
         return { out: o.out, report };
@@ -153,7 +153,7 @@ function shareReport(model: string, o: { ratio: number; strategy: Strategy; gran
   const U = table.unitsPerLayer;
   return {
     ...emptyReport({ model: modelRef(model), method: "directshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
-    output: o.out, format: o.format, provider: r.provider, seconds: r.seconds,
+    output: o.out, format: o.format, provider: r.provider === "none" ? null : r.provider, seconds: r.seconds,
     parameters: pb !== null && pa !== null ? { before: pb, after: pa } : null,
     bytes: bb !== null && ba !== null ? { before: bb, after: ba } : null,
     selected: r.plan.selected, chainedTargets: r.plan.chainedTargets,

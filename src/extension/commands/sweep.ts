@@ -16,7 +16,7 @@ export async function sweepCommand(session: Session, uri: vscode.Uri | undefined
   const model = await pickModel(uri, MapPanel.active?.model, "Sweep which checkpoint?");
   if (!model) return undefined;
   const s = session.settings;
-  let ratios = o.ratios;
+  let ratios = o.ratios ? [...new Set(o.ratios)].sort((a, b) => a - b) : undefined;
   if (!ratios) {
     const t = await vscode.window.showInputBox({ title: "Sweep: ratios", value: "0, 0.1, 0.2, 0.3, 0.4, 0.5", validateInput: (v) => { try { parseRatios(v); return undefined; } catch (e) { return (e as Error).message; } } });
     if (t === undefined) return undefined;
