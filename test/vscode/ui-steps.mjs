@@ -104,6 +104,16 @@ export async function runUi({ page, port, workspace, payload, artifacts, step })
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-quick-eval.png") });
   await webview.locator("#eval-result").scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-quick-eval-metrics.png") });
+  // The README picture: a tall window with the map (a cell pinned: its line to the root), the histogram and the eval.
+  await page.setViewportSize({ width: 1400, height: 1500 });
+  await page.waitForTimeout(500);
+  await webview.locator("canvas.heatmap").scrollIntoViewIfNeeded();
+  const cb = await webview.locator("canvas.heatmap").boundingBox();
+  const cell = (cb.width - 40 - 64) / 4;
+  await page.mouse.click(cb.x + 40 + cell * 1.5, cb.y + 22 + cell * 2.5);   // layer 2, unit 1
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-readme.png") });
+  await page.setViewportSize({ width: 1400, height: 900 });
 
   // Compress from the explorer menu, accepting every default (DirectShare, 30%, qk, compact, folder beside the input).
   await row("stories260K-hf").click({ button: "right" });
