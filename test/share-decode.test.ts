@@ -45,3 +45,22 @@ test("share-decode: WebAssembly BF16 widening equals bytesToF32 for every length
   assert.ok(sameBits(d.chunk.subarray(100, 50_100), bytesToF32(big, "BF16")));
   assert.throws(() => d.decode(new Uint8Array(2 << 17), 1 << 17, 0), RangeError);
 });
+
+test("share-decode: WebAssembly F16 widening equals the exact table for all 65,536 bit patterns", () => {
+  const d = createBf16Decoder(65_536 + 16, 2 * 65_536);
+  assert.ok(d);
+  const h = new Uint16Array(65_536);
+  for (let i = 0; i < h.length; i++) h[i] = i;
+  const want = bytesToF32(new Uint8Array(h.buffer), "F16");
+  d.staging.set(new Uint8Array(h.buffer));
+  d.widenStagedF16(65_536, 0);
+  for (let i = 0; i < 65_536; i++) {
+    const a = d.chunk[i]!, b = want[i]!;
+    assert.ok(Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)), `0x${i.toString(16)}: ${a} vs ${b}`);
+  }
+  d.chunk.fill(5);
+  d.staging.set(new Uint8Array(h.buffer, 2 * 1000, 2 * 13)); // 13 values: one SIMD group + 5 by table
+  d.widenStagedF16(13, 7);
+  for (let i = 0; i < 13; i++) assert.ok(Object.is(d.chunk[7 + i], want[1000 + i]));
+  assert.equal(d.chunk[20], 5, "writes nothing past the end");
+});

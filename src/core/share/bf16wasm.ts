@@ -1,6 +1,6 @@
 /**
- * BF16 → float32 widening with WebAssembly SIMD (about 4× the plain JS loop), used by the matcher
- * for contiguous runs of BF16 rows. The module is 120 hand-assembled bytes:
+ * BF16 and F16 → float32 widening with WebAssembly SIMD (3–4× the plain JS loops), used by the
+ * matcher for contiguous runs of half-precision rows. The module is assembled by hand here:
  *
  *   (func (export "bf16") (param $src i32) (param $dst i32) (param $n8 i32)   ;; n8 ≥ 1 groups of 8
  *     (loop
@@ -11,9 +11,16 @@
  *       (br_if 0 (local.tee $n8 (i32.sub (local.get $n8) (i32.const 1))))))
  *   (memory (export "mem") 1)
  *
+ * A second function, "f16", widens IEEE half floats the same way, branch-free per lane:
+ *   e = (h & 0x7fff) << 13;  o = e + (112 << 23);  o += (e & 0x0f800000) == 0x0f800000 ? 112 << 23 : 0;
+ *   o = (e & 0x0f800000) == 0 ? bits(float(o + (1 << 23)) − 2^−14) : o;  result = o | (h & 0x8000) << 16
+ * (inf/NaN get exponent 255; zeros and subnormals are rebuilt exactly by one float subtraction).
+ *
  * The chunk the matcher hands to onnxruntime lives in this module's memory, so decoding writes
  * straight into it; raw bytes are staged at the end of the memory.
  */
+import { f16ToF32Table } from "./decode";
+
 const BODY = [
   0x00, // no locals
   0x03, 0x40, // loop
@@ -27,16 +34,61 @@ const BODY = [
   0x0b, // end func
 ];
 
+/** Signed LEB128 of an i32 (for i32.const). */
+function sleb(v: number): number[] {
+  const out: number[] = [];
+  let x = v | 0;
+  for (;;) {
+    const b = x & 0x7f;
+    x >>= 7;
+    if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
+    out.push(b | 0x80);
+  }
+}
+
+/** The "f16" body: locals 3 $x, 4 $s, 5 $e, 6 $exp, 7 $o, 8 $v (v128). */
+function f16Body(): number[] {
+  const get = (i: number): number[] => [0x20, i], set = (i: number): number[] => [0x21, i];
+  const splat = (c: number): number[] => [0x41, ...sleb(c), 0xfd, 0x11];
+  const AND = [0xfd, 0x4e], OR = [0xfd, 0x50], ADD = [0xfd, 0xae, 0x01], EQ = [0xfd, 0x37], SHL = [0xfd, 0xab, 0x01];
+  const FSUB = [0xfd, 0xe5, 0x01], SELECT = [0xfd, 0x52];
+  const half = (extend: number, offset: number): number[] => [
+    ...get(1), // store address
+    ...get(8), 0xfd, extend, 0x01, ...set(3),
+    ...get(3), ...splat(0x8000), ...AND, 0x41, 16, ...SHL, ...set(4),
+    ...get(3), ...splat(0x7fff), ...AND, 0x41, 13, ...SHL, ...set(5),
+    ...get(5), ...splat(0x0f800000), ...AND, ...set(6),
+    ...get(5), ...splat(0x38000000), ...ADD, ...set(7),
+    ...get(7), ...get(6), ...splat(0x0f800000), ...EQ, ...splat(0x38000000), ...AND, ...ADD, ...set(7),
+    ...get(7), ...splat(0x00800000), ...ADD, ...splat(0x38800000), ...FSUB,
+    ...get(7), ...get(6), ...splat(0), ...EQ, ...SELECT,
+    ...get(4), ...OR,
+    0xfd, 0x0b, 0x04, offset, // v128.store
+  ];
+  return [
+    0x01, 0x06, 0x7b, // 6 v128 locals
+    0x03, 0x40,
+    ...get(0), 0xfd, 0x00, 0x04, 0x00, ...set(8), // $v = v128.load($src)
+    ...half(0xa9, 0x00), ...half(0xaa, 0x10),
+    0x20, 0x00, 0x41, 0x10, 0x6a, 0x21, 0x00,
+    0x20, 0x01, 0x41, 0x20, 0x6a, 0x21, 0x01,
+    0x20, 0x02, 0x41, 0x01, 0x6b, 0x22, 0x02,
+    0x0d, 0x00,
+    0x0b, 0x0b,
+  ];
+}
+
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const section = (id: number, content: number[]): number[] => [id, ...leb(content.length), ...content];
-  const code = [0x01, ...leb(BODY.length), ...BODY];
+  const F16 = f16Body();
+  const code = [0x02, ...leb(BODY.length), ...BODY, ...leb(F16.length), ...F16];
   const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]), // type: (i32 i32 i32) → ()
-    ...section(3, [0x01, 0x00]), // function 0 has type 0
+    ...section(3, [0x02, 0x00, 0x00]), // functions 0 and 1 have type 0
     ...section(5, [0x01, 0x00, 0x01]), // memory: min 1 page
-    ...section(7, [0x02, ...name("mem"), 0x02, 0x00, ...name("bf16"), 0x00, 0x00]),
+    ...section(7, [0x03, ...name("mem"), 0x02, 0x00, ...name("bf16"), 0x00, 0x00, ...name("f16"), 0x00, 0x01]),
     ...section(10, code),
   ]);
 }
@@ -61,6 +113,8 @@ export interface Bf16Decoder {
   readonly staging: Uint8Array;
   /** Widens `count` BF16 values already in `staging` into chunk[dstIndex ...]. */
   widenStaged(count: number, dstIndex: number): void;
+  /** Widens `count` F16 values already in `staging` into chunk[dstIndex ...] (NaN payloads kept). */
+  widenStagedF16(count: number, dstIndex: number): void;
 }
 
 /**
@@ -78,6 +132,7 @@ export function createBf16Decoder(chunkFloats: number, stagingBytes: number): Bf
   }
   const mem = instance.exports.mem as WebAssembly.Memory;
   const bf16 = instance.exports.bf16 as (src: number, dst: number, n8: number) => void;
+  const f16 = instance.exports.f16 as (src: number, dst: number, n8: number) => void;
   mem.grow(Math.ceil(total / 65536));
   const chunk = new Float32Array(mem.buffer, 0, chunkFloats); // [n, width] f32 row-major
   const stagingAt = Math.ceil((chunkFloats * 4) / 16) * 16;
@@ -91,10 +146,18 @@ export function createBf16Decoder(chunkFloats: number, stagingBytes: number): Bf
     if (n8 > 0) bf16(stagingAt, dstIndex * 4, n8);
     for (let i = n8 * 8; i < count; i++) u32[dstIndex + i] = u16[stagingAt / 2 + i]! << 16;
   };
+  const f16Table = f16ToF32Table();
+  const f32 = new Float32Array(mem.buffer); // the same memory as floats
   return {
     chunk,
     staging: u8.subarray(stagingAt, stagingAt + stagingBytes),
     widenStaged,
+    widenStagedF16(count: number, dstIndex: number): void {
+      if (count * 2 > stagingBytes || dstIndex + count > chunkFloats) throw new RangeError(`f16 decode of ${count} values exceeds the staging area or the chunk`);
+      const n8 = count >>> 3;
+      if (n8 > 0) f16(stagingAt, dstIndex * 4, n8);
+      for (let i = n8 * 8; i < count; i++) f32[dstIndex + i] = f16Table[u16[stagingAt / 2 + i]!]!;
+    },
     decode(src: Uint8Array, count: number, dstIndex: number): void {
       if (count * 2 > stagingBytes || src.byteLength < count * 2) throw new RangeError(`bf16 decode of ${count} values exceeds the staging area`);
       u8.set(src.subarray(0, count * 2), stagingAt);

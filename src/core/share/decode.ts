@@ -6,7 +6,7 @@ import type { DType } from "../safetensors/types";
 
 let f16Table: Float32Array | undefined;
 /** All 65536 F16 values as float32 (exact). */
-function f16ToF32Table(): Float32Array {
+export function f16ToF32Table(): Float32Array {
   if (f16Table) return f16Table;
   const t = new Float32Array(65536); // [65536] f32: value of every F16 bit pattern
   for (let h = 0; h < 65536; h++) {

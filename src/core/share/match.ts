@@ -122,8 +122,8 @@ async function readBlock(source: TensorSource, plan: ProjPlan, t0: number, t1: n
 
 /**
  * The fast path for row slices (F32, BF16, F16): synchronous positioned reads (page cache) with no
- * intermediate buffers — F32 rows straight into the chunk, BF16 into the WebAssembly decoder's
- * staging area (then widened into the chunk), F16 into a staging buffer (then decoded by table).
+ * intermediate buffers — F32 rows straight into the chunk, BF16/F16 into the WebAssembly decoder's
+ * staging area (then widened into the chunk by SIMD).
  * Opens each weights file read-only once; `bytes` counts what it read.
  */
 class DirectRowReader {
@@ -187,6 +187,7 @@ class DirectRowReader {
         else {
           this.readExact(fd, this.staging, len, pos, info.file, ref.tensor);
           if (info.dtype === "BF16") this.bf16!.widenStaged(count, at);
+          else if (this.bf16) this.bf16.widenStagedF16(count, at);
           else decodeInto(this.staging, 0, info.dtype, count, this.chunk, at);
         }
         at += count;
@@ -297,8 +298,8 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   }
   const maxW = Math.max(...blocks.map((b) => (b.t1 - b.t0) * b.plan.width));
   // BF16 row runs are widened by WebAssembly SIMD straight into a chunk in its memory.
-  const anyBf16 = plans.some((p) => p.refs.some((r) => r.axis === 0 && source.info(r.tensor).dtype === "BF16"));
-  const bf16 = anyBf16 ? createBf16Decoder(n * maxW, maxW * 2) : undefined;
+  const anyHalf = plans.some((p) => p.refs.some((r) => r.axis === 0 && ["BF16", "F16"].includes(source.info(r.tensor).dtype)));
+  const bf16 = anyHalf ? createBf16Decoder(n * maxW, maxW * 2) : undefined;
   const chunk = bf16?.chunk ?? new Float32Array(n * maxW); // [n, width ≤ maxW] f32 row-major
 
   aborted(opts.signal);
