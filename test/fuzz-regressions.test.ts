@@ -76,3 +76,22 @@ test("fuzz regression (protocol.webview-messages): an export named '.' or '..' i
   for (const name of [".", "..", "..."]) assert.equal(fromWebviewSchema.safeParse({ type: "export", format: "png", suggestedName: name, data: "x" }).success, false, name);
   assert.equal(fromWebviewSchema.safeParse({ type: "export", format: "png", suggestedName: "map.v2.png", data: "x" }).success, true);
 });
+
+test("fuzz regression (model.config+tensors): a layer count of 2^53−1 in config.json is a typed error for every family, not 'Invalid array length'", async () => {
+  const { writeSyntheticModel } = await import("../src/core/model/synthetic");
+  const { openCheckpoint } = await import("../src/core/model/checkpoint");
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  const { scratchDir, removeDir } = await import("./fuzz/tmp");
+  const root = scratchDir("reg-layers");
+  try {
+    for (const [family, key] of [["llama", "num_hidden_layers"], ["gpt2", "n_layer"], ["bert", "num_hidden_layers"], ["gpt-neox", "num_hidden_layers"]] as const) {
+      const dir = await writeSyntheticModel(path.join(root, family), { family, layers: 1, heads: 2, headDim: 2, intermediate: 4, vocab: 8, seed: 1 });
+      const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+      fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, [key]: Number.MAX_SAFE_INTEGER }));
+      await assert.rejects(openCheckpoint(dir), (e: unknown) => e instanceof Error && e.name === "ModelError" && (e as { code?: string }).code === "inconsistent-config" && e.message.includes("config.json"), family);
+    }
+  } finally {
+    removeDir(root);
+  }
+});

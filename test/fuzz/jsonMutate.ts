@@ -86,6 +86,18 @@ export function applyJsonOps(value: unknown, ops: readonly JsonOp[]): unknown {
   return root;
 }
 
+/**
+ * Deep equality of JSON-like values by content (own enumerable keys, Object.is on leaves),
+ * ignoring prototypes (fast-check makes prototype-less objects; structuredClone does not).
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return Object.is(a, b);
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
 /** A value and the mutations applied to it (none: the value as generated). */
 export function mutatedArb<T>(valid: fc.Arbitrary<T>, maxOps = 3): fc.Arbitrary<{ value: unknown; ops: readonly JsonOp[] }> {
   return fc.tuple(valid, fc.array(jsonOpArb, { maxLength: maxOps })).map(([v, ops]) => ({ value: ops.length ? applyJsonOps(v, ops) : v, ops }));

@@ -1,6 +1,7 @@
 /** Every fuzz target, in run order. Each file adds its targets here. */
 import type { FuzzTarget } from "../harness";
 import { safetensorsTargets } from "./safetensors";
+import { modelTargets } from "./model";
 import { protocolTargets } from "./protocol";
 import { shareTargets } from "./share";
 
@@ -8,5 +9,6 @@ import { shareTargets } from "./share";
 export const ALL_TARGETS: readonly FuzzTarget<any>[] = [
   ...safetensorsTargets,
   ...shareTargets,
+  ...modelTargets,
   ...protocolTargets,
 ];

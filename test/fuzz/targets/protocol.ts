@@ -11,7 +11,6 @@
  * An input message is never modified (checked with a deep copy).
  */
 import assert from "node:assert/strict";
-import v8 from "node:v8";
 import fc from "fast-check";
 import { envelopeSchema, type Envelope } from "../../../src/protocol/envelope";
 import { Rpc, RpcError } from "../../../src/protocol/rpc";
@@ -19,7 +18,7 @@ import { fromWebviewSchema, toWebviewSchema, MAX_EXPORT_CHARS } from "../../../s
 import { clientSide, workerRequests, workerSide, type WorkerJob } from "../../../src/protocol/worker";
 import { serveWorker, type JobTable } from "../../../src/worker/serve";
 import type { FuzzTarget } from "../harness";
-import { applyJsonOps, jsonOpArb, weirdJsonArb } from "../jsonMutate";
+import { applyJsonOps, jsonOpArb, sameValue, weirdJsonArb } from "../jsonMutate";
 import { oursTableArb } from "./share";
 
 const METHODS = Object.keys(workerRequests) as (keyof typeof workerRequests)[];
@@ -108,7 +107,7 @@ const workerTarget: FuzzTarget<WorkerCase> = {
     const table: Record<string, unknown> = {};
     for (const m of JOBS) table[m] = { run: (params: unknown) => { calls.push({ method: m, params }); return misbehave(c.behaviour); } };
     const server = serveWorker(table as JobTable, { send: (m) => void sent.push(m) }, { log: (_l, msg) => logs.push(msg), onShutdown: () => undefined });
-    const copies = c.messages.map((m) => v8.serialize(m));
+    const copies = c.messages.map((m) => structuredClone(m));
     for (const m of c.messages) server.rpc.receive(m);
     await settle(c.behaviour === "reject-later");
     await server.stop(50);
@@ -116,8 +115,8 @@ const workerTarget: FuzzTarget<WorkerCase> = {
     return { sent, logs, calls, copies };
   },
   check(c, r) {
-    const { sent, calls, copies } = r as { sent: Envelope[]; logs: string[]; calls: { method: string; params: unknown }[]; copies: Buffer[] };
-    c.messages.forEach((m, i) => assert.ok(v8.serialize(m).equals(copies[i]!), "a received message was modified"));
+    const { sent, calls, copies } = r as { sent: Envelope[]; logs: string[]; calls: { method: string; params: unknown }[]; copies: unknown[] };
+    c.messages.forEach((m, i) => assert.ok(sameValue(m, copies[i]), "a received message was modified"));
     // Jobs ran only for well-formed requests of their method, with params their schema accepts.
     for (const call of calls) {
       const def = workerRequests[call.method as keyof typeof workerRequests];
