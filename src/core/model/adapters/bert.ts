@@ -3,7 +3,7 @@
  *   attention.self.{query,key,value}.weight [d, d] (+ bias [d]), attention.output.dense.weight [d, d].
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor } from "./common";
+import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, layerCount } from "./common";
 
 export const bertAdapter: Adapter = {
   family: "bert",
@@ -13,7 +13,7 @@ export const bertAdapter: Adapter = {
     const c = ctx.config;
     const d = c.int(["hidden_size"]);
     const H = c.int(["num_attention_heads"]);
-    const L = c.int(["num_hidden_layers"]);
+    const L = layerCount(ctx, ["num_hidden_layers"]);
     requireDivides(ctx, d, "hidden_size", H, "num_attention_heads");
     const dh = d / H;
     const prefix = detectPrefix(ctx, "embeddings.word_embeddings.weight", ["bert.", ""]);

@@ -54,6 +54,18 @@ export function detectPrefix(ctx: AdapterContext, suffix: string, candidates: re
   throw new ModelError("missing-tensor", where(ctx), `found no "${candidates.map((p) => p + suffix).join('" or "')}"; this is not a ${ctx.config.architecture() ?? ctx.config.modelType() ?? "recognised"} checkpoint (the tensor names do not match config.json ${ctx.config.file})`);
 }
 
+/**
+ * The layer count from config.json, refused when the checkpoint cannot hold that many layers
+ * (each layer has tensors): a corrupt or hostile count must not size arrays (2^53 → RangeError).
+ */
+export function layerCount(ctx: AdapterContext, keys: readonly string[]): number {
+  const L = ctx.config.int(keys);
+  if (L > ctx.source.tensors.length) {
+    throw new ModelError("inconsistent-config", ctx.config.file, `config.json says ${L} layers ("${keys[0]}"), but the checkpoint holds only ${ctx.source.tensors.length} tensors; the config does not belong to these weights`);
+  }
+  return L;
+}
+
 export function requireDivides(ctx: AdapterContext, a: number, aName: string, b: number, bName: string): void {
   if (a % b !== 0) {
     throw new ModelError("inconsistent-config", ctx.config.file, `${bName} = ${b} does not divide ${aName} = ${a}; fix config.json`);

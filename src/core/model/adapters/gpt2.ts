@@ -4,7 +4,7 @@
  *   attn.c_attn.bias [3d]; attn.c_proj.weight [d, d] (head i = row block i), attn.c_proj.bias [d].
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied } from "./common";
+import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied, layerCount } from "./common";
 
 export const gpt2Adapter: Adapter = {
   family: "gpt2",
@@ -14,7 +14,7 @@ export const gpt2Adapter: Adapter = {
     const c = ctx.config;
     const d = c.int(["n_embd", "hidden_size"]);
     const H = c.int(["n_head", "num_attention_heads"]);
-    const L = c.int(["n_layer", "num_hidden_layers"]);
+    const L = layerCount(ctx, ["n_layer", "num_hidden_layers"]);
     requireDivides(ctx, d, "n_embd", H, "n_head");
     const dh = d / H;
     const prefix = detectPrefix(ctx, "wte.weight", ["transformer.", ""]);

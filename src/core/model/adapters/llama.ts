@@ -3,7 +3,7 @@
  *   q_proj [H·dh, d], k_proj/v_proj [Hkv·dh, d], o_proj [d, H·dh]; query head h reads kv head h / (H/Hkv).
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, checkBiasConsistency, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied } from "./common";
+import { type Adapter, type AdapterContext, checkBiasConsistency, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied, layerCount } from "./common";
 
 export const llamaAdapter: Adapter = {
   family: "llama",
@@ -14,7 +14,7 @@ export const llamaAdapter: Adapter = {
     const d = c.int(["hidden_size"]);
     const H = c.int(["num_attention_heads"]);
     const Hkv = c.int(["num_key_value_heads"], H);
-    const L = c.int(["num_hidden_layers"]);
+    const L = layerCount(ctx, ["num_hidden_layers"]);
     requireDivides(ctx, H, "num_attention_heads", Hkv, "num_key_value_heads");
     if (c.raw.head_dim === undefined || c.raw.head_dim === null) requireDivides(ctx, d, "hidden_size", H, "num_attention_heads");
     const dh = c.int(["head_dim"], d / H);

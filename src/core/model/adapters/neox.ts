@@ -4,7 +4,7 @@
  * likewise; attention.dense.weight [d, d] (head h = column block h).
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied } from "./common";
+import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied, layerCount } from "./common";
 
 export const neoxAdapter: Adapter = {
   family: "gpt-neox",
@@ -14,7 +14,7 @@ export const neoxAdapter: Adapter = {
     const c = ctx.config;
     const d = c.int(["hidden_size"]);
     const H = c.int(["num_attention_heads"]);
-    const L = c.int(["num_hidden_layers"]);
+    const L = layerCount(ctx, ["num_hidden_layers"]);
     requireDivides(ctx, d, "hidden_size", H, "num_attention_heads");
     const dh = d / H;
     const prefix = detectPrefix(ctx, "embed_in.weight", ["gpt_neox.", ""]);
