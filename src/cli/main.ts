@@ -4,6 +4,7 @@
  * with --debug.
  */
 import { type Command, UsageError } from "./args";
+import { demoCommand } from "./commands/demo";
 import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
 import { inspectCommand } from "./commands/inspect";
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   evalCommand,
   sweepCommand,
   postshareCommand,
+  demoCommand,
 ];
 
 const VERSION = "0.1.0";
