@@ -1,0 +1,106 @@
+// eval / sweep / postshare / demo through `node dist/cli.js …`: the JSON keys of issues 4 and 5,
+// the README reference numbers on stories260K-hf (when ../shared is present), flag errors, and the demo.
+import test from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sharedPath, sharedSkip } from "./helpers/shared";
+
+const cli = path.resolve(__dirname, "../../dist/cli.js");
+const noCli = fs.existsSync(cli) ? false : "dist/cli.js is not built (npm run build)";
+
+interface Run { code: number | null; stdout: string; stderr: string }
+function run(args: readonly string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), "hs-cli-eval-"));
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const stories = "models/stories260K-hf";
+const excerpt = "corpus/tinystories-valid-excerpt.txt";
+const needShared = noCli || sharedSkip(stories) || sharedSkip(excerpt);
+
+test("cli-eval: eval --json on stories260K-hf reproduces the README numbers (14,552 tokens, NLL 1.222397)", { skip: needShared }, async () => {
+  const r = await run(["eval", sharedPath(stories)!, "--text", sharedPath(excerpt)!, "--documents-separator", "<|endoftext|>", "--window", "512", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const e = JSON.parse(r.stdout) as { tokens: number; nll: number; ppl: number; protocol: { kind: string; window: number }; provider: string };
+  for (const k of ["tokens", "nll", "ppl", "protocol", "provider"]) assert.ok(k in e, `key ${k}`);
+  assert.equal(e.tokens, 14552);
+  assert.ok(Math.abs(e.nll - 1.222397) / 1.222397 < 1e-4, `nll ${e.nll}`);
+  assert.ok(Math.abs(e.ppl - Math.exp(e.nll)) < 1e-9);
+  assert.deepEqual([e.protocol.kind, e.protocol.window, e.provider], ["documents", 512, "cpu"]);
+});
+
+test("cli-eval: eval --compare of a model with itself: KL 0, agreement 1, hidden cosines 1", { skip: needShared }, async () => {
+  const text = path.join(tmp, "short.txt");
+  fs.writeFileSync(text, fs.readFileSync(sharedPath(excerpt)!, "utf8").slice(0, 3000));
+  const r = await run(["eval", sharedPath(stories)!, "--compare", sharedPath(stories)!, "--text", text, "--window", "128", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const e = JSON.parse(r.stdout) as { kl: number; top1Agreement: number; hiddenCosine: number[]; compare: { nll: number }; nll: number };
+  assert.ok(Math.abs(e.kl) < 1e-6, `kl ${e.kl}`);
+  assert.equal(e.top1Agreement, 1);
+  assert.equal(e.hiddenCosine.length, 5);
+  for (const c of e.hiddenCosine) assert.ok(Math.abs(c - 1) < 1e-5);
+  assert.ok(Math.abs(e.compare.nll - e.nll) < 1e-9);
+});
+
+test("cli-eval: sweep --json and --csv: ratio 0 changes nothing, rows per ratio", { skip: needShared }, async () => {
+  const text = path.join(tmp, "sweep.txt");
+  fs.writeFileSync(text, fs.readFileSync(sharedPath(excerpt)!, "utf8").slice(0, 4000));
+  const csv = path.join(tmp, "curve.csv");
+  const r = await run(["sweep", sharedPath(stories)!, "--ratios", "0,0.25", "--text", text, "--window", "256", "--csv", csv, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout) as { rows: { ratio: number; selected: number; nll: number; kl: number; top1Agreement: number }[]; original: { nll: number }; provider: string };
+  assert.deepEqual(s.rows.map((x) => [x.ratio, x.selected]), [[0, 0], [0.25, 5]]);
+  assert.ok(Math.abs(s.rows[0]!.nll - s.original.nll) < 1e-9);
+  assert.ok(Math.abs(s.rows[0]!.kl) < 1e-6);
+  assert.equal(s.rows[0]!.top1Agreement, 1);
+  assert.ok(s.rows[1]!.kl > 0);
+  const lines = fs.readFileSync(csv, "utf8").trim().split("\n");
+  assert.equal(lines.length, 3);
+  assert.match(lines[0]!, /^ratio,selected,saved_units,chained_targets,parameters,bytes,nll,ppl,kl,top1_agreement/);
+});
+
+test("cli-eval: flag errors of eval, sweep and postshare are one clear line, exit 1", { skip: noCli }, async () => {
+  const model = sharedPath(stories) ?? path.join(tmp, "no-model");
+  const cases: [string[], RegExp][] = [
+    [["eval", model], /^headshare: eval: --text FILE is required/],
+    [["eval", model, "--text", path.join(tmp, "missing.txt")], /^headshare: .*missing\.txt: cannot read the text file \(it does not exist\)/],
+    [["eval", model, "--text", "x", "--window", "1"], /^headshare: eval: --window must be in \[2, ∞\]/],
+    [["sweep", model, "--text", "x"], /^headshare: sweep: --ratios A,B,\.\.\. is required/],
+    [["sweep", model, "--text", "x", "--ratios", "0,abc"], /^headshare: sweep: --ratios needs a comma list of numbers in \[0, 1\] \(got "abc"\)/],
+    [["postshare", model, "--text", "x"], /^headshare: postshare: --ratio A is required/],
+    [["postshare", model, "--ratio", "0.3", "--out", path.join(tmp, "ps")], /^headshare: postshare: --text FILE is required/],
+    [["postshare", model, "--ratio", "0.3", "--text", "x", "--out", path.join(tmp, "ps"), "--weight-loss", "l1"], /^headshare: postshare: --weight-loss must be one of l2, mse/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(args);
+    assert.equal(r.code, 1, `${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, re, args.join(" "));
+    assert.equal(r.stdout, "");
+  }
+});
+
+test("cli-eval: demo compresses the embedded model at 30% and prints the plan summary and the bytes saved", { skip: noCli }, async () => {
+  const out = path.join(tmp, "demo-out");
+  const r = await run(["demo", "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /# 3\. plan at 0\.3\nratio:\s+0\.3 of \d+ units/);
+  const m = /shared (\d+) of (\d+) attention units: ([\d,]+) bytes saved/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.equal(Number(m[1]), Math.floor(0.3 * Number(m[2])));
+  const saved = Number(m[3]!.replace(/,/g, ""));
+  assert.ok(saved > 0);
+  const model = /path:\s+(\S+)/.exec(r.stdout)![1]!;
+  const before = fs.statSync(path.join(model, "model.safetensors")).size;
+  assert.equal(before - fs.statSync(path.join(out, "model.safetensors")).size, saved);
+});
