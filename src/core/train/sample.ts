@@ -4,11 +4,12 @@
  * (or memorise) a small text. Batched; no KV cache (each new token re-runs the prefix — fine for
  * the small models we post-train, O(G·T²) token-positions in all).
  *
- *   seqs [G, t] ─► forward ─► logits [G, t, V] ─► last position / temperature ─► softmax ─► sample ─► seqs [G, t+1]
+ *   seqs [G, t] ─► forward ─► logits [G, t, V] ─► Slice: last position [G, 1, V] ─► / temperature ─► softmax ─► sample ─► seqs [G, t+1]
  */
 import { buildForward } from "../graph/forward";
 import { LOGITS } from "../graph/types";
 import type { Checkpoint } from "../model/checkpoint";
+import type { IrGraph, IrTensor } from "../onnx/ir";
 import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type OrtTensor, type ProviderName } from "../runtime/ort";
 import { TrainError } from "./errors";
@@ -37,7 +38,16 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
     throw new TrainError("bad-options", `sampled sequence length must be an integer in 2..${ckpt.spec.maxPositions}, got ${o.length}`);
   }
   const fwd = buildForward(ckpt, { logits: true });
-  const { session } = await createSession(serializeModel(fwd.graph), {
+  // Only the last position's logits leave the session: [G, 1, V] instead of [G, t, V].
+  const LAST = "last_logits";
+  const ints = (name: string, v: number[]): IrTensor => ({ name, type: "int64", dims: [v.length], data: BigInt64Array.from(v, (x) => BigInt(x)) });
+  const graph: IrGraph = {
+    ...fwd.graph,
+    nodes: [...fwd.graph.nodes, { name: "/sample/last/Slice", op: "Slice", inputs: [LOGITS, "/sample/last/start", "/sample/last/end", "/sample/last/axes"], outputs: [LAST] }],
+    initializers: [...fwd.graph.initializers, ints("/sample/last/start", [-1]), ints("/sample/last/end", [2 ** 62]), ints("/sample/last/axes", [1])],
+    outputs: [{ name: LAST, type: "float32", shape: ["batch", 1, ckpt.spec.vocab] }],
+  };
+  const { session } = await createSession(serializeModel(graph), {
     ...(o.providers ? { providers: o.providers } : {}),
     ...(o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}),
   });
@@ -56,9 +66,9 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
         const feeds: Record<string, OrtTensor> = { input_ids: new Tensor("int64", ids, [G, t]) };
         for (const w of fwd.weights) feeds[w.input] = new Tensor("float32", params.get(w.input)!, [...w.shape]);
         const res = await session.run(feeds);
-        const logits = res[LOGITS]!.data as Float32Array; // [G, t, V]
+        const logits = res[LAST]!.data as Float32Array; // [G, 1, V]
         for (let g = 0; g < G; g++) {
-          const base = (g * t + t - 1) * V;
+          const base = g * V;
           let max = -Infinity;
           for (let v = 0; v < V; v++) max = Math.max(max, logits[base + v]! / o.temperature);
           let z = 0;
