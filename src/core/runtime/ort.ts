@@ -61,6 +61,18 @@ export function resolveProviders(providers: readonly ProviderName[] | "auto" | u
   return out;
 }
 
+/**
+ * ORT logs a missing provider library as an error on stderr before throwing; the fallback reports
+ * it instead (fallbackReason), so ORT's own log is kept to fatal messages unless
+ * HEADSHARE_ORT_LOG_LEVEL (verbose|info|warning|error|fatal) asks for more. Errors still throw.
+ */
+const LOG_LEVELS = ["verbose", "info", "warning", "error", "fatal"] as const;
+function configureLogging(): void {
+  const wanted = process.env.HEADSHARE_ORT_LOG_LEVEL;
+  ort.env.logLevel = LOG_LEVELS.find((l) => l === wanted) ?? "fatal";
+}
+let loggingConfigured = false;
+
 /** Providers that failed to load in this process, with the reason (not retried). */
 const unavailable = new Map<ProviderName, string>();
 
@@ -73,6 +85,7 @@ export async function createSession(model: Uint8Array, opts: CreateSessionOption
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 0 || threads > 1024)) {
     throw new RuntimeError("bad-threads", `intraOpThreads must be an integer in 0..1024 (0 = ORT default), got ${threads}`);
   }
+  if (!loggingConfigured) { configureLogging(); loggingConfigured = true; }
   const order = resolveProviders(opts.providers);
   if (!order.includes("cpu")) order.push("cpu");
   const failures: string[] = [];
