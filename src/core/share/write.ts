@@ -214,6 +214,7 @@ async function copyAuxFiles(fromDir: string, dir: string): Promise<string[]> {
     const tmp = path.join(dir, `.headshare-tmp-${e.name}-${process.pid}-${randomBytes(4).toString("hex")}`);
     try {
       await fs.copyFile(path.join(fromDir, e.name), tmp);
+      await fs.chmod(tmp, 0o644); // a copy, not the input: writable even when the input is read-only
       await fs.rename(tmp, target);
     } finally {
       await fs.rm(tmp, { force: true });
