@@ -175,6 +175,8 @@ test("graph: unsupported families and a bad compact plan fail with OnnxError nam
   const ll = await openCheckpoint(await writeSyntheticModel(path.join(dir, "ll"), { family: "llama", layers: 2, heads: 2, headDim: 4, vocab: 16, seed: 1 }));
   try {
     const plan = { format: "headshare.plan", version: 1, ratio: 0.25, strategy: "qk", granularity: "group", layers: 2, unitsPerLayer: 2, selected: 1, savedUnits: 1, chainedTargets: 0, cutoffScore: 0.5, parametersBefore: null, parametersAfter: null, targets: [], storedFrom: [[[0, 0], [0, 1]], [[1, 1], [0, 1]]] } as const;
+    assert.throws(() => buildForward(ll, { attentionChunk: 1, maxSequence: 1000 }), (e: unknown) => e instanceof OnnxError && e.code === "bad-option" && /chunks of at least/.test(e.message));
+    assert.throws(() => buildForward(ll, { attentionChunk: 2.5 }), (e: unknown) => e instanceof OnnxError && e.code === "bad-option");
     assert.throws(() => buildForward(ll, { compactPlan: plan }), (e: unknown) => e instanceof OnnxError && /storedFrom\[1\]\[0\]/.test(e.message));
     const bad = { ...plan, storedFrom: [[[0, 0], [0, 1]], [[0, 0], [1, 1]]] as const };
     // a plan that fits, but the file is dense: the shapes disagree with the plan

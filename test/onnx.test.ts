@@ -78,3 +78,19 @@ test("onnx: bad graphs are rejected with OnnxError naming the problem", () => {
   assert.throws(() => serializeModel(broken), /holds 12 bytes, expected 8/);
   assert.throws(() => validateGraph({ ...g, outputs: [{ name: "ghost", type: "float32", shape: [1] }] }), /ghost/);
 });
+
+test("onnx: alias gives an edge its public name; symbolic dims and int64 inputs run; names are path-style", async () => {
+  const b = new GraphBuilder("alias");
+  const ids = b.input("ids", "int64", ["batch", "seq"]);
+  const table = b.initializer("table", "float32", [4, 2], Float32Array.from([0, 1, 10, 11, 20, 21, 30, 31]));
+  const g = b.op("Gather", [table, ids], "/model/embed/Gather");                   // [batch, seq, 2]
+  const s = b.op("ReduceSum", [g, b.i64s([-1])], "/model/embed/ReduceSum", { keepdims: 0 });
+  assert.equal(b.alias(s, "sums"), "sums");
+  assert.throws(() => b.alias(s, "sums"), /aliased twice/);
+  b.output("sums", "float32", ["batch", "seq"]);
+  const graph = b.build();
+  assert.ok(graph.nodes.every((n) => n.name.startsWith("/")));
+  const out = await run(serializeModel(graph), { ids: new Tensor("int64", BigInt64Array.from([3n, 0n, 2n, 1n, 1n, 3n]), [2, 3]) });
+  assert.deepEqual(Array.from(out.sums!.data as Float32Array), [61, 1, 41, 21, 21, 61]);
+  assert.deepEqual(out.sums!.dims, [2, 3]);
+});
