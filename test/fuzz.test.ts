@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 import { formatReports } from "./fuzz/harness";
 import { runFuzz } from "./fuzz/run";
+import { sharedSeedNote } from "./fuzz/targets/sharedSeeds";
 
 const SEED = Number(process.env.HEADSHARE_FUZZ_SEED ?? 20240217);
 const CASES = Number(process.env.HEADSHARE_FUZZ_CASES ?? 100_000);
@@ -14,7 +15,7 @@ const CASES = Number(process.env.HEADSHARE_FUZZ_CASES ?? 100_000);
 test("fuzz: every reader ends in success or a typed error (bounded run)", { timeout: 170_000 }, async () => {
   const reports = await runFuzz({ seed: SEED, cases: CASES });
   const summary = formatReports(reports, SEED);
-  console.log(summary);
+  console.log(`${summary}\n  ${sharedSeedNote}`);
   const crashes = reports.flatMap((r) => r.crashes);
   assert.equal(crashes.length, 0, `fuzz crashes:\n${crashes.map((c) => `${c.target}: ${c.report}`).join("\n")}`);
   const total = reports.reduce((s, r) => s + r.cases, 0);

@@ -4,10 +4,12 @@ import { safetensorsTargets } from "./safetensors";
 import { modelTargets } from "./model";
 import { protocolTargets } from "./protocol";
 import { shareTargets } from "./share";
+import { sharedSeedTarget } from "./sharedSeeds";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const ALL_TARGETS: readonly FuzzTarget<any>[] = [
   ...safetensorsTargets,
+  sharedSeedTarget,
   ...shareTargets,
   ...modelTargets,
   ...protocolTargets,

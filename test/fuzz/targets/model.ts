@@ -22,6 +22,7 @@ import { parseSharingPlan } from "../../../src/core/share/planJson";
 import { planSharing } from "../../../src/core/share/plan";
 import { parseMatchTable } from "../../../src/core/share/matchTable";
 import type { SharingPlan } from "../../../src/core/share/types";
+import { sharedPath } from "../../helpers/shared";
 import type { FuzzTarget } from "../harness";
 import { applyJsonOps, jsonOpArb, mutatedArb, sameValue, weirdJsonArb, type JsonOp } from "../jsonMutate";
 import { emptyDir, removeDir, scratchDir } from "../tmp";
@@ -72,7 +73,7 @@ function caseInputs(c: SpecCase): { file: string; config: unknown; tensors: Tens
     else if (op.kind === "rank") tensors[i] = { ...t, shape: op.by > 0 ? [...t.shape, 1] : t.shape.slice(1) };
     else if (t.shape.length) { const sh = [...t.shape]; sh[op.at % sh.length] = Math.max(0, sh[op.at % sh.length]! + op.by); tensors[i] = { ...t, shape: sh }; }
   }
-  return { file: path.join(seedDir, s.label, "config.json"), config, tensors };
+  return { file: path.join(seedDir, s.label, "config.json"), config, tensors }; // (shared seeds: a name only, never written)
 }
 
 const specTarget: FuzzTarget<SpecCase> = {
@@ -86,6 +87,14 @@ const specTarget: FuzzTarget<SpecCase> = {
       const dir = await writeSyntheticModel(path.join(seedDir, f.label), f);
       const src = await openSafetensors(path.join(dir, "model.safetensors"));
       seeds.push({ label: f.label, config: JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>, tensors: src.tensors });
+      await src.close();
+    }
+    // The real configs of ../shared/models, when present (the seed corpus).
+    for (const m of ["stories260K-hf", "tiny-gpt2-random"]) {
+      const dir = sharedPath("models", m);
+      if (!dir) continue;
+      const src = await openSafetensors(path.join(dir, "model.safetensors"));
+      seeds.push({ label: m, config: JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>, tensors: src.tensors });
       await src.close();
     }
   },
