@@ -117,7 +117,12 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
     return await client.request(method, params, { signal: ac.signal, onProgress: (p) => line.update(p) });
   } catch (e) {
     if (ac.signal.aborted && e instanceof RpcError && e.code === "cancelled") {
-      throw new CancelledError(`${title} was cancelled; nothing was written`);
+      // Confirmed by the worker: the job removed what it had started writing. Unconfirmed: the
+      // worker was killed, and temporary files (.headshare-tmp-*) may remain until the next run.
+      const confirmed = !/did not confirm/.test(e.message);
+      throw new CancelledError(confirmed
+        ? `${title} was cancelled; nothing was written`
+        : `${title} was stopped (the worker did not confirm the cancel and was killed); temporary .headshare-tmp-* files may remain beside the output until the next run removes them`);
     }
     throw e;
   } finally {
