@@ -203,12 +203,17 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
         kl: 0.17, top1Agreement: 0.86, hiddenCosine: [1, 0.995, 0.98, 0.96, 0.95, 0.94], seconds: 2 },
       sweep: [0, 0.1, 0.2, 0.3, 0.4].map((a, i) => ({ ratio: a, selected: Math.floor(a * 20 + 1e-9), parameters: 260032 - Math.floor(a * 20 + 1e-9) * 3072, ppl: 3.39532 + i * i * 0.3, nll: Math.log(3.39532 + i * i * 0.3), kl: i * 0.05, top1Agreement: 1 - i * 0.04 })),
       weightSimilarity: grid("Weight cosine (best lower match)"), attentionSimilarity: grid("Attention-map similarity (best lower match)"),
+      postShare: { original: { nll: 1.2, ppl: Math.exp(1.2) }, directShare: { nll: 1.6, ppl: Math.exp(1.6) }, postTrained: { nll: 1.25, ppl: Math.exp(1.25) }, postShare: { nll: 1.3, ppl: Math.exp(1.3) },
+        directShareVsOriginal: { kl: 0.4, top1Agreement: 0.7 }, finalShare: { kl: 0.1, top1Agreement: 0.9 }, tokens: 3000, steps: 200, trainSeconds: 30, pairDistance: { before: 0.9, after: 0.2 },
+        lossCurve: Array.from({ length: 20 }, (_, i) => ({ step: i * 10, lm: 3 - i * 0.05, weight: 1 / (1 + i), loss: 0.5 * (3 - i * 0.05) + 0.5 / (1 + i) })) },
     };
     const { page, problems } = await open({ view: "report", report });
     assert.match((await page.locator("#report-size").textContent())!, /260,032 → 241,600/);
     assert.equal(Number(await page.locator("#eval-ppl").getAttribute("data-ppl")), Math.exp(1.4));
     assert.equal(await page.locator("#sweep-table tbody tr").count(), 5);
-    assert.equal(await page.locator("svg.line-chart").count(), 2);
+    assert.equal(await page.locator("svg.line-chart").count(), 3);
+    assert.equal(Number(await page.locator("#ps-postshare td").first().getAttribute("data-ppl")), Math.exp(1.3));
+    assert.equal(Number(await page.locator("#ps-directshare td").first().getAttribute("data-ppl")), Math.exp(1.6));
     assert.equal(await page.locator("canvas.heatmap").count(), 2);
     await page.locator("vscode-button", { hasText: "Export sweep CSV" }).click();
     await page.locator("vscode-button", { hasText: "Export PNG" }).click();

@@ -1,7 +1,7 @@
 /** Worker results → the webview's display shapes (src/protocol/webview.ts). Pure. */
 import path from "node:path";
 import type { JobResult } from "../protocol/worker";
-import type { EvalSummary, InspectData, Report, SweepRow } from "../protocol/webview";
+import type { EvalSummary, InspectData, PostShareSummary, Report, SweepRow } from "../protocol/webview";
 import { inspectSchema } from "../protocol/webview";
 
 type EvalOut = JobResult<"headshare/eval">;
@@ -46,6 +46,19 @@ export function evalSizes(r: EvalOut): Pick<Report, "parameters" | "bytes"> {
     : { parameters: null, bytes: null };
 }
 
+/** PostShare's held-out scores and loss curve, for the report (curve thinned to at most 400 points). */
+export function postShareSummary(r: JobResult<"headshare/postshare">): PostShareSummary {
+  const pick = (x: { nll: number; ppl: number }) => ({ nll: x.nll, ppl: x.ppl });
+  const every = Math.max(1, Math.ceil(r.lossCurve.length / 400));
+  return {
+    original: pick(r.original), directShare: pick(r.directShare), postTrained: pick(r.postTrained), postShare: pick(r.postShare),
+    directShareVsOriginal: { ...r.directShareVsOriginal }, finalShare: { ...r.finalShare },
+    tokens: r.original.tokens, steps: r.steps, trainSeconds: r.trainSeconds,
+    pairDistance: { ...r.meanRelativePairDistance },
+    lossCurve: r.lossCurve.filter((_, i) => i % every === 0 || i === r.lossCurve.length - 1).map((x) => ({ step: x.step, lm: x.lm, weight: x.weight, loss: x.loss })),
+  };
+}
+
 export function sweepRows(r: JobResult<"headshare/sweep">): SweepRow[] {
   return r.rows.map((row) => ({
     ratio: row.ratio, selected: row.selected, nll: row.nll, ppl: row.ppl,
@@ -64,6 +77,6 @@ export function inspectData(summary: unknown): InspectData {
 export function emptyReport(base: Pick<Report, "model" | "method" | "ratio" | "strategy" | "granularity">): Report {
   return {
     ...base, output: null, format: null, provider: null, seconds: null, parameters: null, bytes: null, selected: null, chainedTargets: null,
-    eval: null, sweep: null, weightSimilarity: null, attentionSimilarity: null,
+    eval: null, sweep: null, weightSimilarity: null, attentionSimilarity: null, postShare: null,
   };
 }

@@ -112,6 +112,27 @@ export const similarityGridSchema = z.object({
   values: z.array(finite.nullable()),
 }).refine((g) => g.values.length === g.rows * g.cols, "values must have rows·cols entries");
 
+const nllPpl = z.object({ nll: finite, ppl: finite });
+const agreement = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
+
+/** PostShare's outcome on held-out text: original, DirectShare at the same ratio, post-trained, PostShare. */
+export const postShareSummarySchema = z.object({
+  original: nllPpl,
+  directShare: nllPpl,
+  postTrained: nllPpl,
+  postShare: nllPpl,
+  /** Against the original. */
+  directShareVsOriginal: agreement,
+  finalShare: agreement,
+  tokens: count,
+  steps: count,
+  trainSeconds: finite,
+  /** Mean relative distance of the paired weights before and after post-training. */
+  pairDistance: z.object({ before: finite, after: finite }),
+  lossCurve: z.array(z.object({ step: count, lm: finite, weight: finite, loss: finite })),
+});
+export type PostShareSummary = z.infer<typeof postShareSummarySchema>;
+
 /** Everything the regression report shows; every part but the header is optional. */
 export const reportSchema = z.object({
   model: modelRefSchema,
@@ -132,6 +153,7 @@ export const reportSchema = z.object({
   /** Best-match weight cosine per (layer, unit) and the same for attention maps (paper Fig. 1). */
   weightSimilarity: similarityGridSchema.nullable(),
   attentionSimilarity: similarityGridSchema.nullable(),
+  postShare: postShareSummarySchema.nullable().optional(),
 });
 
 export const reportInitSchema = z.object({

@@ -3,7 +3,7 @@
  * per-layer hidden-state cosine, the sweep curve (quality vs ratio), and the attention-map similarity
  * map beside the weight-similarity map (the paper's Fig. 1 motivation). Export SVG/PNG/JSON/CSV.
  */
-import type { Report, SimilarityGrid } from "../protocol/webview";
+import type { PostShareSummary, Report, SimilarityGrid } from "../protocol/webview";
 import { clear, h, keyValueTable } from "./dom";
 import { evalTable, hiddenCosineChart } from "./evalParts";
 import { stackSvgs, stem, svgPngBase64, svgText } from "./exporting";
@@ -38,6 +38,18 @@ export class ReportView {
     this.redraw();
   }
 
+  private postShare(p: PostShareSummary, theme: ReturnType<typeof readTheme>, width: number): void {
+    this.body.append(h("h2", {}, "PostShare against DirectShare at the same ratio"), postShareTable(p));
+    if (p.lossCurve.length > 1) {
+      const c = drawLineChart([
+        { name: "LM loss", colour: theme.accent, points: p.lossCurve.map((x) => [x.step, x.lm] as const) },
+        { name: "weight loss", colour: theme.accent2, points: p.lossCurve.map((x) => [x.step, x.weight] as const) },
+      ], { title: "Post-training losses", xLabel: "step", yLabel: "loss", width, height: 220, integerX: true }, theme);
+      this.charts.push(c);
+      this.body.append(c);
+    }
+  }
+
   private stacked(): SVGSVGElement {
     return stackSvgs([...this.charts, ...this.maps.map((m) => m.toSvg())], readTheme().background);
   }
@@ -63,6 +75,8 @@ export class ReportView {
       this.body.append(h("p", { class: "hint" }, "No evaluation in this report. Run “Headshare: Quick Eval” to compare the shared model with the original."));
     }
 
+    if (r.postShare) this.postShare(r.postShare, theme, width);
+
     if (r.sweep && r.sweep.length) {
       this.body.append(h("h2", {}, "Sweep: quality against size"));
       const pts = r.sweep.map((row) => [row.ratio, row.ppl] as const);
@@ -85,6 +99,17 @@ export class ReportView {
       this.body.append(row);
     }
   }
+}
+
+function postShareTable(p: PostShareSummary): HTMLElement {
+  const row = (label: string, x: { nll: number; ppl: number }, vs: { kl: number; top1Agreement: number } | null, id: string) =>
+    h("tr", { id }, h("th", { scope: "row" }, label), h("td", { "data-ppl": x.ppl }, fixed(x.ppl, 4)), h("td", {}, fixed(x.nll, 5)),
+      h("td", {}, vs ? fixed(vs.kl, 5) : "—"), h("td", {}, vs ? pct(vs.top1Agreement, 2) : "—"));
+  return h("table", { class: "metrics", id: "postshare-metrics" },
+    h("caption", {}, `held-out: ${int(p.tokens)} tokens · ${int(p.steps)} steps in ${p.trainSeconds.toFixed(1)} s · paired-weight distance ${fixed(p.pairDistance.before, 4)} → ${fixed(p.pairDistance.after, 4)}`),
+    h("thead", {}, h("tr", {}, ...["model", "perplexity", "NLL", "KL vs original", "top-1 vs original"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, row("original", p.original, null, "ps-original"), row("DirectShare", p.directShare, p.directShareVsOriginal, "ps-directshare"),
+      row("post-trained (before sharing)", p.postTrained, null, "ps-posttrained"), row("PostShare", p.postShare, p.finalShare, "ps-postshare")));
 }
 
 function gridModel(g: SimilarityGrid) {

@@ -150,6 +150,23 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.ok(rep.sweep[1]!.ppl > rep.sweep[0]!.ppl);
   });
 
+  it("PostShare through the command API (a few steps): writes the shared checkpoint, reports original / DirectShare / PostShare", async function () {
+    const text = path.join(process.env.HEADSHARE_TEST_SHARED ?? "", "corpus", "tinystories-valid-excerpt.txt");
+    if (!haveModel || !fs.existsSync(text)) { console.log("      (skipped: ../shared is not present; it exists in CI and dev sessions only)"); this.skip(); }
+    this.timeout(300_000);
+    const out = path.join(tmp, "out-postshare");
+    const r = (await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { method: "postshare", ratio: 0.3, format: "compact", out, text: [text], steps: 4, trainOn: "text", evaluate: false })) as
+      { report: { postShare?: { original: { ppl: number }; directShare: { ppl: number }; postShare: { ppl: number }; steps: number; lossCurve: unknown[] } | null } } | undefined;
+    assert.ok(r, "the command returned an outcome");
+    assert.equal(readSafetensors(path.join(out, "model.safetensors")).params, 260032 - 6 * 3072);
+    const ps = r.report.postShare!;
+    assert.equal(ps.steps, 4);
+    assert.ok(ps.lossCurve.length >= 1);
+    assert.ok(ps.directShare.ppl > ps.original.ppl, "DirectShare at 30% costs quality on held-out text");
+    assert.ok(Number.isFinite(ps.postShare.ppl));
+    assert.equal(api.latestReport()?.selected, 6);
+  });
+
   it("refuses an output folder over the input", async function () {
     if (!haveModel) { console.log("      (skipped: ../shared/models/stories260K-hf is not present; it exists in CI and dev sessions only)"); this.skip(); }
     const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "compact", out: model });

@@ -10,7 +10,7 @@ import type { Granularity } from "../../core/model/types";
 import type { MatchTable, Strategy } from "../../core/share/types";
 import type { Report } from "../../protocol/webview";
 import { ExtensionError, isCancel, messageOf } from "../errors";
-import { emptyReport, evalSummary, modelRef } from "../mapping";
+import { emptyReport, evalSummary, modelRef, postShareSummary } from "../mapping";
 import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
 import { ReportPanel } from "../panels/reportPanel";
 import type { JobParams } from "../../protocol/worker";
@@ -29,6 +29,10 @@ export interface CompressOptions {
   readonly force?: boolean;
   /** PostShare training text files. */
   readonly text?: readonly string[];
+  /** PostShare optimisation steps (default: the core's). */
+  readonly steps?: number;
+  /** PostShare training data: the text, sequences sampled from the original, or both (the core's default). */
+  readonly trainOn?: "text" | "sampled" | "both";
   /** Evaluate original vs output on the eval text setting (default: when the setting is set). */
   readonly evaluate?: boolean;
   /** Do not open the report panel (automation). */
@@ -47,7 +51,7 @@ const STRATEGY_ITEMS: { label: Strategy; description: string }[] = [
 ];
 
 /** Fills what the caller did not give by asking; undefined when the user backs out. */
-async function ask(session: Session, model: string, given: CompressOptions): Promise<Required<Omit<CompressOptions, "text" | "evaluate" | "noReport">> & CompressOptions | undefined> {
+async function ask(session: Session, model: string, given: CompressOptions): Promise<Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn">> & CompressOptions | undefined> {
   const s = session.settings;
   const interactive = given.out === undefined || given.ratio === undefined;
   const method = given.method ?? (interactive ? (await vscode.window.showQuickPick([
@@ -120,11 +124,12 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
           report = shareReport(model, o, r, table);
           session.log.info(`compressed ${model} → ${o.out}: ${r.plan.selected} units shared (${cached ? "cached" : "new"} match table), ${((Date.now() - t0) / 1000).toFixed(2)} s`);
         } else {
-          const r = await session.request(job, "headshare/postshare", { model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force }, onProgress);
+          const r = await session.request(job, "headshare/postshare", { model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) }, onProgress);
           report = { ...emptyReport({ model: modelRef(model), method: "postshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
             output: o.out, format: o.format, provider: r.provider, seconds: r.seconds,
-            sweep: null, eval: null };
-          session.log.info(`PostShare ${model} → ${o.out}: ppl original ${r.original.ppl.toFixed(4)}, DirectShare ${r.directShare.ppl.toFixed(4)}, PostShare ${r.postShare.ppl.toFixed(4)}`);
+            parameters: r.plan.parametersBefore !== null && r.plan.parametersAfter !== null ? { before: r.plan.parametersBefore, after: r.plan.parametersAfter } : null,
+            selected: r.plan.selected, chainedTargets: r.plan.chainedTargets, postShare: postShareSummary(r) };
+          session.log.info(`PostShare ${model} → ${o.out}: held-out ppl original ${r.original.ppl.toFixed(4)}, DirectShare ${r.directShare.ppl.toFixed(4)}, PostShare ${r.postShare.ppl.toFixed(4)} (${r.steps} steps, ${r.trainSeconds.toFixed(1)} s)`);
         }
         const s = session.settings;
         if ((o.evaluate ?? !!s.evalText) && s.evalText) {
