@@ -190,7 +190,7 @@ export const matchBench: Bench = {
     console.log("| metric | value |");
     console.log("| --- | --- |");
     console.log(`| match table (${provider}) | ${fmt(seconds)} s |`);
-    console.log(`| of which: read wait / decode / Gram (ORT) | ${fmt(stats.readWait)} / ${fmt(stats.decode)} / ${fmt(stats.gram)} s over ${stats.blocks} blocks |`);
+    console.log(`| of which: async-read wait / read+decode / Gram (ORT) | ${fmt(stats.readWait)} / ${fmt(stats.decode)} / ${fmt(stats.gram)} s over ${stats.blocks} blocks |`);
     console.log(`| bytes read | ${fmt(bytesRead / GiB, 3)} GiB |`);
     console.log(`| page-cache read bandwidth | ${fmt(bw / GiB)} GiB/s → ${fmt(floorIo)} s |`);
     console.log(`| ORT Gemm rate (best of before/after) | ${fmt(rate / 1e9, 1)} GFLOP/s → ${fmt(floorFlop)} s |`);
