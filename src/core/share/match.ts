@@ -41,7 +41,7 @@ export interface MatchOptions {
   readonly stats?: MatchStats;
 }
 
-/** Seconds spent waiting for reads, decoding to float32, and in the Gram kernel (ORT + f64 adds). */
+/** Seconds spent waiting for async (column-slice) reads, reading+decoding row slices to float32, and in the Gram kernel (ORT + f64 adds). */
 export interface MatchStats { readWait: number; decode: number; gram: number; blocks: number }
 
 const STRATEGY_PROJS: Readonly<Record<Strategy, readonly ("q" | "k" | "v")[]>> = {
