@@ -122,3 +122,35 @@ test("paths: tokenizer files linking out of the model folder are refused", async
     await assert.rejects(loadTokenizer(dir), (e) => code(e) === "no-tokenizer" && /tokenizer_config\.json/.test((e as Error).message) && /outside the model folder/.test((e as Error).message));
   } finally { removeDir(root); }
 });
+
+test("paths: a DirectShare output of a hub-cache snapshot gets its linked config/tokenizer files; a tokenizer linking out of the repo is refused", async () => {
+  const { writeShared } = await import("../src/core/share/write");
+  const { planSharing } = await import("../src/core/share/plan");
+  const root = scratchDir("paths-share");
+  try {
+    const src = await writeSyntheticModel(path.join(root, "src"), TINY);
+    fs.writeFileSync(path.join(src, "tokenizer.json"), "{}");
+    const repo = path.join(root, "hub", "models--org--tiny");
+    const snap = path.join(repo, "snapshots", "rev1");
+    fs.mkdirSync(path.join(repo, "blobs"), { recursive: true });
+    fs.mkdirSync(snap, { recursive: true });
+    for (const [i, f] of ["model.safetensors", "config.json", "tokenizer.json"].entries()) {
+      fs.copyFileSync(path.join(src, f), path.join(repo, "blobs", `b${i}`));
+      fs.symlinkSync(`../../blobs/b${i}`, path.join(snap, f));
+    }
+    const table = { format: "headshare.match" as const, version: 1 as const, strategy: "qk" as const, granularity: "group" as const, layers: 2, unitsPerLayer: 2, parametersPerUnit: null, bytesPerUnit: null, parameters: null,
+      entries: [{ layer: 1, unit: 0, sourceLayer: 0, sourceUnit: 1, score: 0.9 }, { layer: 1, unit: 1, sourceLayer: 0, sourceUnit: 0, score: 0.1 }] };
+    const plan = planSharing(table, 0.25);
+    const ck = await openCheckpoint(snap);
+    try {
+      const r = await writeShared(ck, plan, { format: "compact", outDir: path.join(root, "out") });
+      assert.deepEqual([...r.files].sort(), ["config.json", "model.safetensors", "tokenizer.json"]);
+      assert.deepEqual(fs.readFileSync(path.join(root, "out", "config.json")), fs.readFileSync(path.join(src, "config.json")));
+      // A tokenizer linking outside the repo folder: the share is refused, nothing is left.
+      fs.unlinkSync(path.join(snap, "tokenizer.json"));
+      fs.symlinkSync(path.join(src, "tokenizer.json"), path.join(snap, "tokenizer.json"));
+      await assert.rejects(writeShared(ck, plan, { format: "compact", outDir: path.join(root, "out2") }), (e) => code(e) === "symlink-outside-folder");
+      assert.ok(!fs.existsSync(path.join(root, "out2")), "no output folder after the refusal");
+    } finally { await ck.close(); }
+  } finally { removeDir(root); }
+});
