@@ -21,6 +21,7 @@ import { unitLayout, type UnitProj } from "../model/units";
 import { DTYPE_SIZE } from "../safetensors/dtype";
 import { SafetensorsError } from "../safetensors/errors";
 import type { TensorInfo, TensorSource, TensorToWrite } from "../safetensors/types";
+import { assertInsideFolder } from "../safetensors/contained";
 import { cleanStaleTemps, writeSafetensors, writeTextAtomic } from "../safetensors/writer";
 import { PlanError, ShareError } from "./errors";
 import { unitCost } from "./match";
@@ -209,7 +210,13 @@ async function prepareOut(outDir: string, inputDir: string, force: boolean | und
 async function copyAuxFiles(fromDir: string, dir: string): Promise<string[]> {
   const copied: string[] = [];
   for (const e of await fs.readdir(fromDir, { withFileTypes: true })) {
-    if (!e.isFile() || !AUX_FILE.test(e.name)) continue;
+    if (!AUX_FILE.test(e.name)) continue;
+    if (!e.isFile()) {
+      // A link (the Hugging Face cache's layout) is followed only inside the model folder, to a file.
+      if (!e.isSymbolicLink()) continue;
+      await assertInsideFolder(fromDir, path.join(fromDir, e.name), e.name);
+      if (!(await fs.stat(path.join(fromDir, e.name)).catch(() => undefined))?.isFile()) continue;
+    }
     const target = path.join(dir, e.name);
     const tmp = path.join(dir, `.headshare-tmp-${e.name}-${process.pid}-${randomBytes(4).toString("hex")}`);
     try {
