@@ -192,3 +192,30 @@ test("eval: tiny-gpt2-random (GPT2Model, vocab.json + merges.txt) evaluates end 
     assert.equal(r.parameters, 2168);
   } finally { await ck.close(); }
 });
+
+test("eval protocol (property): any text, window, stride and BOS choice predicts every token once, in context", async () => {
+  const fc = await import("fast-check");
+  fc.assert(fc.property(
+    fc.array(fc.integer({ min: 3, max: 50 }), { minLength: 0, maxLength: 120 }),
+    fc.integer({ min: 2, max: 40 }), fc.integer({ min: 1, max: 39 }), fc.boolean(),
+    (ids, window, strideRaw, bos) => {
+      const stride = 1 + ((strideRaw - 1) % (window - 1));
+      const text = String.fromCharCode(...ids);
+      const p = makeProtocol({ window, stride, bos }, 64);
+      const count = new Array<number>(ids.length).fill(0);
+      let windows: ReturnType<typeof makeWindows>;
+      try {
+        windows = makeWindows(text, p, enc, 1);
+      } catch (e) {
+        // only a text with nothing to predict may fail
+        return e instanceof EvalError && e.code === "bad-text" && ids.length <= (bos ? 0 : 1);
+      }
+      const off = bos ? 1 : 0;
+      windows.forEach((w, k) => {
+        if (w.tokens.length > window || (bos && w.tokens[0] !== 1)) throw new Error("bad window");
+        for (let i = off; i < w.tokens.length; i++) if (w.tokens[i] !== ids[k * stride + i - off]) throw new Error("not a slice of the text");
+        for (let i = w.scoreFrom; i < w.tokens.length; i++) count[k * stride + i - off]!++;
+      });
+      return count.every((c, i) => c === (i === 0 && !bos ? 0 : 1));
+    }), { numRuns: 500, seed: 4 });
+});

@@ -68,6 +68,7 @@ export function checkWindowFits(p: TextProtocol, maxPositions: number, config: R
 
 /** Cuts tokenized text into windows. `encode` returns ids without special tokens. */
 export function makeWindows(text: string, p: TextProtocol, encode: (t: string) => number[], bosId: number | undefined): ScoredWindow[] {
+  if (typeof text !== "string") throw new EvalError("bad-text", `the text to score must be a string, got ${typeof text}`);
   if (p.bos && bosId === undefined) throw new EvalError("bad-option", "the model and its tokenizer define no BOS token; pass --no-bos");
   const bos = p.bos ? [bosId!] : [];
   const out: ScoredWindow[] = [];
