@@ -19,6 +19,7 @@ interface Api {
   runningJobs(): { id: number; label: string; phase: string }[];
   cancel(id?: number): number;
   mapPanel(model: string): unknown;
+  workerPid(): number | undefined;
   latestReport(): { parameters: { before: number; after: number } | null; selected: number | null } | undefined;
 }
 
@@ -60,17 +61,30 @@ describe("Headshare in a real VS Code extension host", function () {
     for (const id of declared) assert.ok(all.has(id), `${id} is registered`);
     assert.equal(ext.packageJSON.contributes.customEditors[0].priority, "option");
     assert.equal(ext.packageJSON.capabilities.untrustedWorkspaces.supported, "limited");
+    assert.equal(api.workerPid(), undefined, "activation starts no worker (it starts on the first job)");
   });
 
   it("compresses a synthetic Llama at 25% (compact): 2 of 8 units shared, each 1,536 parameters", async function () {
     const out = path.join(tmp, "out-synthetic");
     const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(synthetic), { ratio: 0.25, format: "compact", out, evaluate: false, noReport: true });
     assert.ok(r, "the command returned an outcome");
+    assert.ok(api.workerPid(), "a job started the worker");
     const before = readSafetensors(path.join(synthetic, "model.safetensors")).params;
     const st = readSafetensors(path.join(out, "model.safetensors"));
     // floor(0.25 · 4 layers · 2 groups) = 2 units; a group owns q 2·8·32 + k 8·32 + v 8·32 + o 32·2·8 = 1,536 parameters.
     assert.equal(st.params, before - 2 * 1536);
     assert.equal(JSON.parse(st.meta["headshare.plan"]!).selected, 2);
+  });
+
+  it("Restart Worker stops the worker; the next job starts a fresh one", async function () {
+    const before = api.workerPid();
+    assert.ok(before);
+    await vscode.commands.executeCommand("headshare.restartWorker");
+    assert.equal(api.workerPid(), undefined);
+    const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(synthetic), { ratio: 0.25, format: "dense", out: path.join(tmp, "out-synthetic-dense"), evaluate: false, noReport: true });
+    assert.ok(r);
+    assert.ok(api.workerPid());
+    assert.notEqual(api.workerPid(), before);
   });
 
   it("compresses stories260K-hf at 30% (compact) through the command API: 6 units shared, 241,600 parameters", async function () {
