@@ -61,6 +61,13 @@ test("cli-directshare: match --json and --out give the core's table, with run fa
   } finally {
     await ckpt.close();
   }
+  // An unavailable provider falls back down the list, and the CLI says so on stderr.
+  const fb = await run(["match", model, "--json", "--providers", "cuda,cpu"]);
+  assert.equal(fb.code, 0, fb.stderr);
+  const used = (JSON.parse(fb.stdout) as { source: { provider: string } }).source.provider;
+  assert.ok(used === "cuda" || used === "cpu");
+  if (used === "cpu") assert.match(fb.stderr, /headshare: note: match ran on cpu: cuda is not available here/);
+  else assert.doesNotMatch(fb.stderr, /note:/);
   // Text mode: a summary, and the strategy/granularity flags reach the worker.
   const t = await run(["match", model, "--strategy", "v", "--granularity", "query-head"]);
   assert.equal(t.code, 0, t.stderr);

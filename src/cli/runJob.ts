@@ -114,7 +114,16 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
   };
   process.on("SIGINT", onSigint);
   try {
-    return await client.request(method, params, { signal: ac.signal, onProgress: (p) => line.update(p) });
+    const result = await client.request(method, params, { signal: ac.signal, onProgress: (p) => line.update(p) });
+    const wanted = opts.providers;
+    const used = (result as { provider?: unknown }).provider;
+    if (Array.isArray(wanted) && typeof used === "string" && used !== "none" && used !== wanted[0]) {
+      // onnxruntime refuses a missing provider; the runtime fell back down the list. Say so.
+      const at = wanted.indexOf(used as (typeof wanted)[number]);
+      const skipped = wanted.slice(0, at >= 0 ? at : wanted.length);
+      line.note(`headshare: note: ${title} ran on ${used}: ${skipped.join(", ")} ${skipped.length > 1 ? "are" : "is"} not available here (see DEVELOPERS.md for the CUDA binaries)`);
+    }
+    return result;
   } catch (e) {
     if (ac.signal.aborted && e instanceof RpcError && e.code === "cancelled") {
       // Confirmed by the worker: the job removed what it had started writing. Unconfirmed: the
