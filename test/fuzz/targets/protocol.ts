@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { envelopeSchema, type Envelope } from "../../../src/protocol/envelope";
 import { Rpc, RpcError } from "../../../src/protocol/rpc";
-import { fromWebviewSchema, toWebviewSchema, MAX_EXPORT_CHARS } from "../../../src/protocol/webview";
+import { fromWebviewSchema, hostSide, MAX_EXPORT_CHARS, toWebviewSchema, webviewSide } from "../../../src/protocol/webview";
 import { clientSide, workerRequests, workerSide, type WorkerJob } from "../../../src/protocol/worker";
 import { serveWorker, type JobTable } from "../../../src/worker/serve";
 import type { FuzzTarget } from "../harness";
@@ -217,4 +217,74 @@ const webviewTarget: FuzzTarget<{ dir: "from" | "to"; value: unknown }> = {
   label: (c, r) => `${c.dir === "from" ? "webview→host" : "host→webview"} ${r === null ? "rejected" : "accepted"}`,
 };
 
-export const protocolTargets = [workerTarget, clientTarget, webviewTarget];
+// ---------------------------------------------------------------- the webview boundary's Rpc (both ends)
+
+const exportSeed = { format: "png", suggestedName: "sharing-map.png", data: "iVBORw0KGgo=" };
+const hostRequestArb: fc.Arbitrary<unknown> = fc.record({
+  id: fc.oneof(fc.nat({ max: 5 }), weirdJsonArb),
+  req: fc.oneof(
+    fc.constant({ method: "webview/ready", params: {} }),
+    fc.record({ method: fc.constantFrom("webview/quickEval", "webview/compress"), params: fc.record({ ratio: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), weirdJsonArb) }) }),
+    fc.record({ method: fc.constant("webview/export"), params: fc.constant(exportSeed) }),
+    fc.record({ method: fc.constantFrom("webview/openLogs", "webview/init", "webview/progress", "webview/nope"), params: fc.constant({}) }),
+  ),
+  kind: fc.constantFrom("request", "request", "event", "cancel"),
+  ops: fc.array(jsonOpArb, { maxLength: 2 }),
+}).map(({ id, req, kind, ops }) => applyJsonOps({ kind, id, ...req, target: 0 }, ops));
+
+interface HostCase { readonly messages: readonly unknown[]; readonly behaviour: Behaviour }
+const HOST_REQUESTS = Object.keys(hostSide.requests) as (keyof typeof hostSide.requests)[];
+
+const hostTarget: FuzzTarget<HostCase> = {
+  name: "protocol.webview-host-receive",
+  weight: 4,
+  arb: fc.record({ messages: fc.array(fc.oneof(hostRequestArb, rawMessageArb), { minLength: 1, maxLength: 3 }), behaviour: fc.constantFrom<Behaviour>("invalid-result", "throw-typed", "throw-huge", "throw-odd", "throw-null") }),
+  async run(c) {
+    const sent: Envelope[] = [];
+    const calls: { method: string; params: unknown }[] = [];
+    const events: unknown[] = [];
+    const rpc = new Rpc(hostSide, webviewSide, { send: (m) => void sent.push(m) }, { name: "host" });
+    for (const m of HOST_REQUESTS) rpc.handle(m, ((params: unknown) => { calls.push({ method: m, params }); return misbehave(c.behaviour); }) as never);
+    rpc.on("webview/openLogs", (p) => void events.push(p));
+    const copies = c.messages.map((m) => structuredClone(m));
+    for (const m of c.messages) rpc.receive(m);
+    await settle();
+    rpc.dispose();
+    return { sent, calls, events, copies };
+  },
+  check(c, r) {
+    const { sent, calls, events, copies } = r as { sent: Envelope[]; calls: { method: keyof typeof hostSide.requests; params: unknown }[]; events: unknown[]; copies: unknown[] };
+    c.messages.forEach((m, i) => assert.ok(sameValue(m, copies[i]), "a received message was modified"));
+    for (const call of calls) assert.ok(hostSide.requests[call.method].params.safeParse(call.params).success, `${call.method} ran with params its schema rejects`);
+    for (const e of events) assert.ok(hostSide.events["webview/openLogs"].safeParse(e).success, "openLogs listener saw invalid params");
+    const requestLike = c.messages.filter((m) => isObj(m) && m.kind === "request" && "params" in m && Number.isSafeInteger(m.id) && (m.id as number) >= 0 && typeof m.method === "string" && m.method.length >= 3 && m.method.length <= 120 && METHOD_NAME.test(m.method));
+    assert.equal(sent.filter((s) => s.kind === "result" || s.kind === "error").length, requestLike.length, "one reply per request");
+    for (const s of sent) assert.ok(envelopeSchema.safeParse(JSON.parse(JSON.stringify(s))).success, `the host sent a malformed envelope: ${JSON.stringify(s).slice(0, 300)}`);
+  },
+  label: (_c, r) => ((r as { calls: unknown[] }).calls.length ? "a handler ran (and answered)" : "rejected, never acted on"),
+};
+
+const webviewEventTarget: FuzzTarget<{ messages: readonly unknown[] }> = {
+  name: "protocol.webview-receive",
+  weight: 3,
+  arb: fc.record({ messages: fc.array(fc.oneof(rawMessageArb, fc.record({ kind: fc.constant("event"), id: fc.nat({ max: 9 }), method: fc.constantFrom("webview/init", "webview/progress"), params: fc.oneof(weirdJsonArb, fc.record({ job: fc.oneof(fc.string(), weirdJsonArb), message: fc.oneof(fc.string(), weirdJsonArb), fraction: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), weirdJsonArb) }), fc.constant({ view: "inspect" })) })), { minLength: 1, maxLength: 4 }) }),
+  async run(c) {
+    const seen: { method: "webview/init" | "webview/progress"; params: unknown }[] = [];
+    const sent: Envelope[] = [];
+    const rpc = new Rpc(webviewSide, hostSide, { send: (m) => void sent.push(m) }, { name: "webview" });
+    rpc.on("webview/init", (p) => void seen.push({ method: "webview/init", params: p }));
+    rpc.on("webview/progress", (p) => void seen.push({ method: "webview/progress", params: p }));
+    for (const m of c.messages) rpc.receive(m);
+    await settle();
+    rpc.dispose();
+    return { seen, sent };
+  },
+  check(_c, r) {
+    const { seen, sent } = r as { seen: { method: "webview/init" | "webview/progress"; params: unknown }[]; sent: Envelope[] };
+    for (const s of seen) assert.ok(webviewSide.events[s.method].safeParse(s.params).success, `a ${s.method} listener saw params its schema rejects`);
+    for (const s of sent) assert.ok(envelopeSchema.safeParse(JSON.parse(JSON.stringify(s))).success, "the webview sent a malformed envelope");
+  },
+  label: (_c, r) => ((r as { seen: unknown[] }).seen.length ? "an event was delivered" : "nothing delivered"),
+};
+
+export const protocolTargets = [workerTarget, clientTarget, webviewTarget, hostTarget, webviewEventTarget];
