@@ -201,6 +201,25 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.equal(api.runningJobs().length, 0);
   });
 
+  it("cancelling a compress while the worker computes (after its first progress) stops it and leaves no output folder", async function () {
+    const out = path.join(tmp, "out-cancelled-midway");
+    // Query-head granularity with the qkv strategy: a match table not computed yet, so the worker has real work.
+    const running = vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(anyModel), { ratio: 0.5, strategy: "qkv", granularity: "query-head", format: "dense", out, evaluate: false, noReport: true });
+    const t0 = Date.now();
+    let phase = "";
+    while (Date.now() - t0 < 30_000) {
+      const j = api.runningJobs()[0];
+      if (j && j.phase !== "starting") { phase = j.phase; break; }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.ok(phase, "a progress event arrived from the worker while the job ran");
+    assert.equal(api.cancel(), 1);
+    assert.equal(await running, undefined, "a cancelled compress returns nothing");
+    assert.equal(fs.existsSync(out), false, `no output folder left behind (cancelled during "${phase}")`);
+    assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.startsWith(".headshare-tmp") || n.includes("out-cancelled-midway")), []);
+    console.log(`      (cancelled during phase "${phase}")`);
+  });
+
   it("opens the inspect custom editor on a model.safetensors", async function () {
         await vscode.commands.executeCommand("headshare.inspect", vscode.Uri.file(path.join(anyModel, "model.safetensors")));
     const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
