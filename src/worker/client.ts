@@ -152,8 +152,11 @@ export class WorkerClient {
       conn.expectedExit = true;
       void conn.rpc.request("headshare/shutdown", {}).catch(() => undefined);
       const timer = setTimeout(() => conn.child.kill("SIGKILL"), graceMs);
-      await exited;
+      // A process that never started never emits 'exit': do not wait for it forever.
+      let giveUp: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([exited, new Promise<void>((res) => (giveUp = setTimeout(res, graceMs + 2000)))]);
       clearTimeout(timer);
+      if (giveUp) clearTimeout(giveUp);
     }
     this.setStatus({ state: "stopped", provider: this.statusValue.provider });
     this.statusListeners.clear();
@@ -262,6 +265,9 @@ export class WorkerClient {
     conn.killReason ??= reason;
     this.log("warn", `stopping the worker: ${reason}`);
     conn.child.kill("SIGKILL");
+    // Detach now, not at its 'exit' event: a request made meanwhile must start a fresh worker
+    // instead of being sent to the dying one (and failing with this kill's reason).
+    if (this.conn === conn) this.conn = undefined;
   }
 
   private setStatus(s: ClientStatus): void {
