@@ -4,6 +4,7 @@ export type EvalErrorCode =
   | "no-tokenizer"   // tokenizer.json missing or unreadable
   | "bad-text"       // the text is empty or yields no scorable tokens
   | "mismatch"       // two models that must agree (vocab, layers) do not
+  | "too-large"      // the weights (as float32) do not fit in this machine's memory
   | "aborted";       // the AbortSignal fired
 
 export class EvalError extends Error {

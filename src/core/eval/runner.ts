@@ -2,6 +2,7 @@
  * A forward graph bound to a session and its weights: weights are loaded once as ORT tensors and
  * reused for every batch; each `run` feeds token ids (and targets) of a right-padded batch.
  */
+import os from "node:os";
 import type { Checkpoint } from "../model/checkpoint";
 import { buildForward } from "../graph/forward";
 import { applyPlanInPlace, loadWeightFeeds } from "../graph/feeds";
@@ -32,6 +33,15 @@ export interface RunOutput {
   readonly dims: readonly number[];
 }
 
+/** Refuses, before reading anything, weights whose float32 copy would not fit in 80% of this machine's memory. */
+function checkFits(ckpt: Checkpoint, bytes: number): void {
+  const limit = 0.8 * os.totalmem();
+  if (bytes > limit) {
+    const gib = (x: number): string => (x / 2 ** 30).toFixed(1);
+    throw new EvalError("too-large", `${ckpt.weightsPath}: running it needs ${gib(bytes)} GiB for its weights as float32, more than 80% of this machine's ${gib(os.totalmem())} GiB; evaluate it on a machine with more memory`);
+  }
+}
+
 /** Replacement weight feeds by input name (see `planOverrides`). */
 export type WeightOverrides = Readonly<Record<string, OrtTensor>>;
 
@@ -50,6 +60,7 @@ export class ForwardRunner {
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
     const fg = buildForward(ckpt, opts.forward);
+    checkFits(ckpt, fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0));
     let feeds;
     try {
       feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
