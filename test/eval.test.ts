@@ -113,6 +113,12 @@ test("eval: NLL equals a float64 reference; KL(self) = 0, agreement 1, hidden co
       assert.equal(z.kl, 0);
       await assert.rejects(evaluate(ck, text, protocol, { tokenizer: charTokenizer(V + 10), providers: ["cpu"] }),
         (e: unknown) => e instanceof EvalError && e.code === "mismatch" && /outside the model's vocabulary of 41/.test(e.message));
+      // a checkpoint whose weights would not fit in memory as float32 is refused before anything is read
+      const huge = { ...ck, source: Object.assign(Object.create(ck.source) as typeof ck.source, {
+        info: (n: string) => ({ ...ck.source.info(n), shape: n.includes("mlp.up_proj") ? [os.totalmem() / 4, 1] : ck.source.info(n).shape }),
+      }) };
+      await assert.rejects(evaluate(huge, text, protocol, { tokenizer: tok, providers: ["cpu"] }),
+        (e: unknown) => e instanceof EvalError && e.code === "too-large" && /GiB/.test(e.message));
       const progress: number[] = [];
       const ac = new AbortController();
       await assert.rejects(evaluate(ck, text, protocol, { tokenizer: tok, providers: ["cpu"], batchTokens: 24, signal: ac.signal, onProgress: (p) => { progress.push(p.done); ac.abort(); } }),
