@@ -53,6 +53,24 @@ test("cli-eval: eval --compare of a model with itself: KL 0, agreement 1, hidden
   assert.ok(Math.abs(e.compare.nll - e.nll) < 1e-9);
 });
 
+test("cli-eval: eval --attention adds the layer × head attention-map similarity table", { skip: needShared }, async () => {
+  const text = path.join(tmp, "att.txt");
+  fs.writeFileSync(text, fs.readFileSync(sharedPath(excerpt)!, "utf8").slice(0, 2000));
+  const r = await run(["eval", sharedPath(stories)!, "--text", text, "--window", "128", "--attention", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const a = (JSON.parse(r.stdout) as { attention: { layers: number; heads: number; best: (number | null)[][]; entries: { layer: number; head: number; sourceLayer: number; score: number }[]; measure: string } }).attention;
+  assert.deepEqual([a.layers, a.heads, a.entries.length], [5, 8, 4 * 8]);
+  assert.ok(a.best[0]!.every((v) => v === null));
+  for (const e of a.entries) {
+    assert.ok(e.sourceLayer < e.layer);
+    assert.equal(a.best[e.layer]![e.head], e.score);
+  }
+  assert.match(a.measure, /cos/);
+  const t = await run(["eval", sharedPath(stories)!, "--text", text, "--window", "128", "--attention"]);
+  assert.match(t.stdout, /attention-map similarity \(/);
+  assert.match(t.stdout, /\n4\s+\d\.\d{3} ←3\.\d/);
+});
+
 test("cli-eval: sweep --json and --csv: ratio 0 changes nothing, rows per ratio", { skip: needShared }, async () => {
   const text = path.join(tmp, "sweep.txt");
   fs.writeFileSync(text, fs.readFileSync(sharedPath(excerpt)!, "utf8").slice(0, 4000));

@@ -26,6 +26,8 @@ export const evalParamsSchema = z.object({
   compare: absolutePath.optional(),
   text: absolutePath,
   ...textProtocolOptions,
+  /** Also the attention-map similarity of heads on the text (paper Fig. 1): every head's best lower-layer head. */
+  attention: z.boolean().default(false),
   providers: providersSchema.optional(),
 });
 
@@ -40,6 +42,20 @@ export const protocolFactsSchema = z.object({
   bos: z.boolean(),
   windows: count,
   description: z.string(),
+});
+
+/** src/core/eval/attentionSimilarity.ts AttentionSimilarity. */
+export const attentionSimilaritySchema = z.object({
+  format: z.literal("headshare.attention-similarity"),
+  version: z.literal(1),
+  measure: z.string(),
+  layers: count,
+  heads: count,
+  positions: count,
+  windows: count,
+  entries: z.array(z.object({ layer: count, head: count, sourceLayer: count, sourceHead: count, score: finite })),
+  best: z.array(z.array(finite.nullable())),
+  provider: z.string(),
 });
 
 /** src/core/eval/evaluate.ts EvalResult, with the provider checked. */
@@ -58,6 +74,8 @@ export const evalResultSchema = z.object({
   hiddenCosine: z.array(finite).optional(),
   /** The `--compare` model's own numbers. */
   compare: z.object({ nll: finite, ppl: finite, parameters: count, bytes: count }).optional(),
+  /** With `attention`: the layer × head attention-map similarity table. */
+  attention: attentionSimilaritySchema.optional(),
 });
 
 export const sweepParamsSchema = z.object({

@@ -5,6 +5,7 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
+import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
 import { makeProtocol } from "../core/eval/protocol";
 import { openCheckpoint, type Checkpoint } from "../core/model/checkpoint";
@@ -112,11 +113,18 @@ export const jobTable: JobTable = {
     async run(p, ctx) {
       const text = await readText(p.text);
       return withCheckpoints([p.model, p.compare], async ([ckpt, other]) => {
-        const r = await evaluate(ckpt!, text, textProtocol(p, ckpt!), {
+        const protocol = textProtocol(p, ckpt!);
+        const r = await evaluate(ckpt!, text, protocol, {
           ...(other ? { compare: other } : {}), providers: ctx.providers, signal: ctx.signal,
           onProgress: (q) => ctx.progress({ phase: "scoring", done: q.done, total: q.total, message: `${q.done} / ${q.total} tokens` }),
         });
-        return { ...r, provider: usedProvider(r.provider) };
+        const attention = p.attention
+          ? await attentionMapSimilarity(ckpt!, text, protocol, {
+            providers: ctx.providers, signal: ctx.signal,
+            onProgress: (q) => ctx.progress({ phase: "attention maps", done: q.done, total: q.total }),
+          })
+          : undefined;
+        return { ...r, provider: usedProvider(r.provider), ...(attention ? { attention } : {}) };
       });
     },
   },

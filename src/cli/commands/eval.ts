@@ -1,6 +1,6 @@
 /** `headshare eval <model> --text FILE [--compare OTHER]`: NLL/perplexity, and regression metrics against another model. */
 import { type Command, parseArgs, UsageError } from "../args";
-import { bytes, int, keyValues, pct, writeOut } from "../output";
+import { bytes, int, keyValues, pct, table, writeOut } from "../output";
 import { absolute, cancellable, parseProviders, runJob } from "../runJob";
 import { TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
 
@@ -13,13 +13,15 @@ top-1 agreement, per-layer hidden-state cosine, and the other model's NLL/ppl, p
 
   <model>          a checkpoint folder (dense or compact headshare checkpoint) with tokenizer.json
   --compare OTHER  a second model on the same tokenizer (e.g. the original of a shared model)
+  --attention      also the attention-map similarity of heads on the text (the paper's Fig. 1): for
+                   every head its best lower-layer head, as a layer × head table
 ${TEXT_USAGE}
   --json           one JSON object: tokens, nll, ppl, protocol, provider (+ kl, top1Agreement,
                    hiddenCosine, compare with --compare)`;
 
 const spec = {
   command: "eval", usage,
-  flags: [...TEXT_FLAGS, { name: "compare", type: "string" }, { name: "json", type: "boolean" }, { name: "providers", type: "string" }],
+  flags: [...TEXT_FLAGS, { name: "compare", type: "string" }, { name: "attention", type: "boolean" }, { name: "json", type: "boolean" }, { name: "providers", type: "string" }],
   positionals: [{ name: "model", required: true }],
 } as const;
 
@@ -38,7 +40,7 @@ export const evalCommand: Command = {
     const r = await runJob("headshare/eval", {
       model: absolute(a.positionals[0]!), text: absolute(a.flags.text as string),
       ...(a.flags.compare !== undefined ? { compare: absolute(a.flags.compare as string) } : {}),
-      ...textParams(a), providers,
+      ...textParams(a), attention: a.flags.attention === true, providers,
     }, { providers, debug: a.debug });
     if (a.flags.json) {
       await writeOut(JSON.stringify(r));
@@ -59,7 +61,15 @@ export const evalCommand: Command = {
       if (r.hiddenCosine) facts.push(["hidden cosine", r.hiddenCosine.map((c, l) => `L${l} ${c.toFixed(4)}`).join("  ")]);
     }
     facts.push(["time", `${r.seconds.toFixed(2)} s on ${r.provider}`]);
-    await writeOut(keyValues(facts));
+    const out = [keyValues(facts)];
+    if (r.attention) {
+      const at = r.attention;
+      const src = new Map(at.entries.map((e) => [`${e.layer}.${e.head}`, `${e.sourceLayer}.${e.sourceHead}`]));
+      const rows = at.best.map((row, l) => [String(l), ...row.map((v, h) => (v === null ? "-" : `${v.toFixed(3)} ←${src.get(`${l}.${h}`)}`))]);
+      out.push("", `attention-map similarity (${at.measure}; ${int(at.positions)} positions in ${at.windows} windows)`,
+        table(["layer", ...Array.from({ length: at.heads }, (_, h) => `head ${h}`)], rows));
+    }
+    await writeOut(out.join("\n"));
     return 0;
   }),
 };
