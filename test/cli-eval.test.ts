@@ -88,6 +88,27 @@ test("cli-eval: sweep --json and --csv: ratio 0 changes nothing, rows per ratio"
   assert.match(lines[0]!, /^ratio,selected,saved_units,chained_targets,parameters,bytes,nll,ppl,kl,top1_agreement/);
 });
 
+test("cli-eval: postshare --json has the issue's keys and writes the PostShare checkpoint", { skip: needShared }, async () => {
+  const text = path.join(tmp, "train.txt");
+  fs.writeFileSync(text, fs.readFileSync(sharedPath(excerpt)!, "utf8").slice(0, 30000));
+  const out = path.join(tmp, "postshare");
+  const r = await run(["postshare", sharedPath(stories)!, "--ratio", "0.3", "--text", text, "--steps", "2", "--train-on", "text", "--out", out, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout) as Record<string, unknown> & { lossCurve: Record<string, number>[]; selected: number; outDir: string; provider: string };
+  for (const k of ["original", "directShare", "postShare"]) {
+    const m = p[k] as { nll: number; ppl: number };
+    assert.ok(Number.isFinite(m.nll) && Math.abs(m.ppl - Math.exp(m.nll)) < 1e-6 * m.ppl, k);
+  }
+  assert.ok(typeof p.seconds === "number");
+  assert.equal(p.lossCurve.length, 2);
+  for (const row of p.lossCurve) for (const k of ["step", "lm", "weight", "lr"]) assert.ok(Number.isFinite(row[k]), `lossCurve.${k}`);
+  assert.equal(p.selected, 6);
+  assert.equal(p.outDir, out);
+  const i = await run(["inspect", out, "--json"]);
+  assert.equal(i.code, 0, i.stderr);
+  assert.equal((JSON.parse(i.stdout) as { plan: { savedUnits: number } }).plan.savedUnits, 6);
+});
+
 test("cli-eval: flag errors of eval, sweep and postshare are one clear line, exit 1", { skip: noCli }, async () => {
   const model = sharedPath(stories) ?? path.join(tmp, "no-model");
   const cases: [string[], RegExp][] = [
