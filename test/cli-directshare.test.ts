@@ -169,7 +169,7 @@ test("cli-directshare: bad flags and bad files exit 1 with one clear line", { sk
   assert.ok(!fs.existsSync(path.join(tmp, "x")), "no output folder from refused commands");
 });
 
-test("cli-directshare: Ctrl-C mid-job cancels cleanly: exit 130, no output folder, input untouched", { skip: noCli }, async () => {
+test("cli-directshare: Ctrl-C mid-job cancels cleanly: exit 130, no output folder, input untouched; a second Ctrl-C stops at once", { skip: noCli }, async () => {
   // Big enough (160 MB) that the job is still running when the first progress line appears.
   const big = path.join(tmp, "big");
   fs.mkdirSync(big);
@@ -192,6 +192,23 @@ test("cli-directshare: Ctrl-C mid-job cancels cleanly: exit 130, no output folde
   assert.match(r.stderr, /headshare: cancelling share… \(Ctrl-C again to stop at once\)/);
   assert.match(r.stderr, /headshare: share was cancelled; nothing was written/);
   assert.deepEqual(fs.readdirSync(parent), [], "no output folder and no temporary leftovers");
+  // A second Ctrl-C stops the worker at once: exit 130; leftovers carry the temporary prefix and the
+  // next run into the same folder removes them.
+  let sent2 = false;
+  const r2 = await run(["share", big, "--ratio", "0.3", "--out", out], {
+    onStderr: (text, child) => {
+      if (!sent2 && /share: (match|write)/.test(text)) {
+        sent2 = true;
+        child.kill("SIGINT");
+        setTimeout(() => child.kill("SIGINT"), 5);
+      }
+    },
+  });
+  assert.equal(r2.code, 130, `exit ${r2.code} ${r2.signal}, stderr: ${r2.stderr}`);
+  assert.ok(fs.readdirSync(parent).every((f) => f.startsWith(".headshare-tmp-")), `only temporary leftovers: ${fs.readdirSync(parent).join(", ")}`);
+  const r3 = await run(["share", big, "--ratio", "0.3", "--out", out]);
+  assert.equal(r3.code, 0, r3.stderr);
+  assert.deepEqual(fs.readdirSync(parent), ["shared"]);
   const after = fs.statSync(path.join(big, "model.safetensors"));
   assert.equal(after.mtimeMs, before.mtimeMs);
   assert.equal(after.size, before.size);

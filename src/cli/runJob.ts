@@ -136,8 +136,9 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
     throw e;
   } finally {
     line.clear();
-    process.off("SIGINT", onSigint);
+    // Keep the handler while the worker shuts down, so a second Ctrl-C still ends in exit code 130.
     if (!opts.client) await client.dispose();
+    process.off("SIGINT", onSigint);
   }
 }
 
