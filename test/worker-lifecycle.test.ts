@@ -155,7 +155,7 @@ function registerTests(): void {
   });
 
   test("worker: out of memory is reported as such", async () => {
-    const c = client({ execArgv: ["--max-old-space-size=24"] });
+    const c = client({ execArgv: ["--max-old-space-size=48"] });
     await assert.rejects(inspect(c, "oom"), isRpc("worker-exited", /headshare\/inspect #\d+ \(oom\) failed: the compute worker exited unexpectedly \([^)]*out of memory\)/));
     await c.dispose();
   });
