@@ -19,11 +19,19 @@ export interface TextTokenizer {
   decode(ids: readonly number[]): string;
 }
 
+/** Tokenizer files are read whole (the largest real ones are ~35 MB); larger ones are refused unread. */
+const MAX_TOKENIZER_BYTES = 256 * 2 ** 20;
+
 async function readJson(file: string, what: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
+    const size = (await fs.stat(file)).size;
+    if (size > MAX_TOKENIZER_BYTES) {
+      throw new EvalError("no-tokenizer", `${file}: the ${what} is ${size} bytes, more than the ${MAX_TOKENIZER_BYTES} a tokenizer file can plausibly be; it is corrupt, re-download it`);
+    }
     text = await fs.readFile(file, "utf8");
   } catch (e) {
+    if (e instanceof EvalError) throw e;
     throw new EvalError("no-tokenizer", `${file}: cannot read the ${what} (${(e as NodeJS.ErrnoException).code ?? String(e)}); put the model's tokenizer.json beside config.json`);
   }
   try {

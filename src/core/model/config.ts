@@ -8,13 +8,21 @@ import { ModelError } from "./errors";
 
 export type RawConfig = Readonly<Record<string, unknown>>;
 
+/** config.json is read whole; real ones are a few KB. A larger file is refused before it is read. */
+const MAX_CONFIG_BYTES = 16 * 2 ** 20;
+
 /** Reads config.json: must exist, be UTF-8 JSON, and be an object. */
 export async function readConfig(configPath: string): Promise<RawConfig> {
   const abs = path.resolve(configPath);
   let text: string;
   try {
+    const size = (await fs.stat(abs)).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ModelError("bad-config", abs, `config.json is ${size} bytes; a model's config is a small JSON file (at most ${MAX_CONFIG_BYTES} bytes here), so this one is corrupt; re-download it`);
+    }
     text = await fs.readFile(abs, "utf8");
   } catch (e) {
+    if (e instanceof ModelError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
       throw new ModelError("missing-config", abs, "config.json is missing; a checkpoint needs the Hugging Face config.json beside its weights (copy it from the model's repository)");

@@ -15,6 +15,8 @@ import type { TensorInfo, TensorSource, TensorToWrite } from "./types";
 import { writeSafetensors, writeTextAtomic, type WriteOptions } from "./writer";
 
 export const INDEX_SUFFIX = ".safetensors.index.json";
+/** Index files are read whole; real ones are ~100 KB. A larger file is refused before it is read. */
+const MAX_INDEX_BYTES = 64 * 2 ** 20;
 
 interface ParsedIndex {
   readonly weightMap: ReadonlyMap<string, string>;
@@ -26,8 +28,13 @@ export async function readIndex(indexPath: string): Promise<ParsedIndex> {
   const abs = path.resolve(indexPath);
   let text: string;
   try {
+    const size = (await fs.stat(abs)).size;
+    if (size > MAX_INDEX_BYTES) {
+      throw new SafetensorsError("bad-index", abs, `is ${size} bytes; a safetensors index is a small JSON file (at most ${MAX_INDEX_BYTES} bytes here), so this is not one`);
+    }
     text = await fs.readFile(abs, "utf8");
   } catch (e) {
+    if (e instanceof SafetensorsError) throw e;
     throw new SafetensorsError("io", abs, `cannot read the index (${e instanceof Error ? e.message : String(e)})`);
   }
   let parsed: unknown;
