@@ -58,6 +58,8 @@ interface Connection {
   expectedExit?: boolean;
   exitInfo?: string;
   exited: boolean;
+  /** Which start of the worker this is (1, 2, …). */
+  readonly generation: number;
 }
 
 const TAIL_BYTES = 4096;
@@ -73,7 +75,8 @@ export class WorkerClient {
   private statusValue: ClientStatus = { state: "stopped", provider: null };
   private readonly statusListeners = new Set<(s: ClientStatus) => void>();
   private readonly progressListeners = new Set<(p: Progress) => void>();
-  private readonly progressRoutes = new Map<number, (p: Progress) => void>();
+  /** Per-job progress callbacks, keyed by `${worker generation}:${request id}` (ids restart with each worker). */
+  private readonly progressRoutes = new Map<string, (p: Progress) => void>();
   private generation = 0;
 
   constructor(private readonly opts: WorkerClientOptions = {}) {}
@@ -115,7 +118,8 @@ export class WorkerClient {
       throw err;
     });
     const started = conn.rpc.start(method, params as never, { ...(opts.signal ? { signal: opts.signal } : {}), ...(label ? { label } : {}) });
-    if (opts.onProgress) this.progressRoutes.set(started.id, opts.onProgress);
+    const route = `${conn.generation}:${started.id}`;
+    if (opts.onProgress) this.progressRoutes.set(route, opts.onProgress);
     const timeoutMs = opts.timeoutMs ?? this.opts.jobTimeoutMs?.[method] ?? 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (timeoutMs > 0) {
@@ -129,7 +133,7 @@ export class WorkerClient {
       return (await started.result) as JobResult<M>;
     } finally {
       if (timer) clearTimeout(timer);
-      this.progressRoutes.delete(started.id);
+      this.progressRoutes.delete(route);
     }
   }
 
@@ -207,7 +211,7 @@ export class WorkerClient {
       onUnansweredCancel: (p: PendingInfo) => this.kill(conn, `${p.job} did not stop within ${formatMs(this.opts.cancelGraceMs ?? 5000)} of being cancelled`),
     });
     let ready!: Promise<void>;
-    const conn: Connection = { child, rpc, get ready() { return ready; }, tail: "", exited: false };
+    const conn: Connection = { child, rpc, get ready() { return ready; }, tail: "", exited: false, generation: this.generation };
     const collect = (chunk: Buffer): void => {
       const text = chunk.toString("utf8");
       conn.tail = (conn.tail + text).slice(-TAIL_BYTES);
@@ -217,7 +221,7 @@ export class WorkerClient {
     child.stderr?.on("data", collect);
     child.on("message", (msg: unknown) => rpc.receive(msg));
     rpc.on("headshare/progress", (p) => {
-      this.progressRoutes.get(p.job)?.(p);
+      this.progressRoutes.get(`${conn.generation}:${p.job}`)?.(p);
       for (const l of this.progressListeners) l(p);
     });
     rpc.on("headshare/status", (s) => this.setStatus(s));
