@@ -1,6 +1,7 @@
 /** Every fuzz target, in run order. Each file adds its targets here. */
 import type { FuzzTarget } from "../harness";
 import { safetensorsTargets } from "./safetensors";
+import { compactTarget } from "./compact";
 import { modelTargets } from "./model";
 import { protocolTargets } from "./protocol";
 import { shareTargets } from "./share";
@@ -12,5 +13,6 @@ export const ALL_TARGETS: readonly FuzzTarget<any>[] = [
   sharedSeedTarget,
   ...shareTargets,
   ...modelTargets,
+  compactTarget,
   ...protocolTargets,
 ];
