@@ -154,3 +154,23 @@ test("paths: a DirectShare output of a hub-cache snapshot gets its linked config
     } finally { await ck.close(); }
   } finally { removeDir(root); }
 });
+
+test("paths: special files named like model files (a FIFO, a folder, a link to /dev/zero) are refused without hanging", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { openSafetensors } = await import("../src/core/safetensors");
+  const { readConfig } = await import("../src/core/model/config");
+  const root = scratchDir("paths-special");
+  try {
+    const fifo = path.join(root, "fifo.safetensors");
+    execFileSync("mkfifo", [fifo]);
+    const deadline = <T>(p: Promise<T>, what: string): Promise<T> => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what} hung`)), 3000).unref())]);
+    await assert.rejects(deadline(openSafetensors(fifo), "opening a FIFO"), (e) => code(e) === "io" && /regular file/.test((e as Error).message));
+    fs.mkdirSync(path.join(root, "dir.safetensors"));
+    await assert.rejects(deadline(openSafetensors(path.join(root, "dir.safetensors")), "a folder"), (e) => code(e) === "io");
+    fs.symlinkSync("/dev/zero", path.join(root, "zero.safetensors"));
+    await assert.rejects(deadline(openSafetensors(path.join(root, "zero.safetensors")), "/dev/zero"), (e) => code(e) === "io");
+    const cfgFifo = path.join(root, "config.json");
+    execFileSync("mkfifo", [cfgFifo]);
+    await assert.rejects(deadline(readConfig(cfgFifo), "a FIFO config.json"), (e) => code(e) === "bad-config" || code(e) === "io");
+  } finally { removeDir(root); }
+});
