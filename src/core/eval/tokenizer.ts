@@ -25,7 +25,9 @@ const MAX_TOKENIZER_BYTES = 256 * 2 ** 20;
 async function readJson(file: string, what: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    const size = (await fs.stat(file)).size;
+    const st = await fs.stat(file);
+    if (!st.isFile()) throw new EvalError("no-tokenizer", `${file}: the ${what} is not a regular file (a folder, FIFO or device); put the model's file there`);
+    const size = st.size;
     if (size > MAX_TOKENIZER_BYTES) {
       throw new EvalError("no-tokenizer", `${file}: the ${what} is ${size} bytes, more than the ${MAX_TOKENIZER_BYTES} a tokenizer file can plausibly be; it is corrupt, re-download it`);
     }

@@ -16,7 +16,9 @@ export async function readConfig(configPath: string): Promise<RawConfig> {
   const abs = path.resolve(configPath);
   let text: string;
   try {
-    const size = (await fs.stat(abs)).size;
+    const st = await fs.stat(abs);
+    if (!st.isFile()) throw new ModelError("bad-config", abs, "config.json is not a regular file (a folder, FIFO or device); replace it with the model's config.json");
+    const size = st.size;
     if (size > MAX_CONFIG_BYTES) {
       throw new ModelError("bad-config", abs, `config.json is ${size} bytes; a model's config is a small JSON file (at most ${MAX_CONFIG_BYTES} bytes here), so this one is corrupt; re-download it`);
     }

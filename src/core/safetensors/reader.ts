@@ -157,8 +157,11 @@ export async function openSafetensors(file: string): Promise<TensorSource> {
   const abs = path.resolve(file);
   let fh: fs.FileHandle;
   try {
+    // Checked before open(): opening a FIFO blocks forever (and a thread with it).
+    if (!(await fs.stat(abs)).isFile()) throw new SafetensorsError("io", abs, "is not a regular file; pass a .safetensors file");
     fh = await fs.open(abs, "r");
   } catch (e) {
+    if (e instanceof SafetensorsError) throw e;
     throw ioError(abs, "cannot open the file (check the path and permissions)", e);
   }
   try {

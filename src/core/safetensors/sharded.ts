@@ -28,7 +28,9 @@ export async function readIndex(indexPath: string): Promise<ParsedIndex> {
   const abs = path.resolve(indexPath);
   let text: string;
   try {
-    const size = (await fs.stat(abs)).size;
+    const st = await fs.stat(abs);
+    if (!st.isFile()) throw new SafetensorsError("bad-index", abs, "is not a regular file (a folder, FIFO or device); pass the index json of a sharded checkpoint");
+    const size = st.size;
     if (size > MAX_INDEX_BYTES) {
       throw new SafetensorsError("bad-index", abs, `is ${size} bytes; a safetensors index is a small JSON file (at most ${MAX_INDEX_BYTES} bytes here), so this is not one`);
     }
