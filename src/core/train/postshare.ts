@@ -79,7 +79,7 @@ export interface PostShareOptions {
 /**
  * Defaults that work on stories260K (docs/training.md has the runs behind them). The paper's
  * lr 5e-5 / λ_w 0.5 barely moves a 260 k-parameter model in minutes: pairs start at a mean
- * relative distance ≈ 1.3, so the pull must dominate (λ_w 20) and the learning rate must be large
+ * relative distance ≈ 1.3, so the pull must dominate (λ_w 5) and the learning rate must be large
  * enough to close it (2e-3, cosine to 2e-5). Training only the attention projections on text
  * sampled from the original model plus the given text keeps the post-trained model from
  * memorising a small text.
@@ -87,7 +87,7 @@ export interface PostShareOptions {
 export const POSTSHARE_DEFAULTS = {
   strategy: "qk" as Strategy,
   granularity: "group" as Granularity,
-  steps: 600,
+  steps: 800,
   lr: 2e-3,
   warmupSteps: 20,
   minLrRatio: 0.01,
@@ -97,10 +97,10 @@ export const POSTSHARE_DEFAULTS = {
   weightDecay: 0,
   clipNorm: 1,
   lambdaLm: 0.5,
-  lambdaW: 20,
+  lambdaW: 5,
   weightLoss: "l2" as const,
   trainOn: "both" as "text" | "sampled" | "both",
-  sampleSequences: 256,
+  sampleSequences: 512,
   sampleLength: 128,
   sampleTemperature: 1,
   batchSize: 8,
