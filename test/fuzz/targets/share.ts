@@ -78,8 +78,9 @@ export function assertTableInvariants(t: MatchTable): void {
   assert.ok(Number.isInteger(L) && L >= 1 && Number.isInteger(U) && U >= 1, "layers/unitsPerLayer");
   assert.equal(t.entries.length, (L - 1) * U, "entry count");
   t.entries.forEach((e, i) => {
-    assert.equal(e.layer, 1 + Math.floor(i / U), `entries[${i}].layer (sorted)`);
-    assert.equal(e.unit, i % U, `entries[${i}].unit (sorted)`);
+    // === (not Object.is): an index given as -0 is the index 0.
+    assert.ok(e.layer === 1 + Math.floor(i / U), `entries[${i}].layer (sorted)`);
+    assert.ok(e.unit === i % U, `entries[${i}].unit (sorted)`);
     assert.ok(Number.isInteger(e.sourceLayer) && e.sourceLayer >= 0 && e.sourceLayer < e.layer, `entries[${i}].sourceLayer`);
     assert.ok(Number.isInteger(e.sourceUnit) && e.sourceUnit >= 0 && e.sourceUnit < U, `entries[${i}].sourceUnit`);
     assert.ok(Number.isFinite(e.score) && Math.abs(e.score) <= 1 + 1e-5, `entries[${i}].score`);
