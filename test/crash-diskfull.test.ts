@@ -10,8 +10,25 @@ import path from "node:path";
 import test from "node:test";
 import { writeSafetensors, writeShardedSafetensors, writeTextAtomic } from "../src/core/safetensors";
 import type { TensorToWrite } from "../src/core/safetensors";
+import { openCheckpoint } from "../src/core/model/checkpoint";
+import { writeSyntheticModel } from "../src/core/model/synthetic";
+import { planSharing } from "../src/core/share/plan";
+import type { SharingPlan } from "../src/core/share/types";
+import { writeShared } from "../src/core/share/write";
 import { mountSmallTmpfs, simulateDiskFull } from "./crash/diskfull";
 import { removeDir, scratchDir } from "./fuzz/tmp";
+
+/** A ~150 KiB model (input on the normal temp folder) and a plan for it. */
+let model = "";
+let plan: SharingPlan;
+let modelRoot = "";
+test.before(async () => {
+  modelRoot = scratchDir("diskfull-model");
+  model = await writeSyntheticModel(path.join(modelRoot, "m"), { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediate: 64, vocab: 128, seed: 4 });
+  plan = planSharing({ format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: 2, unitsPerLayer: 2, parametersPerUnit: null, bytesPerUnit: null, parameters: null,
+    entries: [{ layer: 1, unit: 0, sourceLayer: 0, sourceUnit: 1, score: 0.9 }, { layer: 1, unit: 1, sourceLayer: 0, sourceUnit: 0, score: 0.2 }] }, 0.25);
+});
+test.after(() => removeDir(modelRoot));
 
 /** 4 tensors of 24 KiB (96 KiB of data): more than the 64 KiB disk. */
 function tensors(): TensorToWrite[] {
@@ -38,6 +55,16 @@ async function checkWriters(dir: string, what: string, fresh: () => Promise<void
   const left = fs.readdirSync(sharded);
   assert.ok(!left.some((n) => n.startsWith(".headshare-tmp-")), `${what}: temporaries left: ${left.join(", ")}`);
   assert.deepEqual(left, [], `${what}: a failed sharded write leaves no orphan shards and no index (left: ${left.join(", ")})`);
+
+  // A whole DirectShare output (staged in a folder, then renamed): nothing of it is left.
+  await fresh();
+  const shared = path.join(dir, "shared-parent");
+  fs.mkdirSync(shared);
+  const ck = await openCheckpoint(model);
+  try {
+    await assert.rejects(writeShared(ck, plan, { format: "dense", outDir: path.join(shared, "out") }), (e) => e instanceof Error && /ENOSPC|no space/i.test(e.message) && typeof (e as { code?: unknown }).code === "string", `${what}: writeShared`);
+  } finally { await ck.close(); }
+  assert.deepEqual(fs.readdirSync(shared), [], `${what}: a failed DirectShare write leaves no output and no staging folder`);
 
   await fresh();
   const text = path.join(dir, "text");
