@@ -38,7 +38,8 @@ const { chromium } = req("playwright-core");
 const sharedDir = [process.env.HEADSHARE_SHARED_DIR, path.resolve(root, "../shared")].find((d) => d && fs.existsSync(path.join(d, "models/stories260K-hf/model.safetensors")));
 
 // ---- bundle the in-host tests (mocha, vscode external)
-const testsOut = path.join(root, "out", "vscode-host");
+// Under out/vscode/: scripts/test.mjs leaves paths with a vscode folder to this script (node --test must not load them).
+const testsOut = path.join(root, "out", "vscode", "host");
 fs.rmSync(testsOut, { recursive: true, force: true });
 const testFiles = fs.readdirSync(path.join(root, "test/vscode")).filter((f) => f.endsWith(".ts"));
 await esbuild.build({
