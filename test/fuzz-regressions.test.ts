@@ -95,3 +95,13 @@ test("fuzz regression (model.config+tensors): a layer count of 2^53−1 in confi
     removeDir(root);
   }
 });
+
+test("fuzz regression (protocol.worker-jobs): a match table with out-of-range or short lowerCosines rows is refused as invalid params, not answered 'invalid-result'", async () => {
+  const { matchTableSchema } = await import("../src/protocol/shareSchemas");
+  const table = { format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: 3, unitsPerLayer: 1, parametersPerUnit: null, bytesPerUnit: null, parameters: null,
+    entries: [{ layer: 1, unit: 0, sourceLayer: 0, sourceUnit: 0, score: 0.5 }, { layer: 2, unit: 0, sourceLayer: 1, sourceUnit: 0, score: 0.6 }] };
+  assert.equal(matchTableSchema.safeParse({ ...table, lowerCosines: [[0.5], [0.1, 0.6]] }).success, true);
+  assert.equal(matchTableSchema.safeParse({ ...table, lowerCosines: [[0.5], [-2, 0.6]] }).success, false, "a cosine of -2");
+  assert.equal(matchTableSchema.safeParse({ ...table, lowerCosines: [[0.5], [0.6]] }).success, false, "a row shorter than layer·U");
+  assert.equal(matchTableSchema.safeParse({ ...table, lowerCosines: [[0.5]] }).success, false, "a missing row");
+});

@@ -16,6 +16,7 @@ import { envelopeSchema, type Envelope } from "../../../src/protocol/envelope";
 import { Rpc, RpcError } from "../../../src/protocol/rpc";
 import { fromWebviewSchema, hostSide, MAX_EXPORT_CHARS, toWebviewSchema, webviewSide } from "../../../src/protocol/webview";
 import { clientSide, workerRequests, workerSide, type WorkerJob } from "../../../src/protocol/worker";
+import { jobTable } from "../../../src/worker/jobs";
 import { serveWorker, type JobTable } from "../../../src/worker/serve";
 import type { FuzzTarget } from "../harness";
 import { applyJsonOps, jsonOpArb, sameValue, weirdJsonArb } from "../jsonMutate";
@@ -287,4 +288,39 @@ const webviewEventTarget: FuzzTarget<{ messages: readonly unknown[] }> = {
   label: (_c, r) => ((r as { seen: unknown[] }).seen.length ? "an event was delivered" : "nothing delivered"),
 };
 
-export const protocolTargets = [workerTarget, clientTarget, webviewTarget, hostTarget, webviewEventTarget];
+// ---------------------------------------------------------------- the real worker jobs
+
+/** Requests the real job table answers fast (no model to load): plans from (mutated) tables, inspect of odd paths. */
+const realJobRequestArb: fc.Arbitrary<unknown> = fc.record({
+  id: fc.nat({ max: 3 }),
+  req: fc.oneof(
+    { weight: 4, arbitrary: fc.record({ method: fc.constant("headshare/plan"), params: fc.record({ table: tableArb, ratio: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0, 0.5, 0.75, 1)) }) }).chain((r) => fc.array(jsonOpArb, { maxLength: 2 }).map((ops) => ({ ...r, params: applyJsonOps(r.params, ops) }))) },
+    { weight: 1, arbitrary: fc.record({ method: fc.constant("headshare/inspect"), params: fc.record({ model: fc.constantFrom("/nonexistent/model", "/dev/null", "/proc/self/status", "/", "/tmp", "/etc/passwd.safetensors", "/dev/zero") }) }) },
+  ),
+}).map(({ id, req }) => ({ kind: "request", id, ...req }));
+
+const realJobsTarget: FuzzTarget<{ messages: readonly unknown[] }> = {
+  name: "protocol.worker-jobs",
+  weight: 3,
+  timeLimitMs: 3000,
+  arb: fc.record({ messages: fc.array(realJobRequestArb, { minLength: 1, maxLength: 2 }) }),
+  async run(c) {
+    const sent: Envelope[] = [];
+    const server = serveWorker(jobTable, { send: (m) => void sent.push(m) }, { onShutdown: () => undefined });
+    for (const m of c.messages) server.rpc.receive(m);
+    for (let i = 0; i < 40 && sent.filter((s) => s.kind === "result" || s.kind === "error").length < c.messages.length; i++) await new Promise((r) => setTimeout(r, 1));
+    await server.stop(100);
+    server.rpc.dispose();
+    return sent;
+  },
+  check(c, r) {
+    const replies = (r as Envelope[]).filter((s): s is Extract<Envelope, { kind: "result" | "error" }> => s.kind === "result" || s.kind === "error");
+    assert.equal(replies.length, c.messages.length, "every request answered");
+    for (const s of replies) {
+      if (s.kind === "error") assert.ok(!["internal", "invalid-result"].includes(s.error.code), `a job failed with an untyped error (${s.error.code}): ${s.error.message.slice(0, 400)}`);
+    }
+  },
+  label: (_c, r) => `${(r as Envelope[]).filter((s) => s.kind === "result").length ? "some job succeeded" : "all rejected or failed (typed)"}`,
+};
+
+export const protocolTargets = [workerTarget, clientTarget, webviewTarget, hostTarget, webviewEventTarget, realJobsTarget];
