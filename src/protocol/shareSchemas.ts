@@ -28,7 +28,7 @@ export const matchTableSchema = z.object({
   bytesPerUnit: count.nullable(),
   parameters: count.nullable(),
   entries: z.array(matchEntrySchema),
-  lowerCosines: z.array(z.array(z.number())).optional(),
+  lowerCosines: z.array(z.array(cosine)).optional(),
   source: z.object({
     model: z.string().optional(),
     size: count.optional(),
@@ -47,6 +47,20 @@ export const matchTableSchema = z.object({
     if (e.layer < 1 || e.layer >= t.layers || e.unit >= t.unitsPerLayer || e.sourceLayer >= e.layer || e.sourceUnit >= t.unitsPerLayer) {
       ctx.addIssue({ code: "custom", path: ["entries", i], message: `entry (${e.layer},${e.unit}) → (${e.sourceLayer},${e.sourceUnit}) is out of range or not strictly lower` });
       return;
+    }
+  }
+  // As parseMatchTable: one row per entry, over the lower units (a shorter row gave plans a missing rootCosine).
+  if (t.lowerCosines) {
+    if (t.lowerCosines.length !== t.entries.length) {
+      ctx.addIssue({ code: "custom", path: ["lowerCosines"], message: `expected one row per entry (${t.entries.length}), got ${t.lowerCosines.length}` });
+      return;
+    }
+    for (let i = 0; i < t.entries.length; i++) {
+      const want = t.entries[i]!.layer * t.unitsPerLayer;
+      if (t.lowerCosines[i]!.length !== want) {
+        ctx.addIssue({ code: "custom", path: ["lowerCosines", i], message: `expected layer·unitsPerLayer = ${want} cosines, got ${t.lowerCosines[i]!.length}` });
+        return;
+      }
     }
   }
 });
