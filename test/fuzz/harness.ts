@@ -2,7 +2,7 @@
  * The fuzz harness: runs structure-aware fast-check generators against every reader and checks
  * that each input ends in success or a *typed* error (an Error subclass with a string `code` and
  * a message that names the file), within a per-case time limit and without allocating beyond a
- * bound. A sync hang is caught by a watchdog thread (it prints the target and case, then aborts
+ * bound. A sync hang is caught by a watchdog thread (it prints the target and case, then kills
  * the process); an async hang by a race against a timer.
  *
  * Reproducible: every target runs under one seed (printed); a failure prints fast-check's shrunk
@@ -149,7 +149,7 @@ export interface RunOptions {
 
 /**
  * Watchdog thread: if the case counter stops moving for `limitMs` while a case runs, prints the
- * target and case number to stderr and aborts the process (a sync reader stuck in a loop cannot be
+ * target and case number to stderr and kills the process (SIGKILL, so no core dump) (a sync reader stuck in a loop cannot be
  * interrupted from the same thread).
  */
 export class Watchdog {
@@ -166,8 +166,8 @@ export class Watchdog {
         const n = Atomics.load(s, 0), busy = Atomics.load(s, 1);
         if (!busy || n !== last) { last = n; since = Date.now(); return; }
         if (Date.now() - since > Atomics.load(s, 2)) {
-          fs.writeSync(2, "\\nFUZZ HANG: target " + target + " case " + n + " has run for over " + Atomics.load(s, 2) + " ms; aborting\\n");
-          process.kill(process.pid, "SIGABRT");
+          fs.writeSync(2, "\\nFUZZ HANG: target " + target + " case " + n + " has run for over " + Atomics.load(s, 2) + " ms; killing the run\\n");
+          process.kill(process.pid, "SIGKILL");
         }
       }, 100).unref();
     `, { eval: true, workerData: { shared: this.shared } });
