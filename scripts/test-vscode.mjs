@@ -9,7 +9,7 @@
 // Skips (exit 0) with the reason when the runtime or Chromium is missing. Only processes it starts are
 // stopped (the server runs in its own process group).
 // Env: VSCODE_RUNTIME_DIR, CHROMIUM_PATH, E2E_TIMEOUT_MS (default 240000), HEADSHARE_SHARED_DIR.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -35,7 +35,9 @@ if (!fs.existsSync(path.join(root, "dist/extension.js")) || !fs.existsSync(path.
 const req = createRequire(fs.existsSync(path.join(RT, "pw/package.json")) ? path.join(RT, "pw/package.json") : path.join(root, "package.json"));
 const { chromium } = req("playwright-core");
 
-const sharedDir = [process.env.HEADSHARE_SHARED_DIR, path.resolve(root, "../shared")].find((d) => d && fs.existsSync(path.join(d, "models/stories260K-hf/model.safetensors")));
+// HEADSHARE_NO_SHARED=1 runs as on a fresh clone without ../shared (the synthetic fixture only).
+const sharedDir = process.env.HEADSHARE_NO_SHARED ? undefined
+  : [process.env.HEADSHARE_SHARED_DIR, path.resolve(root, "../shared")].find((d) => d && fs.existsSync(path.join(d, "models/stories260K-hf/model.safetensors")));
 
 // ---- bundle the in-host tests (mocha, vscode external)
 // Under out/vscode/: scripts/test.mjs leaves paths with a vscode folder to this script (node --test must not load them).
@@ -53,7 +55,15 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "headshare-vscode-"));
 const workspace = path.join(tmp, "ws");
 fs.mkdirSync(path.join(workspace, "models"), { recursive: true });
 if (sharedDir) fs.cpSync(path.join(sharedDir, "models/stories260K-hf"), path.join(workspace, "models/stories260K-hf"), { recursive: true });
-else console.log("[vscode] ../shared is not present: tests that need stories260K-hf skip (it exists in CI and dev sessions only)");
+else {
+  // Without ../shared the UI test drives a seeded synthetic Llama of the same shape (5 layers, 8 heads, 4 KV groups, head 8).
+  console.log("[vscode] ../shared is not present: tests that need stories260K-hf skip (it exists in CI and dev sessions only); the UI test uses a synthetic Llama");
+  const gen = path.join(testsOut, "synthetic-gen.cjs");
+  await esbuild.build({ stdin: { contents: `require("./src/core/model/synthetic").writeSyntheticModel(process.argv[2], { family: "llama", layers: 5, heads: 8, kvHeads: 4, headDim: 8, seed: 260 }).catch((e) => { console.error(e); process.exit(1); });`, resolveDir: root, loader: "ts" },
+    outfile: gen, bundle: true, platform: "node", format: "cjs", target: "node20", logLevel: "warning" });
+  const r = spawnSync(process.execPath, [gen, path.join(workspace, "models/synthetic-llama")], { stdio: "inherit" });
+  if (r.status !== 0) { console.error("[vscode] could not write the synthetic model"); process.exit(1); }
+}
 const evalText = sharedDir ? path.join(sharedDir, "corpus/tinystories-valid-excerpt.txt") : "";
 fs.mkdirSync(path.join(tmp, "data/User"), { recursive: true });
 const userSettings = JSON.stringify({
@@ -128,7 +138,6 @@ async function hostTests(restricted = false) {
 
 // ---- 2. UI test: the workbench driven like a user
 async function uiTest() {
-  if (!sharedDir) { console.log("[vscode] SKIP UI test: ../shared/models/stories260K-hf is not present"); return 0; }
   const t0 = Date.now();
   const srv = await startServer("ui");
   stops.push(srv.stop);
@@ -138,7 +147,7 @@ async function uiTest() {
   const step = (m) => console.log(`[vscode-ui] ${((Date.now() - t0) / 1000).toFixed(1)} s  ${m}`);
   try {
     const { runUi } = await import(path.join(root, "test", "vscode", "ui-steps.mjs"));
-    await runUi({ page, port: srv.port, workspace, payload, artifacts, step, root });
+    await runUi({ page, port: srv.port, workspace, payload, artifacts, step, root, model: sharedDir ? "stories260K-hf" : "synthetic-llama" });
     step("UI test passed");
     return 0;
   } catch (e) {

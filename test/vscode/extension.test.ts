@@ -181,11 +181,13 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.equal(api.latestReport()?.selected, 6);
   });
 
-  it("refuses an output folder over the input", async function () {
-    if (!haveModel) { console.log("      (skipped: ../shared/models/stories260K-hf is not present; it exists in CI and dev sessions only)"); this.skip(); }
-    const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, format: "compact", out: model });
-    assert.equal(r, undefined);
-    assert.deepEqual(fs.readdirSync(model).sort(), ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]);
+  it("refuses an output folder over the input (the folder itself, its parent, or inside it) and changes nothing", async function () {
+    const before = fs.readdirSync(anyModel).sort();
+    for (const out of [anyModel, path.dirname(anyModel), path.join(anyModel, "shared")]) {
+      const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(anyModel), { ratio: 0.3, format: "compact", out, noReport: true });
+      assert.equal(r, undefined, `refused ${out}`);
+    }
+    assert.deepEqual(fs.readdirSync(anyModel).sort(), before);
   });
 
   it("cancelling a compress leaves no output folder", async function () {
