@@ -2,13 +2,10 @@
  * The ONLY module that knows which web-component library draws the controls. Everything else calls
  * these helpers, so swapping @vscode/webview-ui-toolkit (archived upstream, Jan 2025) for
  * @vscode-elements/elements means rewriting this file alone: `vscode-button` → `vscode-button`
- * (same tag), `vscode-text-field` → `vscode-textfield`, `vscode-panels` → `vscode-tabs`,
- * tags and the spinner are plain elements (see below).
+ * (same tag) and `vscode-text-field` → `vscode-textfield`; tags and the spinner are plain
+ * elements (see below).
  */
-import {
-  provideVSCodeDesignSystem, vsCodeButton, vsCodeDivider, vsCodePanels, vsCodePanelTab, vsCodePanelView,
-  vsCodeTextField,
-} from "@vscode/webview-ui-toolkit";
+import { provideVSCodeDesignSystem, vsCodeButton, vsCodeTextField } from "@vscode/webview-ui-toolkit";
 import { h } from "./dom";
 
 let registered = false;
@@ -17,10 +14,7 @@ let registered = false;
 export function registerToolkit(): void {
   if (registered) return;
   registered = true;
-  provideVSCodeDesignSystem().register(
-    vsCodeButton(), vsCodeDivider(), vsCodePanels(), vsCodePanelTab(), vsCodePanelView(),
-    vsCodeTextField(),
-  );
+  provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeTextField());
 }
 
 export interface ButtonOptions {
@@ -64,22 +58,4 @@ export function spinner(ariaLabel: string): HTMLElement {
 /** A small label chip. */
 export function tag(text: string): HTMLElement {
   return h("span", { class: "tag" }, text);
-}
-
-export function divider(): HTMLElement {
-  return h("vscode-divider", { role: "separator" });
-}
-
-/** Tabs: one tab per entry, each with its panel content. `onChange` gets the active tab's id. */
-export function tabs(entries: readonly { id: string; label: string; content: HTMLElement }[], active: string | undefined,
-  onChange: (id: string) => void): HTMLElement {
-  const panels = h("vscode-panels", { "aria-label": "Report sections" });
-  for (const e of entries) panels.append(h("vscode-panel-tab", { id: `tab-${e.id}` }, e.label));
-  for (const e of entries) panels.append(h("vscode-panel-view", { id: `view-${e.id}` }, e.content));
-  if (active && entries.some((e) => e.id === active)) panels.setAttribute("activeid", `tab-${active}`);
-  panels.addEventListener("change", () => {
-    const id = (panels as unknown as { activeid?: string }).activeid;
-    if (id) onChange(id.replace(/^tab-/, ""));
-  });
-  return panels;
 }
