@@ -261,7 +261,8 @@ export class WorkerClient {
     const how = exitDescription(conn);
     conn.rpc.dispose((p) => new RpcError("worker-exited", `${p.job} failed: ${how}. The next request starts a fresh worker.`, p.job));
     if (this.conn === conn) this.conn = undefined;
-    if (!this.disposed) this.setStatus({ state: conn.expectedExit ? "stopped" : "error", provider: this.statusValue.provider, message: how });
+    // A worker killed and already replaced must not overwrite the new one's status.
+    if (!this.disposed && this.conn === undefined) this.setStatus({ state: conn.expectedExit ? "stopped" : "error", provider: this.statusValue.provider, message: how });
   }
 
   private kill(conn: Connection, reason: string): void {
