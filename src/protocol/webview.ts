@@ -75,6 +75,8 @@ export const mapInitSchema = z.object({
   ratio: z.number().min(0).max(1),
   /** Whether eval can run here (trusted workspace and a tokenizer beside the model). */
   canEval: z.boolean(),
+  /** The last quick eval of this panel (shown again after the webview reloads, e.g. on a tab switch). */
+  lastEval: z.lazy(() => evalSummarySchema).nullable().optional(),
 });
 
 /** Quality metrics of a shared model against its original (src/core/eval EvalResult, display shape). */

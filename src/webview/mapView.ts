@@ -54,6 +54,7 @@ export class MapView {
     this.build();
     this.setRatio(this.ratio);
     if (restored?.selected) this.heatmap.pin(restored.selected as unknown as Cell); else this.showDetail(null);
+    if (init.lastEval) this.showEval(init.lastEval);
   }
 
   private build(): void {

@@ -157,6 +157,12 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   await row("stories260K-hf-shared-30").waitFor({ timeout: 15000 });
   step("the output folder shows in the explorer beside the input");
 
+  // Back on the sharing map (its webview reloaded while hidden): the last quick eval is shown again.
+  await page.locator(".tabs-container .tab", { hasText: "Sharing map" }).first().click();
+  await webview.locator("#eval-ppl").waitFor({ timeout: 30000 });
+  assert.equal(Number(await webview.locator("#eval-ppl").getAttribute("data-ppl")), shared);
+  step("the sharing map shows its last quick eval again after a tab switch");
+
   const status = await page.locator(".statusbar-item", { hasText: "Headshare" }).first().textContent();
   step(`status bar: ${status?.trim()}`);
   assert.match(status ?? "", /Headshare/);

@@ -23,6 +23,7 @@ export const MAP_VIEW_TYPE = "headshare.sharingMap";
 export class MapPanel {
   private static readonly open = new Map<string, MapPanel>();
   private readonly conn: WebviewConnection;
+  private lastEval: EvalSummary | null = null;
 
   static key(model: string, strategy: Strategy, granularity: Granularity): string {
     return JSON.stringify([model, strategy, granularity]);
@@ -68,7 +69,7 @@ export class MapPanel {
   }
 
   private init(): MapInit {
-    return { view: "map", model: modelRef(this.model), table: this.table as MapInit["table"], ratio: this.ratio, canEval: vscode.workspace.isTrusted };
+    return { view: "map", model: modelRef(this.model), table: this.table as MapInit["table"], ratio: this.ratio, canEval: vscode.workspace.isTrusted, lastEval: this.lastEval };
   }
 
   /** Quick eval at `ratio` for the webview; `signal` is the webview's cancel. Errors become the request's error reply. */
@@ -84,6 +85,7 @@ export class MapPanel {
         signal.addEventListener("abort", cancel, { once: true });
         try {
           const ev = await evalAtRatio(this.session, job, this.model, this.table, ratio, text, progress);
+          this.lastEval = ev;
           this.session.log.info(`quick eval of ${this.model} at ${ratio}: ppl ${ev.original.ppl.toFixed(4)} → ${ev.shared.ppl.toFixed(4)} on ${ev.tokens} tokens (${ev.protocol})`);
           return ev;
         } finally {
