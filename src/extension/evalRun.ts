@@ -8,10 +8,10 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import * as vscode from "vscode";
 import type { MatchTable } from "../core/share/types";
-import type { EvalSummary } from "../protocol/webview";
+import type { EvalSummary, SimilarityGrid } from "../protocol/webview";
 import { ExtensionError } from "./errors";
 import type { Job } from "./jobs";
-import { evalSummary } from "./mapping";
+import { attentionGrid, evalSummary } from "./mapping";
 import type { JobParams } from "../protocol/worker";
 import type { Session } from "./session";
 
@@ -68,9 +68,9 @@ export async function resolveEvalText(session: Session, prefer: "auto" | "ask"):
   return pick?.get();
 }
 
-/** Original vs shared at `ratio`: shares into a temporary folder, evaluates, removes it. */
+/** Original vs shared at `ratio`: shares into a temporary folder, evaluates, removes it. `attention` also measures the original's attention-map similarity. */
 export async function evalAtRatio(session: Session, job: Job, model: string, table: MatchTable, ratio: number, text: EvalText,
-  onPhase?: (message: string, fraction: number | null) => void): Promise<EvalSummary> {
+  onPhase?: (message: string, fraction: number | null) => void, attention = false): Promise<EvalSummary & { attention?: SimilarityGrid | null }> {
   const s = session.settings;
   const dir = await tempDir(session, "shared-");
   const out = path.join(dir, "model");
@@ -80,10 +80,10 @@ export async function evalAtRatio(session: Session, job: Job, model: string, tab
     onPhase?.(`Scoring ${text.label}`, 0);
     const t0 = Date.now();
     const r = await session.request(job, "headshare/eval", {
-      model, compare: out, text: text.file, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}),
+      model, compare: out, text: text.file, attention, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}),
       ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}),
     }, (p) => onPhase?.(`Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
-    return evalSummary(r, ratio, (Date.now() - t0) / 1000);
+    return attention ? { ...evalSummary(r, ratio, (Date.now() - t0) / 1000), attention: attentionGrid(r) } : evalSummary(r, ratio, (Date.now() - t0) / 1000);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 /** Worker results → the webview's display shapes (src/protocol/webview.ts). Pure. */
 import path from "node:path";
 import type { JobResult } from "../protocol/worker";
-import type { EvalSummary, InspectData, PostShareSummary, Report, SweepRow } from "../protocol/webview";
+import type { EvalSummary, InspectData, PostShareSummary, Report, SimilarityGrid, SweepRow } from "../protocol/webview";
 import { inspectSchema } from "../protocol/webview";
 
 type EvalOut = JobResult<"headshare/eval">;
@@ -36,6 +36,17 @@ export function evalSummary(r: EvalOut, ratio: number | null, seconds: number | 
     top1Agreement: r.top1Agreement ?? null,
     hiddenCosine: r.hiddenCosine ?? [],
     seconds: seconds ?? r.seconds,
+  };
+}
+
+/** The attention-map similarity table of an eval run with `attention: true` (of its `model`, the original), as a layer × head grid. */
+export function attentionGrid(r: EvalOut): SimilarityGrid | null {
+  const a = r.attention;
+  if (!a || a.layers < 1 || a.heads < 1 || a.best.length !== a.layers) return null;
+  return {
+    title: "Attention-map similarity to the best lower-layer head (original model)",
+    rows: a.layers, cols: a.heads,
+    values: a.best.flatMap((row) => Array.from({ length: a.heads }, (_, h) => row[h] ?? null)),
   };
 }
 

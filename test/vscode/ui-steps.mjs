@@ -150,8 +150,16 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   const rShared = Number(await report.locator("#eval-ppl").getAttribute("data-ppl"));
   assert.ok(Math.abs(rOrig - 3.39532) / 3.39532 < 1e-3);
   step(`report: parameters 260,032 → 241,600; perplexity ${rOrig.toFixed(4)} → ${rShared.toFixed(4)}`);
+  // Weight similarity (5 layers × 4 KV groups) beside attention-map similarity (5 layers × 8 query heads).
+  const maps = report.locator("canvas.heatmap");
+  assert.equal(await maps.count(), 2);
+  assert.deepEqual([await maps.nth(0).getAttribute("data-cols"), await maps.nth(1).getAttribute("data-cols")], ["4", "8"]);
+  assert.equal(await maps.nth(1).getAttribute("data-rows"), "5");
+  step("report: weight-similarity map (5 × 4) beside the attention-map similarity map (5 × 8)");
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-report.png") });
+  await maps.nth(1).scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(artifacts, "vscode-ui-report-maps.png") });
   // The new folder appears in the explorer beside the input (expand "models" if the explorer folded it).
   if (!(await row("stories260K-hf-shared-30").isVisible())) await row("models").click();
   await row("stories260K-hf-shared-30").waitFor({ timeout: 15000 });

@@ -10,7 +10,7 @@ import type { Granularity } from "../../core/model/types";
 import type { MatchTable, Strategy } from "../../core/share/types";
 import type { Report } from "../../protocol/webview";
 import { ExtensionError, isCancel, messageOf } from "../errors";
-import { emptyReport, evalSummary, modelRef, postShareSummary } from "../mapping";
+import { attentionGrid, emptyReport, evalSummary, modelRef, postShareSummary } from "../mapping";
 import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
 import { ReportPanel } from "../panels/reportPanel";
 import type { JobParams } from "../../protocol/worker";
@@ -135,8 +135,8 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
         if ((o.evaluate ?? !!s.evalText) && s.evalText) {
           progress.report({ message: "evaluating original vs shared" });
           const t1 = Date.now();
-          const ev = await session.request(job, "headshare/eval", { model, compare: o.out, text: s.evalText, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) }, onProgress);
-          report = { ...report, eval: evalSummary(ev, o.ratio, (Date.now() - t1) / 1000), provider: ev.provider };
+          const ev = await session.request(job, "headshare/eval", { model, compare: o.out, text: s.evalText, attention: true, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) }, onProgress);
+          report = { ...report, eval: evalSummary(ev, o.ratio, (Date.now() - t1) / 1000), provider: ev.provider, attentionSimilarity: attentionGrid(ev) };
         }
         if (!o.noReport) await ReportPanel.show(session, report, `Report: ${name} ${Math.round(o.ratio * 100)}%`);
         return { out: o.out, report };

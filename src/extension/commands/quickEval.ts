@@ -5,10 +5,10 @@
  */
 import path from "node:path";
 import * as vscode from "vscode";
-import type { EvalSummary } from "../../protocol/webview";
+import type { EvalSummary, SimilarityGrid } from "../../protocol/webview";
 import { isCancel } from "../errors";
 import { evalAtRatio, resolveEvalText } from "../evalRun";
-import { emptyReport, evalSizes, evalSummary, modelRef } from "../mapping";
+import { attentionGrid, emptyReport, evalSizes, evalSummary, modelRef } from "../mapping";
 import { checkModelPath, pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";
@@ -51,22 +51,26 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
   if (!text) return undefined;
   const name = modelRef(model).name;
   let sizes: ReturnType<typeof evalSizes> = { parameters: null, bytes: null };
+  let attention: SimilarityGrid | null = null;
   try {
     const ev = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Headshare: quick eval of ${name}`, cancellable: true },
       (progress, token) => session.jobs.run(`eval ${name}`, async (job) => {
         if (shared) {
           const t0 = Date.now();
-          const r = await session.request(job, "headshare/eval", { model, compare: shared, text: text.file, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) },
+          const r = await session.request(job, "headshare/eval", { model, compare: shared, text: text.file, attention: !o.noReport, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) },
             (p) => progress.report({ message: `${p.message ?? p.phase}` }));
           sizes = evalSizes(r);
+          attention = attentionGrid(r);
           return evalSummary(r, null, (Date.now() - t0) / 1000);
         }
         const { table } = await session.matchTable(job, model, s.strategy, s.granularity);
-        return evalAtRatio(session, job, model, table, ratio!, text, (message, f) => progress.report({ message: `${message}${f !== null ? ` (${Math.round(f * 100)}%)` : ""}` }));
+        const { attention: grid, ...ev } = await evalAtRatio(session, job, model, table, ratio!, text, (message, f) => progress.report({ message: `${message}${f !== null ? ` (${Math.round(f * 100)}%)` : ""}` }), !o.noReport);
+        attention = grid ?? null;
+        return ev;
       }, token));
     session.log.info(`quick eval ${model} vs ${shared ?? `shared at ${ratio}`}: ppl ${ev.original.ppl.toFixed(4)} → ${ev.shared.ppl.toFixed(4)} (${ev.tokens} tokens, ${ev.protocol})`);
     if (!o.noReport) {
-      const report = { ...emptyReport({ model: modelRef(model), method: "directshare" as const, ratio: ratio ?? 0, strategy: s.strategy, granularity: s.granularity }), output: shared ?? null, provider: ev.provider, eval: ev, ...sizes };
+      const report = { ...emptyReport({ model: modelRef(model), method: "directshare" as const, ratio: ratio ?? 0, strategy: s.strategy, granularity: s.granularity }), output: shared ?? null, provider: ev.provider, eval: ev, ...sizes, attentionSimilarity: attention };
       await ReportPanel.show(session, report, `Quick eval: ${name}`);
     }
     return ev;
