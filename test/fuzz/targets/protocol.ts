@@ -306,9 +306,15 @@ const realJobsTarget: FuzzTarget<{ messages: readonly unknown[] }> = {
   arb: fc.record({ messages: fc.array(realJobRequestArb, { minLength: 1, maxLength: 2 }) }),
   async run(c) {
     const sent: Envelope[] = [];
-    const server = serveWorker(jobTable, { send: (m) => void sent.push(m) }, { onShutdown: () => undefined });
+    let answered!: () => void;
+    const allAnswered = new Promise<void>((r) => (answered = r));
+    const replies = (): number => sent.filter((s) => s.kind === "result" || s.kind === "error").length;
+    const server = serveWorker(jobTable, { send: (m) => { sent.push(m); if (replies() >= c.messages.length) answered(); } }, { onShutdown: () => undefined });
     for (const m of c.messages) server.rpc.receive(m);
-    for (let i = 0; i < 40 && sent.filter((s) => s.kind === "result" || s.kind === "error").length < c.messages.length; i++) await new Promise((r) => setTimeout(r, 1));
+    // Wait for the answers (event driven: a loaded machine may take a while), at most 2.5 s.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allAnswered, new Promise<void>((r) => { timer = setTimeout(r, 2500); })]);
+    clearTimeout(timer);
     await server.stop(100);
     server.rpc.dispose();
     return sent;
