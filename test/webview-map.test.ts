@@ -203,7 +203,7 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
       eval: { ratio: 0.3, tokens: 14552, protocol: "documents, window 512", provider: "cpu", original: { nll: 1.222397, ppl: 3.39532 }, shared: { nll: 1.4, ppl: Math.exp(1.4) },
         kl: 0.17, top1Agreement: 0.86, hiddenCosine: [1, 0.995, 0.98, 0.96, 0.95, 0.94], seconds: 2 },
       sweep: [0, 0.1, 0.2, 0.3, 0.4].map((a, i) => ({ ratio: a, selected: Math.floor(a * 20 + 1e-9), parameters: 260032 - Math.floor(a * 20 + 1e-9) * 3072, ppl: 3.39532 + i * i * 0.3, nll: Math.log(3.39532 + i * i * 0.3), kl: i * 0.05, top1Agreement: 1 - i * 0.04 })),
-      weightSimilarity: grid("Weight cosine (best lower match)"), attentionSimilarity: grid("Attention-map similarity (best lower match)"),
+      weightSimilarity: grid("Weight cosine (best lower match)"), attentionSimilarity: { ...grid("Attention-map similarity (best lower match)"), colName: "head" },
       postShare: { original: { nll: 1.2, ppl: Math.exp(1.2) }, directShare: { nll: 1.6, ppl: Math.exp(1.6) }, postTrained: { nll: 1.25, ppl: Math.exp(1.25) }, postShare: { nll: 1.3, ppl: Math.exp(1.3) },
         directShareVsOriginal: { kl: 0.4, top1Agreement: 0.7 }, finalShare: { kl: 0.1, top1Agreement: 0.9 }, tokens: 3000, steps: 200, trainSeconds: 30, pairDistance: { before: 0.9, after: 0.2 },
         lossCurve: Array.from({ length: 20 }, (_, i) => ({ step: i * 10, lm: 3 - i * 0.05, weight: 1 / (1 + i), loss: 0.5 * (3 - i * 0.05) + 0.5 / (1 + i) })) },
@@ -216,6 +216,7 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
     assert.equal(Number(await page.locator("#ps-postshare td").first().getAttribute("data-ppl")), Math.exp(1.3));
     assert.equal(Number(await page.locator("#ps-directshare td").first().getAttribute("data-ppl")), Math.exp(1.6));
     assert.equal(await page.locator("canvas.heatmap").count(), 2);
+    assert.match((await page.locator("table.heatmap-cells").nth(1).locator("td").nth(5).textContent())!, /^L1·H1: /);
     await page.locator("vscode-button", { hasText: "Export sweep CSV" }).click();
     await page.locator("vscode-button", { hasText: "Export PNG" }).click();
     await page.waitForFunction(() => (window as unknown as { __posted: { params?: { format?: string } }[] }).__posted.some((m) => m.params?.format === "png"));

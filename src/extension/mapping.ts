@@ -45,7 +45,7 @@ export function attentionGrid(r: EvalOut): SimilarityGrid | null {
   if (!a || a.layers < 1 || a.heads < 1 || a.best.length !== a.layers) return null;
   return {
     title: "Attention-map similarity to the best lower-layer head (original model)",
-    rows: a.layers, cols: a.heads,
+    colName: "head", rows: a.layers, cols: a.heads,
     values: a.best.flatMap((row) => Array.from({ length: a.heads }, (_, h) => row[h] ?? null)),
   };
 }

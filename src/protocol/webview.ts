@@ -109,6 +109,8 @@ export const sweepRowSchema = z.object({
 /** A layer × unit grid of similarities (row-major, NaN not allowed: use null for "no value"). */
 export const similarityGridSchema = z.object({
   title: z.string(),
+  /** What a column is: a sharing unit (KV group) or a query head. */
+  colName: z.enum(["unit", "head"]).optional(),
   rows: z.number().int().min(1),
   cols: z.number().int().min(1),
   values: z.array(finite.nullable()),

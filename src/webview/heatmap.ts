@@ -19,7 +19,7 @@ export interface HeatmapModel {
   readonly cols: number;
   readonly title: string;
   readonly rowName: string;   // "layer"
-  readonly colName: string;   // "unit"
+  readonly colName: string;   // "unit" or "head"
   /** Colour domain [lo, hi]. */
   readonly domain: readonly [number, number];
   /** Cell value, or null for "no value" (e.g. layer 0 has no lower layer to match). */
@@ -32,6 +32,9 @@ export interface HeatmapModel {
 }
 
 const MARGIN = { left: 40, top: 22, right: 64, bottom: 8 };
+
+/** "U3" for units, "H3" for heads. */
+const colLabel = (m: HeatmapModel, c: number): string => `${m.colName === "head" ? "H" : "U"}${c}`;
 
 export class Heatmap {
   readonly element: HTMLElement;
@@ -141,8 +144,8 @@ export class Heatmap {
     ctx.textAlign = "right";
     for (let r = 0; r < m.rows; r += labelEvery) ctx.fillText(`L${r}`, MARGIN.left - 6, MARGIN.top + (r + 0.5) * cs);
     ctx.textAlign = "center";
-    const colEvery = Math.max(1, Math.ceil((ctx.measureText(`U${m.cols - 1}`).width + 6) / cs));
-    for (let c = 0; c < m.cols; c += colEvery) ctx.fillText(`U${c}`, MARGIN.left + (c + 0.5) * cs, MARGIN.top - 10);
+    const colEvery = Math.max(1, Math.ceil((ctx.measureText(colLabel(m, m.cols - 1)).width + 6) / cs));
+    for (let c = 0; c < m.cols; c += colEvery) ctx.fillText(colLabel(m, c), MARGIN.left + (c + 0.5) * cs, MARGIN.top - 10);
     const hc = t.kind.startsWith("high-contrast");
     for (let r = 0; r < m.rows; r++) {
       for (let c = 0; c < m.cols; c++) {
@@ -239,7 +242,7 @@ export class Heatmap {
     const svg = s("svg", { xmlns: "http://www.w3.org/2000/svg", width: this.width, height: this.height, viewBox: `0 0 ${this.width} ${this.height}`, "font-family": "sans-serif", "font-size": 11 }) as SVGSVGElement;
     svg.append(s("title", {}, m.title), s("rect", { width: this.width, height: this.height, fill: t.background }));
     for (let r = 0; r < m.rows; r++) svg.append(s("text", { x: MARGIN.left - 6, y: MARGIN.top + (r + 0.5) * cs, "text-anchor": "end", "dominant-baseline": "middle", fill: t.muted }, `L${r}`));
-    for (let c = 0; c < m.cols; c++) svg.append(s("text", { x: MARGIN.left + (c + 0.5) * cs, y: MARGIN.top - 10, "text-anchor": "middle", "dominant-baseline": "middle", fill: t.muted }, `U${c}`));
+    for (let c = 0; c < m.cols; c++) svg.append(s("text", { x: MARGIN.left + (c + 0.5) * cs, y: MARGIN.top - 10, "text-anchor": "middle", "dominant-baseline": "middle", fill: t.muted }, colLabel(m, c)));
     for (let r = 0; r < m.rows; r++) {
       for (let c = 0; c < m.cols; c++) {
         const v = m.value(r, c);

@@ -115,11 +115,11 @@ function postShareTable(p: PostShareSummary): HTMLElement {
 function gridModel(g: SimilarityGrid) {
   const vals = g.values.filter((v): v is number => v !== null);
   return {
-    rows: g.rows, cols: g.cols, title: g.title, rowName: "layer", colName: "unit",
+    rows: g.rows, cols: g.cols, title: g.title, rowName: "layer", colName: g.colName ?? "unit",
     domain: [vals.length ? Math.min(...vals) : 0, vals.length ? Math.max(...vals) : 1] as const,
     value: (r: number, c: number) => g.values[r * g.cols + c] ?? null,
     mark: () => null, links: () => [],
-    describe: (r: number, c: number) => { const v = g.values[r * g.cols + c]; return `L${r}·U${c}: ${v === null || v === undefined ? "no value" : v.toFixed(4)}`; },
+    describe: (r: number, c: number) => { const v = g.values[r * g.cols + c]; return `L${r}·${g.colName === "head" ? "H" : "U"}${c}: ${v === null || v === undefined ? "no value" : v.toFixed(4)}`; },
   };
 }
 
