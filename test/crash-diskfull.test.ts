@@ -16,6 +16,7 @@ import { planSharing } from "../src/core/share/plan";
 import type { SharingPlan } from "../src/core/share/types";
 import { writeShared } from "../src/core/share/write";
 import { mountSmallTmpfs, simulateDiskFull } from "./crash/diskfull";
+import { syntheticTable } from "./crash/table";
 import { removeDir, scratchDir } from "./fuzz/tmp";
 
 /** A ~150 KiB model (input on the normal temp folder) and a plan for it. */
@@ -25,8 +26,7 @@ let modelRoot = "";
 test.before(async () => {
   modelRoot = scratchDir("diskfull-model");
   model = await writeSyntheticModel(path.join(modelRoot, "m"), { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediate: 64, vocab: 128, seed: 4 });
-  plan = planSharing({ format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: 2, unitsPerLayer: 2, parametersPerUnit: null, bytesPerUnit: null, parameters: null,
-    entries: [{ layer: 1, unit: 0, sourceLayer: 0, sourceUnit: 1, score: 0.9 }, { layer: 1, unit: 1, sourceLayer: 0, sourceUnit: 0, score: 0.2 }] }, 0.25);
+  plan = planSharing(syntheticTable(2, 2), 0.25);
 });
 test.after(() => removeDir(modelRoot));
 

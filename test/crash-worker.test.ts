@@ -16,6 +16,7 @@ import { RpcError } from "../src/protocol/rpc";
 import type { MatchTable } from "../src/core/share/types";
 import { WorkerClient } from "../src/worker/client";
 import { snapshot, TEMP_PREFIX } from "./crash/harness";
+import { syntheticTable } from "./crash/table";
 import { removeDir, scratchDir } from "./fuzz/tmp";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -24,10 +25,7 @@ const WORKER = path.join(ROOT, "dist", "worker.js");
 const MODEL = { family: "llama" as const, layers: 4, heads: 8, kvHeads: 4, headDim: 64, intermediate: 768, vocab: 4096, seed: 21 };
 
 function table(): MatchTable {
-  const L = MODEL.layers, U = MODEL.kvHeads;
-  const entries = [];
-  for (let l = 1; l < L; l++) for (let u = 0; u < U; u++) entries.push({ layer: l, unit: u, sourceLayer: l - 1, sourceUnit: (u + 1) % U, score: 0.5 + 0.01 * (l * U + u) });
-  return { format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: L, unitsPerLayer: U, parametersPerUnit: null, bytesPerUnit: null, parameters: null, entries };
+  return syntheticTable(MODEL.layers, MODEL.kvHeads, 5);
 }
 
 /** Kill points (k-th mutating fs call in the worker) — spread over a share job's ~20-40 calls. */

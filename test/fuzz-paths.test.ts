@@ -12,6 +12,7 @@ import { loadTokenizer } from "../src/core/eval/tokenizer";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { openShardedSafetensors } from "../src/core/safetensors";
+import { syntheticTable } from "./crash/table";
 import { removeDir, scratchDir } from "./fuzz/tmp";
 
 const TINY = { family: "llama" as const, layers: 2, heads: 2, headDim: 4, intermediate: 8, vocab: 16, seed: 5 };
@@ -138,9 +139,7 @@ test("paths: a DirectShare output of a hub-cache snapshot gets its linked config
       fs.copyFileSync(path.join(src, f), path.join(repo, "blobs", `b${i}`));
       fs.symlinkSync(`../../blobs/b${i}`, path.join(snap, f));
     }
-    const table = { format: "headshare.match" as const, version: 1 as const, strategy: "qk" as const, granularity: "group" as const, layers: 2, unitsPerLayer: 2, parametersPerUnit: null, bytesPerUnit: null, parameters: null,
-      entries: [{ layer: 1, unit: 0, sourceLayer: 0, sourceUnit: 1, score: 0.9 }, { layer: 1, unit: 1, sourceLayer: 0, sourceUnit: 0, score: 0.1 }] };
-    const plan = planSharing(table, 0.25);
+    const plan = planSharing(syntheticTable(2, 2), 0.25);
     const ck = await openCheckpoint(snap);
     try {
       const r = await writeShared(ck, plan, { format: "compact", outDir: path.join(root, "out") });

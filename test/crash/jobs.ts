@@ -12,6 +12,7 @@ import type { TensorSource, TensorToWrite } from "../../src/core/safetensors";
 import { planSharing } from "../../src/core/share/plan";
 import type { MatchTable, SharingPlan } from "../../src/core/share/types";
 import { expandCompact, writeShared } from "../../src/core/share/write";
+import { syntheticTable } from "./table";
 
 function lazyCopies(src: TensorSource): TensorToWrite[] {
   return src.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: () => src.readBytes(t.name) }));
@@ -19,16 +20,8 @@ function lazyCopies(src: TensorSource): TensorToWrite[] {
 
 const MODEL = { family: "llama" as const, layers: 3, heads: 4, kvHeads: 2, headDim: 8, intermediate: 24, vocab: 48, seed: 7 };
 
-/** A valid match table for MODEL (sources and scores seeded; the writers only need a valid plan). */
 function table(): MatchTable {
-  const L = MODEL.layers, U = MODEL.kvHeads;
-  const entries = [];
-  let s = 11;
-  for (let l = 1; l < L; l++) for (let u = 0; u < U; u++) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    entries.push({ layer: l, unit: u, sourceLayer: s % l, sourceUnit: (s >> 8) % U, score: ((s >> 4) % 1000) / 1000 });
-  }
-  return { format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: L, unitsPerLayer: U, parametersPerUnit: null, bytesPerUnit: null, parameters: null, entries };
+  return syntheticTable(MODEL.layers, MODEL.kvHeads);
 }
 
 /** Parent side: the inputs every job reads (a single-file and a sharded model, plans, a compact output). */

@@ -20,6 +20,7 @@ import type { FuzzTarget } from "../harness";
 import { applyJsonOps, jsonOpArb, type JsonOp } from "../jsonMutate";
 import { assemble } from "../safetensorsGen";
 import { removeDir, scratchDir } from "../tmp";
+import { syntheticTable } from "../../crash/table";
 
 const PLAN_KEY = "headshare.plan", SHAPES_KEY = "headshare.originalShapes";
 
@@ -57,9 +58,7 @@ export const compactTarget: FuzzTarget<{ muts: readonly Mut[] }> = {
     dir = scratchDir("compact");
     const L = 3, U = 2;
     const model = await writeSyntheticModel(path.join(dir, "model"), { family: "llama", layers: L, heads: 4, kvHeads: U, headDim: 4, intermediate: 8, vocab: 16, seed: 9 });
-    const entries = [];
-    for (let l = 1; l < L; l++) for (let u = 0; u < U; u++) entries.push({ layer: l, unit: u, sourceLayer: l - 1, sourceUnit: 1 - u, score: 0.1 * (l * U + u) });
-    const plan = planSharing({ format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: L, unitsPerLayer: U, parametersPerUnit: null, bytesPerUnit: null, parameters: null, entries }, 0.5);
+    const plan = planSharing(syntheticTable(L, U, 3), 0.5);
     const ck = await openCheckpoint(model);
     try {
       await writeShared(ck, plan, { format: "compact", outDir: path.join(dir, "ref-compact") });
