@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { openCheckpoint } from "../src/core/model/checkpoint";
+import { openCheckpoint, type Checkpoint } from "../src/core/model/checkpoint";
+import { writeSyntheticModel } from "../src/core/model/synthetic";
+import { unitLayout } from "../src/core/model/units";
 import { toFloat64 } from "../src/core/train/precision";
 import { trainingForward, NLL } from "../src/core/train/forward";
 import { writeInitialLlama, type LlamaInitOptions } from "../src/core/train/initModel";
@@ -62,4 +64,43 @@ test("train-model: tiny Llama, LM + l2 weight loss, all weights, float64 central
 
 test("train-model: tiny Llama with tied embeddings, LM + mse weight loss", async () => {
   await check("tiny llama tied mse", { ...tiny, tied: true, seed: 12 }, 1, 3, "mse");
+});
+
+/** Whole-graph check on a synthetic checkpoint of another family (foundation's writer), pairs from unit layouts. */
+async function checkSynthetic(label: string, opts: Parameters<typeof writeSyntheticModel>[1]): Promise<void> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-train-synth-"));
+  try {
+    await writeSyntheticModel(dir, opts);
+    const ckpt: Checkpoint = await openCheckpoint(dir);
+    try {
+      const fwd = trainingForward(ckpt);
+      const t = unitLayout(ckpt.spec, 1, 1, "group"), r = unitLayout(ckpt.spec, 0, 0, "group");
+      const pairs: WeightPair[] = (["q", "k", "v", "o"] as const).map((p) => ({ target: t[p], root: r[p], label: p }));
+      const tg = buildTrainGraph(toFloat64(fwd.graph), { nll: NLL, trainable: fwd.weights.map((w) => w.input), lambdaLm: 0.5, lambdaW: 0.5, weightLoss: "l2", pairs, targets: 1 });
+      const rr = rng(9);
+      const B = 2, S = 4, V = ckpt.spec.vocab;
+      const feeds: Record<string, Feed> = {
+        input_ids: { type: "int64", dims: [B, S], data: Array.from({ length: B * S }, () => Math.floor(rr() * V)) },
+        targets: { type: "int64", dims: [B, S], data: Array.from({ length: B * S }, () => Math.floor(rr() * V)) },
+      };
+      for (const w of fwd.weights) {
+        const data = await ckpt.source.readF32(w.tensor);
+        feeds[w.input] = { type: "float64", dims: w.shape, data: Array.from(data, (v) => v * 10 + (w.shape.length === 1 ? (rr() - 0.5) * 0.4 : 0)) };
+      }
+      const res = await gradCheckGraph(label, tg.graph, LOSS, tg.gradOutputs, feeds, { tol: 1e-6, maxPerInput: 4 });
+      assert.ok(res.checked >= 4 * fwd.weights.length);
+    } finally {
+      await ckpt.close();
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("train-model: tiny GPT-2 (LayerNorm, gelu-tanh, Conv1D with biases, learned positions), LM + l2 pull incl. o", async () => {
+  await checkSynthetic("tiny gpt2", { family: "gpt2", layers: 2, heads: 2, headDim: 4, intermediate: 16, vocab: 19, maxPositions: 16, seed: 5 });
+});
+
+test("train-model: tiny Qwen2-style Llama with q/k/v biases", async () => {
+  await checkSynthetic("tiny qwen2", { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 4, intermediate: 12, vocab: 17, maxPositions: 16, seed: 6, qkvBias: true });
 });
