@@ -84,6 +84,8 @@ export interface RunJobOptions {
 export function cliClient(providers: Providers = "auto", debug = false): WorkerClient {
   return new WorkerClient({
     providers,
+    // A big model's ORT run may take a while to reach its next abort check; a second Ctrl-C forces.
+    cancelGraceMs: 60_000,
     ...(debug ? { log: (level: string, message: string) => process.stderr.write(`[${level}] ${message}\n`) } : {}),
   });
 }
