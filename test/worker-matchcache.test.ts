@@ -86,7 +86,9 @@ test("worker-matchcache: share with a cached table equals share computing it; a 
     assert.deepEqual([a.match.cached, b.match.cached, a.provider, b.provider], [false, true, "cpu", "none"]);
     assert.deepEqual(b.plan, a.plan);
     assert.ok(fs.readFileSync(path.join(tmp, "a", "model.safetensors")).equals(fs.readFileSync(path.join(tmp, "b", "model.safetensors"))));
-    const other = { ...table, layers: 5, entries: [...table.entries, ...table.entries] };
+    // A well-formed table of another shape (5 layers): valid on its own, wrong for this checkpoint.
+    const { lowerCosines: _dropped, ...rest } = table;
+    const other = { ...rest, layers: 5, entries: [1, 2, 3, 4].flatMap((l) => [0, 1].map((u) => ({ layer: l, unit: u, sourceLayer: 0, sourceUnit: 0, score: 0.5 }))) };
     await assert.rejects(c.request("headshare/share", { model: single, ratio: 0.5, out: path.join(tmp, "c"), table: other }),
       (e: unknown) => e instanceof RpcError && e.code === "bad-options" && /does not fit this checkpoint/.test(e.message));
     assert.ok(!fs.existsSync(path.join(tmp, "c")));
