@@ -36,7 +36,7 @@ function findTests(dir) {
 
 const builds = [
   esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { extension: "src/extension/extension.ts" }, outdir: "dist", external: nodeExternal }),
-  esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { worker: "src/worker/main.ts", cli: "src/cli/main.ts" }, outdir: "dist", external: nodeExternal }),
+  esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { worker: "src/worker/main.ts", cli: "src/cli/main.ts" }, outdir: "dist", external: nodeExternal, banner: { js: "#!/usr/bin/env node" } }),
   esbuild.build({ ...common, platform: "browser", format: "iife", target: "es2022", entryPoints: { webview: "src/webview/main.ts" }, outdir: "dist", loader: { ".css": "css" } }),
 ];
 if (withTests) {
