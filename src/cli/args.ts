@@ -1,7 +1,8 @@
 /**
  * The CLI's shared argument parser and command contract. Every command declares its flags and
  * positionals; flags are validated up front (type, choices, range); unknown flags and missing
- * positionals are refused with the command's usage. `--debug` and `--help` are accepted by all.
+ * positionals are refused with the command's usage. `--debug`, `--help` and `--follow-symlinks` are
+ * accepted by all.
  */
 
 /** One CLI command: a line in the table in src/cli/main.ts. */
@@ -43,6 +44,8 @@ export interface ParsedArgs {
   readonly positionals: readonly string[];
   readonly debug: boolean;
   readonly help: boolean;
+  /** `--follow-symlinks`: the user consents to files of a model folder linking outside it. */
+  readonly followSymlinks: boolean;
 }
 
 /** A command-line mistake: printed as one line plus the usage, exit code 1. */
@@ -57,7 +60,27 @@ export class UsageError extends Error {
 const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: "debug", type: "boolean" },
   { name: "help", type: "boolean", short: "h" },
+  { name: "follow-symlinks", type: "boolean" },
 ];
+
+/** Usage lines for the global options, shared by `headshare --help` and every command's usage. */
+export const GLOBAL_USAGE = "global options: --debug (stack traces on errors), --follow-symlinks (read model files that link outside\n" +
+  "  the model folder; refused by default, since a downloaded model could point at any file), --help";
+
+/**
+ * Whether a global switch (`--debug`, `--follow-symlinks`) is on in a raw argv, before any command
+ * parses it: the last `--name` / `--name=true|false` before `--` wins. The command's parser still
+ * validates the value.
+ */
+export function globalSwitch(argv: readonly string[], name: string): boolean {
+  let on = false;
+  for (const arg of argv) {
+    if (arg === "--") break;
+    if (arg === `--${name}` || arg === `--${name}=true`) on = true;
+    else if (arg === `--${name}=false`) on = false;
+  }
+  return on;
+}
 
 function convert(spec: FlagSpec, raw: string, a: ArgSpec): string | number {
   if (spec.type === "string") {
@@ -123,6 +146,7 @@ export function parseArgs(a: ArgSpec, argv: readonly string[]): ParsedArgs {
   }
   const help = flags.help === true;
   const debug = flags.debug === true;
+  const followSymlinks = flags["follow-symlinks"] === true;
   if (!help) {
     const rest = a.positionals.at(-1)?.name.endsWith("...");
     const max = rest ? Infinity : a.positionals.length;
@@ -132,5 +156,5 @@ export function parseArgs(a: ArgSpec, argv: readonly string[]): ParsedArgs {
     }
     if (positionals.length > max) throw new UsageError(`${a.command}: unexpected argument "${positionals[max]}"`, a.usage);
   }
-  return { flags, positionals, debug, help };
+  return { flags, positionals, debug, help, followSymlinks };
 }

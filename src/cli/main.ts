@@ -3,7 +3,8 @@
  * COMMANDS; errors go to stderr as one line (`headshare: <message>`), exit code 1, stack only
  * with --debug.
  */
-import { type Command, UsageError } from "./args";
+import { setFollowSymlinks } from "../core/safetensors/contained";
+import { type Command, GLOBAL_USAGE, globalSwitch, UsageError } from "./args";
 import { demoCommand } from "./commands/demo";
 import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
@@ -39,12 +40,16 @@ function overview(): string {
     "commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     "",
-    "global options: --debug (stack traces on errors), --help",
+    GLOBAL_USAGE,
   ].join("\n");
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const debug = argv.includes("--debug");
+  // The user's consent to follow links out of a model folder: for this process (inspect reads
+  // in-process) and for the worker it starts (cliClient passes it on). The command's parser
+  // validates the switch like any other flag.
+  if (globalSwitch(argv, "follow-symlinks")) setFollowSymlinks(true);
   try {
     const [name, ...rest] = argv;
     if (name === undefined || name === "--help" || name === "-h" || name === "help" && rest.length === 0) {

@@ -7,6 +7,7 @@
 import path from "node:path";
 import { RpcError } from "../protocol/rpc";
 import { providerNameSchema } from "../protocol/common";
+import { FOLLOW_SYMLINKS_ENV, followSymlinksConsent } from "../core/safetensors/contained";
 import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
 import { WorkerClient } from "../worker/client";
 import type { Providers } from "../worker/serve";
@@ -86,6 +87,8 @@ export function cliClient(providers: Providers = "auto", debug = false): WorkerC
     providers,
     // A big model's ORT run may take a while to reach its next abort check; a second Ctrl-C forces.
     cancelGraceMs: 60_000,
+    // --follow-symlinks reaches the worker through its environment only (this process's env is not touched).
+    ...(followSymlinksConsent() ? { env: { [FOLLOW_SYMLINKS_ENV]: "1" } } : {}),
     ...(debug ? { log: (level: string, message: string) => process.stderr.write(`[${level}] ${message}\n`) } : {}),
   });
 }

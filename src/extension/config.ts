@@ -21,10 +21,12 @@ export interface Settings {
   readonly evalDocumentSeparator: string;
   readonly outputLocation: OutputLocation;
   readonly jobTimeoutMinutes: number;
+  /** The user's consent to read model files that link outside the model folder (honoured only in a trusted workspace). */
+  readonly followSymlinks: boolean;
 }
 
 /** Settings that only take effect when the worker restarts. */
-export const RESTART_SETTINGS = ["headshare.executionProviders"] as const;
+export const RESTART_SETTINGS = ["headshare.executionProviders", "headshare.followSymlinks"] as const;
 
 const STRATEGIES: readonly Strategy[] = ["q", "k", "v", "qk", "qkv"];
 const PROVIDERS = ["cuda", "dml", "coreml", "webgpu", "cpu"] as const;
@@ -50,5 +52,6 @@ export function readSettings(warn: (m: string) => void = () => undefined): Setti
     evalDocumentSeparator: pick("eval.documentSeparator", "", (v) => typeof v === "string" && v.length <= 200),
     outputLocation: pick<OutputLocation>("output.location", "besideInput", (v) => v === "besideInput" || v === "workspaceFolder"),
     jobTimeoutMinutes: pick("worker.jobTimeoutMinutes", 0, num(0, 24 * 60)),
+    followSymlinks: pick("followSymlinks", false, (v) => typeof v === "boolean"),
   };
 }

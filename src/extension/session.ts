@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import type { Granularity } from "../core/model/types";
 import type { MatchTable, Strategy } from "../core/share/types";
 import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
+import { FOLLOW_SYMLINKS_ENV } from "../core/safetensors/contained";
 import { WorkerClient } from "../worker/client";
 import { MatchCache, checkpointIdentity } from "../worker/matchCache";
 import { RESTART_SETTINGS, readSettings } from "./config";
@@ -27,7 +28,13 @@ export class Session implements vscode.Disposable {
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.cache = new MatchCache(path.join(context.globalStorageUri.fsPath, "match-cache"));
-    this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => this.onConfig(e)));
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => this.onConfig(e)),
+      // headshare.followSymlinks is honoured only once the workspace is trusted: a running worker started without it.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        if (this.client && this.settings.followSymlinks) void this.restartWorker("the workspace is now trusted (headshare.followSymlinks applies)");
+      }),
+    );
   }
 
   get settings(): Settings {
@@ -43,6 +50,9 @@ export class Session implements vscode.Disposable {
       const client = new WorkerClient({
         workerPath: path.join(this.context.extensionPath, "dist", "worker.js"),
         providers: s.executionProviders,
+        // The consent to follow links out of a model folder goes to the worker's environment only, and
+        // is decided here (the setting, in a trusted workspace), not inherited from the host's environment.
+        env: { [FOLLOW_SYMLINKS_ENV]: s.followSymlinks && vscode.workspace.isTrusted ? "1" : "0" },
         ...(s.jobTimeoutMinutes > 0 ? { jobTimeoutMs: Object.fromEntries(["headshare/match", "headshare/share", "headshare/eval", "headshare/sweep", "headshare/inspect", "headshare/expand"].map((m) => [m, s.jobTimeoutMinutes * 60_000])) } : {}),
         log: (level, message) => this.log[level](message),
       });

@@ -2,8 +2,9 @@
  * Files a model folder names (shards in an index, config.json, tokenizer files) must stay inside
  * that folder: a downloaded model must not make headshare read (or copy into an output) any file
  * on the user's machine through a symlink. A symlink whose target resolves outside the folder is
- * refused unless the user consents (`HEADSHARE_FOLLOW_SYMLINKS=1`, or `allowOutside` from a
- * setting/flag). One layout is recognised as inside: the Hugging Face hub cache, where
+ * refused unless the user consents: the CLI's `--follow-symlinks` or the trusted extension's
+ * `headshare.followSymlinks` setting (both through `setFollowSymlinks` in-process and
+ * `HEADSHARE_FOLLOW_SYMLINKS=1` in the worker's environment), or `allowOutside` from a caller. One layout is recognised as inside: the Hugging Face hub cache, where
  * `models--org--name/snapshots/<rev>/*` are links into `models--org--name/blobs/`.
  */
 import fs from "node:fs/promises";
@@ -15,9 +16,20 @@ export interface ContainOptions {
   readonly allowOutside?: boolean;
 }
 
-/** The user's consent from the environment (set by a CLI flag or the extension's setting). */
+/** The environment variable that carries the consent into the worker process. */
+export const FOLLOW_SYMLINKS_ENV = "HEADSHARE_FOLLOW_SYMLINKS";
+
+/** This process's explicit decision (CLI flag); undefined: the environment decides. */
+let consent: boolean | undefined;
+
+/** Records the user's explicit decision for this process (the CLI's `--follow-symlinks`). */
+export function setFollowSymlinks(on: boolean | undefined): void {
+  consent = on;
+}
+
+/** The user's consent: this process's explicit decision, else `HEADSHARE_FOLLOW_SYMLINKS=1` in the environment. */
 export function followSymlinksConsent(): boolean {
-  return process.env.HEADSHARE_FOLLOW_SYMLINKS === "1";
+  return consent ?? process.env[FOLLOW_SYMLINKS_ENV] === "1";
 }
 
 /** The folder that bounds `folder`'s files: the repo folder for a hub-cache snapshot, else itself. */
@@ -55,6 +67,6 @@ export async function assertInsideFolder(folder: string, file: string, what: str
   }
   if (!inside(realRoot, real)) {
     throw new SafetensorsError("symlink-outside-folder", path.resolve(file),
-      `the ${what} is a link to ${real}, outside the model folder ${path.resolve(folder)}; headshare does not follow links out of a model folder (a downloaded model could point at any file on this machine). Copy the file into the folder, or set HEADSHARE_FOLLOW_SYMLINKS=1 to allow it`);
+      `the ${what} is a link to ${real}, outside the model folder ${path.resolve(folder)}; headshare does not follow links out of a model folder (a downloaded model could point at any file on this machine). Copy the file into the folder, or allow it: --follow-symlinks (CLI), the headshare.followSymlinks setting (VS Code, trusted workspaces), or HEADSHARE_FOLLOW_SYMLINKS=1`);
   }
 }

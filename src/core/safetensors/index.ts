@@ -7,7 +7,7 @@ export {
 } from "./dtype";
 export { MAX_HEADER_BYTES, parseHeader, parseHeaderLength, type ParsedHeader } from "./header";
 export { openSafetensors } from "./reader";
-export { assertInsideFolder, containmentRoot, followSymlinksConsent, type ContainOptions } from "./contained";
+export { FOLLOW_SYMLINKS_ENV, assertInsideFolder, containmentRoot, followSymlinksConsent, setFollowSymlinks, type ContainOptions } from "./contained";
 export {
   INDEX_SUFFIX, openShardedSafetensors, openTensorSource, readIndex, writeShardedSafetensors,
   type ShardedWriteResult,
