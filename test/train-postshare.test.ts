@@ -65,6 +65,7 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
     assert.ok(res.lossCurve.at(-1)!.weight < res.lossCurve[0]!.weight * 0.7, `weight loss falls: ${res.lossCurve[0]!.weight} → ${res.lossCurve.at(-1)!.weight}`);
     assert.ok(res.meanRelativePairDistance.after < res.meanRelativePairDistance.before, "pairs move together");
     assert.ok(res.finalShare.kl >= 0 && res.finalShare.top1Agreement > 0 && res.finalShare.top1Agreement <= 1);
+    assert.deepEqual(res.options.regularize, ["q", "k", "v", "o"], "the default weight loss pulls o as well as q, k, v");
     assert.equal(res.heldoutDocuments, 4);
     assert.equal(res.trainDocuments, 20);
 
@@ -89,7 +90,9 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
       (e: unknown) => e instanceof TrainError && e.code === "bad-options" && /--force/.test(e.message));
     // compact output: loads as a compact checkpoint carrying the plan
     const compact = path.join(dir, "compact");
-    const rc = await postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 2, batchSize: 2, seqLen: 16, trainOn: "text", outDir: compact, providers: ["cpu"] });
+    // (with the paper's loss, q, k, v only: the option is honoured and the pair distance covers q, k, v)
+    const rc = await postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 2, batchSize: 2, seqLen: 16, trainOn: "text", regularize: ["q", "k", "v"], outDir: compact, providers: ["cpu"] });
+    assert.deepEqual(rc.options.regularize, ["q", "k", "v"]);
     const cc = await openCheckpoint(compact);
     try {
       assert.ok(cc.compact, "compact checkpoint");
@@ -114,6 +117,10 @@ test("train-postshare: bad options and cancellation are typed errors", async () 
     await bad({ steps: 0 }, /steps/);
     await bad({ lambdaLm: 0, lambdaW: 0 }, /nothing to train/);
     await bad({ weightLoss: "l1" }, /weight-loss/);
+    await bad({ regularize: [] }, /--regularize/);
+    await bad({ regularize: ["q", "q"] }, /each once/);
+    await bad({ regularize: ["x"] }, /--regularize/);
+    await bad({ heldoutDocs: 0 }, /heldout-docs/);
     await bad({ outDir: model }, /input model's folder/);
     const ac = new AbortController();
     await assert.rejects(
@@ -125,11 +132,11 @@ test("train-postshare: bad options and cancellation are typed errors", async () 
   }
 });
 
-test("train-postshare: stories260K at α = 0.5 (q, k, v, o pulled), PostShare beats DirectShare on held-out stories", { skip: sharedSkip("models/stories260K-hf") }, async () => {
+test("train-postshare: stories260K at α = 0.5 (defaults: q, k, v, o pulled), PostShare beats DirectShare on held-out stories", { skip: sharedSkip("models/stories260K-hf") }, async () => {
   // A shortened run (docs/training.md has the full-length numbers for α = 0.3 and 0.5).
   const res = await postShare(sharedPath("models/stories260K-hf")!, {
     ratio: 0.5, text: [sharedPath("corpus/tinystories-valid-excerpt.txt")!], heldoutDocs: 10, steps: 300,
-    sampleSequences: 64, sampleLength: 128, regularize: ["q", "k", "v", "o"], providers: ["cpu"], intraOpThreads: 2,
+    sampleSequences: 64, sampleLength: 128, providers: ["cpu"], intraOpThreads: 2,
   });
   console.log(`stories260K α=0.5, 300 steps: original ppl ${res.original.ppl.toFixed(3)}, DirectShare ${res.directShare.ppl.toFixed(3)}, PostShare ${res.postShare.ppl.toFixed(3)}, final-share KL ${res.finalShare.kl.toExponential(2)}, ${res.seconds.toFixed(1)} s`);
   assert.ok(res.meanRelativePairDistance.after < 0.1 * res.meanRelativePairDistance.before, `pairs end close: ${res.meanRelativePairDistance.before} → ${res.meanRelativePairDistance.after}`);
