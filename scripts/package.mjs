@@ -35,7 +35,9 @@ run("node", ["scripts/build.mjs", "--production"]);
 const vsce = path.join(root, "node_modules/@vscode/vsce/vsce");
 // vsce runs `vscode:prepublish` (the production build) itself too; dependency detection lists the
 // production node_modules, which .vscodeignore then narrows to the runtime files.
-run(process.execPath, [vsce, "package", "--target", target, "--no-yarn", "--allow-missing-repository", "--out", out], {
+// --no-rewrite-relative-links: the README's images (media/) ship in the .vsix and resolve against
+// the installed extension's folder; there is no repository URL to rewrite them to (offline).
+run(process.execPath, [vsce, "package", "--target", target, "--no-yarn", "--allow-missing-repository", "--no-rewrite-relative-links", "--out", out], {
   env: { ...process.env, npm_config_loglevel: "error" },
 });
 
@@ -51,12 +53,12 @@ const required = [
   "extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node",
   "extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1",
   "extension/node_modules/onnxruntime-common/dist/cjs/index.js",
-  "extension/node_modules/@vscode/webview-ui-toolkit/dist/toolkit.min.js",
 ];
 const missing = required.filter((r) => !entries.includes(r) && !(r.endsWith("LICENSE.txt") && entries.includes("extension/LICENSE")));
 if (missing.length) fail(`${path.basename(out)} lacks: ${missing.join(", ")}`);
 const forbidden = [/^extension\/src\//, /^extension\/test\//, /^extension\/out\//, /\.map$/, /(^|\/)[^/]+(?<!\.d)\.ts$/,
-  /\/(darwin|win32)\//, /\/linux\/arm64\//, /^extension\/node_modules\/(?!onnxruntime-node\/|onnxruntime-common\/|@vscode\/webview-ui-toolkit\/)/];
+  // The webview toolkit is bundled into dist/webview.js; only the two runtime modules esbuild leaves external ship.
+  /\/(darwin|win32)\//, /\/linux\/arm64\//, /^extension\/node_modules\/(?!onnxruntime-node\/|onnxruntime-common\/)/];
 const extra = entries.filter((e) => forbidden.some((re) => re.test(e)));
 if (extra.length) fail(`${path.basename(out)} holds files the extension does not need: ${extra.slice(0, 10).join(", ")}${extra.length > 10 ? ` and ${extra.length - 10} more` : ""}`);
 
