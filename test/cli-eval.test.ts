@@ -6,6 +6,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
+import { writeInitialLlama } from "../src/core/train/initModel";
 import { sharedPath, sharedSkip } from "./helpers/shared";
 
 const cli = path.resolve(__dirname, "../../dist/cli.js");
@@ -127,6 +129,85 @@ test("cli-eval: flag errors of eval, sweep and postshare are one clear line, exi
     assert.match(r.stderr, re, args.join(" "));
     assert.equal(r.stdout, "");
   }
+});
+
+/** A seeded tiny byte-level Llama (3 layers, 2 KV groups) and 24 generated documents. */
+async function tinyPostShareModel(dir: string): Promise<{ model: string; text: string }> {
+  const model = path.join(dir, "tiny-model");
+  await writeInitialLlama(model, { layers: 3, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: BYTE_VOCAB, maxPositions: 64, tied: true, seed: 21, std: 0.08 }, {
+    "tokenizer.json": JSON.stringify(byteTokenizerJson()),
+    "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(64)),
+  });
+  let x = 8;
+  const next = (): number => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "red", "ball"];
+  const docs = Array.from({ length: 24 }, () => Array.from({ length: 20 + Math.floor(next() * 20) }, () => words[Math.floor(next() * words.length)]).join(" ") + ".");
+  const text = path.join(dir, "tiny-text.txt");
+  fs.writeFileSync(text, docs.join("\n<|endoftext|>\n"));
+  return { model, text };
+}
+
+interface PostShareJson {
+  lossCurve: { step: number; lm: number; weight: number; lr: number }[];
+  heldoutDocuments: number; trainDocuments: number; tokens: number; selected: number;
+  options: { regularize: string[]; batchSize: number; seqLen: number; sampleSequences: number; sampleLength: number; sampleTemperature: number; trainTokens: number; trainOn: string };
+  original: { nll: number }; meanRelativePairDistance: { before: number; after: number };
+}
+
+test("cli-eval: postshare flags reach the core — regularize, held-out split, batch, sampling, checkpoint and resume (tiny synthetic model)", { skip: noCli }, async () => {
+  const { model, text } = await tinyPostShareModel(tmp);
+  const ck = path.join(tmp, "train-ckpt.safetensors");
+  const common = ["postshare", model, "--ratio", "0.5", "--text", text, "--heldout-docs", "4", "--batch-size", "2", "--seq-len", "16", "--providers", "cpu", "--json"];
+  // 1) text only, the paper's loss, 2 steps, checkpoint at the end
+  const a = await run([...common, "--train-on", "text", "--steps", "2", "--regularize", "q,k,v", "--checkpoint", ck, "--out", path.join(tmp, "ps-a")]);
+  assert.equal(a.code, 0, a.stderr);
+  const pa = JSON.parse(a.stdout) as PostShareJson;
+  assert.deepEqual(pa.options.regularize, ["q", "k", "v"]);
+  assert.deepEqual([pa.heldoutDocuments, pa.trainDocuments], [4, 20]);
+  assert.deepEqual([pa.options.batchSize, pa.options.seqLen, pa.options.trainOn, pa.options.sampleSequences], [2, 16, "text", 0]);
+  assert.equal(pa.tokens, 2 * 2 * 16, "2 steps of 2 × 16 tokens");
+  assert.deepEqual(pa.lossCurve.map((r) => r.step), [1, 2]);
+  assert.ok(fs.statSync(ck).size > 0, "the training checkpoint was written");
+  // 2) resume from it to 4 steps: only steps 3 and 4 run
+  const b = await run([...common, "--train-on", "text", "--steps", "4", "--regularize", "q,k,v", "--resume", ck, "--out", path.join(tmp, "ps-b")]);
+  assert.equal(b.code, 0, b.stderr);
+  const pb = JSON.parse(b.stdout) as PostShareJson;
+  assert.deepEqual(pb.lossCurve.map((r) => r.step), [3, 4]);
+  assert.equal(pb.original.nll, pa.original.nll, "the same held-out split scores the same original model identically");
+  // 3) the default weight loss (q, k, v, o) and text sampled from the model: 4 sequences of 12 tokens added
+  const c = await run([...common, "--train-on", "both", "--steps", "2", "--sample-sequences", "4", "--sample-length", "12", "--sample-temperature", "0.7", "--out", path.join(tmp, "ps-c")]);
+  assert.equal(c.code, 0, c.stderr);
+  const pc = JSON.parse(c.stdout) as PostShareJson;
+  assert.deepEqual(pc.options.regularize, ["q", "k", "v", "o"]);
+  assert.deepEqual([pc.options.sampleSequences, pc.options.sampleLength, pc.options.sampleTemperature], [4, 12, 0.7]);
+  assert.equal(pc.options.trainTokens - pa.options.trainTokens, 4 * 12, "the text's tokens plus 4 sampled sequences of 12");
+});
+
+test("cli-eval: bad postshare option values are one clear line, exit 1, nothing written", { skip: noCli }, async () => {
+  const model = path.join(tmp, "no-model");
+  const out = path.join(tmp, "ps-bad");
+  const base = ["postshare", model, "--ratio", "0.3", "--text", "x", "--out", out];
+  const cases: [string[], RegExp][] = [
+    [["--regularize", "q,x"], /^headshare: postshare: --regularize needs a comma list of q, k, v, o .*got "q,x"/],
+    [["--regularize", "q,q"], /^headshare: postshare: --regularize names q twice/],
+    [["--sample-temperature", "0"], /^headshare: postshare: --sample-temperature must be > 0 \(got 0\)/],
+    [["--sample-length", "1"], /^headshare: postshare: --sample-length must be in \[2, ∞\]/],
+    [["--batch-size", "two"], /^headshare: postshare: --batch-size needs an integer \(got "two"\)/],
+    [["--heldout-docs", "0"], /^headshare: postshare: --heldout-docs must be in \[1, ∞\]/],
+    [["--heldout-docs", "3", "--heldout", "h.txt"], /^headshare: postshare: give either --heldout FILE .* or --heldout-docs N/],
+    [["--checkpoint-every", "5"], /^headshare: postshare: --checkpoint-every N needs --checkpoint FILE/],
+    [["--resume", path.join(tmp, "none.safetensors")], /^headshare: postshare: --resume .*none\.safetensors: no such checkpoint file/],
+    [["--checkpoint", path.join(tmp, "no-dir", "c.safetensors")], /^headshare: postshare: --checkpoint .*: its folder .*no-dir does not exist/],
+  ];
+  for (const [extra, re] of cases) {
+    const r = await run([...base, ...extra]);
+    assert.equal(r.code, 1, `${extra.join(" ")}: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr.split("\n")[0]!, re, extra.join(" "));
+    assert.equal(r.stdout, "");
+  }
+  assert.equal(fs.existsSync(out), false);
+  const h = await run(["postshare", "--help"]);
+  for (const flag of ["--regularize", "--sample-sequences", "--sample-length", "--sample-temperature", "--heldout-docs", "--batch-size", "--seq-len", "--checkpoint", "--resume"]) assert.ok(h.stdout.includes(flag), `--help documents ${flag}`);
 });
 
 test("cli-eval: demo compresses the embedded model at 30% and prints the plan summary and the bytes saved", { skip: noCli }, async () => {

@@ -135,6 +135,22 @@ export const postShareParamsSchema = z.object({
   weightLoss: z.enum(["l2", "mse"]).optional(),
   trainOn: z.enum(["text", "sampled", "both"]).optional(),
   trainable: z.enum(["all", "attention"]).optional(),
+  /** Projections the weight loss pulls together (core default q, k, v, o; q, k, v is the paper's loss). */
+  regularize: z.array(z.enum(["q", "k", "v", "o"])).min(1).max(4)
+    .refine((r) => new Set(r).size === r.length, { message: "regularize lists a projection twice" }).optional(),
+  /** Held-out: the last N documents of `text` (when `heldout` is absent). */
+  heldoutDocs: z.number().int().min(1).max(10_000_000).optional(),
+  /** Sequences sampled from the original model for post-training (trainOn sampled/both), their length and temperature. */
+  sampleSequences: z.number().int().min(1).max(1_000_000).optional(),
+  sampleLength: z.number().int().min(2).max(1 << 20).optional(),
+  sampleTemperature: z.number().positive().max(100).optional(),
+  /** Sequences per step and tokens per sequence (capped at the model's context). */
+  batchSize: z.number().int().min(1).max(1 << 16).optional(),
+  seqLen: z.number().int().min(2).max(1 << 20).optional(),
+  /** Resumable training checkpoint written at the end (and every `checkpointEvery` steps); `resumeFrom` continues one. */
+  checkpointFile: absolutePath.optional(),
+  checkpointEvery: z.number().int().min(1).optional(),
+  resumeFrom: absolutePath.optional(),
   seed: z.number().int().optional(),
   strategy: strategySchema.optional(),
   granularity: granularitySchema.optional(),

@@ -1,25 +1,40 @@
 /** `headshare postshare <model> --ratio A --text FILE... --out DIR`: post-train with the weight-similarity loss, then share. */
+import fs from "node:fs";
+import path from "node:path";
 import { type Command, parseArgs, UsageError } from "../args";
 import { int, keyValues, writeOut } from "../output";
 import { absolute, cancellable, parseProviders, runJob } from "../runJob";
 import { checkOutDir } from "./outDir";
 
-const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE]
-                           [--steps N] [--lr X] [--lambda-lm 0.5] [--lambda-w 0.5] [--weight-loss l2|mse]
-                           [--train-on text|sampled|both] [--trainable all|attention] [--seed N]
-                           [--strategy ...] [--granularity ...] [--format compact|dense] [--force] [--json]
+const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
+                           [--steps N] [--lr X] [--lambda-lm 0.5] [--lambda-w 5] [--weight-loss l2|mse]
+                           [--regularize q,k,v,o] [--train-on text|sampled|both] [--trainable all|attention]
+                           [--sample-sequences N] [--sample-length N] [--sample-temperature T]
+                           [--batch-size N] [--seq-len N] [--checkpoint FILE [--checkpoint-every N]] [--resume FILE]
+                           [--seed N] [--strategy ...] [--granularity ...] [--format compact|dense] [--force] [--json]
                            [--providers auto|cpu,cuda,...] [--debug]
 
 PostShare (method.md §5): match and plan on the pre-trained weights, post-train with
-loss = λ_lm·LM + λ_w·mean over targets of Σ_{q,k,v} ‖W(target) − W(root)‖_F, then DirectShare with the
-same plan. Reports held-out NLL/ppl of the original, DirectShare at the same ratio, and PostShare,
-with the loss curve. Progress (step, losses, learning rate) goes to stderr; Ctrl-C cancels.
+loss = λ_lm·LM + λ_w·mean over targets of Σ_p ‖W_p(target) − W_p(root)‖_F (p in --regularize), then
+DirectShare with the same plan. Reports held-out NLL/ppl of the original, DirectShare at the same
+ratio, and PostShare, with the loss curve. Progress (step, losses, learning rate) goes to stderr;
+Ctrl-C cancels. Options left out take the defaults of docs/training.md (POSTSHARE_DEFAULTS).
 
-  --text FILE      post-training text (repeat --text for several files; more files may follow)
-  --heldout FILE   held-out text (otherwise a split of --text that is never trained on)
-  --out DIR        where the PostShare checkpoint is written (compact by default)
-  --json           one JSON object: original, directShare, postShare (held-out nll/ppl), lossCurve
-                   (step, lm, weight, lr), seconds, plus pair distances and the final share's KL`;
+  --text FILE              post-training text (repeat --text for several files; more files may follow)
+  --heldout FILE           held-out text (repeatable); otherwise a split of --text that is never trained on
+  --heldout-docs N         that split: the last N documents of --text (default 20 %)
+  --out DIR                where the PostShare checkpoint is written (compact by default)
+  --regularize LIST        projections the weight loss pulls together (default q,k,v,o; q,k,v is the
+                           paper's loss, but the final share also swaps o, which then undoes the training)
+  --train-on WHAT          post-train on the text, on sequences sampled from the original model, or both (default)
+  --sample-sequences N     how many sequences to sample (default 512), --sample-length N tokens each
+                           (default 128, BOS counted), at --sample-temperature T (default 1)
+  --batch-size N           sequences per step (default 8); --seq-len N tokens each (default 128, ≤ context)
+  --checkpoint FILE        save a resumable training checkpoint (weights, Adam moments, step) at the end,
+                           and every --checkpoint-every N steps
+  --resume FILE            continue from such a checkpoint (same model, options and --steps)
+  --json                   one JSON object: original, directShare, postShare (held-out nll/ppl), lossCurve
+                           (step, lm, weight, lr), seconds, plus pair distances and the final share's KL`;
 
 const spec = {
   command: "postshare", usage,
@@ -35,6 +50,16 @@ const spec = {
     { name: "weight-loss", type: "string", choices: ["l2", "mse"] },
     { name: "train-on", type: "string", choices: ["text", "sampled", "both"] },
     { name: "trainable", type: "string", choices: ["all", "attention"] },
+    { name: "regularize", type: "string" },
+    { name: "heldout-docs", type: "int", min: 1 },
+    { name: "sample-sequences", type: "int", min: 1 },
+    { name: "sample-length", type: "int", min: 2 },
+    { name: "sample-temperature", type: "number" },
+    { name: "batch-size", type: "int", min: 1 },
+    { name: "seq-len", type: "int", min: 2 },
+    { name: "checkpoint", type: "string" },
+    { name: "checkpoint-every", type: "int", min: 1 },
+    { name: "resume", type: "string" },
     { name: "seed", type: "int" },
     { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
     { name: "granularity", type: "string", choices: ["group", "query-head"] },
@@ -45,6 +70,21 @@ const spec = {
   ],
   positionals: [{ name: "model", required: true }, { name: "more-text...", required: false }],
 } as const;
+
+const PROJECTIONS = ["q", "k", "v", "o"] as const;
+type Projection = (typeof PROJECTIONS)[number];
+
+/** `--regularize q,k,v,o` → the projections, each once. */
+function parseRegularize(raw: string): Projection[] {
+  const parts = raw.split(",").map((p) => p.trim());
+  const out: Projection[] = [];
+  for (const p of parts) {
+    if (!(PROJECTIONS as readonly string[]).includes(p)) throw new UsageError(`postshare: --regularize needs a comma list of q, k, v, o (e.g. q,k,v,o or the paper's q,k,v); got "${raw}"`, usage);
+    if (out.includes(p as Projection)) throw new UsageError(`postshare: --regularize names ${p} twice (got "${raw}")`, usage);
+    out.push(p as Projection);
+  }
+  return out;
+}
 
 export const postshareCommand: Command = {
   name: "postshare",
@@ -66,6 +106,25 @@ export const postshareCommand: Command = {
     const force = f.force === true;
     checkOutDir("postshare", usage, out, model, force);
     const text = [...(f.text as readonly string[]), ...a.positionals.slice(1)].map(absolute);
+    const regularize = f.regularize !== undefined ? parseRegularize(f.regularize as string) : undefined;
+    if (f["sample-temperature"] !== undefined && !((f["sample-temperature"] as number) > 0)) {
+      throw new UsageError(`postshare: --sample-temperature must be > 0 (got ${f["sample-temperature"] as number})`, usage);
+    }
+    if (f.heldout !== undefined && f["heldout-docs"] !== undefined) {
+      throw new UsageError("postshare: give either --heldout FILE (separate held-out text) or --heldout-docs N (a split of --text), not both", usage);
+    }
+    if (f["checkpoint-every"] !== undefined && f.checkpoint === undefined) {
+      throw new UsageError("postshare: --checkpoint-every N needs --checkpoint FILE (where the checkpoint is saved)", usage);
+    }
+    const checkpoint = f.checkpoint !== undefined ? absolute(f.checkpoint as string) : undefined;
+    if (checkpoint !== undefined) {
+      if (!fs.existsSync(path.dirname(checkpoint))) throw new UsageError(`postshare: --checkpoint ${checkpoint}: its folder ${path.dirname(checkpoint)} does not exist; create it first`, usage);
+      if (fs.existsSync(checkpoint) && fs.statSync(checkpoint).isDirectory()) throw new UsageError(`postshare: --checkpoint ${checkpoint} is a folder; give a file name`, usage);
+    }
+    const resume = f.resume !== undefined ? absolute(f.resume as string) : undefined;
+    if (resume !== undefined && !(fs.existsSync(resume) && fs.statSync(resume).isFile())) {
+      throw new UsageError(`postshare: --resume ${resume}: no such checkpoint file; give a file written by --checkpoint`, usage);
+    }
     const opt = <T>(name: string, key: string): Record<string, T> => (f[name] !== undefined ? { [key]: f[name] as T } : {});
     const r = await runJob("headshare/postshare", {
       model, ratio: f.ratio as number, text, out, force, providers,
@@ -75,6 +134,13 @@ export const postshareCommand: Command = {
       ...opt<"l2">("weight-loss", "weightLoss"), ...opt<"both">("train-on", "trainOn"), ...opt<"all">("trainable", "trainable"),
       ...opt<number>("seed", "seed"), ...opt<"qk">("strategy", "strategy"), ...opt<"group">("granularity", "granularity"),
       ...opt<"compact">("format", "format"),
+      ...(regularize ? { regularize } : {}),
+      ...opt<number>("heldout-docs", "heldoutDocs"),
+      ...opt<number>("sample-sequences", "sampleSequences"), ...opt<number>("sample-length", "sampleLength"),
+      ...opt<number>("sample-temperature", "sampleTemperature"),
+      ...opt<number>("batch-size", "batchSize"), ...opt<number>("seq-len", "seqLen"),
+      ...(checkpoint ? { checkpointFile: checkpoint } : {}), ...opt<number>("checkpoint-every", "checkpointEvery"),
+      ...(resume ? { resumeFrom: resume } : {}),
     }, { providers, debug: a.debug });
     if (f.json) {
       await writeOut(JSON.stringify(r));
@@ -88,7 +154,7 @@ export const postshareCommand: Command = {
       ["DirectShare", s(r.directShare)],
       ["post-trained", s(r.postTrained)],
       ["PostShare", s(r.postShare)],
-      ["pair distance", `${r.meanRelativePairDistance.before.toFixed(4)} → ${r.meanRelativePairDistance.after.toFixed(4)} (mean relative, q/k/v)`],
+      ["pair distance", `${r.meanRelativePairDistance.before.toFixed(4)} → ${r.meanRelativePairDistance.after.toFixed(4)} (mean relative, ${(r.options.regularize as string[] | undefined)?.join("/") ?? "q/k/v/o"})`],
       ["final share", `KL ${r.finalShare.kl.toFixed(5)} vs the post-trained model, top-1 ${(100 * r.finalShare.top1Agreement).toFixed(1)}%`],
       ["training", `${int(r.steps)} steps, ${int(r.tokens)} tokens, ${r.trainSeconds.toFixed(1)} s (${int(r.tokensPerSecond)} tokens/s) on ${r.provider}`],
       ["written", r.outDir ?? "(nothing)"],
