@@ -5,7 +5,11 @@
 //      the command API, cancellation, inspect, sharing map) — exit code propagates;
 //   2. a UI test drives the workbench: explorer context menu → Show Sharing Map on stories260K-hf,
 //      5 × 4 cells, slider changes the selected count, quick eval shows perplexities; screenshots go
-//      to test-artifacts/.
+//      to test-artifacts/;
+//   3. the INSTALLED extension: the .vsix (packaged now, or a fresh one from `npm run package`, or
+//      HEADSHARE_VSIX) installed into an empty extensions folder by VS Code's own installer, the server
+//      started WITHOUT extensionDevelopmentPath: it activates (status bar "Headshare") and Inspect
+//      Checkpoint runs in its own worker (dist/worker.js of the installed copy).
 // Skips (exit 0) with the reason when the runtime or Chromium is missing. Only processes it starts are
 // stopped (the server runs in its own process group).
 // Env: VSCODE_RUNTIME_DIR, CHROMIUM_PATH, E2E_TIMEOUT_MS (default 240000), HEADSHARE_SHARED_DIR.
@@ -78,8 +82,8 @@ fs.mkdirSync(artifacts, { recursive: true });
 
 const env = { ...process.env, HEADSHARE_LOG_CONSOLE: "1", HEADSHARE_TEST_WORKSPACE: workspace, HEADSHARE_TEST_TMP: tmp, HEADSHARE_TEST_ARTIFACTS: artifacts, HEADSHARE_TEST_SHARED: sharedDir ?? "" };
 
-async function startServer(tag, { restricted = false } = {}) {
-  const userData = path.join(tmp, restricted ? "data-restricted" : "data");
+async function startServer(tag, { restricted = false, extensionsDir = path.join(tmp, "extensions"), dataTag } = {}) {
+  const userData = path.join(tmp, dataTag ?? (restricted ? "data-restricted" : "data"));
   fs.mkdirSync(path.join(userData, "User"), { recursive: true });
   fs.writeFileSync(path.join(userData, "User/settings.json"), userSettings);   // fresh for every phase
   if (restricted) {
@@ -91,7 +95,7 @@ async function startServer(tag, { restricted = false } = {}) {
   const server = spawn(node24, [serverMain, "--host", "127.0.0.1", "--port", "0", "--without-connection-token",
     "--enable-smoke-test-driver", ...(restricted ? [] : ["--disable-workspace-trust"]), "--disable-telemetry", "--accept-server-license-terms",
     "--user-data-dir", userData, "--server-data-dir", path.join(tmp, `server-${tag}`),
-    "--extensions-dir", path.join(tmp, "extensions")], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...env, HEADSHARE_TEST_MODE: restricted ? "restricted" : "" } });
+    "--extensions-dir", extensionsDir], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...env, HEADSHARE_TEST_MODE: restricted ? "restricted" : "" } });
   let log = "";
   const port = await new Promise((resolve, reject) => {
     const onData = (d) => { log += d; const m = /Extension host agent listening on (\d+)/.exec(log); if (m) resolve(Number(m[1])); };
@@ -160,10 +164,119 @@ async function uiTest() {
   }
 }
 
+// ---- 3. the installed extension (.vsix), not the development path
+/** A .vsix of the current build: HEADSHARE_VSIX, else `npm run package`'s output when newer than dist/ and the manifest, else packaged now. */
+function currentVsix() {
+  if (process.env.HEADSHARE_VSIX) return path.resolve(process.env.HEADSHARE_VSIX);
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  const made = path.join(root, `${pkg.name}-${pkg.version}-linux-x64.vsix`);
+  const inputs = ["dist/extension.js", "dist/worker.js", "dist/webview.js", "dist/cli.js", "package.json", ".vscodeignore", "README.md"].map((f) => path.join(root, f));
+  const newest = Math.max(...inputs.filter((f) => fs.existsSync(f)).map((f) => fs.statSync(f).mtimeMs));
+  if (fs.existsSync(made) && fs.statSync(made).mtimeMs >= newest) return made;
+  const out = path.join(tmp, "headshare.vsix");
+  // The content checks and the unpacked smoke test are package.mjs's own (npm run package); here only the file is needed.
+  const r = spawnSync(process.execPath, [path.join(root, "scripts/package.mjs"), "--no-check", "--out", out], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  if (r.status !== 0 || !fs.existsSync(out)) throw new Error(`packaging the .vsix failed (exit ${r.status ?? r.signal}); run npm run package to see why`);
+  return out;
+}
+
+/** Command lines of running processes (Linux /proc), to find the installed extension's worker. */
+function processCommandLines() {
+  const out = [];
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try { out.push(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ")); } catch { /* gone */ }
+  }
+  return out;
+}
+
+async function installedTest() {
+  const t0 = Date.now();
+  const step = (m) => console.log(`[vscode-installed] ${((Date.now() - t0) / 1000).toFixed(1)} s  ${m}`);
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  const id = `${pkg.publisher}.${pkg.name}`;
+  const csEntry = path.join(RT, "cs/node_modules/code-server/out/node/entry.js");
+  if (!fs.existsSync(csEntry)) { console.log(`[vscode-installed] SKIP: code-server's installer not found at ${csEntry}`); return 0; }
+  let srv, browser, page;
+  try {
+    const vsix = currentVsix();
+    step(`.vsix: ${vsix}`);
+    const extDir = path.join(tmp, "installed-extensions");
+    const ienv = { ...process.env, XDG_CONFIG_HOME: path.join(tmp, "installed-cfg"), XDG_DATA_HOME: path.join(tmp, "installed-xdg") };
+    const base = ["--extensions-dir", extDir, "--user-data-dir", path.join(tmp, "installed-ud")];
+    const inst = spawnSync(node24, [csEntry, ...base, "--install-extension", vsix], { env: ienv, encoding: "utf8" });
+    if (inst.status !== 0) throw new Error(`VS Code's installer refused ${vsix} (exit ${inst.status}): ${inst.stderr}`);
+    const listed = spawnSync(node24, [csEntry, ...base, "--list-extensions", "--show-versions"], { env: ienv, encoding: "utf8" }).stdout.trim().split("\n");
+    assert(listed.includes(`${id}@${pkg.version}`), `the fresh extensions folder lists ${JSON.stringify(listed)}, not ${id}@${pkg.version}`);
+    const dirs = fs.readdirSync(extDir).filter((d) => d.startsWith(`${id}-`));
+    assert(dirs.length === 1, `expected one installed ${id} folder in ${extDir}, found ${JSON.stringify(fs.readdirSync(extDir))}`);
+    const installed = path.join(extDir, dirs[0]);
+    assert(fs.existsSync(path.join(installed, "dist/worker.js")), `${installed} has no dist/worker.js`);
+    step(`installed into an empty extensions folder: ${dirs[0]}`);
+
+    srv = await startServer("installed", { extensionsDir: extDir, dataTag: "data-installed" });
+    stops.push(srv.stop);
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: launchArgs });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    // No extensionDevelopmentPath: the only Headshare this server knows is the installed one.
+    await page.goto(`http://127.0.0.1:${srv.port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify([["skipWelcome", "true"]]))}`);
+    await page.locator(".monaco-workbench .statusbar").waitFor({ timeout: 60000 });
+    step("workbench is up");
+    await page.locator(".statusbar-item", { hasText: "Headshare" }).first().waitFor({ timeout: 60000 });
+    step("installed extension activated (status bar item Headshare)");
+    const model = sharedDir ? "stories260K-hf" : "synthetic-llama";
+    const row = (name) => page.locator(".explorer-folders-view .monaco-list-row", { has: page.locator(".label-name", { hasText: new RegExp(`^${name.replace(/\./g, "\\.")}$`) }) }).first();
+    // models/<model> is one compact row: one click expands it (a second would collapse it again).
+    await row("models").waitFor({ timeout: 30000 });
+    for (let i = 0; !(await row("model.safetensors").isVisible()); i++) {
+      if (i > 5) throw new Error(`the explorer never showed ${model}/model.safetensors`);
+      await row("models").click();
+      await row("model.safetensors").waitFor({ timeout: 3000 }).catch(() => undefined);
+    }
+    const item = page.locator(".context-view .monaco-menu .action-label", { hasText: "Inspect Checkpoint" }).first();
+    for (let i = 0; ; i++) {
+      await row("model.safetensors").click({ button: "right" });
+      if (await item.waitFor({ state: "visible", timeout: 3000 }).then(() => true, () => false)) break;
+      await page.keyboard.press("Escape");
+      if (i > 5) throw new Error("the explorer context menu of model.safetensors never offered Headshare: Inspect Checkpoint");
+      await page.waitForTimeout(1000);
+    }
+    await item.hover({ force: true });
+    await page.waitForTimeout(200);
+    await page.keyboard.press("Enter");
+    const view = page.frameLocator("iframe.webview.ready").last().frameLocator("iframe#active-frame");
+    await view.locator("#tensor-table").waitFor({ timeout: 60000 });
+    const tensors = await view.locator("#tensor-table tbody tr").count();
+    const summary = await view.locator("#inspect-summary").textContent();
+    assert(tensors === (sharedDir ? 47 : 48), `the inspect editor lists ${tensors} tensors, expected ${sharedDir ? 47 : 48}`);
+    assert(/LlamaForCausalLM/.test(summary ?? ""), `the inspect summary does not name LlamaForCausalLM: ${summary}`);
+    step(`Inspect Checkpoint ran: ${tensors} tensors, LlamaForCausalLM`);
+    const worker = path.join(installed, "dist/worker.js");
+    const ran = processCommandLines().filter((c) => c.includes(worker));
+    assert(ran.length > 0, `no process runs the installed worker ${worker}`);
+    step(`the job ran in the installed copy's worker (${worker})`);
+    await page.screenshot({ path: path.join(artifacts, "vscode-installed-inspect.png") });
+    step("installed-extension check passed");
+    return 0;
+  } catch (e) {
+    console.error(`[vscode-installed] FAILED: ${e?.stack ?? e}`);
+    if (srv) console.error(`[vscode-installed] server log (tail):\n${srv.log().slice(-3000)}`);
+    await page?.screenshot({ path: path.join(artifacts, "vscode-installed-failure.png") }).catch(() => undefined);
+    return 1;
+  } finally {
+    await browser?.close().catch(() => undefined);
+    srv?.stop();
+  }
+}
+
+function assert(ok, message) {
+  if (!ok) throw new Error(message);
+}
+
 const only = process.argv[2];
 let code = 0;
 if (!only || only === "host") code = await hostTests();
 if (!only || only === "restricted") code = (await hostTests(true)) || code;
 if (!only || only === "ui") code = (await uiTest()) || code;
+if (!only || only === "installed") code = (await installedTest()) || code;
 fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(code);
