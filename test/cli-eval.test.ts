@@ -210,7 +210,7 @@ test("cli-eval: bad postshare option values are one clear line, exit 1, nothing 
   for (const flag of ["--regularize", "--sample-sequences", "--sample-length", "--sample-temperature", "--heldout-docs", "--batch-size", "--seq-len", "--checkpoint", "--resume"]) assert.ok(h.stdout.includes(flag), `--help documents ${flag}`);
 });
 
-test("cli-eval: demo compresses the embedded model at 30% and prints the plan summary and the bytes saved", { skip: noCli }, async () => {
+test("cli-eval: demo compresses the embedded model at 30%, prints the before/after table and the bytes saved, writes the report", { skip: noCli }, async () => {
   const out = path.join(tmp, "demo-out");
   const r = await run(["demo", "--out", out]);
   assert.equal(r.code, 0, r.stderr);
@@ -222,5 +222,94 @@ test("cli-eval: demo compresses the embedded model at 30% and prints the plan su
   assert.ok(saved > 0);
   const model = /path:\s+(\S+)/.exec(r.stdout)![1]!;
   const before = fs.statSync(path.join(model, "model.safetensors")).size;
-  assert.equal(before - fs.statSync(path.join(out, "model.safetensors")).size, saved);
+  const after = fs.statSync(path.join(out, "compact", "model.safetensors")).size;
+  assert.equal(before - after, saved);
+  // the table: file bytes before/after are the two files' sizes; NLL, perplexity, KL, top-1 rows are there
+  const fileRow = /^file bytes\s+([\d,]+)\s+([\d,]+)\s+−[\d.]+%$/m.exec(r.stdout);
+  assert.ok(fileRow, r.stdout);
+  assert.deepEqual([Number(fileRow[1]!.replace(/,/g, "")), Number(fileRow[2]!.replace(/,/g, ""))], [before, after]);
+  const nllRow = /^NLL \(nats\/token\)\s+(\d\.\d{4})\s+(\d\.\d{4})\s+[+−±]\d\.\d{4}$/m.exec(r.stdout);
+  const pplRow = /^perplexity\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+[+−±][\d.]+%$/m.exec(r.stdout);
+  assert.ok(nllRow && pplRow, r.stdout);
+  for (const i of [1, 2]) assert.ok(Math.abs(Math.exp(Number(nllRow[i])) - Number(pplRow[i])) < 2e-3 * Number(pplRow[i]), "ppl = exp(nll)");
+  assert.match(r.stdout, /^KL\(P_original ‖ P_shared\):\s+\d\.\d{5} nats\/token$/m);
+  assert.match(r.stdout, /^top-1 agreement:\s+\d+\.\d\d%$/m);
+  const report = /^report: (.+)$/m.exec(r.stdout)![1]!;
+  assert.equal(report, path.join(out, "report.html"));
+  assert.ok(fs.readFileSync(report, "utf8").includes(nllRow[1]!), "the report shows the original NLL");
+  // the output folder now holds files: a second run into it needs --force
+  const again = await run(["demo", "--out", out]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr.split("\n")[0]!, /^headshare: demo: --out .* exists and is not empty; pass --force/);
+  assert.equal((await run(["demo", "--out", out, "--force"])).code, 0);
+});
+
+interface DemoJson {
+  format: string; ratio: number; selected: number; units: number;
+  model: { path: string; kind: string; layers: number };
+  heldout: { file: string; source: string; tokens: number; protocol: string };
+  original: { parameters: number; fileBytes: number; nll: number; ppl: number };
+  shared: { parameters: number; fileBytes: number; nll: number; ppl: number };
+  kl: number; top1Agreement: number; hiddenCosine: number[];
+  targets: { layer: number; unit: number; rootLayer: number; rootUnit: number; score: number }[];
+  matches: { layer: number; unit: number; score: number }[];
+  compactDir: string; report: string; seconds: number;
+}
+
+/** Checks a demo --json result against the files it names and an independent eval of the compact checkpoint. */
+async function checkDemoJson(d: DemoJson): Promise<void> {
+  assert.equal(d.format, "headshare.demo");
+  assert.equal(d.selected, Math.floor(d.ratio * d.units));
+  assert.equal(d.targets.length, d.selected);
+  assert.equal(d.matches.length, d.units - d.units / d.model.layers, "every unit of layers 1..L-1 is a candidate");
+  for (const t of d.targets) assert.ok(t.rootLayer < t.layer);
+  assert.equal(d.original.fileBytes, fs.statSync(path.join(d.model.path, "model.safetensors")).size);
+  assert.equal(d.shared.fileBytes, fs.statSync(path.join(d.compactDir, "model.safetensors")).size);
+  assert.ok(d.shared.parameters < d.original.parameters);
+  for (const side of [d.original, d.shared]) assert.ok(Math.abs(side.ppl - Math.exp(side.nll)) < 1e-9 * side.ppl);
+  assert.ok(d.kl > 0 && d.top1Agreement > 0 && d.top1Agreement < 1, `kl ${d.kl}, top-1 ${d.top1Agreement}`);
+  assert.equal(d.hiddenCosine.length, d.model.layers);
+  assert.ok(Math.abs(d.hiddenCosine[0]! - 1) < 1e-6, "layer 0 is never shared: its hidden state is unchanged");
+  // the shared model's NLL, recomputed by `eval` on the compact checkpoint alone
+  const e = await run(["eval", d.compactDir, "--text", d.heldout.file, "--json"]);
+  assert.equal(e.code, 0, e.stderr);
+  const ej = JSON.parse(e.stdout) as { nll: number; tokens: number };
+  assert.equal(ej.tokens, d.heldout.tokens);
+  assert.ok(Math.abs(ej.nll - d.shared.nll) < 1e-6, `eval of the compact checkpoint ${ej.nll} vs the demo's ${d.shared.nll}`);
+  // the report: self-contained, shows the numbers of the table
+  const html = fs.readFileSync(d.report, "utf8");
+  assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">/);
+  assert.doesNotMatch(html, /<script|<link|<img|<iframe|url\(|src=|href=/i, "no scripts and no external resources");
+  assert.deepEqual([...html.matchAll(/https?:\/\/[^"]+/g)].map((x) => x[0]).filter((u) => u !== "http://www.w3.org/2000/svg"), [], "only the SVG namespace URI");
+  const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+  for (const v of [fmt(d.original.parameters), fmt(d.shared.parameters), fmt(d.original.fileBytes), fmt(d.shared.fileBytes),
+    d.original.nll.toFixed(4), d.shared.nll.toFixed(4), d.original.ppl.toFixed(3), d.shared.ppl.toFixed(3), d.kl.toFixed(5), `${(100 * d.top1Agreement).toFixed(2)}%`]) {
+    assert.ok(html.includes(v), `the report shows ${v}`);
+  }
+  assert.equal((html.match(/<svg /g) ?? []).length, 2, "sharing map and hidden-cosine chart");
+  for (const t of d.targets) assert.ok(html.includes(`← L${t.rootLayer} U${t.rootUnit}`), `the map shows ${t.layer}.${t.unit} ← ${t.rootLayer}.${t.rootUnit}`);
+  for (const c of d.hiddenCosine) assert.ok(html.includes(c.toFixed(4)), `the chart labels cosine ${c.toFixed(4)}`);
+}
+
+test("cli-eval: demo --json on the committed model: the table's numbers, the held-out excerpt, the report with those numbers", { skip: noCli }, async () => {
+  const r = await run(["demo", "--out", path.join(tmp, "demo-json"), "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const d = JSON.parse(r.stdout) as DemoJson;
+  await checkDemoJson(d);
+  if (d.model.kind === "committed") {
+    assert.equal(path.basename(d.heldout.file), "heldout-brown.txt");
+    assert.equal(d.heldout.source, "excerpt");
+    assert.equal(d.heldout.tokens, fs.statSync(d.heldout.file).size, "byte-level model: one token per byte, every one predicted once");
+    // MODEL_CARD.md: held-out NLL 1.9086 nats/byte on all held-out files, unigram 3.0850; the excerpt is a sample of them
+    assert.ok(Math.abs(d.original.nll - 1.9086) < 0.1 && d.original.nll < 3.085 - 1, `original NLL ${d.original.nll}`);
+  }
+  assert.ok(d.seconds < 120, `the demo took ${d.seconds} s`);
+});
+
+test("cli-eval: demo --synthetic runs on the seeded synthetic model and generated text", { skip: noCli }, async () => {
+  const r = await run(["demo", "--synthetic", "--ratio", "0.25", "--out", path.join(tmp, "demo-synthetic"), "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const d = JSON.parse(r.stdout) as DemoJson;
+  assert.deepEqual([d.model.kind, d.heldout.source, d.ratio], ["synthetic", "generated", 0.25]);
+  await checkDemoJson(d);
 });
