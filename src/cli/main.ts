@@ -63,7 +63,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (name === "help") {
       const c = COMMANDS.find((x) => x.name === rest[0]);
       if (!c) throw new UsageError(`unknown command "${rest[0]}"`, overview());
-      await writeOut(c.usage);
+      await writeOut(`${c.usage}\n\n${GLOBAL_USAGE}`);
       return 0;
     }
     const cmd = COMMANDS.find((c) => c.name === name);

@@ -1,7 +1,7 @@
 /** `headshare eval <model> --text FILE [--compare OTHER]`: NLL/perplexity, and regression metrics against another model. */
-import { type Command, parseArgs, UsageError } from "../args";
+import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, table, writeOut } from "../output";
-import { absolute, cancellable, parseProviders, runJob } from "../runJob";
+import { absolute } from "../runJob";
 import { TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
 
 const usage = `usage: headshare eval <model> --text FILE [--compare OTHER] [--documents-separator STR] [--window N]
@@ -19,29 +19,22 @@ ${TEXT_USAGE}
   --json           one JSON object: tokens, nll, ppl, protocol, provider (+ kl, top1Agreement,
                    hiddenCosine, compare with --compare)`;
 
-const spec = {
-  command: "eval", usage,
-  flags: [...TEXT_FLAGS, { name: "compare", type: "string" }, { name: "attention", type: "boolean" }, { name: "json", type: "boolean" }, { name: "providers", type: "string" }],
-  positionals: [{ name: "model", required: true }],
-} as const;
 
-export const evalCommand: Command = {
+export const evalCommand = defineCommand({
   name: "eval",
   summary: "perplexity of a model on a text, optionally compared with another model",
   usage,
-  run: (argv) => cancellable(async () => {
-    const a = parseArgs(spec, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
-    if (a.flags.text === undefined) throw new UsageError("eval: --text FILE is required", usage);
-    const providers = parseProviders(a.flags.providers as string | undefined, "eval", usage);
-    const r = await runJob("headshare/eval", {
+  flags: [...TEXT_FLAGS, { name: "compare", type: "string" }, { name: "attention", type: "boolean" }, { name: "json", type: "boolean" }, { name: "providers", type: "string" }],
+  positionals: [{ name: "model", required: true }],
+  async run(c) {
+    const a = c.args;
+    c.required("text", "--text FILE is required");
+    const providers = c.providers();
+    const r = await c.job("headshare/eval", {
       model: absolute(a.positionals[0]!), text: absolute(a.flags.text as string),
       ...(a.flags.compare !== undefined ? { compare: absolute(a.flags.compare as string) } : {}),
       ...textParams(a), attention: a.flags.attention === true, providers,
-    }, { providers, debug: a.debug });
+    });
     if (a.flags.json) {
       await writeOut(JSON.stringify(r));
       return 0;
@@ -71,5 +64,5 @@ export const evalCommand: Command = {
     }
     await writeOut(out.join("\n"));
     return 0;
-  }),
-};
+  },
+});

@@ -1,7 +1,7 @@
 /** `headshare expand <compact> --out DIR`: a compact shared checkpoint back to ordinary (dense) shapes. */
-import { type Command, parseArgs, UsageError } from "../args";
+import { defineCommand } from "../command";
 import { keyValues, writeOut } from "../output";
-import { absolute, cancellable, runJob } from "../runJob";
+import { absolute } from "../runJob";
 import { checkOutDir } from "./outDir";
 import { outputFacts } from "./share";
 
@@ -15,34 +15,25 @@ headshare share --format dense byte for byte.
   --out DIR   output folder (refused when it exists and is not empty, unless --force)
   --json      print one JSON object {output, provider, seconds}`;
 
-const spec = {
-  command: "expand", usage,
+export const expandCommand = defineCommand({
+  name: "expand",
+  summary: "expand a compact shared checkpoint to the dense one",
+  usage,
   flags: [
     { name: "out", type: "string", short: "o" },
     { name: "force", type: "boolean" },
     { name: "json", type: "boolean" },
   ],
   positionals: [{ name: "compact", required: true }],
-} as const;
-
-export const expandCommand: Command = {
-  name: "expand",
-  summary: "expand a compact shared checkpoint to the dense one",
-  usage,
-  run: (argv) => cancellable(async () => {
-    const a = parseArgs(spec, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
-    if (a.flags.out === undefined) throw new UsageError("expand: --out DIR is required (a new folder for the dense checkpoint)", usage);
+  async run(c) {
+    const a = c.args;
+    const out = absolute(c.required("out", "--out DIR is required (a new folder for the dense checkpoint)") as string);
     const compact = absolute(a.positionals[0]!);
-    const out = absolute(a.flags.out as string);
     const force = a.flags.force === true;
     checkOutDir("expand", usage, out, compact, force);
-    const r = await runJob("headshare/expand", { compact, out, force }, { debug: a.debug });
+    const r = await c.job("headshare/expand", { compact, out, force });
     if (a.flags.json) await writeOut(JSON.stringify(r));
     else await writeOut(keyValues([...outputFacts(r.output), ["time", `${r.seconds.toFixed(2)} s`]]));
     return 0;
-  }),
-};
+  },
+});

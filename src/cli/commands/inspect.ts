@@ -1,6 +1,6 @@
 /** `headshare inspect <file-or-folder> [--json] [--tensors N]`: what a checkpoint holds. */
 import { inspectCheckpoint, type CheckpointSummary } from "../../core/model/summary";
-import { type Command, parseArgs } from "../args";
+import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, table, writeOut } from "../output";
 
 const usage = `usage: headshare inspect <file-or-folder> [--json] [--all] [--debug]
@@ -60,18 +60,15 @@ function render(s: CheckpointSummary, all: boolean): string {
   return out.join("\n");
 }
 
-export const inspectCommand: Command = {
+export const inspectCommand = defineCommand({
   name: "inspect",
   summary: "show a checkpoint's architecture, sizes, dtypes and tensors",
   usage,
-  async run(argv) {
-    const a = parseArgs({ command: "inspect", usage, flags: [{ name: "json", type: "boolean" }, { name: "all", type: "boolean" }], positionals: [{ name: "file-or-folder", required: true }] }, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
+  flags: [{ name: "json", type: "boolean" }, { name: "all", type: "boolean" }],
+  positionals: [{ name: "file-or-folder", required: true }],
+  async run({ args: a }) {
     const summary = await inspectCheckpoint(a.positionals[0]!);
     await writeOut(a.flags.json ? JSON.stringify(summary, null, 2) : render(summary, a.flags.all === true));
     return 0;
   },
-};
+});

@@ -4,9 +4,9 @@ import path from "node:path";
 import { serializeMatchTable } from "../../core/share/matchTable";
 import { writeTextAtomic } from "../../core/safetensors/writer";
 import type { MatchTable } from "../../core/share/types";
-import { type Command, parseArgs, UsageError } from "../args";
+import { defineCommand } from "../command";
 import { bytes, int, keyValues, table, writeOut } from "../output";
-import { absolute, cancellable, parseProviders, runJob } from "../runJob";
+import { absolute } from "../runJob";
 
 const usage = `usage: headshare match <model> [--strategy q|k|v|qk|qkv] [--granularity group|query-head]
                        [--out FILE] [--json] [--providers auto|cpu,cuda,...] [--debug]
@@ -22,8 +22,10 @@ products on onnxruntime, streaming the checkpoint layer by layer. Progress goes 
   --json          print the table as one JSON object instead of a summary
   --providers     execution providers to try in order (default auto: CUDA/DirectML/CoreML, then CPU)`;
 
-const spec = {
-  command: "match", usage,
+export const matchCommand = defineCommand({
+  name: "match",
+  summary: "compute the match table of a checkpoint (best lower-layer source of every unit)",
+  usage,
   flags: [
     { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
     { name: "granularity", type: "string", choices: ["group", "query-head"] },
@@ -32,7 +34,26 @@ const spec = {
     { name: "providers", type: "string" },
   ],
   positionals: [{ name: "model", required: true }],
-} as const;
+  async run(c) {
+    const a = c.args;
+    const providers = c.providers();
+    const out = a.flags.out === undefined ? undefined : absolute(a.flags.out as string);
+    if (out !== undefined) {
+      if (!fs.existsSync(path.dirname(out))) throw c.usageError(`--out ${out}: the folder ${path.dirname(out)} does not exist; create it first`);
+      if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw c.usageError(`--out ${out} is a folder; give a file name such as ${path.join(out, "match.json")}`);
+    }
+    const r = await c.job("headshare/match", {
+      model: absolute(a.positionals[0]!),
+      strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
+      granularity: (a.flags.granularity as "group" | undefined) ?? "group",
+      providers,
+    });
+    if (out !== undefined) await writeTextAtomic(out, serializeMatchTable(r.table));
+    if (a.flags.json) await writeOut(JSON.stringify(r.table));
+    else await writeOut(renderMatch(r.table) + (out ? `\n\nwritten to ${out}` : ""));
+    return 0;
+  },
+});
 
 /** A short text summary of a match table: run facts and the strongest matches. */
 export function renderMatch(t: MatchTable, top = 10): string {
@@ -55,32 +76,3 @@ export function renderMatch(t: MatchTable, top = 10): string {
     table(["target", "source", "score"], best.map((e) => [`${e.layer}.${e.unit}`, `${e.sourceLayer}.${e.sourceUnit}`, e.score.toFixed(6)]), [false, false, true]),
   ].join("\n");
 }
-
-export const matchCommand: Command = {
-  name: "match",
-  summary: "compute the match table of a checkpoint (best lower-layer source of every unit)",
-  usage,
-  run: (argv) => cancellable(async () => {
-    const a = parseArgs(spec, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
-    const providers = parseProviders(a.flags.providers as string | undefined, "match", usage);
-    const out = a.flags.out === undefined ? undefined : absolute(a.flags.out as string);
-    if (out !== undefined) {
-      if (!fs.existsSync(path.dirname(out))) throw new UsageError(`match: --out ${out}: the folder ${path.dirname(out)} does not exist; create it first`, usage);
-      if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`match: --out ${out} is a folder; give a file name such as ${path.join(out, "match.json")}`, usage);
-    }
-    const r = await runJob("headshare/match", {
-      model: absolute(a.positionals[0]!),
-      strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
-      granularity: (a.flags.granularity as "group" | undefined) ?? "group",
-      providers,
-    }, { providers, debug: a.debug });
-    if (out !== undefined) await writeTextAtomic(out, serializeMatchTable(r.table));
-    if (a.flags.json) await writeOut(JSON.stringify(r.table));
-    else await writeOut(renderMatch(r.table) + (out ? `\n\nwritten to ${out}` : ""));
-    return 0;
-  }),
-};

@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import { parseMatchTable } from "../../core/share/matchTable";
 import { planSharing } from "../../core/share/plan";
 import type { SharingPlan } from "../../core/share/types";
-import { type Command, parseArgs, UsageError } from "../args";
+import { defineCommand } from "../command";
 import { int, keyValues, pct, table, writeOut } from "../output";
 import { absolute } from "../runJob";
 
@@ -19,16 +19,6 @@ units are dropped. A = 0 shares nothing; A above (L−1)/L is refused.
   --json        print the plan as one JSON object
   --all         list every selected target (text mode lists the first 30 otherwise)`;
 
-const spec = {
-  command: "plan", usage,
-  flags: [
-    { name: "match", type: "string", short: "m" },
-    { name: "ratio", type: "number", min: 0, max: 1 },
-    { name: "json", type: "boolean" },
-    { name: "all", type: "boolean" },
-  ],
-  positionals: [],
-} as const;
 
 /** The plan's summary lines (also used by share and demo). */
 export function planFacts(p: SharingPlan): [string, string][] {
@@ -50,19 +40,21 @@ export function renderPlan(p: SharingPlan, all: boolean): string {
   return [keyValues(planFacts(p)), "", table(["target", "source", "root", "score", "root cosine"], shown, [false, false, false, true, true])].join("\n");
 }
 
-export const planCommand: Command = {
+export const planCommand = defineCommand({
   name: "plan",
   summary: "select the units to share at a ratio from a match table",
   usage,
-  async run(argv) {
-    const a = parseArgs(spec, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
-    if (a.flags.match === undefined) throw new UsageError("plan: --match FILE is required", usage);
-    if (a.flags.ratio === undefined) throw new UsageError("plan: --ratio A is required (e.g. --ratio 0.3)", usage);
-    const file = absolute(a.flags.match as string);
+  flags: [
+    { name: "match", type: "string", short: "m" },
+    { name: "ratio", type: "number", min: 0, max: 1 },
+    { name: "json", type: "boolean" },
+    { name: "all", type: "boolean" },
+  ],
+  positionals: [],
+  async run(c) {
+    const a = c.args;
+    const file = absolute(c.required("match", "--match FILE is required") as string);
+    const ratio = c.required("ratio", "--ratio A is required (e.g. --ratio 0.3)") as number;
     let text: string;
     try {
       text = await fs.readFile(file, "utf8");
@@ -75,8 +67,8 @@ export const planCommand: Command = {
     } catch (e) {
       throw Object.assign(new Error(`${file}: is not JSON (${e instanceof Error ? e.message : String(e)}); pass a table written by headshare match --out`), { code: "bad-json" });
     }
-    const plan = planSharing(parseMatchTable(json, file), a.flags.ratio as number);
+    const plan = planSharing(parseMatchTable(json, file), ratio);
     await writeOut(a.flags.json ? JSON.stringify(plan) : renderPlan(plan, a.flags.all === true));
     return 0;
   },
-};
+});

@@ -1,8 +1,8 @@
 /** `headshare share <model> --ratio A --out DIR`: DirectShare in the worker (match → plan → compact or dense checkpoint). */
 import type { ShareResult } from "../../core/share/types";
-import { type Command, parseArgs, UsageError } from "../args";
+import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, writeOut } from "../output";
-import { absolute, cancellable, parseProviders, runJob } from "../runJob";
+import { absolute } from "../runJob";
 import { checkOutDir } from "./outDir";
 import { planFacts } from "./plan";
 
@@ -23,8 +23,10 @@ Ctrl-C cancels and leaves no output folder behind.
   --strategy      match strategy (default qk); --granularity group (default) or query-head
   --json          print one JSON object {plan, output, match, provider, seconds}`;
 
-const spec = {
-  command: "share", usage,
+export const shareCommand = defineCommand({
+  name: "share",
+  summary: "DirectShare: write a compact or dense shared checkpoint at a ratio",
+  usage,
   flags: [
     { name: "ratio", type: "number", min: 0, max: 1 },
     { name: "out", type: "string", short: "o" },
@@ -36,7 +38,32 @@ const spec = {
     { name: "providers", type: "string" },
   ],
   positionals: [{ name: "model", required: true }],
-} as const;
+  async run(c) {
+    const a = c.args;
+    const ratio = c.required("ratio", "--ratio A is required (e.g. --ratio 0.3)") as number;
+    c.required("out", "--out DIR is required (a new folder for the shared checkpoint)");
+    const providers = c.providers();
+    const model = absolute(a.positionals[0]!);
+    const out = absolute(a.flags.out as string);
+    const force = a.flags.force === true;
+    checkOutDir("share", usage, out, model, force);
+    const r = await c.job("headshare/share", {
+      model, out, force, ratio,
+      strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
+      granularity: (a.flags.granularity as "group" | undefined) ?? "group",
+      format: (a.flags.format as "compact" | undefined) ?? "compact",
+      providers,
+    });
+    if (a.flags.json) await writeOut(JSON.stringify(r));
+    else {
+      await writeOut(keyValues([
+        ...planFacts(r.plan), ...outputFacts(r.output),
+        ["time", `${r.seconds.toFixed(2)} s (match ${r.match.seconds.toFixed(2)} s on ${r.provider})`],
+      ]));
+    }
+    return 0;
+  },
+});
 
 /** Sizes before → after of a written checkpoint. */
 export function outputFacts(o: ShareResult): [string, string][] {
@@ -51,39 +78,3 @@ export function outputFacts(o: ShareResult): [string, string][] {
   }
   return facts;
 }
-
-export const shareCommand: Command = {
-  name: "share",
-  summary: "DirectShare: write a compact or dense shared checkpoint at a ratio",
-  usage,
-  run: (argv) => cancellable(async () => {
-    const a = parseArgs(spec, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
-    if (a.flags.ratio === undefined) throw new UsageError("share: --ratio A is required (e.g. --ratio 0.3)", usage);
-    if (a.flags.out === undefined) throw new UsageError("share: --out DIR is required (a new folder for the shared checkpoint)", usage);
-    const providers = parseProviders(a.flags.providers as string | undefined, "share", usage);
-    const model = absolute(a.positionals[0]!);
-    const out = absolute(a.flags.out as string);
-    const force = a.flags.force === true;
-    checkOutDir("share", usage, out, model, force);
-    const r = await runJob("headshare/share", {
-      model, out, force,
-      ratio: a.flags.ratio as number,
-      strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
-      granularity: (a.flags.granularity as "group" | undefined) ?? "group",
-      format: (a.flags.format as "compact" | undefined) ?? "compact",
-      providers,
-    }, { providers, debug: a.debug });
-    if (a.flags.json) await writeOut(JSON.stringify(r));
-    else {
-      await writeOut(keyValues([
-        ...planFacts(r.plan), ...outputFacts(r.output),
-        ["time", `${r.seconds.toFixed(2)} s (match ${r.match.seconds.toFixed(2)} s on ${r.provider})`],
-      ]));
-    }
-    return 0;
-  }),
-};

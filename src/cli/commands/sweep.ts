@@ -1,9 +1,10 @@
 /** `headshare sweep <model> --ratios … --text FILE`: one match table, then the shared model's metrics at each ratio. */
 import { writeTextAtomic } from "../../core/safetensors/writer";
 import { sweepCsv } from "../../core/eval/sweep";
-import { type Command, parseArgs, UsageError } from "../args";
+import { UsageError } from "../args";
+import { defineCommand } from "../command";
 import { bytes, int, pct, table, writeOut } from "../output";
-import { absolute, cancellable, parseProviders, runJob } from "../runJob";
+import { absolute } from "../runJob";
 import { TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
 
 const usage = `usage: headshare sweep <model> --ratios A,B,... --text FILE [--csv FILE] [--strategy ...] [--granularity ...]
@@ -19,8 +20,19 @@ ${TEXT_USAGE}
   --csv FILE        also write the curve as CSV
   --json            one JSON object {rows, original, tokens, protocol, provider, seconds, ...}`;
 
-const spec = {
-  command: "sweep", usage,
+
+function parseRatios(raw: string): number[] {
+  const parts = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const out = parts.map(Number);
+  const bad = parts.find((_s, i) => !Number.isFinite(out[i]!) || out[i]! < 0 || out[i]! > 1);
+  if (parts.length === 0 || bad !== undefined) throw new UsageError(`sweep: --ratios needs a comma list of numbers in [0, 1] (got "${bad ?? raw}")`, usage);
+  return out;
+}
+
+export const sweepCommand = defineCommand({
+  name: "sweep",
+  summary: "quality/size curve: metrics of the shared model at several ratios",
+  usage,
   flags: [
     ...TEXT_FLAGS,
     { name: "ratios", type: "string" },
@@ -31,36 +43,18 @@ const spec = {
     { name: "providers", type: "string" },
   ],
   positionals: [{ name: "model", required: true }],
-} as const;
-
-function parseRatios(raw: string): number[] {
-  const parts = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  const out = parts.map(Number);
-  const bad = parts.find((_s, i) => !Number.isFinite(out[i]!) || out[i]! < 0 || out[i]! > 1);
-  if (parts.length === 0 || bad !== undefined) throw new UsageError(`sweep: --ratios needs a comma list of numbers in [0, 1] (got "${bad ?? raw}")`, usage);
-  return out;
-}
-
-export const sweepCommand: Command = {
-  name: "sweep",
-  summary: "quality/size curve: metrics of the shared model at several ratios",
-  usage,
-  run: (argv) => cancellable(async () => {
-    const a = parseArgs(spec, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
-    if (a.flags.ratios === undefined) throw new UsageError("sweep: --ratios A,B,... is required (e.g. --ratios 0,0.1,0.2,0.3)", usage);
-    if (a.flags.text === undefined) throw new UsageError("sweep: --text FILE is required", usage);
+  async run(c) {
+    const a = c.args;
+    c.required("ratios", "--ratios A,B,... is required (e.g. --ratios 0,0.1,0.2,0.3)");
+    c.required("text", "--text FILE is required");
     const ratios = parseRatios(a.flags.ratios as string);
-    const providers = parseProviders(a.flags.providers as string | undefined, "sweep", usage);
-    const r = await runJob("headshare/sweep", {
+    const providers = c.providers();
+    const r = await c.job("headshare/sweep", {
       model: absolute(a.positionals[0]!), text: absolute(a.flags.text as string), ratios,
       strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
       granularity: (a.flags.granularity as "group" | undefined) ?? "group",
       ...textParams(a), providers,
-    }, { providers, debug: a.debug });
+    });
     const csvFile = a.flags.csv === undefined ? undefined : absolute(a.flags.csv as string);
     if (csvFile) await writeTextAtomic(csvFile, sweepCsv(r));
     if (a.flags.json) {
@@ -76,5 +70,5 @@ export const sweepCommand: Command = {
       ...(csvFile ? ["", `CSV written to ${csvFile}`] : []),
     ].join("\n"));
     return 0;
-  }),
-};
+  },
+});
