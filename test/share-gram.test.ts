@@ -5,17 +5,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { createGramAccumulator, gramBlocks } from "../src/core/share/gram";
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../src/core/model/rng";
 
 test("share-gram: blocks cover every lower-layer pair and every diagonal cell exactly once", () => {
   for (const [L, U, leaf] of [[1, 3, 128], [2, 1, 128], [5, 4, 128], [32, 32, 128], [7, 3, 6], [33, 5, 16], [12, 1, 1]] as const) {

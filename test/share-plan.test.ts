@@ -13,16 +13,7 @@ import type { MatchEntry, MatchTable } from "../src/core/share/types";
 import { sharedPath, sharedSkip } from "./helpers/shared";
 
 /** mulberry32: a seeded RNG for reproducible fixtures. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../src/core/model/rng";
 
 /** A random table; `quantize` makes many exact score ties. */
 function syntheticTable(L: number, U: number, seed: number, quantize = 0, withLower = false): MatchTable {

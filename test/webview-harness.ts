@@ -103,14 +103,6 @@ export async function startHarness(): Promise<Harness> {
   };
 }
 
-/** A seeded PRNG (mulberry32) for fixtures. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, src/core/model/rng.ts) for fixtures. */
+import { mulberry32 as rng } from "../src/core/model/rng";
+export { rng };

@@ -6,6 +6,7 @@
  * tensors the reader must then report (the oracle for the success path).
  */
 import fc from "fast-check";
+import { MULBERRY32_STEP, mulberry32Bits } from "../../src/core/model/rng";
 
 export const ST_DTYPES = ["F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2"] as const;
 export const ST_DTYPE_SIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1 };
@@ -79,7 +80,7 @@ function layout(spec: ValidSpec): { header: Record<string, unknown>; tensors: Ge
 function fillData(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); out[i] = (t ^ (t >>> 14)) & 0xff; }
+  for (let i = 0; i < n; i++) { s = (s + MULBERRY32_STEP) >>> 0; out[i] = mulberry32Bits(s) & 0xff; }
   return out;
 }
 

@@ -11,17 +11,9 @@ import { serializeModel } from "../../src/core/onnx/serialize";
 import { createSession, Tensor, type OrtTensor } from "../../src/core/runtime/ort";
 import { buildGradientGraph } from "../../src/core/train/autodiff";
 
-/** mulberry32: a small seeded RNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a small seeded RNG (the project's one, src/core/model/rng.ts). */
+import { mulberry32 as rng } from "../../src/core/model/rng";
+export { rng };
 
 export interface CheckInput {
   readonly name: string;

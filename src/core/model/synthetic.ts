@@ -11,6 +11,7 @@ import { writeShardedSafetensors } from "../safetensors/sharded";
 import type { TensorToWrite } from "../safetensors/types";
 import { writeSafetensors, writeTextAtomic } from "../safetensors/writer";
 import { ModelError } from "./errors";
+import { gaussian, mulberry32 } from "./rng";
 import type { Family } from "./types";
 
 export interface SyntheticOptions {
@@ -34,31 +35,8 @@ export interface SyntheticOptions {
   readonly prefix?: boolean;
 }
 
-/** mulberry32: a small, fast, seeded 32-bit PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal samples from a uniform PRNG (Box–Muller). */
-export function gaussian(rand: () => number): () => number {
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) { const s = spare; spare = undefined; return s; }
-    let u = 0;
-    while (u === 0) u = rand();
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-}
+// The seeded PRNG lives in ./rng; re-exported here for the callers that import it with the fixtures.
+export { gaussian, mulberry32 } from "./rng";
 
 type Init = "normal" | "ones" | "zeros" | "bias";
 
