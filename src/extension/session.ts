@@ -8,7 +8,7 @@ import * as vscode from "vscode";
 import type { Granularity } from "../core/model/types";
 import type { MatchTable, Strategy } from "../core/share/types";
 import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
-import { FOLLOW_SYMLINKS_ENV } from "../core/safetensors/contained";
+import { FOLLOW_SYMLINKS_ENV, setFollowSymlinks } from "../core/safetensors/contained";
 import { WorkerClient } from "../worker/client";
 import { MatchCache, checkpointIdentity } from "../worker/matchCache";
 import { RESTART_SETTINGS, readSettings } from "./config";
@@ -28,10 +28,15 @@ export class Session implements vscode.Disposable {
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.cache = new MatchCache(path.join(context.globalStorageUri.fsPath, "match-cache"));
+    this.applySymlinkConsent();
     this.disposables.push(
-      vscode.workspace.onDidChangeConfiguration((e) => this.onConfig(e)),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration("headshare.followSymlinks")) this.applySymlinkConsent();
+        this.onConfig(e);
+      }),
       // headshare.followSymlinks is honoured only once the workspace is trusted: a running worker started without it.
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        this.applySymlinkConsent();
         if (this.client && this.settings.followSymlinks) void this.restartWorker("the workspace is now trusted (headshare.followSymlinks applies)");
       }),
     );
@@ -43,6 +48,19 @@ export class Session implements vscode.Disposable {
 
   get extensionUri(): vscode.Uri { return this.context.extensionUri; }
 
+  /** Whether the user allows model files that link out of their folder: the setting, in a trusted workspace only. */
+  get followSymlinks(): boolean {
+    return this.settings.followSymlinks && vscode.workspace.isTrusted;
+  }
+
+  /**
+   * The extension host reads model folders too (the match cache's checkpoint identity): it follows the
+   * setting at once, explicitly (not the host's environment). The worker gets it when it (re)starts.
+   */
+  private applySymlinkConsent(): void {
+    setFollowSymlinks(this.followSymlinks);
+  }
+
   /** The worker client; created on first use, the process itself starts on the first request. */
   get worker(): WorkerClient {
     if (!this.client) {
@@ -52,7 +70,7 @@ export class Session implements vscode.Disposable {
         providers: s.executionProviders,
         // The consent to follow links out of a model folder goes to the worker's environment only, and
         // is decided here (the setting, in a trusted workspace), not inherited from the host's environment.
-        env: { [FOLLOW_SYMLINKS_ENV]: s.followSymlinks && vscode.workspace.isTrusted ? "1" : "0" },
+        env: { [FOLLOW_SYMLINKS_ENV]: this.followSymlinks ? "1" : "0" },
         ...(s.jobTimeoutMinutes > 0 ? { jobTimeoutMs: Object.fromEntries(["headshare/match", "headshare/share", "headshare/eval", "headshare/sweep", "headshare/inspect", "headshare/expand"].map((m) => [m, s.jobTimeoutMinutes * 60_000])) } : {}),
         log: (level, message) => this.log[level](message),
       });

@@ -87,6 +87,31 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.notEqual(api.workerPid(), before);
   });
 
+  it("headshare.followSymlinks: a model whose weights link out of its folder is refused until the user setting allows it (after a worker restart)", async function () {
+    const linked = path.join(tmp, "linked-llama");
+    fs.mkdirSync(linked, { recursive: true });
+    fs.copyFileSync(path.join(synthetic, "config.json"), path.join(linked, "config.json"));
+    fs.symlinkSync(path.join(synthetic, "model.safetensors"), path.join(linked, "model.safetensors"));
+    const config = vscode.workspace.getConfiguration("headshare");
+    assert.equal(config.inspect("followSymlinks")?.defaultValue, false);
+    const refusedOut = path.join(tmp, "out-linked-refused");
+    const refused = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(linked), { ratio: 0.25, format: "compact", out: refusedOut, evaluate: false, noReport: true });
+    assert.equal(refused, undefined, "the command failed (the worker refused the link)");
+    assert.ok(!fs.existsSync(refusedOut), "nothing was written");
+    try {
+      await config.update("followSymlinks", true, vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand("headshare.restartWorker");
+      const out = path.join(tmp, "out-linked");
+      const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(linked), { ratio: 0.25, format: "compact", out, evaluate: false, noReport: true });
+      assert.ok(r, "with the setting on, the linked model compresses");
+      // The same result as compressing the real folder: floor(0.25 · 4 · 2) = 2 units of 1,536 parameters fewer.
+      assert.equal(readSafetensors(path.join(out, "model.safetensors")).params, readSafetensors(path.join(synthetic, "model.safetensors")).params - 2 * 1536);
+    } finally {
+      await config.update("followSymlinks", undefined, vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand("headshare.restartWorker");
+    }
+  });
+
   it("compresses stories260K-hf at 30% (compact) through the command API: 6 units shared, 241,600 parameters", async function () {
     if (!haveModel) { console.log("      (skipped: ../shared/models/stories260K-hf is not present; it exists in CI and dev sessions only)"); this.skip(); }
     const out = path.join(tmp, "out-compact");
