@@ -71,6 +71,12 @@ const spec = {
   positionals: [{ name: "model", required: true }, { name: "more-text...", required: false }],
 } as const;
 
+/** A KL in nats/token: tiny values (float noise can make them −1e-9) in exponent form, never "-0.00000". */
+function klText(kl: number): string {
+  const v = Math.abs(kl) < 5e-10 ? 0 : kl;
+  return Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(5);
+}
+
 const PROJECTIONS = ["q", "k", "v", "o"] as const;
 type Projection = (typeof PROJECTIONS)[number];
 
@@ -149,13 +155,13 @@ export const postshareCommand: Command = {
     const s = (x: { nll: number; ppl: number }): string => `nll ${x.nll.toFixed(4)}, ppl ${x.ppl.toFixed(3)}`;
     await writeOut(keyValues([
       ["ratio", `${r.ratio}: ${int(r.selected)} units shared (${r.strategy}, ${r.granularity})`],
-      ["held-out", `${int(r.original.tokens)} tokens in ${r.heldoutDocuments} documents (trained on ${r.trainDocuments})`],
+      ["held-out", `${int(r.original.tokens)} tokens in ${r.heldoutDocuments} documents (${r.options.trainOn === "sampled" ? "post-trained on text sampled from the model only" : `post-trained on ${r.trainDocuments} other documents${r.options.trainOn === "both" ? " and sampled text" : ""}`})`],
       ["original", s(r.original)],
       ["DirectShare", s(r.directShare)],
       ["post-trained", s(r.postTrained)],
       ["PostShare", s(r.postShare)],
       ["pair distance", `${r.meanRelativePairDistance.before.toFixed(4)} → ${r.meanRelativePairDistance.after.toFixed(4)} (mean relative, ${(r.options.regularize as string[] | undefined)?.join("/") ?? "q/k/v/o"})`],
-      ["final share", `KL ${r.finalShare.kl.toFixed(5)} vs the post-trained model, top-1 ${(100 * r.finalShare.top1Agreement).toFixed(1)}%`],
+      ["final share", `KL ${klText(r.finalShare.kl)} vs the post-trained model, top-1 ${(100 * r.finalShare.top1Agreement).toFixed(1)}%`],
       ["training", `${int(r.steps)} steps, ${int(r.tokens)} tokens, ${r.trainSeconds.toFixed(1)} s (${int(r.tokensPerSecond)} tokens/s) on ${r.provider}`],
       ["written", r.outDir ?? "(nothing)"],
       ["time", `${r.seconds.toFixed(1)} s`],
