@@ -213,23 +213,28 @@ async function installedTest() {
     assert(fs.existsSync(path.join(installed, "dist/worker.js")), `${installed} has no dist/worker.js`);
     step(`installed into an empty extensions folder: ${dirs[0]}`);
 
+    // A workspace of its own (the earlier phases write outputs beside the model): models/<model> only.
+    const model = sharedDir ? "stories260K-hf" : "synthetic-llama";
+    const ws = path.join(tmp, "ws-installed");
+    fs.cpSync(path.join(workspace, "models", model), path.join(ws, "models", model), { recursive: true });
     srv = await startServer("installed", { extensionsDir: extDir, dataTag: "data-installed" });
     stops.push(srv.stop);
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: launchArgs });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     // No extensionDevelopmentPath: the only Headshare this server knows is the installed one.
-    await page.goto(`http://127.0.0.1:${srv.port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify([["skipWelcome", "true"]]))}`);
+    await page.goto(`http://127.0.0.1:${srv.port}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify([["skipWelcome", "true"]]))}`);
     await page.locator(".monaco-workbench .statusbar").waitFor({ timeout: 60000 });
     step("workbench is up");
     await page.locator(".statusbar-item", { hasText: "Headshare" }).first().waitFor({ timeout: 60000 });
     step("installed extension activated (status bar item Headshare)");
-    const model = sharedDir ? "stories260K-hf" : "synthetic-llama";
     const row = (name) => page.locator(".explorer-folders-view .monaco-list-row", { has: page.locator(".label-name", { hasText: new RegExp(`^${name.replace(/\./g, "\\.")}$`) }) }).first();
-    // models/<model> is one compact row: one click expands it (a second would collapse it again).
+    // Expand models/ then <model>/ (one compact row when models/ holds only the model: a second click would collapse it).
     await row("models").waitFor({ timeout: 30000 });
     for (let i = 0; !(await row("model.safetensors").isVisible()); i++) {
-      if (i > 5) throw new Error(`the explorer never showed ${model}/model.safetensors`);
-      await row("models").click();
+      if (i > 6) throw new Error(`the explorer never showed ${model}/model.safetensors`);
+      const m = row(model);
+      if (await m.isVisible()) { if ((await m.getAttribute("aria-expanded")) !== "true") await m.click(); }
+      else await row("models").click();
       await row("model.safetensors").waitFor({ timeout: 3000 }).catch(() => undefined);
     }
     const item = page.locator(".context-view .monaco-menu .action-label", { hasText: "Inspect Checkpoint" }).first();
