@@ -1,9 +1,10 @@
 /** `headshare postshare <model> --ratio A --text FILE... --out DIR`: post-train with the weight-similarity loss, then share. */
 import fs from "node:fs";
 import path from "node:path";
-import { type Command, parseArgs, UsageError } from "../args";
+import { UsageError } from "../args";
 import { int, keyValues, writeOut } from "../output";
-import { absolute, cancellable, parseProviders, runJob } from "../runJob";
+import { absolute } from "../runJob";
+import { defineCommand } from "../command";
 import { checkOutDir } from "./outDir";
 
 const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
@@ -92,21 +93,19 @@ function parseRegularize(raw: string): Projection[] {
   return out;
 }
 
-export const postshareCommand: Command = {
+export const postshareCommand = defineCommand({
   name: "postshare",
   summary: "PostShare: post-train with the weight-similarity loss, then share",
   usage,
-  run: (argv) => cancellable(async () => {
-    const a = parseArgs(spec, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
+  flags: spec.flags,
+  positionals: spec.positionals,
+  async run(c) {
+    const a = c.args;
     const f = a.flags;
-    if (f.ratio === undefined) throw new UsageError("postshare: --ratio A is required (e.g. --ratio 0.3)", usage);
-    if (f.text === undefined) throw new UsageError("postshare: --text FILE is required (post-training text)", usage);
-    if (f.out === undefined) throw new UsageError("postshare: --out DIR is required (a new folder for the PostShare checkpoint)", usage);
-    const providers = parseProviders(f.providers as string | undefined, "postshare", usage);
+    c.required("ratio", "--ratio A is required (e.g. --ratio 0.3)");
+    c.required("text", "--text FILE is required (post-training text)");
+    c.required("out", "--out DIR is required (a new folder for the PostShare checkpoint)");
+    const providers = c.providers();
     const model = absolute(a.positionals[0]!);
     const out = absolute(f.out as string);
     const force = f.force === true;
@@ -132,7 +131,7 @@ export const postshareCommand: Command = {
       throw new UsageError(`postshare: --resume ${resume}: no such checkpoint file; give a file written by --checkpoint`, usage);
     }
     const opt = <T>(name: string, key: string): Record<string, T> => (f[name] !== undefined ? { [key]: f[name] as T } : {});
-    const r = await runJob("headshare/postshare", {
+    const r = await c.job("headshare/postshare", {
       model, ratio: f.ratio as number, text, out, force, providers,
       ...(f.heldout !== undefined ? { heldout: (f.heldout as readonly string[]).map(absolute) } : {}),
       ...opt<number>("steps", "steps"), ...opt<number>("lr", "lr"),
@@ -147,7 +146,7 @@ export const postshareCommand: Command = {
       ...opt<number>("batch-size", "batchSize"), ...opt<number>("seq-len", "seqLen"),
       ...(checkpoint ? { checkpointFile: checkpoint } : {}), ...opt<number>("checkpoint-every", "checkpointEvery"),
       ...(resume ? { resumeFrom: resume } : {}),
-    }, { providers, debug: a.debug });
+    });
     if (f.json) {
       await writeOut(JSON.stringify(r));
       return 0;
@@ -167,5 +166,5 @@ export const postshareCommand: Command = {
       ["time", `${r.seconds.toFixed(1)} s`],
     ]));
     return 0;
-  }),
-};
+  },
+});
