@@ -12,9 +12,10 @@ import path from "node:path";
 import { mulberry32, writeSyntheticModel } from "../../core/model/synthetic";
 import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../../core/train/byteTokenizer";
 import { planSharing } from "../../core/share/plan";
-import { type Command, parseArgs, UsageError } from "../args";
+import { UsageError } from "../args";
 import { bytes, int, keyValues, pct, table as outTable, writeOut } from "../output";
-import { absolute, cancellable, cliClient, parseProviders, runJob } from "../runJob";
+import { defineCommand } from "../command";
+import { absolute, cliClient, runJob } from "../runJob";
 import { type DemoSummary, mapFacts, renderDemoReport, summaryRows } from "./demoReport";
 import { renderMatch } from "./match";
 import { checkOutDir } from "./outDir";
@@ -95,21 +96,19 @@ function writeAtomic(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
-export const demoCommand: Command = {
+export const demoCommand = defineCommand({
   name: "demo",
   summary: "DirectShare end to end on the embedded demo model, with a before/after table and an HTML report",
   usage,
-  run: (argv) => cancellable(async () => {
+  flags: spec.flags,
+  positionals: spec.positionals,
+  async run(c) {
     const t0 = performance.now();
-    const a = parseArgs(spec, argv);
-    if (a.help) {
-      await writeOut(usage);
-      return 0;
-    }
+    const a = c.args;
     const f = a.flags;
     const ratio = (f.ratio as number | undefined) ?? 0.3;
     const json = f.json === true;
-    const providers = parseProviders(f.providers as string | undefined, "demo", usage);
+    const providers = c.providers();
     const workDir = path.join(os.tmpdir(), "headshare-demo");
     fs.mkdirSync(workDir, { recursive: true });
     const { dir, kind } = await demoModel(workDir, f.synthetic === true);
@@ -178,5 +177,5 @@ export const demoCommand: Command = {
     } finally {
       await client.dispose();
     }
-  }),
-};
+  },
+});
