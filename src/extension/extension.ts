@@ -31,6 +31,8 @@ export interface HeadshareApi {
   latestReport(): ReportPanel["report"] | undefined;
   /** The worker process id while one runs. */
   workerPid(): number | undefined;
+  /** Whether model files linking out of their folder are followed now (headshare.followSymlinks, trusted workspaces only). */
+  followSymlinks(): boolean;
 }
 
 export function activate(context: vscode.ExtensionContext): HeadshareApi {
@@ -74,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       mapPanel: (model) => MapPanel.find(model),
       latestReport: () => ReportPanel.latest?.report,
       workerPid: () => s.worker.pid,
+      followSymlinks: () => s.followSymlinks,
     };
   } catch (e) {
     void vscode.window.showErrorMessage(`Cannot activate the Headshare extension: ${messageOf(e)}`);

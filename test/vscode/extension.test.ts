@@ -21,6 +21,7 @@ interface Api {
   mapPanel(model: string): unknown;
   workerPid(): number | undefined;
   latestReport(): { parameters: { before: number; after: number } | null; selected: number | null } | undefined;
+  followSymlinks(): boolean;
 }
 
 /** A plain safetensors reader for the assertions (independent of src/core). */
@@ -99,7 +100,9 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.equal(refused, undefined, "the command failed (the worker refused the link)");
     assert.ok(!fs.existsSync(refusedOut), "nothing was written");
     try {
+      assert.equal(api.followSymlinks(), false);
       await config.update("followSymlinks", true, vscode.ConfigurationTarget.Global);
+      assert.equal(api.followSymlinks(), true, "a trusted workspace honours the user setting");
       await vscode.commands.executeCommand("headshare.restartWorker");
       const out = path.join(tmp, "out-linked");
       const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(linked), { ratio: 0.25, format: "compact", out, evaluate: false, noReport: true });

@@ -35,6 +35,18 @@ describe("Headshare in Restricted Mode", function () {
     assert.equal(vscode.window.tabGroups.all.flatMap((g) => g.tabs).length, 0, "no panel opened");
   });
 
+  it("headshare.followSymlinks does not apply in Restricted Mode", async function () {
+    const api = (await vscode.extensions.all.find((e) => e.packageJSON?.name === "headshare")!.activate()) as { followSymlinks(): boolean };
+    const config = vscode.workspace.getConfiguration("headshare");
+    try {
+      await config.update("followSymlinks", true, vscode.ConfigurationTarget.Global);
+      assert.equal(vscode.workspace.getConfiguration("headshare").get("followSymlinks"), true, "the user setting is on");
+      assert.equal(api.followSymlinks(), false, "but links out of a model folder stay refused in an untrusted workspace");
+    } finally {
+      await config.update("followSymlinks", undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it("Inspect Checkpoint still works", async function () {
     await vscode.commands.executeCommand("headshare.inspect", vscode.Uri.file(path.join(model, "model.safetensors")));
     const t0 = Date.now();
