@@ -7,6 +7,7 @@ import type { MatchTable } from "../../core/share/types";
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, table, writeOut } from "../output";
 import { absolute } from "../runJob";
+import { MATCH_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare match <model> [--strategy q|k|v|qk|qkv] [--granularity group|query-head]
                        [--out FILE] [--json] [--providers auto|cpu,cuda,...] [--debug]
@@ -27,8 +28,7 @@ export const matchCommand = defineCommand({
   summary: "compute the match table of a checkpoint (best lower-layer source of every unit)",
   usage,
   flags: [
-    { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
-    { name: "granularity", type: "string", choices: ["group", "query-head"] },
+    ...MATCH_FLAGS,
     { name: "out", type: "string", short: "o" },
     { name: "json", type: "boolean" },
     { name: "providers", type: "string" },

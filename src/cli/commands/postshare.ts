@@ -6,6 +6,7 @@ import { int, keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { defineCommand } from "../command";
 import { checkOutDir } from "./outDir";
+import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
                            [--steps N] [--lr X] [--lambda-lm 0.5] [--lambda-w 5] [--weight-loss l2|mse]
@@ -62,10 +63,8 @@ const spec = {
     { name: "checkpoint-every", type: "int", min: 1 },
     { name: "resume", type: "string" },
     { name: "seed", type: "int" },
-    { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
-    { name: "granularity", type: "string", choices: ["group", "query-head"] },
-    { name: "format", type: "string", choices: ["compact", "dense"] },
-    { name: "force", type: "boolean" },
+    ...MATCH_FLAGS,
+    ...WRITE_FLAGS,
     { name: "json", type: "boolean" },
     { name: "providers", type: "string" },
   ],

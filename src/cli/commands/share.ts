@@ -5,6 +5,7 @@ import { bytes, int, keyValues, pct, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { checkOutDir } from "./outDir";
 import { planFacts } from "./plan";
+import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare share <model> --ratio A --out DIR [--strategy q|k|v|qk|qkv] [--granularity group|query-head]
                        [--format compact|dense] [--force] [--json] [--providers auto|cpu,cuda,...] [--debug]
@@ -30,10 +31,8 @@ export const shareCommand = defineCommand({
   flags: [
     { name: "ratio", type: "number", min: 0, max: 1 },
     { name: "out", type: "string", short: "o" },
-    { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
-    { name: "granularity", type: "string", choices: ["group", "query-head"] },
-    { name: "format", type: "string", choices: ["compact", "dense"] },
-    { name: "force", type: "boolean" },
+    ...MATCH_FLAGS,
+    ...WRITE_FLAGS,
     { name: "json", type: "boolean" },
     { name: "providers", type: "string" },
   ],

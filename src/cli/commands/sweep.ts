@@ -6,6 +6,7 @@ import { defineCommand } from "../command";
 import { bytes, int, pct, table, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
+import { MATCH_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare sweep <model> --ratios A,B,... --text FILE [--csv FILE] [--strategy ...] [--granularity ...]
                        [--documents-separator STR] [--window N] [--stride S] [--no-bos] [--json]
@@ -37,8 +38,7 @@ export const sweepCommand = defineCommand({
     ...TEXT_FLAGS,
     { name: "ratios", type: "string" },
     { name: "csv", type: "string" },
-    { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
-    { name: "granularity", type: "string", choices: ["group", "query-head"] },
+    ...MATCH_FLAGS,
     { name: "json", type: "boolean" },
     { name: "providers", type: "string" },
   ],
