@@ -13,7 +13,7 @@ import { inspectCheckpoint } from "../src/core/model/summary";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { readUnit } from "../src/core/model/units";
 import { bytesToF32, f16BitsToNumber } from "../src/core/safetensors/dtype";
-import { encodeHeader } from "../src/core/safetensors/writer";
+import { writeSparseLlama } from "../test/helpers/sparseLlama";
 
 const log = (s: string): void => { process.stderr.write(`[safetensors bench] ${s}\n`); };
 const rchar = (): number | undefined => {
@@ -28,25 +28,7 @@ const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 async function sparseLlama7b(cacheDir: string): Promise<string> {
   const dir = path.join(cacheDir, "sparse-llama2-7b-bf16-v1");
   if (fs.existsSync(path.join(dir, "complete"))) return dir;
-  fs.mkdirSync(dir, { recursive: true });
-  const d = 4096, L = 32, V = 32000, I = 11008;
-  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: d, intermediate_size: I, num_hidden_layers: L, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: V, tie_word_embeddings: false, torch_dtype: "bfloat16" }));
-  const shapes: [string, number[]][] = [["model.embed_tokens.weight", [V, d]]];
-  for (let l = 0; l < L; l++) {
-    const p = `model.layers.${l}.`;
-    shapes.push([`${p}input_layernorm.weight`, [d]], [`${p}self_attn.q_proj.weight`, [d, d]], [`${p}self_attn.k_proj.weight`, [d, d]], [`${p}self_attn.v_proj.weight`, [d, d]], [`${p}self_attn.o_proj.weight`, [d, d]],
-      [`${p}post_attention_layernorm.weight`, [d]], [`${p}mlp.gate_proj.weight`, [I, d]], [`${p}mlp.up_proj.weight`, [I, d]], [`${p}mlp.down_proj.weight`, [d, I]]);
-  }
-  shapes.push(["model.norm.weight", [d]], ["lm_head.weight", [V, d]]);
-  const header = encodeHeader(shapes.map(([name, shape]) => ({ name, dtype: "BF16" as const, shape })));
-  const dataBytes = shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1) * 2, 0);
-  const fd = fs.openSync(path.join(dir, "model.safetensors"), "w");
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.byteLength));
-  fs.writeSync(fd, len, 0, 8, 0);
-  fs.writeSync(fd, header, 0, header.byteLength, 8);
-  fs.ftruncateSync(fd, 8 + header.byteLength + dataBytes);
-  fs.closeSync(fd);
+  writeSparseLlama(dir, 32);
   fs.writeFileSync(path.join(dir, "complete"), "");
   return dir;
 }

@@ -11,8 +11,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { inspectCheckpoint, openCheckpoint, writeSyntheticModel, type SyntheticOptions } from "../src/core/model";
-import { encodeHeader, writeSafetensors } from "../src/core/safetensors";
+import { writeSafetensors } from "../src/core/safetensors";
 import { sharedPath, sharedSkip } from "./helpers/shared";
+import { writeSparseLlama } from "./helpers/sparseLlama";
 
 const cli = path.resolve(__dirname, "../../dist/cli.js");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hs-cli-inspect-"));
@@ -143,27 +144,9 @@ test("cli inspect: a compact headshare checkpoint is shown as shared (ratio, sav
 
 test("cli inspect: a multi-GB sparse checkpoint is inspected by reading only headers", async (t) => {
   if (!fs.existsSync("/proc/self/io")) { t.skip("/proc/self/io is not available to count bytes read"); return; }
-  const d = 4096, L = 8, V = 32000, I = 11008, H = 32; // ~3.8 GB of BF16, all holes
+  const L = 8; // ~3.8 GB of BF16, all holes
   const dir = fresh("sparse");
-  fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: d, intermediate_size: I, num_hidden_layers: L, num_attention_heads: H, num_key_value_heads: H, vocab_size: V, tie_word_embeddings: false }));
-  const shapes: [string, number[]][] = [["model.embed_tokens.weight", [V, d]]];
-  for (let l = 0; l < L; l++) {
-    const p = `model.layers.${l}.`;
-    shapes.push([`${p}input_layernorm.weight`, [d]], [`${p}self_attn.q_proj.weight`, [d, d]], [`${p}self_attn.k_proj.weight`, [d, d]], [`${p}self_attn.v_proj.weight`, [d, d]], [`${p}self_attn.o_proj.weight`, [d, d]],
-      [`${p}post_attention_layernorm.weight`, [d]], [`${p}mlp.gate_proj.weight`, [I, d]], [`${p}mlp.up_proj.weight`, [I, d]], [`${p}mlp.down_proj.weight`, [d, I]]);
-  }
-  shapes.push(["model.norm.weight", [d]], ["lm_head.weight", [V, d]]);
-  const header = encodeHeader(shapes.map(([name, shape]) => ({ name, dtype: "BF16" as const, shape })));
-  const dataBytes = shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1) * 2, 0);
-  const file = path.join(dir, "model.safetensors");
-  const fd = fs.openSync(file, "w");
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.byteLength));
-  fs.writeSync(fd, len, 0, 8, 0);
-  fs.writeSync(fd, header, 0, header.byteLength, 8);
-  fs.ftruncateSync(fd, 8 + header.byteLength + dataBytes);
-  fs.closeSync(fd);
+  const { file, headerBytes, dataBytes } = writeSparseLlama(dir, L);
   assert.ok(fs.statSync(file).size > 2 ** 31, "over 2 GiB");
   const rchar = () => Number(/rchar:\s*(\d+)/.exec(fs.readFileSync("/proc/self/io", "utf8"))![1]);
   const before = rchar();
@@ -171,7 +154,7 @@ test("cli inspect: a multi-GB sparse checkpoint is inspected by reading only hea
   const read = rchar() - before;
   assert.equal(s.bytes, dataBytes);
   assert.equal(s.layers, L);
-  assert.ok(read < 64 * 1024, `read ${read} bytes (header ${header.byteLength} + config)`);
+  assert.ok(read < 64 * 1024, `read ${read} bytes (header ${headerBytes} + config)`);
 });
 
 test("cli inspect: a bare .safetensors without config.json still lists its tensors and says why the model is unknown", async () => {
