@@ -3,7 +3,7 @@
  *   attention.self.{query,key,value}.weight [d, d] (+ bias [d]), attention.output.dense.weight [d, d].
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, layerCount } from "./common";
+import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireTensor, mhaDims } from "./common";
 
 export const bertAdapter: Adapter = {
   family: "bert",
@@ -11,11 +11,7 @@ export const bertAdapter: Adapter = {
   modelTypes: ["bert"],
   buildSpec(ctx: AdapterContext): ModelSpec {
     const c = ctx.config;
-    const d = c.int(["hidden_size"]);
-    const H = c.int(["num_attention_heads"]);
-    const L = layerCount(ctx, ["num_hidden_layers"]);
-    requireDivides(ctx, d, "hidden_size", H, "num_attention_heads");
-    const dh = d / H;
+    const { d, H, L, dh } = mhaDims(ctx, { hidden: ["hidden_size"], heads: ["num_attention_heads"], layers: ["num_hidden_layers"] });
     const prefix = detectPrefix(ctx, "embeddings.word_embeddings.weight", ["bert.", ""]);
     const emb = `${prefix}embeddings.`;
     const vocab = c.int(["vocab_size"], ctx.shapeOf(`${emb}word_embeddings.weight`)![0]);

@@ -66,6 +66,25 @@ export function layerCount(ctx: AdapterContext, keys: readonly string[]): number
   return L;
 }
 
+/** Config keys of a multi-head model's width, heads and layers, first name first (it names them in errors). */
+export interface MhaKeys {
+  readonly hidden: readonly string[];
+  readonly heads: readonly string[];
+  readonly layers: readonly string[];
+}
+
+/**
+ * Width d, heads H, layers L and head size dh = d / H of a model whose heads split the width evenly
+ * (GPT-2, BERT, GPT-NeoX), read and checked in that order.
+ */
+export function mhaDims(ctx: AdapterContext, keys: MhaKeys): { d: number; H: number; L: number; dh: number } {
+  const d = ctx.config.int(keys.hidden);
+  const H = ctx.config.int(keys.heads);
+  const L = layerCount(ctx, keys.layers);
+  requireDivides(ctx, d, keys.hidden[0]!, H, keys.heads[0]!);
+  return { d, H, L, dh: d / H };
+}
+
 export function requireDivides(ctx: AdapterContext, a: number, aName: string, b: number, bName: string): void {
   if (a % b !== 0) {
     throw new ModelError("inconsistent-config", ctx.config.file, `${bName} = ${b} does not divide ${aName} = ${a}; fix config.json`);

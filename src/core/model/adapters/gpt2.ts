@@ -4,7 +4,7 @@
  *   attn.c_attn.bias [3d]; attn.c_proj.weight [d, d] (head i = row block i), attn.c_proj.bias [d].
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied, layerCount } from "./common";
+import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireTensor, resolveTied, mhaDims } from "./common";
 
 export const gpt2Adapter: Adapter = {
   family: "gpt2",
@@ -12,11 +12,7 @@ export const gpt2Adapter: Adapter = {
   modelTypes: ["gpt2"],
   buildSpec(ctx: AdapterContext): ModelSpec {
     const c = ctx.config;
-    const d = c.int(["n_embd", "hidden_size"]);
-    const H = c.int(["n_head", "num_attention_heads"]);
-    const L = layerCount(ctx, ["n_layer", "num_hidden_layers"]);
-    requireDivides(ctx, d, "n_embd", H, "n_head");
-    const dh = d / H;
+    const { d, H, L, dh } = mhaDims(ctx, { hidden: ["n_embd", "hidden_size"], heads: ["n_head", "num_attention_heads"], layers: ["n_layer", "num_hidden_layers"] });
     const prefix = detectPrefix(ctx, "wte.weight", ["transformer.", ""]);
     const wte = `${prefix}wte.weight`;
     const vocab = c.int(["vocab_size"], ctx.shapeOf(wte)![0]);

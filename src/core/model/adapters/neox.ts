@@ -4,7 +4,7 @@
  * likewise; attention.dense.weight [d, d] (head h = column block h).
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied, layerCount } from "./common";
+import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireTensor, resolveTied, mhaDims } from "./common";
 
 export const neoxAdapter: Adapter = {
   family: "gpt-neox",
@@ -12,11 +12,7 @@ export const neoxAdapter: Adapter = {
   modelTypes: ["gpt_neox"],
   buildSpec(ctx: AdapterContext): ModelSpec {
     const c = ctx.config;
-    const d = c.int(["hidden_size"]);
-    const H = c.int(["num_attention_heads"]);
-    const L = layerCount(ctx, ["num_hidden_layers"]);
-    requireDivides(ctx, d, "hidden_size", H, "num_attention_heads");
-    const dh = d / H;
+    const { d, H, L, dh } = mhaDims(ctx, { hidden: ["hidden_size"], heads: ["num_attention_heads"], layers: ["num_hidden_layers"] });
     const prefix = detectPrefix(ctx, "embed_in.weight", ["gpt_neox.", ""]);
     const embed = `${prefix}embed_in.weight`;
     const vocab = c.int(["vocab_size"], ctx.shapeOf(embed)![0]);
