@@ -46,6 +46,31 @@ test("share-decode: WebAssembly BF16 widening equals bytesToF32 for every length
   assert.throws(() => d.decode(new Uint8Array(2 << 17), 1 << 17, 0), RangeError);
 });
 
+/** Σ v² in float64 of the floats in `a`. */
+const sumSq = (a: Float32Array): number => a.reduce((s, v) => s + v * v, 0);
+
+test("share-decode: widening returns the float64 sum of squares, and sumSquares sums any chunk range (every length 0..40, a large block)", () => {
+  const d = createBf16Decoder(1 << 17, 1 << 18);
+  assert.ok(d);
+  const r = mulberry32(9);
+  const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(1e-30, Math.abs(b));
+  for (const count of [...Array.from({ length: 41 }, (_, i) => i), 2047, 2048, 2049, 100_003]) {
+    const v = new Float32Array(count).map(() => (r() - 0.5) * 0.1);
+    const bits = new Uint16Array(count).map((_, i) => (new Uint32Array(v.buffer)[i]! >>> 16)); // bf16 of v (truncated)
+    const bytes = new Uint8Array(bits.buffer);
+    const s = d.decode(bytes, count, 5);
+    const want = sumSq(d.chunk.subarray(5, 5 + count));
+    assert.ok(count === 0 ? s === 0 : rel(s, want) < 1e-6, `bf16 count ${count}: ${s} vs ${want}`);
+    const t = d.sumSquares(5, count);
+    assert.ok(count === 0 ? t === 0 : rel(t, want) < 1e-6, `sumSquares count ${count}: ${t} vs ${want}`);
+  }
+  // a non-finite value makes the sum non-finite (the matcher reports damaged weights)
+  const nan = new Uint16Array(16).fill(0x3f80);
+  nan[9] = 0x7fc0;
+  assert.ok(Number.isNaN(d.decode(new Uint8Array(nan.buffer), 16, 0)));
+  assert.throws(() => d.sumSquares((1 << 17) - 3, 4), RangeError);
+});
+
 test("share-decode: WebAssembly F16 widening equals the exact table for all 65,536 bit patterns", () => {
   const d = createBf16Decoder(65_536 + 16, 2 * 65_536);
   assert.ok(d);
@@ -60,7 +85,8 @@ test("share-decode: WebAssembly F16 widening equals the exact table for all 65,5
   }
   d.chunk.fill(5);
   d.staging.set(new Uint8Array(h.buffer, 2 * 1000, 2 * 13)); // 13 values: one SIMD group + 5 by table
-  d.widenStagedF16(13, 7);
+  const s = d.widenStagedF16(13, 7);
+  assert.ok(Math.abs(s - sumSq(want.subarray(1000, 1013))) <= 1e-6 * s, "returns the sum of squares");
   for (let i = 0; i < 13; i++) assert.ok(Object.is(d.chunk[7 + i], want[1000 + i]));
   assert.equal(d.chunk[20], 5, "writes nothing past the end");
 });

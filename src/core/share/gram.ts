@@ -1,25 +1,26 @@
 /**
  * The match kernel: the Gram matrix of n unit vectors restricted to strictly-lower-layer pairs,
  * accumulated in float64 over column chunks of the vectors, each chunk's products computed by
- * onnxruntime (float32 Gemm, A·Bᵀ) — method.md §2.
+ * onnxruntime (float32 Gemm, A·Bᵀ) — method.md §2. Squared norms are not computed here: the
+ * matcher sums squares while it decodes (bf16wasm.ts), so no block needs a diagonal.
  *
- * Units are rows ordered by (layer, unit): row r = layer·U + unit. The lower-layer pairs are
- * covered by column strips: for each group S of source layers (`wideRows` units), one exact Gemm
- * of every unit above S (A, tall) against S (B); S's own square by narrower strips (≈ 64 units)
- * that include their diagonal blocks. The kernel uses one group of all n units, i.e. only narrow
- * strips (A = every unit from the strip down, B = the strip's ≈ 64 units): 16 Gemms per chunk on
- * 32×32 units instead of 19 with 256-unit groups, and the match ran 4 % faster that way
- * (interleaved A/B on 2 cores; docs/directshare.md):
+ * Units are rows ordered by (layer, unit): row r = layer·U + unit. Sources are taken in strips
+ * of whole layers (≈ 64 units, B); each strip is multiplied by every unit from the strip's second
+ * layer down (A, tall). Every target layer above the strip is covered; the only extra products
+ * are the strip's own upper-right triangle of layer blocks ([x], one 32×32 block per 2-layer
+ * strip: 3.2 % on Llama-2-7B, against 9.7 % when the strip's first layer and its diagonal were
+ * included):
  *
- *     targets ↓ / sources →  S0  S1  S2  S3
- *                     S0    [d]
- *                     S1    [ ] [d]
- *                     S2    [ ] [ ] [d]
- *                     S3    [ ] [ ] [ ] [d]         one strip = one column of blocks
+ *     targets ↓ / sources →  S0      S1      S2
+ *                     l0    .  .
+ *                     l1    #  x
+ *                     l2    #  #    .  .
+ *                     l3    #  #    #  x
+ *                     l4    #  #    #  #    .  .
+ *                     l5    #  #    #  #    #  x     one strip = one column of layer blocks
  *
  * A tall A and a narrow B keep onnxruntime's Gemm near its peak rate (B is packed once per call
- * and reused by every row of A); the only extra work is the diagonal block [d] of each strip,
- * whose diagonal gives the squared norms for free.
+ * and reused by every row of A); 64-unit strips measured faster than 32, 96 or 128 (docs/directshare.md).
  */
 import { createSession, Tensor, type InferenceSession, type ProviderName } from "../runtime/ort";
 import { gemmTransBModel } from "../runtime/gemmModel";
@@ -31,23 +32,16 @@ export interface GramBlock {
 }
 
 /**
- * Blocks covering every (target layer l, source layer l' < l) pair exactly once, and every
- * unit's diagonal cell (i, i) exactly once. Source layers are taken in wide groups (≈ `wideRows`
- * units): all layers above a group form one exact tall block against it; the group's own square
- * is covered by narrow strips (≈ `narrowRows` units) that include their diagonal blocks.
+ * Blocks covering every (target layer l, source layer l' < l) pair exactly once: source strips
+ * of ≈ `stripRows` units (whole layers), each against every unit from its second layer down.
  */
-export function gramBlocks(layers: number, unitsPerLayer: number, wideRows = 256, narrowRows = 64): GramBlock[] {
+export function gramBlocks(layers: number, unitsPerLayer: number, stripRows = 64): GramBlock[] {
   const U = unitsPerLayer;
-  const wide = Math.max(1, Math.round(wideRows / U));
-  const narrow = Math.max(1, Math.min(wide, Math.round(narrowRows / U)));
+  const strip = Math.max(1, Math.round(stripRows / U)); // layers per strip
   const out: GramBlock[] = [];
-  for (let s0 = 0; s0 < layers; s0 += wide) {
-    const s1 = Math.min(layers, s0 + wide);
-    if (s1 < layers) out.push({ aRow: s1 * U, aRows: (layers - s1) * U, bRow: s0 * U, bRows: (s1 - s0) * U });
-    for (let t0 = s0; t0 < s1; t0 += narrow) {
-      const t1 = Math.min(s1, t0 + narrow);
-      out.push({ aRow: t0 * U, aRows: (s1 - t0) * U, bRow: t0 * U, bRows: (t1 - t0) * U });
-    }
+  for (let s0 = 0; s0 + 1 < layers; s0 += strip) {
+    const s1 = Math.min(layers, s0 + strip);
+    out.push({ aRow: (s0 + 1) * U, aRows: (layers - s0 - 1) * U, bRow: s0 * U, bRows: (s1 - s0) * U });
   }
   return out;
 }
@@ -60,10 +54,8 @@ export interface GramAccumulator {
   readonly macsPerColumn: number;
   /** Adds one chunk: rows = units in (layer, unit) order, `width` columns each. */
   add(chunk: Float32Array /* [n, width] f32 row-major */, width: number): Promise<void>;
-  /** dots[i·n + j] for lower-layer pairs (i in a higher layer than j); other cells are unspecified. */
-  readonly dots: Float64Array; // [n, n] f64 row-major
-  /** Squared norms of every unit vector. */
-  readonly norms2: Float64Array; // [n] f64
+  /** out[j] = the dot product of unit i with unit j, for every j in a lower layer than i (j < layer(i)·U). */
+  lowerDots(i: number, out: Float64Array /* [≥ layer(i)·U] f64 */): void;
   dispose(): Promise<void>;
 }
 
@@ -73,12 +65,12 @@ export async function createGramAccumulator(
   opts: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number } = {},
 ): Promise<GramAccumulator> {
   const n = layers * unitsPerLayer;
-  const blocks = gramBlocks(layers, unitsPerLayer, n); // one group: narrow strips only, every A tall
+  const blocks = gramBlocks(layers, unitsPerLayer);
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
   // JS reads and decodes between Gemm calls: idle ORT threads must not spin on the cores meanwhile.
   const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false });
-  const dots = new Float64Array(n * n); // [n, n] f64 row-major: lower-layer pair sums
-  const norms2 = new Float64Array(n); // [n] f64 squared norms
+  // One float64 sum per block, laid out like its Gemm output so each chunk adds contiguously.
+  const sums = blocks.map((b) => new Float64Array(b.aRows * b.bRows)); // [aRows, bRows] f64 each
   const macsPerColumn = blocks.reduce((s, b) => s + b.aRows * b.bRows, 0);
   const run = async (s: InferenceSession, feeds: Record<string, InstanceType<typeof Tensor>>, out: string): Promise<Float32Array> => {
     const r = await s.run(feeds);
@@ -90,20 +82,22 @@ export async function createGramAccumulator(
     provider: gemm.provider,
     ...(gemm.fallbackReason ? { fallbackReason: gemm.fallbackReason } : {}),
     macsPerColumn,
-    dots,
-    norms2,
+    lowerDots(i: number, out: Float64Array): void {
+      const lower = Math.floor(i / unitsPerLayer) * unitsPerLayer;
+      blocks.forEach((b, k) => {
+        if (i < b.aRow || i >= b.aRow + b.aRows || b.bRow >= lower) return;
+        const end = Math.min(b.bRows, lower - b.bRow);
+        out.set(sums[k]!.subarray((i - b.aRow) * b.bRows, (i - b.aRow) * b.bRows + end), b.bRow);
+      });
+    },
     async add(chunk: Float32Array, width: number): Promise<void> {
       if (chunk.length < n * width) throw new RangeError(`gram chunk holds ${chunk.length} floats, expected ${n}×${width}`);
-      for (const b of blocks) {
+      for (const [k, b] of blocks.entries()) {
         const A = new Tensor("float32", chunk.subarray(b.aRow * width, (b.aRow + b.aRows) * width), [b.aRows, width]);
         const B = new Tensor("float32", chunk.subarray(b.bRow * width, (b.bRow + b.bRows) * width), [b.bRows, width]);
         const c = await run(gemm.session, { A, B }, "C"); // [aRows, bRows]
-        for (let i = 0; i < b.aRows; i++) {
-          const row = (b.aRow + i) * n + b.bRow;
-          const src = i * b.bRows;
-          for (let j = 0; j < b.bRows; j++) dots[row + j]! += c[src + j]!;
-        }
-        if (b.aRow === b.bRow) for (let j = 0; j < b.bRows; j++) norms2[b.bRow + j]! += c[j * b.bRows + j]!; // its diagonal block comes first
+        const sum = sums[k]!;
+        for (let j = 0; j < sum.length; j++) sum[j]! += c[j]!;
       }
     },
     async dispose(): Promise<void> {

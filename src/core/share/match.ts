@@ -5,8 +5,9 @@
  *
  * Streaming: the unit vectors are never held whole. Each projection of the strategy is read in
  * blocks of rows of every unit's slice (contiguous row runs; for column slices, the tensor's rows
- * once per layer), decoded to float32 into one chunk [n, width], and the chunk's products are
- * added to a float64 Gram matrix on ORT (gram.ts). The next block's bytes are read while the
+ * once per layer), decoded to float32 into one chunk [n, width] (each unit's squares summed on
+ * the way: the squared norms), and the chunk's products are added to a float64 Gram matrix on
+ * ORT (gram.ts). The next block's bytes are read while the
  * current one is multiplied. Memory: about 3 chunks (≤ `chunkBytes` each) + the n×n Gram.
  */
 import fsSync from "node:fs";
@@ -130,7 +131,13 @@ class DirectRowReader {
   private readonly fds = new Map<string, { fd: number; dataStart: number }>();
   private readonly staging: Uint8Array; // [≤ one unit's block] raw F16/BF16 bytes
   bytes = 0;
-  constructor(private readonly source: TensorSource, private readonly chunk: Float32Array, private readonly bf16: Bf16Decoder | undefined, maxWidth: number) {
+  constructor(
+    private readonly source: TensorSource,
+    private readonly chunk: Float32Array,
+    private readonly bf16: Bf16Decoder | undefined,
+    private readonly norms2: Float64Array, // [n] f64: squared norms, summed as rows are decoded
+    maxWidth: number,
+  ) {
     this.staging = bf16?.staging ?? new Uint8Array(maxWidth * 2);
   }
 
@@ -168,7 +175,7 @@ class DirectRowReader {
     this.bytes += len;
   }
 
-  /** Reads (and widens) rows [t0, t1) of every unit's slice into chunk [n, (t1−t0)·width]. */
+  /** Reads (and widens) rows [t0, t1) of every unit's slice into chunk [n, (t1−t0)·width], adding each unit's squares to norms2. */
   block(plan: ProjPlan, t0: number, t1: number): number {
     const W = (t1 - t0) * plan.width;
     const chunkBytes = new Uint8Array(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
@@ -183,12 +190,17 @@ class DirectRowReader {
         const len = (e - b) * rowBytes;
         const count = len / size;
         const pos = dataStart + info.dataOffsets[0] + b * rowBytes;
-        if (info.dtype === "F32") this.readExact(fd, chunkBytes.subarray(at * 4), len, pos, info.file, ref.tensor);
-        else {
+        if (info.dtype === "F32") {
+          this.readExact(fd, chunkBytes.subarray(at * 4), len, pos, info.file, ref.tensor);
+          this.norms2[i]! += sumSquares(this.chunk, this.bf16, at, count);
+        } else {
           this.readExact(fd, this.staging, len, pos, info.file, ref.tensor);
-          if (info.dtype === "BF16") this.bf16!.widenStaged(count, at);
-          else if (this.bf16) this.bf16.widenStagedF16(count, at);
-          else decodeInto(this.staging, 0, info.dtype, count, this.chunk, at);
+          if (info.dtype === "BF16") this.norms2[i]! += this.bf16!.widenStaged(count, at);
+          else if (this.bf16) this.norms2[i]! += this.bf16.widenStagedF16(count, at);
+          else {
+            decodeInto(this.staging, 0, info.dtype, count, this.chunk, at);
+            this.norms2[i]! += sumSquares(this.chunk, undefined, at, count);
+          }
         }
         at += count;
       }
@@ -202,8 +214,16 @@ class DirectRowReader {
   }
 }
 
-/** Decodes a raw block into chunk [n, (t1−t0)·width] f32 row-major. */
-function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array, bf16?: Bf16Decoder): number {
+/** Σ chunk[i]² over [from, from + count): WebAssembly SIMD when the chunk is the decoder's, else plain float64. */
+function sumSquares(chunk: Float32Array, bf16: Bf16Decoder | undefined, from: number, count: number): number {
+  if (bf16 && bf16.chunk === chunk) return bf16.sumSquares(from, count);
+  let s = 0;
+  for (let i = from; i < from + count; i++) s += chunk[i]! * chunk[i]!;
+  return s;
+}
+
+/** Decodes a raw block into chunk [n, (t1−t0)·width] f32 row-major, adding each unit's squares to norms2. */
+function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array, norms2: Float64Array, bf16?: Bf16Decoder): number {
   const { plan, t0, t1 } = block;
   const W = (t1 - t0) * plan.width;
   for (let i = 0; i < plan.refs.length; i++) {
@@ -230,6 +250,7 @@ function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array,
         }
       }
     }
+    norms2[i]! += sumSquares(chunk, bf16, i * W, W);
   }
   return W;
 }
@@ -297,13 +318,14 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
     for (let t0 = 0; t0 < plan.rowsPerUnit; t0 += rowsPerBlock) blocks.push({ plan, t0, t1: Math.min(plan.rowsPerUnit, t0 + rowsPerBlock) });
   }
   const maxW = Math.max(...blocks.map((b) => (b.t1 - b.t0) * b.plan.width));
-  // BF16 row runs are widened by WebAssembly SIMD straight into a chunk in its memory.
-  const anyHalf = plans.some((p) => p.refs.some((r) => r.axis === 0 && ["BF16", "F16"].includes(source.info(r.tensor).dtype)));
-  const bf16 = anyHalf ? createBf16Decoder(n * maxW, maxW * 2) : undefined;
+  // BF16/F16 row runs are widened by WebAssembly SIMD straight into a chunk in its memory, where
+  // the squares of every dtype are summed by SIMD too.
+  const bf16 = createBf16Decoder(n * maxW, maxW * 2);
   const chunk = bf16?.chunk ?? new Float32Array(n * maxW); // [n, width ≤ maxW] f32 row-major
+  const norms2 = new Float64Array(n); // [n] f64 squared norms
 
   aborted(opts.signal);
-  const direct = new DirectRowReader(source, chunk, bf16, maxW);
+  const direct = new DirectRowReader(source, chunk, bf16, norms2, maxW);
   const gram = await createGramAccumulator(L, U, {
     ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
@@ -326,7 +348,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       aborted(opts.signal);
       next = start(k + 1);
       const t1 = performance.now();
-      const width = raw ? decodeBlock(source, raw, chunk, bf16) : direct.block(blk.plan, blk.t0, blk.t1);
+      const width = raw ? decodeBlock(source, raw, chunk, norms2, bf16) : direct.block(blk.plan, blk.t0, blk.t1);
       const t2 = performance.now();
       await gram.add(chunk.subarray(0, n * width), width);
       const t3 = performance.now();
@@ -340,12 +362,12 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
     throw new MatchError("read-failed", `${source.path}: matching failed: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     direct.close();
-    await gram.dispose();
+    await gram.dispose(); // releases the session; the float64 sums stay readable
   }
 
   // Best strictly-lower source per target, ties to the lowest (layer, unit) (strict >).
   const keep = opts.keepLowerCosines ?? n <= 4096;
-  const { dots, norms2 } = gram;
+  const dots = new Float64Array(n); // [≤ n] f64: one target's lower-layer dot products
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(norms2[i]!)) {
       throw new MatchError("bad-weights", `${source.path}: layer ${Math.floor(i / U)} unit ${i % U} has non-finite ${opts.strategy} weights (NaN or infinity); the checkpoint is damaged`);
@@ -358,9 +380,10 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       const i = l * U + u;
       let best = -1, bestScore = -Infinity;
       const row: number[] | undefined = keep ? new Array(l * U) : undefined;
+      gram.lowerDots(i, dots);
       for (let j = 0; j < l * U; j++) {
         const den = Math.sqrt(norms2[i]! * norms2[j]!);
-        const c = den > 0 ? dots[i * n + j]! / den : 0; // a zero vector is similar to nothing
+        const c = den > 0 ? dots[j]! / den : 0; // a zero vector is similar to nothing
         if (row) row[j] = c;
         if (c > bestScore) { bestScore = c; best = j; }
       }
