@@ -2,6 +2,8 @@
 //   dist/extension.js  node, vscode external          (extension host)
 //   dist/worker.js     node, onnxruntime-node external (compute process)
 //   dist/cli.js        node, onnxruntime-node external (headshare CLI)
+//   dist/matchThread.js node, onnxruntime-node external (match threads the worker/CLI start; also
+//                      beside the test and bench bundles, which start them too)
 //   dist/webview.js    browser IIFE                    (webview UI)
 //   out/test/**.test.js  node test files for `node --test` (with --tests)
 import * as esbuild from "esbuild";
@@ -34,9 +36,15 @@ function findTests(dir) {
   return out;
 }
 
+/** The match-thread bundle, written beside every bundle that computes match tables. */
+function matchThread(outdir) {
+  return esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { matchThread: "src/core/share/matchThread.ts" }, outdir, external: nodeExternal });
+}
+
 const builds = [
   esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { extension: "src/extension/extension.ts" }, outdir: "dist", external: nodeExternal }),
   esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { worker: "src/worker/main.ts", cli: "src/cli/main.ts" }, outdir: "dist", external: nodeExternal, banner: { js: "#!/usr/bin/env node" } }),
+  matchThread("dist"),
   esbuild.build({ ...common, platform: "browser", format: "iife", target: "es2022", entryPoints: { webview: "src/webview/main.ts" }, outdir: "dist", loader: { ".css": "css" } }),
 ];
 if (withTests) {
@@ -44,9 +52,11 @@ if (withTests) {
   const entryPoints = Object.fromEntries(entries.map((f) => [path.relative(root, f).replace(/\.ts$/, ""), f]));
   if (entries.length) {
     builds.push(esbuild.build({ ...common, sourcemap: "inline", platform: "node", format: "cjs", target: "node20", entryPoints, outdir: "out", external: nodeExternal }));
+    builds.push(matchThread("out/test"));
   }
 }
 if (withBench) {
   builds.push(esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { "bench/run": "bench/run.ts" }, outdir: "out", external: nodeExternal }));
+  builds.push(matchThread("out/bench"));
 }
 await Promise.all(builds);

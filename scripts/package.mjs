@@ -48,7 +48,7 @@ if (list.status !== 0) fail(`cannot list ${out} (is unzip installed?)`);
 const entries = list.stdout.split("\n").filter(Boolean);
 const required = [
   "extension/package.json", "extension/LICENSE.txt",
-  "extension/dist/extension.js", "extension/dist/worker.js", "extension/dist/cli.js", "extension/dist/webview.js",
+  "extension/dist/extension.js", "extension/dist/worker.js", "extension/dist/cli.js", "extension/dist/matchThread.js", "extension/dist/webview.js",
   "extension/node_modules/onnxruntime-node/dist/index.js",
   "extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node",
   "extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1",
@@ -69,6 +69,7 @@ try {
   const ext = path.join(dir, "extension");
   run(process.execPath, ["-e", `const ort = require(${JSON.stringify(path.join(ext, "node_modules/onnxruntime-node"))}); if (typeof ort.InferenceSession?.create !== "function") process.exit(3);`]);
   run(process.execPath, [path.join(ext, "dist/cli.js"), "--help"], { stdio: ["ignore", "ignore", "inherit"] });
+  run(process.execPath, [path.join(ext, "dist/matchThread.js")]); // loads (and idles without workerData)
   // With the real-VS-Code runtime present (scripts/setup-vscode-runtime.sh), install the .vsix into a
   // throwaway extensions folder with VS Code's own installer (validates manifest and target platform).
   const cs = path.join(root, ".vscode-runtime/cs/node_modules/code-server/out/node/entry.js");

@@ -5,7 +5,7 @@
  */
 import test from "node:test";
 import assert from "node:assert/strict";
-import { createGramAccumulator, gramBlocks } from "../src/core/share/gram";
+import { createGramKernel, GramSums, gramBlocks } from "../src/core/share/gram";
 import { mulberry32 as rng } from "../src/core/model/rng";
 
 test("share-gram: blocks cover every lower-layer pair exactly once", () => {
@@ -41,18 +41,19 @@ test("share-gram: ORT blocked products equal a float64 reference over chunks", a
   const L = 6, U = 5, n = L * U, D = 3000;
   const r = rng(42);
   const x = new Float32Array(n * D).map(() => (r() - 0.5) * 0.04); // [n, D] f32
-  const gram = await createGramAccumulator(L, U, { providers: ["cpu"] });
+  const gram = await createGramKernel(L, U, { providers: ["cpu"] });
+  const sums = new GramSums(L, U);
   try {
     assert.equal(gram.provider, "cpu");
     for (let c0 = 0; c0 < D; c0 += 700) { // uneven last chunk
       const w = Math.min(700, D - c0);
       const chunk = new Float32Array(n * w); // [n, w] f32
       for (let i = 0; i < n; i++) chunk.set(x.subarray(i * D + c0, i * D + c0 + w), i * w);
-      await gram.add(chunk, w);
+      sums.add(await gram.products(chunk, w));
     }
     const dots = new Float64Array(n); // [n] f64
     for (let i = 0; i < n; i++) {
-      gram.lowerDots(i, dots);
+      sums.lowerDots(i, dots);
       let nn = 0;
       for (let k = 0; k < D; k++) nn += x[i * D + k]! * x[i * D + k]!;
       for (let j = 0; j < Math.floor(i / U) * U; j++) {

@@ -22,8 +22,9 @@
  * A tall A and a narrow B keep onnxruntime's Gemm near its peak rate (B is packed once per call
  * and reused by every row of A); 64-unit strips measured faster than 32, 96 or 128 (docs/directshare.md).
  */
-import { createSession, Tensor, type InferenceSession, type ProviderName } from "../runtime/ort";
+import { createSession, Tensor, type ProviderName } from "../runtime/ort";
 import { gemmTransBModel } from "../runtime/gemmModel";
+import { MatchError } from "./errors";
 
 /** One Gemm: target rows [aRow, aRow+aRows) × source rows [bRow, bRow+bRows). */
 export interface GramBlock {
@@ -46,59 +47,74 @@ export function gramBlocks(layers: number, unitsPerLayer: number, stripRows = 64
   return out;
 }
 
-export interface GramAccumulator {
+/** The float64 sums of every block's products over the chunks, one [aRows, bRows] array per block. */
+export class GramSums {
+  readonly blocks: readonly GramBlock[];
+  private readonly sums: Float64Array[];
+  constructor(layers: number, private readonly unitsPerLayer: number) {
+    this.blocks = gramBlocks(layers, unitsPerLayer);
+    this.sums = this.blocks.map((b) => new Float64Array(b.aRows * b.bRows)); // [aRows, bRows] f64 each
+  }
+
+  /** Adds one chunk's products (GramKernel.products), in chunk order (the float64 sums depend on it). */
+  add(products: readonly Float32Array[]): void {
+    if (products.length !== this.sums.length) throw new RangeError(`gram: ${products.length} products for ${this.sums.length} blocks`);
+    products.forEach((c, k) => {
+      const sum = this.sums[k]!;
+      if (c.length !== sum.length) throw new RangeError(`gram: block ${k} product holds ${c.length} values, expected ${sum.length}`);
+      for (let j = 0; j < sum.length; j++) sum[j]! += c[j]!;
+    });
+  }
+
+  /** out[j] = the dot product of unit i with unit j, for every j in a lower layer than i (j < layer(i)·U). */
+  lowerDots(i: number, out: Float64Array /* [≥ layer(i)·U] f64 */): void {
+    const lower = Math.floor(i / this.unitsPerLayer) * this.unitsPerLayer;
+    this.blocks.forEach((b, k) => {
+      if (i < b.aRow || i >= b.aRow + b.aRows || b.bRow >= lower) return;
+      const end = Math.min(b.bRows, lower - b.bRow);
+      out.set(this.sums[k]!.subarray((i - b.aRow) * b.bRows, (i - b.aRow) * b.bRows + end), b.bRow);
+    });
+  }
+}
+
+/** The ORT side: every block's float32 products of one chunk. */
+export interface GramKernel {
   /** Execution provider actually used. */
   readonly provider: ProviderName;
   readonly fallbackReason?: string;
   /** Multiply-adds done per unit of chunk width (for benchmarks: × total width = MACs). */
   readonly macsPerColumn: number;
-  /** Adds one chunk: rows = units in (layer, unit) order, `width` columns each. */
-  add(chunk: Float32Array /* [n, width] f32 row-major */, width: number): Promise<void>;
-  /** out[j] = the dot product of unit i with unit j, for every j in a lower layer than i (j < layer(i)·U). */
-  lowerDots(i: number, out: Float64Array /* [≥ layer(i)·U] f64 */): void;
+  /**
+   * One [aRows, bRows] f32 product per block of gramBlocks(), for chunk rows = units in (layer, unit)
+   * order. An aborted `signal` stops it between Gemms (MatchError "aborted").
+   */
+  products(chunk: Float32Array /* [n, width] f32 row-major */, width: number, signal?: AbortSignal): Promise<Float32Array[]>;
   dispose(): Promise<void>;
 }
 
-export async function createGramAccumulator(
-  layers: number,
-  unitsPerLayer: number,
-  opts: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number } = {},
-): Promise<GramAccumulator> {
+export interface GramOptions { readonly providers?: readonly ProviderName[] | "auto"; readonly intraOpThreads?: number }
+
+export async function createGramKernel(layers: number, unitsPerLayer: number, opts: GramOptions = {}): Promise<GramKernel> {
   const n = layers * unitsPerLayer;
   const blocks = gramBlocks(layers, unitsPerLayer);
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
   // JS reads and decodes between Gemm calls: idle ORT threads must not spin on the cores meanwhile.
   const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false });
-  // One float64 sum per block, laid out like its Gemm output so each chunk adds contiguously.
-  const sums = blocks.map((b) => new Float64Array(b.aRows * b.bRows)); // [aRows, bRows] f64 each
-  const macsPerColumn = blocks.reduce((s, b) => s + b.aRows * b.bRows, 0);
-  const run = async (s: InferenceSession, feeds: Record<string, InstanceType<typeof Tensor>>, out: string): Promise<Float32Array> => {
-    const r = await s.run(feeds);
-    const t = r[out]!;
-    const data = t.data as Float32Array;
-    return data;
-  };
   return {
     provider: gemm.provider,
     ...(gemm.fallbackReason ? { fallbackReason: gemm.fallbackReason } : {}),
-    macsPerColumn,
-    lowerDots(i: number, out: Float64Array): void {
-      const lower = Math.floor(i / unitsPerLayer) * unitsPerLayer;
-      blocks.forEach((b, k) => {
-        if (i < b.aRow || i >= b.aRow + b.aRows || b.bRow >= lower) return;
-        const end = Math.min(b.bRows, lower - b.bRow);
-        out.set(sums[k]!.subarray((i - b.aRow) * b.bRows, (i - b.aRow) * b.bRows + end), b.bRow);
-      });
-    },
-    async add(chunk: Float32Array, width: number): Promise<void> {
+    macsPerColumn: blocks.reduce((s, b) => s + b.aRows * b.bRows, 0),
+    async products(chunk: Float32Array, width: number, signal?: AbortSignal): Promise<Float32Array[]> {
       if (chunk.length < n * width) throw new RangeError(`gram chunk holds ${chunk.length} floats, expected ${n}×${width}`);
-      for (const [k, b] of blocks.entries()) {
+      const out: Float32Array[] = [];
+      for (const b of blocks) {
+        if (signal?.aborted) throw new MatchError("aborted", "matching was cancelled");
         const A = new Tensor("float32", chunk.subarray(b.aRow * width, (b.aRow + b.aRows) * width), [b.aRows, width]);
         const B = new Tensor("float32", chunk.subarray(b.bRow * width, (b.bRow + b.bRows) * width), [b.bRows, width]);
-        const c = await run(gemm.session, { A, B }, "C"); // [aRows, bRows]
-        const sum = sums[k]!;
-        for (let j = 0; j < sum.length; j++) sum[j]! += c[j]!;
+        const r = await gemm.session.run({ A, B });
+        out.push(r.C!.data as Float32Array); // [aRows, bRows] f32
       }
+      return out;
     },
     async dispose(): Promise<void> {
       await gemm.session.release();
