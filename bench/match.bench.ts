@@ -8,6 +8,8 @@
  *   - the per-pair baseline (the reference code's algorithm written plainly: for each pair, cut
  *     both units' q/k slices out of the loaded tensors, three dot products) timed on a sample of
  *     pairs × the number of pairs, and the speed-up.
+ * The matcher picks its thread count ("auto": two match threads here); HEADSHARE_MATCH_THREADS=N
+ * pins it (1 measures the one-thread kernel for an A/B).
  */
 import fs from "node:fs";
 import os from "node:os";
