@@ -2,8 +2,8 @@
  * The match kernel on several threads (matchParallel.ts + matchThread.js beside this bundle): the
  * same table bit for bit as one thread — the threads' products and squared-norm sums are added in
  * block order — on seeded synthetic models of every fast-path dtype, sharded too; cancellation
- * stops the threads; a thread that cannot open the model is an error naming the file; the
- * "auto" choice stays on one thread for small models.
+ * stops the threads; a thread that cannot open the model is an error naming the file; threads
+ * that cannot start fall back to one thread; the "auto" choice stays on one thread for small models.
  */
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -104,6 +104,26 @@ test("share-match-threads: cancelling at any point never takes the process down 
         await assert.rejects(run, (e: unknown) => e instanceof MatchError && e.code === "aborted", `cancel at ${at}`);
         assert.ok(performance.now() - t0 < 30_000);
       }
+    } finally {
+      await ckpt.close();
+    }
+  });
+});
+
+test("share-match-threads: when threads cannot start, the match runs on this thread and says why", async () => {
+  await withModel({ family: "llama", layers: 4, heads: 4, headDim: 8, seed: 35, dtype: "BF16" }, async (dir) => {
+    const broken = path.join(dir, "brokenThread.js");
+    await fs.writeFile(broken, "throw new Error('threads are not allowed here');\n");
+    const ckpt = await openCheckpoint(dir);
+    try {
+      const base = { strategy: "qk" as const, granularity: "group" as const, providers: ["cpu" as const], chunkBytes: 1024, keepLowerCosines: true };
+      const s = stats();
+      const t = await computeMatchTable(ckpt, { ...base, threads: 2, threadScript: broken, stats: s });
+      assert.equal(s.threads, 1);
+      assert.match(s.threadFallback ?? "", /could not start.*threads are not allowed here/);
+      const one = await computeMatchTable(ckpt, { ...base, threads: 1 });
+      assert.deepEqual(t.entries, one.entries);
+      assert.deepEqual(t.lowerCosines, one.lowerCosines);
     } finally {
       await ckpt.close();
     }

@@ -56,6 +56,13 @@ export class GramSums {
     this.sums = this.blocks.map((b) => new Float64Array(b.aRows * b.bRows)); // [aRows, bRows] f64 each
   }
 
+  private added = 0;
+
+  /** True until the first chunk is added. */
+  isEmpty(): boolean {
+    return this.added === 0;
+  }
+
   /** Adds one chunk's products (GramKernel.products), in chunk order (the float64 sums depend on it). */
   add(products: readonly Float32Array[]): void {
     if (products.length !== this.sums.length) throw new RangeError(`gram: ${products.length} products for ${this.sums.length} blocks`);
@@ -64,6 +71,7 @@ export class GramSums {
       if (c.length !== sum.length) throw new RangeError(`gram: block ${k} product holds ${c.length} values, expected ${sum.length}`);
       for (let j = 0; j < sum.length; j++) sum[j]! += c[j]!;
     });
+    this.added++;
   }
 
   /** out[j] = the dot product of unit i with unit j, for every j in a lower layer than i (j < layer(i)·U). */

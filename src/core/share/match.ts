@@ -20,7 +20,7 @@ import type { ProviderName } from "../runtime/ort";
 import { resolveProviders } from "../runtime/ort";
 import { MatchError } from "./errors";
 import { createGramKernel, GramSums, type GramKernel } from "./gram";
-import { availableCores, matchThreadScript, runParallel } from "./matchParallel";
+import { availableCores, matchThreadScript, runParallel, ThreadStartError } from "./matchParallel";
 import { BlockReader, matchSchedule, readsDirectly, STRATEGY_PROJS, type MatchSchedule } from "./matchRead";
 import type { MatchEntry, MatchTable, Strategy } from "./types";
 
@@ -44,6 +44,8 @@ export interface MatchOptions {
    * runs on CPU, every slice is a row slice, there are ≥ 2 cores and the build has matchThread.js; else 1.
    */
   readonly threads?: number | "auto";
+  /** The match-thread script (default: matchThread.js beside the running bundle). */
+  readonly threadScript?: string;
   /** Filled with where the time went (for benchmarks). */
   readonly stats?: MatchStats;
 }
@@ -52,7 +54,7 @@ export interface MatchOptions {
  * Where the time went: seconds waiting for async (column-slice) reads, reading+decoding to float32,
  * and in the Gemms (summed over threads when several ran), the block count, and the threads used.
  */
-export interface MatchStats { readWait: number; decode: number; gram: number; blocks: number; threads?: number }
+export interface MatchStats { readWait: number; decode: number; gram: number; blocks: number; threads?: number; threadFallback?: string }
 
 /** Default bytes of one float32 chunk. */
 export const DEFAULT_CHUNK_BYTES = 256 * 2 ** 20;
@@ -64,7 +66,7 @@ const PARALLEL_MIN_MACS = 2e10;
 function matchThreads(ckpt: Checkpoint, opts: MatchOptions, schedule: MatchSchedule, provider: ProviderName): { count: number; script?: string } {
   const want = opts.threads ?? "auto";
   if (want === 1) return { count: 1 };
-  const script = matchThreadScript();
+  const script = opts.threadScript ?? matchThreadScript();
   if (!script) return { count: 1 };
   if (want !== "auto") return { count: Math.min(want, schedule.blocks.length), script };
   const macs = (schedule.n * schedule.n / 2) * schedule.unitLength;
@@ -146,20 +148,34 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   let bytesRead = 0;
   try {
     opts.onProgress?.({ phase: "gram", done: 0, total });
+    let threaded = false;
     if (threads.count > 1) {
       await kernel.dispose(); // each thread multiplies on its own session
       kernel = undefined;
       const cores = availableCores();
-      const r = await runParallel({
-        weightsPath: ckpt.weightsPath, strategy: opts.strategy, granularity: opts.granularity, chunkBytes, blocks: total,
-        threads: threads.count, intraOpThreads: opts.intraOpThreads ?? Math.max(1, Math.floor(cores / threads.count)), script: threads.script!,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        onMerged: (k) => opts.onProgress?.({ phase: "gram", done: k + 1, total }),
-      }, sums, norms2);
-      bytesRead = r.bytes;
-      provider = r.provider;
-      if (stats) { stats.readWait += r.readWait; stats.decode += r.decode; stats.gram += r.gram; stats.blocks += total; stats.threads = threads.count; }
-    } else {
+      try {
+        const r = await runParallel({
+          weightsPath: ckpt.weightsPath, strategy: opts.strategy, granularity: opts.granularity, chunkBytes, blocks: total,
+          threads: threads.count, intraOpThreads: opts.intraOpThreads ?? Math.max(1, Math.floor(cores / threads.count)), script: threads.script!,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          onMerged: (k) => opts.onProgress?.({ phase: "gram", done: k + 1, total }),
+        }, sums, norms2);
+        bytesRead = r.bytes;
+        provider = r.provider;
+        threaded = true;
+        if (stats) { stats.readWait += r.readWait; stats.decode += r.decode; stats.gram += r.gram; stats.blocks += total; stats.threads = threads.count; }
+      } catch (e) {
+        if (!(e instanceof ThreadStartError) || !sums.isEmpty()) throw e;
+        // threads cannot run here: the same work on this thread
+        if (stats) stats.threadFallback = e.message;
+        kernel = await createGramKernel(L, U, {
+          ...(opts.providers ? { providers: opts.providers } : {}),
+          ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
+        });
+        provider = kernel.provider;
+      }
+    }
+    if (!threaded) {
       // One thread: read block k (row slices: synchronous reads; column slices: async, one block ahead), then multiply it.
       const reader = new BlockReader(ckpt, schedule);
       try {
@@ -170,7 +186,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
           aborted(opts.signal);
           reader.prefetch(k + 1);
           const t1 = performance.now();
-          sums.add(await kernel.products(reader.chunk.subarray(0, n * blk.width), blk.width));
+          sums.add(await kernel!.products(reader.chunk.subarray(0, n * blk.width), blk.width));
           for (let i = 0; i < n; i++) norms2[i]! += blk.norms[i]!;
           const t2 = performance.now();
           if (stats) { stats.readWait += blk.waited; stats.decode += (t1 - t0) / 1000 - blk.waited; stats.gram += (t2 - t1) / 1000; stats.blocks++; stats.threads = 1; }

@@ -45,6 +45,13 @@ export type ThreadMessage =
 /** Main → thread: blocks [0, upTo) are merged; or stop (cancelled, or another thread failed): finish the current Gemm and exit. */
 export type MainMessage = { readonly type: "merged"; readonly upTo: number } | { readonly type: "stop" };
 
+/** A match thread could not start (its script failed to load or it died before opening the model): the caller may fall back to one thread. */
+export class ThreadStartError extends MatchError {
+  constructor(message: string) {
+    super("read-failed", message);
+  }
+}
+
 /** How long a stopped thread may take to exit before it is terminated (a Gemm call takes well under a second). */
 const STOP_GRACE_MS = 30_000;
 
@@ -91,6 +98,7 @@ export function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Arr
     const done = new Array<boolean>(run.threads).fill(false);
     let next = 0, doneThreads = 0, bytes = 0, readWait = 0, decode = 0, gram = 0;
     let provider: ProviderName = "cpu";
+    const ready = new Array<boolean>(run.threads).fill(false);
     let settled = false;
     const finish = (err?: Error): void => {
       if (settled) return;
@@ -124,6 +132,7 @@ export function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Arr
         switch (m.type) {
           case "ready":
             provider = m.provider;
+            ready[t] = true;
             return;
           case "error":
             return finish(new MatchError(m.code, m.message));
@@ -147,12 +156,18 @@ export function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Arr
         }
         if (doneThreads === run.threads && next === run.blocks) finish();
       });
-      w.on("error", (e) => finish(new MatchError("read-failed", `${run.weightsPath}: a match thread failed: ${e.message}`)));
+      w.on("error", (e) => finish(ready[t]
+        ? new MatchError("read-failed", `${run.weightsPath}: a match thread failed: ${e.message}`)
+        : new ThreadStartError(`a match thread could not start (${run.script}): ${e.message}`)));
       w.on("exit", (code) => {
         // messages it posted before exiting are delivered first; look once they have been handled
         setImmediate(() => {
           if (settled) return;
-          if (code !== 0) finish(new MatchError("read-failed", `${run.weightsPath}: a match thread exited with code ${code}`));
+          if (code !== 0) {
+            finish(ready[t]
+              ? new MatchError("read-failed", `${run.weightsPath}: a match thread exited with code ${code}`)
+              : new ThreadStartError(`a match thread exited with code ${code} before it started (${run.script})`));
+          }
           else if (!done[t]) finish(new MatchError("read-failed", `${run.weightsPath}: a match thread stopped before finishing its blocks`));
         });
       });
