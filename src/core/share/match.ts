@@ -155,7 +155,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       const cores = availableCores();
       try {
         const r = await runParallel({
-          weightsPath: ckpt.weightsPath, strategy: opts.strategy, granularity: opts.granularity, chunkBytes, blocks: total,
+          weightsPath: ckpt.weightsPath, strategy: opts.strategy, granularity: opts.granularity, chunkBytes, units: n, blocks: total,
           threads: threads.count, intraOpThreads: opts.intraOpThreads ?? Math.max(1, Math.floor(cores / threads.count)), script: threads.script!,
           ...(opts.signal ? { signal: opts.signal } : {}),
           onMerged: (k) => opts.onProgress?.({ phase: "gram", done: k + 1, total }),

@@ -27,6 +27,9 @@ export interface ThreadInput {
   readonly strategy: Strategy;
   readonly granularity: Granularity;
   readonly chunkBytes: number;
+  /** The schedule the main thread made (units, blocks): a thread that finds another refuses to run. */
+  readonly units: number;
+  readonly blocks: number;
   /** This thread reads blocks index, index + count, … */
   readonly index: number;
   readonly count: number;
@@ -71,6 +74,7 @@ export interface ParallelRun {
   readonly strategy: Strategy;
   readonly granularity: Granularity;
   readonly chunkBytes: number;
+  readonly units: number;
   readonly blocks: number;
   readonly threads: number;
   readonly intraOpThreads: number;
@@ -122,7 +126,7 @@ export function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Arr
     for (let t = 0; t < run.threads; t++) {
       const input: ThreadInput = {
         weightsPath: run.weightsPath, strategy: run.strategy, granularity: run.granularity, chunkBytes: run.chunkBytes,
-        index: t, count: run.threads, intraOpThreads: run.intraOpThreads, window,
+        units: run.units, blocks: run.blocks, index: t, count: run.threads, intraOpThreads: run.intraOpThreads, window,
       };
       const w = new Worker(run.script, { workerData: input });
       workers.push(w);

@@ -29,6 +29,9 @@ async function main(input: ThreadInput, port: NonNullable<typeof parentPort>): P
     ckpt = await openCheckpoint(input.weightsPath);
     const before = ckpt.source.bytesRead;
     const schedule = matchSchedule(ckpt, input.strategy, input.granularity, input.chunkBytes);
+    if (schedule.n !== input.units || schedule.blocks.length !== input.blocks) {
+      throw new MatchError("read-failed", `${input.weightsPath}: the checkpoint changed while it was being matched (${schedule.n} units in ${schedule.blocks.length} blocks, expected ${input.units} in ${input.blocks}); match it again`);
+    }
     reader = new BlockReader(ckpt, schedule);
     kernel = await createGramKernel(ckpt.spec.layers, unitsPerLayer(ckpt.spec, input.granularity), { providers: ["cpu"], intraOpThreads: input.intraOpThreads });
     post({ type: "ready", provider: kernel.provider });
