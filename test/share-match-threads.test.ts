@@ -80,6 +80,14 @@ test("share-match-threads: cancelling stops the threads with a typed error; prog
         (e: unknown) => e instanceof MatchError && e.code === "aborted",
       );
       assert.deepEqual(seen.slice(0, 4), [0, 1, 2, 3], "progress reports blocks merged in order");
+      // a progress callback that throws fails the match (it does not escape as an uncaught exception)
+      await assert.rejects(
+        computeMatchTable(ckpt, {
+          strategy: "qk", granularity: "group", providers: ["cpu"], chunkBytes: 1024, threads: 2,
+          onProgress: (p) => { if (p.done === 2) throw new Error("progress sink broke"); },
+        }),
+        (e: unknown) => e instanceof MatchError && /progress sink broke/.test(e.message),
+      );
       // the model is still readable and a full run afterwards succeeds
       const t = await computeMatchTable(ckpt, { strategy: "qk", granularity: "group", providers: ["cpu"], chunkBytes: 1024, threads: 2 });
       assert.equal(t.entries.length, 7 * 4);

@@ -59,7 +59,7 @@ export interface MatchStats { readWait: number; decode: number; gram: number; bl
 /** Default bytes of one float32 chunk. */
 export const DEFAULT_CHUNK_BYTES = 256 * 2 ** 20;
 
-/** Multiply-adds below which threads are not worth their start-up (≈ 0.05 s of Gemm on one core). */
+/** Multiply-adds below which threads are not worth their start-up (≈ 0.07 s; 2·10^10 is ≈ 0.2 s of Gemm on one core here). */
 const PARALLEL_MIN_MACS = 2e10;
 
 /** How many match threads to use, and the thread script when more than one. */

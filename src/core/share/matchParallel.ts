@@ -128,7 +128,13 @@ export function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Arr
         weightsPath: run.weightsPath, strategy: run.strategy, granularity: run.granularity, chunkBytes: run.chunkBytes,
         units: run.units, blocks: run.blocks, index: t, count: run.threads, intraOpThreads: run.intraOpThreads, window,
       };
-      const w = new Worker(run.script, { workerData: input });
+      let w: Worker;
+      try {
+        w = new Worker(run.script, { workerData: input });
+      } catch (e) {
+        finish(new ThreadStartError(`a match thread could not start (${run.script}): ${e instanceof Error ? e.message : String(e)}`));
+        return;
+      }
       workers.push(w);
       exited.push(new Promise<void>((r) => w.once("exit", () => r())));
       w.on("message", (m: ThreadMessage) => {
@@ -148,12 +154,16 @@ export function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Arr
           case "block":
             pending.set(m.k, m);
             readWait += m.waited; decode += m.decode; gram += m.gram;
-            for (let b = pending.get(next); b; b = pending.get(next)) {
-              pending.delete(next);
-              sums.add(b.products);
-              for (let i = 0; i < norms2.length; i++) norms2[i]! += b.norms[i]!;
-              run.onMerged?.(next);
-              next++;
+            try {
+              for (let b = pending.get(next); b; b = pending.get(next)) {
+                pending.delete(next);
+                sums.add(b.products);
+                for (let i = 0; i < norms2.length; i++) norms2[i]! += b.norms[i]!;
+                run.onMerged?.(next);
+                next++;
+              }
+            } catch (e) {
+              return finish(e instanceof Error ? e : new Error(String(e))); // e.g. a progress callback that throws
             }
             for (const other of workers) other.postMessage({ type: "merged", upTo: next } satisfies MainMessage);
             break;
