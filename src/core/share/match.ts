@@ -139,10 +139,11 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   const stats = opts.stats;
 
   aborted(opts.signal);
-  let kernel: GramKernel | undefined = await createGramKernel(L, U, {
+  const newKernel = (): Promise<GramKernel> => createGramKernel(L, U, {
     ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
   });
+  let kernel: GramKernel | undefined = await newKernel();
   let provider = kernel.provider;
   const threads = matchThreads(ckpt, opts, schedule, provider);
   let bytesRead = 0;
@@ -168,10 +169,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
         if (!(e instanceof ThreadStartError) || !sums.isEmpty()) throw e;
         // threads cannot run here: the same work on this thread
         if (stats) stats.threadFallback = e.message;
-        kernel = await createGramKernel(L, U, {
-          ...(opts.providers ? { providers: opts.providers } : {}),
-          ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
-        });
+        kernel = await newKernel();
         provider = kernel.provider;
       }
     }
