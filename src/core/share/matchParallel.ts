@@ -21,8 +21,8 @@ import { MatchError, type MatchErrorCode } from "./errors";
 import type { GramSums } from "./gram";
 import type { Strategy } from "./types";
 
-/** What a match thread is started with (structured-cloned). */
-export interface ThreadInput {
+/** The match both sides agree on. */
+export interface ParallelMatch {
   readonly weightsPath: string;
   readonly strategy: Strategy;
   readonly granularity: Granularity;
@@ -30,6 +30,10 @@ export interface ThreadInput {
   /** The schedule the main thread made (units, blocks): a thread that finds another refuses to run. */
   readonly units: number;
   readonly blocks: number;
+}
+
+/** What a match thread is started with (structured-cloned). */
+export interface ThreadInput extends ParallelMatch {
   /** This thread reads blocks index, index + count, … */
   readonly index: number;
   readonly count: number;
@@ -69,13 +73,7 @@ export function availableCores(): number {
   return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
 }
 
-export interface ParallelRun {
-  readonly weightsPath: string;
-  readonly strategy: Strategy;
-  readonly granularity: Granularity;
-  readonly chunkBytes: number;
-  readonly units: number;
-  readonly blocks: number;
+export interface ParallelRun extends ParallelMatch {
   readonly threads: number;
   readonly intraOpThreads: number;
   readonly script: string;
