@@ -40,7 +40,7 @@ export interface MatchOptions {
   readonly intraOpThreads?: number;
   /**
    * Match threads (1–16), each reading its own blocks while another multiplies (matchParallel.ts).
-   * "auto" (default): 2 when the model is large (≥ 4 blocks, ≥ 2·10^10 multiply-adds), the session
+   * "auto" (default): 2 when the model is large (≥ 8 blocks, ≥ 2·10^10 multiply-adds), the session
    * runs on CPU, every slice is a row slice, there are ≥ 2 cores and the build has matchThread.js; else 1.
    */
   readonly threads?: number | "auto";
@@ -70,7 +70,7 @@ function matchThreads(ckpt: Checkpoint, opts: MatchOptions, schedule: MatchSched
   if (!script) return { count: 1 };
   if (want !== "auto") return { count: Math.min(want, schedule.blocks.length), script };
   const macs = (schedule.n * schedule.n / 2) * schedule.unitLength;
-  const ok = provider === "cpu" && availableCores() >= 2 && schedule.blocks.length >= 4 && macs >= PARALLEL_MIN_MACS
+  const ok = provider === "cpu" && availableCores() >= 2 && schedule.blocks.length >= 8 && macs >= PARALLEL_MIN_MACS
     && schedule.blocks.every((b) => readsDirectly(ckpt.source, b.plan));
   return ok ? { count: 2, script } : { count: 1 };
 }
