@@ -13,7 +13,7 @@ import path from "node:path";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel, type SyntheticOptions } from "../src/core/model/synthetic";
 import { computeMatchTable, type MatchStats } from "../src/core/share/match";
-import { matchThreadScript, runParallel } from "../src/core/share/matchParallel";
+import { activeParallelRuns, matchThreadScript, runParallel } from "../src/core/share/matchParallel";
 import { GramSums } from "../src/core/share/gram";
 import { MatchError } from "../src/core/share/errors";
 
@@ -80,6 +80,11 @@ test("share-match-threads: cancelling stops the threads with a typed error; prog
         (e: unknown) => e instanceof MatchError && e.code === "aborted",
       );
       assert.deepEqual(seen.slice(0, 4), [0, 1, 2, 3], "progress reports blocks merged in order");
+      assert.equal(activeParallelRuns(), 0, "a cancelled run no longer counts");
+      let during = -1;
+      await computeMatchTable(ckpt, { strategy: "qk", granularity: "group", providers: ["cpu"], chunkBytes: 1024, threads: 2, onProgress: (p) => { if (p.done === 1) during = activeParallelRuns(); } });
+      assert.equal(during, 1, "a running threaded match counts (\"auto\" then stays on one thread)");
+      assert.equal(activeParallelRuns(), 0);
       // a progress callback that throws fails the match (it does not escape as an uncaught exception)
       await assert.rejects(
         computeMatchTable(ckpt, {

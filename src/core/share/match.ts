@@ -20,7 +20,7 @@ import type { ProviderName } from "../runtime/ort";
 import { resolveProviders } from "../runtime/ort";
 import { MatchError } from "./errors";
 import { createGramKernel, GramSums, type GramKernel } from "./gram";
-import { availableCores, matchThreadScript, runParallel, ThreadStartError } from "./matchParallel";
+import { activeParallelRuns, availableCores, matchThreadScript, runParallel, ThreadStartError } from "./matchParallel";
 import { BlockReader, matchSchedule, readsDirectly, STRATEGY_PROJS, type MatchSchedule } from "./matchRead";
 import type { MatchEntry, MatchTable, Strategy } from "./types";
 
@@ -41,7 +41,8 @@ export interface MatchOptions {
   /**
    * Match threads (1–16), each reading its own blocks while another multiplies (matchParallel.ts).
    * "auto" (default): 2 when the model is large (≥ 8 blocks, ≥ 2·10^10 multiply-adds), the session
-   * runs on CPU, every slice is a row slice, there are ≥ 2 cores and the build has matchThread.js; else 1.
+   * runs on CPU, every slice is a row slice, there are ≥ 2 cores, no other match in this process is
+   * running on threads, and the build has matchThread.js; else 1.
    */
   readonly threads?: number | "auto";
   /** The match-thread script (default: matchThread.js beside the running bundle). */
@@ -70,7 +71,7 @@ function matchThreads(ckpt: Checkpoint, opts: MatchOptions, schedule: MatchSched
   if (!script) return { count: 1 };
   if (want !== "auto") return { count: Math.min(want, schedule.blocks.length), script };
   const macs = (schedule.n * schedule.n / 2) * schedule.unitLength;
-  const ok = provider === "cpu" && availableCores() >= 2 && schedule.blocks.length >= 8 && macs >= PARALLEL_MIN_MACS
+  const ok = provider === "cpu" && availableCores() >= 2 && activeParallelRuns() === 0 && schedule.blocks.length >= 8 && macs >= PARALLEL_MIN_MACS
     && schedule.blocks.every((b) => readsDirectly(ckpt.source, b.plan));
   return ok ? { count: 2, script } : { count: 1 };
 }

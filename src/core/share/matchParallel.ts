@@ -68,6 +68,13 @@ export function matchThreadScript(dir: string = __dirname): string | undefined {
   return fs.existsSync(p) ? p : undefined;
 }
 
+let activeRuns = 0;
+
+/** Parallel matches running in this process now (the worker may run several jobs at once). */
+export function activeParallelRuns(): number {
+  return activeRuns;
+}
+
 /** Cores this process may use. */
 export function availableCores(): number {
   return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
@@ -92,7 +99,16 @@ export interface ParallelResult {
 }
 
 /** Runs the blocks on `threads` match threads, adding products to `sums` and squares to `norms2` in block order. */
-export function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Array): Promise<ParallelResult> {
+export async function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Array): Promise<ParallelResult> {
+  activeRuns++;
+  try {
+    return await startThreads(run, sums, norms2);
+  } finally {
+    activeRuns--;
+  }
+}
+
+function startThreads(run: ParallelRun, sums: GramSums, norms2: Float64Array): Promise<ParallelResult> {
   return new Promise<ParallelResult>((resolve, reject) => {
     const workers: Worker[] = [];
     const exited: Promise<void>[] = [];
