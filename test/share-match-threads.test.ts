@@ -16,6 +16,7 @@ import { computeMatchTable, type MatchStats } from "../src/core/share/match";
 import { activeParallelRuns, matchThreadScript, runParallel } from "../src/core/share/matchParallel";
 import { GramSums } from "../src/core/share/gram";
 import { MatchError } from "../src/core/share/errors";
+import { parseMatchTable, serializeMatchTable } from "../src/core/share/matchTable";
 
 const script = matchThreadScript();
 const noScript = script ? false : "matchThread.js is not built beside the test bundle (node scripts/build.mjs --tests)";
@@ -50,6 +51,9 @@ test("share-match-threads: 2 and 3 threads give the one-thread table bit for bit
           const two = await computeMatchTable(ckpt, { ...base, threads: 2, stats: s2 });
           const three = await computeMatchTable(ckpt, { ...base, threads: 3 });
           assert.equal(s1.threads, 1);
+          assert.equal(one.source?.threads, 1);
+          assert.equal(two.source?.threads, 2, "the table says how many threads computed it");
+          assert.equal(parseMatchTable(JSON.parse(serializeMatchTable(two)), "two.json").source?.threads, 2, "and keeps it through JSON");
           assert.equal(s2.threads, 2, `${opts.family}/${opts.dtype ?? "F32"} ${strategy}: ran on 2 threads`);
           assert.ok(s2.blocks >= 4, `${opts.family}/${opts.dtype ?? "F32"} ${strategy}: several blocks per thread (${s2.blocks})`);
           for (const t of [two, three]) {

@@ -36,6 +36,7 @@ export const matchTableSchema = z.object({
     provider: z.string().optional(),
     seconds: z.number().nonnegative().optional(),
     bytesRead: count.optional(),
+    threads: count.optional(),
   }).optional(),
 }).superRefine((t, ctx) => {
   if (t.entries.length !== (t.layers - 1) * t.unitsPerLayer) {

@@ -41,7 +41,7 @@ export const matchTableSchema = z.object({
   lowerCosines: z.array(z.array(finite)).optional(),
   source: z.object({
     model: z.string().optional(), size: count.optional(), mtimeMs: finite.optional(), provider: z.string().optional(),
-    seconds: finite.optional(), bytesRead: count.optional(),
+    seconds: finite.optional(), bytesRead: count.optional(), threads: count.optional(),
   }).optional(),
 }).superRefine((t, ctx) => {
   if (t.entries.length !== (t.layers - 1) * t.unitsPerLayer) {

@@ -148,6 +148,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   let provider = kernel.provider;
   const threads = matchThreads(ckpt, opts, schedule, provider);
   let bytesRead = 0;
+  let threadsUsed = 1;
   try {
     opts.onProgress?.({ phase: "gram", done: 0, total });
     let threaded = false;
@@ -165,6 +166,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
         bytesRead = r.bytes;
         provider = r.provider;
         threaded = true;
+        threadsUsed = threads.count;
         if (stats) { stats.readWait += r.readWait; stats.decode += r.decode; stats.gram += r.gram; stats.blocks += total; stats.threads = threads.count; }
       } catch (e) {
         if (!(e instanceof ThreadStartError) || !sums.isEmpty()) throw e;
@@ -249,6 +251,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       provider,
       seconds: (performance.now() - started) / 1000,
       bytesRead,
+      threads: threadsUsed,
     },
   };
   return table;

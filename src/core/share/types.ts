@@ -46,6 +46,8 @@ export interface MatchTable {
     readonly provider?: string;
     readonly seconds?: number;
     readonly bytesRead?: number;
+    /** Match threads that computed it (1: the calling thread). */
+    readonly threads?: number;
   };
 }
 
