@@ -51,12 +51,11 @@ export function gramBlocks(layers: number, unitsPerLayer: number, stripRows = 64
 export class GramSums {
   readonly blocks: readonly GramBlock[];
   private readonly sums: Float64Array[];
+  private added = 0; // chunks added
   constructor(layers: number, private readonly unitsPerLayer: number) {
     this.blocks = gramBlocks(layers, unitsPerLayer);
     this.sums = this.blocks.map((b) => new Float64Array(b.aRows * b.bRows)); // [aRows, bRows] f64 each
   }
-
-  private added = 0;
 
   /** True until the first chunk is added. */
   isEmpty(): boolean {
@@ -90,8 +89,6 @@ export interface GramKernel {
   /** Execution provider actually used. */
   readonly provider: ProviderName;
   readonly fallbackReason?: string;
-  /** Multiply-adds done per unit of chunk width (for benchmarks: × total width = MACs). */
-  readonly macsPerColumn: number;
   /**
    * One [aRows, bRows] f32 product per block of gramBlocks(), for chunk rows = units in (layer, unit)
    * order. An aborted `signal` stops it between Gemms (MatchError "aborted").
@@ -111,7 +108,6 @@ export async function createGramKernel(layers: number, unitsPerLayer: number, op
   return {
     provider: gemm.provider,
     ...(gemm.fallbackReason ? { fallbackReason: gemm.fallbackReason } : {}),
-    macsPerColumn: blocks.reduce((s, b) => s + b.aRows * b.bRows, 0),
     async products(chunk: Float32Array, width: number, signal?: AbortSignal): Promise<Float32Array[]> {
       if (chunk.length < n * width) throw new RangeError(`gram chunk holds ${chunk.length} floats, expected ${n}×${width}`);
       const out: Float32Array[] = [];
