@@ -187,7 +187,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
           aborted(opts.signal);
           reader.prefetch(k + 1);
           const t1 = performance.now();
-          sums.add(await kernel!.products(reader.chunk.subarray(0, n * blk.width), blk.width));
+          sums.add(await kernel!.products(reader.chunk.subarray(0, n * blk.width), blk.width, opts.signal));
           for (let i = 0; i < n; i++) norms2[i]! += blk.norms[i]!;
           const t2 = performance.now();
           if (stats) { stats.readWait += blk.waited; stats.decode += (t1 - t0) / 1000 - blk.waited; stats.gram += (t2 - t1) / 1000; stats.blocks++; stats.threads = 1; }
