@@ -49,7 +49,7 @@ test("share-gram: ORT blocked products equal a float64 reference over chunks", a
       const w = Math.min(700, D - c0);
       const chunk = new Float32Array(n * w); // [n, w] f32
       for (let i = 0; i < n; i++) chunk.set(x.subarray(i * D + c0, i * D + c0 + w), i * w);
-      sums.add(await gram.products(chunk, w));
+      sums.add(await gram.products(chunk, w), new Float64Array(n)); // norms come from the decoder (share-decode)
     }
     const dots = new Float64Array(n); // [n] f64
     for (let i = 0; i < n; i++) {

@@ -150,7 +150,7 @@ test("share-match-threads: when threads cannot start, the match runs on this thr
 test("share-match-threads: a thread that cannot open the model fails the match with an error naming the file", { skip: noScript }, async () => {
   const missing = path.join(os.tmpdir(), "headshare-no-such-model", "model.safetensors");
   await assert.rejects(
-    runParallel({ weightsPath: missing, strategy: "qk", granularity: "group", chunkBytes: 4096, units: 4, blocks: 4, threads: 2, intraOpThreads: 1, script: script! }, new GramSums(2, 2), new Float64Array(4)),
+    runParallel({ weightsPath: missing, strategy: "qk", granularity: "group", chunkBytes: 4096, units: 4, blocks: 4, threads: 2, intraOpThreads: 1, script: script! }, new GramSums(2, 2)),
     (e: unknown) => e instanceof MatchError && e.code === "read-failed" && e.message.includes("headshare-no-such-model"),
   );
 });
@@ -159,7 +159,7 @@ test("share-match-threads: a thread that finds another schedule (the file change
   await withModel({ family: "llama", layers: 3, heads: 2, headDim: 8, seed: 37 }, async (dir) => {
     const weightsPath = path.join(dir, "model.safetensors");
     await assert.rejects(
-      runParallel({ weightsPath, strategy: "qk", granularity: "group", chunkBytes: 1024, units: 6, blocks: 99, threads: 2, intraOpThreads: 1, script: script! }, new GramSums(3, 2), new Float64Array(6)),
+      runParallel({ weightsPath, strategy: "qk", granularity: "group", chunkBytes: 1024, units: 6, blocks: 99, threads: 2, intraOpThreads: 1, script: script! }, new GramSums(3, 2)),
       (e: unknown) => e instanceof MatchError && e.message.includes(weightsPath) && /changed while it was being matched/.test(e.message),
     );
   });

@@ -1,8 +1,8 @@
 /**
  * The match kernel: the Gram matrix of n unit vectors restricted to strictly-lower-layer pairs,
  * accumulated in float64 over column chunks of the vectors, each chunk's products computed by
- * onnxruntime (float32 Gemm, A·Bᵀ) — method.md §2. Squared norms are not computed here: the
- * matcher sums squares while it decodes (bf16wasm.ts), so no block needs a diagonal.
+ * onnxruntime (float32 Gemm, A·Bᵀ) — method.md §2. Squared norms are summed by the decoder
+ * (bf16wasm.ts) and only added up here, so no block needs a diagonal.
  *
  * Units are rows ordered by (layer, unit): row r = layer·U + unit. Sources are taken in strips
  * of whole layers (≈ 64 units, B); each strip is multiplied by every unit from the strip's second
@@ -47,14 +47,21 @@ export function gramBlocks(layers: number, unitsPerLayer: number, stripRows = 64
   return out;
 }
 
-/** The float64 sums of every block's products over the chunks, one [aRows, bRows] array per block. */
+/**
+ * The float64 sums over the chunks: every block's products (one [aRows, bRows] array per block) and
+ * every unit's squared norm. Chunks are added in order by whoever computed them (this thread or
+ * match threads), so the sums are the same bit for bit.
+ */
 export class GramSums {
   readonly blocks: readonly GramBlock[];
   private readonly sums: Float64Array[];
+  /** Squared norm of every unit vector. */
+  readonly norms2: Float64Array; // [n] f64
   private added = 0; // chunks added
   constructor(layers: number, private readonly unitsPerLayer: number) {
     this.blocks = gramBlocks(layers, unitsPerLayer);
     this.sums = this.blocks.map((b) => new Float64Array(b.aRows * b.bRows)); // [aRows, bRows] f64 each
+    this.norms2 = new Float64Array(layers * unitsPerLayer);
   }
 
   /** True until the first chunk is added. */
@@ -62,14 +69,19 @@ export class GramSums {
     return this.added === 0;
   }
 
-  /** Adds one chunk's products (GramKernel.products), in chunk order (the float64 sums depend on it). */
-  add(products: readonly Float32Array[]): void {
+  /**
+   * Adds one chunk's products (GramKernel.products) and its per-unit sums of squares, in chunk order
+   * (the float64 sums depend on it).
+   */
+  add(products: readonly Float32Array[], norms: Float64Array /* [n] f64 */): void {
     if (products.length !== this.sums.length) throw new RangeError(`gram: ${products.length} products for ${this.sums.length} blocks`);
+    if (norms.length !== this.norms2.length) throw new RangeError(`gram: ${norms.length} squared norms for ${this.norms2.length} units`);
     products.forEach((c, k) => {
       const sum = this.sums[k]!;
       if (c.length !== sum.length) throw new RangeError(`gram: block ${k} product holds ${c.length} values, expected ${sum.length}`);
       for (let j = 0; j < sum.length; j++) sum[j]! += c[j]!;
     });
+    for (let i = 0; i < norms.length; i++) this.norms2[i]! += norms[i]!;
     this.added++;
   }
 

@@ -136,7 +136,6 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   const schedule = matchSchedule(ckpt, opts.strategy, opts.granularity, chunkBytes);
   const total = schedule.blocks.length;
   const sums = new GramSums(L, U);
-  const norms2 = new Float64Array(n); // [n] f64 squared norms, added block by block
   const stats = opts.stats;
 
   aborted(opts.signal);
@@ -162,7 +161,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
           threads: threads.count, intraOpThreads: opts.intraOpThreads ?? Math.max(1, Math.floor(cores / threads.count)), script: threads.script!,
           ...(opts.signal ? { signal: opts.signal } : {}),
           onMerged: (k) => opts.onProgress?.({ phase: "gram", done: k + 1, total }),
-        }, sums, norms2);
+        }, sums);
         bytesRead = r.bytes;
         provider = r.provider;
         threaded = true;
@@ -187,8 +186,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
           aborted(opts.signal);
           reader.prefetch(k + 1);
           const t1 = performance.now();
-          sums.add(await kernel!.products(reader.chunk.subarray(0, n * blk.width), blk.width, opts.signal));
-          for (let i = 0; i < n; i++) norms2[i]! += blk.norms[i]!;
+          sums.add(await kernel!.products(reader.chunk.subarray(0, n * blk.width), blk.width, opts.signal), blk.norms);
           const t2 = performance.now();
           if (stats) { stats.readWait += blk.waited; stats.decode += (t1 - t0) / 1000 - blk.waited; stats.gram += (t2 - t1) / 1000; stats.blocks++; stats.threads = 1; }
           opts.onProgress?.({ phase: "gram", done: k + 1, total });
@@ -207,6 +205,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
 
   // Best strictly-lower source per target, ties to the lowest (layer, unit) (strict >).
   const keep = opts.keepLowerCosines ?? n <= 4096;
+  const { norms2 } = sums; // [n] f64
   const dots = new Float64Array(n); // [≤ n] f64: one target's lower-layer dot products
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(norms2[i]!)) {

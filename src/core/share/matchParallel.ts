@@ -98,17 +98,17 @@ export interface ParallelResult {
   readonly gram: number;
 }
 
-/** Runs the blocks on `threads` match threads, adding products to `sums` and squares to `norms2` in block order. */
-export async function runParallel(run: ParallelRun, sums: GramSums, norms2: Float64Array): Promise<ParallelResult> {
+/** Runs the blocks on `threads` match threads, adding their products and squared norms to `sums` in block order. */
+export async function runParallel(run: ParallelRun, sums: GramSums): Promise<ParallelResult> {
   activeRuns++;
   try {
-    return await startThreads(run, sums, norms2);
+    return await startThreads(run, sums);
   } finally {
     activeRuns--;
   }
 }
 
-function startThreads(run: ParallelRun, sums: GramSums, norms2: Float64Array): Promise<ParallelResult> {
+function startThreads(run: ParallelRun, sums: GramSums): Promise<ParallelResult> {
   return new Promise<ParallelResult>((resolve, reject) => {
     const workers: Worker[] = [];
     const exited: Promise<void>[] = [];
@@ -171,8 +171,7 @@ function startThreads(run: ParallelRun, sums: GramSums, norms2: Float64Array): P
             try {
               for (let b = pending.get(next); b; b = pending.get(next)) {
                 pending.delete(next);
-                sums.add(b.products);
-                for (let i = 0; i < norms2.length; i++) norms2[i]! += b.norms[i]!;
+                sums.add(b.products, b.norms);
                 run.onMerged?.(next);
                 next++;
               }
