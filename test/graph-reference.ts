@@ -97,16 +97,9 @@ export function gpt2Reference(spec: ModelSpec, W: Weights, ids: readonly number[
   });
 }
 
-/** Rotate-half RoPE of one head vector at position t. */
+/** Rotate-half RoPE of one head vector at position t (every dim rotated). */
 function rope(x: Float64Array, off: number, dh: number, t: number, theta: number): void {
-  const half = dh / 2;
-  for (let i = 0; i < half; i++) {
-    const f = t / Math.pow(theta, (2 * i) / dh);
-    const c = Math.cos(f), s = Math.sin(f);
-    const a = x[off + i]!, b = x[off + i + half]!;
-    x[off + i] = a * c - b * s;
-    x[off + i + half] = b * c + a * s;
-  }
+  ropePartial(x, off, dh, t, theta);
 }
 
 /** Llama / Qwen2 logits [S, V] of one sequence (names "model.layers.{l}.…"). */
