@@ -9,9 +9,15 @@ export interface BenchOptions {
   /** Cache folder for generated inputs (outside the repo by default). */
   readonly cacheDir: string;
 }
+/**
+ * What a benchmark measured, JSON-able: named results with units in their names or fields, e.g.
+ * `{ forwardSeconds: { median, min, max, n }, peakRssGiB: 2.7, ratioToMatMul: 0.81 }`. `npm run bench`
+ * records it with the machine it ran on (issue 16 defines the file and the README generator).
+ */
+export type BenchResult = Record<string, unknown>;
 export interface Bench {
   readonly name: string;
-  run(opts: BenchOptions): Promise<void>;
+  run(opts: BenchOptions): Promise<BenchResult | void>;
 }
 
 import os from "node:os";
