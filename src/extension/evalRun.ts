@@ -1,26 +1,47 @@
 /**
- * Quick eval plumbing shared by the command and the sharing-map panel: which text to score (the
- * setting, the active editor's selection or document, or a chosen file) and "original vs shared at
- * ratio α" (DirectShare into a temporary folder in global storage with the cached match table, then
- * eval original vs that, then the folder is removed whatever happens).
+ * Scoring plumbing shared by Compress's report, Quick Eval, the sharing map and Sweep: the protocol
+ * params of a text (window setting, per-document separator), the eval of original vs a shared folder
+ * with the text recorded in the result, "original vs shared at ratio α" (DirectShare into a temporary
+ * folder in global storage with the cached match table, eval, the folder removed whatever happens), and
+ * the titles that name model, ratio, text and protocol.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import * as vscode from "vscode";
 import type { MatchTable } from "../core/share/types";
 import type { EvalSummary, SimilarityGrid } from "../protocol/webview";
-import { ExtensionError } from "./errors";
 import type { Job } from "./jobs";
-import { attentionGrid, evalSummary } from "./mapping";
-import type { JobParams } from "../protocol/worker";
+import { attentionGrid, evalSummary, modelRef } from "./mapping";
+import type { JobParams, JobResult } from "../protocol/worker";
 import type { Session } from "./session";
+import { protocolWord, textRef } from "./evalText";
+import type { EvalText } from "./evalText";
 
-export interface EvalText {
-  readonly file: string;
-  /** What it is, for messages ("selection in notes.md (1,204 chars)"). */
-  readonly label: string;
-  /** Removes a temporary file made for it. */
-  cleanup(): Promise<void>;
+export type { EvalText } from "./evalText";
+
+/** The protocol options of an eval/sweep request for this text (window setting, documents split). */
+export function textParams(session: Session, text: EvalText): { window?: number; documentsSeparator?: string } {
+  const s = session.settings;
+  return { ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(text.separator ? { documentsSeparator: text.separator } : {}) };
+}
+
+/** "stories260K-hf @30% · tinystories-valid-excerpt.txt (documents)": what every result's title names. */
+export function resultTitle(kind: string, model: string, ratio: number | null, text: Pick<EvalText, "label" | "separator"> | null): string {
+  return `${kind}: ${modelRef(model).name}${ratio !== null ? ` @${Math.round(ratio * 100)}%` : ""}${text ? ` · ${text.label} (${protocolWord(text)})` : ""}`;
+}
+
+/** An eval result as the views show it, with the text and its protocol recorded. */
+export function scoredSummary(r: JobResult<"headshare/eval">, ratio: number | null, seconds: number | null, text: EvalText): EvalSummary {
+  return { ...evalSummary(r, ratio, seconds), text: textRef(text), protocolKind: r.protocol.kind, separatorHint: text.separator ? null : text.hint };
+}
+
+/** Original (`model`) vs a shared checkpoint (`shared`) on `text`; `attention` also measures the original's attention-map similarity. */
+export async function evalAgainst(session: Session, job: Job, model: string, shared: string, ratio: number | null, text: EvalText,
+  onPhase?: (message: string, fraction: number | null) => void, attention = false): Promise<{ summary: EvalSummary; attention: SimilarityGrid | null; result: JobResult<"headshare/eval"> }> {
+  onPhase?.(`Scoring ${text.label}`, 0);
+  const t0 = Date.now();
+  const r = await session.request(job, "headshare/eval", { model, compare: shared, text: text.file, attention, ...textParams(session, text) },
+    (p) => onPhase?.(`Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
+  return { summary: scoredSummary(r, ratio, (Date.now() - t0) / 1000, text), attention: attention ? attentionGrid(r) : null, result: r };
 }
 
 async function tempDir(session: Session, prefix: string): Promise<string> {
@@ -29,61 +50,16 @@ async function tempDir(session: Session, prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(base, prefix));
 }
 
-/** The text to score. `prefer`: "ask" shows a pick of what is available. */
-export async function resolveEvalText(session: Session, prefer: "auto" | "ask"): Promise<EvalText | undefined> {
-  const s = session.settings;
-  const editor = vscode.window.activeTextEditor;
-  type Choice = { label: string; description?: string; get: () => Promise<EvalText | undefined> };
-  const fromString = async (text: string, label: string): Promise<EvalText> => {
-    const dir = await tempDir(session, "text-");
-    const file = path.join(dir, "text.txt");
-    await fs.writeFile(file, text, "utf8");
-    return { file, label, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
-  };
-  const choices: Choice[] = [];
-  if (editor && !editor.selection.isEmpty) {
-    const text = editor.document.getText(editor.selection);
-    choices.push({ label: "$(selection) Selection", description: `${text.length} characters of ${path.basename(editor.document.fileName)}`, get: () => fromString(text, `selection in ${path.basename(editor.document.fileName)}`) });
-  }
-  if (editor && editor.document.getText().trim()) {
-    const doc = editor.document;
-    choices.push({ label: "$(file) Active editor", description: path.basename(doc.fileName), get: () => fromString(doc.getText(), path.basename(doc.fileName)) });
-  }
-  if (s.evalText) {
-    choices.push({ label: "$(gear) Eval text from settings", description: s.evalText, get: async () => {
-      try { await fs.access(s.evalText); } catch { throw new ExtensionError("no-text", `headshare.eval.text points at ${s.evalText}, which cannot be read; fix the setting or choose a file`); }
-      return { file: s.evalText, label: path.basename(s.evalText), cleanup: async () => undefined };
-    } });
-  }
-  choices.push({ label: "$(folder-opened) Choose a text file…", get: async () => {
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: "Score this text", filters: { Text: ["txt", "md", "json", "jsonl", "csv"], All: ["*"] } });
-    return picked?.[0] ? { file: picked[0].fsPath, label: path.basename(picked[0].fsPath), cleanup: async () => undefined } : undefined;
-  } });
-  if (prefer === "auto") {
-    // The setting wins (reproducible numbers), then a selection, then the editor, else ask.
-    const auto = choices.find((c) => c.label.includes("settings")) ?? (choices.length > 1 ? choices[0] : undefined);
-    if (auto) return auto.get();
-  }
-  const pick = await vscode.window.showQuickPick(choices, { title: "Headshare: which text to score?", placeHolder: "Perplexity of the original and shared models on…" });
-  return pick?.get();
-}
-
 /** Original vs shared at `ratio`: shares into a temporary folder, evaluates, removes it. `attention` also measures the original's attention-map similarity. */
 export async function evalAtRatio(session: Session, job: Job, model: string, table: MatchTable, ratio: number, text: EvalText,
   onPhase?: (message: string, fraction: number | null) => void, attention = false): Promise<EvalSummary & { attention?: SimilarityGrid | null }> {
-  const s = session.settings;
   const dir = await tempDir(session, "shared-");
   const out = path.join(dir, "model");
   try {
     onPhase?.(`Sharing ${Math.round(ratio * 100)}% of the units`, null);
     await session.request(job, "headshare/share", { model, ratio, strategy: table.strategy, granularity: table.granularity, format: "dense", out, table: table as ShareTable });
-    onPhase?.(`Scoring ${text.label}`, 0);
-    const t0 = Date.now();
-    const r = await session.request(job, "headshare/eval", {
-      model, compare: out, text: text.file, attention, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}),
-      ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}),
-    }, (p) => onPhase?.(`Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
-    return attention ? { ...evalSummary(r, ratio, (Date.now() - t0) / 1000), attention: attentionGrid(r) } : evalSummary(r, ratio, (Date.now() - t0) / 1000);
+    const r = await evalAgainst(session, job, model, out, ratio, text, onPhase, attention);
+    return attention ? { ...r.summary, attention: r.attention } : r.summary;
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

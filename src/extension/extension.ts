@@ -19,6 +19,14 @@ import { Session } from "./session";
 
 let session: Session | undefined;
 
+/** What a cancel of each command leaves behind, in the confirmation. */
+const CANCELLED: Record<string, string> = {
+  "headshare.compress": "Compress cancelled; no output folder was left behind.",
+  "headshare.quickEval": "Quick Eval cancelled; its temporary files were removed.",
+  "headshare.sweep": "Sweep cancelled.",
+  "headshare.showSharingMap": "matching heads cancelled.",
+};
+
 /** What `activate` returns: a small API for automation and the extension tests. */
 export interface HeadshareApi {
   /** Ids and labels of running jobs. */
@@ -29,6 +37,12 @@ export interface HeadshareApi {
   mapPanel(model: string): MapPanel | undefined;
   /** The report shown last. */
   latestReport(): ReportPanel["report"] | undefined;
+  /** The report shown last, once the evaluation it started by itself has finished. */
+  settledReport(): Promise<ReportPanel["report"] | undefined>;
+  /** The report panel's tab title. */
+  latestReportTitle(): string | undefined;
+  /** The status bar item's text now. */
+  statusText(): string;
   /** The worker process id while one runs. */
   workerPid(): number | undefined;
   /** Whether model files linking out of their folder are followed now (headshare.followSymlinks, trusted workspaces only). */
@@ -44,7 +58,12 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
         try {
           return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
         } catch (e) {
-          if (isCancel(e)) { s.log.info(`${id}: cancelled`); return undefined; }
+          if (isCancel(e)) {
+            s.log.info(`${id}: cancelled`);
+            // A cancel says so (the notification that showed the job is gone by now).
+            void vscode.window.showInformationMessage(`Headshare: ${CANCELLED[id] ?? "cancelled."}`);
+            return undefined;
+          }
           if ((e as { code?: unknown }).code === "untrusted") { s.log.warn(`${id}: ${messageOf(e)}`); return undefined; }   // requireTrust already told the user
           s.log.error(`${id}: ${messageOf(e)}`);
           void vscode.window.showErrorMessage(`Headshare: ${messageOf(e)}`, "Open Logs").then((a) => a && s.log.show());
@@ -59,8 +78,9 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       command("headshare.inspect", (uri: vscode.Uri | undefined) => inspectCommand(s, uri)),
       vscode.commands.registerCommand("headshare.showLogs", () => s.log.show()),
       vscode.commands.registerCommand("headshare.cancel", () => {
+        const names = s.jobs.list.map((j) => j.label);
         const n = s.jobs.cancel();
-        if (!n) void vscode.window.showInformationMessage("Headshare: no job is running.");
+        void vscode.window.showInformationMessage(n ? `Headshare: cancelling ${names.join(", ")}…` : "Headshare: no job is running.");
         return n;
       }),
       vscode.commands.registerCommand("headshare.restartWorker", () => s.restartWorker("restarted by the user")),
@@ -75,6 +95,9 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       cancel: (id) => s.jobs.cancel(id),
       mapPanel: (model) => MapPanel.find(model),
       latestReport: () => ReportPanel.latest?.report,
+      settledReport: async () => { const p = ReportPanel.latest; await p?.settled(); return p?.report; },
+      latestReportTitle: () => ReportPanel.latest?.panel.title,
+      statusText: () => s.status.text,
       workerPid: () => s.worker.pid,
       followSymlinks: () => s.followSymlinks,
     };

@@ -1,11 +1,16 @@
 /**
- * Which checkpoint a command acts on: the explorer's selection, else the active sharing map's or
- * inspect editor's model, else an open dialog. Output-folder rules live here too (pure functions).
+ * Which checkpoint a command acts on (the one "which model" rule, stated in the pick's placeholder):
+ * the explorer item the command was run on; from the palette, a pick with the active sharing map's
+ * model first, then the workspace's model folders, then "Choose a checkpoint…" (always a way to pick
+ * another). Output-folder rules live here too (pure functions).
  */
 import fs from "node:fs/promises";
 import path from "node:path";
 import * as vscode from "vscode";
 import { ExtensionError } from "./errors";
+import { workspaceModelFolders } from "./modelFolders";
+
+export const MODEL_RULE = "Model: the explorer item you right-clicked; from the palette, the open sharing map's model first, or any other.";
 export { defaultOutput, outputProblem } from "./outputPath";
 
 /** The model folder of a checkpoint path (a folder, or the folder holding a weights file). */
@@ -37,7 +42,18 @@ export async function checkModelPath(p: string): Promise<string> {
 export async function pickModel(uri: vscode.Uri | undefined, fallback: string | undefined, title: string): Promise<string | undefined> {
   if (uri instanceof vscode.Uri && uri.scheme === "file") return checkModelPath(uri.fsPath);
   if (typeof uri === "string") return checkModelPath(uri);
-  if (fallback) return fallback;
+  const others = workspaceModelFolders().filter((f) => f !== fallback);
+  if (fallback || others.length) {
+    type Item = vscode.QuickPickItem & { path?: string };
+    const items: Item[] = [
+      ...(fallback ? [{ label: `$(graph) ${path.basename(fallback)}`, description: "the open sharing map's model", detail: fallback, path: fallback }] : []),
+      ...others.map((f) => ({ label: `$(folder) ${path.basename(f)}`, description: vscode.workspace.asRelativePath(f), path: f })),
+      { label: "$(folder-opened) Choose a checkpoint…", description: "a .safetensors file or a model folder anywhere" },
+    ];
+    const pick = await vscode.window.showQuickPick(items, { title, placeHolder: MODEL_RULE });
+    if (!pick) return undefined;
+    if (pick.path) return checkModelPath(pick.path);
+  }
   const picked = await vscode.window.showOpenDialog({
     title, canSelectFiles: true, canSelectFolders: true, canSelectMany: false, openLabel: "Use this checkpoint",
     filters: { Safetensors: ["safetensors"], "All files": ["*"] },

@@ -18,6 +18,13 @@ import type { Job } from "./jobs";
 import { Log } from "./log";
 import { StatusBar } from "./statusBar";
 
+/** What each worker job is called in progress texts. */
+const PHASES: Partial<Record<WorkerJob, string>> = {
+  "headshare/inspect": "reading the header", "headshare/match": "matching heads", "headshare/plan": "planning",
+  "headshare/share": "writing the checkpoint", "headshare/expand": "expanding", "headshare/eval": "scoring",
+  "headshare/sweep": "sweeping", "headshare/postshare": "PostShare",
+};
+
 export class Session implements vscode.Disposable {
   readonly log = new Log();
   readonly jobs = new Jobs();
@@ -74,7 +81,9 @@ export class Session implements vscode.Disposable {
         ...(s.jobTimeoutMinutes > 0 ? { jobTimeoutMs: Object.fromEntries(["headshare/match", "headshare/share", "headshare/eval", "headshare/sweep", "headshare/inspect", "headshare/expand"].map((m) => [m, s.jobTimeoutMinutes * 60_000])) } : {}),
         log: (level, message) => this.log[level](message),
       });
-      client.onStatus((st) => this.status.setStatus(st));
+      // A job's failure (the worker still runs) is the job's error, reported where it was started; the
+      // status bar turns red only when the worker process itself died.
+      client.onStatus((st) => this.status.setStatus(st, client.pid !== undefined));
       this.client = client;
     }
     return this.client;
@@ -82,10 +91,13 @@ export class Session implements vscode.Disposable {
 
   /** Runs a worker job as a UI job (cancellable from everywhere, progress in the status bar). */
   request<M extends WorkerJob>(job: Job, method: M, params: JobParams<M>, onProgress?: (p: Progress) => void): Promise<JobResult<M>> {
+    // A new request is a new phase: no fraction until its first progress (never the last phase's 100%).
+    const name = PHASES[method] ?? method.replace("headshare/", "");
+    this.jobs.progress(job, name, null);
     return this.worker.request(method, params, {
       signal: job.controller.signal,
       onProgress: (p) => {
-        this.jobs.progress(job, p.phase, p.total > 0 ? Math.min(1, p.done / p.total) : null);
+        this.jobs.progress(job, `${name} (${p.phase})`, p.total > 0 ? Math.min(1, p.done / p.total) : null, p.message ? `${name}: ${p.message}` : null);
         onProgress?.(p);
       },
     });

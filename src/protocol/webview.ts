@@ -77,7 +77,23 @@ export const mapInitSchema = z.object({
   canEval: z.boolean(),
   /** The last quick eval of this panel (shown again after the webview reloads, e.g. on a tab switch). */
   lastEval: z.lazy(() => evalSummarySchema).nullable().optional(),
+  /** The rule that picks the text quick eval scores, in words (shown beside the button). */
+  textRule: z.string().max(1000).optional(),
 });
+
+/** Which text a result scored, and why that one (the "which text" rule, stated with every result). */
+export const evalTextSchema = z.object({
+  /** Absolute path of the scored file (a temporary copy for a selection or an unsaved editor). */
+  path: z.string(),
+  /** Short name for titles ("heldout-brown.txt", "selection in notes.md"). */
+  label: z.string().max(300),
+  /** Why this text ("named in MODEL_CARD.md", "headshare.eval.text", "chosen by you"). */
+  source: z.string().max(300),
+});
+export type EvalText = z.infer<typeof evalTextSchema>;
+
+/** A separator found in a text that was scored as one stream (the view offers to score it per document). */
+export const separatorHintSchema = z.object({ separator: z.string().min(1).max(200), occurrences: count });
 
 /** Quality metrics of a shared model against its original (src/core/eval EvalResult, display shape). */
 export const evalSummarySchema = z.object({
@@ -93,6 +109,14 @@ export const evalSummarySchema = z.object({
   /** Per layer cosine between original and shared hidden states, index = layer (0 = embeddings or first block). */
   hiddenCosine: z.array(finite),
   seconds: finite.nullable(),
+  /** The text scored (absent in reports saved before it was recorded). */
+  text: evalTextSchema.nullable().optional(),
+  /** Documents split (each scored alone) or stream windows. */
+  protocolKind: z.enum(["documents", "stream"]).optional(),
+  /** Set when the text holds a document separator but was scored as a stream. */
+  separatorHint: separatorHintSchema.nullable().optional(),
+  /** Where the numbers came from when not measured for this view ("the sharing map's quick eval at 30%"). */
+  reusedFrom: z.string().max(300).nullable().optional(),
 });
 
 /** One ratio of a sweep. */
@@ -137,8 +161,19 @@ export const postShareSummarySchema = z.object({
 });
 export type PostShareSummary = z.infer<typeof postShareSummarySchema>;
 
+/** Where a report's evaluation stands (the report evaluates in place: pending → running → done or failed). */
+export const evalStateSchema = z.object({
+  state: z.enum(["offer", "running", "failed", "too-large"]),
+  /** What to say ("No held-out text is named in this model's card…", the error about the input, the estimate). */
+  message: z.string().max(4000),
+  /** The text being scored (running) or that would be scored. */
+  text: evalTextSchema.nullable(),
+});
+
 /** Everything the regression report shows; every part but the header is optional. */
 export const reportSchema = z.object({
+  /** What produced it (titles and sections follow it); absent in reports saved before it was recorded. */
+  kind: z.enum(["compress", "quickEval", "sweep"]).optional(),
   model: modelRefSchema,
   output: z.string().nullable(),
   method: z.enum(["directshare", "postshare"]),
@@ -158,6 +193,14 @@ export const reportSchema = z.object({
   weightSimilarity: similarityGridSchema.nullable(),
   attentionSimilarity: similarityGridSchema.nullable(),
   postShare: postShareSummarySchema.nullable().optional(),
+  /** The match table the plan came from: the report's weight map marks the shared units, their roots and chains from it. */
+  table: matchTableSchema.nullable().optional(),
+  /** The evaluation's state while there is no `eval` (or a new one runs). */
+  evalState: evalStateSchema.nullable().optional(),
+  /** The text of a sweep. */
+  sweepText: evalTextSchema.nullable().optional(),
+  /** The protocol of a sweep in words. */
+  sweepProtocol: z.string().max(500).nullable().optional(),
 });
 
 export const reportInitSchema = z.object({
@@ -238,8 +281,17 @@ export const hostSide = {
   requests: {
     /** Handshake: the webview listens; the answer holds everything the first render needs. */
     "webview/ready": { params: z.object({}), result: initSchema },
-    /** Quick eval of the original vs the model shared at `ratio` (cancellable by the RPC's cancel). */
-    "webview/quickEval": { params: z.object({ ratio }), result: evalSummarySchema },
+    /**
+     * Quick eval of the original vs the model shared at `ratio` (cancellable by the RPC's cancel). `text`:
+     * "auto" follows the rule (the model's held-out text, else headshare.eval.text, else ask), "choose"
+     * asks for a file; `separator` scores per document (null: as a stream; absent: the setting).
+     */
+    "webview/quickEval": { params: z.object({ ratio, text: z.enum(["auto", "choose"]).optional(), separator: z.string().min(1).max(200).nullable().optional() }), result: evalSummarySchema },
+    /**
+     * A report's evaluation, run in place (original vs the report's output): `text` as for quick eval, or
+     * "editor" (the active editor's text); the updated report arrives as `webview/init`. Cancellable.
+     */
+    "webview/evaluate": { params: z.object({ text: z.enum(["auto", "choose", "editor"]), separator: z.string().min(1).max(200).nullable().optional() }), result: z.object({}) },
     /** Save a rendered view; `path` is null when the user closed the save dialog. */
     "webview/export": { params: exportParamsSchema, result: z.object({ path: z.string().nullable() }) },
     /** Open the Compress flow for this panel's model, prefilled with this ratio. */
@@ -248,6 +300,8 @@ export const hostSide = {
   events: {
     /** Show the Headshare log. */
     "webview/openLogs": z.object({}),
+    /** The map's slider moved (the host offers this ratio to Quick Eval, Sweep and Compress from the palette). */
+    "webview/ratio": z.object({ ratio }),
   },
 } satisfies ProtocolSide;
 
@@ -274,6 +328,8 @@ export const fromWebviewSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready") }),
   exportParamsSchema.extend({ type: z.literal("export") }),
   z.object({ type: z.literal("quickEval"), ratio }),
+  z.object({ type: z.literal("evaluate"), text: z.enum(["auto", "choose", "editor"]) }),
+  z.object({ type: z.literal("ratio"), ratio }),
   z.object({ type: z.literal("compress"), ratio }),
   z.object({ type: z.literal("cancel") }),
   z.object({ type: z.literal("openLogs") }),

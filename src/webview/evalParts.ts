@@ -1,9 +1,28 @@
-/** Pieces shared by the map (quick eval) and the report: the metrics table and the hidden-cosine chart. */
+/** Pieces shared by the map (quick eval) and the report: what was scored, the metrics table, the per-document offer and the hidden-cosine chart. */
 import type { EvalSummary } from "../protocol/webview";
 import { h } from "./dom";
 import { fixed, int, pct } from "./format";
 import { drawLineChart } from "./lineChart";
 import type { Theme } from "./theme";
+import { button } from "./toolkit";
+
+/** "stories260K-hf vs shared at 30% · heldout-brown.txt (named in MODEL_CARD.md) · documents …": which model, text and protocol. */
+export function evalHeading(ev: EvalSummary, model: string): HTMLElement {
+  const text = ev.text ? `${ev.text.label} (${ev.text.source})` : "a text not recorded in this report";
+  return h("p", { class: "scored", id: "eval-scored", title: ev.text?.path ?? "" },
+    h("strong", {}, "Scored: "), `${model} vs shared${ev.ratio !== null ? ` at ${pct(ev.ratio, 0)}` : ""} on ${text} · ${ev.protocol}`,
+    ev.reusedFrom ? h("span", { class: "hint" }, ` · from ${ev.reusedFrom}`) : null);
+}
+
+/** When the text holds a separator but was scored as a stream: the offer to score it per document. */
+export function separatorOffer(ev: EvalSummary, rescore: (separator: string) => void): HTMLElement | null {
+  const hint = ev.separatorHint;
+  if (!hint) return null;
+  return h("div", { class: "warning", id: "separator-offer", role: "note" },
+    `This text holds ${int(hint.occurrences)} × ${hint.separator} but was scored as one stream of windows, so documents run into each other (perplexity is then higher than the usual per-document number). `,
+    button(`Score per document (split at ${hint.separator})`, { id: "score-per-document", onClick: () => rescore(hint.separator) }),
+    h("span", { class: "hint" }, " Set headshare.eval.documentSeparator to make it the default."));
+}
 
 /** Original vs shared: perplexity, NLL, KL, top-1 agreement, tokens, protocol. */
 export function evalTable(ev: EvalSummary): HTMLElement {

@@ -9,6 +9,17 @@ import type { Theme } from "./theme";
 
 export type Cell = readonly [row: number, col: number];
 
+export type Mark = "selected" | "chained" | "root";
+
+/** Black or white, whichever stands out more on a CSS colour ("rgb(r, g, b)" or "#rrggbb"): the halo that keeps marks visible on any cell in any theme. */
+export function haloFor(colour: string): string {
+  let r = 0, g = 0, b = 0;
+  const m = /rgba?\((\d+)[, ]+(\d+)[, ]+(\d+)/.exec(colour);
+  if (m) { r = +m[1]!; g = +m[2]!; b = +m[3]!; }
+  else if (/^#[0-9a-f]{6}$/i.test(colour)) { r = parseInt(colour.slice(1, 3), 16); g = parseInt(colour.slice(3, 5), 16); b = parseInt(colour.slice(5, 7), 16); }
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? "#000000" : "#ffffff";
+}
+
 export interface Link {
   readonly to: Cell;
   readonly kind: "source" | "root";
@@ -24,8 +35,8 @@ export interface HeatmapModel {
   readonly domain: readonly [number, number];
   /** Cell value, or null for "no value" (e.g. layer 0 has no lower layer to match). */
   value(r: number, c: number): number | null;
-  /** "selected" cells get a filled mark, "root" cells (kept, used by a selected one) a ring. */
-  mark(r: number, c: number): "selected" | "root" | null;
+  /** "selected" cells get a filled dot, "chained" ones (shared through a chain to a root) a dot in a ring, "root" cells (kept, used by a selected one) a ring. */
+  mark(r: number, c: number): Mark | null;
   links(r: number, c: number): readonly Link[];
   /** One-line description for the live region and the accessible table. */
   describe(r: number, c: number): string;
@@ -164,14 +175,7 @@ export class Heatmap {
         }
         if (hc || cs >= 14) { ctx.strokeStyle = hc ? t.border : t.background; ctx.lineWidth = hc ? 1 : 0.5; ctx.strokeRect(x + 0.25, y + 0.25, cs - 0.5, cs - 0.5); }
         const mark = m.mark(r, c);
-        if (mark) {
-          const rad = Math.max(2, cs * 0.18);
-          ctx.beginPath();
-          ctx.arc(x + cs / 2, y + cs / 2, rad, 0, 2 * Math.PI);
-          ctx.lineWidth = Math.max(1, cs * 0.06);
-          if (mark === "selected") { ctx.fillStyle = t.accent; ctx.fill(); ctx.strokeStyle = t.background; ctx.stroke(); }
-          else { ctx.strokeStyle = t.accent2; ctx.lineWidth = Math.max(1.5, cs * 0.08); ctx.stroke(); }
-        }
+        if (mark) drawMark(ctx, mark, x + cs / 2, y + cs / 2, cs, t, haloFor(v === null ? t.background : colour(v)));
       }
     }
     this.drawColourBar(ctx, t, colour, m.domain);
@@ -226,8 +230,11 @@ export class Heatmap {
     const m = this.model!;
     const tds = Array.from(this.table.querySelectorAll("td"));
     for (const td of tds) {
-      const mark = m.mark(Number(td.dataset.row), Number(td.dataset.col));
+      const raw = m.mark(Number(td.dataset.row), Number(td.dataset.col));
+      // A chained target is a selected target (data-mark), with data-chain beside it.
+      const mark = raw === "chained" ? "selected" : raw;
       if (mark) { if (td.dataset.mark !== mark) td.dataset.mark = mark; } else if (td.dataset.mark) delete td.dataset.mark;
+      if (raw === "chained") td.dataset.chain = "true"; else if (td.dataset.chain) delete td.dataset.chain;
     }
     window.clearTimeout(this.textTimer);
     this.textTimer = window.setTimeout(() => {
@@ -250,7 +257,7 @@ export class Heatmap {
         rect.append(s("title", {}, m.describe(r, c)));
         svg.append(rect);
         const mark = m.mark(r, c);
-        if (mark) svg.append(s("circle", { cx: MARGIN.left + (c + 0.5) * cs, cy: MARGIN.top + (r + 0.5) * cs, r: Math.max(2, cs * 0.18), fill: mark === "selected" ? t.accent : "none", stroke: mark === "selected" ? t.background : t.accent2, "stroke-width": 1.5 }));
+        if (mark) svg.append(...markSvg(mark, MARGIN.left + (c + 0.5) * cs, MARGIN.top + (r + 0.5) * cs, cs, t, haloFor(v === null ? t.background : colour(v))));
       }
     }
     const x = MARGIN.left + m.cols * cs + 12, hgt = Math.max(60, m.rows * cs);
@@ -261,4 +268,38 @@ export class Heatmap {
       s("text", { x: x + 14, y: MARGIN.top + hgt - 4, fill: t.muted }, m.domain[0].toFixed(2)));
     return svg;
   }
+}
+
+/** Mark sizes for a cell of `cs` pixels: the dot, the ring around it, the halo under both. */
+function markGeometry(cs: number) {
+  const dot = Math.max(2, cs * 0.18);
+  return { dot, ring: Math.max(dot + 2.5, cs * 0.3), width: Math.max(1.5, cs * 0.08) };
+}
+
+/** Draws a mark on the canvas; `halo` (black or white against the cell) keeps it visible in light and dark themes. */
+function drawMark(ctx: CanvasRenderingContext2D, mark: Mark, x: number, y: number, cs: number, t: Theme, halo: string): void {
+  const g = markGeometry(cs);
+  const circle = (rad: number) => { ctx.beginPath(); ctx.arc(x, y, rad, 0, 2 * Math.PI); };
+  if (mark !== "selected") {
+    circle(g.ring);
+    ctx.strokeStyle = halo; ctx.lineWidth = g.width + 2; ctx.stroke();
+    ctx.strokeStyle = t.accent2; ctx.lineWidth = g.width; ctx.stroke();
+  }
+  if (mark !== "root") {
+    circle(g.dot);
+    ctx.fillStyle = t.accent; ctx.fill();
+    ctx.strokeStyle = halo; ctx.lineWidth = Math.max(1, cs * 0.05); ctx.stroke();
+  }
+}
+
+/** The same mark as SVG elements. */
+function markSvg(mark: Mark, x: number, y: number, cs: number, t: Theme, halo: string): SVGElement[] {
+  const g = markGeometry(cs);
+  const out: SVGElement[] = [];
+  if (mark !== "selected") {
+    out.push(s("circle", { cx: x, cy: y, r: g.ring, fill: "none", stroke: halo, "stroke-width": g.width + 2 }),
+      s("circle", { cx: x, cy: y, r: g.ring, fill: "none", stroke: t.accent2, "stroke-width": g.width, class: "mark-ring" }));
+  }
+  if (mark !== "root") out.push(s("circle", { cx: x, cy: y, r: g.dot, fill: t.accent, stroke: halo, "stroke-width": Math.max(1, cs * 0.05), class: "mark-dot" }));
+  return out;
 }

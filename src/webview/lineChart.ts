@@ -33,12 +33,15 @@ export function drawLineChart(series: readonly Series[], o: LineChartOptions, th
     "aria-label": `${o.title}: ${series.map((q) => `${q.name} ${q.points.map((p) => `(${fmt(p[0])}, ${fmt(p[1])})`).join(" ")}`).join("; ")}`,
     "font-family": "sans-serif", "font-size": 10, class: "line-chart" }) as SVGSVGElement;
   svg.append(s("title", {}, o.title), s("text", { x: m.left, y: 14, fill: theme.foreground, "font-size": 12 }, o.title));
+  // One precision per axis, from the tick step (d3's tickFormat): "0.950" beside "1.000", never "1".
+  const yFmt = y.tickFormat(4);
   for (const tv of y.ticks(4)) {
     svg.append(s("line", { x1: m.left, x2: o.width - m.right, y1: y(tv), y2: y(tv), stroke: theme.grid, "stroke-opacity": 0.6 }));
-    svg.append(s("text", { x: m.left - 6, y: y(tv), "text-anchor": "end", "dominant-baseline": "middle", fill: theme.muted }, fmt(tv)));
+    svg.append(s("text", { x: m.left - 6, y: y(tv), "text-anchor": "end", "dominant-baseline": "middle", fill: theme.muted, class: "tick-y" }, yFmt(tv)));
   }
   const xt = o.integerX ? x.ticks(Math.min(10, Math.max(1, xs.length))).filter((v) => Number.isInteger(v)) : x.ticks(6);
-  for (const tv of xt) svg.append(s("text", { x: x(tv), y: o.height - m.bottom + 14, "text-anchor": "middle", fill: theme.muted }, fmt(tv)));
+  const xFmt = o.integerX ? (v: number) => String(v) : x.tickFormat(6);
+  for (const tv of xt) svg.append(s("text", { x: x(tv), y: o.height - m.bottom + 14, "text-anchor": "middle", fill: theme.muted, class: "tick-x" }, xFmt(tv)));
   svg.append(s("text", { x: (m.left + o.width - m.right) / 2, y: o.height - 4, "text-anchor": "middle", fill: theme.muted }, o.xLabel));
   svg.append(s("text", { x: 10, y: (m.top + o.height - m.bottom) / 2, "text-anchor": "middle", fill: theme.muted, transform: `rotate(-90 10 ${(m.top + o.height - m.bottom) / 2})` }, o.yLabel));
   if (o.markerX !== undefined && o.markerX !== null) {

@@ -28,7 +28,10 @@ function render(init: Init): void {
 }
 
 host.rpc.on("webview/init", render);
-host.rpc.on("webview/progress", (p) => { if (view instanceof MapView) view.setBusy(p.message, p.fraction); });
+host.rpc.on("webview/progress", (p) => {
+  if (view instanceof MapView) view.setBusy(p.message, p.fraction);
+  else if (view instanceof ReportView) view.setBusy(p.message);
+});
 
 const redraw = () => { if (view instanceof MapView || view instanceof ReportView) view.redraw(); };
 onThemeChange(redraw);

@@ -1,26 +1,30 @@
 /**
- * The sharing map: layer × unit heatmap of best-match scores with the current plan's selected targets
- * marked, a ratio slider that re-plans live (planSharing from src/core, pure), the score histogram with
- * the cut line, details of the focused cell (source, root, scores, saved bytes), quick eval, export.
+ * The sharing map: layer × unit heatmap of best-match scores with the current plan's shared units,
+ * chains and roots marked (src/webview/planCells.ts, shared with the report), a ratio slider that
+ * re-plans live (planSharing from src/core, pure), the score histogram with the cut line, details of
+ * the focused cell (source, root, scores, saved bytes), quick eval on the rule's text or another, and
+ * exports as figures (title, model, ratio, legend, histogram).
  */
-import { maxRatio, planSharing } from "../core/share/plan";
-import type { MatchTable, PlanTarget, SharingPlan } from "../core/share/types";
+import { maxRatio } from "../core/share/plan";
+import type { MatchTable } from "../core/share/types";
 import type { EvalSummary, MapInit } from "../protocol/webview";
 import { append, clear, h } from "./dom";
-import { evalTable, hiddenCosineChart } from "./evalParts";
-import { canvasPngBase64, stackSvgs, stem, svgText } from "./exporting";
+import { evalHeading, evalTable, hiddenCosineChart, separatorOffer } from "./evalParts";
+import { stem, svgPngBase64, svgText } from "./exporting";
+import { figureSvg, markLegend } from "./figure";
 import { bytes, fixed, int, pct, unitName } from "./format";
 import { Heatmap } from "./heatmap";
-import type { Cell, HeatmapModel, Link } from "./heatmap";
+import type { Cell } from "./heatmap";
 import { drawHistogram } from "./histogram";
 import type { Host } from "./host";
+import { PlanCells } from "./planCells";
 import { readTheme } from "./theme";
 import type { Theme } from "./theme";
 import { button, setDisabled, spinner, tag } from "./toolkit";
 
 export class MapView {
   private readonly table: MatchTable;
-  private plan!: SharingPlan;
+  private cells!: PlanCells;
   private ratio: number;
   private theme: Theme = readTheme();
   private readonly heatmap: Heatmap;
@@ -32,8 +36,8 @@ export class MapView {
   private readonly evalBox = h("section", { class: "eval", id: "eval-result", "aria-label": "Quick eval result" });
   private readonly busy = h("div", { class: "busy", id: "busy", role: "status" });
   private readonly evalButton: HTMLElement;
-  private byCell = new Map<number, PlanTarget>();
-  private rootUse = new Map<number, number>();
+  private readonly chooseButton: HTMLElement;
+  private ratioTimer: number | undefined;
   private lastEval: EvalSummary | null = null;
   private evalAbort: AbortController | undefined;
   private rendered = false;
@@ -47,9 +51,11 @@ export class MapView {
     this.slider.value = String(this.ratio);
     this.ratioOut = h("output", { id: "ratio-value", for: "ratio" }) as HTMLOutputElement;
     this.heatmap = new Heatmap(() => Math.min(this.root.clientWidth - 24, 900), (c) => this.showDetail(c));
-    this.evalButton = button("Quick eval at this ratio", { id: "quick-eval", onClick: () => void this.quickEval(),
-      title: init.canEval ? "Compare the shared model with the original on the eval text" : "Needs a trusted workspace and a tokenizer.json beside the model" });
+    this.evalButton = button("Quick eval at this ratio", { id: "quick-eval", onClick: () => void this.quickEval("auto"),
+      title: init.canEval ? "Compare the shared model with the original on the text the rule picks" : "Needs a trusted workspace and a tokenizer.json beside the model" });
+    this.chooseButton = button("Score another text…", { id: "quick-eval-choose", secondary: true, title: "Quick eval at this ratio on a text file you choose", onClick: () => void this.quickEval("choose") });
     setDisabled(this.evalButton, !init.canEval);
+    setDisabled(this.chooseButton, !init.canEval);
     this.slider.addEventListener("input", () => this.setRatio(Number(this.slider.value)));
     this.build();
     this.setRatio(this.ratio);
@@ -68,15 +74,17 @@ export class MapView {
     const controls = h("div", { class: "controls" },
       h("label", { for: "ratio" }, "Sharing ratio"), this.slider, this.ratioOut,
       h("div", { class: "buttons" },
-        this.evalButton,
+        this.evalButton, this.chooseButton,
         button("Compress…", { id: "compress", secondary: true, onClick: () => void this.host.rpc.request("webview/compress", { ratio: this.ratio }).catch((e: unknown) => this.showError(String(e instanceof Error ? e.message : e))) }),
-        button("Export SVG", { secondary: true, onClick: () => this.exportSvg() }),
-        button("Export PNG", { secondary: true, onClick: () => void this.host.exportFile({ format: "png", suggestedName: `${stem(m.name)}-sharing-map.png`, data: canvasPngBase64(this.heatmap.canvas) }) }),
-        button("Export JSON", { secondary: true, ariaLabel: "Export the plan as JSON", onClick: () => void this.host.exportFile({ format: "json", suggestedName: `${stem(m.name)}-plan-${this.ratio.toFixed(2)}.json`, data: JSON.stringify(this.plan, null, 1) }) })));
-    const legend = h("p", { class: "legend" },
-      h("span", { class: "dot selected" }), " selected target (its weights are dropped)  ",
-      h("span", { class: "dot root" }), " root used by selected targets  ",
-      h("span", { class: "hatch" }), " layer 0: never a target. Hover or click a cell (arrow keys when focused) to see its source and root.");
+        button("Export SVG", { id: "export-svg", secondary: true, onClick: () => this.exportFigure("svg") }),
+        button("Export PNG", { id: "export-png", secondary: true, onClick: () => this.exportFigure("png") }),
+        button("Export JSON", { secondary: true, ariaLabel: "Export the plan as JSON", onClick: () => void this.host.exportFile({ format: "json", suggestedName: `${stem(m.name)}-plan-${Math.round(this.ratio * 100)}.json`, data: JSON.stringify(this.cells.plan, null, 1) }) })),
+      this.init.textRule ? h("p", { class: "hint", id: "text-rule" }, this.init.textRule) : null);
+    const legend = h("p", { class: "legend", id: "map-legend" },
+      h("span", { class: "dot selected" }), " shared (its weights are dropped)  ",
+      h("span", { class: "dot chained" }), " shared through a chain (its source is shared too)  ",
+      h("span", { class: "dot root" }), " root (kept, used by shared units)  ",
+      h("span", { class: "hatch" }), " layer 0: never a target  ·  colour: best-match cosine (bar on the right). Hover or click a cell (arrow keys when focused) to see its source and root.");
     this.root.append(header, controls, this.stats, this.busy,
       h("div", { class: "map-row" }, this.heatmap.element, this.detail), legend,
       h("h2", {}, "Best-match scores"), this.histo, this.evalBox);
@@ -84,109 +92,85 @@ export class MapView {
 
   setRatio(ratio: number): void {
     try {
-      this.plan = planSharing(this.table, ratio);
+      if (this.cells) this.cells.setRatio(ratio); else this.cells = new PlanCells(this.table, ratio);
     } catch (e) {
       this.stats.textContent = e instanceof Error ? e.message : String(e);
       return;
     }
     this.ratio = ratio;
     this.ratioOut.textContent = `${(ratio * 100).toFixed(0)}%`;
-    const U = this.table.unitsPerLayer;
-    this.byCell = new Map(this.plan.targets.map((p) => [p.layer * U + p.unit, p]));
-    this.rootUse = new Map();
-    for (const p of this.plan.targets) this.rootUse.set(p.rootLayer * U + p.rootUnit, (this.rootUse.get(p.rootLayer * U + p.rootUnit) ?? 0) + 1);
     this.host.saveViewState({ view: "map", path: this.init.model.path, strategy: this.table.strategy, granularity: this.table.granularity, ratio });
+    // The host offers this ratio to Quick Eval and Compress from the palette.
+    window.clearTimeout(this.ratioTimer);
+    this.ratioTimer = window.setTimeout(() => this.host.rpc.notify("webview/ratio", { ratio }), 150);
     this.renderStats();
     this.redraw(!this.rendered);
     this.rendered = true;
   }
 
   private renderStats(): void {
-    const p = this.plan, t = this.table;
-    const candidates = t.entries.length;
+    const p = this.cells.plan, t = this.table;
     const savedBytes = t.bytesPerUnit !== null ? p.savedUnits * t.bytesPerUnit : null;
     const savedParams = p.parametersBefore !== null && p.parametersAfter !== null ? p.parametersBefore - p.parametersAfter : null;
     clear(this.stats);
     append(this.stats, [
-      h("span", {}, h("strong", { id: "selected-count", "data-selected": p.selected }, int(p.selected)), ` of ${int(candidates)} candidates selected`),
+      h("span", { id: "plan-arithmetic" }, h("strong", { id: "selected-count", "data-selected": p.selected }, int(p.selected)), this.cells.arithmetic(this.ratio).replace(/^\S+/, "")),
       h("span", {}, `cut score ${fixed(p.cutoffScore, 3)}`),
       h("span", {}, `${int(p.chainedTargets)} chained`),
       savedParams !== null ? h("span", { id: "saved-params" }, `saves ${int(savedParams)} parameters (${pct(savedParams / p.parametersBefore!, 2)} of the model)`) : null,
       savedBytes !== null ? h("span", { id: "saved-bytes" }, `${bytes(savedBytes)} saved`) : null]);
   }
 
-  private heatmapModel(): HeatmapModel {
-    const t = this.table, U = t.unitsPerLayer;
-    let lo = Infinity, hi = -Infinity;
-    for (const e of t.entries) { lo = Math.min(lo, e.score); hi = Math.max(hi, e.score); }
-    if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
-    return {
-      rows: t.layers, cols: U, title: "Best-match cosine per unit", rowName: "layer", colName: "unit",
-      domain: [lo, hi],
-      value: (r, c) => (r === 0 ? null : t.entries[(r - 1) * U + c]!.score),
-      mark: (r, c) => (this.byCell.has(r * U + c) ? "selected" : this.rootUse.has(r * U + c) ? "root" : null),
-      links: (r, c) => {
-        if (r === 0) return [];
-        const e = t.entries[(r - 1) * U + c]!;
-        const p = this.byCell.get(r * U + c);
-        const out: Link[] = [];
-        if (!p || p.rootLayer !== e.sourceLayer || p.rootUnit !== e.sourceUnit) out.push({ to: [e.sourceLayer, e.sourceUnit], kind: "source" });
-        if (p) out.push({ to: [p.rootLayer, p.rootUnit], kind: "root" });
-        return out;
-      },
-      describe: (r, c) => this.describe(r, c),
-    };
-  }
-
-  private describe(r: number, c: number): string {
-    const t = this.table, U = t.unitsPerLayer;
-    const uses = this.rootUse.get(r * U + c);
-    const usedBy = uses ? ` Root of ${uses} selected target${uses > 1 ? "s" : ""}.` : "";
-    if (r === 0) return `${unitName(r, c)}: layer 0 has no lower layer, never a target.${usedBy}`;
-    const e = t.entries[(r - 1) * U + c]!;
-    const p = this.byCell.get(r * U + c);
-    let s = `${unitName(r, c)}: best source ${unitName(e.sourceLayer, e.sourceUnit)}, score ${e.score.toFixed(4)}.`;
-    if (p) {
-      s += ` Selected: uses ${unitName(p.rootLayer, p.rootUnit)}'s weights`;
-      s += p.rootCosine !== null ? ` (cosine to root ${p.rootCosine.toFixed(4)}).` : ".";
-      if (t.bytesPerUnit !== null) s += ` Saves ${bytes(t.bytesPerUnit)}`;
-      if (t.parametersPerUnit !== null) s += `${t.bytesPerUnit !== null ? "," : " Saves"} ${int(t.parametersPerUnit)} parameters.`;
-    } else {
-      s += ` Not selected${this.plan.cutoffScore !== null ? ` (cut at ${this.plan.cutoffScore.toFixed(4)})` : ""}.`;
-    }
-    return s + usedBy;
-  }
-
   private showDetail(c: Cell | null): void {
     clear(this.detail);
     if (!c) { this.detail.append(h("p", { class: "hint" }, "Hover or click a cell.")); this.host.saveViewState({ view: "map", selected: null }); return; }
     const [r, u] = c;
-    this.detail.append(h("h3", {}, unitName(r, u)), h("p", { id: "cell-text" }, this.describe(r, u)));
+    this.detail.append(h("h3", {}, unitName(r, u)), h("p", { id: "cell-text" }, this.cells.describe(r, u)));
     this.host.saveViewState({ view: "map", selected: this.heatmap.pinnedCell ? [r, u] : null });
   }
 
   redraw(rebuildTable = false): void {
     this.theme = readTheme();
-    this.heatmap.render(this.heatmapModel(), this.theme, rebuildTable);
-    const scores = this.table.entries.map((e) => e.score);
-    const U = this.table.unitsPerLayer;
-    const selected = this.table.entries.map((e) => this.byCell.has(e.layer * U + e.unit));
+    this.heatmap.render(this.cells.heatmapModel(), this.theme, rebuildTable);
     clear(this.histo);
-    this.histo.append(drawHistogram({ scores, selected, cutoff: this.plan.cutoffScore, bins: Math.min(40, Math.max(10, Math.round(Math.sqrt(scores.length) * 2))) },
-      this.theme, Math.min(Math.max(320, this.root.clientWidth - 24), 760), 160));
+    this.histo.append(this.histogram(Math.min(Math.max(320, this.root.clientWidth - 24), 760)));
     if (this.lastEval) this.showEval(this.lastEval);
   }
 
-  private exportSvg(): void {
-    const parts = [this.heatmap.toSvg(), this.histo.querySelector("svg") as SVGSVGElement];
-    void this.host.exportFile({ format: "svg", suggestedName: `${stem(this.init.model.name)}-sharing-map.svg`, data: svgText(stackSvgs(parts, this.theme.background)) });
+  private histogram(width: number): SVGSVGElement {
+    const scores = this.table.entries.map((e) => e.score);
+    const selected = this.table.entries.map((e) => this.cells.isSelected(e.layer, e.unit));
+    return drawHistogram({ scores, selected, cutoff: this.cells.plan.cutoffScore, bins: Math.min(40, Math.max(10, Math.round(Math.sqrt(scores.length) * 2))) }, this.theme, width, 160);
   }
 
-  setBusy(message: string | null, fraction: number | null): void {
+  /** The map as a figure: title, model, ratio and plan, the heatmap (no hover or pinned cell), the histogram, the legend. */
+  figure(): SVGSVGElement {
+    const t = this.table, p = this.cells.plan, m = this.init.model;
+    const map = this.heatmap.toSvg();
+    const width = Number(map.getAttribute("width"));
+    return figureSvg({
+      title: `Sharing map — ${m.name} at ${pct(this.ratio, 0)}`,
+      lines: [m.path, `${this.cells.arithmetic(this.ratio)} · cut score ${fixed(p.cutoffScore, 3)} · ${int(p.chainedTargets)} chained`,
+        `strategy ${t.strategy} · unit ${t.granularity} · colour: best-match cosine to a lower-layer unit${p.parametersBefore !== null && p.parametersAfter !== null ? ` · parameters ${int(p.parametersBefore)} → ${int(p.parametersAfter)}` : ""}`],
+      parts: [map, this.histogram(Math.max(320, width))],
+      legend: [...markLegend(p.chainedTargets > 0), { kind: "bar", label: "histogram: the shared units' scores" }, { kind: "cut", label: "cut: the lowest shared score" }],
+    }, this.theme);
+  }
+
+  private exportFigure(format: "svg" | "png"): void {
+    const name = `${stem(this.init.model.name)}-sharing-map-${Math.round(this.ratio * 100)}`;
+    const fig = this.figure();
+    if (format === "svg") void this.host.exportFile({ format: "svg", suggestedName: `${name}.svg`, data: svgText(fig) });
+    else void svgPngBase64(fig).then((data) => this.host.exportFile({ format: "png", suggestedName: `${name}.png`, data }));
+  }
+
+  /** The host's message already holds the job's fraction and time left (the status bar's words). */
+  setBusy(message: string | null, _fraction: number | null): void {
     clear(this.busy);
     setDisabled(this.evalButton, message !== null || !this.init.canEval);
+    setDisabled(this.chooseButton, message !== null || !this.init.canEval);
     if (message === null) return;
-    this.busy.append(spinner("Working"), h("span", {}, fraction !== null ? `${message} (${Math.round(fraction * 100)}%)` : message),
+    this.busy.append(spinner("Working"), h("span", { id: "busy-text" }, message),
       button("Cancel", { id: "cancel-job", secondary: true, onClick: () => this.evalAbort?.abort() }));
   }
 
@@ -197,14 +181,14 @@ export class MapView {
   }
 
   /** Asks the host for a quick eval at the current ratio; Cancel aborts the request (the host cancels the job). */
-  private async quickEval(): Promise<void> {
+  private async quickEval(text: "auto" | "choose", separator?: string | null): Promise<void> {
     this.evalAbort?.abort();
     const ac = new AbortController();
     this.evalAbort = ac;
     const ratio = this.ratio;
     this.setBusy(`Quick eval at ${pct(ratio, 0)}`, null);
     try {
-      const ev = await this.host.rpc.request("webview/quickEval", { ratio }, { signal: ac.signal });
+      const ev = await this.host.rpc.request("webview/quickEval", { ratio, text, ...(separator !== undefined ? { separator } : {}) }, { signal: ac.signal });
       this.showEval(ev);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
@@ -218,8 +202,8 @@ export class MapView {
     this.lastEval = ev;
     this.setBusy(null, null);
     clear(this.evalBox);
-    append(this.evalBox, [h("h2", {}, `Quick eval at ${pct(ev.ratio ?? this.ratio, 0)}`), evalTable(ev),
+    append(this.evalBox, [h("h2", {}, `Quick eval at ${pct(ev.ratio ?? this.ratio, 0)}`), evalHeading(ev, this.init.model.name),
+      separatorOffer(ev, (sep) => void this.quickEval("auto", sep)), evalTable(ev),
       ev.hiddenCosine.length ? hiddenCosineChart(ev, this.theme, Math.min(Math.max(320, this.root.clientWidth - 24), 620)) : null]);
   }
 }
-

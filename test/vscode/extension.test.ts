@@ -60,7 +60,7 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.ok(declared.length >= 8);
     const all = new Set(await vscode.commands.getCommands(true));
     for (const id of declared) assert.ok(all.has(id), `${id} is registered`);
-    assert.equal(ext.packageJSON.contributes.customEditors[0].priority, "option");
+    assert.equal(ext.packageJSON.contributes.customEditors[0].priority, "default", "double-clicking a .safetensors opens the inspector (VS Code cannot show the binary)");
     assert.equal(ext.packageJSON.capabilities.untrustedWorkspaces.supported, "limited");
     assert.equal(api.workerPid(), undefined, "activation starts no worker (it starts on the first job)");
   });

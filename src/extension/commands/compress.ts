@@ -9,10 +9,17 @@ import * as vscode from "vscode";
 import type { Granularity } from "../../core/model/types";
 import type { MatchTable, Strategy } from "../../core/share/types";
 import type { Report } from "../../protocol/webview";
+import { openCheckpoint, maxRatioOf, parseRatio, requireTokenizer } from "../checkInput";
+import type { CheckpointFacts } from "../checkInput";
 import { ExtensionError, isCancel, messageOf } from "../errors";
-import { attentionGrid, emptyReport, evalSummary, modelRef, postShareSummary } from "../mapping";
+import { evalAgainst, resultTitle } from "../evalRun";
+import { resolveEvalText } from "../evalText";
+import { withJobNotification } from "../jobs";
+import { emptyReport, modelRef, postShareSummary } from "../mapping";
 import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
+import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";
+import type { Evaluator } from "../panels/reportPanel";
 import type { JobParams } from "../../protocol/worker";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
@@ -33,7 +40,11 @@ export interface CompressOptions {
   readonly steps?: number;
   /** PostShare training data: the text, sequences sampled from the original, or both (the core's default). */
   readonly trainOn?: "text" | "sampled" | "both";
-  /** Evaluate original vs output on the eval text setting (default: when the setting is set). */
+  /**
+   * Evaluate original vs output on the text the rule picks (the model's held-out text, else
+   * headshare.eval.text): undefined = when there is one (the report offers a text otherwise), false =
+   * not by itself (the report offers it), true = and wait for it before returning.
+   */
   readonly evaluate?: boolean;
   /** Do not open the report panel (automation). */
   readonly noReport?: boolean;
@@ -50,22 +61,35 @@ const STRATEGY_ITEMS: { label: Strategy; description: string }[] = [
   { label: "v", description: "v projection only" }, { label: "qkv", description: "q, k and v projections" },
 ];
 
-/** Fills what the caller did not give by asking; undefined when the user backs out. */
-async function ask(session: Session, model: string, given: CompressOptions): Promise<Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn">> & CompressOptions | undefined> {
+/** Fills what the caller did not give by asking; undefined when the user backs out. `facts`: the opened checkpoint (asked about only after it opened). */
+async function ask(session: Session, model: string, facts: CheckpointFacts, given: CompressOptions): Promise<Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn">> & CompressOptions | undefined> {
   const s = session.settings;
   const interactive = given.out === undefined || given.ratio === undefined;
+  const max = maxRatioOf(facts.layers!);
   const method = given.method ?? (interactive ? (await vscode.window.showQuickPick([
     { label: "DirectShare", description: "match heads, share the most similar, write — seconds", value: "directshare" as const },
     { label: "PostShare", description: "post-train toward the sharing, then share — needs training text, minutes or more", value: "postshare" as const },
-  ], { title: "Compress: method" }))?.value : "directshare");
+  ], { title: `Compress ${modelRef(model).name}: method` }))?.value : "directshare");
   if (!method) return undefined;
-  const ratioText = given.ratio !== undefined ? String(given.ratio) : await vscode.window.showInputBox({
-    title: "Compress: sharing ratio", prompt: "Fraction of all attention units to share (0 to (L−1)/L)", value: String(s.defaultRatio),
-    validateInput: (v) => { const x = Number(v); return v.trim() !== "" && Number.isFinite(x) && x >= 0 && x < 1 ? undefined : "a number from 0 to below 1, e.g. 0.3"; },
-  });
-  if (ratioText === undefined) return undefined;
-  const ratio = Number(ratioText);
-  if (!(Number.isFinite(ratio) && ratio >= 0 && ratio < 1)) throw new ExtensionError("bad-input", `ratio ${ratioText} is not a number from 0 to below 1`);
+  if (method === "postshare") await requireTokenizer(model, "PostShare");
+  const start = Math.min(max, MapPanel.find(model)?.currentRatio ?? s.defaultRatio);
+  let ratio: number;
+  if (given.ratio !== undefined) {
+    const r = parseRatio(String(given.ratio), max);
+    if (typeof r === "string") throw new ExtensionError("bad-input", `ratio ${given.ratio}: ${r}`);
+    ratio = r;
+  } else {
+    const ratioText = await vscode.window.showInputBox({
+      title: `Compress ${modelRef(model).name}: sharing ratio`,
+      prompt: `Fraction of the ${facts.layers} layers' attention units to share: 0 to ${Math.round(max * 100)}% for this model (layer 0 is never shared). 0.3 or 30%.`,
+      value: `${Math.round(start * 100)}%`,
+      validateInput: (v) => { const r = parseRatio(v, max); return typeof r === "string" ? r : undefined; },
+    });
+    if (ratioText === undefined) return undefined;
+    const r = parseRatio(ratioText, max);
+    if (typeof r === "string") throw new ExtensionError("bad-input", r);
+    ratio = r;
+  }
   const strategy = given.strategy ?? (interactive ? (await vscode.window.showQuickPick(
     [...STRATEGY_ITEMS].sort((a, b) => (a.label === s.strategy ? -1 : b.label === s.strategy ? 1 : 0)), { title: "Compress: similarity strategy" }))?.label : s.strategy);
   if (!strategy) return undefined;
@@ -97,9 +121,11 @@ async function ask(session: Session, model: string, given: CompressOptions): Pro
 
 export async function compressCommand(session: Session, uri: vscode.Uri | undefined, given: CompressOptions = {}): Promise<CompressOutcome | undefined> {
   await requireTrust("Compress Checkpoint");
-  const model = await pickModel(uri, undefined, "Compress which checkpoint?");
+  const model = await pickModel(uri, MapPanel.active?.model, "Compress which checkpoint?");
   if (!model) return undefined;
-  const o = await ask(session, model, given ?? {});
+  // Open the checkpoint (header, sizes, config.json) before asking anything: bad input fails here, about the input.
+  const facts = await openCheckpoint(session, model, { what: "Compress" });
+  const o = await ask(session, model, facts, given ?? {});
   if (!o) return undefined;
   let text = o.text;
   if (o.method === "postshare" && !text?.length) {
@@ -109,43 +135,54 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
   }
   const name = modelRef(model).name;
   const existedBefore = await fs.stat(o.out).then(() => true, () => false);
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Headshare: ${o.method === "postshare" ? "PostShare" : "DirectShare"} ${name} at ${Math.round(o.ratio * 100)}%`, cancellable: true },
-    (progress, token) => session.jobs.run(`compress ${name}`, async (job) => {
-      const onProgress = (p: { phase: string; done: number; total: number; message?: string }) =>
-        progress.report({ message: `${p.message ?? p.phase}${p.total > 0 ? ` (${Math.round((100 * p.done) / p.total)}%)` : ""}` });
-      const t0 = Date.now();
-      try {
-        let report: Report;
-        if (o.method === "directshare") {
-          progress.report({ message: "matching heads" });
-          const { table, cached } = await session.matchTable(job, model, o.strategy, o.granularity, onProgress);
-          progress.report({ message: `writing the ${o.format} checkpoint` });
-          const r = await session.request(job, "headshare/share", { model, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, table: table as ShareTable }, onProgress);
-          report = shareReport(model, o, r, table);
-          session.log.info(`compressed ${model} → ${o.out}: ${r.plan.selected} units shared (${cached ? "cached" : "new"} match table), ${((Date.now() - t0) / 1000).toFixed(2)} s`);
-        } else {
-          const r = await session.request(job, "headshare/postshare", { model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) }, onProgress);
-          report = { ...emptyReport({ model: modelRef(model), method: "postshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
-            output: o.out, format: o.format, provider: r.provider, seconds: r.seconds,
-            parameters: r.plan.parametersBefore !== null && r.plan.parametersAfter !== null ? { before: r.plan.parametersBefore, after: r.plan.parametersAfter } : null,
-            selected: r.plan.selected, chainedTargets: r.plan.chainedTargets, postShare: postShareSummary(r) };
-          session.log.info(`PostShare ${model} → ${o.out}: held-out ppl original ${r.original.ppl.toFixed(4)}, DirectShare ${r.directShare.ppl.toFixed(4)}, PostShare ${r.postShare.ppl.toFixed(4)} (${r.steps} steps, ${r.trainSeconds.toFixed(1)} s)`);
-        }
-        const s = session.settings;
-        if ((o.evaluate ?? !!s.evalText) && s.evalText) {
-          progress.report({ message: "evaluating original vs shared" });
-          const t1 = Date.now();
-          const ev = await session.request(job, "headshare/eval", { model, compare: o.out, text: s.evalText, attention: true, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) }, onProgress);
-          report = { ...report, eval: evalSummary(ev, o.ratio, (Date.now() - t1) / 1000), provider: ev.provider, attentionSimilarity: attentionGrid(ev) };
-        }
-        if (!o.noReport) await ReportPanel.show(session, report, `Report: ${name} ${Math.round(o.ratio * 100)}%`);
-        return { out: o.out, report };
-      } catch (e) {
-        if (!existedBefore) await fs.rm(o.out, { recursive: true, force: true }).catch(() => undefined);
-        if (isCancel(e)) { session.log.info(`compress ${model} cancelled; no output left at ${o.out}`); throw e; }
-        throw e;
+  const title = `Headshare: ${o.method === "postshare" ? "PostShare" : "DirectShare"} ${name} at ${Math.round(o.ratio * 100)}%`;
+  const done = await withJobNotification(session.jobs, title, `compress ${name} @${Math.round(o.ratio * 100)}%`, async (job) => {
+    const t0 = Date.now();
+    try {
+      let report: Report;
+      if (o.method === "directshare") {
+        const { table, cached } = await session.matchTable(job, model, o.strategy, o.granularity);
+        const r = await session.request(job, "headshare/share", { model, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, table: table as ShareTable });
+        report = shareReport(model, o, r, table);
+        session.log.info(`compressed ${model} → ${o.out}: ${r.plan.selected} units shared (${cached ? "cached" : "new"} match table), ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+        // Compressing from the map right after its quick eval at this ratio: the same plan, so the same numbers.
+        const reused = MapPanel.find(model)?.evalFor(o.ratio, o.strategy, o.granularity);
+        if (reused) report = { ...report, eval: { ...reused, reusedFrom: `the sharing map's quick eval at ${Math.round(o.ratio * 100)}% (the same plan; the dense copy it scored computes what this ${o.format} checkpoint computes)` } };
+      } else {
+        const r = await session.request(job, "headshare/postshare", { model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) });
+        report = { ...emptyReport({ model: modelRef(model), method: "postshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
+          kind: "compress", output: o.out, format: o.format, provider: r.provider, seconds: r.seconds,
+          parameters: r.plan.parametersBefore !== null && r.plan.parametersAfter !== null ? { before: r.plan.parametersBefore, after: r.plan.parametersAfter } : null,
+          selected: r.plan.selected, chainedTargets: r.plan.chainedTargets, postShare: postShareSummary(r) };
+        session.log.info(`PostShare ${model} → ${o.out}: held-out ppl original ${r.original.ppl.toFixed(4)}, DirectShare ${r.directShare.ppl.toFixed(4)}, PostShare ${r.postShare.ppl.toFixed(4)} (${r.steps} steps, ${r.trainSeconds.toFixed(1)} s)`);
       }
-    }, token));
+      // Without a report panel (automation) the evaluation runs here, on the text the rule picks.
+      if (o.noReport && o.evaluate !== false && !report.eval) {
+        const t = await resolveEvalText(session, model, "auto");
+        if (t) {
+          try {
+            const ev = await evalAgainst(session, job, model, o.out, o.ratio, t, undefined, true);
+            report = { ...report, eval: ev.summary, provider: ev.summary.provider, attentionSimilarity: ev.attention };
+          } finally { await t.cleanup(); }
+        }
+      }
+      return report;
+    } catch (e) {
+      if (!existedBefore) await fs.rm(o.out, { recursive: true, force: true }).catch(() => undefined);
+      if (isCancel(e)) session.log.info(`compress ${model} cancelled; no output left at ${o.out}`);
+      throw e;
+    }
+  });
+  let report = done;
+  if (!o.noReport) {
+    const evaluate: Evaluator = async (job, t) => {
+      const r = await evalAgainst(session, job, model, o.out, o.ratio, t, undefined, true);
+      return { summary: r.summary, attention: r.attention };
+    };
+    const panel = await ReportPanel.show(session, report, resultTitle("Compress", model, o.ratio, null), { evaluate, auto: o.evaluate !== false });
+    if (o.evaluate === true) { await panel.settled(); report = panel.report; }
+  }
+  return { out: o.out, report };
 }
 
 type ShareOut = import("../../protocol/worker").JobResult<"headshare/share">;
@@ -158,6 +195,7 @@ function shareReport(model: string, o: { ratio: number; strategy: Strategy; gran
   const U = table.unitsPerLayer;
   return {
     ...emptyReport({ model: modelRef(model), method: "directshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
+    kind: "compress", table: table as Report["table"],
     output: o.out, format: o.format, provider: r.provider === "none" ? null : r.provider, seconds: r.seconds,
     parameters: pb !== null && pa !== null ? { before: pb, after: pa } : null,
     bytes: bb !== null && ba !== null ? { before: bb, after: ba } : null,

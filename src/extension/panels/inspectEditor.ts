@@ -1,6 +1,7 @@
 /**
- * Inspect Checkpoint: a read-only custom editor for *.safetensors (priority "option": the user opens it
- * with "Open With…" or the command, it never replaces the default), and a plain panel for model folders.
+ * Inspect Checkpoint: a read-only custom editor for *.safetensors (priority "default": double-clicking a
+ * .safetensors file opens it, since VS Code cannot show the binary; "Open With…" still offers the hex or
+ * text editor), and a plain panel for model folders.
  * Both ask the worker for the summary (headers and config.json only) and render the inspect view.
  * Inspection is the one thing allowed in Restricted Mode: it reads headers, runs no model.
  */

@@ -12,9 +12,12 @@ import type { MatchTable, Strategy } from "../../core/share/types";
 import { viewStateSchema } from "../../protocol/webview";
 import type { EvalSummary, MapInit } from "../../protocol/webview";
 import { ExtensionError, messageOf } from "../errors";
-import { evalAtRatio, resolveEvalText } from "../evalRun";
+import { evalAtRatio } from "../evalRun";
+import { resolveEvalText, TEXT_RULE } from "../evalText";
 import { modelRef } from "../mapping";
+import { requireTokenizer } from "../checkInput";
 import type { Session } from "../session";
+import { sameText } from "./reportPanel";
 import { connectWebview, saveExport, setupWebview } from "./webview";
 import type { WebviewConnection } from "./webview";
 
@@ -24,6 +27,8 @@ export class MapPanel {
   private static readonly open = new Map<string, MapPanel>();
   private readonly conn: WebviewConnection;
   private lastEval: EvalSummary | null = null;
+  /** The slider's ratio now (the webview reports every move). */
+  currentRatio: number;
 
   static key(model: string, strategy: Strategy, granularity: Granularity): string {
     return JSON.stringify([model, strategy, granularity]);
@@ -52,13 +57,16 @@ export class MapPanel {
   }
 
   private constructor(private readonly session: Session, readonly panel: vscode.WebviewPanel, readonly model: string, private table: MatchTable, private readonly ratio: number) {
+    this.currentRatio = ratio;
     MapPanel.open.set(MapPanel.key(model, table.strategy, table.granularity), this);
     panel.iconPath = vscode.Uri.joinPath(session.extensionUri, "media", "icon.svg");
     setupWebview(panel.webview, session.extensionUri, panel.title);
     this.conn = connectWebview(panel.webview, session.log, "sharing-map webview");
     const rpc = this.conn.rpc;
     rpc.handle("webview/ready", () => this.init());
-    rpc.handle("webview/quickEval", (p, ctx) => this.quickEval(p.ratio, ctx.signal));
+    rpc.handle("webview/quickEval", (p, ctx) => this.quickEval(p.ratio, ctx.signal, p.text ?? "auto", p.separator));
+    rpc.handle("webview/evaluate", () => { throw new Error("the sharing map scores with quick eval"); });
+    rpc.on("webview/ratio", (p) => { this.currentRatio = p.ratio; });
     rpc.handle("webview/export", async (p) => ({ path: (await saveExport(p, path.dirname(this.model))) ?? null }));
     rpc.handle("webview/compress", (p) => {
       void vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(this.model), { ratio: p.ratio, strategy: this.table.strategy, granularity: this.table.granularity });
@@ -69,26 +77,39 @@ export class MapPanel {
   }
 
   private init(): MapInit {
-    return { view: "map", model: modelRef(this.model), table: this.table as MapInit["table"], ratio: this.ratio, canEval: vscode.workspace.isTrusted, lastEval: this.lastEval };
+    return { view: "map", model: modelRef(this.model), table: this.table as MapInit["table"], ratio: this.ratio, canEval: vscode.workspace.isTrusted, lastEval: this.lastEval, textRule: TEXT_RULE };
+  }
+
+  /** The last quick eval when it scored this very plan (same ratio, strategy and granularity). */
+  evalFor(ratio: number, strategy: Strategy, granularity: Granularity): EvalSummary | undefined {
+    const ev = this.lastEval;
+    return ev && ev.ratio !== null && Math.abs(ev.ratio - ratio) < 1e-9 && strategy === this.table.strategy && granularity === this.table.granularity ? ev : undefined;
   }
 
   /** Quick eval at `ratio` for the webview; `signal` is the webview's cancel. Errors become the request's error reply. */
-  private async quickEval(ratio: number, signal: AbortSignal): Promise<EvalSummary> {
+  private async quickEval(ratio: number, signal: AbortSignal, mode: "auto" | "choose", separator: string | null | undefined): Promise<EvalSummary> {
     if (!vscode.workspace.isTrusted) throw new ExtensionError("untrusted", "Quick eval is disabled in Restricted Mode: trust this workspace to run models.");
-    const text = await resolveEvalText(this.session, "auto");
+    await requireTokenizer(this.model, "Quick eval");
+    // The rule's text without asking; when it finds none, ask (the pick states the rule).
+    const same = separator !== undefined && mode === "auto" ? await sameText(this.lastEval?.text ?? null) : undefined;
+    const text = await resolveEvalText(this.session, this.model, mode, { ...(same ?? {}), ...(separator !== undefined ? { separator } : {}), interactive: true })
+      ?? (mode === "auto" ? await resolveEvalText(this.session, this.model, "ask") : undefined);
     if (!text) throw new ExtensionError("cancelled", "no text was chosen to score");
     const progress = (message: string, fraction: number | null) =>
       this.conn.rpc.notify("webview/progress", { job: "eval", message, fraction: fraction === null ? null : Math.max(0, Math.min(1, fraction)) });
     try {
-      return await this.session.jobs.run(`eval ${modelRef(this.model).name} @${Math.round(ratio * 100)}%`, async (job) => {
+      return await this.session.jobs.run(`quick eval ${modelRef(this.model).name} @${Math.round(ratio * 100)}%`, async (job) => {
         const cancel = () => job.controller.abort();
         signal.addEventListener("abort", cancel, { once: true });
+        // The panel shows the job's own progress text (the one the status bar and its tooltip show).
+        const sub = this.session.jobs.onDidChange(() => progress(this.session.jobs.describe(job), job.fraction));
         try {
-          const ev = await evalAtRatio(this.session, job, this.model, this.table, ratio, text, progress);
+          const ev = await evalAtRatio(this.session, job, this.model, this.table, ratio, text);
           this.lastEval = ev;
           this.session.log.info(`quick eval of ${this.model} at ${ratio}: ppl ${ev.original.ppl.toFixed(4)} → ${ev.shared.ppl.toFixed(4)} on ${ev.tokens} tokens (${ev.protocol})`);
           return ev;
         } finally {
+          sub.dispose();
           signal.removeEventListener("abort", cancel);
         }
       });

@@ -68,5 +68,11 @@ export async function saveExport(m: ExportParams, near: string | undefined): Pro
     await fs.rm(tmp, { force: true });
     throw e;
   }
+  // Where it went, with the two things people do next.
+  void vscode.window.showInformationMessage(`Headshare: saved ${path.basename(file)} in ${path.dirname(file)}`, "Open", "Reveal").then((a) => {
+    const uri = vscode.Uri.file(file);
+    if (a === "Open") void vscode.commands.executeCommand("vscode.open", uri);
+    else if (a === "Reveal") void vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? "revealInExplorer" : "revealFileInOS", uri);
+  });
   return file;
 }
