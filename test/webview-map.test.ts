@@ -113,21 +113,30 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
     const plan = JSON.parse(exp.data);
     assert.equal(plan.selected, 10);
     assert.equal(plan.format, "headshare.plan");
-    assert.equal(exp.suggestedName, "stories260K-hf-plan-0.50.json");
-    await page.locator("#export-note", { hasText: "Saved /saved/stories260K-hf-plan-0.50.json" }).waitFor();
+    assert.equal(exp.suggestedName, "stories260K-hf-plan-50.json");
+    await page.locator("#export-note", { hasText: "Saved /saved/stories260K-hf-plan-50.json" }).waitFor();
+    // Exports are figures: title (model, ratio), the plan's arithmetic, the 20 cells, the histogram, a legend; the ratio is in the name.
     await page.locator("vscode-button", { hasText: "Export SVG" }).click();
-    const svg = ((await lastRequest(page, "webview/export")).params as { data: string }).data;
+    const svgReq = (await lastRequest(page, "webview/export")).params as { data: string; suggestedName: string };
+    const svg = svgReq.data;
+    assert.equal(svgReq.suggestedName, "stories260K-hf-sharing-map-50.svg");
     assert.match(svg, /^<\?xml/);
     assert.equal((svg.match(/<rect [^>]*stroke-width="0.5"/g) ?? []).length, 20);
+    assert.match(svg, /class="figure-title"[^>]*>Sharing map — stories260K-hf at 50%</);
+    assert.match(svg, /10 of 20 units shared = ⌊50% × 20⌋; layer 0's 4 units are never targets, so 16 are candidates/);
+    assert.match(svg, /class="histogram"/);
+    for (const label of ["shared: its weights are dropped", "root: kept, used by shared units", "layer 0: no lower layer, never shared"]) assert.ok(svg.includes(label), `legend: ${label}`);
     await page.locator("vscode-button", { hasText: "Export PNG" }).click();
-    const png = ((await lastRequest(page, "webview/export")).params as { format: string; data: string });
+    await page.waitForFunction(() => (window as unknown as { __posted: { params?: { format?: string } }[] }).__posted.some((m) => m.params?.format === "png"));
+    const png = ((await lastRequest(page, "webview/export")).params as { format: string; data: string; suggestedName: string });
     assert.equal(png.format, "png");
+    assert.equal(png.suggestedName, "stories260K-hf-sharing-map-50.png");
     assert.deepEqual([...Buffer.from(png.data, "base64").subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
     // Quick eval: a request carrying the ratio; Cancel sends the RPC cancel and the panel says so.
     await page.locator("#quick-eval").click();
     const first = await lastRequest(page, "webview/quickEval");
-    assert.deepEqual(first.params, { ratio: 0.5 });
+    assert.deepEqual(first.params, { ratio: 0.5, text: "auto" });
     await page.locator("#cancel-job").click();
     const cancel = await page.evaluate(() => (window as unknown as { __posted: { kind: string; target?: number }[] }).__posted.filter((m) => m.kind === "cancel").pop());
     assert.equal(cancel?.target, first.id);
@@ -137,8 +146,9 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
     await page.locator("#quick-eval").click();
     const second = await lastRequest(page, "webview/quickEval");
     assert.notEqual(second.id, first.id);
-    await page.evaluate(() => window.postMessage({ kind: "event", id: 7001, method: "webview/progress", params: { job: "eval", message: "Scoring", fraction: 0.5 } }, "*"));
-    await page.locator("#busy", { hasText: "Scoring (50%)" }).waitFor();
+    // The panel shows the job's one progress text as the host words it (the status bar's and the notification's).
+    await page.evaluate(() => window.postMessage({ kind: "event", id: 7001, method: "webview/progress", params: { job: "eval", message: "scoring (evaluate) 50% · about 3 s left", fraction: 0.5 } }, "*"));
+    await page.locator("#busy", { hasText: "scoring (evaluate) 50% · about 3 s left" }).waitFor();
     await page.evaluate((id) => window.postMessage({ kind: "result", id: 7002, inReplyTo: id, result: { ratio: 0.5, tokens: 14552, protocol: "documents, window 512", provider: "cpu",
       original: { nll: 1.222397, ppl: 3.39532 }, shared: { nll: 1.5, ppl: Math.exp(1.5) }, kl: 0.21, top1Agreement: 0.83, hiddenCosine: [1, 0.99, 0.97, 0.95, 0.93, 0.9], seconds: 1.2 } }, "*"), second.id);
     await page.locator("#eval-ppl").waitFor();
@@ -228,6 +238,75 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
     await page.screenshot({ path: path.join(artifacts, "webview-report.png"), fullPage: true });
     assert.deepEqual(problems, []);
     await page.close();
+  });
+
+  await t.test("webview report (issue 17): Compress's report evaluates in place, marks the shared units, sections follow the kind", async () => {
+    const table = syntheticTable(5, 4, 11);
+    const base = {
+      kind: "compress", model: { path: "/models/stories260K-hf", name: "stories260K-hf" }, output: "/models/stories260K-hf-shared-30", method: "directshare", format: "compact",
+      ratio: 0.3, strategy: "qk", granularity: "group", provider: "cpu", seconds: 0.4, parameters: { before: 260032, after: 241600 }, bytes: null, selected: 6, chainedTargets: 0,
+      eval: null, sweep: null, weightSimilarity: null, attentionSimilarity: null, table,
+    };
+    // 1. No text found by the rule: the report says so and offers a text in one click.
+    const offer = await open({ view: "report", report: { ...base, evalState: { state: "offer", text: null, message: "No held-out text is named in this model's card and headshare.eval.text is not set." } } });
+    let page = offer.page;
+    assert.equal(await page.locator("h1").textContent(), "DirectShare at 30% — stories260K-hf");
+    const size = (await page.locator("#report-size").textContent())!;
+    assert.match(size, /6 of 20 units shared = ⌊30% × 20⌋; layer 0's 4 units are never targets, so 16 are candidates/);
+    assert.doesNotMatch(size, /time/, "the run time is not a size");
+    assert.match((await page.locator("#report-run").textContent())!, /Written in 0.40 s on cpu/);
+    assert.equal(await page.locator("#eval-state").getAttribute("data-state"), "offer");
+    // The weight map marks exactly the plan's shared units (the reference top-N), with the map's hover text.
+    const marked = await page.$$eval("#report-weight-map table.heatmap-cells td[data-mark='selected']", (tds) => tds.map((td) => `${(td as HTMLElement).dataset.row},${(td as HTMLElement).dataset.col}`));
+    assert.deepEqual(new Set(marked), referenceSelection(table, 0.3));
+    const box = (await page.locator("#report-weight-map canvas.heatmap").boundingBox())!;
+    const cellPx = (box.width - 40 - 64) / 4;
+    await page.mouse.move(box.x + 40 + cellPx * 2.5, box.y + 22 + cellPx * 3.5);
+    assert.match((await page.locator("#report-cell-text").textContent())!, /^L3·U2: best source L\d·U\d, score /);
+    await page.locator("#eval-choose").click();
+    assert.deepEqual((await lastRequest(page, "webview/evaluate")).params, { text: "choose" });
+    await page.screenshot({ path: path.join(artifacts, "webview-report-offer.png"), fullPage: true });
+    assert.deepEqual(offer.problems, []);
+    await page.close();
+    // 2. Running: the job's progress text in place, a Cancel.
+    const running = await open({ view: "report", report: { ...base, evalState: { state: "running", text: { path: "/m/heldout.txt", label: "heldout.txt", source: "named in MODEL_CARD.md" }, message: "Scoring heldout.txt (named in MODEL_CARD.md): original vs shared" } } }, { theme: "light" });
+    page = running.page;
+    await page.evaluate(() => window.postMessage({ kind: "event", id: 7100, method: "webview/progress", params: { job: "evaluate", message: "scoring (evaluate) 40% · about 6 s left", fraction: 0.4 } }, "*"));
+    await page.locator("#report-busy-text", { hasText: "scoring (evaluate) 40% · about 6 s left" }).waitFor();
+    assert.equal(await page.locator("#cancel-eval").count(), 1);
+    await page.close();
+    // 3. Done: the scored line names model, text, source and protocol; the per-document offer when the text holds a separator.
+    const ev = { ratio: 0.3, tokens: 14552, protocol: "stream, window 512", provider: "cpu", original: { nll: 1.9, ppl: Math.exp(1.9) }, shared: { nll: 2.0, ppl: Math.exp(2) },
+      kl: 0.1, top1Agreement: 0.9, hiddenCosine: [1, 0.95, 0.9], seconds: 1, text: { path: "/m/tiny.txt", label: "tiny.txt", source: "headshare.eval.text" }, protocolKind: "stream",
+      separatorHint: { separator: "<|endoftext|>", occurrences: 48 } };
+    const done = await open({ view: "report", report: { ...base, eval: ev } }, { theme: "light" });
+    page = done.page;
+    assert.match((await page.locator("#eval-scored").textContent())!, /stories260K-hf vs shared at 30% on tiny.txt \(headshare.eval.text\) · stream, window 512/);
+    await page.locator("#score-per-document").click();
+    assert.deepEqual((await lastRequest(page, "webview/evaluate")).params, { text: "auto", separator: "<|endoftext|>" });
+    // Chart ticks share one precision ("1.00" beside "0.95", never "1").
+    const ticks = await page.$$eval("svg.line-chart text.tick-y", (els) => els.map((e) => e.textContent ?? ""));
+    assert.ok(ticks.length >= 2 && new Set(ticks.map((x) => (x.split(".")[1] ?? "").length)).size === 1, `ticks ${ticks.join(" ")}`);
+    await page.screenshot({ path: path.join(artifacts, "webview-report-light.png"), fullPage: true });
+    await page.locator("#report-export-svg").click();
+    const fig = ((await lastRequest(page, "webview/export")).params as { data: string; suggestedName: string });
+    assert.equal(fig.suggestedName, "stories260K-hf-report-30.svg");
+    assert.match(fig.data, /DirectShare at 30% — stories260K-hf/);
+    assert.match(fig.data, /scored on tiny.txt/);
+    assert.deepEqual(done.problems, []);
+    await page.close();
+    // 4. A quick eval's report: its own title, no empty Size section; a sweep: no ratio badge, no "No evaluation".
+    const qe = await open({ view: "report", report: { ...base, kind: "quickEval", output: null, parameters: null, selected: null, table: null, eval: ev } });
+    assert.equal(await qe.page.locator("h1").textContent(), "Quick eval — stories260K-hf shared at 30%");
+    assert.equal(await qe.page.locator("#report-size").count(), 0);
+    await qe.page.close();
+    const sw = await open({ view: "report", report: { ...base, kind: "sweep", output: null, format: null, parameters: null, selected: null, table: null, sweepText: { path: "/t.txt", label: "t.txt", source: "chosen by you" }, sweepProtocol: "documents, window 512",
+      sweep: [0, 0.3].map((a) => ({ ratio: a, selected: a ? 6 : 0, parameters: null, ppl: 3 + a, nll: 1 + a, kl: a, top1Agreement: 1 - a })) } });
+    assert.equal(await sw.page.locator("h1").textContent(), "Sweep — stories260K-hf");
+    assert.equal(await sw.page.locator(".tag", { hasText: "ratio 30%" }).count(), 0);
+    assert.equal(await sw.page.locator("#eval-none").count(), 0);
+    assert.match((await sw.page.locator("#sweep-scored").textContent())!, /t.txt \(chosen by you\) · documents, window 512/);
+    await sw.page.close();
   });
 
   await t.test("webview inspect: summary, dtypes, compact plan and a filterable tensor table", async () => {

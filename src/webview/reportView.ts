@@ -26,7 +26,7 @@ type Kind = NonNullable<Report["kind"]>;
 
 /** The kind of a report (saved before `kind` was recorded: inferred). */
 export function reportKind(r: Report): Kind {
-  return r.kind ?? (r.sweep ? "sweep" : r.output === null && r.eval ? "quickEval" : "compress");
+  return r.kind ?? (r.sweep && !r.eval ? "sweep" : r.output === null && r.eval ? "quickEval" : "compress");
 }
 
 /** The report's title: what it is, the model, the ratio. */
@@ -157,7 +157,7 @@ export class ReportView {
     if (size.length) this.body.append(keyValueTable("Size", size, "report-size"));
     if (r.seconds !== null || r.provider) this.body.append(h("p", { class: "run-line", id: "report-run" }, `${kind === "sweep" ? "Swept" : kind === "quickEval" ? "Scored" : "Written"}${r.seconds !== null ? ` in ${r.seconds.toFixed(2)} s` : ""}${r.provider ? ` on ${r.provider}` : ""}.`));
 
-    if (kind !== "sweep") this.quality(width);
+    if (kind !== "sweep" || r.eval) this.quality(width);
     if (r.postShare) this.postShare(r.postShare, theme, width);
 
     if (r.sweep && r.sweep.length) {
