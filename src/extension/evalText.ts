@@ -6,7 +6,7 @@
  *      (MODEL_CARD.md or README.md), e.g. the demo model's heldout-brown.txt;
  *   3. else the `headshare.eval.text` setting;
  *   4. else nothing: the caller offers a text in one click.
- * And the protocol: `headshare.eval.documentSeparator` when set; else, when the text holds a known
+ * And the protocol: `headshare.eval.documentSeparator` when set and the text holds it; else, when the text holds a known
  * document separator (<|endoftext|>, …), an interactive command asks whether to score per document and
  * a report offers it with a button.
  */
@@ -89,6 +89,18 @@ export async function findSeparator(file: string): Promise<{ separator: string; 
       if (n >= 2 && (!best || n > best.occurrences)) best = { separator: sep, occurrences: n };
     }
     return best;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Whether the text file holds `separator` (within the first 256 MiB). */
+async function holds(file: string, separator: string): Promise<boolean> {
+  const fh = await fs.open(file, "r");
+  try {
+    const buf = Buffer.alloc(Math.min((await fh.stat()).size, MAX_SCAN_BYTES));
+    await fh.read(buf, 0, buf.length, 0);
+    return buf.includes(Buffer.from(separator, "utf8"));
   } finally {
     await fh.close();
   }
@@ -192,7 +204,8 @@ async function decideSeparator(session: Session, raw: RawText, given: string | n
   if (given === null) return { separator: undefined, hint: await findSeparator(raw.file).catch(() => null) };
   if (given !== undefined) return { separator: given, hint: null };
   const setting = session.settings.evalDocumentSeparator;
-  if (setting) return { separator: setting, hint: null };
+  // A separator the text does not hold would make it one "document" cut at the window: stream windows then.
+  if (setting) return (await holds(raw.file, setting)) ? { separator: setting, hint: null } : { separator: undefined, hint: null };
   const found = await findSeparator(raw.file).catch(() => null);
   if (!found) return { separator: undefined, hint: null };
   if (!interactive) return { separator: undefined, hint: found };

@@ -18,6 +18,7 @@ import { REPORT_VIEW_TYPE, ReportPanel } from "./panels/reportPanel";
 import { Session } from "./session";
 
 let session: Session | undefined;
+let lastMessage: string | undefined;
 
 /** What a cancel of each command leaves behind, in the confirmation. */
 const CANCELLED: Record<string, string> = {
@@ -43,6 +44,8 @@ export interface HeadshareApi {
   latestReportTitle(): string | undefined;
   /** The status bar item's text now. */
   statusText(): string;
+  /** The last error or cancel confirmation a command showed (tests read what the user was told). */
+  lastMessage(): string | undefined;
   /** The worker process id while one runs. */
   workerPid(): number | undefined;
   /** Whether model files linking out of their folder are followed now (headshare.followSymlinks, trusted workspaces only). */
@@ -61,12 +64,14 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
           if (isCancel(e)) {
             s.log.info(`${id}: cancelled`);
             // A cancel says so (the notification that showed the job is gone by now).
-            void vscode.window.showInformationMessage(`Headshare: ${CANCELLED[id] ?? "cancelled."}`);
+            lastMessage = `Headshare: ${CANCELLED[id] ?? "cancelled."}`;
+            void vscode.window.showInformationMessage(lastMessage);
             return undefined;
           }
           if ((e as { code?: unknown }).code === "untrusted") { s.log.warn(`${id}: ${messageOf(e)}`); return undefined; }   // requireTrust already told the user
           s.log.error(`${id}: ${messageOf(e)}`);
-          void vscode.window.showErrorMessage(`Headshare: ${messageOf(e)}`, "Open Logs").then((a) => a && s.log.show());
+          lastMessage = `Headshare: ${messageOf(e)}`;
+          void vscode.window.showErrorMessage(lastMessage, "Open Logs").then((a) => a && s.log.show());
           return undefined;
         }
       });
@@ -98,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       settledReport: async () => { const p = ReportPanel.latest; await p?.settled(); return p?.report; },
       latestReportTitle: () => ReportPanel.latest?.panel.title,
       statusText: () => s.status.text,
+      lastMessage: () => lastMessage,
       workerPid: () => s.worker.pid,
       followSymlinks: () => s.followSymlinks,
     };

@@ -166,6 +166,7 @@ export class Heatmap {
           ctx.fillStyle = t.background;
           ctx.fillRect(x, y, cs, cs);
           ctx.strokeStyle = t.grid;
+          ctx.lineWidth = 1;   // (a mark drawn before leaves a wide line: the hatch would paint the cell solid grey)
           ctx.beginPath();   // hatch: "no value here"
           for (let k = -cs; k < cs; k += 6) { ctx.moveTo(x + Math.max(0, k), y + Math.max(0, -k)); ctx.lineTo(x + Math.min(cs, cs + k), y + Math.min(cs, cs - k)); }
           ctx.stroke();
