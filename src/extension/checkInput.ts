@@ -23,7 +23,9 @@ export async function openCheckpoint(session: Session, model: string, o: { token
     summary = (await session.jobs.run(`open ${path.basename(model)}`, (job) => session.request(job, "headshare/inspect", { model }))).summary;
   } catch (e) {
     if ((e as { code?: unknown }).code === "cancelled") throw e;
-    throw new ExtensionError("bad-input", `${o.what} cannot open ${model}: ${messageOf(e)}`);
+    // The worker's message usually starts with the file's path already: name it once.
+    const m = messageOf(e);
+    throw new ExtensionError("bad-input", `${o.what} cannot open ${m.startsWith(model) ? m : `${model}: ${m}`}`);
   }
   if (summary.modelError) {
     throw new ExtensionError("bad-input", `${o.what} needs a complete Hugging Face model (config.json beside the weights), and ${model} is not one: ${summary.modelError}`);

@@ -1,5 +1,6 @@
 // UI steps for scripts/test-vscode.mjs: the workbench in Chromium, driven like a user. Throws on failure.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 
 // `model`: "stories260K-hf" (../shared present: everything, checked against the README's numbers) or
@@ -137,10 +138,20 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
       const value = await quickInput.locator("input").inputValue();
       assert.ok(value.endsWith(path.join("models", "stories260K-hf-shared-30")), `default output beside the input: ${value}`);
     }
+    if (title === "sharing ratio") {
+      // Issue 17: the open map's ratio is offered (50%), the prompt names the model's maximum as a number, "30%" is accepted.
+      assert.equal(await quickInput.locator("input").inputValue(), "50%");
+      assert.match(await quickInput.textContent(), /0 to 80% for this model/);
+      await quickInput.locator("input").fill("0.9");
+      await quickInput.locator(".quick-input-message", { hasText: "above this model's maximum of 80%" }).waitFor({ timeout: 5000 });
+      await page.screenshot({ path: path.join(artifacts, "vscode-ui-17-ratio-prompt.png") });
+      await quickInput.locator("input").fill("30%");
+      await page.waitForTimeout(300);
+    }
     await page.keyboard.press("Enter");
     await page.waitForTimeout(300);
   }
-  step("Compress: accepted the defaults (DirectShare, 30%, qk, compact, beside the input)");
+  step("Compress: DirectShare, typed 30% (0.9 refused at once), qk, compact, beside the input");
   const report = page.frameLocator("iframe.webview.ready").last().frameLocator("iframe#active-frame");
   await report.locator("#report-size").waitFor({ timeout: 180000 });
   const size = await report.locator("#report-size").textContent();
@@ -150,6 +161,11 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   const rShared = Number(await report.locator("#eval-ppl").getAttribute("data-ppl"));
   assert.ok(Math.abs(rOrig - 3.39532) / 3.39532 < 1e-3);
   step(`report: parameters 260,032 → 241,600; perplexity ${rOrig.toFixed(4)} → ${rShared.toFixed(4)}`);
+  // Issue 17: the report names the text and its protocol, and its weight map marks the 6 shared units.
+  assert.match(await report.locator("#eval-scored").textContent(), /tinystories-valid-excerpt\.txt \(headshare\.eval\.text\) · documents/);
+  assert.equal(await report.locator("#report-weight-map table.heatmap-cells td[data-mark='selected']").count(), 6);
+  await page.locator(".tabs-container .tab", { hasText: "Compress: stories260K-hf @30% · tinystories-valid-excerpt.txt (documents)" }).first().waitFor({ timeout: 10000 });
+  step("report: names the text and protocol (tab title too); the weight map marks the 6 shared units");
   // Weight similarity (5 layers × 4 KV groups) beside attention-map similarity (5 layers × 8 query heads).
   const maps = report.locator("canvas.heatmap");
   assert.equal(await maps.count(), 2);
@@ -174,4 +190,80 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   const status = await page.locator(".statusbar-item", { hasText: "Headshare" }).first().textContent();
   step(`status bar: ${status?.trim()}`);
   assert.match(status ?? "", /Headshare/);
+  await issue17Steps({ page, workspace, artifacts, step, row, webview, model });
+}
+
+/** Issue 17's findings as a user meets them: the palette names the map's model and ratio, bad input, the light theme. */
+async function issue17Steps({ page, workspace, artifacts, step, row, webview, model }) {
+  const shot = (name) => page.screenshot({ path: path.join(artifacts, name) });
+  // 2. Palette Quick Eval with the map open: the map's model first (the rule in the placeholder) and the map's ratio (50%) offered.
+  await page.locator(".tabs-container .tab", { hasText: "Sharing map" }).first().click();
+  await webview.locator("canvas.heatmap").waitFor({ timeout: 30000 });
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").fill(">Headshare: Quick Eval");
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Quick Eval" }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press("Enter");
+  const first = page.locator(".quick-input-list .monaco-list-row").first();
+  await first.waitFor({ timeout: 15000 });
+  assert.match(await first.textContent(), new RegExp(`${model}.*the open sharing map's model`));
+  assert.match(await page.locator(".quick-input-widget").textContent() ?? "", /Choose a checkpoint/);
+  await shot("vscode-ui-17-model-rule.png");
+  await page.keyboard.press("Enter");
+  const share = page.locator(".quick-input-list .monaco-list-row", { hasText: "Share at 50% now" }).first();
+  await share.waitFor({ timeout: 30000 });
+  step("palette Quick Eval: the open map's model first, its ratio (50%) offered");
+  await shot("vscode-ui-17-ratio-offer.png");
+  await page.keyboard.press("Escape");
+
+  // 3. A truncated loose .safetensors: Compress fails at once, naming the file and the problem; the status bar stays normal.
+  fs.mkdirSync(path.join(workspace, "loose"), { recursive: true });
+  const whole = fs.readFileSync(path.join(workspace, "models", model, "model.safetensors"));
+  fs.writeFileSync(path.join(workspace, "loose", "broken.safetensors"), whole.subarray(0, Math.floor(whole.length / 3)));
+  await row("loose").waitFor({ timeout: 15000 });
+  await row("loose").click();
+  await row("broken.safetensors").waitFor({ timeout: 15000 });
+  await row("broken.safetensors").click({ button: "right" });
+  const compressItem = page.locator(".context-view .monaco-menu .action-label", { hasText: "Headshare: Compress Checkpoint" }).first();
+  await compressItem.waitFor({ timeout: 10000 });
+  await compressItem.hover({ force: true });
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Enter");
+  await page.waitForTimeout(4000);
+  assert.equal(await page.locator(".quick-input-widget .quick-input-title", { hasText: "method" }).isVisible(), false, "no question was asked about a broken file");
+  const statusItem = page.locator(".statusbar-item", { hasText: "Headshare" }).first();
+  const statusText = (await statusItem.textContent()) ?? "";
+  assert.doesNotMatch(statusText, /worker stopped|error/i, `status bar after bad input: ${statusText}`);
+  // The error is in the notification centre (the smoke-test driver shows no toasts).
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").fill(">Notifications: Show Notifications");
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Show Notifications" }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press("Enter");
+  const note = page.locator(".notifications-center .notification-list-item", { hasText: "broken.safetensors" }).first();
+  await note.waitFor({ timeout: 15000 });
+  assert.match(await note.textContent(), /truncated/);
+  step(`bad input: "${(await note.textContent()).slice(0, 160)}…"; status bar "${statusText.trim()}"`);
+  await shot("vscode-ui-17-bad-input.png");
+  await page.keyboard.press("Escape");
+
+  // Light theme: the map (root rings, chained dots, layer 0 hatch) and the report read on Light Modern.
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").fill(">Preferences: Color Theme");
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Color Theme" }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press("Enter");
+  await page.locator(".quick-input-widget input").fill("Light Modern");
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Light Modern" }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press("Enter");
+  await page.waitForTimeout(1000);
+  await page.locator(".tabs-container .tab", { hasText: "Sharing map" }).first().click();
+  await webview.locator("canvas.heatmap").waitFor({ timeout: 30000 });
+  await page.waitForTimeout(800);
+  await shot("vscode-ui-17-map-light.png");
+  await page.locator(".tabs-container .tab", { hasText: "Compress:" }).first().click();
+  const report = page.frameLocator("iframe.webview.ready").last().frameLocator("iframe#active-frame");
+  await report.locator("#report-weight-map canvas.heatmap").waitFor({ timeout: 30000 });
+  await page.waitForTimeout(800);
+  await shot("vscode-ui-17-report-light.png");
+  await report.locator("#report-weight-map canvas.heatmap").scrollIntoViewIfNeeded();
+  await shot("vscode-ui-17-report-maps-light.png");
+  step("light theme: map and report screenshots taken");
 }

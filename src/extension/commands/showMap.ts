@@ -1,5 +1,7 @@
 /** Headshare: Show Sharing Map — the match table (computed once, cached) as a live heatmap. */
 import * as vscode from "vscode";
+import { openCheckpoint } from "../checkInput";
+import { withJobNotification } from "../jobs";
 import { modelRef } from "../mapping";
 import { pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
@@ -16,14 +18,12 @@ export interface ShowMapOptions {
 
 export async function showMapCommand(session: Session, uri: vscode.Uri | undefined, o: ShowMapOptions = {}): Promise<MapPanel | undefined> {
   await requireTrust("Show Sharing Map");
-  const model = await pickModel(uri, undefined, "Show the sharing map of which checkpoint?");
+  const model = await pickModel(uri, MapPanel.active?.model, "Show the sharing map of which checkpoint?");
   if (!model) return undefined;
+  await openCheckpoint(session, model, { what: "Show Sharing Map" });
   const s = session.settings;
   const strategy = o.strategy ?? s.strategy, granularity = o.granularity ?? s.granularity;
   const name = modelRef(model).name;
-  const { table } = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Headshare: matching heads of ${name}`, cancellable: true },
-    (progress, token) => session.jobs.run(`match ${name}`, (job) => session.matchTable(job, model, strategy, granularity,
-      (p) => progress.report({ message: `${p.message ?? p.phase}${p.total > 0 ? ` (${Math.round((100 * p.done) / p.total)}%)` : ""}` })), token));
+  const { table } = await withJobNotification(session.jobs, `Headshare: matching heads of ${name}`, `match ${name}`, (job) => session.matchTable(job, model, strategy, granularity));
   return MapPanel.show(session, model, table, o.ratio ?? s.defaultRatio);
 }
