@@ -25,7 +25,8 @@ export async function openCheckpoint(session: Session, model: string, o: { token
     if ((e as { code?: unknown }).code === "cancelled") throw e;
     // The worker's message usually starts with the file's path already: name it once.
     const m = messageOf(e);
-    throw new ExtensionError("bad-input", `${o.what} cannot open ${m.startsWith(model) ? m : `${model}: ${m}`}`);
+    const todo = /truncated|corrupt|past the (data|end)/i.test(m) ? ". Copy or download the file again (it is incomplete); nothing was written" : "";
+    throw new ExtensionError("bad-input", `${o.what} cannot open ${m.startsWith(model) ? m : `${model}: ${m}`}${todo}`);
   }
   if (summary.modelError) {
     throw new ExtensionError("bad-input", `${o.what} needs a complete Hugging Face model (config.json beside the weights), and ${model} is not one: ${summary.modelError}`);
