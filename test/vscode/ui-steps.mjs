@@ -247,10 +247,15 @@ async function issue17Steps({ page, workspace, artifacts, step, row, webview, mo
   await page.keyboard.press("Escape");
 
   // Light theme: the map (root rings, chained dots, layer 0 hatch) and the report read on Light Modern.
-  // (the user settings file the runner wrote; VS Code applies a change to it at once)
-  const settingsFile = path.join(path.dirname(workspace), "data", "User", "settings.json");
-  const settings = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
-  fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, "workbench.colorTheme": "Default Light Modern" }, null, 1));
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").fill(">Preferences: Color Theme");
+  const themeCommand = page.locator(".quick-input-list .monaco-list-row", { hasText: "Preferences: Color Theme" }).first();
+  await themeCommand.waitFor({ timeout: 10000 });
+  await themeCommand.click();
+  await page.locator(".quick-input-widget input").fill("Light Modern");
+  const lightModern = page.locator(".quick-input-list .monaco-list-row", { hasText: /^Light Modern/ }).first();
+  await lightModern.waitFor({ timeout: 10000 });
+  await lightModern.click();
   await page.locator(".monaco-workbench.vs").first().waitFor({ timeout: 30000 });
   await page.waitForTimeout(1000);
   await page.locator(".tabs-container .tab", { hasText: "Sharing map" }).first().click();
