@@ -36,6 +36,8 @@ export interface HeadshareApi {
   cancel(id?: number): number;
   /** The open sharing map of a model, if any. */
   mapPanel(model: string): MapPanel | undefined;
+  /** Runs the open map's quick eval at `ratio` (as its button does). */
+  mapQuickEval(model: string, ratio: number): Promise<unknown>;
   /** The report shown last. */
   latestReport(): ReportPanel["report"] | undefined;
   /** The report shown last, once the evaluation it started by itself has finished. */
@@ -99,6 +101,11 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       runningJobs: () => s.jobs.list.map((j) => ({ id: j.id, label: j.label, phase: j.phase })),
       cancel: (id) => s.jobs.cancel(id),
       mapPanel: (model) => MapPanel.find(model),
+      mapQuickEval: async (model, ratio) => {
+        const p = MapPanel.find(model);
+        if (!p) throw new Error(`no sharing map is open for ${model}`);
+        return p.runQuickEval(ratio);
+      },
       latestReport: () => ReportPanel.latest?.report,
       settledReport: async () => { const p = ReportPanel.latest; await p?.settled(); return p?.report; },
       latestReportTitle: () => ReportPanel.latest?.panel.title,

@@ -283,7 +283,7 @@ function drawMark(ctx: CanvasRenderingContext2D, mark: Mark, x: number, y: numbe
   const circle = (rad: number) => { ctx.beginPath(); ctx.arc(x, y, rad, 0, 2 * Math.PI); };
   if (mark !== "selected") {
     circle(g.ring);
-    ctx.strokeStyle = halo; ctx.lineWidth = g.width + 2; ctx.stroke();
+    ctx.strokeStyle = halo; ctx.lineWidth = g.width + 1.5; ctx.stroke();
     ctx.strokeStyle = t.accent2; ctx.lineWidth = g.width; ctx.stroke();
   }
   if (mark !== "root") {
@@ -298,7 +298,7 @@ function markSvg(mark: Mark, x: number, y: number, cs: number, t: Theme, halo: s
   const g = markGeometry(cs);
   const out: SVGElement[] = [];
   if (mark !== "selected") {
-    out.push(s("circle", { cx: x, cy: y, r: g.ring, fill: "none", stroke: halo, "stroke-width": g.width + 2 }),
+    out.push(s("circle", { cx: x, cy: y, r: g.ring, fill: "none", stroke: halo, "stroke-width": g.width + 1.5 }),
       s("circle", { cx: x, cy: y, r: g.ring, fill: "none", stroke: t.accent2, "stroke-width": g.width, class: "mark-ring" }));
   }
   if (mark !== "root") out.push(s("circle", { cx: x, cy: y, r: g.dot, fill: t.accent, stroke: halo, "stroke-width": Math.max(1, cs * 0.05), class: "mark-dot" }));

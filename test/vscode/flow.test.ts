@@ -22,6 +22,7 @@ interface EvalShape { tokens: number; original: { nll: number; ppl: number }; sh
 interface ReportShape { kind?: string; eval: EvalShape | null; table?: { layers: number } | null; selected: number | null; parameters: { before: number; after: number } | null;
   evalState?: { state: string; message: string } | null }
 interface Api {
+  mapQuickEval(model: string, ratio: number): Promise<unknown>;
   runningJobs(): { id: number; label: string; phase: string }[];
   cancel(id?: number): number;
   settledReport(): Promise<ReportShape | undefined>;
@@ -98,6 +99,19 @@ describe("Issue 17: the core flow, finished", function () {
     } finally {
       await config().update("eval.text", before, vscode.ConfigurationTarget.Global);
     }
+  });
+
+  it("1c. compressing from the map right after its quick eval at the same ratio reuses that evaluation", async function () {
+    this.timeout(180_000);
+    await vscode.commands.executeCommand("headshare.showSharingMap", vscode.Uri.file(demo), { ratio: 0.5 });
+    const ev = (await api.mapQuickEval(demo, 0.5)) as EvalShape;
+    assert.equal(ev.text?.label, "heldout-brown.txt", "the map scores the model's held-out text too (one rule)");
+    const r = (await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(demo), { ratio: 0.5, format: "dense", out: path.join(tmp, "flow", "demo-from-map-50"), evaluate: false })) as
+      { report: ReportShape & { eval: (EvalShape & { reusedFrom?: string | null }) | null } } | undefined;
+    assert.ok(r, api.lastMessage());
+    assert.match(r.report.eval?.reusedFrom ?? "", /the sharing map's quick eval at 50%/);
+    assert.equal(r.report.eval?.shared.ppl, ev.shared.ppl);
+    assert.equal(r.report.eval?.original.ppl, ev.original.ppl);
   });
 
   it("2. which text and which protocol: a text holding <|endoftext|> scored without a separator says so; per document it gives the README's 3.39532; the title names model, ratio, text and protocol", async function () {

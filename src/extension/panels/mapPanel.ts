@@ -87,6 +87,11 @@ export class MapPanel {
   }
 
   /** Quick eval at `ratio` for the webview; `signal` is the webview's cancel. Errors become the request's error reply. */
+  /** The panel's "Quick eval at this ratio" on the rule's text, as its button runs it (automation and tests). */
+  runQuickEval(ratio: number): Promise<EvalSummary> {
+    return this.quickEval(ratio, new AbortController().signal, "auto", undefined);
+  }
+
   private async quickEval(ratio: number, signal: AbortSignal, mode: "auto" | "choose", separator: string | null | undefined): Promise<EvalSummary> {
     if (!vscode.workspace.isTrusted) throw new ExtensionError("untrusted", "Quick eval is disabled in Restricted Mode: trust this workspace to run models.");
     await requireTokenizer(this.model, "Quick eval");
