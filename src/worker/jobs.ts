@@ -147,7 +147,7 @@ export const jobTable: JobTable = {
         const matchSeconds = seconds(tm);
         const plan = planSharing(table, p.ratio);
         const output = await writeShared(ckpt!, plan, {
-          format: p.format, outDir: p.out, force: p.force, signal: ctx.signal,
+          format: p.format, outDir: p.out, force: p.force, signal: ctx.signal, ...(p.wait !== undefined ? { wait: p.wait } : {}),
           onProgress: ctx.progress,
         });
         return {
@@ -162,7 +162,7 @@ export const jobTable: JobTable = {
     label: (p) => path.basename(p.compact),
     async run(p, ctx) {
       const t0 = performance.now();
-      const output = await expandCompact(p.compact, { outDir: p.out, force: p.force, signal: ctx.signal, onProgress: ctx.progress });
+      const output = await expandCompact(p.compact, { outDir: p.out, force: p.force, signal: ctx.signal, onProgress: ctx.progress, ...(p.wait !== undefined ? { wait: p.wait } : {}) });
       return { output, provider: "none", seconds: seconds(t0) };
     },
   },

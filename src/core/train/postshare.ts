@@ -77,6 +77,8 @@ export interface PostShareOptions {
   /** Output layout (default compact: only stored units' slices; dense: ordinary HF shapes). */
   readonly format?: "compact" | "dense";
   readonly force?: boolean;
+  /** Another writer holds the output folder's lock: wait for it (true, or at most this many ms) instead of refusing. */
+  readonly wait?: boolean | number;
   readonly checkpointFile?: string;
   readonly checkpointEvery?: number;
   readonly resumeFrom?: string;
@@ -302,7 +304,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
       let outDir: string | undefined;
       if (o.outDir) {
         progress({ phase: "write", done: 0, total: 1, message: `writing ${o.outDir}` });
-        outDir = await writePostShared(ckpt, fwd.weights, params, plan, o.outDir, o.format ?? "compact", !!o.force,
+        outDir = await writePostShared(ckpt, fwd.weights, params, plan, o.outDir, o.format ?? "compact", !!o.force, o.wait,
           { "headshare.postshare": JSON.stringify({ ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, steps: o.steps, selected: plan.selected }) }, hooks.signal);
         progress({ phase: "write", done: 1, total: 1 });
       }
@@ -341,7 +343,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
  */
 async function writePostShared(
   ckpt: Checkpoint, weights: readonly { input: string; tensor: string }[], params: ReadonlyMap<string, Float32Array>, plan: SharingPlan,
-  outDir: string, format: "compact" | "dense", force: boolean, metadata: Record<string, string>, signal?: AbortSignal,
+  outDir: string, format: "compact" | "dense", force: boolean, wait: boolean | number | undefined, metadata: Record<string, string>, signal?: AbortSignal,
 ): Promise<string> {
   const out = path.resolve(outDir);
   // Refused before the trained weights are written (writeShared checks again under its lock).
@@ -358,7 +360,7 @@ async function writePostShared(
     await writeTrainedFiles(ckpt, byTensor, tmp, metadata);
     const trained = await openCheckpoint(tmp);
     try {
-      await writeShared(trained, plan, { format, outDir: out, force, ...(signal ? { signal } : {}) });
+      await writeShared(trained, plan, { format, outDir: out, force, ...(wait !== undefined ? { wait } : {}), ...(signal ? { signal } : {}) });
     } finally {
       await trained.close();
     }
