@@ -277,8 +277,10 @@ async function emit(
     if (o.signal?.aborted) throw new ShareError("aborted", `writing the shared checkpoint was cancelled; ${kept}`);
     if (e instanceof ShareError && e.code === "aborted") throw e;
     if (e instanceof OutputError) throw asShareError(e, out);
-    if (e instanceof ShareError || e instanceof SafetensorsError) throw Object.assign(e, { message: `${e.message} (${kept})` });
-    throw new ShareError("write-failed", `writing ${out} failed: ${e instanceof Error ? e.message : String(e)}; ${kept}`);
+    // Messages name the output, not its staging folder (which is gone now).
+    const named = (m: string): string => m.split(dir).join(out);
+    if (e instanceof ShareError || e instanceof SafetensorsError) throw Object.assign(e, { message: `${named(e.message)} (${kept})` });
+    throw new ShareError("write-failed", `writing ${out} failed: ${named(e instanceof Error ? e.message : String(e))}; ${kept}`);
   }
 }
 
