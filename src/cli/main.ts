@@ -84,6 +84,8 @@ if (require.main === module) {
     process.stderr.write(`headshare: cannot write the output: ${e.message}\n`);
     process.exit(1);
   });
+  // A closed terminal (SIGHUP) or a killed reader closes stderr: progress lines must not crash the cleanup.
+  process.stderr.on("error", () => undefined);
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => { process.stderr.write(`${formatError(e, debug())}\n`); process.exitCode = 1; },

@@ -15,6 +15,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { cleanStale } from "./clean";
 import { OutputError } from "./errors";
+import { addLiveStaging, removeLiveStaging } from "./live";
 import { lockOutput, type OutputLock } from "./lock";
 import { tempPathFor } from "./names";
 import { isReplaceableEntry, outputProblem } from "./rules";
@@ -94,8 +95,10 @@ export async function stageOutputFolder(opts: StageOptions): Promise<StagedFolde
     const { exists } = await checkOutputPath(out, opts); // again, under the lock (a writer may have finished meanwhile)
     await checkFreeSpace(parent, opts.needBytes ?? 0, opts.what, exists ? " (the previous output stays until the new one is complete)" : "");
     stage = tempPathFor(out);
+    addLiveStaging(stage);
     await fs.mkdir(stage);
   } catch (e) {
+    if (stage) removeLiveStaging(stage);
     await lock.release();
     if (e instanceof OutputError) throw e;
     throw new OutputError("not-writable", out, `${out}: cannot prepare the output (${e instanceof Error ? e.message : String(e)}); nothing was changed`);
@@ -120,10 +123,12 @@ export async function stageOutputFolder(opts: StageOptions): Promise<StagedFolde
         // Put the previous output back (when it was moved), drop the stage.
         if (aside) await fs.rename(aside, out).catch(() => undefined);
         await fs.rm(staged, { recursive: true, force: true }).catch(() => undefined);
+        removeLiveStaging(staged);
         await lock.release();
         throw new OutputError("swap-failed", out, `${out}: moving the finished output into place failed (${e instanceof Error ? e.message : String(e)}); the previous output was kept`);
       }
       // The new output is in place; the old one goes (a failure here leaves only a temporary that the next run removes).
+      removeLiveStaging(staged);
       if (aside) await fs.rm(aside, { recursive: true, force: true }).catch(() => undefined);
       await lock.release();
     },
@@ -131,6 +136,7 @@ export async function stageOutputFolder(opts: StageOptions): Promise<StagedFolde
       if (done) return;
       done = true;
       await fs.rm(staged, { recursive: true, force: true }).catch(() => undefined);
+      removeLiveStaging(staged);
       await lock.release();
     },
   };

@@ -8,3 +8,4 @@ export { parseTempName, TEMP_PREFIX, tempPathFor } from "./names";
 export { myOwnerTag, ownerLiveness, parseOwner, formatOwner, type OwnerTag } from "./owner";
 export { isReplaceableEntry, outputProblem } from "./rules";
 export { checkFreeSpace, freeBytes } from "./space";
+export { addLiveStaging, removeLiveStaging, watchLiveStaging } from "./live";

@@ -26,7 +26,7 @@ import { compareLogprobs, HeldoutScorer, type Comparison, type HeldoutScore } fr
 import { DEFAULT_OPTIMIZER } from "./optimizer";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "./pairs";
 import { writeTrainedFiles } from "./save";
-import { checkOutputPath, OutputError, tempPathFor } from "../output";
+import { addLiveStaging, checkOutputPath, OutputError, removeLiveStaging, tempPathFor } from "../output";
 import { buildTrainGraph } from "./trainGraph";
 import { runTraining, Trainer, type StepEvent } from "./trainer";
 import { sampleSequences } from "./sample";
@@ -354,6 +354,7 @@ async function writePostShared(
   }
   // The unshared trained weights: a temporary folder of this run beside the output (removed after; a killed run's is cleaned by the next).
   const tmp = tempPathFor(path.join(path.dirname(out), `${path.basename(out)}.posttrained`));
+  addLiveStaging(tmp);
   await fs.mkdir(tmp);
   try {
     const byTensor = new Map(weights.map((w) => [w.tensor, params.get(w.input)!]));
@@ -366,6 +367,7 @@ async function writePostShared(
     }
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
+    removeLiveStaging(tmp);
   }
   return out;
 }
