@@ -8,7 +8,7 @@ import path from "node:path";
 import { RpcError } from "../protocol/rpc";
 import { providerNameSchema } from "../protocol/common";
 import { FOLLOW_SYMLINKS_ENV, followSymlinksConsent } from "../core/safetensors/contained";
-import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
+import { workerRequests, type JobParams, type JobResult, type Progress, type WorkerJob } from "../protocol/worker";
 import { WorkerClient } from "../worker/client";
 import type { Providers } from "../worker/serve";
 import { UsageError } from "./args";
@@ -81,10 +81,20 @@ export interface RunJobOptions {
   readonly client?: WorkerClient;
 }
 
+/** Every job stops after this long unless `--timeout MINUTES` says otherwise (0: no limit). */
+export const DEFAULT_JOB_TIMEOUT_MINUTES = 24 * 60;
+let jobTimeoutMinutes = DEFAULT_JOB_TIMEOUT_MINUTES;
+/** The global `--timeout` (main.ts). */
+export function setJobTimeoutMinutes(minutes: number): void {
+  jobTimeoutMinutes = minutes;
+}
+
 /** A worker client for CLI commands. */
 export function cliClient(providers: Providers = "auto", debug = false): WorkerClient {
+  const ms = jobTimeoutMinutes * 60_000;
   return new WorkerClient({
     providers,
+    ...(ms > 0 ? { jobTimeoutMs: Object.fromEntries(Object.keys(workerRequests).map((m) => [m, ms])) } : {}),
     // A big model's ORT run may take a while to reach its next abort check; a second Ctrl-C forces.
     cancelGraceMs: 60_000,
     // --follow-symlinks reaches the worker through its environment only (this process's env is not touched).

@@ -51,7 +51,7 @@ export function readSettings(warn: (m: string) => void = () => undefined): Setti
     evalText: pick("eval.text", "", (v) => typeof v === "string"),
     evalDocumentSeparator: pick("eval.documentSeparator", "", (v) => typeof v === "string" && v.length <= 200),
     outputLocation: pick<OutputLocation>("output.location", "besideInput", (v) => v === "besideInput" || v === "workspaceFolder"),
-    jobTimeoutMinutes: pick("worker.jobTimeoutMinutes", 0, num(0, 24 * 60)),
+    jobTimeoutMinutes: pick("worker.jobTimeoutMinutes", 24 * 60, num(0, 7 * 24 * 60)),
     followSymlinks: pick("followSymlinks", false, (v) => typeof v === "boolean"),
   };
 }

@@ -125,7 +125,7 @@ export class WorkerClient {
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
         const why = `${started.job} did not finish within ${formatMs(timeoutMs)}`;
-        conn.rpc.fail(started.id, new RpcError("timeout", `${why}; the worker was stopped (presumed hung). The next request starts a fresh worker.`, started.job));
+        conn.rpc.fail(started.id, new RpcError("timeout", `${why}; the worker was stopped (presumed hung) and its staging removed. If the job needs longer, raise the limit (--timeout MINUTES on the command line, headshare.worker.jobTimeoutMinutes in VS Code; 0 = none). The next request starts a fresh worker.`, started.job));
         this.kill(conn, `${why} (presumed hung)`);
       }, timeoutMs);
     }
