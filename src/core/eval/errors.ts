@@ -5,6 +5,7 @@ export type EvalErrorCode =
   | "bad-text"       // the text is empty or yields no scorable tokens
   | "mismatch"       // two models that must agree (vocab, layers) do not
   | "too-large"      // the weights (as float32) do not fit in this machine's memory
+  | "non-finite"    // the result is NaN/Inf (a damaged weight, named)
   | "aborted";       // the AbortSignal fired
 
 export class EvalError extends Error {
