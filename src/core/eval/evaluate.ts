@@ -11,8 +11,10 @@ import type { ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
-import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
+import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type ScoredWindow, type TextProtocol } from "./protocol";
 import { ForwardRunner, type RunOutput } from "./runner";
+import { memoryBudgetBytes } from "./memoryBudget";
+import { runStreamed, type StreamedMemory, type StreamedModel } from "./streamed";
 import { modelSize } from "./sizes";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
 
@@ -35,6 +37,24 @@ export interface EvalOptions {
   readonly batchTokens?: number;
   /** Query chunk of the blocked causal attention (default 64; 0 = plain full attention). */
   readonly attentionChunk?: number;
+  /** Which forward runs (default "auto": the whole-model graph when every weight fits a quarter of the budget as float32). */
+  readonly forward?: ForwardPath | "auto";
+  /** Memory budget in GiB (default: min(4 GiB, a quarter of this machine's memory)). */
+  readonly memoryBudgetGiB?: number;
+}
+
+/** The two forwards: one graph of the whole model (weights loaded once), or one layer at a time. */
+export type ForwardPath = "whole-model" | "layer-streamed";
+
+/**
+ * "auto": the whole-model graph (faster: weights loaded once, one run per batch) when the float32
+ * weights of every model fit in a quarter of the budget; otherwise layer-streamed.
+ */
+export function chooseForward(requested: ForwardPath | "auto" | undefined, ckpts: readonly Checkpoint[], budgetBytes: number): ForwardPath {
+  if (requested === "whole-model" || requested === "layer-streamed") return requested;
+  if (requested !== undefined && requested !== "auto") throw new EvalError("bad-option", `forward must be "auto", "whole-model" or "layer-streamed", got ${JSON.stringify(requested)}`);
+  const f32 = [...new Set(ckpts)].reduce((a, c) => a + 4 * modelSize(c).parameters, 0);
+  return f32 <= budgetBytes / 4 ? "whole-model" : "layer-streamed";
 }
 
 /** Default padded tokens per batch for a vocabulary (log-probs of one batch ≤ 64 MB when compared). */
@@ -73,6 +93,10 @@ export interface EvalResult {
   readonly top1Agreement?: number;
   readonly hiddenCosine?: number[];
   readonly compare?: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
+  /** Which forward ran. */
+  readonly forward: ForwardPath;
+  /** The layer-streamed forward's memory choice (budget, tokens per pass, vocabulary chunk, estimated peak). */
+  readonly memory?: StreamedMemory;
 }
 
 export function protocolFacts(p: TextProtocol, windows: number): ProtocolFacts {
@@ -85,6 +109,7 @@ export function protocolFacts(p: TextProtocol, windows: number): ProtocolFacts {
 /** Prepared windows and batches of a text (shared by evaluate and sweep). */
 export interface PreparedText {
   readonly protocol: TextProtocol;
+  readonly scored: ScoredWindow[];
   readonly batches: Batch[];
   readonly tokens: number;
   readonly windows: number;
@@ -94,7 +119,7 @@ export function prepareText(text: string, protocol: TextProtocol, tok: TextToken
   if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new EvalError("bad-option", `batchTokens must be a positive integer, got ${batchTokens}`);
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId);
   checkIds(windows, vocab, tok.path);
-  return { protocol, batches: makeBatches(windows, batchTokens), tokens: predictedCount(windows), windows: windows.length };
+  return { protocol, scored: windows, batches: makeBatches(windows, batchTokens), tokens: predictedCount(windows), windows: windows.length };
 }
 
 /** Calls f(row, t) for every predicted position: input position t of window row predicts token t+1. */
@@ -166,6 +191,9 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
   const prepared = prepareText(text, protocol, tok, bosId, batchTokens, V);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
+  const budget = memoryBudgetBytes(opts.memoryBudgetGiB);
+  const path = chooseForward(opts.forward, other ? [ckpt, other] : [ckpt], budget);
+  if (path === "layer-streamed") return evaluateStreamed(ckpt, prepared, budget, t0, opts);
   const common = {
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -197,7 +225,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
       tokens: prepared.tokens, nll, ppl: Math.exp(nll),
       protocol: protocolFacts(protocol, prepared.windows),
       provider: mine.provider, seconds: (performance.now() - t0) / 1000,
-      parameters: size.parameters, bytes: size.bytes,
+      parameters: size.parameters, bytes: size.bytes, forward: "whole-model",
     };
     if (!other || !acc) return base;
     const m = acc.result();
@@ -212,4 +240,30 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
     await mine.release();
     await theirs?.release();
   }
+}
+
+/** `evaluate` on the layer-streamed forward: the model (with its plan) and `compare` in lockstep. */
+async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budgetBytes: number, t0: number, opts: EvalOptions): Promise<EvalResult> {
+  const other = opts.compare;
+  const models: StreamedModel[] = [{ ckpt, ...(opts.plan ? { plan: opts.plan } : {}) }, ...(other ? [{ ckpt: other }] : [])];
+  const r = await runStreamed(models, prepared.scored, {
+    budgetBytes, hiddenCosine: !!other,
+    ...(opts.attentionChunk !== undefined ? { attentionChunk: opts.attentionChunk } : {}),
+    ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onProgress: () => undefined,
+  });
+  const n = r.count, nll = r.scores[0]!.nllSum / n, size = modelSize(ckpt);
+  const base: EvalResult = {
+    tokens: n, nll, ppl: Math.exp(nll), protocol: protocolFacts(prepared.protocol, prepared.windows),
+    provider: r.provider, seconds: (performance.now() - t0) / 1000, parameters: size.parameters, bytes: size.bytes,
+    forward: "layer-streamed", memory: r.memory,
+  };
+  if (!other) return base;
+  const o = r.scores[1]!, oNll = o.nllSum / n, oSize = modelSize(other);
+  return {
+    ...base, kl: o.klSum / n, klDirection: "KL(P_model ‖ P_compare)", top1Agreement: o.agree / n,
+    ...(o.cosSum.length ? { hiddenCosine: o.cosSum.map((c) => c / n) } : {}),
+    compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
+  };
 }
