@@ -19,8 +19,11 @@ import { modelSize } from "./sizes";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface EvalProgress {
-  readonly done: number;   // predicted tokens scored so far
+  readonly done: number;   // predicted tokens scored so far (layer-streamed: layer steps)
   readonly total: number;
+  /** Layer-streamed: "layers", with e.g. "pass 1/2 (4 windows): layer 3/32". */
+  readonly phase?: string;
+  readonly message?: string;
 }
 
 export interface EvalOptions {
@@ -251,7 +254,7 @@ async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budget
     ...(opts.attentionChunk !== undefined ? { attentionChunk: opts.attentionChunk } : {}),
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
-    onProgress: () => undefined,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   const n = r.count, nll = r.scores[0]!.nllSum / n, size = modelSize(ckpt);
   const base: EvalResult = {
