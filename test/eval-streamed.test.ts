@@ -5,6 +5,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import fsSync from "node:fs";
+import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { sharedPath, sharedSkip } from "./helpers/shared";
@@ -18,6 +20,7 @@ import { computeMatchTable } from "../src/core/share/match";
 import { planSharing } from "../src/core/share/plan";
 import { writeShared } from "../src/core/share/write";
 import { scaledSynthetic } from "./graph-reference";
+import { byteTokenizerConfig, byteTokenizerJson } from "../src/core/train/byteTokenizer";
 
 function charTokenizer(V: number): TextTokenizer {
   return {
@@ -172,4 +175,49 @@ test("eval-streamed: the demo model (assets/demo-model) streams like the whole g
     const { whole, streamed } = await both(ck, text.slice(0, 6000), 128, {});
     sameResults(whole, streamed, 1e-5);
   } finally { await ck.close(); }
+});
+
+const cli = path.resolve(__dirname, "../../dist/cli.js");
+function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test("eval-streamed: CLI eval --ratio --json = eval of the dense shared checkpoint --compare (1e-6), keys of --compare + ratio/selected, nothing written", { skip: fsSync.existsSync(cli) ? false : "dist/cli.js is not built (npm run build)" }, async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-streamed-cli-"));
+  try {
+    const model = await writeSyntheticModel(path.join(dir, "model"), { family: "llama", layers: 4, heads: 4, kvHeads: 2, headDim: 8, vocab: 256, maxPositions: 64, seed: 19 });
+    await fs.writeFile(path.join(model, "tokenizer.json"), JSON.stringify(byteTokenizerJson()));
+    await fs.writeFile(path.join(model, "tokenizer_config.json"), JSON.stringify(byteTokenizerConfig(64)));
+    const text = path.join(dir, "text.txt");
+    await fs.writeFile(text, TEXT);
+    const before = (await fs.readdir(dir, { recursive: true })).sort();
+    const q = await runCli(["eval", model, "--ratio", "0.5", "--text", text, "--window", "48", "--forward", "layer-streamed", "--memory-budget", "0.5", "--json"]);
+    assert.equal(q.code, 0, q.stderr);
+    assert.deepEqual((await fs.readdir(dir, { recursive: true })).sort(), before, "quick eval writes nothing");
+    const quick = JSON.parse(q.stdout) as EvalResult & { ratio: number; selected: number };
+    for (const k of ["tokens", "nll", "ppl", "protocol", "provider", "kl", "top1Agreement", "hiddenCosine", "compare", "ratio", "selected", "forward", "memory"]) assert.ok(k in quick, `key ${k}`);
+    assert.equal(quick.forward, "layer-streamed");
+    assert.equal(quick.memory!.budgetBytes, 2 ** 29);
+    const s = await runCli(["share", model, "--ratio", "0.5", "--format", "dense", "--out", path.join(dir, "dense")]);
+    assert.equal(s.code, 0, s.stderr);
+    const d = await runCli(["eval", model, "--compare", path.join(dir, "dense"), "--text", text, "--window", "48", "--json"]);
+    assert.equal(d.code, 0, d.stderr);
+    const dense = JSON.parse(d.stdout) as EvalResult;
+    assert.equal(dense.forward, "whole-model", "a small model runs whole by default");
+    close(quick.nll, dense.nll, 1e-6, "original nll");
+    close(quick.compare!.nll, dense.compare!.nll, 1e-6, "shared nll");
+    close(quick.kl, dense.kl, 1e-6, "KL(P_original ‖ P_shared)");
+    const both = await runCli(["eval", model, "--ratio", "0.5", "--compare", model, "--text", text]);
+    assert.notEqual(both.code, 0, "--ratio and --compare together are refused");
+    assert.match(both.stderr, /either --ratio .* or --compare/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });

@@ -48,8 +48,8 @@ export const evalParamsSchema = z.object({
   /** Also the attention-map similarity of heads on the text (paper Fig. 1): every head's best lower-layer head. */
   attention: z.boolean().default(false),
   /**
-   * Quick eval: compare the model shared at this ratio (plan applied in memory, nothing written)
-   * with the original; `compare` must then be absent. `strategy`/`granularity`/`table` as for share.
+   * Quick eval: compare the model with itself shared at this ratio (plan applied in memory while
+   * reading, nothing written); `compare` must then be absent. `strategy`/`granularity`/`table` as for share.
    */
   ratio: ratioSchema.optional(),
   strategy: strategySchema.default("qk"),
@@ -107,7 +107,7 @@ export const evalResultSchema = z.object({
   /** Which forward ran (the core always says; optional here so older results still parse), and the layer-streamed one's memory choice. */
   forward: forwardPath.optional(),
   memory: streamedMemorySchema.optional(),
-  /** Quick eval (`ratio`): the model is the original shared at `ratio` in memory, `compare` the original. */
+  /** Quick eval (`ratio`): the model is the original, `compare` the original shared at `ratio` in memory. */
   ratio: ratioSchema.optional(),
   selected: count.optional(),
   klDirection: z.string().optional(),

@@ -138,7 +138,7 @@ export const jobTable: JobTable = {
         // quick eval: the plan is applied while the weights are read; nothing is written
         const quick = p.ratio !== undefined ? await quickPlan(ckpt!, { ...p, ratio: p.ratio }, ctx) : undefined;
         const r = await evaluate(ckpt!, text, protocol, {
-          ...(other ? { compare: other } : {}), ...(quick ? { plan: quick, compare: ckpt! } : {}),
+          ...(other ? { compare: other } : {}), ...(quick ? { compare: ckpt!, comparePlan: quick } : {}),
           providers: ctx.providers, signal: ctx.signal, ...runModel(p),
           onProgress: (q) => ctx.progress({ phase: q.phase ?? "scoring", done: q.done, total: q.total, message: q.message ?? `${q.done} / ${q.total} tokens` }),
         });

@@ -16,9 +16,10 @@ top-1 agreement, per-layer hidden-state cosine, and the other model's NLL/ppl, p
 
   <model>          a checkpoint folder (dense or compact headshare checkpoint) with tokenizer.json
   --compare OTHER  a second model on the same tokenizer (e.g. the original of a shared model)
-  --ratio A        quick eval: the model shared at ratio A (DirectShare, applied in memory while the
-                   weights are read: nothing is written) compared with the original, as --compare
-                   does (model = shared, compare = original), plus ratio and selected
+  --ratio A        quick eval: the original compared with itself shared at ratio A (DirectShare,
+                   applied in memory while the weights are read: nothing is written), the keys of
+                   --compare (model = the original, compare = the shared model; KL(P_original ‖
+                   P_shared)) plus ratio and selected
   --strategy, --granularity  how units are matched for --ratio (default qk, group)
   --attention      also the attention-map similarity of heads on the text (the paper's Fig. 1): for
                    every head its best lower-layer head, as a layer × head table
@@ -56,7 +57,7 @@ export const evalCommand = defineCommand({
       return 0;
     }
     const facts: [string, string][] = [
-      ...(r.ratio !== undefined ? [["shared", `ratio ${r.ratio}, ${int(r.selected ?? 0)} units selected, applied in memory (nothing written); compare = the original`] as [string, string]] : []),
+      ...(r.ratio !== undefined ? [["shared", `ratio ${r.ratio}, ${int(r.selected ?? 0)} units selected, applied in memory (nothing written); compare = the shared model`] as [string, string]] : []),
       ["tokens", `${int(r.tokens)} predicted (${r.protocol.description})`],
       ["nll", `${r.nll.toFixed(6)} nats/token`],
       ["ppl", r.ppl.toFixed(4)],

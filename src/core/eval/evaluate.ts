@@ -15,7 +15,8 @@ import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, 
 import { ForwardRunner, type RunOutput } from "./runner";
 import { memoryBudgetBytes } from "./memoryBudget";
 import { runStreamed, type StreamedMemory, type StreamedModel } from "./streamed";
-import { modelSize } from "./sizes";
+import { modelSize, type ModelSize } from "./sizes";
+import { unitCost } from "../share/match";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface EvalProgress {
@@ -32,6 +33,8 @@ export interface EvalOptions {
   readonly tokenizer?: TextTokenizer;
   /** A sharing plan applied in memory to `ckpt` (dense checkpoints only). */
   readonly plan?: SharingPlan;
+  /** A sharing plan applied in memory to `compare` (quick eval: compare = the model itself, shared). */
+  readonly comparePlan?: SharingPlan;
   readonly providers?: readonly ProviderName[] | "auto";
   readonly threads?: number;
   readonly signal?: AbortSignal;
@@ -185,6 +188,7 @@ function aborted(signal: AbortSignal | undefined): void {
 export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextProtocol, opts: EvalOptions = {}): Promise<EvalResult> {
   const t0 = performance.now();
   const other = opts.compare;
+  if (opts.comparePlan && !other) throw new EvalError("bad-option", "comparePlan needs a compare model (quick eval: compare = the model itself)");
   if (other) checkCompatible(ckpt, other);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   if (other) checkWindowFits(protocol, other.spec.maxPositions, other.spec.config, other.weightsPath);
@@ -207,7 +211,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
   let theirs: ForwardRunner | undefined;
   try {
-    if (other) theirs = await ForwardRunner.create(other, { forward, ...common });
+    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common });
     const acc = other ? new CompareAccumulator(sameShape ? ckpt.spec.layers : 0, ckpt.spec.hidden, V) : undefined;
     let nllSum = 0, otherNll = 0, done = 0;
     for (const b of prepared.batches) {
@@ -233,7 +237,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
     if (!other || !acc) return base;
     const m = acc.result();
     const oNll = otherNll / prepared.tokens;
-    const oSize = modelSize(other);
+    const oSize = compareSize(other, opts.comparePlan);
     return {
       ...base, kl: m.kl, klDirection: "KL(P_model ‖ P_compare)", top1Agreement: m.top1Agreement, ...(sameShape ? { hiddenCosine: m.hiddenCosine } : {}),
       compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
@@ -248,7 +252,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
 /** `evaluate` on the layer-streamed forward: the model (with its plan) and `compare` in lockstep. */
 async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budgetBytes: number, t0: number, opts: EvalOptions): Promise<EvalResult> {
   const other = opts.compare;
-  const models: StreamedModel[] = [{ ckpt, ...(opts.plan ? { plan: opts.plan } : {}) }, ...(other ? [{ ckpt: other }] : [])];
+  const models: StreamedModel[] = [{ ckpt, ...(opts.plan ? { plan: opts.plan } : {}) }, ...(other ? [{ ckpt: other, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}) }] : [])];
   const r = await runStreamed(models, prepared.scored, {
     budgetBytes, hiddenCosine: !!other,
     ...(opts.attentionChunk !== undefined ? { attentionChunk: opts.attentionChunk } : {}),
@@ -263,10 +267,18 @@ async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budget
     forward: "layer-streamed", memory: r.memory,
   };
   if (!other) return base;
-  const o = r.scores[1]!, oNll = o.nllSum / n, oSize = modelSize(other);
+  const o = r.scores[1]!, oNll = o.nllSum / n, oSize = compareSize(other, opts.comparePlan);
   return {
     ...base, kl: o.klSum / n, klDirection: "KL(P_model ‖ P_compare)", top1Agreement: o.agree / n,
     ...(o.cosSum.length ? { hiddenCosine: o.cosSum.map((c) => c / n) } : {}),
     compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
   };
+}
+
+/** The compare model's size: with a plan, what its compact checkpoint would store. */
+function compareSize(other: Checkpoint, plan: SharingPlan | undefined): ModelSize {
+  const size = modelSize(other);
+  if (!plan) return size;
+  const cost = unitCost(other, plan.granularity);
+  return { parameters: size.parameters - plan.savedUnits * cost.params, bytes: size.bytes - plan.savedUnits * cost.bytes };
 }
