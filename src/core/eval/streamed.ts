@@ -67,6 +67,15 @@ export interface StreamedRun {
   readonly sharedLayers: number;
   /** Distinct block graphs (sessions) the run used. */
   readonly blockGraphs: number;
+  /** Wall seconds reading (and widening, and applying plans to) layer weights, running the blocks, and the head (embedding included). */
+  readonly timings: { readonly readSeconds: number; readonly blockSeconds: number; readonly headSeconds: number };
+}
+
+/** Wall-clock seconds by stage (filled as the run goes). */
+interface Timings { readSeconds: number; blockSeconds: number; headSeconds: number }
+async function timed<T>(t: Timings, k: keyof Timings, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try { return await f(); } finally { t[k] += (performance.now() - t0) / 1000; }
 }
 
 interface Opened {
@@ -224,24 +233,25 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   const sessions = new Sessions(opts);
   const totalSteps = batches.length * (Lmax + 1);
   let step = 0, count = 0, sharedLayers = Lmax;
+  const timings: Timings = { readSeconds: 0, blockSeconds: 0, headSeconds: 0 };
   const progress = (message: string): void => opts.onProgress?.({ phase: "layers", done: ++step, total: totalSteps, message });
   try {
     for (const [bi, b] of batches.entries()) {
       let groups: Group[] = [];
       for (const [ckpt, o] of opened) {
-        groups.push({ members: models.flatMap((m, i) => (m.ckpt === ckpt ? [i] : [])), ckpt, hidden: await embed(o, b) });
+        groups.push({ members: models.flatMap((m, i) => (m.ckpt === ckpt ? [i] : [])), ckpt, hidden: await timed(timings, "headSeconds", () => embed(o, b)) });
       }
       const scored: number[] = [], targets: number[] = [];
       b.windows.forEach((w, r) => { for (let t = w.scoreFrom - 1; t < w.tokens.length - 1; t++) { scored.push(r * b.seq + t); targets.push(w.tokens[t + 1]!); } });
       for (let l = 0; l < Lmax; l++) {
         aborted(opts.signal);
-        groups = await runLayer(l, groups, models, opened, sessions, b);
+        groups = await runLayer(l, groups, models, opened, sessions, b, timings);
         if (groups.length > opened.size) sharedLayers = Math.min(sharedLayers, l);
         if (cosLayers) addCosines(scores, groups, models.length, l, scored, models[0]!.ckpt.spec.hidden);
         progress(`pass ${bi + 1}/${batches.length} (${b.windows.length} windows): layer ${l + 1}/${Lmax}`);
       }
       aborted(opts.signal);
-      await scoreHead(groups, models, opened, sessions, scored, Int32Array.from(targets), memory.vocabChunk, scores);
+      await timed(timings, "headSeconds", () => scoreHead(groups, models, opened, sessions, scored, Int32Array.from(targets), memory.vocabChunk, scores));
       count += scored.length;
       progress(`pass ${bi + 1}/${batches.length}: head`);
     }
@@ -250,7 +260,7 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   }
   return {
     scores, count, provider: sessions.provider ?? "cpu", memory: { ...memory, passes: batches.length },
-    sharedLayers, blockGraphs: sessions.count,
+    sharedLayers, blockGraphs: sessions.count, timings,
   };
 }
 
@@ -276,7 +286,7 @@ async function embed(o: Opened, b: Batch): Promise<Float32Array> {
 }
 
 /** Runs layer l for every group, splitting a group where its members' layer-l weights differ. */
-async function runLayer(l: number, groups: readonly Group[], models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, sessions: Sessions, b: Batch): Promise<Group[]> {
+async function runLayer(l: number, groups: readonly Group[], models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, sessions: Sessions, b: Batch, t: Timings): Promise<Group[]> {
   const out: Group[] = [];
   const base = new Map<Checkpoint, Map<string, Float32Array>>();
   for (const g of groups) {
@@ -289,16 +299,18 @@ async function runLayer(l: number, groups: readonly Group[], models: readonly St
       parts.set(key, [...(parts.get(key) ?? []), i]);
     }
     let w = base.get(g.ckpt);
-    if (!w) { w = await o.reader.readLayer(l, graph.weights.map((x) => x.tensor)); base.set(g.ckpt, w); }
+    if (!w) { w = await timed(t, "readSeconds", () => o.reader.readLayer(l, graph.weights.map((x) => x.tensor))); base.set(g.ckpt, w); }
+    const layer = w;
     for (const members of parts.values()) {
       const plan = models[members[0]!]!.plan;
-      const over = plan ? await o.reader.planOverrides(l, plan, w) : new Map<string, Float32Array>();
+      const over = plan ? await timed(t, "readSeconds", () => o.reader.planOverrides(l, plan, layer)) : new Map<string, Float32Array>();
       const feeds: Record<string, OrtTensor> = {
         [INPUT_IDS]: new Tensor("int64", b.ids, [b.batch, b.seq]),
         [HIDDEN_IN]: new Tensor("float32", g.hidden, [b.batch * b.seq, g.ckpt.spec.hidden]),
       };
-      for (const x of graph.weights) feeds[x.input] = new Tensor("float32", over.get(x.tensor) ?? w.get(x.tensor)!, [...x.shape]);
-      const hidden = await run(await sessions.get(graph), feeds, HIDDEN_OUT, g.ckpt.weightsPath, `layer ${l} on ${b.batch} × ${b.seq} tokens`);
+      for (const x of graph.weights) feeds[x.input] = new Tensor("float32", over.get(x.tensor) ?? layer.get(x.tensor)!, [...x.shape]);
+      const session = await sessions.get(graph);
+      const hidden = await timed(t, "blockSeconds", () => run(session, feeds, HIDDEN_OUT, g.ckpt.weightsPath, `layer ${l} on ${b.batch} × ${b.seq} tokens`));
       out.push({ members, ckpt: g.ckpt, hidden });
     }
   }
