@@ -19,6 +19,7 @@ import type { TextTokenizer } from "../src/core/eval/tokenizer";
 import { computeMatchTable } from "../src/core/share/match";
 import { planSharing } from "../src/core/share/plan";
 import { writeShared } from "../src/core/share/write";
+import { sweep } from "../src/core/eval/sweep";
 import { scaledSynthetic } from "./graph-reference";
 import { byteTokenizerConfig, byteTokenizerJson } from "../src/core/train/byteTokenizer";
 
@@ -89,6 +90,27 @@ for (const [name, opts] of FAMILIES) {
       assert.ok(quick.streamed.kl! > 1e-4, `sharing changes the model (KL ${quick.streamed.kl})`);
     }));
 }
+
+test("eval-streamed: sweep on the layer-streamed forward (all ratios in lockstep) = sweep on the whole graph", () =>
+  withModel({ family: "llama", layers: 4, heads: 4, kvHeads: 2, headDim: 8, vocab: 67, maxPositions: 64, seed: 20 }, async (ck) => {
+    const o = { tokenizer: charTokenizer(67), providers: ["cpu"] as const, threads: 1 };
+    const p = makeProtocol({ window: 40 }, 64);
+    const table = await computeMatchTable(ck, { strategy: "qk", granularity: "group", providers: ["cpu"] });
+    const whole = await sweep(ck, [0, 0.25, 0.5, 0.75], TEXT, p, { ...o, table, forward: "whole-model" });
+    const streamed = await sweep(ck, [0, 0.25, 0.5, 0.75], TEXT, p, { ...o, table, forward: "layer-streamed" });
+    assert.equal(whole.forward, "whole-model");
+    assert.equal(streamed.forward, "layer-streamed");
+    close(streamed.original.nll, whole.original.nll, 1e-5, "original nll");
+    whole.rows.forEach((w, k) => {
+      const r = streamed.rows[k]!;
+      assert.equal(r.selected, w.selected);
+      close(r.nll, w.nll, 1e-5, `ratio ${w.ratio} nll`);
+      close(r.kl, w.kl, 1e-5, `ratio ${w.ratio} kl`);
+      close(r.top1Agreement, w.top1Agreement, 1 / whole.tokens + 1e-12, `ratio ${w.ratio} top-1`);
+      w.hiddenCosine.forEach((c, l) => close(r.hiddenCosine[l], c, 1e-5, `ratio ${w.ratio} hidden cosine ${l}`));
+    });
+    assert.equal(streamed.rows[0]!.kl, 0, "ratio 0 shares the original's stream: KL exactly 0");
+  }));
 
 test("eval-streamed: BF16 in 3 shards, a small budget: several passes and vocabulary chunks, same NLL", () =>
   withModel({ family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 16, vocab: 700, maxPositions: 64, dtype: "BF16", shards: 3, seed: 15 }, async (ck) => {
