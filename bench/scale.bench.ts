@@ -152,8 +152,9 @@ export async function scaleChild(specJson: string): Promise<void> {
     try {
       const V = ckpt.spec.vocab;
       let st = 3;
-      const ids = Array.from({ length: TOKENS - 1 }, () => { st = (Math.imul(st, 1664525) + 1013904223) >>> 0; return 3 + (st % (V - 3)); });
-      const windows = makeWindows("x".repeat(TOKENS - 1), makeProtocol({ window: TOKENS }, ckpt.spec.maxPositions), () => ids, 1);
+      const W = Math.min(TOKENS, ckpt.spec.maxPositions);
+      const ids = Array.from({ length: W - 1 }, () => { st = (Math.imul(st, 1664525) + 1013904223) >>> 0; return 3 + (st % (V - 3)); });
+      const windows = makeWindows("x".repeat(W - 1), makeProtocol({ window: W }, ckpt.spec.maxPositions), () => ids, 1);
       const plan = spec.mode === "quick" ? planSharing(seededTable(spec.shape), spec.ratio!) : undefined;
       const models = plan ? [{ ckpt }, { ckpt, plan }] : [{ ckpt }];
       const r = await runStreamed(models, windows, { providers: ["cpu"], threads: THREADS, budgetBytes: 4 * GIB, hiddenCosine: !!plan });
