@@ -5,11 +5,10 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
-import fsSync from "node:fs";
-import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { sharedPath, sharedSkip } from "./helpers/shared";
+import { noCli, runCli } from "./helpers/cli";
 import { openCheckpoint, type Checkpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel, type SyntheticOptions } from "../src/core/model/synthetic";
 import { evaluate, type EvalOptions, type EvalResult } from "../src/core/eval/evaluate";
@@ -199,19 +198,7 @@ test("eval-streamed: the demo model (assets/demo-model) streams like the whole g
   } finally { await ck.close(); }
 });
 
-const cli = path.resolve(__dirname, "../../dist/cli.js");
-function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-test("eval-streamed: CLI eval --ratio --json = eval of the dense shared checkpoint --compare (1e-6), keys of --compare + ratio/selected, nothing written", { skip: fsSync.existsSync(cli) ? false : "dist/cli.js is not built (npm run build)" }, async () => {
+test("eval-streamed: CLI eval --ratio --json = eval of the dense shared checkpoint --compare (1e-6), keys of --compare + ratio/selected, nothing written", { skip: noCli }, async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-streamed-cli-"));
   try {
     const model = await writeSyntheticModel(path.join(dir, "model"), { family: "llama", layers: 4, heads: 4, kvHeads: 2, headDim: 8, vocab: 256, maxPositions: 64, seed: 19 });
