@@ -14,13 +14,16 @@
  *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N)
  *
  * plus Node and onnxruntime themselves (≈ 150 MB, not counted). The budget picks N (as many windows
- * as fit, at least one) and V_c (a multiple of 256, at most the vocabulary); when one window and
+ * as fit, at least one) and V_c (a multiple of 256, at most the vocabulary and 16,384); when one window and
  * the smallest chunk do not fit, it refuses with the numbers.
  */
 import os from "node:os";
 import { EvalError } from "./errors";
 
 export const GIB = 2 ** 30;
+
+/** Largest vocabulary chunk: logits of a big vocabulary (32k, 128k+) never exist as one [tokens, vocab] array. */
+export const MAX_VOCAB_CHUNK = 16384;
 
 /** min(4 GiB, a quarter of this machine's memory). */
 export function defaultMemoryBudget(totalBytes = os.totalmem()): number {
@@ -94,7 +97,8 @@ export function chooseMemory(s: StreamSizes, budget: number, file: string): Memo
   for (;;) {
     const left = budget - fixed - tokens * perToken;
     const raw = Math.floor(left / (4 * (s.hidden + s.models * tokens)));
-    const vc = raw >= s.vocab ? s.vocab : Math.floor(raw / 256) * 256;
+    const cap = Math.min(s.vocab, MAX_VOCAB_CHUNK);
+    const vc = raw >= cap ? cap : Math.floor(raw / 256) * 256;
     if (vc >= minChunk) { vocabChunk = vc; break; }
     tokens = Math.max(s.window, Math.floor(tokens / 2));
   }
