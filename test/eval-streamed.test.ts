@@ -14,6 +14,7 @@ import { writeSyntheticModel, type SyntheticOptions } from "../src/core/model/sy
 import { evaluate, type EvalOptions, type EvalResult } from "../src/core/eval/evaluate";
 import { makeProtocol } from "../src/core/eval/protocol";
 import { EvalError } from "../src/core/eval/errors";
+import { chooseMemory, defaultMemoryBudget, GIB, MAX_VOCAB_CHUNK } from "../src/core/eval/memoryBudget";
 import type { TextTokenizer } from "../src/core/eval/tokenizer";
 import { computeMatchTable } from "../src/core/share/match";
 import { planSharing } from "../src/core/share/plan";
@@ -110,6 +111,21 @@ test("eval-streamed: sweep on the layer-streamed forward (all ratios in lockstep
     });
     assert.equal(streamed.rows[0]!.kl, 0, "ratio 0 shares the original's stream: KL exactly 0");
   }));
+
+test("eval-streamed: memory budget — default min(4 GiB, RAM/4); a 7B layer fits 2 GiB, not 0.5 GiB; chunks and passes follow the budget", () => {
+  assert.equal(defaultMemoryBudget(64 * GIB), 4 * GIB);
+  assert.equal(defaultMemoryBudget(8 * GIB), 2 * GIB);
+  // Llama-2-7B: one layer 202 M parameters (0.75 GiB as float32), largest tensor 11008 × 4096 BF16
+  const llama7b = { layerWeightBytes: 4 * 202_383_360, readBufferBytes: 2 * 11008 * 4096, copyBytes: 0, hidden: 4096, heads: 32, ffn: 11008, vocab: 32000, models: 1, window: 512, totalTokens: 512 * 40, attentionChunk: 64 };
+  const m = chooseMemory(llama7b, 2 * GIB, "llama.safetensors");
+  assert.ok(m.estimatedPeakBytes <= 2 * GIB, `estimate ${m.estimatedPeakBytes} within the budget`);
+  assert.ok(m.tokensPerPass >= 512 && m.tokensPerPass < 512 * 40, `several windows per pass, not all (${m.tokensPerPass})`);
+  assert.ok(m.vocabChunk >= 256 && m.vocabChunk <= MAX_VOCAB_CHUNK && m.vocabChunk % 256 === 0, `vocabulary chunk ${m.vocabChunk}`);
+  const big = chooseMemory({ ...llama7b, vocab: 128256 }, 64 * GIB, "llama3.safetensors");
+  assert.equal(big.vocabChunk, MAX_VOCAB_CHUNK, "a 128k vocabulary runs in chunks even with memory to spare");
+  assert.throws(() => chooseMemory(llama7b, GIB / 2, "llama.safetensors"),
+    (e: unknown) => e instanceof EvalError && e.code === "too-large" && /llama\.safetensors: one layer needs about 0\.9\d GiB \(weights 0\.75 GiB as float32/.test(e.message) && /at least 0\.9\d+ GiB/.test(e.message));
+});
 
 test("eval-streamed: BF16 in 3 shards, a small budget: several passes and vocabulary chunks, same NLL", () =>
   withModel({ family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 16, vocab: 700, maxPositions: 64, dtype: "BF16", shards: 3, seed: 15 }, async (ck) => {
