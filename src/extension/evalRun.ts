@@ -5,8 +5,6 @@
  * folder in global storage with the cached match table, eval, the folder removed whatever happens), and
  * the titles that name model, ratio, text and protocol.
  */
-import fs from "node:fs/promises";
-import path from "node:path";
 import type { MatchTable } from "../core/share/types";
 import type { EvalSummary, SimilarityGrid } from "../protocol/webview";
 import type { Job } from "./jobs";
@@ -18,10 +16,11 @@ import type { EvalText } from "./evalText";
 
 export type { EvalText } from "./evalText";
 
-/** The protocol options of an eval/sweep request for this text (window setting, documents split). */
-export function textParams(session: Session, text: EvalText): { window?: number; documentsSeparator?: string } {
+/** The settings' options of an eval/sweep request for this text (window, documents split, memory budget). */
+export function textParams(session: Session, text: EvalText): { window?: number; documentsSeparator?: string; memoryBudgetGiB?: number } {
   const s = session.settings;
-  return { ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(text.separator ? { documentsSeparator: text.separator } : {}) };
+  return { ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(text.separator ? { documentsSeparator: text.separator } : {}),
+    ...(s.evalMemoryBudgetGiB > 0 ? { memoryBudgetGiB: s.evalMemoryBudgetGiB } : {}) };
 }
 
 /** "stories260K-hf @30% · tinystories-valid-excerpt.txt (documents)": what every result's title names. */
@@ -44,25 +43,20 @@ export async function evalAgainst(session: Session, job: Job, model: string, sha
   return { summary: scoredSummary(r, ratio, (Date.now() - t0) / 1000, text), attention: attention ? attentionGrid(r) : null, result: r };
 }
 
-async function tempDir(session: Session, prefix: string): Promise<string> {
-  const base = path.join(session.context.globalStorageUri.fsPath, "tmp");
-  await fs.mkdir(base, { recursive: true });
-  return fs.mkdtemp(path.join(base, prefix));
-}
-
-/** Original vs shared at `ratio`: shares into a temporary folder, evaluates, removes it. `attention` also measures the original's attention-map similarity. */
+/**
+ * Original vs shared at `ratio`: one eval job that applies the plan while the weights are read (nothing
+ * is written; a 7B model runs one layer at a time within the memory budget). `attention` also measures
+ * the original's attention-map similarity.
+ */
 export async function evalAtRatio(session: Session, job: Job, model: string, table: MatchTable, ratio: number, text: EvalText,
   onPhase?: (message: string, fraction: number | null) => void, attention = false): Promise<EvalSummary & { attention?: SimilarityGrid | null }> {
-  const dir = await tempDir(session, "shared-");
-  const out = path.join(dir, "model");
-  try {
-    onPhase?.(`Sharing ${Math.round(ratio * 100)}% of the units`, null);
-    await session.request(job, "headshare/share", { model, ratio, strategy: table.strategy, granularity: table.granularity, format: "dense", out, table: table as ShareTable });
-    const r = await evalAgainst(session, job, model, out, ratio, text, onPhase, attention);
-    return attention ? { ...r.summary, attention: r.attention } : r.summary;
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  onPhase?.(`Scoring ${text.label} (original vs shared at ${Math.round(ratio * 100)}%, in memory)`, 0);
+  const t0 = Date.now();
+  const r = await session.request(job, "headshare/eval", {
+    model, ratio, strategy: table.strategy, granularity: table.granularity, table: table as ShareTable, text: text.file, attention, ...textParams(session, text),
+  }, (p) => onPhase?.(p.message ?? `Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
+  const summary = scoredSummary(r, ratio, (Date.now() - t0) / 1000, text);
+  return attention ? { ...summary, attention: attentionGrid(r) } : summary;
 }
 
 /** The protocol's (mutable) table type; the core's readonly MatchTable is the same data. */

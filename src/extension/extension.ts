@@ -23,7 +23,7 @@ let lastMessage: string | undefined;
 /** What a cancel of each command leaves behind, in the confirmation. */
 const CANCELLED: Record<string, string> = {
   "headshare.compress": "Compress cancelled; no output folder was left behind.",
-  "headshare.quickEval": "Quick Eval cancelled; its temporary files were removed.",
+  "headshare.quickEval": "Quick Eval cancelled; nothing was written.",
   "headshare.sweep": "Sweep cancelled.",
   "headshare.showSharingMap": "matching heads cancelled.",
 };

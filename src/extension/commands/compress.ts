@@ -138,11 +138,13 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
   const title = `Headshare: ${o.method === "postshare" ? "PostShare" : "DirectShare"} ${name} at ${Math.round(o.ratio * 100)}%`;
   const done = await withJobNotification(session.jobs, title, `compress ${name} @${Math.round(o.ratio * 100)}%`, async (job) => {
     const t0 = Date.now();
+    let wrote = false;   // this run's output is in place (the writer stages it: a failed write leaves nothing, and a previous output as it was)
     try {
       let report: Report;
       if (o.method === "directshare") {
         const { table, cached } = await session.matchTable(job, model, o.strategy, o.granularity);
         const r = await session.request(job, "headshare/share", { model, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, table: table as ShareTable });
+        wrote = true;
         report = shareReport(model, o, r, table);
         session.log.info(`compressed ${model} → ${o.out}: ${r.plan.selected} units shared (${cached ? "cached" : "new"} match table), ${((Date.now() - t0) / 1000).toFixed(2)} s`);
         // Compressing from the map right after its quick eval at this ratio: the same plan, so the same numbers.
@@ -150,6 +152,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
         if (reused) report = { ...report, eval: { ...reused, reusedFrom: `the sharing map's quick eval at ${Math.round(o.ratio * 100)}% (the same plan; the dense copy it scored computes what this ${o.format} checkpoint computes)` } };
       } else {
         const r = await session.request(job, "headshare/postshare", { model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) });
+        wrote = !!r.outDir;
         report = { ...emptyReport({ model: modelRef(model), method: "postshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
           kind: "compress", output: o.out, format: o.format, provider: r.provider, seconds: r.seconds,
           parameters: r.plan.parametersBefore !== null && r.plan.parametersAfter !== null ? { before: r.plan.parametersBefore, after: r.plan.parametersAfter } : null,
@@ -168,7 +171,8 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
       }
       return report;
     } catch (e) {
-      if (!existedBefore) await fs.rm(o.out, { recursive: true, force: true }).catch(() => undefined);
+      // Only an output this run made (a later step failed or was cancelled): never another writer's folder.
+      if (wrote && !existedBefore) await fs.rm(o.out, { recursive: true, force: true }).catch(() => undefined);
       if (isCancel(e)) session.log.info(`compress ${model} cancelled; no output left at ${o.out}`);
       throw e;
     }

@@ -1,7 +1,7 @@
 /**
  * Headshare: Quick Eval — original vs shared on a text chosen by the one rule (src/extension/evalText.ts).
  * "Shared" is either a compressed checkpoint the user picks, or the original shared at a ratio on the
- * fly (temporary, removed afterwards; the open map's ratio is offered first). The result opens as a
+ * fly in memory (nothing written; the open map's ratio is offered first). The result opens as a
  * report whose title names model, ratio, text and protocol; it can score another text in place.
  */
 import * as vscode from "vscode";
@@ -20,7 +20,7 @@ import type { Session } from "../session";
 import { requireTrust } from "../trust";
 
 export interface QuickEvalOptions {
-  /** Ratio to share the original at (temporary). */
+  /** Ratio to share the original at (in memory). */
   readonly ratio?: number;
   /** A compressed checkpoint to compare instead. */
   readonly shared?: string;
@@ -50,7 +50,7 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
   if (shared === undefined && ratio === undefined) {
     const offered = Math.min(max, map?.currentRatio ?? s.defaultRatio);
     const pick = await vscode.window.showQuickPick([
-      { label: `$(zap) Share at ${Math.round(offered * 100)}% now`, description: map ? "the sharing map's ratio: DirectShare into a temporary folder, compare, delete" : "headshare.defaultRatio: DirectShare into a temporary folder, compare, delete", v: "ratio" },
+      { label: `$(zap) Share at ${Math.round(offered * 100)}% now`, description: map ? "the sharing map's ratio: DirectShare applied in memory (nothing written), compare" : "headshare.defaultRatio: DirectShare applied in memory (nothing written), compare", v: "ratio" },
       { label: "$(edit) Share at another ratio…", description: `0 to ${Math.round(max * 100)}% for this model`, v: "other" },
       { label: "$(folder-opened) A compressed checkpoint…", description: "compare against an output of Compress", v: "pick" },
     ], { title: `Quick Eval: compare ${modelRef(model).name} with…` });
