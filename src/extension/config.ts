@@ -54,7 +54,7 @@ export function readSettings(warn: (m: string) => void = () => undefined): Setti
     evalDocumentSeparator: pick("eval.documentSeparator", "", (v) => typeof v === "string" && v.length <= 200),
     evalMemoryBudgetGiB: pick("eval.memoryBudgetGiB", 0, (v) => v === 0 || num(0.001, 1 << 20)(v)),
     outputLocation: pick<OutputLocation>("output.location", "besideInput", (v) => v === "besideInput" || v === "workspaceFolder"),
-    jobTimeoutMinutes: pick("worker.jobTimeoutMinutes", 0, num(0, 24 * 60)),
+    jobTimeoutMinutes: pick("worker.jobTimeoutMinutes", 24 * 60, num(0, 7 * 24 * 60)),
     followSymlinks: pick("followSymlinks", false, (v) => typeof v === "boolean"),
   };
 }

@@ -196,6 +196,7 @@ export const postShareParamsSchema = z.object({
   out: absolutePath.optional(),
   format: z.enum(["compact", "dense"]).optional(),
   force: z.boolean().optional(),
+  wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
   providers: providersSchema.optional(),
 });
 

@@ -3,7 +3,6 @@
  * job's AbortSignal and throttled progress, closes what it opened, and returns the typed result
  * naming the provider it used. Options were validated by the protocol schemas before `run`.
  */
-import fs from "node:fs/promises";
 import path from "node:path";
 import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
@@ -17,6 +16,7 @@ import { planSharing } from "../core/share/plan";
 import type { MatchTable } from "../core/share/types";
 import { expandCompact, writeShared } from "../core/share/write";
 import { postShare } from "../core/train/postshare";
+import { readRegularFile, RegularFileError } from "../core/safetensors/regularFile";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
 import { usedProviderSchema } from "../protocol/common";
@@ -72,13 +72,23 @@ async function withCheckpoints<T>(paths: readonly (string | undefined)[], f: (c:
   }
 }
 
-/** A text file as UTF-8, with an error that names it. */
+/**
+ * Evaluation texts are read whole: bounded so a huge file is refused up front with a clear message
+ * instead of exhausting the worker's heap (a few MB is plenty to measure perplexity).
+ */
+export const MAX_TEXT_BYTES = 64 * 2 ** 20;
+
+/** A text file as UTF-8 (a regular file of at most MAX_TEXT_BYTES), with an error that names it. */
 async function readText(file: string): Promise<string> {
   try {
-    return await fs.readFile(file, "utf8");
+    return (await readRegularFile(file, MAX_TEXT_BYTES)).toString("utf8");
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw Object.assign(new Error(`${file}: cannot read the text file (${code === "ENOENT" ? "it does not exist" : e instanceof Error ? e.message : String(e)}); pass an existing UTF-8 text file`), { code: "bad-text" });
+    const r = e instanceof RegularFileError ? e.reason : "io";
+    const [why, todo] = r === "missing" ? ["it does not exist", "pass an existing UTF-8 text file"]
+      : r === "not-regular" ? ["it is not a regular file: a folder, FIFO or device", "pass a UTF-8 text file"]
+        : r === "too-large" ? [`it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TEXT_BYTES / 2 ** 20} MiB an evaluation text may be`, "pass an excerpt (a few MB measure perplexity well)"]
+          : [e instanceof Error ? e.message : String(e), "pass a readable UTF-8 text file"];
+    throw Object.assign(new Error(`${file}: cannot read the text file (${why}); ${todo}`), { code: "bad-text" });
   }
 }
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
@@ -172,7 +182,7 @@ export const jobTable: JobTable = {
         const matchSeconds = seconds(tm);
         const plan = planSharing(table, p.ratio);
         const output = await writeShared(ckpt!, plan, {
-          format: p.format, outDir: p.out, force: p.force, signal: ctx.signal,
+          format: p.format, outDir: p.out, force: p.force, signal: ctx.signal, ...(p.wait !== undefined ? { wait: p.wait } : {}),
           onProgress: ctx.progress,
         });
         return {
@@ -187,7 +197,7 @@ export const jobTable: JobTable = {
     label: (p) => path.basename(p.compact),
     async run(p, ctx) {
       const t0 = performance.now();
-      const output = await expandCompact(p.compact, { outDir: p.out, force: p.force, signal: ctx.signal, onProgress: ctx.progress });
+      const output = await expandCompact(p.compact, { outDir: p.out, force: p.force, signal: ctx.signal, onProgress: ctx.progress, ...(p.wait !== undefined ? { wait: p.wait } : {}) });
       return { output, provider: "none", seconds: seconds(t0) };
     },
   },

@@ -5,6 +5,7 @@
  * (mean over predicted positions of the cosine between the two residual streams after each layer),
  * the other model's NLL/ppl, and both models' parameters and bytes.
  */
+import { describeNonFinite } from "../model/finite";
 import type { Checkpoint } from "../model/checkpoint";
 import { hiddenStateName, LOGPROBS, NLL, type ForwardOptions } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
@@ -227,6 +228,9 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
       opts.onProgress?.({ done, total: prepared.tokens });
     }
     const nll = nllSum / prepared.tokens;
+    // NaN/Inf weights (or an overflow) give a non-finite NLL: name the tensor instead of failing a schema later.
+    if (!Number.isFinite(nll)) throw new EvalError("non-finite", await describeNonFinite(ckpt, "the negative log-likelihood", opts.signal));
+    if (other && !Number.isFinite(otherNll)) throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
     const size = modelSize(ckpt);
     const base: EvalResult = {
       tokens: prepared.tokens, nll, ppl: Math.exp(nll),
