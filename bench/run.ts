@@ -1,7 +1,10 @@
 /**
  * `npm run bench [-- --quick] [-- --only NAME]`: runs every benchmark in `BENCHES` in order.
  * Each benchmark prints its own table, with ratios against a baseline measured in the same run.
- * Benchmarks print results to stdout and progress to stderr.
+ * Benchmarks print results to stdout and progress to stderr. What a bench returns is written with
+ * the machine, load average, commit and date to bench/results/NAME.json (NAME.quick.json with
+ * --quick); `npm run bench:readme` (this file with --readme [--check]) renders README.md's and
+ * docs' benchmark regions from those files (bench/readme.ts).
  */
 export interface BenchOptions {
   /** Small shapes that finish in about a minute. */
@@ -18,6 +21,11 @@ export type BenchResult = Record<string, unknown>;
 export interface Bench {
   readonly name: string;
   run(opts: BenchOptions): Promise<BenchResult | void>;
+  /**
+   * Markdown renderings of a recorded result for README/docs regions, by part name ("" is the
+   * `<!-- bench:NAME -->` region, "x" is `<!-- bench:NAME:x -->`). Without it: a metric/value table.
+   */
+  readme?(result: BenchResult, record: BenchRecord): Record<string, string>;
 }
 
 import os from "node:os";
@@ -26,6 +34,9 @@ import { matchBench } from "./match.bench";
 import { safetensorsBench } from "./safetensors.bench";
 import { trainBench } from "./train.bench";
 import path from "node:path";
+import { repoRoot } from "./machine";
+import { generateReadme } from "./readme";
+import { makeRecord, writeRecord, type BenchRecord } from "./record";
 
 const BENCHES: Bench[] = [
   // Each feature registers its benchmark here, e.g. `matchBench` from "./match.bench".
@@ -40,11 +51,25 @@ async function main(): Promise<void> {
   const quick = argv.includes("--quick");
   const onlyIdx = argv.indexOf("--only");
   const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
+  const root = repoRoot();
+  if (argv.includes("--readme")) {
+    const check = argv.includes("--check");
+    const changed = generateReadme(root, BENCHES, check);
+    if (check && changed.length) throw new Error(`benchmark regions out of date with bench/results/*.json: ${changed.join(", ")}; run \`npm run bench:readme\``);
+    console.log(changed.length ? `${check ? "differ" : "rewrote"}: ${changed.join(", ")}` : "benchmark regions up to date");
+    return;
+  }
+  if (only && !BENCHES.some((b) => b.name === only)) throw new Error(`--only ${only}: no such bench (benches: ${BENCHES.map((b) => b.name).join(", ")})`);
   const cacheDir = process.env.HEADSHARE_BENCH_CACHE ?? path.join(os.homedir(), ".cache", "headshare-bench");
   for (const b of BENCHES) {
     if (only && b.name !== only) continue;
     console.log(`\n## ${b.name}${quick ? " (quick)" : ""}`);
-    await b.run({ quick, cacheDir });
+    const loadBefore = os.loadavg(), t0 = performance.now();
+    const result = await b.run({ quick, cacheDir });
+    if (result) {
+      const file = writeRecord(root, makeRecord(root, b.name, quick ? "quick" : "full", loadBefore, (performance.now() - t0) / 1000, result));
+      console.log(`\nrecorded: ${path.relative(root, file)}`);
+    }
   }
 }
 
