@@ -31,7 +31,7 @@ import type { ModelSpec } from "../src/core/model/types";
 import { ForwardRunner } from "../src/core/eval/runner";
 import { defaultBatchTokens, evaluate, prepareText, scoringForward } from "../src/core/eval/evaluate";
 import { makeProtocol, type ProtocolInput } from "../src/core/eval/protocol";
-import { loadTokenizer } from "../src/core/eval/tokenizer";
+import { bosId, loadTokenizer } from "../src/core/eval/tokenizer";
 import { buildLlamaGraph } from "../src/core/graph/llama";
 import { GraphBuilder } from "../src/core/onnx/builder";
 import { serializeModel } from "../src/core/onnx/serialize";
@@ -65,7 +65,7 @@ async function storiesThroughput(shared: string, samples: number): Promise<Scori
       const forward: Summary[] = [];
       let cpu: Summary | undefined, tokens = 0;
       for (const chunk of [undefined, 0] as const) {
-        const prep = prepareText(text, protocol, tok, 1, defaultBatchTokens(protocol.window, ck.spec.vocab, false), ck.spec.vocab);
+        const prep = prepareText(text, protocol, tok, bosId(ck.spec, tok), defaultBatchTokens(protocol.window, ck.spec.vocab, false), ck.spec.vocab);
         tokens = prep.tokens;
         const runner = await ForwardRunner.create(ck, { forward: scoringForward(protocol.window, chunk, { logits: false, nll: true }), providers: ["cpu"], threads: THREADS });
         try {

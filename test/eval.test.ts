@@ -10,7 +10,7 @@ import { sharedPath, sharedSkip } from "./helpers/shared";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { evaluate } from "../src/core/eval/evaluate";
 import { checkWindowFits, makeBatches, makeProtocol, makeWindows, predictedCount } from "../src/core/eval/protocol";
-import { loadTokenizer, type TextTokenizer } from "../src/core/eval/tokenizer";
+import { bosId, loadTokenizer, type TextTokenizer } from "../src/core/eval/tokenizer";
 import { EvalError } from "../src/core/eval/errors";
 import { llamaReference, scaledSynthetic } from "./graph-reference";
 
@@ -23,6 +23,13 @@ function charTokenizer(V: number): TextTokenizer {
   };
 }
 const enc = (t: string): number[] => Array.from(t, (c) => c.charCodeAt(0));
+
+test("bosId: config.json's bos_token_id first, else the tokenizer's BOS, else none (one rule for eval, sweep and PostShare)", () => {
+  assert.equal(bosId({ bosTokenId: 20 }, { bosTokenId: 5 }), 20);
+  assert.equal(bosId({ bosTokenId: undefined }, { bosTokenId: 5 }), 5);
+  assert.equal(bosId({}, { bosTokenId: undefined }), undefined);
+  assert.equal(bosId({ bosTokenId: 0 }, { bosTokenId: 5 }), 0, "id 0 is a BOS id, not 'none'");
+});
 
 test("eval protocol: documents are trimmed, empty ones skipped, BOS + tokens truncated to the window", () => {
   const p = makeProtocol({ documentsSeparator: "|", window: 5 }, 100);

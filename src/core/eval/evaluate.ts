@@ -14,7 +14,7 @@ import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
 import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
-import { loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface EvalProgress {
   readonly done: number;   // predicted tokens scored so far
@@ -161,10 +161,10 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   if (other) checkWindowFits(protocol, other.spec.maxPositions, other.spec.config, other.weightsPath);
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
-  const bosId = ckpt.spec.bosTokenId ?? tok.bosTokenId;
+  const bos = bosId(ckpt.spec, tok);
   const V = ckpt.spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
-  const prepared = prepareText(text, protocol, tok, bosId, batchTokens, V);
+  const prepared = prepareText(text, protocol, tok, bos, batchTokens, V);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
   const common = {
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),

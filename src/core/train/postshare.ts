@@ -11,7 +11,7 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { loadTokenizer } from "../eval/tokenizer";
+import { bosId, loadTokenizer } from "../eval/tokenizer";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
 import type { Granularity } from "../model/types";
 import type { ProviderName } from "../runtime/ort";
@@ -217,7 +217,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
       throw new TrainError("bad-options", `postshare: --out ${o.outDir} is the input model's folder; choose another folder (the input is never modified)`);
     }
     const tok = await loadTokenizer(ckpt.dir);
-    const bos = tok.bosTokenId ?? ckpt.spec.bosTokenId;
+    const bos = bosId(ckpt.spec, tok);
     const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
     const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
     check();
