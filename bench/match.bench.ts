@@ -180,6 +180,8 @@ export type MatchBenchResult = {
   readonly shape: { layers: number; hidden: number; heads: number; units: number; floatsPerUnit: number; pairs: number; macs: number };
   readonly provider: string;
   readonly matchThreads: number;
+  /** Why the matcher ran on fewer threads than asked, when it did. */
+  readonly threadFallback: string | null;
   readonly matchSeconds: Summary;
   readonly matchCpuSeconds: Summary;
   /** Of the last run, thread-seconds summed over the match threads. */
@@ -249,7 +251,7 @@ export const matchBench: Bench = {
     const baseline = per.all.median * pairs;
     const r: MatchBenchResult = {
       shape: { layers: L, hidden: s.hidden, heads: U, units: L * U, floatsPerUnit: D, pairs, macs },
-      provider, matchThreads: threadsUsed, matchSeconds: matchS, matchCpuSeconds: cpuS,
+      provider, matchThreads: threadsUsed, threadFallback: stats.threadFallback ?? null, matchSeconds: matchS, matchCpuSeconds: cpuS,
       lastRun: { readWait: stats.readWait, decode: stats.decode, gram: stats.gram, blocks: stats.blocks },
       bytesRead, readBandwidthBytesPerSecond: bw, gemmFlopPerSecond: rate, gemmFlopPerCpuSecond: flopPerCpuSecond,
       floorSeconds: { io: floorIo, flop: floorFlop, floor, cpu: floorCpu },
@@ -276,7 +278,7 @@ export function matchTable(r: MatchBenchResult): string {
     "| metric | value |",
     "| --- | --- |",
     `| checkpoint | synthetic Llama-shaped attention-only BF16: ${sh.layers} layers × ${sh.heads} heads, width ${sh.hidden}; strategy qk, ${sh.units} units of ${sh.floatsPerUnit.toLocaleString("en-US")} floats, ${sh.pairs.toLocaleString("en-US")} pairs, ${fmt(sh.macs / 1e12, 3)}·10¹² multiply-adds |`,
-    `| match table (${r.provider}, ${r.matchThreads} match thread${r.matchThreads === 1 ? "" : "s"}), wall | **${fmtSummary(r.matchSeconds, 2, " s")}** |`,
+    `| match table (${r.provider}, ${r.matchThreads} match thread${r.matchThreads === 1 ? "" : "s"}${r.threadFallback ? `: ${r.threadFallback}` : ""}), wall | **${fmtSummary(r.matchSeconds, 2, " s")}** |`,
     `| the same, CPU seconds (all threads) | ${fmtSummary(r.matchCpuSeconds, 2, " s")} |`,
     `| of the last run: async-read wait / read+decode / Gram (ORT), thread-seconds | ${fmt(r.lastRun.readWait)} / ${fmt(r.lastRun.decode)} / ${fmt(r.lastRun.gram)} s over ${r.lastRun.blocks} blocks |`,
     `| bytes read | ${fmt(r.bytesRead / GiB, 3)} GiB |`,

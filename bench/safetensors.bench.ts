@@ -123,7 +123,7 @@ export function safetensorsTable(r: SafetensorsBenchResult): string {
     "| measured | headshare | baseline in the same run | ratio (baseline ÷ headshare, medians) |",
     "| --- | --- | --- | --- |",
     `| inspect a ${fmt(r.inspect.fileBytes / 1e9, 2)} GB Llama-2-7B-shaped BF16 file (${r.inspect.parameters.toLocaleString("en-US")} parameters) | ${fmtSummary(r.inspect.seconds, 4, " s")}, ${r.inspect.bytesRead === null ? "?" : r.inspect.bytesRead.toLocaleString("en-US")} bytes read | the file's size | reads only the header and config |`,
-    ...r.units.map((u) => `| read ${u.label} (q/k/v rows, o columns) of a width-${r.width} BF16 layer | ${fmtSummary(u.seconds, 3, " s")}, ${fmt(u.bytes / MiB)} MiB read | ${u.baseline}: ${fmtSummary(u.baselineSeconds, 3, " s")}, ${fmt(u.baselineBytes / MiB)} MiB | ${fmt(u.baselineSeconds.median / u.seconds.median, 2)}× the speed, ${fmt(u.baselineBytes / u.bytes, 1)}× fewer bytes |`),
+    ...r.units.map((u) => `| read ${u.label} (q/k/v rows, o columns) of a width-${r.width} BF16 layer | ${fmtSummary(u.seconds, 3, " s")}, ${fmt(u.bytes / MiB)} MiB read | ${u.baseline}: ${fmtSummary(u.baselineSeconds, 3, " s")}, ${fmt(u.baselineBytes / MiB)} MiB | ${fmt(u.baselineSeconds.median / u.seconds.median, 2)}× the speed, ${u.baselineBytes > 1.05 * u.bytes ? `${fmt(u.baselineBytes / u.bytes, 1)}× fewer bytes` : "the same bytes"} |`),
     ...r.widening.map((w) => `| ${w.dtype} → F32, ${w.values.toLocaleString("en-US")} values (bytesToF32) | ${fmt(w.values / w.seconds.median / 1e6, 0)} M values/s (${fmtSummary(w.seconds, 4, " s")}) | ${w.baseline}: ${fmt(w.values / w.baselineSeconds.median / 1e6, 0)} M values/s | ${fmt(w.baselineSeconds.median / w.seconds.median, 2)}× |`),
   ];
   return rows.join("\n");

@@ -98,7 +98,7 @@ export const trainBench: Bench = {
         rows.push({ batch: c.batch, seq: c.seq, ortThreads: c.threads, ortSeconds: summarize(ortS), adamSeconds: summarize(optS), stepSeconds, tokensPerSecond: tps, vsBaseline: tps / baseline });
         log(`${c.batch}×${c.seq} t${c.threads}: ${tps.toFixed(0)} tokens/s`);
       }
-      const model = path.relative(path.resolve(__dirname, "../.."), dir).startsWith("..") ? "a freshly initialised model of the demo model's shape" : "the demo model (assets/demo-model)";
+      const model = path.relative(path.resolve(__dirname, "../.."), dir).startsWith("..") ? "a freshly initialised model of the demo model's shape" : "the demo model, assets/demo-model";
       const r: TrainBenchResult = { model, parameters: nParams, graphNodes: tg.graph.nodes.length, backwardNodes: tg.backwardNodes, warmupSteps: 2, rows };
       console.log(trainTable(r));
       return r;
