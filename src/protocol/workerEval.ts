@@ -127,9 +127,18 @@ export const postShareParamsSchema = z.object({
   text: z.array(absolutePath).min(1).max(1000),
   /** Held-out text files; otherwise a split of `text` that is never trained on. */
   heldout: z.array(absolutePath).min(1).max(1000).optional(),
+  /** Where options left out come from: the core's defaults, or method.md §5 exactly ("paper"). */
+  preset: z.enum(["default", "paper"]).optional(),
   steps: z.number().int().min(1).max(10_000_000).optional(),
   lr: z.number().positive().max(1).optional(),
   warmupSteps: z.number().int().nonnegative().optional(),
+  /** AdamW and the schedule: final learning rate ÷ lr (cosine decay), β1, β2, ε, decoupled weight decay, gradient-norm clipping (0 = off). */
+  minLrRatio: z.number().min(0).max(1).optional(),
+  beta1: z.number().min(0).lt(1).optional(),
+  beta2: z.number().min(0).lt(1).optional(),
+  eps: z.number().positive().optional(),
+  weightDecay: z.number().min(0).optional(),
+  clipNorm: z.number().min(0).optional(),
   lambdaLm: z.number().min(0).optional(),
   lambdaW: z.number().min(0).optional(),
   weightLoss: z.enum(["l2", "mse"]).optional(),
