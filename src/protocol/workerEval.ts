@@ -170,6 +170,17 @@ export const postShareParamsSchema = z.object({
   providers: providersSchema.optional(),
 });
 
+/**
+ * PostShare's hyperparameters as the extension's `headshare.postshare` setting holds them (the same
+ * keys and bounds as the job's params); absent keys take the preset's values.
+ */
+export const postShareHyperparametersSchema = postShareParamsSchema.pick({
+  preset: true, steps: true, lr: true, warmupSteps: true, minLrRatio: true, beta1: true, beta2: true, eps: true,
+  weightDecay: true, clipNorm: true, lambdaLm: true, lambdaW: true, weightLoss: true, regularize: true, trainOn: true,
+  trainable: true, sampleSequences: true, sampleLength: true, sampleTemperature: true, batchSize: true, seqLen: true, seed: true,
+}).strict();
+export type PostShareHyperparameters = z.infer<typeof postShareHyperparametersSchema>;
+
 const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
 const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
 export const lossCurveRowSchema = z.object({

@@ -238,10 +238,15 @@ async function loadParams(ckpt: Checkpoint, inputs: readonly { input: string; te
   return m;
 }
 
-export async function postShare(model: string, opts: PostShareOptions, hooks: PostShareHooks = {}): Promise<PostShareResult> {
+/** The options a run uses: POSTSHARE_DEFAULTS, then the preset's values, then every option given (validated). */
+export function resolvePostShareOptions(opts: PostShareOptions): typeof POSTSHARE_DEFAULTS & PostShareOptions {
   validate(opts);
   const preset = opts.preset === "paper" ? POSTSHARE_PAPER : {};
-  const o = { ...POSTSHARE_DEFAULTS, ...preset, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof POSTSHARE_DEFAULTS & PostShareOptions;
+  return { ...POSTSHARE_DEFAULTS, ...preset, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof POSTSHARE_DEFAULTS & PostShareOptions;
+}
+
+export async function postShare(model: string, opts: PostShareOptions, hooks: PostShareHooks = {}): Promise<PostShareResult> {
+  const o = resolvePostShareOptions(opts);
   const t0 = performance.now();
   const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
   const check = (): void => { if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled"); };
