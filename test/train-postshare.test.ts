@@ -17,7 +17,7 @@ import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/
 import { TrainError } from "../src/core/train/errors";
 import { writeInitialLlama } from "../src/core/train/initModel";
 import { readSliceOf } from "../src/core/train/pairs";
-import { postShare, POSTSHARE_DEFAULTS, resolvePostShareOptions } from "../src/core/train/postshare";
+import { postShare, POSTSHARE_DEFAULTS, POSTSHARE_PAPER, resolvePostShareOptions } from "../src/core/train/postshare";
 import { rng } from "./helpers/train-gradcheck";
 import { sharedPath, sharedSkip } from "./helpers/shared";
 
@@ -118,6 +118,21 @@ test("train-postshare: --preset paper is method.md §5 exactly; explicit options
   assert.deepEqual([over.lr, over.weightDecay, over.beta2], [1e-3, 0, 0.95]);
   const def = resolvePostShareOptions(base);
   for (const [k, v] of Object.entries(POSTSHARE_DEFAULTS)) assert.deepEqual((def as unknown as Record<string, unknown>)[k], v, k);
+});
+
+test("train-postshare: docs/method.md's hyperparameter table states POSTSHARE_DEFAULTS and POSTSHARE_PAPER", async () => {
+  const md = await fs.readFile(path.resolve(__dirname, "../../docs/method.md"), "utf8");
+  const rows = [...md.matchAll(/^\| `(\w+)` \(`--[\w-]+`\) \| ([^|]+) \| ([^|]+) \|/gm)];
+  assert.ok(rows.length >= 14, `found ${rows.length} rows`);
+  const parse = (cell: string): unknown => (/^[\d.e-]+$/.test(cell.trim()) ? Number(cell.trim()) : cell.includes(",") ? cell.trim().split(",") : cell.trim());
+  const paper = resolvePostShareOptions({ ratio: 0.5, text: ["/t"], preset: "paper" }) as unknown as Record<string, unknown>;
+  const norm = (v: unknown): unknown => (Array.isArray(v) ? [...v] : v);
+  for (const [, key, def, pap] of rows) {
+    assert.ok(key! in POSTSHARE_DEFAULTS, `${key} is a PostShare option`);
+    assert.deepEqual(parse(def!), norm((POSTSHARE_DEFAULTS as Record<string, unknown>)[key!]), `default ${key}`);
+    assert.deepEqual(parse(pap!), norm(paper[key!]), `paper ${key}`);
+  }
+  for (const k of Object.keys(POSTSHARE_PAPER)) assert.ok(rows.some((r) => r[1] === k), `the table has a row for ${k}`);
 });
 
 test("train-postshare: bad options and cancellation are typed errors", async () => {
