@@ -25,6 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
 import type { Bench, BenchOptions } from "./run";
+import { sharedRoot } from "../test/helpers/shared";
 import { fmtSummary, mapSummary, sample, type Summary } from "./stats";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import type { ModelSpec } from "../src/core/model/types";
@@ -41,10 +42,6 @@ const THREADS = 2;
 const log = (s: string): void => { process.stderr.write(`[eval bench] ${s}\n`); };
 const fmt = (x: number, d = 0): string => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
-function sharedDir(): string | undefined {
-  const c = [process.env.HEADSHARE_SHARED_DIR, path.resolve(process.cwd(), "../shared")].filter((p): p is string => !!p);
-  return c.find((p) => fs.existsSync(path.join(p, "models/stories260K-hf")));
-}
 
 type ScoringRow = { text: string; tokens: number; forwardBlocked: Summary; forwardFull: Summary; forwardBlockedCpu: Summary; endToEnd: Summary };
 
@@ -285,7 +282,7 @@ export const evalBench: Bench = {
   readme: (result) => evalTables(result as EvalBenchResult),
   async run(opts: BenchOptions): Promise<EvalBenchResult> {
     const samples = opts.quick ? 3 : 7;
-    const shared = sharedDir();
+    const shared = sharedRoot("models/stories260K-hf");
     let scoring: ScoringRow[] | null = null, skipped: string | undefined;
     if (shared) scoring = await storiesThroughput(shared, samples);
     else skipped = "skipped: ../shared/models/stories260K-hf is not present (set HEADSHARE_SHARED_DIR)";

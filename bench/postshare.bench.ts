@@ -6,18 +6,14 @@
  * cut to 100 steps and 64 sampled sequences (a smoke run, not the published comparison). The
  * DirectShare row is the same plan without post-training, scored in the same run on the same text.
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { Bench, BenchOptions } from "./run";
+import { sharedRoot } from "../test/helpers/shared";
 import { postShare, POSTSHARE_DEFAULTS, type PostShareOptions } from "../src/core/train/postshare";
 
 const log = (s: string): void => { process.stderr.write(`[postshare bench] ${s}\n`); };
 const THREADS = 1;
 
-function sharedDir(): string | undefined {
-  const c = [process.env.HEADSHARE_SHARED_DIR, path.resolve(process.cwd(), "../shared")].filter((p): p is string => !!p);
-  return c.find((p) => fs.existsSync(path.join(p, "models/stories260K-hf")));
-}
 
 type Row = {
   ratio: number; variant: string; regularize: string[]; steps: number; sampleSequences: number;
@@ -53,7 +49,7 @@ export const postshareBench: Bench = {
   name: "postshare",
   readme: (result) => ({ "": postShareTable(result as PostShareBenchResult) }),
   async run(opts: BenchOptions): Promise<PostShareBenchResult> {
-    const shared = sharedDir();
+    const shared = sharedRoot("models/stories260K-hf");
     if (!shared) {
       const r = { ortThreads: THREADS, skipped: "skipped: ../shared/models/stories260K-hf is not present (set HEADSHARE_SHARED_DIR)", rows: [] };
       console.log(postShareTable(r));
