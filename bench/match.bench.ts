@@ -180,6 +180,8 @@ export type MatchBenchResult = {
   readonly shape: { layers: number; hidden: number; heads: number; units: number; floatsPerUnit: number; pairs: number; macs: number };
   readonly provider: string;
   readonly matchThreads: number;
+  /** onnxruntime intra-op threads: per match thread (the matcher's choice), and of the Gemm-rate reference. */
+  readonly ortThreads: string;
   /** Why the matcher ran on fewer threads than asked, when it did. */
   readonly threadFallback: string | null;
   readonly matchSeconds: Summary;
@@ -251,7 +253,9 @@ export const matchBench: Bench = {
     const baseline = per.all.median * pairs;
     const r: MatchBenchResult = {
       shape: { layers: L, hidden: s.hidden, heads: U, units: L * U, floatsPerUnit: D, pairs, macs },
-      provider, matchThreads: threadsUsed, threadFallback: stats.threadFallback ?? null, matchSeconds: matchS, matchCpuSeconds: cpuS,
+      provider, matchThreads: threadsUsed,
+      ortThreads: `${threadsUsed > 1 ? `${Math.max(1, Math.floor(os.cpus().length / threadsUsed))} per match thread` : "onnxruntime's default in the one match thread"}; the Gemm-rate reference: onnxruntime's default`,
+      threadFallback: stats.threadFallback ?? null, matchSeconds: matchS, matchCpuSeconds: cpuS,
       lastRun: { readWait: stats.readWait, decode: stats.decode, gram: stats.gram, blocks: stats.blocks },
       bytesRead, readBandwidthBytesPerSecond: bw, gemmFlopPerSecond: rate, gemmFlopPerCpuSecond: flopPerCpuSecond,
       floorSeconds: { io: floorIo, flop: floorFlop, floor, cpu: floorCpu },

@@ -41,7 +41,7 @@ export function provenance(rec: BenchRecord, file: string): string {
   const load = (l: readonly number[]): string => l.slice(0, 3).map((x) => x.toFixed(2)).join(" / ");
   const commit = `${rec.git.commit.slice(0, 10)}${rec.git.dirty ? " + uncommitted changes" : ""}`;
   return `<sub>Measured by \`npm run bench -- ${rec.mode === "quick" ? "--quick " : ""}--only ${rec.bench}\` (${rec.mode} mode) on ${rec.date.slice(0, 10)}, ` +
-    `commit ${commit}; machine: ${machineLine(rec.machine)}; load average (1/5/15 min) ${load(rec.load.before)} before, ` +
+    `commit ${commit}; machine: ${machineLine(rec.machine)}${rec.result.ortThreads !== undefined ? `; onnxruntime threads: ${String(rec.result.ortThreads)}` : ""}; load average (1/5/15 min) ${load(rec.load.before)} before, ` +
     `${load(rec.load.after)} after; ${rec.wallSeconds.toFixed(0)} s in all. Source: \`${file}\`.</sub>`;
 }
 

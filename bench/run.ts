@@ -15,7 +15,8 @@ export interface BenchOptions {
 /**
  * What a benchmark measured, JSON-able: named results with units in their names or fields, e.g.
  * `{ forwardSeconds: { median, min, max, n }, peakRssGiB: 2.7, ratioToMatMul: 0.81 }`. `npm run bench`
- * records it with the machine it ran on (issue 16 defines the file and the README generator).
+ * records it with the machine it ran on (bench/record.ts). By convention `ortThreads` (a number or
+ * a phrase) says how many onnxruntime intra-op threads it used; the README line under its table shows it.
  */
 export type BenchResult = Record<string, unknown>;
 export interface Bench {

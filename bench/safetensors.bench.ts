@@ -43,6 +43,7 @@ async function sparseLlama7b(cacheDir: string): Promise<string> {
 type Comparison = { label: string; seconds: Summary; bytes: number; baseline: string; baselineSeconds: Summary; baselineBytes: number };
 
 export type SafetensorsBenchResult = {
+  ortThreads: string;
   inspect: { fileBytes: number; parameters: number; seconds: Summary; bytesRead: number | null };
   width: number;
   units: Comparison[];
@@ -112,7 +113,7 @@ async function run(o: BenchOptions): Promise<SafetensorsBenchResult> {
     if (Number.isNaN(sink)) log("(sink is NaN)");
     widening.push({ dtype: dt, values: n, seconds: fast.wall, baseline: dt === "BF16" ? "plain shift loop u32[i] = u16[i] << 16" : "per-element decode f16BitsToNumber", baselineSeconds: slow.wall });
   }
-  const r: SafetensorsBenchResult = { inspect: { fileBytes: s.fileBytes, parameters: s.parameters, seconds: inspect.wall, bytesRead: inspectBytes }, width, units, widening };
+  const r: SafetensorsBenchResult = { ortThreads: "none (no onnxruntime in this bench)", inspect: { fileBytes: s.fileBytes, parameters: s.parameters, seconds: inspect.wall, bytesRead: inspectBytes }, width, units, widening };
   console.log(safetensorsTable(r));
   return r;
 }

@@ -33,6 +33,7 @@ async function demoModel(cacheDir: string): Promise<string> {
 }
 
 export type TrainBenchResult = {
+  ortThreads: string;
   model: string;
   parameters: number;
   graphNodes: number;
@@ -99,7 +100,7 @@ export const trainBench: Bench = {
         log(`${c.batch}×${c.seq} t${c.threads}: ${tps.toFixed(0)} tokens/s`);
       }
       const model = path.relative(path.resolve(__dirname, "../.."), dir).startsWith("..") ? "a freshly initialised model of the demo model's shape" : "the demo model, assets/demo-model";
-      const r: TrainBenchResult = { model, parameters: nParams, graphNodes: tg.graph.nodes.length, backwardNodes: tg.backwardNodes, warmupSteps: 2, rows };
+      const r: TrainBenchResult = { ortThreads: "per row (intra-op threads column)", model, parameters: nParams, graphNodes: tg.graph.nodes.length, backwardNodes: tg.backwardNodes, warmupSteps: 2, rows };
       console.log(trainTable(r));
       return r;
     } finally {
