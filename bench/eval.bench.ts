@@ -42,7 +42,6 @@ const THREADS = 2;
 const log = (s: string): void => { process.stderr.write(`[eval bench] ${s}\n`); };
 const fmt = (x: number, d = 0): string => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
-
 type ScoringRow = { text: string; tokens: number; forwardBlocked: Summary; forwardFull: Summary; forwardBlockedCpu: Summary; endToEnd: Summary };
 
 async function storiesThroughput(shared: string, samples: number): Promise<ScoringRow[]> {
