@@ -131,7 +131,7 @@ function pairLayers(L: number): [number, number][] {
  * pair after `warmup` untimed pairs, `perDistance` pairs (seeded random heads) at each layer
  * distance of pairLayers: seconds per pair, overall and per distance.
  */
-async function perPairSeconds(dir: string, s: Shape, perDistance: number, warmup: number): Promise<{ all: Summary; byDistance: { distance: number; seconds: Summary }[] }> {
+async function perPairSeconds(dir: string, s: Shape, perDistance: number, warmup: number): Promise<{ all: Summary; cpu: Summary; byDistance: { distance: number; seconds: Summary }[] }> {
   const ckpt = await openCheckpoint(dir);
   try {
     const dh = s.hidden / s.heads, d = s.hidden;
@@ -153,20 +153,21 @@ async function perPairSeconds(dir: string, s: Shape, perDistance: number, warmup
     };
     const head = (): number => Math.floor(rand() * s.heads);
     for (let w = 0; w < warmup; w++) pair(layers[w % layers.length]![0], layers[w % layers.length]![1], head(), head());
-    const all: number[] = [], byDistance: { distance: number; seconds: Summary }[] = [];
+    const all: number[] = [], cpu: number[] = [], byDistance: { distance: number; seconds: Summary }[] = [];
     for (const [t, src] of layers) {
       const times: number[] = [];
       for (let p = 0; p < perDistance; p++) {
         const i = head(), j = head();
-        const t0 = performance.now();
+        const t0 = performance.now(), c0 = process.cpuUsage();
         pair(t, src, i, j);
         times.push((performance.now() - t0) / 1000);
+        cpu.push(cpuSince(c0));
       }
       all.push(...times);
       byDistance.push({ distance: t - src, seconds: summarize(times) });
     }
     if (!Number.isFinite(sink)) throw new Error("per-pair baseline produced a non-finite cosine");
-    return { all: summarize(all), byDistance };
+    return { all: summarize(all), cpu: summarize(cpu), byDistance };
   } finally {
     await ckpt.close();
   }
@@ -197,12 +198,16 @@ export type MatchBenchResult = {
   readonly cpuRatioToFloor: Summary;
   readonly peakRssBytes: number;
   readonly perPairSeconds: Summary;
+  /** CPU seconds of each pair (robust to other load, like matchCpuSeconds). */
+  readonly perPairCpuSeconds?: Summary;
   readonly perPairByDistance: readonly { distance: number; seconds: Summary }[];
   readonly perPairWarmup: number;
   /** per-pair median × pairs. */
   readonly perPairBaselineSeconds: number;
   /** baseline ÷ match seconds: median ÷ median, and the range (min per-pair ÷ max match … max ÷ min). */
   readonly speedup: { median: number; min: number; max: number };
+  /** per-pair CPU median × pairs ÷ the match's CPU seconds (median). */
+  readonly cpuSpeedup?: number;
 };
 
 export const matchBench: Bench = {
@@ -262,6 +267,7 @@ export const matchBench: Bench = {
       ratioToFloor: mapSummary(matchS, (x) => x / floor), cpuRatioToFloor: mapSummary(cpuS, (x) => x / floorCpu),
       peakRssBytes: peakRss,
       perPairSeconds: per.all, perPairByDistance: per.byDistance, perPairWarmup: warmup, perPairBaselineSeconds: baseline,
+      perPairCpuSeconds: per.cpu, cpuSpeedup: (per.cpu.median * pairs) / cpuS.median,
       speedup: { median: baseline / matchS.median, min: (per.all.min * pairs) / matchS.max, max: (per.all.max * pairs) / matchS.min },
     };
     console.log(`shape: ${L} layers × ${U} heads, width ${s.hidden}, BF16, strategy qk (${L * U} units of ${D} floats, ${pairs} pairs, ${fmt(macs / 1e12, 3)}·10^12 MACs)`);
@@ -294,6 +300,7 @@ export function matchTable(r: MatchBenchResult): string {
     ...r.perPairByDistance.map((d) => `| … at layer distance ${d.distance} | ${ms(d.seconds)} |`),
     `| per-pair median × ${sh.pairs.toLocaleString("en-US")} pairs | ${fmt(r.perPairBaselineSeconds, 0)} s |`,
     `| speed-up of the match table over per-pair | **${fmt(r.speedup.median, 0)}×** (range ${fmt(r.speedup.min, 0)}–${fmt(r.speedup.max, 0)}×) |`,
+    ...(r.perPairCpuSeconds && r.cpuSpeedup !== undefined ? [`| the same in CPU time (per-pair CPU ${ms(r.perPairCpuSeconds)} × pairs ÷ the match's CPU seconds; robust to other load) | ${fmt(r.cpuSpeedup, 0)}× |`] : []),
   ];
   return rows.join("\n");
 }
