@@ -31,7 +31,7 @@ export function postShareTable(r: PostShareBenchResult): string {
   if (!r.rows.length) return `PostShare: ${r.skipped ?? "no runs"}.`;
   const x0 = r.rows[0]!;
   const lines = [
-    `stories260K-hf post-trained on the first ${x0.trainDocuments} stories of the TinyStories excerpt plus text sampled from the original model; held-out: the other ${x0.heldoutDocuments} stories, ${x0.heldoutTokens.toLocaleString("en-US")} predicted tokens, never trained on; AdamW with the defaults of \`headshare postshare\` (docs/method.md §5 lists them beside the paper's), ${r.ortThreads} intra-op thread. Perplexities on the held-out stories; pair distance = mean over pairs of ‖W(t) − W(r)‖/‖W(r)‖.`,
+    `stories260K-hf post-trained on the first ${x0.trainDocuments} stories of the TinyStories excerpt plus text sampled from the original model; held-out: the other ${x0.heldoutDocuments} stories, ${x0.heldoutTokens.toLocaleString("en-US")} predicted tokens, never trained on; AdamW with the defaults of \`headshare postshare\` (docs/method.md tables them beside the paper's, §5), ${r.ortThreads} intra-op thread. Perplexities on the held-out stories; pair distance = mean over pairs of ‖W(t) − W(r)‖/‖W(r)‖.`,
     "",
     "| α | variant | steps | original ppl | DirectShare ppl | **PostShare ppl** | pair distance before → after | KL(post-trained ‖ PostShare) | seconds (all phases) |",
     "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
