@@ -5,7 +5,7 @@
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
 import { z } from "zod";
-import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "./common";
+import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
@@ -42,6 +42,7 @@ export const matchParams = z.object({
 export const matchResult = z.object({
   table: matchTableSchema,
   provider: usedProviderSchema,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
 });
 
@@ -66,6 +67,7 @@ export const shareResult = z.object({
   /** Match table facts: whether it was given (cached) or computed here, and how long that took. */
   match: z.object({ cached: z.boolean(), seconds: z.number().nonnegative() }),
   provider: usedProviderSchema,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
 });
 
@@ -122,6 +124,8 @@ export const statusEvent = z.object({
   state: workerStateSchema,
   /** The provider of the last job that ran an ONNX graph, or null before any. */
   provider: usedProviderSchema.nullable(),
+  /** Where the last job that ran an ONNX graph ran (provider, adapter, skipped providers), when known. */
+  compute: computeSchema.optional(),
   /** The running job(s), when computing. */
   job: z.object({ id: z.number().int().nonnegative(), method: z.string(), label: z.string().optional() }).optional(),
   running: z.number().int().nonnegative().optional(),
@@ -129,8 +133,16 @@ export const statusEvent = z.object({
 });
 export type WorkerStatus = z.infer<typeof statusEvent>;
 
+/** Where a job's graphs run: sent when its first session is created and as placements are learned. */
+export const computeEvent = z.object({
+  job: z.number().int().nonnegative(),
+  compute: computeSchema,
+});
+export type ComputeEvent = z.infer<typeof computeEvent>;
+
 export const workerEvents = {
   "headshare/progress": progressEvent,
+  "headshare/compute": computeEvent,
   "headshare/status": statusEvent,
 } as const;
 

@@ -116,7 +116,7 @@ export async function createGramKernel(layers: number, unitsPerLayer: number, op
   const blocks = gramBlocks(layers, unitsPerLayer);
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
   // JS reads and decodes between Gemm calls: idle ORT threads must not spin on the cores meanwhile.
-  const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false });
+  const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false, label: "match Gemm" });
   return {
     provider: gemm.provider,
     ...(gemm.fallbackReason ? { fallbackReason: gemm.fallbackReason } : {}),
