@@ -4,6 +4,7 @@
  */
 import * as vscode from "vscode";
 import type { ClientStatus } from "../worker/client";
+import { adapterLabel, sessionsText } from "../protocol/common";
 import type { Jobs } from "./jobs";
 
 export class StatusBar implements vscode.Disposable {
@@ -48,6 +49,14 @@ export class StatusBar implements vscode.Disposable {
     md.appendMarkdown(`**Headshare worker**: ${s.state === "stopped" ? "not running (starts on the first job)" : s.state}`);
     if (provider) md.appendMarkdown(` on ${provider}`);
     md.appendMarkdown("\n\n");
+    // Where the last job's graphs ran: the adapter, and why providers before it were skipped.
+    const c = "compute" in s ? s.compute : undefined;
+    if (c) {
+      if (c.adapter) md.appendText(`GPU adapter: ${adapterLabel(c.adapter)}\n\n`);
+      for (const k of c.skipped) md.appendText(`${k.provider} skipped: ${k.reason}\n\n`);
+      const placed = c.sessions.filter((x) => x.nodes);
+      if (placed.length) md.appendText(`Graphs: ${sessionsText(placed)}\n\n`);
+    }
     if (s.message) md.appendText(`${s.message}\n\n`);
     for (const j of this.jobs.list) md.appendText(`• ${j.label}: ${j.phase}${j.fraction !== null ? ` (${Math.round(j.fraction * 100)}%)` : ""}\n`);
     md.appendMarkdown(`\n[$(output) Open Logs](command:headshare.showLogs)`);

@@ -5,7 +5,7 @@
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
 import { z } from "zod";
-import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
+import { absolutePath, computeSchema, gpuAdapterSchema, providerNameSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
@@ -74,6 +74,15 @@ export const shareResult = z.object({
 export const expandParams = z.object({ compact: absolutePath, out: absolutePath, force: z.boolean().default(false) });
 export const expandResult = z.object({ output: shareResultSchema, provider: usedProviderSchema, seconds: z.number().nonnegative() });
 
+/** The compute devices here (src/core/runtime/devices.ts ComputeDevices): each provider checked, and what auto picks. */
+export const devicesParams = z.object({});
+export const devicesResult = z.object({
+  devices: z.array(z.object({ provider: providerNameSchema, available: z.boolean(), adapter: gpuAdapterSchema.optional(), reason: z.string().max(4000).optional() })).max(8),
+  auto: computeSchema.pick({ provider: true, adapter: true, skipped: true }),
+  adapters: z.array(gpuAdapterSchema).max(32),
+  provider: usedProviderSchema,
+});
+
 export const shutdownParams = z.object({});
 export const shutdownResult = z.object({});
 
@@ -97,6 +106,8 @@ export const workerRequests = {
   "headshare/sweep": { params: sweepParamsSchema, result: sweepResultSchema },
   /** PostShare: match, plan, post-train with the weight loss, share, compare. */
   "headshare/postshare": { params: postShareParamsSchema, result: postShareResultSchema },
+  /** The execution providers and GPU adapters this machine can use, each checked. */
+  "headshare/devices": { params: devicesParams, result: devicesResult },
   /** Abort every job and exit after answering. */
   "headshare/shutdown": { params: shutdownParams, result: shutdownResult },
 } as const;

@@ -1,6 +1,6 @@
 /** `headshare eval <model> --text FILE [--compare OTHER]`: NLL/perplexity, and regression metrics against another model. */
 import { defineCommand } from "../command";
-import { bytes, int, keyValues, pct, table, writeOut } from "../output";
+import { bytes, int, keyValues, pct, table, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
 
@@ -53,7 +53,7 @@ export const evalCommand = defineCommand({
       );
       if (r.hiddenCosine) facts.push(["hidden cosine", r.hiddenCosine.map((c, l) => `L${l} ${c.toFixed(4)}`).join("  ")]);
     }
-    facts.push(["time", `${r.seconds.toFixed(2)} s on ${r.provider}`]);
+    facts.push(["time", `${r.seconds.toFixed(2)} s on ${device(r)}`]);
     const out = [keyValues(facts)];
     if (r.attention) {
       const at = r.attention;

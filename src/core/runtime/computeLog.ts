@@ -50,6 +50,11 @@ export function withComputeLog<T>(log: ComputeLog, fn: () => Promise<T>): Promis
   return storage.run(log, fn);
 }
 
+/** Runs `fn` outside any job's log (checks whose sessions are not the job's work). */
+export function outsideComputeLog<T>(fn: () => Promise<T>): Promise<T> {
+  return storage.exit(fn);
+}
+
 /** The log of the job running in this async context, if any. */
 export function currentComputeLog(): ComputeLog | undefined {
   return storage.getStore();

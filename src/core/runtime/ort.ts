@@ -109,7 +109,7 @@ function cudaAdapter(): GpuAdapter {
 }
 
 /** Checks before creating a session on `provider`: a reason to skip it, or the adapter it will use. */
-async function precheck(provider: ProviderName, auto: boolean): Promise<{ skip: string } | { adapter?: GpuAdapter }> {
+export async function precheck(provider: ProviderName, auto: boolean): Promise<{ skip: string } | { adapter?: GpuAdapter }> {
   switch (provider) {
     case "cuda": {
       const libs = cudaLibraries();
