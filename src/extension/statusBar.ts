@@ -45,7 +45,7 @@ export class StatusBar implements vscode.Disposable {
     this.item.text = `${icon} Headshare${provider ? ` ${provider}` : ""}: ${text}`;
     this.item.backgroundColor = s.state === "error" ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.isTrusted = { enabledCommands: ["headshare.showLogs", "headshare.cancel", "headshare.restartWorker"] };
+    md.isTrusted = { enabledCommands: ["headshare.showLogs", "headshare.cancel", "headshare.restartWorker", "headshare.selectComputeDevice"] };
     md.appendMarkdown(`**Headshare worker**: ${s.state === "stopped" ? "not running (starts on the first job)" : s.state}`);
     if (provider) md.appendMarkdown(` on ${provider}`);
     md.appendMarkdown("\n\n");
@@ -62,6 +62,7 @@ export class StatusBar implements vscode.Disposable {
     md.appendMarkdown(`\n[$(output) Open Logs](command:headshare.showLogs)`);
     if (this.jobs.list.length) md.appendMarkdown(` · [$(stop-circle) Cancel](command:headshare.cancel)`);
     md.appendMarkdown(` · [$(debug-restart) Restart Worker](command:headshare.restartWorker)`);
+    md.appendMarkdown(` · [$(chip) Select Compute Device](command:headshare.selectComputeDevice)`);
     this.item.tooltip = md;
   }
 
