@@ -23,6 +23,7 @@ export const computeSchema = z.object({
   skipped: z.array(z.object({ provider: providerNameSchema, reason: z.string().max(4000) })).max(8),
   sessions: z.array(z.object({
     graph: z.string().max(200), provider: providerNameSchema, nodes: z.record(z.string().max(100), z.number().int().nonnegative()).optional(),
+    cpuOps: z.record(z.string().max(100), z.number().int().nonnegative()).optional(),
   })).max(32),
 });
 export type ComputeInfo = z.infer<typeof computeSchema>;

@@ -17,15 +17,15 @@ export class ComputeLog {
   constructor(private readonly onChange?: (report: ComputeReport, change: { session: SessionPlacement; first: boolean }) => void) {}
 
   /** A new session; returns a setter for its placement (known after its first run). */
-  session(graph: string, provider: ProviderName, adapter: GpuAdapter | undefined, skipped: readonly ProviderSkip[]): (nodes: Readonly<Record<string, number>>) => void {
+  session(graph: string, provider: ProviderName, adapter: GpuAdapter | undefined, skipped: readonly ProviderSkip[]): (nodes: Record<string, number>, cpuOps?: Record<string, number>) => void {
     const isFirst = this.first === undefined;
     this.first ??= { provider, ...(adapter ? { adapter } : {}), skipped };
     const index = this.sessions.length;
     const s: SessionPlacement = { graph, provider };
     if (index < MAX_SESSIONS) this.sessions.push(s);
     this.emit(s, isFirst);
-    return (nodes) => {
-      const placed: SessionPlacement = { ...s, nodes: { ...nodes } };
+    return (nodes, cpuOps) => {
+      const placed: SessionPlacement = { ...s, nodes: { ...nodes }, ...(cpuOps && Object.keys(cpuOps).length ? { cpuOps: topOps(cpuOps) } : {}) };
       if (index < MAX_SESSIONS) this.sessions[index] = placed;
       this.emit(placed, false);
     };
@@ -41,6 +41,11 @@ export class ComputeLog {
       try { this.onChange(r, { session, first }); } catch { /* a listener's failure is not the job's */ }
     }
   }
+}
+
+/** The 12 most frequent op types (a report, not an inventory). */
+function topOps(ops: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1]).slice(0, 12));
 }
 
 const storage = new AsyncLocalStorage<ComputeLog>();

@@ -138,17 +138,23 @@ const EP_NAMES: Readonly<Record<string, string>> = {
   DmlExecutionProvider: "dml", CoreMLExecutionProvider: "coreml", TensorrtExecutionProvider: "tensorrt",
 };
 
-/** Nodes per provider from an onnxruntime profile (one "Node" event per kernel run). Exported for tests. */
-export function placementFromProfile(json: string): Record<string, number> {
-  const events = JSON.parse(json) as { cat?: string; name?: string; args?: { provider?: string } }[];
-  const seen = new Map<string, string>();
+/**
+ * Nodes per provider from an onnxruntime profile (one "Node" event per kernel run), and the op types
+ * of the nodes left to the CPU. Exported for tests.
+ */
+export function placementFromProfile(json: string): { nodes: Record<string, number>; cpuOps: Record<string, number> } {
+  const events = JSON.parse(json) as { cat?: string; name?: string; args?: { provider?: string; op_name?: string } }[];
+  const seen = new Map<string, { provider: string; op: string }>();
   for (const e of events) {
     if (e.cat !== "Node" || !e.args?.provider || !e.name) continue;
-    seen.set(e.name.replace(/_kernel_time$/, ""), EP_NAMES[e.args.provider] ?? e.args.provider);
+    seen.set(e.name.replace(/_kernel_time$/, ""), { provider: EP_NAMES[e.args.provider] ?? e.args.provider, op: e.args.op_name ?? "?" });
   }
-  const out: Record<string, number> = {};
-  for (const p of seen.values()) out[p] = (out[p] ?? 0) + 1;
-  return out;
+  const nodes: Record<string, number> = {}, cpuOps: Record<string, number> = {};
+  for (const { provider, op } of seen.values()) {
+    nodes[provider] = (nodes[provider] ?? 0) + 1;
+    if (provider === "cpu") cpuOps[op] = (cpuOps[op] ?? 0) + 1;
+  }
+  return { nodes, cpuOps };
 }
 
 /** A GPU run error that means the tensors did not fit the adapter (size limits or memory). */
@@ -163,7 +169,7 @@ class ProviderSession implements InferenceSession {
     private readonly label: string,
     private readonly adapter: GpuAdapter | undefined,
     profileDir: string | undefined,
-    private readonly placed: ((nodes: Readonly<Record<string, number>>) => void) | undefined,
+    private readonly placed: ((nodes: Record<string, number>, cpuOps: Record<string, number>) => void) | undefined,
   ) { this.profileDir = profileDir; }
 
   get inputNames(): readonly string[] { return this.inner.inputNames; }
@@ -193,9 +199,13 @@ class ProviderSession implements InferenceSession {
     try {
       this.inner.endProfiling();
       const files = fs.readdirSync(dir).filter((f) => f.endsWith(".json"));
-      const nodes: Record<string, number> = {};
-      for (const f of files) for (const [p, n] of Object.entries(placementFromProfile(fs.readFileSync(path.join(dir, f), "utf8")))) nodes[p] = (nodes[p] ?? 0) + n;
-      if (Object.keys(nodes).length) this.placed?.(nodes);
+      const nodes: Record<string, number> = {}, cpuOps: Record<string, number> = {};
+      for (const f of files) {
+        const p = placementFromProfile(fs.readFileSync(path.join(dir, f), "utf8"));
+        for (const [k, n] of Object.entries(p.nodes)) nodes[k] = (nodes[k] ?? 0) + n;
+        for (const [k, n] of Object.entries(p.cpuOps)) cpuOps[k] = (cpuOps[k] ?? 0) + n;
+      }
+      if (Object.keys(nodes).length) this.placed?.(nodes, cpuOps);
     } catch { /* placement is a report, never a failure */ } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

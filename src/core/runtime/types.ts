@@ -35,6 +35,8 @@ export interface SessionPlacement {
    * run ("webgpu", "cpu" for nodes the GPU provider left to the CPU, …). Absent on CPU (all there).
    */
   readonly nodes?: Record<string, number>;
+  /** Op types of the nodes a GPU provider left to the CPU, with counts (the 12 most frequent). */
+  readonly cpuOps?: Record<string, number>;
 }
 
 /** Where a job's graphs ran: the provider and adapter of its first session, what was skipped, every session. */
@@ -63,5 +65,5 @@ export function computeText(c: Pick<ComputeReport, "provider" | "adapter" | "ski
 
 /** `match Gemm on webgpu (webgpu: 1 node); forward on webgpu (webgpu: 40 nodes, cpu: 2 nodes)`. */
 export function sessionsText(sessions: readonly SessionPlacement[]): string {
-  return sessions.map((s) => `${s.graph} on ${s.provider}${s.nodes ? ` (${placementText(s.nodes)})` : ""}`).join("; ");
+  return sessions.map((s) => `${s.graph} on ${s.provider}${s.nodes ? ` (${placementText(s.nodes)}${s.cpuOps ? `; on the CPU: ${Object.entries(s.cpuOps).map(([op, n]) => `${op} ×${n}`).join(", ")}` : ""})` : ""}`).join("; ");
 }
