@@ -22,6 +22,7 @@ export interface Bench {
 
 import os from "node:os";
 import { evalBench } from "./eval.bench";
+import { gpuBench } from "./gpu.bench";
 import { matchBench } from "./match.bench";
 import { safetensorsBench } from "./safetensors.bench";
 import { trainBench } from "./train.bench";
@@ -33,6 +34,7 @@ const BENCHES: Bench[] = [
   safetensorsBench,
   evalBench,
   trainBench,
+  gpuBench,
 ];
 
 async function main(): Promise<void> {
