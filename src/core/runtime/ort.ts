@@ -181,9 +181,12 @@ class ProviderSession implements InferenceSession {
       out = await (this.inner.run as (f: unknown, a?: unknown, b?: unknown) => Promise<ort.InferenceSession.ReturnType>)(feeds, fetches, options);
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
-      if (this.provider !== "cpu" && GPU_MEMORY.test(msg)) {
+      const hit = this.provider !== "cpu" ? GPU_MEMORY.exec(msg) : null;
+      if (hit) {
         const on = this.adapter ? `${this.provider} on ${adapterLabel(this.adapter)}` : this.provider;
-        throw new RuntimeError("gpu-memory", `the ${this.label} graph does not fit the GPU (${on}): ${describeFeeds(feeds)}; a tensor was larger than the adapter allows in one buffer, or its memory ran out (${msg.slice(0, 300)}). Use a smaller window or batch, or run on the CPU (--providers cpu)`);
+        const node = /running (\S+) node\. Name:'([^']*)'/.exec(msg);
+        const what = msg.slice(hit.index, hit.index + 160).replace(/\s+/g, " ").trim();
+        throw new RuntimeError("gpu-memory", `the ${this.label} graph does not fit the GPU (${on})${node ? ` at its ${node[1]} node ${node[2]}` : ""}: ${describeFeeds(feeds)}; a tensor was larger than the adapter allows in one buffer, or its memory ran out (${what}). Use a smaller window or batch, or run on the CPU (--providers cpu)`);
       }
       throw e;
     } finally {
