@@ -99,6 +99,9 @@ export class CancelledError extends Error {
   readonly code = "cancelled";
 }
 
+/** Device lines already printed in full by this process. */
+const explained = new Set<string>();
+
 /** Runs one worker job with progress and Ctrl-C handling; throws CancelledError when cancelled. */
 export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M>, opts: RunJobOptions = {}): Promise<JobResult<M>> {
   const title = opts.title ?? method.replace(/^headshare\//, "");
@@ -119,12 +122,15 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
   };
   process.on("SIGINT", onSigint);
   try {
-    // The first line names where the job's graphs run (provider, adapter) and why providers before it were skipped.
+    // The first line names where the job's graphs run (provider, adapter) and why providers before it
+    // were skipped (the reasons once per command: `demo` runs several jobs on one worker).
     let named = false;
     const onCompute = (c: ComputeInfo): void => {
       if (named) return;
       named = true;
-      line.note(`${title} runs on ${computeText(c)}`);
+      const text = computeText(c);
+      line.note(`${title} runs on ${explained.has(text) ? computeText({ ...c, skipped: [] }) : text}`);
+      explained.add(text);
     };
     return await client.request(method, params, { signal: ac.signal, onProgress: (p) => line.update(p), onCompute });
   } catch (e) {
