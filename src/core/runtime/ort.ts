@@ -8,6 +8,7 @@
  * (Windows) / CoreML (macOS), then CPU. A software adapter (SwiftShader, llvmpipe, WARP) is never
  * chosen by `auto`; it runs only when `webgpu` is asked for by name.
  */
+import "./noTelemetry"; // before onnxruntime-node loads
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
