@@ -7,9 +7,10 @@
  *   2. the eval forward (NLL output) of a 7B-shaped Llama stack (width 4096, 32 heads, SwiGLU 11008,
  *      vocabulary 32000, random weights fed as graph inputs) on 512 tokens; goal ≥ 10× the CPU run.
  *      This is the whole-model forward (ForwardRunner's graph). Issue 11's layer-streamed eval
- *      plugs in at `evalSeconds`: time its streamed forward over the same spec instead of one
- *      session holding every layer (HEADSHARE_BENCH_GPU_LAYERS picks the layer count meanwhile;
- *      default 32, about 26 GiB of float32 weights).
+ *      plugs in at `evalSeconds`: `evaluate(ckpt, text, protocol, { forward: "streamed",
+ *      providers: [provider] })` on the scale bench's 7B checkpoint instead of one session holding
+ *      every layer (HEADSHARE_BENCH_GPU_LAYERS picks the layer count meanwhile; default 32, about
+ *      26 GiB of float32 weights).
  * Each provider: a warm-up run, then the median, min and max of `reps` runs. The adapter (vendor,
  * device, backend) and the node placement of each session are printed with the numbers.
  * `--quick`: the match bench's quick shape and a 2-layer stack on 128 tokens. A software adapter
