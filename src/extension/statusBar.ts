@@ -7,6 +7,7 @@
  */
 import * as vscode from "vscode";
 import type { ClientStatus } from "../worker/client";
+import { adapterLabel, sessionsText } from "../protocol/common";
 import type { Jobs } from "./jobs";
 
 export class StatusBar implements vscode.Disposable {
@@ -60,13 +61,21 @@ export class StatusBar implements vscode.Disposable {
     this.item.text = `${icon} Headshare${provider ? ` ${provider}` : ""}: ${text}`;
     this.item.backgroundColor = s.state === "error" && this.crashed && !job ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.isTrusted = { enabledCommands: ["headshare.showLogs", "headshare.cancel", "headshare.restartWorker"] };
+    md.isTrusted = { enabledCommands: ["headshare.showLogs", "headshare.cancel", "headshare.restartWorker", "headshare.selectComputeDevice"] };
     const worker = s.state === "stopped" ? "ready (the worker starts with the first job)"
       : s.state === "error" && this.crashed ? "the worker process stopped unexpectedly; the next job starts a fresh one"
         : s.state === "error" || s.state === "idle" ? "ready" : s.state;
     md.appendMarkdown(`**Headshare**: ${worker}`);
     if (provider) md.appendMarkdown(` · last job on ${provider}`);
     md.appendMarkdown("\n\n");
+    // Where the last job's graphs ran: the adapter, and why providers before it were skipped.
+    const c = "compute" in s ? s.compute : undefined;
+    if (c) {
+      if (c.adapter) md.appendText(`GPU adapter: ${adapterLabel(c.adapter)}\n\n`);
+      for (const k of c.skipped) md.appendText(`${k.provider} skipped: ${k.reason}\n\n`);
+      const placed = c.sessions.filter((x) => x.nodes);
+      if (placed.length) md.appendText(`Graphs: ${sessionsText(placed)}\n\n`);
+    }
     if (s.state === "error" && this.crashed && s.message) md.appendText(`${s.message}\n\n`);
     else if (s.state === "stopped" && s.message) md.appendText(`${s.message}\n\n`);
     for (const j of this.jobs.list) md.appendText(`• ${j.label}: ${this.jobs.describe(j)}\n`);
@@ -74,6 +83,7 @@ export class StatusBar implements vscode.Disposable {
     md.appendMarkdown(`\n[$(output) Open Logs](command:headshare.showLogs)`);
     if (this.jobs.list.length) md.appendMarkdown(` · [$(stop-circle) Cancel](command:headshare.cancel)`);
     md.appendMarkdown(` · [$(debug-restart) Restart Worker](command:headshare.restartWorker)`);
+    md.appendMarkdown(` · [$(chip) Select Compute Device](command:headshare.selectComputeDevice)`);
     this.item.tooltip = md;
   }
 

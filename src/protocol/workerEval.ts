@@ -5,7 +5,7 @@
  * diagnostics) without a protocol change.
  */
 import { z } from "zod";
-import { absolutePath, finite, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
+import { absolutePath, computeSchema, finite, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 
 /** How a text is cut into scored windows (stated with every result). */
@@ -93,6 +93,7 @@ export const evalResultSchema = z.object({
   ppl: finite,
   protocol: protocolFactsSchema,
   provider: usedProvider,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
   parameters: count,
   bytes: count,
@@ -152,6 +153,7 @@ export const sweepResultSchema = z.object({
   granularity: granularitySchema,
   klDirection: z.string(),
   provider: usedProvider,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
   forward: forwardPath.optional(),
   memory: streamedMemorySchema.optional(),
@@ -165,9 +167,18 @@ export const postShareParamsSchema = z.object({
   text: z.array(absolutePath).min(1).max(1000),
   /** Held-out text files; otherwise a split of `text` that is never trained on. */
   heldout: z.array(absolutePath).min(1).max(1000).optional(),
+  /** Where options left out come from: the core's defaults, or method.md §5 exactly ("paper"). */
+  preset: z.enum(["default", "paper"]).optional(),
   steps: z.number().int().min(1).max(10_000_000).optional(),
   lr: z.number().positive().max(1).optional(),
   warmupSteps: z.number().int().nonnegative().optional(),
+  /** AdamW and the schedule: final learning rate ÷ lr (cosine decay), β1, β2, ε, decoupled weight decay, gradient-norm clipping (0 = off). */
+  minLrRatio: z.number().min(0).max(1).optional(),
+  beta1: z.number().min(0).lt(1).optional(),
+  beta2: z.number().min(0).lt(1).optional(),
+  eps: z.number().positive().optional(),
+  weightDecay: z.number().min(0).optional(),
+  clipNorm: z.number().min(0).optional(),
   lambdaLm: z.number().min(0).optional(),
   lambdaW: z.number().min(0).optional(),
   weightLoss: z.enum(["l2", "mse"]).optional(),
@@ -200,6 +211,17 @@ export const postShareParamsSchema = z.object({
   providers: providersSchema.optional(),
 });
 
+/**
+ * PostShare's hyperparameters as the extension's `headshare.postshare` setting holds them (the same
+ * keys and bounds as the job's params); absent keys take the preset's values.
+ */
+export const postShareHyperparametersSchema = postShareParamsSchema.pick({
+  preset: true, steps: true, lr: true, warmupSteps: true, minLrRatio: true, beta1: true, beta2: true, eps: true,
+  weightDecay: true, clipNorm: true, lambdaLm: true, lambdaW: true, weightLoss: true, regularize: true, trainOn: true,
+  trainable: true, sampleSequences: true, sampleLength: true, sampleTemperature: true, batchSize: true, seqLen: true, seed: true,
+}).strict();
+export type PostShareHyperparameters = z.infer<typeof postShareHyperparametersSchema>;
+
 const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
 const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
 export const lossCurveRowSchema = z.object({
@@ -227,6 +249,7 @@ export const postShareResultSchema = z.object({
   tokensPerSecond: z.number().nonnegative(),
   seconds: z.number().nonnegative(),
   provider: usedProvider,
+  compute: computeSchema.optional(),
   heldoutDocuments: count,
   trainDocuments: count,
   options: z.record(z.string(), z.unknown()),

@@ -18,7 +18,7 @@ import { memoryBudgetBytes } from "./memoryBudget";
 import { runStreamed, type StreamedMemory, type StreamedModel } from "./streamed";
 import { modelSize, type ModelSize } from "./sizes";
 import { unitCost } from "../share/match";
-import { loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface EvalProgress {
   readonly done: number;   // predicted tokens scored so far (layer-streamed: layer steps)
@@ -194,10 +194,10 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   if (other) checkWindowFits(protocol, other.spec.maxPositions, other.spec.config, other.weightsPath);
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
-  const bosId = ckpt.spec.bosTokenId ?? tok.bosTokenId;
+  const bos = bosId(ckpt.spec, tok);
   const V = ckpt.spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
-  const prepared = prepareText(text, protocol, tok, bosId, batchTokens, V);
+  const prepared = prepareText(text, protocol, tok, bos, batchTokens, V);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
   const budget = memoryBudgetBytes(opts.memoryBudgetGiB);
   const path = chooseForward(opts.forward, other ? [ckpt, other] : [ckpt], budget);
@@ -212,7 +212,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
   let theirs: ForwardRunner | undefined;
   try {
-    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common });
+    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common, label: "forward (compared model)" });
     const acc = other ? new CompareAccumulator(sameShape ? ckpt.spec.layers : 0, ckpt.spec.hidden, V) : undefined;
     let nllSum = 0, otherNll = 0, done = 0;
     for (const b of prepared.batches) {
@@ -265,6 +265,8 @@ async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budget
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   const n = r.count, nll = r.scores[0]!.nllSum / n, size = modelSize(ckpt);
+  if (!Number.isFinite(nll)) throw new EvalError("non-finite", await describeNonFinite(ckpt, "the negative log-likelihood", opts.signal));
+  if (other && !Number.isFinite(r.scores[1]!.nllSum)) throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
   const base: EvalResult = {
     tokens: n, nll, ppl: Math.exp(nll), protocol: protocolFacts(prepared.protocol, prepared.windows),
     provider: r.provider, seconds: (performance.now() - t0) / 1000, parameters: size.parameters, bytes: size.bytes,

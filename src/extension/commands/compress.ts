@@ -151,7 +151,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
         const reused = MapPanel.find(model)?.evalFor(o.ratio, o.strategy, o.granularity);
         if (reused) report = { ...report, eval: { ...reused, reusedFrom: `the sharing map's quick eval at ${Math.round(o.ratio * 100)}% (the same plan; the dense copy it scored computes what this ${o.format} checkpoint computes)` } };
       } else {
-        const r = await session.request(job, "headshare/postshare", { model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) });
+        const r = await session.request(job, "headshare/postshare", { ...session.settings.postshare, model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) });
         wrote = !!r.outDir;
         report = { ...emptyReport({ model: modelRef(model), method: "postshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
           kind: "compress", output: o.out, format: o.format, provider: r.provider, seconds: r.seconds,
