@@ -20,7 +20,12 @@ const TOKENIZERS: readonly (readonly string[])[] = [["tokenizer.json"], ["vocab.
 export async function openCheckpoint(session: Session, model: string, o: { tokenizer?: boolean; what: string }): Promise<CheckpointFacts> {
   let summary: CheckpointFacts;
   try {
-    summary = (await session.jobs.run(`open ${path.basename(model)}`, (job) => session.request(job, "headshare/inspect", { model }))).summary;
+    summary = (await session.jobs.run(`open ${path.basename(model)}`, async (job) => {
+      const r = await session.request(job, "headshare/inspect", { model });
+      // A cancel that arrives as the header is read still cancels the command (it is the running job then).
+      if (job.controller.signal.aborted) throw new ExtensionError("cancelled", `${o.what} was cancelled`);
+      return r;
+    })).summary;
   } catch (e) {
     if ((e as { code?: unknown }).code === "cancelled") throw e;
     // The worker's message usually starts with the file's path already: name it once.
