@@ -7,9 +7,10 @@
 import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, gelu, layerNorm, linear, lmHead, ropeInvFreq, ropeTables, seqDims, type SeqDims } from "./blocks";
+import { attention, causalMask, gelu, layerNorm, linear, lmHead, ropeInvFreq, ropeTables, seqDims, type AttentionOut, type SeqDims } from "./blocks";
 import { compactAssembler, type CompactShapes } from "./compact";
 import { declareOutputs, declareTokenInputs } from "./io";
+import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
 import type { TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
@@ -46,13 +47,14 @@ interface NeoxContext {
   readonly rope: { readonly cos: string; readonly sin: string }; readonly rotaryDims: number; readonly act: "tanh" | "erf";
   readonly parallel: boolean; readonly attn: (l: number, t: string) => string;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
+  readonly kv?: KvCacheInputs;
 }
 
 //   x ─┬─► LayerNorm(ln1) ─► query_key_value ─► Reshape [N,H,3,dh] ─► Slice q | k | v ─► attention (partial RoPE) ─► dense ─┐
 //      ├─► LayerNorm(ln2) ─► dense_h_to_4h ─► GELU ─► dense_4h_to_h ─────────────────────────────────────────────┐      │
 //      └──────────────────────────────────────────────────────────────────────────────────────────────► Add ◄──┴──────┘ ─► y   (parallel)
 //   (sequential: y = h + mlp(ln2(h)), h = x + attention(ln1(x)))
-function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][number]): { out: string; probs: string } {
+function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][number]): { out: string; probs: string; present?: AttentionOut["present"] } {
   const { b, w, spec } = c;
   const H = spec.heads, dh = spec.headDim, p = `/model/layers.${l}`;
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1b), spec.normEps, `${p}/input_layernorm`);
@@ -63,7 +65,7 @@ function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][
     return b.op("Reshape", [s, b.i64s([-1, H * dh])], `${p}/attn/qkv_split/${nm}/Reshape`);                            // [N, H·dh]
   };
   const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims,
-    { heads: H, kvHeads: H, headDim: dh, rope: c.rope, rotaryDims: c.rotaryDims, ...(c.chunk ? { chunk: c.chunk } : {}) }, `${p}/attn`);
+    { heads: H, kvHeads: H, headDim: dh, rope: c.rope, rotaryDims: c.rotaryDims, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
   const o = linear(b, att.out, c.attn(l, n.dense), w.get(n.denseb), `${p}/attn/dense`, "linear");
   const mlp = (y: string): string => {
     const h2 = layerNorm(b, y, w.get(n.ln2), w.get(n.ln2b), spec.normEps, `${p}/post_attention_layernorm`);
@@ -72,10 +74,10 @@ function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][
   };
   if (c.parallel) {
     const ao = b.op("Add", [o, mlp(x)], `${p}/parallel/Add`);
-    return { out: b.op("Add", [x, ao], `${p}/residual/Add`), probs: att.probs };
+    return { out: b.op("Add", [x, ao], `${p}/residual/Add`), probs: att.probs, present: att.present };
   }
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
-  return { out: b.op("Add", [r1, mlp(r1)], `${p}/residual_add_2/Add`), probs: att.probs };
+  return { out: b.op("Add", [r1, mlp(r1)], `${p}/residual_add_2/Add`), probs: att.probs, present: att.present };
 }
 
 //   input_ids ─► Gather(embed_in) ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(final_layer_norm) ─► embed_out ─► logits / logprobs / nll
@@ -92,21 +94,24 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
+  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
   const c: NeoxContext = {
-    b, w, spec, dims, mask: causalMask(b, dims), rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000)), rotaryDims, act,
+    b, w, spec, dims, mask: kv ? kv.mask : causalMask(b, dims), rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000), kv?.positionIds), rotaryDims, act,
     parallel: spec.config.use_parallel_residual !== false, attn: (l, t) => (asm ? asm(l, t) : w.get(t)), chunk: chunking(opts, spec.maxPositions),
+    ...(kv ? { kv } : {}),
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_in/Gather");                // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_in/Reshape");                    // [N, d]
-  const hidden: string[] = [], probs: string[] = [];
+  const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const r = neoxLayer(c, x, l, names.layers[l]!);
     x = r.out;
     hidden.push(x);
     probs.push(r.probs);
+    presents.push(r.present);
   }
   const xf = layerNorm(b, x, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/final_layer_norm");
   const head = lmHead(b, xf, w.get(names.head), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
-  const outputs = declareOutputs(b, spec, dims, head, hidden, probs, opts);
+  const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
   return { graph: b.build(), weights: w.list, outputs };
 }
