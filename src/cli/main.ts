@@ -8,6 +8,8 @@ import { type Command, GLOBAL_USAGE, globalSwitch, UsageError } from "./args";
 import { demoCommand } from "./commands/demo";
 import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
+import { exportCommand } from "./commands/export";
+import { generateCommand } from "./commands/generate";
 import { inspectCommand } from "./commands/inspect";
 import { matchCommand } from "./commands/match";
 import { planCommand } from "./commands/plan";
@@ -25,6 +27,8 @@ export const COMMANDS: readonly Command[] = [
   evalCommand,
   sweepCommand,
   postshareCommand,
+  exportCommand,
+  generateCommand,
   demoCommand,
 ];
 

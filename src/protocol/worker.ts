@@ -9,6 +9,7 @@ import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
+import { exportParamsSchema, exportResultSchema } from "./workerExport";
 import type { ProtocolSide } from "./rpc";
 
 export const WORKER_PROTOCOL_VERSION = 1;
@@ -95,6 +96,8 @@ export const workerRequests = {
   "headshare/sweep": { params: sweepParamsSchema, result: sweepResultSchema },
   /** PostShare: match, plan, post-train with the weight loss, share, compare. */
   "headshare/postshare": { params: postShareParamsSchema, result: postShareResultSchema },
+  /** The model (dense, shared at a ratio or plan, or compact) as an ONNX KV-cache decoder folder. */
+  "headshare/export": { params: exportParamsSchema, result: exportResultSchema },
   /** Abort every job and exit after answering. */
   "headshare/shutdown": { params: shutdownParams, result: shutdownResult },
 } as const;

@@ -17,6 +17,7 @@ import { planSharing } from "../core/share/plan";
 import type { MatchTable } from "../core/share/types";
 import { expandCompact, writeShared } from "../core/share/write";
 import { postShare } from "../core/train/postshare";
+import { exportJob } from "./exportJob";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
 import { usedProviderSchema } from "../protocol/common";
@@ -199,4 +200,6 @@ export const jobTable: JobTable = {
       return { plan: planSharing(p.table, p.ratio), provider: "none" };
     },
   },
+
+  "headshare/export": exportJob,
 };

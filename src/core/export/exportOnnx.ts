@@ -18,19 +18,13 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
 import { gpt2TokenizerJson } from "../eval/tokenizer";
-import { compactPlanOf } from "../graph/forward";
-import { checkPlan } from "../graph/compact";
-import { OnnxError } from "../onnx/errors";
-import { computeMatchTable } from "../share/match";
-import { planSharing, maxRatio } from "../share/plan";
-import { parseSharingPlan } from "../share/planJson";
-import { PlanError } from "../share/errors";
 import type { SharingPlan, Strategy } from "../share/types";
 import { writeShared } from "../share/write";
 import type { ProviderName } from "../runtime/ort";
 import { decoderModel } from "./decoder";
 import { ExportError } from "./errors";
 import { writeOnnxFile } from "./onnxFile";
+import { resolvePlan } from "./plan";
 
 export type ExportDtype = "fp32" | "fp16";
 
@@ -66,6 +60,8 @@ export interface ExportResult {
   readonly parametersDense: number;
   /** Bytes of model.onnx (+ its external data). */
   readonly bytes: number;
+  /** The execution provider the match table ran on (only when a ratio was given). */
+  readonly matchProvider?: string;
   readonly seconds: number;
 }
 
@@ -87,7 +83,7 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
   const staged = path.join(parent, `.${path.basename(out)}.headshare-tmp-${randomBytes(4).toString("hex")}`);
   let compact: Checkpoint | undefined;
   try {
-    const plan = await resolvePlan(ckpt, opts);
+    const { plan, matchProvider } = await resolvePlan(ckpt, opts);
     await fs.mkdir(staged);
     let source = ckpt;
     if (plan && !ckpt.compact && plan.selected > 0) {
@@ -113,7 +109,7 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
     const result: ExportResult = {
       outDir: out, files: [...files, "headshare_export.json"].sort(), family: ckpt.spec.family, architecture: ckpt.spec.architecture,
       dtype, externalData: onnx.externalData, ...(plan && plan.selected > 0 ? { plan } : {}),
-      parameters: model.parameters, parametersDense, bytes: onnx.bytes, seconds: (performance.now() - t0) / 1000,
+      parameters: model.parameters, parametersDense, bytes: onnx.bytes, ...(matchProvider ? { matchProvider } : {}), seconds: (performance.now() - t0) / 1000,
     };
     await fs.writeFile(path.join(staged, "headshare_export.json"), `${JSON.stringify({
       format: "headshare.export", version: 1, source: path.basename(ckpt.dir), family: result.family, architecture: result.architecture,
@@ -130,44 +126,6 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
   } finally {
     await ckpt.close();
   }
-}
-
-/** The plan to export with: the compact checkpoint's own, the given one, or match → plan at a ratio. */
-async function resolvePlan(ckpt: Checkpoint, opts: ExportOptions): Promise<SharingPlan | undefined> {
-  const own = compactPlanOf(ckpt);
-  if (own) {
-    if (opts.ratio !== undefined || opts.plan) {
-      throw new ExportError("bad-input", `${ckpt.weightsPath} is a compact shared checkpoint; it exports with its own plan (drop --ratio/--plan, or export the original model with them)`);
-    }
-    return own;
-  }
-  if (opts.plan) {
-    const where = opts.planFile ?? "the sharing plan";
-    let plan: SharingPlan;
-    try {
-      plan = parseSharingPlan(opts.plan, where);
-    } catch (e) {
-      throw new ExportError("bad-input", e instanceof PlanError ? e.message : String(e));
-    }
-    try {
-      checkPlan(ckpt.spec, plan, where);
-    } catch (e) {
-      if (e instanceof OnnxError) throw new ExportError("bad-input", `${e.message} (the model is ${ckpt.weightsPath})`);
-      throw e;
-    }
-    return plan;
-  }
-  if (opts.ratio === undefined) return undefined;
-  const max = maxRatio(ckpt.spec.layers);
-  if (!(opts.ratio >= 0 && opts.ratio <= max)) {
-    throw new ExportError("bad-options", `--ratio ${opts.ratio}: ${ckpt.weightsPath} has ${ckpt.spec.layers} layers, so the ratio must be in 0..${max.toFixed(4)}`);
-  }
-  const table = await computeMatchTable(ckpt, {
-    strategy: opts.strategy ?? "qk", granularity: "group", ...(opts.providers ? { providers: opts.providers } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    onProgress: (q) => opts.onProgress?.({ ...q, phase: `match: ${q.phase}` }),
-  });
-  return planSharing(table, opts.ratio);
 }
 
 /** config.json, generation_config.json and the tokenizer files; returns their names. */
