@@ -25,6 +25,7 @@ import { evalBench } from "./eval.bench";
 import { matchBench } from "./match.bench";
 import { safetensorsBench } from "./safetensors.bench";
 import { trainBench } from "./train.bench";
+import { generateBench } from "./generate.bench";
 import path from "node:path";
 
 const BENCHES: Bench[] = [
@@ -33,6 +34,7 @@ const BENCHES: Bench[] = [
   safetensorsBench,
   evalBench,
   trainBench,
+  generateBench,
 ];
 
 async function main(): Promise<void> {
