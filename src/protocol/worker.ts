@@ -9,7 +9,7 @@ import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
-import { exportParamsSchema, exportResultSchema } from "./workerExport";
+import { exportParamsSchema, exportResultSchema, generateParamsSchema, generateResultSchema } from "./workerExport";
 import type { ProtocolSide } from "./rpc";
 
 export const WORKER_PROTOCOL_VERSION = 1;
@@ -98,6 +98,8 @@ export const workerRequests = {
   "headshare/postshare": { params: postShareParamsSchema, result: postShareResultSchema },
   /** The model (dense, shared at a ratio or plan, or compact) as an ONNX KV-cache decoder folder. */
   "headshare/export": { params: exportParamsSchema, result: exportResultSchema },
+  /** Text from the model or its shared version (KV cache), streamed as progress. */
+  "headshare/generate": { params: generateParamsSchema, result: generateResultSchema },
   /** Abort every job and exit after answering. */
   "headshare/shutdown": { params: shutdownParams, result: shutdownResult },
 } as const;

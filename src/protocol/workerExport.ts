@@ -32,3 +32,32 @@ export const exportResultSchema = z.object({
   provider: usedProviderSchema,
   seconds: z.number().nonnegative(),
 });
+
+/** `headshare/generate`: text from the model (or shared at a ratio / with a plan file); the text so far streams as progress messages (its last 2,000 characters). */
+export const generateParamsSchema = z.object({
+  model: absolutePath,
+  prompt: z.string().min(1).max(100_000),
+  ratio: ratioSchema.optional(),
+  strategy: strategySchema.default("qk"),
+  planFile: absolutePath.optional(),
+  maxTokens: z.number().int().min(0).max(100_000).default(64),
+  /** 0 = greedy. */
+  temperature: z.number().min(0).max(100).default(0),
+  topP: z.number().gt(0).max(1).default(1),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  providers: providersSchema.optional(),
+});
+
+export const generateResultSchema = z.object({
+  text: z.string(),
+  ids: z.array(z.number().int().nonnegative()),
+  promptIds: z.array(z.number().int().nonnegative()),
+  stop: z.enum(["eos", "max-tokens", "context"]),
+  tokensPerSecond: z.number().nonnegative(),
+  prefillSeconds: z.number().nonnegative(),
+  decodeSeconds: z.number().nonnegative(),
+  loadSeconds: z.number().nonnegative(),
+  /** The plan's ratio and shared units when the shared model wrote. */
+  shared: z.object({ ratio: z.number(), selected: z.number().int().nonnegative() }).nullable(),
+  provider: usedProviderSchema,
+});

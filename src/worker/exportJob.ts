@@ -1,27 +1,10 @@
-/** The worker's `headshare/export` job: reads the plan file (if any) and runs `exportOnnx`. */
-import fs from "node:fs/promises";
+/** The worker's `headshare/export` and `headshare/generate` jobs: read the plan file (if any), run the core. */
 import path from "node:path";
 import { exportOnnx } from "../core/export/exportOnnx";
-import { ExportError } from "../core/export/errors";
-import type { SharingPlan } from "../core/share/types";
+import { readPlanFile } from "../core/export/plan";
+import { generateText } from "../core/generate/generateText";
 import { usedProviderSchema } from "../protocol/common";
 import type { JobDef } from "./serve";
-
-async function readPlanFile(file: string): Promise<SharingPlan> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (e) {
-    throw new ExportError("bad-input", `${file}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? String(e)}); write one with headshare plan --json`);
-  }
-  try {
-    const v = JSON.parse(text) as { plan?: unknown };
-    // `headshare plan --json` prints {plan, …}; a bare plan object is accepted too
-    return (v && typeof v === "object" && "plan" in v && v.plan ? v.plan : v) as SharingPlan;
-  } catch (e) {
-    throw new ExportError("bad-input", `${file}: the plan is not JSON (${(e as Error).message})`);
-  }
-}
 
 export const exportJob: JobDef<"headshare/export"> = {
   label: (p) => path.basename(p.model),
@@ -36,5 +19,32 @@ export const exportJob: JobDef<"headshare/export"> = {
     });
     const { matchProvider, ...rest } = r;
     return { ...rest, provider: usedProviderSchema.catch("none").parse(matchProvider ?? "none") };
+  },
+};
+
+/** Progress messages carry at most this many characters: the tail of the text so far. */
+const MESSAGE_CHARS = 2000;
+
+export const generateJob: JobDef<"headshare/generate"> = {
+  label: (p) => `${path.basename(p.model)}${p.ratio !== undefined ? ` @${Math.round(p.ratio * 100)}%` : ""}`,
+  async run(p, ctx) {
+    const plan = p.planFile ? await readPlanFile(p.planFile) : undefined;
+    let text = "";
+    const r = await generateText(p.model, p.prompt, {
+      maxTokens: p.maxTokens, temperature: p.temperature, topP: p.topP, seed: p.seed, strategy: p.strategy,
+      providers: ctx.providers, signal: ctx.signal,
+      ...(p.ratio !== undefined ? { ratio: p.ratio } : {}),
+      ...(plan ? { plan, planFile: p.planFile! } : {}),
+      onText: (d, tokens) => {
+        text += d;
+        ctx.progress({ phase: "generate", done: tokens, total: p.maxTokens, message: text.slice(-MESSAGE_CHARS) });
+      },
+    });
+    return {
+      text: r.text, ids: r.ids, promptIds: r.promptIds, stop: r.stop, tokensPerSecond: r.tokensPerSecond,
+      prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds, loadSeconds: r.loadSeconds,
+      shared: r.plan ? { ratio: r.plan.ratio, selected: r.plan.selected } : null,
+      provider: usedProviderSchema.catch("none").parse(r.provider),
+    };
   },
 };

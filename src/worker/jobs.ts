@@ -17,7 +17,7 @@ import { planSharing } from "../core/share/plan";
 import type { MatchTable } from "../core/share/types";
 import { expandCompact, writeShared } from "../core/share/write";
 import { postShare } from "../core/train/postshare";
-import { exportJob } from "./exportJob";
+import { exportJob, generateJob } from "./exportJob";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
 import { usedProviderSchema } from "../protocol/common";
@@ -202,4 +202,5 @@ export const jobTable: JobTable = {
   },
 
   "headshare/export": exportJob,
+  "headshare/generate": generateJob,
 };

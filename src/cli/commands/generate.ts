@@ -3,9 +3,8 @@
  * shared version) with a KV cache, streamed to stdout as it is produced. Runs in this process (the
  * tokens are printed as they come); Ctrl-C stops it.
  */
-import fs from "node:fs/promises";
 import { generateText } from "../../core/generate/generateText";
-import type { SharingPlan } from "../../core/share/types";
+import { readPlanFile } from "../../core/export/plan";
 import { defineCommand } from "../command";
 import { keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
@@ -47,16 +46,8 @@ export const generateCommand = defineCommand({
       throw c.usageError("--top-p and --seed need --temperature T > 0 (greedy decoding has no randomness)");
     }
     if (a.flags["top-p"] === 0) throw c.usageError("--top-p must be > 0");
-    let plan: SharingPlan | undefined, planFile: string | undefined;
-    if (a.flags.plan !== undefined) {
-      planFile = absolute(a.flags.plan as string);
-      let text: string;
-      try { text = await fs.readFile(planFile, "utf8"); } catch (e) { throw c.usageError(`--plan ${planFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`); }
-      try {
-        const v = JSON.parse(text) as { plan?: unknown };
-        plan = (v && typeof v === "object" && "plan" in v && v.plan ? v.plan : v) as SharingPlan;
-      } catch (e) { throw c.usageError(`--plan ${planFile}: not JSON (${(e as Error).message})`); }
-    }
+    const planFile = a.flags.plan !== undefined ? absolute(a.flags.plan as string) : undefined;
+    const plan = planFile ? await readPlanFile(planFile) : undefined;
     const json = a.flags.json === true;
     const r = await generateText(absolute(a.positionals[0]!), prompt, {
       maxTokens: (a.flags["max-tokens"] as number | undefined) ?? 64,

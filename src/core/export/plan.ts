@@ -2,6 +2,7 @@
  * Which plan a shared model runs with (export and generate): a compact checkpoint's own, a plan
  * given for a dense checkpoint (validated against it), or match → plan at a ratio.
  */
+import fs from "node:fs/promises";
 import type { Checkpoint } from "../model/checkpoint";
 import { compactPlanOf } from "../graph/forward";
 import { checkPlan } from "../graph/compact";
@@ -61,4 +62,21 @@ export async function resolvePlan(ckpt: Checkpoint, opts: PlanChoice): Promise<{
     onProgress: (q) => opts.onProgress?.({ ...q, phase: `match: ${q.phase}` }),
   });
   return { plan: planSharing(table, opts.ratio), ...(table.source?.provider ? { matchProvider: table.source.provider } : {}) };
+}
+
+/** A plan file: `headshare plan --json` output ({plan, …}) or a bare plan object (validated later against the model). */
+export async function readPlanFile(file: string): Promise<SharingPlan> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (e) {
+    throw new ExportError("bad-input", `${file}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? String(e)}); write one with headshare plan --json`);
+  }
+  try {
+    const v = JSON.parse(text) as { plan?: unknown };
+    // `headshare plan --json` prints {plan, …}; a bare plan object is accepted too
+    return (v && typeof v === "object" && "plan" in v && v.plan ? v.plan : v) as SharingPlan;
+  } catch (e) {
+    throw new ExportError("bad-input", `${file}: the plan is not JSON (${(e as Error).message})`);
+  }
 }

@@ -19,7 +19,7 @@ export interface GenerateTextOptions extends PlanChoice {
   readonly seed?: number;
   readonly threads?: number;
   /** The new text since the last call (decoded from all new ids, so multi-byte tokens come out whole). */
-  readonly onText?: (delta: string) => void;
+  readonly onText?: (delta: string, tokens: number) => void;
 }
 
 export interface TextGeneration extends Generation {
@@ -57,11 +57,11 @@ export async function generateText(model: string, prompt: string, o: GenerateTex
           const text = tok.decode(ids);
           // hold back a trailing replacement char: the rest of a multi-byte character is still coming
           const stable = text.endsWith("\uFFFD") ? text.slice(0, -1) : text;
-          if (stable.length > shown.length && stable.startsWith(shown)) { o.onText(stable.slice(shown.length)); shown = stable; }
+          if (stable.length > shown.length && stable.startsWith(shown)) { o.onText(stable.slice(shown.length), ids.length); shown = stable; }
         },
       });
       const text = tok.decode(r.ids);
-      if (o.onText && text.length > shown.length && text.startsWith(shown)) o.onText(text.slice(shown.length));
+      if (o.onText && text.length > shown.length && text.startsWith(shown)) o.onText(text.slice(shown.length), r.ids.length);
       return { ...r, promptIds, text, ...(plan && plan.selected > 0 ? { plan } : {}), provider: gen.provider, loadSeconds };
     } finally {
       await gen.release();
