@@ -3,16 +3,18 @@
  * the same block builders headshare runs) with every weight turned from a graph input into an
  * initializer holding the checkpoint's tensor, stored once.
  *
- * The saving has to survive loading. onnxruntime constant-folds at session creation: the one
- * `Gather` that assembles a shared layer's projection from the stored units (`compact.ts`) would be
- * folded into a new full per-layer initializer, re-creating the dense model in memory. The tensors
- * such a Gather reads are therefore declared as graph inputs WITH an initializer of the same name
- * (ONNX "overridable initializers", which ORT never folds and does not list among a session's
- * inputNames): the dense projection stays a per-run temporary that ORT's planner reuses layer after
- * layer. Every other weight is a plain initializer.
+ * The saving has to survive loading. A shared layer's projections run on the stored units
+ * themselves (`compactProjector`: Gemm on each stored tensor, activations gathered), so no dense
+ * weight exists even as a temporary. onnxruntime would still (a) constant-fold any weight-only node
+ * (the bias banks' Gather) into a new initializer and (b) prepack a constant weight once per Gemm
+ * that reads it — a root tensor read by its own layer and by its targets' layers would be packed
+ * twice. The stored tensors read there are therefore declared as graph inputs WITH an initializer
+ * of the same name (ONNX "overridable initializers": never folded, never prepacked, not listed
+ * among a session's inputNames). Every other weight is a plain initializer.
  */
 import type { Checkpoint } from "../model/checkpoint";
 import { buildForward } from "../graph/forward";
+import { ASSEMBLE } from "../graph/compact";
 import type { ForwardGraph, WeightInput } from "../graph/types";
 import type { IrGraph, IrTensor } from "../onnx/ir";
 import { ExportError } from "./errors";
@@ -28,8 +30,6 @@ export interface DecoderModel {
   readonly parameters: number;
 }
 
-/** Node-name marker of the Gather/Concat that assemble a shared layer's projections (compact.ts). */
-const ASSEMBLE = "/attn/assemble/";
 
 export function decoderModel(ckpt: Checkpoint): DecoderModel {
   if (ckpt.spec.family === "bert") {

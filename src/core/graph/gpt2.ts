@@ -11,7 +11,7 @@ import { declareOutputs, declareTokenInputs } from "./io";
 import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
 import { gpt2Names, type Gpt2LayerNames, type TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
-import { compactAssembler, type CompactShapes } from "./compact";
+import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
 import { WeightInputs } from "./weightInputs";
 
 const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
@@ -27,6 +27,7 @@ interface Gpt2Context {
   readonly act: "tanh" | "erf";
   /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
   readonly attn: (l: number, tensor: string) => string;
+  readonly lin: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
   readonly kv?: KvCacheInputs;
 }
@@ -39,13 +40,13 @@ function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { o
   const p = `/model/layers.${l}`;
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
-  const qkv = linear(b, h, c.attn(l, n.cAttn), n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
+  const qkv = c.lin(l, n.cAttn, h, n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
   const part = (i: number, nm: string): string => b.op("Slice", [qkv, b.i64s([i * d]), b.i64s([(i + 1) * d]), b.i64s([1])], `${p}/attn/${nm}/Slice`);
   // HF GPT2Attention: scores / √dh when scale_attn_weights (default), and / (layer + 1) when scale_attn_by_inverse_layer_idx
   const cfg = spec.config;
   const scale = (cfg.scale_attn_weights === false ? 1 : 1 / Math.sqrt(spec.headDim)) / (cfg.scale_attn_by_inverse_layer_idx === true ? l + 1 : 1);
   const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
-  const o = linear(b, att.out, c.attn(l, n.cProj), opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
+  const o = c.lin(l, n.cProj, att.out, opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);
   const f = linear(b, h2, w.get(n.fc), opt(n.fcBias), `${p}/mlp/c_fc`, "conv1d");
@@ -73,7 +74,9 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather");                               // [S, d] (decoder: [B, S, d])
   const emb = b.op("Add", [tok, pos], "/model/embed/Add");                                             // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape");                    // [N, d]
-  const c: Gpt2Context = { b, w, spec, dims, mask, act, attn: (l, t) => (asm ? asm(l, t) : w.get(t)), chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
+  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
+  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
+  const c: Gpt2Context = { b, w, spec, dims, mask, act, attn, lin: attentionLinear(b, attn, project), chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
   const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const o = gpt2Layer(c, x, l, names.layers[l]!);

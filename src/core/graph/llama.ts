@@ -5,8 +5,8 @@
 import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, linear, lmHead, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type AttentionOut, type SeqDims } from "./blocks";
-import { compactAssembler, type CompactShapes } from "./compact";
+import { attention, causalMask, lmHead, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type AttentionOut, type SeqDims } from "./blocks";
+import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
 import { llamaNames, type LlamaLayerNames, type TensorLookup } from "./names";
 import { declareOutputs, declareTokenInputs } from "./io";
 import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
@@ -24,6 +24,8 @@ export interface LlamaContext {
   readonly rope: { readonly cos: string; readonly sin: string };
   /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
   readonly proj: (l: number, p: AttnTensor) => string | undefined;
+  /** x · W (+ bias) of a layer's attention weight tensor (activation-side on compact checkpoints in the decoder). */
+  readonly lin: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
   /** The decoder's KV cache inputs (ForwardOptions.kvCache). */
   readonly kv?: KvCacheInputs;
@@ -62,11 +64,11 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
   const { b, w, spec } = c;
   const p = `/model/layers.${l}`;
   const h = rmsNorm(b, x, w.get(n.inputNorm), spec.normEps, `${p}/input_layernorm`);
-  const q = linear(b, h, c.proj(l, "q")!, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
-  const k = linear(b, h, c.proj(l, "k")!, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
-  const v = linear(b, h, c.proj(l, "v")!, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
+  const q = c.lin(l, n.q, h, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
+  const k = c.lin(l, n.k, h, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
+  const v = c.lin(l, n.v, h, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
   const att = attention(b, q, k, v, c.mask, c.dims, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
-  const o = linear(b, att.out, c.proj(l, "o")!, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
+  const o = c.lin(l, n.o, att.out, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
@@ -93,7 +95,9 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather");   // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape");        // [N, d]
-  const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
+  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
+  const lin = attentionLinear(b, (_l, t) => (asm ? asm(_l, t) : w.get(t)), project);
+  const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, lin, chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
   const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const r = llamaLayer(c, x, l, names.layers[l]!);

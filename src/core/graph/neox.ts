@@ -8,7 +8,7 @@ import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
 import { attention, causalMask, gelu, layerNorm, linear, lmHead, ropeInvFreq, ropeTables, seqDims, type AttentionOut, type SeqDims } from "./blocks";
-import { compactAssembler, type CompactShapes } from "./compact";
+import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
 import { declareOutputs, declareTokenInputs } from "./io";
 import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
 import type { TensorLookup } from "./names";
@@ -45,7 +45,7 @@ function neoxNames(spec: ModelSpec, src: TensorLookup, file: string): NeoxNames 
 interface NeoxContext {
   readonly b: GraphBuilder; readonly w: WeightInputs; readonly spec: ModelSpec; readonly dims: SeqDims; readonly mask: string;
   readonly rope: { readonly cos: string; readonly sin: string }; readonly rotaryDims: number; readonly act: "tanh" | "erf";
-  readonly parallel: boolean; readonly attn: (l: number, t: string) => string;
+  readonly parallel: boolean; readonly attn: (l: number, t: string) => string; readonly lin: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
   readonly kv?: KvCacheInputs;
 }
@@ -58,7 +58,7 @@ function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][
   const { b, w, spec } = c;
   const H = spec.heads, dh = spec.headDim, p = `/model/layers.${l}`;
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1b), spec.normEps, `${p}/input_layernorm`);
-  const qkv = linear(b, h, c.attn(l, n.qkv), c.attn(l, n.qkvb), `${p}/attn/query_key_value`, "linear");       // [N, 3d]
+  const qkv = c.lin(l, n.qkv, h, c.attn(l, n.qkvb), `${p}/attn/query_key_value`, "linear");       // [N, 3d]
   const per = b.op("Reshape", [qkv, b.i64s([-1, H, 3, dh])], `${p}/attn/qkv/Reshape`);                       // [N, H, 3, dh]
   const part = (i: number, nm: string): string => {
     const s = b.op("Slice", [per, b.i64s([i]), b.i64s([i + 1]), b.i64s([2])], `${p}/attn/qkv_split/${nm}/Slice`);    // [N, H, 1, dh]
@@ -66,7 +66,7 @@ function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][
   };
   const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims,
     { heads: H, kvHeads: H, headDim: dh, rope: c.rope, rotaryDims: c.rotaryDims, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
-  const o = linear(b, att.out, c.attn(l, n.dense), w.get(n.denseb), `${p}/attn/dense`, "linear");
+  const o = c.lin(l, n.dense, att.out, w.get(n.denseb), `${p}/attn/dense`, "linear");
   const mlp = (y: string): string => {
     const h2 = layerNorm(b, y, w.get(n.ln2), w.get(n.ln2b), spec.normEps, `${p}/post_attention_layernorm`);
     const f = linear(b, h2, w.get(n.fc), w.get(n.fcb), `${p}/mlp/dense_h_to_4h`, "linear");
@@ -95,9 +95,11 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
   const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
+  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
+  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const c: NeoxContext = {
     b, w, spec, dims, mask: kv ? kv.mask : causalMask(b, dims), rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000), kv?.positionIds), rotaryDims, act,
-    parallel: spec.config.use_parallel_residual !== false, attn: (l, t) => (asm ? asm(l, t) : w.get(t)), chunk: chunking(opts, spec.maxPositions),
+    parallel: spec.config.use_parallel_residual !== false, attn, lin: attentionLinear(b, attn, project), chunk: chunking(opts, spec.maxPositions),
     ...(kv ? { kv } : {}),
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_in/Gather");                // [B, S, d]

@@ -64,6 +64,12 @@ export interface ForwardOptions {
    * chunking are not available then.
    */
   readonly kvCache?: boolean;
+  /**
+   * A compact checkpoint's shared projections computed on the stored units with the activations
+   * gathered (`compactProjector`: no dense weight is ever materialised) instead of one weight
+   * Gather per layer. Default: on with `kvCache` (the exported decoder), off otherwise.
+   */
+  readonly compactActivations?: boolean;
 }
 
 /** The chunking an options object asks for, validated; undefined when off. */
