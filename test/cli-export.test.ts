@@ -2,26 +2,13 @@
 // --json results, the plan-file route, streamed text, and bad flags as one clear line (exit 1).
 import test from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { noCli, runCli } from "./helpers/cli";
 import { sharedPath, sharedSkip } from "./helpers/shared";
 
-const cli = path.resolve(__dirname, "../../dist/cli.js");
-const noCli = fs.existsSync(cli) ? false : "dist/cli.js is not built (npm run build)";
-
-interface Run { code: number | null; stdout: string; stderr: string }
-function run(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 test("cli export/generate: --json, a plan file, streamed text; the shared export stores 241,600 parameters", { skip: noCli || sharedSkip("models/stories260K-hf") }, async () => {
   const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), "hs-cli-export-"));

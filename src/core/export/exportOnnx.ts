@@ -18,31 +18,20 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
 import { gpt2TokenizerJson } from "../eval/tokenizer";
-import type { SharingPlan, Strategy } from "../share/types";
+import type { SharingPlan } from "../share/types";
 import { writeShared } from "../share/write";
-import type { ProviderName } from "../runtime/ort";
 import { decoderModel } from "./decoder";
 import { ExportError } from "./errors";
 import { writeOnnxFile } from "./onnxFile";
-import { resolvePlan } from "./plan";
+import { resolvePlan, type PlanChoice } from "./plan";
 
 export type ExportDtype = "fp32" | "fp16";
 
-export interface ExportOptions {
+export interface ExportOptions extends PlanChoice {
   readonly outDir: string;
-  /** Share at this ratio (a dense checkpoint): match (strategy, default qk) → plan. */
-  readonly ratio?: number;
-  readonly strategy?: Strategy;
-  /** Share with this plan (a dense checkpoint; validated against the model). */
-  readonly plan?: SharingPlan;
-  /** Where `plan` came from, for error messages. */
-  readonly planFile?: string;
   readonly dtype?: ExportDtype;
   /** Force external data (default: only when the weights exceed what one protobuf holds). */
   readonly externalData?: boolean;
-  readonly providers?: readonly ProviderName[] | "auto";
-  readonly signal?: AbortSignal;
-  readonly onProgress?: (p: { phase: string; done: number; total: number }) => void;
 }
 
 export interface ExportResult {
