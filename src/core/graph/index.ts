@@ -13,5 +13,5 @@ export {
   type ForwardGraph, type ForwardOptions, type WeightInput, type ShapeOf,
 } from "./types";
 export {
-  ATTENTION_MASK, POSITION_IDS, pastKeyName, pastValueName, presentKeyName, presentValueName, cacheHeads, decoderInputNames,
+  ATTENTION_MASK, POSITION_IDS, pastKeyName, pastValueName, presentKeyName, presentValueName, cacheHeads,
 } from "./kvCache";

@@ -14,7 +14,7 @@ import type { GraphBuilder } from "../onnx/builder";
 import type { ModelSpec } from "../model/types";
 import type { SeqDims } from "./blocks";
 import { OnnxError } from "../onnx/errors";
-import { INPUT_IDS, LOGITS } from "./types";
+import { LOGITS } from "./types";
 
 export const ATTENTION_MASK = "attention_mask";
 export const POSITION_IDS = "position_ids";
@@ -90,11 +90,4 @@ export function declareKvOutputs(b: GraphBuilder, spec: ModelSpec, logits: strin
     }
   });
   return out;
-}
-
-/** The decoder's token-side input names, in graph order (weights excluded). */
-export function decoderInputNames(spec: ModelSpec): string[] {
-  const names = [INPUT_IDS, ATTENTION_MASK, POSITION_IDS];
-  for (let l = 0; l < spec.layers; l++) names.push(pastKeyName(l), pastValueName(l));
-  return names;
 }
