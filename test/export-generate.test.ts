@@ -106,6 +106,23 @@ test("generate: the KV cache equals full recompute token for token (original and
   } finally { await gen.release(); await ck2.close(); }
 });
 
+test("generate: the PostShare sampler (batched, KV cache) draws what full-recompute generation draws with the same seed", { skip: sharedSkip("models/stories260K-hf") }, async () => {
+  const { sampleSequences } = await import("../src/core/train/sample");
+  const { buildForward } = await import("../src/core/graph/forward");
+  const { loadWeightFeeds } = await import("../src/core/graph/feeds");
+  const ck = await openCheckpoint(sharedPath("models/stories260K-hf")!);
+  try {
+    const feeds = await loadWeightFeeds(ck, buildForward(ck, { kvCache: true }).weights);
+    const params = new Map(feeds.map((f) => [f.input, f.data]));
+    const [sampled] = await sampleSequences(ck, params, { batch: 1, length: 40, rounds: 1, temperature: 0.9, seed: 12, bos: 1, providers: ["cpu"] });
+    const gen = await Generator.create(ck, { providers: ["cpu"], threads: 1 });
+    try {
+      const r = await gen.generate([1], { maxTokens: 39, temperature: 0.9, seed: 12, stopAtEos: false, kvCache: false });
+      assert.deepEqual([...sampled!].slice(1), r.ids);
+    } finally { await gen.release(); }
+  } finally { await ck.close(); }
+});
+
 /** The parent folder holds only `keep` (nothing staged was left behind). */
 async function onlyLeft(dir: string, keep: readonly string[]): Promise<void> {
   assert.deepEqual((await fs.readdir(dir)).sort(), [...keep].sort());

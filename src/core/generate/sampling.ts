@@ -22,13 +22,22 @@ export function argmax(logits: Float32Array, offset: number, V: number): number 
   return best;
 }
 
+/** Probabilities buffer reused between calls (grows to the largest vocabulary seen). */
+let scratch = new Float64Array(0);
+
 export function pickToken(logits: Float32Array, offset: number, V: number, o: SamplingOptions, rng: Rng): number {
   if (o.temperature === 0) return argmax(logits, offset, V);
   let max = -Infinity;
   for (let v = 0; v < V; v++) max = Math.max(max, logits[offset + v]! / o.temperature);
-  const p = new Float64Array(V);
+  const p = scratch.length >= V ? scratch : (scratch = new Float64Array(V));
   let z = 0;
   for (let v = 0; v < V; v++) { p[v] = Math.exp(logits[offset + v]! / o.temperature - max); z += p[v]!; }
+  if (o.topP >= 1) {
+    // no truncation: walk the ids in order (no sort)
+    let u = rng.next() * z;
+    for (let v = 0; v < V; v++) { u -= p[v]!; if (u <= 0) return v; }
+    return V - 1;
+  }
   // most probable first (ties: lower id first), then keep the smallest prefix with mass ≥ topP
   const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => p[b]! - p[a]! || a - b);
   let kept = 0, mass = 0;
