@@ -14,11 +14,11 @@ import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
 import { WeightInputs } from "./weightInputs";
 
-const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
+export const GPT2_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
   gelu_new: "tanh", gelu_pytorch_tanh: "tanh", gelu_fast: "tanh", gelu: "erf",
 };
 
-interface Gpt2Context {
+export interface Gpt2Context {
   readonly b: GraphBuilder;
   readonly w: WeightInputs;
   readonly spec: ModelSpec;
@@ -27,26 +27,29 @@ interface Gpt2Context {
   readonly act: "tanh" | "erf";
   /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
   readonly attn: (l: number, tensor: string) => string;
-  readonly lin: AttentionLinear;
+  readonly lin?: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
   readonly kv?: KvCacheInputs;
+  /** Node-name prefix of the layer (default `/model/layers.{l}`). */
+  readonly prefix?: string;
 }
 
 //   x [N,d] ─┬─► LayerNorm(ln_1) ─► c_attn (Gemm) [N,3d] ─► Slice q | k | v ─► attention ─► c_proj ─► Add ─┬─► LayerNorm(ln_2) ─► c_fc ─► GELU ─► c_proj ─► Add ─► y
 //            └─────────────────────────────────────────────────────────────────────────────────────┘      └──────────────────────────────────────────────┘
-function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { out: string; probs: string; present?: AttentionOut["present"] } {
+export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { out: string; probs: string; present?: AttentionOut["present"] } {
   const { b, w, spec } = c;
+  const lin = c.lin ?? attentionLinear(b, c.attn, undefined);
   const d = spec.hidden;
-  const p = `/model/layers.${l}`;
+  const p = c.prefix ?? `/model/layers.${l}`;
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
-  const qkv = c.lin(l, n.cAttn, h, n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
+  const qkv = lin(l, n.cAttn, h, n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
   const part = (i: number, nm: string): string => b.op("Slice", [qkv, b.i64s([i * d]), b.i64s([(i + 1) * d]), b.i64s([1])], `${p}/attn/${nm}/Slice`);
   // HF GPT2Attention: scores / √dh when scale_attn_weights (default), and / (layer + 1) when scale_attn_by_inverse_layer_idx
   const cfg = spec.config;
   const scale = (cfg.scale_attn_weights === false ? 1 : 1 / Math.sqrt(spec.headDim)) / (cfg.scale_attn_by_inverse_layer_idx === true ? l + 1 : 1);
   const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
-  const o = c.lin(l, n.cProj, att.out, opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
+  const o = lin(l, n.cProj, att.out, opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);
   const f = linear(b, h2, w.get(n.fc), opt(n.fcBias), `${p}/mlp/c_fc`, "conv1d");
@@ -59,8 +62,8 @@ function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { o
 //   Range(S) ─► Gather(wpe) ──┴─► Add ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(ln_f) ─► lm_head (wte) ─► logits / logprobs / nll
 export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "gpt2") throw new OnnxError("unsupported", `${file}: buildGpt2Graph needs a GPT-2 model, got ${spec.family}`);
-  const act = GELU_KIND[spec.activation];
-  if (!act) throw new OnnxError("unsupported", `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GELU_KIND).join(", ")})`);
+  const act = GPT2_GELU_KIND[spec.activation];
+  if (!act) throw new OnnxError("unsupported", `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`);
   const names = gpt2Names(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
   const w = new WeightInputs(b, shapes.stored);

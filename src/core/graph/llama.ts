@@ -24,11 +24,13 @@ export interface LlamaContext {
   readonly rope: { readonly cos: string; readonly sin: string };
   /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
   readonly proj: (l: number, p: AttnTensor) => string | undefined;
-  /** x · W (+ bias) of a layer's attention weight tensor (activation-side on compact checkpoints in the decoder). */
-  readonly lin: AttentionLinear;
+  /** x · W (+ bias) of a layer's attention weight tensor (activation-side on compact checkpoints in the decoder); default: Gemm on the input. */
+  readonly lin?: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
   /** The decoder's KV cache inputs (ForwardOptions.kvCache). */
   readonly kv?: KvCacheInputs;
+  /** Node-name prefix of the layer (default `/model/layers.{l}`; a block graph uses one for every layer). */
+  readonly prefix?: string;
 }
 
 /** HF's rope_scaling variants that only change inv_freq. */
@@ -62,13 +64,14 @@ export function llamaInvFreq(spec: ModelSpec): Float32Array {
 //            └─────────────────────────────────────────────────────────────────────────┘      └────────────────────────┘
 export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerNames): { out: string; probs: string; present?: AttentionOut["present"] } {
   const { b, w, spec } = c;
-  const p = `/model/layers.${l}`;
+  const p = c.prefix ?? `/model/layers.${l}`;
+  const lin = c.lin ?? attentionLinear(b, (_l, t) => w.get(t), undefined);
   const h = rmsNorm(b, x, w.get(n.inputNorm), spec.normEps, `${p}/input_layernorm`);
-  const q = c.lin(l, n.q, h, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
-  const k = c.lin(l, n.k, h, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
-  const v = c.lin(l, n.v, h, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
+  const q = lin(l, n.q, h, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
+  const k = lin(l, n.k, h, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
+  const v = lin(l, n.v, h, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
   const att = attention(b, q, k, v, c.mask, c.dims, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
-  const o = c.lin(l, n.o, att.out, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
+  const o = lin(l, n.o, att.out, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
@@ -80,6 +83,10 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
 export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "llama") throw new OnnxError("unsupported", `${file}: buildLlamaGraph needs a llama-family model, got ${spec.family}`);
   if (spec.headDim % 2 !== 0) throw new OnnxError("unsupported", `${file}: RoPE needs an even head size, got ${spec.headDim}`);
+  // The graph's MLP is SwiGLU (SiLU); another activation would be evaluated as SiLU without a word.
+  if (spec.activation !== undefined && spec.activation !== "silu" && spec.activation !== "swish") {
+    throw new OnnxError("unsupported", `${file}: config.json "hidden_act" is ${JSON.stringify(spec.activation)}; the Llama forward graph implements only "silu" (SwiGLU), so this model cannot be evaluated as configured`);
+  }
   const names = llamaNames(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
   const w = new WeightInputs(b, shapes.stored);
