@@ -7,6 +7,7 @@ import { setFollowSymlinks } from "../core/safetensors/contained";
 import { type Command, GLOBAL_USAGE, globalSwitch, globalValue, UsageError } from "./args";
 import { setJobTimeoutMinutes } from "./runJob";
 import { demoCommand } from "./commands/demo";
+import { devicesCommand } from "./commands/devices";
 import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
 import { exportCommand } from "./commands/export";
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   generateCommand,
   demoCommand,
+  devicesCommand,
 ];
 
 const VERSION = "0.1.0";

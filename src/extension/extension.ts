@@ -9,6 +9,7 @@ import { compressCommand } from "./commands/compress";
 import { exportOnnxCommand } from "./commands/exportOnnx";
 import { inspectCommand } from "./commands/inspect";
 import { quickEvalCommand } from "./commands/quickEval";
+import { selectDeviceCommand } from "./commands/selectDevice";
 import { showMapCommand } from "./commands/showMap";
 import { sweepCommand } from "./commands/sweep";
 import { isCancel, messageOf } from "./errors";
@@ -59,6 +60,7 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       command("headshare.sweep", (uri: vscode.Uri | undefined, opts?: Parameters<typeof sweepCommand>[2]) => sweepCommand(s, uri, opts)),
       command("headshare.inspect", (uri: vscode.Uri | undefined) => inspectCommand(s, uri)),
       command("headshare.exportOnnx", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportOnnxCommand>[2]) => exportOnnxCommand(s, uri, opts)),
+      command("headshare.selectComputeDevice", (opts?: Parameters<typeof selectDeviceCommand>[1]) => selectDeviceCommand(s, opts)),
       vscode.commands.registerCommand("headshare.showLogs", () => s.log.show()),
       vscode.commands.registerCommand("headshare.cancel", () => {
         const n = s.jobs.cancel();

@@ -40,6 +40,7 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
   }
   const fwd = buildForward(ckpt, { kvCache: true });
   const { session } = await createSession(serializeModel(fwd.graph), {
+    label: "sampling forward",
     ...(o.providers ? { providers: o.providers } : {}),
     ...(o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}),
   });
