@@ -94,6 +94,26 @@ async function readText(file: string): Promise<string> {
 }
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
+/** The forward path and memory budget options of a job, as the eval core takes them. */
+function runModel(p: { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" }): { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" } {
+  return { ...(p.memoryBudgetGiB !== undefined ? { memoryBudgetGiB: p.memoryBudgetGiB } : {}), ...(p.forward !== undefined ? { forward: p.forward } : {}) };
+}
+
+/** Quick eval's plan: the given match table (checked) or one computed now, planned at the ratio. */
+async function quickPlan(ckpt: Checkpoint, p: { model: string; ratio: number; strategy: MatchTable["strategy"]; granularity: "group" | "query-head"; table?: MatchTable | undefined }, ctx: { providers: Parameters<typeof computeMatchTable>[1]["providers"]; signal: AbortSignal; progress: (q: { phase: string; done: number; total: number }) => void }) {
+  if (ckpt.compact) throw new RpcError("bad-options", `${p.model}: is already a compact shared checkpoint; quick eval shares the original model in memory, pass that one`);
+  let table = p.table;
+  if (table) checkTableFits(table, ckpt, p);
+  else {
+    checkRatioFits(ckpt, p);
+    table = await computeMatchTable(ckpt, {
+      strategy: p.strategy, granularity: p.granularity, providers: ctx.providers, signal: ctx.signal,
+      onProgress: (q) => ctx.progress({ ...q, phase: `match: ${q.phase}` }),
+    });
+  }
+  return planSharing(table, p.ratio);
+}
+
 export const jobTable: JobTable = {
   "headshare/inspect": {
     label: base,
@@ -123,19 +143,24 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const text = await readText(p.text);
+      if (p.ratio !== undefined && p.compare !== undefined) throw new RpcError("bad-options", `${p.model}: pass either a ratio (compare the model shared in memory with its original) or a compare model, not both`);
       return withCheckpoints([p.model, p.compare], async ([ckpt, other]) => {
         const protocol = textProtocol(p, ckpt!);
+        // quick eval: the plan is applied while the weights are read; nothing is written
+        const quick = p.ratio !== undefined ? await quickPlan(ckpt!, { ...p, ratio: p.ratio }, ctx) : undefined;
         const r = await evaluate(ckpt!, text, protocol, {
-          ...(other ? { compare: other } : {}), providers: ctx.providers, signal: ctx.signal,
-          onProgress: (q) => ctx.progress({ phase: "scoring", done: q.done, total: q.total, message: `${q.done} / ${q.total} tokens` }),
+          ...(other ? { compare: other } : {}), ...(quick ? { compare: ckpt!, comparePlan: quick } : {}),
+          providers: ctx.providers, signal: ctx.signal, ...runModel(p),
+          onProgress: (q) => ctx.progress({ phase: q.phase ?? "scoring", done: q.done, total: q.total, message: q.message ?? `${q.done} / ${q.total} tokens` }),
         });
+        const quickKeys = quick ? { ratio: quick.ratio, selected: quick.selected } : {};
         const attention = p.attention
           ? await attentionMapSimilarity(ckpt!, text, protocol, {
             providers: ctx.providers, signal: ctx.signal,
             onProgress: (q) => ctx.progress({ phase: "attention maps", done: q.done, total: q.total }),
           })
           : undefined;
-        return { ...r, provider: usedProvider(r.provider), ...(attention ? { attention } : {}) };
+        return { ...r, ...quickKeys, provider: usedProvider(r.provider), ...(attention ? { attention } : {}) };
       });
     },
   },
@@ -186,7 +211,7 @@ export const jobTable: JobTable = {
         if (p.table) checkTableFits(p.table, ckpt!, p);
         const r = await sweep(ckpt!, p.ratios, text, textProtocol(p, ckpt!), {
           strategy: p.strategy, granularity: p.granularity, ...(p.table ? { table: p.table } : {}),
-          providers: ctx.providers, signal: ctx.signal, onProgress: ctx.progress,
+          providers: ctx.providers, signal: ctx.signal, onProgress: ctx.progress, ...runModel(p),
         });
         return { ...r, provider: usedProvider(r.provider) };
       });

@@ -24,6 +24,8 @@ export interface LlamaContext {
   /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
   readonly proj: (l: number, p: AttnTensor) => string | undefined;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
+  /** Node-name prefix of the layer (default `/model/layers.{l}`; a block graph uses one for every layer). */
+  readonly prefix?: string;
 }
 
 /** HF's rope_scaling variants that only change inv_freq. */
@@ -57,7 +59,7 @@ export function llamaInvFreq(spec: ModelSpec): Float32Array {
 //            └─────────────────────────────────────────────────────────────────────────┘      └────────────────────────┘
 export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerNames): { out: string; probs: string } {
   const { b, w, spec } = c;
-  const p = `/model/layers.${l}`;
+  const p = c.prefix ?? `/model/layers.${l}`;
   const h = rmsNorm(b, x, w.get(n.inputNorm), spec.normEps, `${p}/input_layernorm`);
   const q = linear(b, h, c.proj(l, "q")!, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
   const k = linear(b, h, c.proj(l, "k")!, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
