@@ -265,6 +265,8 @@ async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budget
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   const n = r.count, nll = r.scores[0]!.nllSum / n, size = modelSize(ckpt);
+  if (!Number.isFinite(nll)) throw new EvalError("non-finite", await describeNonFinite(ckpt, "the negative log-likelihood", opts.signal));
+  if (other && !Number.isFinite(r.scores[1]!.nllSum)) throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
   const base: EvalResult = {
     tokens: n, nll, ppl: Math.exp(nll), protocol: protocolFacts(prepared.protocol, prepared.windows),
     provider: r.provider, seconds: (performance.now() - t0) / 1000, parameters: size.parameters, bytes: size.bytes,
