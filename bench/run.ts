@@ -31,6 +31,7 @@ export interface Bench {
 
 import os from "node:os";
 import { evalBench } from "./eval.bench";
+import { gpuBench } from "./gpu.bench";
 import { matchBench } from "./match.bench";
 import { scaleBench, scaleChild } from "./scale.bench";
 import { postshareBench } from "./postshare.bench";
@@ -49,6 +50,7 @@ export const BENCHES: Bench[] = [
   trainBench,
   postshareBench,
   scaleBench, // not in CI: writes a 13.5 GB checkpoint to the cache folder (--quick: 1.3 GB)
+  gpuBench,
 ];
 
 async function main(): Promise<void> {

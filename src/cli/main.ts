@@ -7,6 +7,7 @@ import { setFollowSymlinks } from "../core/safetensors/contained";
 import { type Command, GLOBAL_USAGE, globalSwitch, globalValue, UsageError } from "./args";
 import { setJobTimeoutMinutes } from "./runJob";
 import { demoCommand } from "./commands/demo";
+import { devicesCommand } from "./commands/devices";
 import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
 import { inspectCommand } from "./commands/inspect";
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   sweepCommand,
   postshareCommand,
   demoCommand,
+  devicesCommand,
 ];
 
 const VERSION = "0.1.0";

@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import { compressCommand } from "./commands/compress";
 import { inspectCommand } from "./commands/inspect";
 import { quickEvalCommand } from "./commands/quickEval";
+import { selectDeviceCommand } from "./commands/selectDevice";
 import { showMapCommand } from "./commands/showMap";
 import { sweepCommand } from "./commands/sweep";
 import { isCancel, messageOf } from "./errors";
@@ -57,6 +58,7 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       command("headshare.quickEval", (uri: vscode.Uri | undefined, opts?: Parameters<typeof quickEvalCommand>[2]) => quickEvalCommand(s, uri, opts)),
       command("headshare.sweep", (uri: vscode.Uri | undefined, opts?: Parameters<typeof sweepCommand>[2]) => sweepCommand(s, uri, opts)),
       command("headshare.inspect", (uri: vscode.Uri | undefined) => inspectCommand(s, uri)),
+      command("headshare.selectComputeDevice", (opts?: Parameters<typeof selectDeviceCommand>[1]) => selectDeviceCommand(s, opts)),
       vscode.commands.registerCommand("headshare.showLogs", () => s.log.show()),
       vscode.commands.registerCommand("headshare.cancel", () => {
         const n = s.jobs.cancel();

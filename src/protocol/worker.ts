@@ -5,7 +5,7 @@
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
 import { z } from "zod";
-import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "./common";
+import { absolutePath, computeSchema, gpuAdapterSchema, providerNameSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
@@ -42,6 +42,7 @@ export const matchParams = z.object({
 export const matchResult = z.object({
   table: matchTableSchema,
   provider: usedProviderSchema,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
 });
 
@@ -68,6 +69,7 @@ export const shareResult = z.object({
   /** Match table facts: whether it was given (cached) or computed here, and how long that took. */
   match: z.object({ cached: z.boolean(), seconds: z.number().nonnegative() }),
   provider: usedProviderSchema,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
 });
 
@@ -76,6 +78,15 @@ export const expandParams = z.object({
   wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
 });
 export const expandResult = z.object({ output: shareResultSchema, provider: usedProviderSchema, seconds: z.number().nonnegative() });
+
+/** The compute devices here (src/core/runtime/devices.ts ComputeDevices): each provider checked, and what auto picks. */
+export const devicesParams = z.object({});
+export const devicesResult = z.object({
+  devices: z.array(z.object({ provider: providerNameSchema, available: z.boolean(), adapter: gpuAdapterSchema.optional(), reason: z.string().max(4000).optional() })).max(8),
+  auto: computeSchema.pick({ provider: true, adapter: true, skipped: true }),
+  adapters: z.array(gpuAdapterSchema).max(32),
+  provider: usedProviderSchema,
+});
 
 export const shutdownParams = z.object({});
 export const shutdownResult = z.object({});
@@ -100,6 +111,8 @@ export const workerRequests = {
   "headshare/sweep": { params: sweepParamsSchema, result: sweepResultSchema },
   /** PostShare: match, plan, post-train with the weight loss, share, compare. */
   "headshare/postshare": { params: postShareParamsSchema, result: postShareResultSchema },
+  /** The execution providers and GPU adapters this machine can use, each checked. */
+  "headshare/devices": { params: devicesParams, result: devicesResult },
   /** Abort every job and exit after answering. */
   "headshare/shutdown": { params: shutdownParams, result: shutdownResult },
 } as const;
@@ -127,6 +140,8 @@ export const statusEvent = z.object({
   state: workerStateSchema,
   /** The provider of the last job that ran an ONNX graph, or null before any. */
   provider: usedProviderSchema.nullable(),
+  /** Where the last job that ran an ONNX graph ran (provider, adapter, skipped providers), when known. */
+  compute: computeSchema.optional(),
   /** The running job(s), when computing. */
   job: z.object({ id: z.number().int().nonnegative(), method: z.string(), label: z.string().optional() }).optional(),
   running: z.number().int().nonnegative().optional(),
@@ -134,8 +149,16 @@ export const statusEvent = z.object({
 });
 export type WorkerStatus = z.infer<typeof statusEvent>;
 
+/** Where a job's graphs run: sent when its first session is created and as placements are learned. */
+export const computeEvent = z.object({
+  job: z.number().int().nonnegative(),
+  compute: computeSchema,
+});
+export type ComputeEvent = z.infer<typeof computeEvent>;
+
 export const workerEvents = {
   "headshare/progress": progressEvent,
+  "headshare/compute": computeEvent,
   "headshare/status": statusEvent,
 } as const;
 

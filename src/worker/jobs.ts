@@ -3,6 +3,7 @@
  * job's AbortSignal and throttled progress, closes what it opened, and returns the typed result
  * naming the provider it used. Options were validated by the protocol schemas before `run`.
  */
+import { computeDevices } from "../core/runtime/devices";
 import path from "node:path";
 import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
@@ -227,6 +228,12 @@ export const jobTable: JobTable = {
         onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
       });
       return { ...r, provider: usedProvider(r.provider) };
+    },
+  },
+
+  "headshare/devices": {
+    async run() {
+      return { ...(await computeDevices()), provider: "none" };
     },
   },
 

@@ -268,4 +268,19 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.match((tab.input as vscode.TabInputWebview).viewType, /headshare\.sharingMap$/);
     await vscode.commands.executeCommand("workbench.action.closeAllEditors");
   });
+
+  it("Select Compute Device: the worker checks each provider (CPU works), the pick sets headshare.executionProviders, an unavailable one changes nothing", async function () {
+    this.timeout(120_000);
+    const config = () => vscode.workspace.getConfiguration("headshare").get("executionProviders");
+    try {
+      assert.deepEqual(await vscode.commands.executeCommand("headshare.selectComputeDevice", { pick: "cpu" }), ["cpu"]);
+      assert.deepEqual(config(), ["cpu"]);
+      // No CUDA libraries in the npm package: not available, the setting stays.
+      assert.equal(await vscode.commands.executeCommand("headshare.selectComputeDevice", { pick: "cuda" }), undefined);
+      assert.deepEqual(config(), ["cpu"]);
+    } finally {
+      assert.equal(await vscode.commands.executeCommand("headshare.selectComputeDevice", { pick: "auto" }), "auto");
+    }
+    assert.equal(config(), "auto");
+  });
 });

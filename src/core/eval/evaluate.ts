@@ -212,7 +212,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
   let theirs: ForwardRunner | undefined;
   try {
-    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common });
+    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common, label: "forward (compared model)" });
     const acc = other ? new CompareAccumulator(sameShape ? ckpt.spec.layers : 0, ckpt.spec.hidden, V) : undefined;
     let nllSum = 0, otherNll = 0, done = 0;
     for (const b of prepared.batches) {

@@ -157,17 +157,25 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
   const vt = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] });  // [B, Hkv, S, dh]
   let ctx: string, probs = "";
   if (a.chunk) {
+    // A sequence shorter than the graph's longest leaves the last chunks without queries. Empty
+    // tensors are fine on CPU but not on every provider (WebGPU refuses a Softmax dispatch of 0
+    // groups), so chunk c starts at min(c·K, S−1): a chunk past the end recomputes the last query
+    // row, and the rows past S are cut after the Concat. Rows before S are unchanged.
+    const last = b.op("Sub", [dims.s1, b.i64s([1])], `${name}/chunks/last/Sub`);                        // [1] S−1
     const parts: string[] = [];
     for (let c = 0; c < a.chunk.count; c++) {
-      const lo = c * a.chunk.size, hi = (c + 1) * a.chunk.size, n = `${name}/chunk.${c}`;
-      const qc = b.op("Slice", [qs, b.i64s([lo]), b.i64s([hi]), b.i64s([2])], `${n}/q/Slice`);            // [B, H, K, dh]
+      const hi = (c + 1) * a.chunk.size, n = `${name}/chunk.${c}`;
+      const lo = c === 0 ? b.i64s([0]) : b.op("Min", [b.i64s([c * a.chunk.size]), last], `${n}/start/Min`); // [1]
+      const qc = b.op("Slice", [qs, lo, b.i64s([hi]), b.i64s([2])], `${n}/q/Slice`);                     // [B, H, K, dh]
       const kc = b.op("Slice", [kt, b.i64s([0]), b.i64s([hi]), b.i64s([3])], `${n}/k/Slice`);             // [B, Hkv, dh, hi]
       const vc = b.op("Slice", [vt, b.i64s([0]), b.i64s([hi]), b.i64s([2])], `${n}/v/Slice`);             // [B, Hkv, hi, dh]
-      const mc = b.op("Slice", [mask, b.i64s([lo, 0]), b.i64s([hi, hi]), b.i64s([0, 1])], `${n}/mask/Slice`); // [K, hi]
+      const mlo = c === 0 ? b.i64s([0, 0]) : b.op("Concat", [lo, b.i64s([0])], `${n}/mask/start/Concat`, { axis: 0 }); // [2]
+      const mc = b.op("Slice", [mask, mlo, b.i64s([hi, hi]), b.i64s([0, 1])], `${n}/mask/Slice`);         // [K, hi]
       const o = attendCore(b, qc, kc, vc, mc, a, n);
       parts.push(o.ctx);
     }
-    ctx = b.op("Concat", parts, `${name}/chunks/Concat`, { axis: 2 });                                    // [B, H, S, dh]
+    const all = b.op("Concat", parts, `${name}/chunks/Concat`, { axis: 2 });                              // [B, H, ≥S, dh]
+    ctx = b.op("Slice", [all, b.i64s([0]), dims.s1, b.i64s([2])], `${name}/chunks/Slice`);              // [B, H, S, dh]
   } else {
     const o = attendCore(b, qs, kt, vt, mask, a, name);
     ctx = o.ctx;

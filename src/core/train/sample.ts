@@ -48,6 +48,7 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
     outputs: [{ name: LAST, type: "float32", shape: ["batch", 1, ckpt.spec.vocab] }],
   };
   const { session } = await createSession(serializeModel(graph), {
+    label: "sampling forward",
     ...(o.providers ? { providers: o.providers } : {}),
     ...(o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}),
   });
