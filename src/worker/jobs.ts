@@ -14,6 +14,7 @@ import { sweep } from "../core/eval/sweep";
 import { unitsPerLayer } from "../core/model/types";
 import { computeMatchTable } from "../core/share/match";
 import { planSharing } from "../core/share/plan";
+import { compactPlanProblem } from "../core/share/planCheck";
 import type { MatchTable } from "../core/share/types";
 import { expandCompact, writeShared } from "../core/share/write";
 import { postShare } from "../core/train/postshare";
@@ -119,7 +120,7 @@ export const jobTable: JobTable = {
   "headshare/inspect": {
     label: base,
     async run(p) {
-      return { summary: await inspectCheckpoint(p.model), provider: "none" };
+      return { summary: { ...await inspectCheckpoint(p.model), planError: await compactPlanProblem(p.model) }, provider: "none" };
     },
   },
 

@@ -33,6 +33,13 @@ export interface LlamaContext {
   readonly prefix?: string;
 }
 
+/** The graph's MLP is SwiGLU (SiLU): another hidden_act would be evaluated as SiLU without a word, so it is refused by name. */
+export function checkLlamaActivation(spec: ModelSpec, file: string): void {
+  if (spec.activation !== undefined && spec.activation !== "silu" && spec.activation !== "swish") {
+    throw new OnnxError("unsupported", `${file}: config.json "hidden_act" is ${JSON.stringify(spec.activation)}; the Llama forward graph implements only "silu" (SwiGLU), so this model cannot be evaluated as configured`);
+  }
+}
+
 /** HF's rope_scaling variants that only change inv_freq. */
 export function llamaInvFreq(spec: ModelSpec): Float32Array {
   const theta = spec.ropeTheta ?? 10000;
@@ -83,10 +90,7 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
 export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "llama") throw new OnnxError("unsupported", `${file}: buildLlamaGraph needs a llama-family model, got ${spec.family}`);
   if (spec.headDim % 2 !== 0) throw new OnnxError("unsupported", `${file}: RoPE needs an even head size, got ${spec.headDim}`);
-  // The graph's MLP is SwiGLU (SiLU); another activation would be evaluated as SiLU without a word.
-  if (spec.activation !== undefined && spec.activation !== "silu" && spec.activation !== "swish") {
-    throw new OnnxError("unsupported", `${file}: config.json "hidden_act" is ${JSON.stringify(spec.activation)}; the Llama forward graph implements only "silu" (SwiGLU), so this model cannot be evaluated as configured`);
-  }
+  checkLlamaActivation(spec, file);
   const names = llamaNames(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
   const w = new WeightInputs(b, shapes.stored);
