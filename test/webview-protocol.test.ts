@@ -6,7 +6,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { makeNonce, renderPage } from "../src/extension/html";
-import { evalSizes, evalSummary, inspectData, modelRef } from "../src/extension/mapping";
+import { evalSizes, evalSummary, inspectData, modelRef } from "../src/extension/displayShapes";
 import { defaultOutput, outputProblem, parseRatios } from "../src/extension/outputPath";
 import { fromWebviewSchema, matchTableSchema, toWebviewSchema } from "../src/protocol/webview";
 

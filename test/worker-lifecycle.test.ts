@@ -11,7 +11,7 @@ import { RpcError } from "../src/protocol/rpc";
 import type { Progress } from "../src/protocol/worker";
 import { runWorkerProcess } from "../src/worker/ipc";
 import type { JobTable } from "../src/worker/serve";
-import { WorkerClient, type ClientStatus } from "../src/worker/client";
+import { WorkerClient, type ClientStatus } from "../src/host/workerClient";
 
 const role = process.env.HEADSHARE_TEST_WORKER_ROLE;
 

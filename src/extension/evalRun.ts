@@ -10,8 +10,8 @@ import * as vscode from "vscode";
 import type { MatchTable } from "../core/share/types";
 import type { EvalSummary, SimilarityGrid } from "../protocol/webview";
 import { ExtensionError } from "./errors";
-import type { Job } from "./jobs";
-import { attentionGrid, evalSummary } from "./mapping";
+import type { Job } from "./runningJobs";
+import { attentionGrid, evalSummary } from "./displayShapes";
 import type { JobParams } from "../protocol/worker";
 import type { Session } from "./session";
 

@@ -9,12 +9,12 @@ import type { Granularity } from "../core/model/types";
 import type { MatchTable, Strategy } from "../core/share/types";
 import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
 import { FOLLOW_SYMLINKS_ENV, setFollowSymlinks } from "../core/safetensors/contained";
-import { WorkerClient } from "../worker/client";
-import { MatchCache, checkpointIdentity } from "../worker/matchCache";
+import { WorkerClient } from "../host/workerClient";
+import { MatchCache, checkpointIdentity } from "../host/matchCache";
 import { RESTART_SETTINGS, readSettings } from "./config";
 import type { Settings } from "./config";
-import { Jobs } from "./jobs";
-import type { Job } from "./jobs";
+import { Jobs } from "./runningJobs";
+import type { Job } from "./runningJobs";
 import { Log } from "./log";
 import { StatusBar } from "./statusBar";
 

@@ -7,6 +7,8 @@ export const absolutePath = z.string().min(1).max(4096).regex(/^(\/|[A-Za-z]:[\\
 export const providerNameSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu"]);
 /** "auto" = the platform's default order (CUDA/DirectML/CoreML, then CPU). */
 export const providersSchema = z.union([z.literal("auto"), z.array(providerNameSchema).min(1).max(5)]);
+/** The execution providers a job may try, in order, or "auto". */
+export type Providers = z.output<typeof providersSchema>;
 /** The provider a job actually ran on, or "none" when it ran no ONNX graph. */
 export const usedProviderSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu", "none"]);
 /** A finite number (NaN and ±Infinity refused). */

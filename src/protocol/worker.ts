@@ -1,6 +1,6 @@
 /**
  * The extension/CLI ⇄ compute-worker protocol: one zod schema per job's params and result, plus the
- * events the worker pushes. Both ends import this file (src/worker/client.ts and src/worker/main.ts).
+ * events the worker pushes. Both ends import this file (src/host/workerClient.ts and src/worker/main.ts).
  * Paths are absolute (the worker resolves nothing against its own cwd). Every job's result names
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */

@@ -13,7 +13,7 @@ import type { Checkpoint } from "../model/checkpoint";
 import { ATTENTION_GRAM } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
 import { EvalError } from "./errors";
-import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./protocol";
+import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./windows";
 import { ForwardRunner } from "./runner";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
 

@@ -11,7 +11,7 @@ import type { ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
-import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
+import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";

@@ -14,7 +14,7 @@ import { planSharing } from "../share/plan";
 import type { MatchTable, Strategy } from "../share/types";
 import { EvalError } from "./errors";
 import { CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ProtocolFacts } from "./evaluate";
-import { checkWindowFits, type TextProtocol } from "./protocol";
+import { checkWindowFits, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";

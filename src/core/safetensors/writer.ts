@@ -11,7 +11,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { DTYPE_SIZE, isDType, numel } from "./dtype";
 import { SafetensorsError } from "./errors";
-import { fileKey, isOpenForReading } from "./open-files";
+import { fileKey, isOpenForReading } from "./openFiles";
 import type { TensorToWrite } from "./types";
 
 export interface WriteOptions {

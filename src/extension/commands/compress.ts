@@ -10,7 +10,7 @@ import type { Granularity } from "../../core/model/types";
 import type { MatchTable, Strategy } from "../../core/share/types";
 import type { Report } from "../../protocol/webview";
 import { ExtensionError, isCancel, messageOf } from "../errors";
-import { attentionGrid, emptyReport, evalSummary, modelRef, postShareSummary } from "../mapping";
+import { attentionGrid, emptyReport, evalSummary, modelRef, postShareSummary } from "../displayShapes";
 import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
 import { ReportPanel } from "../panels/reportPanel";
 import type { JobParams } from "../../protocol/worker";

@@ -7,7 +7,7 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import { messageOf } from "../errors";
-import { inspectData } from "../mapping";
+import { inspectData } from "../displayShapes";
 import type { Session } from "../session";
 import { connectWebview, saveExport, setupWebview } from "./webview";
 

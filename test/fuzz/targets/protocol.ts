@@ -16,7 +16,7 @@ import { envelopeSchema, type Envelope } from "../../../src/protocol/envelope";
 import { Rpc, RpcError } from "../../../src/protocol/rpc";
 import { fromWebviewSchema, hostSide, MAX_EXPORT_CHARS, toWebviewSchema, webviewSide } from "../../../src/protocol/webview";
 import { clientSide, workerRequests, workerSide, type WorkerJob } from "../../../src/protocol/worker";
-import { jobTable } from "../../../src/worker/jobs";
+import { jobTable } from "../../../src/worker/jobTable";
 import { serveWorker, type JobTable } from "../../../src/worker/serve";
 import type { FuzzTarget } from "../harness";
 import { applyJsonOps, jsonOpArb, sameValue, weirdJsonArb } from "../jsonMutate";

@@ -14,7 +14,7 @@ import {
   WORKER_PROTOCOL_VERSION, clientSide, workerRequests, workerSide,
   type ClientSide, type JobParams, type JobResult, type Progress, type WorkerJob, type WorkerSide, type WorkerStatus,
 } from "../protocol/worker";
-import type { Providers } from "./serve";
+import type { Providers } from "../protocol/common";
 
 /** The worker's status as the client sees it: the worker's own pushes, plus "stopped" when none runs. */
 export type ClientStatus = WorkerStatus | { readonly state: "stopped"; readonly provider: WorkerStatus["provider"]; readonly message?: string };
