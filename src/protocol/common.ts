@@ -1,5 +1,5 @@
 /** Small schemas every protocol file uses. */
-import { z } from "zod";
+import * as z from "zod";
 
 /** An absolute path (POSIX `/…`, Windows `C:\…` or `\\server\…`): the worker resolves nothing against its own cwd. */
 export const absolutePath = z.string().min(1).max(4096).regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, "an absolute path");

@@ -8,7 +8,7 @@
  * `Rpc<Local, Remote>`: `Local` lists what this side serves (requests it handles, events it
  * receives); `Remote` what the other side serves (requests this side sends, events it emits).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { describeMessage, describeZodError, envelopeSchema, type Envelope, type ErrorPayload } from "./envelope";
 
 export interface RequestDef {

@@ -3,7 +3,7 @@
  * are validated when they cross a boundary. The `_check*` lines below fail to compile if a schema
  * and its interface drift apart.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { MatchTable, SharingPlan } from "../core/share/types";
 
 export const strategySchema = z.enum(["q", "k", "v", "qk", "qkv"]);

@@ -9,7 +9,7 @@
  * is re-sent on every `ready`, so a revived panel re-requests it; the webview keeps only view state
  * (ratio, selected cell, tab) in `vscode.setState`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { ProtocolSide } from "./rpc";
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * Paths are absolute (the worker resolves nothing against its own cwd). Every job's result names
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";

@@ -4,7 +4,7 @@
  * objects: the keys below are guaranteed, the eval/PostShare cores may add more (e.g. per-layer
  * diagnostics) without a protocol change.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { absolutePath, finite, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 

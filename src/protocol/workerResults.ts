@@ -3,7 +3,7 @@
  * `headshare/inspect` (src/core/model) and the output accounting of `headshare/share`/`expand`
  * (src/core/share/write.ts). Loose objects: the keys below are guaranteed, the cores may add more.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { ShareResult } from "../core/share/types";
 import { usedProviderSchema } from "./common";
 
