@@ -6,6 +6,9 @@
  */
 import * as z from "zod";
 import { absolutePath, finite, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
+import { PROJECTIONS } from "../core/model/types";
+import { TrainError } from "../core/train/errors";
+import { OUTPUT_FORMATS, TRAIN_ON, TRAINABLE, WEIGHT_LOSSES, validatePostShareOptions } from "../core/train/postshareOptions";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 
 /** How a text is cut into scored windows (stated with every result). */
@@ -119,46 +122,56 @@ export const sweepResultSchema = z.object({
   seconds: z.number().nonnegative(),
 });
 
-/** PostShare options (src/core/train/postshare.ts PostShareOptions); absent ones take the core's defaults. */
+/**
+ * PostShare options (src/core/train/postshareOptions.ts PostShareOptions); absent ones take the
+ * core's defaults. Only the shapes are stated here: the ranges and rules are the core's own
+ * `validatePostShareOptions`, run on the parsed params (one set of rules, the CLI's flag names in messages).
+ */
 export const postShareParamsSchema = z.object({
   model: absolutePath,
-  ratio: ratioSchema,
+  ratio: z.number(),
   /** Post-training text files. */
-  text: z.array(absolutePath).min(1).max(1000),
+  text: z.array(absolutePath),
   /** Held-out text files; otherwise a split of `text` that is never trained on. */
-  heldout: z.array(absolutePath).min(1).max(1000).optional(),
-  steps: z.number().int().min(1).max(10_000_000).optional(),
-  lr: z.number().positive().max(1).optional(),
-  warmupSteps: z.number().int().nonnegative().optional(),
-  lambdaLm: z.number().min(0).optional(),
-  lambdaW: z.number().min(0).optional(),
-  weightLoss: z.enum(["l2", "mse"]).optional(),
-  trainOn: z.enum(["text", "sampled", "both"]).optional(),
-  trainable: z.enum(["all", "attention"]).optional(),
+  heldout: z.array(absolutePath).optional(),
+  steps: z.number().optional(),
+  lr: z.number().optional(),
+  warmupSteps: z.number().optional(),
+  lambdaLm: z.number().optional(),
+  lambdaW: z.number().optional(),
+  weightLoss: z.enum(WEIGHT_LOSSES).optional(),
+  trainOn: z.enum(TRAIN_ON).optional(),
+  trainable: z.enum(TRAINABLE).optional(),
   /** Projections the weight loss pulls together (core default q, k, v, o; q, k, v is the paper's loss). */
-  regularize: z.array(z.enum(["q", "k", "v", "o"])).min(1).max(4)
-    .refine((r) => new Set(r).size === r.length, { message: "regularize lists a projection twice" }).optional(),
+  regularize: z.array(z.enum(PROJECTIONS)).optional(),
   /** Held-out: the last N documents of `text` (when `heldout` is absent). */
-  heldoutDocs: z.number().int().min(1).max(10_000_000).optional(),
+  heldoutDocs: z.number().optional(),
   /** Sequences sampled from the original model for post-training (trainOn sampled/both), their length and temperature. */
-  sampleSequences: z.number().int().min(1).max(1_000_000).optional(),
-  sampleLength: z.number().int().min(2).max(1 << 20).optional(),
-  sampleTemperature: z.number().positive().max(100).optional(),
+  sampleSequences: z.number().optional(),
+  sampleLength: z.number().optional(),
+  sampleTemperature: z.number().optional(),
   /** Sequences per step and tokens per sequence (capped at the model's context). */
-  batchSize: z.number().int().min(1).max(1 << 16).optional(),
-  seqLen: z.number().int().min(2).max(1 << 20).optional(),
+  batchSize: z.number().optional(),
+  seqLen: z.number().optional(),
   /** Resumable training checkpoint written at the end (and every `checkpointEvery` steps); `resumeFrom` continues one. */
   checkpointFile: absolutePath.optional(),
-  checkpointEvery: z.number().int().min(1).optional(),
+  checkpointEvery: z.number().optional(),
   resumeFrom: absolutePath.optional(),
-  seed: z.number().int().optional(),
+  seed: z.number().optional(),
   strategy: strategySchema.optional(),
   granularity: granularitySchema.optional(),
   /** Where the PostShare model is written; absent: metrics only. */
   out: absolutePath.optional(),
-  format: z.enum(["compact", "dense"]).optional(),
+  format: z.enum(OUTPUT_FORMATS).optional(),
   force: z.boolean().optional(),
   providers: providersSchema.optional(),
+}).superRefine(({ model: _model, out, providers: _providers, ...rest }, ctx) => {
+  try {
+    validatePostShareOptions({ ...rest, ...(out !== undefined ? { outDir: out } : {}) });
+  } catch (e) {
+    if (!(e instanceof TrainError)) throw e;
+    ctx.addIssue({ code: "custom", message: e.message });
+  }
 });
 
 const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });

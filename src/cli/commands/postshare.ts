@@ -7,6 +7,7 @@ import { absolute } from "../runJob";
 import { defineCommand } from "../command";
 import { checkOutDir } from "./outDir";
 import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
+import { PROJECTIONS, type Projection } from "../../core/model/types";
 
 const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
                            [--steps N] [--lr X] [--lambda-lm 0.5] [--lambda-w 5] [--weight-loss l2|mse]
@@ -77,8 +78,6 @@ function klText(kl: number): string {
   return Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(5);
 }
 
-const PROJECTIONS = ["q", "k", "v", "o"] as const;
-type Projection = (typeof PROJECTIONS)[number];
 
 /** `--regularize q,k,v,o` → the projections, each once. */
 function parseRegularize(raw: string): Projection[] {
