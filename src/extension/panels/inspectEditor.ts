@@ -24,7 +24,7 @@ function attachInspect(session: Session, webview: vscode.Webview, target: string
       return { view: "inspect", inspect: inspectData(r.summary) };
     } catch (e) {
       session.log.error(`inspect ${target}: ${messageOf(e)}`);
-      throw new Error(`Cannot inspect ${target}: ${messageOf(e)}`);
+      throw new Error(`Cannot inspect ${target}: ${messageOf(e)}`, { cause: e });
     }
   });
   conn.rpc.handle("webview/export", async (p) => ({ path: (await saveExport(p, path.dirname(target))) ?? null }));
