@@ -180,7 +180,7 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
         this.settle(id, new RpcError("cancelled", `${job} was cancelled (the other side did not confirm within ${this.cancelGraceMs} ms)`, job));
         this.opts.onUnansweredCancel?.(p);
       }, this.cancelGraceMs);
-      graceTimer.unref?.();
+      unrefTimer(graceTimer);
     };
     const pending: Pending = {
       id, method, job, startedAt: Date.now(), resultSchema: def.result,
@@ -388,4 +388,9 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
   private log(level: LogLevel, message: string): void {
     this.opts.log?.(level, this.opts.name ? `[${this.opts.name}] ${message}` : message);
   }
+}
+
+/** Lets a Node process exit while `timer` waits (this file also runs in the webview, whose timers are numbers). */
+function unrefTimer(timer: unknown): void {
+  if (typeof timer === "object" && timer !== null && "unref" in timer && typeof timer.unref === "function") timer.unref();
 }
