@@ -5,8 +5,10 @@
  * diagnostics) without a protocol change.
  */
 import * as z from "zod";
-import { absolutePath, finite, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
+import { absolutePath, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
+import { evalResultSchema as coreEvalResultSchema, sweepResultSchema as coreSweepResultSchema } from "../core/eval/results";
 import { PROJECTIONS } from "../core/model/types";
+import { postShareResultSchema as corePostShareResultSchema } from "../core/train/results";
 import { TrainError } from "../core/train/errors";
 import { OUTPUT_FORMATS, TRAIN_ON, TRAINABLE, WEIGHT_LOSSES, validatePostShareOptions } from "../core/train/postshareOptions";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
@@ -34,52 +36,8 @@ export const evalParamsSchema = z.object({
   providers: providersSchema.optional(),
 });
 
-const count = z.number().int().nonnegative();
-
-/** The windowing actually used (src/core/eval/evaluate.ts ProtocolFacts). */
-export const protocolFactsSchema = z.object({
-  kind: z.enum(["documents", "stream"]),
-  window: count,
-  stride: count.optional(),
-  separator: z.string().optional(),
-  bos: z.boolean(),
-  windows: count,
-  description: z.string(),
-});
-
-/** src/core/eval/attentionSimilarity.ts AttentionSimilarity. */
-export const attentionSimilaritySchema = z.object({
-  format: z.literal("headshare.attention-similarity"),
-  version: z.literal(1),
-  measure: z.string(),
-  layers: count,
-  heads: count,
-  positions: count,
-  windows: count,
-  entries: z.array(z.object({ layer: count, head: count, sourceLayer: count, sourceHead: count, score: finite })),
-  best: z.array(z.array(finite.nullable())),
-  provider: z.string(),
-});
-
-/** src/core/eval/evaluate.ts EvalResult, with the provider checked. */
-export const evalResultSchema = z.object({
-  tokens: count,
-  nll: finite,
-  ppl: finite,
-  protocol: protocolFactsSchema,
-  provider: usedProvider,
-  seconds: z.number().nonnegative(),
-  parameters: count,
-  bytes: count,
-  kl: finite.optional(),
-  top1Agreement: z.number().min(0).max(1).optional(),
-  /** One cosine per layer (when both models have the same shape). */
-  hiddenCosine: z.array(finite).optional(),
-  /** The `--compare` model's own numbers. */
-  compare: z.object({ nll: finite, ppl: finite, parameters: count, bytes: count }).optional(),
-  /** With `attention`: the layer × head attention-map similarity table. */
-  attention: attentionSimilaritySchema.optional(),
-});
+/** src/core/eval/results.ts EvalResult, with the provider checked. */
+export const evalResultSchema = coreEvalResultSchema.extend({ provider: usedProvider });
 
 export const sweepParamsSchema = z.object({
   model: absolutePath,
@@ -93,34 +51,8 @@ export const sweepParamsSchema = z.object({
   providers: providersSchema.optional(),
 });
 
-/** src/core/eval/sweep.ts SweepRow. */
-export const sweepRowSchema = z.object({
-  ratio: ratioSchema,
-  selected: count,
-  savedUnits: count,
-  chainedTargets: count,
-  /** Parameters and bytes of the compact checkpoint this plan writes. */
-  parameters: count,
-  bytes: count,
-  nll: finite,
-  ppl: finite,
-  /** KL(P_original ‖ P_shared) per predicted token. */
-  kl: finite,
-  top1Agreement: z.number().min(0).max(1),
-  hiddenCosine: z.array(finite),
-});
-/** src/core/eval/sweep.ts SweepResult. */
-export const sweepResultSchema = z.object({
-  rows: z.array(sweepRowSchema),
-  original: z.object({ nll: finite, ppl: finite, parameters: count, bytes: count }),
-  tokens: count,
-  protocol: protocolFactsSchema,
-  strategy: strategySchema,
-  granularity: granularitySchema,
-  klDirection: z.string(),
-  provider: usedProvider,
-  seconds: z.number().nonnegative(),
-});
+/** src/core/eval/results.ts SweepResult, with the provider checked. */
+export const sweepResultSchema = coreSweepResultSchema.extend({ provider: usedProvider });
 
 /**
  * PostShare options (src/core/train/postshareOptions.ts PostShareOptions); absent ones take the
@@ -174,35 +106,5 @@ export const postShareParamsSchema = z.object({
   }
 });
 
-const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
-const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
-export const lossCurveRowSchema = z.object({
-  step: count, lm: finite, weight: finite, lr: finite, loss: finite, gradNorm: finite, tokensPerSecond: z.number().nonnegative(),
-});
-/** src/core/train/postshare.ts PostShareResult. */
-export const postShareResultSchema = z.object({
-  model: z.string(),
-  ratio: ratioSchema,
-  strategy: strategySchema,
-  granularity: granularitySchema,
-  selected: count,
-  plan: sharingPlanSchema,
-  original: heldoutScore,
-  directShare: heldoutScore,
-  postTrained: heldoutScore,
-  postShare: heldoutScore,
-  lossCurve: z.array(lossCurveRowSchema),
-  meanRelativePairDistance: z.object({ before: finite, after: finite }),
-  finalShare: comparison,
-  directShareVsOriginal: comparison,
-  steps: count,
-  tokens: count,
-  trainSeconds: z.number().nonnegative(),
-  tokensPerSecond: z.number().nonnegative(),
-  seconds: z.number().nonnegative(),
-  provider: usedProvider,
-  heldoutDocuments: count,
-  trainDocuments: count,
-  options: z.record(z.string(), z.unknown()),
-  outDir: z.string().optional(),
-});
+/** src/core/train/results.ts PostShareResult, with the plan and the provider checked. */
+export const postShareResultSchema = corePostShareResultSchema.extend({ plan: sharingPlanSchema, provider: usedProvider });

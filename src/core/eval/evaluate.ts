@@ -48,32 +48,8 @@ export function scoringForward(window: number, chunk: number | undefined, extra:
   return { ...extra, ...(size > 0 && size < window ? { attentionChunk: size, maxSequence: window } : {}) };
 }
 
-export interface ProtocolFacts {
-  readonly kind: "documents" | "stream";
-  readonly window: number;
-  readonly stride?: number;
-  readonly separator?: string;
-  readonly bos: boolean;
-  readonly windows: number;
-  readonly description: string;
-}
-
-export interface EvalResult {
-  readonly tokens: number;
-  readonly nll: number;
-  readonly ppl: number;
-  readonly protocol: ProtocolFacts;
-  readonly provider: string;
-  readonly seconds: number;
-  readonly parameters: number;
-  readonly bytes: number;
-  readonly kl?: number;
-  /** States which way `kl` goes: "KL(P_model ‖ P_compare)". */
-  readonly klDirection?: string;
-  readonly top1Agreement?: number;
-  readonly hiddenCosine?: number[];
-  readonly compare?: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
-}
+import type { EvalResult, ProtocolFacts } from "./results";
+export type { EvalResult, ProtocolFacts };
 
 export function protocolFacts(p: TextProtocol, windows: number): ProtocolFacts {
   return {

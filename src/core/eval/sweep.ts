@@ -13,7 +13,7 @@ import { computeMatchTable, unitCost } from "../share/match";
 import { planSharing } from "../share/plan";
 import type { MatchTable, Strategy } from "../share/types";
 import { EvalError } from "./errors";
-import { CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ProtocolFacts } from "./evaluate";
+import { CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll } from "./evaluate";
 import { checkWindowFits, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
@@ -37,34 +37,8 @@ export interface SweepOptions {
   readonly cacheBytes?: number;
 }
 
-export interface SweepRow {
-  readonly ratio: number;
-  readonly selected: number;
-  readonly savedUnits: number;
-  readonly chainedTargets: number;
-  /** Parameters and bytes of the compact checkpoint this plan writes. */
-  readonly parameters: number;
-  readonly bytes: number;
-  readonly nll: number;
-  readonly ppl: number;
-  /** KL(P_original ‖ P_shared) per predicted token. */
-  readonly kl: number;
-  readonly top1Agreement: number;
-  readonly hiddenCosine: number[];
-}
-
-export interface SweepResult {
-  readonly rows: SweepRow[];
-  readonly original: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
-  readonly tokens: number;
-  readonly protocol: ProtocolFacts;
-  readonly strategy: Strategy;
-  readonly granularity: Granularity;
-  /** "KL(P_original ‖ P_shared)" (method.md §6). */
-  readonly klDirection: string;
-  readonly provider: string;
-  readonly seconds: number;
-}
+import type { SweepResult, SweepRow } from "./results";
+export type { SweepResult, SweepRow };
 
 function checkRatios(ratios: readonly number[], layers: number): void {
   if (!Array.isArray(ratios) || ratios.length === 0) throw new EvalError("bad-option", "give at least one ratio, e.g. --ratios 0,0.1,0.2,0.3");

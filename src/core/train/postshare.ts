@@ -13,17 +13,15 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { loadTokenizer } from "../eval/tokenizer";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
-import type { Granularity } from "../model/types";
-import type { ProviderName } from "../runtime/ort";
 import { computeMatchTable } from "../share/match";
 import { planSharing } from "../share/plan";
 import { writeShared } from "../share/write";
-import type { SharingPlan, Strategy } from "../share/types";
+import type { SharingPlan } from "../share/types";
 import { BlockSampler, loadTextData } from "./data";
 import { TrainError } from "./errors";
 import { POSTSHARE_DEFAULTS, validatePostShareOptions, type PostShareOptions } from "./postshareOptions";
 import { trainingForward, NLL } from "./forward";
-import { compareLogprobs, HeldoutScorer, type Comparison, type HeldoutScore } from "./heldout";
+import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "./heldout";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "./pairs";
 import { writeTrainedCheckpoint } from "./save";
 import { buildTrainGraph } from "./trainGraph";
@@ -41,46 +39,8 @@ export interface PostShareProgress {
   readonly step?: StepEvent;
 }
 
-export interface LossCurveRow {
-  readonly step: number;
-  readonly lm: number;
-  readonly weight: number;
-  readonly lr: number;
-  readonly loss: number;
-  readonly gradNorm: number;
-  readonly tokensPerSecond: number;
-}
-
-export interface PostShareResult {
-  readonly model: string;
-  readonly ratio: number;
-  readonly strategy: Strategy;
-  readonly granularity: Granularity;
-  readonly selected: number;
-  readonly plan: SharingPlan;
-  readonly original: HeldoutScore;
-  readonly directShare: HeldoutScore;
-  /** The post-trained model before the final share. */
-  readonly postTrained: HeldoutScore;
-  readonly postShare: HeldoutScore;
-  readonly lossCurve: LossCurveRow[];
-  /** Mean over (target, root, q/k/v) of ‖W(t) − W(r)‖ / ‖W(r)‖, before and after post-training. */
-  readonly meanRelativePairDistance: { readonly before: number; readonly after: number };
-  /** The final share vs the post-trained model (what sharing changes at the end). */
-  readonly finalShare: Comparison;
-  /** DirectShare vs the original model, for comparison. */
-  readonly directShareVsOriginal: Comparison;
-  readonly steps: number;
-  readonly tokens: number;
-  readonly trainSeconds: number;
-  readonly tokensPerSecond: number;
-  readonly seconds: number;
-  readonly provider: ProviderName;
-  readonly heldoutDocuments: number;
-  readonly trainDocuments: number;
-  readonly options: Record<string, unknown>;
-  readonly outDir?: string;
-}
+import type { LossCurveRow, PostShareResult } from "./results";
+export type { LossCurveRow, PostShareResult };
 
 export interface PostShareHooks {
   readonly signal?: AbortSignal;
