@@ -101,9 +101,9 @@ export class Session implements vscode.Disposable {
       return { table: hit, cached: true };
     }
     const r = await this.request(job, "headshare/match", { model, strategy, granularity }, onProgress);
-    const file = await this.cache.set(key, r.table as MatchTable);
+    const file = await this.cache.set(key, r.table);
     this.log.info(`match table for ${id.path} (${strategy}, ${granularity}) computed on ${r.provider} in ${r.seconds.toFixed(2)} s, cached in ${file}`);
-    return { table: (await this.cache.get(key)) ?? (r.table as MatchTable), cached: false };
+    return { table: (await this.cache.get(key)) ?? r.table, cached: false };
   }
 
   async restartWorker(reason: string): Promise<void> {
