@@ -6,7 +6,7 @@
  */
 import * as z from "zod";
 import { absolutePath, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
-import { evalResultSchema as coreEvalResultSchema, sweepResultSchema as coreSweepResultSchema } from "../core/eval/results";
+import { evalResultSchema as coreEvalResultSchema, forwardPathSchema, sweepResultSchema as coreSweepResultSchema } from "../core/eval/results";
 import { PROJECTIONS } from "../core/model/types";
 import { postShareResultSchema as corePostShareResultSchema } from "../core/train/results";
 import { TrainError } from "../core/train/errors";
@@ -25,6 +25,14 @@ export const textProtocolOptions = {
   bos: z.boolean().default(true),
 };
 
+/** Forward path and memory budget of a job that runs a model (src/core/eval/evaluate.ts, memoryBudget.ts). */
+export const runModelOptions = {
+  /** GiB the evaluation may use (default: min(4 GiB, a quarter of the machine's memory)). */
+  memoryBudgetGiB: z.number().positive().max(1 << 20).optional(),
+  /** "auto" (default): the whole-model graph when the weights fit a quarter of the budget as float32, else layer-streamed. */
+  forward: z.enum(["auto", "whole-model", "layer-streamed"]).optional(),
+};
+
 export const evalParamsSchema = z.object({
   model: absolutePath,
   /** A second model (e.g. the original) to compare against: KL, top-1 agreement, hidden-state cosine. */
@@ -33,11 +41,27 @@ export const evalParamsSchema = z.object({
   ...textProtocolOptions,
   /** Also the attention-map similarity of heads on the text (paper Fig. 1): every head's best lower-layer head. */
   attention: z.boolean().default(false),
+  /**
+   * Quick eval: compare the model with itself shared at this ratio (plan applied in memory while
+   * reading, nothing written); `compare` must then be absent. `strategy`/`granularity`/`table` as for share.
+   */
+  ratio: ratioSchema.optional(),
+  strategy: strategySchema.default("qk"),
+  granularity: granularitySchema.default("group"),
+  table: matchTableSchema.optional(),
+  ...runModelOptions,
   providers: providersSchema.optional(),
 });
 
-/** src/core/eval/results.ts EvalResult, with the provider checked. */
-export const evalResultSchema = coreEvalResultSchema.extend({ provider: usedProvider });
+/** src/core/eval/results.ts EvalResult, with the provider checked; quick eval (`ratio`) adds the ratio and the units it shared. */
+export const evalResultSchema = coreEvalResultSchema.extend({
+  provider: usedProvider,
+  /** The core always says; optional here so older results still parse. */
+  forward: forwardPathSchema.optional(),
+  /** Quick eval (`ratio`): the model is the original, `compare` the original shared at `ratio` in memory. */
+  ratio: ratioSchema.optional(),
+  selected: z.number().int().nonnegative().optional(),
+});
 
 export const sweepParamsSchema = z.object({
   model: absolutePath,
@@ -48,11 +72,12 @@ export const sweepParamsSchema = z.object({
   /** A match table already computed for this checkpoint (skips matching). */
   table: matchTableSchema.optional(),
   ...textProtocolOptions,
+  ...runModelOptions,
   providers: providersSchema.optional(),
 });
 
 /** src/core/eval/results.ts SweepResult, with the provider checked. */
-export const sweepResultSchema = coreSweepResultSchema.extend({ provider: usedProvider });
+export const sweepResultSchema = coreSweepResultSchema.extend({ provider: usedProvider, forward: forwardPathSchema.optional() });
 
 /**
  * PostShare options (src/core/train/postshareOptions.ts PostShareOptions); absent ones take the
@@ -96,6 +121,7 @@ export const postShareParamsSchema = z.object({
   out: absolutePath.optional(),
   format: z.enum(OUTPUT_FORMATS).optional(),
   force: z.boolean().optional(),
+  wait: z.union([z.boolean(), z.number()]).optional(),
   providers: providersSchema.optional(),
 }).superRefine(({ model: _model, out, providers: _providers, ...rest }, ctx) => {
   try {

@@ -5,7 +5,7 @@ import { UsageError } from "../args";
 import { int, keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { defineCommand } from "../command";
-import { checkOutDir } from "./outDir";
+import { checkOutFolder } from "./outDir";
 import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
 import { PROJECTIONS, type Projection } from "../../core/model/types";
 
@@ -14,7 +14,7 @@ const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text 
                            [--regularize q,k,v,o] [--train-on text|sampled|both] [--trainable all|attention]
                            [--sample-sequences N] [--sample-length N] [--sample-temperature T]
                            [--batch-size N] [--seq-len N] [--checkpoint FILE [--checkpoint-every N]] [--resume FILE]
-                           [--seed N] [--strategy ...] [--granularity ...] [--format compact|dense] [--force] [--json]
+                           [--seed N] [--strategy ...] [--granularity ...] [--format compact|dense] [--force] [--wait] [--json]
                            [--providers auto|cpu,cuda,...] [--debug]
 
 PostShare (method.md §5): match and plan on the pre-trained weights, post-train with
@@ -107,7 +107,7 @@ export const postshareCommand = defineCommand({
     const model = absolute(a.positionals[0]!);
     const out = absolute(f.out as string);
     const force = f.force === true;
-    checkOutDir("postshare", usage, out, model, force);
+    await checkOutFolder("postshare", usage, out, model, force, "the post-shared checkpoint");
     const text = [...(f.text as readonly string[]), ...a.positionals.slice(1)].map(absolute);
     const regularize = f.regularize !== undefined ? parseRegularize(f.regularize as string) : undefined;
     if (f["sample-temperature"] !== undefined && !((f["sample-temperature"] as number) > 0)) {
@@ -130,7 +130,7 @@ export const postshareCommand = defineCommand({
     }
     const opt = <T>(name: string, key: string): Record<string, T> => (f[name] !== undefined ? { [key]: f[name] as T } : {});
     const r = await c.job("headshare/postshare", {
-      model, ratio: f.ratio as number, text, out, force, providers,
+      model, ratio: f.ratio as number, text, out, force, providers, ...(f.wait === true ? { wait: true } : {}),
       ...(f.heldout !== undefined ? { heldout: (f.heldout as readonly string[]).map(absolute) } : {}),
       ...opt<number>("steps", "steps"), ...opt<number>("lr", "lr"),
       ...opt<number>("lambda-lm", "lambdaLm"), ...opt<number>("lambda-w", "lambdaW"),

@@ -46,6 +46,20 @@ export const attentionSimilaritySchema = z.object({
 });
 export type AttentionSimilarity = z.infer<typeof attentionSimilaritySchema>;
 
+/** The two forwards: one graph of the whole model (weights loaded once), or one layer at a time. */
+export const forwardPathSchema = z.enum(["whole-model", "layer-streamed"]);
+export type ForwardPath = z.infer<typeof forwardPathSchema>;
+
+/** The layer-streamed forward's memory choice (src/core/eval/streamed.ts StreamedMemory: memoryBudget.ts MemoryChoice + passes). */
+export const streamedMemorySchema = z.object({
+  budgetBytes: z.number().nonnegative(),
+  tokensPerPass: z.number().int().positive(),
+  vocabChunk: z.number().int().positive(),
+  estimatedPeakBytes: z.number().nonnegative(),
+  passes: z.number().int().positive(),
+  parts: z.object({ layerWeights: z.number(), readBuffer: z.number(), planCopies: z.number(), activations: z.number(), head: z.number() }),
+});
+
 const sizedScore = z.object({ nll: finite, ppl: finite, parameters: count, bytes: count });
 
 /** Perplexity/NLL of a model on a text, optionally against a second model. */
@@ -68,6 +82,9 @@ export const evalResultSchema = z.object({
   compare: sizedScore.optional(),
   /** With the worker's `attention` option: the layer × head attention-map similarity table. */
   attention: attentionSimilaritySchema.optional(),
+  /** Which forward ran, and the layer-streamed one's memory choice. */
+  forward: forwardPathSchema,
+  memory: streamedMemorySchema.optional(),
 });
 export type EvalResult = z.infer<typeof evalResultSchema>;
 
@@ -101,5 +118,8 @@ export const sweepResultSchema = z.object({
   klDirection: z.string(),
   provider: z.string(),
   seconds: z.number().nonnegative(),
+  /** Which forward ran; layer-streamed: every ratio in lockstep with the original, layers before a ratio's first changed layer computed once. */
+  forward: forwardPathSchema,
+  memory: streamedMemorySchema.optional(),
 });
 export type SweepResult = z.infer<typeof sweepResultSchema>;

@@ -57,6 +57,8 @@ export interface PostShareOptions {
   /** Output layout (default compact: only stored units' slices; dense: ordinary HF shapes). */
   readonly format?: (typeof OUTPUT_FORMATS)[number];
   readonly force?: boolean;
+  /** Another writer holds the output folder's lock: wait for it (true, or at most this many ms) instead of refusing. */
+  readonly wait?: boolean | number;
   readonly checkpointFile?: string;
   readonly checkpointEvery?: number;
   readonly resumeFrom?: string;
@@ -140,5 +142,6 @@ export function validatePostShareOptions(o: PostShareOptions): void {
   if (o.regularize !== undefined && (!Array.isArray(o.regularize) || o.regularize.length === 0 || o.regularize.some((p) => !PROJECTIONS.includes(p)) || new Set(o.regularize).size !== o.regularize.length)) {
     bad(`--regularize must list some of q, k, v, o, each once (e.g. q,k,v,o; q,k,v is the paper's loss), got ${JSON.stringify(o.regularize)}`);
   }
+  if (o.wait !== undefined && typeof o.wait !== "boolean" && !(Number.isInteger(o.wait) && o.wait >= 0)) bad(`--wait must be true, false or a whole number of milliseconds ≥ 0, got ${String(o.wait)}`);
   for (const [k, v] of [["checkpoint", o.checkpointFile], ["resume", o.resumeFrom]] as const) if (v !== undefined && (typeof v !== "string" || v.length === 0)) bad(`--${k} must be a file path, got ${JSON.stringify(v)}`);
 }
