@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import test from "node:test";
 import { evaluate } from "../src/core/eval/evaluate";
-import { makeProtocol } from "../src/core/eval/protocol";
+import { makeProtocol } from "../src/core/eval/windows";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { openSafetensors, writeSafetensors } from "../src/core/safetensors";

@@ -16,7 +16,7 @@ import { inspectCheckpoint } from "../src/core/model/summary";
 import { matchTableSchema, sharingPlanSchema } from "../src/protocol/shareSchemas";
 import { workerRequests, type WorkerJob } from "../src/protocol/worker";
 import { checkpointSummarySchema, shareResultSchema } from "../src/protocol/workerResults";
-import { jobTable } from "../src/worker/jobs";
+import { jobTable } from "../src/worker/jobTable";
 import { ProgressLine, parseProviders } from "../src/cli/runJob";
 
 test("protocol-worker: every job in the protocol has a handler in the shipped job table, and nothing else", () => {

@@ -9,9 +9,8 @@ import * as vscode from "vscode";
 import type { MatchTable } from "../core/share/types";
 import type { EvalSummary, SimilarityGrid } from "../protocol/webview";
 import { ExtensionError } from "./errors";
-import type { Job } from "./jobs";
-import { attentionGrid, evalSummary } from "./mapping";
-import type { JobParams } from "../protocol/worker";
+import type { Job } from "./runningJobs";
+import { attentionGrid, evalSummary } from "./displayShapes";
 import type { Session } from "./session";
 
 export interface EvalText {
@@ -78,12 +77,10 @@ export async function evalAtRatio(session: Session, job: Job, model: string, tab
   onPhase?.(`Scoring ${text.label} (original vs shared at ${Math.round(ratio * 100)}%, in memory)`, 0);
   const t0 = Date.now();
   const r = await session.request(job, "headshare/eval", {
-    model, ratio, strategy: table.strategy, granularity: table.granularity, table: table as ShareTable, text: text.file, attention,
+    model, ratio, strategy: table.strategy, granularity: table.granularity, table, text: text.file, attention,
     ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalMemoryBudgetGiB > 0 ? { memoryBudgetGiB: s.evalMemoryBudgetGiB } : {}),
     ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}),
   }, (p) => onPhase?.(p.message ?? `Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
   return attention ? { ...evalSummary(r, ratio, (Date.now() - t0) / 1000), attention: attentionGrid(r) } : evalSummary(r, ratio, (Date.now() - t0) / 1000);
 }
 
-/** The protocol's (mutable) table type; the core's readonly MatchTable is the same data. */
-type ShareTable = JobParams<"headshare/share">["table"];

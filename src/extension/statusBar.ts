@@ -3,9 +3,9 @@
  * progress; a markdown tooltip links Open Logs, Cancel and Restart Worker (rust-analyzer's pattern).
  */
 import * as vscode from "vscode";
-import type { ClientStatus } from "../worker/client";
+import type { ClientStatus } from "../host/workerClient";
 import { adapterLabel, sessionsText } from "../protocol/common";
-import type { Jobs } from "./jobs";
+import type { Jobs } from "./runningJobs";
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;

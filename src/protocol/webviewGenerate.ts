@@ -1,5 +1,5 @@
 /** The "Generate" section of the sharing map and the report (src/webview/generateView.ts ⇄ src/extension/panels/generateHost.ts). */
-import { z } from "zod";
+import * as z from "zod";
 
 export const generateRequestSchema = z.object({
   prompt: z.string().min(1).max(10_000),

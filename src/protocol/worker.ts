@@ -1,10 +1,10 @@
 /**
  * The extension/CLI ⇄ compute-worker protocol: one zod schema per job's params and result, plus the
- * events the worker pushes. Both ends import this file (src/worker/client.ts and src/worker/main.ts).
+ * events the worker pushes. Both ends import this file (src/host/workerClient.ts and src/worker/main.ts).
  * Paths are absolute (the worker resolves nothing against its own cwd). Every job's result names
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { absolutePath, computeSchema, gpuAdapterSchema, providerNameSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";

@@ -1,5 +1,5 @@
 /** The worker's export job (`headshare export --format onnx`, "Export for ONNX Runtime…"): params and result. */
-import { z } from "zod";
+import * as z from "zod";
 import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { sharingPlanSchema, strategySchema } from "./shareSchemas";
 

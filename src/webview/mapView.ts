@@ -40,7 +40,7 @@ export class MapView {
   private rendered = false;
 
   constructor(private readonly root: HTMLElement, private readonly host: Host, private readonly init: MapInit) {
-    this.table = init.table as MatchTable;
+    this.table = init.table;
     const restored = host.viewState?.view === "map" && host.viewState.path === init.model.path ? host.viewState : undefined;
     const max = Math.floor(maxRatio(this.table.layers) * 100) / 100;
     this.ratio = Math.min(max, restored?.ratio ?? init.ratio);

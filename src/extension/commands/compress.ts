@@ -10,10 +10,9 @@ import type { Granularity } from "../../core/model/types";
 import type { MatchTable, Strategy } from "../../core/share/types";
 import type { Report } from "../../protocol/webview";
 import { ExtensionError, isCancel, messageOf } from "../errors";
-import { attentionGrid, emptyReport, evalSummary, modelRef, postShareSummary } from "../mapping";
+import { attentionGrid, emptyReport, evalSummary, modelRef, postShareSummary } from "../displayShapes";
 import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
 import { ReportPanel } from "../panels/reportPanel";
-import type { JobParams } from "../../protocol/worker";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
 
@@ -121,7 +120,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
           progress.report({ message: "matching heads" });
           const { table, cached } = await session.matchTable(job, model, o.strategy, o.granularity, onProgress);
           progress.report({ message: `writing the ${o.format} checkpoint` });
-          const r = await session.request(job, "headshare/share", { model, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, table: table as ShareTable }, onProgress);
+          const r = await session.request(job, "headshare/share", { model, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, table }, onProgress);
           wrote = true;
           report = shareReport(model, o, r, table);
           session.log.info(`compressed ${model} → ${o.out}: ${r.plan.selected} units shared (${cached ? "cached" : "new"} match table), ${((Date.now() - t0) / 1000).toFixed(2)} s`);
@@ -155,16 +154,13 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
 type ShareOut = import("../../protocol/worker").JobResult<"headshare/share">;
 
 function shareReport(model: string, o: { ratio: number; strategy: Strategy; granularity: Granularity; format: "compact" | "dense"; out: string }, r: ShareOut, table: MatchTable): Report {
-  const out = r.output as Record<string, unknown>;
-  const n = (k: string) => (typeof out[k] === "number" ? (out[k] as number) : null);
-  const pb = n("parametersBefore") ?? r.plan.parametersBefore, pa = n("parametersAfter") ?? r.plan.parametersAfter;
-  const bb = n("bytesBefore"), ba = n("bytesAfter");
+  const { parametersBefore: pb, parametersAfter: pa, bytesBefore: bb, bytesAfter: ba } = r.output;
   const U = table.unitsPerLayer;
   return {
     ...emptyReport({ model: modelRef(model), method: "directshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
     output: o.out, format: o.format, provider: r.provider === "none" ? null : r.provider, seconds: r.seconds,
-    parameters: pb !== null && pa !== null ? { before: pb, after: pa } : null,
-    bytes: bb !== null && ba !== null ? { before: bb, after: ba } : null,
+    parameters: { before: pb, after: pa },
+    bytes: { before: bb, after: ba },
     selected: r.plan.selected, chainedTargets: r.plan.chainedTargets,
     weightSimilarity: { title: "Weight cosine to the best lower-layer unit", rows: table.layers, cols: U,
       values: Array.from({ length: table.layers * U }, (_, i) => (i < U ? null : table.entries[i - U]!.score)) },
@@ -175,5 +171,3 @@ export function describeFailure(e: unknown): string {
   return isCancel(e) ? "cancelled" : messageOf(e);
 }
 
-/** The protocol's (mutable) table type; the core's readonly MatchTable is the same data. */
-type ShareTable = JobParams<"headshare/share">["table"];

@@ -8,7 +8,7 @@ import path from "node:path";
 import * as vscode from "vscode";
 import type { JobResult } from "../../protocol/worker";
 import { isCancel } from "../errors";
-import { modelRef } from "../mapping";
+import { modelRef } from "../displayShapes";
 import { modelDir, outputProblem, pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import type { Session } from "../session";

@@ -8,7 +8,7 @@ import * as vscode from "vscode";
 import type { EvalSummary, SimilarityGrid } from "../../protocol/webview";
 import { isCancel } from "../errors";
 import { evalAtRatio, resolveEvalText } from "../evalRun";
-import { attentionGrid, emptyReport, evalSizes, evalSummary, modelRef } from "../mapping";
+import { attentionGrid, emptyReport, evalSizes, evalSummary, modelRef } from "../displayShapes";
 import { checkModelPath, pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";

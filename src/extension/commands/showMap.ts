@@ -1,6 +1,6 @@
 /** Headshare: Show Sharing Map — the match table (computed once, cached) as a live heatmap. */
 import * as vscode from "vscode";
-import { modelRef } from "../mapping";
+import { modelRef } from "../displayShapes";
 import { pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import type { Session } from "../session";

@@ -4,7 +4,7 @@ import type { Report } from "../../protocol/webview";
 import { ExtensionError } from "../errors";
 import { parseRatios } from "../outputPath";
 import { resolveEvalText } from "../evalRun";
-import { emptyReport, modelRef, sweepRows } from "../mapping";
+import { emptyReport, modelRef, sweepRows } from "../displayShapes";
 import { pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";

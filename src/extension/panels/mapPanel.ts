@@ -13,7 +13,7 @@ import { viewStateSchema } from "../../protocol/webview";
 import type { EvalSummary, MapInit } from "../../protocol/webview";
 import { ExtensionError, messageOf } from "../errors";
 import { evalAtRatio, resolveEvalText } from "../evalRun";
-import { modelRef } from "../mapping";
+import { modelRef } from "../displayShapes";
 import type { Session } from "../session";
 import { handleGenerate } from "./generateHost";
 import { connectWebview, saveExport, setupWebview } from "./webview";

@@ -7,7 +7,7 @@ import { computeDevices } from "../core/runtime/devices";
 import path from "node:path";
 import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
-import { makeProtocol } from "../core/eval/protocol";
+import { makeProtocol } from "../core/eval/windows";
 import { openCheckpoint, type Checkpoint } from "../core/model/checkpoint";
 import { inspectCheckpoint } from "../core/model/summary";
 import { sweep } from "../core/eval/sweep";
