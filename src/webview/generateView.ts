@@ -30,6 +30,8 @@ export class GenerateSection {
 
   /** `ratio`: the sharing ratio to send (the map's slider); `sharedLabel`: the shared column's title. */
   constructor(private readonly host: Host, private readonly ratio: () => number, sharedLabel: string) {
+    // The one section a page shows receives the streamed `webview/generated` events (handled at module level).
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     current = this;
     this.prompt = h("textarea", { id: "generate-prompt", rows: 3, "aria-label": "Prompt", placeholder: "Once upon a time" }) as HTMLTextAreaElement;
     this.maxTokens = h("input", { id: "generate-max-tokens", type: "number", min: 1, max: 2048, value: 64, "aria-label": "New tokens at most" }) as HTMLInputElement;
