@@ -31,7 +31,7 @@ import { openCheckpoint } from "../src/core/model/checkpoint";
 import type { ModelSpec } from "../src/core/model/types";
 import { ForwardRunner } from "../src/core/eval/runner";
 import { defaultBatchTokens, evaluate, prepareText, scoringForward } from "../src/core/eval/evaluate";
-import { makeProtocol, type ProtocolInput } from "../src/core/eval/protocol";
+import { makeProtocol, type ProtocolInput } from "../src/core/eval/windows";
 import { bosId, loadTokenizer } from "../src/core/eval/tokenizer";
 import { buildLlamaGraph } from "../src/core/graph/llama";
 import { GraphBuilder } from "../src/core/onnx/builder";

@@ -58,7 +58,7 @@ export function readRecord(root: string, bench: string): { record: BenchRecord; 
     try {
       record = JSON.parse(fs.readFileSync(file, "utf8")) as BenchRecord;
     } catch (e) {
-      throw new Error(`${file}: not valid JSON (${(e as Error).message}); rerun \`npm run bench -- --only ${bench}\` to rewrite it`);
+      throw new Error(`${file}: not valid JSON (${(e as Error).message}); rerun \`npm run bench -- --only ${bench}\` to rewrite it`, { cause: e });
     }
     if (record.bench !== bench || !record.machine || !record.result) throw new Error(`${file}: not a bench record of "${bench}" (missing bench, machine or result); rerun \`npm run bench -- --only ${bench}\``);
     return { record, file };

@@ -37,6 +37,7 @@ import { scaleBench, scaleChild } from "./scale.bench";
 import { postshareBench } from "./postshare.bench";
 import { safetensorsBench } from "./safetensors.bench";
 import { trainBench } from "./train.bench";
+import { generateBench } from "./generate.bench";
 import path from "node:path";
 import { repoRoot } from "./machine";
 import { generateReadme } from "./readme";
@@ -48,6 +49,7 @@ export const BENCHES: Bench[] = [
   safetensorsBench,
   evalBench,
   trainBench,
+  generateBench,
   postshareBench,
   scaleBench, // not in CI: writes a 13.5 GB checkpoint to the cache folder (--quick: 1.3 GB)
   gpuBench,

@@ -22,7 +22,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { openCheckpoint } from "../src/core/model/checkpoint";
-import { makeProtocol, makeWindows } from "../src/core/eval/protocol";
+import { makeProtocol, makeWindows } from "../src/core/eval/windows";
 import { runStreamed } from "../src/core/eval/streamed";
 import { GIB } from "../src/core/eval/memoryBudget";
 import { modelSize } from "../src/core/eval/sizes";

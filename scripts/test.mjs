@@ -11,7 +11,7 @@ const run = (cmd, args, opts = {}) => {
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 const passthrough = process.argv.slice(2);
-if (!process.env.HEADSHARE_SKIP_TYPECHECK) run("npx", ["tsc", "--noEmit", "-p", "."]);
+if (!process.env.HEADSHARE_SKIP_TYPECHECK) run("npm", ["run", "--silent", "typecheck"]);
 run("node", ["scripts/build.mjs", "--tests"]);
 function find(dir) {
   if (!fs.existsSync(dir)) return [];

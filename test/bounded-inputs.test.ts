@@ -15,7 +15,7 @@ import { loadTokenizer } from "../src/core/eval/tokenizer";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { readRegularFile, RegularFileError } from "../src/core/safetensors/regularFile";
 import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
-import { cgroupMemory, oomReport } from "../src/worker/memoryLimit";
+import { cgroupMemory, oomReport } from "../src/host/memoryLimit";
 import { removeDir, scratchDir } from "./fuzz/tmp";
 
 const CLI = path.resolve(__dirname, "../../dist/cli.js");

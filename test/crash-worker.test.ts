@@ -14,7 +14,7 @@ import test from "node:test";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { RpcError } from "../src/protocol/rpc";
 import type { MatchTable } from "../src/core/share/types";
-import { WorkerClient } from "../src/worker/client";
+import { WorkerClient } from "../src/host/workerClient";
 import { LOCK_PREFIX, snapshot, TEMP_PREFIX } from "./crash/harness";
 import { syntheticTable } from "./crash/table";
 import { removeDir, scratchDir } from "./fuzz/tmp";

@@ -12,7 +12,7 @@ import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { f32ToBytes } from "../src/core/safetensors/dtype";
 import { writeSafetensors } from "../src/core/safetensors/writer";
 import { attentionMapSimilarity } from "../src/core/eval/attentionSimilarity";
-import { makeProtocol, makeWindows } from "../src/core/eval/protocol";
+import { makeProtocol, makeWindows } from "../src/core/eval/windows";
 import { ForwardRunner } from "../src/core/eval/runner";
 import { attentionName } from "../src/core/graph/types";
 import { scaledSynthetic } from "./graph-reference";

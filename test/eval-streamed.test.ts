@@ -12,7 +12,7 @@ import { noCli, runCli } from "./helpers/cli";
 import { openCheckpoint, type Checkpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel, type SyntheticOptions } from "../src/core/model/synthetic";
 import { evaluate, type EvalOptions, type EvalResult } from "../src/core/eval/evaluate";
-import { makeProtocol } from "../src/core/eval/protocol";
+import { makeProtocol } from "../src/core/eval/windows";
 import { EvalError } from "../src/core/eval/errors";
 import { chooseMemory, defaultMemoryBudget, GIB, MAX_VOCAB_CHUNK } from "../src/core/eval/memoryBudget";
 import type { TextTokenizer } from "../src/core/eval/tokenizer";

@@ -12,7 +12,7 @@ import { planSharing } from "../src/core/share/plan";
 import { writeShared } from "../src/core/share/write";
 import { evaluate } from "../src/core/eval/evaluate";
 import { sweep, sweepCsv } from "../src/core/eval/sweep";
-import { makeProtocol } from "../src/core/eval/protocol";
+import { makeProtocol } from "../src/core/eval/windows";
 import { modelSize } from "../src/core/eval/sizes";
 import { EvalError } from "../src/core/eval/errors";
 import type { TextTokenizer } from "../src/core/eval/tokenizer";

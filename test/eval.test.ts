@@ -9,7 +9,7 @@ import path from "node:path";
 import { sharedPath, sharedSkip } from "./helpers/shared";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { evaluate } from "../src/core/eval/evaluate";
-import { checkWindowFits, makeBatches, makeProtocol, makeWindows, predictedCount } from "../src/core/eval/protocol";
+import { checkWindowFits, makeBatches, makeProtocol, makeWindows, predictedCount } from "../src/core/eval/windows";
 import { bosId, loadTokenizer, type TextTokenizer } from "../src/core/eval/tokenizer";
 import { EvalError } from "../src/core/eval/errors";
 import { llamaReference, scaledSynthetic } from "./graph-reference";

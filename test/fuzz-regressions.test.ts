@@ -72,9 +72,10 @@ test("fuzz regression (protocol.client-receive): an error reply with an empty me
 });
 
 test("fuzz regression (protocol.webview-messages): an export named '.' or '..' is rejected", async () => {
-  const { fromWebviewSchema } = await import("../src/protocol/webview");
-  for (const name of [".", "..", "..."]) assert.equal(fromWebviewSchema.safeParse({ type: "export", format: "png", suggestedName: name, data: "x" }).success, false, name);
-  assert.equal(fromWebviewSchema.safeParse({ type: "export", format: "png", suggestedName: "map.v2.png", data: "x" }).success, true);
+  const { hostSide } = await import("../src/protocol/webview");
+  const exportParams = hostSide.requests["webview/export"].params;
+  for (const name of [".", "..", "..."]) assert.equal(exportParams.safeParse({ format: "png", suggestedName: name, data: "x" }).success, false, name);
+  assert.equal(exportParams.safeParse({ format: "png", suggestedName: "map.v2.png", data: "x" }).success, true);
 });
 
 test("fuzz regression (model.config+tensors): a layer count of 2^53−1 in config.json is a typed error for every family, not 'Invalid array length'", async () => {

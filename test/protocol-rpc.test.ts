@@ -2,7 +2,7 @@
 // validation of everything received, and progress throttling.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { z } from "zod";
+import * as z from "zod";
 import { Rpc, RpcError, type LogLevel, type ProtocolSide } from "../src/protocol/rpc";
 import type { Envelope } from "../src/protocol/envelope";
 import { throttleProgress, type ProgressUpdate } from "../src/worker/progress";
@@ -40,7 +40,7 @@ function pair(opts: { cancelGraceMs?: number; onUnansweredCancel?: () => void } 
   s.handle("test/fail", (p) => {
     if (p.kind === "typed") throw new TypedError("model.safetensors: tensor x is missing; re-export the checkpoint");
     if (p.kind === "plain") throw new Error("plain failure");
-    if (p.kind === "string") throw "a thrown string"; // eslint-disable-line no-throw-literal
+    if (p.kind === "string") throw "a thrown string";
     return { ok: false } as never;
   });
   s.handle("test/wait", (p, ctx) => new Promise((resolve, reject) => {

@@ -16,13 +16,13 @@ import { inspectCheckpoint } from "../src/core/model/summary";
 import { matchTableSchema, sharingPlanSchema } from "../src/protocol/shareSchemas";
 import { workerRequests, type WorkerJob } from "../src/protocol/worker";
 import { checkpointSummarySchema, shareResultSchema } from "../src/protocol/workerResults";
-import { jobTable } from "../src/worker/jobs";
+import { jobTable } from "../src/worker/jobTable";
 import { ProgressLine, parseProviders } from "../src/cli/runJob";
 
 test("protocol-worker: every job in the protocol has a handler in the shipped job table, and nothing else", () => {
   const jobs = Object.keys(workerRequests).filter((m) => m !== "headshare/initialize" && m !== "headshare/shutdown").sort();
   assert.deepEqual(Object.keys(jobTable).sort(), jobs);
-  assert.deepEqual(jobs, ["headshare/devices", "headshare/eval", "headshare/expand", "headshare/inspect", "headshare/match", "headshare/plan", "headshare/postshare", "headshare/share", "headshare/sweep"]);
+  assert.deepEqual(jobs, ["headshare/devices", "headshare/eval", "headshare/expand", "headshare/export", "headshare/generate", "headshare/inspect", "headshare/match", "headshare/plan", "headshare/postshare", "headshare/share", "headshare/sweep"]);
   for (const m of jobs) assert.equal(typeof jobTable[m as WorkerJob]?.run, "function", m);
 });
 

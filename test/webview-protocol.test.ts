@@ -6,9 +6,32 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { makeNonce, renderPage } from "../src/extension/html";
-import { evalSizes, evalSummary, inspectData, modelRef } from "../src/extension/mapping";
+import { evalSizes, evalSummary, inspectData, modelRef } from "../src/extension/displayShapes";
 import { defaultOutput, outputProblem, parseRatios } from "../src/extension/outputPath";
-import { fromWebviewSchema, matchTableSchema, toWebviewSchema } from "../src/protocol/webview";
+import { Rpc } from "../src/protocol/rpc";
+import { matchTableSchema } from "../src/protocol/shareSchemas";
+import { hostSide, webviewSide } from "../src/protocol/webview";
+
+/**
+ * Whether the extension host acts on a webview message `{ type, ...params }`: it arrives as the real
+ * envelope (a request or event named `webview/<type>`) at the host's Rpc, whose handlers record what ran.
+ */
+async function hostActsOn(m: unknown): Promise<boolean> {
+  const acted: string[] = [];
+  const rpc = new Rpc(hostSide, webviewSide, { send: () => undefined }, { name: "host" });
+  for (const method of Object.keys(hostSide.requests) as (keyof typeof hostSide.requests)[]) rpc.handle(method, (() => { acted.push(method); return {}; }) as never);
+  rpc.on("webview/openLogs", () => void acted.push("webview/openLogs"));
+  if (typeof m === "object" && m !== null && "type" in m) {
+    const { type, ...params } = m as { type: unknown };
+    const method = `webview/${String(type)}`;
+    rpc.receive(method in hostSide.events ? { kind: "event", id: 1, method, params } : { kind: "request", id: 1, method, params });
+  } else {
+    rpc.receive(m);
+  }
+  await new Promise((r) => setImmediate(r));
+  rpc.dispose();
+  return acted.length > 0;
+}
 
 test("webview page: strict CSP with a fresh nonce, nothing inline but the nonce'd script, title escaped", () => {
   const a = renderPage({ cspSource: "https://x.vscode-cdn.net", scriptUri: "https://x/dist/webview.js", styleUri: "https://x/media/webview.css", title: "<img src=x onerror=alert(1)>" });
@@ -40,23 +63,24 @@ test("webview protocol: match tables are checked for consistency before they rea
   assert.equal(matchTableSchema.safeParse(upward).success, false);
   const nan = table(3, 2); nan.entries[1]!.score = NaN;
   assert.equal(matchTableSchema.safeParse(nan).success, false);
-  assert.equal(toWebviewSchema.safeParse({ type: "init", init: { view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 0.3, canEval: true } }).success, true);
-  assert.equal(toWebviewSchema.safeParse({ type: "init", init: { view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 1.5, canEval: true } }).success, false);
+  assert.equal(webviewSide.events["webview/init"].safeParse({ view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 0.3, canEval: true }).success, true);
+  assert.equal(webviewSide.events["webview/init"].safeParse({ view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 1.5, canEval: true }).success, false);
 });
 
-test("webview protocol: messages from the webview are refused unless well-formed (file names, sizes, ratios, types)", () => {
-  const ok = (m: unknown) => fromWebviewSchema.safeParse(m).success;
-  assert.ok(ok({ type: "ready" }));
-  assert.ok(ok({ type: "export", format: "json", suggestedName: "plan-0.30.json", data: "{}" }));
-  assert.ok(!ok({ type: "export", format: "json", suggestedName: "../../etc/passwd", data: "{}" }));
-  assert.ok(!ok({ type: "export", format: "json", suggestedName: "a/b.json", data: "{}" }));
-  assert.ok(!ok({ type: "export", format: "exe", suggestedName: "a.exe", data: "" }));
-  assert.ok(!ok({ type: "quickEval", ratio: -0.1 }));
-  assert.ok(!ok({ type: "quickEval", ratio: "0.3" }));
-  assert.ok(!ok({ type: "runCommand", command: "workbench.action.terminal.new" }));
-  assert.ok(!ok(null));
-  assert.ok(!ok("ready"));
-  assert.ok(!toWebviewSchema.safeParse({ type: "evalResult", eval: { ratio: 0.3, tokens: 1, protocol: "", provider: "cpu", original: { nll: NaN, ppl: 1 }, shared: { nll: 1, ppl: 1 }, kl: null, top1Agreement: null, hiddenCosine: [], seconds: null } }).success);
+test("webview protocol: messages from the webview are refused unless well-formed (file names, sizes, ratios, types)", async () => {
+  const ok = hostActsOn;
+  assert.ok(await ok({ type: "ready" }));
+  assert.ok(await ok({ type: "export", format: "json", suggestedName: "plan-0.30.json", data: "{}" }));
+  assert.ok(!(await ok({ type: "export", format: "json", suggestedName: "../../etc/passwd", data: "{}" })));
+  assert.ok(!(await ok({ type: "export", format: "json", suggestedName: "a/b.json", data: "{}" })));
+  assert.ok(!(await ok({ type: "export", format: "exe", suggestedName: "a.exe", data: "" })));
+  assert.ok(!(await ok({ type: "quickEval", ratio: -0.1 })));
+  assert.ok(!(await ok({ type: "quickEval", ratio: "0.3" })));
+  assert.ok(!(await ok({ type: "runCommand", command: "workbench.action.terminal.new" })));
+  assert.ok(!(await ok(null)));
+  assert.ok(!(await ok("ready")));
+  // A quick-eval answer with a NaN is refused by the webview (the reply's schema).
+  assert.ok(!hostSide.requests["webview/quickEval"].result.safeParse({ ratio: 0.3, tokens: 1, protocol: "", provider: "cpu", original: { nll: NaN, ppl: 1 }, shared: { nll: 1, ppl: 1 }, kl: null, top1Agreement: null, hiddenCosine: [], seconds: null }).success);
 });
 
 test("webview mapping: eval runs original-vs-shared (model = original, compare = shared) into the panel's shape", () => {

@@ -11,7 +11,7 @@ import { RpcError } from "../src/protocol/rpc";
 import type { Progress } from "../src/protocol/worker";
 import { runWorkerProcess } from "../src/worker/ipc";
 import type { JobTable } from "../src/worker/serve";
-import { WorkerClient, type ClientStatus } from "../src/worker/client";
+import { WorkerClient, type ClientStatus } from "../src/host/workerClient";
 
 const role = process.env.HEADSHARE_TEST_WORKER_ROLE;
 
@@ -28,7 +28,7 @@ const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, 
 function summary(meta: Record<string, string | number>) {
   return {
     path: "/t", weights: "/t", config: null, architecture: null, family: null, layers: null, heads: null, kvHeads: null, headDim: null,
-    hidden: null, intermediate: null, vocab: null, tiedEmbeddings: null, parameters: 0, bytes: 0, fileBytes: 0, dtypes: {},
+    hidden: null, intermediate: null, vocab: null, tiedEmbeddings: null, parameters: 0, buffers: { tensors: 0, elements: 0 }, bytes: 0, fileBytes: 0, dtypes: {},
     attentionParameters: null, attentionShare: null, tensors: [], plan: null, compact: false, denseParameters: 0, modelError: null,
     metadata: Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)])),
   };

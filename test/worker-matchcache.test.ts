@@ -9,8 +9,8 @@ import path from "node:path";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { computeMatchTable } from "../src/core/share/match";
-import { MatchCache, checkpointIdentity, matchCacheKey } from "../src/worker/matchCache";
-import { WorkerClient } from "../src/worker/client";
+import { MatchCache, checkpointIdentity, matchCacheKey } from "../src/host/matchCache";
+import { WorkerClient } from "../src/host/workerClient";
 import { RpcError } from "../src/protocol/rpc";
 
 const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), "hs-cache-"));

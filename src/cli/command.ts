@@ -6,7 +6,7 @@
  * `--debug`.
  */
 import type { JobParams, JobResult, WorkerJob } from "../protocol/worker";
-import type { Providers } from "../worker/serve";
+import type { Providers } from "../protocol/common";
 import { type ArgSpec, type Command, type FlagValue, GLOBAL_USAGE, type ParsedArgs, parseArgs, UsageError } from "./args";
 import { writeOut } from "./output";
 import { cancellable, parseProviders, runJob } from "./runJob";

@@ -10,6 +10,8 @@ import { demoCommand } from "./commands/demo";
 import { devicesCommand } from "./commands/devices";
 import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
+import { exportCommand } from "./commands/export";
+import { generateCommand } from "./commands/generate";
 import { inspectCommand } from "./commands/inspect";
 import { matchCommand } from "./commands/match";
 import { planCommand } from "./commands/plan";
@@ -27,6 +29,8 @@ export const COMMANDS: readonly Command[] = [
   evalCommand,
   sweepCommand,
   postshareCommand,
+  exportCommand,
+  generateCommand,
   demoCommand,
   devicesCommand,
 ];

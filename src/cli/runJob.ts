@@ -9,8 +9,8 @@ import { RpcError } from "../protocol/rpc";
 import { computeText, providerNameSchema, type ComputeInfo } from "../protocol/common";
 import { FOLLOW_SYMLINKS_ENV, followSymlinksConsent } from "../core/safetensors/contained";
 import { workerRequests, type JobParams, type JobResult, type Progress, type WorkerJob } from "../protocol/worker";
-import { WorkerClient } from "../worker/client";
-import type { Providers } from "../worker/serve";
+import { WorkerClient } from "../host/workerClient";
+import type { Providers } from "../protocol/common";
 import { UsageError } from "./args";
 
 /** Exit code of a command cancelled with Ctrl-C (128 + SIGINT). */

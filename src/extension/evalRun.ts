@@ -7,9 +7,9 @@
  */
 import type { MatchTable } from "../core/share/types";
 import type { EvalSummary, SimilarityGrid } from "../protocol/webview";
-import type { Job } from "./jobs";
-import { attentionGrid, evalSummary, modelRef } from "./mapping";
-import type { JobParams, JobResult } from "../protocol/worker";
+import type { Job } from "./runningJobs";
+import { attentionGrid, evalSummary, modelRef } from "./displayShapes";
+import type { JobResult } from "../protocol/worker";
 import type { Session } from "./session";
 import { protocolWord, textRef } from "./evalText";
 import type { EvalText } from "./evalText";
@@ -53,11 +53,9 @@ export async function evalAtRatio(session: Session, job: Job, model: string, tab
   onPhase?.(`Scoring ${text.label} (original vs shared at ${Math.round(ratio * 100)}%, in memory)`, 0);
   const t0 = Date.now();
   const r = await session.request(job, "headshare/eval", {
-    model, ratio, strategy: table.strategy, granularity: table.granularity, table: table as ShareTable, text: text.file, attention, ...textParams(session, text),
+    model, ratio, strategy: table.strategy, granularity: table.granularity, table, text: text.file, attention, ...textParams(session, text),
   }, (p) => onPhase?.(p.message ?? `Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
   const summary = scoredSummary(r, ratio, (Date.now() - t0) / 1000, text);
   return attention ? { ...summary, attention: attentionGrid(r) } : summary;
 }
 
-/** The protocol's (mutable) table type; the core's readonly MatchTable is the same data. */
-type ShareTable = JobParams<"headshare/share">["table"];

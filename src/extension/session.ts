@@ -9,12 +9,12 @@ import type { Granularity } from "../core/model/types";
 import type { MatchTable, Strategy } from "../core/share/types";
 import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
 import { FOLLOW_SYMLINKS_ENV, setFollowSymlinks } from "../core/safetensors/contained";
-import { WorkerClient } from "../worker/client";
-import { MatchCache, checkpointIdentity } from "../worker/matchCache";
+import { WorkerClient } from "../host/workerClient";
+import { MatchCache, checkpointIdentity } from "../host/matchCache";
 import { RESTART_SETTINGS, readSettings } from "./config";
 import type { Settings } from "./config";
-import { Jobs } from "./jobs";
-import type { Job } from "./jobs";
+import { Jobs } from "./runningJobs";
+import type { Job } from "./runningJobs";
 import { Log } from "./log";
 import { StatusBar } from "./statusBar";
 
@@ -113,9 +113,9 @@ export class Session implements vscode.Disposable {
       return { table: hit, cached: true };
     }
     const r = await this.request(job, "headshare/match", { model, strategy, granularity }, onProgress);
-    const file = await this.cache.set(key, r.table as MatchTable);
+    const file = await this.cache.set(key, r.table);
     this.log.info(`match table for ${id.path} (${strategy}, ${granularity}) computed on ${r.provider} in ${r.seconds.toFixed(2)} s, cached in ${file}`);
-    return { table: (await this.cache.get(key)) ?? (r.table as MatchTable), cached: false };
+    return { table: (await this.cache.get(key)) ?? r.table, cached: false };
   }
 
   async restartWorker(reason: string): Promise<void> {

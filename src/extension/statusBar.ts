@@ -6,9 +6,9 @@
  * when the worker process died.
  */
 import * as vscode from "vscode";
-import type { ClientStatus } from "../worker/client";
+import type { ClientStatus } from "../host/workerClient";
 import { adapterLabel, sessionsText } from "../protocol/common";
-import type { Jobs } from "./jobs";
+import type { Jobs } from "./runningJobs";
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;

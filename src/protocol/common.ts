@@ -1,5 +1,5 @@
 /** Small schemas every protocol file uses. */
-import { z } from "zod";
+import * as z from "zod";
 
 /** An absolute path (POSIX `/…`, Windows `C:\…` or `\\server\…`): the worker resolves nothing against its own cwd. */
 export const absolutePath = z.string().min(1).max(4096).regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, "an absolute path");
@@ -7,6 +7,8 @@ export const absolutePath = z.string().min(1).max(4096).regex(/^(\/|[A-Za-z]:[\\
 export const providerNameSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu"]);
 /** "auto" = the platform's default order (CUDA/DirectML/CoreML, then CPU). */
 export const providersSchema = z.union([z.literal("auto"), z.array(providerNameSchema).min(1).max(5)]);
+/** The execution providers a job may try, in order, or "auto". */
+export type Providers = z.output<typeof providersSchema>;
 /** The provider a job actually ran on, or "none" when it ran no ONNX graph. */
 export const usedProviderSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu", "none"]);
 /** A GPU adapter as far as it could be named (src/core/runtime/types.ts GpuAdapter). */

@@ -9,7 +9,7 @@
  *   event    {kind:"event",   id, method, params}           fire and forget
  *   cancel   {kind:"cancel",  id, target}                   asks the other side to abort request `target`
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const messageId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** Namespaced method names: `headshare/match`, `headshare/progress`, `webview/ready`. */

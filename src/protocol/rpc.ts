@@ -8,7 +8,7 @@
  * `Rpc<Local, Remote>`: `Local` lists what this side serves (requests it handles, events it
  * receives); `Remote` what the other side serves (requests this side sends, events it emits).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { describeMessage, describeZodError, envelopeSchema, type Envelope, type ErrorPayload } from "./envelope";
 
 export interface RequestDef {
@@ -180,7 +180,7 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
         this.settle(id, new RpcError("cancelled", `${job} was cancelled (the other side did not confirm within ${this.cancelGraceMs} ms)`, job));
         this.opts.onUnansweredCancel?.(p);
       }, this.cancelGraceMs);
-      graceTimer.unref?.();
+      unrefTimer(graceTimer);
     };
     const pending: Pending = {
       id, method, job, startedAt: Date.now(), resultSchema: def.result,
@@ -388,4 +388,9 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
   private log(level: LogLevel, message: string): void {
     this.opts.log?.(level, this.opts.name ? `[${this.opts.name}] ${message}` : message);
   }
+}
+
+/** Lets a Node process exit while `timer` waits (this file also runs in the webview, whose timers are numbers). */
+function unrefTimer(timer: unknown): void {
+  if (typeof timer === "object" && timer !== null && "unref" in timer && typeof timer.unref === "function") timer.unref();
 }

@@ -9,8 +9,10 @@
  * is re-sent on every `ready`, so a revived panel re-requests it; the webview keeps only view state
  * (ratio, selected cell, tab) in `vscode.setState`.
  */
-import { z } from "zod";
+import * as z from "zod";
+import { generatedEventSchema, generateRequestSchema, generateResponseSchema } from "./webviewGenerate";
 import type { ProtocolSide } from "./rpc";
+import { granularitySchema, matchTableSchema, strategySchema } from "./shareSchemas";
 
 // ---------------------------------------------------------------------------------------------
 // Data shown by the views (display shapes; the host maps worker results into them)
@@ -18,45 +20,6 @@ import type { ProtocolSide } from "./rpc";
 
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 const count = z.number().int().nonnegative();
-const strategy = z.enum(["q", "k", "v", "qk", "qkv"]);
-const granularity = z.enum(["group", "query-head"]);
-
-/** One row of a match table (src/core/share/types.ts MatchEntry). */
-export const matchEntrySchema = z.object({
-  layer: count, unit: count, sourceLayer: count, sourceUnit: count, score: finite,
-});
-
-/** A match table (src/core/share/types.ts MatchTable), checked for internal consistency. */
-export const matchTableSchema = z.object({
-  format: z.literal("headshare.match"),
-  version: z.literal(1),
-  strategy,
-  granularity,
-  layers: z.number().int().min(1),
-  unitsPerLayer: z.number().int().min(1),
-  parametersPerUnit: count.nullable(),
-  bytesPerUnit: count.nullable(),
-  parameters: count.nullable(),
-  entries: z.array(matchEntrySchema),
-  lowerCosines: z.array(z.array(finite)).optional(),
-  source: z.object({
-    model: z.string().optional(), size: count.optional(), mtimeMs: finite.optional(), provider: z.string().optional(),
-    seconds: finite.optional(), bytesRead: count.optional(), threads: count.optional(),
-  }).optional(),
-}).superRefine((t, ctx) => {
-  if (t.entries.length !== (t.layers - 1) * t.unitsPerLayer) {
-    ctx.addIssue({ code: "custom", message: `entries has ${t.entries.length} rows, expected (layers-1)·units = ${(t.layers - 1) * t.unitsPerLayer}` });
-    return;
-  }
-  t.entries.forEach((e, i) => {
-    if (e.layer < 1 || e.layer >= t.layers || e.unit >= t.unitsPerLayer || e.sourceLayer >= e.layer || e.sourceUnit >= t.unitsPerLayer) {
-      ctx.addIssue({ code: "custom", path: ["entries", i], message: "entry out of range (source must be in a strictly lower layer)" });
-    }
-  });
-  if (t.lowerCosines && t.lowerCosines.length !== t.entries.length) {
-    ctx.addIssue({ code: "custom", path: ["lowerCosines"], message: "lowerCosines must have one row per entry" });
-  }
-});
 
 /** Where a map came from (shown in the header, used to re-request data on revive). */
 export const modelRefSchema = z.object({
@@ -179,8 +142,8 @@ export const reportSchema = z.object({
   method: z.enum(["directshare", "postshare"]),
   format: z.enum(["compact", "dense"]).nullable(),
   ratio: z.number().min(0).max(1),
-  strategy,
-  granularity,
+  strategy: strategySchema,
+  granularity: granularitySchema,
   provider: z.string().nullable(),
   seconds: finite.nullable(),
   parameters: z.object({ before: count, after: count }).nullable(),
@@ -296,6 +259,8 @@ export const hostSide = {
     "webview/export": { params: exportParamsSchema, result: z.object({ path: z.string().nullable() }) },
     /** Open the Compress flow for this panel's model, prefilled with this ratio. */
     "webview/compress": { params: z.object({ ratio }), result: z.object({}) },
+    /** Original and shared continuations of a prompt, side by side (cancellable; streamed as "webview/generated"). */
+    "webview/generate": { params: generateRequestSchema, result: generateResponseSchema },
   },
   events: {
     /** Show the Headshare log. */
@@ -313,50 +278,24 @@ export const webviewSide = {
     "webview/init": initSchema,
     /** Progress of a request this webview made (null fraction = indeterminate). */
     "webview/progress": z.object({ job: z.string().max(200), message: z.string().max(2000), fraction: z.number().min(0).max(1).nullable() }),
+    /** The text so far of a generation the webview asked for. */
+    "webview/generated": generatedEventSchema,
   },
 } satisfies ProtocolSide;
 
 export type HostSide = typeof hostSide;
 export type WebviewSide = typeof webviewSide;
 
-/**
- * The same messages in flat form (`type` = the method without its namespace, params inline), built
- * from the same field schemas as `hostSide`/`webviewSide`. The wire form is the Rpc envelope; these
- * are kept for tools that look at single messages (the fuzz tests of the webview boundary).
- */
-export const fromWebviewSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("ready") }),
-  exportParamsSchema.extend({ type: z.literal("export") }),
-  z.object({ type: z.literal("quickEval"), ratio }),
-  z.object({ type: z.literal("evaluate"), text: z.enum(["auto", "choose", "editor"]) }),
-  z.object({ type: z.literal("ratio"), ratio }),
-  z.object({ type: z.literal("compress"), ratio }),
-  z.object({ type: z.literal("cancel") }),
-  z.object({ type: z.literal("openLogs") }),
-]);
-export const toWebviewSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("init"), init: initSchema }),
-  webviewSide.events["webview/progress"].extend({ type: z.literal("busy") }),
-  z.object({ type: z.literal("evalResult"), eval: evalSummarySchema }),
-  z.object({ type: z.literal("error"), job: z.string(), message: z.string() }),
-  z.object({ type: z.literal("exported"), path: z.string() }),
-]);
-
 /** View state the webview keeps across reloads (vscode.setState). Small: never data. */
 export const viewStateSchema = z.object({
   view: z.enum(["map", "report", "inspect"]),
   /** Model path (for the serializer to re-request the data after a reload). */
   path: z.string().optional(),
-  strategy: strategy.optional(),
-  granularity: granularity.optional(),
+  strategy: strategySchema.optional(),
+  granularity: granularitySchema.optional(),
   ratio: z.number().min(0).max(1).optional(),
   selected: z.tuple([count, count]).nullable().optional(),
   tab: z.string().optional(),
   filter: z.string().optional(),
 });
 export type ViewState = z.infer<typeof viewStateSchema>;
-
-/** Formats a zod error as one line: "entries.3: entry out of range; ratio: too big". */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`).join("; ");
-}

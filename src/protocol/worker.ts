@@ -1,14 +1,15 @@
 /**
  * The extension/CLI ⇄ compute-worker protocol: one zod schema per job's params and result, plus the
- * events the worker pushes. Both ends import this file (src/worker/client.ts and src/worker/main.ts).
+ * events the worker pushes. Both ends import this file (src/host/workerClient.ts and src/worker/main.ts).
  * Paths are absolute (the worker resolves nothing against its own cwd). Every job's result names
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { absolutePath, computeSchema, gpuAdapterSchema, providerNameSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
+import { exportParamsSchema, exportResultSchema, generateParamsSchema, generateResultSchema } from "./workerExport";
 import type { ProtocolSide } from "./rpc";
 
 export const WORKER_PROTOCOL_VERSION = 1;
@@ -111,6 +112,10 @@ export const workerRequests = {
   "headshare/sweep": { params: sweepParamsSchema, result: sweepResultSchema },
   /** PostShare: match, plan, post-train with the weight loss, share, compare. */
   "headshare/postshare": { params: postShareParamsSchema, result: postShareResultSchema },
+  /** The model (dense, shared at a ratio or plan, or compact) as an ONNX KV-cache decoder folder. */
+  "headshare/export": { params: exportParamsSchema, result: exportResultSchema },
+  /** Text from the model or its shared version (KV cache), streamed as progress. */
+  "headshare/generate": { params: generateParamsSchema, result: generateResultSchema },
   /** The execution providers and GPU adapters this machine can use, each checked. */
   "headshare/devices": { params: devicesParams, result: devicesResult },
   /** Abort every job and exit after answering. */

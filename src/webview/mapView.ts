@@ -16,6 +16,7 @@ import { bytes, fixed, int, pct, unitName } from "./format";
 import { Heatmap } from "./heatmap";
 import type { Cell } from "./heatmap";
 import { drawHistogram } from "./histogram";
+import { GenerateSection } from "./generateView";
 import type { Host } from "./host";
 import { PlanCells } from "./planCells";
 import { readTheme } from "./theme";
@@ -43,7 +44,7 @@ export class MapView {
   private rendered = false;
 
   constructor(private readonly root: HTMLElement, private readonly host: Host, private readonly init: MapInit) {
-    this.table = init.table as MatchTable;
+    this.table = init.table;
     const restored = host.viewState?.view === "map" && host.viewState.path === init.model.path ? host.viewState : undefined;
     const max = Math.floor(maxRatio(this.table.layers) * 100) / 100;
     this.ratio = Math.min(max, restored?.ratio ?? init.ratio);
@@ -87,7 +88,8 @@ export class MapView {
       h("span", { class: "hatch" }), " layer 0: never a target  ·  colour: best-match cosine (bar on the right). Hover or click a cell (arrow keys when focused) to see its source and root.");
     this.root.append(header, controls, this.stats, this.busy,
       h("div", { class: "map-row" }, this.heatmap.element, this.detail), legend,
-      h("h2", {}, "Best-match scores"), this.histo, this.evalBox);
+      h("h2", {}, "Best-match scores"), this.histo, this.evalBox,
+      ...(this.init.canEval ? [new GenerateSection(this.host, () => this.ratio, "Shared").element] : []));
   }
 
   setRatio(ratio: number): void {

@@ -16,6 +16,7 @@ import type { LegendItem } from "./figure";
 import { bytes, fixed, int, pct, unitName } from "./format";
 import { Heatmap } from "./heatmap";
 import type { Cell } from "./heatmap";
+import { GenerateSection } from "./generateView";
 import type { Host } from "./host";
 import { drawLineChart } from "./lineChart";
 import { PlanCells } from "./planCells";
@@ -39,6 +40,15 @@ export function reportTitle(r: Report): string {
 
 /** A running evaluation's abort: kept across re-renders (the host re-sends the report as it progresses). */
 let pendingEval: AbortController | undefined;
+
+/** The Generate section, kept across the same re-renders (a prompt typed or a generation running while the report evaluates survives). */
+let generate: { key: string; section: GenerateSection } | undefined;
+
+function generateSection(host: Host, r: Report): HTMLElement {
+  const key = JSON.stringify([r.model.path, r.output, r.ratio]);
+  if (generate?.key !== key) generate = { key, section: new GenerateSection(host, () => r.ratio, r.output ? "Shared" : `Shared at ${pct(r.ratio, 0)}`) };
+  return generate.section.element;
+}
 
 export class ReportView {
   private readonly body = h("div", { class: "report-body" });
@@ -68,7 +78,8 @@ export class ReportView {
         button("Export PNG", { id: "report-export-png", secondary: true, onClick: () => void svgPngBase64(this.figure()).then((data) => host.exportFile({ format: "png", suggestedName: `${name}-${suffix}.png`, data })) }),
         button("Export JSON", { secondary: true, onClick: () => void host.exportFile({ format: "json", suggestedName: `${name}-${suffix}.json`, data: JSON.stringify(r, null, 1) }) }),
         r.sweep ? button("Export sweep CSV", { secondary: true, onClick: () => void host.exportFile({ format: "csv", suggestedName: `${name}-sweep.csv`, data: sweepCsv(r) }) }) : null),
-      this.body);
+      this.body,
+      generateSection(host, r));
     this.redraw();
   }
 

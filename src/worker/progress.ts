@@ -27,7 +27,10 @@ export function throttleProgress(send: (p: ProgressUpdate) => void, intervalMs =
 
   const emit = (p: ProgressUpdate): void => {
     held = undefined;
-    if (timer) clearTimeout(timer), (timer = undefined);
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     lastSent = now();
     lastPhase = p.phase;
     send(p);
@@ -46,7 +49,10 @@ export function throttleProgress(send: (p: ProgressUpdate) => void, intervalMs =
   fn.dispose = () => {
     disposed = true;
     held = undefined;
-    if (timer) clearTimeout(timer), (timer = undefined);
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
   };
   return fn;
 }

@@ -2,7 +2,7 @@
  * The worker's side of the protocol: one job table (method → thin handler) served over a
  * transport, with the lifecycle requests (`headshare/initialize`, `headshare/shutdown`), throttled
  * progress events named by request id, and `headshare/status` pushes (idle | loading | computing |
- * error, plus the provider last used). The real table is in ./jobs.ts; tests inject their own.
+ * error, plus the provider last used). The real table is in ./jobTable.ts; tests inject their own.
  */
 import { ComputeLog, withComputeLog } from "../core/runtime/computeLog";
 import type { ComputeReport } from "../core/runtime/types";
@@ -11,10 +11,8 @@ import {
   WORKER_PROTOCOL_VERSION, clientSide, workerSide, type ClientSide, type JobParams, type WorkerJob, type WorkerSide, type WorkerStatus,
 } from "../protocol/worker";
 import type { z } from "zod";
-import type { providersSchema } from "../protocol/common";
+import type { Providers } from "../protocol/common";
 import { throttleProgress, type ProgressUpdate } from "./progress";
-
-export type Providers = z.output<typeof providersSchema>;
 
 export interface JobContext {
   readonly id: number;

@@ -7,6 +7,7 @@ import { absolute } from "../runJob";
 import { defineCommand } from "../command";
 import { checkOutFolder } from "./outDir";
 import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
+import { PROJECTIONS, type Projection } from "../../core/model/types";
 
 const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
                            [--preset default|paper] [--steps N] [--lr X] [--warmup-steps N] [--min-lr-ratio R]
@@ -97,8 +98,6 @@ function klText(kl: number): string {
   return Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(5);
 }
 
-const PROJECTIONS = ["q", "k", "v", "o"] as const;
-type Projection = (typeof PROJECTIONS)[number];
 
 /** `--regularize q,k,v,o` → the projections, each once. */
 function parseRegularize(raw: string): Projection[] {

@@ -13,7 +13,7 @@ import type { Checkpoint } from "../model/checkpoint";
 import { ATTENTION_GRAM } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
 import { EvalError } from "./errors";
-import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./protocol";
+import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./windows";
 import { ForwardRunner } from "./runner";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
 
@@ -27,29 +27,8 @@ export interface AttentionSimilarityOptions {
   readonly maxPositions?: number;
 }
 
-export interface AttentionMatch {
-  readonly layer: number;
-  readonly head: number;
-  readonly sourceLayer: number;
-  readonly sourceHead: number;
-  readonly score: number;
-}
-
-export interface AttentionSimilarity {
-  readonly format: "headshare.attention-similarity";
-  readonly version: 1;
-  readonly measure: string;
-  readonly layers: number;
-  readonly heads: number;
-  /** Query positions averaged over. */
-  readonly positions: number;
-  readonly windows: number;
-  /** Heads of layers 1..L−1, sorted by (layer, head). */
-  readonly entries: AttentionMatch[];
-  /** best[l][h]: the best lower-layer score of head (l, h); null for layer 0. */
-  readonly best: (number | null)[][];
-  readonly provider: string;
-}
+import type { AttentionMatch, AttentionSimilarity } from "./results";
+export type { AttentionMatch, AttentionSimilarity };
 
 export const ATTENTION_MEASURE = "mean over query positions t ≥ 1 of cos(A_head[t, 0..t], A_other[t, 0..t]); best strictly-lower-layer head";
 

@@ -12,10 +12,10 @@ import type { ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
-import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type ScoredWindow, type TextProtocol } from "./protocol";
+import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type ScoredWindow, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { memoryBudgetBytes } from "./memoryBudget";
-import { runStreamed, type StreamedMemory, type StreamedModel } from "./streamed";
+import { runStreamed, type StreamedModel } from "./streamed";
 import { modelSize, type ModelSize } from "./sizes";
 import { unitCost } from "../share/match";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
@@ -51,7 +51,6 @@ export interface EvalOptions {
 }
 
 /** The two forwards: one graph of the whole model (weights loaded once), or one layer at a time. */
-export type ForwardPath = "whole-model" | "layer-streamed";
 
 /**
  * "auto": the whole-model graph (faster: weights loaded once, one run per batch) when the float32
@@ -75,36 +74,8 @@ export function scoringForward(window: number, chunk: number | undefined, extra:
   return { ...extra, ...(size > 0 && size < window ? { attentionChunk: size, maxSequence: window } : {}) };
 }
 
-export interface ProtocolFacts {
-  readonly kind: "documents" | "stream";
-  readonly window: number;
-  readonly stride?: number;
-  readonly separator?: string;
-  readonly bos: boolean;
-  readonly windows: number;
-  readonly description: string;
-}
-
-export interface EvalResult {
-  readonly tokens: number;
-  readonly nll: number;
-  readonly ppl: number;
-  readonly protocol: ProtocolFacts;
-  readonly provider: string;
-  readonly seconds: number;
-  readonly parameters: number;
-  readonly bytes: number;
-  readonly kl?: number;
-  /** States which way `kl` goes: "KL(P_model ‖ P_compare)". */
-  readonly klDirection?: string;
-  readonly top1Agreement?: number;
-  readonly hiddenCosine?: number[];
-  readonly compare?: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
-  /** Which forward ran. */
-  readonly forward: ForwardPath;
-  /** The layer-streamed forward's memory choice (budget, tokens per pass, vocabulary chunk, estimated peak). */
-  readonly memory?: StreamedMemory;
-}
+import type { EvalResult, ForwardPath, ProtocolFacts } from "./results";
+export type { EvalResult, ForwardPath, ProtocolFacts };
 
 export function protocolFacts(p: TextProtocol, windows: number): ProtocolFacts {
   return {

@@ -122,6 +122,19 @@ export class ForwardRunner {
     return out;
   }
 
+  /**
+   * Runs with these non-weight feeds (e.g. the KV-cache decoder's input_ids, attention_mask,
+   * position_ids and past_key_values.*), the loaded weights added.
+   */
+  async runFeeds(feeds: Readonly<Record<string, OrtTensor>>, outputs?: readonly string[]): Promise<Record<string, OrtTensor>> {
+    try {
+      return await this.session.run({ ...this.weights, ...feeds }, outputs ? [...outputs] : [...this.outputs]);
+    } catch (e) {
+      const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+      throw new RuntimeError("run-failed", `${this.ckpt.weightsPath}: the forward pass failed on ${this.provider} (${msg})`);
+    }
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

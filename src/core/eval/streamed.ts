@@ -24,7 +24,7 @@ import { EvalError } from "./errors";
 import { LayerWeights, targetsOfLayer } from "./layerWeights";
 import { chooseMemory, type MemoryChoice } from "./memoryBudget";
 import { cosineRows } from "./metrics";
-import { makeBatches, type Batch, type ScoredWindow } from "./protocol";
+import { makeBatches, type Batch, type ScoredWindow } from "./windows";
 
 /** A model to score: a checkpoint, optionally with a sharing plan applied while reading (dense checkpoints). */
 export interface StreamedModel {

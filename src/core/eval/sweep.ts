@@ -13,10 +13,10 @@ import { computeMatchTable, unitCost } from "../share/match";
 import { planSharing } from "../share/plan";
 import type { MatchTable, Strategy } from "../share/types";
 import { EvalError } from "./errors";
-import { chooseForward, CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ForwardPath, type ProtocolFacts } from "./evaluate";
+import { chooseForward, CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ForwardPath } from "./evaluate";
 import { memoryBudgetBytes } from "./memoryBudget";
-import { runStreamed, type StreamedMemory } from "./streamed";
-import { checkWindowFits, type TextProtocol } from "./protocol";
+import { runStreamed } from "./streamed";
+import { checkWindowFits, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
@@ -43,37 +43,8 @@ export interface SweepOptions {
   readonly memoryBudgetGiB?: number;
 }
 
-export interface SweepRow {
-  readonly ratio: number;
-  readonly selected: number;
-  readonly savedUnits: number;
-  readonly chainedTargets: number;
-  /** Parameters and bytes of the compact checkpoint this plan writes. */
-  readonly parameters: number;
-  readonly bytes: number;
-  readonly nll: number;
-  readonly ppl: number;
-  /** KL(P_original ‖ P_shared) per predicted token. */
-  readonly kl: number;
-  readonly top1Agreement: number;
-  readonly hiddenCosine: number[];
-}
-
-export interface SweepResult {
-  readonly rows: SweepRow[];
-  readonly original: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
-  readonly tokens: number;
-  readonly protocol: ProtocolFacts;
-  readonly strategy: Strategy;
-  readonly granularity: Granularity;
-  /** "KL(P_original ‖ P_shared)" (method.md §6). */
-  readonly klDirection: string;
-  readonly provider: string;
-  readonly seconds: number;
-  /** Which forward ran; layer-streamed: every ratio in lockstep with the original, layers before a ratio's first changed layer computed once. */
-  readonly forward: ForwardPath;
-  readonly memory?: StreamedMemory;
-}
+import type { SweepResult, SweepRow } from "./results";
+export type { SweepResult, SweepRow };
 
 function checkRatios(ratios: readonly number[], layers: number): void {
   if (!Array.isArray(ratios) || ratios.length === 0) throw new EvalError("bad-option", "give at least one ratio, e.g. --ratios 0,0.1,0.2,0.3");

@@ -2,8 +2,7 @@
  * The checkpoint summary behind `headshare inspect` (CLI, worker job `headshare/inspect`, the
  * inspect view): architecture and sizes from the adapter, parameter and byte counts, parameters
  * per dtype, the attention's parameters, the tensor table, metadata, and for a compact headshare
- * checkpoint its sharing plan. The shape matches `inspectSchema` in src/protocol/webview.ts (plus
- * a few extra keys). Reads only headers and config.json.
+ * checkpoint its sharing plan. Its shape is `checkpointSummarySchema` (./summarySchema.ts). Reads only headers and config.json.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -15,63 +14,8 @@ import { isBufferTensor } from "./adapters/common";
 import { ModelError } from "./errors";
 import type { ModelSpec } from "./types";
 
-export interface TensorRow {
-  readonly name: string;
-  readonly dtype: string;
-  readonly shape: readonly number[];
-  readonly bytes: number;
-}
-
-export interface PlanSummary {
-  readonly ratio: number;
-  readonly selected: number;
-  readonly savedUnits: number;
-  readonly strategy: string;
-  readonly granularity: string;
-  readonly unitsPerLayer: number | null;
-  readonly parametersBefore: number | null;
-  readonly parametersAfter: number | null;
-  readonly targets: readonly { layer: number; unit: number; rootLayer: number; rootUnit: number; score: number }[];
-}
-
-export interface CheckpointSummary {
-  readonly path: string;
-  readonly weights: string;
-  readonly config: string | null;
-  readonly architecture: string | null;
-  readonly family: string | null;
-  readonly layers: number | null;
-  readonly heads: number | null;
-  readonly kvHeads: number | null;
-  readonly headDim: number | null;
-  readonly hidden: number | null;
-  readonly intermediate: number | null;
-  readonly vocab: number | null;
-  readonly tiedEmbeddings: boolean | null;
-  /** Stored parameters: elements of every tensor except buffers (causal masks, inv_freq, position ids). */
-  readonly parameters: number;
-  /** Buffers stored beside the parameters (not counted in `parameters`, counted in `bytes`). */
-  readonly buffers: { readonly tensors: number; readonly elements: number };
-  /** Stored tensor bytes (data region(s), headers excluded). */
-  readonly bytes: number;
-  /** Size of the weight file(s) on disk, headers included. */
-  readonly fileBytes: number;
-  /** dtype → parameters stored in it (buffers excluded). */
-  readonly dtypes: Readonly<Record<string, number>>;
-  /** Parameters of q/k/v/o weights and their biases, as stored; null without a model view. */
-  readonly attentionParameters: number | null;
-  readonly attentionShare: number | null;
-  readonly tensors: readonly TensorRow[];
-  readonly metadata: Readonly<Record<string, string>>;
-  /** Present (non-null) for a headshare checkpoint carrying `headshare.plan`. */
-  readonly plan: PlanSummary | null;
-  /** True when the attention tensors are stored compactly (`headshare.originalShapes`). */
-  readonly compact: boolean;
-  /** Dense parameter count of a compact checkpoint (from the original shapes), else = parameters. */
-  readonly denseParameters: number;
-  /** Why the model view could not be built (no config.json beside a bare file); the tensor table still shows. */
-  readonly modelError: string | null;
-}
+import type { CheckpointSummary, PlanSummary, TensorRow } from "./summarySchema";
+export type { CheckpointSummary, PlanSummary, TensorRow };
 
 const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null);
 const nat = (x: unknown): number | null => (typeof x === "number" && Number.isSafeInteger(x) && x >= 0 ? x : null);

@@ -12,7 +12,12 @@ export type Family = "llama" | "gpt2" | "bert" | "gpt-neox";
 export type Proj = "q" | "k" | "v" | "o";
 
 /** What a sharing unit is: a KV group (default; = one head for MHA) or one query head. */
-export type Granularity = "group" | "query-head";
+/** What one sharing unit is: a KV group (one head for multi-head attention) or one query head. */
+export const GRANULARITIES = ["group", "query-head"] as const;
+/** The attention projections (query, key, value, output): the one word for them across the code. */
+export const PROJECTIONS = ["q", "k", "v", "o"] as const;
+export type Projection = (typeof PROJECTIONS)[number];
+export type Granularity = (typeof GRANULARITIES)[number];
 
 /**
  * Where a unit's slice lives in a stored tensor: along `axis` (0 = rows, 1 = columns of a

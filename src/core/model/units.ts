@@ -11,9 +11,10 @@ import { DTYPE_SIZE, bytesToF32 } from "../safetensors/dtype";
 import type { TensorSource } from "../safetensors/types";
 import type { Checkpoint } from "./checkpoint";
 import { ModelError } from "./errors";
-import { type Granularity, type ModelSpec, type SliceRef, type UnitLayout, unitsPerLayer } from "./types";
+import { type Granularity, type ModelSpec, type Projection, type SliceRef, type UnitLayout, unitsPerLayer } from "./types";
 
-export type UnitProj = "q" | "k" | "v" | "o" | "qBias" | "kBias" | "vBias";
+/** A slice a unit owns: a projection's rows/columns, or a q/k/v bias. */
+export type UnitProj = Projection | "qBias" | "kBias" | "vBias";
 export const UNIT_PROJS: readonly UnitProj[] = ["q", "k", "v", "o", "qBias", "kBias", "vBias"];
 
 const one = (tensor: string, axis: 0 | 1, b: number, e: number): SliceRef => ({ tensor, axis, ranges: [[b, e]] });

@@ -9,7 +9,7 @@ import path from "node:path";
 import { DTYPE_SIZE, bytesToF32, isF32Convertible } from "./dtype";
 import { SafetensorsError } from "./errors";
 import { parseHeader, parseHeaderLength } from "./header";
-import { fileKey, markClosed, markOpen } from "./open-files";
+import { fileKey, markClosed, markOpen } from "./openFiles";
 import type { TensorInfo, TensorSource } from "./types";
 
 /** Largest single read() call; longer reads loop. */

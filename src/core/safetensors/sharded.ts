@@ -9,7 +9,7 @@ import path from "node:path";
 import { DTYPE_SIZE, numel } from "./dtype";
 import { assertInsideFolder } from "./contained";
 import { SafetensorsError } from "./errors";
-import { fileKey, isOpenForReading } from "./open-files";
+import { fileKey, isOpenForReading } from "./openFiles";
 import { openSafetensors } from "./reader";
 import type { TensorInfo, TensorSource, TensorToWrite } from "./types";
 import { writeSafetensors, writeTextAtomic, type WriteOptions } from "./writer";

@@ -11,7 +11,7 @@ import path from "node:path";
 import { cleanStaleTemps, tempPathFor } from "../output";
 import { DTYPE_SIZE, isDType, numel } from "./dtype";
 import { SafetensorsError } from "./errors";
-import { fileKey, isOpenForReading } from "./open-files";
+import { fileKey, isOpenForReading } from "./openFiles";
 import type { TensorToWrite } from "./types";
 
 export interface WriteOptions {

@@ -7,11 +7,8 @@
  * Pure (no node imports): callers read the file and pass the parsed JSON and its name.
  */
 import { MatchTableError } from "./errors";
-import type { MatchEntry, MatchTable, Strategy } from "./types";
-import type { Granularity } from "../model/types";
-
-const STRATEGIES: readonly Strategy[] = ["q", "k", "v", "qk", "qkv"];
-const GRANULARITIES: readonly Granularity[] = ["group", "query-head"];
+import { STRATEGIES, type MatchEntry, type MatchTable, type Strategy } from "./types";
+import { GRANULARITIES, type Granularity } from "../model/types";
 /** Cosines may exceed ±1 by rounding only. */
 const COS_SLACK = 1e-5;
 
@@ -69,6 +66,26 @@ function place(file: string, slots: (MatchEntry | undefined)[], L: number, U: nu
   slots[i] = e;
 }
 
+/**
+ * Checks a table already in memory (typed, e.g. built by a caller): layers and units, and every
+ * entry by the same rules as `parseMatchTable`, in slot order (entries[i] is target
+ * (layer i/U + 1, unit i mod U)), which the planner reads by index. Throws MatchTableError naming `file`.
+ */
+export function checkMatchEntries(table: MatchTable, file: string): void {
+  const { layers: L, unitsPerLayer: U, entries } = table ?? ({} as MatchTable);
+  if (!Number.isInteger(L) || L < 1 || !Number.isInteger(U) || U < 1 || !Array.isArray(entries) || entries.length !== (L - 1) * U) {
+    throw new MatchTableError("incomplete", file, "need integer layers ≥ 1, unitsPerLayer ≥ 1 and (layers-1)·units entries");
+  }
+  const slots: (MatchEntry | undefined)[] = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as MatchEntry | undefined, what = `entries[${i}]`;
+    if (!e || !isObj(e)) throw new MatchTableError("bad-entry", file, `${what} must be an object`);
+    checkCosine(file, what, e.score);
+    place(file, slots, L, U, e, what);
+    if (slots[i] !== e) throw new MatchTableError("bad-entry", file, `${what} is (layer ${e.layer}, unit ${e.unit}), not (layer ${Math.floor(i / U) + 1}, unit ${i % U}): entries must be sorted by (layer, unit)`);
+  }
+}
+
 function complete(file: string, slots: (MatchEntry | undefined)[], L: number, U: number): MatchEntry[] {
   for (let i = 0; i < slots.length; i++) {
     if (!slots[i]) {
@@ -90,7 +107,7 @@ function parseOurs(o: Obj, file: string): MatchTable {
   if ((L - 1) * U > 4_000_000) throw new MatchTableError("bad-field", file, `layers × unitsPerLayer = ${L * U} is implausibly large`);
   if (!Array.isArray(o.entries)) throw new MatchTableError("bad-field", file, `"entries" must be an array`);
   if (o.entries.length !== (L - 1) * U) {
-    throw new MatchTableError("incomplete", file, `"entries" has ${o.entries.length} rows, expected (layers−1)·unitsPerLayer = ${(L - 1) * U}`);
+    throw new MatchTableError("incomplete", file, `"entries" has ${o.entries.length} rows, expected (layers-1)·units = ${(L - 1) * U} (layers ${L}, unitsPerLayer ${U})`);
   }
   const slots: (MatchEntry | undefined)[] = new Array((L - 1) * U);
   o.entries.forEach((raw: unknown, i: number) => {
@@ -141,7 +158,6 @@ function parsePaper(o: Obj, file: string): MatchTable {
   const strategy = strategyOf(file, o.strategy);
   const L = posInt(file, o, "layers", 1);
   const H = posInt(file, o, "heads", 1);
-  if ((L - 1) * H > 4_000_000) throw new MatchTableError("bad-field", file, `layers × heads = ${L * H} is implausibly large`);
   if ((L - 1) * H > 4_000_000) throw new MatchTableError("bad-field", file, `layers × heads = ${L * H} is implausibly large`);
   if (!Array.isArray(o.targets)) throw new MatchTableError("bad-field", file, `"targets" must be an array of [layer, head, source_layer, source_head, cosine] rows`);
   const slots: (MatchEntry | undefined)[] = new Array((L - 1) * H);

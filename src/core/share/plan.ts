@@ -7,7 +7,8 @@
  *     → every selected target resolves transitively to its root (first unselected unit on
  *       its source chain) → exactly N units dropped.
  */
-import { PlanError } from "./errors";
+import { MatchTableError, PlanError } from "./errors";
+import { checkMatchEntries } from "./matchTable";
 import type { MatchTable, PlanTarget, SharingPlan } from "./types";
 
 /** Entry indices sorted by descending score, ties to the lower (layer, unit) (= lower index). */
@@ -43,18 +44,12 @@ export function maxRatio(layers: number): number {
 }
 
 function checkTable(table: MatchTable): void {
-  const { layers: L, unitsPerLayer: U, entries } = table ?? ({} as MatchTable);
-  if (!Number.isInteger(L) || L < 1 || !Number.isInteger(U) || U < 1 || !Array.isArray(entries) || entries.length !== (L - 1) * U) {
-    throw new PlanError("bad-table", "the match table is malformed (need integer layers ≥ 1, unitsPerLayer ≥ 1 and (layers−1)·unitsPerLayer entries); load it with parseMatchTable");
-  }
   if (orderCache.has(table)) return; // checked when its order was computed
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i];
-    const layer = Math.floor(i / U) + 1, unit = i % U;
-    if (!e || e.layer !== layer || e.unit !== unit || !Number.isInteger(e.sourceLayer) || e.sourceLayer < 0 || e.sourceLayer >= layer
-      || !Number.isInteger(e.sourceUnit) || e.sourceUnit < 0 || e.sourceUnit >= U || typeof e.score !== "number" || Number.isNaN(e.score)) {
-      throw new PlanError("bad-table", `match table entry ${i} is not (layer ${layer}, unit ${unit}) with a strictly lower source and a numeric score; load tables with parseMatchTable`);
-    }
+  try {
+    checkMatchEntries(table, "the match table");
+  } catch (e) {
+    if (e instanceof MatchTableError) throw new PlanError("bad-table", `${e.message}; load tables with parseMatchTable`);
+    throw e;
   }
 }
 

@@ -4,7 +4,8 @@
  * stored and in a strictly lower layer; storedFrom agrees with the targets). Pure.
  */
 import { PlanError } from "./errors";
-import type { PlanTarget, SharingPlan } from "./types";
+import { STRATEGIES, type PlanTarget, type SharingPlan } from "./types";
+import { GRANULARITIES } from "../model/types";
 
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
@@ -21,8 +22,8 @@ export function parseSharingPlan(json: unknown, where: string): SharingPlan {
   if (o.format !== "headshare.plan" || o.version !== 1) bad(`expected "format": "headshare.plan", "version": 1`);
   if (!isInt(o.layers, 1, 100_000) || !isInt(o.unitsPerLayer, 1, 100_000)) return bad("layers and unitsPerLayer must be positive integers");
   const L = o.layers, U = o.unitsPerLayer;
-  if (o.granularity !== "group" && o.granularity !== "query-head") bad(`granularity must be "group" or "query-head"`);
-  if (!["q", "k", "v", "qk", "qkv"].includes(o.strategy as string)) bad("unknown strategy");
+  if (!(GRANULARITIES as readonly unknown[]).includes(o.granularity)) bad(`granularity must be "group" or "query-head"`);
+  if (!(STRATEGIES as readonly unknown[]).includes(o.strategy)) bad("unknown strategy");
   if (typeof o.ratio !== "number" || !Number.isFinite(o.ratio) || o.ratio < 0 || o.ratio >= 1) bad("ratio must be in [0, 1)");
   if (!Array.isArray(o.targets) || o.targets.length > (L - 1) * U) return bad("targets must be an array of at most (L−1)·U entries");
   if (!Array.isArray(o.storedFrom) || o.storedFrom.length !== L) return bad(`storedFrom must have one row per layer (${L})`);

@@ -4,7 +4,9 @@
  */
 import type { Granularity } from "../model/types";
 
-export type Strategy = "q" | "k" | "v" | "qk" | "qkv";
+/** Which projections are compared to find similar units (the paper's choice: qk). */
+export const STRATEGIES = ["q", "k", "v", "qk", "qkv"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
 
 /** One target candidate: its best strictly-lower-layer source. */
 export interface MatchEntry {

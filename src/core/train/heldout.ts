@@ -13,21 +13,8 @@ import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import { TrainError } from "./errors";
 
-export interface HeldoutScore {
-  /** Mean NLL per predicted token (nats). */
-  readonly nll: number;
-  readonly ppl: number;
-  /** Predicted tokens. */
-  readonly tokens: number;
-  readonly documents: number;
-}
-
-export interface Comparison {
-  /** Mean KL(P_reference ‖ P_other) per predicted position (nats). */
-  readonly kl: number;
-  /** Fraction of positions where both models' argmax agree. */
-  readonly top1Agreement: number;
-}
+import type { Comparison, HeldoutScore } from "./results";
+export type { Comparison, HeldoutScore };
 
 export class HeldoutScorer {
   private constructor(

@@ -13,17 +13,15 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { bosId, loadTokenizer } from "../eval/tokenizer";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
-import type { Granularity } from "../model/types";
-import type { ProviderName } from "../runtime/ort";
 import { computeMatchTable } from "../share/match";
 import { planSharing } from "../share/plan";
 import { writeShared } from "../share/write";
-import type { SharingPlan, Strategy } from "../share/types";
+import type { SharingPlan } from "../share/types";
 import { BlockSampler, loadTextData } from "./data";
 import { TrainError } from "./errors";
+import { resolvePostShareOptions, type PostShareOptions } from "./postshareOptions";
 import { trainingForward, NLL } from "./forward";
-import { compareLogprobs, HeldoutScorer, type Comparison, type HeldoutScore } from "./heldout";
-import { DEFAULT_OPTIMIZER } from "./optimizer";
+import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "./heldout";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "./pairs";
 import { writeTrainedFiles } from "./save";
 import { addLiveStaging, checkOutputPath, OutputError, removeLiveStaging, tempPathFor } from "../output";
@@ -31,126 +29,8 @@ import { buildTrainGraph } from "./trainGraph";
 import { runTraining, Trainer, type StepEvent } from "./trainer";
 import { sampleSequences } from "./sample";
 
-/** A projection the weight loss can pull together. */
-export type Projection = "q" | "k" | "v" | "o";
-
-export interface PostShareOptions {
-  readonly ratio: number;
-  /**
-   * Where options left out come from: "default" (POSTSHARE_DEFAULTS, tuned for small models) or
-   * "paper" (method.md §5 exactly: POSTSHARE_DEFAULTS overridden by POSTSHARE_PAPER). Options given
-   * explicitly win over either.
-   */
-  readonly preset?: "default" | "paper";
-  readonly strategy?: Strategy;
-  readonly granularity?: Granularity;
-  /** Post-training text files. */
-  readonly text: readonly string[];
-  /** Held-out text files; otherwise the last `heldoutDocs` documents (or 20 %) of `text`. */
-  readonly heldout?: readonly string[];
-  readonly heldoutDocs?: number;
-  readonly steps?: number;
-  readonly lr?: number;
-  readonly warmupSteps?: number;
-  readonly minLrRatio?: number;
-  readonly beta1?: number;
-  readonly beta2?: number;
-  readonly eps?: number;
-  readonly weightDecay?: number;
-  readonly clipNorm?: number;
-  readonly lambdaLm?: number;
-  readonly lambdaW?: number;
-  readonly weightLoss?: "l2" | "mse";
-  /**
-   * Projections the weight loss pulls together. Default q, k, v, o: the final share also gives each
-   * target its root's o columns, so o is pulled too; `["q","k","v"]` is the paper's loss.
-   */
-  readonly regularize?: readonly Projection[];
-  /** What to post-train on: the text, sequences sampled from the original model, or both (default). */
-  readonly trainOn?: "text" | "sampled" | "both";
-  /** Sampled sequences (BOS + sampleLength − 1 tokens each) and their temperature. */
-  readonly sampleSequences?: number;
-  readonly sampleLength?: number;
-  readonly sampleTemperature?: number;
-  readonly batchSize?: number;
-  readonly seqLen?: number;
-  readonly accumulation?: number;
-  readonly seed?: number;
-  /** Which weights train: every weight, or only the attention projections. */
-  readonly trainable?: "all" | "attention";
-  /** Write the PostShare model here (DirectShare of the post-trained weights); omitted: metrics only. */
-  readonly outDir?: string;
-  /** Output layout (default compact: only stored units' slices; dense: ordinary HF shapes). */
-  readonly format?: "compact" | "dense";
-  readonly force?: boolean;
-  /** Another writer holds the output folder's lock: wait for it (true, or at most this many ms) instead of refusing. */
-  readonly wait?: boolean | number;
-  readonly checkpointFile?: string;
-  readonly checkpointEvery?: number;
-  readonly resumeFrom?: string;
-  readonly providers?: readonly ProviderName[] | "auto";
-  readonly intraOpThreads?: number;
-}
-
-/**
- * Defaults that work on stories260K (docs/training.md has the runs behind them). The paper's
- * lr 5e-5 / λ_w 0.5 barely moves a 260 k-parameter model in minutes: pairs start at a mean
- * relative distance ≈ 1.3, so the pull must dominate (λ_w 5) and the learning rate must be large
- * enough to close it (2e-3, cosine to 2e-5). Training only the attention projections on text
- * sampled from the original model plus the given text keeps the post-trained model from
- * memorising a small text. The weight loss pulls o as well as q, k, v: with the paper's q, k, v only,
- * the final share's swap of the unregularised o columns undoes the post-training (stories260K at
- * α = 0.5: PostShare ppl 13.37 vs DirectShare 12.24; with o: 6.33).
- */
-export const POSTSHARE_DEFAULTS = {
-  strategy: "qk" as Strategy,
-  granularity: "group" as Granularity,
-  steps: 800,
-  lr: 2e-3,
-  warmupSteps: 20,
-  minLrRatio: 0.01,
-  beta1: DEFAULT_OPTIMIZER.beta1,
-  beta2: DEFAULT_OPTIMIZER.beta2,
-  eps: DEFAULT_OPTIMIZER.eps,
-  weightDecay: 0,
-  clipNorm: 1,
-  lambdaLm: 0.5,
-  lambdaW: 5,
-  weightLoss: "l2" as const,
-  regularize: ["q", "k", "v", "o"] as readonly Projection[],
-  trainOn: "both" as "text" | "sampled" | "both",
-  sampleSequences: 512,
-  sampleLength: 128,
-  sampleTemperature: 1,
-  batchSize: 8,
-  seqLen: 128,
-  accumulation: 1,
-  seed: 1,
-  trainable: "attention" as "all" | "attention",
-};
-
-/**
- * method.md §5 (the paper's reference code): λ_lm = λ_w = 0.5, the unsquared Frobenius norm over q, k,
- * v, AdamW β 0.9/0.95, ε 1e-8, weight decay 0.1, lr 5e-5 with cosine decay (no warm-up, to 0), clipping
- * 1.0, the dense model (every weight) post-trained on the given text. Steps, batch and sequence length
- * are not fixed by §5 and keep POSTSHARE_DEFAULTS. docs/method.md tables both presets and why they differ.
- */
-export const POSTSHARE_PAPER = {
-  lr: 5e-5,
-  warmupSteps: 0,
-  minLrRatio: 0,
-  beta1: 0.9,
-  beta2: 0.95,
-  eps: 1e-8,
-  weightDecay: 0.1,
-  clipNorm: 1,
-  lambdaLm: 0.5,
-  lambdaW: 0.5,
-  weightLoss: "l2" as const,
-  regularize: ["q", "k", "v"] as readonly Projection[],
-  trainOn: "text" as "text" | "sampled" | "both",
-  trainable: "all" as "all" | "attention",
-} satisfies Partial<typeof POSTSHARE_DEFAULTS>;
+export { POSTSHARE_DEFAULTS, POSTSHARE_PAPER, resolvePostShareOptions, validatePostShareOptions, type PostShareOptions } from "./postshareOptions";
+export type { Projection } from "../model/types";
 
 export interface PostShareProgress {
   readonly phase: "load" | "match" | "evaluate" | "sample" | "train" | "write";
@@ -160,92 +40,18 @@ export interface PostShareProgress {
   readonly step?: StepEvent;
 }
 
-export interface LossCurveRow {
-  readonly step: number;
-  readonly lm: number;
-  readonly weight: number;
-  readonly lr: number;
-  readonly loss: number;
-  readonly gradNorm: number;
-  readonly tokensPerSecond: number;
-}
-
-export interface PostShareResult {
-  readonly model: string;
-  readonly ratio: number;
-  readonly strategy: Strategy;
-  readonly granularity: Granularity;
-  readonly selected: number;
-  readonly plan: SharingPlan;
-  readonly original: HeldoutScore;
-  readonly directShare: HeldoutScore;
-  /** The post-trained model before the final share. */
-  readonly postTrained: HeldoutScore;
-  readonly postShare: HeldoutScore;
-  readonly lossCurve: LossCurveRow[];
-  /** Mean over (target, root, q/k/v) of ‖W(t) − W(r)‖ / ‖W(r)‖, before and after post-training. */
-  readonly meanRelativePairDistance: { readonly before: number; readonly after: number };
-  /** The final share vs the post-trained model (what sharing changes at the end). */
-  readonly finalShare: Comparison;
-  /** DirectShare vs the original model, for comparison. */
-  readonly directShareVsOriginal: Comparison;
-  readonly steps: number;
-  readonly tokens: number;
-  readonly trainSeconds: number;
-  readonly tokensPerSecond: number;
-  readonly seconds: number;
-  readonly provider: ProviderName;
-  readonly heldoutDocuments: number;
-  readonly trainDocuments: number;
-  readonly options: Record<string, unknown>;
-  readonly outDir?: string;
-}
+import type { LossCurveRow, PostShareResult } from "./results";
+export type { LossCurveRow, PostShareResult };
 
 export interface PostShareHooks {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: PostShareProgress) => void;
 }
 
-function validate(o: PostShareOptions): void {
-  const bad = (m: string): never => { throw new TrainError("bad-options", `postshare: ${m}`); };
-  if (!(typeof o.ratio === "number" && o.ratio > 0 && o.ratio < 1)) bad(`--ratio must be a number in (0, 1), got ${o.ratio}`);
-  if (!Array.isArray(o.text) || o.text.length === 0) bad("give at least one post-training text file (--text FILE)");
-  const posInt = (k: string, v: number | undefined): void => { if (v !== undefined && (!Number.isInteger(v) || v < 1)) bad(`--${k} must be a positive integer, got ${v}`); };
-  posInt("sample-sequences", o.sampleSequences); posInt("sample-length", o.sampleLength);
-  if (o.sampleTemperature !== undefined && !(o.sampleTemperature > 0 && Number.isFinite(o.sampleTemperature))) bad(`--sample-temperature must be > 0, got ${o.sampleTemperature}`);
-  if (o.trainOn !== undefined && !["text", "sampled", "both"].includes(o.trainOn)) bad(`--train-on must be text, sampled or both, got ${String(o.trainOn)}`);
-  if (o.format !== undefined && o.format !== "compact" && o.format !== "dense") bad(`--format must be compact or dense, got ${String(o.format)}`);
-  posInt("steps", o.steps); posInt("batch-size", o.batchSize); posInt("seq-len", o.seqLen); posInt("accumulation", o.accumulation);
-  for (const [k, v] of [["lambda-lm", o.lambdaLm], ["lambda-w", o.lambdaW]] as const) if (v !== undefined && !(v >= 0 && Number.isFinite(v))) bad(`--${k} must be ≥ 0, got ${v}`);
-  if (o.lambdaLm === 0 && o.lambdaW === 0) bad("--lambda-lm and --lambda-w are both 0: nothing to train");
-  if (o.weightLoss !== undefined && o.weightLoss !== "l2" && o.weightLoss !== "mse") bad(`--weight-loss must be l2 or mse, got ${String(o.weightLoss)}`);
-  if (o.regularize !== undefined && (!Array.isArray(o.regularize) || o.regularize.length === 0 || o.regularize.some((p) => !["q", "k", "v", "o"].includes(p)) || new Set(o.regularize).size !== o.regularize.length)) {
-    bad(`--regularize must list some of q, k, v, o, each once (e.g. q,k,v,o; q,k,v is the paper's loss), got ${JSON.stringify(o.regularize)}`);
-  }
-  posInt("heldout-docs", o.heldoutDocs); posInt("checkpoint-every", o.checkpointEvery);
-  for (const [k, v] of [["checkpoint", o.checkpointFile], ["resume", o.resumeFrom]] as const) if (v !== undefined && (typeof v !== "string" || v.length === 0)) bad(`--${k} must be a file path, got ${JSON.stringify(v)}`);
-  if (o.trainable !== undefined && o.trainable !== "all" && o.trainable !== "attention") bad(`--trainable must be all or attention, got ${String(o.trainable)}`);
-  if (o.preset !== undefined && o.preset !== "default" && o.preset !== "paper") bad(`--preset must be default or paper, got ${String(o.preset)}`);
-  if (o.lr !== undefined && !(o.lr > 0 && Number.isFinite(o.lr))) bad(`--lr must be a positive number, got ${o.lr}`);
-  for (const [k, v] of [["beta1", o.beta1], ["beta2", o.beta2]] as const) if (v !== undefined && !(v >= 0 && v < 1)) bad(`--${k} must be in [0, 1), got ${v}`);
-  if (o.eps !== undefined && !(o.eps > 0 && Number.isFinite(o.eps))) bad(`--eps must be > 0, got ${o.eps}`);
-  if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) bad(`--weight-decay must be ≥ 0, got ${o.weightDecay}`);
-  if (o.clipNorm !== undefined && !(o.clipNorm >= 0 && Number.isFinite(o.clipNorm))) bad(`--clip-norm must be ≥ 0 (0 = no clipping), got ${o.clipNorm}`);
-  if (o.minLrRatio !== undefined && !(o.minLrRatio >= 0 && o.minLrRatio <= 1)) bad(`--min-lr-ratio must be in [0, 1] (the final learning rate ÷ --lr), got ${o.minLrRatio}`);
-  if (o.warmupSteps !== undefined && !(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) bad(`--warmup-steps must be an integer ≥ 0, got ${o.warmupSteps}`);
-}
-
 async function loadParams(ckpt: Checkpoint, inputs: readonly { input: string; tensor: string }[]): Promise<Map<string, Float32Array>> {
   const m = new Map<string, Float32Array>();
   for (const w of inputs) m.set(w.input, await ckpt.source.readF32(w.tensor));
   return m;
-}
-
-/** The options a run uses: POSTSHARE_DEFAULTS, then the preset's values, then every option given (validated). */
-export function resolvePostShareOptions(opts: PostShareOptions): typeof POSTSHARE_DEFAULTS & PostShareOptions {
-  validate(opts);
-  const preset = opts.preset === "paper" ? POSTSHARE_PAPER : {};
-  return { ...POSTSHARE_DEFAULTS, ...preset, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof POSTSHARE_DEFAULTS & PostShareOptions;
 }
 
 export async function postShare(model: string, opts: PostShareOptions, hooks: PostShareHooks = {}): Promise<PostShareResult> {

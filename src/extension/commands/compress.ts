@@ -14,13 +14,12 @@ import type { CheckpointFacts } from "../checkInput";
 import { ExtensionError, isCancel, messageOf } from "../errors";
 import { evalAgainst, resultTitle } from "../evalRun";
 import { resolveEvalText } from "../evalText";
-import { withJobNotification } from "../jobs";
-import { emptyReport, modelRef, postShareSummary } from "../mapping";
+import { withJobNotification } from "../runningJobs";
+import { emptyReport, modelRef, postShareSummary } from "../displayShapes";
 import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";
 import type { Evaluator } from "../panels/reportPanel";
-import type { JobParams } from "../../protocol/worker";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
 
@@ -143,7 +142,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
       let report: Report;
       if (o.method === "directshare") {
         const { table, cached } = await session.matchTable(job, model, o.strategy, o.granularity);
-        const r = await session.request(job, "headshare/share", { model, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, table: table as ShareTable });
+        const r = await session.request(job, "headshare/share", { model, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, table });
         wrote = true;
         report = shareReport(model, o, r, table);
         session.log.info(`compressed ${model} → ${o.out}: ${r.plan.selected} units shared (${cached ? "cached" : "new"} match table), ${((Date.now() - t0) / 1000).toFixed(2)} s`);
@@ -192,17 +191,14 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
 type ShareOut = import("../../protocol/worker").JobResult<"headshare/share">;
 
 function shareReport(model: string, o: { ratio: number; strategy: Strategy; granularity: Granularity; format: "compact" | "dense"; out: string }, r: ShareOut, table: MatchTable): Report {
-  const out = r.output as Record<string, unknown>;
-  const n = (k: string) => (typeof out[k] === "number" ? (out[k] as number) : null);
-  const pb = n("parametersBefore") ?? r.plan.parametersBefore, pa = n("parametersAfter") ?? r.plan.parametersAfter;
-  const bb = n("bytesBefore"), ba = n("bytesAfter");
+  const { parametersBefore: pb, parametersAfter: pa, bytesBefore: bb, bytesAfter: ba } = r.output;
   const U = table.unitsPerLayer;
   return {
     ...emptyReport({ model: modelRef(model), method: "directshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
     kind: "compress", table: table as Report["table"],
     output: o.out, format: o.format, provider: r.provider === "none" ? null : r.provider, seconds: r.seconds,
-    parameters: pb !== null && pa !== null ? { before: pb, after: pa } : null,
-    bytes: bb !== null && ba !== null ? { before: bb, after: ba } : null,
+    parameters: { before: pb, after: pa },
+    bytes: { before: bb, after: ba },
     selected: r.plan.selected, chainedTargets: r.plan.chainedTargets,
     weightSimilarity: { title: "Weight cosine to the best lower-layer unit", rows: table.layers, cols: U,
       values: Array.from({ length: table.layers * U }, (_, i) => (i < U ? null : table.entries[i - U]!.score)) },
@@ -213,5 +209,3 @@ export function describeFailure(e: unknown): string {
   return isCancel(e) ? "cancelled" : messageOf(e);
 }
 
-/** The protocol's (mutable) table type; the core's readonly MatchTable is the same data. */
-type ShareTable = JobParams<"headshare/share">["table"];

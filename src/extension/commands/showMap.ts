@@ -1,8 +1,8 @@
 /** Headshare: Show Sharing Map — the match table (computed once, cached) as a live heatmap. */
 import * as vscode from "vscode";
 import { openCheckpoint } from "../checkInput";
-import { withJobNotification } from "../jobs";
-import { modelRef } from "../mapping";
+import { withJobNotification } from "../runningJobs";
+import { modelRef } from "../displayShapes";
 import { pickModel } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import type { Session } from "../session";

@@ -8,7 +8,7 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import { messageOf } from "../errors";
-import { inspectData } from "../mapping";
+import { inspectData } from "../displayShapes";
 import type { Session } from "../session";
 import { connectWebview, saveExport, setupWebview } from "./webview";
 
@@ -25,7 +25,7 @@ function attachInspect(session: Session, webview: vscode.Webview, target: string
       return { view: "inspect", inspect: inspectData(r.summary) };
     } catch (e) {
       session.log.error(`inspect ${target}: ${messageOf(e)}`);
-      throw new Error(`Cannot inspect ${target}: ${messageOf(e)}`);
+      throw new Error(`Cannot inspect ${target}: ${messageOf(e)}`, { cause: e });
     }
   });
   conn.rpc.handle("webview/export", async (p) => ({ path: (await saveExport(p, path.dirname(target))) ?? null }));

@@ -14,9 +14,10 @@ import type { EvalSummary, MapInit } from "../../protocol/webview";
 import { ExtensionError, messageOf } from "../errors";
 import { evalAtRatio } from "../evalRun";
 import { resolveEvalText, TEXT_RULE } from "../evalText";
-import { modelRef } from "../mapping";
+import { modelRef } from "../displayShapes";
 import { requireTokenizer } from "../checkInput";
 import type { Session } from "../session";
+import { handleGenerate } from "./generateHost";
 import { sameText } from "./reportPanel";
 import { connectWebview, saveExport, setupWebview } from "./webview";
 import type { WebviewConnection } from "./webview";
@@ -73,6 +74,7 @@ export class MapPanel {
       return {};
     });
     rpc.on("webview/openLogs", () => session.log.show());
+    handleGenerate(session, this.conn, model, () => ({ kind: "ratio" }));
     panel.onDidDispose(() => this.dispose());
   }
 

@@ -17,9 +17,10 @@ import { isCancel, messageOf } from "../errors";
 import { resolveEvalText, textRef, TEXT_RULE } from "../evalText";
 import type { EvalText, TextMode } from "../evalText";
 import { resultTitle } from "../evalRun";
-import type { Job } from "../jobs";
+import type { Job } from "../runningJobs";
 import { duration } from "../progressText";
 import type { Session } from "../session";
+import { handleGenerate } from "./generateHost";
 import { connectWebview, saveExport, setupWebview } from "./webview";
 import type { WebviewConnection } from "./webview";
 
@@ -87,6 +88,7 @@ export class ReportPanel {
       return {};
     });
     conn.rpc.on("webview/openLogs", () => session.log.show());
+    handleGenerate(session, conn, report.model.path, () => (report.output ? { kind: "checkpoint", path: report.output, label: path.basename(report.output) } : { kind: "ratio" }));
     panel.onDidDispose(() => { if (ReportPanel.last === this) ReportPanel.last = undefined; conn.dispose(); });
   }
 

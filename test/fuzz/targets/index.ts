@@ -7,7 +7,6 @@ import { protocolTargets } from "./protocol";
 import { shareTargets } from "./share";
 import { sharedSeedTarget } from "./sharedSeeds";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const ALL_TARGETS: readonly FuzzTarget<any>[] = [
   ...safetensorsTargets,
   sharedSeedTarget,

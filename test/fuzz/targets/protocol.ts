@@ -14,9 +14,9 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { envelopeSchema, type Envelope } from "../../../src/protocol/envelope";
 import { Rpc, RpcError } from "../../../src/protocol/rpc";
-import { fromWebviewSchema, hostSide, MAX_EXPORT_CHARS, toWebviewSchema, webviewSide } from "../../../src/protocol/webview";
+import { hostSide, MAX_EXPORT_CHARS, webviewSide } from "../../../src/protocol/webview";
 import { clientSide, workerRequests, workerSide, type WorkerJob } from "../../../src/protocol/worker";
-import { jobTable } from "../../../src/worker/jobs";
+import { jobTable } from "../../../src/worker/jobTable";
 import { serveWorker, type JobTable } from "../../../src/worker/serve";
 import type { FuzzTarget } from "../harness";
 import { applyJsonOps, jsonOpArb, sameValue, weirdJsonArb } from "../jsonMutate";
@@ -179,54 +179,20 @@ const clientTarget: FuzzTarget<ClientCase> = {
   label: (_c, r) => ((r as { outcome?: { ok: boolean; err?: { code?: string } } }).outcome?.ok ? "request resolved with a valid result" : `request rejected (${(r as { outcome?: { err?: { code?: string } } }).outcome?.err?.code === "disposed" ? "nothing valid arrived" : "error reply or invalid result"})`),
 };
 
-const fromWebviewSeeds: unknown[] = [
-  { type: "ready" }, { type: "cancel" }, { type: "openLogs" },
-  { type: "export", format: "png", suggestedName: "sharing-map.png", data: "iVBORw0KGgo=" },
-  { type: "export", format: "json", suggestedName: "plan.json", data: "{}" },
-  { type: "quickEval", ratio: 0.3 }, { type: "compress", ratio: 0.5 },
-];
-const toWebviewSeeds: unknown[] = [
-  { type: "busy", job: "headshare/match #1", message: "matching", fraction: 0.5 },
-  { type: "error", job: "headshare/share #2", message: "failed" },
-  { type: "exported", path: "/tmp/x.png" },
-];
-
-const webviewTarget: FuzzTarget<{ dir: "from" | "to"; value: unknown }> = {
-  name: "protocol.webview-messages",
-  weight: 6,
-  arb: fc.record({
-    dir: fc.constantFrom<"from" | "to">("from", "to"),
-    value: fc.oneof(
-      { weight: 1, arbitrary: weirdJsonArb },
-      { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...fromWebviewSeeds, ...toWebviewSeeds), fc.array(jsonOpArb, { maxLength: 3 })).map(([v, ops]) => applyJsonOps(v, ops)) },
-      { weight: 1, arbitrary: fc.record({ type: fc.constant("export"), format: fc.constantFrom("svg", "png"), suggestedName: fc.oneof(fc.constantFrom("..", ".", "...", "a/b.png", "../x.png", "a\\b.png", "x.png\u0000", ".hidden.png", "-rf"), fc.string({ maxLength: 10 })), data: fc.constant("x") }) },
-    ),
-  }),
-  run(c) {
-    const r = (c.dir === "from" ? fromWebviewSchema : toWebviewSchema).safeParse(c.value);
-    return r.success ? r.data : null;
-  },
-  check(c, r) {
-    if (r === null || c.dir === "to") return;
-    const m = r as { type: string; suggestedName?: string; data?: string; ratio?: number };
-    if (m.type === "export") {
-      assert.ok(/^[\w.-]+$/.test(m.suggestedName!) && !/^\.+$/.test(m.suggestedName!), `an export name that is not a plain file name was accepted: ${JSON.stringify(m.suggestedName)}`);
-      assert.ok(m.data!.length <= MAX_EXPORT_CHARS);
-    }
-    if (m.ratio !== undefined) assert.ok(m.ratio >= 0 && m.ratio <= 1);
-  },
-  label: (c, r) => `${c.dir === "from" ? "webview→host" : "host→webview"} ${r === null ? "rejected" : "accepted"}`,
-};
-
 // ---------------------------------------------------------------- the webview boundary's Rpc (both ends)
 
-const exportSeed = { format: "png", suggestedName: "sharing-map.png", data: "iVBORw0KGgo=" };
+const exportSeeds = [{ format: "png", suggestedName: "sharing-map.png", data: "iVBORw0KGgo=" }, { format: "json", suggestedName: "plan.json", data: "{}" }];
+/** Export params with the names a hostile page might try. */
+const exportParamsArb = fc.oneof(
+  fc.constantFrom(...exportSeeds),
+  fc.record({ format: fc.constantFrom("svg", "png"), suggestedName: fc.oneof(fc.constantFrom("..", ".", "...", "a/b.png", "../x.png", "a\\b.png", "x.png\u0000", ".hidden.png", "-rf"), fc.string({ maxLength: 10 })), data: fc.constant("x") }),
+);
 const hostRequestArb: fc.Arbitrary<unknown> = fc.record({
   id: fc.oneof(fc.nat({ max: 5 }), weirdJsonArb),
   req: fc.oneof(
     fc.constant({ method: "webview/ready", params: {} }),
     fc.record({ method: fc.constantFrom("webview/quickEval", "webview/compress"), params: fc.record({ ratio: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), weirdJsonArb) }) }),
-    fc.record({ method: fc.constant("webview/export"), params: fc.constant(exportSeed) }),
+    fc.record({ method: fc.constant("webview/export"), params: exportParamsArb }),
     fc.record({ method: fc.constantFrom("webview/openLogs", "webview/init", "webview/progress", "webview/nope"), params: fc.constant({}) }),
   ),
   kind: fc.constantFrom("request", "request", "event", "cancel"),
@@ -238,7 +204,7 @@ const HOST_REQUESTS = Object.keys(hostSide.requests) as (keyof typeof hostSide.r
 
 const hostTarget: FuzzTarget<HostCase> = {
   name: "protocol.webview-host-receive",
-  weight: 4,
+  weight: 8,
   arb: fc.record({ messages: fc.array(fc.oneof(hostRequestArb, rawMessageArb), { minLength: 1, maxLength: 3 }), behaviour: fc.constantFrom<Behaviour>("invalid-result", "throw-typed", "throw-huge", "throw-odd", "throw-null") }),
   async run(c) {
     const sent: Envelope[] = [];
@@ -256,7 +222,15 @@ const hostTarget: FuzzTarget<HostCase> = {
   check(c, r) {
     const { sent, calls, events, copies } = r as { sent: Envelope[]; calls: { method: keyof typeof hostSide.requests; params: unknown }[]; events: unknown[]; copies: unknown[] };
     c.messages.forEach((m, i) => assert.ok(sameValue(m, copies[i]), "a received message was modified"));
-    for (const call of calls) assert.ok(hostSide.requests[call.method].params.safeParse(call.params).success, `${call.method} ran with params its schema rejects`);
+    for (const call of calls) {
+      assert.ok(hostSide.requests[call.method].params.safeParse(call.params).success, `${call.method} ran with params its schema rejects`);
+      const p = call.params as { suggestedName?: string; data?: string; ratio?: number };
+      if (call.method === "webview/export") {
+        assert.ok(/^[\w.-]+$/.test(p.suggestedName!) && !/^\.+$/.test(p.suggestedName!), `an export name that is not a plain file name was accepted: ${JSON.stringify(p.suggestedName)}`);
+        assert.ok(p.data!.length <= MAX_EXPORT_CHARS);
+      }
+      if (p.ratio !== undefined) assert.ok(p.ratio >= 0 && p.ratio <= 1);
+    }
     for (const e of events) assert.ok(hostSide.events["webview/openLogs"].safeParse(e).success, "openLogs listener saw invalid params");
     const requestLike = c.messages.filter((m) => isObj(m) && m.kind === "request" && "params" in m && Number.isSafeInteger(m.id) && (m.id as number) >= 0 && typeof m.method === "string" && m.method.length >= 3 && m.method.length <= 120 && METHOD_NAME.test(m.method));
     assert.equal(sent.filter((s) => s.kind === "result" || s.kind === "error").length, requestLike.length, "one reply per request");
@@ -329,4 +303,4 @@ const realJobsTarget: FuzzTarget<{ messages: readonly unknown[] }> = {
   label: (_c, r) => `${(r as Envelope[]).filter((s) => s.kind === "result").length ? "some job succeeded" : "all rejected or failed (typed)"}`,
 };
 
-export const protocolTargets = [workerTarget, clientTarget, webviewTarget, hostTarget, webviewEventTarget, realJobsTarget];
+export const protocolTargets = [workerTarget, clientTarget, hostTarget, webviewEventTarget, realJobsTarget];

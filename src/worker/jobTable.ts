@@ -7,16 +7,18 @@ import { computeDevices } from "../core/runtime/devices";
 import path from "node:path";
 import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
-import { makeProtocol } from "../core/eval/protocol";
+import { makeProtocol } from "../core/eval/windows";
 import { openCheckpoint, type Checkpoint } from "../core/model/checkpoint";
 import { inspectCheckpoint } from "../core/model/summary";
 import { sweep } from "../core/eval/sweep";
 import { unitsPerLayer } from "../core/model/types";
 import { computeMatchTable } from "../core/share/match";
 import { planSharing } from "../core/share/plan";
+import { compactPlanProblem } from "../core/share/planCheck";
 import type { MatchTable } from "../core/share/types";
 import { expandCompact, writeShared } from "../core/share/write";
 import { postShare } from "../core/train/postshare";
+import { exportJob, generateJob } from "./exportJob";
 import { readRegularFile, RegularFileError } from "../core/safetensors/regularFile";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
@@ -118,7 +120,7 @@ export const jobTable: JobTable = {
   "headshare/inspect": {
     label: base,
     async run(p) {
-      return { summary: await inspectCheckpoint(p.model), provider: "none" };
+      return { summary: { ...await inspectCheckpoint(p.model), planError: await compactPlanProblem(p.model) }, provider: "none" };
     },
   },
 
@@ -241,4 +243,7 @@ export const jobTable: JobTable = {
       return { plan: planSharing(p.table, p.ratio), provider: "none" };
     },
   },
+
+  "headshare/export": exportJob,
+  "headshare/generate": generateJob,
 };

@@ -16,7 +16,7 @@ import {
   type ClientSide, type JobParams, type JobResult, type Progress, type WorkerJob, type WorkerSide, type WorkerStatus,
 } from "../protocol/worker";
 import { cgroupMemory, modelWeightBytes, oomReport, type CgroupMemory } from "./memoryLimit";
-import type { Providers } from "./serve";
+import type { Providers } from "../protocol/common";
 
 /** The worker's status as the client sees it: the worker's own pushes, plus "stopped" when none runs. */
 export type ClientStatus = WorkerStatus | { readonly state: "stopped"; readonly provider: WorkerStatus["provider"]; readonly message?: string };
