@@ -13,7 +13,7 @@ import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { compactAssembler, type CompactShapes } from "./compact";
 import { WeightInputs } from "./weightInputs";
 
-const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
+export const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
   gelu_new: "tanh", gelu_pytorch_tanh: "tanh", gelu_fast: "tanh", gelu: "erf",
 };
 

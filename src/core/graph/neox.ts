@@ -16,12 +16,12 @@ import { WeightInputs } from "./weightInputs";
 
 const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = { gelu: "erf", gelu_new: "tanh", gelu_fast: "tanh", gelu_pytorch_tanh: "tanh" };
 
-interface NeoxNames {
+export interface NeoxNames {
   readonly embed: string; readonly lnF: string; readonly lnFBias: string; readonly head: string;
   readonly layers: readonly Readonly<Record<"ln1" | "ln1b" | "ln2" | "ln2b" | "qkv" | "qkvb" | "dense" | "denseb" | "fc" | "fcb" | "proj" | "projb", string>>[];
 }
 
-function neoxNames(spec: ModelSpec, src: TensorLookup, file: string): NeoxNames {
+export function neoxNames(spec: ModelSpec, src: TensorLookup, file: string): NeoxNames {
   const need = (n: string, what: string): string => {
     if (!src.has(n)) throw new OnnxError("bad-graph", `${file}: the ${what} tensor "${n}" is missing; the checkpoint does not match its config.json`);
     return n;
