@@ -22,6 +22,7 @@ import { BlockSampler, OrderedSampler } from "../src/core/train/data";
 import { exportPostShareJob } from "../src/core/train/job/export";
 import { JOB_FILE, ORDER_FILE, readJobArray, readJobFile } from "../src/core/train/job/format";
 import { importPostShareJob, readJobMetrics } from "../src/core/train/job/import";
+import { runJobHere } from "../src/core/train/job/runHere";
 import { postShare, type PostShareOptions } from "../src/core/train/postshare";
 import { sharedPath, sharedSkip } from "./helpers/shared";
 import { torchPython, torchSkip } from "./helpers/torch";
@@ -118,6 +119,11 @@ test("train-job: stories260K, 40 steps on 2 gloo ranks = headshare's trainer; 1/
       }
     }
     console.log(`# train.py (2 ranks, ZeRO-1) vs headshare's trainer: worst relative difference of lm/weight over 40 steps ${worst.toExponential(2)}`);
+
+    // headshare's own trainer on the job's files (OrderedSampler over tokens.bin/order.bin) replays its postshare run exactly.
+    const here = await runJobHere({ jobDir: job, outDir: path.join(dir, "here"), ...RT });
+    assert.deepEqual(here.curve.map((e) => [e.lm, e.weight, e.lr]), ref.lossCurve.map((e) => [e.lm, e.weight, e.lr]));
+    assert.deepEqual((await readJobMetrics(path.join(dir, "here", "metrics.jsonl"))).map((e) => e.lm), ref.lossCurve.map((e) => e.lm));
 
     const two = await readAll(path.join(job, "run", "model.safetensors"));
     // 1 rank, stopped after 20 steps with a checkpoint and resumed to 40; 2 ranks with plain DDP.

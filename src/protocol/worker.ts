@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
+import { postShareImportParamsSchema, postShareImportResultSchema, postShareJobParamsSchema, postShareJobResultSchema } from "./workerPostShareJob";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
 import type { ProtocolSide } from "./rpc";
@@ -95,6 +96,10 @@ export const workerRequests = {
   "headshare/sweep": { params: sweepParamsSchema, result: sweepResultSchema },
   /** PostShare: match, plan, post-train with the weight loss, share, compare. */
   "headshare/postshare": { params: postShareParamsSchema, result: postShareResultSchema },
+  /** PostShare job for a PyTorch cluster: plan, data order, train.py, launch.sh, README (src/core/train/job/). */
+  "headshare/postshareJob": { params: postShareJobParamsSchema, result: postShareJobResultSchema },
+  /** A PostShare job's trained weights: checks, held-out metrics, final share written. */
+  "headshare/postshareImport": { params: postShareImportParamsSchema, result: postShareImportResultSchema },
   /** Abort every job and exit after answering. */
   "headshare/shutdown": { params: shutdownParams, result: shutdownResult },
 } as const;

@@ -29,6 +29,7 @@ import {
   type JobFile,
 } from "./format";
 import { jobAsset, launchScript, jobReadme } from "./files";
+import { memoryTable, type MemoryRow } from "./memory";
 
 export interface PostShareJobOptions extends Omit<PostShareOptions, "outDir" | "format" | "checkpointFile" | "checkpointEvery" | "resumeFrom"> {
   /** The job folder (new, or replaced with `force`). */
@@ -42,6 +43,10 @@ export interface PostShareJobResult {
   readonly outDir: string;
   readonly job: JobFile;
   readonly files: readonly string[];
+  /** Memory per rank for 1 … 64 ranks (README's table). */
+  readonly memory: readonly MemoryRow[];
+  /** The provider the match table ran on. */
+  readonly provider: string | undefined;
   readonly seconds: number;
 }
 
@@ -148,7 +153,7 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
       for (const [name, content, mode] of files) await fs.writeFile(path.join(tmp, name), content, mode ? { mode } : {});
       await replaceFolder(tmp, out);
       progress({ phase: "write", done: 1, total: 1 });
-      return { outDir: out, job, files: files.map((f) => f[0]), seconds: (performance.now() - t0) / 1000 };
+      return { outDir: out, job, files: files.map((f) => f[0]), memory: memoryTable(job), provider: table.source?.provider, seconds: (performance.now() - t0) / 1000 };
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }

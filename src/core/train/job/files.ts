@@ -19,6 +19,14 @@ export async function jobAsset(name: string): Promise<string> {
   throw new TrainError("bad-options", `assets/postshare-job/${name} is missing from this headshare installation (looked above ${__dirname}); reinstall headshare`);
 }
 
+/** Bytes in decimal units with 3 significant digits (GB for a 7B model, MB for a test model). */
+export function size(b: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (b >= 1000 && i < units.length - 1) { b /= 1000; i++; }
+  return `${b.toPrecision(3)} ${units[i]}`;
+}
+
 const shq = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
 
 export function launchScript(job: JobFile): string {
@@ -26,27 +34,27 @@ export function launchScript(job: JobFile): string {
 # PostShare job (headshare): ${job.modelSummary.architecture}, ratio ${job.plan.ratio}, ${job.plan.targets} shared units, ${job.schedule.steps} steps.
 # One node: NPROC ranks (one per GPU), rendezvous on this machine. Extra arguments go to train.py
 # (e.g. --no-zero, --fsdp, --resume, --out DIR); see README.md.
+# MODEL: the model folder on this machine (default: the path given at export, relative to where you run this).
 set -euo pipefail
-cd "$(dirname "$0")"
+JOB="$(cd "$(dirname "$0")" && pwd)"
 NPROC="\${NPROC:-8}"
 MODEL="\${MODEL:-${job.model}}"
-torchrun --standalone --nproc_per_node="$NPROC" train.py job.json --model "$MODEL" "$@"
+torchrun --standalone --nproc_per_node="$NPROC" "$JOB/train.py" "$JOB/job.json" --model "$MODEL" "$@"
 
 # Several nodes: run this on every node, NODE_RANK = 0 … NNODES−1, MASTER_ADDR = node 0's address
 # (the model folder and this job folder must be readable on every node; --out on a shared file system).
 # torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --nproc_per_node="$NPROC" \\
 #   --rdzv_backend=c10d --rdzv_endpoint="$MASTER_ADDR:29500" --rdzv_id=headshare-postshare \\
-#   train.py job.json --model "$MODEL" "$@"
+#   "$JOB/train.py" "$JOB/job.json" --model "$MODEL" "$@"
 
 # Without torchrun (one machine, N ranks started by train.py itself; CPU uses gloo):
-# python3 train.py job.json --model ${shq(job.model)} --local-ranks 2
+# python3 "$JOB/train.py" "$JOB/job.json" --model ${shq(job.model)} --local-ranks 2
 `;
 }
 
 export function jobReadme(job: JobFile): string {
   const s = job.schedule, p = job.plan, m = job.modelSummary;
-  const gb = (b: number): string => `${(b / 1e9).toFixed(1)} GB`;
-  const rows = memoryTable(job).map((r) => `| ${r.ranks} | ${r.perRank} | ${gb(r.ddp)} | ${gb(r.zero)} | ${gb(r.activations)} |`).join("\n");
+  const rows = memoryTable(job).map((r) => `| ${r.ranks} | ${r.perRank} | ${size(r.ddp)} | ${size(r.zero)} | ${r.activations ? size(r.activations) : "—"} |`).join("\n");
   return `# PostShare job: ${m.architecture}, ratio ${p.ratio}
 
 Exported by ${job.createdBy} from \`${job.model}\` (${(m.parameters / 1e6).toFixed(1)} M parameters, ${m.dtype}).
@@ -78,7 +86,7 @@ Several nodes: see the commented torchrun line in \`launch.sh\` (run it on every
 without torchrun: \`python3 train.py job.json --local-ranks N\` (gloo on CPU).
 
 The ${s.batchSize} sequences of each micro-batch are split between the ranks, so the world size must divide ${s.batchSize}
-(export with a larger \`--batch-size\`, or use \`--accumulation\`, for more ranks). Options of train.py:
+(export the job with a larger \`--batch-size\` for more ranks). Options of train.py:
 \`--model PATH\` (where the model is on this machine), \`--out DIR\`, \`--no-zero\` (plain DDP), \`--fsdp\`
 (PyTorch ≥ 2: FullyShardedDataParallel instead of DDP + ZeRO-1), \`--checkpoint-every N\`, \`--resume\`
 (continue from the last checkpoint in \`run/checkpoints/\`, same world size), \`--grad-checkpoint\`
