@@ -6,6 +6,7 @@
  */
 import * as vscode from "vscode";
 import { compressCommand } from "./commands/compress";
+import { exportPostShareJobCommand, importPostShareJobCommand } from "./commands/postshareJob";
 import { inspectCommand } from "./commands/inspect";
 import { quickEvalCommand } from "./commands/quickEval";
 import { showMapCommand } from "./commands/showMap";
@@ -57,6 +58,8 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       command("headshare.quickEval", (uri: vscode.Uri | undefined, opts?: Parameters<typeof quickEvalCommand>[2]) => quickEvalCommand(s, uri, opts)),
       command("headshare.sweep", (uri: vscode.Uri | undefined, opts?: Parameters<typeof sweepCommand>[2]) => sweepCommand(s, uri, opts)),
       command("headshare.inspect", (uri: vscode.Uri | undefined) => inspectCommand(s, uri)),
+      command("headshare.exportPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportPostShareJobCommand>[2]) => exportPostShareJobCommand(s, uri, opts)),
+      command("headshare.importPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof importPostShareJobCommand>[2]) => importPostShareJobCommand(s, uri, opts)),
       vscode.commands.registerCommand("headshare.showLogs", () => s.log.show()),
       vscode.commands.registerCommand("headshare.cancel", () => {
         const n = s.jobs.cancel();

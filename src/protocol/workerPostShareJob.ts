@@ -50,7 +50,7 @@ export const postShareImportParamsSchema = z.object({
 
 const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
 const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
-export const jobMetricsRowSchema = z.object({ step: count, lm: finite, weight: finite, loss: finite, lr: finite, gradNorm: finite });
+export const jobMetricsRowSchema = z.object({ step: count, lm: finite, weight: finite, loss: finite, lr: finite, gradNorm: finite, seconds: z.number().nonnegative() });
 
 export const postShareImportResultSchema = z.object({
   model: z.string(),

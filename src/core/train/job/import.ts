@@ -41,9 +41,14 @@ export interface PostShareImportOptions {
   readonly intraOpThreads?: number;
 }
 
+/** One line of metrics.jsonl (train.py rank 0, or runJobHere). */
 export interface JobMetricsRow {
   readonly step: number; readonly lm: number; readonly weight: number; readonly loss: number; readonly lr: number; readonly gradNorm: number;
+  /** Since the run (or its resume) started. */
+  readonly seconds: number;
 }
+
+const METRIC_KEYS = ["step", "lm", "weight", "loss", "lr", "gradNorm", "seconds"] as const;
 
 export interface PostShareImportResult {
   readonly model: string;
@@ -74,13 +79,15 @@ export async function readJobMetrics(file: string): Promise<JobMetricsRow[]> {
   const rows: JobMetricsRow[] = [];
   text.split("\n").forEach((line, i) => {
     if (!line.trim()) return;
-    let r: JobMetricsRow;
+    let r: Record<string, unknown>;
     try {
-      r = JSON.parse(line) as JobMetricsRow;
+      r = JSON.parse(line) as Record<string, unknown>;
     } catch {
       throw new TrainError("bad-job", `line ${i + 1} is not JSON; the metrics file is damaged`, file);
     }
-    rows.push({ step: r.step, lm: r.lm, weight: r.weight, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm });
+    const missing = METRIC_KEYS.filter((k) => typeof r[k] !== "number" || !Number.isFinite(r[k]));
+    if (missing.length) throw new TrainError("bad-job", `line ${i + 1} lacks finite ${missing.join(", ")}; the metrics file is damaged or not from train.py`, file);
+    rows.push(Object.fromEntries(METRIC_KEYS.map((k) => [k, r[k] as number])) as unknown as JobMetricsRow);
   });
   return rows;
 }
