@@ -54,7 +54,7 @@ torchrun --standalone --nproc_per_node="$NPROC" "$JOB/train.py" "$JOB/job.json" 
 
 export function jobReadme(job: JobFile): string {
   const s = job.schedule, p = job.plan, m = job.modelSummary;
-  const rows = memoryTable(job).map((r) => `| ${r.ranks} | ${r.perRank} | ${size(r.ddp)} | ${size(r.zero)} | ${r.activations ? size(r.activations) : "—"} |`).join("\n");
+  const rows = memoryTable(job).map((r) => `| ${r.ranks} | ${r.perRank} | ${size(r.ddp)} | ${size(r.zero)} | ${r.activations ? size(r.activations) : "—"} | ${r.activationsCheckpointed ? size(r.activationsCheckpointed) : "—"} |`).join("\n");
   return `# PostShare job: ${m.architecture}, ratio ${p.ratio}
 
 Exported by ${job.createdBy} from \`${job.model}\` (${(m.parameters / 1e6).toFixed(1)} M parameters, ${m.dtype}).
@@ -104,11 +104,13 @@ are not tested there.
 
 Trainable weights are kept in float32 (master weights), frozen ones in their stored dtype; gradients
 float32; AdamW keeps two float32 moments per trainable parameter. Plain DDP holds all of it on every
-rank; ZeRO-1 shards the AdamW moments across the ranks. Activations are a rough estimate for
-${s.batchSize} / ranks sequences of ${s.seqLen} tokens in bf16 (logits in float32); \`--grad-checkpoint\` cuts most of them.
+rank; ZeRO-1 shards the AdamW moments across the ranks (per-rank totals: add the activations).
+Activations are a rough estimate, not a measurement, for ${s.batchSize} / ranks sequences of ${s.seqLen} tokens in bf16
+(logits in float32) with PyTorch ≥ 2's fused attention; PyTorch 1.x keeps the S × S attention probabilities
+too (about ${size(4 * job.forward.heads * s.seqLen * job.forward.layers)} more per token).
 
-| ranks | sequences per rank | DDP | ZeRO-1 | activations (≈) |
-| --- | --- | --- | --- | --- |
+| ranks | sequences per rank | state, DDP | state, ZeRO-1 | activations (≈) | with \`--grad-checkpoint\` (≈) |
+| --- | --- | --- | --- | --- | --- |
 ${rows}
 `;
 }

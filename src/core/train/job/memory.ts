@@ -1,8 +1,10 @@
 /**
  * Memory per rank of a PostShare job as train.py lays it out (README table): frozen weights in their
  * stored dtype, trainable weights, gradients and AdamW's two moments in float32; ZeRO-1 shards the
- * moments over the ranks. Activations are an estimate (bf16 saved tensors of the manual attention,
- * float32 logits and log-softmax), not a measurement.
+ * moments over the ranks. Activations are an estimate, not a measurement: bf16 tensors saved for
+ * backward with fused attention (PyTorch ≥ 2 on CUDA: scaled_dot_product_attention, no S × S
+ * probabilities kept) plus float32 logits and log-softmax; with --grad-checkpoint only each layer's
+ * input is kept (and one layer's tensors while it is recomputed).
  */
 import { DTYPE_SIZE } from "../../safetensors/dtype";
 import type { DType } from "../../safetensors/types";
@@ -15,6 +17,8 @@ export interface MemoryRow {
   readonly ddp: number;
   readonly zero: number;
   readonly activations: number;
+  /** With --grad-checkpoint. */
+  readonly activationsCheckpointed: number;
 }
 
 /** Bytes of state per rank for `ranks` ranks: [plain DDP, ZeRO-1] (activations excluded). */
@@ -30,12 +34,13 @@ export function stateBytes(job: JobFile, ranks: number): { ddp: number; zero: nu
   return { ddp: base + 8 * t, zero: base + (8 * t) / ranks };
 }
 
-/** Activation bytes of one rank's micro-batch of `b` sequences (estimate). */
-export function activationBytes(job: JobFile, b: number): number {
+/** Activation bytes of one rank's micro-batch of `b` sequences (estimate): [plain, with --grad-checkpoint]. */
+export function activationBytes(job: JobFile, b: number): [number, number] {
   const f = job.forward, S = job.schedule.seqLen;
   const mlp = f.family === "llama" ? 3 * (job.tensors[f.layerNames[0]?.up ?? ""]?.[1]?.[0] ?? 4 * f.hidden) : 2 * 4 * f.hidden;
-  const perLayer = 2 * (8 * f.hidden + mlp) + 2 * 2 * f.heads * S;   // bf16 saved inputs/outputs + scores and probs per query
-  return b * S * (f.layers * perLayer + 3 * 4 * f.vocab);
+  const perLayer = 2 * (8 * f.hidden + mlp);   // bf16 per token: norms, q/k/v/o, attention output, MLP widths
+  const head = 3 * 4 * f.vocab;                // float32 logits, log-softmax and its gradient per token
+  return [b * S * (f.layers * perLayer + head), b * S * (f.layers * 2 * f.hidden + perLayer + head)];
 }
 
 export function memoryTable(job: JobFile, ranksList: readonly number[] = [1, 2, 4, 8, 16, 32, 64]): MemoryRow[] {
@@ -43,6 +48,7 @@ export function memoryTable(job: JobFile, ranksList: readonly number[] = [1, 2, 
   return ranksList.map((r) => {
     const { ddp, zero } = stateBytes(job, r);
     const per = B % r === 0 ? B / r : 0;
-    return { ranks: r, perRank: per ? String(per) : `— (${B} not divisible)`, ddp, zero, activations: per ? activationBytes(job, per) : 0 };
+    const [activations, activationsCheckpointed] = per ? activationBytes(job, per) : [0, 0];
+    return { ranks: r, perRank: per ? String(per) : `— (${B} not divisible)`, ddp, zero, activations, activationsCheckpointed };
   });
 }
