@@ -11,6 +11,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -217,3 +218,41 @@ for (const [family, extra] of [["gpt2", {}], ["gpt-neox", {}], ["llama", { kvHea
     }
   });
 }
+
+const cli = path.resolve(__dirname, "../../dist/cli.js");
+const noCli = existsSync(cli) ? false : "dist/cli.js is not built (npm run build)";
+
+test("train-job: CLI postshare-job writes the folder (--json: plan, memory); postshare-import refuses missing weights and writes nothing; flag errors", { skip: noCli }, async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-job-cli-"));
+  try {
+    const { model, text } = await synthetic(dir, "llama", { kvHeads: 2 });
+    const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+      const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: dir, timeout: 120_000 });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const job = path.join(dir, "job");
+    const r = run(["postshare-job", model, "--ratio", "0.5", "--text", text, "--heldout-docs", "3", "--steps", "6", "--batch-size", "4", "--seq-len", "16", "--train-on", "text", "--regularize", "q,k,v", "--out", job, "--providers", "cpu", "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const o = JSON.parse(r.stdout) as { selected: number; steps: number; microBatches: number; memory: { ranks: number; zero: number; ddp: number }[]; files: string[] };
+    assert.equal(o.selected, 3);
+    assert.equal(o.microBatches, 6);
+    assert.ok(o.memory.find((m) => m.ranks === 2)!.zero < o.memory.find((m) => m.ranks === 2)!.ddp, "ZeRO-1 shards the AdamW state");
+    const jf = await readJobFile(job);
+    assert.deepEqual(jf.loss.regularize, ["q", "k", "v"]);
+    assert.equal(jf.plan.pairs.length, 3 * 3);
+    assert.equal(jf.model, model);
+    const again = run(["postshare-job", model, "--ratio", "0.5", "--text", text, "--out", job]);
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /not empty.*--force/);
+    const out = path.join(dir, "imported");
+    const imp = run(["postshare-import", job, "--out", out]);
+    assert.equal(imp.status, 1);
+    assert.match(imp.stderr, /run[/\\]model\.safetensors: the trained weights are missing; run the job first/);
+    assert.equal(existsSync(out), false);
+    assert.match(run(["postshare-import", job]).stderr, /postshare-import: --out DIR is required/);
+    assert.match(run(["postshare-job", model, "--ratio", "0.5", "--out", path.join(dir, "j2")]).stderr, /postshare-job: --text FILE is required/);
+    assert.match(run(["postshare-job", model, "--ratio", "0.5", "--text", text, "--regularize", "q,x", "--out", path.join(dir, "j3")]).stderr, /postshare-job: --regularize needs/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

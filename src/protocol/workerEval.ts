@@ -161,8 +161,8 @@ export const postShareParamsSchema = z.object({
   providers: providersSchema.optional(),
 });
 
-const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
-const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
+export const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
+export const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
 export const lossCurveRowSchema = z.object({
   step: count, lm: finite, weight: finite, lr: finite, loss: finite, gradNorm: finite, tokensPerSecond: z.number().nonnegative(),
 });

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { absolutePath, finite, ratioSchema, usedProviderSchema } from "./common";
 import { sharingPlanSchema } from "./shareSchemas";
-import { postShareParamsSchema } from "./workerEval";
+import { comparison, heldoutScore, postShareParamsSchema } from "./workerEval";
 
 const count = z.number().int().nonnegative();
 
@@ -48,8 +48,6 @@ export const postShareImportParamsSchema = z.object({
   providers: postShareParamsSchema.shape.providers,
 });
 
-const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
-const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
 export const jobMetricsRowSchema = z.object({ step: count, lm: finite, weight: finite, loss: finite, lr: finite, gradNorm: finite, seconds: z.number().nonnegative() });
 
 export const postShareImportResultSchema = z.object({

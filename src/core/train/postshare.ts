@@ -18,8 +18,8 @@ import type { ProviderName } from "../runtime/ort";
 import { computeMatchTable } from "../share/match";
 import { planSharing } from "../share/plan";
 import { writeShared } from "../share/write";
-import type { SharingPlan, Strategy } from "../share/types";
-import { BlockSampler, loadTextData } from "./data";
+import type { MatchTable, SharingPlan, Strategy } from "../share/types";
+import { BlockSampler, loadTextData, type TokenizedData } from "./data";
 import { TrainError } from "./errors";
 import { trainingForward, NLL } from "./forward";
 import { compareLogprobs, HeldoutScorer, type Comparison, type HeldoutScore } from "./heldout";
@@ -138,25 +138,29 @@ export interface LossCurveRow {
   readonly tokensPerSecond: number;
 }
 
-export interface PostShareResult {
+/** PostShare's held-out outcome (`postshare` and `postshare-import` report the same). */
+export interface PostShareScores {
+  readonly original: HeldoutScore;
+  readonly directShare: HeldoutScore;
+  /** The post-trained model before the final share. */
+  readonly postTrained: HeldoutScore;
+  readonly postShare: HeldoutScore;
+  /** Mean over (target, root, regularised projection) of ‖W(t) − W(r)‖ / ‖W(r)‖, before and after post-training. */
+  readonly meanRelativePairDistance: { readonly before: number; readonly after: number };
+  /** The final share vs the post-trained model (what sharing changes at the end). */
+  readonly finalShare: Comparison;
+  /** DirectShare vs the original model, for comparison. */
+  readonly directShareVsOriginal: Comparison;
+}
+
+export interface PostShareResult extends PostShareScores {
   readonly model: string;
   readonly ratio: number;
   readonly strategy: Strategy;
   readonly granularity: Granularity;
   readonly selected: number;
   readonly plan: SharingPlan;
-  readonly original: HeldoutScore;
-  readonly directShare: HeldoutScore;
-  /** The post-trained model before the final share. */
-  readonly postTrained: HeldoutScore;
-  readonly postShare: HeldoutScore;
   readonly lossCurve: LossCurveRow[];
-  /** Mean over (target, root, q/k/v) of ‖W(t) − W(r)‖ / ‖W(r)‖, before and after post-training. */
-  readonly meanRelativePairDistance: { readonly before: number; readonly after: number };
-  /** The final share vs the post-trained model (what sharing changes at the end). */
-  readonly finalShare: Comparison;
-  /** DirectShare vs the original model, for comparison. */
-  readonly directShareVsOriginal: Comparison;
   readonly steps: number;
   readonly tokens: number;
   readonly trainSeconds: number;
@@ -201,6 +205,28 @@ export type ResolvedPostShareOptions = typeof POSTSHARE_DEFAULTS & PostShareOpti
 export function resolvePostShareOptions(opts: PostShareOptions): ResolvedPostShareOptions {
   validate(opts);
   return { ...POSTSHARE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as ResolvedPostShareOptions;
+}
+
+/**
+ * PostShare's first steps, shared with the job exporter: the text tokenized (documents, held-out
+ * split, BOS from the tokenizer or the config), then the match table and plan on the pre-trained weights.
+ */
+export async function textAndPlan(
+  ckpt: Checkpoint, o: ResolvedPostShareOptions, rt: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number }, hooks: PostShareHooks,
+): Promise<{ bos: number | undefined; data: TokenizedData; table: MatchTable; plan: SharingPlan }> {
+  const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
+  const check = (): void => { if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled"); };
+  const tok = await loadTokenizer(ckpt.dir);
+  const bos = tok.bosTokenId ?? ckpt.spec.bosTokenId;
+  const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
+  const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
+  check();
+  progress({ phase: "match", done: 0, total: 1, message: "match table and plan on the pre-trained weights" });
+  const table = await computeMatchTable(ckpt, { strategy: o.strategy, granularity: o.granularity, ...rt, ...(hooks.signal ? { signal: hooks.signal } : {}) });
+  const plan = planSharing(table, o.ratio);
+  progress({ phase: "match", done: 1, total: 1, message: `${plan.selected} units selected` });
+  check();
+  return { bos, data, table, plan };
 }
 
 /**
@@ -253,17 +279,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
     if (o.outDir && path.resolve(o.outDir) === path.resolve(ckpt.dir)) {
       throw new TrainError("bad-options", `postshare: --out ${o.outDir} is the input model's folder; choose another folder (the input is never modified)`);
     }
-    const tok = await loadTokenizer(ckpt.dir);
-    const bos = tok.bosTokenId ?? ckpt.spec.bosTokenId;
-    const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
-    const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
-    check();
-
-    progress({ phase: "match", done: 0, total: 1, message: "match table and plan on the pre-trained weights" });
-    const table = await computeMatchTable(ckpt, { strategy: o.strategy, granularity: o.granularity, ...rt, ...(hooks.signal ? { signal: hooks.signal } : {}) });
-    const plan = planSharing(table, o.ratio);
-    progress({ phase: "match", done: 1, total: 1, message: `${plan.selected} units selected` });
-    check();
+    const { bos, data, plan } = await textAndPlan(ckpt, o, rt, hooks);
 
     const fwd = trainingForward(ckpt);
     const shapeOf = (t: string): readonly number[] => ckpt.source.info(t).shape;

@@ -10,17 +10,13 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { loadTokenizer } from "../../eval/tokenizer";
 import { openCheckpoint } from "../../model/checkpoint";
 import { DTYPE_SIZE } from "../../safetensors/dtype";
-import { computeMatchTable } from "../../share/match";
-import { planSharing } from "../../share/plan";
-import { loadTextData } from "../data";
 import { TrainError } from "../errors";
 import { trainingForward } from "../forward";
 import { pairsFromPlan } from "../pairs";
 import {
-  loadParams, postTrainingData, resolvePostShareOptions, trainableInputs,
+  loadParams, postTrainingData, resolvePostShareOptions, textAndPlan, trainableInputs,
   type PostShareHooks, type PostShareOptions,
 } from "../postshare";
 import { jobForward } from "./forward";
@@ -75,17 +71,7 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
     }
     const fwd = jobForward(ckpt);
     const graph = trainingForward(ckpt);
-    const tok = await loadTokenizer(ckpt.dir);
-    const bos = tok.bosTokenId ?? ckpt.spec.bosTokenId;
-    const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
-    const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
-    check();
-
-    progress({ phase: "match", done: 0, total: 1, message: "match table and plan on the pre-trained weights" });
-    const table = await computeMatchTable(ckpt, { strategy: o.strategy, granularity: o.granularity, ...rt, ...(hooks.signal ? { signal: hooks.signal } : {}) });
-    const plan = planSharing(table, o.ratio);
-    progress({ phase: "match", done: 1, total: 1, message: `${plan.selected} units selected` });
-    check();
+    const { bos, data, table, plan } = await textAndPlan(ckpt, o, rt, hooks);
 
     // Sampling needs the weights in memory (small models); text-only jobs never load them.
     const original = o.trainOn === "text" ? new Map<string, Float32Array>() : await loadParams(ckpt, graph.weights);

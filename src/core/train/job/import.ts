@@ -19,9 +19,9 @@ import type { TensorSource } from "../../safetensors/types";
 import type { SharingPlan } from "../../share/types";
 import { TrainError } from "../errors";
 import { trainingForward } from "../forward";
-import { compareLogprobs, HeldoutScorer, type Comparison, type HeldoutScore } from "../heldout";
+import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "../heldout";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "../pairs";
-import { loadParams, writePostShared, type PostShareHooks, type Projection } from "../postshare";
+import { loadParams, writePostShared, type PostShareHooks, type PostShareScores, type Projection } from "../postshare";
 import {
   METRICS_FILE, modelFingerprint, readJobArray, readJobFile, RUN_DIR, TRAINED_METADATA_KEY, WEIGHTS_FILE,
   type JobFile,
@@ -50,19 +50,12 @@ export interface JobMetricsRow {
 
 const METRIC_KEYS = ["step", "lm", "weight", "loss", "lr", "gradNorm", "seconds"] as const;
 
-export interface PostShareImportResult {
+export interface PostShareImportResult extends PostShareScores {
   readonly model: string;
   readonly weights: string;
   readonly ratio: number;
   readonly selected: number;
   readonly plan: SharingPlan;
-  readonly original: HeldoutScore;
-  readonly directShare: HeldoutScore;
-  readonly postTrained: HeldoutScore;
-  readonly postShare: HeldoutScore;
-  readonly finalShare: Comparison;
-  readonly directShareVsOriginal: Comparison;
-  readonly meanRelativePairDistance: { readonly before: number; readonly after: number };
   /** What train.py recorded about the run (steps, world size, optimizer, device, torch). */
   readonly trainedBy: Record<string, unknown>;
   /** Rank 0's metrics.jsonl beside the weights (empty when absent). */
