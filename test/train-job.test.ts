@@ -219,6 +219,39 @@ for (const [family, extra] of [["gpt2", {}], ["gpt-neox", {}], ["llama", { kvHea
   });
 }
 
+test("train-job: a BF16 checkpoint — float32 master weights follow headshare's trainer; bf16 autocast runs; the import writes BF16; train.py refuses another model and an unsplittable batch", { skip: torchSkip() }, async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-job-bf16-"));
+  try {
+    const { model, text } = await synthetic(dir, "llama", { kvHeads: 2, dtype: "BF16" });
+    const opts: PostShareOptions = { ratio: 0.5, text: [text], heldoutDocs: 3, steps: 5, batchSize: 2, seqLen: 24, trainOn: "text", warmupSteps: 1, lr: 1e-2, ...RT };
+    const job = path.join(dir, "job");
+    await exportPostShareJob(model, { ...opts, outDir: job });
+    const ref = await postShare(model, opts);
+    trainOk(job, ["--local-ranks", "1"]);
+    const curve = await readJobMetrics(path.join(job, "run", "metrics.jsonl"));
+    for (let i = 0; i < 5; i++) assert.ok(rel(curve[i]!.lm, ref.lossCurve[i]!.lm) < 1e-3, `lm at step ${i + 1}: ${curve[i]!.lm} vs ${ref.lossCurve[i]!.lm}`);
+    trainOk(job, ["--local-ranks", "1", "--dtype", "bf16", "--out", path.join(dir, "autocast")]);
+    const auto = await readJobMetrics(path.join(dir, "autocast", "metrics.jsonl"));
+    assert.ok(rel(auto[0]!.lm, ref.lossCurve[0]!.lm) < 2e-2, `bf16 autocast lm at step 1: ${auto[0]!.lm} vs ${ref.lossCurve[0]!.lm}`);
+    const out = path.join(dir, "imported");
+    const imp = await importPostShareJob({ jobDir: job, outDir: out, format: "dense", ...RT });
+    assert.ok(Number.isFinite(imp.postShare.nll));
+    const src = await openSafetensors(path.join(out, "model.safetensors"));
+    assert.ok(src.tensors.every((t) => t.dtype === "BF16"), "the output keeps the checkpoint's dtype");
+    await src.close();
+
+    const other = await synthetic(dir, "gpt2", {});
+    const wrong = runTrainPy(job, ["--local-ranks", "1", "--model", other.model, "--out", path.join(dir, "wrong")]);
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /model-gpt2: tensor .* is missing; this is not the model the job was exported from/);
+    const split = runTrainPy(job, ["--local-ranks", "3", "--out", path.join(dir, "split")]);
+    assert.notEqual(split.status, 0);
+    assert.match(split.stderr, /the job's batch of 2 sequences cannot be split over 3 ranks/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
 const cli = path.resolve(__dirname, "../../dist/cli.js");
 const noCli = existsSync(cli) ? false : "dist/cli.js is not built (npm run build)";
 

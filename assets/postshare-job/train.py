@@ -220,28 +220,30 @@ class PostShareModel(torch.nn.Module):
         self.grad_checkpoint = grad_checkpoint
         trainable = set(job["trainable"])
         self.names = list(tensors)
-        self.index = {n: i for i, n in enumerate(self.names)}
-        params = []
+        # Trained tensors are float32 Parameters (DDP/ZeRO/FSDP see only these); frozen ones are plain
+        # tensors on the device, loaded identically by every rank, never broadcast (gloo has no bf16),
+        # in their stored dtype under bf16 autocast (less memory), else float32.
+        self.trainable_names = [n for n in self.names if n in trainable]
+        self.tindex = {n: i for i, n in enumerate(self.trainable_names)}
+        self.weights = torch.nn.ParameterList([torch.nn.Parameter(tensors[n].to(device=device, dtype=torch.float32).clone()) for n in self.trainable_names])
+        self.frozen = {}
         for n in self.names:
-            t = tensors[n]
-            if n in trainable:
-                params.append(torch.nn.Parameter(t.to(device=device, dtype=torch.float32).clone(), requires_grad=True))
-            else:
-                # frozen: the stored dtype under bf16 autocast (less memory), else float32 like the trainable ones
+            if n not in trainable:
+                t = tensors[n]
                 dtype = t.dtype if keep_stored_dtype or not t.is_floating_point() else torch.float32
-                params.append(torch.nn.Parameter(t.to(device=device, dtype=dtype).clone(), requires_grad=False))
-        self.weights = torch.nn.ParameterList(params)
+                self.frozen[n] = t.to(device=device, dtype=dtype).clone()
         self.stored_dtype = {n: tensors[n].dtype for n in self.names}
         # Weight-loss slices: index tensors along each SliceRef's axis.
         def ref(r):
             idx = torch.cat([torch.arange(b, e) for b, e in r["ranges"]]).to(device)
-            return (self.index[r["tensor"]], r["axis"], idx)
+            return (r["tensor"], r["axis"], idx)
         self.pairs = [(ref(p["target"]), ref(p["root"])) for p in job["plan"]["pairs"]]
         inv = self.f.get("invFreq")
         self.register_buffer("inv_freq", torch.tensor(inv, dtype=torch.float32, device=device) if inv else torch.zeros(0, device=device), persistent=False)
 
     def w(self, name):
-        return self.weights[self.index[name]]
+        i = self.tindex.get(name)
+        return self.weights[i] if i is not None else self.frozen[name]
 
     def rope_tables(self, S, device):
         pos = torch.arange(S, device=device, dtype=torch.float32)
@@ -309,7 +311,7 @@ class PostShareModel(torch.nn.Module):
         terms = []
         mse = self.loss_cfg["weightLoss"] == "mse"
         for (ti, ta, tx), (ri, ra, rx) in self.pairs:
-            d = self.weights[ti].float().index_select(ta, tx) - self.weights[ri].float().index_select(ra, rx)
+            d = self.w(ti).float().index_select(ta, tx) - self.w(ri).float().index_select(ra, rx)
             terms.append((d * d).mean() if mse else torch.sqrt((d * d).sum() + self.loss_cfg["sqrtEps"]))
         return torch.stack(terms).sum() / self.targets
 
@@ -319,6 +321,7 @@ class PostShareModel(torch.nn.Module):
         x = F.embedding(input_ids, self.w(g["embed"]))
         if f["family"] == "gpt2":
             x = x + self.w(g["positions"])[:S]
+        x = x.float()   # the residual stream stays float32 (bf16 frozen embeddings, autocast or not)
         tables = self.rope_tables(S, input_ids.device) if f["family"] in ("llama", "gpt-neox") else None
         for l in range(f["layers"]):
             if self.grad_checkpoint and self.training:
@@ -415,7 +418,7 @@ def save_checkpoint(out, step, model, opt, args, world, rank):
         os.replace(tmp, path)
     zero = not args.no_zero and not args.fsdp
     if rank == 0:
-        atomic_save({n: p.detach().cpu() for n, p in zip(model.names, model.weights) if p.requires_grad}, os.path.join(ckdir, "params.pt"))
+        atomic_save({n: p.detach().cpu() for n, p in zip(model.trainable_names, model.weights)}, os.path.join(ckdir, "params.pt"))
     if zero:
         atomic_save(opt.optim.state_dict(), os.path.join(ckdir, f"optim-rank{rank}.pt"))
     elif rank == 0:
@@ -447,9 +450,8 @@ def load_checkpoint(out, model, opt, args, world, rank, device):
         raise JobError(f"{ckdir}: written by {meta['worldSize']} ranks {'with' if meta['zero'] else 'without'} ZeRO; resume with the same world size and optimizer")
     params = torch.load(os.path.join(ckdir, "params.pt"), map_location="cpu")
     with torch.no_grad():
-        for n, p in zip(model.names, model.weights):
-            if p.requires_grad:
-                p.copy_(params[n].to(device))
+        for n, p in zip(model.trainable_names, model.weights):
+            p.copy_(params[n].to(device))
     if zero:
         opt.optim.load_state_dict(torch.load(os.path.join(ckdir, f"optim-rank{rank}.pt"), map_location=device))
     else:
@@ -473,14 +475,13 @@ def train(args):
         torch.set_num_threads(args.threads)
     elif os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method="env://")
-    bf16 = args.dtype == "bf16" or (args.dtype == "auto" and device.type == "cuda")
-
     s, o, L = job["schedule"], job["optimizer"], job["loss"]
     B, S, acc, total = s["batchSize"], s["seqLen"], s["accumulation"], s["steps"]
     stop = min(args.steps or total, total)
     if B % world != 0:
         raise JobError(f"{job_path}: the job's batch of {B} sequences cannot be split over {world} ranks; use a world size that divides {B}, or export the job with a larger --batch-size")
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method="env://")
+    bf16 = args.dtype == "bf16" or (args.dtype == "auto" and device.type == "cuda")
     b = B // world
     d = job["data"]
     tokens = read_u32(os.path.join(job_dir, d["tokens"]), d["tokenCount"], d["sha256"].get(d["tokens"]))
@@ -495,7 +496,7 @@ def train(args):
         os.makedirs(out, exist_ok=True)
 
     model = PostShareModel(job, load_model_tensors(model_path, job), device, args.grad_checkpoint, keep_stored_dtype=bf16)
-    trainable = [p for p in model.weights if p.requires_grad]
+    trainable = list(model.weights)
     decay = [p for p in trainable if p.dim() >= 2]
     no_decay = [p for p in trainable if p.dim() < 2]
     groups = [g for g in ({"params": decay, "weight_decay": o["weightDecay"]}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
@@ -595,7 +596,7 @@ def train(args):
         ctx = contextlib.nullcontext()
     with ctx:
         if rank == 0:
-            final = {n: p.detach().to(model.stored_dtype[n]).cpu() for n, p in zip(model.names, model.weights)}
+            final = {n: model.w(n).detach().to(model.stored_dtype[n]).cpu() for n in model.names}
             meta = {"format": "pt", TRAINED_METADATA_KEY: json.dumps({
                 "planSha256": job["plan"]["planSha256"], "modelFingerprint": job["modelFingerprint"], "steps": stop,
                 "scheduleSteps": total, "worldSize": world, "optimizer": "fsdp" if args.fsdp else ("ddp" if args.no_zero else "zero1"),
