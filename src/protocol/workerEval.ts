@@ -161,11 +161,22 @@ export const postShareParamsSchema = z.object({
   providers: providersSchema.optional(),
 });
 
-export const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
-export const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
+const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
+const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
 export const lossCurveRowSchema = z.object({
   step: count, lm: finite, weight: finite, lr: finite, loss: finite, gradNorm: finite, tokensPerSecond: z.number().nonnegative(),
 });
+/** src/core/train/postshare.ts PostShareScores (postshare and postshare-import). */
+export const postShareScoresShape = {
+  original: heldoutScore,
+  directShare: heldoutScore,
+  postTrained: heldoutScore,
+  postShare: heldoutScore,
+  meanRelativePairDistance: z.object({ before: finite, after: finite }),
+  finalShare: comparison,
+  directShareVsOriginal: comparison,
+};
+
 /** src/core/train/postshare.ts PostShareResult. */
 export const postShareResultSchema = z.object({
   model: z.string(),
@@ -174,14 +185,8 @@ export const postShareResultSchema = z.object({
   granularity: granularitySchema,
   selected: count,
   plan: sharingPlanSchema,
-  original: heldoutScore,
-  directShare: heldoutScore,
-  postTrained: heldoutScore,
-  postShare: heldoutScore,
+  ...postShareScoresShape,
   lossCurve: z.array(lossCurveRowSchema),
-  meanRelativePairDistance: z.object({ before: finite, after: finite }),
-  finalShare: comparison,
-  directShareVsOriginal: comparison,
   steps: count,
   tokens: count,
   trainSeconds: z.number().nonnegative(),

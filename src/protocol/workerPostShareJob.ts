@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { absolutePath, finite, ratioSchema, usedProviderSchema } from "./common";
 import { sharingPlanSchema } from "./shareSchemas";
-import { comparison, heldoutScore, postShareParamsSchema } from "./workerEval";
+import { postShareParamsSchema, postShareScoresShape } from "./workerEval";
 
 const count = z.number().int().nonnegative();
 
@@ -56,13 +56,7 @@ export const postShareImportResultSchema = z.object({
   ratio: ratioSchema,
   selected: count,
   plan: sharingPlanSchema,
-  original: heldoutScore,
-  directShare: heldoutScore,
-  postTrained: heldoutScore,
-  postShare: heldoutScore,
-  finalShare: comparison,
-  directShareVsOriginal: comparison,
-  meanRelativePairDistance: z.object({ before: finite, after: finite }),
+  ...postShareScoresShape,
   trainedBy: z.record(z.string(), z.unknown()),
   lossCurve: z.array(jobMetricsRowSchema),
   heldoutDocuments: count,
