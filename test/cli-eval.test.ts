@@ -2,28 +2,15 @@
 // the README reference numbers on stories260K-hf (when ../shared is present), flag errors, and the demo.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { writeInitialLlama } from "../src/core/train/initModel";
 import { sharedPath, sharedSkip } from "./helpers/shared";
+import { noCli, runCli } from "./helpers/cli";
 
-const cli = path.resolve(__dirname, "../../dist/cli.js");
-const noCli = fs.existsSync(cli) ? false : "dist/cli.js is not built (npm run build)";
-
-interface Run { code: number | null; stdout: string; stderr: string }
-function run(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), "hs-cli-eval-"));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

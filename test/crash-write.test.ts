@@ -11,7 +11,7 @@ import path from "node:path";
 import test from "node:test";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { CHILD_ENV, crashTestJob, type ChildSpec } from "./crash/harness";
-import { JOBS, prepareInputs, REPLACES } from "./crash/jobs";
+import { JOBS, prepareInputs, REPLACES, WHOLE } from "./crash/jobs";
 import { installKillPoints, opsSoFar } from "./crash/killpoints";
 import { removeDir, scratchDir } from "./fuzz/tmp";
 
@@ -50,8 +50,9 @@ if (childSpec) {
         const r = await runChild(__filename, { job: priorJob, input, out: prior, killAt: 0 });
         assert.equal(r.code, 0, r.stderr);
       }
-      const r = await crashTestJob(__filename, job, input, input, path.join(root, `out-${job}`), path.join(root, `ref-${job}`), maxPoints, 3, 1000 + i, prior);
-      console.log(`crash ${job}: ${r.ops} kill points in the job, ${r.killPoints} tested + ${r.externalKills} external kills, ${r.tempsSeen} leftover temporaries seen and cleaned, ${r.seconds.toFixed(1)} s`);
+      const r = await crashTestJob(__filename, job, input, input, path.join(root, `out-${job}`), path.join(root, `ref-${job}`), maxPoints, 3, 1000 + i, prior, WHOLE[job]);
+      const o = r.outcomes ? `; after recovery the folder was old ${r.outcomes.old} / new ${r.outcomes.new} / absent ${r.outcomes.absent} times` : "";
+      console.log(`crash ${job}: ${r.ops} kill points in the job, ${r.killPoints} tested + ${r.externalKills} external kills, ${r.tempsSeen} leftover temporaries seen and cleaned${o}, ${r.seconds.toFixed(1)} s`);
       assert.ok(fs.existsSync(path.join(root, `out-${job}`)));
     });
   }

@@ -189,9 +189,12 @@ test("share-write: refusals (non-empty out, out = input, compact input), cancell
       await assert.rejects(writeShared(ckpt, wrong, { format: "dense", outDir: path.join(out, "w") }), (e: unknown) => e instanceof ShareError && e.code === "bad-plan");
       const bent = { ...plan, targets: plan.targets.map((t) => ({ ...t, rootLayer: t.layer })) };
       await assert.rejects(writeShared(ckpt, bent as SharingPlan, { format: "dense", outDir: path.join(out, "b") }), (e: unknown) => e instanceof ShareError && e.code === "bad-plan");
-      // force writes into the non-empty folder
-      await writeShared(ckpt, plan, { format: "compact", outDir: out, force: true });
+      // force replaces the whole folder, so a folder holding files that are not a checkpoint's is refused (and kept)
+      await assert.rejects(writeShared(ckpt, plan, { format: "compact", outDir: out, force: true }), (e: unknown) => e instanceof ShareError && e.code === "out-exists" && /not a checkpoint's \(x\)/.test(e.message));
       assert.equal(await fs.readFile(path.join(out, "x"), "utf8"), "keep");
+      await fs.rm(path.join(out, "x"));
+      await fs.writeFile(path.join(out, "model.safetensors"), "an older output");
+      await writeShared(ckpt, plan, { format: "compact", outDir: out, force: true });
       await assert.rejects(writeShared(ckpt, plan, { format: "dense", outDir: path.join(out, "again") }).then(() => openCheckpoint(out)).then(async (c) => {
         try { return await writeShared(c, plan, { format: "dense", outDir: path.join(out, "again2") }); } finally { await c.close(); }
       }), (e: unknown) => e instanceof ShareError && e.code === "bad-options");

@@ -138,7 +138,7 @@ function registerTests(): void {
     const other = c.request("headshare/inspect", { model: "/t/sleep/4000" }, { label: "second job" });
     await new Promise((r) => setTimeout(r, 100));
     process.kill(pid1, "SIGKILL");
-    await assert.rejects(job, isRpc("worker-exited", /^headshare\/inspect #\d+ \(5000\) failed: the compute worker exited unexpectedly \(signal SIGKILL\)\. The next request starts a fresh worker\./));
+    await assert.rejects(job, isRpc("worker-exited", /^headshare\/inspect #\d+ \(5000\) failed: the compute worker exited unexpectedly \(signal SIGKILL: most likely out of memory .*run on a machine or container with more memory, or on a smaller model\)\. The next request starts a fresh worker\./));
     await assert.rejects(other, isRpc("worker-exited", /\(second job\) failed/));
     assert.equal(c.status.state, "error");
     const r = await inspect(c, "echo/b");

@@ -61,11 +61,25 @@ const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: "debug", type: "boolean" },
   { name: "help", type: "boolean", short: "h" },
   { name: "follow-symlinks", type: "boolean" },
+  { name: "timeout", type: "number", min: 0 },
 ];
 
 /** Usage lines for the global options, shared by `headshare --help` and every command's usage. */
 export const GLOBAL_USAGE = "global options: --debug (stack traces on errors), --follow-symlinks (read model files that link outside\n" +
-  "  the model folder; refused by default, since a downloaded model could point at any file), --help";
+  "  the model folder; refused by default, since a downloaded model could point at any file), --timeout MINUTES (stop a job\n" +
+  "  that runs longer; default 1440 = 24 h, 0 = no limit), --help";
+
+/** The value of a global `--name N` / `--name=N` in a raw argv (the last one before `--`), before any command parses it. */
+export function globalValue(argv: readonly string[], name: string): string | undefined {
+  let v: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") break;
+    if (arg === `--${name}`) v = argv[i + 1];
+    else if (arg.startsWith(`--${name}=`)) v = arg.slice(name.length + 3);
+  }
+  return v;
+}
 
 /**
  * Whether a global switch (`--debug`, `--follow-symlinks`) is on in a raw argv, before any command

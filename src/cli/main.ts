@@ -4,7 +4,8 @@
  * with --debug.
  */
 import { setFollowSymlinks } from "../core/safetensors/contained";
-import { type Command, GLOBAL_USAGE, globalSwitch, UsageError } from "./args";
+import { type Command, GLOBAL_USAGE, globalSwitch, globalValue, UsageError } from "./args";
+import { setJobTimeoutMinutes } from "./runJob";
 import { demoCommand } from "./commands/demo";
 import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
@@ -53,6 +54,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   // in-process) and for the worker it starts (cliClient passes it on). The command's parser
   // validates the switch like any other flag.
   if (globalSwitch(argv, "follow-symlinks")) setFollowSymlinks(true);
+  const timeout = globalValue(argv, "timeout");
+  if (timeout !== undefined) {
+    const minutes = Number(timeout);
+    if (!(minutes >= 0) || !Number.isFinite(minutes)) {
+      process.stderr.write(`headshare: --timeout ${timeout}: give the job time limit in minutes (0 = no limit), e.g. --timeout 120\n`);
+      return 1;
+    }
+    setJobTimeoutMinutes(minutes);
+  }
   try {
     const [name, ...rest] = argv;
     if (name === undefined || name === "--help" || name === "-h" || name === "help" && rest.length === 0) {
@@ -87,6 +97,8 @@ if (require.main === module) {
     process.stderr.write(`headshare: cannot write the output: ${e.message}\n`);
     process.exit(1);
   });
+  // A closed terminal (SIGHUP) or a killed reader closes stderr: progress lines must not crash the cleanup.
+  process.stderr.on("error", () => undefined);
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => { process.stderr.write(`${formatError(e, debug())}\n`); process.exitCode = 1; },

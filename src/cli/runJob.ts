@@ -8,7 +8,7 @@ import path from "node:path";
 import { RpcError } from "../protocol/rpc";
 import { providerNameSchema } from "../protocol/common";
 import { FOLLOW_SYMLINKS_ENV, followSymlinksConsent } from "../core/safetensors/contained";
-import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
+import { workerRequests, type JobParams, type JobResult, type Progress, type WorkerJob } from "../protocol/worker";
 import { WorkerClient } from "../worker/client";
 import type { Providers } from "../worker/serve";
 import { UsageError } from "./args";
@@ -81,10 +81,20 @@ export interface RunJobOptions {
   readonly client?: WorkerClient;
 }
 
+/** Every job stops after this long unless `--timeout MINUTES` says otherwise (0: no limit). */
+export const DEFAULT_JOB_TIMEOUT_MINUTES = 24 * 60;
+let jobTimeoutMinutes = DEFAULT_JOB_TIMEOUT_MINUTES;
+/** The global `--timeout` (main.ts). */
+export function setJobTimeoutMinutes(minutes: number): void {
+  jobTimeoutMinutes = minutes;
+}
+
 /** A worker client for CLI commands. */
 export function cliClient(providers: Providers = "auto", debug = false): WorkerClient {
+  const ms = jobTimeoutMinutes * 60_000;
   return new WorkerClient({
     providers,
+    ...(ms > 0 ? { jobTimeoutMs: Object.fromEntries(Object.keys(workerRequests).map((m) => [m, ms])) } : {}),
     // A big model's ORT run may take a while to reach its next abort check; a second Ctrl-C forces.
     cancelGraceMs: 60_000,
     // --follow-symlinks reaches the worker through its environment only (this process's env is not touched).
@@ -97,6 +107,10 @@ export function cliClient(providers: Providers = "auto", debug = false): WorkerC
 export class CancelledError extends Error {
   override readonly name = "CancelledError";
   readonly code = "cancelled";
+  /** 130 for Ctrl-C; 143 / 129 when stopped by SIGTERM / SIGHUP. */
+  constructor(message: string, readonly exitCode = EXIT_CANCELLED) {
+    super(message);
+  }
 }
 
 /** Runs one worker job with progress and Ctrl-C handling; throws CancelledError when cancelled. */
@@ -117,7 +131,21 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
       process.exit(EXIT_CANCELLED);
     }
   };
+  // SIGTERM and SIGHUP (a closed terminal): cancel like Ctrl-C (the worker removes its staging), and
+  // stop at once if the worker has not confirmed within a few seconds. Exit code 128 + the signal.
+  let stoppedBy: { signal: string; code: number } | undefined;
+  const onTerminate = (signal: NodeJS.Signals): void => {
+    if (stoppedBy) return;
+    stoppedBy = { signal, code: signal === "SIGHUP" ? 129 : 143 };
+    ac.abort();
+    setTimeout(() => {
+      client.restart(`headshare received ${signal}`);
+      process.exit(stoppedBy!.code);
+    }, 5000).unref();
+  };
   process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onTerminate);
+  process.on("SIGHUP", onTerminate);
   try {
     const result = await client.request(method, params, { signal: ac.signal, onProgress: (p) => line.update(p) });
     const wanted = opts.providers;
@@ -134,9 +162,11 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
       // Confirmed by the worker: the job removed what it had started writing. Unconfirmed: the
       // worker was killed, and temporary files (.headshare-tmp-*) may remain until the next run.
       const confirmed = !/did not confirm/.test(e.message);
+      const by = stoppedBy ? ` by ${stoppedBy.signal}` : "";
       throw new CancelledError(confirmed
-        ? `${title} was cancelled; nothing was written`
-        : `${title} was stopped (the worker did not confirm the cancel and was killed); temporary .headshare-tmp-* files may remain beside the output until the next run removes them`);
+        ? `${title} was cancelled${by}; nothing was written (a previous output is as it was)`
+        : `${title} was stopped${by} (the worker did not confirm the cancel and was killed); a previous output is as it was, and temporary .headshare-tmp-* files may remain beside it until the next run removes them`,
+      stoppedBy?.code);
     }
     throw e;
   } finally {
@@ -144,6 +174,8 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
     // Keep the handler while the worker shuts down, so a second Ctrl-C still ends in exit code 130.
     if (!opts.client) await client.dispose();
     process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onTerminate);
+    process.off("SIGHUP", onTerminate);
   }
 }
 
@@ -154,7 +186,7 @@ export async function cancellable(body: () => Promise<number>): Promise<number> 
   } catch (e) {
     if (e instanceof CancelledError) {
       process.stderr.write(`headshare: ${e.message}\n`);
-      return EXIT_CANCELLED;
+      return e.exitCode;
     }
     throw e;
   }

@@ -19,6 +19,8 @@ export interface Settings {
   readonly evalWindow: number;
   readonly evalText: string;
   readonly evalDocumentSeparator: string;
+  /** GiB evaluations may use; 0 = the worker's default (min(4 GiB, RAM/4)). */
+  readonly evalMemoryBudgetGiB: number;
   readonly outputLocation: OutputLocation;
   readonly jobTimeoutMinutes: number;
   /** The user's consent to read model files that link outside the model folder (honoured only in a trusted workspace). */
@@ -50,8 +52,9 @@ export function readSettings(warn: (m: string) => void = () => undefined): Setti
     evalWindow: pick("eval.window", 0, (v) => Number.isInteger(v) && (v === 0 || num(2, 1 << 20)(v))),
     evalText: pick("eval.text", "", (v) => typeof v === "string"),
     evalDocumentSeparator: pick("eval.documentSeparator", "", (v) => typeof v === "string" && v.length <= 200),
+    evalMemoryBudgetGiB: pick("eval.memoryBudgetGiB", 0, (v) => v === 0 || num(0.001, 1 << 20)(v)),
     outputLocation: pick<OutputLocation>("output.location", "besideInput", (v) => v === "besideInput" || v === "workspaceFolder"),
-    jobTimeoutMinutes: pick("worker.jobTimeoutMinutes", 0, num(0, 24 * 60)),
+    jobTimeoutMinutes: pick("worker.jobTimeoutMinutes", 24 * 60, num(0, 7 * 24 * 60)),
     followSymlinks: pick("followSymlinks", false, (v) => typeof v === "boolean"),
   };
 }

@@ -1,8 +1,7 @@
 /**
  * Quick eval plumbing shared by the command and the sharing-map panel: which text to score (the
  * setting, the active editor's selection or document, or a chosen file) and "original vs shared at
- * ratio α" (DirectShare into a temporary folder in global storage with the cached match table, then
- * eval original vs that, then the folder is removed whatever happens).
+ * ratio α" (one eval job with the cached match table; the plan is applied in memory, nothing is written).
  */
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -68,25 +67,22 @@ export async function resolveEvalText(session: Session, prefer: "auto" | "ask"):
   return pick?.get();
 }
 
-/** Original vs shared at `ratio`: shares into a temporary folder, evaluates, removes it. `attention` also measures the original's attention-map similarity. */
+/**
+ * Original vs shared at `ratio`: one eval job that applies the plan while the weights are read
+ * (nothing is written; a 7B model runs one layer at a time within the memory budget).
+ * `attention` also measures the original's attention-map similarity.
+ */
 export async function evalAtRatio(session: Session, job: Job, model: string, table: MatchTable, ratio: number, text: EvalText,
   onPhase?: (message: string, fraction: number | null) => void, attention = false): Promise<EvalSummary & { attention?: SimilarityGrid | null }> {
   const s = session.settings;
-  const dir = await tempDir(session, "shared-");
-  const out = path.join(dir, "model");
-  try {
-    onPhase?.(`Sharing ${Math.round(ratio * 100)}% of the units`, null);
-    await session.request(job, "headshare/share", { model, ratio, strategy: table.strategy, granularity: table.granularity, format: "dense", out, table: table as ShareTable });
-    onPhase?.(`Scoring ${text.label}`, 0);
-    const t0 = Date.now();
-    const r = await session.request(job, "headshare/eval", {
-      model, compare: out, text: text.file, attention, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}),
-      ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}),
-    }, (p) => onPhase?.(`Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
-    return attention ? { ...evalSummary(r, ratio, (Date.now() - t0) / 1000), attention: attentionGrid(r) } : evalSummary(r, ratio, (Date.now() - t0) / 1000);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  onPhase?.(`Scoring ${text.label} (original vs shared at ${Math.round(ratio * 100)}%, in memory)`, 0);
+  const t0 = Date.now();
+  const r = await session.request(job, "headshare/eval", {
+    model, ratio, strategy: table.strategy, granularity: table.granularity, table: table as ShareTable, text: text.file, attention,
+    ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalMemoryBudgetGiB > 0 ? { memoryBudgetGiB: s.evalMemoryBudgetGiB } : {}),
+    ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}),
+  }, (p) => onPhase?.(p.message ?? `Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
+  return attention ? { ...evalSummary(r, ratio, (Date.now() - t0) / 1000), attention: attentionGrid(r) } : evalSummary(r, ratio, (Date.now() - t0) / 1000);
 }
 
 /** The protocol's (mutable) table type; the core's readonly MatchTable is the same data. */

@@ -6,15 +6,8 @@ export function defaultOutput(dir: string, ratio: number, format: "compact" | "d
   return path.join(path.dirname(dir), `${path.basename(dir)}-${method === "postshare" ? "postshare" : "shared"}-${Math.round(ratio * 100)}${format === "dense" ? "-dense" : ""}`);
 }
 
-/** Why `out` cannot receive the output of a model in `dir` (undefined when it can). */
-export function outputProblem(dir: string, out: string): string | undefined {
-  if (!out || !path.isAbsolute(out)) return "give an absolute folder path";
-  const a = path.resolve(dir), o = path.resolve(out);
-  if (o === a) return "that is the input model's folder; the output must go to a new folder beside it, never over the input";
-  if (a.startsWith(o + path.sep) || o === path.parse(o).root) return "that folder contains the input model; choose a new folder beside it";
-  if (o.startsWith(a + path.sep)) return "that folder is inside the input model's folder; choose a folder beside it";
-  return undefined;
-}
+/** Why `out` cannot receive the output of a model in `dir`: the output-folder module's rule (one definition). */
+export { outputProblem } from "../core/output/rules";
 
 /** "0, 0.1 0.2;0.3" → [0, 0.1, 0.2, 0.3] (sorted, unique); throws a message naming the bad entry. */
 export function parseRatios(text: string): number[] {

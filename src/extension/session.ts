@@ -71,7 +71,7 @@ export class Session implements vscode.Disposable {
         // The consent to follow links out of a model folder goes to the worker's environment only, and
         // is decided here (the setting, in a trusted workspace), not inherited from the host's environment.
         env: { [FOLLOW_SYMLINKS_ENV]: this.followSymlinks ? "1" : "0" },
-        ...(s.jobTimeoutMinutes > 0 ? { jobTimeoutMs: Object.fromEntries(["headshare/match", "headshare/share", "headshare/eval", "headshare/sweep", "headshare/inspect", "headshare/expand"].map((m) => [m, s.jobTimeoutMinutes * 60_000])) } : {}),
+        ...(s.jobTimeoutMinutes > 0 ? { jobTimeoutMs: Object.fromEntries(["headshare/match", "headshare/share", "headshare/eval", "headshare/sweep", "headshare/inspect", "headshare/expand", "headshare/postshare"].map((m) => [m, s.jobTimeoutMinutes * 60_000])) } : {}),
         log: (level, message) => this.log[level](message),
       });
       client.onStatus((st) => this.status.setStatus(st));

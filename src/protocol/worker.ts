@@ -57,6 +57,8 @@ export const shareParams = z.object({
   format: z.enum(["compact", "dense"]).default("compact"),
   out: absolutePath,
   force: z.boolean().default(false),
+  /** Another writer holds the output folder's lock: wait for it (true, or at most this many ms) instead of refusing. */
+  wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
   /** A match table already computed for this checkpoint (e.g. from the extension's cache); computed when absent. */
   table: matchTableSchema.optional(),
   providers: providersSchema.optional(),
@@ -70,7 +72,10 @@ export const shareResult = z.object({
   seconds: z.number().nonnegative(),
 });
 
-export const expandParams = z.object({ compact: absolutePath, out: absolutePath, force: z.boolean().default(false) });
+export const expandParams = z.object({
+  compact: absolutePath, out: absolutePath, force: z.boolean().default(false),
+  wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
+});
 export const expandResult = z.object({ output: shareResultSchema, provider: usedProviderSchema, seconds: z.number().nonnegative() });
 
 export const shutdownParams = z.object({});

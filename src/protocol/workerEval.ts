@@ -20,6 +20,25 @@ export const textProtocolOptions = {
   bos: z.boolean().default(true),
 };
 
+/** Forward path and memory budget of a job that runs a model (src/core/eval/evaluate.ts, memoryBudget.ts). */
+export const runModelOptions = {
+  /** GiB the evaluation may use (default: min(4 GiB, a quarter of the machine's memory)). */
+  memoryBudgetGiB: z.number().positive().max(1 << 20).optional(),
+  /** "auto" (default): the whole-model graph when the weights fit a quarter of the budget as float32, else layer-streamed. */
+  forward: z.enum(["auto", "whole-model", "layer-streamed"]).optional(),
+};
+
+const forwardPath = z.enum(["whole-model", "layer-streamed"]);
+/** The layer-streamed forward's memory choice (src/core/eval/memoryBudget.ts MemoryChoice + passes). */
+export const streamedMemorySchema = z.object({
+  budgetBytes: z.number().nonnegative(),
+  tokensPerPass: z.number().int().positive(),
+  vocabChunk: z.number().int().positive(),
+  estimatedPeakBytes: z.number().nonnegative(),
+  passes: z.number().int().positive(),
+  parts: z.object({ layerWeights: z.number(), readBuffer: z.number(), planCopies: z.number(), activations: z.number(), head: z.number() }),
+});
+
 export const evalParamsSchema = z.object({
   model: absolutePath,
   /** A second model (e.g. the original) to compare against: KL, top-1 agreement, hidden-state cosine. */
@@ -28,6 +47,15 @@ export const evalParamsSchema = z.object({
   ...textProtocolOptions,
   /** Also the attention-map similarity of heads on the text (paper Fig. 1): every head's best lower-layer head. */
   attention: z.boolean().default(false),
+  /**
+   * Quick eval: compare the model with itself shared at this ratio (plan applied in memory while
+   * reading, nothing written); `compare` must then be absent. `strategy`/`granularity`/`table` as for share.
+   */
+  ratio: ratioSchema.optional(),
+  strategy: strategySchema.default("qk"),
+  granularity: granularitySchema.default("group"),
+  table: matchTableSchema.optional(),
+  ...runModelOptions,
   providers: providersSchema.optional(),
 });
 
@@ -76,6 +104,13 @@ export const evalResultSchema = z.object({
   compare: z.object({ nll: finite, ppl: finite, parameters: count, bytes: count }).optional(),
   /** With `attention`: the layer × head attention-map similarity table. */
   attention: attentionSimilaritySchema.optional(),
+  /** Which forward ran (the core always says; optional here so older results still parse), and the layer-streamed one's memory choice. */
+  forward: forwardPath.optional(),
+  memory: streamedMemorySchema.optional(),
+  /** Quick eval (`ratio`): the model is the original, `compare` the original shared at `ratio` in memory. */
+  ratio: ratioSchema.optional(),
+  selected: count.optional(),
+  klDirection: z.string().optional(),
 });
 
 export const sweepParamsSchema = z.object({
@@ -87,6 +122,7 @@ export const sweepParamsSchema = z.object({
   /** A match table already computed for this checkpoint (skips matching). */
   table: matchTableSchema.optional(),
   ...textProtocolOptions,
+  ...runModelOptions,
   providers: providersSchema.optional(),
 });
 
@@ -117,6 +153,8 @@ export const sweepResultSchema = z.object({
   klDirection: z.string(),
   provider: usedProvider,
   seconds: z.number().nonnegative(),
+  forward: forwardPath.optional(),
+  memory: streamedMemorySchema.optional(),
 });
 
 /** PostShare options (src/core/train/postshare.ts PostShareOptions); absent ones take the core's defaults. */
@@ -158,6 +196,7 @@ export const postShareParamsSchema = z.object({
   out: absolutePath.optional(),
   format: z.enum(["compact", "dense"]).optional(),
   force: z.boolean().optional(),
+  wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
   providers: providersSchema.optional(),
 });
 

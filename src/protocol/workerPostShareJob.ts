@@ -11,7 +11,7 @@ const count = z.number().int().nonnegative();
 
 /** postshare's training options (no checkpoint/resume/format: those belong to the run and the import). */
 export const postShareJobParamsSchema = postShareParamsSchema
-  .omit({ checkpointFile: true, checkpointEvery: true, resumeFrom: true, format: true, out: true })
+  .omit({ checkpointFile: true, checkpointEvery: true, resumeFrom: true, format: true, out: true, wait: true })
   .extend({
     /** The job folder. */
     out: absolutePath,

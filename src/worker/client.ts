@@ -14,6 +14,7 @@ import {
   WORKER_PROTOCOL_VERSION, clientSide, workerRequests, workerSide,
   type ClientSide, type JobParams, type JobResult, type Progress, type WorkerJob, type WorkerSide, type WorkerStatus,
 } from "../protocol/worker";
+import { cgroupMemory, modelWeightBytes, oomReport, type CgroupMemory } from "./memoryLimit";
 import type { Providers } from "./serve";
 
 /** The worker's status as the client sees it: the worker's own pushes, plus "stopped" when none runs. */
@@ -60,6 +61,10 @@ interface Connection {
   exited: boolean;
   /** Which start of the worker this is (1, 2, …). */
   readonly generation: number;
+  /** The memory cgroup when it started (to tell an OOM kill from another SIGKILL). */
+  readonly memory: CgroupMemory;
+  /** The model of the job it last ran (for the memory estimate in an OOM report). */
+  model?: string;
 }
 
 const TAIL_BYTES = 4096;
@@ -117,6 +122,8 @@ export class WorkerClient {
       if (this.disposed) throw new RpcError("disposed", `${named} was abandoned: the worker client was disposed`, named);
       throw err;
     });
+    const model = (params as { model?: unknown; compact?: unknown }).model ?? (params as { compact?: unknown }).compact;
+    if (typeof model === "string") conn.model = model;
     const started = conn.rpc.start(method, params as never, { ...(opts.signal ? { signal: opts.signal } : {}), ...(label ? { label } : {}) });
     const route = `${conn.generation}:${started.id}`;
     if (opts.onProgress) this.progressRoutes.set(route, opts.onProgress);
@@ -125,7 +132,7 @@ export class WorkerClient {
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
         const why = `${started.job} did not finish within ${formatMs(timeoutMs)}`;
-        conn.rpc.fail(started.id, new RpcError("timeout", `${why}; the worker was stopped (presumed hung). The next request starts a fresh worker.`, started.job));
+        conn.rpc.fail(started.id, new RpcError("timeout", `${why}; the worker was stopped (presumed hung) and its staging removed. If the job needs longer, raise the limit (--timeout MINUTES on the command line, headshare.worker.jobTimeoutMinutes in VS Code; 0 = none). The next request starts a fresh worker.`, started.job));
         this.kill(conn, `${why} (presumed hung)`);
       }, timeoutMs);
     }
@@ -211,7 +218,7 @@ export class WorkerClient {
       onUnansweredCancel: (p: PendingInfo) => this.kill(conn, `${p.job} did not stop within ${formatMs(this.opts.cancelGraceMs ?? 5000)} of being cancelled`),
     });
     let ready!: Promise<void>;
-    const conn: Connection = { child, rpc, get ready() { return ready; }, tail: "", exited: false, generation: this.generation };
+    const conn: Connection = { child, rpc, get ready() { return ready; }, tail: "", exited: false, generation: this.generation, memory: cgroupMemory() };
     const collect = (chunk: Buffer): void => {
       const text = chunk.toString("utf8");
       conn.tail = (conn.tail + text).slice(-TAIL_BYTES);
@@ -258,6 +265,8 @@ export class WorkerClient {
     if (conn.exited) return;
     conn.exited = true;
     conn.exitInfo = errorMessage ?? (sig ? `signal ${sig}` : `exit code ${code}`);
+    // A SIGKILL nobody here sent: the OOM killer, most likely. Say so, with the limit and the model's size.
+    if (sig === "SIGKILL" && !conn.killReason) conn.exitInfo += `: ${oomReport(conn.memory, cgroupMemory(), modelWeightBytes(conn.model))}`;
     const how = exitDescription(conn);
     conn.rpc.dispose((p) => new RpcError("worker-exited", `${p.job} failed: ${how}. The next request starts a fresh worker.`, p.job));
     if (this.conn === conn) this.conn = undefined;

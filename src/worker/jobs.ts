@@ -3,7 +3,6 @@
  * job's AbortSignal and throttled progress, closes what it opened, and returns the typed result
  * naming the provider it used. Options were validated by the protocol schemas before `run`.
  */
-import fs from "node:fs/promises";
 import path from "node:path";
 import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
@@ -19,6 +18,7 @@ import { expandCompact, writeShared } from "../core/share/write";
 import { postShare } from "../core/train/postshare";
 import { exportPostShareJob } from "../core/train/job/export";
 import { importPostShareJob } from "../core/train/job/import";
+import { readRegularFile, RegularFileError } from "../core/safetensors/regularFile";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
 import { usedProviderSchema } from "../protocol/common";
@@ -74,16 +74,46 @@ async function withCheckpoints<T>(paths: readonly (string | undefined)[], f: (c:
   }
 }
 
-/** A text file as UTF-8, with an error that names it. */
+/**
+ * Evaluation texts are read whole: bounded so a huge file is refused up front with a clear message
+ * instead of exhausting the worker's heap (a few MB is plenty to measure perplexity).
+ */
+export const MAX_TEXT_BYTES = 64 * 2 ** 20;
+
+/** A text file as UTF-8 (a regular file of at most MAX_TEXT_BYTES), with an error that names it. */
 async function readText(file: string): Promise<string> {
   try {
-    return await fs.readFile(file, "utf8");
+    return (await readRegularFile(file, MAX_TEXT_BYTES)).toString("utf8");
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw Object.assign(new Error(`${file}: cannot read the text file (${code === "ENOENT" ? "it does not exist" : e instanceof Error ? e.message : String(e)}); pass an existing UTF-8 text file`), { code: "bad-text" });
+    const r = e instanceof RegularFileError ? e.reason : "io";
+    const [why, todo] = r === "missing" ? ["it does not exist", "pass an existing UTF-8 text file"]
+      : r === "not-regular" ? ["it is not a regular file: a folder, FIFO or device", "pass a UTF-8 text file"]
+        : r === "too-large" ? [`it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TEXT_BYTES / 2 ** 20} MiB an evaluation text may be`, "pass an excerpt (a few MB measure perplexity well)"]
+          : [e instanceof Error ? e.message : String(e), "pass a readable UTF-8 text file"];
+    throw Object.assign(new Error(`${file}: cannot read the text file (${why}); ${todo}`), { code: "bad-text" });
   }
 }
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
+
+/** The forward path and memory budget options of a job, as the eval core takes them. */
+function runModel(p: { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" }): { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" } {
+  return { ...(p.memoryBudgetGiB !== undefined ? { memoryBudgetGiB: p.memoryBudgetGiB } : {}), ...(p.forward !== undefined ? { forward: p.forward } : {}) };
+}
+
+/** Quick eval's plan: the given match table (checked) or one computed now, planned at the ratio. */
+async function quickPlan(ckpt: Checkpoint, p: { model: string; ratio: number; strategy: MatchTable["strategy"]; granularity: "group" | "query-head"; table?: MatchTable | undefined }, ctx: { providers: Parameters<typeof computeMatchTable>[1]["providers"]; signal: AbortSignal; progress: (q: { phase: string; done: number; total: number }) => void }) {
+  if (ckpt.compact) throw new RpcError("bad-options", `${p.model}: is already a compact shared checkpoint; quick eval shares the original model in memory, pass that one`);
+  let table = p.table;
+  if (table) checkTableFits(table, ckpt, p);
+  else {
+    checkRatioFits(ckpt, p);
+    table = await computeMatchTable(ckpt, {
+      strategy: p.strategy, granularity: p.granularity, providers: ctx.providers, signal: ctx.signal,
+      onProgress: (q) => ctx.progress({ ...q, phase: `match: ${q.phase}` }),
+    });
+  }
+  return planSharing(table, p.ratio);
+}
 
 export const jobTable: JobTable = {
   "headshare/inspect": {
@@ -114,19 +144,24 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const text = await readText(p.text);
+      if (p.ratio !== undefined && p.compare !== undefined) throw new RpcError("bad-options", `${p.model}: pass either a ratio (compare the model shared in memory with its original) or a compare model, not both`);
       return withCheckpoints([p.model, p.compare], async ([ckpt, other]) => {
         const protocol = textProtocol(p, ckpt!);
+        // quick eval: the plan is applied while the weights are read; nothing is written
+        const quick = p.ratio !== undefined ? await quickPlan(ckpt!, { ...p, ratio: p.ratio }, ctx) : undefined;
         const r = await evaluate(ckpt!, text, protocol, {
-          ...(other ? { compare: other } : {}), providers: ctx.providers, signal: ctx.signal,
-          onProgress: (q) => ctx.progress({ phase: "scoring", done: q.done, total: q.total, message: `${q.done} / ${q.total} tokens` }),
+          ...(other ? { compare: other } : {}), ...(quick ? { compare: ckpt!, comparePlan: quick } : {}),
+          providers: ctx.providers, signal: ctx.signal, ...runModel(p),
+          onProgress: (q) => ctx.progress({ phase: q.phase ?? "scoring", done: q.done, total: q.total, message: q.message ?? `${q.done} / ${q.total} tokens` }),
         });
+        const quickKeys = quick ? { ratio: quick.ratio, selected: quick.selected } : {};
         const attention = p.attention
           ? await attentionMapSimilarity(ckpt!, text, protocol, {
             providers: ctx.providers, signal: ctx.signal,
             onProgress: (q) => ctx.progress({ phase: "attention maps", done: q.done, total: q.total }),
           })
           : undefined;
-        return { ...r, provider: usedProvider(r.provider), ...(attention ? { attention } : {}) };
+        return { ...r, ...quickKeys, provider: usedProvider(r.provider), ...(attention ? { attention } : {}) };
       });
     },
   },
@@ -149,7 +184,7 @@ export const jobTable: JobTable = {
         const matchSeconds = seconds(tm);
         const plan = planSharing(table, p.ratio);
         const output = await writeShared(ckpt!, plan, {
-          format: p.format, outDir: p.out, force: p.force, signal: ctx.signal,
+          format: p.format, outDir: p.out, force: p.force, signal: ctx.signal, ...(p.wait !== undefined ? { wait: p.wait } : {}),
           onProgress: ctx.progress,
         });
         return {
@@ -164,7 +199,7 @@ export const jobTable: JobTable = {
     label: (p) => path.basename(p.compact),
     async run(p, ctx) {
       const t0 = performance.now();
-      const output = await expandCompact(p.compact, { outDir: p.out, force: p.force, signal: ctx.signal, onProgress: ctx.progress });
+      const output = await expandCompact(p.compact, { outDir: p.out, force: p.force, signal: ctx.signal, onProgress: ctx.progress, ...(p.wait !== undefined ? { wait: p.wait } : {}) });
       return { output, provider: "none", seconds: seconds(t0) };
     },
   },
@@ -177,7 +212,7 @@ export const jobTable: JobTable = {
         if (p.table) checkTableFits(p.table, ckpt!, p);
         const r = await sweep(ckpt!, p.ratios, text, textProtocol(p, ckpt!), {
           strategy: p.strategy, granularity: p.granularity, ...(p.table ? { table: p.table } : {}),
-          providers: ctx.providers, signal: ctx.signal, onProgress: ctx.progress,
+          providers: ctx.providers, signal: ctx.signal, onProgress: ctx.progress, ...runModel(p),
         });
         return { ...r, provider: usedProvider(r.provider) };
       });

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { resolveCheckpointPaths } from "../core/model/checkpoint";
+import { writeFileAtomic } from "../core/output/atomic";
 import { parseMatchTable, serializeMatchTable } from "../core/share/matchTable";
 import type { Granularity } from "../core/model/types";
 import type { MatchTable, Strategy } from "../core/share/types";
@@ -81,14 +82,7 @@ export class MatchCache {
     const file = this.fileFor(key);
     await fs.mkdir(this.dir, { recursive: true });
     const stamped: MatchTable = { ...table, source: { ...table.source, model: key.path, size: key.size, mtimeMs: key.mtimeMs } };
-    const tmp = path.join(this.dir, `.headshare-tmp-${process.pid}-${Date.now()}-${path.basename(file)}`);
-    await fs.writeFile(tmp, serializeMatchTable(stamped));
-    try {
-      await fs.rename(tmp, file);
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
-    }
+    await writeFileAtomic(file, serializeMatchTable(stamped));
     return file;
   }
 }

@@ -17,6 +17,9 @@ import fs from "node:fs";
 import path from "node:path";
 
 export const TEMP_PREFIX = ".headshare-tmp-";
+/** The writer lock beside an output folder (src/core/output/lock.ts): a killed writer leaves it; the next run breaks it. */
+export const LOCK_PREFIX = ".headshare-lock-";
+const isLeftover = (part: string): boolean => part.startsWith(TEMP_PREFIX) || part.startsWith(LOCK_PREFIX);
 export const CHILD_ENV = "HEADSHARE_CRASH_CHILD";
 
 export interface ChildSpec {
@@ -82,12 +85,12 @@ export function checkAfterKill(outDir: string, ref: ReadonlyMap<string, string>,
   const now = snapshot(outDir);
   const temps: string[] = [];
   for (const [name, hash] of now) {
-    if (name.split("/").some((part) => part.startsWith(TEMP_PREFIX))) { temps.push(name); continue; } // a temporary file, or a file in a staging folder
+    if (name.split("/").some(isLeftover)) { temps.push(name); continue; } // a temporary file, a file in a staging folder, or a stale lock
     assert.ok(ref.has(name) || prior?.has(name), `${what}: unexpected file "${name}" in the output folder (neither a final output nor a ${TEMP_PREFIX}* temporary)`);
     assert.ok(hash === ref.get(name) || hash === prior?.get(name), `${what}: "${name}" exists under its final name but is neither the complete new output nor the untouched old one`);
   }
   for (const [name, hash] of now) {
-    if (!name.endsWith(".index.json")) continue;
+    if (!name.endsWith(".index.json") || name.split("/").some(isLeftover)) continue; // an aside being removed may be partial
     const idx = JSON.parse(fs.readFileSync(path.join(outDir, name), "utf8")) as { weight_map: Record<string, string> };
     const rels = [...new Set(Object.values(idx.weight_map))].map((shard) => path.posix.join(path.posix.dirname(name), shard).replace(/^\.\//, ""));
     for (const rel of rels) assert.ok(now.has(rel), `${what}: "${name}" is in place but its shard "${rel}" is not`);
@@ -97,6 +100,33 @@ export function checkAfterKill(outDir: string, ref: ReadonlyMap<string, string>,
       `${what}: "${name}" names shards of different runs (${rels.map((rel) => `${rel}: ${now.get(rel) === ref.get(rel) ? "new" : "old"}`).join(", ")}): a mixed checkpoint that opens without error`);
   }
   return temps;
+}
+
+/** Only the files under `sub/` (the folder a staged writer swaps in), relative to it. */
+function under(files: ReadonlyMap<string, string>, sub: string): Map<string, string> {
+  return new Map([...files].filter(([n]) => n.startsWith(`${sub}/`)).map(([n, h]) => [n.slice(sub.length + 1), h]));
+}
+
+/**
+ * The stronger promise of a staged folder writer (src/core/output/folder.ts): once what the next
+ * run does first (cleanStale: remove the dead writer's temporaries, put back an output moved aside)
+ * has run, the folder `sub` is exactly the previous output or exactly the new one (absent when there
+ * was none) — never a mix, never missing.
+ */
+export async function checkWholeAfterKill(outDir: string, sub: string, ref: ReadonlyMap<string, string>, what: string, prior?: ReadonlyMap<string, string>): Promise<"old" | "new" | "absent"> {
+  const { cleanStale } = await import("../../src/core/output");
+  await cleanStale(outDir);
+  const now = under(snapshot(outDir), sub);
+  for (const n of now.keys()) assert.ok(!n.split("/").some(isLeftover), `${what}: a temporary "${n}" inside the finished folder ${sub}`);
+  const refSub = under(ref, sub), priorSub = prior ? under(prior, sub) : undefined;
+  if (priorSub && priorSub.size) {
+    const same = (m: ReadonlyMap<string, string>): boolean => m.size === now.size && [...m].every(([n, h]) => now.get(n) === h);
+    assert.ok(same(priorSub) || same(refSub), `${what}: ${sub} is neither the previous output nor the new one after recovery: ${[...now.keys()].join(", ") || "(absent)"} vs previous ${[...priorSub.keys()].join(", ")}`);
+    return same(priorSub) ? "old" : "new";
+  }
+  if (now.size === 0) return "absent";
+  assert.deepEqual(now, refSub, `${what}: ${sub} exists after the kill but is not the complete new output`);
+  return "new";
 }
 
 function resetTo(outDir: string, priorDir: string | undefined): void {
@@ -123,13 +153,16 @@ export interface CrashRunReport {
   readonly externalKills: number;
   readonly tempsSeen: number;
   readonly seconds: number;
+  /** With `whole`: how often the folder was the previous output / the new one / absent after a kill and recovery. */
+  readonly outcomes?: Record<"old" | "new" | "absent", number>;
 }
 
 /**
  * The whole procedure for one job. `inputDir` is snapshotted before and compared after every
  * run; `outDir` must not exist yet.
  */
-export async function crashTestJob(script: string, job: string, input: string, inputDir: string, outDir: string, refDir: string, maxPoints: number, externalKills: number, seed: number, priorDir?: string): Promise<CrashRunReport> {
+export async function crashTestJob(script: string, job: string, input: string, inputDir: string, outDir: string, refDir: string, maxPoints: number, externalKills: number, seed: number, priorDir?: string, whole?: string): Promise<CrashRunReport> {
+  const outcomes = { old: 0, new: 0, absent: 0 };
   const t0 = performance.now();
   const inputBefore = snapshot(inputDir);
   resetTo(refDir, priorDir);
@@ -140,9 +173,11 @@ export async function crashTestJob(script: string, job: string, input: string, i
   assert.ok(ops > 0, `${job}: the child reported no kill points (${ref.stdout})`);
   const refFiles = snapshot(refDir);
   assert.ok(refFiles.size > 0, `${job}: the reference run wrote nothing`);
-  assert.ok(![...refFiles.keys()].some((n) => n.split("/").some((part) => part.startsWith(TEMP_PREFIX))), `${job}: the reference run left temporary files`);
+  assert.ok(![...refFiles.keys()].some((n) => n.split("/").some(isLeftover)), `${job}: the reference run left temporary files or a lock`);
   let temps = 0;
-  const points = choosePoints(ops, maxPoints, seed);
+  // A staged replace ends with its swap (rename aside, rename in, remove the aside, release the lock):
+  // those last calls are always among the points, so every file-system call of the swap is killed.
+  const points = [...new Set([...choosePoints(ops, maxPoints, seed), ...(whole && priorDir ? Array.from({ length: Math.min(ops, 10) }, (_, i) => ops - i) : [])])].sort((a, b) => a - b);
   for (const k of points) {
     resetTo(outDir, priorDir);
     const r = await runChild(script, { job, input, out: outDir, killAt: k });
@@ -156,6 +191,7 @@ export async function crashTestJob(script: string, job: string, input: string, i
     }
     assert.deepEqual(snapshot(inputDir), inputBefore, `${job}: the input changed after a kill at point ${k}`);
     temps += checkAfterKill(outDir, refFiles, `${job} killed at op ${k}/${ops}`, prior).length;
+    if (whole) outcomes[await checkWholeAfterKill(outDir, whole, refFiles, `${job} killed at op ${k}/${ops}`, prior)]++;
   }
   let s = seed >>> 0;
   for (let i = 0; i < externalKills; i++) {
@@ -164,12 +200,15 @@ export async function crashTestJob(script: string, job: string, input: string, i
     resetTo(outDir, priorDir);
     const r = await runChild(script, { job, input, out: outDir, killAt: 0 }, delay);
     assert.deepEqual(snapshot(inputDir), inputBefore, `${job}: the input changed after an external kill at ${delay.toFixed(0)} ms`);
-    if (r.signal === "SIGKILL") temps += checkAfterKill(outDir, refFiles, `${job} killed from outside after ${delay.toFixed(0)} ms`, prior).length;
+    if (r.signal === "SIGKILL") {
+      temps += checkAfterKill(outDir, refFiles, `${job} killed from outside after ${delay.toFixed(0)} ms`, prior).length;
+      if (whole) outcomes[await checkWholeAfterKill(outDir, whole, refFiles, `${job} killed from outside after ${delay.toFixed(0)} ms`, prior)]++;
+    }
     else assert.equal(r.code, 0, `${job}: run after external kill timer failed: ${r.stderr}`);
   }
   const fin = await runChild(script, { job, input, out: outDir, killAt: 0 });
   assert.equal(fin.code, 0, `${job}: the run after the kills failed: ${fin.stderr}`);
   assert.deepEqual(snapshot(outDir), refFiles, `${job}: after a complete run the output folder is not exactly the reference output (stale temporaries must be cleaned on the next run)`);
   assert.deepEqual(snapshot(inputDir), inputBefore, `${job}: the input changed`);
-  return { job, ops, killPoints: points.length, externalKills, tempsSeen: temps, seconds: (performance.now() - t0) / 1000 };
+  return { job, ops, killPoints: points.length, externalKills, tempsSeen: temps, seconds: (performance.now() - t0) / 1000, ...(whole ? { outcomes } : {}) };
 }

@@ -41,6 +41,7 @@ async function plan(input: string, pct: number): Promise<SharingPlan> {
 }
 
 async function share(input: string, out: string, model: string, pct: number, format: "compact" | "dense"): Promise<void> {
+  await fs.mkdir(out, { recursive: true }); // the output's parent must exist (src/core/output/folder.ts)
   const ck = await openCheckpoint(path.join(input, model));
   try {
     await writeShared(ck, await plan(input, pct), { format, outDir: path.join(out, "shared"), force: true });
@@ -77,13 +78,19 @@ export const JOBS: Record<string, (input: string, out: string) => Promise<void>>
   "share-dense": (input, out) => share(input, out, "single", 50, "dense"),
   /** Expanding the prepared compact checkpoint back to dense. */
   async "share-expand"(input, out) {
+    await fs.mkdir(out, { recursive: true });
     await expandCompact(path.join(input, "compact"), { outDir: path.join(out, "shared"), force: true });
   },
   /** Sharded compact at ratio 0.25 (the prior output for the next job). */
   "share-compact-sharded": (input, out) => share(input, out, "sharded", 25, "compact"),
   /** Sharded compact at ratio 0.5 written over the ratio-0.25 output (--force). */
   "share-compact-sharded-over": (input, out) => share(input, out, "sharded", 50, "compact"),
+  /** A single-file dense output written over the sharded ratio-0.25 output (--force): no old shard or index may survive. */
+  "share-dense-over-sharded": (input, out) => share(input, out, "single", 50, "dense"),
 };
 
+/** Jobs whose output folder `<out>/shared` is staged and swapped: after a kill and recovery it is exactly the old or the new output. */
+export const WHOLE: Record<string, string> = Object.fromEntries(Object.keys(JOBS).filter((j) => j.startsWith("share-")).map((j) => [j, "shared"]));
+
 /** Jobs that replace another job's output in place: the prior output is made first. */
-export const REPLACES: Record<string, string> = { "sharded-over": "sharded", "share-compact-sharded-over": "share-compact-sharded" };
+export const REPLACES: Record<string, string> = { "sharded-over": "sharded", "share-compact-sharded-over": "share-compact-sharded", "share-dense-over-sharded": "share-compact-sharded" };

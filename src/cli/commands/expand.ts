@@ -2,10 +2,10 @@
 import { defineCommand } from "../command";
 import { keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
-import { checkOutDir } from "./outDir";
+import { checkOutFolder } from "./outDir";
 import { outputFacts } from "./share";
 
-const usage = `usage: headshare expand <compact> --out DIR [--force] [--json] [--debug]
+const usage = `usage: headshare expand <compact> --out DIR [--force] [--wait] [--json] [--debug]
 
 Rebuilds the dense checkpoint (ordinary Hugging Face shapes, each shared unit holding its root's
 weights) from a compact one written by headshare share --format compact. The result equals
@@ -22,6 +22,7 @@ export const expandCommand = defineCommand({
   flags: [
     { name: "out", type: "string", short: "o" },
     { name: "force", type: "boolean" },
+    { name: "wait", type: "boolean" },
     { name: "json", type: "boolean" },
   ],
   positionals: [{ name: "compact", required: true }],
@@ -30,8 +31,8 @@ export const expandCommand = defineCommand({
     const out = absolute(c.required("out", "--out DIR is required (a new folder for the dense checkpoint)") as string);
     const compact = absolute(a.positionals[0]!);
     const force = a.flags.force === true;
-    checkOutDir("expand", usage, out, compact, force);
-    const r = await c.job("headshare/expand", { compact, out, force });
+    await checkOutFolder("expand", usage, out, compact, force, "the dense checkpoint");
+    const r = await c.job("headshare/expand", { compact, out, force, ...(a.flags.wait === true ? { wait: true } : {}) });
     if (a.flags.json) await writeOut(JSON.stringify(r));
     else await writeOut(keyValues([...outputFacts(r.output), ["time", `${r.seconds.toFixed(2)} s`]]));
     return 0;

@@ -10,4 +10,5 @@ export const MATCH_FLAGS: readonly FlagSpec[] = [
 export const WRITE_FLAGS: readonly FlagSpec[] = [
   { name: "format", type: "string", choices: ["compact", "dense"] },
   { name: "force", type: "boolean" },
+  { name: "wait", type: "boolean" },
 ];

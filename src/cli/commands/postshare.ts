@@ -5,7 +5,7 @@ import { type ParsedArgs, UsageError } from "../args";
 import { int, keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { defineCommand } from "../command";
-import { checkOutDir } from "./outDir";
+import { checkOutFolder } from "./outDir";
 import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
@@ -13,7 +13,7 @@ const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text 
                            [--regularize q,k,v,o] [--train-on text|sampled|both] [--trainable all|attention]
                            [--sample-sequences N] [--sample-length N] [--sample-temperature T]
                            [--batch-size N] [--seq-len N] [--checkpoint FILE [--checkpoint-every N]] [--resume FILE]
-                           [--seed N] [--strategy ...] [--granularity ...] [--format compact|dense] [--force] [--json]
+                           [--seed N] [--strategy ...] [--granularity ...] [--format compact|dense] [--force] [--wait] [--json]
                            [--providers auto|cpu,cuda,...] [--debug]
 
 PostShare (method.md §5): match and plan on the pre-trained weights, post-train with
@@ -143,7 +143,7 @@ export const postshareCommand = defineCommand({
     const model = absolute(a.positionals[0]!);
     const out = absolute(f.out as string);
     const force = f.force === true;
-    checkOutDir("postshare", usage, out, model, force);
+    await checkOutFolder("postshare", usage, out, model, force, "the post-shared checkpoint");
     const training = trainingOptions("postshare", usage, a);
     if (f["checkpoint-every"] !== undefined && f.checkpoint === undefined) {
       throw new UsageError("postshare: --checkpoint-every N needs --checkpoint FILE (where the checkpoint is saved)", usage);
@@ -158,7 +158,7 @@ export const postshareCommand = defineCommand({
       throw new UsageError(`postshare: --resume ${resume}: no such checkpoint file; give a file written by --checkpoint`, usage);
     }
     const r = await c.job("headshare/postshare", {
-      model, out, force, providers, ...training,
+      model, out, force, providers, ...training, ...(f.wait === true ? { wait: true } : {}),
       ...(f.format !== undefined ? { format: f.format as "compact" | "dense" } : {}),
       ...(checkpoint ? { checkpointFile: checkpoint } : {}),
       ...(f["checkpoint-every"] !== undefined ? { checkpointEvery: f["checkpoint-every"] as number } : {}),

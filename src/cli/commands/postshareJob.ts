@@ -7,7 +7,7 @@ import { defineCommand } from "../command";
 import { bytes, int, keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { MATCH_FLAGS } from "./matchFlags";
-import { checkOutDir } from "./outDir";
+import { checkOutFolder } from "./outDir";
 import { POSTSHARE_TRAINING_FLAGS, trainingOptions } from "./postshare";
 
 const jobUsage = `usage: headshare postshare-job <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
@@ -49,7 +49,7 @@ export const postshareJobCommand = defineCommand({
     const given = a.positionals[0]!;
     const model = absolute(given);
     const force = a.flags.force === true;
-    checkOutDir("postshare-job", jobUsage, out, model, force);
+    await checkOutFolder("postshare-job", jobUsage, out, model, force, "the PostShare job");
     const training = trainingOptions("postshare-job", jobUsage, a);
     const r = await c.job("headshare/postshareJob", { model, modelAsGiven: given, out, force, providers, ...training });
     if (a.flags.json) {
@@ -106,7 +106,7 @@ export const postshareImportCommand = defineCommand({
     const providers = c.providers();
     const job = absolute(a.positionals[0]!);
     const force = f.force === true;
-    checkOutDir("postshare-import", importUsage, out, job, force);
+    await checkOutFolder("postshare-import", importUsage, out, job, force, "the PostShare checkpoint");
     const r = await c.job("headshare/postshareImport", {
       job, out, force, providers,
       ...(f.format !== undefined ? { format: f.format as "compact" | "dense" } : {}),

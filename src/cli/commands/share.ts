@@ -3,12 +3,12 @@ import type { ShareResult } from "../../core/share/types";
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, writeOut } from "../output";
 import { absolute } from "../runJob";
-import { checkOutDir } from "./outDir";
+import { checkOutFolder } from "./outDir";
 import { planFacts } from "./plan";
 import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare share <model> --ratio A --out DIR [--strategy q|k|v|qk|qkv] [--granularity group|query-head]
-                       [--format compact|dense] [--force] [--json] [--providers auto|cpu,cuda,...] [--debug]
+                       [--format compact|dense] [--force] [--wait] [--json] [--providers auto|cpu,cuda,...] [--debug]
 
 DirectShare (method.md §2–§4): computes the match table, selects floor(A·L·U) units, and writes
   compact  safetensors holding only the stored units' attention slices, the plan in __metadata__
@@ -20,6 +20,9 @@ Ctrl-C cancels and leaves no output folder behind.
   <model>         a checkpoint folder, a .safetensors file or an index json
   --ratio A       sharing ratio: a fraction of all L·U units (0 ≤ A ≤ (L−1)/L)
   --out DIR       output folder (refused when it exists and is not empty, unless --force)
+  --force         replace an existing output: the new one is built in a staging folder beside it and
+                  swapped in when complete; on failure or Ctrl-C the previous output stays as it was
+  --wait          when another headshare run is writing the same folder, wait for it instead of refusing
   --format        compact (default) or dense
   --strategy      match strategy (default qk); --granularity group (default) or query-head
   --json          print one JSON object {plan, output, match, provider, seconds}`;
@@ -45,9 +48,9 @@ export const shareCommand = defineCommand({
     const model = absolute(a.positionals[0]!);
     const out = absolute(a.flags.out as string);
     const force = a.flags.force === true;
-    checkOutDir("share", usage, out, model, force);
+    await checkOutFolder("share", usage, out, model, force, "the shared checkpoint");
     const r = await c.job("headshare/share", {
-      model, out, force, ratio,
+      model, out, force, ratio, ...(a.flags.wait === true ? { wait: true } : {}),
       strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
       granularity: (a.flags.granularity as "group" | undefined) ?? "group",
       format: (a.flags.format as "compact" | undefined) ?? "compact",

@@ -5,7 +5,7 @@ import { UsageError } from "../args";
 import { defineCommand } from "../command";
 import { bytes, int, pct, table, writeOut } from "../output";
 import { absolute } from "../runJob";
-import { TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
+import { RUN_MODEL_FLAGS, RUN_MODEL_USAGE, runModelParams, TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
 import { MATCH_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare sweep <model> --ratios A,B,... --text FILE [--csv FILE] [--strategy ...] [--granularity ...]
@@ -18,6 +18,7 @@ P_shared), top-1 agreement, hidden-state cosine), with the compact checkpoint's 
 
   --ratios A,B,...  sharing ratios, e.g. 0,0.05,0.1,0.2,0.3
 ${TEXT_USAGE}
+${RUN_MODEL_USAGE}
   --csv FILE        also write the curve as CSV
   --json            one JSON object {rows, original, tokens, protocol, provider, seconds, ...}`;
 
@@ -39,6 +40,7 @@ export const sweepCommand = defineCommand({
     { name: "ratios", type: "string" },
     { name: "csv", type: "string" },
     ...MATCH_FLAGS,
+    ...RUN_MODEL_FLAGS,
     { name: "json", type: "boolean" },
     { name: "providers", type: "string" },
   ],
@@ -53,7 +55,7 @@ export const sweepCommand = defineCommand({
       model: absolute(a.positionals[0]!), text: absolute(a.flags.text as string), ratios,
       strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
       granularity: (a.flags.granularity as "group" | undefined) ?? "group",
-      ...textParams(a), providers,
+      ...textParams(a), ...runModelParams(a), providers,
     });
     const csvFile = a.flags.csv === undefined ? undefined : absolute(a.flags.csv as string);
     if (csvFile) await writeTextAtomic(csvFile, sweepCsv(r));
@@ -64,7 +66,7 @@ export const sweepCommand = defineCommand({
     const rows = r.rows.map((x) => [String(x.ratio), int(x.selected), int(x.parameters), bytes(x.bytes), x.nll.toFixed(4), x.ppl.toFixed(3), x.kl.toFixed(5), pct(x.top1Agreement, 1)]);
     await writeOut([
       `original: nll ${r.original.nll.toFixed(4)}, ppl ${r.original.ppl.toFixed(3)}, ${int(r.original.parameters)} parameters, ${bytes(r.original.bytes)}`,
-      `${int(r.tokens)} tokens (${r.protocol.description}); ${r.klDirection}; ${r.seconds.toFixed(1)} s on ${r.provider}`,
+      `${int(r.tokens)} tokens (${r.protocol.description}); ${r.klDirection}; ${r.seconds.toFixed(1)} s on ${r.provider}, ${r.forward ?? "whole-model"} forward`,
       "",
       table(["ratio", "selected", "parameters", "bytes", "nll", "ppl", "kl", "top-1"], rows, [true, true, true, true, true, true, true, true]),
       ...(csvFile ? ["", `CSV written to ${csvFile}`] : []),

@@ -26,3 +26,25 @@ export function textParams(a: ParsedArgs): { documentsSeparator?: string; window
     bos: f["no-bos"] !== true,
   };
 }
+
+/** Flags of every command that runs a model: the memory budget and the forward path. */
+export const RUN_MODEL_FLAGS: readonly FlagSpec[] = [
+  { name: "memory-budget", type: "number", min: 0.001 },
+  { name: "forward", type: "string", choices: ["auto", "whole-model", "layer-streamed"] },
+];
+
+export const RUN_MODEL_USAGE = `  --memory-budget GiB           memory the evaluation may use (default: min(4 GiB, RAM/4)); picks the
+                               windows per pass and the vocabulary chunk; refused only when one layer
+                               cannot fit
+  --forward auto|whole-model|layer-streamed
+                               the whole-model graph, or one layer at a time (auto: whole-model when
+                               the float32 weights fit a quarter of the budget)`;
+
+/** The run-model params of a job from parsed flags. */
+export function runModelParams(a: ParsedArgs): { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" } {
+  const f = a.flags;
+  return {
+    ...(f["memory-budget"] !== undefined ? { memoryBudgetGiB: f["memory-budget"] as number } : {}),
+    ...(f.forward !== undefined ? { forward: f.forward as "auto" | "whole-model" | "layer-streamed" } : {}),
+  };
+}

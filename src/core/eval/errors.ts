@@ -4,7 +4,9 @@ export type EvalErrorCode =
   | "no-tokenizer"   // tokenizer.json missing or unreadable
   | "bad-text"       // the text is empty or yields no scorable tokens
   | "mismatch"       // two models that must agree (vocab, layers) do not
-  | "too-large"      // the weights (as float32) do not fit in this machine's memory
+  | "too-large"      // the weights (as float32), or one layer of them, do not fit the memory available
+  | "changed"        // a checkpoint file changed (or vanished) while it was being read
+  | "non-finite"     // the result is NaN/Inf (a damaged weight, named)
   | "aborted";       // the AbortSignal fired
 
 export class EvalError extends Error {

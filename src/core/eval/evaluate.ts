@@ -5,20 +5,27 @@
  * (mean over predicted positions of the cosine between the two residual streams after each layer),
  * the other model's NLL/ppl, and both models' parameters and bytes.
  */
+import { describeNonFinite } from "../model/finite";
 import type { Checkpoint } from "../model/checkpoint";
 import { hiddenStateName, LOGPROBS, NLL, type ForwardOptions } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
-import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type TextProtocol } from "./protocol";
+import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type ScoredWindow, type TextProtocol } from "./protocol";
 import { ForwardRunner, type RunOutput } from "./runner";
-import { modelSize } from "./sizes";
+import { memoryBudgetBytes } from "./memoryBudget";
+import { runStreamed, type StreamedMemory, type StreamedModel } from "./streamed";
+import { modelSize, type ModelSize } from "./sizes";
+import { unitCost } from "../share/match";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface EvalProgress {
-  readonly done: number;   // predicted tokens scored so far
+  readonly done: number;   // predicted tokens scored so far (layer-streamed: layer steps)
   readonly total: number;
+  /** Layer-streamed: "layers", with e.g. "pass 1/2 (4 windows): layer 3/32". */
+  readonly phase?: string;
+  readonly message?: string;
 }
 
 export interface EvalOptions {
@@ -27,6 +34,8 @@ export interface EvalOptions {
   readonly tokenizer?: TextTokenizer;
   /** A sharing plan applied in memory to `ckpt` (dense checkpoints only). */
   readonly plan?: SharingPlan;
+  /** A sharing plan applied in memory to `compare` (quick eval: compare = the model itself, shared). */
+  readonly comparePlan?: SharingPlan;
   readonly providers?: readonly ProviderName[] | "auto";
   readonly threads?: number;
   readonly signal?: AbortSignal;
@@ -35,6 +44,24 @@ export interface EvalOptions {
   readonly batchTokens?: number;
   /** Query chunk of the blocked causal attention (default 64; 0 = plain full attention). */
   readonly attentionChunk?: number;
+  /** Which forward runs (default "auto": the whole-model graph when every weight fits a quarter of the budget as float32). */
+  readonly forward?: ForwardPath | "auto";
+  /** Memory budget in GiB (default: min(4 GiB, a quarter of this machine's memory)). */
+  readonly memoryBudgetGiB?: number;
+}
+
+/** The two forwards: one graph of the whole model (weights loaded once), or one layer at a time. */
+export type ForwardPath = "whole-model" | "layer-streamed";
+
+/**
+ * "auto": the whole-model graph (faster: weights loaded once, one run per batch) when the float32
+ * weights of every model fit in a quarter of the budget; otherwise layer-streamed.
+ */
+export function chooseForward(requested: ForwardPath | "auto" | undefined, ckpts: readonly Checkpoint[], budgetBytes: number): ForwardPath {
+  if (requested === "whole-model" || requested === "layer-streamed") return requested;
+  if (requested !== undefined && requested !== "auto") throw new EvalError("bad-option", `forward must be "auto", "whole-model" or "layer-streamed", got ${JSON.stringify(requested)}`);
+  const f32 = [...new Set(ckpts)].reduce((a, c) => a + 4 * modelSize(c).parameters, 0);
+  return f32 <= budgetBytes / 4 ? "whole-model" : "layer-streamed";
 }
 
 /** Default padded tokens per batch for a vocabulary (log-probs of one batch ≤ 64 MB when compared). */
@@ -73,6 +100,10 @@ export interface EvalResult {
   readonly top1Agreement?: number;
   readonly hiddenCosine?: number[];
   readonly compare?: { readonly nll: number; readonly ppl: number; readonly parameters: number; readonly bytes: number };
+  /** Which forward ran. */
+  readonly forward: ForwardPath;
+  /** The layer-streamed forward's memory choice (budget, tokens per pass, vocabulary chunk, estimated peak). */
+  readonly memory?: StreamedMemory;
 }
 
 export function protocolFacts(p: TextProtocol, windows: number): ProtocolFacts {
@@ -85,6 +116,7 @@ export function protocolFacts(p: TextProtocol, windows: number): ProtocolFacts {
 /** Prepared windows and batches of a text (shared by evaluate and sweep). */
 export interface PreparedText {
   readonly protocol: TextProtocol;
+  readonly scored: ScoredWindow[];
   readonly batches: Batch[];
   readonly tokens: number;
   readonly windows: number;
@@ -94,7 +126,7 @@ export function prepareText(text: string, protocol: TextProtocol, tok: TextToken
   if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new EvalError("bad-option", `batchTokens must be a positive integer, got ${batchTokens}`);
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId);
   checkIds(windows, vocab, tok.path);
-  return { protocol, batches: makeBatches(windows, batchTokens), tokens: predictedCount(windows), windows: windows.length };
+  return { protocol, scored: windows, batches: makeBatches(windows, batchTokens), tokens: predictedCount(windows), windows: windows.length };
 }
 
 /** Calls f(row, t) for every predicted position: input position t of window row predicts token t+1. */
@@ -157,6 +189,7 @@ function aborted(signal: AbortSignal | undefined): void {
 export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextProtocol, opts: EvalOptions = {}): Promise<EvalResult> {
   const t0 = performance.now();
   const other = opts.compare;
+  if (opts.comparePlan && !other) throw new EvalError("bad-option", "comparePlan needs a compare model (quick eval: compare = the model itself)");
   if (other) checkCompatible(ckpt, other);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   if (other) checkWindowFits(protocol, other.spec.maxPositions, other.spec.config, other.weightsPath);
@@ -166,6 +199,9 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
   const prepared = prepareText(text, protocol, tok, bosId, batchTokens, V);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
+  const budget = memoryBudgetBytes(opts.memoryBudgetGiB);
+  const path = chooseForward(opts.forward, other ? [ckpt, other] : [ckpt], budget);
+  if (path === "layer-streamed") return evaluateStreamed(ckpt, prepared, budget, t0, opts);
   const common = {
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -176,7 +212,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
   let theirs: ForwardRunner | undefined;
   try {
-    if (other) theirs = await ForwardRunner.create(other, { forward, ...common });
+    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common });
     const acc = other ? new CompareAccumulator(sameShape ? ckpt.spec.layers : 0, ckpt.spec.hidden, V) : undefined;
     let nllSum = 0, otherNll = 0, done = 0;
     for (const b of prepared.batches) {
@@ -192,17 +228,20 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
       opts.onProgress?.({ done, total: prepared.tokens });
     }
     const nll = nllSum / prepared.tokens;
+    // NaN/Inf weights (or an overflow) give a non-finite NLL: name the tensor instead of failing a schema later.
+    if (!Number.isFinite(nll)) throw new EvalError("non-finite", await describeNonFinite(ckpt, "the negative log-likelihood", opts.signal));
+    if (other && !Number.isFinite(otherNll)) throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
     const size = modelSize(ckpt);
     const base: EvalResult = {
       tokens: prepared.tokens, nll, ppl: Math.exp(nll),
       protocol: protocolFacts(protocol, prepared.windows),
       provider: mine.provider, seconds: (performance.now() - t0) / 1000,
-      parameters: size.parameters, bytes: size.bytes,
+      parameters: size.parameters, bytes: size.bytes, forward: "whole-model",
     };
     if (!other || !acc) return base;
     const m = acc.result();
     const oNll = otherNll / prepared.tokens;
-    const oSize = modelSize(other);
+    const oSize = compareSize(other, opts.comparePlan);
     return {
       ...base, kl: m.kl, klDirection: "KL(P_model ‖ P_compare)", top1Agreement: m.top1Agreement, ...(sameShape ? { hiddenCosine: m.hiddenCosine } : {}),
       compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
@@ -212,4 +251,38 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
     await mine.release();
     await theirs?.release();
   }
+}
+
+/** `evaluate` on the layer-streamed forward: the model (with its plan) and `compare` in lockstep. */
+async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budgetBytes: number, t0: number, opts: EvalOptions): Promise<EvalResult> {
+  const other = opts.compare;
+  const models: StreamedModel[] = [{ ckpt, ...(opts.plan ? { plan: opts.plan } : {}) }, ...(other ? [{ ckpt: other, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}) }] : [])];
+  const r = await runStreamed(models, prepared.scored, {
+    budgetBytes, hiddenCosine: !!other,
+    ...(opts.attentionChunk !== undefined ? { attentionChunk: opts.attentionChunk } : {}),
+    ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  const n = r.count, nll = r.scores[0]!.nllSum / n, size = modelSize(ckpt);
+  const base: EvalResult = {
+    tokens: n, nll, ppl: Math.exp(nll), protocol: protocolFacts(prepared.protocol, prepared.windows),
+    provider: r.provider, seconds: (performance.now() - t0) / 1000, parameters: size.parameters, bytes: size.bytes,
+    forward: "layer-streamed", memory: r.memory,
+  };
+  if (!other) return base;
+  const o = r.scores[1]!, oNll = o.nllSum / n, oSize = compareSize(other, opts.comparePlan);
+  return {
+    ...base, kl: o.klSum / n, klDirection: "KL(P_model ‖ P_compare)", top1Agreement: o.agree / n,
+    ...(o.cosSum.length ? { hiddenCosine: o.cosSum.map((c) => c / n) } : {}),
+    compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
+  };
+}
+
+/** The compare model's size: with a plan, what its compact checkpoint would store. */
+function compareSize(other: Checkpoint, plan: SharingPlan | undefined): ModelSize {
+  const size = modelSize(other);
+  if (!plan) return size;
+  const cost = unitCost(other, plan.granularity);
+  return { parameters: size.parameters - plan.savedUnits * cost.params, bytes: size.bytes - plan.savedUnits * cost.bytes };
 }

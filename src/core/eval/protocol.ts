@@ -32,7 +32,10 @@ export interface ProtocolInput {
 export function makeProtocol(input: ProtocolInput, maxPositions: number): TextProtocol {
   const window = input.window ?? Math.min(maxPositions, 512);
   const bos = input.bos ?? true;
-  if (!Number.isInteger(window) || window < 2) throw new EvalError("bad-option", `window must be an integer ≥ 2 tokens, got ${input.window}`);
+  if (input.window === undefined && !(maxPositions >= 2)) {
+    throw new EvalError("bad-option", `the model's context (config.json "max_position_embeddings" or its equivalent) is ${maxPositions} position(s); scoring needs at least 2, so the config is wrong for a language model: fix it`);
+  }
+  if (!Number.isInteger(window) || window < 2) throw new EvalError("bad-option", `window must be an integer ≥ 2 tokens, got ${window}`);
   if (window > maxPositions) throw new EvalError("bad-option", `window ${window} is longer than the model's context (${maxPositions} positions); pass --window ${maxPositions} or less`);
   if (input.documentsSeparator !== undefined) {
     if (input.documentsSeparator.length === 0) throw new EvalError("bad-option", "the documents separator must not be empty");
@@ -61,6 +64,9 @@ export function exactWindow(maxPositions: number, config: Readonly<Record<string
 /** Throws EvalError when `p.window` is longer than the model scores exactly (see exactWindow). */
 export function checkWindowFits(p: TextProtocol, maxPositions: number, config: Readonly<Record<string, unknown>>, file: string): void {
   const max = exactWindow(maxPositions, config);
+  if (max < 2) {
+    throw new EvalError("bad-option", `${file}: this model attends to only ${max} position(s) (config.json "max_position_embeddings" / "sliding_window"); scoring needs windows of at least 2 tokens, so the config is wrong: fix it`);
+  }
   if (p.window > max) {
     throw new EvalError("bad-option", `${file}: window ${p.window} is longer than the ${max} positions this model attends to (context or sliding window); pass --window ${max} or less`);
   }

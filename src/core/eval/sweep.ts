@@ -13,7 +13,9 @@ import { computeMatchTable, unitCost } from "../share/match";
 import { planSharing } from "../share/plan";
 import type { MatchTable, Strategy } from "../share/types";
 import { EvalError } from "./errors";
-import { CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ProtocolFacts } from "./evaluate";
+import { chooseForward, CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ForwardPath, type ProtocolFacts } from "./evaluate";
+import { memoryBudgetBytes } from "./memoryBudget";
+import { runStreamed, type StreamedMemory } from "./streamed";
 import { checkWindowFits, type TextProtocol } from "./protocol";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
@@ -35,6 +37,10 @@ export interface SweepOptions {
   readonly attentionChunk?: number;
   /** Memory for the original's cached outputs (default 512 MiB); beyond it they are recomputed per ratio. */
   readonly cacheBytes?: number;
+  /** Which forward runs (default "auto", as `evaluate`). */
+  readonly forward?: ForwardPath | "auto";
+  /** Memory budget in GiB (default: min(4 GiB, a quarter of this machine's memory)). */
+  readonly memoryBudgetGiB?: number;
 }
 
 export interface SweepRow {
@@ -64,6 +70,9 @@ export interface SweepResult {
   readonly klDirection: string;
   readonly provider: string;
   readonly seconds: number;
+  /** Which forward ran; layer-streamed: every ratio in lockstep with the original, layers before a ratio's first changed layer computed once. */
+  readonly forward: ForwardPath;
+  readonly memory?: StreamedMemory;
 }
 
 function checkRatios(ratios: readonly number[], layers: number): void {
@@ -95,6 +104,30 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
   });
   if (table.layers !== spec.layers || table.granularity !== granularity) {
     throw new EvalError("mismatch", `the match table (${table.layers} layers, ${table.granularity}) is not for this model (${spec.layers} layers, ${granularity})`);
+  }
+  const budget = memoryBudgetBytes(opts.memoryBudgetGiB);
+  if (chooseForward(opts.forward, [ckpt], budget) === "layer-streamed") {
+    const plans = ratios.map((r) => planSharing(table, r));
+    const r = await runStreamed([{ ckpt }, ...plans.map((plan) => ({ ckpt, plan }))], prepared.scored, {
+      budgetBytes: budget, hiddenCosine: true, ...common, ...(opts.threads ? { threads: opts.threads } : {}),
+      ...(opts.attentionChunk !== undefined ? { attentionChunk: opts.attentionChunk } : {}),
+      onProgress: (p) => progress(p.message ?? p.phase, p.done, p.total),
+    });
+    const size = modelSize(ckpt), cost = unitCost(ckpt, granularity), n = r.count;
+    const rows = plans.map((plan, k): SweepRow => {
+      const sc = r.scores[k + 1]!, mean = sc.nllSum / n;
+      return {
+        ratio: ratios[k]!, selected: plan.selected, savedUnits: plan.savedUnits, chainedTargets: plan.chainedTargets,
+        parameters: size.parameters - plan.savedUnits * cost.params, bytes: size.bytes - plan.savedUnits * cost.bytes,
+        nll: mean, ppl: Math.exp(mean), kl: sc.klSum / n, top1Agreement: sc.agree / n, hiddenCosine: sc.cosSum.map((c) => c / n),
+      };
+    });
+    const on = r.scores[0]!.nllSum / n;
+    return {
+      rows, original: { nll: on, ppl: Math.exp(on), parameters: size.parameters, bytes: size.bytes },
+      tokens: n, protocol: protocolFacts(protocol, prepared.windows), strategy, granularity, klDirection: "KL(P_original ‖ P_shared)",
+      provider: r.provider, seconds: (performance.now() - t0) / 1000, forward: "layer-streamed", memory: r.memory,
+    };
   }
   const outputs = compareOutputs(spec.layers, true);
   const runner = await ForwardRunner.create(ckpt, { forward: scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true }), ...common, ...(opts.threads ? { threads: opts.threads } : {}) });
@@ -146,7 +179,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
       rows, original: { nll: on, ppl: Math.exp(on), parameters: size.parameters, bytes: size.bytes },
       tokens: prepared.tokens, protocol: protocolFacts(protocol, prepared.windows), strategy, granularity,
       klDirection: "KL(P_original ‖ P_shared)",
-      provider: runner.provider, seconds: (performance.now() - t0) / 1000,
+      provider: runner.provider, seconds: (performance.now() - t0) / 1000, forward: "whole-model",
     };
   } finally {
     await runner.release();
@@ -154,7 +187,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
 }
 
 /** The sweep as CSV (one row per ratio; hidden cosines as hidden_cos_<layer> columns). */
-export function sweepCsv(r: SweepResult): string {
+export function sweepCsv(r: Pick<SweepResult, "rows">): string {
   const L = r.rows[0]?.hiddenCosine.length ?? 0;
   const head = ["ratio", "selected", "saved_units", "chained_targets", "parameters", "bytes", "nll", "ppl", "kl", "top1_agreement",
     ...Array.from({ length: L }, (_, l) => `hidden_cos_${l}`)];

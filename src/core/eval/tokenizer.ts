@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { assertInsideFolder } from "../safetensors/contained";
+import { readRegularFile, RegularFileError } from "../safetensors/regularFile";
 import { EvalError } from "./errors";
 
 export interface TextTokenizer {
@@ -23,25 +24,25 @@ export interface TextTokenizer {
 const MAX_TOKENIZER_BYTES = 256 * 2 ** 20;
 
 async function readJson(file: string, what: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    const st = await fs.stat(file);
-    if (!st.isFile()) throw new EvalError("no-tokenizer", `${file}: the ${what} is not a regular file (a folder, FIFO or device); put the model's file there`);
-    const size = st.size;
-    if (size > MAX_TOKENIZER_BYTES) {
-      throw new EvalError("no-tokenizer", `${file}: the ${what} is ${size} bytes, more than the ${MAX_TOKENIZER_BYTES} a tokenizer file can plausibly be; it is corrupt, re-download it`);
-    }
-    text = await fs.readFile(file, "utf8");
-  } catch (e) {
-    if (e instanceof EvalError) throw e;
-    throw new EvalError("no-tokenizer", `${file}: cannot read the ${what} (${(e as NodeJS.ErrnoException).code ?? String(e)}); put the model's tokenizer.json beside config.json`);
-  }
+  const text = await readTokenizerFile(file, what);
   try {
     const v: unknown = JSON.parse(text);
     if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
     return v as Record<string, unknown>;
   } catch (e) {
     throw new EvalError("no-tokenizer", `${file}: the ${what} is not a JSON object (${(e as Error).message}); re-download it`);
+  }
+}
+
+/** A tokenizer file as UTF-8: a regular file (a FIFO or device is refused by name, never opened for a blocking read) of bounded size. */
+async function readTokenizerFile(file: string, what: string): Promise<string> {
+  try {
+    return (await readRegularFile(file, MAX_TOKENIZER_BYTES)).toString("utf8");
+  } catch (e) {
+    const r = e instanceof RegularFileError ? e.reason : "io";
+    if (r === "not-regular") throw new EvalError("no-tokenizer", `${file}: the ${what} is not a regular file (a folder, FIFO or device); put the model's file there`);
+    if (r === "too-large") throw new EvalError("no-tokenizer", `${file}: the ${what} is ${(e as RegularFileError).size} bytes, more than the ${MAX_TOKENIZER_BYTES} a tokenizer file can plausibly be; it is corrupt, re-download it`);
+    throw new EvalError("no-tokenizer", `${file}: cannot read the ${what} (${e instanceof Error ? e.message : String(e)}); put the model's tokenizer.json beside config.json`);
   }
 }
 
@@ -68,12 +69,7 @@ export async function gpt2TokenizerJson(dir: string): Promise<Record<string, unk
     throw new EvalError("no-tokenizer", e instanceof Error ? e.message : String(e));
   }
   const vocab = await readJson(vocabFile, "vocab.json");
-  let text: string;
-  try {
-    text = await fs.readFile(mergesFile, "utf8");
-  } catch (e) {
-    throw new EvalError("no-tokenizer", `${mergesFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); a vocab.json needs its merges.txt`);
-  }
+  const text = await readTokenizerFile(mergesFile, "merges.txt (a vocab.json needs its merges.txt)");
   const merges = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#version"));
   const special = Object.entries(vocab).filter(([k]) => /^<\|.*\|>$/.test(k) || k === "<unk>");
   const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };

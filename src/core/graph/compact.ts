@@ -50,7 +50,7 @@ const isTarget = (plan: SharingPlan, l: number, u: number): boolean => {
   return sl !== l || su !== u;
 };
 
-function flatIndices(r: SliceRef): number[] {
+export function flatIndices(r: SliceRef): number[] {
   return r.ranges.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
 }
 
@@ -79,7 +79,7 @@ export function dropMap(spec: ModelSpec, plan: SharingPlan): DropMap {
 }
 
 /** dense index → compact index of one tensor (−1 for dropped indices). */
-function compactIndexMap(denseSize: number, dropped: Set<number>): Int32Array {
+export function compactIndexMap(denseSize: number, dropped: Set<number>): Int32Array {
   const m = new Int32Array(denseSize);
   let c = 0;
   for (let i = 0; i < denseSize; i++) m[i] = dropped.has(i) ? -1 : c++;

@@ -13,11 +13,11 @@ import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { compactAssembler, type CompactShapes } from "./compact";
 import { WeightInputs } from "./weightInputs";
 
-export const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
+export const GPT2_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
   gelu_new: "tanh", gelu_pytorch_tanh: "tanh", gelu_fast: "tanh", gelu: "erf",
 };
 
-interface Gpt2Context {
+export interface Gpt2Context {
   readonly b: GraphBuilder;
   readonly w: WeightInputs;
   readonly spec: ModelSpec;
@@ -27,14 +27,16 @@ interface Gpt2Context {
   /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
   readonly attn: (l: number, tensor: string) => string;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
+  /** Node-name prefix of the layer (default `/model/layers.{l}`). */
+  readonly prefix?: string;
 }
 
 //   x [N,d] ─┬─► LayerNorm(ln_1) ─► c_attn (Gemm) [N,3d] ─► Slice q | k | v ─► attention ─► c_proj ─► Add ─┬─► LayerNorm(ln_2) ─► c_fc ─► GELU ─► c_proj ─► Add ─► y
 //            └─────────────────────────────────────────────────────────────────────────────────────┘      └──────────────────────────────────────────────┘
-function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { out: string; probs: string } {
+export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { out: string; probs: string } {
   const { b, w, spec } = c;
   const d = spec.hidden;
-  const p = `/model/layers.${l}`;
+  const p = c.prefix ?? `/model/layers.${l}`;
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
   const qkv = linear(b, h, c.attn(l, n.cAttn), n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
@@ -56,8 +58,8 @@ function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { o
 //   Range(S) ─► Gather(wpe) ──┴─► Add ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(ln_f) ─► lm_head (wte) ─► logits / logprobs / nll
 export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "gpt2") throw new OnnxError("unsupported", `${file}: buildGpt2Graph needs a GPT-2 model, got ${spec.family}`);
-  const act = GELU_KIND[spec.activation];
-  if (!act) throw new OnnxError("unsupported", `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GELU_KIND).join(", ")})`);
+  const act = GPT2_GELU_KIND[spec.activation];
+  if (!act) throw new OnnxError("unsupported", `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`);
   const names = gpt2Names(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
   const w = new WeightInputs(b, shapes.stored);

@@ -24,6 +24,8 @@ export interface LlamaContext {
   /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
   readonly proj: (l: number, p: AttnTensor) => string | undefined;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
+  /** Node-name prefix of the layer (default `/model/layers.{l}`; a block graph uses one for every layer). */
+  readonly prefix?: string;
 }
 
 /** HF's rope_scaling variants that only change inv_freq. */
@@ -57,7 +59,7 @@ export function llamaInvFreq(spec: ModelSpec): Float32Array {
 //            └─────────────────────────────────────────────────────────────────────────┘      └────────────────────────┘
 export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerNames): { out: string; probs: string } {
   const { b, w, spec } = c;
-  const p = `/model/layers.${l}`;
+  const p = c.prefix ?? `/model/layers.${l}`;
   const h = rmsNorm(b, x, w.get(n.inputNorm), spec.normEps, `${p}/input_layernorm`);
   const q = linear(b, h, c.proj(l, "q")!, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
   const k = linear(b, h, c.proj(l, "k")!, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
@@ -75,6 +77,10 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
 export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "llama") throw new OnnxError("unsupported", `${file}: buildLlamaGraph needs a llama-family model, got ${spec.family}`);
   if (spec.headDim % 2 !== 0) throw new OnnxError("unsupported", `${file}: RoPE needs an even head size, got ${spec.headDim}`);
+  // The graph's MLP is SwiGLU (SiLU); another activation would be evaluated as SiLU without a word.
+  if (spec.activation !== undefined && spec.activation !== "silu" && spec.activation !== "swish") {
+    throw new OnnxError("unsupported", `${file}: config.json "hidden_act" is ${JSON.stringify(spec.activation)}; the Llama forward graph implements only "silu" (SwiGLU), so this model cannot be evaluated as configured`);
+  }
   const names = llamaNames(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
   const w = new WeightInputs(b, shapes.stored);

@@ -14,7 +14,7 @@ import type { TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
 
-const GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = { gelu: "erf", gelu_new: "tanh", gelu_fast: "tanh", gelu_pytorch_tanh: "tanh" };
+export const NEOX_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = { gelu: "erf", gelu_new: "tanh", gelu_fast: "tanh", gelu_pytorch_tanh: "tanh" };
 
 export interface NeoxNames {
   readonly embed: string; readonly lnF: string; readonly lnFBias: string; readonly head: string;
@@ -41,20 +41,22 @@ export function neoxNames(spec: ModelSpec, src: TensorLookup, file: string): Neo
   return { embed: need(embed, "embed_in"), lnF: need(`${root}final_layer_norm.weight`, "final LayerNorm"), lnFBias: need(`${root}final_layer_norm.bias`, "final LayerNorm bias"), head, layers };
 }
 
-interface NeoxContext {
+export interface NeoxContext {
   readonly b: GraphBuilder; readonly w: WeightInputs; readonly spec: ModelSpec; readonly dims: SeqDims; readonly mask: string;
   readonly rope: { readonly cos: string; readonly sin: string }; readonly rotaryDims: number; readonly act: "tanh" | "erf";
   readonly parallel: boolean; readonly attn: (l: number, t: string) => string;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
+  /** Node-name prefix of the layer (default `/model/layers.{l}`). */
+  readonly prefix?: string;
 }
 
 //   x ─┬─► LayerNorm(ln1) ─► query_key_value ─► Reshape [N,H,3,dh] ─► Slice q | k | v ─► attention (partial RoPE) ─► dense ─┐
 //      ├─► LayerNorm(ln2) ─► dense_h_to_4h ─► GELU ─► dense_4h_to_h ─────────────────────────────────────────────┐      │
 //      └──────────────────────────────────────────────────────────────────────────────────────────────► Add ◄──┴──────┘ ─► y   (parallel)
 //   (sequential: y = h + mlp(ln2(h)), h = x + attention(ln1(x)))
-function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][number]): { out: string; probs: string } {
+export function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][number]): { out: string; probs: string } {
   const { b, w, spec } = c;
-  const H = spec.heads, dh = spec.headDim, p = `/model/layers.${l}`;
+  const H = spec.heads, dh = spec.headDim, p = c.prefix ?? `/model/layers.${l}`;
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1b), spec.normEps, `${p}/input_layernorm`);
   const qkv = linear(b, h, c.attn(l, n.qkv), c.attn(l, n.qkvb), `${p}/attn/query_key_value`, "linear");       // [N, 3d]
   const per = b.op("Reshape", [qkv, b.i64s([-1, H, 3, dh])], `${p}/attn/qkv/Reshape`);                       // [N, H, 3, dh]
@@ -78,14 +80,20 @@ function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][
   return { out: b.op("Add", [r1, mlp(r1)], `${p}/residual_add_2/Add`), probs: att.probs };
 }
 
-//   input_ids ─► Gather(embed_in) ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(final_layer_norm) ─► embed_out ─► logits / logprobs / nll
-export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
-  if (spec.family !== "gpt-neox") throw new OnnxError("unsupported", `${file}: buildNeoxGraph needs a GPT-NeoX model, got ${spec.family}`);
-  const act = GELU_KIND[spec.activation];
-  if (!act) throw new OnnxError("unsupported", `${file}: hidden_act "${spec.activation}" is not supported for GPT-NeoX (supported: ${Object.keys(GELU_KIND).join(", ")})`);
+/** Leading dims of each head that RoPE rotates (rotary_pct · dh), validated. */
+export function neoxRotaryDims(spec: ModelSpec, file: string): number {
   const pct = typeof spec.config.rotary_pct === "number" ? spec.config.rotary_pct : 1;
   const rotaryDims = Math.floor(spec.headDim * pct);
   if (rotaryDims < 2 || rotaryDims % 2 !== 0) throw new OnnxError("unsupported", `${file}: rotary_pct ${pct} gives ${rotaryDims} rotary dims per head; an even number ≥ 2 is needed`);
+  return rotaryDims;
+}
+
+//   input_ids ─► Gather(embed_in) ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(final_layer_norm) ─► embed_out ─► logits / logprobs / nll
+export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
+  if (spec.family !== "gpt-neox") throw new OnnxError("unsupported", `${file}: buildNeoxGraph needs a GPT-NeoX model, got ${spec.family}`);
+  const act = NEOX_GELU_KIND[spec.activation];
+  if (!act) throw new OnnxError("unsupported", `${file}: hidden_act "${spec.activation}" is not supported for GPT-NeoX (supported: ${Object.keys(NEOX_GELU_KIND).join(", ")})`);
+  const rotaryDims = neoxRotaryDims(spec, file);
   const names = neoxNames(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
   const w = new WeightInputs(b, shapes.stored);

@@ -79,6 +79,16 @@ export class ConfigReader {
     return v;
   }
 
+  /** A finite number > 0 (an epsilon, a RoPE base): 0, negatives, NaN and Infinity are refused naming the field. */
+  positive(keys: readonly string[], fallback: number): number {
+    const v = this.num(keys, fallback);
+    if (!(v > 0)) {
+      const k = keys.find((x) => this.raw[x] !== undefined && this.raw[x] !== null) ?? keys[0]!;
+      throw new ModelError("bad-config", this.file, `config.json "${k}" is ${v}; it must be a number greater than 0 (e.g. ${fallback}); fix config.json`);
+    }
+    return v;
+  }
+
   bool(keys: readonly string[], fallback: boolean): boolean {
     const hit = this.get(keys);
     if (!hit) return fallback;

@@ -3,6 +3,7 @@
  * that works: onnxruntime throws (instead of falling back) when a provider's binaries are missing,
  * so each provider is tried in order and the one actually used is reported.
  */
+import "./noTelemetry"; // before onnxruntime-node loads
 import * as ort from "onnxruntime-node";
 import { RuntimeError } from "./errors";
 

@@ -6,9 +6,9 @@
  * Streams to a temporary file in the target folder and renames it into place on success; the
  * temporary file is removed on failure. Refuses to replace a file this process is reading from.
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { cleanStaleTemps, tempPathFor } from "../output";
 import { DTYPE_SIZE, isDType, numel } from "./dtype";
 import { SafetensorsError } from "./errors";
 import { fileKey, isOpenForReading } from "./open-files";
@@ -95,49 +95,7 @@ async function assertNotInput(target: string, protect: readonly string[]): Promi
   }
 }
 
-/** A temporary path beside `target` (same folder, so rename is atomic). */
-export function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.headshare-tmp-${path.basename(target)}-${process.pid}-${randomBytes(4).toString("hex")}`);
-}
-
-/** `.headshare-tmp-<name>-<pid>-<8 hex>`: what tempPathFor makes; group 1 is the writer's pid. */
-const TEMP_NAME = /^\.headshare-tmp-.+-(\d+)-[0-9a-f]{8}$/;
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
-  }
-}
-
-/**
- * Removes temporaries (files, or staging folders) left in `dir` by writers that were killed (their process is gone), so a
- * crashed run leaves nothing behind once the next write into the folder starts. Temporaries of
- * live processes (a concurrent writer) are kept. Best effort: never throws.
- */
-export async function cleanStaleTemps(dir: string): Promise<string[]> {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch {
-    return removed;
-  }
-  for (const name of names) {
-    const m = TEMP_NAME.exec(name);
-    if (!m || processAlive(Number(m[1]))) continue;
-    try {
-      await fs.rm(path.join(dir, name), { force: true, recursive: true }); // a staging folder too
-      removed.push(name);
-    } catch {
-      // another cleaner got it, or no permission: leave it
-    }
-  }
-  return removed;
-}
+export { cleanStaleTemps, tempPathFor } from "../output";
 
 /** Writes `tensors` (in the given order) and optional metadata to `file` atomically. */
 export async function writeSafetensors(

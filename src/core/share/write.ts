@@ -12,7 +12,6 @@
  * temporary name beside it and renamed when complete; files are written to temporary names and
  * renamed. The input is only ever opened for reading.
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { ORIGINAL_SHAPES_METADATA_KEY, PLAN_METADATA_KEY, openCheckpoint, type Checkpoint } from "../model/checkpoint";
@@ -22,7 +21,8 @@ import { DTYPE_SIZE } from "../safetensors/dtype";
 import { SafetensorsError } from "../safetensors/errors";
 import type { TensorInfo, TensorSource, TensorToWrite } from "../safetensors/types";
 import { assertInsideFolder } from "../safetensors/contained";
-import { cleanStaleTemps, writeSafetensors, writeTextAtomic } from "../safetensors/writer";
+import { copyFileAtomic, OutputError, stageOutputFolder, type StagedFolder } from "../output";
+import { writeSafetensors, writeTextAtomic } from "../safetensors/writer";
 import { PlanError, ShareError } from "./errors";
 import { unitCost } from "./match";
 import { parseSharingPlan } from "./planJson";
@@ -34,8 +34,10 @@ export interface ShareProgress { readonly phase: string; readonly done: number; 
 export interface WriteSharedOptions {
   readonly format: "compact" | "dense";
   readonly outDir: string;
-  /** Write into an existing non-empty folder (files of the same names are replaced). */
+  /** Replace an existing output folder (staged and swapped in when complete; the old one is kept on failure). */
   readonly force?: boolean;
+  /** Wait for another writer of the folder (ms, or true) instead of refusing. */
+  readonly wait?: boolean | number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: ShareProgress) => void;
 }
@@ -43,6 +45,7 @@ export interface WriteSharedOptions {
 export interface ExpandOptions {
   readonly outDir: string;
   readonly force?: boolean;
+  readonly wait?: boolean | number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: ShareProgress) => void;
 }
@@ -183,71 +186,73 @@ function aborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new ShareError("aborted", "writing the shared checkpoint was cancelled");
 }
 
-/** Resolves the output folder; refuses the input folder and non-empty folders unless force. */
-async function prepareOut(outDir: string, inputDir: string, force: boolean | undefined): Promise<{ out: string; stage: string | null }> {
-  if (typeof outDir !== "string" || outDir.length === 0) throw new ShareError("bad-options", "outDir must name the output folder");
-  const out = path.resolve(outDir);
-  const realIn = await fs.realpath(inputDir).catch(() => path.resolve(inputDir));
-  const realOut = await fs.realpath(out).catch(() => out);
-  if (realOut === realIn) throw new ShareError("out-is-input", `${out} is the input checkpoint's folder; write the shared checkpoint to another folder`);
-  let st;
-  try { st = await fs.stat(out); } catch { st = undefined; }
-  if (!st) {
-    const parent = path.dirname(out);
-    await fs.mkdir(parent, { recursive: true });
-    await cleanStaleTemps(parent); // staging folders of killed runs
-    const stage = path.join(parent, `.headshare-tmp-${path.basename(out)}-${process.pid}-${randomBytes(4).toString("hex")}`);
-    await fs.mkdir(stage);
-    return { out, stage };
-  }
-  if (!st.isDirectory()) throw new ShareError("out-exists", `${out} exists and is not a folder; choose another output folder`);
-  const entries = await fs.readdir(out);
-  if (entries.length > 0 && !force) throw new ShareError("out-exists", `${out} is not empty; choose an empty or new folder, or pass force (--force) to write into it`);
-  return { out, stage: null };
-}
+/** An aux file to copy: its name and the regular file it resolves to (checked before anything is written). */
+interface AuxFile { readonly name: string; readonly from: string; readonly bytes: number }
 
-/** Copies config/tokenizer files (regular files only) atomically into `dir`. */
-async function copyAuxFiles(fromDir: string, dir: string): Promise<string[]> {
-  const copied: string[] = [];
+/**
+ * The config/tokenizer files to copy next to the weights, checked before the first byte is written:
+ * a link must stay inside the model folder and lead to a regular file; a FIFO, device or folder
+ * under one of these names is refused by name (copying it could hang or copy a device).
+ */
+async function planAuxFiles(fromDir: string): Promise<AuxFile[]> {
+  const files: AuxFile[] = [];
   for (const e of await fs.readdir(fromDir, { withFileTypes: true })) {
     if (!AUX_FILE.test(e.name)) continue;
-    if (!e.isFile()) {
-      // A link (the Hugging Face cache's layout) is followed only inside the model folder, to a file.
-      if (!e.isSymbolicLink()) continue;
-      await assertInsideFolder(fromDir, path.join(fromDir, e.name), e.name);
-      if (!(await fs.stat(path.join(fromDir, e.name)).catch(() => undefined))?.isFile()) continue;
+    const from = path.join(fromDir, e.name);
+    if (e.isSymbolicLink()) await assertInsideFolder(fromDir, from, e.name); // the Hugging Face cache's layout
+    const st = await fs.stat(from).catch(() => undefined);
+    if (!st?.isFile()) {
+      throw new ShareError("bad-options", `${from}: ${e.name} is ${st ? "not a regular file (a folder, FIFO or device)" : "a broken link"}; replace it with the model's file or remove it, then run again (nothing was written)`);
     }
-    const target = path.join(dir, e.name);
-    const tmp = path.join(dir, `.headshare-tmp-${e.name}-${process.pid}-${randomBytes(4).toString("hex")}`);
-    try {
-      await fs.copyFile(path.join(fromDir, e.name), tmp);
-      await fs.chmod(tmp, 0o644); // a copy, not the input: writable even when the input is read-only
-      await fs.rename(tmp, target);
-    } finally {
-      await fs.rm(tmp, { force: true });
-    }
-    copied.push(e.name);
+    files.push({ name: e.name, from, bytes: st.size });
   }
-  return copied;
+  return files;
 }
 
-/** Writes the output weight files (+ index when sharded) and aux files; stages and renames. */
+export interface EmitOptions {
+  readonly outDir: string;
+  readonly force?: boolean;
+  readonly wait?: boolean | number;
+  readonly signal?: AbortSignal;
+}
+
+/** OutputError → ShareError with the same code where ShareError has one (the callers' contract). */
+function asShareError(e: unknown, out: string): Error {
+  if (e instanceof ShareError || e instanceof SafetensorsError) return e;
+  if (e instanceof OutputError) return new ShareError(e.code === "out-exists" || e.code === "out-is-input" || e.code === "aborted" ? e.code : "write-failed", e.message);
+  return new ShareError("write-failed", `writing ${out} failed: ${e instanceof Error ? e.message : String(e)}; the previous output (if any) was kept`);
+}
+
+/**
+ * Writes the output weight files (+ index when sharded) and aux files into a staging folder beside
+ * the target (./output/folder.ts: lock, path rules, free space, all before the first byte), and
+ * swaps it in when complete. A failure or cancel leaves a previous output exactly as it was.
+ */
 async function emit(
-  ckpt: Checkpoint, outDirOpt: string, force: boolean | undefined, signal: AbortSignal | undefined,
-  output: OutputPlan, indexName: string | null, indexTemplate: Record<string, unknown> | null,
+  ckpt: Checkpoint, o: EmitOptions, output: OutputPlan, indexName: string | null, indexTemplate: Record<string, unknown> | null,
 ): Promise<{ out: string; files: string[]; fileBytes: number; weightsPath: string }> {
-  const { out, stage } = await prepareOut(outDirOpt, ckpt.dir, force);
-  const dir = stage ?? out;
+  const out = path.resolve(o.outDir);
+  const aux = await planAuxFiles(ckpt.dir);
+  let estimate = aux.reduce((n, a) => n + a.bytes, 0);
+  for (const f of output.files) for (const t of f.tensors) estimate += numelOf(t.shape) * DTYPE_SIZE[t.dtype];
+  aborted(o.signal);
+  let staged: StagedFolder;
+  try {
+    staged = await stageOutputFolder({
+      out, inputs: [ckpt.dir], what: "the shared checkpoint", needBytes: estimate,
+      ...(o.force !== undefined ? { force: o.force } : {}), ...(o.wait !== undefined ? { wait: o.wait } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } catch (e) {
+    throw asShareError(e, out);
+  }
+  const dir = staged.stage;
   const written: string[] = [];
-  // Writing over an existing output (force): its index goes first, so a crash half-way cannot
-  // leave the old index naming a mix of new and old shards (a checkpoint that opens but is mixed).
-  if (!stage && indexName) await fs.rm(path.join(out, indexName), { force: true });
   const inputs = [...new Set(ckpt.source.tensors.map((t) => t.file)), ckpt.weightsPath, ckpt.configPath];
   try {
     let fileBytes = 0, total = 0;
     const weightMap: Record<string, string> = {};
     for (const f of output.files) {
-      aborted(signal);
+      aborted(o.signal);
       const r = await writeSafetensors(path.join(dir, f.name), f.tensors, output.metadata, { protect: inputs });
       written.push(f.name);
       fileBytes += r.bytes;
@@ -258,16 +263,24 @@ async function emit(
       await writeTextAtomic(path.join(dir, indexName), JSON.stringify({ ...(indexTemplate ?? {}), metadata: meta, weight_map: weightMap }, null, 2) + "\n");
       written.push(indexName);
     }
-    aborted(signal);
-    written.push(...await copyAuxFiles(ckpt.dir, dir));
-    if (stage) await fs.rename(stage, out);
+    for (const a of aux) {
+      aborted(o.signal);
+      await copyFileAtomic(a.from, path.join(dir, a.name));
+      written.push(a.name);
+    }
+    aborted(o.signal);
+    await staged.commit();
     return { out, files: written, fileBytes, weightsPath: path.join(out, indexName ?? output.files[0]!.name) };
   } catch (e) {
-    if (stage) await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
-    else for (const f of written) await fs.rm(path.join(out, f), { force: true }).catch(() => undefined);
-    if (signal?.aborted) throw new ShareError("aborted", "writing the shared checkpoint was cancelled; nothing was left in the output folder");
-    if (e instanceof ShareError || e instanceof SafetensorsError) throw e;
-    throw new ShareError("write-failed", `writing ${out} failed: ${e instanceof Error ? e.message : String(e)}`);
+    await staged.abort();
+    const kept = staged.replacing ? "the previous output was kept unchanged" : "nothing was left in the output folder";
+    if (o.signal?.aborted) throw new ShareError("aborted", `writing the shared checkpoint was cancelled; ${kept}`);
+    if (e instanceof ShareError && e.code === "aborted") throw e;
+    if (e instanceof OutputError) throw asShareError(e, out);
+    // Messages name the output, not its staging folder (which is gone now).
+    const named = (m: string): string => m.split(dir).join(out);
+    if (e instanceof ShareError || e instanceof SafetensorsError) throw Object.assign(e, { message: `${named(e.message)} (${kept})` });
+    throw new ShareError("write-failed", `writing ${out} failed: ${named(e instanceof Error ? e.message : String(e))}; ${kept}`);
   }
 }
 
@@ -368,7 +381,7 @@ export async function writeShared(ckpt: Checkpoint, plan: SharingPlan, opts: Wri
   const indexName = isSharded(ckpt.weightsPath) ? path.basename(ckpt.weightsPath) : null;
   const acc = accounting(ckpt, checked, (i) => i.shape);
   const fileBytesBefore = await fileSizes(source.tensors.map((t) => t.file));
-  const written = await emit(ckpt, opts.outDir, opts.force, opts.signal, { files, metadata }, indexName, await readIndexTemplate(ckpt.weightsPath));
+  const written = await emit(ckpt, opts, { files, metadata }, indexName, await readIndexTemplate(ckpt.weightsPath));
   return result(opts.format, written, checked, acc, fileBytesBefore, started);
 }
 
@@ -450,7 +463,7 @@ export async function expandCompact(compactPathOrDir: string, opts: ExpandOption
     const indexName = isSharded(ckpt.weightsPath) ? path.basename(ckpt.weightsPath) : null;
     const acc = accounting(ckpt, plan, denseShape);
     const fileBytesBefore = await fileSizes(source.tensors.map((t) => t.file));
-    const written = await emit(ckpt, opts.outDir, opts.force, opts.signal, { files, metadata }, indexName, await readIndexTemplate(ckpt.weightsPath));
+    const written = await emit(ckpt, opts, { files, metadata }, indexName, await readIndexTemplate(ckpt.weightsPath));
     return result("dense", written, plan, acc, fileBytesBefore, started);
   } finally {
     await ckpt.close();

@@ -7,7 +7,7 @@
  *   stream [T_total] = doc₀ ‖ doc₁ ‖ …        block b = stream[o_b, o_b + S + 1)
  *   input_ids [B, S] = block[:, 0:S]          targets [B, S] = block[:, 1:S+1]
  */
-import fs from "node:fs/promises";
+import { readRegularFile, RegularFileError } from "../safetensors/regularFile";
 import { TrainError } from "./errors";
 import { Rng } from "./rng";
 
@@ -20,14 +20,21 @@ export function splitDocuments(text: string): string[] {
   return parts.map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
+/** Training text is read whole into memory: bounded so a huge file is refused up front rather than exhausting the heap. */
+const MAX_TRAIN_TEXT_BYTES = 512 * 2 ** 20;
+
 export async function readDocuments(files: readonly string[]): Promise<string[]> {
   const docs: string[] = [];
   for (const f of files) {
     let text: string;
     try {
-      text = await fs.readFile(f, "utf8");
+      text = (await readRegularFile(f, MAX_TRAIN_TEXT_BYTES)).toString("utf8");
     } catch (e) {
-      throw new TrainError("bad-data", `cannot read the text file (${e instanceof Error ? e.message : String(e)}); pass an existing UTF-8 text file`, f);
+      const r = e instanceof RegularFileError ? e.reason : "io";
+      const why = r === "not-regular" ? "it is not a regular file: a folder, FIFO or device"
+        : r === "too-large" ? `it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TRAIN_TEXT_BYTES / 2 ** 20} MiB read whole for training; pass a smaller corpus`
+          : r === "missing" ? "it does not exist" : e instanceof Error ? e.message : String(e);
+      throw new TrainError("bad-data", `cannot read the text file (${why}); pass an existing UTF-8 text file`, f);
     }
     const d = splitDocuments(text);
     if (d.length === 0) throw new TrainError("bad-data", "the text file is empty; pass a file with text", f);

@@ -25,7 +25,8 @@ import { trainingForward, NLL } from "./forward";
 import { compareLogprobs, HeldoutScorer, type Comparison, type HeldoutScore } from "./heldout";
 import { DEFAULT_OPTIMIZER } from "./optimizer";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "./pairs";
-import { writeTrainedCheckpoint } from "./save";
+import { writeTrainedFiles } from "./save";
+import { addLiveStaging, checkOutputPath, OutputError, removeLiveStaging, tempPathFor } from "../output";
 import { buildTrainGraph } from "./trainGraph";
 import { runTraining, Trainer, type StepEvent } from "./trainer";
 import { sampleSequences } from "./sample";
@@ -76,6 +77,8 @@ export interface PostShareOptions {
   /** Output layout (default compact: only stored units' slices; dense: ordinary HF shapes). */
   readonly format?: "compact" | "dense";
   readonly force?: boolean;
+  /** Another writer holds the output folder's lock: wait for it (true, or at most this many ms) instead of refusing. */
+  readonly wait?: boolean | number;
   readonly checkpointFile?: string;
   readonly checkpointEvery?: number;
   readonly resumeFrom?: string;
@@ -276,8 +279,13 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
   progress({ phase: "load", done: 0, total: 1, message: `opening ${model}` });
   const ckpt = await openCheckpoint(model);
   try {
-    if (o.outDir && path.resolve(o.outDir) === path.resolve(ckpt.dir)) {
-      throw new TrainError("bad-options", `postshare: --out ${o.outDir} is the input model's folder; choose another folder (the input is never modified)`);
+    if (o.outDir) {
+      // The output folder's rules up front (not after the training): not the input, an existing parent, empty unless force.
+      try {
+        await checkOutputPath(o.outDir, { inputs: [ckpt.dir], force: !!o.force, what: "the post-shared checkpoint" });
+      } catch (e) {
+        throw e instanceof OutputError ? new TrainError("bad-options", `postshare: ${e.message}`) : e;
+      }
     }
     const { bos, data, plan } = await textAndPlan(ckpt, o, rt, hooks);
 
@@ -333,7 +341,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
       let outDir: string | undefined;
       if (o.outDir) {
         progress({ phase: "write", done: 0, total: 1, message: `writing ${o.outDir}` });
-        outDir = await writePostShared(ckpt, fwd.weights, params, plan, o.outDir, o.format ?? "compact", !!o.force,
+        outDir = await writePostShared(ckpt, fwd.weights, params, plan, o.outDir, o.format ?? "compact", !!o.force, o.wait,
           { "headshare.postshare": JSON.stringify({ ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, steps: o.steps, selected: plan.selected }) }, hooks.signal);
         progress({ phase: "write", done: 1, total: 1 });
       }
@@ -372,32 +380,31 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
  */
 export async function writePostShared(
   ckpt: Checkpoint, weights: readonly { input: string; tensor: string }[], params: ReadonlyMap<string, Float32Array>, plan: SharingPlan,
-  outDir: string, format: "compact" | "dense", force: boolean, metadata: Record<string, string>, signal?: AbortSignal,
+  outDir: string, format: "compact" | "dense", force: boolean, wait: boolean | number | undefined, metadata: Record<string, string>, signal?: AbortSignal,
 ): Promise<string> {
   const out = path.resolve(outDir);
-  if (!force) {
-    const entries = await fs.readdir(out).catch(() => [] as string[]);
-    if (entries.some((e) => !e.startsWith("."))) throw new TrainError("bad-options", `the output folder ${out} is not empty; pass --force to replace its files or choose another --out folder`);
+  // Refused before the trained weights are written (writeShared checks again under its lock).
+  try {
+    await checkOutputPath(out, { inputs: [ckpt.dir], force, what: "the post-shared checkpoint" });
+  } catch (e) {
+    throw e instanceof OutputError ? new TrainError("bad-options", e.message) : e;
   }
-  await fs.mkdir(path.dirname(out), { recursive: true });
-  const tmp = await fs.mkdtemp(path.join(path.dirname(out), `.headshare-tmp-posttrained-`));
+  // The unshared trained weights: a temporary folder of this run beside the output (removed after; a killed run's is cleaned by the next).
+  const tmp = tempPathFor(path.join(path.dirname(out), `${path.basename(out)}.posttrained`));
+  addLiveStaging(tmp);
+  await fs.mkdir(tmp);
   try {
     const byTensor = new Map(weights.map((w) => [w.tensor, params.get(w.input)!]));
-    await writeTrainedCheckpoint(ckpt, byTensor, tmp, { force: true, metadata });
+    await writeTrainedFiles(ckpt, byTensor, tmp, metadata);
     const trained = await openCheckpoint(tmp);
     try {
-      await writeShared(trained, plan, { format, outDir: out, force: true, ...(signal ? { signal } : {}) });
+      await writeShared(trained, plan, { format, outDir: out, force, ...(wait !== undefined ? { wait } : {}), ...(signal ? { signal } : {}) });
     } finally {
       await trained.close();
     }
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
+    removeLiveStaging(tmp);
   }
   return out;
-}
-
-/** Removes leftovers of an interrupted write in `dir` (temp names of the atomic writers). */
-export async function cleanTempFiles(dir: string): Promise<void> {
-  const entries = await fs.readdir(dir).catch(() => [] as string[]);
-  await Promise.all(entries.filter((e) => e.startsWith(".headshare-tmp-")).map((e) => fs.rm(path.join(dir, e), { recursive: true, force: true })));
 }

@@ -1,32 +1,22 @@
 /**
  * Writes trained weights as a normal Hugging Face folder beside nothing it reads: every tensor of
  * the source checkpoint in its order and dtype (trained ones converted from float32, the others
- * copied byte for byte), plus config.json and the tokenizer files. model.safetensors is written to
- * a temporary name and renamed; the input folder is never written.
+ * copied byte for byte), plus config.json and the tokenizer files. The folder is staged and
+ * swapped in when complete (src/core/output/folder.ts); the input folder is never written.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Checkpoint } from "../model/checkpoint";
-import { f32ToBytes } from "../safetensors/dtype";
+import { copyFileAtomic, OutputError, stageOutputFolder } from "../output";
+import { DTYPE_SIZE, f32ToBytes } from "../safetensors/dtype";
 import type { TensorToWrite } from "../safetensors/types";
 import { writeSafetensors } from "../safetensors/writer";
 import { TrainError } from "./errors";
 
 const SIDE_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt"];
 
-export async function writeTrainedCheckpoint(
-  ckpt: Checkpoint,
-  trained: ReadonlyMap<string, Float32Array>,
-  outDir: string,
-  opts: { force?: boolean; metadata?: Readonly<Record<string, string>> } = {},
-): Promise<string> {
-  const out = path.resolve(outDir);
-  if (out === path.resolve(ckpt.dir)) throw new TrainError("bad-options", `the output folder is the input model's folder; choose another one`, out);
-  await fs.mkdir(out, { recursive: true });
-  const target = path.join(out, "model.safetensors");
-  const exists = await fs.stat(target).then(() => true, () => false);
-  if (exists && !opts.force) throw new TrainError("bad-options", "model.safetensors already exists there; pass --force to replace it or choose another --out folder", out);
-  const tensors: TensorToWrite[] = ckpt.source.tensors.map((info) => {
+function trainedTensors(ckpt: Checkpoint, trained: ReadonlyMap<string, Float32Array>): TensorToWrite[] {
+  return ckpt.source.tensors.map((info) => {
     const w = trained.get(info.name);
     if (w) {
       if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16" && info.dtype !== "F64") {
@@ -36,15 +26,54 @@ export async function writeTrainedCheckpoint(
     }
     return { name: info.name, dtype: info.dtype, shape: [...info.shape], data: () => ckpt.source.readBytes(info.name) };
   });
-  const metadata = { ...ckpt.source.metadata, ...(opts.metadata ?? {}) };
-  await writeSafetensors(target, tensors, metadata, { protect: [ckpt.weightsPath] });
+}
+
+/** The side files to copy: regular files only (a FIFO or device under one of these names is refused by name). */
+async function sideFiles(ckpt: Checkpoint): Promise<string[]> {
+  const found: string[] = [];
   for (const f of SIDE_FILES) {
-    const src = path.join(ckpt.dir, f);
-    if (await fs.stat(src).then((s) => s.isFile(), () => false)) {
-      const tmp = path.join(out, `.headshare-tmp-${f}-${process.pid}`);
-      await fs.copyFile(src, tmp);
-      await fs.rename(tmp, path.join(out, f));
-    }
+    const st = await fs.stat(path.join(ckpt.dir, f)).catch(() => undefined);
+    if (!st) continue;
+    if (!st.isFile()) throw new TrainError("bad-checkpoint", `${f} is not a regular file (a folder, FIFO or device); replace it with the model's file or remove it`, path.join(ckpt.dir, f));
+    found.push(f);
   }
-  return out;
+  return found;
+}
+
+/** Writes the trained checkpoint's files into `dir`, a folder this run owns (a staging folder). */
+export async function writeTrainedFiles(ckpt: Checkpoint, trained: ReadonlyMap<string, Float32Array>, dir: string, metadata?: Readonly<Record<string, string>>): Promise<void> {
+  const tensors = trainedTensors(ckpt, trained);
+  const side = await sideFiles(ckpt);
+  await writeSafetensors(path.join(dir, "model.safetensors"), tensors, { ...ckpt.source.metadata, ...(metadata ?? {}) }, { protect: [ckpt.weightsPath] });
+  for (const f of side) await copyFileAtomic(path.join(ckpt.dir, f), path.join(dir, f));
+}
+
+/** Writes the trained checkpoint to `outDir` (staged; an existing non-empty folder needs force and is replaced whole). */
+export async function writeTrainedCheckpoint(
+  ckpt: Checkpoint,
+  trained: ReadonlyMap<string, Float32Array>,
+  outDir: string,
+  opts: { force?: boolean; wait?: boolean | number; metadata?: Readonly<Record<string, string>>; signal?: AbortSignal } = {},
+): Promise<string> {
+  const tensors = trainedTensors(ckpt, trained); // refuses untrainable dtypes before anything is written
+  await sideFiles(ckpt);
+  const need = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[t.dtype], 0);
+  let staged;
+  try {
+    staged = await stageOutputFolder({
+      out: outDir, inputs: [ckpt.dir], what: "the trained checkpoint", needBytes: need,
+      ...(opts.force !== undefined ? { force: opts.force } : {}), ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } catch (e) {
+    if (e instanceof OutputError) throw new TrainError("bad-options", e.message);
+    throw e;
+  }
+  try {
+    await writeTrainedFiles(ckpt, trained, staged.stage, opts.metadata);
+    await staged.commit();
+  } catch (e) {
+    await staged.abort();
+    throw e;
+  }
+  return staged.out;
 }

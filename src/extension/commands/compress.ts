@@ -124,6 +124,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
       const onProgress = (p: { phase: string; done: number; total: number; message?: string }) =>
         progress.report({ message: `${p.message ?? p.phase}${p.total > 0 ? ` (${Math.round((100 * p.done) / p.total)}%)` : ""}` });
       const t0 = Date.now();
+      let wrote = false; // this run's output is in place (the writer stages it: a failed write leaves nothing, and a previous output as it was)
       try {
         let report: Report;
         if (o.method === "directshare") {
@@ -131,10 +132,12 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
           const { table, cached } = await session.matchTable(job, model, o.strategy, o.granularity, onProgress);
           progress.report({ message: `writing the ${o.format} checkpoint` });
           const r = await session.request(job, "headshare/share", { model, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, table: table as ShareTable }, onProgress);
+          wrote = true;
           report = shareReport(model, o, r, table);
           session.log.info(`compressed ${model} → ${o.out}: ${r.plan.selected} units shared (${cached ? "cached" : "new"} match table), ${((Date.now() - t0) / 1000).toFixed(2)} s`);
         } else {
           const r = await session.request(job, "headshare/postshare", { model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) }, onProgress);
+          wrote = !!r.outDir;
           report = { ...emptyReport({ model: modelRef(model), method: "postshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
             output: o.out, format: o.format, provider: r.provider, seconds: r.seconds,
             parameters: r.plan.parametersBefore !== null && r.plan.parametersAfter !== null ? { before: r.plan.parametersBefore, after: r.plan.parametersAfter } : null,
@@ -151,7 +154,8 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
         if (!o.noReport) await ReportPanel.show(session, report, `Report: ${name} ${Math.round(o.ratio * 100)}%`);
         return { out: o.out, report };
       } catch (e) {
-        if (!existedBefore) await fs.rm(o.out, { recursive: true, force: true }).catch(() => undefined);
+        // Only an output this run made (a later step failed or was cancelled): never another writer's folder.
+        if (wrote && !existedBefore) await fs.rm(o.out, { recursive: true, force: true }).catch(() => undefined);
         if (isCancel(e)) { session.log.info(`compress ${model} cancelled; no output left at ${o.out}`); throw e; }
         throw e;
       }

@@ -1,7 +1,7 @@
 /**
  * Headshare: Quick Eval — original vs shared on the active editor's text, a selection or a chosen file.
- * "Shared" is either a compressed checkpoint the user picks, or the original shared at a ratio on the
- * fly (temporary, removed afterwards). The result opens as a report.
+ * "Shared" is either a compressed checkpoint the user picks, or the original shared at a ratio in
+ * memory (nothing written). The result opens as a report.
  */
 import path from "node:path";
 import * as vscode from "vscode";
@@ -16,7 +16,7 @@ import type { Session } from "../session";
 import { requireTrust } from "../trust";
 
 export interface QuickEvalOptions {
-  /** Ratio to share the original at (temporary). */
+  /** Ratio to share the original at (in memory). */
   readonly ratio?: number;
   /** A compressed checkpoint to compare instead. */
   readonly shared?: string;
@@ -35,7 +35,7 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
   let ratio = o.ratio;
   if (shared === undefined && ratio === undefined) {
     const pick = await vscode.window.showQuickPick([
-      { label: `$(zap) Share at ${Math.round(s.defaultRatio * 100)}% now`, description: "DirectShare into a temporary folder, compare, delete", v: "ratio" },
+      { label: `$(zap) Share at ${Math.round(s.defaultRatio * 100)}% now`, description: "DirectShare applied in memory (nothing written), compare", v: "ratio" },
       { label: "$(folder-opened) A compressed checkpoint…", description: "compare against an output of Compress", v: "pick" },
     ], { title: `Quick Eval: compare ${modelRef(model).name} with…` });
     if (!pick) return undefined;
@@ -57,7 +57,7 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
       (progress, token) => session.jobs.run(`eval ${name}`, async (job) => {
         if (shared) {
           const t0 = Date.now();
-          const r = await session.request(job, "headshare/eval", { model, compare: shared, text: text.file, attention: !o.noReport, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) },
+          const r = await session.request(job, "headshare/eval", { model, compare: shared, text: text.file, attention: !o.noReport, ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalMemoryBudgetGiB > 0 ? { memoryBudgetGiB: s.evalMemoryBudgetGiB } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}) },
             (p) => progress.report({ message: `${p.message ?? p.phase}` }));
           sizes = evalSizes(r);
           attention = attentionGrid(r);

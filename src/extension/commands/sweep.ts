@@ -30,6 +30,7 @@ export async function sweepCommand(session: Session, uri: vscode.Uri | undefined
       (progress, token) => session.jobs.run(`sweep ${name}`, (job) => session.request(job, "headshare/sweep", {
         model, ratios: ratios!, text: text.file, strategy: s.strategy, granularity: s.granularity,
         ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(s.evalDocumentSeparator ? { documentsSeparator: s.evalDocumentSeparator } : {}),
+        ...(s.evalMemoryBudgetGiB > 0 ? { memoryBudgetGiB: s.evalMemoryBudgetGiB } : {}),
       }, (p) => progress.report({ message: `${p.message ?? p.phase}${p.total > 0 ? ` (${Math.round((100 * p.done) / p.total)}%)` : ""}` })), token));
     const report: Report = { ...emptyReport({ model: modelRef(model), method: "directshare", ratio: s.defaultRatio, strategy: s.strategy, granularity: s.granularity }),
       provider: r.provider, seconds: r.seconds, sweep: sweepRows(r) };

@@ -3,9 +3,9 @@
  * the page, the RPC connection (the project's Rpc class: validated both ways, error replies,
  * cancellation), and export saving (save dialog, atomic write). Every panel and the custom editor use this.
  */
-import fs from "node:fs/promises";
 import path from "node:path";
 import * as vscode from "vscode";
+import { writeFileAtomic } from "../../core/output/atomic";
 import { Rpc } from "../../protocol/rpc";
 import { hostSide, webviewSide } from "../../protocol/webview";
 import type { ExportParams, HostSide, WebviewSide } from "../../protocol/webview";
@@ -60,13 +60,6 @@ export async function saveExport(m: ExportParams, near: string | undefined): Pro
   if (!target) return undefined;
   const file = target.fsPath;
   const data = m.format === "png" ? Buffer.from(m.data, "base64") : Buffer.from(m.data, "utf8");
-  const tmp = path.join(path.dirname(file), `.headshare-tmp-${process.pid}-${Date.now()}-${path.basename(file)}`);
-  try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(file, data);
   return file;
 }

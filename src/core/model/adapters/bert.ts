@@ -50,7 +50,7 @@ export const bertAdapter: Adapter = {
       maxPositions: nPos,
       // MLM heads tie their decoder to the word embeddings (the decoder weight is not stored).
       tiedEmbeddings: !ctx.source.has("cls.predictions.decoder.weight"),
-      normEps: c.num(["layer_norm_eps"], 1e-12),
+      normEps: c.positive(["layer_norm_eps"], 1e-12),
       activation: c.str(["hidden_act"], "gelu"),
       bosTokenId: c.tokenId("bos_token_id"),
       eosTokenId: c.tokenId("eos_token_id"),

@@ -58,10 +58,22 @@ export function detectPrefix(ctx: AdapterContext, suffix: string, candidates: re
  * The layer count from config.json, refused when the checkpoint cannot hold that many layers
  * (each layer has tensors): a corrupt or hostile count must not size arrays (2^53 → RangeError).
  */
+/** The layer index in a transformer block's tensor name: llama/neox "layers.N.", gpt2 "h.N.", bert "layer.N.". */
+const LAYER_INDEX = /(?:^|\.)(?:layers|h|layer)\.(\d+)\./;
+
 export function layerCount(ctx: AdapterContext, keys: readonly string[]): number {
   const L = ctx.config.int(keys);
   if (L > ctx.source.tensors.length) {
     throw new ModelError("inconsistent-config", ctx.config.file, `config.json says ${L} layers ("${keys[0]}"), but the checkpoint holds only ${ctx.source.tensors.length} tensors; the config does not belong to these weights`);
+  }
+  // Fewer layers than the weights hold: the extra layers would be silently ignored. Refused by name.
+  let extra: { index: number; name: string } | undefined;
+  for (const t of ctx.source.tensors) {
+    const m = LAYER_INDEX.exec(t.name);
+    if (m && Number(m[1]) >= L && (!extra || Number(m[1]) > extra.index)) extra = { index: Number(m[1]), name: t.name };
+  }
+  if (extra) {
+    throw new ModelError("inconsistent-config", ctx.config.file, `config.json says ${L} layers ("${keys[0]}"), but the weights hold layers up to ${extra.index} (e.g. "${extra.name}"); they would be ignored. Set "${keys[0]}" to ${extra.index + 1}, or use the config that belongs to these weights`);
   }
   return L;
 }

@@ -47,7 +47,7 @@ export const gpt2Adapter: Adapter = {
       vocab,
       maxPositions: nPos,
       tiedEmbeddings: resolveTied(ctx, "lm_head.weight", lmHead, true),
-      normEps: c.num(["layer_norm_epsilon"], 1e-5),
+      normEps: c.positive(["layer_norm_epsilon"], 1e-5),
       activation: c.str(["activation_function"], "gelu_new"),
       bosTokenId: c.tokenId("bos_token_id"),
       eosTokenId: c.tokenId("eos_token_id"),

@@ -2,6 +2,8 @@
  * Llama-style models: Llama, Mistral, Qwen2 (q/k/v biases). nn.Linear weights [out, in]:
  *   q_proj [H·dh, d], k_proj/v_proj [Hkv·dh, d], o_proj [d, H·dh]; query head h reads kv head h / (H/Hkv).
  */
+import type { ConfigReader } from "../config";
+import { ModelError } from "../errors";
 import type { ModelSpec } from "../types";
 import { type Adapter, type AdapterContext, checkBiasConsistency, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied, layerCount } from "./common";
 
@@ -44,6 +46,7 @@ export const llamaAdapter: Adapter = {
     const lmHead = optionalTensor(ctx, "lm_head.weight", [vocab, d], "LM head");
     if (lmHead) globals.lmHead = lmHead;
     const { layerTensors, globals: allGlobals } = collectOthers(ctx, lp, layers, globals);
+    checkRopeScaling(c);
     const arch = c.architecture() ?? "LlamaForCausalLM";
     return {
       family: "llama",
@@ -53,8 +56,8 @@ export const llamaAdapter: Adapter = {
       vocab,
       maxPositions: c.int(["max_position_embeddings"], 2048),
       tiedEmbeddings: resolveTied(ctx, "lm_head.weight", lmHead, false),
-      normEps: c.num(["rms_norm_eps"], 1e-6),
-      ropeTheta: c.num(["rope_theta"], 10000),
+      normEps: c.positive(["rms_norm_eps"], 1e-6),
+      ropeTheta: c.positive(["rope_theta"], 10000),
       activation: c.str(["hidden_act"], "silu"),
       bosTokenId: c.tokenId("bos_token_id"),
       eosTokenId: c.tokenId("eos_token_id"),
@@ -62,3 +65,31 @@ export const llamaAdapter: Adapter = {
     };
   },
 };
+
+/**
+ * `rope_scaling` as the forward graph honours it (src/core/graph/llama.ts): absent/null, or an
+ * object of type default, linear (factor > 0) or llama3 (factor, low/high_freq_factor > 0, low <
+ * high, original_max_position_embeddings ≥ 1). Anything else is refused here, naming the file and field.
+ */
+function checkRopeScaling(c: ConfigReader): void {
+  const s = c.raw.rope_scaling;
+  if (s === undefined || s === null) return;
+  const bad = (what: string): never => { throw new ModelError("bad-config", c.file, `config.json "rope_scaling" ${what}; fix config.json`); };
+  if (typeof s !== "object" || Array.isArray(s)) bad(`is ${JSON.stringify(s)}; expected an object such as {"type": "linear", "factor": 2} or null`);
+  const o = s as Record<string, unknown>;
+  const type = o.rope_type ?? o.type;
+  if (type === "default") return;
+  if (type !== "linear" && type !== "llama3") bad(`has type ${JSON.stringify(type)}; supported: "default", "linear", "llama3"`);
+  const pos = (k: string): number => {
+    const v = o[k];
+    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) bad(`"${k}" is ${JSON.stringify(v)}; it must be a number greater than 0`);
+    return v as number;
+  };
+  pos("factor");
+  if (type === "llama3") {
+    const low = pos("low_freq_factor"), high = pos("high_freq_factor");
+    if (!(low < high)) bad(`"low_freq_factor" ${low} must be below "high_freq_factor" ${high}`);
+    const orig = o.original_max_position_embeddings;
+    if (typeof orig !== "number" || !Number.isSafeInteger(orig) || orig < 1) bad(`"original_max_position_embeddings" is ${JSON.stringify(orig)}; expected an integer >= 1`);
+  }
+}

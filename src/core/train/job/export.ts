@@ -27,7 +27,7 @@ import {
 import { jobAsset, launchScript, jobReadme } from "./files";
 import { memoryTable, type MemoryRow } from "./memory";
 
-export interface PostShareJobOptions extends Omit<PostShareOptions, "outDir" | "format" | "checkpointFile" | "checkpointEvery" | "resumeFrom"> {
+export interface PostShareJobOptions extends Omit<PostShareOptions, "outDir" | "format" | "checkpointFile" | "checkpointEvery" | "resumeFrom" | "wait"> {
   /** The job folder (new, or replaced with `force`). */
   readonly outDir: string;
   /** Model path as the user gave it (recorded in job.json); default the path opened. */

@@ -3,7 +3,7 @@
  * attention scales and GELU kind that headshare's ONNX graph builders use (src/core/graph/*), so the
  * PyTorch forward needs no adapter logic and cannot drift from headshare's.
  */
-import { GELU_KIND } from "../../graph/gpt2";
+import { GPT2_GELU_KIND as GELU_KIND } from "../../graph/gpt2";
 import { llamaInvFreq } from "../../graph/llama";
 import { gpt2Names, llamaNames } from "../../graph/names";
 import { neoxNames } from "../../graph/neox";

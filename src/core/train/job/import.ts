@@ -188,7 +188,7 @@ export async function importPostShareJob(opts: PostShareImportOptions, hooks: Po
     if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare-import cancelled");
 
     progress({ phase: "write", done: 0, total: 1, message: `writing ${opts.outDir}` });
-    const outDir = await writePostShared(ckpt, fwd.weights, trained, plan, opts.outDir, format, !!opts.force, {
+    const outDir = await writePostShared(ckpt, fwd.weights, trained, plan, opts.outDir, format, !!opts.force, undefined, {
       "headshare.postshare": JSON.stringify({ ratio: job.plan.ratio, strategy: job.plan.strategy, granularity: job.plan.granularity, steps: trainedBy.steps, selected: plan.selected, job: job.plan.planSha256, trainedBy }),
     }, hooks.signal);
     progress({ phase: "write", done: 1, total: 1 });

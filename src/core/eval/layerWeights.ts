@@ -1,0 +1,240 @@
+/**
+ * Reading one layer's weights at a time for the layer-streamed forward, as dense float32 (F16 and
+ * BF16 stay 2 bytes on disk and are widened here, one tensor at a time, just before the layer runs).
+ *
+ * A shared model is the original plus a plan, applied while reading: every target's q/k/v rows,
+ * o columns and bias slices are its root's (method.md §4), read by position from the root's layer
+ * (`readSlice`: rows with one positioned read, columns with one strided read). A compact file is
+ * read the same way with its own plan: its stored tensors are widened to their dense shape and the
+ * dropped slices filled from the roots. Nothing is ever written.
+ *
+ * Before every layer the files are stat'ed again: a checkpoint that changes while it is read (size
+ * or modification time) is an error naming the file, never a silent mix of two versions.
+ */
+import fs from "node:fs";
+import type { Checkpoint } from "../model/checkpoint";
+import type { SliceRef } from "../model/types";
+import { unitLayout } from "../model/units";
+import { bytesToF32, DTYPE_SIZE } from "../safetensors/dtype";
+import { checkPlan, compactIndexMap, dropMap, flatIndices, sharedProjections } from "../graph/compact";
+import { compactPlanOf } from "../graph/forward";
+import type { ShapeOf } from "../graph/types";
+import type { PlanTarget, SharingPlan } from "../share/types";
+import { EvalError } from "./errors";
+
+interface FileStamp { readonly size: number; readonly mtimeMs: number }
+
+function stamp(file: string): FileStamp {
+  try {
+    const st = fs.statSync(file);
+    return { size: st.size, mtimeMs: st.mtimeMs };
+  } catch (e) {
+    throw new EvalError("changed", `${file}: cannot be read any more (${e instanceof Error ? e.message : String(e)}); it was moved or deleted while being evaluated`);
+  }
+}
+
+/** The targets of `plan` in layer `l` (a target's root is always in a lower layer). */
+export function targetsOfLayer(plan: SharingPlan | undefined, l: number): PlanTarget[] {
+  return plan ? plan.targets.filter((t) => t.layer === l) : [];
+}
+
+export class LayerWeights {
+  private readonly stamps: Map<string, FileStamp>;
+  /** Compact files: the dense index → stored index map of every tensor with dropped slices. */
+  private readonly storedIndex = new Map<string, { readonly axis: 0 | 1; readonly map: Int32Array }>();
+  readonly compactPlan: SharingPlan | undefined;
+  /** The dense shape of a tensor (a compact file's original shape). */
+  readonly dense: ShapeOf;
+
+  constructor(readonly ckpt: Checkpoint) {
+    const files = [...new Set(ckpt.source.tensors.map((t) => t.file))];
+    this.stamps = new Map(files.map((f) => [f, stamp(f)]));
+    this.compactPlan = compactPlanOf(ckpt);
+    this.dense = (t) => ckpt.compact?.originalShapes[t] ?? ckpt.source.info(t).shape;
+    if (this.compactPlan) {
+      const dm = dropMap(ckpt.spec, this.compactPlan);
+      for (const [t, dropped] of dm.dropped) {
+        if (dropped.size === 0) continue;
+        const axis = dm.axis.get(t)!;
+        this.storedIndex.set(t, { axis, map: compactIndexMap(this.dense(t)[axis]!, dropped) });
+      }
+    }
+  }
+
+  get file(): string { return this.ckpt.weightsPath; }
+
+  /** Throws EvalError("changed") naming the file when a weights file changed since it was opened. */
+  checkUnchanged(): void {
+    for (const [f, s] of this.stamps) {
+      const now = stamp(f);
+      if (now.size !== s.size || now.mtimeMs !== s.mtimeMs) {
+        throw new EvalError("changed", `${f}: the file changed while it was being evaluated (size ${s.size} → ${now.size} bytes, modified ${new Date(now.mtimeMs).toISOString()}); evaluate it again once it is complete`);
+      }
+    }
+  }
+
+  /** Checks a plan to apply in memory fits this (dense) checkpoint; throws naming the file. */
+  checkPlan(plan: SharingPlan): void {
+    if (this.compactPlan) throw new EvalError("bad-option", `${this.file}: is already a compact shared checkpoint; a plan can only be applied to a dense one (pass the original model)`);
+    try {
+      checkPlan(this.ckpt.spec, plan, this.file);
+    } catch (e) {
+      throw new EvalError("mismatch", e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /**
+   * Layer `l`'s tensors as dense float32 (a compact file's dropped slices filled from their roots).
+   * `tensors` are the tensors the layer's block graph reads.
+   */
+  async readLayer(l: number, tensors: readonly string[]): Promise<Map<string, Float32Array>> {
+    this.checkUnchanged();
+    const out = new Map<string, Float32Array>();
+    for (const t of tensors) {
+      if (out.has(t)) continue;
+      const stored = await this.ckpt.source.readF32(t);
+      const idx = this.storedIndex.get(t);
+      out.set(t, idx ? this.expand(t, stored, idx) : stored);
+    }
+    const own = targetsOfLayer(this.compactPlan, l);
+    if (own.length > 0) await this.fillTargets(this.compactPlan!, own, out);
+    return out;
+  }
+
+  /**
+   * The tensors of layer `l` that `plan` changes, as copies of `base`'s with every target's slices
+   * set to its root's (the dense DirectShare output of that layer); empty when the layer has no target.
+   */
+  async planOverrides(l: number, plan: SharingPlan, base: ReadonlyMap<string, Float32Array>): Promise<Map<string, Float32Array>> {
+    const targets = targetsOfLayer(plan, l);
+    const out = new Map<string, Float32Array>();
+    if (targets.length === 0) return out;
+    for (const t of targets) {
+      const lay = unitLayout(this.ckpt.spec, t.layer, t.unit, plan.granularity);
+      for (const p of sharedProjections(plan)) {
+        const r = lay[p];
+        if (r && base.has(r.tensor) && !out.has(r.tensor)) out.set(r.tensor, base.get(r.tensor)!.slice());
+      }
+    }
+    this.checkUnchanged();
+    await this.fillTargets(plan, targets, out);
+    return out;
+  }
+
+  /** Rows [begin, end) of a tensor that no plan touches (embedding, lm_head), as float32. */
+  async rows(tensor: string, begin: number, end: number): Promise<Float32Array> {
+    return this.ckpt.source.readRowsF32(tensor, begin, end);
+  }
+
+  /** Float32 bytes of the largest tensor read in its stored dtype (the transient read buffer). */
+  readBufferBytes(tensors: readonly string[]): number {
+    let max = 0;
+    for (const t of tensors) {
+      const info = this.ckpt.source.info(t);
+      max = Math.max(max, info.dataOffsets[1] - info.dataOffsets[0]);
+    }
+    return max;
+  }
+
+  /** A stored tensor with dropped slices → its dense shape (dropped slices zero until filled). */
+  private expand(t: string, stored: Float32Array, idx: { axis: 0 | 1; map: Int32Array }): Float32Array {
+    const shape = this.dense(t);
+    const rows = shape[0]!, cols = shape.length === 2 ? shape[1]! : 1;
+    const out = new Float32Array(rows * cols); // dense [rows, cols] f32
+    if (idx.axis === 0) {
+      for (let i = 0; i < rows; i++) {
+        const c = idx.map[i]!;
+        if (c >= 0) out.set(stored.subarray(c * cols, (c + 1) * cols), i * cols);
+      }
+    } else {
+      const kept = this.ckpt.source.info(t).shape[1]!;
+      for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) {
+        const c = idx.map[j]!;
+        if (c >= 0) out[r * cols + j] = stored[r * kept + c]!;
+      }
+    }
+    return out;
+  }
+
+  /** Writes each target's root slices into the (dense) arrays of `into` that hold the target's tensors. */
+  private async fillTargets(plan: SharingPlan, targets: readonly PlanTarget[], into: Map<string, Float32Array>): Promise<void> {
+    const spec = this.ckpt.spec;
+    for (const t of targets) {
+      const dst = unitLayout(spec, t.layer, t.unit, plan.granularity);
+      const src = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);
+      for (const p of sharedProjections(plan)) {
+        const d = dst[p], s = src[p];
+        if (!d || !s || !into.has(d.tensor)) continue;
+        const data = await this.readSlice(s);
+        writeSlice(into.get(d.tensor)!, this.dense(d.tensor), d, data, this.file);
+      }
+    }
+  }
+
+  /**
+   * The elements of a (stored, never dropped) slice as float32: axis 0 → [k, cols] (k rows),
+   * axis 1 → [rows, k] (k columns). Reads only the slice.
+   */
+  async readSlice(s: SliceRef): Promise<Float32Array> {
+    const info = this.ckpt.source.info(s.tensor);
+    const shape = info.shape;
+    const idx = this.storedIndex.get(s.tensor);
+    const stored = (i: number): number => {
+      const c = idx ? idx.map[i]! : i;
+      if (c < 0) throw new EvalError("mismatch", `${this.file}: "${s.tensor}" index ${i} is a dropped slice read as a root; the plan's roots must be stored units`);
+      return c;
+    };
+    const parts: Float32Array[] = [];
+    const es = DTYPE_SIZE[info.dtype];
+    for (const [a, b] of s.ranges) {
+      const sa = stored(a), sb = stored(b - 1) + 1;
+      if (sb - sa !== b - a) throw new EvalError("mismatch", `${this.file}: "${s.tensor}" range [${a}, ${b}) is not stored contiguously; the plan does not fit the file`);
+      if (s.axis === 0) parts.push(await this.ckpt.source.readRowsF32(s.tensor, sa, sb));
+      else {
+        const rows = shape[0]!, cols = shape[1]!;
+        const bytes = this.ckpt.source.readStridedBytes
+          ? await this.ckpt.source.readStridedBytes(s.tensor, sa * es, (sb - sa) * es, cols * es, rows)
+          : await stridedFallback(this, s.tensor, sa, sb, rows, cols);
+        parts.push(bytesToF32(bytes, info.dtype));
+      }
+    }
+    if (parts.length === 1) return parts[0]!;
+    if (s.axis === 0) return concat(parts);
+    // columns from several ranges: interleave per row ([rows, k_i] each → [rows, Σ k_i])
+    const rows = shape[0]!, widths = parts.map((p) => p.length / rows), k = widths.reduce((x, y) => x + y, 0);
+    const out = new Float32Array(rows * k);
+    for (let r = 0; r < rows; r++) {
+      let o = r * k;
+      parts.forEach((p, i) => { out.set(p.subarray(r * widths[i]!, (r + 1) * widths[i]!), o); o += widths[i]!; });
+    }
+    return out;
+  }
+}
+
+async function stridedFallback(w: LayerWeights, t: string, a: number, b: number, rows: number, cols: number): Promise<Uint8Array> {
+  const info = w.ckpt.source.info(t), es = DTYPE_SIZE[info.dtype];
+  const all = await w.ckpt.source.readBytes(t);
+  const out = new Uint8Array(rows * (b - a) * es);
+  for (let r = 0; r < rows; r++) out.set(all.subarray((r * cols + a) * es, (r * cols + b) * es), r * (b - a) * es);
+  return out;
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** Writes slice data ([k, cols] for axis 0, [rows, k] for axis 1) at ref `d` of a dense [rows, cols] array. */
+function writeSlice(dst: Float32Array, shape: readonly number[], d: SliceRef, data: Float32Array, file: string): void {
+  const cols = shape.length === 2 ? shape[1]! : 1, rows = shape[0]!;
+  const di = flatIndices(d);
+  const k = di.length;
+  if (data.length !== k * (d.axis === 0 ? cols : rows)) throw new EvalError("mismatch", `${file}: a root slice of ${data.length} values does not fit "${d.tensor}"'s ${k} ${d.axis === 0 ? "rows" : "columns"}; the plan does not fit the model`);
+  if (d.axis === 0) {
+    for (let j = 0; j < k; j++) dst.set(data.subarray(j * cols, (j + 1) * cols), di[j]! * cols);
+  } else {
+    for (let r = 0; r < rows; r++) for (let j = 0; j < k; j++) dst[r * cols + di[j]!] = data[r * k + j]!;
+  }
+}

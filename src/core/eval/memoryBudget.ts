@@ -1,0 +1,107 @@
+/**
+ * The memory budget of an evaluation (setting `headshare.eval.memoryBudgetGiB`, CLI
+ * `--memory-budget GiB`; default the smaller of 4 GiB and a quarter of this machine's memory), and
+ * how the layer-streamed forward fits it: the peak is estimated before anything runs as
+ *
+ *   peak ≈ W_layer + R + C + N · (a + 8 · m · d) + V_c · (4 · d + 4 · g · M)
+ *
+ *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer)
+ *   R        the largest tensor in its stored dtype (the read buffer while it is widened)
+ *   C        the copies of the attention tensors a plan changes (4 bytes × q/k/v/o, per shared model)
+ *   N        padded tokens per pass (windows scored together), a = 4 · (8d + 3·ffn) + 8 · H · c
+ *            the block's activations per token (c = the attention query chunk, or the window)
+ *   m, g     models scored together, and distinct hidden streams (≤ m); 8 · m · d: hidden in + out
+ *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N)
+ *
+ * plus Node and onnxruntime themselves (≈ 150 MB, not counted). The budget picks N (as many windows
+ * as fit, at least one) and V_c (a multiple of 256, at most the vocabulary and 16,384); when one window and
+ * the smallest chunk do not fit, it refuses with the numbers.
+ */
+import os from "node:os";
+import { EvalError } from "./errors";
+
+export const GIB = 2 ** 30;
+
+/** Largest vocabulary chunk: logits of a big vocabulary (32k, 128k+) never exist as one [tokens, vocab] array. */
+export const MAX_VOCAB_CHUNK = 16384;
+
+/** min(4 GiB, a quarter of this machine's memory). */
+export function defaultMemoryBudget(totalBytes = os.totalmem()): number {
+  return Math.min(4 * GIB, Math.floor(totalBytes / 4));
+}
+
+/** A budget in GiB from an option or setting, validated; undefined → the default. */
+export function memoryBudgetBytes(gib: number | undefined): number {
+  if (gib === undefined) return defaultMemoryBudget();
+  if (typeof gib !== "number" || !Number.isFinite(gib) || gib <= 0) throw new EvalError("bad-option", `the memory budget must be a positive number of GiB, got ${gib}`);
+  return Math.floor(gib * GIB);
+}
+
+export interface StreamSizes {
+  /** Largest layer's weights as float32. */
+  readonly layerWeightBytes: number;
+  /** Largest tensor in its stored dtype. */
+  readonly readBufferBytes: number;
+  /** Copies of changed attention tensors (all shared models together). */
+  readonly copyBytes: number;
+  readonly hidden: number;
+  readonly heads: number;
+  readonly ffn: number;
+  readonly vocab: number;
+  /** Models scored together (hidden streams at most). */
+  readonly models: number;
+  /** Longest window (padded tokens of one window) and the text's padded tokens in all. */
+  readonly window: number;
+  readonly totalTokens: number;
+  /** Attention query chunk (0 = full attention). */
+  readonly attentionChunk: number;
+}
+
+export interface MemoryChoice {
+  readonly budgetBytes: number;
+  /** Padded tokens per pass (the windows scored together through every layer). */
+  readonly tokensPerPass: number;
+  readonly vocabChunk: number;
+  readonly estimatedPeakBytes: number;
+  /** The estimate's parts (bytes). */
+  readonly parts: { readonly layerWeights: number; readonly readBuffer: number; readonly planCopies: number; readonly activations: number; readonly head: number };
+}
+
+/** Bytes for a message: GiB from 0.1 GiB up, else MiB. */
+export const gib = (x: number): string => (x >= 0.1 * GIB ? `${(x / GIB).toFixed(2)} GiB` : `${(x / 2 ** 20).toFixed(2)} MiB`);
+
+export function estimatePeak(s: StreamSizes, tokens: number, vocabChunk: number): MemoryChoice["parts"] {
+  const c = s.attentionChunk > 0 ? Math.min(s.attentionChunk, s.window) : s.window;
+  const perToken = 4 * (8 * s.hidden + 3 * s.ffn) + 8 * s.heads * c + 8 * s.models * s.hidden;
+  return {
+    layerWeights: s.layerWeightBytes, readBuffer: s.readBufferBytes, planCopies: s.copyBytes,
+    activations: tokens * perToken,
+    head: vocabChunk * 4 * (s.hidden + s.models * tokens),
+  };
+}
+
+const total = (p: MemoryChoice["parts"]): number => p.layerWeights + p.readBuffer + p.planCopies + p.activations + p.head;
+
+/** Picks tokens per pass and the vocabulary chunk to fit `budget`; refuses (naming `file`) when one window cannot. */
+export function chooseMemory(s: StreamSizes, budget: number, file: string): MemoryChoice {
+  const minChunk = Math.min(s.vocab, 256);
+  const floor = estimatePeak(s, s.window, minChunk);
+  if (total(floor) > budget) {
+    throw new EvalError("too-large", `${file}: one layer needs about ${gib(total(floor))} (weights ${gib(floor.layerWeights)} as float32, read buffer ${gib(floor.readBuffer)}, plan copies ${gib(floor.planCopies)}, activations of one ${s.window}-token window ${gib(floor.activations)}, head chunk ${gib(floor.head)}), more than the memory budget of ${gib(budget)}; raise --memory-budget (setting headshare.eval.memoryBudgetGiB) to at least ${Math.ceil((total(floor) / GIB) * 1000) / 1000} GiB`);
+  }
+  // tokens: up to 3/4 of what is left after one layer; the vocabulary chunk takes the rest
+  const fixed = floor.layerWeights + floor.readBuffer + floor.planCopies;
+  const perToken = estimatePeak(s, 1, 0).activations;
+  let tokens = Math.max(s.window, Math.min(s.totalTokens, Math.floor((0.75 * (budget - fixed)) / perToken)));
+  let vocabChunk = 0;
+  for (;;) {
+    const left = budget - fixed - tokens * perToken;
+    const raw = Math.floor(left / (4 * (s.hidden + s.models * tokens)));
+    const cap = Math.min(s.vocab, MAX_VOCAB_CHUNK);
+    const vc = raw >= cap ? cap : Math.floor(raw / 256) * 256;
+    if (vc >= minChunk) { vocabChunk = vc; break; }
+    tokens = Math.max(s.window, Math.floor(tokens / 2));
+  }
+  const parts = estimatePeak(s, tokens, vocabChunk);
+  return { budgetBytes: budget, tokensPerPass: tokens, vocabChunk, estimatedPeakBytes: total(parts), parts };
+}

@@ -1,0 +1,384 @@
+/**
+ * The layer-streamed forward: scores windows one decoder layer at a time, so memory scales with one
+ * layer, not with the model (docs/eval.md, "Layer-streamed forward").
+ *
+ *   for each pass (as many windows as the memory budget allows):
+ *     embedding rows ─► hidden [N, d] per checkpoint
+ *     for layer l: read l's weights (dense float32, plans applied while reading) ─► block graph ─► hidden
+ *                  (models whose layers 0..l are identical share one hidden stream: an original and
+ *                   its shared versions split at their first changed layer; a sweep's ratios likewise)
+ *     final norm on the predicted positions ─► head in vocabulary chunks ─► online log-sum-exp,
+ *     target logit, argmax and KL(P_0 ‖ P_i), never a [tokens, vocab] array
+ *
+ * Several models run in lockstep (model 0 is the reference of the comparisons): the same checkpoint
+ * with different plans, or two checkpoints. Per model: Σ NLL, Σ KL(P_0 ‖ P_i), top-1 agreements
+ * with model 0, and per layer Σ cos(h_0, h_i) over predicted positions.
+ */
+import type { Checkpoint } from "../model/checkpoint";
+import { HEAD_ROWS, HIDDEN_IN, HIDDEN_OUT, LOGITS_CHUNK, NORMED, streamGraphs, type BlockGraph, type StreamGraphs } from "../graph/blockGraphs";
+import { INPUT_IDS } from "../graph/types";
+import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
+import { RuntimeError } from "../runtime/errors";
+import type { SharingPlan } from "../share/types";
+import { EvalError } from "./errors";
+import { LayerWeights, targetsOfLayer } from "./layerWeights";
+import { chooseMemory, type MemoryChoice } from "./memoryBudget";
+import { cosineRows } from "./metrics";
+import { makeBatches, type Batch, type ScoredWindow } from "./protocol";
+
+/** A model to score: a checkpoint, optionally with a sharing plan applied while reading (dense checkpoints). */
+export interface StreamedModel {
+  readonly ckpt: Checkpoint;
+  readonly plan?: SharingPlan;
+}
+
+export interface StreamedOptions {
+  readonly providers?: readonly ProviderName[] | "auto";
+  readonly threads?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: { readonly phase: string; readonly done: number; readonly total: number; readonly message?: string }) => void;
+  readonly budgetBytes: number;
+  /** Query chunk of the blocked causal attention (default 64; 0 = full attention). */
+  readonly attentionChunk?: number;
+  /** Accumulate the per-layer hidden-state cosine of every model against model 0. */
+  readonly hiddenCosine?: boolean;
+}
+
+export interface StreamedScore {
+  readonly nllSum: number;
+  /** Σ KL(P_0 ‖ P_i) and top-1 agreements with model 0 over predicted positions (0 and count for model 0). */
+  readonly klSum: number;
+  readonly agree: number;
+  /** Σ cos(h_0, h_i) per layer (empty without hiddenCosine or when shapes differ). */
+  readonly cosSum: number[];
+}
+
+export interface StreamedMemory extends MemoryChoice {
+  readonly passes: number;
+}
+
+export interface StreamedRun {
+  readonly scores: StreamedScore[];
+  /** Predicted tokens. */
+  readonly count: number;
+  readonly provider: ProviderName;
+  readonly memory: StreamedMemory;
+  /** Layers computed once for all models of the same checkpoint (before the first changed layer). */
+  readonly sharedLayers: number;
+  /** Distinct block graphs (sessions) the run used. */
+  readonly blockGraphs: number;
+  /** Wall seconds reading (and widening, and applying plans to) layer weights, running the blocks, and the head (embedding included). */
+  readonly timings: { readonly readSeconds: number; readonly blockSeconds: number; readonly headSeconds: number };
+}
+
+/** Wall-clock seconds by stage (filled as the run goes). */
+interface Timings { readSeconds: number; blockSeconds: number; headSeconds: number }
+async function timed<T>(t: Timings, k: keyof Timings, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try { return await f(); } finally { t[k] += (performance.now() - t0) / 1000; }
+}
+
+interface Opened {
+  readonly reader: LayerWeights;
+  readonly graphs: StreamGraphs;
+}
+
+/** One hidden stream: the models whose computation so far is identical. */
+interface Group {
+  readonly members: number[];
+  readonly ckpt: Checkpoint;
+  hidden: Float32Array; // [N, d] f32
+}
+
+const numel = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+function aborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new EvalError("aborted", "evaluation was cancelled");
+}
+
+/** Sessions by graph key: a 7B model's 32 layers share one. */
+class Sessions {
+  private readonly byKey = new Map<string, InferenceSession>();
+  provider: ProviderName | undefined;
+  constructor(private readonly opts: StreamedOptions) {}
+  async get(g: BlockGraph): Promise<InferenceSession> {
+    let s = this.byKey.get(g.key);
+    if (!s) {
+      const created = await createSession(g.model, {
+        ...(this.opts.providers ? { providers: this.opts.providers } : {}),
+        ...(this.opts.threads ? { intraOpThreads: this.opts.threads } : {}),
+        allowSpinning: false,
+      });
+      s = created.session;
+      this.provider ??= created.provider;
+      this.byKey.set(g.key, s);
+    }
+    return s;
+  }
+  get count(): number { return this.byKey.size; }
+  async release(): Promise<void> {
+    for (const s of this.byKey.values()) await s.release();
+  }
+}
+
+async function run(s: InferenceSession, feeds: Record<string, OrtTensor>, output: string, file: string, what: string): Promise<Float32Array> {
+  try {
+    const r = await s.run(feeds, [output]);
+    return r[output]!.data as Float32Array;
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+    throw new RuntimeError("run-failed", `${file}: the ${what} failed (${msg}); try a smaller window or memory budget`);
+  }
+}
+
+/** The memory sizes the budget needs, from the graphs of every checkpoint and the plans. */
+function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, windows: readonly ScoredWindow[], chunk: number) {
+  let layerWeightBytes = 0, readBufferBytes = 0, copyBytes = 0;
+  for (const [ckpt, o] of opened) {
+    for (let l = 0; l < ckpt.spec.layers; l++) {
+      const ws = o.graphs.block(l).weights;
+      layerWeightBytes = Math.max(layerWeightBytes, ws.reduce((a, w) => a + 4 * numel(w.shape), 0));
+      readBufferBytes = Math.max(readBufferBytes, o.reader.readBufferBytes(ws.map((w) => w.tensor)));
+    }
+  }
+  for (const m of models) {
+    if (!m.plan) continue;
+    const t = m.ckpt.spec.layerTensors[0]!;
+    const dense = opened.get(m.ckpt)!.reader.dense;
+    copyBytes += 4 * [...new Set([t.q, t.k, t.v, t.o])].reduce((a, n) => a + numel(dense(n)), 0);
+  }
+  const spec = models[0]!.ckpt.spec;
+  const window = Math.max(...windows.map((w) => w.tokens.length - 1));
+  return {
+    layerWeightBytes, readBufferBytes, copyBytes, hidden: Math.max(...models.map((m) => m.ckpt.spec.hidden)),
+    heads: Math.max(...models.map((m) => m.ckpt.spec.heads)), ffn: Math.max(...models.map((m) => m.ckpt.spec.intermediate)),
+    vocab: spec.vocab, models: models.length, window, totalTokens: windows.reduce((a, w) => a + w.tokens.length - 1, 0),
+    attentionChunk: chunk,
+  };
+}
+
+/** Online softmax statistics of one hidden stream's logits over vocabulary chunks, per predicted row. */
+class RowStats {
+  readonly m: Float64Array; readonly s: Float64Array; readonly zt: Float64Array;
+  readonly best: Float64Array; readonly arg: Int32Array;
+  /** exp(m_old − m_new) of the last chunk (rescales the KL accumulators). */
+  readonly scale: Float64Array;
+  constructor(rows: number) {
+    this.m = new Float64Array(rows).fill(-Infinity); this.s = new Float64Array(rows);
+    this.zt = new Float64Array(rows); this.best = new Float64Array(rows).fill(-Infinity);
+    this.arg = new Int32Array(rows); this.scale = new Float64Array(rows);
+  }
+  /** z: [rows, vc] f32 logits of vocabulary [v0, v0 + vc). */
+  update(z: Float32Array, vc: number, v0: number, targets: Int32Array): void {
+    for (let r = 0; r < this.m.length; r++) {
+      const o = r * vc;
+      let cm = -Infinity, arg = 0;
+      for (let v = 0; v < vc; v++) { const x = z[o + v]!; if (x > cm) { cm = x; arg = v; } }
+      if (cm > this.best[r]!) { this.best[r] = cm; this.arg[r] = v0 + arg; }
+      const t = targets[r]! - v0;
+      if (t >= 0 && t < vc) this.zt[r] = z[o + t]!;
+      const nm = Math.max(this.m[r]!, cm);
+      const scale = this.m[r] === -Infinity ? 0 : Math.exp(this.m[r]! - nm);
+      let sum = 0;
+      for (let v = 0; v < vc; v++) sum += Math.exp(z[o + v]! - nm);
+      this.s[r] = this.s[r]! * scale + sum;
+      this.m[r] = nm;
+      this.scale[r] = scale;
+    }
+  }
+  lse(r: number): number { return this.m[r]! + Math.log(this.s[r]!); }
+}
+
+/**
+ * KL(P_a ‖ P_b) accumulator: A = Σ_v exp(z_a − m_a)(z_a − z_b) with a's running max, so that
+ * KL = A / s_a − lse_a + lse_b. Call after `a.update` of the same chunk.
+ */
+function updateKl(acc: Float64Array, a: RowStats, za: Float32Array, zb: Float32Array, vc: number): void {
+  for (let r = 0; r < acc.length; r++) {
+    const o = r * vc, m = a.m[r]!;
+    let sum = 0;
+    for (let v = 0; v < vc; v++) {
+      const x = za[o + v]!;
+      if (x === -Infinity) continue;
+      sum += Math.exp(x - m) * (x - zb[o + v]!);
+    }
+    acc[r] = acc[r]! * a.scale[r]! + sum;
+  }
+}
+
+/** Scores windows with the layer-streamed forward. Validates every plan against its checkpoint first. */
+export async function runStreamed(models: readonly StreamedModel[], windows: readonly ScoredWindow[], opts: StreamedOptions): Promise<StreamedRun> {
+  if (models.length === 0) throw new EvalError("bad-option", "runStreamed needs at least one model");
+  const V = models[0]!.ckpt.spec.vocab;
+  for (const m of models) {
+    if (m.ckpt.spec.vocab !== V) throw new EvalError("mismatch", `${m.ckpt.weightsPath}: vocabulary ${m.ckpt.spec.vocab} differs from ${models[0]!.ckpt.weightsPath}'s ${V}; compare models that share a tokenizer`);
+  }
+  const window = Math.max(...windows.map((w) => w.tokens.length));
+  const size = opts.attentionChunk ?? 64;
+  const chunkOpts = size > 0 && size < window ? { attentionChunk: size, maxSequence: window } : {};
+  const opened = new Map<Checkpoint, Opened>();
+  for (const m of models) {
+    if (!opened.has(m.ckpt)) {
+      const reader = new LayerWeights(m.ckpt);
+      opened.set(m.ckpt, { reader, graphs: streamGraphs(m.ckpt.spec, m.ckpt.source, reader.dense, chunkOpts, m.ckpt.weightsPath) });
+    }
+    if (m.plan) opened.get(m.ckpt)!.reader.checkPlan(m.plan);
+  }
+  const memory = chooseMemory(streamSizes(models, opened, windows, size > 0 && size < window ? size : 0), opts.budgetBytes, models[0]!.ckpt.weightsPath);
+  const batches = makeBatches(windows, memory.tokensPerPass);
+  const Lmax = Math.max(...models.map((m) => m.ckpt.spec.layers));
+  const sameShape = models.every((m) => m.ckpt.spec.layers === models[0]!.ckpt.spec.layers && m.ckpt.spec.hidden === models[0]!.ckpt.spec.hidden);
+  const cosLayers = opts.hiddenCosine && sameShape ? Lmax : 0;
+  const scores = models.map(() => ({ nllSum: 0, klSum: 0, agree: 0, cosSum: new Array<number>(cosLayers).fill(0) }));
+  const sessions = new Sessions(opts);
+  const totalSteps = batches.length * (Lmax + 1);
+  let step = 0, count = 0, sharedLayers = Lmax;
+  const timings: Timings = { readSeconds: 0, blockSeconds: 0, headSeconds: 0 };
+  const progress = (message: string): void => opts.onProgress?.({ phase: "layers", done: ++step, total: totalSteps, message });
+  try {
+    for (const [bi, b] of batches.entries()) {
+      let groups: Group[] = [];
+      for (const [ckpt, o] of opened) {
+        groups.push({ members: models.flatMap((m, i) => (m.ckpt === ckpt ? [i] : [])), ckpt, hidden: await timed(timings, "headSeconds", () => embed(o, b)) });
+      }
+      const scored: number[] = [], targets: number[] = [];
+      b.windows.forEach((w, r) => { for (let t = w.scoreFrom - 1; t < w.tokens.length - 1; t++) { scored.push(r * b.seq + t); targets.push(w.tokens[t + 1]!); } });
+      for (let l = 0; l < Lmax; l++) {
+        aborted(opts.signal);
+        groups = await runLayer(l, groups, models, opened, sessions, b, timings);
+        if (groups.length > opened.size) sharedLayers = Math.min(sharedLayers, l);
+        if (cosLayers) addCosines(scores, groups, models.length, l, scored, models[0]!.ckpt.spec.hidden);
+        progress(`pass ${bi + 1}/${batches.length} (${b.windows.length} windows): layer ${l + 1}/${Lmax}`);
+      }
+      aborted(opts.signal);
+      await timed(timings, "headSeconds", () => scoreHead(groups, models, opened, sessions, scored, Int32Array.from(targets), memory.vocabChunk, scores));
+      count += scored.length;
+      progress(`pass ${bi + 1}/${batches.length}: head`);
+    }
+  } finally {
+    await sessions.release();
+  }
+  return {
+    scores, count, provider: sessions.provider ?? "cpu", memory: { ...memory, passes: batches.length },
+    sharedLayers, blockGraphs: sessions.count, timings,
+  };
+}
+
+/** The embedding of a pass's ids (row copies; GPT-2 adds learned positions): [N, d] f32. */
+async function embed(o: Opened, b: Batch): Promise<Float32Array> {
+  const spec = o.reader.ckpt.spec, d = spec.hidden;
+  const rows = new Map<number, Float32Array>();
+  const out = new Float32Array(b.batch * b.seq * d);
+  for (let i = 0; i < b.ids.length; i++) {
+    const id = Number(b.ids[i]);
+    let row = rows.get(id);
+    if (!row) { row = await o.reader.rows(o.graphs.globals.embed, id, id + 1); rows.set(id, row); }
+    out.set(row, i * d);
+  }
+  if (o.graphs.globals.positions) {
+    const pos = await o.reader.rows(o.graphs.globals.positions, 0, b.seq); // [S, d]
+    for (let i = 0; i < b.ids.length; i++) {
+      const t = i % b.seq;
+      for (let j = 0; j < d; j++) out[i * d + j] = out[i * d + j]! + pos[t * d + j]!;
+    }
+  }
+  return out;
+}
+
+/** Runs layer l for every group, splitting a group where its members' layer-l weights differ. */
+async function runLayer(l: number, groups: readonly Group[], models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, sessions: Sessions, b: Batch, t: Timings): Promise<Group[]> {
+  const out: Group[] = [];
+  const base = new Map<Checkpoint, Map<string, Float32Array>>();
+  for (const g of groups) {
+    const o = opened.get(g.ckpt)!;
+    if (l >= g.ckpt.spec.layers) { out.push(g); continue; }
+    const graph = o.graphs.block(l);
+    const parts = new Map<string, number[]>();
+    for (const i of g.members) {
+      const key = JSON.stringify(targetsOfLayer(models[i]!.plan, l).map((t) => [t.unit, t.rootLayer, t.rootUnit, models[i]!.plan!.granularity]));
+      parts.set(key, [...(parts.get(key) ?? []), i]);
+    }
+    let w = base.get(g.ckpt);
+    if (!w) { w = await timed(t, "readSeconds", () => o.reader.readLayer(l, graph.weights.map((x) => x.tensor))); base.set(g.ckpt, w); }
+    const layer = w;
+    for (const members of parts.values()) {
+      const plan = models[members[0]!]!.plan;
+      const over = plan ? await timed(t, "readSeconds", () => o.reader.planOverrides(l, plan, layer)) : new Map<string, Float32Array>();
+      const feeds: Record<string, OrtTensor> = {
+        [INPUT_IDS]: new Tensor("int64", b.ids, [b.batch, b.seq]),
+        [HIDDEN_IN]: new Tensor("float32", g.hidden, [b.batch * b.seq, g.ckpt.spec.hidden]),
+      };
+      for (const x of graph.weights) feeds[x.input] = new Tensor("float32", over.get(x.tensor) ?? layer.get(x.tensor)!, [...x.shape]);
+      const session = await sessions.get(graph);
+      const hidden = await timed(t, "blockSeconds", () => run(session, feeds, HIDDEN_OUT, g.ckpt.weightsPath, `layer ${l} on ${b.batch} × ${b.seq} tokens`));
+      out.push({ members, ckpt: g.ckpt, hidden });
+    }
+  }
+  return out;
+}
+
+function groupOf(groups: readonly Group[], i: number): Group {
+  return groups.find((g) => g.members.includes(i))!;
+}
+
+function addCosines(scores: { cosSum: number[] }[], groups: readonly Group[], n: number, l: number, scored: readonly number[], d: number): void {
+  const g0 = groupOf(groups, 0);
+  for (let i = 0; i < n; i++) {
+    const gi = groupOf(groups, i);
+    if (gi === g0) { scores[i]!.cosSum[l]! += scored.length; continue; }
+    let s = 0;
+    for (const row of scored) s += cosineRows(g0.hidden, row * d, gi.hidden, row * d, d);
+    scores[i]!.cosSum[l]! += s;
+  }
+}
+
+/** Final norm on the predicted rows, then the head chunk by chunk: NLL, KL(P_0 ‖ P_i), top-1. */
+async function scoreHead(groups: readonly Group[], models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, sessions: Sessions,
+  scored: readonly number[], targets: Int32Array, vocabChunk: number, scores: { nllSum: number; klSum: number; agree: number }[]): Promise<void> {
+  const M = scored.length;
+  const normed = new Map<Group, Float32Array>();
+  const finals = new Map<Checkpoint, Record<string, OrtTensor>>();
+  for (const g of groups) {
+    const o = opened.get(g.ckpt)!, d = g.ckpt.spec.hidden;
+    const x = new Float32Array(M * d); // [M, d] f32: the predicted rows
+    scored.forEach((row, k) => x.set(g.hidden.subarray(row * d, (row + 1) * d), k * d));
+    let fw = finals.get(g.ckpt);
+    if (!fw) {
+      fw = {};
+      for (const w of o.graphs.final.weights) fw[w.input] = new Tensor("float32", await g.ckpt.source.readF32(w.tensor), [...w.shape]);
+      finals.set(g.ckpt, fw);
+    }
+    normed.set(g, await run(await sessions.get(o.graphs.final), { ...fw, [HIDDEN_IN]: new Tensor("float32", x, [M, d]) }, NORMED, g.ckpt.weightsPath, "final norm"));
+  }
+  const stats = new Map<Group, RowStats>(groups.map((g) => [g, new RowStats(M)]));
+  const g0 = groupOf(groups, 0);
+  const pairs = new Map<Group, Float64Array>();
+  for (const g of groups) if (g !== g0) pairs.set(g, new Float64Array(M));
+  const V = models[0]!.ckpt.spec.vocab;
+  for (let v0 = 0; v0 < V; v0 += vocabChunk) {
+    const vc = Math.min(vocabChunk, V - v0);
+    const rows = new Map<Checkpoint, Float32Array>();
+    const logits = new Map<Group, Float32Array>();
+    for (const g of groups) {
+      const o = opened.get(g.ckpt)!;
+      let w = rows.get(g.ckpt);
+      if (!w) { w = await o.reader.rows(o.graphs.globals.lmHead, v0, v0 + vc); rows.set(g.ckpt, w); }
+      const d = g.ckpt.spec.hidden;
+      logits.set(g, await run(await sessions.get(o.graphs.head), {
+        [NORMED]: new Tensor("float32", normed.get(g)!, [M, d]), [HEAD_ROWS]: new Tensor("float32", w, [vc, d]),
+      }, LOGITS_CHUNK, g.ckpt.weightsPath, `head (vocabulary ${v0}..${v0 + vc})`));
+    }
+    stats.get(g0)!.update(logits.get(g0)!, vc, v0, targets);
+    for (const [g, acc] of pairs) updateKl(acc, stats.get(g0)!, logits.get(g0)!, logits.get(g)!, vc);
+    for (const g of groups) if (g !== g0) stats.get(g)!.update(logits.get(g)!, vc, v0, targets);
+  }
+  const s0 = stats.get(g0)!;
+  models.forEach((_m, i) => {
+    const g = groupOf(groups, i), st = stats.get(g)!, acc = pairs.get(g);
+    for (let r = 0; r < M; r++) {
+      scores[i]!.nllSum += st.lse(r) - st.zt[r]!;
+      if (acc) scores[i]!.klSum += acc[r]! / s0.s[r]! - s0.lse(r) + st.lse(r);
+      if (st.arg[r] === s0.arg[r]) scores[i]!.agree++;
+    }
+  });
+}

@@ -1,0 +1,11 @@
+/** The output-folder module: staging names, atomic writes and swaps, path rules, the writer lock, stale cleanup. */
+export { copyFileAtomic, writeFileAtomic } from "./atomic";
+export { cleanStale, cleanStaleTemps, type CleanReport } from "./clean";
+export { OutputError, type OutputErrorCode } from "./errors";
+export { checkOutputPath, stageOutputFolder, type StageOptions, type StagedFolder } from "./folder";
+export { LOCK_PREFIX, lockOutput, lockPathFor, type LockInfo, type OutputLock } from "./lock";
+export { parseTempName, TEMP_PREFIX, tempPathFor } from "./names";
+export { myOwnerTag, ownerLiveness, parseOwner, formatOwner, type OwnerTag } from "./owner";
+export { isReplaceableEntry, outputProblem } from "./rules";
+export { checkFreeSpace, freeBytes } from "./space";
+export { addLiveStaging, removeLiveStaging, watchLiveStaging } from "./live";
