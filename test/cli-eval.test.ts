@@ -289,6 +289,12 @@ test("cli-eval: demo --json on the committed model: the table's numbers, the hel
     assert.equal(d.heldout.tokens, fs.statSync(d.heldout.file).size, "byte-level model: one token per byte, every one predicted once");
     // MODEL_CARD.md: held-out NLL 1.9086 nats/byte on all held-out files, unigram 3.0850; the excerpt is a sample of them
     assert.ok(Math.abs(d.original.nll - 1.9086) < 0.1 && d.original.nll < 3.085 - 1, `original NLL ${d.original.nll}`);
+    // README.md's demo table, as printed (rounded to the digits shown there)
+    assert.deepEqual([d.original.parameters, d.shared.parameters, d.original.fileBytes, d.shared.fileBytes], [624128, 574976, 2500600, 2305704]);
+    assert.deepEqual([d.selected, d.units], [4, 16]);
+    assert.deepEqual([d.original.nll.toFixed(4), d.shared.nll.toFixed(4), d.original.ppl.toFixed(3), d.shared.ppl.toFixed(3)], ["1.9213", "2.0595", "6.830", "7.842"]);
+    assert.deepEqual([d.kl.toFixed(4), (100 * d.top1Agreement).toFixed(2)], ["0.2867", "68.70"]);
+    assert.deepEqual(d.hiddenCosine.map((c) => c.toFixed(4)), ["1.0000", "0.9802", "0.9341", "0.9099"]);
   }
   assert.ok(d.seconds < 120, `the demo took ${d.seconds} s`);
 });

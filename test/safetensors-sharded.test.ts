@@ -1,6 +1,7 @@
 /**
  * Sharded checkpoints: writing shards + index and reading them back as one source; every bad
- * index (outside the folder, missing shard, malformed, disagreeing with the shards).
+ * index (outside the folder, missing shard, malformed, disagreeing with the shards, leaving out
+ * tensors the shards hold).
  */
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -82,6 +83,11 @@ test("safetensors sharded bad input: index not JSON / without weight_map / bad e
 test("safetensors sharded bad input: index naming a tensor the shard does not hold", async () => {
   const p = await indexDir({ t0: "a.safetensors", zz: "a.safetensors" });
   await rejectsCode(openShardedSafetensors(p), "shard-mismatch", p);
+});
+test("safetensors sharded bad input: an index that leaves out a tensor its shard holds is refused, naming it", async () => {
+  const p = await indexDir({ t0: "a.safetensors" });
+  await rejectsCode(openShardedSafetensors(p), "index-incomplete", p);
+  await assert.rejects(openShardedSafetensors(p), /does not list 1 tensor that its shards hold: "t1" \(in a\.safetensors\); regenerate the index/);
 });
 test("safetensors sharded bad input: a tensor in two shards", async () => {
   const p = await indexDir({ t0: "a.safetensors", t1: "b.safetensors" });

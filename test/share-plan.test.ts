@@ -173,6 +173,9 @@ test("share-plan: the paper's released Llama-2-7B table (102 / 307 / 512 selecte
     assert.equal(p.savedUnits, n);
     assert.equal(p.chainedTargets, ref.chained);
     console.log(`# Llama-2-7B released table: ratio ${ratio} → ${p.selected} selected, ${p.savedUnits} saved, ${p.chainedTargets} chained targets, cutoff ${p.cutoffScore?.toFixed(5)}`);
+    // the reference code copies per pair: it saves |targets ∪ sources| − N heads (paper.md §2.5; README: "113 of them" at 0.3)
+    const involved = new Set(p.targets.flatMap((x) => [`${x.layer}.${x.unit}`, `${x.sourceLayer}.${x.sourceUnit}`]));
+    assert.equal(involved.size - n, { 0.1: 40, 0.3: 113, 0.5: 108 }[ratio], `reference code's saved heads at ${ratio}`);
     if (ratio === 0.3) {
       assert.equal(p.parametersAfter, 6_094_589_952); // method.md §3
       assert.equal(p.chainedTargets, 115); // paper.md §2.5

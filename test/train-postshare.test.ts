@@ -17,7 +17,7 @@ import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/
 import { TrainError } from "../src/core/train/errors";
 import { writeInitialLlama } from "../src/core/train/initModel";
 import { readSliceOf } from "../src/core/train/pairs";
-import { postShare } from "../src/core/train/postshare";
+import { postShare, POSTSHARE_DEFAULTS, POSTSHARE_PAPER, resolvePostShareOptions } from "../src/core/train/postshare";
 import { rng } from "./helpers/train-gradcheck";
 import { sharedPath, sharedSkip } from "./helpers/shared";
 
@@ -105,6 +105,36 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
   }
 });
 
+test("train-postshare: --preset paper is method.md §5 exactly; explicit options win over the preset; the default preset is POSTSHARE_DEFAULTS", () => {
+  const base = { ratio: 0.5, text: ["/t.txt"] };
+  const paper = resolvePostShareOptions({ ...base, preset: "paper" });
+  // method.md §5: λ_lm = λ_w = 0.5, unsquared Frobenius over q, k, v; AdamW β 0.9/0.95, ε 1e-8, weight decay 0.1;
+  // lr 5e-5 with cosine decay (no warm-up, to 0); clipping 1.0; the dense model post-trained on the text
+  assert.deepEqual(
+    [paper.lambdaLm, paper.lambdaW, paper.weightLoss, [...paper.regularize], paper.beta1, paper.beta2, paper.eps, paper.weightDecay, paper.lr, paper.warmupSteps, paper.minLrRatio, paper.clipNorm, paper.trainable, paper.trainOn],
+    [0.5, 0.5, "l2", ["q", "k", "v"], 0.9, 0.95, 1e-8, 0.1, 5e-5, 0, 0, 1, "all", "text"]);
+  assert.equal(paper.steps, POSTSHARE_DEFAULTS.steps, "§5 fixes no step count");
+  const over = resolvePostShareOptions({ ...base, preset: "paper", lr: 1e-3, weightDecay: 0 });
+  assert.deepEqual([over.lr, over.weightDecay, over.beta2], [1e-3, 0, 0.95]);
+  const def = resolvePostShareOptions(base);
+  for (const [k, v] of Object.entries(POSTSHARE_DEFAULTS)) assert.deepEqual((def as unknown as Record<string, unknown>)[k], v, k);
+});
+
+test("train-postshare: docs/method.md's hyperparameter table states POSTSHARE_DEFAULTS and POSTSHARE_PAPER", async () => {
+  const md = await fs.readFile(path.resolve(__dirname, "../../docs/method.md"), "utf8");
+  const rows = [...md.matchAll(/^\| `(\w+)` \(`--[\w-]+`\) \| ([^|]+) \| ([^|]+) \|/gm)];
+  assert.ok(rows.length >= 14, `found ${rows.length} rows`);
+  const parse = (cell: string): unknown => (/^[\d.e-]+$/.test(cell.trim()) ? Number(cell.trim()) : cell.includes(",") ? cell.trim().split(",") : cell.trim());
+  const paper = resolvePostShareOptions({ ratio: 0.5, text: ["/t"], preset: "paper" }) as unknown as Record<string, unknown>;
+  const norm = (v: unknown): unknown => (Array.isArray(v) ? [...v] : v);
+  for (const [, key, def, pap] of rows) {
+    assert.ok(key! in POSTSHARE_DEFAULTS, `${key} is a PostShare option`);
+    assert.deepEqual(parse(def!), norm((POSTSHARE_DEFAULTS as Record<string, unknown>)[key!]), `default ${key}`);
+    assert.deepEqual(parse(pap!), norm(paper[key!]), `paper ${key}`);
+  }
+  for (const k of Object.keys(POSTSHARE_PAPER)) assert.ok(rows.some((r) => r[1] === k), `the table has a row for ${k}`);
+});
+
 test("train-postshare: bad options and cancellation are typed errors", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-postshare-bad-"));
   try {
@@ -121,6 +151,15 @@ test("train-postshare: bad options and cancellation are typed errors", async () 
     await bad({ regularize: ["q", "q"] }, /each once/);
     await bad({ regularize: ["x"] }, /--regularize/);
     await bad({ heldoutDocs: 0 }, /heldout-docs/);
+    await bad({ preset: "adam" }, /--preset must be default or paper/);
+    await bad({ beta1: 1 }, /--beta1 must be in \[0, 1\)/);
+    await bad({ beta2: -0.1 }, /--beta2/);
+    await bad({ eps: 0 }, /--eps must be > 0/);
+    await bad({ weightDecay: -1 }, /--weight-decay/);
+    await bad({ clipNorm: Number.NaN }, /--clip-norm/);
+    await bad({ minLrRatio: 2 }, /--min-lr-ratio/);
+    await bad({ warmupSteps: 1.5 }, /--warmup-steps/);
+    await bad({ lr: 0 }, /--lr must be a positive number/);
     await bad({ outDir: model }, /input model's folder/);
     const ac = new AbortController();
     await assert.rejects(

@@ -6,6 +6,7 @@
 import * as vscode from "vscode";
 import type { Granularity } from "../core/model/types";
 import type { Strategy } from "../core/share/types";
+import { postShareHyperparametersSchema, type PostShareHyperparameters } from "../protocol/workerEval";
 
 export type ProviderSetting = "auto" | ("cuda" | "dml" | "coreml" | "webgpu" | "cpu")[];
 export type OutputLocation = "besideInput" | "workspaceFolder";
@@ -25,6 +26,8 @@ export interface Settings {
   readonly jobTimeoutMinutes: number;
   /** The user's consent to read model files that link outside the model folder (honoured only in a trusted workspace). */
   readonly followSymlinks: boolean;
+  /** PostShare's preset and hyperparameters (`headshare.postshare`), passed to the job as given. */
+  readonly postshare: PostShareHyperparameters;
 }
 
 /** Settings that only take effect when the worker restarts. */
@@ -56,5 +59,6 @@ export function readSettings(warn: (m: string) => void = () => undefined): Setti
     outputLocation: pick<OutputLocation>("output.location", "besideInput", (v) => v === "besideInput" || v === "workspaceFolder"),
     jobTimeoutMinutes: pick("worker.jobTimeoutMinutes", 24 * 60, num(0, 7 * 24 * 60)),
     followSymlinks: pick("followSymlinks", false, (v) => typeof v === "boolean"),
+    postshare: pick<PostShareHyperparameters>("postshare", {}, (v) => postShareHyperparametersSchema.safeParse(v).success),
   };
 }

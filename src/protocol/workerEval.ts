@@ -165,9 +165,18 @@ export const postShareParamsSchema = z.object({
   text: z.array(absolutePath).min(1).max(1000),
   /** Held-out text files; otherwise a split of `text` that is never trained on. */
   heldout: z.array(absolutePath).min(1).max(1000).optional(),
+  /** Where options left out come from: the core's defaults, or method.md §5 exactly ("paper"). */
+  preset: z.enum(["default", "paper"]).optional(),
   steps: z.number().int().min(1).max(10_000_000).optional(),
   lr: z.number().positive().max(1).optional(),
   warmupSteps: z.number().int().nonnegative().optional(),
+  /** AdamW and the schedule: final learning rate ÷ lr (cosine decay), β1, β2, ε, decoupled weight decay, gradient-norm clipping (0 = off). */
+  minLrRatio: z.number().min(0).max(1).optional(),
+  beta1: z.number().min(0).lt(1).optional(),
+  beta2: z.number().min(0).lt(1).optional(),
+  eps: z.number().positive().optional(),
+  weightDecay: z.number().min(0).optional(),
+  clipNorm: z.number().min(0).optional(),
   lambdaLm: z.number().min(0).optional(),
   lambdaW: z.number().min(0).optional(),
   weightLoss: z.enum(["l2", "mse"]).optional(),
@@ -199,6 +208,17 @@ export const postShareParamsSchema = z.object({
   wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
   providers: providersSchema.optional(),
 });
+
+/**
+ * PostShare's hyperparameters as the extension's `headshare.postshare` setting holds them (the same
+ * keys and bounds as the job's params); absent keys take the preset's values.
+ */
+export const postShareHyperparametersSchema = postShareParamsSchema.pick({
+  preset: true, steps: true, lr: true, warmupSteps: true, minLrRatio: true, beta1: true, beta2: true, eps: true,
+  weightDecay: true, clipNorm: true, lambdaLm: true, lambdaW: true, weightLoss: true, regularize: true, trainOn: true,
+  trainable: true, sampleSequences: true, sampleLength: true, sampleTemperature: true, batchSize: true, seqLen: true, seed: true,
+}).strict();
+export type PostShareHyperparameters = z.infer<typeof postShareHyperparametersSchema>;
 
 const heldoutScore = z.object({ nll: finite, ppl: finite, tokens: count, documents: count });
 const comparison = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });

@@ -25,3 +25,9 @@ export function sharedPath(...rel: string[]): string | undefined {
 export function sharedSkip(...rel: string[]): false | string {
   return sharedPath(...rel) ? false : `../shared/${rel.join("/")} is not present (it exists in CI and dev sessions only)`;
 }
+
+/** The `../shared` folder itself when it holds `<rel>` (benches that join several of its paths), else undefined. */
+export function sharedRoot(...rel: string[]): string | undefined {
+  const p = sharedPath(...rel);
+  return p && path.resolve(p, ...rel.flatMap((r) => r.split("/")).map(() => ".."));
+}

@@ -9,7 +9,9 @@ import { checkOutFolder } from "./outDir";
 import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
-                           [--steps N] [--lr X] [--lambda-lm 0.5] [--lambda-w 5] [--weight-loss l2|mse]
+                           [--preset default|paper] [--steps N] [--lr X] [--warmup-steps N] [--min-lr-ratio R]
+                           [--beta1 B] [--beta2 B] [--eps E] [--weight-decay W] [--clip-norm C]
+                           [--lambda-lm 0.5] [--lambda-w 5] [--weight-loss l2|mse]
                            [--regularize q,k,v,o] [--train-on text|sampled|both] [--trainable all|attention]
                            [--sample-sequences N] [--sample-length N] [--sample-temperature T]
                            [--batch-size N] [--seq-len N] [--checkpoint FILE [--checkpoint-every N]] [--resume FILE]
@@ -20,7 +22,17 @@ PostShare (method.md §5): match and plan on the pre-trained weights, post-train
 loss = λ_lm·LM + λ_w·mean over targets of Σ_p ‖W_p(target) − W_p(root)‖_F (p in --regularize), then
 DirectShare with the same plan. Reports held-out NLL/ppl of the original, DirectShare at the same
 ratio, and PostShare, with the loss curve. Progress (step, losses, learning rate) goes to stderr;
-Ctrl-C cancels. Options left out take the defaults of docs/training.md (POSTSHARE_DEFAULTS).
+Ctrl-C cancels. Options left out take the preset's values (docs/method.md tables both presets).
+
+  --preset NAME            default (tuned for small models, POSTSHARE_DEFAULTS) or paper (method.md §5
+                           exactly: λ_lm = λ_w = 0.5, q,k,v, lr 5e-5 cosine to 0, no warm-up, AdamW
+                           β 0.9/0.95, ε 1e-8, weight decay 0.1, clip 1.0, all weights, text only);
+                           flags given explicitly override the preset
+  --lr X                   peak learning rate; --warmup-steps N linear warm-up, then cosine decay to
+                           --min-lr-ratio R × X (R in [0, 1])
+  --beta1 B --beta2 B      AdamW moment decay rates, in [0, 1); --eps E its ε (> 0)
+  --weight-decay W         decoupled weight decay on matrices (≥ 0); --clip-norm C global gradient-norm
+                           clipping (0 = off)
 
   --text FILE              post-training text (repeat --text for several files; more files may follow)
   --heldout FILE           held-out text (repeatable); otherwise a split of --text that is never trained on
@@ -43,8 +55,16 @@ export const POSTSHARE_TRAINING_FLAGS = [
   { name: "ratio", type: "number", min: 0, max: 1 },
   { name: "text", type: "string", repeatable: true },
   { name: "heldout", type: "string", repeatable: true },
+  { name: "preset", type: "string", choices: ["default", "paper"] },
   { name: "steps", type: "int", min: 1 },
   { name: "lr", type: "number", min: 0 },
+  { name: "warmup-steps", type: "int", min: 0 },
+  { name: "min-lr-ratio", type: "number", min: 0, max: 1 },
+  { name: "beta1", type: "number", min: 0 },
+  { name: "beta2", type: "number", min: 0 },
+  { name: "eps", type: "number", min: 0 },
+  { name: "weight-decay", type: "number", min: 0 },
+  { name: "clip-norm", type: "number", min: 0 },
   { name: "lambda-lm", type: "number", min: 0 },
   { name: "lambda-w", type: "number", min: 0 },
   { name: "weight-loss", type: "string", choices: ["l2", "mse"] },
@@ -108,6 +128,12 @@ export function trainingOptions(command: string, usage: string, a: ParsedArgs) {
   if (f["sample-temperature"] !== undefined && !((f["sample-temperature"] as number) > 0)) {
     throw new UsageError(`${command}: --sample-temperature must be > 0 (got ${f["sample-temperature"] as number})`, usage);
   }
+  for (const k of ["beta1", "beta2"] as const) {
+    if (f[k] !== undefined && !((f[k] as number) < 1)) throw new UsageError(`${command}: --${k} must be in [0, 1) (e.g. 0.9, 0.95), got ${f[k] as number}`, usage);
+  }
+  for (const k of ["eps", "lr"] as const) {
+    if (f[k] !== undefined && !((f[k] as number) > 0)) throw new UsageError(`${command}: --${k} must be > 0, got ${f[k] as number}`, usage);
+  }
   if (f.heldout !== undefined && f["heldout-docs"] !== undefined) {
     throw new UsageError(`${command}: give either --heldout FILE (separate held-out text) or --heldout-docs N (a split of --text), not both`, usage);
   }
@@ -115,7 +141,11 @@ export function trainingOptions(command: string, usage: string, a: ParsedArgs) {
   return {
     ratio: f.ratio as number, text,
     ...(f.heldout !== undefined ? { heldout: (f.heldout as readonly string[]).map(absolute) } : {}),
+    ...opt<"paper">("preset", "preset"),
     ...opt<number>("steps", "steps"), ...opt<number>("lr", "lr"),
+    ...opt<number>("warmup-steps", "warmupSteps"), ...opt<number>("min-lr-ratio", "minLrRatio"),
+    ...opt<number>("beta1", "beta1"), ...opt<number>("beta2", "beta2"), ...opt<number>("eps", "eps"),
+    ...opt<number>("weight-decay", "weightDecay"), ...opt<number>("clip-norm", "clipNorm"),
     ...opt<number>("lambda-lm", "lambdaLm"), ...opt<number>("lambda-w", "lambdaW"),
     ...opt<"l2">("weight-loss", "weightLoss"), ...opt<"both">("train-on", "trainOn"), ...opt<"all">("trainable", "trainable"),
     ...opt<number>("seed", "seed"), ...opt<"qk">("strategy", "strategy"), ...opt<"group">("granularity", "granularity"),

@@ -11,7 +11,8 @@ import { checkOutFolder } from "./outDir";
 import { POSTSHARE_TRAINING_FLAGS, trainingOptions } from "./postshare";
 
 const jobUsage = `usage: headshare postshare-job <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
-                               [the training flags of headshare postshare: --steps, --lr, --lambda-lm, --lambda-w, --weight-loss,
+                               [the training flags of headshare postshare: --preset, --steps, --lr, --warmup-steps, --min-lr-ratio,
+                                --beta1, --beta2, --eps, --weight-decay, --clip-norm, --lambda-lm, --lambda-w, --weight-loss,
                                 --regularize, --train-on, --trainable, --sample-*, --batch-size, --seq-len, --seed, --strategy, --granularity]
                                [--force] [--json] [--providers ...] [--debug]
 

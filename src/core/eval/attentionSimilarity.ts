@@ -15,7 +15,7 @@ import type { ProviderName } from "../runtime/ort";
 import { EvalError } from "./errors";
 import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./protocol";
 import { ForwardRunner } from "./runner";
-import { loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface AttentionSimilarityOptions {
   readonly tokenizer?: TextTokenizer;
@@ -61,7 +61,7 @@ export async function attentionMapSimilarity(ckpt: Checkpoint, text: string, pro
   if (!Number.isInteger(budget) || budget < 1) throw new EvalError("bad-option", `maxPositions must be a positive integer, got ${opts.maxPositions}`);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
-  const windows = makeWindows(text, protocol, (t) => tok.encode(t), spec.bosTokenId ?? tok.bosTokenId);
+  const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId(spec, tok));
   checkIds(windows, spec.vocab, tok.path);
   const runner = await ForwardRunner.create(ckpt, {
     forward: { logits: false, attentionGram: true },

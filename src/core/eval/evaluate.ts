@@ -18,7 +18,7 @@ import { memoryBudgetBytes } from "./memoryBudget";
 import { runStreamed, type StreamedMemory, type StreamedModel } from "./streamed";
 import { modelSize, type ModelSize } from "./sizes";
 import { unitCost } from "../share/match";
-import { loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface EvalProgress {
   readonly done: number;   // predicted tokens scored so far (layer-streamed: layer steps)
@@ -194,10 +194,10 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   if (other) checkWindowFits(protocol, other.spec.maxPositions, other.spec.config, other.weightsPath);
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
-  const bosId = ckpt.spec.bosTokenId ?? tok.bosTokenId;
+  const bos = bosId(ckpt.spec, tok);
   const V = ckpt.spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
-  const prepared = prepareText(text, protocol, tok, bosId, batchTokens, V);
+  const prepared = prepareText(text, protocol, tok, bos, batchTokens, V);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
   const budget = memoryBudgetBytes(opts.memoryBudgetGiB);
   const path = chooseForward(opts.forward, other ? [ckpt, other] : [ckpt], budget);

@@ -19,7 +19,7 @@ import { runStreamed, type StreamedMemory } from "./streamed";
 import { checkWindowFits, type TextProtocol } from "./protocol";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
-import { loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface SweepOptions {
   readonly strategy?: Strategy;
@@ -95,7 +95,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
   const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
   const V = spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, true);
-  const prepared = prepareText(text, protocol, tok, spec.bosTokenId ?? tok.bosTokenId, batchTokens, V);
+  const prepared = prepareText(text, protocol, tok, bosId(spec, tok), batchTokens, V);
   const progress = (phase: string, done: number, total: number): void => opts.onProgress?.({ phase, done, total });
   const common = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
   const table = opts.table ?? await computeMatchTable(ckpt, {

@@ -20,6 +20,15 @@ export interface TextTokenizer {
   decode(ids: readonly number[]): string;
 }
 
+/**
+ * The BOS id every path prepends (eval, sweep, attention similarity, PostShare's training and
+ * held-out text, the bench): the model's `bos_token_id` from config.json when it has one (what the
+ * model was trained to see first), else the tokenizer's BOS token; undefined when neither defines one.
+ */
+export function bosId(spec: { readonly bosTokenId?: number | undefined }, tok: Pick<TextTokenizer, "bosTokenId">): number | undefined {
+  return spec.bosTokenId ?? tok.bosTokenId;
+}
+
 /** Tokenizer files are read whole (the largest real ones are ~35 MB); larger ones are refused unread. */
 const MAX_TOKENIZER_BYTES = 256 * 2 ** 20;
 

@@ -29,6 +29,7 @@ export type SafetensorsErrorCode =
   | "symlink-outside-folder" // a file of the model folder links outside it (contained.ts)
   | "missing-shard"
   | "shard-mismatch"        // index says a tensor is in a shard that does not hold it
+  | "index-incomplete"      // shards hold tensors the index's weight_map does not list
   | "duplicate-tensor"
   | "bad-tensor"            // a tensor given to the writer is malformed
   | "overwrite-input";      // the writer was asked to replace a file it is reading from

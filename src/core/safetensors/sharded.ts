@@ -130,6 +130,13 @@ export async function openShardedSafetensors(indexPath: string): Promise<TensorS
         throw new SafetensorsError("shard-mismatch", abs, `weight_map says tensor "${name}" is in "${shard}", but ${info ? `it is in "${path.basename(info.file)}"` : "no shard holds it"}; the index does not match the shards`);
       }
     }
+    // An index that leaves out tensors its shards hold is refused: tools that load by the index would
+    // silently drop them, and outputs written from it would lack them.
+    const unlisted = src.tensors.filter((t) => !weightMap.has(t.name));
+    if (unlisted.length) {
+      const names = unlisted.slice(0, 10).map((t) => `"${t.name}" (in ${path.basename(t.file)})`).join(", ");
+      throw new SafetensorsError("index-incomplete", abs, `weight_map does not list ${unlisted.length} tensor${unlisted.length === 1 ? "" : "s"} that its shards hold: ${names}${unlisted.length > 10 ? `, and ${unlisted.length - 10} more` : ""}; regenerate the index from the shards (or re-download it)`);
+    }
     return src;
   } catch (e) {
     await Promise.all(parts.map((p) => p.close().catch(() => undefined)));

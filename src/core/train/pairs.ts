@@ -1,7 +1,8 @@
 /**
- * The weight-similarity pairs of a sharing plan: for every selected target and each of q, k, v,
- * the target's slice and its root's slice of the same projection (method.md §5; o is not
- * regularised).
+ * The weight-similarity pairs of a sharing plan: for every selected target and each projection
+ * in `projs`, the target's slice and its root's slice of the same projection (o: the columns of
+ * the unit). PostShare passes its `regularize` list, q, k, v, o by default, since the final share
+ * gives each target its root's o columns too; q, k, v alone is the paper's loss (docs/method.md).
  */
 import type { ModelSpec } from "../model/types";
 import { unitLayout } from "../model/units";

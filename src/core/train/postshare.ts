@@ -11,7 +11,7 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { loadTokenizer } from "../eval/tokenizer";
+import { bosId, loadTokenizer } from "../eval/tokenizer";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
 import type { Granularity } from "../model/types";
 import type { ProviderName } from "../runtime/ort";
@@ -36,6 +36,12 @@ export type Projection = "q" | "k" | "v" | "o";
 
 export interface PostShareOptions {
   readonly ratio: number;
+  /**
+   * Where options left out come from: "default" (POSTSHARE_DEFAULTS, tuned for small models) or
+   * "paper" (method.md §5 exactly: POSTSHARE_DEFAULTS overridden by POSTSHARE_PAPER). Options given
+   * explicitly win over either.
+   */
+  readonly preset?: "default" | "paper";
   readonly strategy?: Strategy;
   readonly granularity?: Granularity;
   /** Post-training text files. */
@@ -123,6 +129,29 @@ export const POSTSHARE_DEFAULTS = {
   trainable: "attention" as "all" | "attention",
 };
 
+/**
+ * method.md §5 (the paper's reference code): λ_lm = λ_w = 0.5, the unsquared Frobenius norm over q, k,
+ * v, AdamW β 0.9/0.95, ε 1e-8, weight decay 0.1, lr 5e-5 with cosine decay (no warm-up, to 0), clipping
+ * 1.0, the dense model (every weight) post-trained on the given text. Steps, batch and sequence length
+ * are not fixed by §5 and keep POSTSHARE_DEFAULTS. docs/method.md tables both presets and why they differ.
+ */
+export const POSTSHARE_PAPER = {
+  lr: 5e-5,
+  warmupSteps: 0,
+  minLrRatio: 0,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.1,
+  clipNorm: 1,
+  lambdaLm: 0.5,
+  lambdaW: 0.5,
+  weightLoss: "l2" as const,
+  regularize: ["q", "k", "v"] as readonly Projection[],
+  trainOn: "text" as "text" | "sampled" | "both",
+  trainable: "all" as "all" | "attention",
+} satisfies Partial<typeof POSTSHARE_DEFAULTS>;
+
 export interface PostShareProgress {
   readonly phase: "load" | "match" | "evaluate" | "sample" | "train" | "write";
   readonly done: number;
@@ -200,15 +229,19 @@ function validate(o: PostShareOptions): void {
   posInt("heldout-docs", o.heldoutDocs); posInt("checkpoint-every", o.checkpointEvery);
   for (const [k, v] of [["checkpoint", o.checkpointFile], ["resume", o.resumeFrom]] as const) if (v !== undefined && (typeof v !== "string" || v.length === 0)) bad(`--${k} must be a file path, got ${JSON.stringify(v)}`);
   if (o.trainable !== undefined && o.trainable !== "all" && o.trainable !== "attention") bad(`--trainable must be all or attention, got ${String(o.trainable)}`);
+  if (o.preset !== undefined && o.preset !== "default" && o.preset !== "paper") bad(`--preset must be default or paper, got ${String(o.preset)}`);
+  if (o.lr !== undefined && !(o.lr > 0 && Number.isFinite(o.lr))) bad(`--lr must be a positive number, got ${o.lr}`);
+  for (const [k, v] of [["beta1", o.beta1], ["beta2", o.beta2]] as const) if (v !== undefined && !(v >= 0 && v < 1)) bad(`--${k} must be in [0, 1), got ${v}`);
+  if (o.eps !== undefined && !(o.eps > 0 && Number.isFinite(o.eps))) bad(`--eps must be > 0, got ${o.eps}`);
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) bad(`--weight-decay must be ≥ 0, got ${o.weightDecay}`);
+  if (o.clipNorm !== undefined && !(o.clipNorm >= 0 && Number.isFinite(o.clipNorm))) bad(`--clip-norm must be ≥ 0 (0 = no clipping), got ${o.clipNorm}`);
+  if (o.minLrRatio !== undefined && !(o.minLrRatio >= 0 && o.minLrRatio <= 1)) bad(`--min-lr-ratio must be in [0, 1] (the final learning rate ÷ --lr), got ${o.minLrRatio}`);
+  if (o.warmupSteps !== undefined && !(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) bad(`--warmup-steps must be an integer ≥ 0, got ${o.warmupSteps}`);
 }
 
 /** The options with POSTSHARE_DEFAULTS filled in, after validation. */
 export type ResolvedPostShareOptions = typeof POSTSHARE_DEFAULTS & PostShareOptions;
 
-export function resolvePostShareOptions(opts: PostShareOptions): ResolvedPostShareOptions {
-  validate(opts);
-  return { ...POSTSHARE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as ResolvedPostShareOptions;
-}
 
 /**
  * PostShare's first steps, shared with the job exporter: the text tokenized (documents, held-out
@@ -220,7 +253,7 @@ export async function textAndPlan(
   const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
   const check = (): void => { if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled"); };
   const tok = await loadTokenizer(ckpt.dir);
-  const bos = tok.bosTokenId ?? ckpt.spec.bosTokenId;
+  const bos = bosId(ckpt.spec, tok);
   const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
   const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
   check();
@@ -266,6 +299,13 @@ export async function loadParams(ckpt: Checkpoint, inputs: readonly { input: str
   const m = new Map<string, Float32Array>();
   for (const w of inputs) m.set(w.input, await ckpt.source.readF32(w.tensor));
   return m;
+}
+
+/** The options a run uses: POSTSHARE_DEFAULTS, then the preset's values, then every option given (validated). */
+export function resolvePostShareOptions(opts: PostShareOptions): typeof POSTSHARE_DEFAULTS & PostShareOptions {
+  validate(opts);
+  const preset = opts.preset === "paper" ? POSTSHARE_PAPER : {};
+  return { ...POSTSHARE_DEFAULTS, ...preset, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof POSTSHARE_DEFAULTS & PostShareOptions;
 }
 
 export async function postShare(model: string, opts: PostShareOptions, hooks: PostShareHooks = {}): Promise<PostShareResult> {
@@ -357,7 +397,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
         seconds: (performance.now() - t0) / 1000, provider: run.provider,
         heldoutDocuments: data.heldout.length, trainDocuments: data.train.length,
         options: {
-          steps: o.steps, lr: o.lr, warmupSteps: o.warmupSteps, minLrRatio: o.minLrRatio, beta1: o.beta1, beta2: o.beta2, eps: o.eps,
+          preset: o.preset ?? "default", steps: o.steps, lr: o.lr, warmupSteps: o.warmupSteps, minLrRatio: o.minLrRatio, beta1: o.beta1, beta2: o.beta2, eps: o.eps,
           weightDecay: o.weightDecay, clipNorm: o.clipNorm, lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss, regularize: o.regularize,
           trainOn: o.trainOn, sampleSequences: o.trainOn === "text" ? 0 : Math.ceil(o.sampleSequences / Math.min(64, o.sampleSequences)) * Math.min(64, o.sampleSequences), sampleLength: o.sampleLength, sampleTemperature: o.sampleTemperature,
           trainTokens: stream.length, batchSize: o.batchSize, seqLen: sampler.seqLen, accumulation: o.accumulation, seed: o.seed, trainable: o.trainable,

@@ -3,12 +3,13 @@
  * backward pass (autodiff) — one graph, one ORT call per micro-batch.
  *
  *   nll [B, S] ─► ReduceMean ─► lm ─────────────────────────────► Mul(λ_lm) ─┐
- *   for each (target, root, p ∈ q,k,v):                                        ├─► Add ─► loss ─► backward ─► grad/<w>
+ *   for each (target, root, p ∈ regularize):                                   ├─► Add ─► loss ─► backward ─► grad/<w>
  *     W_p[target rows] − W_p[root rows] ─► ReduceSumSquare ─► Add(ε) ─► Sqrt   │
  *     ... Sum ─► Div(N) ─► weight ──────────────────────────────► Mul(λ_w) ──┘
  *
- * With `weightLoss: "mse"` each pair term is the mean of the squared difference instead of the
- * Frobenius norm. Outputs: `loss`, `lm_loss`, `weight_loss` (float32 scalars) and the gradients.
+ * `regularize` is PostShare's projection list (default q, k, v, o; the paper's loss is q, k, v: see
+ * docs/method.md). With `weightLoss: "mse"` each pair term is the mean of the squared difference
+ * instead of the Frobenius norm. Outputs: `loss`, `lm_loss`, `weight_loss` (float32 scalars) and the gradients.
  */
 import type { IrGraph, IrNode, IrTensor } from "../onnx/ir";
 import type { SliceRef } from "../model/types";
@@ -23,7 +24,7 @@ export const WEIGHT_LOSS = "weight_loss";
 export interface WeightPair {
   readonly target: SliceRef;
   readonly root: SliceRef;
-  /** For reports: "q" | "k" | "v" and the units. */
+  /** For reports: the projection ("q" | "k" | "v" | "o") and the units. */
   readonly label: string;
 }
 
@@ -36,7 +37,7 @@ export interface TrainGraphOptions {
   readonly lambdaW: number;
   readonly weightLoss: "l2" | "mse";
   readonly pairs: readonly WeightPair[];
-  /** Number of targets N the weight loss is averaged over (pairs are N·3). */
+  /** Number of targets N the weight loss is averaged over (pairs are N × the regularised projections). */
   readonly targets: number;
   /** ε inside the square root (defined gradient at W(target) = W(root)); default 1e-12. */
   readonly sqrtEps?: number;

@@ -30,7 +30,7 @@ export interface CompressOptions {
   readonly force?: boolean;
   /** PostShare training text files. */
   readonly text?: readonly string[];
-  /** PostShare optimisation steps (default: the core's). */
+  /** PostShare optimisation steps (default: the `headshare.postshare` setting's, else the preset's). */
   readonly steps?: number;
   /** PostShare training data: the text, sequences sampled from the original, or both (the core's default). */
   readonly trainOn?: "text" | "sampled" | "both";
@@ -136,7 +136,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
           report = shareReport(model, o, r, table);
           session.log.info(`compressed ${model} → ${o.out}: ${r.plan.selected} units shared (${cached ? "cached" : "new"} match table), ${((Date.now() - t0) / 1000).toFixed(2)} s`);
         } else {
-          const r = await session.request(job, "headshare/postshare", { model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) }, onProgress);
+          const r = await session.request(job, "headshare/postshare", { ...session.settings.postshare, model, ratio: o.ratio, text: [...text!], strategy: o.strategy, granularity: o.granularity, format: o.format, out: o.out, force: o.force, ...(given.steps ? { steps: given.steps } : {}), ...(given.trainOn ? { trainOn: given.trainOn } : {}) }, onProgress);
           wrote = !!r.outDir;
           report = { ...emptyReport({ model: modelRef(model), method: "postshare", ratio: o.ratio, strategy: o.strategy, granularity: o.granularity }),
             output: o.out, format: o.format, provider: r.provider, seconds: r.seconds,
