@@ -173,8 +173,7 @@ export const postshareCommand = defineCommand({
     const model = absolute(a.positionals[0]!);
     const out = absolute(f.out as string);
     const force = f.force === true;
-    await checkOutFolder("postshare", usage, out, model, force, "the post-shared checkpoint");
-    const training = trainingOptions("postshare", usage, a);
+    const training = trainingOptions("postshare", usage, a);   // flag values first, the output folder's rules last
     if (f["checkpoint-every"] !== undefined && f.checkpoint === undefined) {
       throw new UsageError("postshare: --checkpoint-every N needs --checkpoint FILE (where the checkpoint is saved)", usage);
     }
@@ -187,6 +186,7 @@ export const postshareCommand = defineCommand({
     if (resume !== undefined && !(fs.existsSync(resume) && fs.statSync(resume).isFile())) {
       throw new UsageError(`postshare: --resume ${resume}: no such checkpoint file; give a file written by --checkpoint`, usage);
     }
+    await checkOutFolder("postshare", usage, out, model, force, "the post-shared checkpoint");
     const r = await c.job("headshare/postshare", {
       model, out, force, providers, ...training, ...(f.wait === true ? { wait: true } : {}),
       ...(f.format !== undefined ? { format: f.format as "compact" | "dense" } : {}),

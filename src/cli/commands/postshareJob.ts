@@ -50,8 +50,8 @@ export const postshareJobCommand = defineCommand({
     const given = a.positionals[0]!;
     const model = absolute(given);
     const force = a.flags.force === true;
-    await checkOutFolder("postshare-job", jobUsage, out, model, force, "the PostShare job");
     const training = trainingOptions("postshare-job", jobUsage, a);
+    await checkOutFolder("postshare-job", jobUsage, out, model, force, "the PostShare job");
     const r = await c.job("headshare/postshareJob", { model, modelAsGiven: given, out, force, providers, ...training });
     if (a.flags.json) {
       await writeOut(JSON.stringify(r));
