@@ -128,7 +128,7 @@ function llama2c(shared: string | undefined, samples: number, cacheDir: string):
 }
 
 /** A Llama ModelSpec with Hugging Face tensor names, for graphs fed with in-memory weights. */
-function wideSpec(layers: number, d: number, heads: number, inter: number, vocab: number): ModelSpec {
+export function wideSpec(layers: number, d: number, heads: number, inter: number, vocab: number): ModelSpec {
   const dh = d / heads;
   const layerTensors = Array.from({ length: layers }, (_, l) => {
     const p = `model.layers.${l}.`;
@@ -147,7 +147,7 @@ function wideSpec(layers: number, d: number, heads: number, inter: number, vocab
   };
 }
 
-function shapesOf(spec: ModelSpec): Map<string, number[]> {
+export function shapesOf(spec: ModelSpec): Map<string, number[]> {
   const d = spec.hidden, I = spec.intermediate, m = new Map<string, number[]>();
   m.set("model.embed_tokens.weight", [spec.vocab, d]);
   m.set("model.norm.weight", [d]);
@@ -161,7 +161,7 @@ function shapesOf(spec: ModelSpec): Map<string, number[]> {
 }
 
 /** Uniform(−a, a) fill from a seeded LCG (fast; values only need to be finite and non-degenerate). */
-function fill(n: number, a: number, seed: number): Float32Array {
+export function fill(n: number, a: number, seed: number): Float32Array {
   const x = new Float32Array(n);
   let s = seed >>> 0;
   for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; x[i] = (s / 2 ** 32 * 2 - 1) * a; }

@@ -25,7 +25,7 @@ import { computeMatchTable, type MatchStats } from "../src/core/share/match";
 import { createSession, Tensor } from "../src/core/runtime/ort";
 import { gemmTransBModel } from "../src/core/runtime/gemmModel";
 
-interface Shape { readonly layers: number; readonly hidden: number; readonly heads: number }
+export interface Shape { readonly layers: number; readonly hidden: number; readonly heads: number }
 const FULL: Shape = { layers: 32, hidden: 4096, heads: 32 };
 const QUICK: Shape = { layers: 32, hidden: 2048, heads: 32 }; // same unit count as 7B, a quarter of the floats
 const VERSION = 1;
@@ -33,7 +33,7 @@ const VERSION = 1;
 const log = (s: string): void => { process.stderr.write(`[match bench] ${s}\n`); };
 
 /** Writes (once) the attention-only BF16 checkpoint: seeded normal(0, 0.02) values, sign-scrambled per tensor. */
-async function ensureModel(cacheDir: string, s: Shape): Promise<string> {
+export async function ensureModel(cacheDir: string, s: Shape): Promise<string> {
   const dir = path.join(cacheDir, `llama-attn-bf16-L${s.layers}-d${s.hidden}-h${s.heads}-v${VERSION}`);
   const marker = path.join(dir, "complete");
   if (fs.existsSync(marker)) return dir;

@@ -31,11 +31,13 @@ export interface Bench {
 
 import os from "node:os";
 import { evalBench } from "./eval.bench";
+import { gpuBench } from "./gpu.bench";
 import { matchBench } from "./match.bench";
 import { scaleBench, scaleChild } from "./scale.bench";
 import { postshareBench } from "./postshare.bench";
 import { safetensorsBench } from "./safetensors.bench";
 import { trainBench } from "./train.bench";
+import { generateBench } from "./generate.bench";
 import path from "node:path";
 import { repoRoot } from "./machine";
 import { generateReadme } from "./readme";
@@ -47,8 +49,10 @@ export const BENCHES: Bench[] = [
   safetensorsBench,
   evalBench,
   trainBench,
+  generateBench,
   postshareBench,
   scaleBench, // not in CI: writes a 13.5 GB checkpoint to the cache folder (--quick: 1.3 GB)
+  gpuBench,
 ];
 
 async function main(): Promise<void> {

@@ -117,7 +117,11 @@ function seededTable(s: Shape): MatchTable {
   return { format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: s.layers, unitsPerLayer: s.kvHeads, parametersPerUnit: null, bytesPerUnit: null, parameters: null, entries };
 }
 
-interface ChildSpec { readonly mode: "matmul" | "plain" | "quick"; readonly model?: string; readonly shape: Shape; readonly ratio?: number }
+interface ChildSpec {
+  readonly mode: "matmul" | "plain" | "quick"; readonly model?: string; readonly shape: Shape; readonly ratio?: number;
+  /** Window length (default 512; fewer to measure a 32-layer model's memory quickly on a loaded machine). */
+  readonly tokens?: number;
+}
 
 function procIo(): { readBytes: number; writeBytes: number } {
   try {
@@ -152,7 +156,7 @@ export async function scaleChild(specJson: string): Promise<void> {
     try {
       const V = ckpt.spec.vocab;
       let st = 3;
-      const W = Math.min(TOKENS, ckpt.spec.maxPositions);
+      const W = Math.min(spec.tokens ?? TOKENS, ckpt.spec.maxPositions);
       const ids = Array.from({ length: W - 1 }, () => { st = (Math.imul(st, 1664525) + 1013904223) >>> 0; return 3 + (st % (V - 3)); });
       const windows = makeWindows("x".repeat(W - 1), makeProtocol({ window: W }, ckpt.spec.maxPositions), () => ids, 1);
       const plan = spec.mode === "quick" ? planSharing(seededTable(spec.shape), spec.ratio!) : undefined;

@@ -15,7 +15,7 @@ const args = new Set(process.argv.slice(2));
 const production = args.has("--production");
 const withTests = args.has("--tests");
 const withBench = args.has("--bench");
-const nodeExternal = ["vscode", "onnxruntime-node", "playwright-core", "mocha"];
+const nodeExternal = ["vscode", "onnxruntime-node", "playwright-core", "mocha", "@huggingface/transformers"];
 
 const common = {
   bundle: true,

@@ -99,3 +99,41 @@ test("config: a NaN weight outside q/k fails the evaluation naming the tensor an
     removeDir(root);
   }
 });
+
+test("inspect: a compact checkpoint whose plan expand would refuse is reported invalid (CLI exit 1), a valid one is not", async () => {
+  const { writeShared } = await import("../src/core/share/write");
+  const { planSharing } = await import("../src/core/share/plan");
+  const { compactPlanProblem } = await import("../src/core/share/planCheck");
+  const { syntheticTable } = await import("./crash/table");
+  const root = scratchDir("inspect-plan");
+  try {
+    const dir = await model(root, "m");
+    const out = path.join(root, "compact");
+    const ck = await openCheckpoint(dir);
+    try {
+      await writeShared(ck, planSharing(syntheticTable(MODEL.layers, MODEL.kvHeads), 0.5), { format: "compact", outDir: out });
+    } finally { await ck.close(); }
+    assert.equal(await compactPlanProblem(out), null);
+    // The plan now claims other targets than the ones the stored shapes were cut for.
+    const file = path.join(out, "model.safetensors");
+    const src = await openSafetensors(file);
+    const plan = JSON.parse(src.metadata["headshare.plan"]!) as { targets: { layer: number; unit: number; rootLayer: number; rootUnit: number }[] };
+    plan.targets = plan.targets.slice(1);
+    const copies = await Promise.all(src.tensors.map(async (t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: new Uint8Array(await src.readBytes(t.name)) })));
+    const meta = { ...src.metadata, "headshare.plan": JSON.stringify(plan) };
+    await src.close();
+    await writeSafetensors(file, copies, meta);
+    const problem = await compactPlanProblem(out);
+    assert.ok(problem && /model\.safetensors/.test(problem), `the plan problem names the file: ${problem}`);
+    const cli = path.resolve(__dirname, "../../dist/cli.js");
+    if (fs.existsSync(cli)) {
+      const { spawnSync } = await import("node:child_process");
+      const r = spawnSync(process.execPath, [cli, "inspect", out], { encoding: "utf8" });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stdout, /plan:\s+INVALID: /);
+      assert.match(r.stderr, /the compact checkpoint's plan is invalid \(expand would refuse it\)/);
+    }
+  } finally {
+    removeDir(root);
+  }
+});

@@ -186,7 +186,7 @@ test("eval-streamed: bad input is refused naming the file (budget below one laye
     await assert.rejects(touched, (e: unknown) => e instanceof EvalError && e.code === "changed" && e.message.includes(ck.weightsPath));
   }));
 
-test("eval-streamed: stories260K-hf reference numbers unchanged on the layer-streamed forward (1e-5 of the whole graph)", { skip: sharedSkip("models/stories260K-hf") || sharedSkip("corpus/tinystories-valid-excerpt.txt") || sharedSkip("corpus/wikitext-2-raw-test.txt") }, async () => {
+test("eval-streamed: stories260K-hf reference numbers unchanged on the layer-streamed forward", { skip: sharedSkip("models/stories260K-hf") || sharedSkip("corpus/tinystories-valid-excerpt.txt") || sharedSkip("corpus/wikitext-2-raw-test.txt") }, async () => {
   const ck = await openCheckpoint(sharedPath("models/stories260K-hf")!);
   try {
     const text = await fs.readFile(sharedPath("corpus/tinystories-valid-excerpt.txt")!, "utf8");
@@ -194,8 +194,7 @@ test("eval-streamed: stories260K-hf reference numbers unchanged on the layer-str
     const s = await evaluate(ck, text, protocol, { providers: ["cpu"], forward: "layer-streamed" });
     assert.equal(s.tokens, 14552);
     close(s.nll, 1.222397, 5e-7, "TinyStories NLL (reference 1.222397)");
-    const w = await evaluate(ck, text, protocol, { providers: ["cpu"], forward: "whole-model" });
-    close(s.nll, w.nll, 1e-5, "streamed vs whole");
+    // (test/eval.test.ts checks the whole-model graph against the same reference, so streamed ≈ whole within 1e-6)
     const wiki = (await fs.readFile(sharedPath("corpus/wikitext-2-raw-test.txt")!, "utf8")).replace(/\r\n/g, "\n").slice(0, 20000);
     const ws = await evaluate(ck, wiki, makeProtocol({ window: 512, stride: 511 }, ck.spec.maxPositions), { providers: ["cpu"], forward: "layer-streamed" });
     assert.equal(ws.tokens, 12361);

@@ -18,12 +18,12 @@ import { buildForward } from "../src/core/graph/forward";
 import { LOGITS } from "../src/core/graph/types";
 import { scaledSynthetic } from "./graph-reference";
 
-async function logits(ck: Checkpoint, plan?: SharingPlan): Promise<Float32Array> {
+async function logits(ck: Checkpoint, plan?: SharingPlan, compactActivations = false): Promise<Float32Array> {
   const seqs = [[1, 7, 3, 9, 12, 4, 4, 8, 2, 15, 6], [3, 3, 1, 14]];
   const S = 11;
   const ids = new BigInt64Array(2 * S);
   seqs.forEach((s, r) => s.forEach((id, t) => { ids[r * S + t] = BigInt(id); }));
-  const runner = await ForwardRunner.create(ck, { forward: { logits: true }, providers: ["cpu"], threads: 1, ...(plan ? { plan } : {}) });
+  const runner = await ForwardRunner.create(ck, { forward: { logits: true, compactActivations }, providers: ["cpu"], threads: 1, ...(plan ? { plan } : {}) });
   try {
     return (await runner.run(ids, 2, S))[LOGITS]!.data;
   } finally { await runner.release(); }
@@ -55,6 +55,9 @@ async function checkCompact(opts: SyntheticOptions, granularity: Granularity, ra
       assert.ok(fg.graph.nodes.some((n) => n.op === "Gather" && n.name.includes("/attn/assemble/")), "projections are gathered");
       const lc = await logits(compact), ld = await logits(dense), lm = await logits(orig, plan), lo = await logits(orig);
       assert.ok(maxAbsDiff(lc, ld) <= 1e-5, `compact vs dense: ${maxAbsDiff(lc, ld)}`);
+      // activation-side projections (the exported decoder's): no dense weight is built, same logits
+      const la = await logits(compact, undefined, true);
+      assert.ok(maxAbsDiff(la, ld) <= 1e-5, `compact (activation-side projections) vs dense: ${maxAbsDiff(la, ld)}`);
       assert.ok(maxAbsDiff(lm, ld) <= 1e-5, `in-memory plan vs dense file: ${maxAbsDiff(lm, ld)}`);
       assert.ok(maxAbsDiff(lo, ld) > 1e-3, `sharing changes the logits (${maxAbsDiff(lo, ld)}), so the comparison above means something`);
       const zero = planSharing(table, 0);

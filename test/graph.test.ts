@@ -69,7 +69,7 @@ test("graph: GPT-2 logits equal a float64 reference forward within 1e-4 (batch o
     const r = rng(1);
     const seqs = [Array.from({ length: 13 }, () => Math.floor(r() * 61)), Array.from({ length: 9 }, () => Math.floor(r() * 61))];
     const W = await weightsOf(ck);
-    for (const chunk of [{}, { attentionChunk: 5, maxSequence: 16 }]) {
+    for (const chunk of [{}, { attentionChunk: 5, maxSequence: 16 }, { attentionChunk: 3, maxSequence: 32 }]) {
       const { out, S } = await runBatch(ck, seqs, { logits: true, ...chunk });
       const { diff, scale } = maxDiffToReference(out[LOGITS]!.data, S, 61, seqs, (s) => gpt2Reference(ck.spec, W, s, "transformer."));
       assert.ok(scale > 1, `logits are not trivially small (max |logit| ${scale})`);

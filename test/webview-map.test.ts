@@ -225,6 +225,18 @@ test("webview (standalone page in Chromium)", { skip }, async (t) => {
     assert.equal(csv.length, 6);
     assert.equal(csv[0], "ratio,selected,parameters,ppl,nll,kl,top1_agreement");
     assert.ok(Buffer.from(posted.find((m) => m.format === "png")!.data!, "base64").length > 1000);
+    // Generate: the prompt goes to the host; streamed text fills each column; the result shows tokens/s
+    await page.locator("#generate-prompt").fill("Once upon a time");
+    await page.locator("vscode-button#generate").click();
+    const gen = await lastRequest(page, "webview/generate");
+    assert.deepEqual(gen.params, { prompt: "Once upon a time", maxTokens: 64, temperature: 0, topP: 1, seed: 0, ratio: 0.3 });
+    await page.evaluate(() => window.postMessage({ kind: "event", id: 7100, method: "webview/generated", params: { side: "shared", text: " there was", tokens: 3 } }, "*"));
+    await page.waitForFunction(() => document.getElementById("generate-shared")?.textContent === " there was");
+    await page.evaluate((id) => window.postMessage({ kind: "result", id: 7101, inReplyTo: id, result: {
+      original: { text: " there was a girl", tokens: 5, tokensPerSecond: 120.5, stop: "max-tokens" },
+      shared: { text: " there was a dog", tokens: 5, tokensPerSecond: 118, stop: "eos" }, sharedLabel: "stories260K-hf-shared-30" } }, "*"), gen.id);
+    await page.waitForFunction(() => document.getElementById("generate-original")?.textContent === " there was a girl");
+    assert.match((await page.locator(".generate-stats").nth(1).textContent())!, /5 tokens, 118\.0 tokens\/s \(stopped at EOS\)/);
     await page.screenshot({ path: path.join(artifacts, "webview-report.png"), fullPage: true });
     assert.deepEqual(problems, []);
     await page.close();

@@ -7,8 +7,11 @@ import { setFollowSymlinks } from "../core/safetensors/contained";
 import { type Command, GLOBAL_USAGE, globalSwitch, globalValue, UsageError } from "./args";
 import { setJobTimeoutMinutes } from "./runJob";
 import { demoCommand } from "./commands/demo";
+import { devicesCommand } from "./commands/devices";
 import { evalCommand } from "./commands/eval";
 import { expandCommand } from "./commands/expand";
+import { exportCommand } from "./commands/export";
+import { generateCommand } from "./commands/generate";
 import { inspectCommand } from "./commands/inspect";
 import { matchCommand } from "./commands/match";
 import { planCommand } from "./commands/plan";
@@ -29,7 +32,10 @@ export const COMMANDS: readonly Command[] = [
   postshareCommand,
   postshareJobCommand,
   postshareImportCommand,
+  exportCommand,
+  generateCommand,
   demoCommand,
+  devicesCommand,
 ];
 
 const VERSION = "0.1.0";

@@ -3,6 +3,12 @@
  * --debug), numbers, byte sizes and plain-text tables.
  */
 import { UsageError } from "./args";
+import { adapterLabel, type ComputeInfo } from "../protocol/common";
+
+/** `webgpu — NVIDIA H100 80GB HBM3 (NVIDIA, vulkan)`: a result's provider and, when it had one, its GPU adapter. */
+export function device(r: { readonly provider: string; readonly compute?: ComputeInfo | undefined }): string {
+  return r.compute?.adapter && r.compute.provider === r.provider ? `${r.provider} — ${adapterLabel(r.compute.adapter)}` : r.provider;
+}
 
 /** The text to print on stderr for an error. */
 export function formatError(e: unknown, debug: boolean): string {

@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import { RpcError } from "../protocol/rpc";
-import { providerNameSchema } from "../protocol/common";
+import { computeText, providerNameSchema, type ComputeInfo } from "../protocol/common";
 import { FOLLOW_SYMLINKS_ENV, followSymlinksConsent } from "../core/safetensors/contained";
 import { workerRequests, type JobParams, type JobResult, type Progress, type WorkerJob } from "../protocol/worker";
 import { WorkerClient } from "../worker/client";
@@ -113,6 +113,9 @@ export class CancelledError extends Error {
   }
 }
 
+/** Device lines already printed in full by this process. */
+const explained = new Set<string>();
+
 /** Runs one worker job with progress and Ctrl-C handling; throws CancelledError when cancelled. */
 export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M>, opts: RunJobOptions = {}): Promise<JobResult<M>> {
   const title = opts.title ?? method.replace(/^headshare\//, "");
@@ -147,16 +150,17 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
   process.on("SIGTERM", onTerminate);
   process.on("SIGHUP", onTerminate);
   try {
-    const result = await client.request(method, params, { signal: ac.signal, onProgress: (p) => line.update(p) });
-    const wanted = opts.providers;
-    const used = (result as { provider?: unknown }).provider;
-    if (Array.isArray(wanted) && typeof used === "string" && used !== "none" && used !== wanted[0]) {
-      // onnxruntime refuses a missing provider; the runtime fell back down the list. Say so.
-      const at = wanted.indexOf(used as (typeof wanted)[number]);
-      const skipped = wanted.slice(0, at >= 0 ? at : wanted.length);
-      line.note(`headshare: note: ${title} ran on ${used}: ${skipped.join(", ")} ${skipped.length > 1 ? "are" : "is"} not available here (see DEVELOPERS.md for the CUDA binaries)`);
-    }
-    return result;
+    // The first line names where the job's graphs run (provider, adapter) and why providers before it
+    // were skipped (the reasons once per command: `demo` runs several jobs on one worker).
+    let named = false;
+    const onCompute = (c: ComputeInfo): void => {
+      if (named) return;
+      named = true;
+      const text = computeText(c);
+      line.note(`${title} runs on ${explained.has(text) ? computeText({ ...c, skipped: [] }) : text}`);
+      explained.add(text);
+    };
+    return await client.request(method, params, { signal: ac.signal, onProgress: (p) => line.update(p), onCompute });
   } catch (e) {
     if (ac.signal.aborted && e instanceof RpcError && e.code === "cancelled") {
       // Confirmed by the worker: the job removed what it had started writing. Unconfirmed: the

@@ -7,8 +7,10 @@
 import * as vscode from "vscode";
 import { compressCommand } from "./commands/compress";
 import { exportPostShareJobCommand, importPostShareJobCommand } from "./commands/postshareJob";
+import { exportOnnxCommand } from "./commands/exportOnnx";
 import { inspectCommand } from "./commands/inspect";
 import { quickEvalCommand } from "./commands/quickEval";
+import { selectDeviceCommand } from "./commands/selectDevice";
 import { showMapCommand } from "./commands/showMap";
 import { sweepCommand } from "./commands/sweep";
 import { isCancel, messageOf } from "./errors";
@@ -60,6 +62,8 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       command("headshare.inspect", (uri: vscode.Uri | undefined) => inspectCommand(s, uri)),
       command("headshare.exportPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportPostShareJobCommand>[2]) => exportPostShareJobCommand(s, uri, opts)),
       command("headshare.importPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof importPostShareJobCommand>[2]) => importPostShareJobCommand(s, uri, opts)),
+      command("headshare.exportOnnx", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportOnnxCommand>[2]) => exportOnnxCommand(s, uri, opts)),
+      command("headshare.selectComputeDevice", (opts?: Parameters<typeof selectDeviceCommand>[1]) => selectDeviceCommand(s, opts)),
       vscode.commands.registerCommand("headshare.showLogs", () => s.log.show()),
       vscode.commands.registerCommand("headshare.cancel", () => {
         const n = s.jobs.cancel();

@@ -34,6 +34,7 @@ export const matchTableSchema = z.object({
     size: count.optional(),
     mtimeMs: z.number().optional(),
     provider: z.string().optional(),
+    adapter: z.string().max(600).optional(),
     seconds: z.number().nonnegative().optional(),
     bytesRead: count.optional(),
     threads: count.optional(),

@@ -10,6 +10,7 @@
  * (ratio, selected cell, tab) in `vscode.setState`.
  */
 import { z } from "zod";
+import { generatedEventSchema, generateRequestSchema, generateResponseSchema } from "./webviewGenerate";
 import type { ProtocolSide } from "./rpc";
 
 // ---------------------------------------------------------------------------------------------
@@ -244,6 +245,8 @@ export const hostSide = {
     "webview/export": { params: exportParamsSchema, result: z.object({ path: z.string().nullable() }) },
     /** Open the Compress flow for this panel's model, prefilled with this ratio. */
     "webview/compress": { params: z.object({ ratio }), result: z.object({}) },
+    /** Original and shared continuations of a prompt, side by side (cancellable; streamed as "webview/generated"). */
+    "webview/generate": { params: generateRequestSchema, result: generateResponseSchema },
   },
   events: {
     /** Show the Headshare log. */
@@ -259,6 +262,8 @@ export const webviewSide = {
     "webview/init": initSchema,
     /** Progress of a request this webview made (null fraction = indeterminate). */
     "webview/progress": z.object({ job: z.string().max(200), message: z.string().max(2000), fraction: z.number().min(0).max(1).nullable() }),
+    /** The text so far of a generation the webview asked for. */
+    "webview/generated": generatedEventSchema,
   },
 } satisfies ProtocolSide;
 

@@ -5,11 +5,12 @@
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
 import { z } from "zod";
-import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "./common";
+import { absolutePath, computeSchema, gpuAdapterSchema, providerNameSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { postShareImportParamsSchema, postShareImportResultSchema, postShareJobParamsSchema, postShareJobResultSchema } from "./workerPostShareJob";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
+import { exportParamsSchema, exportResultSchema, generateParamsSchema, generateResultSchema } from "./workerExport";
 import type { ProtocolSide } from "./rpc";
 
 export const WORKER_PROTOCOL_VERSION = 1;
@@ -43,6 +44,7 @@ export const matchParams = z.object({
 export const matchResult = z.object({
   table: matchTableSchema,
   provider: usedProviderSchema,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
 });
 
@@ -69,6 +71,7 @@ export const shareResult = z.object({
   /** Match table facts: whether it was given (cached) or computed here, and how long that took. */
   match: z.object({ cached: z.boolean(), seconds: z.number().nonnegative() }),
   provider: usedProviderSchema,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
 });
 
@@ -77,6 +80,15 @@ export const expandParams = z.object({
   wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
 });
 export const expandResult = z.object({ output: shareResultSchema, provider: usedProviderSchema, seconds: z.number().nonnegative() });
+
+/** The compute devices here (src/core/runtime/devices.ts ComputeDevices): each provider checked, and what auto picks. */
+export const devicesParams = z.object({});
+export const devicesResult = z.object({
+  devices: z.array(z.object({ provider: providerNameSchema, available: z.boolean(), adapter: gpuAdapterSchema.optional(), reason: z.string().max(4000).optional() })).max(8),
+  auto: computeSchema.pick({ provider: true, adapter: true, skipped: true }),
+  adapters: z.array(gpuAdapterSchema).max(32),
+  provider: usedProviderSchema,
+});
 
 export const shutdownParams = z.object({});
 export const shutdownResult = z.object({});
@@ -105,6 +117,12 @@ export const workerRequests = {
   "headshare/postshareJob": { params: postShareJobParamsSchema, result: postShareJobResultSchema },
   /** A PostShare job's trained weights: checks, held-out metrics, final share written. */
   "headshare/postshareImport": { params: postShareImportParamsSchema, result: postShareImportResultSchema },
+  /** The model (dense, shared at a ratio or plan, or compact) as an ONNX KV-cache decoder folder. */
+  "headshare/export": { params: exportParamsSchema, result: exportResultSchema },
+  /** Text from the model or its shared version (KV cache), streamed as progress. */
+  "headshare/generate": { params: generateParamsSchema, result: generateResultSchema },
+  /** The execution providers and GPU adapters this machine can use, each checked. */
+  "headshare/devices": { params: devicesParams, result: devicesResult },
   /** Abort every job and exit after answering. */
   "headshare/shutdown": { params: shutdownParams, result: shutdownResult },
 } as const;
@@ -132,6 +150,8 @@ export const statusEvent = z.object({
   state: workerStateSchema,
   /** The provider of the last job that ran an ONNX graph, or null before any. */
   provider: usedProviderSchema.nullable(),
+  /** Where the last job that ran an ONNX graph ran (provider, adapter, skipped providers), when known. */
+  compute: computeSchema.optional(),
   /** The running job(s), when computing. */
   job: z.object({ id: z.number().int().nonnegative(), method: z.string(), label: z.string().optional() }).optional(),
   running: z.number().int().nonnegative().optional(),
@@ -139,8 +159,16 @@ export const statusEvent = z.object({
 });
 export type WorkerStatus = z.infer<typeof statusEvent>;
 
+/** Where a job's graphs run: sent when its first session is created and as placements are learned. */
+export const computeEvent = z.object({
+  job: z.number().int().nonnegative(),
+  compute: computeSchema,
+});
+export type ComputeEvent = z.infer<typeof computeEvent>;
+
 export const workerEvents = {
   "headshare/progress": progressEvent,
+  "headshare/compute": computeEvent,
   "headshare/status": statusEvent,
 } as const;
 

@@ -5,7 +5,7 @@
  * diagnostics) without a protocol change.
  */
 import { z } from "zod";
-import { absolutePath, finite, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
+import { absolutePath, computeSchema, finite, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 
 /** How a text is cut into scored windows (stated with every result). */
@@ -93,6 +93,7 @@ export const evalResultSchema = z.object({
   ppl: finite,
   protocol: protocolFactsSchema,
   provider: usedProvider,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
   parameters: count,
   bytes: count,
@@ -152,6 +153,7 @@ export const sweepResultSchema = z.object({
   granularity: granularitySchema,
   klDirection: z.string(),
   provider: usedProvider,
+  compute: computeSchema.optional(),
   seconds: z.number().nonnegative(),
   forward: forwardPath.optional(),
   memory: streamedMemorySchema.optional(),
@@ -252,6 +254,7 @@ export const postShareResultSchema = z.object({
   tokensPerSecond: z.number().nonnegative(),
   seconds: z.number().nonnegative(),
   provider: usedProvider,
+  compute: computeSchema.optional(),
   heldoutDocuments: count,
   trainDocuments: count,
   options: z.record(z.string(), z.unknown()),

@@ -46,6 +46,8 @@ export const checkpointSummarySchema = z.object({
   compact: z.boolean(),
   denseParameters: count,
   modelError: z.string().nullable(),
+  /** Why a compact checkpoint's plan is invalid (the check expand runs); null or absent when valid. */
+  planError: z.string().nullable().optional(),
 });
 
 export const inspectResultSchema = z.object({

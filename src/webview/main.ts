@@ -5,6 +5,7 @@
 import "./zodJitless";   // first: before any schema is built
 import type { Init } from "../protocol/webview";
 import { h } from "./dom";
+import { routeGenerated } from "./generateView";
 import { Host } from "./host";
 import { InspectView } from "./inspectView";
 import { MapView } from "./mapView";
@@ -29,6 +30,7 @@ function render(init: Init): void {
 
 host.rpc.on("webview/init", render);
 host.rpc.on("webview/progress", (p) => { if (view instanceof MapView) view.setBusy(p.message, p.fraction); });
+host.rpc.on("webview/generated", routeGenerated);
 
 const redraw = () => { if (view instanceof MapView || view instanceof ReportView) view.redraw(); };
 onThemeChange(redraw);

@@ -13,6 +13,7 @@ import { bytes, fixed, int, pct, unitName } from "./format";
 import { Heatmap } from "./heatmap";
 import type { Cell, HeatmapModel, Link } from "./heatmap";
 import { drawHistogram } from "./histogram";
+import { GenerateSection } from "./generateView";
 import type { Host } from "./host";
 import { readTheme } from "./theme";
 import type { Theme } from "./theme";
@@ -79,7 +80,8 @@ export class MapView {
       h("span", { class: "hatch" }), " layer 0: never a target. Hover or click a cell (arrow keys when focused) to see its source and root.");
     this.root.append(header, controls, this.stats, this.busy,
       h("div", { class: "map-row" }, this.heatmap.element, this.detail), legend,
-      h("h2", {}, "Best-match scores"), this.histo, this.evalBox);
+      h("h2", {}, "Best-match scores"), this.histo, this.evalBox,
+      ...(this.init.canEval ? [new GenerateSection(this.host, () => this.ratio, "Shared").element] : []));
   }
 
   setRatio(ratio: number): void {

@@ -9,6 +9,7 @@ import { evalTable, hiddenCosineChart } from "./evalParts";
 import { stackSvgs, stem, svgPngBase64, svgText } from "./exporting";
 import { bytes, fixed, int, pct } from "./format";
 import { Heatmap } from "./heatmap";
+import { GenerateSection } from "./generateView";
 import type { Host } from "./host";
 import { drawLineChart } from "./lineChart";
 import { readTheme } from "./theme";
@@ -34,7 +35,8 @@ export class ReportView {
         button("Export PNG", { secondary: true, onClick: () => void svgPngBase64(this.stacked()).then((data) => host.exportFile({ format: "png", suggestedName: `${name}-report.png`, data })) }),
         button("Export JSON", { secondary: true, onClick: () => void host.exportFile({ format: "json", suggestedName: `${name}-report.json`, data: JSON.stringify(r, null, 1) }) }),
         r.sweep ? button("Export sweep CSV", { secondary: true, onClick: () => void host.exportFile({ format: "csv", suggestedName: `${name}-sweep.csv`, data: sweepCsv(r) }) }) : null),
-      this.body);
+      this.body,
+      new GenerateSection(host, () => r.ratio, r.output ? "Shared" : `Shared at ${pct(r.ratio, 0)}`).element);
     this.redraw();
   }
 

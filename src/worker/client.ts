@@ -5,6 +5,7 @@
  * the worker dies (crash, kill, OOM) or a job hangs past its timeout it rejects every pending job
  * with an error naming the job, then starts a fresh worker on the next request. `dispose()` stops it.
  */
+import { computeText, sessionsText, type ComputeInfo } from "../protocol/common";
 import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -41,6 +42,8 @@ export interface WorkerClientOptions {
 export interface JobOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
+  /** Where the job's graphs run (provider, adapter, skipped providers, node placement), as the worker learns it. */
+  readonly onCompute?: (c: ComputeInfo) => void;
   /** Overrides the client's timeout for this job (ms; 0 = none). */
   readonly timeoutMs?: number;
   /** Names the job in errors and status (default: the model file's name). */
@@ -82,6 +85,8 @@ export class WorkerClient {
   private readonly progressListeners = new Set<(p: Progress) => void>();
   /** Per-job progress callbacks, keyed by `${worker generation}:${request id}` (ids restart with each worker). */
   private readonly progressRoutes = new Map<string, (p: Progress) => void>();
+  /** Per-job compute callbacks and the compute lines already logged, keyed like progressRoutes. */
+  private readonly computeRoutes = new Map<string, { job: string; on?: (c: ComputeInfo) => void; logged: Set<string> }>();
   private generation = 0;
 
   constructor(private readonly opts: WorkerClientOptions = {}) {}
@@ -127,6 +132,7 @@ export class WorkerClient {
     const started = conn.rpc.start(method, params as never, { ...(opts.signal ? { signal: opts.signal } : {}), ...(label ? { label } : {}) });
     const route = `${conn.generation}:${started.id}`;
     if (opts.onProgress) this.progressRoutes.set(route, opts.onProgress);
+    this.computeRoutes.set(route, { job: started.job, ...(opts.onCompute ? { on: opts.onCompute } : {}), logged: new Set() });
     const timeoutMs = opts.timeoutMs ?? this.opts.jobTimeoutMs?.[method] ?? 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (timeoutMs > 0) {
@@ -141,6 +147,7 @@ export class WorkerClient {
     } finally {
       if (timer) clearTimeout(timer);
       this.progressRoutes.delete(route);
+      this.computeRoutes.delete(route);
     }
   }
 
@@ -230,6 +237,15 @@ export class WorkerClient {
     rpc.on("headshare/progress", (p) => {
       this.progressRoutes.get(`${conn.generation}:${p.job}`)?.(p);
       for (const l of this.progressListeners) l(p);
+    });
+    rpc.on("headshare/compute", (e) => {
+      const r = this.computeRoutes.get(`${conn.generation}:${e.job}`);
+      if (!r) return;
+      // The log gets each fact once: the device when the first graph is placed, then each graph's nodes per provider.
+      for (const line of [computeText(e.compute), ...e.compute.sessions.filter((s) => s.nodes).map((s) => sessionsText([s]))]) {
+        if (!r.logged.has(line)) { r.logged.add(line); this.log("info", `${r.job}: ${line}`); }
+      }
+      r.on?.(e.compute);
     });
     rpc.on("headshare/status", (s) => this.setStatus(s));
     child.on("error", (err) => {

@@ -3,6 +3,7 @@
  * job's AbortSignal and throttled progress, closes what it opened, and returns the typed result
  * naming the provider it used. Options were validated by the protocol schemas before `run`.
  */
+import { computeDevices } from "../core/runtime/devices";
 import path from "node:path";
 import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
@@ -13,11 +14,13 @@ import { sweep } from "../core/eval/sweep";
 import { unitsPerLayer } from "../core/model/types";
 import { computeMatchTable } from "../core/share/match";
 import { planSharing } from "../core/share/plan";
+import { compactPlanProblem } from "../core/share/planCheck";
 import type { MatchTable } from "../core/share/types";
 import { expandCompact, writeShared } from "../core/share/write";
 import { postShare } from "../core/train/postshare";
 import { exportPostShareJob } from "../core/train/job/export";
 import { importPostShareJob } from "../core/train/job/import";
+import { exportJob, generateJob } from "./exportJob";
 import { readRegularFile, RegularFileError } from "../core/safetensors/regularFile";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
@@ -119,7 +122,7 @@ export const jobTable: JobTable = {
   "headshare/inspect": {
     label: base,
     async run(p) {
-      return { summary: await inspectCheckpoint(p.model), provider: "none" };
+      return { summary: { ...await inspectCheckpoint(p.model), planError: await compactPlanProblem(p.model) }, provider: "none" };
     },
   },
 
@@ -263,9 +266,18 @@ export const jobTable: JobTable = {
     },
   },
 
+  "headshare/devices": {
+    async run() {
+      return { ...(await computeDevices()), provider: "none" };
+    },
+  },
+
   "headshare/plan": {
     async run(p) {
       return { plan: planSharing(p.table, p.ratio), provider: "none" };
     },
   },
+
+  "headshare/export": exportJob,
+  "headshare/generate": generateJob,
 };

@@ -4,6 +4,8 @@
  * progress events named by request id, and `headshare/status` pushes (idle | loading | computing |
  * error, plus the provider last used). The real table is in ./jobs.ts; tests inject their own.
  */
+import { ComputeLog, withComputeLog } from "../core/runtime/computeLog";
+import type { ComputeReport } from "../core/runtime/types";
 import { Rpc, RpcError, type HandlerContext, type LogLevel, type Transport } from "../protocol/rpc";
 import {
   WORKER_PROTOCOL_VERSION, clientSide, workerSide, type ClientSide, type JobParams, type WorkerJob, type WorkerSide, type WorkerStatus,
@@ -53,12 +55,13 @@ export function serveWorker(table: JobTable, transport: Transport, opts: ServeOp
   const rpc = new Rpc(workerSide, clientSide, transport, { log: opts.log, name: "worker" });
   let defaultProviders: Providers = "auto";
   let lastProvider: WorkerStatus["provider"] = null;
+  let lastCompute: ComputeReport | undefined;
   const running = new Map<number, { method: WorkerJob; label?: string; done: Promise<unknown>; abort: AbortController }>();
 
   const pushStatus = (state: WorkerStatus["state"], message?: string): void => {
     const first = [...running.entries()][0];
     rpc.notify("headshare/status", {
-      state, provider: lastProvider, running: running.size,
+      state, provider: lastProvider, running: running.size, ...(lastCompute ? { compute: lastCompute } : {}),
       ...(first && state === "computing" ? { job: { id: first[0], method: first[1].method, ...(first[1].label ? { label: first[1].label } : {}) } } : {}),
       ...(message ? { message } : {}),
     });
@@ -98,13 +101,22 @@ export function serveWorker(table: JobTable, transport: Transport, opts: ServeOp
       running.set(hctx.id, { method, ...(label ? { label } : {}), abort, done: new Promise<void>((r) => (settle = r)) });
       pushStatus("computing");
       try {
-        const result = await def.run(params as never, {
+        // Where this job's graphs run: to the client as each session is created and placed.
+        const computeLog = new ComputeLog((compute) => rpc.notify("headshare/compute", { job: hctx.id, compute }));
+        const result = await withComputeLog(computeLog, () => def.run(params as never, {
           id: hctx.id, job: hctx.job, signal: abort.signal, progress,
           providers: params.providers ?? defaultProviders,
-        });
+        }));
         progress.flush();
         const used = (result as { provider?: unknown }).provider;
-        if (typeof used === "string" && used !== "none") lastProvider = used as WorkerStatus["provider"];
+        const compute = computeLog.report();
+        if (typeof used === "string" && used !== "none") {
+          lastProvider = used as WorkerStatus["provider"];
+          if (compute) {
+            lastCompute = compute;
+            (result as { compute?: ComputeReport }).compute = compute;
+          }
+        }
         running.delete(hctx.id);
         pushStatus(running.size ? "computing" : "idle");
         return result as never;

@@ -167,6 +167,19 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.equal(st.params, orig.params);
   });
 
+  it("Export for ONNX Runtime through the command API: the synthetic Llama shared at 25% is a KV-cache decoder folder storing the compact parameters", async function () {
+    const out = path.join(tmp, "out-onnx-shared");
+    const r = (await vscode.commands.executeCommand("headshare.exportOnnx", vscode.Uri.file(synthetic), { ratio: 0.25, out, quiet: true })) as
+      { outDir: string; files: string[]; parameters: number; parametersDense: number; plan?: { selected: number } } | undefined;
+    assert.ok(r, "the export returned a result");
+    assert.equal(r.outDir, out);
+    assert.ok(r.files.includes("onnx/model.onnx") && r.files.includes("config.json") && r.files.includes("generation_config.json"));
+    assert.equal(r.plan?.selected, 2);
+    assert.equal(r.parametersDense - r.parameters, 2 * 1536, "2 units × 1,536 parameters are not stored");
+    assert.ok(fs.statSync(path.join(out, "onnx", "model.onnx")).size > 4 * r.parameters);
+    assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.includes("headshare-tmp")), [], "no staging folder is left");
+  });
+
   it("quick eval through the command API: stories260K-hf against itself gives the reference perplexity, KL 0, agreement 1", async function () {
     const text = path.join(process.env.HEADSHARE_TEST_SHARED ?? "", "corpus", "tinystories-valid-excerpt.txt");
     if (!haveModel || !fs.existsSync(text)) { console.log("      (skipped: ../shared is not present; it exists in CI and dev sessions only)"); this.skip(); }
@@ -293,5 +306,20 @@ describe("Headshare in a real VS Code extension host", function () {
     assert.ok(tab?.input instanceof vscode.TabInputWebview, `the active tab is a webview (got ${tab?.label}: ${JSON.stringify(tab?.input)})`);
     assert.match((tab.input as vscode.TabInputWebview).viewType, /headshare\.sharingMap$/);
     await vscode.commands.executeCommand("workbench.action.closeAllEditors");
+  });
+
+  it("Select Compute Device: the worker checks each provider (CPU works), the pick sets headshare.executionProviders, an unavailable one changes nothing", async function () {
+    this.timeout(120_000);
+    const config = () => vscode.workspace.getConfiguration("headshare").get("executionProviders");
+    try {
+      assert.deepEqual(await vscode.commands.executeCommand("headshare.selectComputeDevice", { pick: "cpu" }), ["cpu"]);
+      assert.deepEqual(config(), ["cpu"]);
+      // No CUDA libraries in the npm package: not available, the setting stays.
+      assert.equal(await vscode.commands.executeCommand("headshare.selectComputeDevice", { pick: "cuda" }), undefined);
+      assert.deepEqual(config(), ["cpu"]);
+    } finally {
+      assert.equal(await vscode.commands.executeCommand("headshare.selectComputeDevice", { pick: "auto" }), "auto");
+    }
+    assert.equal(config(), "auto");
   });
 });

@@ -6,6 +6,7 @@
  * when present, else a seeded synthetic byte-level Llama-style checkpoint written once under the OS
  * temp folder (scored on seeded generated text).
  */
+import { cleanStaleTemps, tempPathFor } from "../../core/output";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -63,8 +64,8 @@ export async function demoModel(workDir: string, forceSynthetic = false): Promis
   if (!forceSynthetic && fs.existsSync(path.join(committed, "config.json"))) return { dir: committed, kind: "committed" };
   const dir = path.join(workDir, `synthetic-llama-seed${SYNTHETIC.seed}-bytes`);
   if (!fs.existsSync(path.join(dir, "tokenizer.json"))) {
-    const staging = `${dir}.tmp-${process.pid}`;
-    fs.rmSync(staging, { recursive: true, force: true });
+    await cleanStaleTemps(workDir); // staging of killed demo runs
+    const staging = tempPathFor(dir);
     fs.mkdirSync(staging, { recursive: true });
     await writeSyntheticModel(staging, SYNTHETIC);
     fs.writeFileSync(path.join(staging, "tokenizer_config.json"), JSON.stringify(byteTokenizerConfig(SYNTHETIC.maxPositions)));
@@ -82,7 +83,7 @@ function syntheticText(workDir: string): string {
     const rand = mulberry32(SYNTHETIC.seed);
     const words = ["the", "model", "shares", "heads", "across", "layers", "and", "keeps", "its", "quality", "when", "weights", "match"];
     const lines = Array.from({ length: 40 }, () => Array.from({ length: 12 + Math.floor(rand() * 12) }, () => words[Math.floor(rand() * words.length)]).join(" ") + ".");
-    const tmp = `${file}.tmp-${process.pid}`;
+    const tmp = tempPathFor(file);
     fs.writeFileSync(tmp, lines.join("\n") + "\n");
     fs.renameSync(tmp, file);
   }
@@ -91,7 +92,7 @@ function syntheticText(workDir: string): string {
 
 /** Writes `text` to `file` through a temporary name in the same folder. */
 function writeAtomic(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.headshare-tmp-${path.basename(file)}-${process.pid}`);
+  const tmp = tempPathFor(file);
   fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, file);
 }

@@ -1,6 +1,6 @@
 /** `headshare eval <model> --text FILE [--compare OTHER]`: NLL/perplexity, and regression metrics against another model. */
 import { defineCommand } from "../command";
-import { bytes, int, keyValues, pct, table, writeOut } from "../output";
+import { bytes, int, keyValues, pct, table, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { RUN_MODEL_FLAGS, RUN_MODEL_USAGE, runModelParams, TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
 import { MATCH_FLAGS } from "./matchFlags";
@@ -71,7 +71,7 @@ export const evalCommand = defineCommand({
       );
       if (r.hiddenCosine) facts.push(["hidden cosine", r.hiddenCosine.map((c, l) => `L${l} ${c.toFixed(4)}`).join("  ")]);
     }
-    facts.push(["time", `${r.seconds.toFixed(2)} s on ${r.provider}, ${r.forward ?? "whole-model"} forward${r.memory ? ` (${int(r.memory.tokensPerPass)} tokens per pass, ${r.memory.passes} passes, vocabulary chunk ${int(r.memory.vocabChunk)}, estimated peak ${bytes(r.memory.estimatedPeakBytes)} of a ${bytes(r.memory.budgetBytes)} budget)` : ""}`]);
+    facts.push(["time", `${r.seconds.toFixed(2)} s on ${device(r)}, ${r.forward ?? "whole-model"} forward${r.memory ? ` (${int(r.memory.tokensPerPass)} tokens per pass, ${r.memory.passes} passes, vocabulary chunk ${int(r.memory.vocabChunk)}, estimated peak ${bytes(r.memory.estimatedPeakBytes)} of a ${bytes(r.memory.budgetBytes)} budget)` : ""}`]);
     const out = [keyValues(facts)];
     if (r.attention) {
       const at = r.attention;

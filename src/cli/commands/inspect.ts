@@ -1,5 +1,6 @@
 /** `headshare inspect <file-or-folder> [--json] [--tensors N]`: what a checkpoint holds. */
 import { inspectCheckpoint, type CheckpointSummary } from "../../core/model/summary";
+import { compactPlanProblem } from "../../core/share/planCheck";
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, table, writeOut } from "../output";
 
@@ -14,7 +15,7 @@ dtypes, the attention's share of parameters, and the tensor table. Reads only he
   --all             list every tensor (text mode lists the first 50 and the last 10 otherwise)
   --debug           show stack traces on errors`;
 
-function render(s: CheckpointSummary, all: boolean): string {
+function render(s: CheckpointSummary & { readonly planError: string | null }, all: boolean): string {
   const out: string[] = [];
   const model: [string, string][] = [
     ["path", s.path],
@@ -44,6 +45,7 @@ function render(s: CheckpointSummary, all: boolean): string {
   if (s.plan) {
     const p = s.plan;
     const lines: [string, string][] = [
+      ...(s.planError ? [["plan", `INVALID: ${s.planError}`] as [string, string]] : []),
       ["shared", `${s.compact ? "compact" : "dense"} headshare checkpoint: ratio ${pct(p.ratio, 1)}, ${int(p.savedUnits)} units saved (${p.strategy}, ${p.granularity})`],
     ];
     if (p.parametersBefore !== null && p.parametersAfter !== null) {
@@ -67,8 +69,13 @@ export const inspectCommand = defineCommand({
   flags: [{ name: "json", type: "boolean" }, { name: "all", type: "boolean" }],
   positionals: [{ name: "file-or-folder", required: true }],
   async run({ args: a }) {
-    const summary = await inspectCheckpoint(a.positionals[0]!);
+    const planError = await compactPlanProblem(a.positionals[0]!);
+    const summary = { ...await inspectCheckpoint(a.positionals[0]!), planError };
     await writeOut(a.flags.json ? JSON.stringify(summary, null, 2) : render(summary, a.flags.all === true));
+    if (planError) {
+      process.stderr.write(`headshare: inspect: the compact checkpoint's plan is invalid (expand would refuse it): ${planError}\n`);
+      return 1;
+    }
     return 0;
   },
 });

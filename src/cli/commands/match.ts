@@ -62,7 +62,7 @@ export function renderMatch(t: MatchTable, top = 10): string {
     ["model", s.model ?? "(unknown)"],
     ["strategy", `${t.strategy} (granularity ${t.granularity})`],
     ["units", `${t.layers} layers × ${t.unitsPerLayer} = ${int(t.layers * t.unitsPerLayer)}; ${int(t.entries.length)} targets`],
-    ["provider", `${s.provider ?? "?"}${s.threads && s.threads > 1 ? ` (${s.threads} match threads)` : ""}`],
+    ["provider", `${s.provider ?? "?"}${s.adapter ? ` — ${s.adapter}` : ""}${s.threads && s.threads > 1 ? ` (${s.threads} match threads)` : ""}`],
     ["time", s.seconds !== undefined ? `${s.seconds.toFixed(2)} s` : "?"],
     ["bytes read", s.bytesRead !== undefined ? `${int(s.bytesRead)} (${bytes(s.bytesRead)})` : "?"],
   ];

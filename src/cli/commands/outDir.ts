@@ -31,7 +31,9 @@ export function checkOutDir(command: string, usage: string, out: string, input: 
 export async function checkOutFolder(command: string, usage: string, out: string, input: string, force: boolean, what: string): Promise<void> {
   checkOutDir(command, usage, out, input, force);
   try {
-    await checkOutputPath(out, { inputs: [fs.existsSync(input) && fs.statSync(input).isDirectory() ? input : path.dirname(input)], force, what });
+    // The input's folder (a missing input is left to the job, which names it).
+    const inputs = !fs.existsSync(input) ? [] : fs.statSync(input).isDirectory() ? [input] : [path.dirname(input)];
+    await checkOutputPath(out, { inputs, force, what });
   } catch (e) {
     if (e instanceof OutputError) throw new UsageError(`${command}: --out ${out}: ${e.message.startsWith(out) ? e.message.slice(out.length).replace(/^:?\s*/, "") : e.message}`, usage);
     throw e;

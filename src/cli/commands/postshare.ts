@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type ParsedArgs, UsageError } from "../args";
-import { int, keyValues, writeOut } from "../output";
+import { int, keyValues, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { defineCommand } from "../command";
 import { checkOutFolder } from "./outDir";
@@ -208,7 +208,7 @@ export const postshareCommand = defineCommand({
       ["PostShare", s(r.postShare)],
       ["pair distance", `${r.meanRelativePairDistance.before.toFixed(4)} → ${r.meanRelativePairDistance.after.toFixed(4)} (mean relative, ${(r.options.regularize as string[] | undefined)?.join("/") ?? "q/k/v/o"})`],
       ["final share", `KL ${klText(r.finalShare.kl)} vs the post-trained model, top-1 ${(100 * r.finalShare.top1Agreement).toFixed(1)}%`],
-      ["training", `${int(r.steps)} steps, ${int(r.tokens)} tokens, ${r.trainSeconds.toFixed(1)} s (${int(r.tokensPerSecond)} tokens/s) on ${r.provider}`],
+      ["training", `${int(r.steps)} steps, ${int(r.tokens)} tokens, ${r.trainSeconds.toFixed(1)} s (${int(r.tokensPerSecond)} tokens/s) on ${device(r)}`],
       ["written", r.outDir ?? "(nothing)"],
       ["time", `${r.seconds.toFixed(1)} s`],
     ]));

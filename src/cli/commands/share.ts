@@ -1,7 +1,7 @@
 /** `headshare share <model> --ratio A --out DIR`: DirectShare in the worker (match → plan → compact or dense checkpoint). */
 import type { ShareResult } from "../../core/share/types";
 import { defineCommand } from "../command";
-import { bytes, int, keyValues, pct, writeOut } from "../output";
+import { bytes, int, keyValues, pct, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { checkOutFolder } from "./outDir";
 import { planFacts } from "./plan";
@@ -60,7 +60,7 @@ export const shareCommand = defineCommand({
     else {
       await writeOut(keyValues([
         ...planFacts(r.plan), ...outputFacts(r.output),
-        ["time", `${r.seconds.toFixed(2)} s (match ${r.match.seconds.toFixed(2)} s on ${r.provider})`],
+        ["time", `${r.seconds.toFixed(2)} s (match ${r.match.seconds.toFixed(2)} s on ${device(r)})`],
       ]));
     }
     return 0;

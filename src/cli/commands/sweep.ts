@@ -3,7 +3,7 @@ import { writeTextAtomic } from "../../core/safetensors/writer";
 import { sweepCsv } from "../../core/eval/sweep";
 import { UsageError } from "../args";
 import { defineCommand } from "../command";
-import { bytes, int, pct, table, writeOut } from "../output";
+import { bytes, int, pct, table, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { RUN_MODEL_FLAGS, RUN_MODEL_USAGE, runModelParams, TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
 import { MATCH_FLAGS } from "./matchFlags";
@@ -66,7 +66,7 @@ export const sweepCommand = defineCommand({
     const rows = r.rows.map((x) => [String(x.ratio), int(x.selected), int(x.parameters), bytes(x.bytes), x.nll.toFixed(4), x.ppl.toFixed(3), x.kl.toFixed(5), pct(x.top1Agreement, 1)]);
     await writeOut([
       `original: nll ${r.original.nll.toFixed(4)}, ppl ${r.original.ppl.toFixed(3)}, ${int(r.original.parameters)} parameters, ${bytes(r.original.bytes)}`,
-      `${int(r.tokens)} tokens (${r.protocol.description}); ${r.klDirection}; ${r.seconds.toFixed(1)} s on ${r.provider}, ${r.forward ?? "whole-model"} forward`,
+      `${int(r.tokens)} tokens (${r.protocol.description}); ${r.klDirection}; ${r.seconds.toFixed(1)} s on ${device(r)}, ${r.forward ?? "whole-model"} forward`,
       "",
       table(["ratio", "selected", "parameters", "bytes", "nll", "ppl", "kl", "top-1"], rows, [true, true, true, true, true, true, true, true]),
       ...(csvFile ? ["", `CSV written to ${csvFile}`] : []),

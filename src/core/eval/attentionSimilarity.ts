@@ -64,6 +64,7 @@ export async function attentionMapSimilarity(ckpt: Checkpoint, text: string, pro
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId(spec, tok));
   checkIds(windows, spec.vocab, tok.path);
   const runner = await ForwardRunner.create(ckpt, {
+    label: "attention maps",
     forward: { logits: false, attentionGram: true },
     ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
   });

@@ -212,7 +212,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
   let theirs: ForwardRunner | undefined;
   try {
-    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common });
+    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common, label: "forward (compared model)" });
     const acc = other ? new CompareAccumulator(sameShape ? ckpt.spec.layers : 0, ckpt.spec.hidden, V) : undefined;
     let nllSum = 0, otherNll = 0, done = 0;
     for (const b of prepared.batches) {
@@ -265,6 +265,8 @@ async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budget
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   const n = r.count, nll = r.scores[0]!.nllSum / n, size = modelSize(ckpt);
+  if (!Number.isFinite(nll)) throw new EvalError("non-finite", await describeNonFinite(ckpt, "the negative log-likelihood", opts.signal));
+  if (other && !Number.isFinite(r.scores[1]!.nllSum)) throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
   const base: EvalResult = {
     tokens: n, nll, ppl: Math.exp(nll), protocol: protocolFacts(prepared.protocol, prepared.windows),
     provider: r.provider, seconds: (performance.now() - t0) / 1000, parameters: size.parameters, bytes: size.bytes,

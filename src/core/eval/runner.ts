@@ -25,6 +25,8 @@ export interface RunnerOptions {
   /** Let ORT's idle threads spin (default: ORT's default, on). Off yields the cores to other processes. */
   readonly allowSpinning?: boolean;
   readonly signal?: AbortSignal;
+  /** What the graph is for, in reports ("forward", "attention maps"). Default "forward". */
+  readonly label?: string;
 }
 
 export interface RunOutput {
@@ -75,6 +77,7 @@ export class ForwardRunner {
       arrays.set(f.input, f.data);
     }
     const created = await createSession(serializeModel(fg.graph), {
+      label: opts.label ?? "forward",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
       ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
@@ -110,12 +113,26 @@ export class ForwardRunner {
     try {
       res = await this.session.run(feeds, outputs ? [...outputs] : [...this.outputs]);
     } catch (e) {
+      if (e instanceof RuntimeError && e.code === "gpu-memory") throw new RuntimeError("gpu-memory", `${this.ckpt.weightsPath}: a batch of ${batch} × ${seq} tokens: ${e.message}`);
       const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
       throw new RuntimeError("run-failed", `${this.ckpt.weightsPath}: the forward pass failed on a batch of ${batch} × ${seq} tokens on ${this.provider} (${msg}); try a smaller window or batch`);
     }
     const out: Record<string, RunOutput> = {};
     for (const [k, t] of Object.entries(res)) out[k] = { data: t.data as Float32Array, dims: t.dims };
     return out;
+  }
+
+  /**
+   * Runs with these non-weight feeds (e.g. the KV-cache decoder's input_ids, attention_mask,
+   * position_ids and past_key_values.*), the loaded weights added.
+   */
+  async runFeeds(feeds: Readonly<Record<string, OrtTensor>>, outputs?: readonly string[]): Promise<Record<string, OrtTensor>> {
+    try {
+      return await this.session.run({ ...this.weights, ...feeds }, outputs ? [...outputs] : [...this.outputs]);
+    } catch (e) {
+      const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+      throw new RuntimeError("run-failed", `${this.ckpt.weightsPath}: the forward pass failed on ${this.provider} (${msg})`);
+    }
   }
 
   async release(): Promise<void> {

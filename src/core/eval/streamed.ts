@@ -105,6 +105,7 @@ class Sessions {
     let s = this.byKey.get(g.key);
     if (!s) {
       const created = await createSession(g.model, {
+        label: `streamed ${g.graph.name}`,
         ...(this.opts.providers ? { providers: this.opts.providers } : {}),
         ...(this.opts.threads ? { intraOpThreads: this.opts.threads } : {}),
         allowSpinning: false,
@@ -126,6 +127,7 @@ async function run(s: InferenceSession, feeds: Record<string, OrtTensor>, output
     const r = await s.run(feeds, [output]);
     return r[output]!.data as Float32Array;
   } catch (e) {
+    if (e instanceof RuntimeError && e.code === "gpu-memory") throw new RuntimeError("gpu-memory", `${file}: the ${what}: ${e.message}`);
     const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
     throw new RuntimeError("run-failed", `${file}: the ${what} failed (${msg}); try a smaller window or memory budget`);
   }

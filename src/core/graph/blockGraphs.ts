@@ -23,7 +23,7 @@ import { serializeModel } from "../onnx/serialize";
 import type { ModelSpec } from "../model/types";
 import { causalMask, layerNorm, linear, rmsNorm, ropeInvFreq, ropeTables, seqDims } from "./blocks";
 import { GPT2_GELU_KIND, gpt2Layer, type Gpt2Context } from "./gpt2";
-import { llamaInvFreq, llamaLayer, type LlamaContext } from "./llama";
+import { checkLlamaActivation, llamaInvFreq, llamaLayer, type LlamaContext } from "./llama";
 import { gpt2Names, llamaNames, type TensorLookup } from "./names";
 import { NEOX_GELU_KIND, neoxLayer, neoxNames, neoxRotaryDims, type NeoxContext } from "./neox";
 import { chunking, INPUT_IDS, type ShapeOf, type WeightInput } from "./types";
@@ -146,6 +146,7 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
     case "llama": {
       if (spec.headDim % 2 !== 0) throw new OnnxError("unsupported", `${file}: RoPE needs an even head size, got ${spec.headDim}`);
       const names = llamaNames(spec, src, file);
+      checkLlamaActivation(spec, file);
       const invFreq = llamaInvFreq(spec);
       const roles = (l: number): Record<string, string> => definedOnly(names.layers[l]!);
       const block = memo((l) => {

@@ -72,19 +72,22 @@ export function causalMask(b: GraphBuilder, dims: SeqDims): string {
   return b.op("Where", [future, b.f32(-1e9), b.f32(0)], `${p}/Where`);
 }
 
-//   Range(0, S) ─► Cast(float) ─► Unsqueeze(1) [S,1] ─► Mul(inv_freq [dh/2]) ─► freqs [S, dh/2]
-//   freqs ─► Concat(freqs, freqs) [S, dh] ─► Unsqueeze(1) [S, 1, dh] ─┬─► Cos ─► cos
-//                                                                    └─► Sin ─► sin
-/** RoPE tables in Hugging Face's rotate-half convention, broadcastable over [B, S, heads, dh]. */
-export function ropeTables(b: GraphBuilder, dims: SeqDims, invFreq: Float32Array): { cos: string; sin: string } {
+//   positions [S] (Range(0, S)) or [B, S] (position_ids) ─► Cast(float) ─► Unsqueeze(-1) ─► Mul(inv_freq [dh/2]) ─► freqs [.., S, dh/2]
+//   freqs ─► Concat(freqs, freqs) [.., S, dh] ─► Unsqueeze(-2) [.., S, 1, dh] ─┬─► Cos ─► cos
+//                                                                            └─► Sin ─► sin
+/**
+ * RoPE tables in Hugging Face's rotate-half convention, broadcastable over [B, S, heads, dh]: at
+ * positions 0..S−1 ([S, 1, dh]), or at `positions` (int64 [B, S] position_ids, giving [B, S, 1, dh]).
+ */
+export function ropeTables(b: GraphBuilder, dims: SeqDims, invFreq: Float32Array, positions?: string): { cos: string; sin: string } {
   const p = "/model/rotary_emb";
   const inv = b.initializer("model.rotary_emb.inv_freq", "float32", [invFreq.length], invFreq); // [dh/2]
-  const r = b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], `${p}/Range`);
-  const pos = b.op("Cast", [r], `${p}/Cast`, { to: 1 });
-  const col = b.op("Unsqueeze", [pos, b.i64s([1])], `${p}/Unsqueeze`);
+  const at = positions ?? b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], `${p}/Range`);
+  const pos = b.op("Cast", [at], `${p}/Cast`, { to: 1 });
+  const col = b.op("Unsqueeze", [pos, b.i64s([-1])], `${p}/Unsqueeze`);
   const freqs = b.op("Mul", [col, inv], `${p}/Mul`);
   const emb = b.op("Concat", [freqs, freqs], `${p}/Concat`, { axis: -1 });
-  const e3 = b.op("Unsqueeze", [emb, b.i64s([1])], `${p}/heads/Unsqueeze`);
+  const e3 = b.op("Unsqueeze", [emb, b.i64s([-2])], `${p}/heads/Unsqueeze`);
   return { cos: b.op("Cos", [e3], `${p}/Cos`), sin: b.op("Sin", [e3], `${p}/Sin`) };
 }
 
@@ -131,6 +134,19 @@ export interface AttentionSpec {
    * triangle's work and keeps each chunk's scores cache-sized. No attention-probs output then.
    */
   readonly chunk?: { readonly size: number; readonly count: number };
+  /**
+   * KV cache (decoder export): this layer's past keys/values [B, Hkv, P, dh]; the new ones are
+   * appended along the sequence axis and returned as `present` [B, Hkv, P+S, dh]. The mask is then
+   * [B, 1, S, P+S] (`paddedCausalMask`). No chunking with a cache.
+   */
+  readonly cache?: { readonly pastKey: string; readonly pastValue: string };
+}
+
+/** A layer's attention: its output [N, H·dh], its probs (empty when chunked), its cache (with `cache`). */
+export interface AttentionOut {
+  readonly out: string;
+  readonly probs: string;
+  readonly present?: { readonly key: string; readonly value: string };
 }
 
 //   q [N, H·dh] ─► Reshape [B,S,H,dh] ─► (RoPE) ─► Transpose [B,H,S,dh] ─► Mul(1/√dh) ─► Reshape [B,Hkv,g·S,dh] ─┐
@@ -139,7 +155,7 @@ export interface AttentionSpec {
 //   v [N, Hkv·dh] ─► Reshape [B,S,Hkv,dh] ─► Transpose [B,Hkv,S,dh] ──────────────────────────────────► MatMul ◄─┘
 //        ctx [B,Hkv,g·S,dh] ─► Reshape [B,H,S,dh] ─► Transpose [B,S,H,dh] ─► Reshape [N, H·dh]
 /** Causal grouped-query attention without copying K/V per query head (query head h reads kv head h / g). */
-export function attention(b: GraphBuilder, q: string, k: string, v: string, mask: string, dims: SeqDims, a: AttentionSpec, name: string): { out: string; probs: string } {
+export function attention(b: GraphBuilder, q: string, k: string, v: string, mask: string, dims: SeqDims, a: AttentionSpec, name: string): AttentionOut {
   const { heads: H, kvHeads: Hkv, headDim: dh } = a;
   const shapeBSHd = (h: number): string => b.op("Concat", [dims.bs, b.i64s([h, dh])], `${name}/shape_${h}x${dh}/Concat`, { axis: 0 });
   const qShape = shapeBSHd(H);
@@ -153,21 +169,43 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
   }
   const qt = b.op("Transpose", [q4], `${name}/q/Transpose`, { perm: [0, 2, 1, 3] });  // [B, H, S, dh]
   const qs = b.op("Mul", [qt, b.f32(a.scale ?? 1 / Math.sqrt(dh))], `${name}/q/Scale`);
-  const kt = b.op("Transpose", [k4], `${name}/k/Transpose`, { perm: [0, 2, 3, 1] });  // [B, Hkv, dh, S]
-  const vt = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] });  // [B, Hkv, S, dh]
+  let kt: string, vt: string, present: AttentionOut["present"];
+  if (a.cache) {
+    //   past [B,Hkv,P,dh] ─┐
+    //   k/v [B,S,Hkv,dh] ─► Transpose [B,Hkv,S,dh] ─► Concat(axis 2) ─► present [B,Hkv,P+S,dh]   (keys: ─► Transpose [B,Hkv,dh,P+S])
+    const kNew = b.op("Transpose", [k4], `${name}/k/Transpose`, { perm: [0, 2, 1, 3] });
+    const vNew = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] });
+    present = {
+      key: b.op("Concat", [a.cache.pastKey, kNew], `${name}/k_cache/Concat`, { axis: 2 }),
+      value: b.op("Concat", [a.cache.pastValue, vNew], `${name}/v_cache/Concat`, { axis: 2 }),
+    };
+    kt = b.op("Transpose", [present.key], `${name}/k_cache/Transpose`, { perm: [0, 1, 3, 2] });  // [B, Hkv, dh, P+S]
+    vt = present.value;                                                                          // [B, Hkv, P+S, dh]
+  } else {
+    kt = b.op("Transpose", [k4], `${name}/k/Transpose`, { perm: [0, 2, 3, 1] });  // [B, Hkv, dh, S]
+    vt = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] });  // [B, Hkv, S, dh]
+  }
   let ctx: string, probs = "";
-  if (a.chunk) {
+  if (a.chunk && !a.cache) {
+    // A sequence shorter than the graph's longest leaves the last chunks without queries. Empty
+    // tensors are fine on CPU but not on every provider (WebGPU refuses a Softmax dispatch of 0
+    // groups), so chunk c starts at min(c·K, S−1): a chunk past the end recomputes the last query
+    // row, and the rows past S are cut after the Concat. Rows before S are unchanged.
+    const last = b.op("Sub", [dims.s1, b.i64s([1])], `${name}/chunks/last/Sub`);                        // [1] S−1
     const parts: string[] = [];
     for (let c = 0; c < a.chunk.count; c++) {
-      const lo = c * a.chunk.size, hi = (c + 1) * a.chunk.size, n = `${name}/chunk.${c}`;
-      const qc = b.op("Slice", [qs, b.i64s([lo]), b.i64s([hi]), b.i64s([2])], `${n}/q/Slice`);            // [B, H, K, dh]
+      const hi = (c + 1) * a.chunk.size, n = `${name}/chunk.${c}`;
+      const lo = c === 0 ? b.i64s([0]) : b.op("Min", [b.i64s([c * a.chunk.size]), last], `${n}/start/Min`); // [1]
+      const qc = b.op("Slice", [qs, lo, b.i64s([hi]), b.i64s([2])], `${n}/q/Slice`);                     // [B, H, K, dh]
       const kc = b.op("Slice", [kt, b.i64s([0]), b.i64s([hi]), b.i64s([3])], `${n}/k/Slice`);             // [B, Hkv, dh, hi]
       const vc = b.op("Slice", [vt, b.i64s([0]), b.i64s([hi]), b.i64s([2])], `${n}/v/Slice`);             // [B, Hkv, hi, dh]
-      const mc = b.op("Slice", [mask, b.i64s([lo, 0]), b.i64s([hi, hi]), b.i64s([0, 1])], `${n}/mask/Slice`); // [K, hi]
+      const mlo = c === 0 ? b.i64s([0, 0]) : b.op("Concat", [lo, b.i64s([0])], `${n}/mask/start/Concat`, { axis: 0 }); // [2]
+      const mc = b.op("Slice", [mask, mlo, b.i64s([hi, hi]), b.i64s([0, 1])], `${n}/mask/Slice`);         // [K, hi]
       const o = attendCore(b, qc, kc, vc, mc, a, n);
       parts.push(o.ctx);
     }
-    ctx = b.op("Concat", parts, `${name}/chunks/Concat`, { axis: 2 });                                    // [B, H, S, dh]
+    const all = b.op("Concat", parts, `${name}/chunks/Concat`, { axis: 2 });                              // [B, H, ≥S, dh]
+    ctx = b.op("Slice", [all, b.i64s([0]), dims.s1, b.i64s([2])], `${name}/chunks/Slice`);              // [B, H, S, dh]
   } else {
     const o = attendCore(b, qs, kt, vt, mask, a, name);
     ctx = o.ctx;
@@ -175,7 +213,7 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
   }
   const ctxT = b.op("Transpose", [ctx], `${name}/ctx/Transpose`, { perm: [0, 2, 1, 3] }); // [B, S, H, dh]
   const out = b.op("Reshape", [ctxT, b.i64s([-1, H * dh])], `${name}/ctx/Flatten`);       // [N, H·dh]
-  return { out, probs };
+  return present ? { out, probs, present } : { out, probs };
 }
 
 //   q [B,H,Sq,dh] ─► Reshape [B,Hkv,g·Sq,dh] ─► MatMul(kᵀ [B,Hkv,dh,Sk]) ─► Reshape [B,H,Sq,Sk] ─► Add(mask [Sq,Sk]) ─► Softmax ─┐

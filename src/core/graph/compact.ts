@@ -14,6 +14,7 @@
  * from `unitLayout` (src/core/model/units.ts), so fused layouts (GPT-2 c_attn) work the same way.
  */
 import type { GraphBuilder } from "../onnx/builder";
+import { linear } from "./blocks";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec, SliceRef, UnitLayout } from "../model/types";
 import { unitLayout } from "../model/units";
@@ -92,10 +93,21 @@ export interface CompactShapes {
 }
 
 /**
- * Returns `edge(layer, tensor)`: the graph edge holding layer `layer`'s attention tensor in its dense
- * shape, assembled from the compact inputs (or the input itself when nothing of it is shared).
+ * Where layer `l`'s dense tensor `t` comes from: the stored tensors it reads (`tensors`, in bank
+ * order), their offsets along the slice `axis` in the bank = Concat(tensors, axis), and for every
+ * dense index along that axis its bank index (`idx`). Undefined when `t` is read as stored (not an
+ * attention tensor the plan touches, or nothing of it is shared and nothing was dropped).
  */
-export function compactAssembler(b: GraphBuilder, w: WeightInputs, spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): (layer: number, tensor: string) => string {
+export interface Bank {
+  readonly tensors: readonly string[];
+  readonly offsets: readonly number[];
+  readonly sizes: readonly number[];
+  readonly axis: 0 | 1;
+  /** [dense size along axis] int64: dense index → bank index. */
+  readonly idx: BigInt64Array;
+}
+
+export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): (layer: number, tensor: string) => Bank | undefined {
   checkPlan(spec, plan, file);
   const dm = dropMap(spec, plan);
   const projs = sharedProjections(plan);
@@ -116,13 +128,12 @@ export function compactAssembler(b: GraphBuilder, w: WeightInputs, spec: ModelSp
     }
     return m;
   };
-  const cache = new Map<string, string>();
+  const cache = new Map<string, Bank | undefined>();
   return (l, t) => {
     const key = `${l}\u0000${t}`;
-    const hit = cache.get(key);
-    if (hit) return hit;
+    if (cache.has(key)) return cache.get(key);
     const ax = dm.axis.get(t);
-    if (ax === undefined) return w.get(t); // not an attention tensor the plan touches
+    if (ax === undefined) { cache.set(key, undefined); return undefined; } // not an attention tensor the plan touches
     const denseSize = shapes.dense(t)[ax]!;
     // source (tensor, dense index) for every dense index of t
     const srcTensor: string[] = new Array(denseSize).fill(t);
@@ -137,28 +148,108 @@ export function compactAssembler(b: GraphBuilder, w: WeightInputs, spec: ModelSp
         for (let k = 0; k < di.length; k++) { srcTensor[di[k]!] = s.tensor; srcIndex[di[k]!] = si[k]!; }
       }
     }
-    const bankTensors = [...new Set(srcTensor)];
-    let edge: string;
+    const tensors = [...new Set(srcTensor)];
     const own = cmap(t);
-    const identity = bankTensors.length === 1 && bankTensors[0] === t && own.every((c, i) => c === i);
-    if (identity) edge = w.get(t);
+    if (tensors.length === 1 && tensors[0] === t && own.every((c, i) => c === i)) { cache.set(key, undefined); return undefined; }
+    const offsets: number[] = [], sizes: number[] = [];
+    let total = 0;
+    for (const bt of tensors) { offsets.push(total); sizes.push(shapes.stored(bt)[ax]!); total += shapes.stored(bt)[ax]!; }
+    const offset = new Map(tensors.map((bt, i) => [bt, offsets[i]!]));
+    const idx = new BigInt64Array(denseSize);
+    for (let i = 0; i < denseSize; i++) {
+      const c = cmap(srcTensor[i]!)[srcIndex[i]!]!;
+      if (c < 0) throw new OnnxError("bad-graph", `${file}: layer ${l} "${t}" index ${i} reads a dropped slice of "${srcTensor[i]}"; the plan's roots must be stored units`);
+      idx[i] = BigInt(offset.get(srcTensor[i]!)! + c);
+    }
+    const bank: Bank = { tensors, offsets, sizes, axis: ax, idx };
+    cache.set(key, bank);
+    return bank;
+  };
+}
+
+/** Node-name marker of everything that reads a shared layer's stored units (`decoder.ts` keeps those tensors unfolded). */
+export const ASSEMBLE = "/attn/assemble/";
+
+/**
+ * Returns `edge(layer, tensor)`: the graph edge holding layer `layer`'s attention tensor in its dense
+ * shape, assembled from the compact inputs (or the input itself when nothing of it is shared).
+ */
+export function compactAssembler(b: GraphBuilder, w: WeightInputs, spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): (layer: number, tensor: string) => string {
+  const banks = compactBanks(spec, plan, shapes, file);
+  const cache = new Map<string, string>();
+  return (l, t) => {
+    const key = `${l}\u0000${t}`;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const bank = banks(l, t);
+    let edge: string;
+    if (!bank) edge = w.get(t);
     else {
-      const offset = new Map<string, number>();
-      let total = 0;
-      for (const bt of bankTensors) { offset.set(bt, total); total += shapes.stored(bt)[ax]!; }
-      const idx = new BigInt64Array(denseSize);
-      for (let i = 0; i < denseSize; i++) {
-        const c = cmap(srcTensor[i]!)[srcIndex[i]!]!;
-        if (c < 0) throw new OnnxError("bad-graph", `${file}: layer ${l} "${t}" index ${i} reads a dropped slice of "${srcTensor[i]}"; the plan's roots must be stored units`);
-        idx[i] = BigInt(offset.get(srcTensor[i]!)! + c);
-      }
-      const name = `/model/layers.${l}/attn/assemble/${t}`;
-      const parts = bankTensors.map((bt) => w.get(bt));
-      const bank = parts.length === 1 ? parts[0]! : b.op("Concat", parts, `${name}/Concat`, { axis: ax });
-      const idxName = b.initializer(`${name}/index`, "int64", [denseSize], idx);                 // [dense size along axis]
-      edge = b.op("Gather", [bank, idxName], `${name}/Gather`, { axis: ax });
+      const name = `/model/layers.${l}${ASSEMBLE}${t}`;
+      const parts = bank.tensors.map((bt) => w.get(bt));
+      const all = parts.length === 1 ? parts[0]! : b.op("Concat", parts, `${name}/Concat`, { axis: bank.axis });
+      const idxName = b.initializer(`${name}/index`, "int64", [bank.idx.length], bank.idx);        // [dense size along axis]
+      edge = b.op("Gather", [all, idxName], `${name}/Gather`, { axis: bank.axis });
     }
     cache.set(key, edge);
     return edge;
   };
+}
+
+/**
+ * Activation-side projections of a compact checkpoint (the exported decoder): no weight is ever
+ * copied. `project(l, t, x, bias, name, layout)` is x · W_dense(l, t) (+ bias), or undefined when
+ * `t` is read as stored (then the caller's plain `linear` applies). With T_i the bank's tensors:
+ *
+ *   slice axis = outputs:  x ─┬─► Gemm(T_0) [N, o_0] ─┐
+ *                             └─► Gemm(T_1) [N, o_1] ─┴─► Concat(axis 1) ─► Gather(idx, axis 1) ─► [N, out] (+ bias)
+ *   slice axis = inputs:   x [N, in] ─► ScatterElements-add into zeros [N, Σ i_k] at idx ─► Slice per T_k ─► Gemm(T_k) ─► Sum ─► [N, out] (+ bias)
+ *
+ * (nn.Linear [out, in]: rows are outputs; GPT-2's Conv1D [in, out]: columns are outputs.) A target's
+ * slice thus multiplies its root's stored slice in place; the root tensors' other rows/columns are
+ * computed too and dropped (or multiplied by zero), the price of not materialising the dense weight.
+ */
+export type Projector = (l: number, t: string, x: string, bias: string | undefined, name: string, layout: "linear" | "conv1d") => string | undefined;
+
+export function compactProjector(b: GraphBuilder, w: WeightInputs, spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): Projector {
+  const banks = compactBanks(spec, plan, shapes, file);
+  return (l, t, x, bias, name, layout) => {
+    const bank = banks(l, t);
+    if (!bank) return undefined;
+    const n = `/model/layers.${l}${ASSEMBLE}${t}/project`;
+    const transB = layout === "linear" ? { transB: 1 } : undefined;
+    const outAxis = layout === "linear" ? 0 : 1;
+    const idx = b.initializer(`${n}/index`, "int64", [bank.idx.length], bank.idx);                // [dense size along the slice axis]
+    let y: string;
+    if (bank.axis === outAxis) {
+      const parts = bank.tensors.map((bt, i) => b.op("Gemm", [x, w.get(bt)], `${n}/part.${i}/Gemm`, transB));   // [N, o_i]
+      const all = parts.length === 1 ? parts[0]! : b.op("Concat", parts, `${n}/Concat`, { axis: 1 });
+      y = b.op("Gather", [all, idx], `${n}/Gather`, { axis: 1 });                                                // [N, out]
+    } else {
+      const total = bank.sizes.reduce((a, c) => a + c, 0);
+      const rows = b.op("Slice", [b.op("Shape", [x], `${n}/Shape`), b.i64s([0]), b.i64s([1])], `${n}/rows/Slice`);
+      const zshape = b.op("Concat", [rows, b.i64s([total])], `${n}/zeros/Concat`, { axis: 0 });
+      const zeros = b.node("ConstantOfShape", [zshape], { value: { t: { name: "", type: "float32", dims: [1], data: new Float32Array([0]) } } }, `${n}/zeros/ConstantOfShape`)[0]!;   // [N, Σ i_k]
+      const idx2 = b.op("Unsqueeze", [idx, b.i64s([0])], `${n}/index/Unsqueeze`);                               // [1, in]
+      const idxN = b.op("Expand", [idx2, b.op("Shape", [x], `${n}/x/Shape`)], `${n}/index/Expand`);              // [N, in]
+      const moved = b.op("ScatterElements", [zeros, idxN, x], `${n}/ScatterElements`, { axis: 1, reduction: "add" }); // [N, Σ i_k]
+      const parts = bank.tensors.map((bt, i) => {
+        const xi = bank.tensors.length === 1 ? moved : b.op("Slice", [moved, b.i64s([bank.offsets[i]!]), b.i64s([bank.offsets[i]! + bank.sizes[i]!]), b.i64s([1])], `${n}/part.${i}/Slice`);
+        return b.op("Gemm", [xi, w.get(bt)], `${n}/part.${i}/Gemm`, transB);                                    // [N, out]
+      });
+      y = parts.length === 1 ? parts[0]! : b.op("Sum", parts, `${n}/Sum`);
+    }
+    return bias ? b.op("Add", [y, bias], `${name}/AddBias`) : y;
+  };
+}
+
+/**
+ * x · W(layer, tensor) (+ bias) of an attention projection: on a compact checkpoint's stored units
+ * when `project` is given (activation side, no weight copied), else one Gemm on `weight(l, t)` (the
+ * tensor as stored, or assembled by `compactAssembler`).
+ */
+export type AttentionLinear = (l: number, t: string, x: string, bias: string | undefined, name: string, layout: "linear" | "conv1d") => string;
+
+export function attentionLinear(b: GraphBuilder, weight: (l: number, t: string) => string, project: Projector | undefined): AttentionLinear {
+  return (l, t, x, bias, name, layout) => project?.(l, t, x, bias, name, layout) ?? linear(b, x, weight(l, t), bias, name, layout);
 }

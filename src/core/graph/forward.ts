@@ -25,6 +25,9 @@ export function compactPlanOf(ckpt: Checkpoint): SharingPlan | undefined {
 }
 
 export function buildForward(ckpt: Checkpoint, opts: ForwardOptions = {}): ForwardGraph {
+  if (opts.kvCache && (opts.nll || opts.logprobs || opts.hiddenStates || opts.attentions || opts.attentionGram || opts.logits === false)) {
+    throw new OnnxError("bad-option", `${ckpt.weightsPath}: the KV-cache decoder outputs logits and present.* only; build the scoring graph for nll, logprobs, hidden states or attentions`);
+  }
   const compactPlan = opts.compactPlan ?? compactPlanOf(ckpt);
   const o: ForwardOptions = { ...opts, ...(compactPlan ? { compactPlan } : {}) };
   const stored = (t: string): readonly number[] => ckpt.source.info(t).shape;

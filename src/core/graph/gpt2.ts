@@ -6,11 +6,12 @@
 import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, gelu, layerNorm, linear, lmHead, seqDims, type SeqDims } from "./blocks";
+import { attention, causalMask, gelu, layerNorm, linear, lmHead, seqDims, type AttentionOut, type SeqDims } from "./blocks";
 import { declareOutputs, declareTokenInputs } from "./io";
+import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
 import { gpt2Names, type Gpt2LayerNames, type TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
-import { compactAssembler, type CompactShapes } from "./compact";
+import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
 import { WeightInputs } from "./weightInputs";
 
 export const GPT2_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
@@ -26,32 +27,35 @@ export interface Gpt2Context {
   readonly act: "tanh" | "erf";
   /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
   readonly attn: (l: number, tensor: string) => string;
+  readonly lin?: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
+  readonly kv?: KvCacheInputs;
   /** Node-name prefix of the layer (default `/model/layers.{l}`). */
   readonly prefix?: string;
 }
 
 //   x [N,d] ─┬─► LayerNorm(ln_1) ─► c_attn (Gemm) [N,3d] ─► Slice q | k | v ─► attention ─► c_proj ─► Add ─┬─► LayerNorm(ln_2) ─► c_fc ─► GELU ─► c_proj ─► Add ─► y
 //            └─────────────────────────────────────────────────────────────────────────────────────┘      └──────────────────────────────────────────────┘
-export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { out: string; probs: string } {
+export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerNames): { out: string; probs: string; present?: AttentionOut["present"] } {
   const { b, w, spec } = c;
+  const lin = c.lin ?? attentionLinear(b, c.attn, undefined);
   const d = spec.hidden;
   const p = c.prefix ?? `/model/layers.${l}`;
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
-  const qkv = linear(b, h, c.attn(l, n.cAttn), n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
+  const qkv = lin(l, n.cAttn, h, n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
   const part = (i: number, nm: string): string => b.op("Slice", [qkv, b.i64s([i * d]), b.i64s([(i + 1) * d]), b.i64s([1])], `${p}/attn/${nm}/Slice`);
   // HF GPT2Attention: scores / √dh when scale_attn_weights (default), and / (layer + 1) when scale_attn_by_inverse_layer_idx
   const cfg = spec.config;
   const scale = (cfg.scale_attn_weights === false ? 1 : 1 / Math.sqrt(spec.headDim)) / (cfg.scale_attn_by_inverse_layer_idx === true ? l + 1 : 1);
-  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}) }, `${p}/attn`);
-  const o = linear(b, att.out, c.attn(l, n.cProj), opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
+  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
+  const o = lin(l, n.cProj, att.out, opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);
   const f = linear(b, h2, w.get(n.fc), opt(n.fcBias), `${p}/mlp/c_fc`, "conv1d");
   const g = gelu(b, f, c.act, `${p}/mlp/act`);
   const m = linear(b, g, w.get(n.mlpProj), opt(n.mlpProjBias), `${p}/mlp/c_proj`, "conv1d");
-  return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs };
+  return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs, present: att.present };
 }
 
 //   input_ids ─► Gather(wte) ─┐
@@ -66,22 +70,26 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
-  const mask = causalMask(b, dims);
+  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
+  const mask = kv ? kv.mask : causalMask(b, dims);
   const tok = b.op("Gather", [w.get(names.wte), io.inputIds], "/model/wte/Gather");                    // [B, S, d]
-  const r = b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], "/model/wpe/Range");
-  const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather");                               // [S, d]
+  const r = kv ? kv.positionIds : b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], "/model/wpe/Range");
+  const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather");                               // [S, d] (decoder: [B, S, d])
   const emb = b.op("Add", [tok, pos], "/model/embed/Add");                                             // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape");                    // [N, d]
-  const c: Gpt2Context = { b, w, spec, dims, mask, act, attn: (l, t) => (asm ? asm(l, t) : w.get(t)), chunk: chunking(opts, spec.maxPositions) };
-  const hidden: string[] = [], probs: string[] = [];
+  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
+  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
+  const c: Gpt2Context = { b, w, spec, dims, mask, act, attn, lin: attentionLinear(b, attn, project), chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
+  const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const o = gpt2Layer(c, x, l, names.layers[l]!);
     x = o.out;
     hidden.push(x);
     probs.push(o.probs);
+    presents.push(o.present);
   }
   const xf = layerNorm(b, x, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/ln_f");
   const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
-  const outputs = declareOutputs(b, spec, dims, head, hidden, probs, opts);
+  const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
   return { graph: b.build(), weights: w.list, outputs };
 }

@@ -12,3 +12,6 @@ export {
   INPUT_IDS, TARGETS, LOGITS, LOGPROBS, NLL, ATTENTION_GRAM, hiddenStateName, attentionName, chunking,
   type ForwardGraph, type ForwardOptions, type WeightInput, type ShapeOf,
 } from "./types";
+export {
+  ATTENTION_MASK, POSITION_IDS, pastKeyName, pastValueName, presentKeyName, presentValueName, cacheHeads,
+} from "./kvCache";

@@ -5,10 +5,11 @@
 import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, linear, lmHead, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type SeqDims } from "./blocks";
-import { compactAssembler, type CompactShapes } from "./compact";
+import { attention, causalMask, lmHead, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type AttentionOut, type SeqDims } from "./blocks";
+import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
 import { llamaNames, type LlamaLayerNames, type TensorLookup } from "./names";
 import { declareOutputs, declareTokenInputs } from "./io";
+import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
 
@@ -23,9 +24,20 @@ export interface LlamaContext {
   readonly rope: { readonly cos: string; readonly sin: string };
   /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
   readonly proj: (l: number, p: AttnTensor) => string | undefined;
+  /** x · W (+ bias) of a layer's attention weight tensor (activation-side on compact checkpoints in the decoder); default: Gemm on the input. */
+  readonly lin?: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
+  /** The decoder's KV cache inputs (ForwardOptions.kvCache). */
+  readonly kv?: KvCacheInputs;
   /** Node-name prefix of the layer (default `/model/layers.{l}`; a block graph uses one for every layer). */
   readonly prefix?: string;
+}
+
+/** The graph's MLP is SwiGLU (SiLU): another hidden_act would be evaluated as SiLU without a word, so it is refused by name. */
+export function checkLlamaActivation(spec: ModelSpec, file: string): void {
+  if (spec.activation !== undefined && spec.activation !== "silu" && spec.activation !== "swish") {
+    throw new OnnxError("unsupported", `${file}: config.json "hidden_act" is ${JSON.stringify(spec.activation)}; the Llama forward graph implements only "silu" (SwiGLU), so this model cannot be evaluated as configured`);
+  }
 }
 
 /** HF's rope_scaling variants that only change inv_freq. */
@@ -57,37 +69,36 @@ export function llamaInvFreq(spec: ModelSpec): Float32Array {
 
 //   x [N,d] ─┬─► RMSNorm(input_layernorm) ─► q/k/v_proj (Gemm) ─► attention ─► o_proj ─► Add ─┬─► RMSNorm(post) ─► SwiGLU ─► Add ─► y
 //            └─────────────────────────────────────────────────────────────────────────┘      └────────────────────────┘
-export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerNames): { out: string; probs: string } {
+export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerNames): { out: string; probs: string; present?: AttentionOut["present"] } {
   const { b, w, spec } = c;
   const p = c.prefix ?? `/model/layers.${l}`;
+  const lin = c.lin ?? attentionLinear(b, (_l, t) => w.get(t), undefined);
   const h = rmsNorm(b, x, w.get(n.inputNorm), spec.normEps, `${p}/input_layernorm`);
-  const q = linear(b, h, c.proj(l, "q")!, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
-  const k = linear(b, h, c.proj(l, "k")!, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
-  const v = linear(b, h, c.proj(l, "v")!, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
-  const att = attention(b, q, k, v, c.mask, c.dims, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope, ...(c.chunk ? { chunk: c.chunk } : {}) }, `${p}/attn`);
-  const o = linear(b, att.out, c.proj(l, "o")!, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
+  const q = lin(l, n.q, h, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
+  const k = lin(l, n.k, h, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
+  const v = lin(l, n.v, h, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
+  const att = attention(b, q, k, v, c.mask, c.dims, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
+  const o = lin(l, n.o, att.out, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
   const m = swiGlu(b, h2, w.get(n.gate), w.get(n.up), w.get(n.down), `${p}/mlp`, { gate: opt(n.gateBias), up: opt(n.upBias), down: opt(n.downBias) });
-  return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs };
+  return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs, present: att.present };
 }
 
 //   input_ids ─► Gather(embed_tokens) ─► Reshape [N, d] ─► layer 0 … layer L−1 ─► RMSNorm(norm) ─► lm_head ─► logits / logprobs / nll
 export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "llama") throw new OnnxError("unsupported", `${file}: buildLlamaGraph needs a llama-family model, got ${spec.family}`);
   if (spec.headDim % 2 !== 0) throw new OnnxError("unsupported", `${file}: RoPE needs an even head size, got ${spec.headDim}`);
-  // The graph's MLP is SwiGLU (SiLU); another activation would be evaluated as SiLU without a word.
-  if (spec.activation !== undefined && spec.activation !== "silu" && spec.activation !== "swish") {
-    throw new OnnxError("unsupported", `${file}: config.json "hidden_act" is ${JSON.stringify(spec.activation)}; the Llama forward graph implements only "silu" (SwiGLU), so this model cannot be evaluated as configured`);
-  }
+  checkLlamaActivation(spec, file);
   const names = llamaNames(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
   const w = new WeightInputs(b, shapes.stored);
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
-  const mask = causalMask(b, dims);
-  const rope = ropeTables(b, dims, llamaInvFreq(spec));
+  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
+  const mask = kv ? kv.mask : causalMask(b, dims);
+  const rope = ropeTables(b, dims, llamaInvFreq(spec), kv?.positionIds);
   const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const proj = (l: number, p: AttnTensor): string | undefined => {
     const t = names.layers[l]![p];
@@ -95,16 +106,19 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather");   // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape");        // [N, d]
-  const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, chunk: chunking(opts, spec.maxPositions) };
-  const hidden: string[] = [], probs: string[] = [];
+  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
+  const lin = attentionLinear(b, (_l, t) => (asm ? asm(_l, t) : w.get(t)), project);
+  const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, lin, chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
+  const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const r = llamaLayer(c, x, l, names.layers[l]!);
     x = r.out;
     hidden.push(x);
     probs.push(r.probs);
+    presents.push(r.present);
   }
   const xf = rmsNorm(b, x, w.get(names.finalNorm), spec.normEps, "/model/norm");
   const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
-  const outputs = declareOutputs(b, spec, dims, head, hidden, probs, opts);
+  const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
   return { graph: b.build(), weights: w.list, outputs };
 }

@@ -7,9 +7,10 @@
 import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, gelu, layerNorm, linear, lmHead, ropeInvFreq, ropeTables, seqDims, type SeqDims } from "./blocks";
-import { compactAssembler, type CompactShapes } from "./compact";
+import { attention, causalMask, gelu, layerNorm, linear, lmHead, ropeInvFreq, ropeTables, seqDims, type AttentionOut, type SeqDims } from "./blocks";
+import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
 import { declareOutputs, declareTokenInputs } from "./io";
+import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
 import type { TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
@@ -44,8 +45,9 @@ export function neoxNames(spec: ModelSpec, src: TensorLookup, file: string): Neo
 export interface NeoxContext {
   readonly b: GraphBuilder; readonly w: WeightInputs; readonly spec: ModelSpec; readonly dims: SeqDims; readonly mask: string;
   readonly rope: { readonly cos: string; readonly sin: string }; readonly rotaryDims: number; readonly act: "tanh" | "erf";
-  readonly parallel: boolean; readonly attn: (l: number, t: string) => string;
+  readonly parallel: boolean; readonly attn: (l: number, t: string) => string; readonly lin?: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
+  readonly kv?: KvCacheInputs;
   /** Node-name prefix of the layer (default `/model/layers.{l}`). */
   readonly prefix?: string;
 }
@@ -54,19 +56,20 @@ export interface NeoxContext {
 //      ├─► LayerNorm(ln2) ─► dense_h_to_4h ─► GELU ─► dense_4h_to_h ─────────────────────────────────────────────┐      │
 //      └──────────────────────────────────────────────────────────────────────────────────────────────► Add ◄──┴──────┘ ─► y   (parallel)
 //   (sequential: y = h + mlp(ln2(h)), h = x + attention(ln1(x)))
-export function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][number]): { out: string; probs: string } {
+export function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][number]): { out: string; probs: string; present?: AttentionOut["present"] } {
   const { b, w, spec } = c;
+  const lin = c.lin ?? attentionLinear(b, c.attn, undefined);
   const H = spec.heads, dh = spec.headDim, p = c.prefix ?? `/model/layers.${l}`;
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1b), spec.normEps, `${p}/input_layernorm`);
-  const qkv = linear(b, h, c.attn(l, n.qkv), c.attn(l, n.qkvb), `${p}/attn/query_key_value`, "linear");       // [N, 3d]
+  const qkv = lin(l, n.qkv, h, c.attn(l, n.qkvb), `${p}/attn/query_key_value`, "linear");       // [N, 3d]
   const per = b.op("Reshape", [qkv, b.i64s([-1, H, 3, dh])], `${p}/attn/qkv/Reshape`);                       // [N, H, 3, dh]
   const part = (i: number, nm: string): string => {
     const s = b.op("Slice", [per, b.i64s([i]), b.i64s([i + 1]), b.i64s([2])], `${p}/attn/qkv_split/${nm}/Slice`);    // [N, H, 1, dh]
     return b.op("Reshape", [s, b.i64s([-1, H * dh])], `${p}/attn/qkv_split/${nm}/Reshape`);                            // [N, H·dh]
   };
   const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims,
-    { heads: H, kvHeads: H, headDim: dh, rope: c.rope, rotaryDims: c.rotaryDims, ...(c.chunk ? { chunk: c.chunk } : {}) }, `${p}/attn`);
-  const o = linear(b, att.out, c.attn(l, n.dense), w.get(n.denseb), `${p}/attn/dense`, "linear");
+    { heads: H, kvHeads: H, headDim: dh, rope: c.rope, rotaryDims: c.rotaryDims, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
+  const o = lin(l, n.dense, att.out, w.get(n.denseb), `${p}/attn/dense`, "linear");
   const mlp = (y: string): string => {
     const h2 = layerNorm(b, y, w.get(n.ln2), w.get(n.ln2b), spec.normEps, `${p}/post_attention_layernorm`);
     const f = linear(b, h2, w.get(n.fc), w.get(n.fcb), `${p}/mlp/dense_h_to_4h`, "linear");
@@ -74,10 +77,10 @@ export function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["la
   };
   if (c.parallel) {
     const ao = b.op("Add", [o, mlp(x)], `${p}/parallel/Add`);
-    return { out: b.op("Add", [x, ao], `${p}/residual/Add`), probs: att.probs };
+    return { out: b.op("Add", [x, ao], `${p}/residual/Add`), probs: att.probs, present: att.present };
   }
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
-  return { out: b.op("Add", [r1, mlp(r1)], `${p}/residual_add_2/Add`), probs: att.probs };
+  return { out: b.op("Add", [r1, mlp(r1)], `${p}/residual_add_2/Add`), probs: att.probs, present: att.present };
 }
 
 /** Leading dims of each head that RoPE rotates (rotary_pct · dh), validated. */
@@ -100,21 +103,26 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
+  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
+  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
+  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const c: NeoxContext = {
-    b, w, spec, dims, mask: causalMask(b, dims), rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000)), rotaryDims, act,
-    parallel: spec.config.use_parallel_residual !== false, attn: (l, t) => (asm ? asm(l, t) : w.get(t)), chunk: chunking(opts, spec.maxPositions),
+    b, w, spec, dims, mask: kv ? kv.mask : causalMask(b, dims), rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000), kv?.positionIds), rotaryDims, act,
+    parallel: spec.config.use_parallel_residual !== false, attn, lin: attentionLinear(b, attn, project), chunk: chunking(opts, spec.maxPositions),
+    ...(kv ? { kv } : {}),
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_in/Gather");                // [B, S, d]
   let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_in/Reshape");                    // [N, d]
-  const hidden: string[] = [], probs: string[] = [];
+  const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const r = neoxLayer(c, x, l, names.layers[l]!);
     x = r.out;
     hidden.push(x);
     probs.push(r.probs);
+    presents.push(r.present);
   }
   const xf = layerNorm(b, x, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/final_layer_norm");
   const head = lmHead(b, xf, w.get(names.head), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
-  const outputs = declareOutputs(b, spec, dims, head, hidden, probs, opts);
+  const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
   return { graph: b.build(), weights: w.list, outputs };
 }

@@ -58,11 +58,23 @@ export interface ForwardOptions {
    */
   readonly attentionChunk?: number;
   readonly maxSequence?: number;
+  /**
+   * Build the KV-cache decoder (`kvCache.ts`: attention_mask, position_ids, past_key_values.{l}.*
+   * inputs; logits and present.{l}.* outputs) instead of the scoring graph. The other outputs and
+   * chunking are not available then.
+   */
+  readonly kvCache?: boolean;
+  /**
+   * A compact checkpoint's shared projections computed on the stored units with the activations
+   * gathered (`compactProjector`: no dense weight is ever materialised) instead of one weight
+   * Gather per layer. Default: on with `kvCache` (the exported decoder), off otherwise.
+   */
+  readonly compactActivations?: boolean;
 }
 
 /** The chunking an options object asks for, validated; undefined when off. */
 export function chunking(opts: ForwardOptions, maxPositions: number): { size: number; count: number } | undefined {
-  if (!opts.attentionChunk || opts.attentions || opts.attentionGram) return undefined;
+  if (!opts.attentionChunk || opts.attentions || opts.attentionGram || opts.kvCache) return undefined;
   const size = opts.attentionChunk, maxSeq = opts.maxSequence ?? maxPositions;
   if (!Number.isInteger(size) || size < 1 || !Number.isInteger(maxSeq) || maxSeq < 1) {
     throw new OnnxError("bad-option", `attentionChunk (${size}) and maxSequence (${maxSeq}) must be positive integers`);

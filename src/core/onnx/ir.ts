@@ -41,6 +41,11 @@ export interface IrTensor {
   readonly type: ElemType;
   readonly dims: readonly number[];
   readonly data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+  /**
+   * ONNX external data: the bytes live in `location` (a file beside the model) at `offset`, `length`
+   * bytes long; `data` is then empty and not written.
+   */
+  readonly external?: { readonly location: string; readonly offset: number; readonly length: number };
 }
 
 export interface IrGraph {

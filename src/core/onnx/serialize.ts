@@ -36,6 +36,19 @@ function irVersionFor(opset: number): number {
 function tensorProto(t: IrTensor): ProtoWriter {
   const count = t.dims.reduce((a, b) => a * b, 1);
   const expected = count * ELEM_BYTES[t.type];
+  if (t.external) {
+    if (t.external.length !== expected) throw new OnnxError("bad-graph", `tensor "${t.name}" (${t.type} [${t.dims.join(", ")}]) points at ${t.external.length} external bytes, expected ${expected}`);
+    const w = new ProtoWriter();
+    for (const d of t.dims) w.int(1, d);
+    w.int(2, ONNX_DTYPE[t.type]);
+    w.string(8, t.name);
+    // external_data (13): StringStringEntryProto {key 1, value 2}; data_location (14) = EXTERNAL (1)
+    for (const [k, v] of [["location", t.external.location], ["offset", String(t.external.offset)], ["length", String(t.external.length)]] as const) {
+      w.message(13, new ProtoWriter().string(1, k).string(2, v));
+    }
+    w.int(14, 1);
+    return w;
+  }
   if (t.data.byteLength !== expected) {
     throw new OnnxError("bad-graph",
       `tensor "${t.name}" (${t.type} [${t.dims.join(", ")}]) holds ${t.data.byteLength} bytes, expected ${expected}; fix the data or the dims`);
@@ -100,7 +113,12 @@ export function validateGraph(g: IrGraph): void {
     defined.add(name);
   };
   for (const v of g.inputs) define(v.name, "input");
-  for (const t of g.initializers) define(t.name, "initializer");
+  // An initializer may share an input's name (ONNX: the input's default value, "overridable"), once.
+  const defaults = new Set<string>();
+  for (const t of g.initializers) {
+    if (g.inputs.some((v) => v.name === t.name) && !defaults.has(t.name)) defaults.add(t.name);
+    else define(t.name, "initializer");
+  }
   for (const n of g.nodes) for (const o of n.outputs) define(o, `output of node ${n.name}`);
   for (const n of g.nodes) {
     for (const i of n.inputs) {

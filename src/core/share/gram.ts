@@ -23,6 +23,7 @@
  * and reused by every row of A); 64-unit strips measured faster than 32, 96 or 128 (docs/directshare.md).
  */
 import { createSession, Tensor, type ProviderName } from "../runtime/ort";
+import { adapterLabel } from "../runtime/types";
 import { gemmTransBModel } from "../runtime/gemmModel";
 import { MatchError } from "./errors";
 
@@ -100,6 +101,8 @@ export class GramSums {
 export interface GramKernel {
   /** Execution provider actually used. */
   readonly provider: ProviderName;
+  /** The GPU adapter it runs on, as text (absent on CPU). */
+  readonly adapter?: string;
   readonly fallbackReason?: string;
   /**
    * One [aRows, bRows] f32 product per block of gramBlocks(), for chunk rows = units in (layer, unit)
@@ -116,9 +119,10 @@ export async function createGramKernel(layers: number, unitsPerLayer: number, op
   const blocks = gramBlocks(layers, unitsPerLayer);
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
   // JS reads and decodes between Gemm calls: idle ORT threads must not spin on the cores meanwhile.
-  const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false });
+  const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false, label: "match Gemm" });
   return {
     provider: gemm.provider,
+    ...(gemm.adapter ? { adapter: adapterLabel(gemm.adapter) } : {}),
     ...(gemm.fallbackReason ? { fallbackReason: gemm.fallbackReason } : {}),
     async products(chunk: Float32Array, width: number, signal?: AbortSignal): Promise<Float32Array[]> {
       if (chunk.length < n * width) throw new RangeError(`gram chunk holds ${chunk.length} floats, expected ${n}×${width}`);

@@ -145,6 +145,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   });
   let kernel: GramKernel | undefined = await newKernel();
   let provider = kernel.provider;
+  const adapter = kernel.adapter, kernel0Provider = kernel.provider;
   const threads = matchThreads(ckpt, opts, schedule, provider);
   let bytesRead = 0;
   let threadsUsed = 1;
@@ -248,6 +249,7 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       model: ckpt.weightsPath,
       ...(stat ? { size: stat.size, mtimeMs: stat.mtimeMs } : {}),
       provider,
+      ...(adapter && provider === kernel0Provider ? { adapter } : {}),
       seconds: (performance.now() - started) / 1000,
       bytesRead,
       threads: threadsUsed,

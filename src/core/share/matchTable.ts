@@ -130,7 +130,7 @@ function parseOurs(o: Obj, file: string): MatchTable {
 
 function sourceOf(s: Obj): NonNullable<MatchTable["source"]> {
   const out: Record<string, string | number> = {};
-  for (const k of ["model", "provider"] as const) if (typeof s[k] === "string") out[k] = s[k] as string;
+  for (const k of ["model", "provider", "adapter"] as const) if (typeof s[k] === "string") out[k] = s[k] as string;
   for (const k of ["size", "mtimeMs", "seconds", "bytesRead", "threads"] as const) {
     if (typeof s[k] === "number" && Number.isFinite(s[k])) out[k] = s[k] as number;
   }

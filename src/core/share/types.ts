@@ -44,6 +44,8 @@ export interface MatchTable {
     readonly size?: number;
     readonly mtimeMs?: number;
     readonly provider?: string;
+    /** The GPU adapter the provider ran on (`NVIDIA H100 80GB HBM3 (NVIDIA, vulkan)`), when it had one. */
+    readonly adapter?: string;
     readonly seconds?: number;
     readonly bytesRead?: number;
     /** Match threads that computed it (1: the calling thread). */

@@ -405,33 +405,44 @@ function result(
   };
 }
 
+/**
+ * A compact checkpoint's plan, checked as expand needs it: valid JSON of a sharing plan, fitting
+ * this model's layers × units, and every stored tensor shaped exactly as the dense shape minus the
+ * plan's slices. Throws ShareError ("not-compact", "bad-compact", "bad-plan") naming the file.
+ */
+export function checkCompactPlan(ckpt: Checkpoint): { plan: SharingPlan; drops: DropMap; pairs: PairMap; denseShape: (info: TensorInfo) => readonly number[] } {
+  if (!ckpt.compact) throw new ShareError("not-compact", `${ckpt.source.path} is not a compact headshare checkpoint (no "${PLAN_METADATA_KEY}" metadata); it is already dense`);
+  let plan: SharingPlan;
+  try {
+    plan = parseSharingPlan(ckpt.compact.plan, `${ckpt.source.path} metadata "${PLAN_METADATA_KEY}"`);
+  } catch (e) {
+    throw new ShareError("bad-compact", e instanceof Error ? e.message : String(e));
+  }
+  checkPlanFits(ckpt, plan);
+  const { source, spec } = ckpt;
+  const { drops, pairs } = planMaps(spec, plan, source.path);
+  const shapes = ckpt.compact.originalShapes;
+  const denseShape = (info: TensorInfo): readonly number[] => shapes[info.name] ?? info.shape;
+  // The stored shapes must be exactly the dense shapes minus the plan's slices.
+  for (const info of source.tensors) {
+    const d = drops.get(info.name);
+    const want = [...denseShape(info)];
+    if (d) want[d.axis] = sizeAfterDrop(want[d.axis]!, d.drop);
+    if (want.length !== info.shape.length || want.some((v, i) => v !== info.shape[i])) {
+      throw new ShareError("bad-compact", `${info.file}: tensor "${info.name}" is stored as [${info.shape.join(", ")}] but the plan and original shapes imply [${want.join(", ")}]; the compact checkpoint is damaged`);
+    }
+  }
+  return { plan, drops, pairs, denseShape };
+}
+
 /** Rebuilds the dense checkpoint from a compact one (byte-identical to writeShared's dense output). */
 export async function expandCompact(compactPathOrDir: string, opts: ExpandOptions): Promise<ShareResult> {
   const started = performance.now();
   if (!opts || typeof opts.outDir !== "string") throw new ShareError("bad-options", "expandCompact needs outDir");
   const ckpt = await openCheckpoint(compactPathOrDir);
   try {
-    if (!ckpt.compact) throw new ShareError("not-compact", `${ckpt.source.path} is not a compact headshare checkpoint (no "${PLAN_METADATA_KEY}" metadata); it is already dense`);
-    let plan: SharingPlan;
-    try {
-      plan = parseSharingPlan(ckpt.compact.plan, `${ckpt.source.path} metadata "${PLAN_METADATA_KEY}"`);
-    } catch (e) {
-      throw new ShareError("bad-compact", e instanceof Error ? e.message : String(e));
-    }
-    checkPlanFits(ckpt, plan);
-    const { source, spec } = ckpt;
-    const { drops, pairs } = planMaps(spec, plan, source.path);
-    const shapes = ckpt.compact.originalShapes;
-    const denseShape = (info: TensorInfo): readonly number[] => shapes[info.name] ?? info.shape;
-    // The stored shapes must be exactly the dense shapes minus the plan's slices.
-    for (const info of source.tensors) {
-      const d = drops.get(info.name);
-      const want = [...denseShape(info)];
-      if (d) want[d.axis] = sizeAfterDrop(want[d.axis]!, d.drop);
-      if (want.length !== info.shape.length || want.some((v, i) => v !== info.shape[i])) {
-        throw new ShareError("bad-compact", `${info.file}: tensor "${info.name}" is stored as [${info.shape.join(", ")}] but the plan and original shapes imply [${want.join(", ")}]; the compact checkpoint is damaged`);
-      }
-    }
+    const { plan, drops, pairs, denseShape } = checkCompactPlan(ckpt);
+    const { source } = ckpt;
     const cache = new TensorCache(source);
     const rootSlice = (ref: SliceRef): Promise<Uint8Array> => {
       // Roots are stored: map their dense ranges to the compact tensor's.

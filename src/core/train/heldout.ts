@@ -43,6 +43,7 @@ export class HeldoutScorer {
   static async create(ckpt: Checkpoint, opts: { withLogprobs?: boolean; providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number } = {}): Promise<HeldoutScorer> {
     const fwd = buildForward(ckpt, { logits: false, nll: true, logprobs: !!opts.withLogprobs });
     const { session, provider } = await createSession(serializeModel(fwd.graph), {
+      label: "held-out forward",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
     });

@@ -1,19 +1,20 @@
 /**
  * Text sampled from a model (ancestral sampling with temperature), as token ids: post-training
  * data that follows the original model's own distribution, so post-training does not drift toward
- * (or memorise) a small text. Batched; no KV cache (each new token re-runs the prefix — fine for
- * the small models we post-train, O(G·T²) token-positions in all).
+ * (or memorise) a small text. Batched, with the KV-cache decoder graph (`graph/kvCache.ts`, the one
+ * `headshare export` writes): each step feeds only the newest token, O(G·T) token-positions.
  *
- *   seqs [G, t] ─► forward ─► logits [G, t, V] ─► Slice: last position [G, 1, V] ─► / temperature ─► softmax ─► sample ─► seqs [G, t+1]
+ *   token [G, 1] + past [G, Hkv, t−1, dh] ─► decoder ─► logits [G, 1, V] ─► / temperature ─► softmax ─► sample ─► token; present ─► past
  */
 import { buildForward } from "../graph/forward";
-import { LOGITS } from "../graph/types";
+import { ATTENTION_MASK, cacheHeads, pastKeyName, pastValueName, POSITION_IDS, presentKeyName, presentValueName } from "../graph/kvCache";
+import { INPUT_IDS, LOGITS } from "../graph/types";
 import type { Checkpoint } from "../model/checkpoint";
-import type { IrGraph, IrTensor } from "../onnx/ir";
 import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type OrtTensor, type ProviderName } from "../runtime/ort";
 import { TrainError } from "./errors";
 import { Rng } from "./rng";
+import { pickToken } from "../generate/sampling";
 
 export interface SampleOptions {
   /** Sequences generated in parallel. */
@@ -37,46 +38,38 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
   if (!Number.isInteger(o.length) || o.length < 2 || o.length > ckpt.spec.maxPositions) {
     throw new TrainError("bad-options", `sampled sequence length must be an integer in 2..${ckpt.spec.maxPositions}, got ${o.length}`);
   }
-  const fwd = buildForward(ckpt, { logits: true });
-  // Only the last position's logits leave the session: [G, 1, V] instead of [G, t, V].
-  const LAST = "last_logits";
-  const ints = (name: string, v: number[]): IrTensor => ({ name, type: "int64", dims: [v.length], data: BigInt64Array.from(v, (x) => BigInt(x)) });
-  const graph: IrGraph = {
-    ...fwd.graph,
-    nodes: [...fwd.graph.nodes, { name: "/sample/last/Slice", op: "Slice", inputs: [LOGITS, "/sample/last/start", "/sample/last/end", "/sample/last/axes"], outputs: [LAST] }],
-    initializers: [...fwd.graph.initializers, ints("/sample/last/start", [-1]), ints("/sample/last/end", [2 ** 62]), ints("/sample/last/axes", [1])],
-    outputs: [{ name: LAST, type: "float32", shape: ["batch", 1, ckpt.spec.vocab] }],
-  };
-  const { session } = await createSession(serializeModel(graph), {
+  const fwd = buildForward(ckpt, { kvCache: true });
+  const { session } = await createSession(serializeModel(fwd.graph), {
+    label: "sampling forward",
     ...(o.providers ? { providers: o.providers } : {}),
     ...(o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}),
   });
+  const spec = ckpt.spec, hkv = cacheHeads(spec), dh = spec.headDim;
+  const weights: Record<string, OrtTensor> = {};
+  for (const w of fwd.weights) weights[w.input] = new Tensor("float32", params.get(w.input)!, [...w.shape]);
   const V = ckpt.spec.vocab;
   const rng = new Rng(o.seed);
   const out: Int32Array[] = [];
-  const probs = new Float64Array(V);
   try {
     for (let round = 0; round < o.rounds; round++) {
       const G = o.batch, L = o.length;
       const seqs = Array.from({ length: G }, () => { const s = new Int32Array(L); s[0] = o.bos; return s; });
+      let past: Record<string, OrtTensor> = {};
+      const empty = new Tensor("float32", new Float32Array(0), [G, hkv, 0, dh]);
+      for (let l = 0; l < spec.layers; l++) { past[pastKeyName(l)] = empty; past[pastValueName(l)] = empty; }
       for (let t = 1; t < L; t++) {
         if (o.signal?.aborted) throw new TrainError("cancelled", "sampling cancelled");
-        const ids = new BigInt64Array(G * t);
-        for (let g = 0; g < G; g++) for (let i = 0; i < t; i++) ids[g * t + i] = BigInt(seqs[g]![i]!);
-        const feeds: Record<string, OrtTensor> = { input_ids: new Tensor("int64", ids, [G, t]) };
-        for (const w of fwd.weights) feeds[w.input] = new Tensor("float32", params.get(w.input)!, [...w.shape]);
-        const res = await session.run(feeds);
-        const logits = res[LAST]!.data as Float32Array; // [G, 1, V]
-        for (let g = 0; g < G; g++) {
-          const base = g * V;
-          let max = -Infinity;
-          for (let v = 0; v < V; v++) max = Math.max(max, logits[base + v]! / o.temperature);
-          let z = 0;
-          for (let v = 0; v < V; v++) { probs[v] = Math.exp(logits[base + v]! / o.temperature - max); z += probs[v]!; }
-          let u = rng.next() * z, pick = V - 1;
-          for (let v = 0; v < V; v++) { u -= probs[v]!; if (u <= 0) { pick = v; break; } }
-          seqs[g]![t] = pick;
-        }
+        const ids = BigInt64Array.from(seqs, (s) => BigInt(s[t - 1]!));                 // [G, 1]: the newest token
+        const res = await session.run({
+          ...weights, ...past,
+          [INPUT_IDS]: new Tensor("int64", ids, [G, 1]),
+          [ATTENTION_MASK]: new Tensor("int64", new BigInt64Array(G * t).fill(1n), [G, t]),
+          [POSITION_IDS]: new Tensor("int64", new BigInt64Array(G).fill(BigInt(t - 1)), [G, 1]),
+        });
+        past = {};
+        for (let l = 0; l < spec.layers; l++) { past[pastKeyName(l)] = res[presentKeyName(l)]!; past[pastValueName(l)] = res[presentValueName(l)]!; }
+        const logits = res[LOGITS]!.data as Float32Array; // [G, 1, V]
+        for (let g = 0; g < G; g++) seqs[g]![t] = pickToken(logits, g * V, V, { temperature: o.temperature, topP: 1 }, rng);
       }
       out.push(...seqs);
       o.onProgress?.(round + 1, o.rounds);

@@ -88,6 +88,7 @@ export class Trainer {
       shapes.set(inp.name, dims);
     }
     const { session, provider } = await createSession(serializeModel(graph), {
+      label: "train step",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
     });

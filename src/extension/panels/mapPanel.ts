@@ -15,6 +15,7 @@ import { ExtensionError, messageOf } from "../errors";
 import { evalAtRatio, resolveEvalText } from "../evalRun";
 import { modelRef } from "../mapping";
 import type { Session } from "../session";
+import { handleGenerate } from "./generateHost";
 import { connectWebview, saveExport, setupWebview } from "./webview";
 import type { WebviewConnection } from "./webview";
 
@@ -65,6 +66,7 @@ export class MapPanel {
       return {};
     });
     rpc.on("webview/openLogs", () => session.log.show());
+    handleGenerate(session, this.conn, model, () => ({ kind: "ratio" }));
     panel.onDidDispose(() => this.dispose());
   }
 

@@ -10,6 +10,7 @@ import { reportSchema, viewStateSchema } from "../../protocol/webview";
 import type { Report } from "../../protocol/webview";
 import { messageOf } from "../errors";
 import type { Session } from "../session";
+import { handleGenerate } from "./generateHost";
 import { connectWebview, saveExport, setupWebview } from "./webview";
 
 export const REPORT_VIEW_TYPE = "headshare.report";
@@ -47,6 +48,7 @@ export class ReportPanel {
     conn.rpc.handle("webview/quickEval", () => { throw new Error("quick eval runs from the sharing map"); });
     conn.rpc.handle("webview/compress", () => { throw new Error("compress runs from the sharing map"); });
     conn.rpc.on("webview/openLogs", () => session.log.show());
+    handleGenerate(session, conn, report.model.path, () => (report.output ? { kind: "checkpoint", path: report.output, label: path.basename(report.output) } : { kind: "ratio" }));
     panel.onDidDispose(() => { if (ReportPanel.last === this) ReportPanel.last = undefined; conn.dispose(); });
   }
 

@@ -1,0 +1,146 @@
+/**
+ * Generate benchmark (issue 13, "Measured"). Prints, all measured in this run:
+ *   1. greedy generation speed (new tokens/s, prompt 32 tokens, 256 new tokens) of `headshare
+ *      generate`'s KV-cache loop and of transformers.js on the SAME exported folder, on
+ *      stories260K-hf and the demo model; both on onnxruntime's default threads; one warm-up
+ *      run each, then alternating runs, median and range; target: headshare ≥ transformers.js;
+ *   2. resident memory of a fresh process that loads the dense and the shared (ratio 0.3) export
+ *      with a stock InferenceSession and runs it once, on a seeded Llama-2-7B-shaped model with 8
+ *      layers (d 4096, 32 heads × 128, SwiGLU 11008, vocab 32000, BF16 input, fp32 export with
+ *      external data), against the bytes the plan saves; target: the difference ≥ 80% of them.
+ * `--quick`: 3 runs instead of 5, 64 new tokens, and 2 layers for the memory model.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Bench, BenchOptions, BenchResult } from "./run";
+import { openCheckpoint } from "../src/core/model/checkpoint";
+import { writeSyntheticModel, type SyntheticOptions } from "../src/core/model/synthetic";
+import { loadTokenizer } from "../src/core/eval/tokenizer";
+import { exportOnnx } from "../src/core/export/exportOnnx";
+import { Generator } from "../src/core/generate/generator";
+
+const log = (s: string): void => { process.stderr.write(`[generate bench] ${s}\n`); };
+const fmt = (x: number, d = 0): string => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+function sharedDir(): string | undefined {
+  const c = [process.env.HEADSHARE_SHARED_DIR, path.resolve(process.cwd(), "../shared")].filter((p): p is string => !!p);
+  return c.find((p) => fs.existsSync(path.join(p, "models/stories260K-hf")));
+}
+
+interface Stats { median: number; min: number; max: number; n: number }
+const stats = (xs: readonly number[]): Stats => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
+
+/** tokens/s of both runtimes on one exported folder. */
+async function speed(model: string, exportDir: string, promptText: string, newTokens: number, reps: number): Promise<{ headshare: Stats; transformersJs: Stats }> {
+  const ck = await openCheckpoint(model);
+  const tok = await loadTokenizer(ck.dir);
+  const bos = tok.bosTokenId ?? ck.spec.bosTokenId;
+  const prompt = [...(bos !== undefined ? [bos] : []), ...tok.encode(promptText)].slice(0, 32);
+  const gen = await Generator.create(ck);
+  const tjs = await import("@huggingface/transformers");
+  tjs.env.allowRemoteModels = false;
+  tjs.env.allowLocalModels = true;
+  const lm = await tjs.AutoModelForCausalLM.from_pretrained(exportDir, { local_files_only: true, dtype: "fp32", device: "cpu", session_options: { logSeverityLevel: 3 } });
+  const input_ids = new tjs.Tensor("int64", BigInt64Array.from(prompt, (x) => BigInt(x)), [1, prompt.length]);
+  const attention_mask = new tjs.Tensor("int64", new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
+  const ours = async (): Promise<number> => {
+    const t = performance.now();
+    const r = await gen.generate(prompt, { maxTokens: newTokens, stopAtEos: false });
+    return r.ids.length / ((performance.now() - t) / 1000);
+  };
+  const theirs = async (): Promise<number> => {
+    const t = performance.now();
+    // min_new_tokens keeps EOS away, so both write exactly newTokens tokens
+    const r = await lm.generate({ input_ids, attention_mask, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false }) as { dims: number[] };
+    return (r.dims[1]! - prompt.length) / ((performance.now() - t) / 1000);
+  };
+  try {
+    await ours(); await theirs(); // warm-up
+    const a: number[] = [], b: number[] = [];
+    for (let i = 0; i < reps; i++) { a.push(await ours()); b.push(await theirs()); }
+    return { headshare: stats(a), transformersJs: stats(b) };
+  } finally {
+    await lm.dispose();
+    await gen.release();
+    await ck.close();
+  }
+}
+
+interface Probe { rssBytes: number; peakRssBytes: number; loadSeconds: number }
+function probe(dir: string, o: SyntheticOptions): Probe {
+  const script = path.resolve(process.cwd(), "scripts/onnx-rss-probe.mjs");
+  return JSON.parse(execFileSync(process.execPath, [script, path.join(dir, "onnx", "model.onnx"), String(o.layers), String(o.kvHeads ?? o.heads), String(o.headDim)], { encoding: "utf8", maxBuffer: 1 << 20 })) as Probe;
+}
+
+async function memory(opts: BenchOptions): Promise<BenchResult> {
+  const o: SyntheticOptions = {
+    family: "llama", layers: opts.quick ? 2 : 8, heads: 32, kvHeads: 32, headDim: 128, intermediate: 11008, vocab: 32000,
+    maxPositions: 4096, seed: 2402, dtype: "BF16", tied: false,
+  };
+  const root = path.join(opts.cacheDir, `generate-llama2-7b-shape-${o.layers}l`);
+  fs.mkdirSync(root, { recursive: true });
+  const model = path.join(root, "model");
+  if (!fs.existsSync(path.join(model, "config.json"))) {
+    log(`writing the seeded Llama-2-7B-shaped model with ${o.layers} layers to ${model}`);
+    fs.rmSync(model, { recursive: true, force: true });
+    await writeSyntheticModel(model, o);
+  }
+  const out = fs.mkdtempSync(path.join(root, "exports-"));
+  try {
+    log("exporting dense and shared 0.3 (fp32, external data)…");
+    const dense = await exportOnnx(model, { outDir: path.join(out, "dense") });
+    const shared = await exportOnnx(model, { outDir: path.join(out, "shared"), ratio: 0.3 });
+    const saved = (dense.parameters - shared.parameters) * 4;
+    const d: Probe[] = [], s: Probe[] = [];
+    for (let i = 0; i < (opts.quick ? 1 : 3); i++) {
+      d.push(probe(dense.outDir, o));
+      s.push(probe(shared.outDir, o));
+      log(`probe ${i + 1}: dense ${gib(d[i]!.rssBytes)}, shared ${gib(s[i]!.rssBytes)} (load average ${os.loadavg()[0]!.toFixed(1)})`);
+    }
+    const dr = median(d.map((p) => p.rssBytes)), sr = median(s.map((p) => p.rssBytes));
+    console.log(`\nResident memory after loading and one run (stock InferenceSession, default options), Llama-2-7B shape, ${o.layers} layers, fp32:\n`);
+    console.log("| export | parameters | file bytes | resident (median) | peak resident |");
+    console.log("| --- | ---: | ---: | ---: | ---: |");
+    console.log(`| dense | ${fmt(dense.parameters)} | ${gib(dense.bytes)} | ${gib(dr)} | ${gib(median(d.map((p) => p.peakRssBytes)))} |`);
+    console.log(`| shared 0.3 (${shared.plan?.selected} units) | ${fmt(shared.parameters)} | ${gib(shared.bytes)} | ${gib(sr)} | ${gib(median(s.map((p) => p.peakRssBytes)))} |`);
+    console.log(`\nThe plan saves ${gib(saved)}; resident difference ${gib(dr - sr)} = ${(100 * (dr - sr) / saved).toFixed(0)}% of it (target ≥ 80%).`);
+    return { layers: o.layers, savedBytes: saved, denseRssBytes: dr, sharedRssBytes: sr, rssSavedFraction: (dr - sr) / saved };
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+export const generateBench: Bench = {
+  name: "generate",
+  async run(opts: BenchOptions): Promise<BenchResult> {
+    const result: BenchResult = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg()[0] } };
+    const shared = sharedDir();
+    const reps = opts.quick ? 3 : 5, newTokens = opts.quick ? 64 : 256;
+    const models: [string, string][] = [["demo model", path.resolve(process.cwd(), "assets/demo-model")]];
+    if (shared) models.unshift(["stories260K-hf", path.join(shared, "models/stories260K-hf")]);
+    else log("../shared is absent: stories260K-hf is skipped");
+    const promptText = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine. One day, she saw a big, red ball in the park and";
+    console.log(`Greedy generation, prompt 32 tokens, ${newTokens} new tokens, the same exported folder (fp32) for both; ${reps} runs each after a warm-up, alternating.\n`);
+    console.log("| model | headshare generate tokens/s (median [min–max]) | transformers.js tokens/s | ratio |");
+    console.log("| --- | ---: | ---: | ---: |");
+    const speeds: Record<string, unknown> = {};
+    for (const [name, model] of models) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "headshare-genbench-"));
+      try {
+        await exportOnnx(model, { outDir: path.join(dir, "export") });
+        const r = await speed(model, path.join(dir, "export"), promptText, newTokens, reps);
+        const row = (s: Stats): string => `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
+        console.log(`| ${name} | ${row(r.headshare)} | ${row(r.transformersJs)} | ${(r.headshare.median / r.transformersJs.median).toFixed(2)} |`);
+        speeds[name] = r;
+      } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    }
+    console.log(`\n(1-minute load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores; target: headshare ≥ transformers.js)`);
+    result.tokensPerSecond = speeds;
+    result.memory = await memory(opts);
+    return result;
+  },
+};

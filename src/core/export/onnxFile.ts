@@ -1,0 +1,75 @@
+/**
+ * Writes a `DecoderModel` as `model.onnx`: the weights read from the checkpoint tensor by tensor
+ * (float32), embedded in the ModelProto when the file stays under protobuf's 2 GB limit, else in
+ * `model.onnx_data` beside it (ONNX external data, each tensor at a 4 KiB-aligned offset so
+ * onnxruntime can map it) with only the graph in model.onnx.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Checkpoint } from "../model/checkpoint";
+import type { IrTensor } from "../onnx/ir";
+import { serializeModel } from "../onnx/serialize";
+import type { DecoderModel } from "./decoder";
+import { ExportError } from "./errors";
+
+/** Above this many weight bytes the weights go to external data (protobuf's limit is 2 GiB). */
+export const EMBED_LIMIT_BYTES = 1.8 * 2 ** 30;
+const ALIGN = 4096;
+
+export interface OnnxFileOptions {
+  /** true: external data always; false: never (fails over the limit); default: over EMBED_LIMIT_BYTES. */
+  readonly externalData?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface OnnxFileResult {
+  /** Files written, relative to the folder of `file`. */
+  readonly files: string[];
+  readonly externalData: boolean;
+  readonly bytes: number;
+}
+
+export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file: string, opts: OnnxFileOptions = {}): Promise<OnnxFileResult> {
+  const weightBytes = model.parameters * 4;
+  const external = opts.externalData ?? weightBytes > EMBED_LIMIT_BYTES;
+  if (!external && weightBytes > EMBED_LIMIT_BYTES) {
+    throw new ExportError("bad-options", `${ckpt.weightsPath}: ${weightBytes} bytes of weights do not fit in one ONNX protobuf (2 GiB limit); write them as external data`);
+  }
+  const byName = new Map(model.weights.map((w) => [w.input, w]));
+  const total = model.weights.length;
+  let done = 0;
+  const tick = (): void => { done++; opts.onProgress?.(done, total); };
+  const initializers: IrTensor[] = [];
+  const dataName = `${path.basename(file)}_data`;
+  let dataBytes = 0;
+  if (external) {
+    const fh = await fs.open(path.join(path.dirname(file), dataName), "wx");
+    try {
+      for (const t of model.graph.initializers) {
+        const w = byName.get(t.name);
+        if (!w) { initializers.push(t); continue; }
+        opts.signal?.throwIfAborted();
+        const data = await ckpt.source.readF32(w.tensor);                // [w.shape] f32 row-major
+        const offset = Math.ceil(dataBytes / ALIGN) * ALIGN;
+        await fh.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 0, data.byteLength, offset);
+        dataBytes = offset + data.byteLength;
+        initializers.push({ ...t, external: { location: dataName, offset, length: data.byteLength } });
+        tick();
+      }
+    } finally {
+      await fh.close();
+    }
+  } else {
+    for (const t of model.graph.initializers) {
+      const w = byName.get(t.name);
+      if (!w) { initializers.push(t); continue; }
+      opts.signal?.throwIfAborted();
+      initializers.push({ ...t, data: await ckpt.source.readF32(w.tensor) });
+      tick();
+    }
+  }
+  const bytes = serializeModel({ ...model.graph, initializers }, { docString: "KV-cache decoder exported by headshare" });
+  await fs.writeFile(file, bytes, { flag: "wx" });
+  return { files: external ? [path.basename(file), dataName] : [path.basename(file)], externalData: external, bytes: bytes.byteLength + dataBytes };
+}
