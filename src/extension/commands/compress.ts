@@ -13,6 +13,7 @@ import { ExtensionError, isCancel, messageOf } from "../errors";
 import { attentionGrid, emptyReport, evalSummary, modelRef, postShareSummary } from "../displayShapes";
 import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
 import { ReportPanel } from "../panels/reportPanel";
+import { exportPostShareJobCommand } from "./postshareJob";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
 
@@ -49,15 +50,20 @@ const STRATEGY_ITEMS: { label: Strategy; description: string }[] = [
   { label: "v", description: "v projection only" }, { label: "qkv", description: "q, k and v projections" },
 ];
 
+/** The method pick's "Export PostShare Job…": Compress hands over to that command. */
+const EXPORT_JOB = "postshare-job" as const;
+
 /** Fills what the caller did not give by asking; undefined when the user backs out. */
-async function ask(session: Session, model: string, given: CompressOptions): Promise<Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn">> & CompressOptions | undefined> {
+async function ask(session: Session, model: string, given: CompressOptions): Promise<typeof EXPORT_JOB | Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn">> & CompressOptions | undefined> {
   const s = session.settings;
   const interactive = given.out === undefined || given.ratio === undefined;
   const method = given.method ?? (interactive ? (await vscode.window.showQuickPick([
     { label: "DirectShare", description: "match heads, share the most similar, write — seconds", value: "directshare" as const },
     { label: "PostShare", description: "post-train toward the sharing, then share — needs training text, minutes or more", value: "postshare" as const },
+    { label: "PostShare: Export PostShare Job…", description: "write a PyTorch DDP + ZeRO-1 job (train.py, launch.sh) to run on a cluster", value: EXPORT_JOB },
   ], { title: "Compress: method" }))?.value : "directshare");
   if (!method) return undefined;
+  if (method === EXPORT_JOB) return EXPORT_JOB;
   const ratioText = given.ratio !== undefined ? String(given.ratio) : await vscode.window.showInputBox({
     title: "Compress: sharing ratio", prompt: "Fraction of all attention units to share (0 to (L−1)/L)", value: String(s.defaultRatio),
     validateInput: (v) => { const x = Number(v); return v.trim() !== "" && Number.isFinite(x) && x >= 0 && x < 1 ? undefined : "a number from 0 to below 1, e.g. 0.3"; },
@@ -100,6 +106,10 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
   if (!model) return undefined;
   const o = await ask(session, model, given ?? {});
   if (!o) return undefined;
+  if (o === EXPORT_JOB) {
+    await exportPostShareJobCommand(session, vscode.Uri.file(model));
+    return undefined;
+  }
   let text = o.text;
   if (o.method === "postshare" && !text?.length) {
     const picked = await vscode.window.showOpenDialog({ title: "PostShare: training text file(s)", canSelectMany: true, openLabel: "Train on these", filters: { Text: ["txt", "md", "jsonl"], All: ["*"] } });
