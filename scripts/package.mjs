@@ -48,6 +48,7 @@ if (list.status !== 0) fail(`cannot list ${out} (is unzip installed?)`);
 const entries = list.stdout.split("\n").filter(Boolean);
 const required = [
   "extension/package.json", "extension/LICENSE.txt",
+  "extension/assets/postshare-job/train.py",
   "extension/dist/extension.js", "extension/dist/worker.js", "extension/dist/cli.js", "extension/dist/matchThread.js", "extension/dist/webview.js",
   "extension/node_modules/onnxruntime-node/dist/index.js",
   "extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node",

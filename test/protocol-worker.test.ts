@@ -22,7 +22,7 @@ import { ProgressLine, parseProviders } from "../src/cli/runJob";
 test("protocol-worker: every job in the protocol has a handler in the shipped job table, and nothing else", () => {
   const jobs = Object.keys(workerRequests).filter((m) => m !== "headshare/initialize" && m !== "headshare/shutdown").sort();
   assert.deepEqual(Object.keys(jobTable).sort(), jobs);
-  assert.deepEqual(jobs, ["headshare/devices", "headshare/eval", "headshare/expand", "headshare/export", "headshare/generate", "headshare/inspect", "headshare/match", "headshare/plan", "headshare/postshare", "headshare/share", "headshare/sweep"]);
+  assert.deepEqual(jobs, ["headshare/devices", "headshare/eval", "headshare/expand", "headshare/export", "headshare/generate", "headshare/inspect", "headshare/match", "headshare/plan", "headshare/postshare", "headshare/postshareImport", "headshare/postshareJob", "headshare/share", "headshare/sweep"]);
   for (const m of jobs) assert.equal(typeof jobTable[m as WorkerJob]?.run, "function", m);
 });
 

@@ -16,6 +16,7 @@ import { inspectCommand } from "./commands/inspect";
 import { matchCommand } from "./commands/match";
 import { planCommand } from "./commands/plan";
 import { postshareCommand } from "./commands/postshare";
+import { postshareImportCommand, postshareJobCommand } from "./commands/postshareJob";
 import { shareCommand } from "./commands/share";
 import { sweepCommand } from "./commands/sweep";
 import { formatError, writeOut } from "./output";
@@ -29,6 +30,8 @@ export const COMMANDS: readonly Command[] = [
   evalCommand,
   sweepCommand,
   postshareCommand,
+  postshareJobCommand,
+  postshareImportCommand,
   exportCommand,
   generateCommand,
   demoCommand,

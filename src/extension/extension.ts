@@ -6,6 +6,7 @@
  */
 import * as vscode from "vscode";
 import { compressCommand } from "./commands/compress";
+import { exportPostShareJobCommand, importPostShareJobCommand } from "./commands/postshareJob";
 import { exportOnnxCommand } from "./commands/exportOnnx";
 import { inspectCommand } from "./commands/inspect";
 import { quickEvalCommand } from "./commands/quickEval";
@@ -85,6 +86,8 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       command("headshare.quickEval", (uri: vscode.Uri | undefined, opts?: Parameters<typeof quickEvalCommand>[2]) => quickEvalCommand(s, uri, opts)),
       command("headshare.sweep", (uri: vscode.Uri | undefined, opts?: Parameters<typeof sweepCommand>[2]) => sweepCommand(s, uri, opts)),
       command("headshare.inspect", (uri: vscode.Uri | undefined) => inspectCommand(s, uri)),
+      command("headshare.exportPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportPostShareJobCommand>[2]) => exportPostShareJobCommand(s, uri, opts)),
+      command("headshare.importPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof importPostShareJobCommand>[2]) => importPostShareJobCommand(s, uri, opts)),
       command("headshare.exportOnnx", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportOnnxCommand>[2]) => exportOnnxCommand(s, uri, opts)),
       command("headshare.selectComputeDevice", (opts?: Parameters<typeof selectDeviceCommand>[1]) => selectDeviceCommand(s, opts)),
       vscode.commands.registerCommand("headshare.showLogs", () => s.log.show()),

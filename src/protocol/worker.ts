@@ -7,6 +7,7 @@
 import * as z from "zod";
 import { absolutePath, computeSchema, gpuAdapterSchema, providerNameSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
+import { postShareImportParamsSchema, postShareImportResultSchema, postShareJobParamsSchema, postShareJobResultSchema } from "./workerPostShareJob";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
 import { inspectResultSchema, shareResultSchema } from "./workerResults";
 import { exportParamsSchema, exportResultSchema, generateParamsSchema, generateResultSchema } from "./workerExport";
@@ -112,6 +113,10 @@ export const workerRequests = {
   "headshare/sweep": { params: sweepParamsSchema, result: sweepResultSchema },
   /** PostShare: match, plan, post-train with the weight loss, share, compare. */
   "headshare/postshare": { params: postShareParamsSchema, result: postShareResultSchema },
+  /** PostShare job for a PyTorch cluster: plan, data order, train.py, launch.sh, README (src/core/train/job/). */
+  "headshare/postshareJob": { params: postShareJobParamsSchema, result: postShareJobResultSchema },
+  /** A PostShare job's trained weights: checks, held-out metrics, final share written. */
+  "headshare/postshareImport": { params: postShareImportParamsSchema, result: postShareImportResultSchema },
   /** The model (dense, shared at a ratio or plan, or compact) as an ONNX KV-cache decoder folder. */
   "headshare/export": { params: exportParamsSchema, result: exportResultSchema },
   /** Text from the model or its shared version (KV cache), streamed as progress. */

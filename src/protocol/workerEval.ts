@@ -8,7 +8,7 @@ import * as z from "zod";
 import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
 import { evalResultSchema as coreEvalResultSchema, forwardPathSchema, sweepResultSchema as coreSweepResultSchema } from "../core/eval/results";
 import { PROJECTIONS } from "../core/model/types";
-import { postShareResultSchema as corePostShareResultSchema } from "../core/train/results";
+import { postShareResultSchema as corePostShareResultSchema, postShareScoresSchema as corePostShareScoresSchema } from "../core/train/results";
 import { TrainError } from "../core/train/errors";
 import { OUTPUT_FORMATS, PRESETS, TRAIN_ON, TRAINABLE, WEIGHT_LOSSES, validatePostShareOptions } from "../core/train/postshareOptions";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
@@ -85,7 +85,7 @@ export const sweepResultSchema = coreSweepResultSchema.extend({ provider: usedPr
  * core's defaults. Only the shapes are stated here: the ranges and rules are the core's own
  * `validatePostShareOptions`, run on the parsed params (one set of rules, the CLI's flag names in messages).
  */
-const postShareParamsShape = z.object({
+export const postShareParamsShape = z.object({
   model: absolutePath,
   ratio: z.number(),
   /** Post-training text files. */
@@ -134,14 +134,16 @@ const postShareParamsShape = z.object({
   wait: z.union([z.boolean(), z.number()]).optional(),
   providers: providersSchema.optional(),
 });
-export const postShareParamsSchema = postShareParamsShape.superRefine(({ model: _model, out, providers: _providers, ...rest }, ctx) => {
+/** The core's check of PostShare's options (src/core/train/postshareOptions.ts) as a zod refinement (also the job's params). */
+export function checkPostShareOptions({ model: _model, out, providers: _providers, ...rest }: Omit<z.infer<typeof postShareParamsShape>, "out"> & { out?: string }, ctx: z.RefinementCtx): void {
   try {
     validatePostShareOptions({ ...rest, ...(out !== undefined ? { outDir: out } : {}) });
   } catch (e) {
     if (!(e instanceof TrainError)) throw e;
     ctx.addIssue({ code: "custom", message: e.message });
   }
-});
+}
+export const postShareParamsSchema = postShareParamsShape.superRefine(checkPostShareOptions);
 
 /**
  * PostShare's hyperparameters as the extension's `headshare.postshare` setting holds them (the same
@@ -156,3 +158,5 @@ export type PostShareHyperparameters = z.infer<typeof postShareHyperparametersSc
 
 /** src/core/train/results.ts PostShareResult, with the plan and the provider checked. */
 export const postShareResultSchema = corePostShareResultSchema.extend({ plan: sharingPlanSchema, provider: usedProvider, compute: computeSchema.optional() });
+/** src/core/train/results.ts PostShareScores (postshare and postshare-import report the same). */
+export const postShareScoresShape = corePostShareScoresSchema.shape;

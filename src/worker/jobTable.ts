@@ -18,6 +18,8 @@ import { compactPlanProblem } from "../core/share/planCheck";
 import type { MatchTable } from "../core/share/types";
 import { expandCompact, writeShared } from "../core/share/write";
 import { postShare } from "../core/train/postshare";
+import { exportPostShareJob } from "../core/train/job/export";
+import { importPostShareJob } from "../core/train/job/import";
 import { exportJob, generateJob } from "./exportJob";
 import { readRegularFile, RegularFileError } from "../core/safetensors/regularFile";
 import { RpcError } from "../protocol/rpc";
@@ -225,6 +227,38 @@ export const jobTable: JobTable = {
     async run(p, ctx) {
       const { model, out, providers: _providers, ...rest } = p;
       const r = await postShare(model, { ...rest, ...(out !== undefined ? { outDir: out } : {}), providers: ctx.providers }, {
+        signal: ctx.signal,
+        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+      });
+      return { ...r, provider: usedProvider(r.provider) };
+    },
+  },
+
+  "headshare/postshareJob": {
+    label: base,
+    async run(p, ctx) {
+      const { model, out, providers: _providers, ...rest } = p;
+      const r = await exportPostShareJob(model, { ...rest, outDir: out, providers: ctx.providers }, {
+        signal: ctx.signal,
+        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+      });
+      const j = r.job;
+      return {
+        outDir: r.outDir, files: [...r.files], selected: j.plan.targets, planSha256: j.plan.planSha256, steps: j.schedule.steps,
+        microBatches: j.data.microBatches, tokens: j.data.tokenCount, parameters: j.modelSummary.parameters,
+        trainableParameters: j.modelSummary.trainableParameters, memory: [...r.memory], provider: usedProvider(r.provider), seconds: r.seconds,
+      };
+    },
+  },
+
+  "headshare/postshareImport": {
+    label: (p) => path.basename(p.job),
+    async run(p, ctx) {
+      const r = await importPostShareJob({
+        jobDir: p.job, outDir: p.out, providers: ctx.providers,
+        ...(p.format ? { format: p.format } : {}), ...(p.force !== undefined ? { force: p.force } : {}),
+        ...(p.model ? { model: p.model } : {}), ...(p.weights ? { weights: p.weights } : {}),
+      }, {
         signal: ctx.signal,
         onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
       });

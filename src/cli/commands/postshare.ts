@@ -1,7 +1,7 @@
 /** `headshare postshare <model> --ratio A --text FILE... --out DIR`: post-train with the weight-similarity loss, then share. */
 import fs from "node:fs";
 import path from "node:path";
-import { UsageError } from "../args";
+import { type ParsedArgs, UsageError } from "../args";
 import { int, keyValues, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { defineCommand } from "../command";
@@ -51,39 +51,44 @@ Ctrl-C cancels. Options left out take the preset's values (docs/method.md tables
   --json                   one JSON object: original, directShare, postShare (held-out nll/ppl), lossCurve
                            (step, lm, weight, lr), seconds, plus pair distances and the final share's KL`;
 
+/** The training flags `postshare` and `postshare-job` share (same names, same meaning). */
+export const POSTSHARE_TRAINING_FLAGS = [
+  { name: "ratio", type: "number", min: 0, max: 1 },
+  { name: "text", type: "string", repeatable: true },
+  { name: "heldout", type: "string", repeatable: true },
+  { name: "preset", type: "string", choices: ["default", "paper"] },
+  { name: "steps", type: "int", min: 1 },
+  { name: "lr", type: "number", min: 0 },
+  { name: "warmup-steps", type: "int", min: 0 },
+  { name: "min-lr-ratio", type: "number", min: 0, max: 1 },
+  { name: "beta1", type: "number", min: 0 },
+  { name: "beta2", type: "number", min: 0 },
+  { name: "eps", type: "number", min: 0 },
+  { name: "weight-decay", type: "number", min: 0 },
+  { name: "clip-norm", type: "number", min: 0 },
+  { name: "lambda-lm", type: "number", min: 0 },
+  { name: "lambda-w", type: "number", min: 0 },
+  { name: "weight-loss", type: "string", choices: ["l2", "mse"] },
+  { name: "train-on", type: "string", choices: ["text", "sampled", "both"] },
+  { name: "trainable", type: "string", choices: ["all", "attention"] },
+  { name: "regularize", type: "string" },
+  { name: "heldout-docs", type: "int", min: 1 },
+  { name: "sample-sequences", type: "int", min: 1 },
+  { name: "sample-length", type: "int", min: 2 },
+  { name: "sample-temperature", type: "number" },
+  { name: "batch-size", type: "int", min: 1 },
+  { name: "seq-len", type: "int", min: 2 },
+  { name: "seed", type: "int" },
+] as const;
+
 const spec = {
   command: "postshare", usage,
   flags: [
-    { name: "ratio", type: "number", min: 0, max: 1 },
-    { name: "text", type: "string", repeatable: true },
-    { name: "heldout", type: "string", repeatable: true },
+    ...POSTSHARE_TRAINING_FLAGS,
     { name: "out", type: "string", short: "o" },
-    { name: "preset", type: "string", choices: ["default", "paper"] },
-    { name: "steps", type: "int", min: 1 },
-    { name: "lr", type: "number", min: 0 },
-    { name: "warmup-steps", type: "int", min: 0 },
-    { name: "min-lr-ratio", type: "number", min: 0, max: 1 },
-    { name: "beta1", type: "number", min: 0 },
-    { name: "beta2", type: "number", min: 0 },
-    { name: "eps", type: "number", min: 0 },
-    { name: "weight-decay", type: "number", min: 0 },
-    { name: "clip-norm", type: "number", min: 0 },
-    { name: "lambda-lm", type: "number", min: 0 },
-    { name: "lambda-w", type: "number", min: 0 },
-    { name: "weight-loss", type: "string", choices: ["l2", "mse"] },
-    { name: "train-on", type: "string", choices: ["text", "sampled", "both"] },
-    { name: "trainable", type: "string", choices: ["all", "attention"] },
-    { name: "regularize", type: "string" },
-    { name: "heldout-docs", type: "int", min: 1 },
-    { name: "sample-sequences", type: "int", min: 1 },
-    { name: "sample-length", type: "int", min: 2 },
-    { name: "sample-temperature", type: "number" },
-    { name: "batch-size", type: "int", min: 1 },
-    { name: "seq-len", type: "int", min: 2 },
     { name: "checkpoint", type: "string" },
     { name: "checkpoint-every", type: "int", min: 1 },
     { name: "resume", type: "string" },
-    { name: "seed", type: "int" },
     ...MATCH_FLAGS,
     ...WRITE_FLAGS,
     { name: "json", type: "boolean" },
@@ -100,15 +105,55 @@ function klText(kl: number): string {
 
 
 /** `--regularize q,k,v,o` → the projections, each once. */
-function parseRegularize(raw: string): Projection[] {
+function parseRegularize(raw: string, command: string, usage: string): Projection[] {
   const parts = raw.split(",").map((p) => p.trim());
   const out: Projection[] = [];
   for (const p of parts) {
-    if (!(PROJECTIONS as readonly string[]).includes(p)) throw new UsageError(`postshare: --regularize needs a comma list of q, k, v, o (e.g. q,k,v,o or the paper's q,k,v); got "${raw}"`, usage);
-    if (out.includes(p as Projection)) throw new UsageError(`postshare: --regularize names ${p} twice (got "${raw}")`, usage);
+    if (!(PROJECTIONS as readonly string[]).includes(p)) throw new UsageError(`${command}: --regularize needs a comma list of q, k, v, o (e.g. q,k,v,o or the paper's q,k,v); got "${raw}"`, usage);
+    if (out.includes(p as Projection)) throw new UsageError(`${command}: --regularize names ${p} twice (got "${raw}")`, usage);
     out.push(p as Projection);
   }
   return out;
+}
+
+/**
+ * The post-training options of `postshare` / `postshare-job` from their shared flags (text files,
+ * held-out, hyperparameters, sampling, plan), validated up front; absent flags stay absent (core defaults).
+ */
+export function trainingOptions(command: string, usage: string, a: ParsedArgs) {
+  const f = a.flags;
+  const text = [...(f.text as readonly string[]), ...a.positionals.slice(1)].map(absolute);
+  const regularize = f.regularize !== undefined ? parseRegularize(f.regularize as string, command, usage) : undefined;
+  if (f["sample-temperature"] !== undefined && !((f["sample-temperature"] as number) > 0)) {
+    throw new UsageError(`${command}: --sample-temperature must be > 0 (got ${f["sample-temperature"] as number})`, usage);
+  }
+  for (const k of ["beta1", "beta2"] as const) {
+    if (f[k] !== undefined && !((f[k] as number) < 1)) throw new UsageError(`${command}: --${k} must be in [0, 1) (e.g. 0.9, 0.95), got ${f[k] as number}`, usage);
+  }
+  for (const k of ["eps", "lr"] as const) {
+    if (f[k] !== undefined && !((f[k] as number) > 0)) throw new UsageError(`${command}: --${k} must be > 0, got ${f[k] as number}`, usage);
+  }
+  if (f.heldout !== undefined && f["heldout-docs"] !== undefined) {
+    throw new UsageError(`${command}: give either --heldout FILE (separate held-out text) or --heldout-docs N (a split of --text), not both`, usage);
+  }
+  const opt = <T>(name: string, key: string): Record<string, T> => (f[name] !== undefined ? { [key]: f[name] as T } : {});
+  return {
+    ratio: f.ratio as number, text,
+    ...(f.heldout !== undefined ? { heldout: (f.heldout as readonly string[]).map(absolute) } : {}),
+    ...opt<"paper">("preset", "preset"),
+    ...opt<number>("steps", "steps"), ...opt<number>("lr", "lr"),
+    ...opt<number>("warmup-steps", "warmupSteps"), ...opt<number>("min-lr-ratio", "minLrRatio"),
+    ...opt<number>("beta1", "beta1"), ...opt<number>("beta2", "beta2"), ...opt<number>("eps", "eps"),
+    ...opt<number>("weight-decay", "weightDecay"), ...opt<number>("clip-norm", "clipNorm"),
+    ...opt<number>("lambda-lm", "lambdaLm"), ...opt<number>("lambda-w", "lambdaW"),
+    ...opt<"l2">("weight-loss", "weightLoss"), ...opt<"both">("train-on", "trainOn"), ...opt<"all">("trainable", "trainable"),
+    ...opt<number>("seed", "seed"), ...opt<"qk">("strategy", "strategy"), ...opt<"group">("granularity", "granularity"),
+    ...(regularize ? { regularize } : {}),
+    ...opt<number>("heldout-docs", "heldoutDocs"),
+    ...opt<number>("sample-sequences", "sampleSequences"), ...opt<number>("sample-length", "sampleLength"),
+    ...opt<number>("sample-temperature", "sampleTemperature"),
+    ...opt<number>("batch-size", "batchSize"), ...opt<number>("seq-len", "seqLen"),
+  };
 }
 
 export const postshareCommand = defineCommand({
@@ -127,21 +172,7 @@ export const postshareCommand = defineCommand({
     const model = absolute(a.positionals[0]!);
     const out = absolute(f.out as string);
     const force = f.force === true;
-    await checkOutFolder("postshare", usage, out, model, force, "the post-shared checkpoint");
-    const text = [...(f.text as readonly string[]), ...a.positionals.slice(1)].map(absolute);
-    const regularize = f.regularize !== undefined ? parseRegularize(f.regularize as string) : undefined;
-    if (f["sample-temperature"] !== undefined && !((f["sample-temperature"] as number) > 0)) {
-      throw new UsageError(`postshare: --sample-temperature must be > 0 (got ${f["sample-temperature"] as number})`, usage);
-    }
-    for (const k of ["beta1", "beta2"] as const) {
-      if (f[k] !== undefined && !((f[k] as number) < 1)) throw new UsageError(`postshare: --${k} must be in [0, 1) (e.g. 0.9, 0.95), got ${f[k] as number}`, usage);
-    }
-    for (const k of ["eps", "lr"] as const) {
-      if (f[k] !== undefined && !((f[k] as number) > 0)) throw new UsageError(`postshare: --${k} must be > 0, got ${f[k] as number}`, usage);
-    }
-    if (f.heldout !== undefined && f["heldout-docs"] !== undefined) {
-      throw new UsageError("postshare: give either --heldout FILE (separate held-out text) or --heldout-docs N (a split of --text), not both", usage);
-    }
+    const training = trainingOptions("postshare", usage, a);   // flag values first, the output folder's rules last
     if (f["checkpoint-every"] !== undefined && f.checkpoint === undefined) {
       throw new UsageError("postshare: --checkpoint-every N needs --checkpoint FILE (where the checkpoint is saved)", usage);
     }
@@ -154,25 +185,12 @@ export const postshareCommand = defineCommand({
     if (resume !== undefined && !(fs.existsSync(resume) && fs.statSync(resume).isFile())) {
       throw new UsageError(`postshare: --resume ${resume}: no such checkpoint file; give a file written by --checkpoint`, usage);
     }
-    const opt = <T>(name: string, key: string): Record<string, T> => (f[name] !== undefined ? { [key]: f[name] as T } : {});
+    await checkOutFolder("postshare", usage, out, model, force, "the post-shared checkpoint");
     const r = await c.job("headshare/postshare", {
-      model, ratio: f.ratio as number, text, out, force, providers, ...(f.wait === true ? { wait: true } : {}),
-      ...(f.heldout !== undefined ? { heldout: (f.heldout as readonly string[]).map(absolute) } : {}),
-      ...opt<"paper">("preset", "preset"),
-      ...opt<number>("steps", "steps"), ...opt<number>("lr", "lr"),
-      ...opt<number>("warmup-steps", "warmupSteps"), ...opt<number>("min-lr-ratio", "minLrRatio"),
-      ...opt<number>("beta1", "beta1"), ...opt<number>("beta2", "beta2"), ...opt<number>("eps", "eps"),
-      ...opt<number>("weight-decay", "weightDecay"), ...opt<number>("clip-norm", "clipNorm"),
-      ...opt<number>("lambda-lm", "lambdaLm"), ...opt<number>("lambda-w", "lambdaW"),
-      ...opt<"l2">("weight-loss", "weightLoss"), ...opt<"both">("train-on", "trainOn"), ...opt<"all">("trainable", "trainable"),
-      ...opt<number>("seed", "seed"), ...opt<"qk">("strategy", "strategy"), ...opt<"group">("granularity", "granularity"),
-      ...opt<"compact">("format", "format"),
-      ...(regularize ? { regularize } : {}),
-      ...opt<number>("heldout-docs", "heldoutDocs"),
-      ...opt<number>("sample-sequences", "sampleSequences"), ...opt<number>("sample-length", "sampleLength"),
-      ...opt<number>("sample-temperature", "sampleTemperature"),
-      ...opt<number>("batch-size", "batchSize"), ...opt<number>("seq-len", "seqLen"),
-      ...(checkpoint ? { checkpointFile: checkpoint } : {}), ...opt<number>("checkpoint-every", "checkpointEvery"),
+      model, out, force, providers, ...training, ...(f.wait === true ? { wait: true } : {}),
+      ...(f.format !== undefined ? { format: f.format as "compact" | "dense" } : {}),
+      ...(checkpoint ? { checkpointFile: checkpoint } : {}),
+      ...(f["checkpoint-every"] !== undefined ? { checkpointEvery: f["checkpoint-every"] as number } : {}),
       ...(resume ? { resumeFrom: resume } : {}),
     });
     if (f.json) {

@@ -89,8 +89,29 @@ export async function loadTextData(files: readonly string[], encode: Encode, o: 
   return { train, heldout, stream };
 }
 
+/** Where a training loop gets micro-batch k: input_ids and targets, [B, S] int64 row-major. */
+export interface BatchSource {
+  readonly batchSize: number;
+  readonly seqLen: number;
+  batch(k: number): { inputIds: BigInt64Array; targets: BigInt64Array };
+}
+
+/** Micro-batch rows from window start offsets: row b = stream[o_b, o_b + S + 1). */
+function windows(stream: Int32Array, offsets: ArrayLike<number>, S: number): { inputIds: BigInt64Array; targets: BigInt64Array } {
+  const B = offsets.length;
+  const inputIds = new BigInt64Array(B * S), targets = new BigInt64Array(B * S);   // [B, S] int64
+  for (let b = 0; b < B; b++) {
+    const o = offsets[b]!;
+    for (let s = 0; s < S; s++) {
+      inputIds[b * S + s] = BigInt(stream[o + s]!);
+      targets[b * S + s] = BigInt(stream[o + s + 1]!);
+    }
+  }
+  return { inputIds, targets };
+}
+
 /** Draws batches of blocks at seeded random offsets: batch k of a run is a function of (seed, k). */
-export class BlockSampler {
+export class BlockSampler implements BatchSource {
   constructor(readonly stream: Int32Array, readonly batchSize: number, readonly seqLen: number, readonly seed: number) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new TrainError("bad-options", `batch size must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(seqLen) || seqLen < 2) throw new TrainError("bad-options", `sequence length must be an integer ≥ 2, got ${seqLen}`);
@@ -99,18 +120,46 @@ export class BlockSampler {
     }
   }
 
+  /** The window start offsets of micro-batch `k` ([B], each in [0, T − S)). */
+  offsets(k: number): Int32Array {
+    const rng = new Rng((this.seed * 0x9e3779b1 + k * 0x85ebca77) >>> 0);
+    const out = new Int32Array(this.batchSize);
+    for (let b = 0; b < this.batchSize; b++) out[b] = rng.int(this.stream.length - this.seqLen);
+    return out;
+  }
+
   /** Micro-batch `k`: input_ids and targets, [B, S] int64 row-major. */
   batch(k: number): { inputIds: BigInt64Array; targets: BigInt64Array } {
-    const rng = new Rng((this.seed * 0x9e3779b1 + k * 0x85ebca77) >>> 0);
-    const { batchSize: B, seqLen: S } = this;
-    const inputIds = new BigInt64Array(B * S), targets = new BigInt64Array(B * S);
-    for (let b = 0; b < B; b++) {
-      const o = rng.int(this.stream.length - S);
-      for (let s = 0; s < S; s++) {
-        inputIds[b * S + s] = BigInt(this.stream[o + s]!);
-        targets[b * S + s] = BigInt(this.stream[o + s + 1]!);
+    return windows(this.stream, this.offsets(k), this.seqLen);
+  }
+}
+
+/**
+ * Batches from an explicit window order (a PostShare job's order.bin): micro-batch k is rows
+ * order[k·B, (k+1)·B) of window start offsets into the stream. Lets headshare's trainer replay
+ * exactly the batches an exported job trains on.
+ */
+export class OrderedSampler implements BatchSource {
+  constructor(readonly stream: Int32Array, readonly order: Int32Array, readonly batchSize: number, readonly seqLen: number) {
+    if (!Number.isInteger(batchSize) || batchSize < 1 || order.length % batchSize !== 0) {
+      throw new TrainError("bad-data", `the window order has ${order.length} offsets, not a whole number of batches of ${batchSize}`);
+    }
+    for (let i = 0; i < order.length; i++) {
+      const o = order[i]!;
+      if (!(o >= 0 && o + seqLen + 1 <= stream.length)) {
+        throw new TrainError("bad-data", `window ${i} starts at ${o}, outside the ${stream.length}-token stream for windows of ${seqLen + 1}`);
       }
     }
-    return { inputIds, targets };
+  }
+
+  get microBatches(): number {
+    return this.order.length / this.batchSize;
+  }
+
+  batch(k: number): { inputIds: BigInt64Array; targets: BigInt64Array } {
+    if (!(Number.isInteger(k) && k >= 0 && k < this.microBatches)) {
+      throw new TrainError("bad-data", `micro-batch ${k} is past the window order's ${this.microBatches} micro-batches; export the job with at least as many --steps`);
+    }
+    return windows(this.stream, this.order.subarray(k * this.batchSize, (k + 1) * this.batchSize), this.seqLen);
   }
 }

@@ -9,6 +9,7 @@ export type TrainErrorCode =
   | "unknown-rank"       // a rule needs a static rank that the graph does not determine
   | "bad-data"           // training text is missing, empty or too short
   | "bad-checkpoint"     // a resume checkpoint is unreadable or does not match the model
+  | "bad-job"            // a PostShare job folder (job.json, its data or its trained weights) is unusable
   | "non-finite"         // the loss or gradients became NaN/Inf
   | "cancelled";         // the AbortSignal fired
 

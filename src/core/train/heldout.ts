@@ -23,16 +23,18 @@ export class HeldoutScorer {
     private readonly maxLen: number,
     readonly vocab: number,
     readonly withLogprobs: boolean,
+    /** The execution provider the session runs on. */
+    readonly provider: ProviderName,
   ) {}
 
   static async create(ckpt: Checkpoint, opts: { withLogprobs?: boolean; providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number } = {}): Promise<HeldoutScorer> {
     const fwd = buildForward(ckpt, { logits: false, nll: true, logprobs: !!opts.withLogprobs });
-    const { session } = await createSession(serializeModel(fwd.graph), {
+    const { session, provider } = await createSession(serializeModel(fwd.graph), {
       label: "held-out forward",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
     });
-    return new HeldoutScorer(session, new Map(fwd.weights.map((w) => [w.input, w.shape])), ckpt.spec.maxPositions, ckpt.spec.vocab, !!opts.withLogprobs);
+    return new HeldoutScorer(session, new Map(fwd.weights.map((w) => [w.input, w.shape])), ckpt.spec.maxPositions, ckpt.spec.vocab, !!opts.withLogprobs, provider);
   }
 
   private feeds(params: ReadonlyMap<string, Float32Array>, doc: Int32Array): { feeds: Record<string, OrtTensor>; n: number } {

@@ -16,10 +16,11 @@ import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
 import { computeMatchTable } from "../share/match";
 import { planSharing } from "../share/plan";
 import { writeShared } from "../share/write";
-import type { SharingPlan } from "../share/types";
-import { BlockSampler, loadTextData } from "./data";
+import type { MatchTable, SharingPlan } from "../share/types";
+import { BlockSampler, loadTextData, type TokenizedData } from "./data";
 import { TrainError } from "./errors";
-import { resolvePostShareOptions, type PostShareOptions } from "./postshareOptions";
+import { resolvePostShareOptions, type POSTSHARE_DEFAULTS, type PostShareOptions } from "./postshareOptions";
+import type { ProviderName } from "../runtime/ort";
 import { trainingForward, NLL } from "./forward";
 import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "./heldout";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "./pairs";
@@ -40,15 +41,70 @@ export interface PostShareProgress {
   readonly step?: StepEvent;
 }
 
-import type { LossCurveRow, PostShareResult } from "./results";
-export type { LossCurveRow, PostShareResult };
+import type { LossCurveRow, PostShareResult, PostShareScores } from "./results";
+export type { LossCurveRow, PostShareResult, PostShareScores };
 
 export interface PostShareHooks {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: PostShareProgress) => void;
 }
 
-async function loadParams(ckpt: Checkpoint, inputs: readonly { input: string; tensor: string }[]): Promise<Map<string, Float32Array>> {
+/** The options with POSTSHARE_DEFAULTS filled in, after validation. */
+export type ResolvedPostShareOptions = typeof POSTSHARE_DEFAULTS & PostShareOptions;
+
+/**
+ * PostShare's first steps, shared with the job exporter: the text tokenized (documents, held-out
+ * split, BOS from the tokenizer or the config), then the match table and plan on the pre-trained weights.
+ */
+export async function textAndPlan(
+  ckpt: Checkpoint, o: ResolvedPostShareOptions, rt: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number }, hooks: PostShareHooks,
+): Promise<{ bos: number | undefined; data: TokenizedData; table: MatchTable; plan: SharingPlan }> {
+  const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
+  const check = (): void => { if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled"); };
+  const tok = await loadTokenizer(ckpt.dir);
+  const bos = bosId(ckpt.spec, tok);
+  const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
+  const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
+  check();
+  progress({ phase: "match", done: 0, total: 1, message: "match table and plan on the pre-trained weights" });
+  const table = await computeMatchTable(ckpt, { strategy: o.strategy, granularity: o.granularity, ...rt, ...(hooks.signal ? { signal: hooks.signal } : {}) });
+  const plan = planSharing(table, o.ratio);
+  progress({ phase: "match", done: 1, total: 1, message: `${plan.selected} units selected` });
+  check();
+  return { bos, data, table, plan };
+}
+
+/**
+ * The post-training token stream — the text's stream and/or sequences sampled from the original
+ * model (`trainOn`) — and the seeded block sampler over it. Batch k is a function of (stream, seed, k).
+ */
+export async function postTrainingData(
+  ckpt: Checkpoint, original: ReadonlyMap<string, Float32Array>, textStream: Int32Array, o: ResolvedPostShareOptions, bos: number | undefined,
+  rt: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number }, hooks: PostShareHooks,
+): Promise<{ stream: Int32Array; sampler: BlockSampler }> {
+  const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
+  const parts: Int32Array[] = o.trainOn === "sampled" ? [] : [textStream];
+  if (o.trainOn !== "text") {
+    const batch = Math.min(64, o.sampleSequences), rounds = Math.ceil(o.sampleSequences / batch);
+    progress({ phase: "sample", done: 0, total: rounds, message: `sampling ${rounds * batch} sequences of ${o.sampleLength} tokens from the original model` });
+    const seqs = await sampleSequences(ckpt, original, {
+      batch, rounds, length: Math.min(o.sampleLength, ckpt.spec.maxPositions), temperature: o.sampleTemperature, seed: o.seed, bos: bos ?? 0, ...rt,
+      ...(hooks.signal ? { signal: hooks.signal } : {}), onProgress: (done, total) => progress({ phase: "sample", done, total }),
+    });
+    parts.push(...seqs);
+  }
+  const stream = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => { stream.set(p, at); return at + p.length; }, 0);
+  return { stream, sampler: new BlockSampler(stream, o.batchSize, Math.min(o.seqLen, ckpt.spec.maxPositions), o.seed) };
+}
+
+/** The graph inputs that train: every weight, or only the attention projections and their biases. */
+export function trainableInputs(ckpt: Checkpoint, weights: readonly { input: string; tensor: string }[], which: "all" | "attention"): string[] {
+  const attention = new Set(ckpt.spec.layerTensors.flatMap((l) => [l.q, l.k, l.v, l.o, l.qBias, l.kBias, l.vBias, l.oBias].filter((x): x is string => !!x)));
+  return weights.filter((w) => which === "all" || attention.has(w.tensor)).map((w) => w.input);
+}
+
+export async function loadParams(ckpt: Checkpoint, inputs: readonly { input: string; tensor: string }[]): Promise<Map<string, Float32Array>> {
   const m = new Map<string, Float32Array>();
   for (const w of inputs) m.set(w.input, await ckpt.source.readF32(w.tensor));
   return m;
@@ -73,17 +129,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
         throw e instanceof OutputError ? new TrainError("bad-options", `postshare: ${e.message}`) : e;
       }
     }
-    const tok = await loadTokenizer(ckpt.dir);
-    const bos = bosId(ckpt.spec, tok);
-    const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
-    const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
-    check();
-
-    progress({ phase: "match", done: 0, total: 1, message: "match table and plan on the pre-trained weights" });
-    const table = await computeMatchTable(ckpt, { strategy: o.strategy, granularity: o.granularity, ...rt, ...(hooks.signal ? { signal: hooks.signal } : {}) });
-    const plan = planSharing(table, o.ratio);
-    progress({ phase: "match", done: 1, total: 1, message: `${plan.selected} units selected` });
-    check();
+    const { bos, data, plan } = await textAndPlan(ckpt, o, rt, hooks);
 
     const fwd = trainingForward(ckpt);
     const shapeOf = (t: string): readonly number[] => ckpt.source.info(t).shape;
@@ -102,24 +148,8 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
       progress({ phase: "evaluate", done: 2, total: 2 });
       check();
 
-      // Post-training data: the text, and/or sequences sampled from the original model.
-      const parts: Int32Array[] = o.trainOn === "sampled" ? [] : [data.stream];
-      if (o.trainOn !== "text") {
-        const batch = Math.min(64, o.sampleSequences), rounds = Math.ceil(o.sampleSequences / batch);
-        progress({ phase: "sample", done: 0, total: rounds, message: `sampling ${rounds * batch} sequences of ${o.sampleLength} tokens from the original model` });
-        const seqs = await sampleSequences(ckpt, original, {
-          batch, rounds, length: Math.min(o.sampleLength, ckpt.spec.maxPositions), temperature: o.sampleTemperature, seed: o.seed, bos: bos ?? 0, ...rt,
-          ...(hooks.signal ? { signal: hooks.signal } : {}), onProgress: (done, total) => progress({ phase: "sample", done, total }),
-        });
-        parts.push(...seqs);
-      }
-      const stream = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
-      parts.reduce((at, p) => { stream.set(p, at); return at + p.length; }, 0);
-      const sampler = new BlockSampler(stream, o.batchSize, Math.min(o.seqLen, ckpt.spec.maxPositions), o.seed);
-
-      // Post-training.
-      const attention = new Set(ckpt.spec.layerTensors.flatMap((l) => [l.q, l.k, l.v, l.o, l.qBias, l.kBias, l.vBias, l.oBias].filter((x): x is string => !!x)));
-      const trainable = fwd.weights.filter((w) => o.trainable === "all" || attention.has(w.tensor)).map((w) => w.input);
+      const { stream, sampler } = await postTrainingData(ckpt, original, data.stream, o, bos, rt, hooks);
+      const trainable = trainableInputs(ckpt, fwd.weights, o.trainable);
       const tg = buildTrainGraph(fwd.graph, {
         nll: NLL, trainable, lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss, pairs, targets: plan.selected,
       });
@@ -190,7 +220,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
  * input's dtype), then DirectShare's writer shares them with the plan into `outDir` (compact or
  * dense, atomic), and the temporary folder is removed.
  */
-async function writePostShared(
+export async function writePostShared(
   ckpt: Checkpoint, weights: readonly { input: string; tensor: string }[], params: ReadonlyMap<string, Float32Array>, plan: SharingPlan,
   outDir: string, format: "compact" | "dense", force: boolean, wait: boolean | number | undefined, metadata: Record<string, string>, signal?: AbortSignal,
 ): Promise<string> {

@@ -42,7 +42,23 @@ export const lossCurveRowSchema = z.object({
 });
 export type LossCurveRow = z.infer<typeof lossCurveRowSchema>;
 
-export const postShareResultSchema = z.object({
+/** PostShare's held-out outcome (`postshare` and `postshare-import` report the same). */
+export const postShareScoresSchema = z.object({
+  original: heldoutScoreSchema,
+  directShare: heldoutScoreSchema,
+  /** The post-trained model before the final share. */
+  postTrained: heldoutScoreSchema,
+  postShare: heldoutScoreSchema,
+  /** Mean over (target, root, regularised projection) of ‖W(t) − W(r)‖ / ‖W(r)‖, before and after post-training. */
+  meanRelativePairDistance: z.object({ before: finite, after: finite }),
+  /** The final share vs the post-trained model (what sharing changes at the end). */
+  finalShare: comparisonSchema,
+  /** DirectShare vs the original model, for comparison. */
+  directShareVsOriginal: comparisonSchema,
+});
+export type PostShareScores = z.infer<typeof postShareScoresSchema>;
+
+export const postShareResultSchema = postShareScoresSchema.extend({
   model: z.string(),
   ratio: z.number().min(0).max(1),
   strategy: z.enum(STRATEGIES),
@@ -50,18 +66,7 @@ export const postShareResultSchema = z.object({
   selected: count,
   /** The plan of the final share (the protocol checks it with `parseSharingPlan`). */
   plan: z.custom<SharingPlan>((v) => typeof v === "object" && v !== null, "a sharing plan"),
-  original: heldoutScoreSchema,
-  directShare: heldoutScoreSchema,
-  /** The post-trained model before the final share. */
-  postTrained: heldoutScoreSchema,
-  postShare: heldoutScoreSchema,
   lossCurve: z.array(lossCurveRowSchema),
-  /** Mean over (target, root, q/k/v) of ‖W(t) − W(r)‖ / ‖W(r)‖, before and after post-training. */
-  meanRelativePairDistance: z.object({ before: finite, after: finite }),
-  /** The final share vs the post-trained model (what sharing changes at the end). */
-  finalShare: comparisonSchema,
-  /** DirectShare vs the original model, for comparison. */
-  directShareVsOriginal: comparisonSchema,
   steps: count,
   tokens: count,
   trainSeconds: z.number().nonnegative(),

@@ -14,7 +14,7 @@ import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import { openSafetensors } from "../safetensors/reader";
 import { writeSafetensors } from "../safetensors/writer";
-import type { BlockSampler } from "./data";
+import type { BatchSource } from "./data";
 import { TrainError } from "./errors";
 import { AdamW, globalNorm, learningRate, validateOptimizer, type OptimizerOptions } from "./optimizer";
 import { LM_LOSS, LOSS, WEIGHT_LOSS } from "./trainGraph";
@@ -124,7 +124,7 @@ function validateLoop(o: TrainLoopOptions): void {
 }
 
 /** Trains in place (trainer.params) for `opts.steps` optimizer steps. */
-export async function runTraining(trainer: Trainer, sampler: BlockSampler, opts: TrainLoopOptions, hooks: TrainRunHooks = {}): Promise<TrainRunResult> {
+export async function runTraining(trainer: Trainer, sampler: BatchSource, opts: TrainLoopOptions, hooks: TrainRunHooks = {}): Promise<TrainRunResult> {
   validateLoop(opts);
   const adam = new AdamW(opts);
   for (const name of trainer.trainable) {

@@ -20,6 +20,7 @@ import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../
 import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";
 import type { Evaluator } from "../panels/reportPanel";
+import { exportPostShareJobCommand } from "./postshareJob";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
 
@@ -60,16 +61,21 @@ const STRATEGY_ITEMS: { label: Strategy; description: string }[] = [
   { label: "v", description: "v projection only" }, { label: "qkv", description: "q, k and v projections" },
 ];
 
+/** The method pick's "Export PostShare Job…": Compress hands over to that command. */
+const EXPORT_JOB = "postshare-job" as const;
+
 /** Fills what the caller did not give by asking; undefined when the user backs out. `facts`: the opened checkpoint (asked about only after it opened). */
-async function ask(session: Session, model: string, facts: CheckpointFacts, given: CompressOptions): Promise<Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn">> & CompressOptions | undefined> {
+async function ask(session: Session, model: string, facts: CheckpointFacts, given: CompressOptions): Promise<typeof EXPORT_JOB | Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn">> & CompressOptions | undefined> {
   const s = session.settings;
   const interactive = given.out === undefined || given.ratio === undefined;
   const max = maxRatioOf(facts.layers!);
   const method = given.method ?? (interactive ? (await vscode.window.showQuickPick([
     { label: "DirectShare", description: "match heads, share the most similar, write — seconds", value: "directshare" as const },
     { label: "PostShare", description: "post-train toward the sharing, then share — needs training text, minutes or more", value: "postshare" as const },
+    { label: "PostShare: Export PostShare Job…", description: "write a PyTorch DDP + ZeRO-1 job (train.py, launch.sh) to run on a cluster", value: EXPORT_JOB },
   ], { title: `Compress ${modelRef(model).name}: method` }))?.value : "directshare");
   if (!method) return undefined;
+  if (method === EXPORT_JOB) return EXPORT_JOB;
   if (method === "postshare") await requireTokenizer(model, "PostShare");
   const start = Math.min(max, MapPanel.find(model)?.currentRatio ?? s.defaultRatio);
   let ratio: number;
@@ -126,6 +132,10 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
   const facts = await openCheckpoint(session, model, { what: "Compress" });
   const o = await ask(session, model, facts, given ?? {});
   if (!o) return undefined;
+  if (o === EXPORT_JOB) {
+    await exportPostShareJobCommand(session, vscode.Uri.file(model));
+    return undefined;
+  }
   let text = o.text;
   if (o.method === "postshare" && !text?.length) {
     const picked = await vscode.window.showOpenDialog({ title: "PostShare: training text file(s)", canSelectMany: true, openLabel: "Train on these", filters: { Text: ["txt", "md", "jsonl"], All: ["*"] } });
