@@ -85,7 +85,7 @@ export const sweepResultSchema = coreSweepResultSchema.extend({ provider: usedPr
  * core's defaults. Only the shapes are stated here: the ranges and rules are the core's own
  * `validatePostShareOptions`, run on the parsed params (one set of rules, the CLI's flag names in messages).
  */
-const postShareParamsShape = z.object({
+export const postShareParamsShape = z.object({
   model: absolutePath,
   ratio: z.number(),
   /** Post-training text files. */
@@ -134,14 +134,16 @@ const postShareParamsShape = z.object({
   wait: z.union([z.boolean(), z.number()]).optional(),
   providers: providersSchema.optional(),
 });
-export const postShareParamsSchema = postShareParamsShape.superRefine(({ model: _model, out, providers: _providers, ...rest }, ctx) => {
+/** The core's `validatePostShareOptions` as a zod refinement (postshare and postshare-job params). */
+export function postShareRules({ model: _model, out, providers: _providers, ...rest }: z.infer<typeof postShareParamsShape>, ctx: z.core.$RefinementCtx): void {
   try {
     validatePostShareOptions({ ...rest, ...(out !== undefined ? { outDir: out } : {}) });
   } catch (e) {
     if (!(e instanceof TrainError)) throw e;
     ctx.addIssue({ code: "custom", message: e.message });
   }
-});
+}
+export const postShareParamsSchema = postShareParamsShape.superRefine(postShareRules);
 
 /**
  * PostShare's hyperparameters as the extension's `headshare.postshare` setting holds them (the same
