@@ -134,8 +134,8 @@ export const postShareParamsShape = z.object({
   wait: z.union([z.boolean(), z.number()]).optional(),
   providers: providersSchema.optional(),
 });
-/** The core's check of PostShare's options (src/core/train/postshareOptions.ts) as a zod refinement (also the job's params). */
-export function checkPostShareOptions({ model: _model, out, providers: _providers, ...rest }: Omit<z.infer<typeof postShareParamsShape>, "out"> & { out?: string }, ctx: z.RefinementCtx): void {
+/** The core's `validatePostShareOptions` as a zod refinement (postshare and postshare-job params). */
+export function postShareRules({ model: _model, out, providers: _providers, ...rest }: z.infer<typeof postShareParamsShape>, ctx: z.core.$RefinementCtx): void {
   try {
     validatePostShareOptions({ ...rest, ...(out !== undefined ? { outDir: out } : {}) });
   } catch (e) {
@@ -143,7 +143,7 @@ export function checkPostShareOptions({ model: _model, out, providers: _provider
     ctx.addIssue({ code: "custom", message: e.message });
   }
 }
-export const postShareParamsSchema = postShareParamsShape.superRefine(checkPostShareOptions);
+export const postShareParamsSchema = postShareParamsShape.superRefine(postShareRules);
 
 /**
  * PostShare's hyperparameters as the extension's `headshare.postshare` setting holds them (the same

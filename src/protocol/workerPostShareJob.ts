@@ -5,11 +5,11 @@
 import * as z from "zod";
 import { absolutePath, finite, ratioSchema, usedProviderSchema } from "./common";
 import { sharingPlanSchema } from "./shareSchemas";
-import { checkPostShareOptions, postShareParamsSchema, postShareParamsShape, postShareScoresShape } from "./workerEval";
+import { postShareParamsShape, postShareRules, postShareScoresShape } from "./workerEval";
 
 const count = z.number().int().nonnegative();
 
-/** postshare's training options (no checkpoint/resume/format: those belong to the run and the import), checked as postshare's are. */
+/** postshare's training options (no checkpoint/resume/format: those belong to the run and the import). */
 export const postShareJobParamsSchema = postShareParamsShape
   .omit({ checkpointFile: true, checkpointEvery: true, resumeFrom: true, format: true, out: true, wait: true })
   .extend({
@@ -18,7 +18,7 @@ export const postShareJobParamsSchema = postShareParamsShape
     /** The model path as the user gave it (recorded in job.json); default `model`. */
     modelAsGiven: z.string().min(1).max(4096).optional(),
   })
-  .superRefine(({ out: _out, modelAsGiven: _modelAsGiven, ...rest }, ctx) => checkPostShareOptions(rest, ctx));
+  .superRefine(({ modelAsGiven: _given, out: _jobFolder, ...rest }, ctx) => postShareRules(rest, ctx));
 
 const memoryRow = z.object({ ranks: count, perRank: z.string(), ddp: finite, zero: finite, activations: finite });
 
@@ -41,12 +41,12 @@ export const postShareImportParamsSchema = z.object({
   /** The job folder (job.json; trained weights in run/ unless `weights`). */
   job: absolutePath,
   out: absolutePath,
-  format: z.enum(["compact", "dense"]).optional(),
+  format: postShareParamsShape.shape.format,
   force: z.boolean().optional(),
   /** The model on this machine, when not at job.json's path. */
   model: absolutePath.optional(),
   weights: absolutePath.optional(),
-  providers: postShareParamsSchema.shape.providers,
+  providers: postShareParamsShape.shape.providers,
 });
 
 export const jobMetricsRowSchema = z.object({ step: count, lm: finite, weight: finite, loss: finite, lr: finite, gradNorm: finite, seconds: z.number().nonnegative() });
