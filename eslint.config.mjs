@@ -5,7 +5,9 @@ import tseslint from "typescript-eslint";
 
 /** The Node globals the build and test scripts (plain .mjs) use. */
 const nodeGlobals = Object.fromEntries(
-  ["process", "console", "URL", "Buffer", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "structuredClone", "performance"].map((g) => [g, "readonly"]),
+  ["process", "console", "URL", "Buffer", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "structuredClone", "performance"].map(
+    (g) => [g, "readonly"],
+  ),
 );
 
 export default tseslint.config(
@@ -27,7 +29,8 @@ export default tseslint.config(
       "no-restricted-syntax": [
         "error",
         {
-          selector: "ImportDeclaration[source.value='zod'][importKind!='type'] > :matches(ImportSpecifier[imported.name='z'][importKind!='type'], ImportDefaultSpecifier)",
+          selector:
+            "ImportDeclaration[source.value='zod'][importKind!='type'] > :matches(ImportSpecifier[imported.name='z'][importKind!='type'], ImportDefaultSpecifier)",
           message: 'Use `import * as z from "zod"`: the `z` object defeats tree-shaking (every zod locale gets bundled).',
         },
       ],

@@ -39,7 +39,9 @@ import { serializeModel } from "../src/core/onnx/serialize";
 import { createSession, Tensor, type OrtTensor } from "../src/core/runtime/ort";
 
 const THREADS = 2;
-const log = (s: string): void => { process.stderr.write(`[eval bench] ${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`[eval bench] ${s}\n`);
+};
 const fmt = (x: number, d = 0): string => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
 type ScoringRow = { text: string; tokens: number; forwardBlocked: Summary; forwardFull: Summary; forwardBlockedCpu: Summary; endToEnd: Summary };
@@ -59,26 +61,43 @@ async function storiesThroughput(shared: string, samples: number): Promise<Scori
     for (const [label, text, pin] of cases) {
       const protocol = makeProtocol(pin, ck.spec.maxPositions);
       const forward: Summary[] = [];
-      let cpu: Summary | undefined, tokens = 0;
+      let cpu: Summary | undefined,
+        tokens = 0;
       for (const chunk of [undefined, 0] as const) {
         const prep = prepareText(text, protocol, tok, bosId(ck.spec, tok), defaultBatchTokens(protocol.window, ck.spec.vocab, false), ck.spec.vocab);
         tokens = prep.tokens;
-        const runner = await ForwardRunner.create(ck, { forward: scoringForward(protocol.window, chunk, { logits: false, nll: true }), providers: ["cpu"], threads: THREADS });
+        const runner = await ForwardRunner.create(ck, {
+          forward: scoringForward(protocol.window, chunk, { logits: false, nll: true }),
+          providers: ["cpu"],
+          threads: THREADS,
+        });
         try {
-          const t = await sample(samples, 1, async () => { for (const b of prep.batches) await runner.run(b.ids, b.batch, b.seq, b.targets); });
+          const t = await sample(samples, 1, async () => {
+            for (const b of prep.batches) await runner.run(b.ids, b.batch, b.seq, b.targets);
+          });
           forward.push(t.wall);
           cpu ??= t.cpu;
-        } finally { await runner.release(); }
+        } finally {
+          await runner.release();
+        }
       }
       // end to end: what `headshare eval` does after Node starts (the checkpoint opened afresh each time)
       const e2e = await sample(samples, 1, async () => {
         const c = await openCheckpoint(modelDir);
-        try { await evaluate(c, text, protocol, { providers: ["cpu"], threads: THREADS }); } finally { await c.close(); }
+        try {
+          await evaluate(c, text, protocol, { providers: ["cpu"], threads: THREADS });
+        } finally {
+          await c.close();
+        }
       });
       rows.push({ text: label, tokens, forwardBlocked: forward[0]!, forwardFull: forward[1]!, forwardBlockedCpu: cpu!, endToEnd: e2e.wall });
-      log(`${label}: forward ${fmt(tokens / forward[0]!.median)} tokens/s, end to end ${fmt(tokens / e2e.wall.median)} tokens/s (load average ${os.loadavg()[0]!.toFixed(1)})`);
+      log(
+        `${label}: forward ${fmt(tokens / forward[0]!.median)} tokens/s, end to end ${fmt(tokens / e2e.wall.median)} tokens/s (load average ${os.loadavg()[0]!.toFixed(1)})`,
+      );
     }
-  } finally { await ck.close(); }
+  } finally {
+    await ck.close();
+  }
   return rows;
 }
 
@@ -90,19 +109,32 @@ function cliExample(args: string[], shown: string): { command: string; stdout: s
 }
 
 function examples(shared: string, quick: boolean): { command: string; stdout: string }[] {
-  const model = path.join(shared, "models/stories260K-hf"), text = path.join(shared, "corpus/tinystories-valid-excerpt.txt");
-  const shownModel = "../shared/models/stories260K-hf", shownText = "../shared/corpus/tinystories-valid-excerpt.txt";
-  const out = [cliExample(["eval", model, "--text", text, "--documents-separator", "<|endoftext|>", "--window", "512"],
-    `eval ${shownModel} --text ${shownText} --documents-separator "<|endoftext|>" --window 512`)];
+  const model = path.join(shared, "models/stories260K-hf"),
+    text = path.join(shared, "corpus/tinystories-valid-excerpt.txt");
+  const shownModel = "../shared/models/stories260K-hf",
+    shownText = "../shared/corpus/tinystories-valid-excerpt.txt";
+  const out = [
+    cliExample(
+      ["eval", model, "--text", text, "--documents-separator", "<|endoftext|>", "--window", "512"],
+      `eval ${shownModel} --text ${shownText} --documents-separator "<|endoftext|>" --window 512`,
+    ),
+  ];
   if (!quick) {
-    out.push(cliExample(["sweep", model, "--ratios", "0,0.1,0.2,0.3,0.4,0.5", "--text", text, "--documents-separator", "<|endoftext|>"],
-      `sweep ${shownModel} --ratios 0,0.1,0.2,0.3,0.4,0.5 --text ${shownText} --documents-separator "<|endoftext|>"`));
+    out.push(
+      cliExample(
+        ["sweep", model, "--ratios", "0,0.1,0.2,0.3,0.4,0.5", "--text", text, "--documents-separator", "<|endoftext|>"],
+        `sweep ${shownModel} --ratios 0,0.1,0.2,0.3,0.4,0.5 --text ${shownText} --documents-separator "<|endoftext|>"`,
+      ),
+    );
   }
   return out;
 }
 
 /** The figure issue 4 quoted for llama2.c, printed as external (never divided by). */
-const LLAMA2C_EXTERNAL = { tokensPerSecond: 8226, source: "issue 4 of this repository (llama2.c run.c -O3 generating one token at a time on stories260K, another session's machine, not run here)" };
+const LLAMA2C_EXTERNAL = {
+  tokensPerSecond: 8226,
+  source: "issue 4 of this repository (llama2.c run.c -O3 generating one token at a time on stories260K, another session's machine, not run here)",
+};
 
 type Llama2c = { measured: true; tokensPerSecond: Summary; command: string } | { measured: false; tokensPerSecond: number; source: string };
 
@@ -124,7 +156,11 @@ function llama2c(shared: string | undefined, samples: number, cacheDir: string):
   }
   const s = rates.sort((a, b) => a - b);
   const q = (f: number): number => s[Math.round((s.length - 1) * f)]!;
-  return { measured: true, tokensPerSecond: { n: s.length, median: q(0.5), min: s[0]!, max: s[s.length - 1]!, p10: q(0.1), p90: q(0.9) }, command: `gcc -O3 run.c -lm; run stories260K.bin -z tok512.bin -n 256 -s 1` };
+  return {
+    measured: true,
+    tokensPerSecond: { n: s.length, median: q(0.5), min: s[0]!, max: s[s.length - 1]!, p10: q(0.1), p90: q(0.9) },
+    command: `gcc -O3 run.c -lm; run stories260K.bin -z tok512.bin -n 256 -s 1`,
+  };
 }
 
 /** A Llama ModelSpec with Hugging Face tensor names, for graphs fed with in-memory weights. */
@@ -133,29 +169,55 @@ export function wideSpec(layers: number, d: number, heads: number, inter: number
   const layerTensors = Array.from({ length: layers }, (_, l) => {
     const p = `model.layers.${l}.`;
     return {
-      q: `${p}self_attn.q_proj.weight`, k: `${p}self_attn.k_proj.weight`, v: `${p}self_attn.v_proj.weight`, o: `${p}self_attn.o_proj.weight`,
+      q: `${p}self_attn.q_proj.weight`,
+      k: `${p}self_attn.k_proj.weight`,
+      v: `${p}self_attn.v_proj.weight`,
+      o: `${p}self_attn.o_proj.weight`,
       other: {
-        "input_layernorm.weight": `${p}input_layernorm.weight`, "post_attention_layernorm.weight": `${p}post_attention_layernorm.weight`,
-        "mlp.gate_proj.weight": `${p}mlp.gate_proj.weight`, "mlp.up_proj.weight": `${p}mlp.up_proj.weight`, "mlp.down_proj.weight": `${p}mlp.down_proj.weight`,
+        "input_layernorm.weight": `${p}input_layernorm.weight`,
+        "post_attention_layernorm.weight": `${p}post_attention_layernorm.weight`,
+        "mlp.gate_proj.weight": `${p}mlp.gate_proj.weight`,
+        "mlp.up_proj.weight": `${p}mlp.up_proj.weight`,
+        "mlp.down_proj.weight": `${p}mlp.down_proj.weight`,
       },
     };
   });
   return {
-    family: "llama", architecture: "LlamaForCausalLM", layers, heads, kvHeads: heads, headDim: dh, hidden: d, intermediate: inter,
-    vocab, maxPositions: 4096, tiedEmbeddings: true, normEps: 1e-5, ropeTheta: 10000, activation: "silu", bosTokenId: 1,
-    layerTensors, globals: { embed: "model.embed_tokens.weight", finalNorm: "model.norm.weight" }, config: {},
+    family: "llama",
+    architecture: "LlamaForCausalLM",
+    layers,
+    heads,
+    kvHeads: heads,
+    headDim: dh,
+    hidden: d,
+    intermediate: inter,
+    vocab,
+    maxPositions: 4096,
+    tiedEmbeddings: true,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    activation: "silu",
+    bosTokenId: 1,
+    layerTensors,
+    globals: { embed: "model.embed_tokens.weight", finalNorm: "model.norm.weight" },
+    config: {},
   };
 }
 
 export function shapesOf(spec: ModelSpec): Map<string, number[]> {
-  const d = spec.hidden, I = spec.intermediate, m = new Map<string, number[]>();
+  const d = spec.hidden,
+    I = spec.intermediate,
+    m = new Map<string, number[]>();
   m.set("model.embed_tokens.weight", [spec.vocab, d]);
   m.set("model.norm.weight", [d]);
   for (const t of spec.layerTensors) {
     for (const n of [t.q, t.k, t.v, t.o]) m.set(n, [d, d]);
     const o = t.other;
-    m.set(o["input_layernorm.weight"]!, [d]); m.set(o["post_attention_layernorm.weight"]!, [d]);
-    m.set(o["mlp.gate_proj.weight"]!, [I, d]); m.set(o["mlp.up_proj.weight"]!, [I, d]); m.set(o["mlp.down_proj.weight"]!, [d, I]);
+    m.set(o["input_layernorm.weight"]!, [d]);
+    m.set(o["post_attention_layernorm.weight"]!, [d]);
+    m.set(o["mlp.gate_proj.weight"]!, [I, d]);
+    m.set(o["mlp.up_proj.weight"]!, [I, d]);
+    m.set(o["mlp.down_proj.weight"]!, [d, I]);
   }
   return m;
 }
@@ -164,7 +226,10 @@ export function shapesOf(spec: ModelSpec): Map<string, number[]> {
 export function fill(n: number, a: number, seed: number): Float32Array {
   const x = new Float32Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; x[i] = (s / 2 ** 32 * 2 - 1) * a; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = ((s / 2 ** 32) * 2 - 1) * a;
+  }
   return x;
 }
 
@@ -182,28 +247,55 @@ async function matmulRate(M: number, K: number, N: number, samples: number, cons
   try {
     const feeds: Record<string, OrtTensor> = { A: new Tensor("float32", fill(M * K, 1, 1), [M, K]) };
     if (!constantB) feeds.B = new Tensor("float32", bData, [K, N]);
-    const t = await sample(samples, 1, async () => { await session.run(feeds); });
+    const t = await sample(samples, 1, async () => {
+      await session.run(feeds);
+    });
     const flop = 2 * M * K * N;
     return { wall: mapSummary(t.wall, (x) => flop / x / 1e9), cpu: mapSummary(t.cpu, (x) => flop / x / 1e9) };
-  } finally { await session.release(); }
+  } finally {
+    await session.release();
+  }
 }
 
 type WideStack = {
-  layers: number; tokens: number; hidden: number; heads: number; intermediate: number; vocab: number; gflop: number; weightGiB: number; modelProtoKiB: number;
-  seconds: Summary; gflops: Summary; gflopsPerCpu: Summary;
+  layers: number;
+  tokens: number;
+  hidden: number;
+  heads: number;
+  intermediate: number;
+  vocab: number;
+  gflop: number;
+  weightGiB: number;
+  modelProtoKiB: number;
+  seconds: Summary;
+  gflops: Summary;
+  gflopsPerCpu: Summary;
   matmulShape: string;
   /** Best of the runs before and after the stack (medians), B a constant initializer and B fed. */
   matmulConstantB: { before: Summary; after: Summary; gflops: number; gflopsPerCpu: number };
   matmulFedB: { before: Summary; after: Summary; gflops: number; gflopsPerCpu: number };
-  fractionOfConstantB: number; fractionOfConstantBPerCpu: number; fractionOfFedB: number;
+  fractionOfConstantB: number;
+  fractionOfConstantBPerCpu: number;
+  fractionOfFedB: number;
 };
 
 async function wideStack(quick: boolean, samples: number): Promise<WideStack> {
-  const layers = quick ? 1 : 3, S = quick ? 256 : 512, d = 4096, H = 32, I = 11008, V = 4096;
+  const layers = quick ? 1 : 3,
+    S = quick ? 256 : 512,
+    d = 4096,
+    H = 32,
+    I = 11008,
+    V = 4096;
   const spec = wideSpec(layers, d, H, I, V);
   const shapes = shapesOf(spec);
   const shapeOf = (t: string): readonly number[] => shapes.get(t)!;
-  const fg = buildLlamaGraph(spec, { has: (n) => shapes.has(n) }, { stored: shapeOf, dense: shapeOf }, scoringForward(S, undefined, { logits: false, nll: true }), "(synthetic width-4096 stack)");
+  const fg = buildLlamaGraph(
+    spec,
+    { has: (n) => shapes.has(n) },
+    { stored: shapeOf, dense: shapeOf },
+    scoringForward(S, undefined, { logits: false, nll: true }),
+    "(synthetic width-4096 stack)",
+  );
   log(`wide stack: ${layers} layer(s), ${S} tokens, filling ${fmt(fg.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0) / 1e6)} M weights`);
   const feeds: Record<string, OrtTensor> = {};
   fg.weights.forEach((w, i) => {
@@ -211,31 +303,63 @@ async function wideStack(quick: boolean, samples: number): Promise<WideStack> {
     const data = w.shape.length === 1 ? new Float32Array(n).fill(1) : fill(n, Math.sqrt(3 / w.shape[1]!), 100 + i);
     feeds[w.input] = new Tensor("float32", data, w.shape);
   });
-  const ids = new BigInt64Array(S), targets = new BigInt64Array(S);
-  for (let i = 0; i < S; i++) { ids[i] = BigInt((i * 7919) % V); targets[i] = BigInt(((i + 1) * 7919) % V); }
+  const ids = new BigInt64Array(S),
+    targets = new BigInt64Array(S);
+  for (let i = 0; i < S; i++) {
+    ids[i] = BigInt((i * 7919) % V);
+    targets[i] = BigInt(((i + 1) * 7919) % V);
+  }
   feeds.input_ids = new Tensor("int64", ids, [1, S]);
   feeds.targets = new Tensor("int64", targets, [1, S]);
-  const constBefore = await matmulRate(S, d, I, samples, true), fedBefore = await matmulRate(S, d, I, samples, false);
+  const constBefore = await matmulRate(S, d, I, samples, true),
+    fedBefore = await matmulRate(S, d, I, samples, false);
   const proto = serializeModel(fg.graph);
   const weightBytes = fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0);
   const { session } = await createSession(proto, { providers: ["cpu"], intraOpThreads: THREADS });
   let t: { wall: Summary; cpu: Summary };
   try {
-    t = await sample(samples, 1, async () => { await session.run(feeds); });
-  } finally { await session.release(); }
+    t = await sample(samples, 1, async () => {
+      await session.run(feeds);
+    });
+  } finally {
+    await session.release();
+  }
   // useful FLOPs: projections and MLP (2 per multiply-add), causal attention S(S+1)/2 dot products for QK and PV, LM head
   const proj = 2 * S * (4 * d * d + 3 * d * I);
-  const attn = 2 * 2 * H * spec.headDim * (S * (S + 1)) / 2;
+  const attn = (2 * 2 * H * spec.headDim * (S * (S + 1))) / 2;
   const flops = layers * (proj + attn) + 2 * S * d * V;
-  const gflops = mapSummary(t.wall, (x) => flops / x / 1e9), gflopsPerCpu = mapSummary(t.cpu, (x) => flops / x / 1e9);
+  const gflops = mapSummary(t.wall, (x) => flops / x / 1e9),
+    gflopsPerCpu = mapSummary(t.cpu, (x) => flops / x / 1e9);
   // The machine may be shared: the MatMul rates are measured before and after the stack, the higher median is used.
-  const constAfter = await matmulRate(S, d, I, samples, true), fedAfter = await matmulRate(S, d, I, samples, false);
-  const best = (a: { wall: Summary; cpu: Summary }, b: { wall: Summary; cpu: Summary }) => ({ before: a.wall, after: b.wall, gflops: Math.max(a.wall.median, b.wall.median), gflopsPerCpu: Math.max(a.cpu.median, b.cpu.median) });
-  const c = best(constBefore, constAfter), f = best(fedBefore, fedAfter);
+  const constAfter = await matmulRate(S, d, I, samples, true),
+    fedAfter = await matmulRate(S, d, I, samples, false);
+  const best = (a: { wall: Summary; cpu: Summary }, b: { wall: Summary; cpu: Summary }) => ({
+    before: a.wall,
+    after: b.wall,
+    gflops: Math.max(a.wall.median, b.wall.median),
+    gflopsPerCpu: Math.max(a.cpu.median, b.cpu.median),
+  });
+  const c = best(constBefore, constAfter),
+    f = best(fedBefore, fedAfter);
   return {
-    layers, tokens: S, hidden: d, heads: H, intermediate: I, vocab: V, gflop: flops / 1e9, weightGiB: weightBytes / 2 ** 30, modelProtoKiB: proto.length / 1024,
-    seconds: t.wall, gflops, gflopsPerCpu, matmulShape: `[${S},${d}]×[${d},${I}]`, matmulConstantB: c, matmulFedB: f,
-    fractionOfConstantB: gflops.median / c.gflops, fractionOfConstantBPerCpu: gflopsPerCpu.median / c.gflopsPerCpu, fractionOfFedB: gflops.median / f.gflops,
+    layers,
+    tokens: S,
+    hidden: d,
+    heads: H,
+    intermediate: I,
+    vocab: V,
+    gflop: flops / 1e9,
+    weightGiB: weightBytes / 2 ** 30,
+    modelProtoKiB: proto.length / 1024,
+    seconds: t.wall,
+    gflops,
+    gflopsPerCpu,
+    matmulShape: `[${S},${d}]×[${d},${I}]`,
+    matmulConstantB: c,
+    matmulFedB: f,
+    fractionOfConstantB: gflops.median / c.gflops,
+    fractionOfConstantBPerCpu: gflopsPerCpu.median / c.gflopsPerCpu,
+    fractionOfFedB: gflops.median / f.gflops,
   };
 }
 
@@ -254,25 +378,47 @@ const tps = (tokens: number, s: Summary): string => `${fmt(tokens / s.median)} (
 export function evalTables(r: EvalBenchResult): Record<string, string> {
   const lines: string[] = [];
   if (r.scoring) {
-    lines.push(`Teacher-forced scoring of stories260K-hf, ${r.ortThreads} intra-op threads; tokens/s as median (range) over ${r.scoring[0]?.endToEnd.n ?? 0} samples after a warm-up. Forward-only: the prepared batches through one open session. End to end: \`evaluate\` from opening the checkpoint (tokenizer, tokenizing, graph, session start, scoring).`, "");
-    lines.push("| text | predicted tokens | forward-only, blocked attention (default) | forward-only, full attention | **end to end** (tokenize → NLL) | end-to-end seconds |");
+    lines.push(
+      `Teacher-forced scoring of stories260K-hf, ${r.ortThreads} intra-op threads; tokens/s as median (range) over ${r.scoring[0]?.endToEnd.n ?? 0} samples after a warm-up. Forward-only: the prepared batches through one open session. End to end: \`evaluate\` from opening the checkpoint (tokenizer, tokenizing, graph, session start, scoring).`,
+      "",
+    );
+    lines.push(
+      "| text | predicted tokens | forward-only, blocked attention (default) | forward-only, full attention | **end to end** (tokenize → NLL) | end-to-end seconds |",
+    );
     lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
-    for (const x of r.scoring) lines.push(`| ${x.text} | ${fmt(x.tokens)} | ${tps(x.tokens, x.forwardBlocked)} | ${tps(x.tokens, x.forwardFull)} | **${tps(x.tokens, x.endToEnd)}** | ${fmtSummary(x.endToEnd, 3)} |`);
+    for (const x of r.scoring)
+      lines.push(
+        `| ${x.text} | ${fmt(x.tokens)} | ${tps(x.tokens, x.forwardBlocked)} | ${tps(x.tokens, x.forwardFull)} | **${tps(x.tokens, x.endToEnd)}** | ${fmtSummary(x.endToEnd, 3)} |`,
+      );
   } else {
     lines.push(`Scoring: ${r.skipped ?? "skipped"}.`);
   }
   lines.push("");
-  if (r.llama2c.measured) lines.push(`Generation is other work (one token at a time, no teacher forcing): llama2.c run.c, measured in this run (${r.llama2c.command}): ${fmtSummary(r.llama2c.tokensPerSecond, 0, " tokens/s")}. Not a baseline of scoring; nothing above is divided by it.`);
-  else lines.push(`Generation is other work (one token at a time, no teacher forcing): ${fmt(r.llama2c.tokensPerSecond)} tokens/s for llama2.c run.c is **external, from ${r.llama2c.source}**; not a baseline of scoring, nothing above is divided by it. Set \`HEADSHARE_LLAMA2C_DIR\` to a llama2.c checkout to compile and run it in the bench.`);
+  if (r.llama2c.measured)
+    lines.push(
+      `Generation is other work (one token at a time, no teacher forcing): llama2.c run.c, measured in this run (${r.llama2c.command}): ${fmtSummary(r.llama2c.tokensPerSecond, 0, " tokens/s")}. Not a baseline of scoring; nothing above is divided by it.`,
+    );
+  else
+    lines.push(
+      `Generation is other work (one token at a time, no teacher forcing): ${fmt(r.llama2c.tokensPerSecond)} tokens/s for llama2.c run.c is **external, from ${r.llama2c.source}**; not a baseline of scoring, nothing above is divided by it. Set \`HEADSHARE_LLAMA2C_DIR\` to a llama2.c checkout to compile and run it in the bench.`,
+    );
   const w = r.wideStack;
-  lines.push("", `Forward pass of ${w.layers} synthetic Llama layer${w.layers === 1 ? "" : "s"} of width ${w.hidden} (${w.heads} heads, SwiGLU ${w.intermediate}, vocabulary ${w.vocab}), ${w.tokens} tokens, ${fmt(w.weightGiB, 2)} GiB of float32 weights fed as graph inputs (protobuf's limit is 2 GiB), ${fmt(w.gflop, 1)} GFLOP of useful work, against ORT MatMul ${w.matmulShape} measured before and after the stack (the better median):`, "");
+  lines.push(
+    "",
+    `Forward pass of ${w.layers} synthetic Llama layer${w.layers === 1 ? "" : "s"} of width ${w.hidden} (${w.heads} heads, SwiGLU ${w.intermediate}, vocabulary ${w.vocab}), ${w.tokens} tokens, ${fmt(w.weightGiB, 2)} GiB of float32 weights fed as graph inputs (protobuf's limit is 2 GiB), ${fmt(w.gflop, 1)} GFLOP of useful work, against ORT MatMul ${w.matmulShape} measured before and after the stack (the better median):`,
+    "",
+  );
   lines.push("| measured | GFLOP/s, median (range) | stack ÷ it |", "| --- | ---: | ---: |");
   lines.push(`| the layer stack (${fmtSummary(w.seconds, 3, " s")}) | **${fmt(w.gflops.median, 1)}** (${fmt(w.gflops.min, 1)}–${fmt(w.gflops.max, 1)}) | |`);
-  lines.push(`| MatMul, B a constant initializer (ORT may pre-pack it: the best rate for this shape) | ${fmt(w.matmulConstantB.gflops, 1)} | **${fmt(100 * w.fractionOfConstantB, 1)} %** (per CPU-second ${fmt(100 * w.fractionOfConstantBPerCpu, 1)} %) |`);
+  lines.push(
+    `| MatMul, B a constant initializer (ORT may pre-pack it: the best rate for this shape) | ${fmt(w.matmulConstantB.gflops, 1)} | **${fmt(100 * w.fractionOfConstantB, 1)} %** (per CPU-second ${fmt(100 * w.fractionOfConstantBPerCpu, 1)} %) |`,
+  );
   lines.push(`| MatMul, B fed at run time (as the stack's weights are) | ${fmt(w.matmulFedB.gflops, 1)} | ${fmt(100 * w.fractionOfFedB, 1)} % |`);
   return {
     "": lines.join("\n"),
-    examples: r.examples.length ? r.examples.map((e) => "```\n" + `${e.command}\n${e.stdout}` + "\n```").join("\n\n") : "_The examples need ../shared (stories260K-hf and the TinyStories excerpt)._",
+    examples: r.examples.length
+      ? r.examples.map((e) => "```\n" + `${e.command}\n${e.stdout}` + "\n```").join("\n\n")
+      : "_The examples need ../shared (stories260K-hf and the TinyStories excerpt)._",
   };
 }
 
@@ -282,7 +428,8 @@ export const evalBench: Bench = {
   async run(opts: BenchOptions): Promise<EvalBenchResult> {
     const samples = opts.quick ? 3 : 7;
     const shared = sharedRoot("models/stories260K-hf");
-    let scoring: ScoringRow[] | null = null, skipped: string | undefined;
+    let scoring: ScoringRow[] | null = null,
+      skipped: string | undefined;
     if (shared) scoring = await storiesThroughput(shared, samples);
     else skipped = "skipped: ../shared/models/stories260K-hf is not present (set HEADSHARE_SHARED_DIR)";
     log("running the CLI examples");

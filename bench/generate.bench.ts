@@ -21,7 +21,9 @@ import { loadTokenizer } from "../src/core/eval/tokenizer";
 import { exportOnnx } from "../src/core/export/exportOnnx";
 import { Generator } from "../src/core/generate/generator";
 
-const log = (s: string): void => { process.stderr.write(`[generate bench] ${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`[generate bench] ${s}\n`);
+};
 const fmt = (x: number, d = 0): string => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
@@ -31,11 +33,22 @@ function sharedDir(): string | undefined {
   return c.find((p) => fs.existsSync(path.join(p, "models/stories260K-hf")));
 }
 
-interface Stats { median: number; min: number; max: number; n: number }
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 const stats = (xs: readonly number[]): Stats => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
 
 /** tokens/s of both runtimes on one exported folder. */
-async function speed(model: string, exportDir: string, promptText: string, newTokens: number, reps: number): Promise<{ headshare: Stats; transformersJs: Stats }> {
+async function speed(
+  model: string,
+  exportDir: string,
+  promptText: string,
+  newTokens: number,
+  reps: number,
+): Promise<{ headshare: Stats; transformersJs: Stats }> {
   const ck = await openCheckpoint(model);
   const tok = await loadTokenizer(ck.dir);
   const bos = tok.bosTokenId ?? ck.spec.bosTokenId;
@@ -44,8 +57,17 @@ async function speed(model: string, exportDir: string, promptText: string, newTo
   const tjs = await import("@huggingface/transformers");
   tjs.env.allowRemoteModels = false;
   tjs.env.allowLocalModels = true;
-  const lm = await tjs.AutoModelForCausalLM.from_pretrained(exportDir, { local_files_only: true, dtype: "fp32", device: "cpu", session_options: { logSeverityLevel: 3 } });
-  const input_ids = new tjs.Tensor("int64", BigInt64Array.from(prompt, (x) => BigInt(x)), [1, prompt.length]);
+  const lm = await tjs.AutoModelForCausalLM.from_pretrained(exportDir, {
+    local_files_only: true,
+    dtype: "fp32",
+    device: "cpu",
+    session_options: { logSeverityLevel: 3 },
+  });
+  const input_ids = new tjs.Tensor(
+    "int64",
+    BigInt64Array.from(prompt, (x) => BigInt(x)),
+    [1, prompt.length],
+  );
   const attention_mask = new tjs.Tensor("int64", new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
   const ours = async (): Promise<number> => {
     const t = performance.now();
@@ -55,13 +77,18 @@ async function speed(model: string, exportDir: string, promptText: string, newTo
   const theirs = async (): Promise<number> => {
     const t = performance.now();
     // min_new_tokens keeps EOS away, so both write exactly newTokens tokens
-    const r = await lm.generate({ input_ids, attention_mask, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false }) as { dims: number[] };
+    const r = (await lm.generate({ input_ids, attention_mask, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false })) as { dims: number[] };
     return (r.dims[1]! - prompt.length) / ((performance.now() - t) / 1000);
   };
   try {
-    await ours(); await theirs(); // warm-up
-    const a: number[] = [], b: number[] = [];
-    for (let i = 0; i < reps; i++) { a.push(await ours()); b.push(await theirs()); }
+    await ours();
+    await theirs(); // warm-up
+    const a: number[] = [],
+      b: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      a.push(await ours());
+      b.push(await theirs());
+    }
     return { headshare: stats(a), transformersJs: stats(b) };
   } finally {
     await lm.dispose();
@@ -70,16 +97,34 @@ async function speed(model: string, exportDir: string, promptText: string, newTo
   }
 }
 
-interface Probe { rssBytes: number; peakRssBytes: number; loadSeconds: number }
+interface Probe {
+  rssBytes: number;
+  peakRssBytes: number;
+  loadSeconds: number;
+}
 function probe(dir: string, o: SyntheticOptions): Probe {
   const script = path.resolve(process.cwd(), "scripts/onnx-rss-probe.mjs");
-  return JSON.parse(execFileSync(process.execPath, [script, path.join(dir, "onnx", "model.onnx"), String(o.layers), String(o.kvHeads ?? o.heads), String(o.headDim)], { encoding: "utf8", maxBuffer: 1 << 20 })) as Probe;
+  return JSON.parse(
+    execFileSync(process.execPath, [script, path.join(dir, "onnx", "model.onnx"), String(o.layers), String(o.kvHeads ?? o.heads), String(o.headDim)], {
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    }),
+  ) as Probe;
 }
 
 async function memory(opts: BenchOptions): Promise<BenchResult> {
   const o: SyntheticOptions = {
-    family: "llama", layers: opts.quick ? 2 : 8, heads: 32, kvHeads: 32, headDim: 128, intermediate: 11008, vocab: 32000,
-    maxPositions: 4096, seed: 2402, dtype: "BF16", tied: false,
+    family: "llama",
+    layers: opts.quick ? 2 : 8,
+    heads: 32,
+    kvHeads: 32,
+    headDim: 128,
+    intermediate: 11008,
+    vocab: 32000,
+    maxPositions: 4096,
+    seed: 2402,
+    dtype: "BF16",
+    tied: false,
   };
   const root = path.join(opts.cacheDir, `generate-llama2-7b-shape-${o.layers}l`);
   fs.mkdirSync(root, { recursive: true });
@@ -95,19 +140,23 @@ async function memory(opts: BenchOptions): Promise<BenchResult> {
     const dense = await exportOnnx(model, { outDir: path.join(out, "dense") });
     const shared = await exportOnnx(model, { outDir: path.join(out, "shared"), ratio: 0.3 });
     const saved = (dense.parameters - shared.parameters) * 4;
-    const d: Probe[] = [], s: Probe[] = [];
+    const d: Probe[] = [],
+      s: Probe[] = [];
     for (let i = 0; i < (opts.quick ? 1 : 3); i++) {
       d.push(probe(dense.outDir, o));
       s.push(probe(shared.outDir, o));
       log(`probe ${i + 1}: dense ${gib(d[i]!.rssBytes)}, shared ${gib(s[i]!.rssBytes)} (load average ${os.loadavg()[0]!.toFixed(1)})`);
     }
-    const dr = median(d.map((p) => p.rssBytes)), sr = median(s.map((p) => p.rssBytes));
+    const dr = median(d.map((p) => p.rssBytes)),
+      sr = median(s.map((p) => p.rssBytes));
     console.log(`\nResident memory after loading and one run (stock InferenceSession, default options), Llama-2-7B shape, ${o.layers} layers, fp32:\n`);
     console.log("| export | parameters | file bytes | resident (median) | peak resident |");
     console.log("| --- | ---: | ---: | ---: | ---: |");
     console.log(`| dense | ${fmt(dense.parameters)} | ${gib(dense.bytes)} | ${gib(dr)} | ${gib(median(d.map((p) => p.peakRssBytes)))} |`);
-    console.log(`| shared 0.3 (${shared.plan?.selected} units) | ${fmt(shared.parameters)} | ${gib(shared.bytes)} | ${gib(sr)} | ${gib(median(s.map((p) => p.peakRssBytes)))} |`);
-    console.log(`\nThe plan saves ${gib(saved)}; resident difference ${gib(dr - sr)} = ${(100 * (dr - sr) / saved).toFixed(0)}% of it (target ≥ 80%).`);
+    console.log(
+      `| shared 0.3 (${shared.plan?.selected} units) | ${fmt(shared.parameters)} | ${gib(shared.bytes)} | ${gib(sr)} | ${gib(median(s.map((p) => p.peakRssBytes)))} |`,
+    );
+    console.log(`\nThe plan saves ${gib(saved)}; resident difference ${gib(dr - sr)} = ${((100 * (dr - sr)) / saved).toFixed(0)}% of it (target ≥ 80%).`);
     return { layers: o.layers, savedBytes: saved, denseRssBytes: dr, sharedRssBytes: sr, rssSavedFraction: (dr - sr) / saved };
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
@@ -119,12 +168,16 @@ export const generateBench: Bench = {
   async run(opts: BenchOptions): Promise<BenchResult> {
     const result: BenchResult = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg()[0] } };
     const shared = sharedDir();
-    const reps = opts.quick ? 3 : 5, newTokens = opts.quick ? 64 : 256;
+    const reps = opts.quick ? 3 : 5,
+      newTokens = opts.quick ? 64 : 256;
     const models: [string, string][] = [["demo model", path.resolve(process.cwd(), "assets/demo-model")]];
     if (shared) models.unshift(["stories260K-hf", path.join(shared, "models/stories260K-hf")]);
     else log("../shared is absent: stories260K-hf is skipped");
-    const promptText = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine. One day, she saw a big, red ball in the park and";
-    console.log(`Greedy generation, prompt 32 tokens, ${newTokens} new tokens, the same exported folder (fp32) for both; ${reps} runs each after a warm-up, alternating.\n`);
+    const promptText =
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine. One day, she saw a big, red ball in the park and";
+    console.log(
+      `Greedy generation, prompt 32 tokens, ${newTokens} new tokens, the same exported folder (fp32) for both; ${reps} runs each after a warm-up, alternating.\n`,
+    );
     console.log("| model | headshare generate tokens/s (median [min–max]) | transformers.js tokens/s | ratio |");
     console.log("| --- | ---: | ---: | ---: |");
     const speeds: Record<string, unknown> = {};
@@ -136,7 +189,9 @@ export const generateBench: Bench = {
         const row = (s: Stats): string => `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
         console.log(`| ${name} | ${row(r.headshare)} | ${row(r.transformersJs)} | ${(r.headshare.median / r.transformersJs.median).toFixed(2)} |`);
         speeds[name] = r;
-      } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
     console.log(`\n(1-minute load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores; target: headshare ≥ transformers.js)`);
     result.tokensPerSecond = speeds;

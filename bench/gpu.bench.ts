@@ -31,10 +31,17 @@ import { adapterLabel, sessionsText, type GpuAdapter } from "../src/core/runtime
 import { ensureModel, type Shape } from "./match.bench";
 import { fill, shapesOf, wideSpec } from "./eval.bench";
 
-const log = (s: string): void => { process.stderr.write(`[gpu bench] ${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`[gpu bench] ${s}\n`);
+};
 const fmt = (x: number, d = 2): string => x.toFixed(d);
 
-interface Stats { median: number; min: number; max: number; n: number }
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 function stats(xs: number[]): Stats {
   const s = [...xs].sort((a, b) => a - b);
   return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]!, n: s.length };
@@ -44,11 +51,22 @@ function stats(xs: number[]): Stats {
 async function timeIt(reps: number, f: () => Promise<void>): Promise<Stats> {
   await f();
   const xs: number[] = [];
-  for (let i = 0; i < reps; i++) { const t = performance.now(); await f(); xs.push((performance.now() - t) / 1000); }
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await f();
+    xs.push((performance.now() - t) / 1000);
+  }
   return stats(xs);
 }
 
-interface EvalShape { readonly layers: number; readonly tokens: number; readonly hidden: number; readonly heads: number; readonly inter: number; readonly vocab: number }
+interface EvalShape {
+  readonly layers: number;
+  readonly tokens: number;
+  readonly hidden: number;
+  readonly heads: number;
+  readonly inter: number;
+  readonly vocab: number;
+}
 
 const MATCH_SMOKE: Shape = { layers: 4, hidden: 256, heads: 4 };
 const EVAL_SMOKE: EvalShape = { layers: 1, tokens: 32, hidden: 256, heads: 4, inter: 512, vocab: 512 };
@@ -58,11 +76,13 @@ async function matchSeconds(dir: string, provider: ProviderName, reps: number): 
   const clog = new ComputeLog();
   try {
     let scores: number[] = [];
-    const t = await withComputeLog(clog, () => timeIt(reps, async () => {
-      const table = await computeMatchTable(ckpt, { strategy: "qk", granularity: "group", keepLowerCosines: false, providers: [provider] });
-      if (table.source?.provider !== provider) throw new Error(`the match ran on ${table.source?.provider}, not ${provider}`);
-      scores = table.entries.map((e) => e.score);
-    }));
+    const t = await withComputeLog(clog, () =>
+      timeIt(reps, async () => {
+        const table = await computeMatchTable(ckpt, { strategy: "qk", granularity: "group", keepLowerCosines: false, providers: [provider] });
+        if (table.source?.provider !== provider) throw new Error(`the match ran on ${table.source?.provider}, not ${provider}`);
+        scores = table.entries.map((e) => e.score);
+      }),
+    );
     return { t, scores, placement: sessionsText(clog.report()?.sessions.slice(0, 1) ?? []) };
   } finally {
     await ckpt.close();
@@ -74,14 +94,24 @@ async function evalSeconds(s: EvalShape, provider: ProviderName, reps: number): 
   const spec = wideSpec(s.layers, s.hidden, s.heads, s.inter, s.vocab);
   const shapes = shapesOf(spec);
   const shapeOf = (n: string): readonly number[] => shapes.get(n)!;
-  const fg = buildLlamaGraph(spec, { has: (n) => shapes.has(n) }, { stored: shapeOf, dense: shapeOf }, scoringForward(s.tokens, undefined, { logits: false, nll: true }), "(synthetic 7B-shaped stack)");
+  const fg = buildLlamaGraph(
+    spec,
+    { has: (n) => shapes.has(n) },
+    { stored: shapeOf, dense: shapeOf },
+    scoringForward(s.tokens, undefined, { logits: false, nll: true }),
+    "(synthetic 7B-shaped stack)",
+  );
   const feeds: Record<string, OrtTensor> = {};
   fg.weights.forEach((w, i) => {
     const n = w.shape.reduce((x, y) => x * y, 1);
     feeds[w.input] = new Tensor("float32", w.shape.length === 1 ? new Float32Array(n).fill(1) : fill(n, Math.sqrt(3 / w.shape[1]!), 100 + i), w.shape);
   });
-  const ids = new BigInt64Array(s.tokens), targets = new BigInt64Array(s.tokens);
-  for (let i = 0; i < s.tokens; i++) { ids[i] = BigInt((i * 7919) % s.vocab); targets[i] = BigInt(((i + 1) * 7919) % s.vocab); }
+  const ids = new BigInt64Array(s.tokens),
+    targets = new BigInt64Array(s.tokens);
+  for (let i = 0; i < s.tokens; i++) {
+    ids[i] = BigInt((i * 7919) % s.vocab);
+    targets[i] = BigInt(((i + 1) * 7919) % s.vocab);
+  }
   feeds.input_ids = new Tensor("int64", ids, [1, s.tokens]);
   feeds.targets = new Tensor("int64", targets, [1, s.tokens]);
   const clog = new ComputeLog();
@@ -116,7 +146,9 @@ export const gpuBench: Bench = {
     }
     const adapter: GpuAdapter = probe.adapter;
     const smoke = adapter.software;
-    console.log(`WebGPU adapter: ${adapterLabel(adapter)}${smoke ? " — a software renderer: smoke shapes only (checks the bench, measures nothing about GPUs)" : ""}`);
+    console.log(
+      `WebGPU adapter: ${adapterLabel(adapter)}${smoke ? " — a software renderer: smoke shapes only (checks the bench, measures nothing about GPUs)" : ""}`,
+    );
     const reps = smoke || opts.quick ? 2 : 3;
     const matchShape: Shape = smoke ? MATCH_SMOKE : opts.quick ? { layers: 32, hidden: 2048, heads: 32 } : { layers: 32, hidden: 4096, heads: 32 };
     const layers = Number(process.env.HEADSHARE_BENCH_GPU_LAYERS ?? (opts.quick ? 2 : 32));
@@ -135,14 +167,20 @@ export const gpuBench: Bench = {
     console.log("| --- | --- | ---: | ---: | ---: |");
     console.log(row(`match table, ${matchShape.layers}×${matchShape.heads} heads, width ${matchShape.hidden}, BF16`, `webgpu (${adapter.device})`, mg.t));
     console.log(row("", "cpu", mc.t));
-    console.log(row(`eval forward, ${evalShape.layers} Llama layers, width ${evalShape.hidden}, ${evalShape.tokens} tokens`, `webgpu (${adapter.device})`, eg.t));
+    console.log(
+      row(`eval forward, ${evalShape.layers} Llama layers, width ${evalShape.hidden}, ${evalShape.tokens} tokens`, `webgpu (${adapter.device})`, eg.t),
+    );
     console.log(row("", "cpu", ec.t));
-    console.log(`\nmatch: webgpu/cpu speed-up ${fmt(mc.t.median / mg.t.median)}× (goal on an H100-class GPU: ≤ 1 s for the 7B shape); max |score difference| ${scoreDiff.toExponential(2)}`);
+    console.log(
+      `\nmatch: webgpu/cpu speed-up ${fmt(mc.t.median / mg.t.median)}× (goal on an H100-class GPU: ≤ 1 s for the 7B shape); max |score difference| ${scoreDiff.toExponential(2)}`,
+    );
     console.log(`eval: webgpu/cpu speed-up ${fmt(ec.t.median / eg.t.median)}× (goal ≥ 10×); mean NLL webgpu ${fmt(eg.nll, 6)} cpu ${fmt(ec.nll, 6)}`);
     console.log(`placement: ${mg.placement}; ${eg.placement}`);
-    console.log("Weights are graph inputs: each eval run uploads them to the GPU (docs/gpu.md, \"What is slow\").");
+    console.log('Weights are graph inputs: each eval run uploads them to the GPU (docs/gpu.md, "What is slow").');
     return {
-      adapter, load, smoke,
+      adapter,
+      load,
+      smoke,
       match: { shape: matchShape, webgpuSeconds: mg.t, cpuSeconds: mc.t, maxScoreDifference: scoreDiff },
       eval: { shape: evalShape, webgpuSeconds: eg.t, cpuSeconds: ec.t, nll: { webgpu: eg.nll, cpu: ec.nll } },
       placement: { match: mg.placement, eval: eg.placement },

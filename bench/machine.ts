@@ -26,10 +26,29 @@ export interface Machine {
 
 /** CPU flags worth recording, in the order they are printed (x86 flags, then Arm features). */
 const VECTOR_FLAGS = [
-  "sse4_2", "avx", "f16c", "fma", "avx2", "avx_vnni",
-  "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
-  "amx_tile", "amx_bf16", "amx_int8",
-  "asimd", "asimdhp", "asimddp", "sve", "sve2", "bf16", "i8mm",
+  "sse4_2",
+  "avx",
+  "f16c",
+  "fma",
+  "avx2",
+  "avx_vnni",
+  "avx512f",
+  "avx512dq",
+  "avx512bw",
+  "avx512vl",
+  "avx512_vnni",
+  "avx512_bf16",
+  "avx512_fp16",
+  "amx_tile",
+  "amx_bf16",
+  "amx_int8",
+  "asimd",
+  "asimdhp",
+  "asimddp",
+  "sve",
+  "sve2",
+  "bf16",
+  "i8mm",
 ];
 
 /** Parses /proc/cpuinfo text: model, physical cores and the vector flags. */
@@ -63,7 +82,11 @@ function onnxruntimeVersion(): string {
 
 export function describeMachine(): Machine {
   let info: ReturnType<typeof parseCpuinfo> = { flags: [] };
-  try { info = parseCpuinfo(fs.readFileSync("/proc/cpuinfo", "utf8")); } catch { /* not Linux */ }
+  try {
+    info = parseCpuinfo(fs.readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    /* not Linux */
+  }
   const cpus = os.cpus();
   return {
     cpuModel: info.model ?? cpus[0]?.model ?? "unknown",

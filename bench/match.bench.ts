@@ -25,12 +25,18 @@ import { computeMatchTable, type MatchStats } from "../src/core/share/match";
 import { createSession, Tensor } from "../src/core/runtime/ort";
 import { gemmTransBModel } from "../src/core/runtime/gemmModel";
 
-export interface Shape { readonly layers: number; readonly hidden: number; readonly heads: number }
+export interface Shape {
+  readonly layers: number;
+  readonly hidden: number;
+  readonly heads: number;
+}
 const FULL: Shape = { layers: 32, hidden: 4096, heads: 32 };
 const QUICK: Shape = { layers: 32, hidden: 2048, heads: 32 }; // same unit count as 7B, a quarter of the floats
 const VERSION = 1;
 
-const log = (s: string): void => { process.stderr.write(`[match bench] ${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`[match bench] ${s}\n`);
+};
 
 /** Writes (once) the attention-only BF16 checkpoint: seeded normal(0, 0.02) values, sign-scrambled per tensor. */
 export async function ensureModel(cacheDir: string, s: Shape): Promise<string> {
@@ -51,7 +57,9 @@ export async function ensureModel(cacheDir: string, s: Shape): Promise<string> {
     const out = new Uint32Array(base32.length);
     let x = (seed = (seed + 0x6d2b79f5) >>> 0) || 1;
     for (let i = 0; i < out.length; i++) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
       out[i] = base32[i]! ^ (x & 0x80008000);
     }
     return new Uint8Array(out.buffer);
@@ -63,11 +71,27 @@ export async function ensureModel(cacheDir: string, s: Shape): Promise<string> {
     }
   }
   await writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });
-  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({
-    architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: d, num_attention_heads: s.heads,
-    num_key_value_heads: s.heads, num_hidden_layers: s.layers, intermediate_size: 4 * d, vocab_size: 32,
-    max_position_embeddings: 4096, rms_norm_eps: 1e-5, torch_dtype: "bfloat16", tie_word_embeddings: true,
-  }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, "config.json"),
+    JSON.stringify(
+      {
+        architectures: ["LlamaForCausalLM"],
+        model_type: "llama",
+        hidden_size: d,
+        num_attention_heads: s.heads,
+        num_key_value_heads: s.heads,
+        num_hidden_layers: s.layers,
+        intermediate_size: 4 * d,
+        vocab_size: 32,
+        max_position_embeddings: 4096,
+        rms_norm_eps: 1e-5,
+        torch_dtype: "bfloat16",
+        tie_word_embeddings: true,
+      },
+      null,
+      2,
+    ),
+  );
   fs.writeFileSync(marker, "ok\n");
   log(`generated ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return dir;
@@ -104,7 +128,8 @@ let flopPerCpuSecond = 0;
 /** ORT Gemm FLOP rate (A·Bᵀ, 1024×1024 output, k = 16384), FLOP/s, best of 3. */
 async function gemmRate(): Promise<number> {
   const { session } = await createSession(gemmTransBModel(), { providers: ["cpu"] });
-  const m = 1024, k = 16384;
+  const m = 1024,
+    k = 16384;
   const a = new Float32Array(m * k).map((_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5);
   const feeds = { A: new Tensor("float32", a, [m, k]), B: new Tensor("float32", a, [m, k]) };
   await session.run(feeds);
@@ -122,7 +147,12 @@ async function gemmRate(): Promise<number> {
 
 /** Target layer, source layer: four layer distances (1, 8, 16, L−1) of the per-pair sample. */
 function pairLayers(L: number): [number, number][] {
-  return [[1, 0], [9, 1], [17, 1], [L - 1, 0]].filter(([t]) => t! < L) as [number, number][];
+  return [
+    [1, 0],
+    [9, 1],
+    [17, 1],
+    [L - 1, 0],
+  ].filter(([t]) => t! < L) as [number, number][];
 }
 
 /**
@@ -131,34 +161,57 @@ function pairLayers(L: number): [number, number][] {
  * pair after `warmup` untimed pairs, `perDistance` pairs (seeded random heads) at each layer
  * distance of pairLayers: seconds per pair, overall and per distance.
  */
-async function perPairSeconds(dir: string, s: Shape, perDistance: number, warmup: number): Promise<{ all: Summary; cpu: Summary; byDistance: { distance: number; seconds: Summary }[] }> {
+async function perPairSeconds(
+  dir: string,
+  s: Shape,
+  perDistance: number,
+  warmup: number,
+): Promise<{ all: Summary; cpu: Summary; byDistance: { distance: number; seconds: Summary }[] }> {
   const ckpt = await openCheckpoint(dir);
   try {
-    const dh = s.hidden / s.heads, d = s.hidden;
+    const dh = s.hidden / s.heads,
+      d = s.hidden;
     const layers = pairLayers(s.layers);
     const loaded = new Map<number, { q: Float32Array; k: Float32Array }>(); // [d, d] f32 row-major each
     for (const l of new Set(layers.flat())) {
-      loaded.set(l, { q: await ckpt.source.readF32(`model.layers.${l}.self_attn.q_proj.weight`), k: await ckpt.source.readF32(`model.layers.${l}.self_attn.k_proj.weight`) });
+      loaded.set(l, {
+        q: await ckpt.source.readF32(`model.layers.${l}.self_attn.q_proj.weight`),
+        k: await ckpt.source.readF32(`model.layers.${l}.self_attn.k_proj.weight`),
+      });
     }
     const rand = mulberry32(77);
     let sink = 0;
     const pair = (t: number, src: number, i: number, j: number): void => {
-      const a = loaded.get(t)!, b = loaded.get(src)!;
-      const x = new Float32Array(2 * dh * d), y = new Float32Array(2 * dh * d); // [2·dh·d] q‖k of one head
-      x.set(a.q.subarray(i * dh * d, (i + 1) * dh * d), 0); x.set(a.k.subarray(i * dh * d, (i + 1) * dh * d), dh * d);
-      y.set(b.q.subarray(j * dh * d, (j + 1) * dh * d), 0); y.set(b.k.subarray(j * dh * d, (j + 1) * dh * d), dh * d);
-      let xy = 0, xx = 0, yy = 0;
-      for (let t2 = 0; t2 < x.length; t2++) { xy += x[t2]! * y[t2]!; xx += x[t2]! * x[t2]!; yy += y[t2]! * y[t2]!; }
+      const a = loaded.get(t)!,
+        b = loaded.get(src)!;
+      const x = new Float32Array(2 * dh * d),
+        y = new Float32Array(2 * dh * d); // [2·dh·d] q‖k of one head
+      x.set(a.q.subarray(i * dh * d, (i + 1) * dh * d), 0);
+      x.set(a.k.subarray(i * dh * d, (i + 1) * dh * d), dh * d);
+      y.set(b.q.subarray(j * dh * d, (j + 1) * dh * d), 0);
+      y.set(b.k.subarray(j * dh * d, (j + 1) * dh * d), dh * d);
+      let xy = 0,
+        xx = 0,
+        yy = 0;
+      for (let t2 = 0; t2 < x.length; t2++) {
+        xy += x[t2]! * y[t2]!;
+        xx += x[t2]! * x[t2]!;
+        yy += y[t2]! * y[t2]!;
+      }
       sink += xy / Math.sqrt(xx * yy);
     };
     const head = (): number => Math.floor(rand() * s.heads);
     for (let w = 0; w < warmup; w++) pair(layers[w % layers.length]![0], layers[w % layers.length]![1], head(), head());
-    const all: number[] = [], cpu: number[] = [], byDistance: { distance: number; seconds: Summary }[] = [];
+    const all: number[] = [],
+      cpu: number[] = [],
+      byDistance: { distance: number; seconds: Summary }[] = [];
     for (const [t, src] of layers) {
       const times: number[] = [];
       for (let p = 0; p < perDistance; p++) {
-        const i = head(), j = head();
-        const t0 = performance.now(), c0 = process.cpuUsage();
+        const i = head(),
+          j = head();
+        const t0 = performance.now(),
+          c0 = process.cpuUsage();
         pair(t, src, i, j);
         times.push((performance.now() - t0) / 1000);
         cpu.push(cpuSince(c0));
@@ -221,17 +274,21 @@ export const matchBench: Bench = {
     log("measuring ORT Gemm FLOP rate");
     const rateBefore = await gemmRate();
     const runs = 3;
-    const wall: number[] = [], cpu: number[] = [];
-    let bytesRead = 0, provider = "?", threadsUsed = 1;
+    const wall: number[] = [],
+      cpu: number[] = [];
+    let bytesRead = 0,
+      provider = "?",
+      threadsUsed = 1;
     let stats: MatchStats = { readWait: 0, decode: 0, gram: 0, blocks: 0 };
     // HEADSHARE_MATCH_THREADS=1 measures the one-thread kernel (default: "auto", two threads here)
-    const threads = process.env.HEADSHARE_MATCH_THREADS ? Number(process.env.HEADSHARE_MATCH_THREADS) : "auto" as const;
+    const threads = process.env.HEADSHARE_MATCH_THREADS ? Number(process.env.HEADSHARE_MATCH_THREADS) : ("auto" as const);
     for (let run = 0; run < runs; run++) {
       log(`computing the match table (${run + 1} of ${runs}; load average ${os.loadavg()[0]!.toFixed(2)})`);
       const ckpt = await openCheckpoint(dir);
       stats = { readWait: 0, decode: 0, gram: 0, blocks: 0 };
       try {
-        const t0 = performance.now(), c0 = process.cpuUsage();
+        const t0 = performance.now(),
+          c0 = process.cpuUsage();
         const table = await computeMatchTable(ckpt, { strategy: "qk", granularity: "group", keepLowerCosines: false, stats, threads });
         wall.push((performance.now() - t0) / 1000);
         cpu.push(cpuSince(c0));
@@ -245,32 +302,49 @@ export const matchBench: Bench = {
     const peakRss = process.resourceUsage().maxRSS * 1024;
     // The rate is measured before and after the match; the higher one (the lower floor) is used.
     const rate = Math.max(rateBefore, await gemmRate());
-    const U = s.heads, L = s.layers, D = 2 * s.hidden * s.hidden / s.heads;
+    const U = s.heads,
+      L = s.layers,
+      D = (2 * s.hidden * s.hidden) / s.heads;
     const pairs = (U * U * L * (L - 1)) / 2;
     const macs = pairs * D;
-    const floorIo = bytesRead / bw, floorFlop = (2 * macs) / rate;
+    const floorIo = bytesRead / bw,
+      floorFlop = (2 * macs) / rate;
     const floor = Math.max(floorIo, floorFlop);
     const floorCpu = (2 * macs) / flopPerCpuSecond;
     log("timing the per-pair baseline");
     const warmup = 8;
     const per = await perPairSeconds(dir, s, opts.quick ? 16 : 32, warmup);
-    const matchS = summarize(wall), cpuS = summarize(cpu);
+    const matchS = summarize(wall),
+      cpuS = summarize(cpu);
     const baseline = per.all.median * pairs;
     const r: MatchBenchResult = {
       shape: { layers: L, hidden: s.hidden, heads: U, units: L * U, floatsPerUnit: D, pairs, macs },
-      provider, matchThreads: threadsUsed,
+      provider,
+      matchThreads: threadsUsed,
       ortThreads: `${threadsUsed > 1 ? `${Math.max(1, Math.floor(os.cpus().length / threadsUsed))} per match thread` : "onnxruntime's default in the one match thread"}; the Gemm-rate reference: onnxruntime's default`,
-      threadFallback: stats.threadFallback ?? null, matchSeconds: matchS, matchCpuSeconds: cpuS,
+      threadFallback: stats.threadFallback ?? null,
+      matchSeconds: matchS,
+      matchCpuSeconds: cpuS,
       lastRun: { readWait: stats.readWait, decode: stats.decode, gram: stats.gram, blocks: stats.blocks },
-      bytesRead, readBandwidthBytesPerSecond: bw, gemmFlopPerSecond: rate, gemmFlopPerCpuSecond: flopPerCpuSecond,
+      bytesRead,
+      readBandwidthBytesPerSecond: bw,
+      gemmFlopPerSecond: rate,
+      gemmFlopPerCpuSecond: flopPerCpuSecond,
       floorSeconds: { io: floorIo, flop: floorFlop, floor, cpu: floorCpu },
-      ratioToFloor: mapSummary(matchS, (x) => x / floor), cpuRatioToFloor: mapSummary(cpuS, (x) => x / floorCpu),
+      ratioToFloor: mapSummary(matchS, (x) => x / floor),
+      cpuRatioToFloor: mapSummary(cpuS, (x) => x / floorCpu),
       peakRssBytes: peakRss,
-      perPairSeconds: per.all, perPairByDistance: per.byDistance, perPairWarmup: warmup, perPairBaselineSeconds: baseline,
-      perPairCpuSeconds: per.cpu, cpuSpeedup: (per.cpu.median * pairs) / cpuS.median,
+      perPairSeconds: per.all,
+      perPairByDistance: per.byDistance,
+      perPairWarmup: warmup,
+      perPairBaselineSeconds: baseline,
+      perPairCpuSeconds: per.cpu,
+      cpuSpeedup: (per.cpu.median * pairs) / cpuS.median,
       speedup: { median: baseline / matchS.median, min: (per.all.min * pairs) / matchS.max, max: (per.all.max * pairs) / matchS.min },
     };
-    console.log(`shape: ${L} layers × ${U} heads, width ${s.hidden}, BF16, strategy qk (${L * U} units of ${D} floats, ${pairs} pairs, ${fmt(macs / 1e12, 3)}·10^12 MACs)`);
+    console.log(
+      `shape: ${L} layers × ${U} heads, width ${s.hidden}, BF16, strategy qk (${L * U} units of ${D} floats, ${pairs} pairs, ${fmt(macs / 1e12, 3)}·10^12 MACs)`,
+    );
     console.log(matchTable(r));
     return r;
   },
@@ -279,7 +353,8 @@ export const matchBench: Bench = {
   },
 };
 
-const ms = (s: Summary): string => `${fmt(s.median * 1000)} ms (${fmt(s.min * 1000)}–${fmt(s.max * 1000)}; p10–p90 ${fmt(s.p10 * 1000)}–${fmt(s.p90 * 1000)}; n = ${s.n})`;
+const ms = (s: Summary): string =>
+  `${fmt(s.median * 1000)} ms (${fmt(s.min * 1000)}–${fmt(s.max * 1000)}; p10–p90 ${fmt(s.p10 * 1000)}–${fmt(s.p90 * 1000)}; n = ${s.n})`;
 
 /** The match bench's table, printed by the run and rendered into README.md. */
 export function matchTable(r: MatchBenchResult): string {
@@ -300,7 +375,11 @@ export function matchTable(r: MatchBenchResult): string {
     ...r.perPairByDistance.map((d) => `| … at layer distance ${d.distance} | ${ms(d.seconds)} |`),
     `| per-pair median × ${sh.pairs.toLocaleString("en-US")} pairs | ${fmt(r.perPairBaselineSeconds, 0)} s |`,
     `| speed-up of the match table over per-pair | **${fmt(r.speedup.median, 0)}×** (range ${fmt(r.speedup.min, 0)}–${fmt(r.speedup.max, 0)}×) |`,
-    ...(r.perPairCpuSeconds && r.cpuSpeedup !== undefined ? [`| the same in CPU time (per-pair CPU ${ms(r.perPairCpuSeconds)} × pairs ÷ the match's CPU seconds; robust to other load) | ${fmt(r.cpuSpeedup, 0)}× |`] : []),
+    ...(r.perPairCpuSeconds && r.cpuSpeedup !== undefined
+      ? [
+          `| the same in CPU time (per-pair CPU ${ms(r.perPairCpuSeconds)} × pairs ÷ the match's CPU seconds; robust to other load) | ${fmt(r.cpuSpeedup, 0)}× |`,
+        ]
+      : []),
   ];
   return rows.join("\n");
 }

@@ -11,15 +11,28 @@ import type { Bench, BenchOptions } from "./run";
 import { sharedRoot } from "../test/helpers/shared";
 import { postShare, POSTSHARE_DEFAULTS, type PostShareOptions } from "../src/core/train/postshare";
 
-const log = (s: string): void => { process.stderr.write(`[postshare bench] ${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`[postshare bench] ${s}\n`);
+};
 const THREADS = 1;
 
-
 type Row = {
-  ratio: number; variant: string; regularize: string[]; steps: number; sampleSequences: number;
-  heldoutTokens: number; heldoutDocuments: number; trainDocuments: number;
-  original: { nll: number; ppl: number }; directShare: { nll: number; ppl: number }; postTrained: { nll: number; ppl: number }; postShare: { nll: number; ppl: number };
-  pairDistance: { before: number; after: number }; finalShareKl: number; seconds: number; trainTokensPerSecond: number;
+  ratio: number;
+  variant: string;
+  regularize: string[];
+  steps: number;
+  sampleSequences: number;
+  heldoutTokens: number;
+  heldoutDocuments: number;
+  trainDocuments: number;
+  original: { nll: number; ppl: number };
+  directShare: { nll: number; ppl: number };
+  postTrained: { nll: number; ppl: number };
+  postShare: { nll: number; ppl: number };
+  pairDistance: { before: number; after: number };
+  finalShareKl: number;
+  seconds: number;
+  trainTokensPerSecond: number;
 };
 
 export type PostShareBenchResult = { ortThreads: number; skipped?: string; rows: Row[] };
@@ -35,12 +48,18 @@ export function postShareTable(r: PostShareBenchResult): string {
     "",
     "| α | variant | steps | original ppl | DirectShare ppl | **PostShare ppl** | pair distance before → after | KL(post-trained ‖ PostShare) | seconds (all phases) |",
     "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
-    ...r.rows.map((x) => `| ${x.ratio} | ${x.variant} | ${x.steps} | ${f(x.original.ppl, 3)} | ${f(x.directShare.ppl, 3)} | **${f(x.postShare.ppl, 3)}** | ${f(x.pairDistance.before, 3)} → ${f(x.pairDistance.after, 4)} | ${x.finalShareKl.toExponential(1)} | ${f(x.seconds, 0)} |`),
+    ...r.rows.map(
+      (x) =>
+        `| ${x.ratio} | ${x.variant} | ${x.steps} | ${f(x.original.ppl, 3)} | ${f(x.directShare.ppl, 3)} | **${f(x.postShare.ppl, 3)}** | ${f(x.pairDistance.before, 3)} → ${f(x.pairDistance.after, 4)} | ${x.finalShareKl.toExponential(1)} | ${f(x.seconds, 0)} |`,
+    ),
   ];
   const paper = r.rows.find((x) => x.regularize.join(",") === "q,k,v");
   const mine = paper && r.rows.find((x) => x.ratio === paper.ratio && x.regularize.includes("o"));
   if (paper && mine) {
-    lines.push("", `With the paper's loss (q, k, v only, \`--regularize q,k,v\`) PostShare at α = ${paper.ratio} reaches ${f(paper.postShare.ppl, 2)} against DirectShare's ${f(paper.directShare.ppl, 2)}; pulling o too (the default, since the final share also gives each target its root's o columns) reaches ${f(mine.postShare.ppl, 2)}. See docs/training.md.`);
+    lines.push(
+      "",
+      `With the paper's loss (q, k, v only, \`--regularize q,k,v\`) PostShare at α = ${paper.ratio} reaches ${f(paper.postShare.ppl, 2)} against DirectShare's ${f(paper.directShare.ppl, 2)}; pulling o too (the default, since the final share also gives each target its root's o columns) reaches ${f(mine.postShare.ppl, 2)}. See docs/training.md.`,
+    );
   }
   return lines.join("\n");
 }
@@ -60,23 +79,40 @@ export const postshareBench: Bench = {
     const runs: { ratio: number; variant: string; o: Partial<PostShareOptions> }[] = opts.quick
       ? [{ ratio: 0.5, variant: "defaults, cut to 100 steps and 64 sampled sequences (quick)", o: { steps: 100, sampleSequences: 64 } }]
       : [
-        { ratio: 0.3, variant: "defaults (q,k,v,o)", o: {} },
-        { ratio: 0.5, variant: "defaults (q,k,v,o)", o: {} },
-        { ratio: 0.5, variant: "defaults with the paper's loss (q,k,v)", o: { regularize: ["q", "k", "v"] } },
-      ];
+          { ratio: 0.3, variant: "defaults (q,k,v,o)", o: {} },
+          { ratio: 0.5, variant: "defaults (q,k,v,o)", o: {} },
+          { ratio: 0.5, variant: "defaults with the paper's loss (q,k,v)", o: { regularize: ["q", "k", "v"] } },
+        ];
     const rows: Row[] = [];
     for (const run of runs) {
       log(`α = ${run.ratio}, ${run.variant}`);
-      const res = await postShare(model, { ratio: run.ratio, text: [text], heldoutDocs: 10, providers: ["cpu"], intraOpThreads: THREADS, ...run.o }, {
-        onProgress: (p) => { if (p.phase !== "train" || (p.done % 100 === 0 && p.done > 0)) log(`${p.phase} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ""}`); },
-      });
+      const res = await postShare(
+        model,
+        { ratio: run.ratio, text: [text], heldoutDocs: 10, providers: ["cpu"], intraOpThreads: THREADS, ...run.o },
+        {
+          onProgress: (p) => {
+            if (p.phase !== "train" || (p.done % 100 === 0 && p.done > 0)) log(`${p.phase} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ""}`);
+          },
+        },
+      );
       const pick = (s: { nll: number; ppl: number }) => ({ nll: s.nll, ppl: s.ppl });
       rows.push({
-        ratio: run.ratio, variant: run.variant, regularize: [...(run.o.regularize ?? POSTSHARE_DEFAULTS.regularize)], steps: res.steps,
+        ratio: run.ratio,
+        variant: run.variant,
+        regularize: [...(run.o.regularize ?? POSTSHARE_DEFAULTS.regularize)],
+        steps: res.steps,
         sampleSequences: run.o.sampleSequences ?? POSTSHARE_DEFAULTS.sampleSequences,
-        heldoutTokens: res.original.tokens, heldoutDocuments: res.heldoutDocuments, trainDocuments: res.trainDocuments,
-        original: pick(res.original), directShare: pick(res.directShare), postTrained: pick(res.postTrained), postShare: pick(res.postShare),
-        pairDistance: { ...res.meanRelativePairDistance }, finalShareKl: res.finalShare.kl, seconds: res.seconds, trainTokensPerSecond: res.tokensPerSecond,
+        heldoutTokens: res.original.tokens,
+        heldoutDocuments: res.heldoutDocuments,
+        trainDocuments: res.trainDocuments,
+        original: pick(res.original),
+        directShare: pick(res.directShare),
+        postTrained: pick(res.postTrained),
+        postShare: pick(res.postShare),
+        pairDistance: { ...res.meanRelativePairDistance },
+        finalShareKl: res.finalShare.kl,
+        seconds: res.seconds,
+        trainTokensPerSecond: res.tokensPerSecond,
       });
     }
     const r = { ortThreads: THREADS, rows };

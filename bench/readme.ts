@@ -38,11 +38,17 @@ export function isSummary(v: unknown): v is Summary {
 
 /** The line under every rendering: where and when the numbers were measured. */
 export function provenance(rec: BenchRecord, file: string): string {
-  const load = (l: readonly number[]): string => l.slice(0, 3).map((x) => x.toFixed(2)).join(" / ");
+  const load = (l: readonly number[]): string =>
+    l
+      .slice(0, 3)
+      .map((x) => x.toFixed(2))
+      .join(" / ");
   const commit = `${rec.git.commit.slice(0, 10)}${rec.git.dirty ? " + uncommitted changes" : ""}`;
-  return `<sub>Measured by \`npm run bench -- ${rec.mode === "quick" ? "--quick " : ""}--only ${rec.bench}\` (${rec.mode} mode) on ${rec.date.slice(0, 10)}, ` +
+  return (
+    `<sub>Measured by \`npm run bench -- ${rec.mode === "quick" ? "--quick " : ""}--only ${rec.bench}\` (${rec.mode} mode) on ${rec.date.slice(0, 10)}, ` +
     `commit ${commit}; machine: ${machineLine(rec.machine)}${rec.result.ortThreads !== undefined ? `; onnxruntime threads: ${String(rec.result.ortThreads)}` : ""}; load average (1/5/15 min) ${load(rec.load.before)} before, ` +
-    `${load(rec.load.after)} after; ${rec.wallSeconds.toFixed(0)} s in all. Source: \`${file}\`.</sub>`;
+    `${load(rec.load.after)} after; ${rec.wallSeconds.toFixed(0)} s in all. Source: \`${file}\`.</sub>`
+  );
 }
 
 function render(bench: Bench | undefined, name: string, part: string, root: string): string {
@@ -51,14 +57,25 @@ function render(bench: Bench | undefined, name: string, part: string, root: stri
   const { record, file } = found;
   const parts = bench?.readme ? bench.readme(record.result, record) : { "": genericTable(record.result) };
   const body = parts[part];
-  if (body === undefined) throw new Error(`the bench "${name}" renders no part "${part}" (it renders: ${Object.keys(parts).map((p) => p || "(main)").join(", ")}); fix the marker`);
+  if (body === undefined)
+    throw new Error(
+      `the bench "${name}" renders no part "${part}" (it renders: ${Object.keys(parts)
+        .map((p) => p || "(main)")
+        .join(", ")}); fix the marker`,
+    );
   return `${body.trimEnd()}\n\n${provenance(record, path.relative(root, file))}`;
 }
 
 /** The files with regions: README.md and docs/*.md. */
 function targets(root: string): string[] {
   const docs = path.join(root, "docs");
-  const md = fs.existsSync(docs) ? fs.readdirSync(docs).filter((f) => f.endsWith(".md")).sort().map((f) => path.join(docs, f)) : [];
+  const md = fs.existsSync(docs)
+    ? fs
+        .readdirSync(docs)
+        .filter((f) => f.endsWith(".md"))
+        .sort()
+        .map((f) => path.join(docs, f))
+    : [];
   return [path.join(root, "README.md"), ...md].filter((f) => fs.existsSync(f));
 }
 
@@ -72,13 +89,15 @@ export function generateReadme(root: string, benches: readonly Bench[], check: b
   const changed: string[] = [];
   for (const [file, text] of texts) {
     const next = text.replace(MARKER, (_all, name: string, part: string | undefined) => {
-      const open = `<!-- bench:${name}${part ? `:${part}` : ""} -->`, close = `<!-- /bench:${name}${part ? `:${part}` : ""} -->`;
+      const open = `<!-- bench:${name}${part ? `:${part}` : ""} -->`,
+        close = `<!-- /bench:${name}${part ? `:${part}` : ""} -->`;
       let body: string;
       if (name === "others") {
         const rest = benches.filter((b) => !covered.has(b.name) && readRecord(root, b.name));
         body = rest.length ? rest.map((b) => `#### ${b.name}\n\n${render(b, b.name, "", root)}`).join("\n\n") : "_No other bench has recorded results._";
       } else {
-        if (!byName.has(name)) throw new Error(`${path.relative(root, file)}: marker for an unknown bench "${name}" (benches: ${benches.map((b) => b.name).join(", ")})`);
+        if (!byName.has(name))
+          throw new Error(`${path.relative(root, file)}: marker for an unknown bench "${name}" (benches: ${benches.map((b) => b.name).join(", ")})`);
         body = render(byName.get(name), name, part ?? "", root);
       }
       return `${open}\n${body}\n${close}`;

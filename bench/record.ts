@@ -30,10 +30,23 @@ export function recordPath(root: string, bench: string, mode: "full" | "quick"):
   return path.join(root, RESULTS_DIR, mode === "full" ? `${bench}.json` : `${bench}.quick.json`);
 }
 
-export function makeRecord(root: string, bench: string, mode: "full" | "quick", loadBefore: readonly number[], wallSeconds: number, result: BenchResult): BenchRecord {
+export function makeRecord(
+  root: string,
+  bench: string,
+  mode: "full" | "quick",
+  loadBefore: readonly number[],
+  wallSeconds: number,
+  result: BenchResult,
+): BenchRecord {
   return {
-    bench, mode, date: new Date().toISOString(), git: gitState(root), machine: describeMachine(),
-    load: { before: loadBefore.map(round2), after: os.loadavg().map(round2) }, wallSeconds: round2(wallSeconds), result,
+    bench,
+    mode,
+    date: new Date().toISOString(),
+    git: gitState(root),
+    machine: describeMachine(),
+    load: { before: loadBefore.map(round2), after: os.loadavg().map(round2) },
+    wallSeconds: round2(wallSeconds),
+    result,
   };
 }
 
@@ -60,7 +73,8 @@ export function readRecord(root: string, bench: string): { record: BenchRecord; 
     } catch (e) {
       throw new Error(`${file}: not valid JSON (${(e as Error).message}); rerun \`npm run bench -- --only ${bench}\` to rewrite it`, { cause: e });
     }
-    if (record.bench !== bench || !record.machine || !record.result) throw new Error(`${file}: not a bench record of "${bench}" (missing bench, machine or result); rerun \`npm run bench -- --only ${bench}\``);
+    if (record.bench !== bench || !record.machine || !record.result)
+      throw new Error(`${file}: not a bench record of "${bench}" (missing bench, machine or result); rerun \`npm run bench -- --only ${bench}\``);
     return { record, file };
   }
   return undefined;

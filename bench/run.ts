@@ -65,7 +65,8 @@ async function main(): Promise<void> {
   if (argv.includes("--readme")) {
     const check = argv.includes("--check");
     const changed = generateReadme(root, BENCHES, check);
-    if (check && changed.length) throw new Error(`benchmark regions out of date with bench/results/*.json: ${changed.join(", ")}; run \`npm run bench:readme\``);
+    if (check && changed.length)
+      throw new Error(`benchmark regions out of date with bench/results/*.json: ${changed.join(", ")}; run \`npm run bench:readme\``);
     console.log(changed.length ? `${check ? "differ" : "rewrote"}: ${changed.join(", ")}` : "benchmark regions up to date");
     return;
   }
@@ -73,9 +74,13 @@ async function main(): Promise<void> {
   const cacheDir = process.env.HEADSHARE_BENCH_CACHE ?? path.join(os.homedir(), ".cache", "headshare-bench");
   for (const b of BENCHES) {
     if (only && b.name !== only) continue;
-    if (!only && b.name === scaleBench.name) { console.log(`\n## ${b.name}: skipped (writes multi-GB checkpoints; run it with --only scale)`); continue; }
+    if (!only && b.name === scaleBench.name) {
+      console.log(`\n## ${b.name}: skipped (writes multi-GB checkpoints; run it with --only scale)`);
+      continue;
+    }
     console.log(`\n## ${b.name}${quick ? " (quick)" : ""}`);
-    const loadBefore = os.loadavg(), t0 = performance.now();
+    const loadBefore = os.loadavg(),
+      t0 = performance.now();
     const result = await b.run({ quick, cacheDir });
     if (result) {
       const file = writeRecord(root, makeRecord(root, b.name, quick ? "quick" : "full", loadBefore, (performance.now() - t0) / 1000, result));
@@ -87,7 +92,7 @@ async function main(): Promise<void> {
 // Only as the bench entry point (out/bench/run.js); the test bundle imports BENCHES from here.
 if (/[\\/]bench[\\/]run\.js$/.test(process.argv[1] ?? "")) {
   main().catch((e: unknown) => {
-    console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     process.exit(1);
   });
 }

@@ -20,7 +20,9 @@ import { readUnit } from "../src/core/model/units";
 import { bytesToF32, f16BitsToNumber } from "../src/core/safetensors/dtype";
 import { writeSparseLlama } from "../test/helpers/sparseLlama";
 
-const log = (s: string): void => { process.stderr.write(`[safetensors bench] ${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`[safetensors bench] ${s}\n`);
+};
 const rchar = (): number | undefined => {
   try {
     return Number(/rchar:\s*(\d+)/.exec(fs.readFileSync("/proc/self/io", "utf8"))![1]);
@@ -51,11 +53,18 @@ export type SafetensorsBenchResult = {
 };
 
 /** readUnit for `units` of layer 0 against reading q, k, v, o whole once and cutting the same units. */
-async function compareUnits(ck: Checkpoint, width: number, units: number[], samples: number): Promise<{ seconds: Summary; bytes: number; baselineSeconds: Summary; baselineBytes: number }> {
+async function compareUnits(
+  ck: Checkpoint,
+  width: number,
+  units: number[],
+  samples: number,
+): Promise<{ seconds: Summary; bytes: number; baselineSeconds: Summary; baselineBytes: number }> {
   const projs = ["q", "k", "v", "o"] as const;
   const dh = 128;
   let b0 = ck.source.bytesRead;
-  const fast = await sample(samples, 1, async () => { for (const u of units) await readUnit(ck, 0, u, "group", projs); });
+  const fast = await sample(samples, 1, async () => {
+    for (const u of units) await readUnit(ck, 0, u, "group", projs);
+  });
   const bytes = (ck.source.bytesRead - b0) / (samples + 1);
   const lt = ck.spec.layerTensors[0]!;
   b0 = ck.source.bytesRead;
@@ -77,10 +86,13 @@ async function run(o: BenchOptions): Promise<SafetensorsBenchResult> {
   const r0 = rchar();
   const s = await inspectCheckpoint(sparse);
   const inspectBytes = r0 === undefined ? null : rchar()! - r0;
-  const inspect = await sample(o.quick ? 5 : 15, 1, async () => { await inspectCheckpoint(sparse); });
+  const inspect = await sample(o.quick ? 5 : 15, 1, async () => {
+    await inspectCheckpoint(sparse);
+  });
 
   // 2. unit reads vs the read-once baseline
-  const width = o.quick ? 2048 : 4096, heads = width / 128;
+  const width = o.quick ? 2048 : 4096,
+    heads = width / 128;
   const dir = path.join(o.cacheDir, `layer-bf16-d${width}-v1`);
   if (!fs.existsSync(path.join(dir, "config.json"))) {
     log(`writing a 1-layer width-${width} BF16 checkpoint into ${dir}`);
@@ -90,7 +102,12 @@ async function run(o: BenchOptions): Promise<SafetensorsBenchResult> {
   const samples = o.quick ? 3 : 7;
   const units: Comparison[] = [];
   try {
-    const all = await compareUnits(ck, width, Array.from({ length: heads }, (_, u) => u), samples);
+    const all = await compareUnits(
+      ck,
+      width,
+      Array.from({ length: heads }, (_, u) => u),
+      samples,
+    );
     units.push({ label: `all ${heads} units of the layer`, ...all, baseline: "read q, k, v, o whole once, cut every unit" });
     const one = await compareUnits(ck, width, [heads >> 1], samples);
     units.push({ label: "one unit", ...one, baseline: "read q, k, v, o whole once, cut the unit" });
@@ -106,14 +123,37 @@ async function run(o: BenchOptions): Promise<SafetensorsBenchResult> {
   const widening: SafetensorsBenchResult["widening"] = [];
   for (const dt of ["BF16", "F16"] as const) {
     let sink = 0;
-    const fast = await sample(samples, 1, () => { sink += bytesToF32(bytes, dt)[n - 1]!; });
-    const slow = dt === "BF16"
-      ? await sample(samples, 1, () => { const out = new Uint32Array(n); for (let i = 0; i < n; i++) out[i] = raw[i]! << 16; sink += out[n - 1]!; })
-      : await sample(samples, 1, () => { const out = new Float32Array(n); for (let i = 0; i < n; i++) out[i] = f16BitsToNumber(raw[i]!); sink += out[n - 1]!; });
+    const fast = await sample(samples, 1, () => {
+      sink += bytesToF32(bytes, dt)[n - 1]!;
+    });
+    const slow =
+      dt === "BF16"
+        ? await sample(samples, 1, () => {
+            const out = new Uint32Array(n);
+            for (let i = 0; i < n; i++) out[i] = raw[i]! << 16;
+            sink += out[n - 1]!;
+          })
+        : await sample(samples, 1, () => {
+            const out = new Float32Array(n);
+            for (let i = 0; i < n; i++) out[i] = f16BitsToNumber(raw[i]!);
+            sink += out[n - 1]!;
+          });
     if (Number.isNaN(sink)) log("(sink is NaN)");
-    widening.push({ dtype: dt, values: n, seconds: fast.wall, baseline: dt === "BF16" ? "plain shift loop u32[i] = u16[i] << 16" : "per-element decode f16BitsToNumber", baselineSeconds: slow.wall });
+    widening.push({
+      dtype: dt,
+      values: n,
+      seconds: fast.wall,
+      baseline: dt === "BF16" ? "plain shift loop u32[i] = u16[i] << 16" : "per-element decode f16BitsToNumber",
+      baselineSeconds: slow.wall,
+    });
   }
-  const r: SafetensorsBenchResult = { ortThreads: "none (no onnxruntime in this bench)", inspect: { fileBytes: s.fileBytes, parameters: s.parameters, seconds: inspect.wall, bytesRead: inspectBytes }, width, units, widening };
+  const r: SafetensorsBenchResult = {
+    ortThreads: "none (no onnxruntime in this bench)",
+    inspect: { fileBytes: s.fileBytes, parameters: s.parameters, seconds: inspect.wall, bytesRead: inspectBytes },
+    width,
+    units,
+    widening,
+  };
   console.log(safetensorsTable(r));
   return r;
 }
@@ -124,8 +164,14 @@ export function safetensorsTable(r: SafetensorsBenchResult): string {
     "| measured | headshare | baseline in the same run | ratio (baseline ÷ headshare, medians) |",
     "| --- | --- | --- | --- |",
     `| inspect a ${fmt(r.inspect.fileBytes / 1e9, 2)} GB Llama-2-7B-shaped BF16 file (${r.inspect.parameters.toLocaleString("en-US")} parameters) | ${fmtSummary(r.inspect.seconds, 4, " s")}, ${r.inspect.bytesRead === null ? "?" : r.inspect.bytesRead.toLocaleString("en-US")} bytes read | the file's size | reads only the header and config |`,
-    ...r.units.map((u) => `| read ${u.label} (q/k/v rows, o columns) of a width-${r.width} BF16 layer | ${fmtSummary(u.seconds, 3, " s")}, ${fmt(u.bytes / MiB)} MiB read | ${u.baseline}: ${fmtSummary(u.baselineSeconds, 3, " s")}, ${fmt(u.baselineBytes / MiB)} MiB | ${fmt(u.baselineSeconds.median / u.seconds.median, 2)}× the speed, ${u.baselineBytes > 1.05 * u.bytes ? `${fmt(u.baselineBytes / u.bytes, 1)}× fewer bytes` : "the same bytes"} |`),
-    ...r.widening.map((w) => `| ${w.dtype} → F32, ${w.values.toLocaleString("en-US")} values (bytesToF32) | ${fmt(w.values / w.seconds.median / 1e6, 0)} M values/s (${fmtSummary(w.seconds, 4, " s")}) | ${w.baseline}: ${fmt(w.values / w.baselineSeconds.median / 1e6, 0)} M values/s | ${fmt(w.baselineSeconds.median / w.seconds.median, 2)}× |`),
+    ...r.units.map(
+      (u) =>
+        `| read ${u.label} (q/k/v rows, o columns) of a width-${r.width} BF16 layer | ${fmtSummary(u.seconds, 3, " s")}, ${fmt(u.bytes / MiB)} MiB read | ${u.baseline}: ${fmtSummary(u.baselineSeconds, 3, " s")}, ${fmt(u.baselineBytes / MiB)} MiB | ${fmt(u.baselineSeconds.median / u.seconds.median, 2)}× the speed, ${u.baselineBytes > 1.05 * u.bytes ? `${fmt(u.baselineBytes / u.bytes, 1)}× fewer bytes` : "the same bytes"} |`,
+    ),
+    ...r.widening.map(
+      (w) =>
+        `| ${w.dtype} → F32, ${w.values.toLocaleString("en-US")} values (bytesToF32) | ${fmt(w.values / w.seconds.median / 1e6, 0)} M values/s (${fmtSummary(w.seconds, 4, " s")}) | ${w.baseline}: ${fmt(w.values / w.baselineSeconds.median / 1e6, 0)} M values/s | ${fmt(w.baselineSeconds.median / w.seconds.median, 2)}× |`,
+    ),
   ];
   return rows.join("\n");
 }

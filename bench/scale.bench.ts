@@ -37,8 +37,12 @@ import type { Bench, BenchOptions, BenchResult } from "./run";
 
 interface Shape {
   readonly name: string;
-  readonly layers: number; readonly hidden: number; readonly heads: number; readonly kvHeads: number;
-  readonly intermediate: number; readonly vocab: number;
+  readonly layers: number;
+  readonly hidden: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly intermediate: number;
+  readonly vocab: number;
 }
 
 const LLAMA2_7B: Shape = { name: "llama2-7b", layers: 32, hidden: 4096, heads: 32, kvHeads: 32, intermediate: 11008, vocab: 32000 };
@@ -46,20 +50,27 @@ const LLAMA3_VOCAB: Shape = { name: "llama3-8b-vocab", layers: 4, hidden: 4096, 
 const TOKENS = 512;
 const THREADS = Math.max(1, os.cpus().length);
 
-const log = (m: string): void => { process.stderr.write(`scale: ${m}\n`); };
+const log = (m: string): void => {
+  process.stderr.write(`scale: ${m}\n`);
+};
 const gib = (b: number): string => (b / GIB).toFixed(2);
 
 function tensorsOf(s: Shape): { name: string; shape: number[] }[] {
-  const d = s.hidden, kv = (s.hidden / s.heads) * s.kvHeads, I = s.intermediate;
+  const d = s.hidden,
+    kv = (s.hidden / s.heads) * s.kvHeads,
+    I = s.intermediate;
   const out = [{ name: "model.embed_tokens.weight", shape: [s.vocab, d] }];
   for (let l = 0; l < s.layers; l++) {
     const p = `model.layers.${l}.`;
     out.push(
       { name: `${p}input_layernorm.weight`, shape: [d] },
-      { name: `${p}self_attn.q_proj.weight`, shape: [d, d] }, { name: `${p}self_attn.k_proj.weight`, shape: [kv, d] },
-      { name: `${p}self_attn.v_proj.weight`, shape: [kv, d] }, { name: `${p}self_attn.o_proj.weight`, shape: [d, d] },
+      { name: `${p}self_attn.q_proj.weight`, shape: [d, d] },
+      { name: `${p}self_attn.k_proj.weight`, shape: [kv, d] },
+      { name: `${p}self_attn.v_proj.weight`, shape: [kv, d] },
+      { name: `${p}self_attn.o_proj.weight`, shape: [d, d] },
       { name: `${p}post_attention_layernorm.weight`, shape: [d] },
-      { name: `${p}mlp.gate_proj.weight`, shape: [I, d] }, { name: `${p}mlp.up_proj.weight`, shape: [I, d] },
+      { name: `${p}mlp.gate_proj.weight`, shape: [I, d] },
+      { name: `${p}mlp.up_proj.weight`, shape: [I, d] },
       { name: `${p}mlp.down_proj.weight`, shape: [d, I] },
     );
   }
@@ -71,13 +82,20 @@ function tensorsOf(s: Shape): { name: string; shape: number[] }[] {
 function bf16Tensor(shape: readonly number[], seed: number, name: string): Uint8Array {
   const n = shape.reduce((a, b) => a * b, 1);
   const out = new Uint16Array(n);
-  if (shape.length === 1) { out.fill(0x3f80); return new Uint8Array(out.buffer); } // 1.0
+  if (shape.length === 1) {
+    out.fill(0x3f80);
+    return new Uint8Array(out.buffer);
+  } // 1.0
   const a = name.includes("embed") ? 1 : Math.sqrt(3 / shape[1]!);
-  const f = new Float32Array(1 << 20), u = new Uint32Array(f.buffer);
+  const f = new Float32Array(1 << 20),
+    u = new Uint32Array(f.buffer);
   let st = seed >>> 0;
   for (let o = 0; o < n; o += f.length) {
     const m = Math.min(f.length, n - o);
-    for (let i = 0; i < m; i++) { st = (Math.imul(st, 1664525) + 1013904223) >>> 0; f[i] = (st / 2 ** 32 * 2 - 1) * a; }
+    for (let i = 0; i < m; i++) {
+      st = (Math.imul(st, 1664525) + 1013904223) >>> 0;
+      f[i] = ((st / 2 ** 32) * 2 - 1) * a;
+    }
     for (let i = 0; i < m; i++) out[o + i] = u[i]! >>> 16;
   }
   return new Uint8Array(out.buffer);
@@ -90,14 +108,31 @@ async function ensureCheckpoint(cacheDir: string, s: Shape): Promise<string> {
   if (fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === JSON.stringify(s)) return dir;
   await fsp.mkdir(dir, { recursive: true });
   const config = {
-    architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: s.hidden, intermediate_size: s.intermediate,
-    num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,
-    max_position_embeddings: 4096, rms_norm_eps: 1e-5, rope_theta: 10000, hidden_act: "silu", tie_word_embeddings: false,
-    bos_token_id: 1, eos_token_id: 2, torch_dtype: "bfloat16",
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    hidden_size: s.hidden,
+    intermediate_size: s.intermediate,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    num_key_value_heads: s.kvHeads,
+    vocab_size: s.vocab,
+    max_position_embeddings: 4096,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: "silu",
+    tie_word_embeddings: false,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: "bfloat16",
   };
   await fsp.writeFile(path.join(dir, "config.json"), JSON.stringify(config, null, 2));
   const t0 = performance.now();
-  const tensors: TensorToWrite[] = tensorsOf(s).map((t, i) => ({ name: t.name, dtype: "BF16", shape: t.shape, data: async () => bf16Tensor(t.shape, 1000 + i, t.name) }));
+  const tensors: TensorToWrite[] = tensorsOf(s).map((t, i) => ({
+    name: t.name,
+    dtype: "BF16",
+    shape: t.shape,
+    data: async () => bf16Tensor(t.shape, 1000 + i, t.name),
+  }));
   const bytes = tensorsOf(s).reduce((a, t) => a + 2 * t.shape.reduce((x, y) => x * y, 1), 0);
   log(`writing ${s.name} (${s.layers} layers, ${gib(bytes)} GiB BF16) to ${dir} …`);
   await writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });
@@ -109,16 +144,34 @@ async function ensureCheckpoint(cacheDir: string, s: Shape): Promise<string> {
 /** A seeded match table of the shape (each unit of layer ≥ 1 matched to a random lower unit): a realistic plan structure. */
 function seededTable(s: Shape): MatchTable {
   let st = 7;
-  const rnd = (): number => { st = (Math.imul(st, 1664525) + 1013904223) >>> 0; return st / 2 ** 32; };
+  const rnd = (): number => {
+    st = (Math.imul(st, 1664525) + 1013904223) >>> 0;
+    return st / 2 ** 32;
+  };
   const entries = [];
-  for (let l = 1; l < s.layers; l++) for (let u = 0; u < s.kvHeads; u++) {
-    entries.push({ layer: l, unit: u, sourceLayer: Math.floor(rnd() * l), sourceUnit: Math.floor(rnd() * s.kvHeads), score: rnd() });
-  }
-  return { format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: s.layers, unitsPerLayer: s.kvHeads, parametersPerUnit: null, bytesPerUnit: null, parameters: null, entries };
+  for (let l = 1; l < s.layers; l++)
+    for (let u = 0; u < s.kvHeads; u++) {
+      entries.push({ layer: l, unit: u, sourceLayer: Math.floor(rnd() * l), sourceUnit: Math.floor(rnd() * s.kvHeads), score: rnd() });
+    }
+  return {
+    format: "headshare.match",
+    version: 1,
+    strategy: "qk",
+    granularity: "group",
+    layers: s.layers,
+    unitsPerLayer: s.kvHeads,
+    parametersPerUnit: null,
+    bytesPerUnit: null,
+    parameters: null,
+    entries,
+  };
 }
 
 interface ChildSpec {
-  readonly mode: "matmul" | "plain" | "quick"; readonly model?: string; readonly shape: Shape; readonly ratio?: number;
+  readonly mode: "matmul" | "plain" | "quick";
+  readonly model?: string;
+  readonly shape: Shape;
+  readonly ratio?: number;
   /** Window length (default 512; fewer to measure a 32-layer model's memory quickly on a loaded machine). */
   readonly tokens?: number;
 }
@@ -128,26 +181,37 @@ function procIo(): { readBytes: number; writeBytes: number } {
     const t = fs.readFileSync("/proc/self/io", "utf8");
     const get = (k: string): number => Number(/^(\w+): (\d+)$/m.exec(t.split("\n").find((l) => l.startsWith(`${k}:`)) ?? "")?.[2] ?? NaN);
     return { readBytes: get("read_bytes"), writeBytes: get("write_bytes") };
-  } catch { return { readBytes: NaN, writeBytes: NaN }; }
+  } catch {
+    return { readBytes: NaN, writeBytes: NaN };
+  }
 }
 
 /** Runs in the child process: one measurement, one JSON line on stdout. */
 export async function scaleChild(specJson: string): Promise<void> {
   const spec = JSON.parse(specJson) as ChildSpec;
-  const io0 = procIo(), t0 = performance.now();
+  const io0 = procIo(),
+    t0 = performance.now();
   let out: Record<string, unknown>;
   if (spec.mode === "matmul") {
     // [512, 4096] × [4096, 11008]ᵀ as the block graph runs it: Gemm transB on a float32 weight input fed from JS
-    const M = TOKENS, K = spec.shape.hidden, N = spec.shape.intermediate;
+    const M = TOKENS,
+      K = spec.shape.hidden,
+      N = spec.shape.intermediate;
     const b = new GraphBuilder("matmul-rate", 17);
-    const a = b.input("A", "float32", [M, K]), w = b.input("W", "float32", [N, K]);
+    const a = b.input("A", "float32", [M, K]),
+      w = b.input("W", "float32", [N, K]);
     b.output(b.op("Gemm", [a, w], "/bench/Gemm", { transB: 1 }), "float32", [M, N]);
     const { session } = await createSession(serializeModel(b.build()), { providers: ["cpu"], intraOpThreads: THREADS, allowSpinning: false });
-    const A = new Float32Array(M * K).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5), W = new Float32Array(N * K).map((_, i) => ((i * 104729) % 1000) / 50000 - 0.01);
+    const A = new Float32Array(M * K).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5),
+      W = new Float32Array(N * K).map((_, i) => ((i * 104729) % 1000) / 50000 - 0.01);
     const feeds = { A: new Tensor("float32", A, [M, K]), W: new Tensor("float32", W, [N, K]) };
     await session.run(feeds);
     const times: number[] = [];
-    for (let r = 0; r < 5; r++) { const s0 = performance.now(); await session.run(feeds); times.push((performance.now() - s0) / 1000); }
+    for (let r = 0; r < 5; r++) {
+      const s0 = performance.now();
+      await session.run(feeds);
+      times.push((performance.now() - s0) / 1000);
+    }
     await session.release();
     times.sort((x, y) => x - y);
     out = { gflops: (2 * M * K * N) / times[2]! / 1e9, gflopsBest: (2 * M * K * N) / times[0]! / 1e9, seconds: times };
@@ -157,20 +221,36 @@ export async function scaleChild(specJson: string): Promise<void> {
       const V = ckpt.spec.vocab;
       let st = 3;
       const W = Math.min(spec.tokens ?? TOKENS, ckpt.spec.maxPositions);
-      const ids = Array.from({ length: W - 1 }, () => { st = (Math.imul(st, 1664525) + 1013904223) >>> 0; return 3 + (st % (V - 3)); });
+      const ids = Array.from({ length: W - 1 }, () => {
+        st = (Math.imul(st, 1664525) + 1013904223) >>> 0;
+        return 3 + (st % (V - 3));
+      });
       const windows = makeWindows("x".repeat(W - 1), makeProtocol({ window: W }, ckpt.spec.maxPositions), () => ids, 1);
       const plan = spec.mode === "quick" ? planSharing(seededTable(spec.shape), spec.ratio!) : undefined;
       const models = plan ? [{ ckpt }, { ckpt, plan }] : [{ ckpt }];
       const r = await runStreamed(models, windows, { providers: ["cpu"], threads: THREADS, budgetBytes: 4 * GIB, hiddenCosine: !!plan });
       out = {
-        nll: r.scores[0]!.nllSum / r.count, ...(plan ? { sharedNll: r.scores[1]!.nllSum / r.count, kl: r.scores[1]!.klSum / r.count, selected: plan.selected } : {}),
-        tokens: r.count, memory: r.memory, timings: r.timings, sharedLayers: r.sharedLayers, blockGraphs: r.blockGraphs,
+        nll: r.scores[0]!.nllSum / r.count,
+        ...(plan ? { sharedNll: r.scores[1]!.nllSum / r.count, kl: r.scores[1]!.klSum / r.count, selected: plan.selected } : {}),
+        tokens: r.count,
+        memory: r.memory,
+        timings: r.timings,
+        sharedLayers: r.sharedLayers,
+        blockGraphs: r.blockGraphs,
         parameters: modelSize(ckpt).parameters,
       };
-    } finally { await ckpt.close(); }
+    } finally {
+      await ckpt.close();
+    }
   }
   const io1 = procIo();
-  const res = { ...out, wallSeconds: (performance.now() - t0) / 1000, peakRssBytes: process.resourceUsage().maxRSS * 1024, writeBytes: io1.writeBytes - io0.writeBytes, readBytes: io1.readBytes - io0.readBytes };
+  const res = {
+    ...out,
+    wallSeconds: (performance.now() - t0) / 1000,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    writeBytes: io1.writeBytes - io0.writeBytes,
+    readBytes: io1.readBytes - io0.readBytes,
+  };
   process.stdout.write(JSON.stringify(res) + "\n");
 }
 
@@ -182,7 +262,11 @@ function child(spec: ChildSpec): Promise<Record<string, unknown> & { peakRssByte
     c.on("error", reject);
     c.on("close", (code) => {
       if (code !== 0) return reject(new Error(`scale child (${spec.mode} ${spec.shape.name}) exited with ${code}`));
-      try { resolve(JSON.parse(out.trim().split("\n").pop()!)); } catch (e) { reject(e); }
+      try {
+        resolve(JSON.parse(out.trim().split("\n").pop()!));
+      } catch (e) {
+        reject(e);
+      }
     });
   });
 }
@@ -192,14 +276,25 @@ function machine(): Record<string, unknown> {
   const flags = (/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? "").split(" ").filter((f) => /^(avx|avx2|avx512\w*|fma|f16c|amx\w*|sse4_2|neon|asimd\w*)$/.test(f));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ortVersion = (require("onnxruntime-node/package.json") as { version: string }).version;
-  return { cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, vectorExtensions: flags, memoryGiB: Number(gib(os.totalmem())), ortVersion, threads: THREADS, node: process.version, loadAverage: os.loadavg() };
+  return {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    vectorExtensions: flags,
+    memoryGiB: Number(gib(os.totalmem())),
+    ortVersion,
+    threads: THREADS,
+    node: process.version,
+    loadAverage: os.loadavg(),
+  };
 }
 
 /** FLOPs of one forward of `tokens` tokens (projections, MLP, causal attention, head). */
 function forwardFlops(s: Shape, S: number): number {
-  const d = s.hidden, kv = (d / s.heads) * s.kvHeads, dh = d / s.heads;
+  const d = s.hidden,
+    kv = (d / s.heads) * s.kvHeads,
+    dh = d / s.heads;
   const proj = 2 * S * (2 * d * d + 2 * d * kv + 3 * d * s.intermediate);
-  const attn = 2 * 2 * s.heads * dh * (S * (S + 1)) / 2;
+  const attn = (2 * 2 * s.heads * dh * (S * (S + 1))) / 2;
   return s.layers * (proj + attn) + 2 * S * d * s.vocab;
 }
 
@@ -216,26 +311,51 @@ async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): P
   const rate = Math.max(before.gflops as number, after.gflops as number);
   const t = plain.timings as { readSeconds: number; blockSeconds: number; headSeconds: number };
   const flops = forwardFlops(s, TOKENS);
-  const computeRate = flops / (t.blockSeconds + t.headSeconds) / 1e9, wallRate = flops / (plain.wallSeconds) / 1e9;
+  const computeRate = flops / (t.blockSeconds + t.headSeconds) / 1e9,
+    wallRate = flops / plain.wallSeconds / 1e9;
   const mem = plain.memory as { tokensPerPass: number; vocabChunk: number; estimatedPeakBytes: number; passes: number };
-  console.log(`\n### ${s.name}: ${s.layers} layers, width ${s.hidden}, ${s.heads}/${s.kvHeads} heads, SwiGLU ${s.intermediate}, vocab ${s.vocab}, BF16, ${TOKENS} tokens\n`);
+  console.log(
+    `\n### ${s.name}: ${s.layers} layers, width ${s.hidden}, ${s.heads}/${s.kvHeads} heads, SwiGLU ${s.intermediate}, vocab ${s.vocab}, BF16, ${TOKENS} tokens\n`,
+  );
   console.log("| measurement | result |\n| --- | --- |");
-  console.log(`| plain eval (layer-streamed) | ${plain.wallSeconds.toFixed(1)} s (read+widen ${t.readSeconds.toFixed(1)} s, blocks ${t.blockSeconds.toFixed(1)} s, embedding+head ${t.headSeconds.toFixed(1)} s) |`);
-  console.log(`| peak RSS of the eval process | ${gib(plain.peakRssBytes)} GiB (estimate ${gib(mem.estimatedPeakBytes)} GiB + runtime; whole-model float32 weights alone: ${gib(f32Whole)} GiB) |`);
+  console.log(
+    `| plain eval (layer-streamed) | ${plain.wallSeconds.toFixed(1)} s (read+widen ${t.readSeconds.toFixed(1)} s, blocks ${t.blockSeconds.toFixed(1)} s, embedding+head ${t.headSeconds.toFixed(1)} s) |`,
+  );
+  console.log(
+    `| peak RSS of the eval process | ${gib(plain.peakRssBytes)} GiB (estimate ${gib(mem.estimatedPeakBytes)} GiB + runtime; whole-model float32 weights alone: ${gib(f32Whole)} GiB) |`,
+  );
   console.log(`| bytes written by the eval process | ${plain.writeBytes} |`);
   console.log(`| vocabulary chunk, tokens per pass | ${mem.vocabChunk} of ${s.vocab}, ${mem.tokensPerPass} tokens, ${mem.passes} pass(es) |`);
   console.log(`| forward GFLOP/s (compute stages / wall) | ${computeRate.toFixed(1)} / ${wallRate.toFixed(1)} |`);
   console.log(`| ORT Gemm [${TOKENS}, ${s.hidden}] × [${s.hidden}, ${s.intermediate}] (float32 inputs, best of before/after) | ${rate.toFixed(1)} GFLOP/s |`);
-  console.log(`| forward / Gemm rate (compute stages; wall) | ${(100 * computeRate / rate).toFixed(0)} %; ${(100 * wallRate / rate).toFixed(0)} % (target ≥ 70 %) |`);
+  console.log(
+    `| forward / Gemm rate (compute stages; wall) | ${((100 * computeRate) / rate).toFixed(0)} %; ${((100 * wallRate) / rate).toFixed(0)} % (target ≥ 70 %) |`,
+  );
   if (quick) {
-    console.log(`| quick eval original vs shared at 0.3 (${quick.selected} units, plan applied while reading) | ${quick.wallSeconds.toFixed(1)} s = ${(quick.wallSeconds / plain.wallSeconds).toFixed(2)} × plain (target ≤ 1.8×); layers computed once: ${quick.sharedLayers}; written ${quick.writeBytes} bytes; peak RSS ${gib(quick.peakRssBytes)} GiB |`);
+    console.log(
+      `| quick eval original vs shared at 0.3 (${quick.selected} units, plan applied while reading) | ${quick.wallSeconds.toFixed(1)} s = ${(quick.wallSeconds / plain.wallSeconds).toFixed(2)} × plain (target ≤ 1.8×); layers computed once: ${quick.sharedLayers}; written ${quick.writeBytes} bytes; peak RSS ${gib(quick.peakRssBytes)} GiB |`,
+    );
   }
   return {
-    shape: s, tokens: TOKENS, f32WholeModelGiB: Number(gib(f32Whole)),
+    shape: s,
+    tokens: TOKENS,
+    f32WholeModelGiB: Number(gib(f32Whole)),
     plain: { seconds: plain.wallSeconds, peakRssGiB: Number(gib(plain.peakRssBytes)), writeBytes: plain.writeBytes, timings: t, memory: plain.memory },
-    gemmGflops: { before: before.gflops, after: after.gflops }, forwardGflops: { compute: computeRate, wall: wallRate },
+    gemmGflops: { before: before.gflops, after: after.gflops },
+    forwardGflops: { compute: computeRate, wall: wallRate },
     fractionOfGemm: { compute: computeRate / rate, wall: wallRate / rate },
-    ...(quick ? { quick: { seconds: quick.wallSeconds, ratioToPlain: quick.wallSeconds / plain.wallSeconds, writeBytes: quick.writeBytes, peakRssGiB: Number(gib(quick.peakRssBytes)), selected: quick.selected, sharedLayers: quick.sharedLayers } } : {}),
+    ...(quick
+      ? {
+          quick: {
+            seconds: quick.wallSeconds,
+            ratioToPlain: quick.wallSeconds / plain.wallSeconds,
+            writeBytes: quick.writeBytes,
+            peakRssGiB: Number(gib(quick.peakRssBytes)),
+            selected: quick.selected,
+            sharedLayers: quick.sharedLayers,
+          },
+        }
+      : {}),
   };
 }
 
@@ -243,12 +363,19 @@ export const scaleBench: Bench = {
   name: "scale",
   async run(opts: BenchOptions): Promise<BenchResult> {
     const m = machine();
-    console.log(`machine: ${m.cpu as string}, ${m.cores as number} cores (${(m.vectorExtensions as string[]).join(" ")}), ${m.memoryGiB as number} GiB; onnxruntime-node ${m.ortVersion as string}, ${THREADS} intra-op threads; load average ${(m.loadAverage as number[]).map((x) => x.toFixed(1)).join(" ")}`);
+    console.log(
+      `machine: ${m.cpu as string}, ${m.cores as number} cores (${(m.vectorExtensions as string[]).join(" ")}), ${m.memoryGiB as number} GiB; onnxruntime-node ${m.ortVersion as string}, ${THREADS} intra-op threads; load average ${(m.loadAverage as number[]).map((x) => x.toFixed(1)).join(" ")}`,
+    );
     const main = opts.quick ? { ...LLAMA2_7B, name: "llama2-7b-width", layers: 2 } : LLAMA2_7B;
     const vocab = opts.quick ? { ...LLAMA3_VOCAB, layers: 1 } : LLAMA3_VOCAB;
     const llama2 = await measureShape(opts, main, true);
     const llama3 = await measureShape(opts, vocab, false);
-    console.log(`\n(load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);
+    console.log(
+      `\n(load average at the end: ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(" ")})`,
+    );
     return { machine: m, loadAverageEnd: os.loadavg(), llama2, llama3Vocab: llama3 };
   },
 };

@@ -13,7 +13,9 @@ export interface Summary {
 
 /** Linear-interpolated quantile of sorted values, q in [0, 1]. */
 function quantile(sorted: readonly number[], q: number): number {
-  const pos = (sorted.length - 1) * q, lo = Math.floor(pos), hi = Math.ceil(pos);
+  const pos = (sorted.length - 1) * q,
+    lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
@@ -25,19 +27,27 @@ export function summarize(samples: readonly number[]): Summary {
 
 /** Maps every statistic of a summary (e.g. seconds → tokens/s; min and max swap for decreasing f). */
 export function mapSummary(s: Summary, f: (x: number) => number): Summary {
-  const a = f(s.min), b = f(s.max), c = f(s.p10), d = f(s.p90);
+  const a = f(s.min),
+    b = f(s.max),
+    c = f(s.p10),
+    d = f(s.p90);
   return { n: s.n, median: f(s.median), min: Math.min(a, b), max: Math.max(a, b), p10: Math.min(c, d), p90: Math.max(c, d) };
 }
 
 /** Wall and process-CPU seconds of one call. */
-export interface Timing { readonly wall: number; readonly cpu: number }
+export interface Timing {
+  readonly wall: number;
+  readonly cpu: number;
+}
 
 /** `warmup` untimed calls, then `n` timed calls: the wall and CPU seconds of each. */
 export async function sample(n: number, warmup: number, f: () => Promise<void> | void): Promise<{ wall: Summary; cpu: Summary }> {
   for (let i = 0; i < warmup; i++) await f();
-  const wall: number[] = [], cpu: number[] = [];
+  const wall: number[] = [],
+    cpu: number[] = [];
   for (let i = 0; i < n; i++) {
-    const t = performance.now(), c0 = process.cpuUsage();
+    const t = performance.now(),
+      c0 = process.cpuUsage();
     await f();
     const c = process.cpuUsage(c0);
     wall.push((performance.now() - t) / 1000);

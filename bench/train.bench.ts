@@ -19,7 +19,9 @@ import { AdamW, DEFAULT_OPTIMIZER } from "../src/core/train/optimizer";
 import { buildTrainGraph } from "../src/core/train/trainGraph";
 import { Trainer } from "../src/core/train/trainer";
 
-const log = (s: string): void => { process.stderr.write(`[train bench] ${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`[train bench] ${s}\n`);
+};
 
 async function demoModel(cacheDir: string): Promise<string> {
   const committed = path.resolve(__dirname, "../../assets/demo-model");
@@ -27,7 +29,18 @@ async function demoModel(cacheDir: string): Promise<string> {
   const dir = path.join(cacheDir, "train-demo-shape-v1");
   if (!fs.existsSync(path.join(dir, "config.json"))) {
     log(`assets/demo-model is absent: initialising a model of its shape in ${dir}`);
-    await writeInitialLlama(dir, { layers: 4, heads: 8, kvHeads: 4, headDim: 16, hidden: 128, intermediate: 256, vocab: BYTE_VOCAB, maxPositions: 256, tied: true, seed: 1 });
+    await writeInitialLlama(dir, {
+      layers: 4,
+      heads: 8,
+      kvHeads: 4,
+      headDim: 16,
+      hidden: 128,
+      intermediate: 256,
+      vocab: BYTE_VOCAB,
+      maxPositions: 256,
+      tied: true,
+      seed: 1,
+    });
   }
   return dir;
 }
@@ -39,7 +52,16 @@ export type TrainBenchResult = {
   graphNodes: number;
   backwardNodes: number;
   warmupSteps: number;
-  rows: { batch: number; seq: number; ortThreads: number; ortSeconds: Summary; adamSeconds: Summary; stepSeconds: Summary; tokensPerSecond: number; vsBaseline: number }[];
+  rows: {
+    batch: number;
+    seq: number;
+    ortThreads: number;
+    ortSeconds: Summary;
+    adamSeconds: Summary;
+    stepSeconds: Summary;
+    tokensPerSecond: number;
+    vsBaseline: number;
+  }[];
 };
 
 /** The train bench's table, printed by the run and rendered into README.md. */
@@ -50,7 +72,10 @@ export function trainTable(r: TrainBenchResult): string {
     "",
     "| batch × seq | ORT intra-op threads | ORT forward+backward per step | AdamW (JS) per step | tokens/s (median step) | vs baseline |",
     "| --- | ---: | --- | --- | ---: | ---: |",
-    ...r.rows.map((x) => `| ${x.batch} × ${x.seq} | ${x.ortThreads} | ${fmtSummary(x.ortSeconds, 4, " s")} | ${fmtSummary(x.adamSeconds, 4, " s")} | ${f(x.tokensPerSecond, 0)} | ${f(x.vsBaseline, 2)}× |`),
+    ...r.rows.map(
+      (x) =>
+        `| ${x.batch} × ${x.seq} | ${x.ortThreads} | ${fmtSummary(x.ortSeconds, 4, " s")} | ${fmtSummary(x.adamSeconds, 4, " s")} | ${f(x.tokensPerSecond, 0)} | ${f(x.vsBaseline, 2)}× |`,
+    ),
   ].join("\n");
 }
 
@@ -62,11 +87,19 @@ export const trainBench: Bench = {
     const ckpt = await openCheckpoint(dir);
     try {
       const fwd = trainingForward(ckpt);
-      const tg = buildTrainGraph(fwd.graph, { nll: NLL, trainable: fwd.weights.map((w) => w.input), lambdaLm: 1, lambdaW: 0, weightLoss: "l2", pairs: [], targets: 0 });
+      const tg = buildTrainGraph(fwd.graph, {
+        nll: NLL,
+        trainable: fwd.weights.map((w) => w.input),
+        lambdaLm: 1,
+        lambdaW: 0,
+        weightLoss: "l2",
+        pairs: [],
+        targets: 0,
+      });
       const base = new Map<string, Float32Array>();
       for (const w of fwd.weights) base.set(w.input, await ckpt.source.readF32(w.tensor));
       const nParams = [...base.values()].reduce((s, a) => s + a.length, 0);
-      const stream = Int32Array.from({ length: 200_000 }, (_, i) => 3 + ((i * 2654435761) >>> 0) % 256);
+      const stream = Int32Array.from({ length: 200_000 }, (_, i) => 3 + (((i * 2654435761) >>> 0) % 256));
       const configs = [
         { batch: 8, seq: 128, threads: 1 },
         { batch: 16, seq: 128, threads: 1 },
@@ -82,7 +115,9 @@ export const trainBench: Bench = {
         const adam = new AdamW(DEFAULT_OPTIMIZER);
         for (const [k, v] of params) adam.register(k, v.length, (trainer.shapes.get(k)?.length ?? 1) >= 2);
         const sampler = new BlockSampler(stream, c.batch, c.seq, 3);
-        const ortS: number[] = [], optS: number[] = [], stepS: number[] = [];
+        const ortS: number[] = [],
+          optS: number[] = [],
+          stepS: number[] = [];
         for (let s = 0; s < steps + 2; s++) {
           const b = sampler.batch(s);
           const t0 = performance.now();
@@ -90,17 +125,40 @@ export const trainBench: Bench = {
           const t1 = performance.now();
           adam.update(params, r.grads, 1e-4);
           const t2 = performance.now();
-          if (s >= 2) { ortS.push((t1 - t0) / 1000); optS.push((t2 - t1) / 1000); stepS.push((t2 - t0) / 1000); }
+          if (s >= 2) {
+            ortS.push((t1 - t0) / 1000);
+            optS.push((t2 - t1) / 1000);
+            stepS.push((t2 - t0) / 1000);
+          }
         }
         await trainer.release();
         const stepSeconds = summarize(stepS);
         const tps = (c.batch * c.seq) / stepSeconds.median;
         if (!baseline) baseline = tps;
-        rows.push({ batch: c.batch, seq: c.seq, ortThreads: c.threads, ortSeconds: summarize(ortS), adamSeconds: summarize(optS), stepSeconds, tokensPerSecond: tps, vsBaseline: tps / baseline });
+        rows.push({
+          batch: c.batch,
+          seq: c.seq,
+          ortThreads: c.threads,
+          ortSeconds: summarize(ortS),
+          adamSeconds: summarize(optS),
+          stepSeconds,
+          tokensPerSecond: tps,
+          vsBaseline: tps / baseline,
+        });
         log(`${c.batch}×${c.seq} t${c.threads}: ${tps.toFixed(0)} tokens/s`);
       }
-      const model = path.relative(path.resolve(__dirname, "../.."), dir).startsWith("..") ? "a freshly initialised model of the demo model's shape" : "the demo model, assets/demo-model";
-      const r: TrainBenchResult = { ortThreads: "per row (intra-op threads column)", model, parameters: nParams, graphNodes: tg.graph.nodes.length, backwardNodes: tg.backwardNodes, warmupSteps: 2, rows };
+      const model = path.relative(path.resolve(__dirname, "../.."), dir).startsWith("..")
+        ? "a freshly initialised model of the demo model's shape"
+        : "the demo model, assets/demo-model";
+      const r: TrainBenchResult = {
+        ortThreads: "per row (intra-op threads column)",
+        model,
+        parameters: nParams,
+        graphNodes: tg.graph.nodes.length,
+        backwardNodes: tg.backwardNodes,
+        warmupSteps: 2,
+        rows,
+      };
       console.log(trainTable(r));
       return r;
     } finally {

@@ -11,14 +11,22 @@ import path from "node:path";
 export function detag(tagged: string): string[] {
   const paras: string[] = [];
   for (const block of tagged.split(/\n\s*\n/)) {
-    const words = block.trim().split(/\s+/).filter(Boolean).map((t) => {
-      const i = t.lastIndexOf("/");
-      const w = i > 0 ? t.slice(0, i) : t;
-      return w === "``" || w === "''" ? "\"" : w;
-    });
+    const words = block
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((t) => {
+        const i = t.lastIndexOf("/");
+        const w = i > 0 ? t.slice(0, i) : t;
+        return w === "``" || w === "''" ? '"' : w;
+      });
     if (words.length === 0) continue;
     let s = words.join(" ");
-    s = s.replace(/ ([,.;:!?)'])/g, "$1").replace(/\( /g, "(").replace(/" ([^"]*?) "/g, "\"$1\"").replace(/ n't/g, "n't");
+    s = s
+      .replace(/ ([,.;:!?)'])/g, "$1")
+      .replace(/\( /g, "(")
+      .replace(/" ([^"]*?) "/g, '"$1"')
+      .replace(/ n't/g, "n't");
     paras.push(s);
   }
   return paras;

@@ -38,25 +38,70 @@ function findTests(dir) {
 
 /** The match-thread bundle, written beside every bundle that computes match tables. */
 function matchThread(outdir) {
-  return esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { matchThread: "src/core/share/matchThread.ts" }, outdir, external: nodeExternal });
+  return esbuild.build({
+    ...common,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    entryPoints: { matchThread: "src/core/share/matchThread.ts" },
+    outdir,
+    external: nodeExternal,
+  });
 }
 
 const builds = [
-  esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { extension: "src/extension/extension.ts" }, outdir: "dist", external: nodeExternal }),
-  esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { worker: "src/worker/main.ts", cli: "src/cli/main.ts" }, outdir: "dist", external: nodeExternal, banner: { js: "#!/usr/bin/env node" } }),
+  esbuild.build({
+    ...common,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    entryPoints: { extension: "src/extension/extension.ts" },
+    outdir: "dist",
+    external: nodeExternal,
+  }),
+  esbuild.build({
+    ...common,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    entryPoints: { worker: "src/worker/main.ts", cli: "src/cli/main.ts" },
+    outdir: "dist",
+    external: nodeExternal,
+    banner: { js: "#!/usr/bin/env node" },
+  }),
   matchThread("dist"),
-  esbuild.build({ ...common, platform: "browser", format: "iife", target: "es2022", entryPoints: { webview: "src/webview/main.ts" }, outdir: "dist", loader: { ".css": "css" } }),
+  esbuild.build({
+    ...common,
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    entryPoints: { webview: "src/webview/main.ts" },
+    outdir: "dist",
+    loader: { ".css": "css" },
+  }),
 ];
 if (withTests) {
   const entries = [...findTests(path.join(root, "test")), ...findTests(path.join(root, "src"))];
   const entryPoints = Object.fromEntries(entries.map((f) => [path.relative(root, f).replace(/\.ts$/, ""), f]));
   if (entries.length) {
-    builds.push(esbuild.build({ ...common, sourcemap: "inline", platform: "node", format: "cjs", target: "node20", entryPoints, outdir: "out", external: nodeExternal }));
+    builds.push(
+      esbuild.build({ ...common, sourcemap: "inline", platform: "node", format: "cjs", target: "node20", entryPoints, outdir: "out", external: nodeExternal }),
+    );
     builds.push(matchThread("out/test"));
   }
 }
 if (withBench) {
-  builds.push(esbuild.build({ ...common, platform: "node", format: "cjs", target: "node20", entryPoints: { "bench/run": "bench/run.ts" }, outdir: "out", external: nodeExternal }));
+  builds.push(
+    esbuild.build({
+      ...common,
+      platform: "node",
+      format: "cjs",
+      target: "node20",
+      entryPoints: { "bench/run": "bench/run.ts" },
+      outdir: "out",
+      external: nodeExternal,
+    }),
+  );
   builds.push(matchThread("out/bench"));
 }
 await Promise.all(builds);

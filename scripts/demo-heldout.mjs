@@ -7,8 +7,14 @@ import path from "node:path";
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const outfile = path.join(root, "out", "scripts", "demo-heldout.js");
 await esbuild.build({
-  entryPoints: [path.join(root, "scripts", "demo-heldout.ts")], bundle: true, platform: "node", format: "cjs",
-  target: "node20", outfile, logLevel: "warning", absWorkingDir: root,
+  entryPoints: [path.join(root, "scripts", "demo-heldout.ts")],
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  outfile,
+  logLevel: "warning",
+  absWorkingDir: root,
 });
 const r = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], { stdio: "inherit", cwd: root });
 process.exit(r.status ?? 1);

@@ -7,8 +7,15 @@ import path from "node:path";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 await esbuild.build({
-  bundle: true, sourcemap: "inline", platform: "node", format: "cjs", target: "node20", logLevel: "warning",
-  absWorkingDir: root, entryPoints: { "fuzz/cli": "test/fuzz/cli.ts" }, outdir: "out",
+  bundle: true,
+  sourcemap: "inline",
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  logLevel: "warning",
+  absWorkingDir: root,
+  entryPoints: { "fuzz/cli": "test/fuzz/cli.ts" },
+  outdir: "out",
   external: ["vscode", "onnxruntime-node", "playwright-core", "mocha"],
 });
 const r = spawnSync(process.execPath, ["--enable-source-maps", path.join(root, "out/fuzz/cli.js"), ...process.argv.slice(2)], { stdio: "inherit", cwd: root });

@@ -35,13 +35,17 @@ function skip(why) {
 if (!fs.existsSync(node24)) skip(`Node 24 not found at ${node24}`);
 if (!fs.existsSync(serverMain)) skip(`VS Code server not found at ${serverMain}`);
 if (!fs.existsSync(chromiumPath)) skip(`Chromium not found at ${chromiumPath}`);
-if (!fs.existsSync(path.join(root, "dist/extension.js")) || !fs.existsSync(path.join(root, "dist/worker.js"))) skip("dist/ is not built (node scripts/build.mjs)");
+if (!fs.existsSync(path.join(root, "dist/extension.js")) || !fs.existsSync(path.join(root, "dist/worker.js")))
+  skip("dist/ is not built (node scripts/build.mjs)");
 const req = createRequire(fs.existsSync(path.join(RT, "pw/package.json")) ? path.join(RT, "pw/package.json") : path.join(root, "package.json"));
 const { chromium } = req("playwright-core");
 
 // HEADSHARE_NO_SHARED=1 runs as on a fresh clone without ../shared (the synthetic fixture only).
-const sharedDir = process.env.HEADSHARE_NO_SHARED ? undefined
-  : [process.env.HEADSHARE_SHARED_DIR, path.resolve(root, "../shared")].find((d) => d && fs.existsSync(path.join(d, "models/stories260K-hf/model.safetensors")));
+const sharedDir = process.env.HEADSHARE_NO_SHARED
+  ? undefined
+  : [process.env.HEADSHARE_SHARED_DIR, path.resolve(root, "../shared")].find(
+      (d) => d && fs.existsSync(path.join(d, "models/stories260K-hf/model.safetensors")),
+    );
 
 // ---- bundle the in-host tests (mocha, vscode external)
 // Under out/vscode/: scripts/test.mjs leaves paths with a vscode folder to this script (node --test must not load them).
@@ -50,8 +54,15 @@ fs.rmSync(testsOut, { recursive: true, force: true });
 const testFiles = fs.readdirSync(path.join(root, "test/vscode")).filter((f) => f.endsWith(".ts"));
 await esbuild.build({
   entryPoints: Object.fromEntries(testFiles.map((f) => [f.replace(/\.ts$/, ""), path.join(root, "test/vscode", f)])),
-  outdir: testsOut, bundle: true, platform: "node", format: "cjs", target: "node20", sourcemap: "inline",
-  external: ["vscode", "mocha", "onnxruntime-node", "playwright-core"], logLevel: "warning", absWorkingDir: root,
+  outdir: testsOut,
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  sourcemap: "inline",
+  external: ["vscode", "mocha", "onnxruntime-node", "playwright-core"],
+  logLevel: "warning",
+  absWorkingDir: root,
 });
 
 // ---- a workspace: a COPY of stories260K-hf (outputs may be written beside it; ../shared is never written)
@@ -61,58 +72,145 @@ fs.mkdirSync(path.join(workspace, "models"), { recursive: true });
 if (sharedDir) fs.cpSync(path.join(sharedDir, "models/stories260K-hf"), path.join(workspace, "models/stories260K-hf"), { recursive: true });
 else {
   // Without ../shared the UI test drives a seeded synthetic Llama of the same shape (5 layers, 8 heads, 4 KV groups, head 8).
-  console.log("[vscode] ../shared is not present: tests that need stories260K-hf skip (it exists in CI and dev sessions only); the UI test uses a synthetic Llama");
+  console.log(
+    "[vscode] ../shared is not present: tests that need stories260K-hf skip (it exists in CI and dev sessions only); the UI test uses a synthetic Llama",
+  );
   const gen = path.join(testsOut, "synthetic-gen.cjs");
-  await esbuild.build({ stdin: { contents: `require("./src/core/model/synthetic").writeSyntheticModel(process.argv[2], { family: "llama", layers: 5, heads: 8, kvHeads: 4, headDim: 8, seed: 260 }).catch((e) => { console.error(e); process.exit(1); });`, resolveDir: root, loader: "ts" },
-    outfile: gen, bundle: true, platform: "node", format: "cjs", target: "node20", logLevel: "warning" });
+  await esbuild.build({
+    stdin: {
+      contents: `require("./src/core/model/synthetic").writeSyntheticModel(process.argv[2], { family: "llama", layers: 5, heads: 8, kvHeads: 4, headDim: 8, seed: 260 }).catch((e) => { console.error(e); process.exit(1); });`,
+      resolveDir: root,
+      loader: "ts",
+    },
+    outfile: gen,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    logLevel: "warning",
+  });
   const r = spawnSync(process.execPath, [gen, path.join(workspace, "models/synthetic-llama")], { stdio: "inherit" });
-  if (r.status !== 0) { console.error("[vscode] could not write the synthetic model"); process.exit(1); }
+  if (r.status !== 0) {
+    console.error("[vscode] could not write the synthetic model");
+    process.exit(1);
+  }
 }
 const evalText = sharedDir ? path.join(sharedDir, "corpus/tinystories-valid-excerpt.txt") : "";
 fs.mkdirSync(path.join(tmp, "data/User"), { recursive: true });
-const userSettings = JSON.stringify({
-  "workbench.startupEditor": "none", "chat.disableAIFeatures": true, "workbench.secondarySideBar.defaultVisibility": "hidden",
-  "extensions.autoUpdate": false, "extensions.autoCheckUpdates": false, "update.mode": "none", "telemetry.telemetryLevel": "off",
-  "workbench.enableExperiments": false, "security.workspace.trust.enabled": false, "workbench.tips.enabled": false,
-  "workbench.colorTheme": "Default Dark Modern",
-  "headshare.eval.text": evalText, "headshare.eval.documentSeparator": "<|endoftext|>",
-}, null, 1);
+const userSettings = JSON.stringify(
+  {
+    "workbench.startupEditor": "none",
+    "chat.disableAIFeatures": true,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "extensions.autoUpdate": false,
+    "extensions.autoCheckUpdates": false,
+    "update.mode": "none",
+    "telemetry.telemetryLevel": "off",
+    "workbench.enableExperiments": false,
+    "security.workspace.trust.enabled": false,
+    "workbench.tips.enabled": false,
+    "workbench.colorTheme": "Default Dark Modern",
+    "headshare.eval.text": evalText,
+    "headshare.eval.documentSeparator": "<|endoftext|>",
+  },
+  null,
+  1,
+);
 fs.writeFileSync(path.join(tmp, "data/User/settings.json"), userSettings);
 fs.mkdirSync(artifacts, { recursive: true });
 
-const env = { ...process.env, HEADSHARE_LOG_CONSOLE: "1", HEADSHARE_TEST_WORKSPACE: workspace, HEADSHARE_TEST_TMP: tmp, HEADSHARE_TEST_ARTIFACTS: artifacts, HEADSHARE_TEST_SHARED: sharedDir ?? "" };
+const env = {
+  ...process.env,
+  HEADSHARE_LOG_CONSOLE: "1",
+  HEADSHARE_TEST_WORKSPACE: workspace,
+  HEADSHARE_TEST_TMP: tmp,
+  HEADSHARE_TEST_ARTIFACTS: artifacts,
+  HEADSHARE_TEST_SHARED: sharedDir ?? "",
+};
 
 async function startServer(tag, { restricted = false, extensionsDir = path.join(tmp, "extensions"), dataTag } = {}) {
   const userData = path.join(tmp, dataTag ?? (restricted ? "data-restricted" : "data"));
   fs.mkdirSync(path.join(userData, "User"), { recursive: true });
-  fs.writeFileSync(path.join(userData, "User/settings.json"), userSettings);   // fresh for every phase
+  fs.writeFileSync(path.join(userData, "User/settings.json"), userSettings); // fresh for every phase
   if (restricted) {
     // Workspace trust on, never prompt: the folder opens in Restricted Mode.
     fs.mkdirSync(path.join(userData, "User"), { recursive: true });
     const settings = JSON.parse(userSettings);
-    fs.writeFileSync(path.join(userData, "User/settings.json"), JSON.stringify({ ...settings, "security.workspace.trust.enabled": true, "security.workspace.trust.startupPrompt": "never", "security.workspace.trust.emptyWindow": false }, null, 1));
+    fs.writeFileSync(
+      path.join(userData, "User/settings.json"),
+      JSON.stringify(
+        {
+          ...settings,
+          "security.workspace.trust.enabled": true,
+          "security.workspace.trust.startupPrompt": "never",
+          "security.workspace.trust.emptyWindow": false,
+        },
+        null,
+        1,
+      ),
+    );
   }
-  const server = spawn(node24, [serverMain, "--host", "127.0.0.1", "--port", "0", "--without-connection-token",
-    "--enable-smoke-test-driver", ...(restricted ? [] : ["--disable-workspace-trust"]), "--disable-telemetry", "--accept-server-license-terms",
-    "--user-data-dir", userData, "--server-data-dir", path.join(tmp, `server-${tag}`),
-    "--extensions-dir", extensionsDir], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...env, HEADSHARE_TEST_MODE: restricted ? "restricted" : "" } });
+  const server = spawn(
+    node24,
+    [
+      serverMain,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--without-connection-token",
+      "--enable-smoke-test-driver",
+      ...(restricted ? [] : ["--disable-workspace-trust"]),
+      "--disable-telemetry",
+      "--accept-server-license-terms",
+      "--user-data-dir",
+      userData,
+      "--server-data-dir",
+      path.join(tmp, `server-${tag}`),
+      "--extensions-dir",
+      extensionsDir,
+    ],
+    { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...env, HEADSHARE_TEST_MODE: restricted ? "restricted" : "" } },
+  );
   let log = "";
   const port = await new Promise((resolve, reject) => {
-    const onData = (d) => { log += d; const m = /Extension host agent listening on (\d+)/.exec(log); if (m) resolve(Number(m[1])); };
-    server.stdout.on("data", onData); server.stderr.on("data", onData);
+    const onData = (d) => {
+      log += d;
+      const m = /Extension host agent listening on (\d+)/.exec(log);
+      if (m) resolve(Number(m[1]));
+    };
+    server.stdout.on("data", onData);
+    server.stderr.on("data", onData);
     server.on("exit", (c) => reject(new Error(`server exited ${c}\n${log}`)));
     setTimeout(() => reject(new Error(`server did not start\n${log}`)), 60000);
   });
-  const stop = () => { try { process.kill(-server.pid, "SIGTERM"); } catch { /* gone */ } };
+  const stop = () => {
+    try {
+      process.kill(-server.pid, "SIGTERM");
+    } catch {
+      /* gone */
+    }
+  };
   return { port, stop, log: () => log };
 }
 
 // Harmless noise of an offline code-server (gallery, telemetry, PWA service worker, auth providers of built-ins).
-const noise = /^\[(AgentHost|ChatModelSelection|AccountPolicyGate|Service Worker)|^Creating a socket|^Resolv|reconnection-grace-time|Updating additional builtin|Gallery|ENOTFOUND|authentication provider|^Canceled|No search provider registered/;
-const launchArgs = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const noise =
+  /^\[(AgentHost|ChatModelSelection|AccountPolicyGate|Service Worker)|^Creating a socket|^Resolv|reconnection-grace-time|Updating additional builtin|Gallery|ENOTFOUND|authentication provider|^Canceled|No search provider registered/;
+const launchArgs = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 const remote = (port, p) => `vscode-remote://127.0.0.1:${port}${path.resolve(p)}`;
 const stops = [];
-process.on("exit", () => { for (const s of stops) s(); });
+process.on("exit", () => {
+  for (const s of stops) s();
+});
 
 // ---- 1. extension tests inside the real extension host
 async function hostTests(restricted = false) {
@@ -122,15 +220,25 @@ async function hostTests(restricted = false) {
   console.log(`[vscode] server on 127.0.0.1:${srv.port} (${Date.now() - t0} ms)`);
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: launchArgs });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const payload = [["extensionDevelopmentPath", remote(srv.port, root)], ["extensionTestsPath", remote(srv.port, path.join(testsOut, "index.js"))], ["skipWelcome", "true"]];
+  const payload = [
+    ["extensionDevelopmentPath", remote(srv.port, root)],
+    ["extensionTestsPath", remote(srv.port, path.join(testsOut, "index.js"))],
+    ["skipWelcome", "true"],
+  ];
   const code = await new Promise((resolve) => {
-    const timer = setTimeout(() => { console.error(`[vscode] TIMEOUT after ${timeoutMs} ms`); resolve(124); }, timeoutMs);
+    const timer = setTimeout(() => {
+      console.error(`[vscode] TIMEOUT after ${timeoutMs} ms`);
+      resolve(124);
+    }, timeoutMs);
     void page.exposeFunction("codeAutomationLog", (type, args) => {
-      const text = (args ?? []).map((a) => (typeof a === "string" ? a : a?.stack ?? a?.message ?? "")).join(" ");
+      const text = (args ?? []).map((a) => (typeof a === "string" ? a : (a?.stack ?? a?.message ?? ""))).join(" ");
       if (noise.test(text) || /queryRawGalleryExtensions|serviceWorker\.js/.test(text)) return;
       (console[type] || console.log)(...args);
     });
-    void page.exposeFunction("codeAutomationExit", (c) => { clearTimeout(timer); resolve(c); });
+    void page.exposeFunction("codeAutomationExit", (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
     void page.goto(`http://127.0.0.1:${srv.port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
   });
   await page.screenshot({ path: path.join(artifacts, `vscode-host-tests-end${restricted ? "-restricted" : ""}.png`) }).catch(() => undefined);
@@ -147,7 +255,10 @@ async function uiTest() {
   stops.push(srv.stop);
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: launchArgs });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const payload = [["extensionDevelopmentPath", remote(srv.port, root)], ["skipWelcome", "true"]];
+  const payload = [
+    ["extensionDevelopmentPath", remote(srv.port, root)],
+    ["skipWelcome", "true"],
+  ];
   const step = (m) => console.log(`[vscode-ui] ${((Date.now() - t0) / 1000).toFixed(1)} s  ${m}`);
   try {
     const { runUi } = await import(path.join(root, "test", "vscode", "ui-steps.mjs"));
@@ -170,12 +281,17 @@ function currentVsix() {
   if (process.env.HEADSHARE_VSIX) return path.resolve(process.env.HEADSHARE_VSIX);
   const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
   const made = path.join(root, `${pkg.name}-${pkg.version}-linux-x64.vsix`);
-  const inputs = ["dist/extension.js", "dist/worker.js", "dist/webview.js", "dist/cli.js", "package.json", ".vscodeignore", "README.md"].map((f) => path.join(root, f));
+  const inputs = ["dist/extension.js", "dist/worker.js", "dist/webview.js", "dist/cli.js", "package.json", ".vscodeignore", "README.md"].map((f) =>
+    path.join(root, f),
+  );
   const newest = Math.max(...inputs.filter((f) => fs.existsSync(f)).map((f) => fs.statSync(f).mtimeMs));
   if (fs.existsSync(made) && fs.statSync(made).mtimeMs >= newest) return made;
   const out = path.join(tmp, "headshare.vsix");
   // The content checks and the unpacked smoke test are package.mjs's own (npm run package); here only the file is needed.
-  const r = spawnSync(process.execPath, [path.join(root, "scripts/package.mjs"), "--no-check", "--out", out], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  const r = spawnSync(process.execPath, [path.join(root, "scripts/package.mjs"), "--no-check", "--out", out], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   if (r.status !== 0 || !fs.existsSync(out)) throw new Error(`packaging the .vsix failed (exit ${r.status ?? r.signal}); run npm run package to see why`);
   return out;
 }
@@ -184,7 +300,11 @@ function currentVsix() {
 function processCommandLines() {
   const out = [];
   for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try { out.push(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ")); } catch { /* gone */ }
+    try {
+      out.push(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" "));
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -195,7 +315,10 @@ async function installedTest() {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
   const id = `${pkg.publisher}.${pkg.name}`;
   const csEntry = path.join(RT, "cs/node_modules/code-server/out/node/entry.js");
-  if (!fs.existsSync(csEntry)) { console.log(`[vscode-installed] SKIP: code-server's installer not found at ${csEntry}`); return 0; }
+  if (!fs.existsSync(csEntry)) {
+    console.log(`[vscode-installed] SKIP: code-server's installer not found at ${csEntry}`);
+    return 0;
+  }
   let srv, browser, page;
   try {
     const vsix = currentVsix();
@@ -205,7 +328,9 @@ async function installedTest() {
     const base = ["--extensions-dir", extDir, "--user-data-dir", path.join(tmp, "installed-ud")];
     const inst = spawnSync(node24, [csEntry, ...base, "--install-extension", vsix], { env: ienv, encoding: "utf8" });
     if (inst.status !== 0) throw new Error(`VS Code's installer refused ${vsix} (exit ${inst.status}): ${inst.stderr}`);
-    const listed = spawnSync(node24, [csEntry, ...base, "--list-extensions", "--show-versions"], { env: ienv, encoding: "utf8" }).stdout.trim().split("\n");
+    const listed = spawnSync(node24, [csEntry, ...base, "--list-extensions", "--show-versions"], { env: ienv, encoding: "utf8" })
+      .stdout.trim()
+      .split("\n");
     assert(listed.includes(`${id}@${pkg.version}`), `the fresh extensions folder lists ${JSON.stringify(listed)}, not ${id}@${pkg.version}`);
     const dirs = fs.readdirSync(extDir).filter((d) => d.startsWith(`${id}-`));
     assert(dirs.length === 1, `expected one installed ${id} folder in ${extDir}, found ${JSON.stringify(fs.readdirSync(extDir))}`);
@@ -227,20 +352,32 @@ async function installedTest() {
     step("workbench is up");
     await page.locator(".statusbar-item", { hasText: "Headshare" }).first().waitFor({ timeout: 60000 });
     step("installed extension activated (status bar item Headshare)");
-    const row = (name) => page.locator(".explorer-folders-view .monaco-list-row", { has: page.locator(".label-name", { hasText: new RegExp(`^${name.replace(/\./g, "\\.")}$`) }) }).first();
+    const row = (name) =>
+      page
+        .locator(".explorer-folders-view .monaco-list-row", { has: page.locator(".label-name", { hasText: new RegExp(`^${name.replace(/\./g, "\\.")}$`) }) })
+        .first();
     // Expand models/ then <model>/ (one compact row when models/ holds only the model: a second click would collapse it).
     await row("models").waitFor({ timeout: 30000 });
     for (let i = 0; !(await row("model.safetensors").isVisible()); i++) {
       if (i > 6) throw new Error(`the explorer never showed ${model}/model.safetensors`);
       const m = row(model);
-      if (await m.isVisible()) { if ((await m.getAttribute("aria-expanded")) !== "true") await m.click(); }
-      else await row("models").click();
-      await row("model.safetensors").waitFor({ timeout: 3000 }).catch(() => undefined);
+      if (await m.isVisible()) {
+        if ((await m.getAttribute("aria-expanded")) !== "true") await m.click();
+      } else await row("models").click();
+      await row("model.safetensors")
+        .waitFor({ timeout: 3000 })
+        .catch(() => undefined);
     }
     const item = page.locator(".context-view .monaco-menu .action-label", { hasText: "Inspect Checkpoint" }).first();
     for (let i = 0; ; i++) {
       await row("model.safetensors").click({ button: "right" });
-      if (await item.waitFor({ state: "visible", timeout: 3000 }).then(() => true, () => false)) break;
+      if (
+        await item.waitFor({ state: "visible", timeout: 3000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await page.keyboard.press("Escape");
       if (i > 5) throw new Error("the explorer context menu of model.safetensors never offered Headshare: Inspect Checkpoint");
       await page.waitForTimeout(1000);

@@ -20,6 +20,8 @@ function find(dir) {
     return e.isDirectory() ? find(p) : /\.test\.js$/.test(e.name) ? [p] : [];
   });
 }
-const files = find(path.join(root, "out")).filter((f) => !f.includes(`${path.sep}vscode${path.sep}`)).sort();
+const files = find(path.join(root, "out"))
+  .filter((f) => !f.includes(`${path.sep}vscode${path.sep}`))
+  .sort();
 run("node", ["--test", "--test-reporter=spec", ...passthrough, ...files]);
 if (fs.existsSync(path.join(root, "scripts", "test-vscode.mjs"))) run("node", ["scripts/test-vscode.mjs"]);

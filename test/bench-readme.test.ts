@@ -19,7 +19,8 @@ test("bench readme: README.md and docs/*.md regions equal what bench/results/*.j
 });
 
 test("bench machine: /proc/cpuinfo gives the model, physical cores and vector extensions", () => {
-  const block = (core: number, flags: string) => `processor\t: ${core}\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nphysical id\t: 0\ncore id\t\t: ${core >> 1}\nflags\t\t: fpu sse4_2 avx ${flags} fma\n`;
+  const block = (core: number, flags: string) =>
+    `processor\t: ${core}\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nphysical id\t: 0\ncore id\t\t: ${core >> 1}\nflags\t\t: fpu sse4_2 avx ${flags} fma\n`;
   const info = parseCpuinfo([block(0, "avx2 f16c"), block(1, "avx2 f16c"), block(2, "avx2 f16c"), block(3, "avx2 f16c")].join("\n"));
   assert.deepEqual(info, { model: "AMD EPYC 7B13", physicalCores: 2, flags: ["sse4_2", "avx", "f16c", "fma", "avx2"] });
   const arm = parseCpuinfo("processor\t: 0\nFeatures\t: fp asimd asimdhp sve\n");
@@ -36,7 +37,10 @@ test("bench readme: regions are rewritten from the latest record (full before qu
   try {
     const demo: Bench = { name: "demo", run: async () => ({}), readme: (r) => ({ "": `| x |\n| --- |\n| ${String(r.x)} |`, extra: `extra ${String(r.x)}` }) };
     const plain: Bench = { name: "plain", run: async () => ({}) };
-    fs.writeFileSync(path.join(root, "README.md"), "# t\n\n<!-- bench:demo -->\nhand-typed 953×\n<!-- /bench:demo -->\n\n<!-- bench:demo:extra -->\n<!-- /bench:demo:extra -->\n\n<!-- bench:others -->\n<!-- /bench:others -->\ntail\n");
+    fs.writeFileSync(
+      path.join(root, "README.md"),
+      "# t\n\n<!-- bench:demo -->\nhand-typed 953×\n<!-- /bench:demo -->\n\n<!-- bench:demo:extra -->\n<!-- /bench:demo:extra -->\n\n<!-- bench:others -->\n<!-- /bench:others -->\ntail\n",
+    );
     const changedEmpty = generateReadme(root, [demo, plain], false);
     assert.deepEqual(changedEmpty, ["README.md"]);
     let text = fs.readFileSync(path.join(root, "README.md"), "utf8");
@@ -46,9 +50,15 @@ test("bench readme: regions are rewritten from the latest record (full before qu
     writeRecord(root, makeRecord(root, "plain", "full", [1, 2, 3], 4, { a: { b: 1.5 }, s: summarize([1, 2, 3]) }));
     generateReadme(root, [demo, plain], false);
     text = fs.readFileSync(path.join(root, "README.md"), "utf8");
-    assert.match(text, /<!-- bench:demo -->\n\| x \|\n\| --- \|\n\| 7 \|\n\n<sub>Measured by `npm run bench -- --quick --only demo` \(quick mode\) on \d{4}-\d\d-\d\d, commit .*machine: .*logical CPUs.*load average \(1\/5\/15 min\) 1\.00 \/ 2\.00 \/ 3\.00 before.*Source: `bench\/results\/demo\.quick\.json`\.<\/sub>\n<!-- \/bench:demo -->/);
+    assert.match(
+      text,
+      /<!-- bench:demo -->\n\| x \|\n\| --- \|\n\| 7 \|\n\n<sub>Measured by `npm run bench -- --quick --only demo` \(quick mode\) on \d{4}-\d\d-\d\d, commit .*machine: .*logical CPUs.*load average \(1\/5\/15 min\) 1\.00 \/ 2\.00 \/ 3\.00 before.*Source: `bench\/results\/demo\.quick\.json`\.<\/sub>\n<!-- \/bench:demo -->/,
+    );
     assert.match(text, /<!-- bench:demo:extra -->\nextra 7\n/);
-    assert.match(text, /<!-- bench:others -->\n#### plain\n\n\| metric \| value \|\n\| --- \| --- \|\n\| a\.b \| 1\.5 \|\n\| s \| 2\.0000 \(1\.0000–3\.0000, n = 3\) \|/);
+    assert.match(
+      text,
+      /<!-- bench:others -->\n#### plain\n\n\| metric \| value \|\n\| --- \| --- \|\n\| a\.b \| 1\.5 \|\n\| s \| 2\.0000 \(1\.0000–3\.0000, n = 3\) \|/,
+    );
     assert.match(text, /\ntail\n$/);
     assert.deepEqual(generateReadme(root, [demo, plain], true), [], "idempotent");
     writeRecord(root, makeRecord(root, "demo", "full", [0, 0, 0], 1, { x: 8 }));

@@ -26,17 +26,31 @@ function run(args: readonly string[]): Promise<{ code: number | null; stdout: st
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
+    let stdout = "",
+      stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const hard = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.on("error", reject);
-    child.on("close", (code) => { clearTimeout(hard); resolve({ code, stdout, stderr, ms: performance.now() - t0 }); });
+    child.on("close", (code) => {
+      clearTimeout(hard);
+      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
+    });
   });
 }
 
 async function byteModel(dir: string): Promise<string> {
-  await writeSyntheticModel(dir, { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 8, intermediate: 32, vocab: BYTE_VOCAB, maxPositions: 128, seed: 1 });
+  await writeSyntheticModel(dir, {
+    family: "llama",
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 8,
+    intermediate: 32,
+    vocab: BYTE_VOCAB,
+    maxPositions: 128,
+    seed: 1,
+  });
   fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(byteTokenizerJson()));
   fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(byteTokenizerConfig(128)));
   return dir;
@@ -48,52 +62,71 @@ test("bounded: a FIFO merges.txt or tokenizer_config.json is refused by name at 
     const gpt2 = path.join(root, "gpt2");
     fs.mkdirSync(gpt2);
     fs.writeFileSync(path.join(gpt2, "vocab.json"), JSON.stringify({ a: 0, b: 1 }));
-    if (!mkfifo(path.join(gpt2, "merges.txt"))) { t.skip("mkfifo is not available"); return; }
+    if (!mkfifo(path.join(gpt2, "merges.txt"))) {
+      t.skip("mkfifo is not available");
+      return;
+    }
     const t0 = performance.now();
-    await assert.rejects(loadTokenizer(gpt2), (e: unknown) => e instanceof Error && /merges\.txt.*not a regular file \(a folder, FIFO or device\)/.test(e.message));
+    await assert.rejects(
+      loadTokenizer(gpt2),
+      (e: unknown) => e instanceof Error && /merges\.txt.*not a regular file \(a folder, FIFO or device\)/.test(e.message),
+    );
     const m = await byteModel(path.join(root, "m"));
     fs.rmSync(path.join(m, "tokenizer_config.json"));
     mkfifo(path.join(m, "tokenizer_config.json"));
-    await assert.rejects(loadTokenizer(m), (e: unknown) => e instanceof Error && /tokenizer_config\.json: the tokenizer config is not a regular file/.test(e.message));
+    await assert.rejects(
+      loadTokenizer(m),
+      (e: unknown) => e instanceof Error && /tokenizer_config\.json: the tokenizer config is not a regular file/.test(e.message),
+    );
     assert.ok(performance.now() - t0 < 5000, "refused without waiting for a writer");
     // the reader itself: a FIFO, a folder, a file over the bound
-    await assert.rejects(readRegularFile(path.join(m, "tokenizer_config.json"), 1024), (e: unknown) => e instanceof RegularFileError && e.reason === "not-regular");
+    await assert.rejects(
+      readRegularFile(path.join(m, "tokenizer_config.json"), 1024),
+      (e: unknown) => e instanceof RegularFileError && e.reason === "not-regular",
+    );
     await assert.rejects(readRegularFile(m, 1024), (e: unknown) => e instanceof RegularFileError && e.reason === "not-regular");
-    await assert.rejects(readRegularFile(path.join(m, "tokenizer.json"), 10), (e: unknown) => e instanceof RegularFileError && e.reason === "too-large" && e.size! > 10);
+    await assert.rejects(
+      readRegularFile(path.join(m, "tokenizer.json"), 10),
+      (e: unknown) => e instanceof RegularFileError && e.reason === "too-large" && e.size! > 10,
+    );
   } finally {
     removeDir(root);
   }
 });
 
-test("bounded: eval --text over the size limit or a FIFO is refused up front with one line; --timeout stops a job with how to raise it", { skip: noCli, timeout: 120_000 }, async () => {
-  const root = scratchDir("bounded-cli");
-  try {
-    const m = await byteModel(path.join(root, "m"));
-    const big = path.join(root, "big.txt");
-    fs.closeSync(fs.openSync(big, "w"));
-    fs.truncateSync(big, 65 * 2 ** 20); // sparse: no disk used
-    const r = await run(["eval", m, "--text", big]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /big\.txt: cannot read the text file \(it is 68157440 bytes, more than the 64 MiB an evaluation text may be\); pass an excerpt/);
-    assert.ok(!/heap|at \w+ \(/.test(r.stderr), "no stack trace");
-    const fifo = path.join(root, "text.fifo");
-    if (mkfifo(fifo)) {
-      const f = await run(["eval", m, "--text", fifo]);
-      assert.equal(f.code, 1);
-      assert.match(f.stderr, /text\.fifo: cannot read the text file \(it is not a regular file: a folder, FIFO or device\)/);
+test(
+  "bounded: eval --text over the size limit or a FIFO is refused up front with one line; --timeout stops a job with how to raise it",
+  { skip: noCli, timeout: 120_000 },
+  async () => {
+    const root = scratchDir("bounded-cli");
+    try {
+      const m = await byteModel(path.join(root, "m"));
+      const big = path.join(root, "big.txt");
+      fs.closeSync(fs.openSync(big, "w"));
+      fs.truncateSync(big, 65 * 2 ** 20); // sparse: no disk used
+      const r = await run(["eval", m, "--text", big]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /big\.txt: cannot read the text file \(it is 68157440 bytes, more than the 64 MiB an evaluation text may be\); pass an excerpt/);
+      assert.ok(!/heap|at \w+ \(/.test(r.stderr), "no stack trace");
+      const fifo = path.join(root, "text.fifo");
+      if (mkfifo(fifo)) {
+        const f = await run(["eval", m, "--text", fifo]);
+        assert.equal(f.code, 1);
+        assert.match(f.stderr, /text\.fifo: cannot read the text file \(it is not a regular file: a folder, FIFO or device\)/);
+      }
+      const text = path.join(root, "t.txt");
+      fs.writeFileSync(text, "the heads are shared. ".repeat(200));
+      const slow = await run(["eval", m, "--text", text, "--timeout", "0.0005"]); // 30 ms
+      assert.equal(slow.code, 1, slow.stderr);
+      assert.match(slow.stderr, /did not finish within 30 ms; the worker was stopped .* raise the limit \(--timeout MINUTES on the command line/);
+      const bad = await run(["eval", m, "--text", text, "--timeout", "soon"]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /--timeout soon: give the job time limit in minutes/);
+    } finally {
+      removeDir(root);
     }
-    const text = path.join(root, "t.txt");
-    fs.writeFileSync(text, "the heads are shared. ".repeat(200));
-    const slow = await run(["eval", m, "--text", text, "--timeout", "0.0005"]); // 30 ms
-    assert.equal(slow.code, 1, slow.stderr);
-    assert.match(slow.stderr, /did not finish within 30 ms; the worker was stopped .* raise the limit \(--timeout MINUTES on the command line/);
-    const bad = await run(["eval", m, "--text", text, "--timeout", "soon"]);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /--timeout soon: give the job time limit in minutes/);
-  } finally {
-    removeDir(root);
-  }
-});
+  },
+);
 
 test("bounded: an unexplained SIGKILL is reported as out of memory with the cgroup limit (v2 and v1) and the model's size", () => {
   const root = scratchDir("cgroup");
@@ -109,7 +142,10 @@ test("bounded: an unexplained SIGKILL is reported as out of memory with the cgro
     fs.writeFileSync(path.join(v2, "job", "memory.events"), "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
     const after = cgroupMemory(v2, path.join(root, "cg2"));
     const msg = oomReport(before, after, 3 * 2 ** 30);
-    assert.match(msg, /^out of memory: the kernel's OOM killer stopped it; the memory limit is 2\.00 GiB \(.*memory\.max\); the model's weights alone take 3\.00 GiB on disk/);
+    assert.match(
+      msg,
+      /^out of memory: the kernel's OOM killer stopped it; the memory limit is 2\.00 GiB \(.*memory\.max\); the model's weights alone take 3\.00 GiB on disk/,
+    );
     // cgroup v1 with no limit ("max" v1 style: 2^63 - 4096), and no counter change: "most likely"
     const v1 = path.join(root, "v1");
     fs.mkdirSync(path.join(v1, "memory"), { recursive: true });

@@ -47,7 +47,17 @@ test("cli-eval: eval --attention adds the layer × head attention-map similarity
   fs.writeFileSync(text, fs.readFileSync(sharedPath(excerpt)!, "utf8").slice(0, 2000));
   const r = await run(["eval", sharedPath(stories)!, "--text", text, "--window", "128", "--attention", "--json"]);
   assert.equal(r.code, 0, r.stderr);
-  const a = (JSON.parse(r.stdout) as { attention: { layers: number; heads: number; best: (number | null)[][]; entries: { layer: number; head: number; sourceLayer: number; score: number }[]; measure: string } }).attention;
+  const a = (
+    JSON.parse(r.stdout) as {
+      attention: {
+        layers: number;
+        heads: number;
+        best: (number | null)[][];
+        entries: { layer: number; head: number; sourceLayer: number; score: number }[];
+        measure: string;
+      };
+    }
+  ).attention;
   assert.deepEqual([a.layers, a.heads, a.entries.length], [5, 8, 4 * 8]);
   assert.ok(a.best[0]!.every((v) => v === null));
   for (const e of a.entries) {
@@ -66,8 +76,18 @@ test("cli-eval: sweep --json and --csv: ratio 0 changes nothing, rows per ratio"
   const csv = path.join(tmp, "curve.csv");
   const r = await run(["sweep", sharedPath(stories)!, "--ratios", "0,0.25", "--text", text, "--window", "256", "--csv", csv, "--json"]);
   assert.equal(r.code, 0, r.stderr);
-  const s = JSON.parse(r.stdout) as { rows: { ratio: number; selected: number; nll: number; kl: number; top1Agreement: number }[]; original: { nll: number }; provider: string };
-  assert.deepEqual(s.rows.map((x) => [x.ratio, x.selected]), [[0, 0], [0.25, 5]]);
+  const s = JSON.parse(r.stdout) as {
+    rows: { ratio: number; selected: number; nll: number; kl: number; top1Agreement: number }[];
+    original: { nll: number };
+    provider: string;
+  };
+  assert.deepEqual(
+    s.rows.map((x) => [x.ratio, x.selected]),
+    [
+      [0, 0],
+      [0.25, 5],
+    ],
+  );
   assert.ok(Math.abs(s.rows[0]!.nll - s.original.nll) < 1e-9);
   assert.ok(Math.abs(s.rows[0]!.kl) < 1e-6);
   assert.equal(s.rows[0]!.top1Agreement, 1);
@@ -108,7 +128,10 @@ test("cli-eval: flag errors of eval, sweep and postshare are one clear line, exi
     [["sweep", model, "--text", "x", "--ratios", "0,abc"], /^headshare: sweep: --ratios needs a comma list of numbers in \[0, 1\] \(got "abc"\)/],
     [["postshare", model, "--text", "x"], /^headshare: postshare: --ratio A is required/],
     [["postshare", model, "--ratio", "0.3", "--out", path.join(tmp, "ps")], /^headshare: postshare: --text FILE is required/],
-    [["postshare", model, "--ratio", "0.3", "--text", "x", "--out", path.join(tmp, "ps"), "--weight-loss", "l1"], /^headshare: postshare: --weight-loss must be one of l2, mse/],
+    [
+      ["postshare", model, "--ratio", "0.3", "--text", "x", "--out", path.join(tmp, "ps"), "--weight-loss", "l1"],
+      /^headshare: postshare: --weight-loss must be one of l2, mse/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await run(args);
@@ -121,14 +144,21 @@ test("cli-eval: flag errors of eval, sweep and postshare are one clear line, exi
 /** A seeded tiny byte-level Llama (3 layers, 2 KV groups) and 24 generated documents. */
 async function tinyPostShareModel(dir: string): Promise<{ model: string; text: string }> {
   const model = path.join(dir, "tiny-model");
-  await writeInitialLlama(model, { layers: 3, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: BYTE_VOCAB, maxPositions: 64, tied: true, seed: 21, std: 0.08 }, {
-    "tokenizer.json": JSON.stringify(byteTokenizerJson()),
-    "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(64)),
-  });
+  await writeInitialLlama(
+    model,
+    { layers: 3, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: BYTE_VOCAB, maxPositions: 64, tied: true, seed: 21, std: 0.08 },
+    {
+      "tokenizer.json": JSON.stringify(byteTokenizerJson()),
+      "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(64)),
+    },
+  );
   let x = 8;
-  const next = (): number => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const next = (): number => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
   const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "red", "ball"];
-  const docs = Array.from({ length: 24 }, () => Array.from({ length: 20 + Math.floor(next() * 20) }, () => words[Math.floor(next() * words.length)]).join(" ") + ".");
+  const docs = Array.from(
+    { length: 24 },
+    () => Array.from({ length: 20 + Math.floor(next() * 20) }, () => words[Math.floor(next() * words.length)]).join(" ") + ".",
+  );
   const text = path.join(dir, "tiny-text.txt");
   fs.writeFileSync(text, docs.join("\n<|endoftext|>\n"));
   return { model, text };
@@ -136,39 +166,92 @@ async function tinyPostShareModel(dir: string): Promise<{ model: string; text: s
 
 interface PostShareJson {
   lossCurve: { step: number; lm: number; weight: number; lr: number }[];
-  heldoutDocuments: number; trainDocuments: number; tokens: number; selected: number;
-  options: { regularize: string[]; batchSize: number; seqLen: number; sampleSequences: number; sampleLength: number; sampleTemperature: number; trainTokens: number; trainOn: string };
-  original: { nll: number }; meanRelativePairDistance: { before: number; after: number };
+  heldoutDocuments: number;
+  trainDocuments: number;
+  tokens: number;
+  selected: number;
+  options: {
+    regularize: string[];
+    batchSize: number;
+    seqLen: number;
+    sampleSequences: number;
+    sampleLength: number;
+    sampleTemperature: number;
+    trainTokens: number;
+    trainOn: string;
+  };
+  original: { nll: number };
+  meanRelativePairDistance: { before: number; after: number };
 }
 
-test("cli-eval: postshare flags reach the core — regularize, held-out split, batch, sampling, checkpoint and resume (tiny synthetic model)", { skip: noCli }, async () => {
-  const { model, text } = await tinyPostShareModel(tmp);
-  const ck = path.join(tmp, "train-ckpt.safetensors");
-  const common = ["postshare", model, "--ratio", "0.5", "--text", text, "--heldout-docs", "4", "--batch-size", "2", "--seq-len", "16", "--providers", "cpu", "--json"];
-  // 1) text only, the paper's loss, 2 steps, checkpoint at the end
-  const a = await run([...common, "--train-on", "text", "--steps", "2", "--regularize", "q,k,v", "--checkpoint", ck, "--out", path.join(tmp, "ps-a")]);
-  assert.equal(a.code, 0, a.stderr);
-  const pa = JSON.parse(a.stdout) as PostShareJson;
-  assert.deepEqual(pa.options.regularize, ["q", "k", "v"]);
-  assert.deepEqual([pa.heldoutDocuments, pa.trainDocuments], [4, 20]);
-  assert.deepEqual([pa.options.batchSize, pa.options.seqLen, pa.options.trainOn, pa.options.sampleSequences], [2, 16, "text", 0]);
-  assert.equal(pa.tokens, 2 * 2 * 16, "2 steps of 2 × 16 tokens");
-  assert.deepEqual(pa.lossCurve.map((r) => r.step), [1, 2]);
-  assert.ok(fs.statSync(ck).size > 0, "the training checkpoint was written");
-  // 2) resume from it to 4 steps: only steps 3 and 4 run
-  const b = await run([...common, "--train-on", "text", "--steps", "4", "--regularize", "q,k,v", "--resume", ck, "--out", path.join(tmp, "ps-b")]);
-  assert.equal(b.code, 0, b.stderr);
-  const pb = JSON.parse(b.stdout) as PostShareJson;
-  assert.deepEqual(pb.lossCurve.map((r) => r.step), [3, 4]);
-  assert.equal(pb.original.nll, pa.original.nll, "the same held-out split scores the same original model identically");
-  // 3) the default weight loss (q, k, v, o) and text sampled from the model: 4 sequences of 12 tokens added
-  const c = await run([...common, "--train-on", "both", "--steps", "2", "--sample-sequences", "4", "--sample-length", "12", "--sample-temperature", "0.7", "--out", path.join(tmp, "ps-c")]);
-  assert.equal(c.code, 0, c.stderr);
-  const pc = JSON.parse(c.stdout) as PostShareJson;
-  assert.deepEqual(pc.options.regularize, ["q", "k", "v", "o"]);
-  assert.deepEqual([pc.options.sampleSequences, pc.options.sampleLength, pc.options.sampleTemperature], [4, 12, 0.7]);
-  assert.equal(pc.options.trainTokens - pa.options.trainTokens, 4 * 12, "the text's tokens plus 4 sampled sequences of 12");
-});
+test(
+  "cli-eval: postshare flags reach the core — regularize, held-out split, batch, sampling, checkpoint and resume (tiny synthetic model)",
+  { skip: noCli },
+  async () => {
+    const { model, text } = await tinyPostShareModel(tmp);
+    const ck = path.join(tmp, "train-ckpt.safetensors");
+    const common = [
+      "postshare",
+      model,
+      "--ratio",
+      "0.5",
+      "--text",
+      text,
+      "--heldout-docs",
+      "4",
+      "--batch-size",
+      "2",
+      "--seq-len",
+      "16",
+      "--providers",
+      "cpu",
+      "--json",
+    ];
+    // 1) text only, the paper's loss, 2 steps, checkpoint at the end
+    const a = await run([...common, "--train-on", "text", "--steps", "2", "--regularize", "q,k,v", "--checkpoint", ck, "--out", path.join(tmp, "ps-a")]);
+    assert.equal(a.code, 0, a.stderr);
+    const pa = JSON.parse(a.stdout) as PostShareJson;
+    assert.deepEqual(pa.options.regularize, ["q", "k", "v"]);
+    assert.deepEqual([pa.heldoutDocuments, pa.trainDocuments], [4, 20]);
+    assert.deepEqual([pa.options.batchSize, pa.options.seqLen, pa.options.trainOn, pa.options.sampleSequences], [2, 16, "text", 0]);
+    assert.equal(pa.tokens, 2 * 2 * 16, "2 steps of 2 × 16 tokens");
+    assert.deepEqual(
+      pa.lossCurve.map((r) => r.step),
+      [1, 2],
+    );
+    assert.ok(fs.statSync(ck).size > 0, "the training checkpoint was written");
+    // 2) resume from it to 4 steps: only steps 3 and 4 run
+    const b = await run([...common, "--train-on", "text", "--steps", "4", "--regularize", "q,k,v", "--resume", ck, "--out", path.join(tmp, "ps-b")]);
+    assert.equal(b.code, 0, b.stderr);
+    const pb = JSON.parse(b.stdout) as PostShareJson;
+    assert.deepEqual(
+      pb.lossCurve.map((r) => r.step),
+      [3, 4],
+    );
+    assert.equal(pb.original.nll, pa.original.nll, "the same held-out split scores the same original model identically");
+    // 3) the default weight loss (q, k, v, o) and text sampled from the model: 4 sequences of 12 tokens added
+    const c = await run([
+      ...common,
+      "--train-on",
+      "both",
+      "--steps",
+      "2",
+      "--sample-sequences",
+      "4",
+      "--sample-length",
+      "12",
+      "--sample-temperature",
+      "0.7",
+      "--out",
+      path.join(tmp, "ps-c"),
+    ]);
+    assert.equal(c.code, 0, c.stderr);
+    const pc = JSON.parse(c.stdout) as PostShareJson;
+    assert.deepEqual(pc.options.regularize, ["q", "k", "v", "o"]);
+    assert.deepEqual([pc.options.sampleSequences, pc.options.sampleLength, pc.options.sampleTemperature], [4, 12, 0.7]);
+    assert.equal(pc.options.trainTokens - pa.options.trainTokens, 4 * 12, "the text's tokens plus 4 sampled sequences of 12");
+  },
+);
 
 test("cli-eval: bad postshare option values are one clear line, exit 1, nothing written", { skip: noCli }, async () => {
   const model = path.join(tmp, "no-model");
@@ -194,7 +277,18 @@ test("cli-eval: bad postshare option values are one clear line, exit 1, nothing 
   }
   assert.equal(fs.existsSync(out), false);
   const h = await run(["postshare", "--help"]);
-  for (const flag of ["--regularize", "--sample-sequences", "--sample-length", "--sample-temperature", "--heldout-docs", "--batch-size", "--seq-len", "--checkpoint", "--resume"]) assert.ok(h.stdout.includes(flag), `--help documents ${flag}`);
+  for (const flag of [
+    "--regularize",
+    "--sample-sequences",
+    "--sample-length",
+    "--sample-temperature",
+    "--heldout-docs",
+    "--batch-size",
+    "--seq-len",
+    "--checkpoint",
+    "--resume",
+  ])
+    assert.ok(h.stdout.includes(flag), `--help documents ${flag}`);
 });
 
 test("cli-eval: demo compresses the embedded model at 30%, prints the before/after table and the bytes saved, writes the report", { skip: noCli }, async () => {
@@ -232,15 +326,22 @@ test("cli-eval: demo compresses the embedded model at 30%, prints the before/aft
 });
 
 interface DemoJson {
-  format: string; ratio: number; selected: number; units: number;
+  format: string;
+  ratio: number;
+  selected: number;
+  units: number;
   model: { path: string; kind: string; layers: number };
   heldout: { file: string; source: string; tokens: number; protocol: string };
   original: { parameters: number; fileBytes: number; nll: number; ppl: number };
   shared: { parameters: number; fileBytes: number; nll: number; ppl: number };
-  kl: number; top1Agreement: number; hiddenCosine: number[];
+  kl: number;
+  top1Agreement: number;
+  hiddenCosine: number[];
   targets: { layer: number; unit: number; rootLayer: number; rootUnit: number; score: number }[];
   matches: { layer: number; unit: number; score: number }[];
-  compactDir: string; report: string; seconds: number;
+  compactDir: string;
+  report: string;
+  seconds: number;
 }
 
 /** Checks a demo --json result against the files it names and an independent eval of the compact checkpoint. */
@@ -267,10 +368,24 @@ async function checkDemoJson(d: DemoJson): Promise<void> {
   const html = fs.readFileSync(d.report, "utf8");
   assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">/);
   assert.doesNotMatch(html, /<script|<link|<img|<iframe|url\(|src=|href=/i, "no scripts and no external resources");
-  assert.deepEqual([...html.matchAll(/https?:\/\/[^"]+/g)].map((x) => x[0]).filter((u) => u !== "http://www.w3.org/2000/svg"), [], "only the SVG namespace URI");
+  assert.deepEqual(
+    [...html.matchAll(/https?:\/\/[^"]+/g)].map((x) => x[0]).filter((u) => u !== "http://www.w3.org/2000/svg"),
+    [],
+    "only the SVG namespace URI",
+  );
   const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
-  for (const v of [fmt(d.original.parameters), fmt(d.shared.parameters), fmt(d.original.fileBytes), fmt(d.shared.fileBytes),
-    d.original.nll.toFixed(4), d.shared.nll.toFixed(4), d.original.ppl.toFixed(3), d.shared.ppl.toFixed(3), d.kl.toFixed(5), `${(100 * d.top1Agreement).toFixed(2)}%`]) {
+  for (const v of [
+    fmt(d.original.parameters),
+    fmt(d.shared.parameters),
+    fmt(d.original.fileBytes),
+    fmt(d.shared.fileBytes),
+    d.original.nll.toFixed(4),
+    d.shared.nll.toFixed(4),
+    d.original.ppl.toFixed(3),
+    d.shared.ppl.toFixed(3),
+    d.kl.toFixed(5),
+    `${(100 * d.top1Agreement).toFixed(2)}%`,
+  ]) {
     assert.ok(html.includes(v), `the report shows ${v}`);
   }
   assert.equal((html.match(/<svg /g) ?? []).length, 2, "sharing map and hidden-cosine chart");
@@ -292,9 +407,15 @@ test("cli-eval: demo --json on the committed model: the table's numbers, the hel
     // README.md's demo table, as printed (rounded to the digits shown there)
     assert.deepEqual([d.original.parameters, d.shared.parameters, d.original.fileBytes, d.shared.fileBytes], [624128, 574976, 2500600, 2305704]);
     assert.deepEqual([d.selected, d.units], [4, 16]);
-    assert.deepEqual([d.original.nll.toFixed(4), d.shared.nll.toFixed(4), d.original.ppl.toFixed(3), d.shared.ppl.toFixed(3)], ["1.9213", "2.0595", "6.830", "7.842"]);
+    assert.deepEqual(
+      [d.original.nll.toFixed(4), d.shared.nll.toFixed(4), d.original.ppl.toFixed(3), d.shared.ppl.toFixed(3)],
+      ["1.9213", "2.0595", "6.830", "7.842"],
+    );
     assert.deepEqual([d.kl.toFixed(4), (100 * d.top1Agreement).toFixed(2)], ["0.2867", "68.70"]);
-    assert.deepEqual(d.hiddenCosine.map((c) => c.toFixed(4)), ["1.0000", "0.9802", "0.9341", "0.9099"]);
+    assert.deepEqual(
+      d.hiddenCosine.map((c) => c.toFixed(4)),
+      ["1.0000", "0.9802", "0.9341", "0.9099"],
+    );
   }
   assert.ok(d.seconds < 120, `the demo took ${d.seconds} s`);
 });

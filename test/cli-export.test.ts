@@ -10,32 +10,38 @@ import { sharedPath, sharedSkip } from "./helpers/shared";
 
 const run = runCli;
 
-test("cli export/generate: --json, a plan file, streamed text; the shared export stores 241,600 parameters", { skip: noCli || sharedSkip("models/stories260K-hf") }, async () => {
-  const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), "hs-cli-export-"));
-  try {
-    const model = sharedPath("models/stories260K-hf")!;
-    const plan = await run(["plan", "--match", await matchFile(model, tmp), "--ratio", "0.3", "--json"]);
-    assert.equal(plan.code, 0, plan.stderr);
-    fs.writeFileSync(path.join(tmp, "plan.json"), plan.stdout);
-    const ex = await run(["export", model, "--format", "onnx", "--plan", path.join(tmp, "plan.json"), "--out", path.join(tmp, "onnx"), "--json"]);
-    assert.equal(ex.code, 0, ex.stderr);
-    const r = JSON.parse(ex.stdout) as { parameters: number; parametersDense: number; files: string[]; plan: { selected: number } };
-    assert.equal(r.parameters, 241_600);
-    assert.equal(r.parametersDense, 260_032);
-    assert.equal(r.plan.selected, 6);
-    assert.ok(r.files.includes("onnx/model.onnx"));
-    const g = await run(["generate", model, "--prompt", "Once upon a time", "--max-tokens", "16", "--json"]);
-    assert.equal(g.code, 0, g.stderr);
-    const gj = JSON.parse(g.stdout) as { ids: number[]; promptIds: number[]; text: string; tokensPerSecond: number };
-    assert.equal(gj.promptIds[0], 1, "BOS first");
-    assert.equal(gj.ids.length, 16);
-    assert.ok(gj.text.length > 0 && gj.tokensPerSecond > 0);
-    const streamed = await run(["generate", model, "--plan", path.join(tmp, "plan.json"), "--prompt", "Once upon a time", "--max-tokens", "16"]);
-    assert.equal(streamed.code, 0, streamed.stderr);
-    assert.match(streamed.stderr, /sharing: ratio 0\.3, 6 units shared/);
-    assert.ok(streamed.stdout.trim().length > 0);
-  } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
-});
+test(
+  "cli export/generate: --json, a plan file, streamed text; the shared export stores 241,600 parameters",
+  { skip: noCli || sharedSkip("models/stories260K-hf") },
+  async () => {
+    const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), "hs-cli-export-"));
+    try {
+      const model = sharedPath("models/stories260K-hf")!;
+      const plan = await run(["plan", "--match", await matchFile(model, tmp), "--ratio", "0.3", "--json"]);
+      assert.equal(plan.code, 0, plan.stderr);
+      fs.writeFileSync(path.join(tmp, "plan.json"), plan.stdout);
+      const ex = await run(["export", model, "--format", "onnx", "--plan", path.join(tmp, "plan.json"), "--out", path.join(tmp, "onnx"), "--json"]);
+      assert.equal(ex.code, 0, ex.stderr);
+      const r = JSON.parse(ex.stdout) as { parameters: number; parametersDense: number; files: string[]; plan: { selected: number } };
+      assert.equal(r.parameters, 241_600);
+      assert.equal(r.parametersDense, 260_032);
+      assert.equal(r.plan.selected, 6);
+      assert.ok(r.files.includes("onnx/model.onnx"));
+      const g = await run(["generate", model, "--prompt", "Once upon a time", "--max-tokens", "16", "--json"]);
+      assert.equal(g.code, 0, g.stderr);
+      const gj = JSON.parse(g.stdout) as { ids: number[]; promptIds: number[]; text: string; tokensPerSecond: number };
+      assert.equal(gj.promptIds[0], 1, "BOS first");
+      assert.equal(gj.ids.length, 16);
+      assert.ok(gj.text.length > 0 && gj.tokensPerSecond > 0);
+      const streamed = await run(["generate", model, "--plan", path.join(tmp, "plan.json"), "--prompt", "Once upon a time", "--max-tokens", "16"]);
+      assert.equal(streamed.code, 0, streamed.stderr);
+      assert.match(streamed.stderr, /sharing: ratio 0\.3, 6 units shared/);
+      assert.ok(streamed.stdout.trim().length > 0);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);
 
 async function matchFile(model: string, tmp: string): Promise<string> {
   const file = path.join(tmp, "match.json");
@@ -65,5 +71,7 @@ test("cli export/generate: bad flags are one clear line, exit 1, nothing written
       assert.match(r.stderr, want, args.join(" "));
     }
     assert.deepEqual(fs.readdirSync(tmp), [], "nothing was written");
-  } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -31,21 +31,25 @@ function json(...args: string[]): Record<string, any> {
   return JSON.parse(r.stdout);
 }
 
-test("cli inspect: stories260K-hf --json reports Llama, 5 layers, 8 heads, 4 kv heads, head size 8, width 64, 260,032 F32 parameters", { skip: sharedSkip("models/stories260K-hf") }, () => {
-  const s = json(sharedPath("models/stories260K-hf")!);
-  assert.equal(s.architecture, "LlamaForCausalLM");
-  assert.equal(s.family, "llama");
-  assert.deepEqual([s.layers, s.heads, s.kvHeads, s.headDim, s.hidden], [5, 8, 4, 8, 64]);
-  assert.equal(s.parameters, 260_032);
-  assert.deepEqual(s.dtypes, { F32: 260_032 });
-  assert.equal(s.bytes, 260_032 * 4);
-  assert.equal(s.fileBytes, 1_044_992);
-  // q 64×64 + k 32×64 + v 32×64 + o 64×64 per layer, 5 layers.
-  assert.equal(s.attentionParameters, 5 * (64 * 64 + 32 * 64 + 32 * 64 + 64 * 64));
-  assert.equal(s.tensors.length, 47);
-  assert.deepEqual(s.tensors[0], { name: "model.embed_tokens.weight", dtype: "F32", shape: [512, 64], bytes: 131072 });
-  assert.equal(s.plan, null);
-});
+test(
+  "cli inspect: stories260K-hf --json reports Llama, 5 layers, 8 heads, 4 kv heads, head size 8, width 64, 260,032 F32 parameters",
+  { skip: sharedSkip("models/stories260K-hf") },
+  () => {
+    const s = json(sharedPath("models/stories260K-hf")!);
+    assert.equal(s.architecture, "LlamaForCausalLM");
+    assert.equal(s.family, "llama");
+    assert.deepEqual([s.layers, s.heads, s.kvHeads, s.headDim, s.hidden], [5, 8, 4, 8, 64]);
+    assert.equal(s.parameters, 260_032);
+    assert.deepEqual(s.dtypes, { F32: 260_032 });
+    assert.equal(s.bytes, 260_032 * 4);
+    assert.equal(s.fileBytes, 1_044_992);
+    // q 64×64 + k 32×64 + v 32×64 + o 64×64 per layer, 5 layers.
+    assert.equal(s.attentionParameters, 5 * (64 * 64 + 32 * 64 + 32 * 64 + 64 * 64));
+    assert.equal(s.tensors.length, 47);
+    assert.deepEqual(s.tensors[0], { name: "model.embed_tokens.weight", dtype: "F32", shape: [512, 64], bytes: 131072 });
+    assert.equal(s.plan, null);
+  },
+);
 
 test("cli inspect: tiny-gpt2-random --json reports GPT-2, 1 layer, 1 head", { skip: sharedSkip("models/tiny-gpt2-random") }, () => {
   const s = json(sharedPath("models/tiny-gpt2-random")!);
@@ -59,18 +63,49 @@ test("cli inspect: tiny-gpt2-random --json reports GPT-2, 1 layer, 1 head", { sk
 });
 
 const cases: { opts: SyntheticOptions; attention: (o: SyntheticOptions) => number }[] = [
-  { opts: { family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 8, seed: 1, dtype: "BF16" }, attention: (o) => o.layers * (2 * o.heads * o.headDim * o.heads * o.headDim + 2 * o.kvHeads! * o.headDim * o.heads * o.headDim) },
-  { opts: { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 4, seed: 2, qkvBias: true, shards: 2 }, attention: (o) => { const d = o.heads * o.headDim, kv = o.kvHeads! * o.headDim; return o.layers * (2 * d * d + 2 * kv * d + d + 2 * kv); } },
-  { opts: { family: "gpt2", layers: 2, heads: 2, headDim: 4, seed: 3, dtype: "F16" }, attention: (o) => { const d = o.heads * o.headDim; return o.layers * (4 * d * d + 4 * d); } },
-  { opts: { family: "bert", layers: 2, heads: 2, headDim: 4, seed: 4 }, attention: (o) => { const d = o.heads * o.headDim; return o.layers * (4 * d * d + 4 * d); } },
-  { opts: { family: "gpt-neox", layers: 2, heads: 2, headDim: 4, seed: 5 }, attention: (o) => { const d = o.heads * o.headDim; return o.layers * (4 * d * d + 4 * d); } },
+  {
+    opts: { family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 8, seed: 1, dtype: "BF16" },
+    attention: (o) => o.layers * (2 * o.heads * o.headDim * o.heads * o.headDim + 2 * o.kvHeads! * o.headDim * o.heads * o.headDim),
+  },
+  {
+    opts: { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 4, seed: 2, qkvBias: true, shards: 2 },
+    attention: (o) => {
+      const d = o.heads * o.headDim,
+        kv = o.kvHeads! * o.headDim;
+      return o.layers * (2 * d * d + 2 * kv * d + d + 2 * kv);
+    },
+  },
+  {
+    opts: { family: "gpt2", layers: 2, heads: 2, headDim: 4, seed: 3, dtype: "F16" },
+    attention: (o) => {
+      const d = o.heads * o.headDim;
+      return o.layers * (4 * d * d + 4 * d);
+    },
+  },
+  {
+    opts: { family: "bert", layers: 2, heads: 2, headDim: 4, seed: 4 },
+    attention: (o) => {
+      const d = o.heads * o.headDim;
+      return o.layers * (4 * d * d + 4 * d);
+    },
+  },
+  {
+    opts: { family: "gpt-neox", layers: 2, heads: 2, headDim: 4, seed: 5 },
+    attention: (o) => {
+      const d = o.heads * o.headDim;
+      return o.layers * (4 * d * d + 4 * d);
+    },
+  },
 ];
 for (const c of cases) {
   test(`cli inspect: synthetic ${c.opts.family}${c.opts.shards ? " sharded" : ""} ${c.opts.dtype ?? "F32"}: sizes, parameters and attention share`, async () => {
     const dir = await writeSyntheticModel(fresh(c.opts.family), c.opts);
     const s = json(dir);
     assert.equal(s.family, c.opts.family);
-    assert.deepEqual([s.layers, s.heads, s.kvHeads, s.headDim, s.hidden], [c.opts.layers, c.opts.heads, c.opts.kvHeads ?? c.opts.heads, c.opts.headDim, c.opts.heads * c.opts.headDim]);
+    assert.deepEqual(
+      [s.layers, s.heads, s.kvHeads, s.headDim, s.hidden],
+      [c.opts.layers, c.opts.heads, c.opts.kvHeads ?? c.opts.heads, c.opts.headDim, c.opts.heads * c.opts.headDim],
+    );
     const ck = await openCheckpoint(dir);
     const total = ck.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
     await ck.close();
@@ -90,7 +125,9 @@ test("cli inspect: GPT-2 causal-mask buffers (attn.bias) are not counted as para
   const dir = await writeSyntheticModel(fresh("gpt2-buffers"), { family: "gpt2", layers: 2, heads: 2, headDim: 4, seed: 6, maxPositions: 16 });
   const ck = await openCheckpoint(dir);
   const plain = ck.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
-  const tensors = await Promise.all(ck.source.tensors.map(async (t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: await ck.source.readBytes(t.name) })));
+  const tensors = await Promise.all(
+    ck.source.tensors.map(async (t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: await ck.source.readBytes(t.name) })),
+  );
   await ck.close();
   for (let l = 0; l < 2; l++) tensors.push({ name: `transformer.h.${l}.attn.bias`, dtype: "F32", shape: [1, 1, 16, 16], data: new Uint8Array(16 * 16 * 4) });
   await writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });
@@ -108,25 +145,54 @@ test("cli inspect: a compact headshare checkpoint is shown as shared (ratio, sav
   const out = fresh("compact");
   fs.mkdirSync(out);
   fs.copyFileSync(dense.configPath, path.join(out, "config.json"));
-  const shrink: Record<string, [number, number]> = { // name → [axis, kept size]
-    "model.layers.1.self_attn.q_proj.weight": [0, 8], "model.layers.1.self_attn.k_proj.weight": [0, 4],
-    "model.layers.1.self_attn.v_proj.weight": [0, 4], "model.layers.1.self_attn.o_proj.weight": [1, 8],
+  const shrink: Record<string, [number, number]> = {
+    // name → [axis, kept size]
+    "model.layers.1.self_attn.q_proj.weight": [0, 8],
+    "model.layers.1.self_attn.k_proj.weight": [0, 4],
+    "model.layers.1.self_attn.v_proj.weight": [0, 4],
+    "model.layers.1.self_attn.o_proj.weight": [1, 8],
   };
   const originalShapes: Record<string, readonly number[]> = {};
-  const tensors = await Promise.all(dense.source.tensors.map(async (t) => {
-    const s = shrink[t.name];
-    if (!s) return { name: t.name, dtype: t.dtype, shape: t.shape, data: await dense.source.readBytes(t.name) };
-    originalShapes[t.name] = t.shape;
-    const shape = s[0] === 0 ? [s[1], t.shape[1]!] : [t.shape[0]!, s[1]];
-    return { name: t.name, dtype: t.dtype, shape, data: new Uint8Array(shape[0]! * shape[1]! * 4) };
-  }));
+  const tensors = await Promise.all(
+    dense.source.tensors.map(async (t) => {
+      const s = shrink[t.name];
+      if (!s) return { name: t.name, dtype: t.dtype, shape: t.shape, data: await dense.source.readBytes(t.name) };
+      originalShapes[t.name] = t.shape;
+      const shape = s[0] === 0 ? [s[1], t.shape[1]!] : [t.shape[0]!, s[1]];
+      return { name: t.name, dtype: t.dtype, shape, data: new Uint8Array(shape[0]! * shape[1]! * 4) };
+    }),
+  );
   const plan = {
-    format: "headshare.plan", version: 1, ratio: 0.25, strategy: "qk", granularity: "group", layers: 2, unitsPerLayer: 2,
-    selected: 1, savedUnits: 1, chainedTargets: 0, cutoffScore: 0.5, parametersBefore: 100, parametersAfter: 90,
+    format: "headshare.plan",
+    version: 1,
+    ratio: 0.25,
+    strategy: "qk",
+    granularity: "group",
+    layers: 2,
+    unitsPerLayer: 2,
+    selected: 1,
+    savedUnits: 1,
+    chainedTargets: 0,
+    cutoffScore: 0.5,
+    parametersBefore: 100,
+    parametersAfter: 90,
     targets: [{ layer: 1, unit: 1, sourceLayer: 0, sourceUnit: 0, rootLayer: 0, rootUnit: 0, score: 0.5, rootCosine: 0.5 }],
-    storedFrom: [[[0, 0], [0, 1]], [[1, 0], [0, 0]]],
+    storedFrom: [
+      [
+        [0, 0],
+        [0, 1],
+      ],
+      [
+        [1, 0],
+        [0, 0],
+      ],
+    ],
   };
-  await writeSafetensors(path.join(out, "model.safetensors"), tensors, { format: "pt", "headshare.plan": JSON.stringify(plan), "headshare.originalShapes": JSON.stringify(originalShapes) });
+  await writeSafetensors(path.join(out, "model.safetensors"), tensors, {
+    format: "pt",
+    "headshare.plan": JSON.stringify(plan),
+    "headshare.originalShapes": JSON.stringify(originalShapes),
+  });
   const denseParams = dense.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   await dense.close();
   const s = json(out);
@@ -143,7 +209,10 @@ test("cli inspect: a compact headshare checkpoint is shown as shared (ratio, sav
 });
 
 test("cli inspect: a multi-GB sparse checkpoint is inspected by reading only headers", async (t) => {
-  if (!fs.existsSync("/proc/self/io")) { t.skip("/proc/self/io is not available to count bytes read"); return; }
+  if (!fs.existsSync("/proc/self/io")) {
+    t.skip("/proc/self/io is not available to count bytes read");
+    return;
+  }
   const L = 8; // ~3.8 GB of BF16, all holes
   const dir = fresh("sparse");
   const { file, headerBytes, dataBytes } = writeSparseLlama(dir, L);

@@ -13,14 +13,19 @@ import { writeSyntheticModel } from "../src/core/model/synthetic";
 const cli = path.resolve(__dirname, "../../dist/cli.js");
 const noCli = fs.existsSync(cli) ? false : "dist/cli.js is not built (npm run build)";
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function run(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
   const base = { ...process.env };
   delete base.HEADSHARE_FOLLOW_SYMLINKS;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"], env: { ...base, ...env } });
-    let stdout = "", stderr = "";
+    let stdout = "",
+      stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
@@ -57,10 +62,15 @@ test("cli symlinks: inspect refuses a weights file linking out of the folder; --
   assertRefused(await run(["inspect", linked, "--json", "--follow-symlinks=false"]));
   const want = await run(["inspect", real, "--json"]);
   assert.equal(want.code, 0, want.stderr);
-  for (const args of [["inspect", "--follow-symlinks", linked, "--json"], ["inspect", linked, "--json", "--follow-symlinks"], ["inspect", linked, "--json", "--follow-symlinks=true"]]) {
+  for (const args of [
+    ["inspect", "--follow-symlinks", linked, "--json"],
+    ["inspect", linked, "--json", "--follow-symlinks"],
+    ["inspect", linked, "--json", "--follow-symlinks=true"],
+  ]) {
     const got = await run(args);
     assert.equal(got.code, 0, `${args.join(" ")}: ${got.stderr}`);
-    const g = JSON.parse(got.stdout), w = JSON.parse(want.stdout);
+    const g = JSON.parse(got.stdout),
+      w = JSON.parse(want.stdout);
     assert.equal(g.path, linked);
     assert.equal(g.config, path.join(linked, "config.json"));
     // Everything but the paths matches the real folder (the link is followed to the same bytes).
@@ -75,16 +85,21 @@ test("cli symlinks: inspect refuses a weights file linking out of the folder; --
   assert.match(r.stderr, /unexpected argument "--follow-symlinks"/);
 });
 
-test("cli symlinks: the worker refuses the link without consent and follows it with --follow-symlinks (match table as on the real folder)", { skip: noCli }, async () => {
-  assertRefused(await run(["match", linked, "--json", "--providers", "cpu"]));
-  const want = await run(["match", real, "--json", "--providers", "cpu"]);
-  assert.equal(want.code, 0, want.stderr);
-  const got = await run(["match", linked, "--json", "--providers", "cpu", "--follow-symlinks"]);
-  assert.equal(got.code, 0, got.stderr);
-  const g = JSON.parse(got.stdout), w = JSON.parse(want.stdout);
-  assert.equal(g.entries.length, 2 * 2); // layers 1..2 × 2 KV groups
-  assert.deepEqual(g.entries, w.entries);
-});
+test(
+  "cli symlinks: the worker refuses the link without consent and follows it with --follow-symlinks (match table as on the real folder)",
+  { skip: noCli },
+  async () => {
+    assertRefused(await run(["match", linked, "--json", "--providers", "cpu"]));
+    const want = await run(["match", real, "--json", "--providers", "cpu"]);
+    assert.equal(want.code, 0, want.stderr);
+    const got = await run(["match", linked, "--json", "--providers", "cpu", "--follow-symlinks"]);
+    assert.equal(got.code, 0, got.stderr);
+    const g = JSON.parse(got.stdout),
+      w = JSON.parse(want.stdout);
+    assert.equal(g.entries.length, 2 * 2); // layers 1..2 × 2 KV groups
+    assert.deepEqual(g.entries, w.entries);
+  },
+);
 
 test("cli symlinks: HEADSHARE_FOLLOW_SYMLINKS=1 in the environment still consents (scripts that set it keep working)", { skip: noCli }, async () => {
   const r = await run(["inspect", linked, "--json"], { HEADSHARE_FOLLOW_SYMLINKS: "1" });

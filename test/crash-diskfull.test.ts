@@ -25,7 +25,16 @@ let plan: SharingPlan;
 let modelRoot = "";
 test.before(async () => {
   modelRoot = scratchDir("diskfull-model");
-  model = await writeSyntheticModel(path.join(modelRoot, "m"), { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediate: 64, vocab: 128, seed: 4 });
+  model = await writeSyntheticModel(path.join(modelRoot, "m"), {
+    family: "llama",
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 16,
+    intermediate: 64,
+    vocab: 128,
+    seed: 4,
+  });
   plan = planSharing(syntheticTable(2, 2), 0.25);
 });
 test.after(() => removeDir(modelRoot));
@@ -36,8 +45,13 @@ function tensors(): TensorToWrite[] {
 }
 
 function isDiskFullError(e: unknown, file: string): boolean {
-  return e instanceof Error && e.name === "SafetensorsError" && (e as { code?: string }).code === "io"
-    && e.message.includes(file) && /ENOSPC|no space/i.test(e.message);
+  return (
+    e instanceof Error &&
+    e.name === "SafetensorsError" &&
+    (e as { code?: string }).code === "io" &&
+    e.message.includes(file) &&
+    /ENOSPC|no space/i.test(e.message)
+  );
 }
 
 /** `fresh()` runs before each writer: a full disk again (the simulation's budget is per writer). */
@@ -45,7 +59,11 @@ async function checkWriters(dir: string, what: string, fresh: () => Promise<void
   await fresh();
   const dense = path.join(dir, "dense");
   fs.mkdirSync(dense);
-  await assert.rejects(writeSafetensors(path.join(dense, "model.safetensors"), tensors(), { format: "pt" }), (e) => isDiskFullError(e, "model.safetensors"), `${what}: dense`);
+  await assert.rejects(
+    writeSafetensors(path.join(dense, "model.safetensors"), tensors(), { format: "pt" }),
+    (e) => isDiskFullError(e, "model.safetensors"),
+    `${what}: dense`,
+  );
   assert.deepEqual(fs.readdirSync(dense), [], `${what}: a failed single-file write leaves nothing`);
 
   await fresh();
@@ -64,9 +82,14 @@ async function checkWriters(dir: string, what: string, fresh: () => Promise<void
   try {
     // A real disk is measured up front (statfs): refused before the first byte; the simulation fails mid-write.
     const upFront = what === "tmpfs" ? /not enough free space .*nothing was written/ : /ENOSPC|no space/i;
-    await assert.rejects(writeShared(ck, plan, { format: "dense", outDir: path.join(shared, "out") }), (e) => e instanceof Error && upFront.test(e.message) && typeof (e as { code?: unknown }).code === "string"
-      && !e.message.includes(".headshare-tmp-"), `${what}: writeShared (the message names the output, not its staging folder)`);
-  } finally { await ck.close(); }
+    await assert.rejects(
+      writeShared(ck, plan, { format: "dense", outDir: path.join(shared, "out") }),
+      (e) => e instanceof Error && upFront.test(e.message) && typeof (e as { code?: unknown }).code === "string" && !e.message.includes(".headshare-tmp-"),
+      `${what}: writeShared (the message names the output, not its staging folder)`,
+    );
+  } finally {
+    await ck.close();
+  }
   assert.deepEqual(fs.readdirSync(shared), [], `${what}: a failed DirectShare write leaves no output and no staging folder`);
 
   await fresh();
@@ -80,7 +103,11 @@ test("crash: disk full on a real 64 KiB tmpfs", async (t) => {
   const root = scratchDir("diskfull");
   const mnt = path.join(root, "mnt");
   const m = mountSmallTmpfs(mnt, 64 * 1024);
-  if ("reason" in m) { t.skip(m.reason); removeDir(root); return; }
+  if ("reason" in m) {
+    t.skip(m.reason);
+    removeDir(root);
+    return;
+  }
   try {
     await checkWriters(mnt, "tmpfs", async () => undefined);
   } finally {
@@ -93,7 +120,10 @@ test("crash: disk full simulated by ENOSPC from the file layer", async () => {
   const root = scratchDir("enospc");
   let restore: (() => void) | undefined;
   try {
-    await checkWriters(root, "simulated", async () => { restore?.(); restore = await simulateDiskFull(64 * 1024); });
+    await checkWriters(root, "simulated", async () => {
+      restore?.();
+      restore = await simulateDiskFull(64 * 1024);
+    });
   } finally {
     restore?.();
     removeDir(root);

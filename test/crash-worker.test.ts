@@ -43,80 +43,113 @@ fsp.open(__filename, "r").then((fh) => { const p = Object.getPrototypeOf(fh); fh
 function checkParent(parent: string, ref: ReadonlyMap<string, string>, what: string): number {
   let temps = 0;
   for (const [name, hash] of snapshot(parent)) {
-    if (name.split("/").some((p) => p.startsWith(TEMP_PREFIX) || p.startsWith(LOCK_PREFIX))) { temps++; continue; }
+    if (name.split("/").some((p) => p.startsWith(TEMP_PREFIX) || p.startsWith(LOCK_PREFIX))) {
+      temps++;
+      continue;
+    }
     assert.ok(ref.has(name), `${what}: unexpected file ${name}`);
     assert.equal(hash, ref.get(name), `${what}: ${name} is under its final name but incomplete`);
   }
   return temps;
 }
 
-test("crash: a share job in the real worker, killed or timed out mid-write, leaves nothing half-written; the next job gets a fresh worker", { skip: fs.existsSync(WORKER) ? false : `${WORKER} is not built (npm test builds it)`, timeout: 120_000 }, async () => {
-  const root = scratchDir("crash-worker");
-  const client = new WorkerClient({ workerPath: WORKER, providers: ["cpu"] });
-  try {
-    const input = await writeSyntheticModel(path.join(root, "input"), MODEL);
-    const inputBefore = snapshot(input);
-    const params = (out: string) => ({ model: input, ratio: 0.5, out, format: "compact" as const, table: table() as never });
+test(
+  "crash: a share job in the real worker, killed or timed out mid-write, leaves nothing half-written; the next job gets a fresh worker",
+  { skip: fs.existsSync(WORKER) ? false : `${WORKER} is not built (npm test builds it)`, timeout: 120_000 },
+  async () => {
+    const root = scratchDir("crash-worker");
+    const client = new WorkerClient({ workerPath: WORKER, providers: ["cpu"] });
+    try {
+      const input = await writeSyntheticModel(path.join(root, "input"), MODEL);
+      const inputBefore = snapshot(input);
+      const params = (out: string) => ({ model: input, ratio: 0.5, out, format: "compact" as const, table: table() as never });
 
-    // The reference output, written by the worker without interruption.
-    const refParent = path.join(root, "ref");
-    for (const d of ["warm", "ref", "out"]) fs.mkdirSync(path.join(root, d)); // an output's parent must exist
-    const tc = performance.now();
-    await client.request("headshare/share", params(path.join(root, "warm", "shared"))); // starts the worker
-    const coldMs = performance.now() - tc;
-    const t0 = performance.now();
-    await client.request("headshare/share", params(path.join(refParent, "shared")));
-    const refMs = performance.now() - t0;
-    const ref = snapshot(refParent);
-    assert.ok(ref.has("shared/model.safetensors") && ref.has("shared/config.json"));
+      // The reference output, written by the worker without interruption.
+      const refParent = path.join(root, "ref");
+      for (const d of ["warm", "ref", "out"]) fs.mkdirSync(path.join(root, d)); // an output's parent must exist
+      const tc = performance.now();
+      await client.request("headshare/share", params(path.join(root, "warm", "shared"))); // starts the worker
+      const coldMs = performance.now() - tc;
+      const t0 = performance.now();
+      await client.request("headshare/share", params(path.join(refParent, "shared")));
+      const refMs = performance.now() - t0;
+      const ref = snapshot(refParent);
+      assert.ok(ref.has("shared/model.safetensors") && ref.has("shared/config.json"));
 
-    const parent = path.join(root, "out");
-    const out = path.join(parent, "shared");
-    let kills = 0, temps = 0, pointKills = 0;
-    // 1. Deterministic kill points inside the real worker: a preload SIGKILLs it at its k-th write/rename.
-    const preload = path.join(root, "killpoint-preload.js");
-    fs.writeFileSync(preload, KILLPOINT_PRELOAD);
-    for (const k of KILL_POINTS) {
-      const killing = new WorkerClient({ workerPath: WORKER, providers: ["cpu"], execArgv: ["--require", preload], env: { HEADSHARE_TEST_KILL_AT: String(k) } });
-      try {
-        const res = await killing.request("headshare/share", params(out), { label: `kill point ${k}` }).then(() => "completed", (e: unknown) => e);
+      const parent = path.join(root, "out");
+      const out = path.join(parent, "shared");
+      let kills = 0,
+        temps = 0,
+        pointKills = 0;
+      // 1. Deterministic kill points inside the real worker: a preload SIGKILLs it at its k-th write/rename.
+      const preload = path.join(root, "killpoint-preload.js");
+      fs.writeFileSync(preload, KILLPOINT_PRELOAD);
+      for (const k of KILL_POINTS) {
+        const killing = new WorkerClient({
+          workerPath: WORKER,
+          providers: ["cpu"],
+          execArgv: ["--require", preload],
+          env: { HEADSHARE_TEST_KILL_AT: String(k) },
+        });
+        try {
+          const res = await killing.request("headshare/share", params(out), { label: `kill point ${k}` }).then(
+            () => "completed",
+            (e: unknown) => e,
+          );
+          if (res !== "completed") {
+            assert.ok(
+              res instanceof RpcError && res.code === "worker-exited" && res.message.includes(`(kill point ${k}) failed`) && /SIGKILL/.test(res.message),
+              `error names the job: ${String(res)}`,
+            );
+            pointKills++;
+          } else fs.rmSync(out, { recursive: true, force: true });
+        } finally {
+          await killing.dispose();
+        }
+        assert.deepEqual(snapshot(input), inputBefore, "the input is byte-identical");
+        temps += checkParent(parent, ref, `kill point ${k}`);
+      }
+      assert.ok(pointKills >= 4, `only ${pointKills} of ${KILL_POINTS.length} kill points were reached`);
+      kills += pointKills;
+      // 2. Per-job timeouts at spread-out moments: the client kills the "hung" worker.
+      const starts0 = client.starts;
+      for (const frac of [0.2, 0.4, 0.6, 0.8]) {
+        // After a timeout kill the next job also starts a worker (coldMs); otherwise the worker is warm.
+        const timeoutMs = Math.max(3, Math.round((client.pid ? 0 : Math.max(0, coldMs - refMs)) + refMs * frac));
+        const res = await client.request("headshare/share", params(out), { label: `timeout ${timeoutMs}`, timeoutMs }).then(
+          () => "completed",
+          (e: unknown) => e,
+        );
         if (res !== "completed") {
-          assert.ok(res instanceof RpcError && res.code === "worker-exited" && res.message.includes(`(kill point ${k}) failed`) && /SIGKILL/.test(res.message), `error names the job: ${String(res)}`);
-          pointKills++;
+          assert.ok(
+            res instanceof RpcError && res.code === "timeout" && /headshare\/share #\d+ \(timeout \d+\)/.test(res.message),
+            `timeout error names the job: ${String(res)}`,
+          );
+          kills++;
         } else fs.rmSync(out, { recursive: true, force: true });
-      } finally { await killing.dispose(); }
-      assert.deepEqual(snapshot(input), inputBefore, "the input is byte-identical");
-      temps += checkParent(parent, ref, `kill point ${k}`);
-    }
-    assert.ok(pointKills >= 4, `only ${pointKills} of ${KILL_POINTS.length} kill points were reached`);
-    kills += pointKills;
-    // 2. Per-job timeouts at spread-out moments: the client kills the "hung" worker.
-    const starts0 = client.starts;
-    for (const frac of [0.2, 0.4, 0.6, 0.8]) {
-      // After a timeout kill the next job also starts a worker (coldMs); otherwise the worker is warm.
-      const timeoutMs = Math.max(3, Math.round((client.pid ? 0 : Math.max(0, coldMs - refMs)) + refMs * frac));
-      const res = await client.request("headshare/share", params(out), { label: `timeout ${timeoutMs}`, timeoutMs }).then(() => "completed", (e: unknown) => e);
-      if (res !== "completed") {
-        assert.ok(res instanceof RpcError && res.code === "timeout" && /headshare\/share #\d+ \(timeout \d+\)/.test(res.message), `timeout error names the job: ${String(res)}`);
-        kills++;
-      } else fs.rmSync(out, { recursive: true, force: true });
-      assert.deepEqual(snapshot(input), inputBefore, "the input is byte-identical");
-      temps += checkParent(parent, ref, `timeout ${timeoutMs} ms`);
-    }
+        assert.deepEqual(snapshot(input), inputBefore, "the input is byte-identical");
+        temps += checkParent(parent, ref, `timeout ${timeoutMs} ms`);
+      }
 
-    // Regression (found here): the request right after a timeout kill must go to a fresh worker,
-    // not to the dying one (it failed with "the compute worker was stopped because … did not finish").
-    await assert.rejects(client.request("headshare/share", params(out), { label: "1 ms", timeoutMs: 1 }), (e: unknown) => e instanceof RpcError && e.code === "timeout");
-    await client.request("headshare/inspect", { model: input }, { label: "right after the timeout" });
-    if (fs.existsSync(out)) checkParent(parent, ref, "after the 1 ms timeout");
-    // 3. The next job: a fresh worker, a complete output, no temporaries left.
-    if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
-    await client.request("headshare/share", params(out), { label: "final" });
-    if (kills > pointKills) assert.ok(client.starts > starts0, "a fresh worker was started after the timeout kills");
-    assert.deepEqual(snapshot(parent), ref, "after a complete run only the complete output remains (staging of killed runs cleaned)");
-    console.log(`crash worker: reference share ${refMs.toFixed(0)} ms; ${pointKills} of ${KILL_POINTS.length} kill points hit and ${kills - pointKills} of 4 timeouts fired mid-job; ${temps} leftover temporaries seen, all cleaned by the next job`);
-  } finally {
-    await client.dispose();
-    removeDir(root);
-  }
-});
+      // Regression (found here): the request right after a timeout kill must go to a fresh worker,
+      // not to the dying one (it failed with "the compute worker was stopped because … did not finish").
+      await assert.rejects(
+        client.request("headshare/share", params(out), { label: "1 ms", timeoutMs: 1 }),
+        (e: unknown) => e instanceof RpcError && e.code === "timeout",
+      );
+      await client.request("headshare/inspect", { model: input }, { label: "right after the timeout" });
+      if (fs.existsSync(out)) checkParent(parent, ref, "after the 1 ms timeout");
+      // 3. The next job: a fresh worker, a complete output, no temporaries left.
+      if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
+      await client.request("headshare/share", params(out), { label: "final" });
+      if (kills > pointKills) assert.ok(client.starts > starts0, "a fresh worker was started after the timeout kills");
+      assert.deepEqual(snapshot(parent), ref, "after a complete run only the complete output remains (staging of killed runs cleaned)");
+      console.log(
+        `crash worker: reference share ${refMs.toFixed(0)} ms; ${pointKills} of ${KILL_POINTS.length} kill points hit and ${kills - pointKills} of 4 timeouts fired mid-job; ${temps} leftover temporaries seen, all cleaned by the next job`,
+      );
+    } finally {
+      await client.dispose();
+      removeDir(root);
+    }
+  },
+);

@@ -26,7 +26,7 @@ async function childRole(spec: ChildSpec): Promise<void> {
 const childSpec = process.env[CHILD_ENV];
 if (childSpec) {
   childRole(JSON.parse(childSpec) as ChildSpec).catch((e: unknown) => {
-    console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     process.exit(3);
   });
 } else {
@@ -50,9 +50,23 @@ if (childSpec) {
         const r = await runChild(__filename, { job: priorJob, input, out: prior, killAt: 0 });
         assert.equal(r.code, 0, r.stderr);
       }
-      const r = await crashTestJob(__filename, job, input, input, path.join(root, `out-${job}`), path.join(root, `ref-${job}`), maxPoints, 3, 1000 + i, prior, WHOLE[job]);
+      const r = await crashTestJob(
+        __filename,
+        job,
+        input,
+        input,
+        path.join(root, `out-${job}`),
+        path.join(root, `ref-${job}`),
+        maxPoints,
+        3,
+        1000 + i,
+        prior,
+        WHOLE[job],
+      );
       const o = r.outcomes ? `; after recovery the folder was old ${r.outcomes.old} / new ${r.outcomes.new} / absent ${r.outcomes.absent} times` : "";
-      console.log(`crash ${job}: ${r.ops} kill points in the job, ${r.killPoints} tested + ${r.externalKills} external kills, ${r.tempsSeen} leftover temporaries seen and cleaned${o}, ${r.seconds.toFixed(1)} s`);
+      console.log(
+        `crash ${job}: ${r.ops} kill points in the job, ${r.killPoints} tested + ${r.externalKills} external kills, ${r.tempsSeen} leftover temporaries seen and cleaned${o}, ${r.seconds.toFixed(1)} s`,
+      );
       assert.ok(fs.existsSync(path.join(root, `out-${job}`)));
     });
   }

@@ -19,8 +19,11 @@ import { scaledSynthetic } from "./graph-reference";
 import type { TextTokenizer } from "../src/core/eval/tokenizer";
 
 const tok: TextTokenizer = {
-  path: "(test)", vocabSize: 29, bosTokenId: 1,
-  encode: (t) => Array.from(t, (c) => (c.charCodeAt(0) % 26) + 3), decode: () => "",
+  path: "(test)",
+  vocabSize: 29,
+  bosTokenId: 1,
+  encode: (t) => Array.from(t, (c) => (c.charCodeAt(0) % 26) + 3),
+  decode: () => "",
 };
 
 test("eval attention similarity: uniform heads match with score 1, a peaked head scores lower", async () => {
@@ -33,8 +36,10 @@ test("eval attention similarity: uniform heads match with score 1, a peaked head
     const tensors = [];
     for (const t of src.source.tensors) {
       let x = await src.source.readF32(t.name);
-      if (/layers\.0\.self_attn\.q_proj/.test(t.name)) x = new Float32Array(x.length);            // layer 0: q = 0
-      else if (/layers\.1\.self_attn\.q_proj/.test(t.name)) x = x.map((v, i) => (i < 4 * 8 ? 0 : v * 60)); // head 0 rows zero, head 1 peaked
+      if (/layers\.0\.self_attn\.q_proj/.test(t.name))
+        x = new Float32Array(x.length); // layer 0: q = 0
+      else if (/layers\.1\.self_attn\.q_proj/.test(t.name))
+        x = x.map((v, i) => (i < 4 * 8 ? 0 : v * 60)); // head 0 rows zero, head 1 peaked
       else if (/layers\.1\.self_attn\.k_proj/.test(t.name)) x = x.map((v) => v * 60);
       tensors.push({ name: t.name, dtype: "F32" as const, shape: t.shape, data: f32ToBytes(x, "F32") });
     }
@@ -44,7 +49,12 @@ test("eval attention similarity: uniform heads match with score 1, a peaked head
     const ck = await openCheckpoint(out);
     try {
       const text = "the cat sat on the mat and the dog ran far away|a second story about the sea";
-      const r = await attentionMapSimilarity(ck, text, makeProtocol({ documentsSeparator: "|" }, 64), { tokenizer: tok, providers: ["cpu"], threads: 1, maxPositions: 50 });
+      const r = await attentionMapSimilarity(ck, text, makeProtocol({ documentsSeparator: "|" }, 64), {
+        tokenizer: tok,
+        providers: ["cpu"],
+        threads: 1,
+        maxPositions: 50,
+      });
       assert.equal(r.positions, 50);
       assert.equal(r.windows, 2);
       assert.deepEqual(r.best[0], [null, null]);
@@ -54,21 +64,30 @@ test("eval attention similarity: uniform heads match with score 1, a peaked head
       assert.ok(h1!.score < 0.95, `a peaked head is not uniform: ${h1!.score}`);
       assert.equal(r.best[1]![1], h1!.score);
       assert.match(r.measure, /cos/);
-    } finally { await ck.close(); }
-  } finally { await fs.rm(dir, { recursive: true, force: true }); }
+    } finally {
+      await ck.close();
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
 
 test("eval attention similarity: the in-graph Gram equals a slow per-row cosine computation (GQA model)", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-attn2-"));
   try {
-    const ck = await openCheckpoint(await scaledSynthetic(dir, { family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 4, vocab: 29, maxPositions: 64, seed: 33 }, 10));
+    const ck = await openCheckpoint(
+      await scaledSynthetic(dir, { family: "llama", layers: 3, heads: 4, kvHeads: 2, headDim: 4, vocab: 29, maxPositions: 64, seed: 33 }, 10),
+    );
     try {
       const text = "once upon a time a fox met a crow|the crow had cheese and the fox wanted it";
       const protocol = makeProtocol({ documentsSeparator: "|" }, 64);
       const r = await attentionMapSimilarity(ck, text, protocol, { tokenizer: tok, providers: ["cpu"], threads: 1, maxPositions: 40 });
       assert.equal(r.positions, 40);
       // reference: attention maps from the graph's `attentions` outputs, cosines summed row by row in float64
-      const L = 3, H = 4, LH = L * H, sum = new Float64Array(LH * LH);
+      const L = 3,
+        H = 4,
+        LH = L * H,
+        sum = new Float64Array(LH * LH);
       const runner = await ForwardRunner.create(ck, { forward: { logits: false, attentions: true }, providers: ["cpu"], threads: 1 });
       let left = 40;
       try {
@@ -77,24 +96,45 @@ test("eval attention similarity: the in-graph Gram equals a slow per-row cosine 
           if (S < 2 || left <= 0) break;
           const out = await runner.run(BigInt64Array.from(w.tokens.slice(0, S), BigInt), 1, S);
           const A = (l: number, h: number, t: number): number[] => Array.from(out[attentionName(l)]!.data.subarray((h * S + t) * S, (h * S + t + 1) * S));
-          for (let t = 1; t < S; t++) for (let a = 0; a < LH; a++) for (let c = 0; c < LH; c++) {
-            const x = A(Math.floor(a / H), a % H, t), y = A(Math.floor(c / H), c % H, t);
-            const dot = x.reduce((s, v, j) => s + v * y[j]!, 0), nx = Math.hypot(...x), ny = Math.hypot(...y);
-            sum[a * LH + c]! += dot / (nx * ny);
-          }
+          for (let t = 1; t < S; t++)
+            for (let a = 0; a < LH; a++)
+              for (let c = 0; c < LH; c++) {
+                const x = A(Math.floor(a / H), a % H, t),
+                  y = A(Math.floor(c / H), c % H, t);
+                const dot = x.reduce((s, v, j) => s + v * y[j]!, 0),
+                  nx = Math.hypot(...x),
+                  ny = Math.hypot(...y);
+                sum[a * LH + c]! += dot / (nx * ny);
+              }
           left -= S - 1;
         }
-      } finally { await runner.release(); }
+      } finally {
+        await runner.release();
+      }
       for (const e of r.entries) {
-        let best = -Infinity, bl = -1, bh = -1;
-        for (let l2 = 0; l2 < e.layer; l2++) for (let h2 = 0; h2 < H; h2++) {
-          const v = sum[(e.layer * H + e.head) * LH + l2 * H + h2]! / 40;
-          if (v > best) { best = v; bl = l2; bh = h2; }
-        }
+        let best = -Infinity,
+          bl = -1,
+          bh = -1;
+        for (let l2 = 0; l2 < e.layer; l2++)
+          for (let h2 = 0; h2 < H; h2++) {
+            const v = sum[(e.layer * H + e.head) * LH + l2 * H + h2]! / 40;
+            if (v > best) {
+              best = v;
+              bl = l2;
+              bh = h2;
+            }
+          }
         assert.ok(Math.abs(e.score - best) < 1e-5, `head (${e.layer}, ${e.head}): ${e.score} vs ${best}`);
         assert.deepEqual([e.sourceLayer, e.sourceHead], [bl, bh]);
       }
-      assert.ok(r.entries.some((e) => e.score < 0.99), "the maps are not all identical");
-    } finally { await ck.close(); }
-  } finally { await fs.rm(dir, { recursive: true, force: true }); }
+      assert.ok(
+        r.entries.some((e) => e.score < 0.99),
+        "the maps are not all identical",
+      );
+    } finally {
+      await ck.close();
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });

@@ -20,14 +20,19 @@ import { scaledSynthetic } from "./graph-reference";
 
 const V = 31;
 const tok: TextTokenizer = {
-  path: "(test)", vocabSize: V, bosTokenId: 1,
-  encode: (t) => Array.from(t, (c) => (c.charCodeAt(0) % (V - 3)) + 3), decode: () => "",
+  path: "(test)",
+  vocabSize: V,
+  bosTokenId: 1,
+  encode: (t) => Array.from(t, (c) => (c.charCodeAt(0) % (V - 3)) + 3),
+  decode: () => "",
 };
 
 test("eval sweep: rows equal evaluating the written shared checkpoints; ratio 0 is the original", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-sweep-"));
   try {
-    const orig = await openCheckpoint(await scaledSynthetic(dir, { family: "llama", layers: 4, heads: 4, kvHeads: 2, headDim: 8, vocab: V, maxPositions: 64, seed: 17 }, 8));
+    const orig = await openCheckpoint(
+      await scaledSynthetic(dir, { family: "llama", layers: 4, heads: 4, kvHeads: 2, headDim: 8, vocab: V, maxPositions: 64, seed: 17 }, 8),
+    );
     try {
       const text = "a small story about a cat and a dog.|another one, with more words in it than the first.|the end";
       const protocol = makeProtocol({ documentsSeparator: "|", window: 40 }, 64);
@@ -53,12 +58,21 @@ test("eval sweep: rows equal evaluating the written shared checkpoints; ratio 0 
         assert.equal(r50!.top1Agreement, e.top1Agreement);
         assert.equal(r50!.parameters, modelSize(shared).parameters);
         assert.equal(r50!.bytes, modelSize(shared).bytes);
-      } finally { await shared.close(); }
+      } finally {
+        await shared.close();
+      }
       const csv = sweepCsv(r).trim().split("\n");
       assert.equal(csv.length, 4);
-      assert.match(csv[0]!, /^ratio,selected,saved_units,chained_targets,parameters,bytes,nll,ppl,kl,top1_agreement,hidden_cos_0,hidden_cos_1,hidden_cos_2,hidden_cos_3$/);
+      assert.match(
+        csv[0]!,
+        /^ratio,selected,saved_units,chained_targets,parameters,bytes,nll,ppl,kl,top1_agreement,hidden_cos_0,hidden_cos_1,hidden_cos_2,hidden_cos_3$/,
+      );
       await assert.rejects(sweep(orig, [0.8], text, protocol, { ...opts, table }), (e: unknown) => e instanceof EvalError && /\[0, 0\.7500\]/.test(e.message));
       await assert.rejects(sweep(orig, [], text, protocol, { ...opts, table }), (e: unknown) => e instanceof EvalError && e.code === "bad-option");
-    } finally { await orig.close(); }
-  } finally { await fs.rm(dir, { recursive: true, force: true }); }
+    } finally {
+      await orig.close();
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });

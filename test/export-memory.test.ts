@@ -12,10 +12,15 @@ import { exportOnnx } from "../src/core/export/exportOnnx";
 
 const PROBE = path.resolve(__dirname, "../../scripts/onnx-rss-probe.mjs");
 
-interface Probe { rssBytes: number; peakRssBytes: number }
+interface Probe {
+  rssBytes: number;
+  peakRssBytes: number;
+}
 
 function probe(dir: string, o: SyntheticOptions): Probe {
-  const out = execFileSync(process.execPath, [PROBE, path.join(dir, "onnx", "model.onnx"), String(o.layers), String(o.kvHeads ?? o.heads), String(o.headDim)], { encoding: "utf8" });
+  const out = execFileSync(process.execPath, [PROBE, path.join(dir, "onnx", "model.onnx"), String(o.layers), String(o.kvHeads ?? o.heads), String(o.headDim)], {
+    encoding: "utf8",
+  });
   return JSON.parse(out) as Probe;
 }
 
@@ -32,11 +37,19 @@ test("export memory: a stock onnxruntime session holds the shared export in ≥ 
     const shared = await exportOnnx(model, { outDir: path.join(tmp, "shared"), ratio: 0.5, providers: ["cpu"] });
     const savedBytes = (dense.parameters - shared.parameters) * 4;
     assert.equal(shared.plan?.selected, 32);
-    const d: Probe[] = [], s: Probe[] = [];
-    for (let i = 0; i < 3; i++) { d.push(probe(dense.outDir, o)); s.push(probe(shared.outDir, o)); }
+    const d: Probe[] = [],
+      s: Probe[] = [];
+    for (let i = 0; i < 3; i++) {
+      d.push(probe(dense.outDir, o));
+      s.push(probe(shared.outDir, o));
+    }
     const rssDiff = median(d.map((p) => p.rssBytes)) - median(s.map((p) => p.rssBytes));
     const peakDiff = median(d.map((p) => p.peakRssBytes)) - median(s.map((p) => p.peakRssBytes));
-    console.log(`# plan saves ${mib(savedBytes)}; resident after one run: dense ${mib(median(d.map((p) => p.rssBytes)))}, shared ${mib(median(s.map((p) => p.rssBytes)))} (Δ ${mib(rssDiff)}, ${(100 * rssDiff / savedBytes).toFixed(0)}%); peak Δ ${mib(peakDiff)} (${(100 * peakDiff / savedBytes).toFixed(0)}%)`);
+    console.log(
+      `# plan saves ${mib(savedBytes)}; resident after one run: dense ${mib(median(d.map((p) => p.rssBytes)))}, shared ${mib(median(s.map((p) => p.rssBytes)))} (Δ ${mib(rssDiff)}, ${((100 * rssDiff) / savedBytes).toFixed(0)}%); peak Δ ${mib(peakDiff)} (${((100 * peakDiff) / savedBytes).toFixed(0)}%)`,
+    );
     assert.ok(rssDiff >= 0.8 * savedBytes, `resident memory dense − shared = ${mib(rssDiff)}, less than 80% of the ${mib(savedBytes)} the plan saves`);
-  } finally { await fs.rm(tmp, { recursive: true, force: true }); }
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
 });

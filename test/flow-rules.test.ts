@@ -7,7 +7,7 @@ import { describeProgress, duration, timeLeft } from "../src/extension/progressT
 test("flow rules: the ratio prompt accepts 0.3 and 30%, refuses out-of-range values with the model's maximum as a number", () => {
   assert.equal(maxRatioOf(5), 0.8);
   assert.equal(maxRatioOf(4), 0.75);
-  assert.equal(maxRatioOf(3), 0.66);   // 2/3 rounded down to a percent
+  assert.equal(maxRatioOf(3), 0.66); // 2/3 rounded down to a percent
   assert.equal(parseRatio("0.3", 0.8), 0.3);
   assert.equal(parseRatio("30%", 0.8), 0.3);
   assert.equal(parseRatio(" 30 % ", 0.8), 0.3);

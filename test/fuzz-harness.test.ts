@@ -14,12 +14,20 @@ if (process.env.HEADSHARE_FUZZ_WATCHDOG_CHILD) {
   const dog = new Watchdog(300);
   dog.target("spin");
   dog.enter(7);
-  for (;;) { /* a hang the same thread cannot interrupt */ }
+  for (;;) {
+    /* a hang the same thread cannot interrupt */
+  }
 }
 
 class DemoError extends Error {
   override readonly name = "DemoError";
-  constructor(readonly code: string, file: string, msg: string) { super(`${file}: ${msg}`); }
+  constructor(
+    readonly code: string,
+    file: string,
+    msg: string,
+  ) {
+    super(`${file}: ${msg}`);
+  }
 }
 
 const base = { weight: 1, arb: fc.nat(), fileOf: () => "/x/model.safetensors" };
@@ -28,15 +36,33 @@ test("fuzz harness: typed errors are accepted only with a code and the file name
   assert.equal(typedErrorKind(new DemoError("bad-x", "/x/model.safetensors", "broken header"), "/x/model.safetensors"), "DemoError:bad-x");
   assert.equal(typedErrorKind(new DemoError("bad-x", "/x/other.json", "broken header"), "/x/model.safetensors"), undefined, "message must name the file");
   assert.equal(typedErrorKind(new DemoError("", "/x/model.safetensors", "broken header")), undefined, "code must be non-empty");
-  assert.equal(typedErrorKind(Object.assign(new Error("ENOENT: no such file model.safetensors"), { code: "ENOENT" })), undefined, "raw system errors are not typed");
+  assert.equal(
+    typedErrorKind(Object.assign(new Error("ENOENT: no such file model.safetensors"), { code: "ENOENT" })),
+    undefined,
+    "raw system errors are not typed",
+  );
   assert.equal(typedErrorKind(new TypeError("x is undefined")), undefined);
   assert.equal(typedErrorKind("a string"), undefined);
-  assert.equal(typedErrorKind(new DemoError("bad-x", "/x/model.safetensors", "broken header"), undefined, ["SafetensorsError"]), undefined, "class must be allowed");
+  assert.equal(
+    typedErrorKind(new DemoError("bad-x", "/x/model.safetensors", "broken header"), undefined, ["SafetensorsError"]),
+    undefined,
+    "class must be allowed",
+  );
 });
 
 test("fuzz harness: crashes are detected (untyped error, invariant, allocation, hang)", async () => {
   const cases: [string, FuzzTarget<number>, RegExp][] = [
-    ["untyped", { ...base, name: "t", run: () => { throw new TypeError("cannot read properties of undefined"); } }, /untyped/],
+    [
+      "untyped",
+      {
+        ...base,
+        name: "t",
+        run: () => {
+          throw new TypeError("cannot read properties of undefined");
+        },
+      },
+      /untyped/,
+    ],
     ["invariant", { ...base, name: "t", run: () => 3, check: (_i, r) => assert.equal(r, 4) }, /invariant/],
     ["alloc", { ...base, name: "t", run: () => new Uint8Array(200 * 2 ** 20).fill(1) }, /allocated/],
     ["hang", { ...base, name: "t", timeLimitMs: 200, run: () => new Promise(() => undefined) }, /hang/],
@@ -46,12 +72,29 @@ test("fuzz harness: crashes are detected (untyped error, invariant, allocation, 
     assert.equal(o.kind, "crash", label);
     assert.match(o.kind === "crash" ? o.why : "", re, label);
   }
-  const ok = await runCase({ ...base, name: "t", run: () => { throw new DemoError("bad-x", "/x/model.safetensors", "broken header"); } }, 1);
+  const ok = await runCase(
+    {
+      ...base,
+      name: "t",
+      run: () => {
+        throw new DemoError("bad-x", "/x/model.safetensors", "broken header");
+      },
+    },
+    1,
+  );
   assert.deepEqual(ok, { kind: "typed", errorKind: "DemoError:bad-x" });
 });
 
 test("fuzz harness: a failing target reports a reproducible, shrunk counterexample", async () => {
-  const t: FuzzTarget<number> = { ...base, name: "div", arb: fc.integer({ min: 0, max: 1000 }), run: (n) => { if (n >= 500) throw new RangeError(`n=${n}`); return n; } };
+  const t: FuzzTarget<number> = {
+    ...base,
+    name: "div",
+    arb: fc.integer({ min: 0, max: 1000 }),
+    run: (n) => {
+      if (n >= 500) throw new RangeError(`n=${n}`);
+      return n;
+    },
+  };
   const a = await runTarget(t, { seed: 42, cases: 2000 });
   const b = await runTarget(t, { seed: 42, cases: 2000 });
   assert.equal(a.crashes.length, 1);

@@ -17,12 +17,19 @@ import { removeDir, scratchDir } from "./fuzz/tmp";
 
 const TINY = { family: "llama" as const, layers: 2, heads: 2, headDim: 4, intermediate: 8, vocab: 16, seed: 5 };
 
-function code(e: unknown): string | undefined { return (e as { code?: string }).code; }
+function code(e: unknown): string | undefined {
+  return (e as { code?: string }).code;
+}
 
 async function withConsent<T>(fn: () => Promise<T>): Promise<T> {
   const prev = process.env.HEADSHARE_FOLLOW_SYMLINKS;
   process.env.HEADSHARE_FOLLOW_SYMLINKS = "1";
-  try { return await fn(); } finally { if (prev === undefined) delete process.env.HEADSHARE_FOLLOW_SYMLINKS; else process.env.HEADSHARE_FOLLOW_SYMLINKS = prev; }
+  try {
+    return await fn();
+  } finally {
+    if (prev === undefined) delete process.env.HEADSHARE_FOLLOW_SYMLINKS;
+    else process.env.HEADSHARE_FOLLOW_SYMLINKS = prev;
+  }
 }
 
 test("paths: shard names in an index that leave the folder are refused", async () => {
@@ -33,11 +40,24 @@ test("paths: shard names in an index that leave the folder are refused", async (
     const idx = JSON.parse(fs.readFileSync(idxPath, "utf8")) as { weight_map: Record<string, string> };
     const first = Object.keys(idx.weight_map)[0]!;
     fs.copyFileSync(path.join(dir, idx.weight_map[first]!), path.join(root, "outside.safetensors"));
-    for (const bad of ["../outside.safetensors", path.join(root, "outside.safetensors"), "sub/x.safetensors", "..", "a\\..\\b.safetensors", "..\\outside.safetensors"]) {
+    for (const bad of [
+      "../outside.safetensors",
+      path.join(root, "outside.safetensors"),
+      "sub/x.safetensors",
+      "..",
+      "a\\..\\b.safetensors",
+      "..\\outside.safetensors",
+    ]) {
       fs.writeFileSync(idxPath, JSON.stringify({ ...idx, weight_map: { ...idx.weight_map, [first]: bad } }));
-      await assert.rejects(openShardedSafetensors(idxPath), (e) => code(e) === "shard-outside-folder" && String((e as Error).message).includes("index.json"), bad);
+      await assert.rejects(
+        openShardedSafetensors(idxPath),
+        (e) => code(e) === "shard-outside-folder" && String((e as Error).message).includes("index.json"),
+        bad,
+      );
     }
-  } finally { removeDir(root); }
+  } finally {
+    removeDir(root);
+  }
 });
 
 test("paths: a shard that is a symlink out of the folder is refused; inside links and consent are followed", async () => {
@@ -48,7 +68,10 @@ test("paths: a shard that is a symlink out of the folder is refused; inside link
     const shard = "model-00002-of-00002.safetensors";
     fs.renameSync(path.join(dir, shard), path.join(root, "elsewhere.safetensors"));
     fs.symlinkSync(path.join(root, "elsewhere.safetensors"), path.join(dir, shard));
-    await assert.rejects(openShardedSafetensors(idxPath), (e) => code(e) === "symlink-outside-folder" && /HEADSHARE_FOLLOW_SYMLINKS/.test((e as Error).message) && (e as Error).message.includes(shard));
+    await assert.rejects(
+      openShardedSafetensors(idxPath),
+      (e) => code(e) === "symlink-outside-folder" && /HEADSHARE_FOLLOW_SYMLINKS/.test((e as Error).message) && (e as Error).message.includes(shard),
+    );
     const consented = await withConsent(() => openShardedSafetensors(idxPath));
     assert.ok(consented.tensors.length > 0);
     await consented.close();
@@ -58,7 +81,9 @@ test("paths: a shard that is a symlink out of the folder is refused; inside link
     fs.symlinkSync("real-shard.bin", path.join(dir, shard));
     const ok = await openShardedSafetensors(idxPath);
     await ok.close();
-  } finally { removeDir(root); }
+  } finally {
+    removeDir(root);
+  }
 });
 
 test("paths: weights or config.json linking out of a checkpoint folder are refused", async () => {
@@ -84,7 +109,9 @@ test("paths: weights or config.json linking out of a checkpoint folder are refus
     fs.symlinkSync(dir, path.join(root, "alias"));
     const ck = await openCheckpoint(path.join(root, "alias"));
     await ck.close();
-  } finally { removeDir(root); }
+  } finally {
+    removeDir(root);
+  }
 });
 
 test("paths: the Hugging Face hub cache layout (snapshot links into blobs/) opens", async () => {
@@ -106,7 +133,9 @@ test("paths: the Hugging Face hub cache layout (snapshot links into blobs/) open
     fs.unlinkSync(path.join(snap, "config.json"));
     fs.symlinkSync(path.join(src, "config.json"), path.join(snap, "config.json"));
     await assert.rejects(openCheckpoint(snap), (e) => code(e) === "symlink-outside-folder");
-  } finally { removeDir(root); }
+  } finally {
+    removeDir(root);
+  }
 });
 
 test("paths: tokenizer files linking out of the model folder are refused", async () => {
@@ -120,8 +149,13 @@ test("paths: tokenizer files linking out of the model folder are refused", async
     fs.unlinkSync(path.join(dir, "tokenizer.json"));
     fs.writeFileSync(path.join(dir, "tokenizer.json"), "{}");
     fs.symlinkSync(path.join(root, "secret.json"), path.join(dir, "tokenizer_config.json"));
-    await assert.rejects(loadTokenizer(dir), (e) => code(e) === "no-tokenizer" && /tokenizer_config\.json/.test((e as Error).message) && /outside the model folder/.test((e as Error).message));
-  } finally { removeDir(root); }
+    await assert.rejects(
+      loadTokenizer(dir),
+      (e) => code(e) === "no-tokenizer" && /tokenizer_config\.json/.test((e as Error).message) && /outside the model folder/.test((e as Error).message),
+    );
+  } finally {
+    removeDir(root);
+  }
 });
 
 test("paths: a DirectShare output of a hub-cache snapshot gets its linked config/tokenizer files; a tokenizer linking out of the repo is refused", async () => {
@@ -150,8 +184,12 @@ test("paths: a DirectShare output of a hub-cache snapshot gets its linked config
       fs.symlinkSync(path.join(src, "tokenizer.json"), path.join(snap, "tokenizer.json"));
       await assert.rejects(writeShared(ck, plan, { format: "compact", outDir: path.join(root, "out2") }), (e) => code(e) === "symlink-outside-folder");
       assert.ok(!fs.existsSync(path.join(root, "out2")), "no output folder after the refusal");
-    } finally { await ck.close(); }
-  } finally { removeDir(root); }
+    } finally {
+      await ck.close();
+    }
+  } finally {
+    removeDir(root);
+  }
 });
 
 test("paths: special files named like model files (a FIFO, a folder, a link to /dev/zero) are refused without hanging", async () => {
@@ -162,7 +200,8 @@ test("paths: special files named like model files (a FIFO, a folder, a link to /
   try {
     const fifo = path.join(root, "fifo.safetensors");
     execFileSync("mkfifo", [fifo]);
-    const deadline = <T>(p: Promise<T>, what: string): Promise<T> => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what} hung`)), 3000).unref())]);
+    const deadline = <T>(p: Promise<T>, what: string): Promise<T> =>
+      Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what} hung`)), 3000).unref())]);
     await assert.rejects(deadline(openSafetensors(fifo), "opening a FIFO"), (e) => code(e) === "io" && /regular file/.test((e as Error).message));
     fs.mkdirSync(path.join(root, "dir.safetensors"));
     await assert.rejects(deadline(openSafetensors(path.join(root, "dir.safetensors")), "a folder"), (e) => code(e) === "io");
@@ -171,5 +210,7 @@ test("paths: special files named like model files (a FIFO, a folder, a link to /
     const cfgFifo = path.join(root, "config.json");
     execFileSync("mkfifo", [cfgFifo]);
     await assert.rejects(deadline(readConfig(cfgFifo), "a FIFO config.json"), (e) => code(e) === "bad-config" || code(e) === "io");
-  } finally { removeDir(root); }
+  } finally {
+    removeDir(root);
+  }
 });

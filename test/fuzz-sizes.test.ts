@@ -43,7 +43,9 @@ test("sizes: a 1 GiB config.json, index or tokenizer.json is refused from its si
   try {
     const dir = await writeSyntheticModel(path.join(root, "m"), { family: "llama", layers: 1, heads: 2, headDim: 2, intermediate: 4, vocab: 8, seed: 1 });
     sparse(path.join(dir, "config.json"), GiB);
-    await bounded("config.json", () => assert.rejects(openCheckpoint(dir), (e) => code(e) === "bad-config" && /config\.json/.test((e as Error).message) && /bytes/.test((e as Error).message)));
+    await bounded("config.json", () =>
+      assert.rejects(openCheckpoint(dir), (e) => code(e) === "bad-config" && /config\.json/.test((e as Error).message) && /bytes/.test((e as Error).message)),
+    );
 
     const idx = path.join(root, "model.safetensors.index.json");
     sparse(idx, GiB);
@@ -52,7 +54,9 @@ test("sizes: a 1 GiB config.json, index or tokenizer.json is refused from its si
     const tokDir = path.join(root, "tok");
     fs.mkdirSync(tokDir);
     sparse(path.join(tokDir, "tokenizer.json"), GiB);
-    await bounded("tokenizer.json", () => assert.rejects(loadTokenizer(tokDir), (e) => code(e) === "no-tokenizer" && /tokenizer\.json/.test((e as Error).message)));
+    await bounded("tokenizer.json", () =>
+      assert.rejects(loadTokenizer(tokDir), (e) => code(e) === "no-tokenizer" && /tokenizer\.json/.test((e as Error).message)),
+    );
   } finally {
     removeDir(root);
   }
@@ -71,7 +75,11 @@ test("sizes: a header claiming a 2^40-byte tensor in a small (or sparse 2^40-byt
     const big = path.join(root, "big.safetensors");
     fs.writeFileSync(big, Buffer.concat([prefix, Buffer.from(header)]));
     let sparseOk = true;
-    try { fs.truncateSync(big, 8 + header.length + 2 ** 40); } catch { sparseOk = false; }
+    try {
+      fs.truncateSync(big, 8 + header.length + 2 ** 40);
+    } catch {
+      sparseOk = false;
+    }
     if (sparseOk) {
       await bounded("sparse 1 TiB file", async () => {
         const src = await openSafetensors(big);
@@ -80,7 +88,9 @@ test("sizes: a header claiming a 2^40-byte tensor in a small (or sparse 2^40-byt
           const row = await src.readRowsF32("huge", 5, 6); // one row: 4 MiB
           assert.equal(row.length, 2 ** 20);
           assert.ok(src.bytesRead < 8 * 2 ** 20, `read ${src.bytesRead} bytes`);
-        } finally { await src.close(); }
+        } finally {
+          await src.close();
+        }
       });
     }
   } finally {

@@ -18,11 +18,22 @@ const CSP_SOURCE = "https://file+.vscode-resource.vscode-cdn.net";
 
 /** The parts of vscode.Uri the panel code uses. */
 class StubUri {
-  constructor(readonly scheme: string, readonly path: string) {}
-  static file(p: string): StubUri { return new StubUri("file", p); }
-  static joinPath(base: StubUri, ...parts: string[]): StubUri { return new StubUri(base.scheme, path.posix.join(base.path, ...parts)); }
-  get fsPath(): string { return this.path; }
-  toString(): string { return `${this.scheme}://${this.path}`; }
+  constructor(
+    readonly scheme: string,
+    readonly path: string,
+  ) {}
+  static file(p: string): StubUri {
+    return new StubUri("file", p);
+  }
+  static joinPath(base: StubUri, ...parts: string[]): StubUri {
+    return new StubUri(base.scheme, path.posix.join(base.path, ...parts));
+  }
+  get fsPath(): string {
+    return this.path;
+  }
+  toString(): string {
+    return `${this.scheme}://${this.path}`;
+  }
 }
 const vscodeStub = { Uri: StubUri, window: {}, workspace: {}, ViewColumn: { Active: -1 } };
 
@@ -34,7 +45,12 @@ function installVscodeStub(): void {
   };
 }
 
-interface FakeWebview { cspSource: string; options?: { localResourceRoots?: StubUri[]; enableScripts?: boolean }; html: string; asWebviewUri(u: StubUri): { toString(): string } }
+interface FakeWebview {
+  cspSource: string;
+  options?: { localResourceRoots?: StubUri[]; enableScripts?: boolean };
+  html: string;
+  asWebviewUri(u: StubUri): { toString(): string };
+}
 function fakeWebview(): FakeWebview {
   return { cspSource: CSP_SOURCE, html: "", asWebviewUri: (u) => ({ toString: () => `${CSP_SOURCE}${u.path}` }) };
 }
@@ -50,7 +66,10 @@ function csp(html: string): Map<string, string[]> {
   assert.ok(m, "the page has a CSP meta tag");
   const text = m[1]!.replace(/&#39;/g, "'").replace(/&#34;/g, '"').replace(/&amp;/g, "&");
   const out = new Map<string, string[]>();
-  for (const d of text.split(";").map((s) => s.trim()).filter(Boolean)) {
+  for (const d of text
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, ...vals] = d.split(/\s+/);
     assert.ok(!out.has(name!), `directive ${name} appears twice`);
     out.set(name!, vals);
@@ -113,13 +132,22 @@ test("webview CSP: every resource the page loads is inside dist/ or media/ and e
     assert.ok(/^(dist|media)\/[^/]/.test(rel) && !rel.includes(".."), `${u} loads ${rel}, outside dist/ and media/`);
     if (rel.startsWith("media/")) assert.ok(fs.existsSync(path.join(ROOT, rel)), `${rel} is missing from the repository`);
   }
-  assert.ok(urls.some((u) => u.endsWith("/dist/webview.js")), "the webview bundle is loaded from dist/");
+  assert.ok(
+    urls.some((u) => u.endsWith("/dist/webview.js")),
+    "the webview bundle is loaded from dist/",
+  );
 });
 
 test("webview CSP: a hostile title or resource URI cannot inject markup", async () => {
   const { renderPage } = await import("../src/extension/html");
   const evil = `"><script>alert(1)</script><img src=x onerror=alert(2)>`;
-  const html = renderPage({ cspSource: CSP_SOURCE, scriptUri: `${CSP_SOURCE}/dist/webview.js${evil}`, styleUri: `${CSP_SOURCE}/media/webview.css${evil}`, title: `</title>${evil}`, nonce: "AAAAAAAAAAAAAAAAAAAAAA==" });
+  const html = renderPage({
+    cspSource: CSP_SOURCE,
+    scriptUri: `${CSP_SOURCE}/dist/webview.js${evil}`,
+    styleUri: `${CSP_SOURCE}/media/webview.css${evil}`,
+    title: `</title>${evil}`,
+    nonce: "AAAAAAAAAAAAAAAAAAAAAA==",
+  });
   assert.equal([...html.matchAll(/<script\b/gi)].length, 1, "exactly one script element");
   assert.ok(!/<img\b/i.test(html) && !tagAttrs(html).some((a) => /\son[a-z]+\s*=/i.test(a)), "no injected element or handler");
   assert.equal([...html.matchAll(/<\/title>/gi)].length, 1);

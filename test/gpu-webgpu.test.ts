@@ -24,12 +24,17 @@ const demo = path.resolve(__dirname, "../../assets/demo-model");
 const stories = "models/stories260K-hf";
 const SENTENCE = "Once upon a time there was a little cat.\n";
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 function run(args: readonly string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = gpu.skip === false ? gpu.env : process.env;
     const child = spawn(process.execPath, [cli, ...args], { cwd: os.tmpdir(), env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
+    let stdout = "",
+      stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
@@ -47,72 +52,105 @@ test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const SWIFTSHADER = /webgpu — SwiftShader Device \(Subzero\) \(Google, vulkan, software renderer\)/;
 
 test("gpu-webgpu: auto with only a software adapter runs on the CPU and says why; devices lists SwiftShader by name", { skip }, async () => {
-  interface Devices { devices: { provider: string; available: boolean; adapter?: { device: string; software: boolean }; reason?: string }[]; auto: { provider: string; skipped: { provider: string; reason: string }[] } }
+  interface Devices {
+    devices: { provider: string; available: boolean; adapter?: { device: string; software: boolean }; reason?: string }[];
+    auto: { provider: string; skipped: { provider: string; reason: string }[] };
+  }
   const { value: d } = await json<Devices>(["devices", "--json"]);
   const webgpu = d.devices.find((x) => x.provider === "webgpu")!;
   assert.equal(webgpu.available, true, webgpu.reason);
   assert.equal(webgpu.adapter?.device, "SwiftShader Device (Subzero)");
   assert.equal(webgpu.adapter?.software, true);
   assert.equal(d.auto.provider, "cpu");
-  assert.match(d.auto.skipped.find((s) => s.provider === "webgpu")!.reason, /only adapter is SwiftShader Device \(Subzero\).*auto never picks a software adapter \(name it: --providers webgpu\)/);
+  assert.match(
+    d.auto.skipped.find((s) => s.provider === "webgpu")!.reason,
+    /only adapter is SwiftShader Device \(Subzero\).*auto never picks a software adapter \(name it: --providers webgpu\)/,
+  );
   // The CLI's first line says the same for a job on auto.
   const r = await run(["match", demo]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr.split("\n")[0]!, /^match runs on cpu; .*webgpu skipped: the only adapter is SwiftShader/);
 });
 
-for (const [name, model] of [["demo model", demo], ["stories260K-hf", sharedPath(stories)]] as const) {
-  test(`gpu-webgpu: match on ${name}: webgpu scores equal the CPU's within 1e-5, the same targets are selected`, { skip: skip || (model ? false : sharedSkip(stories)) }, async () => {
-    const cpu = await json<MatchTable>(["match", model!, "--json", "--providers", "cpu"]);
-    const gpuRun = await json<MatchTable>(["match", model!, "--json", "--providers", "webgpu", "--debug"]);
-    const g = gpuRun.value, c = cpu.value;
-    assert.equal(g.source?.provider, "webgpu");
-    assert.equal(g.source?.adapter, "SwiftShader Device (Subzero) (Google, vulkan, software renderer)");
-    assert.match(gpuRun.stderr, new RegExp(`match runs on ${SWIFTSHADER.source}`));
-    assert.match(gpuRun.stderr, /match Gemm on webgpu \(webgpu: 1 node\)/, "the placement is in the --debug log");
-    let worst = 0;
-    for (let i = 0; i < c.entries.length; i++) {
-      const a = c.entries[i]!, b = g.entries[i]!;
-      assert.deepEqual([b.layer, b.unit, b.sourceLayer, b.sourceUnit], [a.layer, a.unit, a.sourceLayer, a.sourceUnit]);
-      worst = Math.max(worst, Math.abs(a.score - b.score));
-    }
-    console.log(`# ${name}: max |score(webgpu) − score(cpu)| = ${worst.toExponential(2)}`);
-    assert.ok(worst <= 1e-5, `max score difference ${worst}`);
-    for (const ratio of [0.25, 0.5]) {
-      const key = (t: MatchTable) => planSharing(t, ratio).targets.map((x) => `${x.layer}.${x.unit}←${x.rootLayer}.${x.rootUnit}`).join(" ");
-      assert.equal(key(g), key(c), `selected targets at ratio ${ratio}`);
-    }
-  });
+for (const [name, model] of [
+  ["demo model", demo],
+  ["stories260K-hf", sharedPath(stories)],
+] as const) {
+  test(
+    `gpu-webgpu: match on ${name}: webgpu scores equal the CPU's within 1e-5, the same targets are selected`,
+    { skip: skip || (model ? false : sharedSkip(stories)) },
+    async () => {
+      const cpu = await json<MatchTable>(["match", model!, "--json", "--providers", "cpu"]);
+      const gpuRun = await json<MatchTable>(["match", model!, "--json", "--providers", "webgpu", "--debug"]);
+      const g = gpuRun.value,
+        c = cpu.value;
+      assert.equal(g.source?.provider, "webgpu");
+      assert.equal(g.source?.adapter, "SwiftShader Device (Subzero) (Google, vulkan, software renderer)");
+      assert.match(gpuRun.stderr, new RegExp(`match runs on ${SWIFTSHADER.source}`));
+      assert.match(gpuRun.stderr, /match Gemm on webgpu \(webgpu: 1 node\)/, "the placement is in the --debug log");
+      let worst = 0;
+      for (let i = 0; i < c.entries.length; i++) {
+        const a = c.entries[i]!,
+          b = g.entries[i]!;
+        assert.deepEqual([b.layer, b.unit, b.sourceLayer, b.sourceUnit], [a.layer, a.unit, a.sourceLayer, a.sourceUnit]);
+        worst = Math.max(worst, Math.abs(a.score - b.score));
+      }
+      console.log(`# ${name}: max |score(webgpu) − score(cpu)| = ${worst.toExponential(2)}`);
+      assert.ok(worst <= 1e-5, `max score difference ${worst}`);
+      for (const ratio of [0.25, 0.5]) {
+        const key = (t: MatchTable) =>
+          planSharing(t, ratio)
+            .targets.map((x) => `${x.layer}.${x.unit}←${x.rootLayer}.${x.rootUnit}`)
+            .join(" ");
+        assert.equal(key(g), key(c), `selected targets at ratio ${ratio}`);
+      }
+    },
+  );
 }
 
-test("gpu-webgpu: eval on webgpu equals the CPU's NLL within 1e-4 relative (a short sentence: no empty attention chunk) with attention similarity", { skip: skip || sharedSkip(stories) }, async () => {
-  const text = path.join(tmp, "sentence.txt");
-  fs.writeFileSync(text, SENTENCE);
-  const page = path.join(tmp, "page.txt");
-  fs.writeFileSync(page, fs.readFileSync(path.join(demo, "heldout-brown.txt"), "utf8").slice(0, 300));
-  interface Eval { tokens: number; nll: number; provider: string; compute?: { adapter?: { device: string }; sessions: { graph: string; provider: string; nodes?: Record<string, number> }[] }; attention?: { entries: { score: number }[] } }
-  for (const [model, file, attention] of [[sharedPath(stories)!, text, true], [demo, page, false]] as const) {
-    const extra = attention ? ["--attention"] : [];
-    const c = (await json<Eval>(["eval", model, "--text", file, "--json", "--providers", "cpu", ...extra])).value;
-    const g = (await json<Eval>(["eval", model, "--text", file, "--json", "--providers", "webgpu", ...extra])).value;
-    assert.equal(g.provider, "webgpu");
-    assert.equal(g.tokens, c.tokens);
-    const rel = Math.abs(g.nll - c.nll) / Math.abs(c.nll);
-    console.log(`# ${path.basename(model)}: ${c.tokens} tokens, nll cpu ${c.nll.toFixed(6)} webgpu ${g.nll.toFixed(6)} (relative ${rel.toExponential(2)})`);
-    assert.ok(rel <= 1e-4, `relative NLL difference ${rel}`);
-    assert.equal(g.compute?.adapter?.device, "SwiftShader Device (Subzero)");
-    const fwd = g.compute!.sessions.find((s) => s.graph === "forward")!;
-    assert.equal(fwd.provider, "webgpu");
-    assert.ok((fwd.nodes?.webgpu ?? 0) > 0, `forward nodes on webgpu: ${JSON.stringify(fwd.nodes)}`);
-    if (attention) {
-      assert.ok(g.compute!.sessions.some((s) => s.graph === "attention maps" && s.provider === "webgpu"));
-      const ca = c.attention!.entries, ga = g.attention!.entries;
-      assert.equal(ga.length, ca.length);
-      // Cosines of attention maps over 12 positions: within 1e-3 (docs/gpu.md).
-      for (let i = 0; i < ca.length; i++) assert.ok(Math.abs(ga[i]!.score - ca[i]!.score) <= 1e-3, `attention similarity ${i}: ${ga[i]!.score} vs ${ca[i]!.score}`);
+test(
+  "gpu-webgpu: eval on webgpu equals the CPU's NLL within 1e-4 relative (a short sentence: no empty attention chunk) with attention similarity",
+  { skip: skip || sharedSkip(stories) },
+  async () => {
+    const text = path.join(tmp, "sentence.txt");
+    fs.writeFileSync(text, SENTENCE);
+    const page = path.join(tmp, "page.txt");
+    fs.writeFileSync(page, fs.readFileSync(path.join(demo, "heldout-brown.txt"), "utf8").slice(0, 300));
+    interface Eval {
+      tokens: number;
+      nll: number;
+      provider: string;
+      compute?: { adapter?: { device: string }; sessions: { graph: string; provider: string; nodes?: Record<string, number> }[] };
+      attention?: { entries: { score: number }[] };
     }
-  }
-});
+    for (const [model, file, attention] of [
+      [sharedPath(stories)!, text, true],
+      [demo, page, false],
+    ] as const) {
+      const extra = attention ? ["--attention"] : [];
+      const c = (await json<Eval>(["eval", model, "--text", file, "--json", "--providers", "cpu", ...extra])).value;
+      const g = (await json<Eval>(["eval", model, "--text", file, "--json", "--providers", "webgpu", ...extra])).value;
+      assert.equal(g.provider, "webgpu");
+      assert.equal(g.tokens, c.tokens);
+      const rel = Math.abs(g.nll - c.nll) / Math.abs(c.nll);
+      console.log(`# ${path.basename(model)}: ${c.tokens} tokens, nll cpu ${c.nll.toFixed(6)} webgpu ${g.nll.toFixed(6)} (relative ${rel.toExponential(2)})`);
+      assert.ok(rel <= 1e-4, `relative NLL difference ${rel}`);
+      assert.equal(g.compute?.adapter?.device, "SwiftShader Device (Subzero)");
+      const fwd = g.compute!.sessions.find((s) => s.graph === "forward")!;
+      assert.equal(fwd.provider, "webgpu");
+      assert.ok((fwd.nodes?.webgpu ?? 0) > 0, `forward nodes on webgpu: ${JSON.stringify(fwd.nodes)}`);
+      if (attention) {
+        assert.ok(g.compute!.sessions.some((s) => s.graph === "attention maps" && s.provider === "webgpu"));
+        const ca = c.attention!.entries,
+          ga = g.attention!.entries;
+        assert.equal(ga.length, ca.length);
+        // Cosines of attention maps over 12 positions: within 1e-3 (docs/gpu.md).
+        for (let i = 0; i < ca.length; i++)
+          assert.ok(Math.abs(ga[i]!.score - ca[i]!.score) <= 1e-3, `attention similarity ${i}: ${ga[i]!.score} vs ${ca[i]!.score}`);
+      }
+    }
+  },
+);
 
 /** A safetensors file's header JSON and its data bytes. */
 function splitSafetensors(file: string): { header: Record<string, unknown>; data: Buffer } {
@@ -123,8 +161,14 @@ function splitSafetensors(file: string): { header: Record<string, unknown>; data
 
 /** Equal, except numbers may differ by `tol` (the plan records the match scores each provider computed). */
 function assertNear(a: unknown, b: unknown, tol: number, at: string): void {
-  if (typeof a === "number" && typeof b === "number") { assert.ok(Math.abs(a - b) <= tol, `${at}: ${a} vs ${b}`); return; }
-  if (typeof a === "string" && typeof b === "string" && /^[[{]/.test(a)) { assertNear(JSON.parse(a), JSON.parse(b), tol, at); return; }
+  if (typeof a === "number" && typeof b === "number") {
+    assert.ok(Math.abs(a - b) <= tol, `${at}: ${a} vs ${b}`);
+    return;
+  }
+  if (typeof a === "string" && typeof b === "string" && /^[[{]/.test(a)) {
+    assertNear(JSON.parse(a), JSON.parse(b), tol, at);
+    return;
+  }
   if (a && b && typeof a === "object" && typeof b === "object") {
     assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), at);
     for (const k of Object.keys(a)) assertNear((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], tol, `${at}.${k}`);
@@ -133,49 +177,89 @@ function assertNear(a: unknown, b: unknown, tol: number, at: string): void {
   assert.equal(a, b, at);
 }
 
-test("gpu-webgpu: compress through the worker on webgpu writes the same compact file as on the CPU: tensors byte for byte, the plan's recorded scores within 1e-5", { skip }, async () => {
-  const outs: Record<string, string> = {};
-  for (const p of ["cpu", "webgpu"]) {
-    outs[p] = path.join(tmp, `share-${p}`);
-    const r = await json<{ provider: string }>(["share", demo, "--ratio", "0.3", "--format", "compact", "--out", outs[p]!, "--json", "--providers", p]);
-    assert.equal(r.value.provider, p);
-  }
-  const files = fs.readdirSync(outs.cpu!).sort();
-  assert.deepEqual(fs.readdirSync(outs.webgpu!).sort(), files);
-  for (const f of files) {
-    const [a, b] = [path.join(outs.cpu!, f), path.join(outs.webgpu!, f)];
-    if (!f.endsWith(".safetensors")) { assert.ok(fs.readFileSync(a).equals(fs.readFileSync(b)), `${f} differs`); continue; }
-    // Tensor offsets, dtypes, shapes and every data byte are identical; the metadata's plan records
-    // the scores of the match each provider ran (they differ in the last bits, within 1e-5).
-    const [x, y] = [splitSafetensors(a), splitSafetensors(b)];
-    assert.ok(x.data.equals(y.data), `${f}: tensor data differs`);
-    assertNear(x.header, y.header, 1e-5, f);
-  }
-});
-
-test("gpu-webgpu: a 20-step PostShare run on webgpu follows the CPU's loss curve within 1e-3 relative; the training graph's placement is reported", { skip: skip || sharedSkip(stories) }, async () => {
-  const train = path.join(tmp, "train.txt");
-  fs.writeFileSync(train, fs.readFileSync(sharedPath("corpus/tinystories-valid-excerpt.txt") ?? path.join(demo, "heldout-brown.txt"), "utf8").slice(0, 1500));
-  const held = path.join(tmp, "held.txt");
-  fs.writeFileSync(held, SENTENCE);
-  interface Post { lossCurve: { step: number; lm: number; weight: number }[]; provider: string; compute?: { sessions: { graph: string; provider: string; nodes?: Record<string, number> }[] } }
-  const curve = async (p: string) => (await json<Post>(["postshare", sharedPath(stories)!, "--ratio", "0.25", "--text", train, "--heldout", held, "--out", path.join(tmp, `post-${p}`),
-    "--steps", "20", "--batch-size", "1", "--seq-len", "16", "--train-on", "text", "--json", "--providers", p])).value;
-  const c = await curve("cpu");
-  const g = await curve("webgpu");
-  assert.equal(g.provider, "webgpu");
-  assert.equal(g.lossCurve.length, c.lossCurve.length);
-  assert.ok(c.lossCurve.length >= 20);
-  let worst = 0;
-  for (let i = 0; i < c.lossCurve.length; i++) {
-    for (const k of ["lm", "weight"] as const) {
-      const a = c.lossCurve[i]![k], b = g.lossCurve[i]![k];
-      worst = Math.max(worst, Math.abs(a - b) / Math.max(Math.abs(a), 1e-12));
+test(
+  "gpu-webgpu: compress through the worker on webgpu writes the same compact file as on the CPU: tensors byte for byte, the plan's recorded scores within 1e-5",
+  { skip },
+  async () => {
+    const outs: Record<string, string> = {};
+    for (const p of ["cpu", "webgpu"]) {
+      outs[p] = path.join(tmp, `share-${p}`);
+      const r = await json<{ provider: string }>(["share", demo, "--ratio", "0.3", "--format", "compact", "--out", outs[p]!, "--json", "--providers", p]);
+      assert.equal(r.value.provider, p);
     }
-  }
-  console.log(`# postshare: max relative loss difference over ${c.lossCurve.length} steps = ${worst.toExponential(2)}`);
-  assert.ok(worst <= 1e-3, `max relative loss difference ${worst}`);
-  const step = g.compute!.sessions.find((s) => s.graph === "train step")!;
-  assert.equal(step.provider, "webgpu");
-  assert.ok((step.nodes?.webgpu ?? 0) > 0 && step.nodes!.cpu !== undefined, `train step placement ${JSON.stringify(step.nodes)}`);
-});
+    const files = fs.readdirSync(outs.cpu!).sort();
+    assert.deepEqual(fs.readdirSync(outs.webgpu!).sort(), files);
+    for (const f of files) {
+      const [a, b] = [path.join(outs.cpu!, f), path.join(outs.webgpu!, f)];
+      if (!f.endsWith(".safetensors")) {
+        assert.ok(fs.readFileSync(a).equals(fs.readFileSync(b)), `${f} differs`);
+        continue;
+      }
+      // Tensor offsets, dtypes, shapes and every data byte are identical; the metadata's plan records
+      // the scores of the match each provider ran (they differ in the last bits, within 1e-5).
+      const [x, y] = [splitSafetensors(a), splitSafetensors(b)];
+      assert.ok(x.data.equals(y.data), `${f}: tensor data differs`);
+      assertNear(x.header, y.header, 1e-5, f);
+    }
+  },
+);
+
+test(
+  "gpu-webgpu: a 20-step PostShare run on webgpu follows the CPU's loss curve within 1e-3 relative; the training graph's placement is reported",
+  { skip: skip || sharedSkip(stories) },
+  async () => {
+    const train = path.join(tmp, "train.txt");
+    fs.writeFileSync(train, fs.readFileSync(sharedPath("corpus/tinystories-valid-excerpt.txt") ?? path.join(demo, "heldout-brown.txt"), "utf8").slice(0, 1500));
+    const held = path.join(tmp, "held.txt");
+    fs.writeFileSync(held, SENTENCE);
+    interface Post {
+      lossCurve: { step: number; lm: number; weight: number }[];
+      provider: string;
+      compute?: { sessions: { graph: string; provider: string; nodes?: Record<string, number> }[] };
+    }
+    const curve = async (p: string) =>
+      (
+        await json<Post>([
+          "postshare",
+          sharedPath(stories)!,
+          "--ratio",
+          "0.25",
+          "--text",
+          train,
+          "--heldout",
+          held,
+          "--out",
+          path.join(tmp, `post-${p}`),
+          "--steps",
+          "20",
+          "--batch-size",
+          "1",
+          "--seq-len",
+          "16",
+          "--train-on",
+          "text",
+          "--json",
+          "--providers",
+          p,
+        ])
+      ).value;
+    const c = await curve("cpu");
+    const g = await curve("webgpu");
+    assert.equal(g.provider, "webgpu");
+    assert.equal(g.lossCurve.length, c.lossCurve.length);
+    assert.ok(c.lossCurve.length >= 20);
+    let worst = 0;
+    for (let i = 0; i < c.lossCurve.length; i++) {
+      for (const k of ["lm", "weight"] as const) {
+        const a = c.lossCurve[i]![k],
+          b = g.lossCurve[i]![k];
+        worst = Math.max(worst, Math.abs(a - b) / Math.max(Math.abs(a), 1e-12));
+      }
+    }
+    console.log(`# postshare: max relative loss difference over ${c.lossCurve.length} steps = ${worst.toExponential(2)}`);
+    assert.ok(worst <= 1e-3, `max relative loss difference ${worst}`);
+    const step = g.compute!.sessions.find((s) => s.graph === "train step")!;
+    assert.equal(step.provider, "webgpu");
+    assert.ok((step.nodes?.webgpu ?? 0) > 0 && step.nodes!.cpu !== undefined, `train step placement ${JSON.stringify(step.nodes)}`);
+  },
+);

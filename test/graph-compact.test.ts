@@ -19,14 +19,23 @@ import { LOGITS } from "../src/core/graph/types";
 import { scaledSynthetic } from "./graph-reference";
 
 async function logits(ck: Checkpoint, plan?: SharingPlan, compactActivations = false): Promise<Float32Array> {
-  const seqs = [[1, 7, 3, 9, 12, 4, 4, 8, 2, 15, 6], [3, 3, 1, 14]];
+  const seqs = [
+    [1, 7, 3, 9, 12, 4, 4, 8, 2, 15, 6],
+    [3, 3, 1, 14],
+  ];
   const S = 11;
   const ids = new BigInt64Array(2 * S);
-  seqs.forEach((s, r) => s.forEach((id, t) => { ids[r * S + t] = BigInt(id); }));
+  seqs.forEach((s, r) =>
+    s.forEach((id, t) => {
+      ids[r * S + t] = BigInt(id);
+    }),
+  );
   const runner = await ForwardRunner.create(ck, { forward: { logits: true, compactActivations }, providers: ["cpu"], threads: 1, ...(plan ? { plan } : {}) });
   try {
     return (await runner.run(ids, 2, S))[LOGITS]!.data;
-  } finally { await runner.release(); }
+  } finally {
+    await runner.release();
+  }
 }
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
@@ -52,8 +61,14 @@ async function checkCompact(opts: SyntheticOptions, granularity: Granularity, ra
       const denseParams = dense.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
       assert.equal(fed, stored, "every stored parameter is fed once, nothing else");
       assert.ok(stored < denseParams, `compact stores fewer parameters (${stored} < ${denseParams})`);
-      assert.ok(fg.graph.nodes.some((n) => n.op === "Gather" && n.name.includes("/attn/assemble/")), "projections are gathered");
-      const lc = await logits(compact), ld = await logits(dense), lm = await logits(orig, plan), lo = await logits(orig);
+      assert.ok(
+        fg.graph.nodes.some((n) => n.op === "Gather" && n.name.includes("/attn/assemble/")),
+        "projections are gathered",
+      );
+      const lc = await logits(compact),
+        ld = await logits(dense),
+        lm = await logits(orig, plan),
+        lo = await logits(orig);
       assert.ok(maxAbsDiff(lc, ld) <= 1e-5, `compact vs dense: ${maxAbsDiff(lc, ld)}`);
       // activation-side projections (the exported decoder's): no dense weight is built, same logits
       const la = await logits(compact, undefined, true);

@@ -13,7 +13,8 @@ export type Weights = (name: string) => Float64Array;
 
 /** y[o] = Σ_i W[o, i]·x[i] (+ b[o]) for W stored [out, in] (nn.Linear). */
 function linearOI(W: Float64Array, x: Float64Array, out: number, b?: Float64Array): Float64Array {
-  const n = x.length, y = new Float64Array(out);
+  const n = x.length,
+    y = new Float64Array(out);
   for (let o = 0; o < out; o++) {
     let s = b ? b[o]! : 0;
     for (let i = 0; i < n; i++) s += W[o * n + i]! * x[i]!;
@@ -24,7 +25,8 @@ function linearOI(W: Float64Array, x: Float64Array, out: number, b?: Float64Arra
 
 /** y[o] = Σ_i x[i]·W[i, o] (+ b[o]) for W stored [in, out] (Conv1D). */
 function linearIO(W: Float64Array, x: Float64Array, out: number, b?: Float64Array): Float64Array {
-  const n = x.length, y = new Float64Array(out);
+  const n = x.length,
+    y = new Float64Array(out);
   for (let o = 0; o < out; o++) {
     let s = b ? b[o]! : 0;
     for (let i = 0; i < n; i++) s += x[i]! * W[i * out + o]!;
@@ -35,13 +37,19 @@ function linearIO(W: Float64Array, x: Float64Array, out: number, b?: Float64Arra
 
 function layerNorm(x: Float64Array, g: Float64Array, b: Float64Array, eps: number): Float64Array {
   const n = x.length;
-  let m = 0; for (const v of x) m += v; m /= n;
-  let v2 = 0; for (const v of x) v2 += (v - m) ** 2; v2 /= n;
+  let m = 0;
+  for (const v of x) m += v;
+  m /= n;
+  let v2 = 0;
+  for (const v of x) v2 += (v - m) ** 2;
+  v2 /= n;
   return x.map((v, i) => ((v - m) / Math.sqrt(v2 + eps)) * g[i]! + b[i]!);
 }
 
 function rmsNorm(x: Float64Array, g: Float64Array, eps: number): Float64Array {
-  let ms = 0; for (const v of x) ms += v * v; ms /= x.length;
+  let ms = 0;
+  for (const v of x) ms += v * v;
+  ms /= x.length;
   return x.map((v, i) => (v / Math.sqrt(ms + eps)) * g[i]!);
 }
 
@@ -49,7 +57,8 @@ const add = (a: Float64Array, b: Float64Array): Float64Array => a.map((v, i) => 
 
 /** Causal attention for position t given per-position q [H·dh] and k/v [Hkv·dh] lists. */
 function attend(q: Float64Array, ks: Float64Array[], vs: Float64Array[], H: number, Hkv: number, dh: number, scale = 1 / Math.sqrt(dh)): Float64Array {
-  const out = new Float64Array(H * dh), g = H / Hkv;
+  const out = new Float64Array(H * dh),
+    g = H / Hkv;
   for (let h = 0; h < H; h++) {
     const kh = Math.floor(h / g);
     const scores = ks.map((k) => {
@@ -71,8 +80,12 @@ function lmHead(x: Float64Array, E: Float64Array, V: number): Float64Array {
 
 /** GPT-2 logits [S, V] of one sequence. */
 export function gpt2Reference(spec: ModelSpec, W: Weights, ids: readonly number[], prefix: string): Float64Array[] {
-  const d = spec.hidden, H = spec.heads, dh = spec.headDim, V = spec.vocab;
-  const wte = W(`${prefix}wte.weight`), wpe = W(`${prefix}wpe.weight`);
+  const d = spec.hidden,
+    H = spec.heads,
+    dh = spec.headDim,
+    V = spec.vocab;
+  const wte = W(`${prefix}wte.weight`),
+    wpe = W(`${prefix}wpe.weight`);
   const ks: Float64Array[][] = Array.from({ length: spec.layers }, () => []);
   const vs: Float64Array[][] = Array.from({ length: spec.layers }, () => []);
   const gelu = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
@@ -104,7 +117,12 @@ function rope(x: Float64Array, off: number, dh: number, t: number, theta: number
 
 /** Llama / Qwen2 logits [S, V] of one sequence (names "model.layers.{l}.…"). */
 export function llamaReference(spec: ModelSpec, W: Weights, ids: readonly number[], has: (n: string) => boolean): Float64Array[] {
-  const d = spec.hidden, H = spec.heads, Hkv = spec.kvHeads, dh = spec.headDim, V = spec.vocab, theta = spec.ropeTheta ?? 10000;
+  const d = spec.hidden,
+    H = spec.heads,
+    Hkv = spec.kvHeads,
+    dh = spec.headDim,
+    V = spec.vocab,
+    theta = spec.ropeTheta ?? 10000;
   const E = W("model.embed_tokens.weight");
   const head = has("lm_head.weight") ? W("lm_head.weight") : E;
   const opt = (n: string): Float64Array | undefined => (has(n) ? W(n) : undefined);
@@ -155,10 +173,11 @@ export async function scaledSynthetic(root: string, opts: SyntheticOptions, scal
   return out;
 }
 
-
 /** erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), enough for a 1e-4 comparison. */
 function erf(x: number): number {
-  const s = Math.sign(x), a = Math.abs(x), t = 1 / (1 + 0.3275911 * a);
+  const s = Math.sign(x),
+    a = Math.abs(x),
+    t = 1 / (1 + 0.3275911 * a);
   const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
   return s * y;
 }
@@ -168,8 +187,10 @@ function ropePartial(x: Float64Array, off: number, r: number, t: number, theta: 
   const half = r / 2;
   for (let i = 0; i < half; i++) {
     const f = t / Math.pow(theta, (2 * i) / r);
-    const c = Math.cos(f), s = Math.sin(f);
-    const a = x[off + i]!, b = x[off + i + half]!;
+    const c = Math.cos(f),
+      s = Math.sin(f);
+    const a = x[off + i]!,
+      b = x[off + i + half]!;
     x[off + i] = a * c - b * s;
     x[off + i + half] = b * c + a * s;
   }
@@ -177,7 +198,11 @@ function ropePartial(x: Float64Array, off: number, r: number, t: number, theta: 
 
 /** GPT-NeoX logits [S, V] of one sequence (names "gpt_neox.layers.{l}.…", HF GPTNeoXForCausalLM). */
 export function neoxReference(spec: ModelSpec, W: Weights, ids: readonly number[]): Float64Array[] {
-  const d = spec.hidden, H = spec.heads, dh = spec.headDim, V = spec.vocab, theta = spec.ropeTheta ?? 10000;
+  const d = spec.hidden,
+    H = spec.heads,
+    dh = spec.headDim,
+    V = spec.vocab,
+    theta = spec.ropeTheta ?? 10000;
   const r = Math.floor(dh * (spec.config.rotary_pct as number));
   const parallel = spec.config.use_parallel_residual !== false;
   const E = W("gpt_neox.embed_in.weight");
@@ -195,18 +220,27 @@ export function neoxReference(spec: ModelSpec, W: Weights, ids: readonly number[
       };
       const h = layerNorm(x, W(`${p}input_layernorm.weight`), W(`${p}input_layernorm.bias`), spec.normEps);
       const qkv = linearOI(W(`${p}attention.query_key_value.weight`), h, 3 * d, W(`${p}attention.query_key_value.bias`));
-      const q = new Float64Array(d), k = new Float64Array(d), v = new Float64Array(d);
-      for (let hh = 0; hh < H; hh++) for (let i = 0; i < dh; i++) {
-        q[hh * dh + i] = qkv[hh * 3 * dh + i]!;
-        k[hh * dh + i] = qkv[hh * 3 * dh + dh + i]!;
-        v[hh * dh + i] = qkv[hh * 3 * dh + 2 * dh + i]!;
+      const q = new Float64Array(d),
+        k = new Float64Array(d),
+        v = new Float64Array(d);
+      for (let hh = 0; hh < H; hh++)
+        for (let i = 0; i < dh; i++) {
+          q[hh * dh + i] = qkv[hh * 3 * dh + i]!;
+          k[hh * dh + i] = qkv[hh * 3 * dh + dh + i]!;
+          v[hh * dh + i] = qkv[hh * 3 * dh + 2 * dh + i]!;
+        }
+      for (let hh = 0; hh < H; hh++) {
+        ropePartial(q, hh * dh, r, t, theta);
+        ropePartial(k, hh * dh, r, t, theta);
       }
-      for (let hh = 0; hh < H; hh++) { ropePartial(q, hh * dh, r, t, theta); ropePartial(k, hh * dh, r, t, theta); }
       ks[l]!.push(k);
       vs[l]!.push(v);
       const o = linearOI(W(`${p}attention.dense.weight`), attend(q, ks[l]!, vs[l]!, H, H, dh), d, W(`${p}attention.dense.bias`));
       if (parallel) x = add(add(x, o), mlp(x));
-      else { x = add(x, o); x = add(x, mlp(x)); }
+      else {
+        x = add(x, o);
+        x = add(x, mlp(x));
+      }
     }
     const xf = layerNorm(x, W("gpt_neox.final_layer_norm.weight"), W("gpt_neox.final_layer_norm.bias"), spec.normEps);
     return lmHead(xf, W(spec.tiedEmbeddings ? "gpt_neox.embed_in.weight" : "embed_out.weight"), V);

@@ -9,8 +9,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
-  ModelError, openCheckpoint, readUnit, unitLayout, unitsPerLayer, writeSyntheticModel,
-  type Checkpoint, type Family, type Granularity, type SyntheticOptions,
+  ModelError,
+  openCheckpoint,
+  readUnit,
+  unitLayout,
+  unitsPerLayer,
+  writeSyntheticModel,
+  type Checkpoint,
+  type Family,
+  type Granularity,
+  type SyntheticOptions,
 } from "../src/core/model";
 import { bf16BitsToNumber, numberToBf16Bits, numel, f32ToBytes, writeShardedSafetensors, writeSafetensors } from "../src/core/safetensors";
 import { sharedPath, sharedSkip } from "./helpers/shared";
@@ -24,26 +32,30 @@ function params(c: Checkpoint): number {
   return c.source.tensors.reduce((s, t) => s + numel(t.shape), 0);
 }
 
-test("model: stories260K-hf is Llama, 5 layers, 8 heads, 4 kv heads, head 8, width 64, 260,032 F32 parameters", { skip: sharedSkip("models/stories260K-hf") }, async () => {
-  const c = await openCheckpoint(sharedPath("models/stories260K-hf")!);
-  assert.equal(c.spec.family, "llama");
-  assert.equal(c.spec.architecture, "LlamaForCausalLM");
-  assert.deepEqual([c.spec.layers, c.spec.heads, c.spec.kvHeads, c.spec.headDim, c.spec.hidden], [5, 8, 4, 8, 64]);
-  assert.equal(c.spec.intermediate, 172);
-  assert.equal(c.spec.tiedEmbeddings, true);
-  assert.equal(params(c), 260_032);
-  assert.deepEqual([...new Set(c.source.tensors.map((t) => t.dtype))], ["F32"]);
-  assert.equal(c.spec.layerTensors[3]!.k, "model.layers.3.self_attn.k_proj.weight");
-  assert.equal(c.spec.layerTensors[3]!.other["mlp.gate_proj.weight"], "model.layers.3.mlp.gate_proj.weight");
-  assert.equal(c.spec.globals.embed, "model.embed_tokens.weight");
-  // GQA unit 1 of layer 2 = q rows 16..32, k/v rows 8..16, o columns 16..32.
-  const u = await readUnit(c, 2, 1, "group", ["q", "k", "o"]);
-  const q = await c.source.readF32("model.layers.2.self_attn.q_proj.weight"); // [64, 64]
-  assert.deepEqual(u.q, q.subarray(16 * 64, 32 * 64));
-  const o = await c.source.readF32("model.layers.2.self_attn.o_proj.weight"); // [64, 64]
-  for (let r = 0; r < 64; r++) for (let j = 0; j < 16; j++) assert.equal(u.o![r * 16 + j], o[r * 64 + 16 + j]);
-  await c.close();
-});
+test(
+  "model: stories260K-hf is Llama, 5 layers, 8 heads, 4 kv heads, head 8, width 64, 260,032 F32 parameters",
+  { skip: sharedSkip("models/stories260K-hf") },
+  async () => {
+    const c = await openCheckpoint(sharedPath("models/stories260K-hf")!);
+    assert.equal(c.spec.family, "llama");
+    assert.equal(c.spec.architecture, "LlamaForCausalLM");
+    assert.deepEqual([c.spec.layers, c.spec.heads, c.spec.kvHeads, c.spec.headDim, c.spec.hidden], [5, 8, 4, 8, 64]);
+    assert.equal(c.spec.intermediate, 172);
+    assert.equal(c.spec.tiedEmbeddings, true);
+    assert.equal(params(c), 260_032);
+    assert.deepEqual([...new Set(c.source.tensors.map((t) => t.dtype))], ["F32"]);
+    assert.equal(c.spec.layerTensors[3]!.k, "model.layers.3.self_attn.k_proj.weight");
+    assert.equal(c.spec.layerTensors[3]!.other["mlp.gate_proj.weight"], "model.layers.3.mlp.gate_proj.weight");
+    assert.equal(c.spec.globals.embed, "model.embed_tokens.weight");
+    // GQA unit 1 of layer 2 = q rows 16..32, k/v rows 8..16, o columns 16..32.
+    const u = await readUnit(c, 2, 1, "group", ["q", "k", "o"]);
+    const q = await c.source.readF32("model.layers.2.self_attn.q_proj.weight"); // [64, 64]
+    assert.deepEqual(u.q, q.subarray(16 * 64, 32 * 64));
+    const o = await c.source.readF32("model.layers.2.self_attn.o_proj.weight"); // [64, 64]
+    for (let r = 0; r < 64; r++) for (let j = 0; j < 16; j++) assert.equal(u.o![r * 16 + j], o[r * 64 + 16 + j]);
+    await c.close();
+  },
+);
 
 test("model: tiny-gpt2-random is GPT-2 without the transformer. prefix, 1 layer, 1 head", { skip: sharedSkip("models/tiny-gpt2-random") }, async () => {
   const c = await openCheckpoint(sharedPath("models/tiny-gpt2-random", "model.safetensors")!);
@@ -77,15 +89,21 @@ async function referenceUnit(c: Checkpoint, l: number, u: number, g: Granularity
     const cols = headRows(qHeads);
     out.o = Float32Array.from(Array.from({ length: d }, (_, r) => cols.map((cc) => o[r * H * dh + cc]!)).flat());
     if (t.qBias) {
-      const pick = async (n: string, idx: number[]) => { const b = await c.source.readF32(n); return Float32Array.from(idx.map((i) => b[i]!)); };
+      const pick = async (n: string, idx: number[]) => {
+        const b = await c.source.readF32(n);
+        return Float32Array.from(idx.map((i) => b[i]!));
+      };
       out.qBias = await pick(t.qBias, headRows(qHeads));
       out.kBias = await pick(t.kBias!, headRows([kvHead]));
       out.vBias = await pick(t.vBias!, headRows([kvHead]));
     }
   } else if (fam === "gpt2") {
     const w = await c.source.readF32(t.q); // [d, 3d] Conv1D; canonical q = W[:, cols]^T
-    const colsT = (base: number, hs: number[]) => Float32Array.from(headRows(hs).flatMap((cc) => Array.from({ length: d }, (_, r) => w[r * 3 * d + base + cc]!)));
-    out.q = colsT(0, qHeads); out.k = colsT(d, [kvHead]); out.v = colsT(2 * d, [kvHead]);
+    const colsT = (base: number, hs: number[]) =>
+      Float32Array.from(headRows(hs).flatMap((cc) => Array.from({ length: d }, (_, r) => w[r * 3 * d + base + cc]!)));
+    out.q = colsT(0, qHeads);
+    out.k = colsT(d, [kvHead]);
+    out.v = colsT(2 * d, [kvHead]);
     const o = await c.source.readF32(t.o); // [d(in), d(out)]; canonical o = W[rows, :]^T → [d, dh]
     const rows = headRows(qHeads);
     out.o = Float32Array.from(Array.from({ length: d }, (_, r) => rows.map((i) => o[i * d + r]!)).flat());
@@ -97,7 +115,9 @@ async function referenceUnit(c: Checkpoint, l: number, u: number, g: Granularity
     const w = await c.source.readF32(t.q); // [3d, d] rows [H, 3, dh]
     const b = await c.source.readF32(t.qBias!);
     const r3 = (which: number, hs: number[]) => hs.flatMap((h) => Array.from({ length: dh }, (_, i) => h * 3 * dh + which * dh + i));
-    out.q = rowsOf(w, d, r3(0, qHeads)); out.k = rowsOf(w, d, r3(1, [kvHead])); out.v = rowsOf(w, d, r3(2, [kvHead]));
+    out.q = rowsOf(w, d, r3(0, qHeads));
+    out.k = rowsOf(w, d, r3(1, [kvHead]));
+    out.v = rowsOf(w, d, r3(2, [kvHead]));
     out.qBias = Float32Array.from(r3(0, qHeads).map((i) => b[i]!));
     out.kBias = Float32Array.from(r3(1, [kvHead]).map((i) => b[i]!));
     out.vBias = Float32Array.from(r3(2, [kvHead]).map((i) => b[i]!));
@@ -149,7 +169,17 @@ for (const [i, f] of families.entries()) {
 
 test("model unit slices: a large column block is read row by row, reading exactly the unit's bytes", async () => {
   // o_proj [1024, 1024] f32 = 4 MiB; one KV-group unit's columns are 1024 × 128 f32 = 512 KiB.
-  const dir = await writeSyntheticModel(fresh("big"), { family: "llama", layers: 1, heads: 16, kvHeads: 8, headDim: 64, intermediate: 8, vocab: 8, maxPositions: 8, seed: 9 });
+  const dir = await writeSyntheticModel(fresh("big"), {
+    family: "llama",
+    layers: 1,
+    heads: 16,
+    kvHeads: 8,
+    headDim: 64,
+    intermediate: 8,
+    vocab: 8,
+    maxPositions: 8,
+    seed: 9,
+  });
   const c = await openCheckpoint(dir);
   const before = c.source.bytesRead;
   const u = await readUnit(c, 0, 5, "group", ["o"]);
@@ -159,9 +189,18 @@ test("model unit slices: a large column block is read row by row, reading exactl
   // The same slice through a source without readStridedBytes (per-row readBytes fallback).
   const src = c.source;
   const plain = {
-    path: src.path, metadata: src.metadata, tensors: src.tensors, get bytesRead() { return src.bytesRead; },
-    has: (n: string) => src.has(n), info: (n: string) => src.info(n), readBytes: (n: string, b?: number, e?: number) => src.readBytes(n, b, e),
-    readRowsF32: (n: string, b: number, e: number) => src.readRowsF32(n, b, e), readF32: (n: string) => src.readF32(n), close: () => src.close(),
+    path: src.path,
+    metadata: src.metadata,
+    tensors: src.tensors,
+    get bytesRead() {
+      return src.bytesRead;
+    },
+    has: (n: string) => src.has(n),
+    info: (n: string) => src.info(n),
+    readBytes: (n: string, b?: number, e?: number) => src.readBytes(n, b, e),
+    readRowsF32: (n: string, b: number, e: number) => src.readRowsF32(n, b, e),
+    readF32: (n: string) => src.readF32(n),
+    close: () => src.close(),
   };
   const before1 = c.source.bytesRead;
   const viaRows = await readUnit({ source: plain, spec: c.spec }, 0, 5, "group", ["o"]);
@@ -182,9 +221,17 @@ test("model: the same checkpoint re-saved as BF16 in two shards with an index ha
     const out = fresh("bf16x2");
     fs.mkdirSync(out);
     fs.copyFileSync(a.configPath, path.join(out, "config.json"));
-    await writeShardedSafetensors(out, a.source.tensors.map((t) => ({
-      name: t.name, dtype: "BF16" as const, shape: t.shape, data: async () => f32ToBytes(await a.source.readF32(t.name), "BF16"),
-    })), 2, a.source.metadata);
+    await writeShardedSafetensors(
+      out,
+      a.source.tensors.map((t) => ({
+        name: t.name,
+        dtype: "BF16" as const,
+        shape: t.shape,
+        data: async () => f32ToBytes(await a.source.readF32(t.name), "BF16"),
+      })),
+      2,
+      a.source.metadata,
+    );
     assert.ok(fs.existsSync(path.join(out, "model.safetensors.index.json")));
     const b = await openCheckpoint(out);
     const { layerTensors: la, config: ca, ...sa } = a.spec;
@@ -196,7 +243,11 @@ test("model: the same checkpoint re-saved as BF16 in two shards with an index ha
     assert.equal(new Set(b.source.tensors.map((t) => t.file)).size, 2);
     const u1 = await readUnit(a, 1, 1, "group", ["q", "o"]);
     const u2 = await readUnit(b, 1, 1, "group", ["q", "o"]);
-    for (const k of ["q", "o"]) assert.deepEqual(u2[k], Float32Array.from(u1[k]!, (x) => bf16BitsToNumber(numberToBf16Bits(x))));
+    for (const k of ["q", "o"])
+      assert.deepEqual(
+        u2[k],
+        Float32Array.from(u1[k]!, (x) => bf16BitsToNumber(numberToBf16Bits(x))),
+      );
     await a.close();
     await b.close();
   }
@@ -209,14 +260,23 @@ test("model: synthetic checkpoints are deterministic per seed and differ across 
   const c = fs.readFileSync(path.join(await writeSyntheticModel(fresh("s"), { ...o, seed: 2 }), "model.safetensors"));
   assert.ok(a.equals(b));
   assert.ok(!a.equals(c));
-  await assert.rejects(writeSyntheticModel(fresh("s"), { ...o, heads: 3, kvHeads: 2, seed: 1 }), (e: unknown) => e instanceof ModelError && e.code === "bad-options");
+  await assert.rejects(
+    writeSyntheticModel(fresh("s"), { ...o, heads: 3, kvHeads: 2, seed: 1 }),
+    (e: unknown) => e instanceof ModelError && e.code === "bad-options",
+  );
   await assert.rejects(writeSyntheticModel(fresh("s"), { ...o, layers: 0, seed: 1 }), (e: unknown) => e instanceof ModelError && e.code === "bad-options");
 });
 
 test("model: unitLayout refuses out-of-range layers and units", async () => {
   const c = await openCheckpoint(await writeSyntheticModel(fresh("r"), { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 4, seed: 1 }));
-  assert.throws(() => unitLayout(c.spec, 2, 0, "group"), (e: unknown) => e instanceof ModelError && e.code === "bad-unit");
-  assert.throws(() => unitLayout(c.spec, 0, 2, "group"), (e: unknown) => e instanceof ModelError && e.code === "bad-unit");
+  assert.throws(
+    () => unitLayout(c.spec, 2, 0, "group"),
+    (e: unknown) => e instanceof ModelError && e.code === "bad-unit",
+  );
+  assert.throws(
+    () => unitLayout(c.spec, 0, 2, "group"),
+    (e: unknown) => e instanceof ModelError && e.code === "bad-unit",
+  );
   assert.doesNotThrow(() => unitLayout(c.spec, 0, 3, "query-head"));
   await c.close();
 });
@@ -271,7 +331,10 @@ test("model bad input: a missing q_proj in some layer names the tensor", async (
   const keep = c.source.tensors.filter((t) => t.name !== "model.layers.1.self_attn.q_proj.weight");
   const data = await Promise.all(keep.map((t) => c.source.readBytes(t.name)));
   await c.close();
-  await writeSafetensors(path.join(d, "model.safetensors"), keep.map((t, i) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: data[i]! })));
+  await writeSafetensors(
+    path.join(d, "model.safetensors"),
+    keep.map((t, i) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: data[i]! })),
+  );
   await rejectsModel(openCheckpoint(d), "missing-tensor", "model.layers.1.self_attn.q_proj.weight", path.join(d, "model.safetensors"));
 });
 test("model bad input: config disagreeing with tensor shapes names the tensor and both shapes", async () => {

@@ -16,7 +16,16 @@ import test from "node:test";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import {
-  cleanStale, formatOwner, lockOutput, lockPathFor, myOwnerTag, OutputError, ownerLiveness, parseTempName, stageOutputFolder, tempPathFor,
+  cleanStale,
+  formatOwner,
+  lockOutput,
+  lockPathFor,
+  myOwnerTag,
+  OutputError,
+  ownerLiveness,
+  parseTempName,
+  stageOutputFolder,
+  tempPathFor,
 } from "../src/core/output";
 import { planSharing } from "../src/core/share/plan";
 import { ShareError } from "../src/core/share/errors";
@@ -46,7 +55,13 @@ async function withModels(f: (root: string, single: string, sharded: string) => 
   }
 }
 
-async function share(model: string, out: string, r: number, format: "compact" | "dense", extra: { force?: boolean; signal?: AbortSignal; wait?: boolean | number } = {}) {
+async function share(
+  model: string,
+  out: string,
+  r: number,
+  format: "compact" | "dense",
+  extra: { force?: boolean; signal?: AbortSignal; wait?: boolean | number } = {},
+) {
   const ck = await openCheckpoint(model);
   try {
     return await writeShared(ck, plan(r), { format, outDir: out, ...extra });
@@ -66,22 +81,29 @@ test("output: a --force replace that fails on a tokenizer link outside the model
     fs.writeFileSync(secret, "{}");
     fs.rmSync(path.join(single, "tokenizer_config.json"));
     fs.symlinkSync(secret, path.join(single, "tokenizer_config.json"));
-    await assert.rejects(share(single, out, 0.5, "dense", { force: true }), (e: unknown) => e instanceof Error && /tokenizer_config\.json/.test(e.message) && /outside/.test(e.message));
+    await assert.rejects(
+      share(single, out, 0.5, "dense", { force: true }),
+      (e: unknown) => e instanceof Error && /tokenizer_config\.json/.test(e.message) && /outside/.test(e.message),
+    );
     assert.deepEqual(snapshot(out), before, "the previous output is unchanged");
     assert.deepEqual(leftovers(root), [], "nothing was staged: the link check runs before the first byte");
   });
 });
 
-test("output: a FIFO under a tokenizer file's name is refused by name before anything is written", { skip: process.platform === "win32" ? "no FIFOs" : false }, async () => {
-  await withModels(async (root, single) => {
-    const fifo = path.join(single, "merges.txt");
-    if (spawnSync("mkfifo", [fifo]).status !== 0) return;
-    const out = path.join(root, "out");
-    await assert.rejects(share(single, out, 0.5, "compact"), (e: unknown) => e instanceof ShareError && /merges\.txt is not a regular file/.test(e.message));
-    assert.equal(fs.existsSync(out), false);
-    assert.deepEqual(leftovers(root), []);
-  });
-});
+test(
+  "output: a FIFO under a tokenizer file's name is refused by name before anything is written",
+  { skip: process.platform === "win32" ? "no FIFOs" : false },
+  async () => {
+    await withModels(async (root, single) => {
+      const fifo = path.join(single, "merges.txt");
+      if (spawnSync("mkfifo", [fifo]).status !== 0) return;
+      const out = path.join(root, "out");
+      await assert.rejects(share(single, out, 0.5, "compact"), (e: unknown) => e instanceof ShareError && /merges\.txt is not a regular file/.test(e.message));
+      assert.equal(fs.existsSync(out), false);
+      assert.deepEqual(leftovers(root), []);
+    });
+  },
+);
 
 test("output: a --force replace cancelled mid-write, or failing with ENOSPC, keeps the previous (sharded) output byte-identical and says so", async () => {
   await withModels(async (root, single, sharded) => {
@@ -94,18 +116,33 @@ test("output: a --force replace cancelled mid-write, or failing with ENOSPC, kee
     let n = 0;
     try {
       await assert.rejects(
-        writeShared(ck, plan(0.5), { format: "dense", outDir: out, force: true, signal: ac.signal, onProgress: () => { if (++n === 3) ac.abort(); } }),
+        writeShared(ck, plan(0.5), {
+          format: "dense",
+          outDir: out,
+          force: true,
+          signal: ac.signal,
+          onProgress: () => {
+            if (++n === 3) ac.abort();
+          },
+        }),
         (e: unknown) => e instanceof ShareError && e.code === "aborted" && /previous output was kept unchanged/.test(e.message),
       );
-    } finally { await ck.close(); }
+    } finally {
+      await ck.close();
+    }
     assert.ok(n >= 3, "the cancel came mid-write");
     assert.deepEqual(snapshot(out), before, "cancel: previous output unchanged");
     assert.deepEqual(leftovers(root), [], "cancel: staging and lock removed");
     // a disk that fills up mid-write
     const restore = await simulateDiskFull(2000);
     try {
-      await assert.rejects(share(single, out, 0.5, "dense", { force: true }), (e: unknown) => e instanceof Error && /ENOSPC|space/i.test(e.message) && /previous output was kept/.test(e.message));
-    } finally { restore(); }
+      await assert.rejects(
+        share(single, out, 0.5, "dense", { force: true }),
+        (e: unknown) => e instanceof Error && /ENOSPC|space/i.test(e.message) && /previous output was kept/.test(e.message),
+      );
+    } finally {
+      restore();
+    }
     assert.deepEqual(snapshot(out), before, "ENOSPC: previous output unchanged");
     assert.deepEqual(leftovers(root), []);
     // and the replace itself: a single-file output over a sharded one leaves no old shard or index
@@ -119,8 +156,13 @@ test("output: too little free space is refused up front naming both sizes; nothi
     const out = path.join(root, "out");
     process.env.HEADSHARE_TEST_FREE_BYTES = String(4096);
     try {
-      await assert.rejects(share(single, out, 0.5, "compact"), (e: unknown) => e instanceof ShareError && /not enough free space .* needs about .* has .* free; nothing was written/.test(e.message));
-    } finally { delete process.env.HEADSHARE_TEST_FREE_BYTES; }
+      await assert.rejects(
+        share(single, out, 0.5, "compact"),
+        (e: unknown) => e instanceof ShareError && /not enough free space .* needs about .* has .* free; nothing was written/.test(e.message),
+      );
+    } finally {
+      delete process.env.HEADSHARE_TEST_FREE_BYTES;
+    }
     assert.equal(fs.existsSync(out), false);
     assert.deepEqual(leftovers(root), []);
   });
@@ -129,7 +171,8 @@ test("output: too little free space is refused up front naming both sizes; nothi
 test("output: two writers of one folder: exactly one wins, the other is refused naming the owner, the folder is exactly the winner's output", async () => {
   await withModels(async (root, single) => {
     const out = path.join(root, "both");
-    const ref3 = path.join(root, "ref3"), ref6 = path.join(root, "ref6");
+    const ref3 = path.join(root, "ref3"),
+      ref6 = path.join(root, "ref6");
     await share(single, ref3, 0.3, "dense");
     await share(single, ref6, 0.6, "dense");
     const results = await Promise.allSettled([share(single, out, 0.3, "dense", { force: true }), share(single, out, 0.6, "dense", { force: true })]);
@@ -166,11 +209,17 @@ test("output: a stale lock (dead owner, or a reused PID with another start time)
     assert.equal(fs.existsSync(lockPathFor(out)), false);
     // another host / PID namespace: liveness unknown, so the lock stands
     write(formatOwner({ ...me, host: me.host === "000000" ? "000001" : "000000" }), 4242);
-    await assert.rejects(lockOutput(out, { what: "t" }), (e: unknown) => e instanceof OutputError && e.code === "locked" && /another host or container.*delete/.test(e.message));
+    await assert.rejects(
+      lockOutput(out, { what: "t" }),
+      (e: unknown) => e instanceof OutputError && e.code === "locked" && /another host or container.*delete/.test(e.message),
+    );
     // a live owner with the right tag (this process)
     fs.rmSync(lockPathFor(out));
     const held = await lockOutput(out, { what: "first" });
-    await assert.rejects(lockOutput(out, { what: "second" }), (e: unknown) => e instanceof OutputError && e.code === "locked" && /\(first, started/.test(e.message));
+    await assert.rejects(
+      lockOutput(out, { what: "second" }),
+      (e: unknown) => e instanceof OutputError && e.code === "locked" && /\(first, started/.test(e.message),
+    );
     await held.release();
   } finally {
     removeDir(root);
@@ -191,8 +240,10 @@ test("output: cleanStale removes only dead owners' temporaries and puts back an 
       otherHost: `.headshare-tmp-x-${other}-11111111`,
     };
     for (const [k, n] of Object.entries(names)) {
-      if (k === "deadStage" || k === "deadAside") { fs.mkdirSync(path.join(root, n)); fs.writeFileSync(path.join(root, n, "f"), k); }
-      else fs.writeFileSync(path.join(root, n), k);
+      if (k === "deadStage" || k === "deadAside") {
+        fs.mkdirSync(path.join(root, n));
+        fs.writeFileSync(path.join(root, n, "f"), k);
+      } else fs.writeFileSync(path.join(root, n), k);
     }
     const pm = parseTempName(names.mine);
     assert.ok(pm && "owner" in pm && ownerLiveness(pm.owner) === "alive", "this process's temporary is alive");
@@ -213,17 +264,24 @@ test("output: path rules: a missing or unwritable parent, the input folder, a fo
       [single, /input model's folder/, { force: true }],
       [path.join(single, "inner"), /inside the input model's folder/],
     ];
-    for (const [out, re, extra] of rules) await assert.rejects(share(single, out, 0.5, "compact", extra ?? {}), (e: unknown) => e instanceof ShareError && re.test(e.message), out);
+    for (const [out, re, extra] of rules)
+      await assert.rejects(share(single, out, 0.5, "compact", extra ?? {}), (e: unknown) => e instanceof ShareError && re.test(e.message), out);
     const notes = path.join(root, "notes");
     fs.mkdirSync(notes);
     fs.writeFileSync(path.join(notes, "model.safetensors"), "x");
     fs.writeFileSync(path.join(notes, "my-notes.txt"), "mine");
-    await assert.rejects(share(single, notes, 0.5, "compact", { force: true }), (e: unknown) => e instanceof ShareError && /holds files that are not a checkpoint's \(my-notes\.txt\)/.test(e.message));
+    await assert.rejects(
+      share(single, notes, 0.5, "compact", { force: true }),
+      (e: unknown) => e instanceof ShareError && /holds files that are not a checkpoint's \(my-notes\.txt\)/.test(e.message),
+    );
     assert.equal(fs.readFileSync(path.join(notes, "my-notes.txt"), "utf8"), "mine");
     if (os.userInfo().uid !== 0) {
       const ro = path.join(root, "ro");
       fs.mkdirSync(ro, { mode: 0o555 });
-      await assert.rejects(stageOutputFolder({ out: path.join(ro, "x"), what: "t" }), (e: unknown) => e instanceof OutputError && e.code === "not-writable" && /not writable/.test(e.message));
+      await assert.rejects(
+        stageOutputFolder({ out: path.join(ro, "x"), what: "t" }),
+        (e: unknown) => e instanceof OutputError && e.code === "not-writable" && /not writable/.test(e.message),
+      );
     }
     assert.deepEqual(leftovers(root), []);
   });

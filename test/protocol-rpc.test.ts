@@ -23,30 +23,63 @@ const server = {
 } satisfies ProtocolSide;
 const client = { requests: {}, events: { "test/tick": z.object({ job: z.number(), n: z.number() }) } } satisfies ProtocolSide;
 
-interface Logged { level: LogLevel; message: string }
+interface Logged {
+  level: LogLevel;
+  message: string;
+}
 
 function pair(opts: { cancelGraceMs?: number; onUnansweredCancel?: () => void } = {}) {
   const logs = { server: [] as Logged[], client: [] as Logged[] };
   const wire = { toServer: [] as Envelope[], toClient: [] as Envelope[] };
   // Asynchronous delivery through a structured clone, like IPC/postMessage.
-  const s: Rpc<typeof server, typeof client> = new Rpc(server, client, {
-    send: (m) => { wire.toClient.push(m); const c = structuredClone(m); setImmediate(() => c2.receive(c)); },
-  }, { name: "server", log: (level, message) => logs.server.push({ level, message }) });
-  const c2: Rpc<typeof client, typeof server> = new Rpc(client, server, {
-    send: (m) => { wire.toServer.push(m); const c = structuredClone(m); setImmediate(() => s.receive(c)); },
-  }, { name: "client", log: (level, message) => logs.client.push({ level, message }), ...opts });
+  const s: Rpc<typeof server, typeof client> = new Rpc(
+    server,
+    client,
+    {
+      send: (m) => {
+        wire.toClient.push(m);
+        const c = structuredClone(m);
+        setImmediate(() => c2.receive(c));
+      },
+    },
+    { name: "server", log: (level, message) => logs.server.push({ level, message }) },
+  );
+  const c2: Rpc<typeof client, typeof server> = new Rpc(
+    client,
+    server,
+    {
+      send: (m) => {
+        wire.toServer.push(m);
+        const c = structuredClone(m);
+        setImmediate(() => s.receive(c));
+      },
+    },
+    { name: "client", log: (level, message) => logs.client.push({ level, message }), ...opts },
+  );
   const calls = { add: 0, unhandled: 0, waitAborted: 0 };
-  s.handle("test/add", (p) => { calls.add++; return { sum: p.a + p.b }; });
+  s.handle("test/add", (p) => {
+    calls.add++;
+    return { sum: p.a + p.b };
+  });
   s.handle("test/fail", (p) => {
     if (p.kind === "typed") throw new TypedError("model.safetensors: tensor x is missing; re-export the checkpoint");
     if (p.kind === "plain") throw new Error("plain failure");
     if (p.kind === "string") throw "a thrown string";
     return { ok: false } as never;
   });
-  s.handle("test/wait", (p, ctx) => new Promise((resolve, reject) => {
-    const t = setTimeout(() => resolve({ finished: true }), p.ignoreCancel ? 400 : 5000);
-    if (!p.ignoreCancel) ctx.signal.addEventListener("abort", () => { calls.waitAborted++; clearTimeout(t); reject(new Error("aborted")); });
-  }));
+  s.handle(
+    "test/wait",
+    (p, ctx) =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => resolve({ finished: true }), p.ignoreCancel ? 400 : 5000);
+        if (!p.ignoreCancel)
+          ctx.signal.addEventListener("abort", () => {
+            calls.waitAborted++;
+            clearTimeout(t);
+            reject(new Error("aborted"));
+          });
+      }),
+  );
   return { s, c: c2, logs, wire, calls };
 }
 
@@ -81,14 +114,23 @@ test("protocol: a handler that throws answers with an error reply that rejects t
     return true;
   });
   await assert.rejects(c.request("test/fail", { kind: "plain" }), { code: "internal", message: "plain failure" });
-  await assert.rejects(c.request("test/fail", { kind: "string" }), (e: unknown) => e instanceof RpcError && e.code === "internal" && /a thrown string/.test(e.message));
-  await assert.rejects(c.request("test/fail", { kind: "invalid-result" }), (e: unknown) => e instanceof RpcError && e.code === "invalid-result" && /result\.ok/.test(e.message));
+  await assert.rejects(
+    c.request("test/fail", { kind: "string" }),
+    (e: unknown) => e instanceof RpcError && e.code === "internal" && /a thrown string/.test(e.message),
+  );
+  await assert.rejects(
+    c.request("test/fail", { kind: "invalid-result" }),
+    (e: unknown) => e instanceof RpcError && e.code === "invalid-result" && /result\.ok/.test(e.message),
+  );
   assert.ok(logs.server.some((l) => /produced an invalid result/.test(l.message)));
 });
 
 test("protocol: a method without a handler is answered unknown-method", async () => {
   const { c } = pair();
-  await assert.rejects(c.request("test/unhandled", {}), (e: unknown) => e instanceof RpcError && e.code === "unknown-method" && /does not handle test\/unhandled/.test(e.message));
+  await assert.rejects(
+    c.request("test/unhandled", {}),
+    (e: unknown) => e instanceof RpcError && e.code === "unknown-method" && /does not handle test\/unhandled/.test(e.message),
+  );
 });
 
 test("protocol: cancellation by id aborts the handler and rejects with cancelled", async () => {
@@ -125,11 +167,22 @@ test("protocol: a cancel the other side does not confirm rejects after the grace
 test("protocol: malformed and unknown messages are rejected, logged and never acted on", async () => {
   const { s, calls, logs, wire } = pair();
   const junk: unknown[] = [
-    null, 42, "request", [], {}, { kind: "request" }, { kind: "request", id: -1, method: "test/add", params: { a: 1 } },
-    { kind: "request", id: 1.5, method: "test/add", params: { a: 1 } }, { kind: "request", id: 3, method: "no-namespace", params: {} },
-    { kind: "bogus", id: 4 }, { kind: "result", id: 5 }, { kind: "error", id: 6, inReplyTo: 1, error: { message: 3 } },
-    { kind: "event", id: 7, method: "test/ping", params: { n: "x" } }, { kind: "event", id: 8, method: "test/nope", params: {} },
-    { kind: "cancel", id: 9, target: "x" }, { kind: "result", id: 10, inReplyTo: 999, result: {} },
+    null,
+    42,
+    "request",
+    [],
+    {},
+    { kind: "request" },
+    { kind: "request", id: -1, method: "test/add", params: { a: 1 } },
+    { kind: "request", id: 1.5, method: "test/add", params: { a: 1 } },
+    { kind: "request", id: 3, method: "no-namespace", params: {} },
+    { kind: "bogus", id: 4 },
+    { kind: "result", id: 5 },
+    { kind: "error", id: 6, inReplyTo: 1, error: { message: 3 } },
+    { kind: "event", id: 7, method: "test/ping", params: { n: "x" } },
+    { kind: "event", id: 8, method: "test/nope", params: {} },
+    { kind: "cancel", id: 9, target: "x" },
+    { kind: "result", id: 10, inReplyTo: 999, result: {} },
   ];
   for (const j of junk) s.receive(j);
   await until(20);
@@ -141,7 +194,13 @@ test("protocol: malformed and unknown messages are rejected, logged and never ac
   s.receive({ kind: "request", id: 101, method: "test/missing", params: {} });
   await until(20);
   const errors = wire.toClient.filter((m) => m.kind === "error");
-  assert.deepEqual(errors.map((m) => m.kind === "error" && [m.inReplyTo, m.error.code]), [[100, "invalid-params"], [101, "unknown-method"]]);
+  assert.deepEqual(
+    errors.map((m) => m.kind === "error" && [m.inReplyTo, m.error.code]),
+    [
+      [100, "invalid-params"],
+      [101, "unknown-method"],
+    ],
+  );
   assert.equal(calls.add, 0);
 });
 
@@ -149,7 +208,9 @@ test("protocol: events are validated; listeners get parsed params; a throwing li
   const { s, c, logs } = pair();
   const got: number[] = [];
   s.on("test/ping", (p) => got.push(p.n));
-  s.on("test/ping", () => { throw new Error("listener bug"); });
+  s.on("test/ping", () => {
+    throw new Error("listener bug");
+  });
   c.notify("test/ping", { n: 1 });
   c.notify("test/ping", { n: 1.5 }); // invalid: never sent
   s.receive({ kind: "event", id: 77, method: "test/ping", params: { n: 2 } });
@@ -180,7 +241,11 @@ test("protocol: dispose and failAll reject what is pending; a failing transport 
   c.dispose();
   await assert.rejects(p3, { code: "disposed" });
   await assert.rejects(c.request("test/add", { a: 4 }), { code: "disposed" });
-  const broken = new Rpc(client, server, { send: () => { throw new Error("channel closed"); } });
+  const broken = new Rpc(client, server, {
+    send: () => {
+      throw new Error("channel closed");
+    },
+  });
   await assert.rejects(broken.request("test/add", { a: 1 }), { code: "send-failed" });
   assert.equal(broken.pendingRequests().length, 0);
 });
@@ -198,18 +263,34 @@ test("protocol: a duplicate request id while the first runs is refused", async (
 test("protocol: progress throttle passes ≤ 1 per interval plus phase changes and final steps, and keeps the last", async () => {
   let now = 0;
   const sent: ProgressUpdate[] = [];
-  const p = throttleProgress((u) => sent.push(u), 250, () => now);
+  const p = throttleProgress(
+    (u) => sent.push(u),
+    250,
+    () => now,
+  );
   p({ phase: "read", done: 0, total: 100 });
-  for (let i = 1; i < 100; i++) { now += 1; p({ phase: "read", done: i, total: 100 }); }
-  assert.deepEqual(sent.map((u) => u.done), [0]); // 99 ms elapsed: all held
+  for (let i = 1; i < 100; i++) {
+    now += 1;
+    p({ phase: "read", done: i, total: 100 });
+  }
+  assert.deepEqual(
+    sent.map((u) => u.done),
+    [0],
+  ); // 99 ms elapsed: all held
   now += 200;
   p({ phase: "read", done: 99.5, total: 100 });
-  assert.deepEqual(sent.map((u) => u.done), [0, 99.5]);
+  assert.deepEqual(
+    sent.map((u) => u.done),
+    [0, 99.5],
+  );
   p({ phase: "read", done: 100, total: 100 }); // final step passes at once
   p({ phase: "write", done: 0, total: 5 }); // phase change passes at once
   p({ phase: "write", done: 1, total: 5 }); // held…
   p.flush(); // …until flushed
-  assert.deepEqual(sent.map((u) => `${u.phase}:${u.done}`), ["read:0", "read:99.5", "read:100", "write:0", "write:1"]);
+  assert.deepEqual(
+    sent.map((u) => `${u.phase}:${u.done}`),
+    ["read:0", "read:99.5", "read:100", "write:0", "write:1"],
+  );
   p({ phase: "write", done: 2, total: 5 });
   p.dispose();
   p.flush();
@@ -221,6 +302,9 @@ test("protocol: progress throttle passes ≤ 1 per interval plus phase changes a
   q({ phase: "a", done: 0, total: 9 });
   q({ phase: "a", done: 5, total: 9 });
   await until(80);
-  assert.deepEqual(real.map((u) => u.done), [0, 5]);
+  assert.deepEqual(
+    real.map((u) => u.done),
+    [0, 5],
+  );
   q.dispose();
 });

@@ -20,9 +20,25 @@ import { jobTable } from "../src/worker/jobTable";
 import { ProgressLine, parseProviders } from "../src/cli/runJob";
 
 test("protocol-worker: every job in the protocol has a handler in the shipped job table, and nothing else", () => {
-  const jobs = Object.keys(workerRequests).filter((m) => m !== "headshare/initialize" && m !== "headshare/shutdown").sort();
+  const jobs = Object.keys(workerRequests)
+    .filter((m) => m !== "headshare/initialize" && m !== "headshare/shutdown")
+    .sort();
   assert.deepEqual(Object.keys(jobTable).sort(), jobs);
-  assert.deepEqual(jobs, ["headshare/devices", "headshare/eval", "headshare/expand", "headshare/export", "headshare/generate", "headshare/inspect", "headshare/match", "headshare/plan", "headshare/postshare", "headshare/postshareImport", "headshare/postshareJob", "headshare/share", "headshare/sweep"]);
+  assert.deepEqual(jobs, [
+    "headshare/devices",
+    "headshare/eval",
+    "headshare/expand",
+    "headshare/export",
+    "headshare/generate",
+    "headshare/inspect",
+    "headshare/match",
+    "headshare/plan",
+    "headshare/postshare",
+    "headshare/postshareImport",
+    "headshare/postshareJob",
+    "headshare/share",
+    "headshare/sweep",
+  ]);
   for (const m of jobs) assert.equal(typeof jobTable[m as WorkerJob]?.run, "function", m);
 });
 
@@ -70,7 +86,10 @@ test("protocol-worker: core results pass their schemas; malformed tables and pla
       assert.ok(summary.plan && summary.plan.savedUnits === plan.savedUnits);
       // Malformed: wrong entry count, a source not strictly lower, a bad format tag.
       assert.equal(matchTableSchema.safeParse({ ...table, entries: table.entries.slice(1) }).success, false);
-      assert.equal(matchTableSchema.safeParse({ ...table, entries: table.entries.map((e, i) => (i === 0 ? { ...e, sourceLayer: e.layer } : e)) }).success, false);
+      assert.equal(
+        matchTableSchema.safeParse({ ...table, entries: table.entries.map((e, i) => (i === 0 ? { ...e, sourceLayer: e.layer } : e)) }).success,
+        false,
+      );
       assert.equal(sharingPlanSchema.safeParse({ ...plan, format: "headshare.match" }).success, false);
     } finally {
       await ckpt.close();
@@ -82,8 +101,16 @@ test("protocol-worker: core results pass their schemas; malformed tables and pla
 
 class FakeStream extends EventEmitter {
   text = "";
-  constructor(readonly isTTY: boolean, readonly columns = 60) { super(); }
-  write(s: string): boolean { this.text += s; return true; }
+  constructor(
+    readonly isTTY: boolean,
+    readonly columns = 60,
+  ) {
+    super();
+  }
+  write(s: string): boolean {
+    this.text += s;
+    return true;
+  }
 }
 
 test("protocol-worker: the CLI progress line redraws in place on a TTY and prints phases otherwise; --providers parsing", () => {

@@ -29,7 +29,12 @@ test("runtime-devices: missing CUDA libraries are named with the folder and the 
     const none = cudaLibraries(dir, "linux", "x64");
     assert.equal(none.present, false);
     assert.deepEqual(none.missing, ["libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so"]);
-    assert.match(none.reason!, new RegExp(`missing in ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\); with internet, run \`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node\``));
+    assert.match(
+      none.reason!,
+      new RegExp(
+        `missing in ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\); with internet, run \`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node\``,
+      ),
+    );
     for (const f of none.missing) fs.writeFileSync(path.join(dir, f), "");
     assert.deepEqual(cudaLibraries(dir, "linux", "x64"), { present: true, folder: dir, missing: [] });
     assert.match(cudaLibraries(dir, "darwin", "arm64").reason!, /no CUDA provider for darwin\/arm64/);
@@ -60,9 +65,18 @@ const HARDWARE_LOG = `[Vulkan Loader] INFO | DRIVER:       Sorted order:
 
 test("runtime-devices: the adapter is named from the Vulkan loader's log; software renderers are recognised", () => {
   const sw = parseLoaderLog(SWIFTSHADER_LOG);
-  assert.deepEqual(sw, { used: { name: "SwiftShader Device (Subzero)", driver: "/usr/lib/chromium/libvk_swiftshader.so" }, devices: ["SwiftShader Device (Subzero)"] });
+  assert.deepEqual(sw, {
+    used: { name: "SwiftShader Device (Subzero)", driver: "/usr/lib/chromium/libvk_swiftshader.so" },
+    devices: ["SwiftShader Device (Subzero)"],
+  });
   const a = describeAdapter(sw.used!.name, "vulkan", sw.used!.driver);
-  assert.deepEqual(a, { vendor: "Google", device: "SwiftShader Device (Subzero)", backend: "vulkan", driver: "/usr/lib/chromium/libvk_swiftshader.so", software: true });
+  assert.deepEqual(a, {
+    vendor: "Google",
+    device: "SwiftShader Device (Subzero)",
+    backend: "vulkan",
+    driver: "/usr/lib/chromium/libvk_swiftshader.so",
+    software: true,
+  });
   assert.equal(adapterLabel(a), "SwiftShader Device (Subzero) (Google, vulkan, software renderer)");
   const hw = parseLoaderLog(HARDWARE_LOG);
   assert.deepEqual(hw.devices, ["NVIDIA H100 80GB HBM3", "llvmpipe (LLVM 15.0.6, 256 bits)"]);
@@ -70,7 +84,14 @@ test("runtime-devices: the adapter is named from the Vulkan loader's log; softwa
   assert.equal(describeAdapter(hw.devices[1]!, "vulkan").software, true);
   assert.equal(describeAdapter("Microsoft Basic Render Driver", "d3d12").software, true);
   assert.equal(parseLoaderLog("Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file").used, undefined);
-  for (const [name, vendor] of [["NVIDIA GeForce RTX 4090", "NVIDIA"], ["AMD Radeon RX 7900 XTX (RADV NAVI31)", "AMD"], ["Intel(R) Arc(tm) A770 Graphics (DG2)", "Intel"], ["Apple M2 Max", "Apple"], ["llvmpipe (LLVM 15.0.6, 256 bits)", "Mesa"], ["Some GPU", "unknown"]] as const) {
+  for (const [name, vendor] of [
+    ["NVIDIA GeForce RTX 4090", "NVIDIA"],
+    ["AMD Radeon RX 7900 XTX (RADV NAVI31)", "AMD"],
+    ["Intel(R) Arc(tm) A770 Graphics (DG2)", "Intel"],
+    ["Apple M2 Max", "Apple"],
+    ["llvmpipe (LLVM 15.0.6, 256 bits)", "Mesa"],
+    ["Some GPU", "unknown"],
+  ] as const) {
     assert.equal(vendorOf(name), vendor, name);
   }
 });
@@ -79,15 +100,20 @@ test("runtime-devices: nodes per provider, and the CPU's op types, from an onnxr
   const ev = (name: string, provider: string, op: string) => ({ cat: "Node", name: `${name}_kernel_time`, args: { provider, op_name: op } });
   const profile = JSON.stringify([
     { cat: "Session", name: "model_loading_array", args: {} },
-    ev("/a/MatMul", "WebGpuExecutionProvider", "MatMul"), ev("/a/Shape", "CPUExecutionProvider", "Shape"),
-    ev("/b/Shape", "CPUExecutionProvider", "Shape"), ev("/b/Gather", "CPUExecutionProvider", "Gather"),
+    ev("/a/MatMul", "WebGpuExecutionProvider", "MatMul"),
+    ev("/a/Shape", "CPUExecutionProvider", "Shape"),
+    ev("/b/Shape", "CPUExecutionProvider", "Shape"),
+    ev("/b/Gather", "CPUExecutionProvider", "Gather"),
     ev("/a/MatMul", "WebGpuExecutionProvider", "MatMul"), // the same node again (a second run) counts once
     ev("/c/Softmax", "WebGpuExecutionProvider", "Softmax"),
   ]);
   const p = placementFromProfile(profile);
   assert.deepEqual(p.nodes, { webgpu: 2, cpu: 3 });
   assert.deepEqual(p.cpuOps, { Shape: 2, Gather: 1 });
-  assert.equal(sessionsText([{ graph: "forward", provider: "webgpu", nodes: p.nodes, cpuOps: p.cpuOps }]), "forward on webgpu (cpu: 3 nodes, webgpu: 2 nodes; on the CPU: Shape ×2, Gather ×1)");
+  assert.equal(
+    sessionsText([{ graph: "forward", provider: "webgpu", nodes: p.nodes, cpuOps: p.cpuOps }]),
+    "forward on webgpu (cpu: 3 nodes, webgpu: 2 nodes; on the CPU: Shape ×2, Gather ×1)",
+  );
 });
 
 test("runtime-devices: each job's compute log gets its own sessions (concurrent jobs); CPU sessions carry no placement", async () => {
@@ -99,20 +125,27 @@ test("runtime-devices: each job's compute log gets its own sessions (concurrent 
     withComputeLog(a, async () => {
       const s1 = await createSession(gemmTransBModel(), { providers: ["cpu"], intraOpThreads: 1, label: "first" });
       const s2 = await createSession(gemmTransBModel(), { providers: ["cpu"], intraOpThreads: 1, label: "second" });
-      await s1.session.release(); await s2.session.release();
+      await s1.session.release();
+      await s2.session.release();
     }),
     withComputeLog(b, async () => {
       const s = await createSession(gemmTransBModel(), { providers: ["coreml", "dml", "cpu"], intraOpThreads: 1, label: "other job" });
       await s.session.release();
     }),
   ]);
-  assert.deepEqual(a.report()!.sessions.map((s) => s.graph), ["first", "second"]);
+  assert.deepEqual(
+    a.report()!.sessions.map((s) => s.graph),
+    ["first", "second"],
+  );
   assert.deepEqual(heard, ["a:1", "a:2"]);
   const rb = b.report()!;
   assert.deepEqual(rb.sessions, [{ graph: "other job", provider: "cpu" }]);
   // Skipped on this platform with why (CoreML: macOS only; DirectML: Windows only), here Linux.
   if (process.platform === "linux") {
-    assert.deepEqual(rb.skipped, [{ provider: "coreml", reason: "CoreML runs on macOS only" }, { provider: "dml", reason: "DirectML runs on Windows only" }]);
+    assert.deepEqual(rb.skipped, [
+      { provider: "coreml", reason: "CoreML runs on macOS only" },
+      { provider: "dml", reason: "DirectML runs on Windows only" },
+    ]);
     assert.equal(computeText(rb), "cpu; coreml skipped: CoreML runs on macOS only; dml skipped: DirectML runs on Windows only");
   }
 });

@@ -7,8 +7,14 @@ import { RuntimeError } from "../src/core/runtime/errors";
 
 test("runtime-ort: provider lists are validated (auto's order: runtime-devices.test.ts)", () => {
   assert.deepEqual(resolveProviders(["cpu", "cpu"]), ["cpu"]);
-  assert.throws(() => resolveProviders([]), (e: unknown) => e instanceof RuntimeError && e.code === "bad-providers");
-  assert.throws(() => resolveProviders(["tpu" as "cpu"]), (e: unknown) => e instanceof RuntimeError && e.code === "bad-providers" && /tpu/.test(e.message));
+  assert.throws(
+    () => resolveProviders([]),
+    (e: unknown) => e instanceof RuntimeError && e.code === "bad-providers",
+  );
+  assert.throws(
+    () => resolveProviders(["tpu" as "cpu"]),
+    (e: unknown) => e instanceof RuntimeError && e.code === "bad-providers" && /tpu/.test(e.message),
+  );
 });
 
 test("runtime-ort: a provider that cannot load falls back to CPU and says why; the Gemm model computes A·Bᵀ", async () => {
@@ -32,5 +38,8 @@ test("runtime-ort: a provider that cannot load falls back to CPU and says why; t
 test("runtime-ort: bad model bytes and options are typed errors", async () => {
   await assert.rejects(createSession(new Uint8Array(0)), (e: unknown) => e instanceof RuntimeError && e.code === "bad-model");
   await assert.rejects(createSession(gemmTransBModel(), { intraOpThreads: -1 }), (e: unknown) => e instanceof RuntimeError && e.code === "bad-threads");
-  await assert.rejects(createSession(Uint8Array.from([1, 2, 3]), { providers: ["cpu"] }), (e: unknown) => e instanceof RuntimeError && e.code === "no-provider" && /cpu: /.test(e.message));
+  await assert.rejects(
+    createSession(Uint8Array.from([1, 2, 3]), { providers: ["cpu"] }),
+    (e: unknown) => e instanceof RuntimeError && e.code === "no-provider" && /cpu: /.test(e.message),
+  );
 });

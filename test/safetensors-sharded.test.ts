@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { SafetensorsError, openShardedSafetensors, openTensorSource, writeSafetensors, writeShardedSafetensors, type TensorToWrite } from "../src/core/safetensors";
+import {
+  SafetensorsError,
+  openShardedSafetensors,
+  openTensorSource,
+  writeSafetensors,
+  writeShardedSafetensors,
+  type TensorToWrite,
+} from "../src/core/safetensors";
 import { mulberry32 } from "../src/core/model/synthetic";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hs-sharded-"));
@@ -37,11 +44,17 @@ test("safetensors sharded: write 3 shards + index, read back as one source in or
   const res = await writeShardedSafetensors(dir, ts, 3, { format: "pt" });
   assert.deepEqual(res.shards, ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"]);
   const index = JSON.parse(fs.readFileSync(res.indexPath, "utf8"));
-  assert.equal(index.metadata.total_size, ts.reduce((s, t) => s + (t.data as Uint8Array).byteLength, 0));
+  assert.equal(
+    index.metadata.total_size,
+    ts.reduce((s, t) => s + (t.data as Uint8Array).byteLength, 0),
+  );
   assert.equal(Object.keys(index.weight_map).length, 7);
   const src = await openTensorSource(res.indexPath);
   assert.equal(src.path, res.indexPath);
-  assert.deepEqual(src.tensors.map((t) => t.name), ts.map((t) => t.name));
+  assert.deepEqual(
+    src.tensors.map((t) => t.name),
+    ts.map((t) => t.name),
+  );
   assert.deepEqual(src.metadata, { format: "pt" });
   for (const t of ts) assert.deepEqual(await src.readBytes(t.name), t.data);
   assert.equal(new Set(src.tensors.map((t) => t.file)).size, 3);

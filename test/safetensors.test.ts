@@ -9,8 +9,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
-  SafetensorsError, bf16BitsToNumber, bytesToF32, f16BitsToNumber, f32ToBytes, numberToBf16Bits, numberToF16Bits,
-  openSafetensors, writeSafetensors, type TensorToWrite,
+  SafetensorsError,
+  bf16BitsToNumber,
+  bytesToF32,
+  f16BitsToNumber,
+  f32ToBytes,
+  numberToBf16Bits,
+  numberToF16Bits,
+  openSafetensors,
+  writeSafetensors,
+  type TensorToWrite,
 } from "../src/core/safetensors";
 import { mulberry32 } from "../src/core/model/synthetic";
 import { sharedPath, sharedSkip } from "./helpers/shared";
@@ -51,13 +59,21 @@ function refF16(x: number): number {
   const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
   const a = Math.abs(x);
   if (Number.isNaN(x)) return 0x7e00;
-  const max = 65504, ulpTop = 2 ** (15 - 10);
+  const max = 65504,
+    ulpTop = 2 ** (15 - 10);
   if (a >= max + ulpTop / 2) return sign | 0x7c00; // rounds past the largest finite half
-  let lo = 0, hi = halves.length - 1;
-  while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (halves[mid]![0] <= a) lo = mid; else hi = mid; }
-  const [vl, bl] = halves[lo]!, [vh, bh] = halves[hi]!;
+  let lo = 0,
+    hi = halves.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (halves[mid]![0] <= a) lo = mid;
+    else hi = mid;
+  }
+  const [vl, bl] = halves[lo]!,
+    [vh, bh] = halves[hi]!;
   if (a <= vl) return sign | bl;
-  const dl = a - vl, dh = vh - a;
+  const dl = a - vl,
+    dh = vh - a;
   return sign | (dl < dh ? bl : dh < dl ? bh : (bl & 1) === 0 ? bl : bh);
 }
 
@@ -100,17 +116,20 @@ test("safetensors dtype: BF16 decode exact and F32 → BF16 round to nearest eve
   assert.equal(bf16BitsToNumber(0x3f80), 1);
   assert.equal(bf16BitsToNumber(0xc0a0), -5);
   const rand = mulberry32(11);
-  const u = new Uint32Array(1), f = new Float32Array(u.buffer);
+  const u = new Uint32Array(1),
+    f = new Float32Array(u.buffer);
   for (let i = 0; i < 20000; i++) {
     u[0] = (rand() * 2 ** 32) >>> 0;
     const x = f[0]!;
     if (!Number.isFinite(x)) continue;
     // Reference: the two bf16 neighbours by truncation, pick the nearer by value, ties → even.
-    const lo = u[0]! >>> 16, hi = lo + 1;
+    const lo = u[0]! >>> 16,
+      hi = lo + 1;
     const vl = bf16BitsToNumber(lo);
     // Past the largest finite bf16 the next "value" is 2^128 (IEEE overflow rounds to ±Inf there).
     const vh = (hi & 0x7fff) === 0x7f80 ? Math.sign(x) * 2 ** 128 : bf16BitsToNumber(hi);
-    const dl = Math.abs(x - vl), dh = Math.abs(vh - x);
+    const dl = Math.abs(x - vl),
+      dh = Math.abs(vh - x);
     const want = dl < dh ? lo : dh < dl ? hi : (lo & 1) === 0 ? lo : hi;
     assert.equal(numberToBf16Bits(x), want & 0xffff, `bits 0x${u[0]!.toString(16)}`);
   }
@@ -122,8 +141,10 @@ test("safetensors dtype: bulk converters equal the scalar ones; F64/ints convert
   const rand = mulberry32(3);
   const v = new Float32Array(1001); // [1001] f32
   for (let i = 0; i < v.length; i++) v[i] = (rand() - 0.5) * 10;
-  const bf = f32ToBytes(v, "BF16"), hf = f32ToBytes(v, "F16");
-  const bfBack = bytesToF32(bf, "BF16"), hfBack = bytesToF32(hf, "F16");
+  const bf = f32ToBytes(v, "BF16"),
+    hf = f32ToBytes(v, "F16");
+  const bfBack = bytesToF32(bf, "BF16"),
+    hfBack = bytesToF32(hf, "F16");
   for (let i = 0; i < v.length; i++) {
     assert.equal(bfBack[i], bf16BitsToNumber(numberToBf16Bits(v[i]!)));
     assert.equal(hfBack[i], f16BitsToNumber(numberToF16Bits(v[i]!)));
@@ -141,27 +162,48 @@ test("safetensors dtype: bulk converters equal the scalar ones; F64/ints convert
 
 test("safetensors writer: header exactly like the reference library (compact JSON, metadata first, space padding to 8)", async () => {
   const a = new Float32Array([1, 2, 3, 4]); // [2, 2] f32
-  const b = new Uint8Array([7, 8, 9]);      // [3] u8
+  const b = new Uint8Array([7, 8, 9]); // [3] u8
   const p = path.join(tmp, "fmt.safetensors");
-  const res = await writeSafetensors(p, [
-    { name: "a", dtype: "F32", shape: [2, 2], data: new Uint8Array(a.buffer) },
-    { name: "b", dtype: "U8", shape: [3], data: b },
-  ], { format: "pt" });
+  const res = await writeSafetensors(
+    p,
+    [
+      { name: "a", dtype: "F32", shape: [2, 2], data: new Uint8Array(a.buffer) },
+      { name: "b", dtype: "U8", shape: [3], data: b },
+    ],
+    { format: "pt" },
+  );
   const json = '{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"U8","shape":[3],"data_offsets":[16,19]}}';
   const n = Math.ceil(json.length / 8) * 8;
-  const expected = Buffer.concat([Buffer.from(new BigUint64Array([BigInt(n)]).buffer), Buffer.from(json.padEnd(n, " ")), Buffer.from(a.buffer), Buffer.from(b)]);
+  const expected = Buffer.concat([
+    Buffer.from(new BigUint64Array([BigInt(n)]).buffer),
+    Buffer.from(json.padEnd(n, " ")),
+    Buffer.from(a.buffer),
+    Buffer.from(b),
+  ]);
   assert.deepEqual(fs.readFileSync(p), expected);
   assert.equal(res.bytes, expected.length);
-  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith(".headshare-tmp-")), [], "no temporary file left");
+  assert.deepEqual(
+    fs.readdirSync(tmp).filter((f) => f.startsWith(".headshare-tmp-")),
+    [],
+    "no temporary file left",
+  );
 });
 
-test("safetensors writer: re-saving the reference-written stories260K file reproduces it byte for byte", { skip: sharedSkip("models/stories260K-hf/model.safetensors") }, async () => {
-  const src = await openSafetensors(sharedPath("models/stories260K-hf/model.safetensors")!);
-  const out = path.join(tmp, "stories-resave.safetensors");
-  await writeSafetensors(out, src.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: () => src.readBytes(t.name) })), src.metadata);
-  await src.close();
-  assert.ok(fs.readFileSync(out).equals(fs.readFileSync(sharedPath("models/stories260K-hf/model.safetensors")!)));
-});
+test(
+  "safetensors writer: re-saving the reference-written stories260K file reproduces it byte for byte",
+  { skip: sharedSkip("models/stories260K-hf/model.safetensors") },
+  async () => {
+    const src = await openSafetensors(sharedPath("models/stories260K-hf/model.safetensors")!);
+    const out = path.join(tmp, "stories-resave.safetensors");
+    await writeSafetensors(
+      out,
+      src.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: () => src.readBytes(t.name) })),
+      src.metadata,
+    );
+    await src.close();
+    assert.ok(fs.readFileSync(out).equals(fs.readFileSync(sharedPath("models/stories260K-hf/model.safetensors")!)));
+  },
+);
 
 test("safetensors reader/writer: round trip of every dtype, row reads, byte ranges", async () => {
   const rand = mulberry32(5);
@@ -172,16 +214,29 @@ test("safetensors reader/writer: round trip of every dtype, row reads, byte rang
     return { name, dtype, shape, data: d };
   };
   const ts = [
-    mk("f64", "F64", [3, 2], 8), mk("f32", "F32", [4, 3], 4), mk("f16", "F16", [5], 2), mk("bf16", "BF16", [2, 3, 2], 2),
-    mk("i64", "I64", [2], 8), mk("i32", "I32", [1], 4), mk("i16", "I16", [3], 2), mk("i8", "I8", [2], 1),
-    mk("u8", "U8", [4], 1), mk("bool", "BOOL", [3], 1), mk("e4m3", "F8_E4M3", [2], 1), mk("e5m2", "F8_E5M2", [2], 1),
-    mk("scalar", "F32", [], 4), mk("empty", "F32", [0, 5], 4),
+    mk("f64", "F64", [3, 2], 8),
+    mk("f32", "F32", [4, 3], 4),
+    mk("f16", "F16", [5], 2),
+    mk("bf16", "BF16", [2, 3, 2], 2),
+    mk("i64", "I64", [2], 8),
+    mk("i32", "I32", [1], 4),
+    mk("i16", "I16", [3], 2),
+    mk("i8", "I8", [2], 1),
+    mk("u8", "U8", [4], 1),
+    mk("bool", "BOOL", [3], 1),
+    mk("e4m3", "F8_E4M3", [2], 1),
+    mk("e5m2", "F8_E5M2", [2], 1),
+    mk("scalar", "F32", [], 4),
+    mk("empty", "F32", [0, 5], 4),
   ];
   const p = path.join(tmp, "all.safetensors");
   await writeSafetensors(p, ts, { k: "v" });
   const s = await openSafetensors(p);
   assert.deepEqual(s.metadata, { k: "v" });
-  assert.deepEqual(s.tensors.map((t) => t.name), ts.map((t) => t.name));
+  assert.deepEqual(
+    s.tensors.map((t) => t.name),
+    ts.map((t) => t.name),
+  );
   for (const t of ts) {
     assert.deepEqual(s.info(t.name).shape, t.shape);
     assert.deepEqual(await s.readBytes(t.name), t.data);
@@ -194,10 +249,16 @@ test("safetensors reader/writer: round trip of every dtype, row reads, byte rang
   await assert.rejects(s.readBytes("f32", 10, 4), (e: unknown) => e instanceof SafetensorsError && e.code === "bad-range");
   // Strided reads: columns 1..3 of every row of f32 [4, 3] (chunks of 8 bytes every 12).
   const strided = new Float32Array((await s.readStridedBytes!("f32", 4, 8, 12, 4)).buffer);
-  assert.deepEqual([...strided], [0, 1, 2, 3].flatMap((r) => [f32[r * 3 + 1]!, f32[r * 3 + 2]!]));
+  assert.deepEqual(
+    [...strided],
+    [0, 1, 2, 3].flatMap((r) => [f32[r * 3 + 1]!, f32[r * 3 + 2]!]),
+  );
   await assert.rejects(s.readStridedBytes!("f32", 4, 8, 12, 5), (e: unknown) => e instanceof SafetensorsError && e.code === "bad-range");
   await assert.rejects(s.readF32("e4m3"), (e: unknown) => e instanceof SafetensorsError && e.code === "not-float");
-  assert.throws(() => s.info("nope"), (e: unknown) => e instanceof SafetensorsError && e.code === "missing-tensor" && e.message.includes(p));
+  assert.throws(
+    () => s.info("nope"),
+    (e: unknown) => e instanceof SafetensorsError && e.code === "missing-tensor" && e.message.includes(p),
+  );
   await s.close();
   await assert.rejects(s.readBytes("f32"), (e: unknown) => e instanceof SafetensorsError && e.code === "closed");
 });
@@ -207,29 +268,48 @@ test("safetensors writer: refuses to overwrite an open input and a protected pat
   await writeSafetensors(p, [{ name: "x", dtype: "F32", shape: [1], data: new Uint8Array(4) }]);
   const before = fs.readFileSync(p);
   const s = await openSafetensors(p);
-  await assert.rejects(writeSafetensors(p, [{ name: "y", dtype: "F32", shape: [1], data: new Uint8Array(4) }]),
-    (e: unknown) => e instanceof SafetensorsError && e.code === "overwrite-input");
+  await assert.rejects(
+    writeSafetensors(p, [{ name: "y", dtype: "F32", shape: [1], data: new Uint8Array(4) }]),
+    (e: unknown) => e instanceof SafetensorsError && e.code === "overwrite-input",
+  );
   const link = path.join(tmp, "input-link.safetensors");
   fs.symlinkSync(p, link);
-  await assert.rejects(writeSafetensors(link, [{ name: "y", dtype: "F32", shape: [1], data: new Uint8Array(4) }]),
-    (e: unknown) => e instanceof SafetensorsError && e.code === "overwrite-input");
+  await assert.rejects(
+    writeSafetensors(link, [{ name: "y", dtype: "F32", shape: [1], data: new Uint8Array(4) }]),
+    (e: unknown) => e instanceof SafetensorsError && e.code === "overwrite-input",
+  );
   await s.close();
-  await assert.rejects(writeSafetensors(p, [{ name: "y", dtype: "F32", shape: [1], data: new Uint8Array(4) }], undefined, { protect: [p] }),
-    (e: unknown) => e instanceof SafetensorsError && e.code === "overwrite-input");
+  await assert.rejects(
+    writeSafetensors(p, [{ name: "y", dtype: "F32", shape: [1], data: new Uint8Array(4) }], undefined, { protect: [p] }),
+    (e: unknown) => e instanceof SafetensorsError && e.code === "overwrite-input",
+  );
   assert.ok(fs.readFileSync(p).equals(before), "input untouched");
   const out = path.join(tmp, "bad-out.safetensors");
-  await assert.rejects(writeSafetensors(out, [{ name: "x", dtype: "F32", shape: [2], data: new Uint8Array(4) }]),
-    (e: unknown) => e instanceof SafetensorsError && e.code === "bad-tensor");
-  await assert.rejects(writeSafetensors(out, [{ name: "x", dtype: "F32", shape: [2], data: async () => new Uint8Array(5) }]),
-    (e: unknown) => e instanceof SafetensorsError && e.code === "bad-tensor");
-  await assert.rejects(writeSafetensors(out, [{ name: "x", dtype: "F32", shape: [1], data: new Uint8Array(4) }, { name: "x", dtype: "F32", shape: [1], data: new Uint8Array(4) }]),
-    (e: unknown) => e instanceof SafetensorsError && e.code === "duplicate-tensor");
+  await assert.rejects(
+    writeSafetensors(out, [{ name: "x", dtype: "F32", shape: [2], data: new Uint8Array(4) }]),
+    (e: unknown) => e instanceof SafetensorsError && e.code === "bad-tensor",
+  );
+  await assert.rejects(
+    writeSafetensors(out, [{ name: "x", dtype: "F32", shape: [2], data: async () => new Uint8Array(5) }]),
+    (e: unknown) => e instanceof SafetensorsError && e.code === "bad-tensor",
+  );
+  await assert.rejects(
+    writeSafetensors(out, [
+      { name: "x", dtype: "F32", shape: [1], data: new Uint8Array(4) },
+      { name: "x", dtype: "F32", shape: [1], data: new Uint8Array(4) },
+    ]),
+    (e: unknown) => e instanceof SafetensorsError && e.code === "duplicate-tensor",
+  );
   assert.ok(!fs.existsSync(out));
-  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith(".headshare-tmp-")), []);
+  assert.deepEqual(
+    fs.readdirSync(tmp).filter((f) => f.startsWith(".headshare-tmp-")),
+    [],
+  );
 });
 
 test("safetensors reader: opening a multi-GB sparse file reads only its header; a row read reads only that row", async () => {
-  const rows = 65536, cols = 16384; // [65536, 16384] f32 = 4 GiB
+  const rows = 65536,
+    cols = 16384; // [65536, 16384] f32 = 4 GiB
   const size = rows * cols * 4;
   const header = JSON.stringify({ w: { dtype: "F32", shape: [rows, cols], data_offsets: [0, size] } });
   const p = path.join(tmp, "sparse.safetensors");

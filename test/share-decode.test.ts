@@ -15,11 +15,19 @@ const sameBits = (a: Float32Array, b: Float32Array): boolean =>
 
 test("share-decode: JS decoders equal bytesToF32 bit for bit (F32, F16, BF16, F64)", () => {
   const r = mulberry32(7);
-  for (const [dtype, size] of [["F32", 4], ["F16", 2], ["BF16", 2], ["F64", 8]] as const) {
+  for (const [dtype, size] of [
+    ["F32", 4],
+    ["F16", 2],
+    ["BF16", 2],
+    ["F64", 8],
+  ] as const) {
     const count = 1001;
     const bytes = new Uint8Array(count * size + 3);
     for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
-    if (dtype === "F64") { const v = new Float64Array(count).map(() => (r() - 0.5) * 1e3); bytes.set(new Uint8Array(v.buffer), 1); }
+    if (dtype === "F64") {
+      const v = new Float64Array(count).map(() => (r() - 0.5) * 1e3);
+      bytes.set(new Uint8Array(v.buffer), 1);
+    }
     const want = bytesToF32(bytes.slice(1, 1 + count * size), dtype); // unaligned source below
     const got = new Float32Array(count + 5);
     decodeInto(bytes, 1, dtype, count, got, 5);
@@ -56,7 +64,7 @@ test("share-decode: widening returns the float64 sum of squares, and sumSquares 
   const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(1e-30, Math.abs(b));
   for (const count of [...Array.from({ length: 41 }, (_, i) => i), 2047, 2048, 2049, 100_003]) {
     const v = new Float32Array(count).map(() => (r() - 0.5) * 0.1);
-    const bits = new Uint16Array(count).map((_, i) => (new Uint32Array(v.buffer)[i]! >>> 16)); // bf16 of v (truncated)
+    const bits = new Uint16Array(count).map((_, i) => new Uint32Array(v.buffer)[i]! >>> 16); // bf16 of v (truncated)
     const bytes = new Uint8Array(bits.buffer);
     const s = d.decode(bytes, count, 5);
     const want = sumSq(d.chunk.subarray(5, 5 + count));
@@ -80,7 +88,8 @@ test("share-decode: WebAssembly F16 widening equals the exact table for all 65,5
   d.staging.set(new Uint8Array(h.buffer));
   d.widenStagedF16(65_536, 0);
   for (let i = 0; i < 65_536; i++) {
-    const a = d.chunk[i]!, b = want[i]!;
+    const a = d.chunk[i]!,
+      b = want[i]!;
     assert.ok(Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)), `0x${i.toString(16)}: ${a} vs ${b}`);
   }
   d.chunk.fill(5);

@@ -46,7 +46,8 @@ test("share-match-threads: 2 and 3 threads give the one-thread table bit for bit
       try {
         for (const strategy of ["qk", "qkv", "v"] as const) {
           const base = { strategy, granularity: "group" as const, providers: ["cpu" as const], chunkBytes: 1024, keepLowerCosines: true };
-          const s1 = stats(), s2 = stats();
+          const s1 = stats(),
+            s2 = stats();
           const one = await computeMatchTable(ckpt, { ...base, threads: 1, stats: s1 });
           const two = await computeMatchTable(ckpt, { ...base, threads: 2, stats: s2 });
           const three = await computeMatchTable(ckpt, { ...base, threads: 3 });
@@ -78,22 +79,45 @@ test("share-match-threads: cancelling stops the threads with a typed error; prog
       const seen: number[] = [];
       await assert.rejects(
         computeMatchTable(ckpt, {
-          strategy: "qk", granularity: "group", providers: ["cpu"], chunkBytes: 1024, threads: 2, signal: ac.signal,
-          onProgress: (p) => { seen.push(p.done); if (p.done === 3) ac.abort(); },
+          strategy: "qk",
+          granularity: "group",
+          providers: ["cpu"],
+          chunkBytes: 1024,
+          threads: 2,
+          signal: ac.signal,
+          onProgress: (p) => {
+            seen.push(p.done);
+            if (p.done === 3) ac.abort();
+          },
         }),
         (e: unknown) => e instanceof MatchError && e.code === "aborted",
       );
       assert.deepEqual(seen.slice(0, 4), [0, 1, 2, 3], "progress reports blocks merged in order");
       assert.equal(activeParallelRuns(), 0, "a cancelled run no longer counts");
       let during = -1;
-      await computeMatchTable(ckpt, { strategy: "qk", granularity: "group", providers: ["cpu"], chunkBytes: 1024, threads: 2, onProgress: (p) => { if (p.done === 1) during = activeParallelRuns(); } });
-      assert.equal(during, 1, "a running threaded match counts (\"auto\" then stays on one thread)");
+      await computeMatchTable(ckpt, {
+        strategy: "qk",
+        granularity: "group",
+        providers: ["cpu"],
+        chunkBytes: 1024,
+        threads: 2,
+        onProgress: (p) => {
+          if (p.done === 1) during = activeParallelRuns();
+        },
+      });
+      assert.equal(during, 1, 'a running threaded match counts ("auto" then stays on one thread)');
       assert.equal(activeParallelRuns(), 0);
       // a progress callback that throws fails the match (it does not escape as an uncaught exception)
       await assert.rejects(
         computeMatchTable(ckpt, {
-          strategy: "qk", granularity: "group", providers: ["cpu"], chunkBytes: 1024, threads: 2,
-          onProgress: (p) => { if (p.done === 2) throw new Error("progress sink broke"); },
+          strategy: "qk",
+          granularity: "group",
+          providers: ["cpu"],
+          chunkBytes: 1024,
+          threads: 2,
+          onProgress: (p) => {
+            if (p.done === 2) throw new Error("progress sink broke");
+          },
         }),
         (e: unknown) => e instanceof MatchError && /progress sink broke/.test(e.message),
       );
@@ -106,26 +130,37 @@ test("share-match-threads: cancelling stops the threads with a typed error; prog
   });
 });
 
-test("share-match-threads: cancelling at any point never takes the process down (threads are stopped, not terminated inside a Gemm)", { skip: noScript }, async () => {
-  await withModel({ family: "llama", layers: 8, heads: 8, headDim: 32, seed: 33, dtype: "BF16" }, async (dir) => {
-    const ckpt = await openCheckpoint(dir);
-    try {
-      for (let at = 1; at <= 12; at++) {
-        const ac = new AbortController();
-        const t0 = performance.now();
-        const run = computeMatchTable(ckpt, {
-          strategy: "qk", granularity: "group", providers: ["cpu"], chunkBytes: 64 * 1024, threads: 2, signal: ac.signal,
-          onProgress: (p) => { if (p.done === at) ac.abort(); },
-        });
-        if (at > 6) setTimeout(() => ac.abort(), at - 6); // also mid-block, by the clock
-        await assert.rejects(run, (e: unknown) => e instanceof MatchError && e.code === "aborted", `cancel at ${at}`);
-        assert.ok(performance.now() - t0 < 30_000);
+test(
+  "share-match-threads: cancelling at any point never takes the process down (threads are stopped, not terminated inside a Gemm)",
+  { skip: noScript },
+  async () => {
+    await withModel({ family: "llama", layers: 8, heads: 8, headDim: 32, seed: 33, dtype: "BF16" }, async (dir) => {
+      const ckpt = await openCheckpoint(dir);
+      try {
+        for (let at = 1; at <= 12; at++) {
+          const ac = new AbortController();
+          const t0 = performance.now();
+          const run = computeMatchTable(ckpt, {
+            strategy: "qk",
+            granularity: "group",
+            providers: ["cpu"],
+            chunkBytes: 64 * 1024,
+            threads: 2,
+            signal: ac.signal,
+            onProgress: (p) => {
+              if (p.done === at) ac.abort();
+            },
+          });
+          if (at > 6) setTimeout(() => ac.abort(), at - 6); // also mid-block, by the clock
+          await assert.rejects(run, (e: unknown) => e instanceof MatchError && e.code === "aborted", `cancel at ${at}`);
+          assert.ok(performance.now() - t0 < 30_000);
+        }
+      } finally {
+        await ckpt.close();
       }
-    } finally {
-      await ckpt.close();
-    }
-  });
-});
+    });
+  },
+);
 
 test("share-match-threads: when threads cannot start, the match runs on this thread and says why", async () => {
   await withModel({ family: "llama", layers: 4, heads: 4, headDim: 8, seed: 35, dtype: "BF16" }, async (dir) => {
@@ -150,7 +185,10 @@ test("share-match-threads: when threads cannot start, the match runs on this thr
 test("share-match-threads: a thread that cannot open the model fails the match with an error naming the file", { skip: noScript }, async () => {
   const missing = path.join(os.tmpdir(), "headshare-no-such-model", "model.safetensors");
   await assert.rejects(
-    runParallel({ weightsPath: missing, strategy: "qk", granularity: "group", chunkBytes: 4096, units: 4, blocks: 4, threads: 2, intraOpThreads: 1, script: script! }, new GramSums(2, 2)),
+    runParallel(
+      { weightsPath: missing, strategy: "qk", granularity: "group", chunkBytes: 4096, units: 4, blocks: 4, threads: 2, intraOpThreads: 1, script: script! },
+      new GramSums(2, 2),
+    ),
     (e: unknown) => e instanceof MatchError && e.code === "read-failed" && e.message.includes("headshare-no-such-model"),
   );
 });
@@ -159,13 +197,16 @@ test("share-match-threads: a thread that finds another schedule (the file change
   await withModel({ family: "llama", layers: 3, heads: 2, headDim: 8, seed: 37 }, async (dir) => {
     const weightsPath = path.join(dir, "model.safetensors");
     await assert.rejects(
-      runParallel({ weightsPath, strategy: "qk", granularity: "group", chunkBytes: 1024, units: 6, blocks: 99, threads: 2, intraOpThreads: 1, script: script! }, new GramSums(3, 2)),
+      runParallel(
+        { weightsPath, strategy: "qk", granularity: "group", chunkBytes: 1024, units: 6, blocks: 99, threads: 2, intraOpThreads: 1, script: script! },
+        new GramSums(3, 2),
+      ),
       (e: unknown) => e instanceof MatchError && e.message.includes(weightsPath) && /changed while it was being matched/.test(e.message),
     );
   });
 });
 
-test("share-match-threads: \"auto\" stays on one thread for a small model; bad thread counts are refused", async () => {
+test('share-match-threads: "auto" stays on one thread for a small model; bad thread counts are refused', async () => {
   await withModel({ family: "llama", layers: 4, heads: 2, headDim: 8, seed: 41 }, async (dir) => {
     const ckpt = await openCheckpoint(dir);
     try {

@@ -33,8 +33,16 @@ function syntheticTable(L: number, U: number, seed: number, quantize = 0, withLo
     }
   }
   return {
-    format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: L, unitsPerLayer: U,
-    parametersPerUnit: 1000, bytesPerUnit: 4000, parameters: 1_000_000 + L * U * 1000, entries,
+    format: "headshare.match",
+    version: 1,
+    strategy: "qk",
+    granularity: "group",
+    layers: L,
+    unitsPerLayer: U,
+    parametersPerUnit: 1000,
+    bytesPerUnit: 4000,
+    parameters: 1_000_000 + L * U * 1000,
+    entries,
     ...(withLower ? { lowerCosines: lower } : {}),
   };
 }
@@ -62,7 +70,13 @@ function referencePlan(t: MatchTable, ratio: number) {
 }
 
 test("share-plan: matches the obvious reference on seeded tables (ties included) at many ratios", () => {
-  for (const [L, U, seed, quant] of [[6, 4, 1, 0], [8, 8, 2, 50], [12, 3, 3, 10], [2, 5, 4, 0], [16, 16, 5, 1000]] as const) {
+  for (const [L, U, seed, quant] of [
+    [6, 4, 1, 0],
+    [8, 8, 2, 50],
+    [12, 3, 3, 10],
+    [2, 5, 4, 0],
+    [16, 16, 5, 1000],
+  ] as const) {
     const t = syntheticTable(L, U, seed, quant);
     for (const ratio of [0, 0.05, 0.1, 0.25, 0.3, 0.5, (L - 1) / L]) {
       const p = planSharing(t, ratio);
@@ -80,11 +94,19 @@ test("share-plan: matches the obvious reference on seeded tables (ties included)
       }
       // every unit not selected stores itself
       let identity = 0;
-      p.storedFrom.forEach((row, l) => row.forEach(([sl, su], u) => { if (sl === l && su === u) identity++; }));
+      p.storedFrom.forEach((row, l) =>
+        row.forEach(([sl, su], u) => {
+          if (sl === l && su === u) identity++;
+        }),
+      );
       assert.equal(identity, L * U - ref.N);
       assert.equal(p.parametersAfter, t.parameters! - ref.N * 1000);
       const sorted = [...p.targets].map((x) => x.layer * U + x.unit);
-      assert.deepEqual(sorted, [...sorted].sort((a, b) => a - b), "targets sorted by (layer, unit)");
+      assert.deepEqual(
+        sorted,
+        [...sorted].sort((a, b) => a - b),
+        "targets sorted by (layer, unit)",
+      );
     }
   }
 });
@@ -100,20 +122,38 @@ test("share-plan: α = 0 shares nothing; robust floor; above (L−1)/L is refuse
   assert.equal(selectedCount(0.29, 10, 10), 29); // 0.29·100 = 28.999999999999996 in binary
   assert.equal(selectedCount(0.1, 32, 32), 102);
   assert.equal(planSharing(t, 31 / 32).selected, 992);
-  assert.throws(() => planSharing(t, 0.97), (e: unknown) => e instanceof PlanError && e.code === "ratio-too-high" && /0\.96875/.test(e.message));
+  assert.throws(
+    () => planSharing(t, 0.97),
+    (e: unknown) => e instanceof PlanError && e.code === "ratio-too-high" && /0\.96875/.test(e.message),
+  );
   for (const bad of [-0.1, Number.NaN, Number.POSITIVE_INFINITY, "0.3" as unknown as number]) {
-    assert.throws(() => planSharing(t, bad), (e: unknown) => e instanceof PlanError && e.code === "bad-ratio");
+    assert.throws(
+      () => planSharing(t, bad),
+      (e: unknown) => e instanceof PlanError && e.code === "bad-ratio",
+    );
   }
 });
 
 test("share-plan: a hand-made inconsistent table is refused, not crashed on", () => {
   const t = syntheticTable(4, 2, 3);
   const swapped = { ...t, entries: [t.entries[1]!, t.entries[0]!, ...t.entries.slice(2)] };
-  assert.throws(() => planSharing(swapped, 0.3), (e: unknown) => e instanceof PlanError && e.code === "bad-table");
+  assert.throws(
+    () => planSharing(swapped, 0.3),
+    (e: unknown) => e instanceof PlanError && e.code === "bad-table",
+  );
   const upward = { ...t, entries: t.entries.map((e, i) => (i === 3 ? { ...e, sourceLayer: e.layer } : e)) };
-  assert.throws(() => planSharing(upward, 0.3), (e: unknown) => e instanceof PlanError && e.code === "bad-table");
-  assert.throws(() => planSharing({ ...t, entries: t.entries.slice(1) }, 0.3), (e: unknown) => e instanceof PlanError && e.code === "bad-table");
-  assert.throws(() => parseMatchTable({ layers: 1_000_000, heads: 1_000_000, strategy: "qk", targets: [] }, "huge.json"), (e: unknown) => e instanceof MatchTableError && e.code === "bad-field");
+  assert.throws(
+    () => planSharing(upward, 0.3),
+    (e: unknown) => e instanceof PlanError && e.code === "bad-table",
+  );
+  assert.throws(
+    () => planSharing({ ...t, entries: t.entries.slice(1) }, 0.3),
+    (e: unknown) => e instanceof PlanError && e.code === "bad-table",
+  );
+  assert.throws(
+    () => parseMatchTable({ layers: 1_000_000, heads: 1_000_000, strategy: "qk", targets: [] }, "huge.json"),
+    (e: unknown) => e instanceof MatchTableError && e.code === "bad-field",
+  );
 });
 
 test("share-plan: rootCosine comes from lowerCosines when present", () => {
@@ -144,43 +184,76 @@ test("share-plan: match table JSON round trip, and validation names the file", (
   const bad = (mut: (o: any) => void, code: string) => {
     const o = JSON.parse(serializeMatchTable(t));
     mut(o);
-    assert.throws(() => parseMatchTable(o, "bad.json"), (e: unknown) => e instanceof MatchTableError && e.code === code && e.message.startsWith("bad.json: "));
+    assert.throws(
+      () => parseMatchTable(o, "bad.json"),
+      (e: unknown) => e instanceof MatchTableError && e.code === code && e.message.startsWith("bad.json: "),
+    );
   };
-  bad((o) => { o.entries[0].sourceLayer = 1; }, "bad-entry");
-  bad((o) => { o.entries[2].score = 1.5; }, "bad-entry");
-  bad((o) => { o.entries.pop(); }, "incomplete");
-  bad((o) => { o.entries[1] = o.entries[0]; }, "bad-entry");
-  bad((o) => { o.strategy = "total"; }, "bad-field");
-  bad((o) => { o.version = 2; }, "bad-format");
-  bad((o) => { o.lowerCosines[0] = [0]; }, "bad-field");
-  assert.throws(() => parseMatchTable("{", "x.json"), (e: unknown) => e instanceof MatchTableError && e.code === "bad-json");
-  assert.throws(() => parseMatchTable([1], "x.json"), (e: unknown) => e instanceof MatchTableError && e.code === "bad-format");
+  bad((o) => {
+    o.entries[0].sourceLayer = 1;
+  }, "bad-entry");
+  bad((o) => {
+    o.entries[2].score = 1.5;
+  }, "bad-entry");
+  bad((o) => {
+    o.entries.pop();
+  }, "incomplete");
+  bad((o) => {
+    o.entries[1] = o.entries[0];
+  }, "bad-entry");
+  bad((o) => {
+    o.strategy = "total";
+  }, "bad-field");
+  bad((o) => {
+    o.version = 2;
+  }, "bad-format");
+  bad((o) => {
+    o.lowerCosines[0] = [0];
+  }, "bad-field");
+  assert.throws(
+    () => parseMatchTable("{", "x.json"),
+    (e: unknown) => e instanceof MatchTableError && e.code === "bad-json",
+  );
+  assert.throws(
+    () => parseMatchTable([1], "x.json"),
+    (e: unknown) => e instanceof MatchTableError && e.code === "bad-format",
+  );
 });
 
-test("share-plan: the paper's released Llama-2-7B table (102 / 307 / 512 selected, chains reported)", { skip: sharedSkip("fixtures/llama2-7b-match-qk.json") }, () => {
-  const file = sharedPath("fixtures/llama2-7b-match-qk.json")!;
-  const t = parseMatchTable(JSON.parse(fs.readFileSync(file, "utf8")), file);
-  assert.equal(t.layers, 32);
-  assert.equal(t.unitsPerLayer, 32);
-  assert.equal(t.entries.length, 992);
-  const best = [...t.entries].sort((a, b) => b.score - a.score)[0]!;
-  assert.deepEqual([best.layer, best.unit, best.sourceLayer, best.sourceUnit], [23, 20, 21, 1]);
-  const withParams: MatchTable = { ...t, parameters: 6_738_415_616, parametersPerUnit: 4 * 4096 * 128 };
-  for (const [ratio, n] of [[0.1, 102], [0.3, 307], [0.5, 512]] as const) {
-    const p = planSharing(withParams, ratio);
-    const ref = referencePlan(t, ratio);
-    assert.equal(p.selected, n);
-    assert.equal(p.savedUnits, n);
-    assert.equal(p.chainedTargets, ref.chained);
-    console.log(`# Llama-2-7B released table: ratio ${ratio} → ${p.selected} selected, ${p.savedUnits} saved, ${p.chainedTargets} chained targets, cutoff ${p.cutoffScore?.toFixed(5)}`);
-    // the reference code copies per pair: it saves |targets ∪ sources| − N heads (paper.md §2.5; README: "113 of them" at 0.3)
-    const involved = new Set(p.targets.flatMap((x) => [`${x.layer}.${x.unit}`, `${x.sourceLayer}.${x.sourceUnit}`]));
-    assert.equal(involved.size - n, { 0.1: 40, 0.3: 113, 0.5: 108 }[ratio], `reference code's saved heads at ${ratio}`);
-    if (ratio === 0.3) {
-      assert.equal(p.parametersAfter, 6_094_589_952); // method.md §3
-      assert.equal(p.chainedTargets, 115); // paper.md §2.5
-      assert.ok(Math.abs(p.cutoffScore! - 0.0162) < 5e-4);
-      assert.ok(p.targets.every((x) => x.layer >= 3));
+test(
+  "share-plan: the paper's released Llama-2-7B table (102 / 307 / 512 selected, chains reported)",
+  { skip: sharedSkip("fixtures/llama2-7b-match-qk.json") },
+  () => {
+    const file = sharedPath("fixtures/llama2-7b-match-qk.json")!;
+    const t = parseMatchTable(JSON.parse(fs.readFileSync(file, "utf8")), file);
+    assert.equal(t.layers, 32);
+    assert.equal(t.unitsPerLayer, 32);
+    assert.equal(t.entries.length, 992);
+    const best = [...t.entries].sort((a, b) => b.score - a.score)[0]!;
+    assert.deepEqual([best.layer, best.unit, best.sourceLayer, best.sourceUnit], [23, 20, 21, 1]);
+    const withParams: MatchTable = { ...t, parameters: 6_738_415_616, parametersPerUnit: 4 * 4096 * 128 };
+    for (const [ratio, n] of [
+      [0.1, 102],
+      [0.3, 307],
+      [0.5, 512],
+    ] as const) {
+      const p = planSharing(withParams, ratio);
+      const ref = referencePlan(t, ratio);
+      assert.equal(p.selected, n);
+      assert.equal(p.savedUnits, n);
+      assert.equal(p.chainedTargets, ref.chained);
+      console.log(
+        `# Llama-2-7B released table: ratio ${ratio} → ${p.selected} selected, ${p.savedUnits} saved, ${p.chainedTargets} chained targets, cutoff ${p.cutoffScore?.toFixed(5)}`,
+      );
+      // the reference code copies per pair: it saves |targets ∪ sources| − N heads (paper.md §2.5; README: "113 of them" at 0.3)
+      const involved = new Set(p.targets.flatMap((x) => [`${x.layer}.${x.unit}`, `${x.sourceLayer}.${x.sourceUnit}`]));
+      assert.equal(involved.size - n, { 0.1: 40, 0.3: 113, 0.5: 108 }[ratio], `reference code's saved heads at ${ratio}`);
+      if (ratio === 0.3) {
+        assert.equal(p.parametersAfter, 6_094_589_952); // method.md §3
+        assert.equal(p.chainedTargets, 115); // paper.md §2.5
+        assert.ok(Math.abs(p.cutoffScore! - 0.0162) < 5e-4);
+        assert.ok(p.targets.every((x) => x.layer >= 3));
+      }
     }
-  }
-});
+  },
+);

@@ -51,9 +51,13 @@ function ownedMask(ckpt: Checkpoint, plan: SharingPlan): Map<string, Uint8Array>
       if (!ref) continue;
       const info = ckpt.source.info(ref.tensor);
       const elem = DTYPE_SIZE[info.dtype];
-      const rows = info.shape[0]!, cols = info.shape.length === 2 ? info.shape[1]! : 1;
+      const rows = info.shape[0]!,
+        cols = info.shape.length === 2 ? info.shape[1]! : 1;
       let m = masks.get(ref.tensor);
-      if (!m) { m = new Uint8Array(rows * cols * elem); masks.set(ref.tensor, m); }
+      if (!m) {
+        m = new Uint8Array(rows * cols * elem);
+        masks.set(ref.tensor, m);
+      }
       for (const [b, e] of ref.ranges) {
         for (let i = b; i < e; i++) {
           if (ref.axis === 0) m.fill(1, i * cols * elem, (i + 1) * cols * elem);
@@ -69,13 +73,20 @@ async function checkDense(input: Checkpoint, denseDir: string, plan: SharingPlan
   const dense = await openCheckpoint(denseDir);
   try {
     assert.equal(dense.compact, undefined);
-    assert.deepEqual(dense.source.tensors.map((t) => [t.name, t.dtype, t.shape]), input.source.tensors.map((t) => [t.name, t.dtype, t.shape]));
+    assert.deepEqual(
+      dense.source.tensors.map((t) => [t.name, t.dtype, t.shape]),
+      input.source.tensors.map((t) => [t.name, t.dtype, t.shape]),
+    );
     assert.deepEqual(dense.source.metadata, input.source.metadata);
     const masks = ownedMask(input, plan);
     for (const info of input.source.tensors) {
-      const a = await input.source.readBytes(info.name), b = await dense.source.readBytes(info.name);
+      const a = await input.source.readBytes(info.name),
+        b = await dense.source.readBytes(info.name);
       const m = masks.get(info.name);
-      if (!m) { assert.ok(Buffer.from(a).equals(Buffer.from(b)), `${info.name} byte-identical`); continue; }
+      if (!m) {
+        assert.ok(Buffer.from(a).equals(Buffer.from(b)), `${info.name} byte-identical`);
+        continue;
+      }
       for (let i = 0; i < a.length; i++) if (!m[i] && a[i] !== b[i]) assert.fail(`${info.name}: byte ${i} outside target slices changed`);
     }
     const projs = ownedProjections(plan.granularity);
@@ -97,8 +108,13 @@ async function checkCompact(input: Checkpoint, compactDir: string, plan: Sharing
     assert.ok(c.compact, "recognised as compact");
     assert.deepEqual(JSON.parse(c.source.metadata["headshare.plan"]!), JSON.parse(JSON.stringify(plan)));
     for (const [k, v] of Object.entries(input.source.metadata)) assert.equal(c.source.metadata[k], v, `metadata ${k} kept`);
-    let stored = 0, storedBytes = 0;
-    for (const t of c.source.tensors) { const n = t.shape.reduce((a, b) => a * b, 1); stored += n; storedBytes += n * DTYPE_SIZE[t.dtype]; }
+    let stored = 0,
+      storedBytes = 0;
+    for (const t of c.source.tensors) {
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      stored += n;
+      storedBytes += n * DTYPE_SIZE[t.dtype];
+    }
     let before = 0;
     for (const t of input.source.tensors) before += t.shape.reduce((a, b) => a * b, 1);
     const hasBias = !!unitLayout(input.spec, 0, 0, plan.granularity).qBias;
@@ -110,7 +126,10 @@ async function checkCompact(input: Checkpoint, compactDir: string, plan: Sharing
     assert.equal(r.parametersStored, stored);
     assert.equal(r.bytesAfter, storedBytes);
     assert.equal(r.perLayer.reduce((s, l) => s + l.parametersAfter, 0) + r.globals.parameters, r.parametersAfter);
-    assert.equal(r.perLayer.reduce((s, l) => s + l.savedUnits, 0), plan.selected);
+    assert.equal(
+      r.perLayer.reduce((s, l) => s + l.savedUnits, 0),
+      plan.selected,
+    );
     // Every stored unit's slices equal the input's (the kept units are untouched).
     const shapes = JSON.parse(c.source.metadata["headshare.originalShapes"]!) as Record<string, number[]>;
     for (const t of input.source.tensors) {
@@ -135,7 +154,8 @@ async function roundTrip(tag: string, dir: string, granularity: Granularity, rat
     const expanded = await expandCompact(path.join(out, "compact"), { outDir: path.join(out, "expanded") });
     await checkDense(ckpt, path.join(out, "dense"), plan);
     await checkCompact(ckpt, path.join(out, "compact"), plan, compact);
-    const d = await filesOf(path.join(out, "dense")), e = await filesOf(path.join(out, "expanded"));
+    const d = await filesOf(path.join(out, "dense")),
+      e = await filesOf(path.join(out, "expanded"));
     assert.deepEqual([...e.keys()], [...d.keys()]);
     for (const [f, b] of d) assert.ok(b.equals(e.get(f)!), `${tag}: expanded ${f} == dense ${f}`);
     assert.ok(d.has("config.json"));
@@ -182,28 +202,73 @@ test("share-write: refusals (non-empty out, out = input, compact input), cancell
     try {
       const plan = planSharing(await computeMatchTable(ckpt, { strategy: "qk", granularity: "group" }), 0.5);
       await fs.writeFile(path.join(out, "x"), "keep");
-      await assert.rejects(writeShared(ckpt, plan, { format: "dense", outDir: out }), (e: unknown) => e instanceof ShareError && e.code === "out-exists" && e.message.includes(out));
-      await assert.rejects(writeShared(ckpt, plan, { format: "dense", outDir: dir, force: true }), (e: unknown) => e instanceof ShareError && e.code === "out-is-input");
-      await assert.rejects(writeShared(ckpt, plan, { format: "zip" as "dense", outDir: path.join(out, "z") }), (e: unknown) => e instanceof ShareError && e.code === "bad-options");
-      const wrong = planSharing({ ...(await computeMatchTable(ckpt, { strategy: "qk", granularity: "group" })), layers: 3, unitsPerLayer: 1, entries: [{ layer: 1, unit: 0, sourceLayer: 0, sourceUnit: 0, score: 0.5 }, { layer: 2, unit: 0, sourceLayer: 1, sourceUnit: 0, score: 0.4 }] }, 0.3);
-      await assert.rejects(writeShared(ckpt, wrong, { format: "dense", outDir: path.join(out, "w") }), (e: unknown) => e instanceof ShareError && e.code === "bad-plan");
+      await assert.rejects(
+        writeShared(ckpt, plan, { format: "dense", outDir: out }),
+        (e: unknown) => e instanceof ShareError && e.code === "out-exists" && e.message.includes(out),
+      );
+      await assert.rejects(
+        writeShared(ckpt, plan, { format: "dense", outDir: dir, force: true }),
+        (e: unknown) => e instanceof ShareError && e.code === "out-is-input",
+      );
+      await assert.rejects(
+        writeShared(ckpt, plan, { format: "zip" as "dense", outDir: path.join(out, "z") }),
+        (e: unknown) => e instanceof ShareError && e.code === "bad-options",
+      );
+      const wrong = planSharing(
+        {
+          ...(await computeMatchTable(ckpt, { strategy: "qk", granularity: "group" })),
+          layers: 3,
+          unitsPerLayer: 1,
+          entries: [
+            { layer: 1, unit: 0, sourceLayer: 0, sourceUnit: 0, score: 0.5 },
+            { layer: 2, unit: 0, sourceLayer: 1, sourceUnit: 0, score: 0.4 },
+          ],
+        },
+        0.3,
+      );
+      await assert.rejects(
+        writeShared(ckpt, wrong, { format: "dense", outDir: path.join(out, "w") }),
+        (e: unknown) => e instanceof ShareError && e.code === "bad-plan",
+      );
       const bent = { ...plan, targets: plan.targets.map((t) => ({ ...t, rootLayer: t.layer })) };
-      await assert.rejects(writeShared(ckpt, bent as SharingPlan, { format: "dense", outDir: path.join(out, "b") }), (e: unknown) => e instanceof ShareError && e.code === "bad-plan");
+      await assert.rejects(
+        writeShared(ckpt, bent as SharingPlan, { format: "dense", outDir: path.join(out, "b") }),
+        (e: unknown) => e instanceof ShareError && e.code === "bad-plan",
+      );
       // force replaces the whole folder, so a folder holding files that are not a checkpoint's is refused (and kept)
-      await assert.rejects(writeShared(ckpt, plan, { format: "compact", outDir: out, force: true }), (e: unknown) => e instanceof ShareError && e.code === "out-exists" && /not a checkpoint's \(x\)/.test(e.message));
+      await assert.rejects(
+        writeShared(ckpt, plan, { format: "compact", outDir: out, force: true }),
+        (e: unknown) => e instanceof ShareError && e.code === "out-exists" && /not a checkpoint's \(x\)/.test(e.message),
+      );
       assert.equal(await fs.readFile(path.join(out, "x"), "utf8"), "keep");
       await fs.rm(path.join(out, "x"));
       await fs.writeFile(path.join(out, "model.safetensors"), "an older output");
       await writeShared(ckpt, plan, { format: "compact", outDir: out, force: true });
-      await assert.rejects(writeShared(ckpt, plan, { format: "dense", outDir: path.join(out, "again") }).then(() => openCheckpoint(out)).then(async (c) => {
-        try { return await writeShared(c, plan, { format: "dense", outDir: path.join(out, "again2") }); } finally { await c.close(); }
-      }), (e: unknown) => e instanceof ShareError && e.code === "bad-options");
+      await assert.rejects(
+        writeShared(ckpt, plan, { format: "dense", outDir: path.join(out, "again") })
+          .then(() => openCheckpoint(out))
+          .then(async (c) => {
+            try {
+              return await writeShared(c, plan, { format: "dense", outDir: path.join(out, "again2") });
+            } finally {
+              await c.close();
+            }
+          }),
+        (e: unknown) => e instanceof ShareError && e.code === "bad-options",
+      );
       await assert.rejects(expandCompact(dir, { outDir: path.join(out, "e") }), (e: unknown) => e instanceof ShareError && e.code === "not-compact");
       const ac = new AbortController();
-      await assert.rejects(writeShared(ckpt, plan, {
-        format: "dense", outDir: path.join(out, "cancelled"), signal: ac.signal,
-        onProgress: (p) => { if (p.done === 3) ac.abort(); },
-      }), (e: unknown) => e instanceof ShareError && e.code === "aborted");
+      await assert.rejects(
+        writeShared(ckpt, plan, {
+          format: "dense",
+          outDir: path.join(out, "cancelled"),
+          signal: ac.signal,
+          onProgress: (p) => {
+            if (p.done === 3) ac.abort();
+          },
+        }),
+        (e: unknown) => e instanceof ShareError && e.code === "aborted",
+      );
       const left = await fs.readdir(out);
       assert.ok(!left.includes("cancelled") && !left.some((f) => f.startsWith(".headshare-tmp")), `nothing left: ${left.join(", ")}`);
     } finally {
@@ -219,34 +284,40 @@ function headerBytes(b: Buffer): number {
   return 8 + Number(b.readBigUInt64LE(0));
 }
 
-test("share-write: stories260K-hf at 0.3 compact is smaller by exactly the saved bytes plus the metadata", { skip: sharedSkip("models/stories260K-hf") }, async () => {
-  const src = sharedPath("models/stories260K-hf")!;
-  const out = await tmpdir("stories");
-  const ckpt = await openCheckpoint(src);
-  try {
-    const table = await computeMatchTable(ckpt, { strategy: "qk", granularity: "group" });
-    const plan = planSharing(table, 0.3);
-    assert.equal(plan.selected, 6); // floor(0.3 · 5 · 4)
-    const r = await writeShared(ckpt, plan, { format: "compact", outDir: path.join(out, "c") });
-    const inBuf = await fs.readFile(path.join(src, "model.safetensors"));
-    const outBuf = await fs.readFile(path.join(out, "c", "model.safetensors"));
-    const perUnitBytes = 4 * (2 * 8 * 64 + 2 * 8 * 64 + 64 * 16);
-    assert.equal(r.bytesPerUnit, perUnitBytes);
-    const headerGrowth = headerBytes(outBuf) - headerBytes(inBuf);
-    assert.equal(inBuf.length - outBuf.length, 6 * perUnitBytes - headerGrowth);
-    assert.equal(r.fileBytesBefore - r.fileBytesAfter, 6 * perUnitBytes - headerGrowth);
-    assert.equal(r.parametersAfter, 260_032 - 6 * 3072);
-    console.log(`# stories260K-hf compact @0.3: ${r.savedUnits} units, ${inBuf.length} → ${outBuf.length} bytes (saved ${6 * perUnitBytes} tensor bytes, header +${headerGrowth})`);
-    for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]) {
-      assert.ok((await fs.readFile(path.join(src, f))).equals(await fs.readFile(path.join(out, "c", f))), `${f} copied`);
+test(
+  "share-write: stories260K-hf at 0.3 compact is smaller by exactly the saved bytes plus the metadata",
+  { skip: sharedSkip("models/stories260K-hf") },
+  async () => {
+    const src = sharedPath("models/stories260K-hf")!;
+    const out = await tmpdir("stories");
+    const ckpt = await openCheckpoint(src);
+    try {
+      const table = await computeMatchTable(ckpt, { strategy: "qk", granularity: "group" });
+      const plan = planSharing(table, 0.3);
+      assert.equal(plan.selected, 6); // floor(0.3 · 5 · 4)
+      const r = await writeShared(ckpt, plan, { format: "compact", outDir: path.join(out, "c") });
+      const inBuf = await fs.readFile(path.join(src, "model.safetensors"));
+      const outBuf = await fs.readFile(path.join(out, "c", "model.safetensors"));
+      const perUnitBytes = 4 * (2 * 8 * 64 + 2 * 8 * 64 + 64 * 16);
+      assert.equal(r.bytesPerUnit, perUnitBytes);
+      const headerGrowth = headerBytes(outBuf) - headerBytes(inBuf);
+      assert.equal(inBuf.length - outBuf.length, 6 * perUnitBytes - headerGrowth);
+      assert.equal(r.fileBytesBefore - r.fileBytesAfter, 6 * perUnitBytes - headerGrowth);
+      assert.equal(r.parametersAfter, 260_032 - 6 * 3072);
+      console.log(
+        `# stories260K-hf compact @0.3: ${r.savedUnits} units, ${inBuf.length} → ${outBuf.length} bytes (saved ${6 * perUnitBytes} tensor bytes, header +${headerGrowth})`,
+      );
+      for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]) {
+        assert.ok((await fs.readFile(path.join(src, f))).equals(await fs.readFile(path.join(out, "c", f))), `${f} copied`);
+      }
+      await writeShared(ckpt, plan, { format: "dense", outDir: path.join(out, "d") });
+      await expandCompact(path.join(out, "c", "model.safetensors"), { outDir: path.join(out, "e") });
+      assert.ok((await fs.readFile(path.join(out, "d", "model.safetensors"))).equals(await fs.readFile(path.join(out, "e", "model.safetensors"))));
+      await checkDense(ckpt, path.join(out, "d"), plan);
+    } finally {
+      await ckpt.close();
+      await fs.rm(out, { recursive: true, force: true });
     }
-    await writeShared(ckpt, plan, { format: "dense", outDir: path.join(out, "d") });
-    await expandCompact(path.join(out, "c", "model.safetensors"), { outDir: path.join(out, "e") });
-    assert.ok((await fs.readFile(path.join(out, "d", "model.safetensors"))).equals(await fs.readFile(path.join(out, "e", "model.safetensors"))));
-    await checkDense(ckpt, path.join(out, "d"), plan);
-  } finally {
-    await ckpt.close();
-    await fs.rm(out, { recursive: true, force: true });
-  }
-});
+  },
+);
 void unitsPerLayer;

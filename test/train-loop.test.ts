@@ -25,23 +25,37 @@ const opt: OptimizerOptions = { lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, we
 
 test("train-loop: AdamW matches a float64 reference for 5 steps (decay on matrices only)", () => {
   const r = rng(3);
-  const w0 = Array.from({ length: 6 }, () => r() - 0.5), b0 = [0.3, -0.2];
+  const w0 = Array.from({ length: 6 }, () => r() - 0.5),
+    b0 = [0.3, -0.2];
   const grads = Array.from({ length: 5 }, () => ({ w: Array.from({ length: 6 }, () => r() - 0.5), b: [r() - 0.5, r() - 0.5] }));
   const adam = new AdamW(opt);
   adam.register("w", 6, true);
   adam.register("b", 2, false);
-  const params = new Map([["w", Float32Array.from(w0)], ["b", Float32Array.from(b0)]]);
+  const params = new Map([
+    ["w", Float32Array.from(w0)],
+    ["b", Float32Array.from(b0)],
+  ]);
   // reference
-  const ref = { w: [...w0], b: [...b0] }, m = { w: new Array(6).fill(0), b: [0, 0] }, v = { w: new Array(6).fill(0), b: [0, 0] };
+  const ref = { w: [...w0], b: [...b0] },
+    m = { w: new Array(6).fill(0), b: [0, 0] },
+    v = { w: new Array(6).fill(0), b: [0, 0] };
   grads.forEach((g, s) => {
     const lr = learningRate(opt, s, 5);
-    adam.update(params, new Map([["w", Float32Array.from(g.w)], ["b", Float32Array.from(g.b)]]), lr);
+    adam.update(
+      params,
+      new Map([
+        ["w", Float32Array.from(g.w)],
+        ["b", Float32Array.from(g.b)],
+      ]),
+      lr,
+    );
     const t = s + 1;
     for (const k of ["w", "b"] as const) {
       for (let i = 0; i < ref[k].length; i++) {
         m[k][i] = 0.9 * m[k][i] + 0.1 * g[k][i]!;
         v[k][i] = 0.95 * v[k][i] + 0.05 * g[k][i]! ** 2;
-        const mh = m[k][i] / (1 - 0.9 ** t), vh = v[k][i] / (1 - 0.95 ** t);
+        const mh = m[k][i] / (1 - 0.9 ** t),
+          vh = v[k][i] / (1 - 0.95 ** t);
         ref[k][i] = ref[k][i]! - lr * (mh / (Math.sqrt(vh) + 1e-8) + (k === "w" ? 0.1 * ref[k][i]! : 0));
       }
     }
@@ -78,8 +92,14 @@ test("train-loop: documents split at <|endoftext|> or blank lines; held-out neve
     const b = s.batch(4);
     for (let r = 0; r < 3; r++) for (let i = 0; i < 4; i++) assert.equal(b.targets[r * 5 + i], b.inputIds[r * 5 + i + 1]);
     assert.deepEqual(s.batch(4), b, "batch k is a function of (seed, k)");
-    await assert.rejects(loadTextData([path.join(dir, "missing.txt")], byteEncode), (e: unknown) => e instanceof TrainError && e.code === "bad-data" && /missing\.txt/.test(e.message));
-    assert.throws(() => new BlockSampler(Int32Array.of(1, 2, 3), 1, 8, 0), (e: unknown) => e instanceof TrainError && e.code === "bad-data");
+    await assert.rejects(
+      loadTextData([path.join(dir, "missing.txt")], byteEncode),
+      (e: unknown) => e instanceof TrainError && e.code === "bad-data" && /missing\.txt/.test(e.message),
+    );
+    assert.throws(
+      () => new BlockSampler(Int32Array.of(1, 2, 3), 1, 8, 0),
+      (e: unknown) => e instanceof TrainError && e.code === "bad-data",
+    );
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
@@ -98,14 +118,23 @@ async function tinySetup(dir: string): Promise<{ trainer: () => Promise<Trainer>
   await writeInitialLlama(dir, { layers: 2, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: 16, maxPositions: 64, tied: true, seed: 4 });
   const ckpt = await openCheckpoint(dir);
   const fwd = trainingForward(ckpt);
-  const tg = buildTrainGraph(fwd.graph, { nll: NLL, trainable: fwd.weights.map((w) => w.input), lambdaLm: 1, lambdaW: 0, weightLoss: "l2", pairs: [], targets: 0 });
+  const tg = buildTrainGraph(fwd.graph, {
+    nll: NLL,
+    trainable: fwd.weights.map((w) => w.input),
+    lambdaLm: 1,
+    lambdaW: 0,
+    weightLoss: "l2",
+    pairs: [],
+    targets: 0,
+  });
   const base = new Map<string, Float32Array>();
   for (const w of fwd.weights) base.set(w.input, await ckpt.source.readF32(w.tensor));
   // learnable data: a repeating pattern of 7 tokens
   const stream = Int32Array.from({ length: 2000 }, (_, i) => 3 + ((i * 5) % 7));
   const sampler = new BlockSampler(stream, 4, 16, 1);
   return {
-    trainer: () => Trainer.create(tg.graph, tg.gradOutputs, new Map([...base].map(([k, v]) => [k, Float32Array.from(v)])), { providers: ["cpu"], intraOpThreads: 1 }),
+    trainer: () =>
+      Trainer.create(tg.graph, tg.gradOutputs, new Map([...base].map(([k, v]) => [k, Float32Array.from(v)])), { providers: ["cpu"], intraOpThreads: 1 }),
     sampler,
     close: () => ckpt.close(),
   };
@@ -119,7 +148,8 @@ test("train-loop: loss falls on learnable data; resume = uninterrupted run; canc
     const a = await s.trainer();
     const run = await runTraining(a, s.sampler, loopOpts);
     assert.equal(run.curve.length, 40);
-    const first = run.curve[0]!.lm, last = run.curve.at(-1)!.lm;
+    const first = run.curve[0]!.lm,
+      last = run.curve.at(-1)!.lm;
     assert.ok(first > Math.log(16) * 0.8, `starts near uniform (${first})`);
     assert.ok(last < first * 0.5, `LM loss falls: ${first} → ${last}`);
     assert.ok(run.curve.every((e) => e.tokensPerSecond > 0 && e.gradNorm > 0));
@@ -133,19 +163,36 @@ test("train-loop: loss falls on learnable data; resume = uninterrupted run; canc
     let seen = 0;
     const ac = new AbortController();
     await assert.rejects(
-      runTraining(first3, s.sampler, { ...short, checkpointFile: ckptFile, checkpointEvery: 3 }, { signal: ac.signal, onStep: (e) => { seen = e.step; if (e.step === 3) ac.abort(); } }),
+      runTraining(
+        first3,
+        s.sampler,
+        { ...short, checkpointFile: ckptFile, checkpointEvery: 3 },
+        {
+          signal: ac.signal,
+          onStep: (e) => {
+            seen = e.step;
+            if (e.step === 3) ac.abort();
+          },
+        },
+      ),
       (e: unknown) => e instanceof TrainError && e.code === "cancelled",
     );
     assert.equal(seen, 3);
     const resumed = await s.trainer();
     const rr = await runTraining(resumed, s.sampler, { ...short, resumeFrom: ckptFile });
     assert.equal(rr.startStep, 3);
-    assert.deepEqual(rr.curve.map((e) => e.step), [4, 5, 6]);
+    assert.deepEqual(
+      rr.curve.map((e) => e.step),
+      [4, 5, 6],
+    );
     for (const [name, w] of straight.params) {
       const v = resumed.params.get(name)!;
       for (let i = 0; i < w.length; i++) assert.ok(Math.abs(w[i]! - v[i]!) <= 1e-7, `${name}[${i}] ${w[i]} vs resumed ${v[i]}`);
     }
-    await assert.rejects(runTraining(await s.trainer(), s.sampler, { ...short, resumeFrom: path.join(dir, "nope.safetensors") }), (e: unknown) => e instanceof TrainError && e.code === "bad-checkpoint");
+    await assert.rejects(
+      runTraining(await s.trainer(), s.sampler, { ...short, resumeFrom: path.join(dir, "nope.safetensors") }),
+      (e: unknown) => e instanceof TrainError && e.code === "bad-checkpoint",
+    );
     await assert.rejects(runTraining(await s.trainer(), s.sampler, { ...short, lr: -1 }), (e: unknown) => e instanceof TrainError && e.code === "bad-options");
     for (const t of [a, straight, first3, resumed]) await t.release();
   } finally {

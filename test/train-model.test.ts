@@ -18,7 +18,19 @@ import { writeInitialLlama, type LlamaInitOptions } from "../src/core/train/init
 import { buildTrainGraph, LOSS, type WeightPair } from "../src/core/train/trainGraph";
 import { gradCheckGraph, rng, type Feed } from "./helpers/train-gradcheck";
 
-const tiny: LlamaInitOptions = { layers: 2, heads: 4, kvHeads: 2, headDim: 4, hidden: 16, intermediate: 24, vocab: 23, maxPositions: 64, tied: false, seed: 11, std: 0.3 };
+const tiny: LlamaInitOptions = {
+  layers: 2,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 4,
+  hidden: 16,
+  intermediate: 24,
+  vocab: 23,
+  maxPositions: 64,
+  tied: false,
+  seed: 11,
+  std: 0.3,
+};
 
 async function check(label: string, o: LlamaInitOptions, lambdaLm: number, lambdaW: number, weightLoss: "l2" | "mse"): Promise<void> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-train-model-"));
@@ -27,8 +39,10 @@ async function check(label: string, o: LlamaInitOptions, lambdaLm: number, lambd
     const ckpt = await openCheckpoint(dir);
     try {
       const fwd = trainingForward(ckpt);
-      const kvRows = o.headDim, qRows = (o.heads / o.kvHeads) * o.headDim;
-      const l0 = ckpt.spec.layerTensors[0]!, l1 = ckpt.spec.layerTensors[1]!;
+      const kvRows = o.headDim,
+        qRows = (o.heads / o.kvHeads) * o.headDim;
+      const l0 = ckpt.spec.layerTensors[0]!,
+        l1 = ckpt.spec.layerTensors[1]!;
       // layer 1 unit 1 shares layer 0 unit 0; q, k, v pairs
       const pairs: WeightPair[] = [
         { target: { tensor: l1.q, axis: 0, ranges: [[qRows, 2 * qRows]] }, root: { tensor: l0.q, axis: 0, ranges: [[0, qRows]] }, label: "q" },
@@ -38,7 +52,8 @@ async function check(label: string, o: LlamaInitOptions, lambdaLm: number, lambd
       const weights = fwd.weights.map((w) => w.input);
       const tg = buildTrainGraph(toFloat64(fwd.graph), { nll: NLL, trainable: weights, lambdaLm, lambdaW, weightLoss, pairs, targets: 1 });
       const r = rng(5);
-      const B = 2, S = 5;
+      const B = 2,
+        S = 5;
       const feeds: Record<string, Feed> = {
         input_ids: { type: "int64", dims: [B, S], data: Array.from({ length: B * S }, () => Math.floor(r() * o.vocab)) },
         targets: { type: "int64", dims: [B, S], data: Array.from({ length: B * S }, () => Math.floor(r() * o.vocab)) },
@@ -74,11 +89,22 @@ async function checkSynthetic(label: string, opts: Parameters<typeof writeSynthe
     const ckpt: Checkpoint = await openCheckpoint(dir);
     try {
       const fwd = trainingForward(ckpt);
-      const t = unitLayout(ckpt.spec, 1, 1, "group"), r = unitLayout(ckpt.spec, 0, 0, "group");
+      const t = unitLayout(ckpt.spec, 1, 1, "group"),
+        r = unitLayout(ckpt.spec, 0, 0, "group");
       const pairs: WeightPair[] = (["q", "k", "v", "o"] as const).map((p) => ({ target: t[p], root: r[p], label: p }));
-      const tg = buildTrainGraph(toFloat64(fwd.graph), { nll: NLL, trainable: fwd.weights.map((w) => w.input), lambdaLm: 0.5, lambdaW: 0.5, weightLoss: "l2", pairs, targets: 1 });
+      const tg = buildTrainGraph(toFloat64(fwd.graph), {
+        nll: NLL,
+        trainable: fwd.weights.map((w) => w.input),
+        lambdaLm: 0.5,
+        lambdaW: 0.5,
+        weightLoss: "l2",
+        pairs,
+        targets: 1,
+      });
       const rr = rng(9);
-      const B = 2, S = 4, V = ckpt.spec.vocab;
+      const B = 2,
+        S = 4,
+        V = ckpt.spec.vocab;
       const feeds: Record<string, Feed> = {
         input_ids: { type: "int64", dims: [B, S], data: Array.from({ length: B * S }, () => Math.floor(rr() * V)) },
         targets: { type: "int64", dims: [B, S], data: Array.from({ length: B * S }, () => Math.floor(rr() * V)) },
@@ -102,5 +128,16 @@ test("train-model: tiny GPT-2 (LayerNorm, gelu-tanh, Conv1D with biases, learned
 });
 
 test("train-model: tiny Qwen2-style Llama with q/k/v biases", async () => {
-  await checkSynthetic("tiny qwen2", { family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 4, intermediate: 12, vocab: 17, maxPositions: 16, seed: 6, qkvBias: true });
+  await checkSynthetic("tiny qwen2", {
+    family: "llama",
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 4,
+    intermediate: 12,
+    vocab: 17,
+    maxPositions: 16,
+    seed: 6,
+    qkvBias: true,
+  });
 });

@@ -23,10 +23,14 @@ import { sharedPath, sharedSkip } from "./helpers/shared";
 
 async function tinyModel(dir: string): Promise<{ model: string; text: string }> {
   const model = path.join(dir, "model");
-  await writeInitialLlama(model, { layers: 3, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: BYTE_VOCAB, maxPositions: 64, tied: true, seed: 21, std: 0.08 }, {
-    "tokenizer.json": JSON.stringify(byteTokenizerJson()),
-    "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(64)),
-  });
+  await writeInitialLlama(
+    model,
+    { layers: 3, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: BYTE_VOCAB, maxPositions: 64, tied: true, seed: 21, std: 0.08 },
+    {
+      "tokenizer.json": JSON.stringify(byteTokenizerJson()),
+      "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(64)),
+    },
+  );
   const r = rng(8);
   const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "red", "ball"];
   const docs = Array.from({ length: 24 }, () => Array.from({ length: 20 + Math.floor(r() * 20) }, () => words[Math.floor(r() * words.length)]).join(" ") + ".");
@@ -48,10 +52,28 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
     const before = await hashDir(model);
     const out = path.join(dir, "out");
     const phases = new Set<string>();
-    const res = await postShare(model, {
-      ratio: 0.5, text: [text], heldoutDocs: 4, steps: 40, lr: 5e-3, warmupSteps: 5, lambdaW: 5, batchSize: 4, seqLen: 32,
-      trainOn: "both", sampleSequences: 32, sampleLength: 24, outDir: out, format: "dense", providers: ["cpu"], intraOpThreads: 1,
-    }, { onProgress: (p) => phases.add(p.phase) });
+    const res = await postShare(
+      model,
+      {
+        ratio: 0.5,
+        text: [text],
+        heldoutDocs: 4,
+        steps: 40,
+        lr: 5e-3,
+        warmupSteps: 5,
+        lambdaW: 5,
+        batchSize: 4,
+        seqLen: 32,
+        trainOn: "both",
+        sampleSequences: 32,
+        sampleLength: 24,
+        outDir: out,
+        format: "dense",
+        providers: ["cpu"],
+        intraOpThreads: 1,
+      },
+      { onProgress: (p) => phases.add(p.phase) },
+    );
     assert.deepEqual([...phases].sort(), ["evaluate", "load", "match", "sample", "train", "write"]);
     assert.equal(res.selected, Math.floor(0.5 * 3 * 2));
     assert.equal(res.plan.targets.length, res.selected);
@@ -62,7 +84,10 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
     }
     assert.equal(res.lossCurve.length, 40);
     assert.deepEqual(Object.keys(res.lossCurve[0]!).slice(0, 4), ["step", "lm", "weight", "lr"]);
-    assert.ok(res.lossCurve.at(-1)!.weight < res.lossCurve[0]!.weight * 0.7, `weight loss falls: ${res.lossCurve[0]!.weight} → ${res.lossCurve.at(-1)!.weight}`);
+    assert.ok(
+      res.lossCurve.at(-1)!.weight < res.lossCurve[0]!.weight * 0.7,
+      `weight loss falls: ${res.lossCurve[0]!.weight} → ${res.lossCurve.at(-1)!.weight}`,
+    );
     assert.ok(res.meanRelativePairDistance.after < res.meanRelativePairDistance.before, "pairs move together");
     assert.ok(res.finalShare.kl >= 0 && res.finalShare.top1Agreement > 0 && res.finalShare.top1Agreement <= 1);
     assert.deepEqual(res.options.regularize, ["q", "k", "v", "o"], "the default weight loss pulls o as well as q, k, v");
@@ -73,7 +98,8 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
     const ck = await openCheckpoint(out);
     try {
       for (const t of res.plan.targets) {
-        const a = unitLayout(ck.spec, t.layer, t.unit, "group"), b = unitLayout(ck.spec, t.rootLayer, t.rootUnit, "group");
+        const a = unitLayout(ck.spec, t.layer, t.unit, "group"),
+          b = unitLayout(ck.spec, t.rootLayer, t.rootUnit, "group");
         for (const p of ["q", "k", "v", "o"] as const) {
           const ta = readSliceOf(await ck.source.readF32(a[p].tensor), ck.source.info(a[p].tensor).shape, a[p]);
           const tb = readSliceOf(await ck.source.readF32(b[p].tensor), ck.source.info(b[p].tensor).shape, b[p]);
@@ -86,12 +112,25 @@ test("train-postshare: tiny model end to end — metrics, pairs pulled together,
     await fs.access(path.join(out, "tokenizer.json"));
     assert.equal(await hashDir(model), before, "the input model folder is unchanged");
     // writing again without --force is refused
-    await assert.rejects(postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 1, batchSize: 2, seqLen: 16, trainOn: "text", outDir: out, providers: ["cpu"] }),
-      (e: unknown) => e instanceof TrainError && e.code === "bad-options" && /--force/.test(e.message));
+    await assert.rejects(
+      postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 1, batchSize: 2, seqLen: 16, trainOn: "text", outDir: out, providers: ["cpu"] }),
+      (e: unknown) => e instanceof TrainError && e.code === "bad-options" && /--force/.test(e.message),
+    );
     // compact output: loads as a compact checkpoint carrying the plan
     const compact = path.join(dir, "compact");
     // (with the paper's loss, q, k, v only: the option is honoured and the pair distance covers q, k, v)
-    const rc = await postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 2, batchSize: 2, seqLen: 16, trainOn: "text", regularize: ["q", "k", "v"], outDir: compact, providers: ["cpu"] });
+    const rc = await postShare(model, {
+      ratio: 0.3,
+      text: [text],
+      heldoutDocs: 4,
+      steps: 2,
+      batchSize: 2,
+      seqLen: 16,
+      trainOn: "text",
+      regularize: ["q", "k", "v"],
+      outDir: compact,
+      providers: ["cpu"],
+    });
     assert.deepEqual(rc.options.regularize, ["q", "k", "v"]);
     const cc = await openCheckpoint(compact);
     try {
@@ -111,8 +150,24 @@ test("train-postshare: --preset paper is method.md §5 exactly; explicit options
   // method.md §5: λ_lm = λ_w = 0.5, unsquared Frobenius over q, k, v; AdamW β 0.9/0.95, ε 1e-8, weight decay 0.1;
   // lr 5e-5 with cosine decay (no warm-up, to 0); clipping 1.0; the dense model post-trained on the text
   assert.deepEqual(
-    [paper.lambdaLm, paper.lambdaW, paper.weightLoss, [...paper.regularize], paper.beta1, paper.beta2, paper.eps, paper.weightDecay, paper.lr, paper.warmupSteps, paper.minLrRatio, paper.clipNorm, paper.trainable, paper.trainOn],
-    [0.5, 0.5, "l2", ["q", "k", "v"], 0.9, 0.95, 1e-8, 0.1, 5e-5, 0, 0, 1, "all", "text"]);
+    [
+      paper.lambdaLm,
+      paper.lambdaW,
+      paper.weightLoss,
+      [...paper.regularize],
+      paper.beta1,
+      paper.beta2,
+      paper.eps,
+      paper.weightDecay,
+      paper.lr,
+      paper.warmupSteps,
+      paper.minLrRatio,
+      paper.clipNorm,
+      paper.trainable,
+      paper.trainOn,
+    ],
+    [0.5, 0.5, "l2", ["q", "k", "v"], 0.9, 0.95, 1e-8, 0.1, 5e-5, 0, 0, 1, "all", "text"],
+  );
   assert.equal(paper.steps, POSTSHARE_DEFAULTS.steps, "§5 fixes no step count");
   const over = resolvePostShareOptions({ ...base, preset: "paper", lr: 1e-3, weightDecay: 0 });
   assert.deepEqual([over.lr, over.weightDecay, over.beta2], [1e-3, 0, 0.95]);
@@ -132,7 +187,11 @@ test("train-postshare: docs/method.md's hyperparameter table states POSTSHARE_DE
     assert.deepEqual(parse(def!), norm((POSTSHARE_DEFAULTS as Record<string, unknown>)[key!]), `default ${key}`);
     assert.deepEqual(parse(pap!), norm(paper[key!]), `paper ${key}`);
   }
-  for (const k of Object.keys(POSTSHARE_PAPER)) assert.ok(rows.some((r) => r[1] === k), `the table has a row for ${k}`);
+  for (const k of Object.keys(POSTSHARE_PAPER))
+    assert.ok(
+      rows.some((r) => r[1] === k),
+      `the table has a row for ${k}`,
+    );
 });
 
 test("train-postshare: bad options and cancellation are typed errors", async () => {
@@ -140,7 +199,10 @@ test("train-postshare: bad options and cancellation are typed errors", async () 
   try {
     const { model, text } = await tinyModel(dir);
     const bad = async (o: object, re: RegExp): Promise<void> => {
-      await assert.rejects(postShare(model, { ratio: 0.3, text: [text], ...o }), (e: unknown) => e instanceof TrainError && e.code === "bad-options" && re.test(e.message));
+      await assert.rejects(
+        postShare(model, { ratio: 0.3, text: [text], ...o }),
+        (e: unknown) => e instanceof TrainError && e.code === "bad-options" && re.test(e.message),
+      );
     };
     await bad({ ratio: 1.5 }, /ratio/);
     await bad({ text: [] }, /text/);
@@ -163,7 +225,16 @@ test("train-postshare: bad options and cancellation are typed errors", async () 
     await bad({ outDir: model }, /input model's folder/);
     const ac = new AbortController();
     await assert.rejects(
-      postShare(model, { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 50, batchSize: 2, seqLen: 16, trainOn: "text", providers: ["cpu"] }, { signal: ac.signal, onProgress: (p) => { if (p.phase === "train" && p.done === 2) ac.abort(); } }),
+      postShare(
+        model,
+        { ratio: 0.3, text: [text], heldoutDocs: 4, steps: 50, batchSize: 2, seqLen: 16, trainOn: "text", providers: ["cpu"] },
+        {
+          signal: ac.signal,
+          onProgress: (p) => {
+            if (p.phase === "train" && p.done === 2) ac.abort();
+          },
+        },
+      ),
       (e: unknown) => e instanceof TrainError && e.code === "cancelled",
     );
   } finally {
@@ -171,37 +242,58 @@ test("train-postshare: bad options and cancellation are typed errors", async () 
   }
 });
 
-test("train-postshare: stories260K at α = 0.5 (defaults: q, k, v, o pulled), PostShare beats DirectShare on held-out stories", { skip: sharedSkip("models/stories260K-hf") }, async () => {
-  // A shortened run (docs/training.md has the full-length numbers for α = 0.3 and 0.5).
-  const res = await postShare(sharedPath("models/stories260K-hf")!, {
-    ratio: 0.5, text: [sharedPath("corpus/tinystories-valid-excerpt.txt")!], heldoutDocs: 10, steps: 300,
-    sampleSequences: 64, sampleLength: 128, providers: ["cpu"], intraOpThreads: 2,
-  });
-  console.log(`stories260K α=0.5, 300 steps: original ppl ${res.original.ppl.toFixed(3)}, DirectShare ${res.directShare.ppl.toFixed(3)}, PostShare ${res.postShare.ppl.toFixed(3)}, final-share KL ${res.finalShare.kl.toExponential(2)}, ${res.seconds.toFixed(1)} s`);
-  assert.ok(res.meanRelativePairDistance.after < 0.1 * res.meanRelativePairDistance.before, `pairs end close: ${res.meanRelativePairDistance.before} → ${res.meanRelativePairDistance.after}`);
-  assert.equal(res.original.tokens, 3363);
-  assert.ok(res.postShare.ppl < res.directShare.ppl, `PostShare ${res.postShare.ppl} < DirectShare ${res.directShare.ppl}`);
-});
+test(
+  "train-postshare: stories260K at α = 0.5 (defaults: q, k, v, o pulled), PostShare beats DirectShare on held-out stories",
+  { skip: sharedSkip("models/stories260K-hf") },
+  async () => {
+    // A shortened run (docs/training.md has the full-length numbers for α = 0.3 and 0.5).
+    const res = await postShare(sharedPath("models/stories260K-hf")!, {
+      ratio: 0.5,
+      text: [sharedPath("corpus/tinystories-valid-excerpt.txt")!],
+      heldoutDocs: 10,
+      steps: 300,
+      sampleSequences: 64,
+      sampleLength: 128,
+      providers: ["cpu"],
+      intraOpThreads: 2,
+    });
+    console.log(
+      `stories260K α=0.5, 300 steps: original ppl ${res.original.ppl.toFixed(3)}, DirectShare ${res.directShare.ppl.toFixed(3)}, PostShare ${res.postShare.ppl.toFixed(3)}, final-share KL ${res.finalShare.kl.toExponential(2)}, ${res.seconds.toFixed(1)} s`,
+    );
+    assert.ok(
+      res.meanRelativePairDistance.after < 0.1 * res.meanRelativePairDistance.before,
+      `pairs end close: ${res.meanRelativePairDistance.before} → ${res.meanRelativePairDistance.after}`,
+    );
+    assert.equal(res.original.tokens, 3363);
+    assert.ok(res.postShare.ppl < res.directShare.ppl, `PostShare ${res.postShare.ppl} < DirectShare ${res.directShare.ppl}`);
+  },
+);
 
-test("train-postshare: the held-out scorer reproduces stories260K's reference NLL on the 45 stories", { skip: sharedSkip("models/stories260K-hf") }, async () => {
-  // ../shared/models/README.md §1: each story separately, BOS + tokens truncated to 512 → 14,552 predicted tokens, mean NLL 1.2224.
-  const { loadTokenizer } = await import("../src/core/eval/tokenizer");
-  const { splitDocuments } = await import("../src/core/train/data");
-  const { HeldoutScorer } = await import("../src/core/train/heldout");
-  const { trainingForward } = await import("../src/core/train/forward");
-  const ckpt = await openCheckpoint(sharedPath("models/stories260K-hf")!);
-  try {
-    const tok = await loadTokenizer(ckpt.dir);
-    const docs = splitDocuments(await fs.readFile(sharedPath("corpus/tinystories-valid-excerpt.txt")!, "utf8")).map((d) => Int32Array.from([1, ...tok.encode(d)]));
-    assert.equal(docs.length, 45);
-    const params = new Map<string, Float32Array>();
-    for (const w of trainingForward(ckpt).weights) params.set(w.input, await ckpt.source.readF32(w.tensor));
-    const scorer = await HeldoutScorer.create(ckpt, { providers: ["cpu"], intraOpThreads: 1 });
-    const s = await scorer.score(params, docs);
-    await scorer.release();
-    assert.equal(s.tokens, 14552);
-    assert.ok(Math.abs(s.nll - 1.2224) < 5e-4, `mean NLL ${s.nll} vs reference 1.2224`);
-  } finally {
-    await ckpt.close();
-  }
-});
+test(
+  "train-postshare: the held-out scorer reproduces stories260K's reference NLL on the 45 stories",
+  { skip: sharedSkip("models/stories260K-hf") },
+  async () => {
+    // ../shared/models/README.md §1: each story separately, BOS + tokens truncated to 512 → 14,552 predicted tokens, mean NLL 1.2224.
+    const { loadTokenizer } = await import("../src/core/eval/tokenizer");
+    const { splitDocuments } = await import("../src/core/train/data");
+    const { HeldoutScorer } = await import("../src/core/train/heldout");
+    const { trainingForward } = await import("../src/core/train/forward");
+    const ckpt = await openCheckpoint(sharedPath("models/stories260K-hf")!);
+    try {
+      const tok = await loadTokenizer(ckpt.dir);
+      const docs = splitDocuments(await fs.readFile(sharedPath("corpus/tinystories-valid-excerpt.txt")!, "utf8")).map((d) =>
+        Int32Array.from([1, ...tok.encode(d)]),
+      );
+      assert.equal(docs.length, 45);
+      const params = new Map<string, Float32Array>();
+      for (const w of trainingForward(ckpt).weights) params.set(w.input, await ckpt.source.readF32(w.tensor));
+      const scorer = await HeldoutScorer.create(ckpt, { providers: ["cpu"], intraOpThreads: 1 });
+      const s = await scorer.score(params, docs);
+      await scorer.release();
+      assert.equal(s.tokens, 14552);
+      assert.ok(Math.abs(s.nll - 1.2224) < 5e-4, `mean NLL ${s.nll} vs reference 1.2224`);
+    } finally {
+      await ckpt.close();
+    }
+  },
+);

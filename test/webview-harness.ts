@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { renderPage } from "../src/extension/html";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-export const repoRoot = path.resolve(__dirname, "../..");   // out/test/x.js → repo
+export const repoRoot = path.resolve(__dirname, "../.."); // out/test/x.js → repo
 
 /** Skip reason when the harness cannot run here. */
 export function webviewSkip(): false | string {
@@ -22,23 +22,60 @@ export function webviewSkip(): false | string {
 }
 
 const THEMES: Record<string, { cls: string; vars: Record<string, string> }> = {
-  dark: { cls: "vscode-dark", vars: {
-    "--vscode-foreground": "#cccccc", "--vscode-editor-background": "#1f1f1f", "--vscode-descriptionForeground": "#9d9d9d",
-    "--vscode-panel-border": "#2b2b2b", "--vscode-focusBorder": "#0078d4", "--vscode-charts-red": "#f14c4c", "--vscode-charts-orange": "#d18616",
-    "--vscode-editorWidget-border": "#454545", "--vscode-editorWidget-background": "#202020", "--vscode-font-family": "system-ui, sans-serif",
-    "--vscode-font-size": "13px", "--vscode-editor-font-size": "12px", "--vscode-button-background": "#0078d4", "--vscode-errorForeground": "#f85149",
-  } },
-  light: { cls: "vscode-light", vars: {
-    "--vscode-foreground": "#3b3b3b", "--vscode-editor-background": "#ffffff", "--vscode-descriptionForeground": "#717171",
-    "--vscode-panel-border": "#e5e5e5", "--vscode-focusBorder": "#005fb8", "--vscode-charts-red": "#e51400", "--vscode-charts-orange": "#d18616",
-    "--vscode-editorWidget-border": "#c8c8c8", "--vscode-editorWidget-background": "#f8f8f8", "--vscode-font-family": "system-ui, sans-serif",
-    "--vscode-font-size": "13px", "--vscode-editor-font-size": "12px", "--vscode-button-background": "#005fb8", "--vscode-errorForeground": "#f85149",
-  } },
-  "high-contrast": { cls: "vscode-high-contrast", vars: {
-    "--vscode-foreground": "#ffffff", "--vscode-editor-background": "#000000", "--vscode-descriptionForeground": "#ffffff",
-    "--vscode-contrastBorder": "#6fc3df", "--vscode-focusBorder": "#f38518", "--vscode-charts-red": "#f14c4c", "--vscode-charts-orange": "#f38518",
-    "--vscode-editorWidget-border": "#6fc3df", "--vscode-font-family": "system-ui, sans-serif", "--vscode-font-size": "13px", "--vscode-editor-font-size": "12px",
-  } },
+  dark: {
+    cls: "vscode-dark",
+    vars: {
+      "--vscode-foreground": "#cccccc",
+      "--vscode-editor-background": "#1f1f1f",
+      "--vscode-descriptionForeground": "#9d9d9d",
+      "--vscode-panel-border": "#2b2b2b",
+      "--vscode-focusBorder": "#0078d4",
+      "--vscode-charts-red": "#f14c4c",
+      "--vscode-charts-orange": "#d18616",
+      "--vscode-editorWidget-border": "#454545",
+      "--vscode-editorWidget-background": "#202020",
+      "--vscode-font-family": "system-ui, sans-serif",
+      "--vscode-font-size": "13px",
+      "--vscode-editor-font-size": "12px",
+      "--vscode-button-background": "#0078d4",
+      "--vscode-errorForeground": "#f85149",
+    },
+  },
+  light: {
+    cls: "vscode-light",
+    vars: {
+      "--vscode-foreground": "#3b3b3b",
+      "--vscode-editor-background": "#ffffff",
+      "--vscode-descriptionForeground": "#717171",
+      "--vscode-panel-border": "#e5e5e5",
+      "--vscode-focusBorder": "#005fb8",
+      "--vscode-charts-red": "#e51400",
+      "--vscode-charts-orange": "#d18616",
+      "--vscode-editorWidget-border": "#c8c8c8",
+      "--vscode-editorWidget-background": "#f8f8f8",
+      "--vscode-font-family": "system-ui, sans-serif",
+      "--vscode-font-size": "13px",
+      "--vscode-editor-font-size": "12px",
+      "--vscode-button-background": "#005fb8",
+      "--vscode-errorForeground": "#f85149",
+    },
+  },
+  "high-contrast": {
+    cls: "vscode-high-contrast",
+    vars: {
+      "--vscode-foreground": "#ffffff",
+      "--vscode-editor-background": "#000000",
+      "--vscode-descriptionForeground": "#ffffff",
+      "--vscode-contrastBorder": "#6fc3df",
+      "--vscode-focusBorder": "#f38518",
+      "--vscode-charts-red": "#f14c4c",
+      "--vscode-charts-orange": "#f38518",
+      "--vscode-editorWidget-border": "#6fc3df",
+      "--vscode-font-family": "system-ui, sans-serif",
+      "--vscode-font-size": "13px",
+      "--vscode-editor-font-size": "12px",
+    },
+  },
 };
 
 export interface Harness {
@@ -52,16 +89,28 @@ export async function startHarness(): Promise<Harness> {
   let n = 0;
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? "/", "http://x");
-    const file = u.pathname === "/dist/webview.js" ? path.join(repoRoot, "dist/webview.js")
-      : u.pathname === "/media/webview.css" ? path.join(repoRoot, "media/webview.css") : null;
+    const file =
+      u.pathname === "/dist/webview.js"
+        ? path.join(repoRoot, "dist/webview.js")
+        : u.pathname === "/media/webview.css"
+          ? path.join(repoRoot, "media/webview.css")
+          : null;
     if (file) {
       res.writeHead(200, { "content-type": file.endsWith(".js") ? "text/javascript" : "text/css" });
       res.end(fs.readFileSync(file));
       return;
     }
     const c = cases.get(u.searchParams.get("case") ?? "");
-    if (u.pathname === "/favicon.ico") { res.writeHead(204); res.end(); return; }
-    if (u.pathname !== "/" || !c) { res.writeHead(404); res.end(); return; }
+    if (u.pathname === "/favicon.ico") {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (u.pathname !== "/" || !c) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
     const origin = `http://${req.headers.host}`;
     const nonce = "dGVzdG5vbmNlMTIzNDU2Nw==";
     let page = renderPage({ cspSource: origin, scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/webview.css`, title: "test", nonce });
@@ -83,7 +132,11 @@ export async function startHarness(): Promise<Harness> {
     getState() { return window.__state; },
     setState(s) { window.__state = s; window.__states.push(s); },
   });
-  document.documentElement.style.cssText = ${JSON.stringify(Object.entries(theme.vars).map(([k, v]) => `${k}: ${v}`).join("; "))};
+  document.documentElement.style.cssText = ${JSON.stringify(
+    Object.entries(theme.vars)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join("; "),
+  )};
   document.addEventListener("DOMContentLoaded", () => document.body.classList.add(${JSON.stringify(theme.cls)}));
 })();
 </script>`;

@@ -19,7 +19,11 @@ import { hostSide, webviewSide } from "../src/protocol/webview";
 async function hostActsOn(m: unknown): Promise<boolean> {
   const acted: string[] = [];
   const rpc = new Rpc(hostSide, webviewSide, { send: () => undefined }, { name: "host" });
-  for (const method of Object.keys(hostSide.requests) as (keyof typeof hostSide.requests)[]) rpc.handle(method, (() => { acted.push(method); return {}; }) as never);
+  for (const method of Object.keys(hostSide.requests) as (keyof typeof hostSide.requests)[])
+    rpc.handle(method, (() => {
+      acted.push(method);
+      return {};
+    }) as never);
   rpc.on("webview/openLogs", () => void acted.push("webview/openLogs"));
   if (typeof m === "object" && m !== null && "type" in m) {
     const { type, ...params } = m as { type: unknown };
@@ -34,11 +38,19 @@ async function hostActsOn(m: unknown): Promise<boolean> {
 }
 
 test("webview page: strict CSP with a fresh nonce, nothing inline but the nonce'd script, title escaped", () => {
-  const a = renderPage({ cspSource: "https://x.vscode-cdn.net", scriptUri: "https://x/dist/webview.js", styleUri: "https://x/media/webview.css", title: "<img src=x onerror=alert(1)>" });
+  const a = renderPage({
+    cspSource: "https://x.vscode-cdn.net",
+    scriptUri: "https://x/dist/webview.js",
+    styleUri: "https://x/media/webview.css",
+    title: "<img src=x onerror=alert(1)>",
+  });
   const b = renderPage({ cspSource: "https://x.vscode-cdn.net", scriptUri: "https://x/dist/webview.js", styleUri: "https://x/media/webview.css", title: "t" });
   const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(a)![1]!.replace(/&#39;/g, "'");
   const nonce = /script-src 'nonce-([^']+)'/.exec(csp)![1]!;
-  assert.match(csp, /^default-src 'none'; script-src 'nonce-[^']+'; style-src https:\/\/x\.vscode-cdn\.net 'nonce-[^']+'; font-src https:\/\/x\.vscode-cdn\.net; img-src https:\/\/x\.vscode-cdn\.net data: blob:$/);
+  assert.match(
+    csp,
+    /^default-src 'none'; script-src 'nonce-[^']+'; style-src https:\/\/x\.vscode-cdn\.net 'nonce-[^']+'; font-src https:\/\/x\.vscode-cdn\.net; img-src https:\/\/x\.vscode-cdn\.net data: blob:$/,
+  );
   assert.doesNotMatch(csp, /unsafe-(inline|eval)/);
   assert.equal(Buffer.from(nonce, "base64").length, 16);
   assert.notEqual(nonce, /script-src 'nonce-([^']+)'/.exec(b.replace(/&#39;/g, "'"))![1]);
@@ -52,19 +64,39 @@ test("webview page: strict CSP with a fresh nonce, nothing inline but the nonce'
 function table(L: number, U: number) {
   const entries = [];
   for (let l = 1; l < L; l++) for (let u = 0; u < U; u++) entries.push({ layer: l, unit: u, sourceLayer: l - 1, sourceUnit: u, score: 0.5 });
-  return { format: "headshare.match", version: 1, strategy: "qk", granularity: "group", layers: L, unitsPerLayer: U, parametersPerUnit: 10, bytesPerUnit: 40, parameters: 1000, entries };
+  return {
+    format: "headshare.match",
+    version: 1,
+    strategy: "qk",
+    granularity: "group",
+    layers: L,
+    unitsPerLayer: U,
+    parametersPerUnit: 10,
+    bytesPerUnit: 40,
+    parameters: 1000,
+    entries,
+  };
 }
 
 test("webview protocol: match tables are checked for consistency before they reach the map", () => {
   assert.ok(matchTableSchema.safeParse(table(5, 4)).success);
-  const short = table(5, 4); short.entries.pop();
+  const short = table(5, 4);
+  short.entries.pop();
   assert.match(matchTableSchema.safeParse(short).error!.issues[0]!.message, /expected \(layers-1\)·units = 16/);
-  const upward = table(3, 2); upward.entries[0]!.sourceLayer = 1;
+  const upward = table(3, 2);
+  upward.entries[0]!.sourceLayer = 1;
   assert.equal(matchTableSchema.safeParse(upward).success, false);
-  const nan = table(3, 2); nan.entries[1]!.score = NaN;
+  const nan = table(3, 2);
+  nan.entries[1]!.score = NaN;
   assert.equal(matchTableSchema.safeParse(nan).success, false);
-  assert.equal(webviewSide.events["webview/init"].safeParse({ view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 0.3, canEval: true }).success, true);
-  assert.equal(webviewSide.events["webview/init"].safeParse({ view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 1.5, canEval: true }).success, false);
+  assert.equal(
+    webviewSide.events["webview/init"].safeParse({ view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 0.3, canEval: true }).success,
+    true,
+  );
+  assert.equal(
+    webviewSide.events["webview/init"].safeParse({ view: "map", model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 1.5, canEval: true }).success,
+    false,
+  );
 });
 
 test("webview protocol: messages from the webview are refused unless well-formed (file names, sizes, ratios, types)", async () => {
@@ -80,22 +112,74 @@ test("webview protocol: messages from the webview are refused unless well-formed
   assert.ok(!(await ok(null)));
   assert.ok(!(await ok("ready")));
   // A quick-eval answer with a NaN is refused by the webview (the reply's schema).
-  assert.ok(!hostSide.requests["webview/quickEval"].result.safeParse({ ratio: 0.3, tokens: 1, protocol: "", provider: "cpu", original: { nll: NaN, ppl: 1 }, shared: { nll: 1, ppl: 1 }, kl: null, top1Agreement: null, hiddenCosine: [], seconds: null }).success);
+  assert.ok(
+    !hostSide.requests["webview/quickEval"].result.safeParse({
+      ratio: 0.3,
+      tokens: 1,
+      protocol: "",
+      provider: "cpu",
+      original: { nll: NaN, ppl: 1 },
+      shared: { nll: 1, ppl: 1 },
+      kl: null,
+      top1Agreement: null,
+      hiddenCosine: [],
+      seconds: null,
+    }).success,
+  );
 });
 
 test("webview mapping: eval runs original-vs-shared (model = original, compare = shared) into the panel's shape", () => {
-  const r = { tokens: 14552, nll: 1.2224, ppl: 3.3953, protocol: { kind: "documents" as const, window: 512, bos: true, windows: 45, description: "documents, window 512" }, provider: "cpu" as const,
-    seconds: 5, parameters: 260032, bytes: 1040128, kl: 0.1, top1Agreement: 0.9, hiddenCosine: [1, 0.99], compare: { nll: 1.5, ppl: 4.48, parameters: 241600, bytes: 966400 } };
+  const r = {
+    tokens: 14552,
+    nll: 1.2224,
+    ppl: 3.3953,
+    protocol: { kind: "documents" as const, window: 512, bos: true, windows: 45, description: "documents, window 512" },
+    provider: "cpu" as const,
+    seconds: 5,
+    parameters: 260032,
+    bytes: 1040128,
+    kl: 0.1,
+    top1Agreement: 0.9,
+    hiddenCosine: [1, 0.99],
+    compare: { nll: 1.5, ppl: 4.48, parameters: 241600, bytes: 966400 },
+  };
   const ev = evalSummary(r, 0.3, 2);
-  assert.deepEqual(ev, { ratio: 0.3, tokens: 14552, protocol: "documents, window 512", provider: "cpu", original: { nll: 1.2224, ppl: 3.3953 }, shared: { nll: 1.5, ppl: 4.48 },
-    kl: 0.1, top1Agreement: 0.9, hiddenCosine: [1, 0.99], seconds: 2 });
+  assert.deepEqual(ev, {
+    ratio: 0.3,
+    tokens: 14552,
+    protocol: "documents, window 512",
+    provider: "cpu",
+    original: { nll: 1.2224, ppl: 3.3953 },
+    shared: { nll: 1.5, ppl: 4.48 },
+    kl: 0.1,
+    top1Agreement: 0.9,
+    hiddenCosine: [1, 0.99],
+    seconds: 2,
+  });
   const { compare: _c, ...alone } = r;
   assert.throws(() => evalSummary(alone, 0.3, 1), /no comparison model/);
   assert.deepEqual(evalSizes(r), { parameters: { before: 260032, after: 241600 }, bytes: { before: 1040128, after: 966400 } });
   assert.deepEqual(modelRef("/m/stories260K-hf/model.safetensors"), { path: "/m/stories260K-hf/model.safetensors", name: "stories260K-hf" });
   assert.deepEqual(modelRef("/m/stories260K-hf"), { path: "/m/stories260K-hf", name: "stories260K-hf" });
-  const summary = { path: "/m", architecture: "LlamaForCausalLM", family: "llama", layers: 5, heads: 8, kvHeads: 4, headDim: 8, hidden: 64, parameters: 10, bytes: 40,
-    attentionParameters: 4, dtypes: { F32: 10 }, tensors: [{ name: "a", dtype: "F32", shape: [10], bytes: 40 }], metadata: {}, plan: null, modelError: null, extraKey: 1 };
+  const summary = {
+    path: "/m",
+    architecture: "LlamaForCausalLM",
+    family: "llama",
+    layers: 5,
+    heads: 8,
+    kvHeads: 4,
+    headDim: 8,
+    hidden: 64,
+    parameters: 10,
+    bytes: 40,
+    attentionParameters: 4,
+    dtypes: { F32: 10 },
+    tensors: [{ name: "a", dtype: "F32", shape: [10], bytes: 40 }],
+    metadata: {},
+    plan: null,
+    modelError: null,
+    extraKey: 1,
+  };
   assert.equal("extraKey" in inspectData(summary), false);
   assert.throws(() => inspectData({ ...summary, tensors: undefined }), /not in the expected shape: tensors/);
 });
@@ -131,11 +215,21 @@ test("webview RPC: host and webview wired back to back — handshake, refused pa
   const init = { view: "map" as const, model: { path: "/m", name: "m" }, table: table(3, 2), ratio: 0.3, canEval: true };
   host.handle("webview/ready", () => init as never);
   let exportCalls = 0;
-  host.handle("webview/export", () => { exportCalls++; return { path: "/x" }; });
+  host.handle("webview/export", () => {
+    exportCalls++;
+    return { path: "/x" };
+  });
   let aborted = false;
-  host.handle("webview/quickEval", (_p, ctx) => new Promise((_resolve, reject) => {
-    ctx.signal.addEventListener("abort", () => { aborted = true; reject(Object.assign(new Error("stopped"), { code: "cancelled" })); });
-  }));
+  host.handle(
+    "webview/quickEval",
+    (_p, ctx) =>
+      new Promise((_resolve, reject) => {
+        ctx.signal.addEventListener("abort", () => {
+          aborted = true;
+          reject(Object.assign(new Error("stopped"), { code: "cancelled" }));
+        });
+      }),
+  );
   host.handle("webview/compress", () => ({}));
 
   const got = await view.request("webview/ready", {});
@@ -143,7 +237,10 @@ test("webview RPC: host and webview wired back to back — handshake, refused pa
   await assert.rejects(view.request("webview/export", { format: "json", suggestedName: "../escape.json", data: "{}" }), /plain file name/);
   // A hand-made request that skips the sender's own check is answered with an error reply by the host.
   const raw: unknown[] = [];
-  toWebview = (m) => { raw.push(m); view.receive(m); };
+  toWebview = (m) => {
+    raw.push(m);
+    view.receive(m);
+  };
   host.receive({ kind: "request", id: 99, method: "webview/export", params: { format: "json", suggestedName: "..", data: "{}" } });
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(exportCalls, 0);

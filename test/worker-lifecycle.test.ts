@@ -19,17 +19,47 @@ class TestJobError extends Error {
   readonly code = "test-error";
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
-  const t = setTimeout(resolve, ms);
-  signal?.addEventListener("abort", () => { clearTimeout(t); reject(new Error("aborted")); }, { once: true });
-});
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        reject(new Error("aborted"));
+      },
+      { once: true },
+    );
+  });
 
 /** A well-formed (empty) checkpoint summary whose metadata carries what the test job wants to report. */
 function summary(meta: Record<string, string | number>) {
   return {
-    path: "/t", weights: "/t", config: null, architecture: null, family: null, layers: null, heads: null, kvHeads: null, headDim: null,
-    hidden: null, intermediate: null, vocab: null, tiedEmbeddings: null, parameters: 0, buffers: { tensors: 0, elements: 0 }, bytes: 0, fileBytes: 0, dtypes: {},
-    attentionParameters: null, attentionShare: null, tensors: [], plan: null, compact: false, denseParameters: 0, modelError: null,
+    path: "/t",
+    weights: "/t",
+    config: null,
+    architecture: null,
+    family: null,
+    layers: null,
+    heads: null,
+    kvHeads: null,
+    headDim: null,
+    hidden: null,
+    intermediate: null,
+    vocab: null,
+    tiedEmbeddings: null,
+    parameters: 0,
+    buffers: { tensors: 0, elements: 0 },
+    bytes: 0,
+    fileBytes: 0,
+    dtypes: {},
+    attentionParameters: null,
+    attentionShare: null,
+    tensors: [],
+    plan: null,
+    compact: false,
+    denseParameters: 0,
+    modelError: null,
     metadata: Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)])),
   };
 }
@@ -41,7 +71,8 @@ const testTable: JobTable = {
     async run(p, ctx) {
       const [, , what, arg] = p.model.split("/");
       switch (what) {
-        case "echo": return { summary: summary({ name: arg!, pid: process.pid, providers: JSON.stringify(ctx.providers) }), provider: "none" };
+        case "echo":
+          return { summary: summary({ name: arg!, pid: process.pid, providers: JSON.stringify(ctx.providers) }), provider: "none" };
         case "sleep": {
           const ms = Number(arg);
           for (let t = 0; t < ms; t += 10) {
@@ -51,18 +82,39 @@ const testTable: JobTable = {
           ctx.progress({ phase: "sleeping", done: ms, total: ms });
           return { summary: summary({ slept: ms }), provider: "cpu" };
         }
-        case "crash": setTimeout(() => { process.stderr.write("test worker: about to crash\n"); process.exit(7); }, 20); return sleep(10_000, ctx.signal).then(() => ({ summary: summary({}), provider: "none" as const }));
-        case "hang": { await sleep(20); const end = Date.now() + 60_000; while (Date.now() < end) { /* blocks the event loop */ } return { summary: summary({}), provider: "none" }; }
-        case "oom": { const keep: number[][] = []; for (;;) keep.push(new Array(1e6).fill(keep.length)); }
-        case "throw": throw new TestJobError(`${p.model}: the test job failed on purpose; nothing to do`);
+        case "crash":
+          setTimeout(() => {
+            process.stderr.write("test worker: about to crash\n");
+            process.exit(7);
+          }, 20);
+          return sleep(10_000, ctx.signal).then(() => ({ summary: summary({}), provider: "none" as const }));
+        case "hang": {
+          await sleep(20);
+          const end = Date.now() + 60_000;
+          while (Date.now() < end) {
+            /* blocks the event loop */
+          }
+          return { summary: summary({}), provider: "none" };
+        }
+        case "oom": {
+          const keep: number[][] = [];
+          for (;;) keep.push(new Array(1e6).fill(keep.length));
+        }
+        case "throw":
+          throw new TestJobError(`${p.model}: the test job failed on purpose; nothing to do`);
         case "tmpfile": {
           // Writes a temporary file and removes it when cancelled (what the real writers do).
           const tmp = path.join(decodeURIComponent(arg!), ".headshare-tmp-test");
           fs.writeFileSync(tmp, "partial");
-          try { await sleep(10_000, ctx.signal); } finally { fs.rmSync(tmp, { force: true }); }
+          try {
+            await sleep(10_000, ctx.signal);
+          } finally {
+            fs.rmSync(tmp, { force: true });
+          }
           return { summary: summary({}), provider: "none" };
         }
-        default: throw new Error(`unknown test instruction ${p.model}`);
+        default:
+          throw new Error(`unknown test instruction ${p.model}`);
       }
     },
   },
@@ -82,17 +134,28 @@ if (role === "worker") {
 function client(extra: ConstructorParameters<typeof WorkerClient>[0] = {}, roleName = "worker"): WorkerClient {
   return new WorkerClient({ workerPath: __filename, env: { HEADSHARE_TEST_WORKER_ROLE: roleName }, ...extra });
 }
-const inspect = (c: WorkerClient, what: string, opts: Parameters<WorkerClient["request"]>[2] = {}) => c.request("headshare/inspect", { model: `/t/${what}` }, opts);
+const inspect = (c: WorkerClient, what: string, opts: Parameters<WorkerClient["request"]>[2] = {}) =>
+  c.request("headshare/inspect", { model: `/t/${what}` }, opts);
 const isRpc = (code: string, re?: RegExp) => (e: unknown) => {
   assert.ok(e instanceof RpcError, `expected an RpcError, got ${String(e)}`);
   assert.equal(e.code, code, e.message);
   if (re) assert.match(e.message, re);
   return true;
 };
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) { if (Date.now() > end) throw new Error("timed out waiting"); await new Promise((r) => setTimeout(r, 10)); }
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 function registerTests(): void {
@@ -138,7 +201,13 @@ function registerTests(): void {
     const other = c.request("headshare/inspect", { model: "/t/sleep/4000" }, { label: "second job" });
     await new Promise((r) => setTimeout(r, 100));
     process.kill(pid1, "SIGKILL");
-    await assert.rejects(job, isRpc("worker-exited", /^headshare\/inspect #\d+ \(5000\) failed: the compute worker exited unexpectedly \(signal SIGKILL: most likely out of memory .*run on a machine or container with more memory, or on a smaller model\)\. The next request starts a fresh worker\./));
+    await assert.rejects(
+      job,
+      isRpc(
+        "worker-exited",
+        /^headshare\/inspect #\d+ \(5000\) failed: the compute worker exited unexpectedly \(signal SIGKILL: most likely out of memory .*run on a machine or container with more memory, or on a smaller model\)\. The next request starts a fresh worker\./,
+      ),
+    );
     await assert.rejects(other, isRpc("worker-exited", /\(second job\) failed/));
     assert.equal(c.status.state, "error");
     const r = await inspect(c, "echo/b");
@@ -149,14 +218,23 @@ function registerTests(): void {
 
   test("worker: a crash mid-job reports the exit code and the worker's last output", async () => {
     const c = client();
-    await assert.rejects(inspect(c, "crash"), isRpc("worker-exited", /headshare\/inspect #\d+ \(crash\) failed: the compute worker exited unexpectedly \(exit code 7\); its last output: test worker: about to crash/));
+    await assert.rejects(
+      inspect(c, "crash"),
+      isRpc(
+        "worker-exited",
+        /headshare\/inspect #\d+ \(crash\) failed: the compute worker exited unexpectedly \(exit code 7\); its last output: test worker: about to crash/,
+      ),
+    );
     assert.equal(meta(await inspect(c, "echo/again")).name, "again");
     await c.dispose();
   });
 
   test("worker: out of memory is reported as such", async () => {
     const c = client({ execArgv: ["--max-old-space-size=48"] });
-    await assert.rejects(inspect(c, "oom"), isRpc("worker-exited", /headshare\/inspect #\d+ \(oom\) failed: the compute worker exited unexpectedly \([^)]*out of memory\)/));
+    await assert.rejects(
+      inspect(c, "oom"),
+      isRpc("worker-exited", /headshare\/inspect #\d+ \(oom\) failed: the compute worker exited unexpectedly \([^)]*out of memory\)/),
+    );
     await c.dispose();
   });
 
@@ -165,9 +243,15 @@ function registerTests(): void {
     const pid1 = Number(meta(await inspect(c, "echo/a")).pid);
     const bystander = inspect(c, "sleep/3000", { timeoutMs: 0 });
     const t0 = Date.now();
-    await assert.rejects(inspect(c, "hang"), isRpc("timeout", /headshare\/inspect #\d+ \(hang\) did not finish within 400 ms; the worker was stopped \(presumed hung\)/));
+    await assert.rejects(
+      inspect(c, "hang"),
+      isRpc("timeout", /headshare\/inspect #\d+ \(hang\) did not finish within 400 ms; the worker was stopped \(presumed hung\)/),
+    );
     assert.ok(Date.now() - t0 < 2000);
-    await assert.rejects(bystander, isRpc("worker-exited", /the compute worker was stopped because headshare\/inspect #\d+ \(hang\) did not finish within 400 ms/));
+    await assert.rejects(
+      bystander,
+      isRpc("worker-exited", /the compute worker was stopped because headshare\/inspect #\d+ \(hang\) did not finish within 400 ms/),
+    );
     await waitFor(() => !alive(pid1));
     assert.notEqual(Number(meta(await inspect(c, "echo/b")).pid), pid1);
     await c.dispose();
@@ -198,7 +282,13 @@ function registerTests(): void {
 
   test("worker: crash at start and a silent worker give start errors; nothing hangs", async () => {
     const c = client({}, "crash-at-start");
-    await assert.rejects(inspect(c, "echo/a"), isRpc("worker-start-failed", /failed to start: the compute worker (was stopped because it failed to start|exited unexpectedly) \(exit code 3\); its last output: test worker: cannot load the native runtime/));
+    await assert.rejects(
+      inspect(c, "echo/a"),
+      isRpc(
+        "worker-start-failed",
+        /failed to start: the compute worker (was stopped because it failed to start|exited unexpectedly) \(exit code 3\); its last output: test worker: cannot load the native runtime/,
+      ),
+    );
     await assert.rejects(inspect(c, "echo/a"), isRpc("worker-start-failed"));
     assert.equal(c.starts, 2, "each request tries a fresh worker");
     await c.dispose();
@@ -213,7 +303,10 @@ function registerTests(): void {
     const c = client();
     await assert.rejects(c.request("headshare/inspect", { model: "relative/path" }), isRpc("invalid-params", /model: .*absolute path/));
     assert.equal(c.starts, 0);
-    const pending = inspect(c, "sleep/5000").then(() => "resolved", (e: unknown) => e);
+    const pending = inspect(c, "sleep/5000").then(
+      () => "resolved",
+      (e: unknown) => e,
+    );
     await waitFor(() => c.status.state === "computing");
     const pid = c.pid!;
     await c.dispose();
@@ -232,7 +325,12 @@ function registerTests(): void {
     await c.dispose();
     // Parent disconnect: fork the worker directly, start a job that holds a temp file, then disconnect.
     const dir = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? "/tmp"), "hs-worker-"));
-    const child = fork(__filename, [], { env: { ...process.env, HEADSHARE_TEST_WORKER_ROLE: "worker" }, serialization: "advanced", stdio: ["ignore", "ignore", "ignore", "ipc"], execArgv: [] });
+    const child = fork(__filename, [], {
+      env: { ...process.env, HEADSHARE_TEST_WORKER_ROLE: "worker" },
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "ignore", "ipc"],
+      execArgv: [],
+    });
     child.send({ kind: "request", id: 1, method: "headshare/initialize", params: { protocolVersion: 1 } });
     child.send({ kind: "request", id: 2, method: "headshare/inspect", params: { model: `/t/tmpfile/${encodeURIComponent(dir)}` } });
     await waitFor(() => fs.existsSync(path.join(dir, ".headshare-tmp-test")));
@@ -243,18 +341,22 @@ function registerTests(): void {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("worker: the built dist/worker.js starts, shakes hands and answers a bad job with a typed error", { skip: fs.existsSync(path.resolve(__dirname, "../../dist/worker.js")) ? false : "dist/worker.js is not built" }, async () => {
-    const c = new WorkerClient({ workerPath: path.resolve(__dirname, "../../dist/worker.js") });
-    // A malformed match table is refused on this side, before any worker starts.
-    await assert.rejects(c.request("headshare/plan", { table: { format: "headshare.match" } as never, ratio: 0.3 }), isRpc("invalid-params"));
-    assert.equal(c.starts, 0);
-    await assert.rejects(c.request("headshare/inspect", { model: "/nonexistent/model" }), (e: unknown) => {
-      assert.ok(e instanceof RpcError && e.code !== "worker-exited" && e.code !== "worker-start-failed" && e.code !== "internal", String(e));
-      assert.match(e.message, /\/nonexistent\/model/);
-      assert.match(e.job ?? "", /^headshare\/inspect #\d+ \(model\)$/);
-      return true;
-    });
-    assert.equal(c.starts, 1);
-    await c.dispose();
-  });
+  test(
+    "worker: the built dist/worker.js starts, shakes hands and answers a bad job with a typed error",
+    { skip: fs.existsSync(path.resolve(__dirname, "../../dist/worker.js")) ? false : "dist/worker.js is not built" },
+    async () => {
+      const c = new WorkerClient({ workerPath: path.resolve(__dirname, "../../dist/worker.js") });
+      // A malformed match table is refused on this side, before any worker starts.
+      await assert.rejects(c.request("headshare/plan", { table: { format: "headshare.match" } as never, ratio: 0.3 }), isRpc("invalid-params"));
+      assert.equal(c.starts, 0);
+      await assert.rejects(c.request("headshare/inspect", { model: "/nonexistent/model" }), (e: unknown) => {
+        assert.ok(e instanceof RpcError && e.code !== "worker-exited" && e.code !== "worker-start-failed" && e.code !== "internal", String(e));
+        assert.match(e.message, /\/nonexistent\/model/);
+        assert.match(e.job ?? "", /^headshare\/inspect #\d+ \(model\)$/);
+        return true;
+      });
+      assert.equal(c.starts, 1);
+      await c.dispose();
+    },
+  );
 }

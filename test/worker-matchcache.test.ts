@@ -34,7 +34,10 @@ test("worker-matchcache: identity of folders, files and sharded checkpoints", as
   assert.ok(sid.path.endsWith("model.safetensors.index.json"));
   const files = fs.readdirSync(sharded).filter((f) => f.endsWith(".safetensors") || f.endsWith(".index.json"));
   assert.ok(files.length >= 3, `index + 2 shards: ${files.join(", ")}`);
-  assert.equal(sid.size, files.reduce((s, f) => s + fs.statSync(path.join(sharded, f)).size, 0));
+  assert.equal(
+    sid.size,
+    files.reduce((s, f) => s + fs.statSync(path.join(sharded, f)).size, 0),
+  );
   assert.equal(sid.mtimeMs, Math.max(...files.map((f) => fs.statSync(path.join(sharded, f)).mtimeMs)));
   await assert.rejects(checkpointIdentity(path.join(tmp, "absent")), (e: unknown) => e instanceof Error && /absent/.test(e.message));
 });
@@ -44,7 +47,13 @@ test("worker-matchcache: keys are stable and differ by every component", async (
   const k = { ...id, strategy: "qk" as const, granularity: "group" as const };
   assert.equal(matchCacheKey(k), matchCacheKey({ ...k }));
   assert.match(matchCacheKey(k), /^[0-9a-f]{64}$/);
-  const variants = [{ ...k, strategy: "q" as const }, { ...k, granularity: "query-head" as const }, { ...k, size: k.size + 1 }, { ...k, mtimeMs: k.mtimeMs + 1 }, { ...k, path: `${k.path}x` }];
+  const variants = [
+    { ...k, strategy: "q" as const },
+    { ...k, granularity: "query-head" as const },
+    { ...k, size: k.size + 1 },
+    { ...k, mtimeMs: k.mtimeMs + 1 },
+    { ...k, path: `${k.path}x` },
+  ];
   const keys = new Set([matchCacheKey(k), ...variants.map(matchCacheKey)]);
   assert.equal(keys.size, 6);
 });
@@ -77,22 +86,32 @@ test("worker-matchcache: round trip, misses, corrupt entries, and a changed file
 });
 
 const workerJs = path.resolve(__dirname, "../../dist/worker.js");
-test("worker-matchcache: share with a cached table equals share computing it; a table for another model is refused", { skip: fs.existsSync(workerJs) ? false : "dist/worker.js is not built" }, async () => {
-  const c = new WorkerClient({ workerPath: workerJs, providers: ["cpu"] });
-  try {
-    const { table } = await c.request("headshare/match", { model: single });
-    const a = await c.request("headshare/share", { model: single, ratio: 0.5, out: path.join(tmp, "a") });
-    const b = await c.request("headshare/share", { model: single, ratio: 0.5, out: path.join(tmp, "b"), table });
-    assert.deepEqual([a.match.cached, b.match.cached, a.provider, b.provider], [false, true, "cpu", "none"]);
-    assert.deepEqual(b.plan, a.plan);
-    assert.ok(fs.readFileSync(path.join(tmp, "a", "model.safetensors")).equals(fs.readFileSync(path.join(tmp, "b", "model.safetensors"))));
-    // A well-formed table of another shape (5 layers): valid on its own, wrong for this checkpoint.
-    const { lowerCosines: _dropped, ...rest } = table;
-    const other = { ...rest, layers: 5, entries: [1, 2, 3, 4].flatMap((l) => [0, 1].map((u) => ({ layer: l, unit: u, sourceLayer: 0, sourceUnit: 0, score: 0.5 }))) };
-    await assert.rejects(c.request("headshare/share", { model: single, ratio: 0.5, out: path.join(tmp, "c"), table: other }),
-      (e: unknown) => e instanceof RpcError && e.code === "bad-options" && /does not fit this checkpoint/.test(e.message));
-    assert.ok(!fs.existsSync(path.join(tmp, "c")));
-  } finally {
-    await c.dispose();
-  }
-});
+test(
+  "worker-matchcache: share with a cached table equals share computing it; a table for another model is refused",
+  { skip: fs.existsSync(workerJs) ? false : "dist/worker.js is not built" },
+  async () => {
+    const c = new WorkerClient({ workerPath: workerJs, providers: ["cpu"] });
+    try {
+      const { table } = await c.request("headshare/match", { model: single });
+      const a = await c.request("headshare/share", { model: single, ratio: 0.5, out: path.join(tmp, "a") });
+      const b = await c.request("headshare/share", { model: single, ratio: 0.5, out: path.join(tmp, "b"), table });
+      assert.deepEqual([a.match.cached, b.match.cached, a.provider, b.provider], [false, true, "cpu", "none"]);
+      assert.deepEqual(b.plan, a.plan);
+      assert.ok(fs.readFileSync(path.join(tmp, "a", "model.safetensors")).equals(fs.readFileSync(path.join(tmp, "b", "model.safetensors"))));
+      // A well-formed table of another shape (5 layers): valid on its own, wrong for this checkpoint.
+      const { lowerCosines: _dropped, ...rest } = table;
+      const other = {
+        ...rest,
+        layers: 5,
+        entries: [1, 2, 3, 4].flatMap((l) => [0, 1].map((u) => ({ layer: l, unit: u, sourceLayer: 0, sourceUnit: 0, score: 0.5 }))),
+      };
+      await assert.rejects(
+        c.request("headshare/share", { model: single, ratio: 0.5, out: path.join(tmp, "c"), table: other }),
+        (e: unknown) => e instanceof RpcError && e.code === "bad-options" && /does not fit this checkpoint/.test(e.message),
+      );
+      assert.ok(!fs.existsSync(path.join(tmp, "c")));
+    } finally {
+      await c.dispose();
+    }
+  },
+);

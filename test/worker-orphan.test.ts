@@ -33,7 +33,11 @@ async function role(name: string): Promise<void> {
   addLiveStaging(stage);
   watchParent(() => undefined, { graceMs: 1500, pollMs: 100 }); // the main thread never gets to run this callback
   process.send!({ worker: process.pid });
-  setTimeout(() => { for (;;) { /* stuck: a catastrophic regex, a long native call */ } }, 50);
+  setTimeout(() => {
+    for (;;) {
+      /* stuck: a catastrophic regex, a long native call */
+    }
+  }, 50);
 }
 
 if (process.env[ROLE]) {
@@ -48,14 +52,19 @@ if (process.env[ROLE]) {
       return undefined;
     }
   };
-  const childrenOf = (ppid: number): number[] => fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
-    try {
-      const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]) === ppid;
-    } catch {
-      return false;
-    }
-  });
+  const childrenOf = (ppid: number): number[] =>
+    fs
+      .readdirSync("/proc")
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+          return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]) === ppid;
+        } catch {
+          return false;
+        }
+      });
   const gone = async (pid: number, start: string | undefined, ms: number): Promise<number> => {
     const t0 = Date.now();
     while (Date.now() - t0 < ms) {
@@ -65,30 +74,54 @@ if (process.env[ROLE]) {
     }
     return -1;
   };
-  const staging = (dir: string): string[] => fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith(".headshare-tmp-")) : [];
+  const staging = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith(".headshare-tmp-")) : []);
 
   /** Runs the CLI until its stderr matches `when`, then SIGKILLs it; returns the worker's pid and start time. */
-  const killCliWhen = (args: string[], when: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ worker: number; start: string | undefined; cli: ChildProcess }> => new Promise((resolve, reject) => {
-    const cli = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-    let err = "";
-    const timer = setTimeout(() => { cli.kill("SIGKILL"); reject(new Error(`the CLI never reached ${when}: ${err}`)); }, 60_000);
-    cli.stderr!.on("data", (d) => {
-      err += d;
-      if (!when.test(err)) return;
-      when = /$^/; // once
-      const [worker] = childrenOf(cli.pid!);
-      if (worker === undefined) { clearTimeout(timer); cli.kill("SIGKILL"); reject(new Error("no worker process found under the CLI")); return; }
-      const start = startOf(worker);
-      cli.kill("SIGKILL");
-      clearTimeout(timer);
-      resolve({ worker, start, cli });
+  const killCliWhen = (args: string[], when: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ worker: number; start: string | undefined; cli: ChildProcess }> =>
+    new Promise((resolve, reject) => {
+      const cli = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+      let err = "";
+      const timer = setTimeout(() => {
+        cli.kill("SIGKILL");
+        reject(new Error(`the CLI never reached ${when}: ${err}`));
+      }, 60_000);
+      cli.stderr!.on("data", (d) => {
+        err += d;
+        if (!when.test(err)) return;
+        when = /$^/; // once
+        const [worker] = childrenOf(cli.pid!);
+        if (worker === undefined) {
+          clearTimeout(timer);
+          cli.kill("SIGKILL");
+          reject(new Error("no worker process found under the CLI"));
+          return;
+        }
+        const start = startOf(worker);
+        cli.kill("SIGKILL");
+        clearTimeout(timer);
+        resolve({ worker, start, cli });
+      });
+      cli.on("exit", (code) => {
+        if (when.source !== "$^") {
+          clearTimeout(timer);
+          reject(new Error(`the CLI exited (${code}) before ${when}: ${err}`));
+        }
+      });
     });
-    cli.on("exit", (code) => { if (when.source !== "$^") { clearTimeout(timer); reject(new Error(`the CLI exited (${code}) before ${when}: ${err}`)); } });
-  });
 
   /** A ~10 MB byte-level model that eval can run (tokenizer files beside it). */
   async function model(dir: string): Promise<string> {
-    await writeSyntheticModel(dir, { family: "llama", layers: 4, heads: 8, kvHeads: 4, headDim: 64, intermediate: 512, vocab: BYTE_VOCAB, maxPositions: 512, seed: 3 });
+    await writeSyntheticModel(dir, {
+      family: "llama",
+      layers: 4,
+      heads: 8,
+      kvHeads: 4,
+      headDim: 64,
+      intermediate: 512,
+      vocab: BYTE_VOCAB,
+      maxPositions: 512,
+      seed: 3,
+    });
     fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(byteTokenizerJson()));
     fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(byteTokenizerConfig(512)));
     return dir;
@@ -100,14 +133,19 @@ if (process.env[ROLE]) {
       const m = await model(path.join(root, "m"));
       // Slows the worker's writes (NODE_OPTIONS reaches the worker through the CLI's environment), so the kill lands mid-write.
       const preload = path.join(root, "slow.js");
-      fs.writeFileSync(preload, `if (process.argv[1] && process.argv[1].endsWith("worker.js")) {
+      fs.writeFileSync(
+        preload,
+        `if (process.argv[1] && process.argv[1].endsWith("worker.js")) {
   const fsp = require("node:fs/promises");
   fsp.open(__filename, "r").then((fh) => { const p = Object.getPrototypeOf(fh); fh.close(); const w = p.write;
     p.write = async function (...a) { await new Promise((r) => setTimeout(r, 40)); return w.apply(this, a); }; });
-}`);
+}`,
+      );
       const outParent = path.join(root, "outs");
       fs.mkdirSync(outParent);
-      const { worker, start } = await killCliWhen(["share", m, "--ratio", "0.3", "--out", path.join(outParent, "shared")], /share: write/, { NODE_OPTIONS: `--require ${preload}` });
+      const { worker, start } = await killCliWhen(["share", m, "--ratio", "0.3", "--out", path.join(outParent, "shared")], /share: write/, {
+        NODE_OPTIONS: `--require ${preload}`,
+      });
       assert.ok(staging(outParent).length > 0, "the kill landed while the staging folder existed");
       const ms = await gone(worker, start, 10_000);
       assert.ok(ms >= 0, `worker ${worker} still runs 10 s after its caller was killed`);
@@ -135,28 +173,36 @@ if (process.env[ROLE]) {
     }
   });
 
-  test("orphan: a worker whose main thread is stuck exits within seconds of its parent's death and removes its staging (parent watch)", { skip: process.platform !== "linux" ? "needs /proc" : false, timeout: 60_000 }, async () => {
-    const root = scratchDir("orphan-stuck");
-    try {
-      const stage = path.join(root, ".headshare-tmp-out-stuck");
-      const env: NodeJS.ProcessEnv = { ...process.env, [ROLE]: "stuck-parent", HEADSHARE_ORPHAN_STAGE: stage };
-      delete env.NODE_TEST_CONTEXT; // the child is a plain script, not a test-runner subprocess
-      const parent = spawn(process.execPath, [__filename], { env, stdio: ["ignore", "pipe", "inherit"] });
-      const worker = await new Promise<number>((resolve, reject) => {
-        let out = "";
-        parent.stdout!.on("data", (d) => { out += d; const m = /"worker":(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
-        parent.on("exit", () => reject(new Error(`the parent exited first: ${out}`)));
-      });
-      const start = startOf(worker);
-      await new Promise((r) => setTimeout(r, 300)); // the worker is spinning now
-      assert.ok(fs.existsSync(stage));
-      parent.kill("SIGKILL");
-      const ms = await gone(worker, start, 10_000);
-      assert.ok(ms >= 0, `the stuck worker ${worker} still runs 10 s after its parent died`);
-      assert.equal(fs.existsSync(stage), false, "its staging folder was removed by the watch");
-      console.log(`orphan stuck: worker killed by its parent watch ${ms} ms after the parent died`);
-    } finally {
-      removeDir(root);
-    }
-  });
+  test(
+    "orphan: a worker whose main thread is stuck exits within seconds of its parent's death and removes its staging (parent watch)",
+    { skip: process.platform !== "linux" ? "needs /proc" : false, timeout: 60_000 },
+    async () => {
+      const root = scratchDir("orphan-stuck");
+      try {
+        const stage = path.join(root, ".headshare-tmp-out-stuck");
+        const env: NodeJS.ProcessEnv = { ...process.env, [ROLE]: "stuck-parent", HEADSHARE_ORPHAN_STAGE: stage };
+        delete env.NODE_TEST_CONTEXT; // the child is a plain script, not a test-runner subprocess
+        const parent = spawn(process.execPath, [__filename], { env, stdio: ["ignore", "pipe", "inherit"] });
+        const worker = await new Promise<number>((resolve, reject) => {
+          let out = "";
+          parent.stdout!.on("data", (d) => {
+            out += d;
+            const m = /"worker":(\d+)/.exec(out);
+            if (m) resolve(Number(m[1]));
+          });
+          parent.on("exit", () => reject(new Error(`the parent exited first: ${out}`)));
+        });
+        const start = startOf(worker);
+        await new Promise((r) => setTimeout(r, 300)); // the worker is spinning now
+        assert.ok(fs.existsSync(stage));
+        parent.kill("SIGKILL");
+        const ms = await gone(worker, start, 10_000);
+        assert.ok(ms >= 0, `the stuck worker ${worker} still runs 10 s after its parent died`);
+        assert.equal(fs.existsSync(stage), false, "its staging folder was removed by the watch");
+        console.log(`orphan stuck: worker killed by its parent watch ${ms} ms after the parent died`);
+      } finally {
+        removeDir(root);
+      }
+    },
+  );
 }

@@ -19,9 +19,9 @@ export interface Command {
 export type FlagType = "boolean" | "string" | "number" | "int";
 
 export interface FlagSpec {
-  readonly name: string;           // without dashes: "json" for --json
+  readonly name: string; // without dashes: "json" for --json
   readonly type: FlagType;
-  readonly short?: string;         // one letter: "o" for -o
+  readonly short?: string; // one letter: "o" for -o
   readonly choices?: readonly string[];
   readonly min?: number;
   readonly max?: number;
@@ -52,7 +52,10 @@ export interface ParsedArgs {
 export class UsageError extends Error {
   override readonly name = "UsageError";
   readonly code = "usage";
-  constructor(message: string, readonly usage: string) {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
     super(message);
   }
 }
@@ -65,7 +68,8 @@ const GLOBAL_FLAGS: readonly FlagSpec[] = [
 ];
 
 /** Usage lines for the global options, shared by `headshare --help` and every command's usage. */
-export const GLOBAL_USAGE = "global options: --debug (stack traces on errors), --follow-symlinks (read model files that link outside\n" +
+export const GLOBAL_USAGE =
+  "global options: --debug (stack traces on errors), --follow-symlinks (read model files that link outside\n" +
   "  the model folder; refused by default, since a downloaded model could point at any file), --timeout MINUTES (stop a job\n" +
   "  that runs longer; default 1440 = 24 h, 0 = no limit), --help";
 
@@ -125,7 +129,10 @@ export function parseArgs(a: ArgSpec, argv: readonly string[]): ParsedArgs {
       positionals.push(arg);
       continue;
     }
-    if (arg === "--") { onlyPositionals = true; continue; }
+    if (arg === "--") {
+      onlyPositionals = true;
+      continue;
+    }
     let name: string, inline: string | undefined;
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=");

@@ -42,28 +42,29 @@ export function defineCommand(def: CommandDefinition): Command {
     name: def.name,
     summary: def.summary,
     usage: def.usage,
-    run: (argv) => cancellable(async () => {
-      const args = parseArgs(spec, argv);
-      if (args.help) {
-        await writeOut(`${def.usage}\n\n${GLOBAL_USAGE}`);
-        return 0;
-      }
-      let providers: Providers | undefined;
-      const c: CommandContext = {
-        args,
-        required(flag, message) {
-          const v = args.flags[flag];
-          if (v === undefined) throw new UsageError(`${def.name}: ${message}`, def.usage);
-          return v;
-        },
-        providers() {
-          providers ??= parseProviders(args.flags.providers as string | undefined, def.name, def.usage);
-          return providers;
-        },
-        usageError: (message) => new UsageError(`${def.name}: ${message}`, def.usage),
-        job: (method, params) => runJob(method, params, { ...(hasProviders ? { providers: c.providers() } : {}), debug: args.debug }),
-      };
-      return def.run(c);
-    }),
+    run: (argv) =>
+      cancellable(async () => {
+        const args = parseArgs(spec, argv);
+        if (args.help) {
+          await writeOut(`${def.usage}\n\n${GLOBAL_USAGE}`);
+          return 0;
+        }
+        let providers: Providers | undefined;
+        const c: CommandContext = {
+          args,
+          required(flag, message) {
+            const v = args.flags[flag];
+            if (v === undefined) throw new UsageError(`${def.name}: ${message}`, def.usage);
+            return v;
+          },
+          providers() {
+            providers ??= parseProviders(args.flags.providers as string | undefined, def.name, def.usage);
+            return providers;
+          },
+          usageError: (message) => new UsageError(`${def.name}: ${message}`, def.usage),
+          job: (method, params) => runJob(method, params, { ...(hasProviders ? { providers: c.providers() } : {}), debug: args.debug }),
+        };
+        return def.run(c);
+      }),
   };
 }

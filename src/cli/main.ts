@@ -71,7 +71,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   try {
     const [name, ...rest] = argv;
-    if (name === undefined || name === "--help" || name === "-h" || name === "help" && rest.length === 0) {
+    if (name === undefined || name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
       await writeOut(overview());
       return 0;
     }
@@ -106,8 +106,13 @@ if (require.main === module) {
   // A closed terminal (SIGHUP) or a killed reader closes stderr: progress lines must not crash the cleanup.
   process.stderr.on("error", () => undefined);
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (e: unknown) => { process.stderr.write(`${formatError(e, debug())}\n`); process.exitCode = 1; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`${formatError(e, debug())}\n`);
+      process.exitCode = 1;
+    },
   );
 }
 

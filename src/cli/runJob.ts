@@ -19,11 +19,18 @@ export const EXIT_CANCELLED = 130;
 /** `--providers cpu,cuda` or `auto` → the protocol's providers value. */
 export function parseProviders(raw: string | undefined, command: string, usage: string): Providers {
   if (raw === undefined || raw === "auto") return "auto";
-  const names = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  const names = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const out: Providers = [];
   for (const n of names) {
     const ok = providerNameSchema.safeParse(n);
-    if (!ok.success) throw new UsageError(`${command}: --providers: unknown execution provider "${n}"; use a comma list of ${providerNameSchema.options.join(", ")}, or auto`, usage);
+    if (!ok.success)
+      throw new UsageError(
+        `${command}: --providers: unknown execution provider "${n}"; use a comma list of ${providerNameSchema.options.join(", ")}, or auto`,
+        usage,
+      );
     if (!out.includes(ok.data)) out.push(ok.data);
   }
   if (out.length === 0) throw new UsageError(`${command}: --providers needs at least one provider (e.g. cpu or cuda,cpu) or auto`, usage);
@@ -40,7 +47,10 @@ export class ProgressLine {
   private lastPhase: string | undefined;
   private drawn = false;
   private readonly t0 = Date.now();
-  constructor(private readonly title: string, private readonly out: NodeJS.WriteStream = process.stderr) {}
+  constructor(
+    private readonly title: string,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+  ) {}
 
   update(p: Progress): void {
     const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
@@ -108,7 +118,10 @@ export class CancelledError extends Error {
   override readonly name = "CancelledError";
   readonly code = "cancelled";
   /** 130 for Ctrl-C; 143 / 129 when stopped by SIGTERM / SIGHUP. */
-  constructor(message: string, readonly exitCode = EXIT_CANCELLED) {
+  constructor(
+    message: string,
+    readonly exitCode = EXIT_CANCELLED,
+  ) {
     super(message);
   }
 }
@@ -167,10 +180,12 @@ export async function runJob<M extends WorkerJob>(method: M, params: JobParams<M
       // worker was killed, and temporary files (.headshare-tmp-*) may remain until the next run.
       const confirmed = !/did not confirm/.test(e.message);
       const by = stoppedBy ? ` by ${stoppedBy.signal}` : "";
-      throw new CancelledError(confirmed
-        ? `${title} was cancelled${by}; nothing was written (a previous output is as it was)`
-        : `${title} was stopped${by} (the worker did not confirm the cancel and was killed); a previous output is as it was, and temporary .headshare-tmp-* files may remain beside it until the next run removes them`,
-      stoppedBy?.code);
+      throw new CancelledError(
+        confirmed
+          ? `${title} was cancelled${by}; nothing was written (a previous output is as it was)`
+          : `${title} was stopped${by} (the worker did not confirm the cancel and was killed); a previous output is as it was, and temporary .headshare-tmp-* files may remain beside it until the next run removes them`,
+        stoppedBy?.code,
+      );
     }
     throw e;
   } finally {

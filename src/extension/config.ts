@@ -50,8 +50,11 @@ export function readSettings(warn: (m: string) => void = () => undefined): Setti
     strategy: pick<Strategy>("strategy", "qk", (v) => STRATEGIES.includes(v as Strategy)),
     granularity: pick<Granularity>("granularity", "group", (v) => v === "group" || v === "query-head"),
     format: pick<"compact" | "dense">("format", "compact", (v) => v === "compact" || v === "dense"),
-    executionProviders: pick<ProviderSetting>("executionProviders", "auto",
-      (v) => v === "auto" || (Array.isArray(v) && v.length > 0 && v.every((p) => (PROVIDERS as readonly unknown[]).includes(p)))),
+    executionProviders: pick<ProviderSetting>(
+      "executionProviders",
+      "auto",
+      (v) => v === "auto" || (Array.isArray(v) && v.length > 0 && v.every((p) => (PROVIDERS as readonly unknown[]).includes(p))),
+    ),
     evalWindow: pick("eval.window", 0, (v) => Number.isInteger(v) && (v === 0 || num(2, 1 << 20)(v))),
     evalText: pick("eval.text", "", (v) => typeof v === "string"),
     evalDocumentSeparator: pick("eval.documentSeparator", "", (v) => typeof v === "string" && v.length <= 200),

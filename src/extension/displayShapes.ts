@@ -45,7 +45,9 @@ export function attentionGrid(r: EvalOut): SimilarityGrid | null {
   if (!a || a.layers < 1 || a.heads < 1 || a.best.length !== a.layers) return null;
   return {
     title: "Attention-map similarity to the best lower-layer head (original model)",
-    colName: "head", rows: a.layers, cols: a.heads,
+    colName: "head",
+    rows: a.layers,
+    cols: a.heads,
     values: a.best.flatMap((row) => Array.from({ length: a.heads }, (_, h) => row[h] ?? null)),
   };
 }
@@ -62,32 +64,62 @@ export function postShareSummary(r: JobResult<"headshare/postshare">): PostShare
   const pick = (x: { nll: number; ppl: number }) => ({ nll: x.nll, ppl: x.ppl });
   const every = Math.max(1, Math.ceil(r.lossCurve.length / 400));
   return {
-    original: pick(r.original), directShare: pick(r.directShare), postTrained: pick(r.postTrained), postShare: pick(r.postShare),
-    directShareVsOriginal: { ...r.directShareVsOriginal }, finalShare: { ...r.finalShare },
-    tokens: r.original.tokens, steps: r.steps, trainSeconds: r.trainSeconds,
+    original: pick(r.original),
+    directShare: pick(r.directShare),
+    postTrained: pick(r.postTrained),
+    postShare: pick(r.postShare),
+    directShareVsOriginal: { ...r.directShareVsOriginal },
+    finalShare: { ...r.finalShare },
+    tokens: r.original.tokens,
+    steps: r.steps,
+    trainSeconds: r.trainSeconds,
     pairDistance: { ...r.meanRelativePairDistance },
-    lossCurve: r.lossCurve.filter((_, i) => i % every === 0 || i === r.lossCurve.length - 1).map((x) => ({ step: x.step, lm: x.lm, weight: x.weight, loss: x.loss })),
+    lossCurve: r.lossCurve
+      .filter((_, i) => i % every === 0 || i === r.lossCurve.length - 1)
+      .map((x) => ({ step: x.step, lm: x.lm, weight: x.weight, loss: x.loss })),
   };
 }
 
 export function sweepRows(r: JobResult<"headshare/sweep">): SweepRow[] {
   return r.rows.map((row) => ({
-    ratio: row.ratio, selected: row.selected, nll: row.nll, ppl: row.ppl,
+    ratio: row.ratio,
+    selected: row.selected,
+    nll: row.nll,
+    ppl: row.ppl,
     parameters: num((row as Record<string, unknown>).parameters),
-    kl: row.kl ?? null, top1Agreement: row.top1Agreement ?? null,
+    kl: row.kl ?? null,
+    top1Agreement: row.top1Agreement ?? null,
   }));
 }
 
 /** The inspect view's data from the worker's summary (unknown extra keys dropped, missing ones reported). */
 export function inspectData(summary: unknown): InspectData {
   const r = inspectSchema.safeParse(summary);
-  if (!r.success) throw new Error(`the checkpoint summary from the worker is not in the expected shape: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new Error(
+      `the checkpoint summary from the worker is not in the expected shape: ${r.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join(".")}: ${i.message}`)
+        .join("; ")}`,
+    );
   return r.data;
 }
 
 export function emptyReport(base: Pick<Report, "model" | "method" | "ratio" | "strategy" | "granularity">): Report {
   return {
-    ...base, output: null, format: null, provider: null, seconds: null, parameters: null, bytes: null, selected: null, chainedTargets: null,
-    eval: null, sweep: null, weightSimilarity: null, attentionSimilarity: null, postShare: null,
+    ...base,
+    output: null,
+    format: null,
+    provider: null,
+    seconds: null,
+    parameters: null,
+    bytes: null,
+    selected: null,
+    chainedTargets: null,
+    eval: null,
+    sweep: null,
+    weightSimilarity: null,
+    attentionSimilarity: null,
+    postShare: null,
   };
 }

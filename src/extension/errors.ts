@@ -3,7 +3,10 @@ export type ExtensionErrorCode = "bad-input" | "not-a-model" | "untrusted" | "ou
 
 export class ExtensionError extends Error {
   override readonly name = "ExtensionError";
-  constructor(readonly code: ExtensionErrorCode, message: string) {
+  constructor(
+    readonly code: ExtensionErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }

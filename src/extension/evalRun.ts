@@ -19,8 +19,11 @@ export type { EvalText } from "./evalText";
 /** The settings' options of an eval/sweep request for this text (window, documents split, memory budget). */
 export function textParams(session: Session, text: EvalText): { window?: number; documentsSeparator?: string; memoryBudgetGiB?: number } {
   const s = session.settings;
-  return { ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}), ...(text.separator ? { documentsSeparator: text.separator } : {}),
-    ...(s.evalMemoryBudgetGiB > 0 ? { memoryBudgetGiB: s.evalMemoryBudgetGiB } : {}) };
+  return {
+    ...(s.evalWindow > 0 ? { window: s.evalWindow } : {}),
+    ...(text.separator ? { documentsSeparator: text.separator } : {}),
+    ...(s.evalMemoryBudgetGiB > 0 ? { memoryBudgetGiB: s.evalMemoryBudgetGiB } : {}),
+  };
 }
 
 /** "stories260K-hf @30% · tinystories-valid-excerpt.txt (documents)": what every result's title names. */
@@ -34,12 +37,21 @@ export function scoredSummary(r: JobResult<"headshare/eval">, ratio: number | nu
 }
 
 /** Original (`model`) vs a shared checkpoint (`shared`) on `text`; `attention` also measures the original's attention-map similarity. */
-export async function evalAgainst(session: Session, job: Job, model: string, shared: string, ratio: number | null, text: EvalText,
-  onPhase?: (message: string, fraction: number | null) => void, attention = false): Promise<{ summary: EvalSummary; attention: SimilarityGrid | null; result: JobResult<"headshare/eval"> }> {
+export async function evalAgainst(
+  session: Session,
+  job: Job,
+  model: string,
+  shared: string,
+  ratio: number | null,
+  text: EvalText,
+  onPhase?: (message: string, fraction: number | null) => void,
+  attention = false,
+): Promise<{ summary: EvalSummary; attention: SimilarityGrid | null; result: JobResult<"headshare/eval"> }> {
   onPhase?.(`Scoring ${text.label}`, 0);
   const t0 = Date.now();
-  const r = await session.request(job, "headshare/eval", { model, compare: shared, text: text.file, attention, ...textParams(session, text) },
-    (p) => onPhase?.(`Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
+  const r = await session.request(job, "headshare/eval", { model, compare: shared, text: text.file, attention, ...textParams(session, text) }, (p) =>
+    onPhase?.(`Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null),
+  );
   return { summary: scoredSummary(r, ratio, (Date.now() - t0) / 1000, text), attention: attention ? attentionGrid(r) : null, result: r };
 }
 
@@ -48,14 +60,33 @@ export async function evalAgainst(session: Session, job: Job, model: string, sha
  * is written; a 7B model runs one layer at a time within the memory budget). `attention` also measures
  * the original's attention-map similarity.
  */
-export async function evalAtRatio(session: Session, job: Job, model: string, table: MatchTable, ratio: number, text: EvalText,
-  onPhase?: (message: string, fraction: number | null) => void, attention = false): Promise<EvalSummary & { attention?: SimilarityGrid | null }> {
+export async function evalAtRatio(
+  session: Session,
+  job: Job,
+  model: string,
+  table: MatchTable,
+  ratio: number,
+  text: EvalText,
+  onPhase?: (message: string, fraction: number | null) => void,
+  attention = false,
+): Promise<EvalSummary & { attention?: SimilarityGrid | null }> {
   onPhase?.(`Scoring ${text.label} (original vs shared at ${Math.round(ratio * 100)}%, in memory)`, 0);
   const t0 = Date.now();
-  const r = await session.request(job, "headshare/eval", {
-    model, ratio, strategy: table.strategy, granularity: table.granularity, table, text: text.file, attention, ...textParams(session, text),
-  }, (p) => onPhase?.(p.message ?? `Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null));
+  const r = await session.request(
+    job,
+    "headshare/eval",
+    {
+      model,
+      ratio,
+      strategy: table.strategy,
+      granularity: table.granularity,
+      table,
+      text: text.file,
+      attention,
+      ...textParams(session, text),
+    },
+    (p) => onPhase?.(p.message ?? `Scoring ${text.label}`, p.total > 0 ? p.done / p.total : null),
+  );
   const summary = scoredSummary(r, ratio, (Date.now() - t0) / 1000, text);
   return attention ? { ...summary, attention: attentionGrid(r) } : summary;
 }
-

@@ -17,7 +17,8 @@ import type { EvalText as EvalTextRef } from "../protocol/webview";
 import { ExtensionError } from "./errors";
 import type { Session } from "./session";
 
-export const TEXT_RULE = "Text scored: the one you pick; else the model's held-out text (a .txt file in its folder named in MODEL_CARD.md or README.md); else the headshare.eval.text setting; else you are asked.";
+export const TEXT_RULE =
+  "Text scored: the one you pick; else the model's held-out text (a .txt file in its folder named in MODEL_CARD.md or README.md); else the headshare.eval.text setting; else you are asked.";
 
 /** A text to score, with the protocol decided. */
 export interface EvalText {
@@ -57,7 +58,9 @@ export async function modelCardText(model: string): Promise<{ file: string; card
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   const cards = names.filter((n) => CARD.test(n)).sort((a, b) => Number(/readme/i.test(a)) - Number(/readme/i.test(b)));
   // Held-out / validation / test files first when a card names several.
-  const texts = names.filter((n) => TEXT_FILE.test(n)).sort((a, b) => Number(!/held|valid|test|eval/i.test(a)) - Number(!/held|valid|test|eval/i.test(b)) || a.localeCompare(b));
+  const texts = names
+    .filter((n) => TEXT_FILE.test(n))
+    .sort((a, b) => Number(!/held|valid|test|eval/i.test(a)) - Number(!/held|valid|test|eval/i.test(b)) || a.localeCompare(b));
   for (const card of cards) {
     const fh = await fs.open(path.join(dir, card), "r").catch(() => undefined);
     if (!fh) continue;
@@ -116,7 +119,12 @@ export function protocolWord(t: Pick<EvalText, "separator">): "documents" | "str
   return t.separator ? "documents" : "stream";
 }
 
-interface RawText { file: string; label: string; source: string; cleanup(): Promise<void> }
+interface RawText {
+  file: string;
+  label: string;
+  source: string;
+  cleanup(): Promise<void>;
+}
 
 async function tempText(session: Session, text: string, label: string, source: string): Promise<RawText> {
   const base = path.join(session.context.globalStorageUri.fsPath, "tmp");
@@ -137,13 +145,19 @@ async function givenFile(file: string, source: string): Promise<RawText> {
 }
 
 async function chooseFile(): Promise<RawText | undefined> {
-  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: "Score this text", title: "Headshare: a UTF-8 text file to score", filters: { Text: ["txt", "md", "json", "jsonl", "csv"], All: ["*"] } });
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    openLabel: "Score this text",
+    title: "Headshare: a UTF-8 text file to score",
+    filters: { Text: ["txt", "md", "json", "jsonl", "csv"], All: ["*"] },
+  });
   return picked?.[0] ? { file: picked[0].fsPath, label: path.basename(picked[0].fsPath), source: "chosen by you", cleanup: keep } : undefined;
 }
 
 async function fromEditor(session: Session): Promise<RawText | undefined> {
   const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
-  if (!editor || !editor.document.getText().trim()) throw new ExtensionError("no-text", "there is no text editor with text open; open the text to score, or choose a file");
+  if (!editor || !editor.document.getText().trim())
+    throw new ExtensionError("no-text", "there is no text editor with text open; open the text to score, or choose a file");
   const name = path.basename(editor.document.fileName);
   if (!editor.selection.isEmpty) return tempText(session, editor.document.getText(editor.selection), `selection in ${name}`, "the editor's selection");
   return editor.document.uri.scheme === "file" && !editor.document.isDirty
@@ -165,8 +179,12 @@ export async function ruleText(session: Session, model: string): Promise<RawText
  * stream windows, a string forces documents; undefined follows the setting, then asks when `interactive`).
  * Undefined when the user backs out, or in "auto" mode when the rule finds nothing.
  */
-export async function resolveEvalText(session: Session, model: string, mode: TextMode,
-  o: { file?: string; fileSource?: string; separator?: string | null; interactive?: boolean } = {}): Promise<EvalText | undefined> {
+export async function resolveEvalText(
+  session: Session,
+  model: string,
+  mode: TextMode,
+  o: { file?: string; fileSource?: string; separator?: string | null; interactive?: boolean } = {},
+): Promise<EvalText | undefined> {
   let raw: RawText | undefined;
   if (o.file) raw = await givenFile(path.resolve(o.file), o.fileSource ?? "given");
   else if (mode === "choose") raw = await chooseFile();
@@ -176,7 +194,10 @@ export async function resolveEvalText(session: Session, model: string, mode: Tex
   if (!raw) return undefined;
   try {
     const decided = await decideSeparator(session, raw, o.separator, o.interactive ?? mode !== "auto");
-    if (decided === "cancelled") { await raw.cleanup(); return undefined; }
+    if (decided === "cancelled") {
+      await raw.cleanup();
+      return undefined;
+    }
     return { ...raw, ...decided };
   } catch (e) {
     await raw.cleanup();
@@ -192,15 +213,23 @@ async function askText(session: Session, model: string): Promise<RawText | undef
   const editor = vscode.window.activeTextEditor;
   if (editor && editor.document.getText().trim()) {
     const name = path.basename(editor.document.fileName);
-    choices.push({ label: editor.selection.isEmpty ? `$(file) ${name}` : `$(selection) Selection in ${name}`, description: "the active editor", get: () => fromEditor(session) });
+    choices.push({
+      label: editor.selection.isEmpty ? `$(file) ${name}` : `$(selection) Selection in ${name}`,
+      description: "the active editor",
+      get: () => fromEditor(session),
+    });
   }
   choices.push({ label: "$(folder-opened) Choose a text file…", get: chooseFile });
   const pick = await vscode.window.showQuickPick(choices, { title: "Headshare: which text to score?", placeHolder: TEXT_RULE });
   return pick?.get();
 }
 
-async function decideSeparator(session: Session, raw: RawText, given: string | null | undefined, interactive: boolean):
-  Promise<Pick<EvalText, "separator" | "hint"> | "cancelled"> {
+async function decideSeparator(
+  session: Session,
+  raw: RawText,
+  given: string | null | undefined,
+  interactive: boolean,
+): Promise<Pick<EvalText, "separator" | "hint"> | "cancelled"> {
   if (given === null) return { separator: undefined, hint: await findSeparator(raw.file).catch(() => null) };
   if (given !== undefined) return { separator: given, hint: null };
   const setting = session.settings.evalDocumentSeparator;
@@ -209,12 +238,27 @@ async function decideSeparator(session: Session, raw: RawText, given: string | n
   const found = await findSeparator(raw.file).catch(() => null);
   if (!found) return { separator: undefined, hint: null };
   if (!interactive) return { separator: undefined, hint: found };
-  const pick = await vscode.window.showQuickPick([
-    { label: `$(list-flat) Score each document on its own`, description: `split at ${found.separator} (${found.occurrences} separators) — how such corpora are usually scored`, v: "documents" as const },
-    { label: "$(list-unordered) Score as one stream of windows", description: "documents run into each other; perplexity is usually higher", v: "stream" as const },
-    { label: `$(gear) Always split at ${found.separator}`, description: "sets headshare.eval.documentSeparator", v: "always" as const },
-  ], { title: `Headshare: ${raw.label} holds ${found.occurrences} × ${found.separator}`, placeHolder: "headshare.eval.documentSeparator is not set: how should this text be scored?" });
+  const pick = await vscode.window.showQuickPick(
+    [
+      {
+        label: `$(list-flat) Score each document on its own`,
+        description: `split at ${found.separator} (${found.occurrences} separators) — how such corpora are usually scored`,
+        v: "documents" as const,
+      },
+      {
+        label: "$(list-unordered) Score as one stream of windows",
+        description: "documents run into each other; perplexity is usually higher",
+        v: "stream" as const,
+      },
+      { label: `$(gear) Always split at ${found.separator}`, description: "sets headshare.eval.documentSeparator", v: "always" as const },
+    ],
+    {
+      title: `Headshare: ${raw.label} holds ${found.occurrences} × ${found.separator}`,
+      placeHolder: "headshare.eval.documentSeparator is not set: how should this text be scored?",
+    },
+  );
   if (!pick) return "cancelled";
-  if (pick.v === "always") await vscode.workspace.getConfiguration("headshare").update("eval.documentSeparator", found.separator, vscode.ConfigurationTarget.Global);
+  if (pick.v === "always")
+    await vscode.workspace.getConfiguration("headshare").update("eval.documentSeparator", found.separator, vscode.ConfigurationTarget.Global);
   return pick.v === "stream" ? { separator: undefined, hint: found } : { separator: found.separator, hint: null };
 }

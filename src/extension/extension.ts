@@ -73,7 +73,10 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
             void vscode.window.showInformationMessage(lastMessage);
             return undefined;
           }
-          if ((e as { code?: unknown }).code === "untrusted") { s.log.warn(`${id}: ${messageOf(e)}`); return undefined; }   // requireTrust already told the user
+          if ((e as { code?: unknown }).code === "untrusted") {
+            s.log.warn(`${id}: ${messageOf(e)}`);
+            return undefined;
+          } // requireTrust already told the user
           s.log.error(`${id}: ${messageOf(e)}`);
           lastMessage = `Headshare: ${messageOf(e)}`;
           void vscode.window.showErrorMessage(lastMessage, "Open Logs").then((a) => a && s.log.show());
@@ -86,8 +89,12 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       command("headshare.quickEval", (uri: vscode.Uri | undefined, opts?: Parameters<typeof quickEvalCommand>[2]) => quickEvalCommand(s, uri, opts)),
       command("headshare.sweep", (uri: vscode.Uri | undefined, opts?: Parameters<typeof sweepCommand>[2]) => sweepCommand(s, uri, opts)),
       command("headshare.inspect", (uri: vscode.Uri | undefined) => inspectCommand(s, uri)),
-      command("headshare.exportPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportPostShareJobCommand>[2]) => exportPostShareJobCommand(s, uri, opts)),
-      command("headshare.importPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof importPostShareJobCommand>[2]) => importPostShareJobCommand(s, uri, opts)),
+      command("headshare.exportPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportPostShareJobCommand>[2]) =>
+        exportPostShareJobCommand(s, uri, opts),
+      ),
+      command("headshare.importPostShareJob", (uri: vscode.Uri | undefined, opts?: Parameters<typeof importPostShareJobCommand>[2]) =>
+        importPostShareJobCommand(s, uri, opts),
+      ),
       command("headshare.exportOnnx", (uri: vscode.Uri | undefined, opts?: Parameters<typeof exportOnnxCommand>[2]) => exportOnnxCommand(s, uri, opts)),
       command("headshare.selectComputeDevice", (opts?: Parameters<typeof selectDeviceCommand>[1]) => selectDeviceCommand(s, opts)),
       vscode.commands.registerCommand("headshare.showLogs", () => s.log.show()),
@@ -103,7 +110,9 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
       vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, ReportPanel.serializer(s)),
       trackModelFolders(s.log),
     );
-    s.log.info(`Headshare activated (VS Code ${vscode.version}, node ${process.version}, ${vscode.workspace.isTrusted ? "trusted" : "Restricted Mode: inspection only"})`);
+    s.log.info(
+      `Headshare activated (VS Code ${vscode.version}, node ${process.version}, ${vscode.workspace.isTrusted ? "trusted" : "Restricted Mode: inspection only"})`,
+    );
     return {
       runningJobs: () => s.jobs.list.map((j) => ({ id: j.id, label: j.label, phase: j.phase })),
       cancel: (id) => s.jobs.cancel(id),
@@ -114,7 +123,11 @@ export function activate(context: vscode.ExtensionContext): HeadshareApi {
         return p.runQuickEval(ratio);
       },
       latestReport: () => ReportPanel.latest?.report,
-      settledReport: async () => { const p = ReportPanel.latest; await p?.settled(); return p?.report; },
+      settledReport: async () => {
+        const p = ReportPanel.latest;
+        await p?.settled();
+        return p?.report;
+      },
       latestReportTitle: () => ReportPanel.latest?.panel.title,
       statusText: () => s.status.text,
       lastMessage: () => lastMessage,

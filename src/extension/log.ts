@@ -10,15 +10,29 @@ export class Log implements vscode.Disposable {
   constructor() {
     this.channel = vscode.window.createOutputChannel("Headshare", { log: true });
   }
-  trace(m: string): void { this.channel.trace(m); }
-  debug(m: string): void { this.channel.debug(m); }
-  info(m: string): void { this.channel.info(m); if (echo) console.log(`[headshare] ${m}`); }
-  warn(m: string): void { this.channel.warn(m); if (echo) console.log(`[headshare] WARN ${m}`); }
+  trace(m: string): void {
+    this.channel.trace(m);
+  }
+  debug(m: string): void {
+    this.channel.debug(m);
+  }
+  info(m: string): void {
+    this.channel.info(m);
+    if (echo) console.log(`[headshare] ${m}`);
+  }
+  warn(m: string): void {
+    this.channel.warn(m);
+    if (echo) console.log(`[headshare] WARN ${m}`);
+  }
   error(m: string | Error, reveal = false): void {
     this.channel.error(m instanceof Error ? `${m.message}${m.stack ? `\n${m.stack}` : ""}` : m);
     if (echo) console.log(`[headshare] ERROR ${m instanceof Error ? m.message : m}`);
     if (reveal) this.channel.show(true);
   }
-  show(): void { this.channel.show(true); }
-  dispose(): void { this.channel.dispose(); }
+  show(): void {
+    this.channel.show(true);
+  }
+  dispose(): void {
+    this.channel.dispose();
+  }
 }

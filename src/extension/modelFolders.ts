@@ -10,7 +10,9 @@ const MAX = 2000;
 
 let current: readonly string[] = [];
 /** The model folders found in the workspace (the palette offers them when no explorer item was given). */
-export function workspaceModelFolders(): readonly string[] { return current; }
+export function workspaceModelFolders(): readonly string[] {
+  return current;
+}
 
 export function trackModelFolders(log: Log): vscode.Disposable {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -22,11 +24,20 @@ export function trackModelFolders(log: Log): vscode.Disposable {
     await vscode.commands.executeCommand("setContext", "headshare.modelFolders", folders);
     log.debug(`model folders in the workspace: ${folders.length}`);
   };
-  const schedule = () => { if (timer) clearTimeout(timer); timer = setTimeout(() => void refresh().catch((e) => log.warn(`could not list model folders: ${String(e)}`)), 500); };
+  const schedule = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => void refresh().catch((e) => log.warn(`could not list model folders: ${String(e)}`)), 500);
+  };
   const watcher = vscode.workspace.createFileSystemWatcher("**/{config.json,*.safetensors,*.safetensors.index.json}");
   watcher.onDidCreate(schedule);
   watcher.onDidDelete(schedule);
   const folders = vscode.workspace.onDidChangeWorkspaceFolders(schedule);
   schedule();
-  return { dispose: () => { if (timer) clearTimeout(timer); watcher.dispose(); folders.dispose(); } };
+  return {
+    dispose: () => {
+      if (timer) clearTimeout(timer);
+      watcher.dispose();
+      folders.dispose();
+    },
+  };
 }

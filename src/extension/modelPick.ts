@@ -23,7 +23,9 @@ export async function modelDir(model: string): Promise<string> {
 export async function checkModelPath(p: string): Promise<string> {
   const abs = path.resolve(p);
   let st;
-  try { st = await fs.stat(abs); } catch {
+  try {
+    st = await fs.stat(abs);
+  } catch {
     throw new ExtensionError("not-a-model", `${abs} does not exist; choose a .safetensors file or a model folder with config.json`);
   }
   if (st.isDirectory()) {
@@ -55,7 +57,11 @@ export async function pickModel(uri: vscode.Uri | undefined, fallback: string | 
     if (pick.path) return checkModelPath(pick.path);
   }
   const picked = await vscode.window.showOpenDialog({
-    title, canSelectFiles: true, canSelectFolders: true, canSelectMany: false, openLabel: "Use this checkpoint",
+    title,
+    canSelectFiles: true,
+    canSelectFolders: true,
+    canSelectMany: false,
+    openLabel: "Use this checkpoint",
     filters: { Safetensors: ["safetensors"], "All files": ["*"] },
   });
   return picked?.[0] ? checkModelPath(picked[0].fsPath) : undefined;
@@ -63,5 +69,9 @@ export async function pickModel(uri: vscode.Uri | undefined, fallback: string | 
 
 /** True when the folder exists and holds something. */
 export async function nonEmpty(dir: string): Promise<boolean> {
-  try { return (await fs.readdir(dir)).length > 0; } catch { return false; }
+  try {
+    return (await fs.readdir(dir)).length > 0;
+  } catch {
+    return false;
+  }
 }

@@ -3,7 +3,10 @@ import path from "node:path";
 
 /** Default output folder: beside the model folder, named after it and the ratio (never the model folder itself). */
 export function defaultOutput(dir: string, ratio: number, format: "compact" | "dense", method: "directshare" | "postshare"): string {
-  return path.join(path.dirname(dir), `${path.basename(dir)}-${method === "postshare" ? "postshare" : "shared"}-${Math.round(ratio * 100)}${format === "dense" ? "-dense" : ""}`);
+  return path.join(
+    path.dirname(dir),
+    `${path.basename(dir)}-${method === "postshare" ? "postshare" : "shared"}-${Math.round(ratio * 100)}${format === "dense" ? "-dense" : ""}`,
+  );
 }
 
 /** Why `out` cannot receive the output of a model in `dir`: the output-folder module's rule (one definition). */

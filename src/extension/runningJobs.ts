@@ -28,12 +28,23 @@ export class Jobs implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
 
-  get list(): readonly Job[] { return [...this.running.values()]; }
+  get list(): readonly Job[] {
+    return [...this.running.values()];
+  }
 
   /** Runs `fn` as a job; `external` (e.g. a notification's token) also cancels it. */
   async run<T>(label: string, fn: (job: Job) => Promise<T>, external?: vscode.CancellationToken): Promise<T> {
     const now = Date.now();
-    const job: Job = { id: this.next++, label, controller: new AbortController(), fraction: null, phase: "starting", detail: null, phaseStarted: now, started: now };
+    const job: Job = {
+      id: this.next++,
+      label,
+      controller: new AbortController(),
+      fraction: null,
+      phase: "starting",
+      detail: null,
+      phaseStarted: now,
+      started: now,
+    };
     const sub = external?.onCancellationRequested(() => job.controller.abort());
     this.running.set(job.id, job);
     this.changed.fire();
@@ -48,7 +59,10 @@ export class Jobs implements vscode.Disposable {
 
   /** The one place progress changes: a new phase restarts the fraction and the time-left clock. */
   progress(job: Job, phase: string, fraction: number | null, detail: string | null = null): void {
-    if (phase !== job.phase) { job.phase = phase; job.phaseStarted = Date.now(); }
+    if (phase !== job.phase) {
+      job.phase = phase;
+      job.phaseStarted = Date.now();
+    }
     job.detail = detail;
     job.fraction = fraction === null ? null : Math.max(0, Math.min(1, fraction));
     this.changed.fire();
@@ -62,7 +76,11 @@ export class Jobs implements vscode.Disposable {
   /** Cancels every running job (or the one with this id); returns how many were cancelled. */
   cancel(id?: number): number {
     let n = 0;
-    for (const j of this.running.values()) if (id === undefined || j.id === id) { j.controller.abort(); n++; }
+    for (const j of this.running.values())
+      if (id === undefined || j.id === id) {
+        j.controller.abort();
+        n++;
+      }
     return n;
   }
 
@@ -78,12 +96,24 @@ export class Jobs implements vscode.Disposable {
  */
 export function withJobNotification<T>(jobs: Jobs, title: string, label: string, fn: (job: Job) => Promise<T>): Thenable<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
-    jobs.run(label, async (job) => {
-      let last = "";
-      const sub = jobs.onDidChange(() => {
-        const m = jobs.describe(job);
-        if (m !== last) { last = m; progress.report({ message: m }); }
-      });
-      try { return await fn(job); } finally { sub.dispose(); }
-    }, token));
+    jobs.run(
+      label,
+      async (job) => {
+        let last = "";
+        const sub = jobs.onDidChange(() => {
+          const m = jobs.describe(job);
+          if (m !== last) {
+            last = m;
+            progress.report({ message: m });
+          }
+        });
+        try {
+          return await fn(job);
+        } finally {
+          sub.dispose();
+        }
+      },
+      token,
+    ),
+  );
 }

@@ -20,9 +20,14 @@ import { StatusBar } from "./statusBar";
 
 /** What each worker job is called in progress texts. */
 const PHASES: Partial<Record<WorkerJob, string>> = {
-  "headshare/inspect": "reading the header", "headshare/match": "matching heads", "headshare/plan": "planning",
-  "headshare/share": "writing the checkpoint", "headshare/expand": "expanding", "headshare/eval": "scoring",
-  "headshare/sweep": "sweeping", "headshare/postshare": "PostShare",
+  "headshare/inspect": "reading the header",
+  "headshare/match": "matching heads",
+  "headshare/plan": "planning",
+  "headshare/share": "writing the checkpoint",
+  "headshare/expand": "expanding",
+  "headshare/eval": "scoring",
+  "headshare/sweep": "sweeping",
+  "headshare/postshare": "PostShare",
 };
 
 export class Session implements vscode.Disposable {
@@ -53,7 +58,9 @@ export class Session implements vscode.Disposable {
     return readSettings((m) => this.log.warn(m));
   }
 
-  get extensionUri(): vscode.Uri { return this.context.extensionUri; }
+  get extensionUri(): vscode.Uri {
+    return this.context.extensionUri;
+  }
 
   /** Whether the user allows model files that link out of their folder: the setting, in a trusted workspace only. */
   get followSymlinks(): boolean {
@@ -78,7 +85,15 @@ export class Session implements vscode.Disposable {
         // The consent to follow links out of a model folder goes to the worker's environment only, and
         // is decided here (the setting, in a trusted workspace), not inherited from the host's environment.
         env: { [FOLLOW_SYMLINKS_ENV]: this.followSymlinks ? "1" : "0" },
-        ...(s.jobTimeoutMinutes > 0 ? { jobTimeoutMs: Object.fromEntries(["headshare/match", "headshare/share", "headshare/eval", "headshare/sweep", "headshare/inspect", "headshare/expand", "headshare/postshare"].map((m) => [m, s.jobTimeoutMinutes * 60_000])) } : {}),
+        ...(s.jobTimeoutMinutes > 0
+          ? {
+              jobTimeoutMs: Object.fromEntries(
+                ["headshare/match", "headshare/share", "headshare/eval", "headshare/sweep", "headshare/inspect", "headshare/expand", "headshare/postshare"].map(
+                  (m) => [m, s.jobTimeoutMinutes * 60_000],
+                ),
+              ),
+            }
+          : {}),
         log: (level, message) => this.log[level](message),
       });
       // A job's failure (the worker still runs) is the job's error, reported where it was started; the
@@ -104,7 +119,13 @@ export class Session implements vscode.Disposable {
   }
 
   /** The match table of a checkpoint: from the cache when (path, size, mtime, strategy, granularity) match, else computed once and cached. */
-  async matchTable(job: Job, model: string, strategy: Strategy, granularity: Granularity, onProgress?: (p: Progress) => void): Promise<{ table: MatchTable; cached: boolean }> {
+  async matchTable(
+    job: Job,
+    model: string,
+    strategy: Strategy,
+    granularity: Granularity,
+    onProgress?: (p: Progress) => void,
+  ): Promise<{ table: MatchTable; cached: boolean }> {
     const id = await checkpointIdentity(model);
     const key = { ...id, strategy, granularity };
     const hit = await this.cache.get(key);

@@ -41,7 +41,9 @@ export class StatusBar implements vscode.Disposable {
   }
 
   /** The text shown now (tests read it through the API). */
-  get text(): string { return this.item.text; }
+  get text(): string {
+    return this.item.text;
+  }
 
   private render(): void {
     const s = this.status;
@@ -52,19 +54,27 @@ export class StatusBar implements vscode.Disposable {
       icon = "$(sync~spin)";
       text = `${job.label} ${job.fraction !== null ? `${Math.floor(job.fraction * 100)}%` : "…"}`;
     } else if (s.state === "error" && this.crashed) {
-      icon = "$(error)"; text = "worker stopped";
+      icon = "$(error)";
+      text = "worker stopped";
     } else if (s.state === "computing" || s.state === "loading") {
-      icon = "$(sync~spin)"; text = s.state;
+      icon = "$(sync~spin)";
+      text = s.state;
     } else {
-      icon = "$(pulse)"; text = "ready";
+      icon = "$(pulse)";
+      text = "ready";
     }
     this.item.text = `${icon} Headshare${provider ? ` ${provider}` : ""}: ${text}`;
     this.item.backgroundColor = s.state === "error" && this.crashed && !job ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ["headshare.showLogs", "headshare.cancel", "headshare.restartWorker", "headshare.selectComputeDevice"] };
-    const worker = s.state === "stopped" ? "ready (the worker starts with the first job)"
-      : s.state === "error" && this.crashed ? "the worker process stopped unexpectedly; the next job starts a fresh one"
-        : s.state === "error" || s.state === "idle" ? "ready" : s.state;
+    const worker =
+      s.state === "stopped"
+        ? "ready (the worker starts with the first job)"
+        : s.state === "error" && this.crashed
+          ? "the worker process stopped unexpectedly; the next job starts a fresh one"
+          : s.state === "error" || s.state === "idle"
+            ? "ready"
+            : s.state;
     md.appendMarkdown(`**Headshare**: ${worker}`);
     if (provider) md.appendMarkdown(` · last job on ${provider}`);
     md.appendMarkdown("\n\n");
@@ -87,5 +97,7 @@ export class StatusBar implements vscode.Disposable {
     this.item.tooltip = md;
   }
 
-  dispose(): void { this.item.dispose(); }
+  dispose(): void {
+    this.item.dispose();
+  }
 }

@@ -69,8 +69,8 @@ export class MatchCache {
     try {
       const table = parseMatchTable(JSON.parse(text), file);
       const s = table.source;
-      const same = table.strategy === key.strategy && table.granularity === key.granularity
-        && s?.model === key.path && s.size === key.size && s.mtimeMs === key.mtimeMs;
+      const same =
+        table.strategy === key.strategy && table.granularity === key.granularity && s?.model === key.path && s.size === key.size && s.mtimeMs === key.mtimeMs;
       return same ? table : undefined;
     } catch {
       return undefined;

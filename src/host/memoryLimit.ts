@@ -39,7 +39,10 @@ const limitOf = (s: string | undefined): number | undefined => {
 /** This process's memory cgroup facts; `root` is where cgroupfs is mounted (tests pass a fake tree). */
 export function cgroupMemory(root = "/sys/fs/cgroup", procCgroup = "/proc/self/cgroup"): CgroupMemory {
   const lines = (read(procCgroup) ?? "").split("\n");
-  const v2 = lines.find((l) => l.startsWith("0::"))?.slice(3).trim();
+  const v2 = lines
+    .find((l) => l.startsWith("0::"))
+    ?.slice(3)
+    .trim();
   // v2: the process's own cgroup folder, else the namespace's root (a container sees its cgroup as "/").
   for (const dir of [v2 ? path.join(root, v2) : undefined, root]) {
     if (!dir) continue;
@@ -82,7 +85,8 @@ export function oomReport(before: CgroupMemory, after: CgroupMemory, weightBytes
   const limit = after.limit ?? before.limit;
   const parts = [certain ? "out of memory: the kernel's OOM killer stopped it" : "most likely out of memory (the kernel's OOM killer sends SIGKILL)"];
   if (limit !== undefined) parts.push(`the memory limit is ${gib(limit)} (${after.source ?? before.source})`);
-  if (weightBytes !== undefined) parts.push(`the model's weights alone take ${gib(weightBytes)} on disk and about ${gib(weightBytes * 2)} or more while evaluated (float32 copies)`);
+  if (weightBytes !== undefined)
+    parts.push(`the model's weights alone take ${gib(weightBytes)} on disk and about ${gib(weightBytes * 2)} or more while evaluated (float32 copies)`);
   parts.push("run on a machine or container with more memory, or on a smaller model");
   return parts.join("; ");
 }

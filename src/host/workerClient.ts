@@ -12,8 +12,17 @@ import path from "node:path";
 import { describeZodError } from "../protocol/envelope";
 import { Rpc, RpcError, type LogLevel, type PendingInfo } from "../protocol/rpc";
 import {
-  WORKER_PROTOCOL_VERSION, clientSide, workerRequests, workerSide,
-  type ClientSide, type JobParams, type JobResult, type Progress, type WorkerJob, type WorkerSide, type WorkerStatus,
+  WORKER_PROTOCOL_VERSION,
+  clientSide,
+  workerRequests,
+  workerSide,
+  type ClientSide,
+  type JobParams,
+  type JobResult,
+  type Progress,
+  type WorkerJob,
+  type WorkerSide,
+  type WorkerStatus,
 } from "../protocol/worker";
 import { cgroupMemory, modelWeightBytes, oomReport, type CgroupMemory } from "./memoryLimit";
 import type { Providers } from "../protocol/common";
@@ -138,7 +147,14 @@ export class WorkerClient {
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
         const why = `${started.job} did not finish within ${formatMs(timeoutMs)}`;
-        conn.rpc.fail(started.id, new RpcError("timeout", `${why}; the worker was stopped (presumed hung) and its staging removed. If the job needs longer, raise the limit (--timeout MINUTES on the command line, headshare.worker.jobTimeoutMinutes in VS Code; 0 = none). The next request starts a fresh worker.`, started.job));
+        conn.rpc.fail(
+          started.id,
+          new RpcError(
+            "timeout",
+            `${why}; the worker was stopped (presumed hung) and its staging removed. If the job needs longer, raise the limit (--timeout MINUTES on the command line, headshare.worker.jobTimeoutMinutes in VS Code; 0 = none). The next request starts a fresh worker.`,
+            started.job,
+          ),
+        );
         this.kill(conn, `${why} (presumed hung)`);
       }, timeoutMs);
     }
@@ -187,7 +203,11 @@ export class WorkerClient {
     if (!this.conn || this.conn.exited) {
       const workerPath = this.opts.workerPath ?? defaultWorkerPath();
       if (!fs.existsSync(workerPath)) {
-        throw new RpcError("worker-missing", `${named} cannot run: the compute worker ${workerPath} does not exist. Build it with \`npm run build\` (or reinstall the extension).`, named);
+        throw new RpcError(
+          "worker-missing",
+          `${named} cannot run: the compute worker ${workerPath} does not exist. Build it with \`npm run build\` (or reinstall the extension).`,
+          named,
+        );
       }
       this.conn = this.spawn(workerPath);
     }
@@ -213,19 +233,34 @@ export class WorkerClient {
       execArgv: [...(this.opts.execArgv ?? [])],
       env: { ...process.env, ...this.opts.env },
     });
-    const rpc = new Rpc(clientSide, workerSide, {
-      send: (msg) => {
-        if (!child.connected) throw new Error("the worker's IPC channel is closed");
-        child.send(msg, (err) => err && this.log("warn", `could not send ${msg.kind} to the worker: ${err.message}`));
+    const rpc = new Rpc(
+      clientSide,
+      workerSide,
+      {
+        send: (msg) => {
+          if (!child.connected) throw new Error("the worker's IPC channel is closed");
+          child.send(msg, (err) => err && this.log("warn", `could not send ${msg.kind} to the worker: ${err.message}`));
+        },
       },
-    }, {
-      name: "client",
-      log: (level, message) => this.log(level, message),
-      ...(this.opts.cancelGraceMs !== undefined ? { cancelGraceMs: this.opts.cancelGraceMs } : {}),
-      onUnansweredCancel: (p: PendingInfo) => this.kill(conn, `${p.job} did not stop within ${formatMs(this.opts.cancelGraceMs ?? 5000)} of being cancelled`),
-    });
+      {
+        name: "client",
+        log: (level, message) => this.log(level, message),
+        ...(this.opts.cancelGraceMs !== undefined ? { cancelGraceMs: this.opts.cancelGraceMs } : {}),
+        onUnansweredCancel: (p: PendingInfo) => this.kill(conn, `${p.job} did not stop within ${formatMs(this.opts.cancelGraceMs ?? 5000)} of being cancelled`),
+      },
+    );
     let ready!: Promise<void>;
-    const conn: Connection = { child, rpc, get ready() { return ready; }, tail: "", exited: false, generation: this.generation, memory: cgroupMemory() };
+    const conn: Connection = {
+      child,
+      rpc,
+      get ready() {
+        return ready;
+      },
+      tail: "",
+      exited: false,
+      generation: this.generation,
+      memory: cgroupMemory(),
+    };
     const collect = (chunk: Buffer): void => {
       const text = chunk.toString("utf8");
       conn.tail = (conn.tail + text).slice(-TAIL_BYTES);
@@ -243,7 +278,10 @@ export class WorkerClient {
       if (!r) return;
       // The log gets each fact once: the device when the first graph is placed, then each graph's nodes per provider.
       for (const line of [computeText(e.compute), ...e.compute.sessions.filter((s) => s.nodes).map((s) => sessionsText([s]))]) {
-        if (!r.logged.has(line)) { r.logged.add(line); this.log("info", `${r.job}: ${line}`); }
+        if (!r.logged.has(line)) {
+          r.logged.add(line);
+          this.log("info", `${r.job}: ${line}`);
+        }
       }
       r.on?.(e.compute);
     });
@@ -259,10 +297,22 @@ export class WorkerClient {
     ready = (async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new RpcError("worker-start-failed", `the compute worker (${workerPath}) did not answer within ${formatMs(startTimeoutMs)} of starting; it was stopped`)), startTimeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new RpcError(
+                "worker-start-failed",
+                `the compute worker (${workerPath}) did not answer within ${formatMs(startTimeoutMs)} of starting; it was stopped`,
+              ),
+            ),
+          startTimeoutMs,
+        );
       });
       try {
-        const hello = await Promise.race([rpc.request("headshare/initialize", { protocolVersion: WORKER_PROTOCOL_VERSION, providers: this.opts.providers ?? "auto" }), timeout]);
+        const hello = await Promise.race([
+          rpc.request("headshare/initialize", { protocolVersion: WORKER_PROTOCOL_VERSION, providers: this.opts.providers ?? "auto" }),
+          timeout,
+        ]);
         this.log("info", `worker started (pid ${hello.pid}, node ${hello.node})`);
       } catch (err) {
         if (this.disposed) throw new RpcError("disposed", "the worker client was disposed while the worker was starting");
@@ -287,7 +337,8 @@ export class WorkerClient {
     conn.rpc.dispose((p) => new RpcError("worker-exited", `${p.job} failed: ${how}. The next request starts a fresh worker.`, p.job));
     if (this.conn === conn) this.conn = undefined;
     // A worker killed and already replaced must not overwrite the new one's status.
-    if (!this.disposed && this.conn === undefined) this.setStatus({ state: conn.expectedExit ? "stopped" : "error", provider: this.statusValue.provider, message: how });
+    if (!this.disposed && this.conn === undefined)
+      this.setStatus({ state: conn.expectedExit ? "stopped" : "error", provider: this.statusValue.provider, message: how });
   }
 
   private kill(conn: Connection, reason: string): void {
@@ -319,7 +370,9 @@ export class WorkerClient {
 /** "the compute worker exited (signal SIGKILL) …; its last output: …" */
 function exitDescription(conn: Connection): string {
   const info = conn.exitInfo ?? "unknown reason";
-  const why = conn.killReason ? `the compute worker was stopped because ${conn.killReason} (${info})` : `the compute worker exited unexpectedly (${info}${oomHint(conn.tail)})`;
+  const why = conn.killReason
+    ? `the compute worker was stopped because ${conn.killReason} (${info})`
+    : `the compute worker exited unexpectedly (${info}${oomHint(conn.tail)})`;
   const tail = conn.tail.trim().split("\n").slice(-3).join(" | ").slice(-600);
   return tail ? `${why}; its last output: ${tail}` : why;
 }

@@ -2,7 +2,11 @@
 import * as z from "zod";
 
 /** An absolute path (POSIX `/…`, Windows `C:\…` or `\\server\…`): the worker resolves nothing against its own cwd. */
-export const absolutePath = z.string().min(1).max(4096).regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, "an absolute path");
+export const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, "an absolute path");
 /** Execution providers the worker knows (mirrors `ProviderName` in src/core/runtime/ort.ts). */
 export const providerNameSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu"]);
 /** "auto" = the platform's default order (CUDA/DirectML/CoreML, then CPU). */
@@ -13,7 +17,11 @@ export type Providers = z.output<typeof providersSchema>;
 export const usedProviderSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu", "none"]);
 /** A GPU adapter as far as it could be named (src/core/runtime/types.ts GpuAdapter). */
 export const gpuAdapterSchema = z.object({
-  vendor: z.string().max(200), device: z.string().max(500), backend: z.string().max(50), driver: z.string().max(4096).optional(), software: z.boolean(),
+  vendor: z.string().max(200),
+  device: z.string().max(500),
+  backend: z.string().max(50),
+  driver: z.string().max(4096).optional(),
+  software: z.boolean(),
 });
 /**
  * Where a job's graphs ran (src/core/runtime/types.ts ComputeReport): the provider and adapter of its
@@ -23,10 +31,16 @@ export const computeSchema = z.object({
   provider: providerNameSchema,
   adapter: gpuAdapterSchema.optional(),
   skipped: z.array(z.object({ provider: providerNameSchema, reason: z.string().max(4000) })).max(8),
-  sessions: z.array(z.object({
-    graph: z.string().max(200), provider: providerNameSchema, nodes: z.record(z.string().max(100), z.number().int().nonnegative()).optional(),
-    cpuOps: z.record(z.string().max(100), z.number().int().nonnegative()).optional(),
-  })).max(32),
+  sessions: z
+    .array(
+      z.object({
+        graph: z.string().max(200),
+        provider: providerNameSchema,
+        nodes: z.record(z.string().max(100), z.number().int().nonnegative()).optional(),
+        cpuOps: z.record(z.string().max(100), z.number().int().nonnegative()).optional(),
+      }),
+    )
+    .max(32),
 });
 export type ComputeInfo = z.infer<typeof computeSchema>;
 export { adapterLabel, computeText, sessionsText } from "../core/runtime/types";

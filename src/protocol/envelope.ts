@@ -13,7 +13,11 @@ import * as z from "zod";
 
 const messageId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** Namespaced method names: `headshare/match`, `headshare/progress`, `webview/ready`. */
-export const methodName = z.string().min(3).max(120).regex(/^[a-z][a-zA-Z0-9-]*(\/[a-zA-Z0-9-]+)+$/, "a namespaced method name like headshare/match");
+export const methodName = z
+  .string()
+  .min(3)
+  .max(120)
+  .regex(/^[a-z][a-zA-Z0-9-]*(\/[a-zA-Z0-9-]+)+$/, "a namespaced method name like headshare/match");
 
 /** The error object of an error reply. `code` is machine-readable (e.g. "cancelled", "worker-exited", "model-error"). */
 export const errorPayloadSchema = z.object({

@@ -37,8 +37,18 @@ export interface Transport {
 
 /** Error codes produced by the RPC layer itself (handlers add their own, e.g. "model-error"). */
 export type RpcErrorCode =
-  | "cancelled" | "unknown-method" | "invalid-params" | "invalid-result" | "duplicate-id"
-  | "internal" | "disposed" | "send-failed" | "timeout" | "worker-exited" | "worker-missing" | "worker-start-failed";
+  | "cancelled"
+  | "unknown-method"
+  | "invalid-params"
+  | "invalid-result"
+  | "duplicate-id"
+  | "internal"
+  | "disposed"
+  | "send-failed"
+  | "timeout"
+  | "worker-exited"
+  | "worker-missing"
+  | "worker-start-failed";
 
 /** An error that crossed (or could not cross) a boundary. `code` is machine-readable; `job` names the job. */
 export class RpcError extends Error {
@@ -66,8 +76,10 @@ export interface HandlerContext {
   /** Aborted when the other side cancels the request or the RPC is disposed. */
   readonly signal: AbortSignal;
 }
-export type Handler<S extends ProtocolSide, M extends RequestName<S>> =
-  (params: ParamsOf<S, M>, ctx: HandlerContext) => Promise<ResultIn<S, M>> | ResultIn<S, M>;
+export type Handler<S extends ProtocolSide, M extends RequestName<S>> = (
+  params: ParamsOf<S, M>,
+  ctx: HandlerContext,
+) => Promise<ResultIn<S, M>> | ResultIn<S, M>;
 export type EventListener<S extends ProtocolSide, M extends EventName<S>> = (params: EventOf<S, M>) => void;
 
 export interface RequestOptions {
@@ -113,7 +125,12 @@ export function toErrorPayload(err: unknown, job: string, aborted: boolean): Err
   if (err instanceof RpcError) return { ...err.toPayload(), job: err.job ?? job };
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { message: err.message || String(err), code: typeof code === "string" && code.length > 0 && code.length <= 100 ? code : "internal", job, name: err.name };
+    return {
+      message: err.message || String(err),
+      code: typeof code === "string" && code.length > 0 && code.length <= 100 ? code : "internal",
+      job,
+      name: err.name,
+    };
   }
   return { message: `non-Error value thrown: ${describeMessage(err)}`, code: "internal", job };
 }
@@ -183,8 +200,13 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
       unrefTimer(graceTimer);
     };
     const pending: Pending = {
-      id, method, job, startedAt: Date.now(), resultSchema: def.result,
-      resolve: settle.resolve, reject: settle.reject,
+      id,
+      method,
+      job,
+      startedAt: Date.now(),
+      resultSchema: def.result,
+      resolve: settle.resolve,
+      reject: settle.reject,
       cleanup: () => {
         opts.signal?.removeEventListener("abort", onAbort);
         if (graceTimer) clearTimeout(graceTimer);
@@ -247,8 +269,10 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
     if (!env.success) return this.log("warn", `rejected a malformed message (${describeZodError(env.error, "message")}): ${describeMessage(raw)}`);
     const msg = env.data;
     switch (msg.kind) {
-      case "request": return this.onRequest(msg.id, msg.method, msg.params);
-      case "result": return this.onResult(msg.inReplyTo, msg.result);
+      case "request":
+        return this.onRequest(msg.id, msg.method, msg.params);
+      case "result":
+        return this.onResult(msg.inReplyTo, msg.result);
       case "error": {
         const p = this.pending.get(msg.inReplyTo);
         if (!p) return this.log("warn", `dropped an error reply to unknown request ${msg.inReplyTo}: ${msg.error.message}`);
@@ -257,7 +281,8 @@ export class Rpc<Local extends ProtocolSide, Remote extends ProtocolSide> {
         this.settle(p.id, new RpcError(msg.error.code, message, p.job, msg.error.name));
         return;
       }
-      case "event": return this.onEvent(msg.method, msg.params);
+      case "event":
+        return this.onEvent(msg.method, msg.params);
       case "cancel": {
         const ac = this.incoming.get(msg.target);
         if (ac) ac.abort(new RpcError("cancelled", `request ${msg.target} was cancelled by the other side`));

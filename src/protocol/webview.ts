@@ -39,7 +39,10 @@ export const mapInitSchema = z.object({
   /** Whether eval can run here (trusted workspace and a tokenizer beside the model). */
   canEval: z.boolean(),
   /** The last quick eval of this panel (shown again after the webview reloads, e.g. on a tab switch). */
-  lastEval: z.lazy(() => evalSummarySchema).nullable().optional(),
+  lastEval: z
+    .lazy(() => evalSummarySchema)
+    .nullable()
+    .optional(),
   /** The rule that picks the text quick eval scores, in words (shown beside the button). */
   textRule: z.string().max(1000).optional(),
 });
@@ -94,14 +97,16 @@ export const sweepRowSchema = z.object({
 });
 
 /** A layer × unit grid of similarities (row-major, NaN not allowed: use null for "no value"). */
-export const similarityGridSchema = z.object({
-  title: z.string(),
-  /** What a column is: a sharing unit (KV group) or a query head. */
-  colName: z.enum(["unit", "head"]).optional(),
-  rows: z.number().int().min(1),
-  cols: z.number().int().min(1),
-  values: z.array(finite.nullable()),
-}).refine((g) => g.values.length === g.rows * g.cols, "values must have rows·cols entries");
+export const similarityGridSchema = z
+  .object({
+    title: z.string(),
+    /** What a column is: a sharing unit (KV group) or a query head. */
+    colName: z.enum(["unit", "head"]).optional(),
+    rows: z.number().int().min(1),
+    cols: z.number().int().min(1),
+    values: z.array(finite.nullable()),
+  })
+  .refine((g) => g.values.length === g.rows * g.cols, "values must have rows·cols entries");
 
 const nllPpl = z.object({ nll: finite, ppl: finite });
 const agreement = z.object({ kl: finite, top1Agreement: z.number().min(0).max(1) });
@@ -198,11 +203,17 @@ export const inspectSchema = z.object({
   tensors: z.array(tensorRowSchema),
   metadata: z.record(z.string(), z.string()),
   /** The sharing plan carried by a compact checkpoint's metadata, summarised. */
-  plan: z.object({
-    ratio: finite, selected: count, strategy: z.string(), granularity: z.string(),
-    parametersBefore: count.nullable(), parametersAfter: count.nullable(),
-    targets: z.array(z.object({ layer: count, unit: count, rootLayer: count, rootUnit: count, score: finite })),
-  }).nullable(),
+  plan: z
+    .object({
+      ratio: finite,
+      selected: count,
+      strategy: z.string(),
+      granularity: z.string(),
+      parametersBefore: count.nullable(),
+      parametersAfter: count.nullable(),
+      targets: z.array(z.object({ layer: count, unit: count, rootLayer: count, rootUnit: count, score: finite })),
+    })
+    .nullable(),
   /** Why the model view could not be built (e.g. no config.json beside a bare file); the tensor table still shows. */
   modelError: z.string().nullable(),
 });
@@ -233,7 +244,7 @@ const ratio = z.number().min(0).max(1);
 export const exportParamsSchema = z.object({
   format: z.enum(["svg", "png", "json", "csv"]),
   /** A plain file name (no folders, not "." or ".."); the host asks where to save it. */
-  suggestedName: z.string().regex(/^(?!\.+$)[\w.-]{1,120}$/, "a plain file name (not \".\" or \"..\")"),
+  suggestedName: z.string().regex(/^(?!\.+$)[\w.-]{1,120}$/, 'a plain file name (not "." or "..")'),
   /** Text for svg/json/csv, base64 for png. */
   data: z.string().max(MAX_EXPORT_CHARS),
 });
@@ -249,12 +260,18 @@ export const hostSide = {
      * "auto" follows the rule (the model's held-out text, else headshare.eval.text, else ask), "choose"
      * asks for a file; `separator` scores per document (null: as a stream; absent: the setting).
      */
-    "webview/quickEval": { params: z.object({ ratio, text: z.enum(["auto", "choose"]).optional(), separator: z.string().min(1).max(200).nullable().optional() }), result: evalSummarySchema },
+    "webview/quickEval": {
+      params: z.object({ ratio, text: z.enum(["auto", "choose"]).optional(), separator: z.string().min(1).max(200).nullable().optional() }),
+      result: evalSummarySchema,
+    },
     /**
      * A report's evaluation, run in place (original vs the report's output): `text` as for quick eval, or
      * "editor" (the active editor's text); the updated report arrives as `webview/init`. Cancellable.
      */
-    "webview/evaluate": { params: z.object({ text: z.enum(["auto", "choose", "editor"]), separator: z.string().min(1).max(200).nullable().optional() }), result: z.object({}) },
+    "webview/evaluate": {
+      params: z.object({ text: z.enum(["auto", "choose", "editor"]), separator: z.string().min(1).max(200).nullable().optional() }),
+      result: z.object({}),
+    },
     /** Save a rendered view; `path` is null when the user closed the save dialog. */
     "webview/export": { params: exportParamsSchema, result: z.object({ path: z.string().nullable() }) },
     /** Open the Compress flow for this panel's model, prefilled with this ratio. */

@@ -7,7 +7,11 @@ export const generateRequestSchema = z.object({
   /** 0 = greedy; else sampled with `seed` (the same seed for both models). */
   temperature: z.number().min(0).max(10),
   topP: z.number().gt(0).max(1),
-  seed: z.number().int().min(0).max(2 ** 32 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1),
   /** The sharing ratio (the map's slider); the report uses its own shared model and ignores it. */
   ratio: z.number().min(0).max(1),
 });

@@ -15,7 +15,6 @@ import type { ProtocolSide } from "./rpc";
 
 export const WORKER_PROTOCOL_VERSION = 1;
 
-
 // ------------------------------------------------------------------ lifecycle
 
 export const initializeParams = z.object({
@@ -76,7 +75,9 @@ export const shareResult = z.object({
 });
 
 export const expandParams = z.object({
-  compact: absolutePath, out: absolutePath, force: z.boolean().default(false),
+  compact: absolutePath,
+  out: absolutePath,
+  force: z.boolean().default(false),
   wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
 });
 export const expandResult = z.object({ output: shareResultSchema, provider: usedProviderSchema, seconds: z.number().nonnegative() });
@@ -84,7 +85,9 @@ export const expandResult = z.object({ output: shareResultSchema, provider: used
 /** The compute devices here (src/core/runtime/devices.ts ComputeDevices): each provider checked, and what auto picks. */
 export const devicesParams = z.object({});
 export const devicesResult = z.object({
-  devices: z.array(z.object({ provider: providerNameSchema, available: z.boolean(), adapter: gpuAdapterSchema.optional(), reason: z.string().max(4000).optional() })).max(8),
+  devices: z
+    .array(z.object({ provider: providerNameSchema, available: z.boolean(), adapter: gpuAdapterSchema.optional(), reason: z.string().max(4000).optional() }))
+    .max(8),
   auto: computeSchema.pick({ provider: true, adapter: true, skipped: true }),
   adapters: z.array(gpuAdapterSchema).max(32),
   provider: usedProviderSchema,

@@ -18,9 +18,19 @@ export const textProtocolOptions = {
   /** Score each document (separated by this string; trimmed; empty ones skipped) on its own as BOS + tokens truncated to the window. */
   documentsSeparator: z.string().min(1).max(200).optional(),
   /** Tokens per window, BOS counted. Default: the core's (the model's context, at most 512). */
-  window: z.number().int().min(2).max(1 << 20).optional(),
+  window: z
+    .number()
+    .int()
+    .min(2)
+    .max(1 << 20)
+    .optional(),
   /** Stream mode: how far the window moves; every token is predicted once. Default: window − 1. */
-  stride: z.number().int().min(1).max(1 << 20).optional(),
+  stride: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 20)
+    .optional(),
   /** Prepend BOS (`--no-bos` turns it off). */
   bos: z.boolean().default(true),
 };
@@ -28,7 +38,11 @@ export const textProtocolOptions = {
 /** Forward path and memory budget of a job that runs a model (src/core/eval/evaluate.ts, memoryBudget.ts). */
 export const runModelOptions = {
   /** GiB the evaluation may use (default: min(4 GiB, a quarter of the machine's memory)). */
-  memoryBudgetGiB: z.number().positive().max(1 << 20).optional(),
+  memoryBudgetGiB: z
+    .number()
+    .positive()
+    .max(1 << 20)
+    .optional(),
   /** "auto" (default): the whole-model graph when the weights fit a quarter of the budget as float32, else layer-streamed. */
   forward: z.enum(["auto", "whole-model", "layer-streamed"]).optional(),
 };
@@ -78,7 +92,11 @@ export const sweepParamsSchema = z.object({
 });
 
 /** src/core/eval/results.ts SweepResult, with the provider checked. */
-export const sweepResultSchema = coreSweepResultSchema.extend({ provider: usedProvider, forward: forwardPathSchema.optional(), compute: computeSchema.optional() });
+export const sweepResultSchema = coreSweepResultSchema.extend({
+  provider: usedProvider,
+  forward: forwardPathSchema.optional(),
+  compute: computeSchema.optional(),
+});
 
 /**
  * PostShare options (src/core/train/postshareOptions.ts PostShareOptions); absent ones take the
@@ -149,11 +167,32 @@ export const postShareParamsSchema = postShareParamsShape.superRefine(postShareR
  * PostShare's hyperparameters as the extension's `headshare.postshare` setting holds them (the same
  * keys and bounds as the job's params); absent keys take the preset's values.
  */
-export const postShareHyperparametersSchema = postShareParamsShape.pick({
-  preset: true, steps: true, lr: true, warmupSteps: true, minLrRatio: true, beta1: true, beta2: true, eps: true,
-  weightDecay: true, clipNorm: true, lambdaLm: true, lambdaW: true, weightLoss: true, regularize: true, trainOn: true,
-  trainable: true, sampleSequences: true, sampleLength: true, sampleTemperature: true, batchSize: true, seqLen: true, seed: true,
-}).strict();
+export const postShareHyperparametersSchema = postShareParamsShape
+  .pick({
+    preset: true,
+    steps: true,
+    lr: true,
+    warmupSteps: true,
+    minLrRatio: true,
+    beta1: true,
+    beta2: true,
+    eps: true,
+    weightDecay: true,
+    clipNorm: true,
+    lambdaLm: true,
+    lambdaW: true,
+    weightLoss: true,
+    regularize: true,
+    trainOn: true,
+    trainable: true,
+    sampleSequences: true,
+    sampleLength: true,
+    sampleTemperature: true,
+    batchSize: true,
+    seqLen: true,
+    seed: true,
+  })
+  .strict();
 export type PostShareHyperparameters = z.infer<typeof postShareHyperparametersSchema>;
 
 /** src/core/train/results.ts PostShareResult, with the plan and the provider checked. */

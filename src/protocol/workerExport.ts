@@ -44,7 +44,12 @@ export const generateParamsSchema = z.object({
   /** 0 = greedy. */
   temperature: z.number().min(0).max(100).default(0),
   topP: z.number().gt(0).max(1).default(1),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .default(0),
   providers: providersSchema.optional(),
 });
 

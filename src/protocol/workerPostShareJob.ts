@@ -49,7 +49,15 @@ export const postShareImportParamsSchema = z.object({
   providers: postShareParamsShape.shape.providers,
 });
 
-export const jobMetricsRowSchema = z.object({ step: count, lm: finite, weight: finite, loss: finite, lr: finite, gradNorm: finite, seconds: z.number().nonnegative() });
+export const jobMetricsRowSchema = z.object({
+  step: count,
+  lm: finite,
+  weight: finite,
+  loss: finite,
+  lr: finite,
+  gradNorm: finite,
+  seconds: z.number().nonnegative(),
+});
 
 export const postShareImportResultSchema = z.object({
   model: z.string(),

@@ -19,7 +19,12 @@ export const inspectResultSchema = z.object({
 
 /** src/core/share/types.ts LayerAccounting. */
 export const layerAccountingSchema = z.object({
-  layer: count, savedUnits: count, parametersBefore: count, parametersAfter: count, bytesBefore: count, bytesAfter: count,
+  layer: count,
+  savedUnits: count,
+  parametersBefore: count,
+  parametersAfter: count,
+  bytesBefore: count,
+  bytesAfter: count,
 });
 
 /** src/core/share/types.ts ShareResult: what writing a shared (or expanded) checkpoint produced, with exact accounting. */

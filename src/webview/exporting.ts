@@ -13,12 +13,18 @@ export function canvasPngBase64(canvas: HTMLCanvasElement): string {
 
 /** Rasterises an SVG on a 2× canvas (the CSP allows data: images). */
 export async function svgPngBase64(svg: SVGSVGElement): Promise<string> {
-  const w = Number(svg.getAttribute("width")), hgt = Number(svg.getAttribute("height"));
+  const w = Number(svg.getAttribute("width")),
+    hgt = Number(svg.getAttribute("height"));
   const url = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(new XMLSerializer().serializeToString(svg))}`;
   const img = new Image();
-  await new Promise<void>((resolve, reject) => { img.onload = () => resolve(); img.onerror = () => reject(new Error("could not rasterise the SVG")); img.src = url; });
+  await new Promise<void>((resolve, reject) => {
+    img.onload = () => resolve();
+    img.onerror = () => reject(new Error("could not rasterise the SVG"));
+    img.src = url;
+  });
   const canvas = document.createElement("canvas");
-  canvas.width = w * 2; canvas.height = hgt * 2;
+  canvas.width = w * 2;
+  canvas.height = hgt * 2;
   const ctx = canvas.getContext("2d")!;
   ctx.scale(2, 2);
   ctx.drawImage(img, 0, 0, w, hgt);
@@ -32,9 +38,13 @@ export function stackSvgs(parts: readonly SVGSVGElement[], background: string): 
   const ns = "http://www.w3.org/2000/svg";
   const out = document.createElementNS(ns, "svg") as SVGSVGElement;
   out.setAttribute("xmlns", ns);
-  out.setAttribute("width", String(width)); out.setAttribute("height", String(height)); out.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  out.setAttribute("width", String(width));
+  out.setAttribute("height", String(height));
+  out.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const bg = document.createElementNS(ns, "rect");
-  bg.setAttribute("width", String(width)); bg.setAttribute("height", String(height)); bg.setAttribute("fill", background);
+  bg.setAttribute("width", String(width));
+  bg.setAttribute("height", String(height));
+  bg.setAttribute("fill", background);
   out.append(bg);
   let y = 0;
   for (const p of parts) {
@@ -49,5 +59,10 @@ export function stackSvgs(parts: readonly SVGSVGElement[], background: string): 
 
 /** A file-name-safe stem from a model name. */
 export function stem(name: string): string {
-  return name.replace(/[^\w.-]+/g, "_").replace(/^\.+/, "").slice(0, 60) || "model";
+  return (
+    name
+      .replace(/[^\w.-]+/g, "_")
+      .replace(/^\.+/, "")
+      .slice(0, 60) || "model"
+  );
 }

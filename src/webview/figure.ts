@@ -34,13 +34,23 @@ export function markLegend(withChain: boolean): LegendItem[] {
 export function figureSvg(f: FigureSpec, t: Theme): SVGSVGElement {
   const partsW = Math.max(320, ...f.parts.map((p) => Number(p.getAttribute("width")) || 0));
   const width = partsW + 2 * PAD;
-  const titleH = 24, lineH = 16, legendRow = 18;
+  const titleH = 24,
+    lineH = 16,
+    legendRow = 18;
   const legendCols = Math.max(1, Math.floor(partsW / 300));
   const legendH = f.legend.length ? Math.ceil(f.legend.length / legendCols) * legendRow + 8 : 0;
   const head = PAD + titleH + f.lines.length * lineH + 6;
   const bodyH = f.parts.reduce((a, p) => a + (Number(p.getAttribute("height")) || 0) + 8, 0);
   const height = head + bodyH + legendH + PAD;
-  const svg = s("svg", { xmlns: "http://www.w3.org/2000/svg", width, height, viewBox: `0 0 ${width} ${height}`, "font-family": "sans-serif", "font-size": 11, class: "figure" }) as SVGSVGElement;
+  const svg = s("svg", {
+    xmlns: "http://www.w3.org/2000/svg",
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    "font-family": "sans-serif",
+    "font-size": 11,
+    class: "figure",
+  }) as SVGSVGElement;
   svg.append(s("title", {}, f.title), s("rect", { width, height, fill: t.background }));
   svg.append(s("text", { x: PAD, y: PAD + 14, fill: t.foreground, "font-size": 16, "font-weight": "bold", class: "figure-title" }, f.title));
   f.lines.forEach((line, i) => svg.append(s("text", { x: PAD, y: PAD + titleH + (i + 1) * lineH - 4, fill: t.muted, class: "figure-line" }, line)));
@@ -52,9 +62,14 @@ export function figureSvg(f: FigureSpec, t: Theme): SVGSVGElement {
     y += (Number(p.getAttribute("height")) || 0) + 8;
   }
   f.legend.forEach((item, i) => {
-    const col = i % legendCols, row = Math.floor(i / legendCols);
-    const x = PAD + col * 300, cy = y + row * legendRow + 9;
-    svg.append(legendSymbol(item.kind, x + 7, cy, t), s("text", { x: x + 20, y: cy, "dominant-baseline": "middle", fill: t.foreground, class: "legend-label" }, item.label));
+    const col = i % legendCols,
+      row = Math.floor(i / legendCols);
+    const x = PAD + col * 300,
+      cy = y + row * legendRow + 9;
+    svg.append(
+      legendSymbol(item.kind, x + 7, cy, t),
+      s("text", { x: x + 20, y: cy, "dominant-baseline": "middle", fill: t.foreground, class: "legend-label" }, item.label),
+    );
   });
   return svg;
 }

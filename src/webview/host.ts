@@ -25,10 +25,15 @@ export class Host {
     this.api = acquireVsCodeApi();
     const parsed = viewStateSchema.safeParse(this.api.getState());
     this.state = parsed.success ? parsed.data : undefined;
-    this.rpc = new Rpc(webviewSide, hostSide, { send: (m) => this.api.postMessage(m) }, {
-      name: "webview",
-      log: (level, message) => (level === "error" ? console.error : level === "warn" ? console.warn : console.debug)(`headshare webview: ${message}`),
-    });
+    this.rpc = new Rpc(
+      webviewSide,
+      hostSide,
+      { send: (m) => this.api.postMessage(m) },
+      {
+        name: "webview",
+        log: (level, message) => (level === "error" ? console.error : level === "warn" ? console.warn : console.debug)(`headshare webview: ${message}`),
+      },
+    );
     window.addEventListener("message", (ev: MessageEvent) => this.rpc.receive(ev.data));
   }
 
@@ -43,7 +48,9 @@ export class Host {
   }
 
   /** The view state restored after a reload (undefined on first open). */
-  get viewState(): ViewState | undefined { return this.state; }
+  get viewState(): ViewState | undefined {
+    return this.state;
+  }
 
   /** Merges into the persisted view state. */
   saveViewState(patch: Partial<ViewState> & Pick<ViewState, "view">): void {

@@ -2,7 +2,7 @@
  * Webview entry (dist/webview.js): asks the host for its data (`webview/ready`), renders the requested
  * view (sharing map, report, inspect), and re-renders when the host pushes new data.
  */
-import "./zodJitless";   // first: before any schema is built
+import "./zodJitless"; // first: before any schema is built
 import type { Init } from "../protocol/webview";
 import { h } from "./dom";
 import { routeGenerated } from "./generateView";
@@ -24,9 +24,12 @@ function render(init: Init): void {
   root.replaceChildren();
   root.removeAttribute("aria-busy");
   root.dataset.view = init.view;
-  view = init.view === "map" ? new MapView(root, host, init)
-    : init.view === "report" ? new ReportView(root, host, init.report, init.reportFile ?? null)
-      : new InspectView(root, host, init.inspect);
+  view =
+    init.view === "map"
+      ? new MapView(root, host, init)
+      : init.view === "report"
+        ? new ReportView(root, host, init.report, init.reportFile ?? null)
+        : new InspectView(root, host, init.inspect);
   drawnWidth = document.body.clientWidth;
   document.body.dataset.ready = "true";
 }
@@ -38,14 +41,21 @@ host.rpc.on("webview/progress", (p) => {
 });
 host.rpc.on("webview/generated", routeGenerated);
 
-const redraw = () => { if (view instanceof MapView || view instanceof ReportView) view.redraw(); };
+const redraw = () => {
+  if (view instanceof MapView || view instanceof ReportView) view.redraw();
+};
 onThemeChange(redraw);
 let resizeTimer: number | undefined;
 // Only a width change redraws (the views lay out by width): the observer's first call, and a page that only
 // grew taller, would otherwise rebuild the report under the user's pointer.
 new ResizeObserver(() => {
   window.clearTimeout(resizeTimer);
-  resizeTimer = window.setTimeout(() => { if (document.body.clientWidth !== drawnWidth) { drawnWidth = document.body.clientWidth; redraw(); } }, 100);
+  resizeTimer = window.setTimeout(() => {
+    if (document.body.clientWidth !== drawnWidth) {
+      drawnWidth = document.body.clientWidth;
+      redraw();
+    }
+  }, 100);
 }).observe(document.body);
 
 host.rpc.request("webview/ready", {}).then(render, (e: unknown) => {

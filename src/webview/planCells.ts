@@ -14,7 +14,10 @@ export class PlanCells {
   private byCell = new Map<number, PlanTarget>();
   private rootUse = new Map<number, number>();
 
-  constructor(readonly table: MatchTable, ratio: number) {
+  constructor(
+    readonly table: MatchTable,
+    ratio: number,
+  ) {
     this.setRatio(ratio);
   }
 
@@ -44,7 +47,8 @@ export class PlanCells {
   }
 
   links(r: number, c: number): Link[] {
-    const t = this.table, U = t.unitsPerLayer;
+    const t = this.table,
+      U = t.unitsPerLayer;
     if (r === 0) return [];
     const e = t.entries[(r - 1) * U + c]!;
     const p = this.byCell.get(r * U + c);
@@ -55,7 +59,8 @@ export class PlanCells {
   }
 
   describe(r: number, c: number): string {
-    const t = this.table, U = t.unitsPerLayer;
+    const t = this.table,
+      U = t.unitsPerLayer;
     const uses = this.rootUse.get(r * U + c);
     const usedBy = uses ? ` Root of ${uses} selected target${uses > 1 ? "s" : ""}.` : "";
     if (r === 0) return `${unitName(r, c)}: layer 0 has no lower layer, never a target.${usedBy}`;
@@ -76,12 +81,25 @@ export class PlanCells {
 
   /** The heatmap's view of this plan over the best-match scores. */
   heatmapModel(title = "Best-match cosine per unit"): HeatmapModel {
-    const t = this.table, U = t.unitsPerLayer;
-    let lo = Infinity, hi = -Infinity;
-    for (const e of t.entries) { lo = Math.min(lo, e.score); hi = Math.max(hi, e.score); }
-    if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
+    const t = this.table,
+      U = t.unitsPerLayer;
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const e of t.entries) {
+      lo = Math.min(lo, e.score);
+      hi = Math.max(hi, e.score);
+    }
+    if (!Number.isFinite(lo)) {
+      lo = 0;
+      hi = 1;
+    }
     return {
-      rows: t.layers, cols: U, title, rowName: "layer", colName: "unit", domain: [lo, hi],
+      rows: t.layers,
+      cols: U,
+      title,
+      rowName: "layer",
+      colName: "unit",
+      domain: [lo, hi],
       value: (r, c) => (r === 0 ? null : t.entries[(r - 1) * U + c]!.score),
       mark: (r, c) => this.mark(r, c),
       links: (r, c) => this.links(r, c),
@@ -91,7 +109,8 @@ export class PlanCells {
 
   /** "6 of 20 units shared = ⌊30% × 20⌋; layer 0's 4 units are never targets, so 16 are candidates". */
   arithmetic(ratio: number): string {
-    const t = this.table, total = t.layers * t.unitsPerLayer;
+    const t = this.table,
+      total = t.layers * t.unitsPerLayer;
     return `${int(this.plan.selected)} of ${int(total)} units shared = ⌊${(ratio * 100).toFixed(0)}% × ${int(total)}⌋; layer 0's ${int(t.unitsPerLayer)} units are never targets, so ${int(t.entries.length)} are candidates`;
   }
 }

@@ -29,9 +29,13 @@ function cssVar(name: string, fallback: string): string {
 
 export function readTheme(): Theme {
   const c = document.body.classList;
-  const kind: Theme["kind"] = c.contains("vscode-high-contrast-light") ? "high-contrast-light"
-    : c.contains("vscode-high-contrast") ? "high-contrast"
-      : c.contains("vscode-light") ? "light" : "dark";
+  const kind: Theme["kind"] = c.contains("vscode-high-contrast-light")
+    ? "high-contrast-light"
+    : c.contains("vscode-high-contrast")
+      ? "high-contrast"
+      : c.contains("vscode-light")
+        ? "light"
+        : "dark";
   const hc = kind.startsWith("high-contrast");
   const dark = kind === "dark" || kind === "high-contrast";
   const foreground = cssVar("--vscode-foreground", dark ? "#cccccc" : "#3b3b3b");
@@ -49,7 +53,9 @@ export function readTheme(): Theme {
     // Viridis reads on light and dark backgrounds and for colour-blind users; high contrast gets cividis
     // (a stronger luminance ramp) plus explicit cell borders drawn by the heatmap.
     score: (lo, hi) => {
-      const s = scaleSequential(hc ? interpolateCividis : interpolateViridis).domain([lo, hi === lo ? lo + 1e-9 : hi]).clamp(true);
+      const s = scaleSequential(hc ? interpolateCividis : interpolateViridis)
+        .domain([lo, hi === lo ? lo + 1e-9 : hi])
+        .clamp(true);
       return (v: number) => s(v);
     },
   };

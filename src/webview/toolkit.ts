@@ -30,12 +30,15 @@ export interface ButtonOptions {
 export function button(label: string, opts: ButtonOptions): HTMLElement {
   const b = h("vscode-button", { id: opts.id, title: opts.title, "aria-label": opts.ariaLabel ?? label }, label);
   if (opts.secondary) b.setAttribute("appearance", "secondary");
-  b.addEventListener("click", () => { if (!b.hasAttribute("disabled")) opts.onClick(); });
+  b.addEventListener("click", () => {
+    if (!b.hasAttribute("disabled")) opts.onClick();
+  });
   return b;
 }
 
 export function setDisabled(el: HTMLElement, disabled: boolean): void {
-  if (disabled) el.setAttribute("disabled", ""); else el.removeAttribute("disabled");
+  if (disabled) el.setAttribute("disabled", "");
+  else el.removeAttribute("disabled");
 }
 
 /** A themed single-line text input; `onInput` gets the current value. */

@@ -11,7 +11,11 @@ export const exportJob: JobDef<"headshare/export"> = {
   async run(p, ctx) {
     const plan = p.planFile ? await readPlanFile(p.planFile) : undefined;
     const r = await exportOnnx(p.model, {
-      outDir: p.out, dtype: p.dtype, strategy: p.strategy, providers: ctx.providers, signal: ctx.signal,
+      outDir: p.out,
+      dtype: p.dtype,
+      strategy: p.strategy,
+      providers: ctx.providers,
+      signal: ctx.signal,
       ...(p.ratio !== undefined ? { ratio: p.ratio } : {}),
       ...(plan ? { plan, planFile: p.planFile! } : {}),
       ...(p.externalData !== undefined ? { externalData: p.externalData } : {}),
@@ -31,8 +35,13 @@ export const generateJob: JobDef<"headshare/generate"> = {
     const plan = p.planFile ? await readPlanFile(p.planFile) : undefined;
     let text = "";
     const r = await generateText(p.model, p.prompt, {
-      maxTokens: p.maxTokens, temperature: p.temperature, topP: p.topP, seed: p.seed, strategy: p.strategy,
-      providers: ctx.providers, signal: ctx.signal,
+      maxTokens: p.maxTokens,
+      temperature: p.temperature,
+      topP: p.topP,
+      seed: p.seed,
+      strategy: p.strategy,
+      providers: ctx.providers,
+      signal: ctx.signal,
       ...(p.ratio !== undefined ? { ratio: p.ratio } : {}),
       ...(plan ? { plan, planFile: p.planFile! } : {}),
       onText: (d, tokens) => {
@@ -41,8 +50,14 @@ export const generateJob: JobDef<"headshare/generate"> = {
       },
     });
     return {
-      text: r.text, ids: r.ids, promptIds: r.promptIds, stop: r.stop, tokensPerSecond: r.tokensPerSecond,
-      prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds, loadSeconds: r.loadSeconds,
+      text: r.text,
+      ids: r.ids,
+      promptIds: r.promptIds,
+      stop: r.stop,
+      tokensPerSecond: r.tokensPerSecond,
+      prefillSeconds: r.prefillSeconds,
+      decodeSeconds: r.decodeSeconds,
+      loadSeconds: r.loadSeconds,
       shared: r.plan ? { ratio: r.plan.ratio, selected: r.plan.selected } : null,
       provider: usedProviderSchema.catch("none").parse(r.provider),
     };

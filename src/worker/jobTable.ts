@@ -36,19 +36,25 @@ function usedProvider(p: string | undefined): z.infer<typeof usedProviderSchema>
 }
 /** The text protocol from the job's flags (validated by the eval core against the model's context). */
 function textProtocol(p: { documentsSeparator?: string; window?: number; stride?: number; bos: boolean }, ckpt: Checkpoint) {
-  return makeProtocol({
-    ...(p.documentsSeparator !== undefined ? { documentsSeparator: p.documentsSeparator } : {}),
-    ...(p.window !== undefined ? { window: p.window } : {}),
-    ...(p.stride !== undefined ? { stride: p.stride } : {}),
-    bos: p.bos,
-  }, ckpt.spec.maxPositions);
+  return makeProtocol(
+    {
+      ...(p.documentsSeparator !== undefined ? { documentsSeparator: p.documentsSeparator } : {}),
+      ...(p.window !== undefined ? { window: p.window } : {}),
+      ...(p.stride !== undefined ? { stride: p.stride } : {}),
+      bos: p.bos,
+    },
+    ckpt.spec.maxPositions,
+  );
 }
 
 /** A match table passed in (e.g. from a cache) must be this checkpoint's, with these options. */
 function checkTableFits(t: MatchTable, ckpt: Checkpoint, p: { model: string; strategy: string; granularity: "group" | "query-head" }): void {
   const U = unitsPerLayer(ckpt.spec, p.granularity);
   if (t.layers !== ckpt.spec.layers || t.unitsPerLayer !== U || t.strategy !== p.strategy || t.granularity !== p.granularity) {
-    throw new RpcError("bad-options", `${p.model}: the given match table (${t.layers} layers × ${t.unitsPerLayer} units, ${t.strategy}, ${t.granularity}) does not fit this checkpoint with these options (${ckpt.spec.layers} layers × ${U} units, ${p.strategy}, ${p.granularity}); drop it to recompute the table`);
+    throw new RpcError(
+      "bad-options",
+      `${p.model}: the given match table (${t.layers} layers × ${t.unitsPerLayer} units, ${t.strategy}, ${t.granularity}) does not fit this checkpoint with these options (${ckpt.spec.layers} layers × ${U} units, ${p.strategy}, ${p.granularity}); drop it to recompute the table`,
+    );
   }
 }
 
@@ -57,13 +63,25 @@ function checkTableFits(t: MatchTable, ckpt: Checkpoint, p: { model: string; str
  * check on an all-zero table of the checkpoint's shape, so the message is the planner's.
  */
 function checkRatioFits(ckpt: Checkpoint, p: { ratio: number; strategy: MatchTable["strategy"]; granularity: "group" | "query-head" }): void {
-  const L = ckpt.spec.layers, U = unitsPerLayer(ckpt.spec, p.granularity);
+  const L = ckpt.spec.layers,
+    U = unitsPerLayer(ckpt.spec, p.granularity);
   const entries = [];
   for (let l = 1; l < L; l++) for (let u = 0; u < U; u++) entries.push({ layer: l, unit: u, sourceLayer: 0, sourceUnit: 0, score: 0 });
-  planSharing({
-    format: "headshare.match", version: 1, strategy: p.strategy, granularity: p.granularity, layers: L, unitsPerLayer: U,
-    parametersPerUnit: null, bytesPerUnit: null, parameters: null, entries,
-  }, p.ratio);
+  planSharing(
+    {
+      format: "headshare.match",
+      version: 1,
+      strategy: p.strategy,
+      granularity: p.granularity,
+      layers: L,
+      unitsPerLayer: U,
+      parametersPerUnit: null,
+      bytesPerUnit: null,
+      parameters: null,
+      entries,
+    },
+    p.ratio,
+  );
 }
 
 /** Opens the given checkpoints (undefined stays undefined), runs `f`, and closes them whatever happens. */
@@ -89,29 +107,51 @@ async function readText(file: string): Promise<string> {
     return (await readRegularFile(file, MAX_TEXT_BYTES)).toString("utf8");
   } catch (e) {
     const r = e instanceof RegularFileError ? e.reason : "io";
-    const [why, todo] = r === "missing" ? ["it does not exist", "pass an existing UTF-8 text file"]
-      : r === "not-regular" ? ["it is not a regular file: a folder, FIFO or device", "pass a UTF-8 text file"]
-        : r === "too-large" ? [`it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TEXT_BYTES / 2 ** 20} MiB an evaluation text may be`, "pass an excerpt (a few MB measure perplexity well)"]
-          : [e instanceof Error ? e.message : String(e), "pass a readable UTF-8 text file"];
+    const [why, todo] =
+      r === "missing"
+        ? ["it does not exist", "pass an existing UTF-8 text file"]
+        : r === "not-regular"
+          ? ["it is not a regular file: a folder, FIFO or device", "pass a UTF-8 text file"]
+          : r === "too-large"
+            ? [
+                `it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TEXT_BYTES / 2 ** 20} MiB an evaluation text may be`,
+                "pass an excerpt (a few MB measure perplexity well)",
+              ]
+            : [e instanceof Error ? e.message : String(e), "pass a readable UTF-8 text file"];
     throw Object.assign(new Error(`${file}: cannot read the text file (${why}); ${todo}`), { code: "bad-text" });
   }
 }
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** The forward path and memory budget options of a job, as the eval core takes them. */
-function runModel(p: { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" }): { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" } {
+function runModel(p: { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" }): {
+  memoryBudgetGiB?: number;
+  forward?: "auto" | "whole-model" | "layer-streamed";
+} {
   return { ...(p.memoryBudgetGiB !== undefined ? { memoryBudgetGiB: p.memoryBudgetGiB } : {}), ...(p.forward !== undefined ? { forward: p.forward } : {}) };
 }
 
 /** Quick eval's plan: the given match table (checked) or one computed now, planned at the ratio. */
-async function quickPlan(ckpt: Checkpoint, p: { model: string; ratio: number; strategy: MatchTable["strategy"]; granularity: "group" | "query-head"; table?: MatchTable | undefined }, ctx: { providers: Parameters<typeof computeMatchTable>[1]["providers"]; signal: AbortSignal; progress: (q: { phase: string; done: number; total: number }) => void }) {
-  if (ckpt.compact) throw new RpcError("bad-options", `${p.model}: is already a compact shared checkpoint; quick eval shares the original model in memory, pass that one`);
+async function quickPlan(
+  ckpt: Checkpoint,
+  p: { model: string; ratio: number; strategy: MatchTable["strategy"]; granularity: "group" | "query-head"; table?: MatchTable | undefined },
+  ctx: {
+    providers: Parameters<typeof computeMatchTable>[1]["providers"];
+    signal: AbortSignal;
+    progress: (q: { phase: string; done: number; total: number }) => void;
+  },
+) {
+  if (ckpt.compact)
+    throw new RpcError("bad-options", `${p.model}: is already a compact shared checkpoint; quick eval shares the original model in memory, pass that one`);
   let table = p.table;
   if (table) checkTableFits(table, ckpt, p);
   else {
     checkRatioFits(ckpt, p);
     table = await computeMatchTable(ckpt, {
-      strategy: p.strategy, granularity: p.granularity, providers: ctx.providers, signal: ctx.signal,
+      strategy: p.strategy,
+      granularity: p.granularity,
+      providers: ctx.providers,
+      signal: ctx.signal,
       onProgress: (q) => ctx.progress({ ...q, phase: `match: ${q.phase}` }),
     });
   }
@@ -122,7 +162,7 @@ export const jobTable: JobTable = {
   "headshare/inspect": {
     label: base,
     async run(p) {
-      return { summary: { ...await inspectCheckpoint(p.model), planError: await compactPlanProblem(p.model) }, provider: "none" };
+      return { summary: { ...(await inspectCheckpoint(p.model)), planError: await compactPlanProblem(p.model) }, provider: "none" };
     },
   },
 
@@ -133,7 +173,11 @@ export const jobTable: JobTable = {
       const ckpt = await openCheckpoint(p.model);
       try {
         const table = await computeMatchTable(ckpt, {
-          strategy: p.strategy, granularity: p.granularity, providers: ctx.providers, signal: ctx.signal, onProgress: ctx.progress,
+          strategy: p.strategy,
+          granularity: p.granularity,
+          providers: ctx.providers,
+          signal: ctx.signal,
+          onProgress: ctx.progress,
           ...(p.keepLowerCosines !== undefined ? { keepLowerCosines: p.keepLowerCosines } : {}),
         });
         return { table, provider: usedProvider(table.source?.provider), seconds: seconds(t0) };
@@ -147,22 +191,30 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const text = await readText(p.text);
-      if (p.ratio !== undefined && p.compare !== undefined) throw new RpcError("bad-options", `${p.model}: pass either a ratio (compare the model shared in memory with its original) or a compare model, not both`);
+      if (p.ratio !== undefined && p.compare !== undefined)
+        throw new RpcError(
+          "bad-options",
+          `${p.model}: pass either a ratio (compare the model shared in memory with its original) or a compare model, not both`,
+        );
       return withCheckpoints([p.model, p.compare], async ([ckpt, other]) => {
         const protocol = textProtocol(p, ckpt!);
         // quick eval: the plan is applied while the weights are read; nothing is written
         const quick = p.ratio !== undefined ? await quickPlan(ckpt!, { ...p, ratio: p.ratio }, ctx) : undefined;
         const r = await evaluate(ckpt!, text, protocol, {
-          ...(other ? { compare: other } : {}), ...(quick ? { compare: ckpt!, comparePlan: quick } : {}),
-          providers: ctx.providers, signal: ctx.signal, ...runModel(p),
+          ...(other ? { compare: other } : {}),
+          ...(quick ? { compare: ckpt!, comparePlan: quick } : {}),
+          providers: ctx.providers,
+          signal: ctx.signal,
+          ...runModel(p),
           onProgress: (q) => ctx.progress({ phase: q.phase ?? "scoring", done: q.done, total: q.total, message: q.message ?? `${q.done} / ${q.total} tokens` }),
         });
         const quickKeys = quick ? { ratio: quick.ratio, selected: quick.selected } : {};
         const attention = p.attention
           ? await attentionMapSimilarity(ckpt!, text, protocol, {
-            providers: ctx.providers, signal: ctx.signal,
-            onProgress: (q) => ctx.progress({ phase: "attention maps", done: q.done, total: q.total }),
-          })
+              providers: ctx.providers,
+              signal: ctx.signal,
+              onProgress: (q) => ctx.progress({ phase: "attention maps", done: q.done, total: q.total }),
+            })
           : undefined;
         return { ...r, ...quickKeys, provider: usedProvider(r.provider), ...(attention ? { attention } : {}) };
       });
@@ -180,19 +232,29 @@ export const jobTable: JobTable = {
         else {
           checkRatioFits(ckpt!, p);
           table = await computeMatchTable(ckpt!, {
-            strategy: p.strategy, granularity: p.granularity, providers: ctx.providers, signal: ctx.signal,
+            strategy: p.strategy,
+            granularity: p.granularity,
+            providers: ctx.providers,
+            signal: ctx.signal,
             onProgress: (q) => ctx.progress({ ...q, phase: `match: ${q.phase}` }),
           });
         }
         const matchSeconds = seconds(tm);
         const plan = planSharing(table, p.ratio);
         const output = await writeShared(ckpt!, plan, {
-          format: p.format, outDir: p.out, force: p.force, signal: ctx.signal, ...(p.wait !== undefined ? { wait: p.wait } : {}),
+          format: p.format,
+          outDir: p.out,
+          force: p.force,
+          signal: ctx.signal,
+          ...(p.wait !== undefined ? { wait: p.wait } : {}),
           onProgress: ctx.progress,
         });
         return {
-          plan, output, match: { cached: !!p.table, seconds: matchSeconds },
-          provider: p.table ? "none" : usedProvider(table.source?.provider), seconds: seconds(t0),
+          plan,
+          output,
+          match: { cached: !!p.table, seconds: matchSeconds },
+          provider: p.table ? "none" : usedProvider(table.source?.provider),
+          seconds: seconds(t0),
         };
       });
     },
@@ -202,7 +264,13 @@ export const jobTable: JobTable = {
     label: (p) => path.basename(p.compact),
     async run(p, ctx) {
       const t0 = performance.now();
-      const output = await expandCompact(p.compact, { outDir: p.out, force: p.force, signal: ctx.signal, onProgress: ctx.progress, ...(p.wait !== undefined ? { wait: p.wait } : {}) });
+      const output = await expandCompact(p.compact, {
+        outDir: p.out,
+        force: p.force,
+        signal: ctx.signal,
+        onProgress: ctx.progress,
+        ...(p.wait !== undefined ? { wait: p.wait } : {}),
+      });
       return { output, provider: "none", seconds: seconds(t0) };
     },
   },
@@ -214,8 +282,13 @@ export const jobTable: JobTable = {
       return withCheckpoints([p.model], async ([ckpt]) => {
         if (p.table) checkTableFits(p.table, ckpt!, p);
         const r = await sweep(ckpt!, p.ratios, text, textProtocol(p, ckpt!), {
-          strategy: p.strategy, granularity: p.granularity, ...(p.table ? { table: p.table } : {}),
-          providers: ctx.providers, signal: ctx.signal, onProgress: ctx.progress, ...runModel(p),
+          strategy: p.strategy,
+          granularity: p.granularity,
+          ...(p.table ? { table: p.table } : {}),
+          providers: ctx.providers,
+          signal: ctx.signal,
+          onProgress: ctx.progress,
+          ...runModel(p),
         });
         return { ...r, provider: usedProvider(r.provider) };
       });
@@ -226,10 +299,14 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const { model, out, providers: _providers, ...rest } = p;
-      const r = await postShare(model, { ...rest, ...(out !== undefined ? { outDir: out } : {}), providers: ctx.providers }, {
-        signal: ctx.signal,
-        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
-      });
+      const r = await postShare(
+        model,
+        { ...rest, ...(out !== undefined ? { outDir: out } : {}), providers: ctx.providers },
+        {
+          signal: ctx.signal,
+          onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+        },
+      );
       return { ...r, provider: usedProvider(r.provider) };
     },
   },
@@ -238,15 +315,28 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const { model, out, providers: _providers, ...rest } = p;
-      const r = await exportPostShareJob(model, { ...rest, outDir: out, providers: ctx.providers }, {
-        signal: ctx.signal,
-        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
-      });
+      const r = await exportPostShareJob(
+        model,
+        { ...rest, outDir: out, providers: ctx.providers },
+        {
+          signal: ctx.signal,
+          onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+        },
+      );
       const j = r.job;
       return {
-        outDir: r.outDir, files: [...r.files], selected: j.plan.targets, planSha256: j.plan.planSha256, steps: j.schedule.steps,
-        microBatches: j.data.microBatches, tokens: j.data.tokenCount, parameters: j.modelSummary.parameters,
-        trainableParameters: j.modelSummary.trainableParameters, memory: [...r.memory], provider: usedProvider(r.provider), seconds: r.seconds,
+        outDir: r.outDir,
+        files: [...r.files],
+        selected: j.plan.targets,
+        planSha256: j.plan.planSha256,
+        steps: j.schedule.steps,
+        microBatches: j.data.microBatches,
+        tokens: j.data.tokenCount,
+        parameters: j.modelSummary.parameters,
+        trainableParameters: j.modelSummary.trainableParameters,
+        memory: [...r.memory],
+        provider: usedProvider(r.provider),
+        seconds: r.seconds,
       };
     },
   },
@@ -254,14 +344,21 @@ export const jobTable: JobTable = {
   "headshare/postshareImport": {
     label: (p) => path.basename(p.job),
     async run(p, ctx) {
-      const r = await importPostShareJob({
-        jobDir: p.job, outDir: p.out, providers: ctx.providers,
-        ...(p.format ? { format: p.format } : {}), ...(p.force !== undefined ? { force: p.force } : {}),
-        ...(p.model ? { model: p.model } : {}), ...(p.weights ? { weights: p.weights } : {}),
-      }, {
-        signal: ctx.signal,
-        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
-      });
+      const r = await importPostShareJob(
+        {
+          jobDir: p.job,
+          outDir: p.out,
+          providers: ctx.providers,
+          ...(p.format ? { format: p.format } : {}),
+          ...(p.force !== undefined ? { force: p.force } : {}),
+          ...(p.model ? { model: p.model } : {}),
+          ...(p.weights ? { weights: p.weights } : {}),
+        },
+        {
+          signal: ctx.signal,
+          onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+        },
+      );
       return { ...r, provider: usedProvider(r.provider) };
     },
   },

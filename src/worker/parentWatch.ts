@@ -35,11 +35,14 @@ export function watchParent(onOrphaned: () => void, opts: { graceMs?: number; po
   const thread = new Worker(THREAD, {
     eval: true,
     workerData: { ppid: process.ppid, pid: process.pid, graceMs: opts.graceMs ?? 4000, pollMs: opts.pollMs ?? 250 },
-    stdout: false, stderr: false,
+    stdout: false,
+    stderr: false,
     resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
   });
   thread.unref();
-  thread.on("message", (m: { orphaned?: boolean }) => { if (m?.orphaned) onOrphaned(); });
+  thread.on("message", (m: { orphaned?: boolean }) => {
+    if (m?.orphaned) onOrphaned();
+  });
   thread.on("error", () => undefined); // a watch that fails leaves the IPC disconnect as the only signal
   const unwatch = watchLiveStaging((staging) => thread.postMessage({ staging }));
   return {

@@ -8,7 +8,14 @@ import { ComputeLog, withComputeLog } from "../core/runtime/computeLog";
 import type { ComputeReport } from "../core/runtime/types";
 import { Rpc, RpcError, type HandlerContext, type LogLevel, type Transport } from "../protocol/rpc";
 import {
-  WORKER_PROTOCOL_VERSION, clientSide, workerSide, type ClientSide, type JobParams, type WorkerJob, type WorkerSide, type WorkerStatus,
+  WORKER_PROTOCOL_VERSION,
+  clientSide,
+  workerSide,
+  type ClientSide,
+  type JobParams,
+  type WorkerJob,
+  type WorkerSide,
+  type WorkerStatus,
 } from "../protocol/worker";
 import type { z } from "zod";
 import type { Providers } from "../protocol/common";
@@ -59,7 +66,10 @@ export function serveWorker(table: JobTable, transport: Transport, opts: ServeOp
   const pushStatus = (state: WorkerStatus["state"], message?: string): void => {
     const first = [...running.entries()][0];
     rpc.notify("headshare/status", {
-      state, provider: lastProvider, running: running.size, ...(lastCompute ? { compute: lastCompute } : {}),
+      state,
+      provider: lastProvider,
+      running: running.size,
+      ...(lastCompute ? { compute: lastCompute } : {}),
       ...(first && state === "computing" ? { job: { id: first[0], method: first[1].method, ...(first[1].label ? { label: first[1].label } : {}) } } : {}),
       ...(message ? { message } : {}),
     });
@@ -101,10 +111,15 @@ export function serveWorker(table: JobTable, transport: Transport, opts: ServeOp
       try {
         // Where this job's graphs run: to the client as each session is created and placed.
         const computeLog = new ComputeLog((compute) => rpc.notify("headshare/compute", { job: hctx.id, compute }));
-        const result = await withComputeLog(computeLog, () => def.run(params as never, {
-          id: hctx.id, job: hctx.job, signal: abort.signal, progress,
-          providers: params.providers ?? defaultProviders,
-        }));
+        const result = await withComputeLog(computeLog, () =>
+          def.run(params as never, {
+            id: hctx.id,
+            job: hctx.job,
+            signal: abort.signal,
+            progress,
+            providers: params.providers ?? defaultProviders,
+          }),
+        );
         progress.flush();
         const used = (result as { provider?: unknown }).provider;
         const compute = computeLog.report();
@@ -121,7 +136,11 @@ export function serveWorker(table: JobTable, transport: Transport, opts: ServeOp
       } catch (err) {
         running.delete(hctx.id);
         if (abort.signal.aborted) pushStatus(running.size ? "computing" : "idle");
-        else pushStatus(running.size ? "computing" : "error", `${hctx.job}${label ? ` (${label})` : ""} failed: ${err instanceof Error ? err.message : String(err)}`);
+        else
+          pushStatus(
+            running.size ? "computing" : "error",
+            `${hctx.job}${label ? ` (${label})` : ""} failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
         if (abort.signal.aborted && !(err instanceof RpcError && err.code === "cancelled")) {
           throw new RpcError("cancelled", `${hctx.job}${label ? ` (${label})` : ""} was cancelled`, hctx.job);
         }

@@ -15,12 +15,18 @@ export function mountSmallTmpfs(dir: string, bytes: number): { unmount: () => vo
   fs.mkdirSync(dir, { recursive: true });
   const r = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${bytes}`, "tmpfs", dir], { encoding: "utf8" });
   if (r.status !== 0) return { reason: `mount -t tmpfs failed here (${(r.stderr || r.error?.message || "").trim()}); the simulated ENOSPC test still runs` };
-  return { unmount: () => { spawnSync("umount", [dir]); } };
+  return {
+    unmount: () => {
+      spawnSync("umount", [dir]);
+    },
+  };
 }
 
 function enospc(syscall: string): NodeJS.ErrnoException {
   const e = new Error(`ENOSPC: no space left on device, ${syscall}`) as NodeJS.ErrnoException;
-  e.code = "ENOSPC"; e.errno = -28; e.syscall = syscall;
+  e.code = "ENOSPC";
+  e.errno = -28;
+  e.syscall = syscall;
   return e;
 }
 
@@ -42,7 +48,11 @@ export async function simulateDiskFull(budget: number): Promise<() => void> {
       const o = typeof off === "number" ? off : 0;
       const l = typeof len === "number" ? len : buf.byteLength - o;
       if (l > left) {
-        if (left > 0) { const fit = left; left = 0; return origWrite.call(this, buf, o, fit, pos); }
+        if (left > 0) {
+          const fit = left;
+          left = 0;
+          return origWrite.call(this, buf, o, fit, pos);
+        }
         throw enospc("write");
       }
       left -= l;
@@ -62,5 +72,8 @@ export async function simulateDiskFull(budget: number): Promise<() => void> {
     left -= n;
     return origWriteFile.apply(fsp, args);
   };
-  return () => { proto.write = origWrite; P.writeFile = origWriteFile; };
+  return () => {
+    proto.write = origWrite;
+    P.writeFile = origWriteFile;
+  };
 }

@@ -45,14 +45,20 @@ export function runChild(script: string, spec: ChildSpec, killAfterMs?: number):
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d) => { stdout += d; });
-    child.stderr.on("data", (d) => { stderr += d; });
+    let stdout = "",
+      stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
     const timer = killAfterMs !== undefined ? setTimeout(() => child.kill("SIGKILL"), killAfterMs) : undefined;
     const hard = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      clearTimeout(timer); clearTimeout(hard);
+      clearTimeout(timer);
+      clearTimeout(hard);
       resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 });
     });
   });
@@ -67,7 +73,8 @@ export function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (d: string, rel: string): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name), r = rel ? `${rel}/${e.name}` : e.name;
+      const p = path.join(d, e.name),
+        r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) walk(p, r);
       else out.set(r, sha(p));
     }
@@ -85,9 +92,18 @@ export function checkAfterKill(outDir: string, ref: ReadonlyMap<string, string>,
   const now = snapshot(outDir);
   const temps: string[] = [];
   for (const [name, hash] of now) {
-    if (name.split("/").some(isLeftover)) { temps.push(name); continue; } // a temporary file, a file in a staging folder, or a stale lock
-    assert.ok(ref.has(name) || prior?.has(name), `${what}: unexpected file "${name}" in the output folder (neither a final output nor a ${TEMP_PREFIX}* temporary)`);
-    assert.ok(hash === ref.get(name) || hash === prior?.get(name), `${what}: "${name}" exists under its final name but is neither the complete new output nor the untouched old one`);
+    if (name.split("/").some(isLeftover)) {
+      temps.push(name);
+      continue;
+    } // a temporary file, a file in a staging folder, or a stale lock
+    assert.ok(
+      ref.has(name) || prior?.has(name),
+      `${what}: unexpected file "${name}" in the output folder (neither a final output nor a ${TEMP_PREFIX}* temporary)`,
+    );
+    assert.ok(
+      hash === ref.get(name) || hash === prior?.get(name),
+      `${what}: "${name}" exists under its final name but is neither the complete new output nor the untouched old one`,
+    );
   }
   for (const [name, hash] of now) {
     if (!name.endsWith(".index.json") || name.split("/").some(isLeftover)) continue; // an aside being removed may be partial
@@ -96,8 +112,10 @@ export function checkAfterKill(outDir: string, ref: ReadonlyMap<string, string>,
     for (const rel of rels) assert.ok(now.has(rel), `${what}: "${name}" is in place but its shard "${rel}" is not`);
     // The index and all its shards must be one version (the index text alone may be the same in both).
     const versions = [ref, ...(prior ? [prior] : [])].filter((v) => v.get(name) === hash);
-    assert.ok(versions.some((v) => rels.every((rel) => now.get(rel) === v.get(rel))),
-      `${what}: "${name}" names shards of different runs (${rels.map((rel) => `${rel}: ${now.get(rel) === ref.get(rel) ? "new" : "old"}`).join(", ")}): a mixed checkpoint that opens without error`);
+    assert.ok(
+      versions.some((v) => rels.every((rel) => now.get(rel) === v.get(rel))),
+      `${what}: "${name}" names shards of different runs (${rels.map((rel) => `${rel}: ${now.get(rel) === ref.get(rel) ? "new" : "old"}`).join(", ")}): a mixed checkpoint that opens without error`,
+    );
   }
   return temps;
 }
@@ -113,15 +131,25 @@ function under(files: ReadonlyMap<string, string>, sub: string): Map<string, str
  * has run, the folder `sub` is exactly the previous output or exactly the new one (absent when there
  * was none) — never a mix, never missing.
  */
-export async function checkWholeAfterKill(outDir: string, sub: string, ref: ReadonlyMap<string, string>, what: string, prior?: ReadonlyMap<string, string>): Promise<"old" | "new" | "absent"> {
+export async function checkWholeAfterKill(
+  outDir: string,
+  sub: string,
+  ref: ReadonlyMap<string, string>,
+  what: string,
+  prior?: ReadonlyMap<string, string>,
+): Promise<"old" | "new" | "absent"> {
   const { cleanStale } = await import("../../src/core/output");
   await cleanStale(outDir);
   const now = under(snapshot(outDir), sub);
   for (const n of now.keys()) assert.ok(!n.split("/").some(isLeftover), `${what}: a temporary "${n}" inside the finished folder ${sub}`);
-  const refSub = under(ref, sub), priorSub = prior ? under(prior, sub) : undefined;
+  const refSub = under(ref, sub),
+    priorSub = prior ? under(prior, sub) : undefined;
   if (priorSub && priorSub.size) {
     const same = (m: ReadonlyMap<string, string>): boolean => m.size === now.size && [...m].every(([n, h]) => now.get(n) === h);
-    assert.ok(same(priorSub) || same(refSub), `${what}: ${sub} is neither the previous output nor the new one after recovery: ${[...now.keys()].join(", ") || "(absent)"} vs previous ${[...priorSub.keys()].join(", ")}`);
+    assert.ok(
+      same(priorSub) || same(refSub),
+      `${what}: ${sub} is neither the previous output nor the new one after recovery: ${[...now.keys()].join(", ") || "(absent)"} vs previous ${[...priorSub.keys()].join(", ")}`,
+    );
     return same(priorSub) ? "old" : "new";
   }
   if (now.size === 0) return "absent";
@@ -140,7 +168,10 @@ export function choosePoints(n: number, max: number, seed: number): number[] {
   if (n <= max) return Array.from({ length: n }, (_, i) => i + 1);
   const pts = new Set<number>([1, 2, n - 1, n]);
   let s = seed >>> 0;
-  const rnd = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
   for (let i = 0; pts.size < Math.ceil(max * 0.6) && i < max; i++) pts.add(1 + Math.floor(((i + 0.5) / max) * n));
   while (pts.size < max) pts.add(1 + Math.floor(rnd() * n));
   return [...pts].sort((a, b) => a - b);
@@ -161,7 +192,19 @@ export interface CrashRunReport {
  * The whole procedure for one job. `inputDir` is snapshotted before and compared after every
  * run; `outDir` must not exist yet.
  */
-export async function crashTestJob(script: string, job: string, input: string, inputDir: string, outDir: string, refDir: string, maxPoints: number, externalKills: number, seed: number, priorDir?: string, whole?: string): Promise<CrashRunReport> {
+export async function crashTestJob(
+  script: string,
+  job: string,
+  input: string,
+  inputDir: string,
+  outDir: string,
+  refDir: string,
+  maxPoints: number,
+  externalKills: number,
+  seed: number,
+  priorDir?: string,
+  whole?: string,
+): Promise<CrashRunReport> {
   const outcomes = { old: 0, new: 0, absent: 0 };
   const t0 = performance.now();
   const inputBefore = snapshot(inputDir);
@@ -177,7 +220,9 @@ export async function crashTestJob(script: string, job: string, input: string, i
   let temps = 0;
   // A staged replace ends with its swap (rename aside, rename in, remove the aside, release the lock):
   // those last calls are always among the points, so every file-system call of the swap is killed.
-  const points = [...new Set([...choosePoints(ops, maxPoints, seed), ...(whole && priorDir ? Array.from({ length: Math.min(ops, 10) }, (_, i) => ops - i) : [])])].sort((a, b) => a - b);
+  const points = [
+    ...new Set([...choosePoints(ops, maxPoints, seed), ...(whole && priorDir ? Array.from({ length: Math.min(ops, 10) }, (_, i) => ops - i) : [])]),
+  ].sort((a, b) => a - b);
   for (const k of points) {
     resetTo(outDir, priorDir);
     const r = await runChild(script, { job, input, out: outDir, killAt: k });
@@ -203,12 +248,15 @@ export async function crashTestJob(script: string, job: string, input: string, i
     if (r.signal === "SIGKILL") {
       temps += checkAfterKill(outDir, refFiles, `${job} killed from outside after ${delay.toFixed(0)} ms`, prior).length;
       if (whole) outcomes[await checkWholeAfterKill(outDir, whole, refFiles, `${job} killed from outside after ${delay.toFixed(0)} ms`, prior)]++;
-    }
-    else assert.equal(r.code, 0, `${job}: run after external kill timer failed: ${r.stderr}`);
+    } else assert.equal(r.code, 0, `${job}: run after external kill timer failed: ${r.stderr}`);
   }
   const fin = await runChild(script, { job, input, out: outDir, killAt: 0 });
   assert.equal(fin.code, 0, `${job}: the run after the kills failed: ${fin.stderr}`);
-  assert.deepEqual(snapshot(outDir), refFiles, `${job}: after a complete run the output folder is not exactly the reference output (stale temporaries must be cleaned on the next run)`);
+  assert.deepEqual(
+    snapshot(outDir),
+    refFiles,
+    `${job}: after a complete run the output folder is not exactly the reference output (stale temporaries must be cleaned on the next run)`,
+  );
   assert.deepEqual(snapshot(inputDir), inputBefore, `${job}: the input changed`);
   return { job, ops, killPoints: points.length, externalKills, tempsSeen: temps, seconds: (performance.now() - t0) / 1000, ...(whole ? { outcomes } : {}) };
 }

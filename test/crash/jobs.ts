@@ -33,7 +33,9 @@ export async function prepareInputs(dir: string): Promise<void> {
   const ck = await openCheckpoint(path.join(dir, "single"));
   try {
     await writeShared(ck, await plan(dir, 50), { format: "compact", outDir: path.join(dir, "compact") });
-  } finally { await ck.close(); }
+  } finally {
+    await ck.close();
+  }
 }
 
 async function plan(input: string, pct: number): Promise<SharingPlan> {
@@ -45,7 +47,9 @@ async function share(input: string, out: string, model: string, pct: number, for
   const ck = await openCheckpoint(path.join(input, model));
   try {
     await writeShared(ck, await plan(input, pct), { format, outDir: path.join(out, "shared"), force: true });
-  } finally { await ck.close(); }
+  } finally {
+    await ck.close();
+  }
 }
 
 export const JOBS: Record<string, (input: string, out: string) => Promise<void>> = {
@@ -55,7 +59,9 @@ export const JOBS: Record<string, (input: string, out: string) => Promise<void>>
     try {
       await fs.mkdir(out, { recursive: true });
       await writeSafetensors(path.join(out, "model.safetensors"), lazyCopies(src), src.metadata);
-    } finally { await src.close(); }
+    } finally {
+      await src.close();
+    }
   },
   /** A sharded output: three shards, then the index. */
   async sharded(input, out) {
@@ -63,14 +69,18 @@ export const JOBS: Record<string, (input: string, out: string) => Promise<void>>
     try {
       await fs.mkdir(out, { recursive: true });
       await writeShardedSafetensors(out, lazyCopies(src), 3, src.metadata);
-    } finally { await src.close(); }
+    } finally {
+      await src.close();
+    }
   },
   /** The same sharded output with other metadata: replaces a "sharded" output in place. */
   async "sharded-over"(input, out) {
     const src = await openSafetensors(path.join(input, "single", "model.safetensors"));
     try {
       await writeShardedSafetensors(out, lazyCopies(src), 3, { ...src.metadata, variant: "second run" });
-    } finally { await src.close(); }
+    } finally {
+      await src.close();
+    }
   },
   /** DirectShare compact checkpoint (+ config/tokenizer copies) at ratio 0.5. */
   "share-compact": (input, out) => share(input, out, "single", 50, "compact"),
@@ -90,7 +100,15 @@ export const JOBS: Record<string, (input: string, out: string) => Promise<void>>
 };
 
 /** Jobs whose output folder `<out>/shared` is staged and swapped: after a kill and recovery it is exactly the old or the new output. */
-export const WHOLE: Record<string, string> = Object.fromEntries(Object.keys(JOBS).filter((j) => j.startsWith("share-")).map((j) => [j, "shared"]));
+export const WHOLE: Record<string, string> = Object.fromEntries(
+  Object.keys(JOBS)
+    .filter((j) => j.startsWith("share-"))
+    .map((j) => [j, "shared"]),
+);
 
 /** Jobs that replace another job's output in place: the prior output is made first. */
-export const REPLACES: Record<string, string> = { "sharded-over": "sharded", "share-compact-sharded-over": "share-compact-sharded", "share-dense-over-sharded": "share-compact-sharded" };
+export const REPLACES: Record<string, string> = {
+  "sharded-over": "sharded",
+  "share-compact-sharded-over": "share-compact-sharded",
+  "share-dense-over-sharded": "share-compact-sharded",
+};

@@ -13,14 +13,20 @@ let count = 0;
 let killAt = 0;
 let log: string[] | undefined;
 
-export function opsSoFar(): number { return count; }
+export function opsSoFar(): number {
+  return count;
+}
 /** The op names seen (when tracing is on): for reports. */
-export function opsLog(): readonly string[] { return log ?? []; }
+export function opsLog(): readonly string[] {
+  return log ?? [];
+}
 
 function die(): never {
   process.kill(process.pid, "SIGKILL");
   // SIGKILL is synchronous for the calling process in practice; never continue past it.
-  for (;;) { /* unreachable */ }
+  for (;;) {
+    /* unreachable */
+  }
 }
 
 /** Counts one op; returns true when this op is the kill point (the caller tears it, then dies). */
@@ -32,11 +38,20 @@ function tick(name: string): boolean {
 
 const WRITE_FLAGS = /[wa+]/;
 function isWriteFlag(flags: unknown): boolean {
-  return typeof flags === "string" ? WRITE_FLAGS.test(flags) : typeof flags === "number" ? (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR)) !== 0 : false;
+  return typeof flags === "string"
+    ? WRITE_FLAGS.test(flags)
+    : typeof flags === "number"
+      ? (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR)) !== 0
+      : false;
 }
 
 type AnyFn = (...a: unknown[]) => unknown;
-function wrap(obj: Record<string, unknown>, name: string, when: (args: unknown[]) => boolean = () => true, tear?: (orig: AnyFn, self: unknown, args: unknown[]) => unknown): void {
+function wrap(
+  obj: Record<string, unknown>,
+  name: string,
+  when: (args: unknown[]) => boolean = () => true,
+  tear?: (orig: AnyFn, self: unknown, args: unknown[]) => unknown,
+): void {
   const orig = obj[name] as AnyFn | undefined;
   if (typeof orig !== "function") return;
   obj[name] = function (this: unknown, ...args: unknown[]) {
@@ -73,11 +88,16 @@ async function wrapFileHandle(): Promise<void> {
     return h ? orig.apply(self, h) : undefined;
   };
   wrap(proto, "write", () => true, tearHalf);
-  wrap(proto, "writeFile", () => true, (orig, self, args) => {
-    const [data] = args;
-    if (typeof data === "string" || data instanceof Uint8Array) return orig.apply(self, [data.slice(0, Math.floor(data.length / 2))]);
-    return undefined;
-  });
+  wrap(
+    proto,
+    "writeFile",
+    () => true,
+    (orig, self, args) => {
+      const [data] = args;
+      if (typeof data === "string" || data instanceof Uint8Array) return orig.apply(self, [data.slice(0, Math.floor(data.length / 2))]);
+      return undefined;
+    },
+  );
   for (const n of ["writev", "sync", "datasync", "truncate"]) wrap(proto, n);
   // close() of a handle opened for writing is a kill point too; closing read handles is not
   // distinguishable here, so every close counts.
@@ -90,16 +110,51 @@ export async function installKillPoints(at: number, trace = false): Promise<void
   if (trace) log = [];
   const P = fsp as unknown as Record<string, unknown>;
   wrap(P, "open", (a) => isWriteFlag(a[1]));
-  wrap(P, "writeFile", () => true, (orig, _self, args) => {
-    const [file, data, opts] = args;
-    if (typeof data === "string" || data instanceof Uint8Array) return orig.apply(fsp, [file, data.slice(0, Math.floor(data.length / 2)), opts]);
-    return undefined;
-  });
+  wrap(
+    P,
+    "writeFile",
+    () => true,
+    (orig, _self, args) => {
+      const [file, data, opts] = args;
+      if (typeof data === "string" || data instanceof Uint8Array) return orig.apply(fsp, [file, data.slice(0, Math.floor(data.length / 2)), opts]);
+      return undefined;
+    },
+  );
   for (const n of ["appendFile", "rename", "rm", "unlink", "copyFile", "mkdir", "rmdir", "truncate", "link", "symlink", "cp"]) wrap(P, n);
   const F = fs as unknown as Record<string, unknown>;
   wrap(F, "openSync", (a) => isWriteFlag(a[1]));
   wrap(F, "open", (a) => isWriteFlag(a[1]));
-  wrap(F, "writeSync", () => true, (orig, _self, args) => { const h = halfArgs(args.slice(1)); return h ? orig.apply(fs, [args[0], ...h]) : undefined; });
-  for (const n of ["write", "writev", "fsync", "fdatasync", "rename", "unlink", "rm", "copyFile", "mkdir", "writeFileSync", "writeFile", "renameSync", "unlinkSync", "rmSync", "copyFileSync", "mkdirSync", "fsyncSync", "fdatasyncSync", "appendFileSync", "cpSync"]) wrap(F, n);
+  wrap(
+    F,
+    "writeSync",
+    () => true,
+    (orig, _self, args) => {
+      const h = halfArgs(args.slice(1));
+      return h ? orig.apply(fs, [args[0], ...h]) : undefined;
+    },
+  );
+  for (const n of [
+    "write",
+    "writev",
+    "fsync",
+    "fdatasync",
+    "rename",
+    "unlink",
+    "rm",
+    "copyFile",
+    "mkdir",
+    "writeFileSync",
+    "writeFile",
+    "renameSync",
+    "unlinkSync",
+    "rmSync",
+    "copyFileSync",
+    "mkdirSync",
+    "fsyncSync",
+    "fdatasyncSync",
+    "appendFileSync",
+    "cpSync",
+  ])
+    wrap(F, n);
   await wrapFileHandle();
 }

@@ -14,7 +14,8 @@ function num(argv: string[], flag: string): number | undefined {
   const i = argv.indexOf(flag);
   if (i < 0) return undefined;
   const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0 || (flag !== "--seconds" && !Number.isInteger(v))) usage(`${flag} needs a positive ${flag === "--seconds" ? "number" : "integer"}, got ${JSON.stringify(argv[i + 1])}`);
+  if (!Number.isFinite(v) || v <= 0 || (flag !== "--seconds" && !Number.isInteger(v)))
+    usage(`${flag} needs a positive ${flag === "--seconds" ? "number" : "integer"}, got ${JSON.stringify(argv[i + 1])}`);
   return v;
 }
 
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < argv.length; i += 2) if (!known.has(argv[i]!)) usage(`unknown argument ${JSON.stringify(argv[i])}`);
   const seconds = num(argv, "--seconds");
   const cases = num(argv, "--cases") ?? (seconds !== undefined ? Number.MAX_SAFE_INTEGER : 1_000_000);
-  const seed = num(argv, "--seed") ?? (Date.now() % 2 ** 31);
+  const seed = num(argv, "--seed") ?? Date.now() % 2 ** 31;
   const oi = argv.indexOf("--only");
   const only = oi >= 0 ? argv[oi + 1] : undefined;
   console.error(`fuzz: seed ${seed}, ${seconds !== undefined ? `${seconds} s` : `${cases} cases`}${only ? `, only ${only}` : ""}`);
@@ -34,6 +35,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
   process.exit(1);
 });

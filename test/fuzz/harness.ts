@@ -13,9 +13,7 @@ import { Worker } from "node:worker_threads";
 
 /** What one input did. */
 export type Outcome =
-  | { readonly kind: "ok"; readonly label?: string }
-  | { readonly kind: "typed"; readonly errorKind: string }
-  | { readonly kind: "crash"; readonly why: string };
+  { readonly kind: "ok"; readonly label?: string } | { readonly kind: "typed"; readonly errorKind: string } | { readonly kind: "crash"; readonly why: string };
 
 export interface FuzzTarget<T> {
   /** Short name, e.g. "safetensors.header". */
@@ -43,7 +41,17 @@ export interface FuzzTarget<T> {
 /** The allocation bound per case: array buffers + JS heap may not grow by more than this. */
 export const ALLOC_BOUND_BYTES = 64 * 1024 * 1024;
 
-const BUILTIN_ERRORS = new Set(["Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError", "AssertionError"]);
+const BUILTIN_ERRORS = new Set([
+  "Error",
+  "TypeError",
+  "RangeError",
+  "SyntaxError",
+  "ReferenceError",
+  "EvalError",
+  "URIError",
+  "AggregateError",
+  "AssertionError",
+]);
 
 /**
  * `Class:code` when `e` is an acceptable typed error, else undefined. Acceptable: an Error whose
@@ -53,7 +61,7 @@ const BUILTIN_ERRORS = new Set(["Error", "TypeError", "RangeError", "SyntaxError
  */
 export function typedErrorKind(e: unknown, file?: string, allowed?: readonly string[]): string | undefined {
   if (!(e instanceof Error)) return undefined;
-  const cls = e.name && e.name !== "Error" ? e.name : e.constructor?.name ?? "Error";
+  const cls = e.name && e.name !== "Error" ? e.name : (e.constructor?.name ?? "Error");
   if (BUILTIN_ERRORS.has(cls)) return undefined;
   if (allowed && !allowed.includes(cls)) return undefined;
   const code = (e as { code?: unknown }).code;
@@ -89,8 +97,14 @@ export async function runCase<T>(t: FuzzTarget<T>, input: T): Promise<Outcome> {
     let r = t.run(input);
     if (r instanceof Promise) {
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new HangError(limit)), limit); });
-      try { r = await Promise.race([r, timeout]); } finally { clearTimeout(timer); }
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new HangError(limit)), limit);
+      });
+      try {
+        r = await Promise.race([r, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     }
     try {
       const c = t.check?.(input, r);
@@ -116,16 +130,22 @@ export async function runCase<T>(t: FuzzTarget<T>, input: T): Promise<Outcome> {
     if (outcome.kind !== "crash") outcome = { kind: "crash", why: `prototype pollution: ${polluted.join(", ")} appeared during the case` };
   }
   const grew = heapAndBuffers() - m0;
-  if (outcome.kind !== "crash" && grew > ALLOC_BOUND_BYTES) outcome = { kind: "crash", why: `allocated ${(grew / 2 ** 20).toFixed(0)} MiB in one case (bound ${ALLOC_BOUND_BYTES / 2 ** 20} MiB)` };
+  if (outcome.kind !== "crash" && grew > ALLOC_BOUND_BYTES)
+    outcome = { kind: "crash", why: `allocated ${(grew / 2 ** 20).toFixed(0)} MiB in one case (bound ${ALLOC_BOUND_BYTES / 2 ** 20} MiB)` };
   return outcome;
 }
 
 class HangError extends Error {
-  constructor(limit: number) { super(`did not finish within ${limit} ms (hang)`); }
+  constructor(limit: number) {
+    super(`did not finish within ${limit} ms (hang)`);
+  }
 }
 
 /** A crash: the target, fast-check's report (seed, path, shrunk counterexample) and why. */
-export interface Crash { readonly target: string; readonly report: string }
+export interface Crash {
+  readonly target: string;
+  readonly report: string;
+}
 
 export interface TargetReport {
   readonly name: string;
@@ -157,7 +177,8 @@ export class Watchdog {
   private readonly worker: Worker;
   constructor(limitMs: number) {
     Atomics.store(this.shared, 2, limitMs);
-    this.worker = new Worker(`
+    this.worker = new Worker(
+      `
       const { workerData, parentPort } = require("node:worker_threads");
       const fs = require("node:fs");
       const s = workerData.shared; let target = "?", last = -1, since = Date.now();
@@ -170,13 +191,24 @@ export class Watchdog {
           process.kill(process.pid, "SIGKILL");
         }
       }, 100).unref();
-    `, { eval: true, workerData: { shared: this.shared } });
+    `,
+      { eval: true, workerData: { shared: this.shared } },
+    );
     this.worker.unref();
   }
-  target(name: string): void { this.worker.postMessage(name); }
-  enter(caseNo: number): void { Atomics.store(this.shared, 0, caseNo); Atomics.store(this.shared, 1, 1); }
-  leave(): void { Atomics.store(this.shared, 1, 0); }
-  async stop(): Promise<void> { await this.worker.terminate(); }
+  target(name: string): void {
+    this.worker.postMessage(name);
+  }
+  enter(caseNo: number): void {
+    Atomics.store(this.shared, 0, caseNo);
+    Atomics.store(this.shared, 1, 1);
+  }
+  leave(): void {
+    Atomics.store(this.shared, 1, 0);
+  }
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
 }
 
 /** Runs one target under fast-check; never throws (crashes are returned). */
@@ -184,7 +216,9 @@ export async function runTarget<T>(t: FuzzTarget<T>, opts: RunOptions, dog?: Wat
   const t0 = performance.now();
   const kinds = new Map<string, number>();
   const okKinds = new Map<string, number>();
-  let cases = 0, ok = 0, typed = 0;
+  let cases = 0,
+    ok = 0,
+    typed = 0;
   const crashes: Crash[] = [];
   dog?.target(t.name);
   await t.setup?.();
@@ -194,9 +228,13 @@ export async function runTarget<T>(t: FuzzTarget<T>, opts: RunOptions, dog?: Wat
       dog?.enter(cases);
       const o = await runCase(t, input);
       dog?.leave();
-      if (o.kind === "ok") { ok++; if (o.label) okKinds.set(o.label, (okKinds.get(o.label) ?? 0) + 1); }
-      else if (o.kind === "typed") { typed++; kinds.set(o.errorKind, (kinds.get(o.errorKind) ?? 0) + 1); }
-      else throw new Error(o.why);
+      if (o.kind === "ok") {
+        ok++;
+        if (o.label) okKinds.set(o.label, (okKinds.get(o.label) ?? 0) + 1);
+      } else if (o.kind === "typed") {
+        typed++;
+        kinds.set(o.errorKind, (kinds.get(o.errorKind) ?? 0) + 1);
+      } else throw new Error(o.why);
     });
     const params: fc.Parameters<[T]> = {
       seed: opts.seed,
@@ -205,7 +243,10 @@ export async function runTarget<T>(t: FuzzTarget<T>, opts: RunOptions, dog?: Wat
     };
     const details = await fc.check(prop, params);
     if (details.failed) {
-      crashes.push({ target: t.name, report: `seed ${details.seed}, path "${details.counterexamplePath ?? ""}"\n  counterexample: ${fc.stringify(details.counterexample).slice(0, 1500)}\n  ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}` });
+      crashes.push({
+        target: t.name,
+        report: `seed ${details.seed}, path "${details.counterexamplePath ?? ""}"\n  counterexample: ${fc.stringify(details.counterexample).slice(0, 1500)}\n  ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
+      });
     }
   } finally {
     dog?.leave();
@@ -221,7 +262,9 @@ export function formatReports(reports: readonly TargetReport[], seed: number): s
   const secs = reports.reduce((s, r) => s + r.seconds, 0);
   const lines = [`fuzz: seed ${seed}, ${total} cases in ${secs.toFixed(1)} s, crashes: ${crashes.length}`];
   for (const r of reports) {
-    lines.push(`  ${r.name.padEnd(28)} ${String(r.cases).padStart(8)} cases  ok ${String(r.ok).padStart(7)}  typed ${String(r.typed).padStart(7)}  ${r.seconds.toFixed(1).padStart(6)} s  crashes ${r.crashes.length}`);
+    lines.push(
+      `  ${r.name.padEnd(28)} ${String(r.cases).padStart(8)} cases  ok ${String(r.ok).padStart(7)}  typed ${String(r.typed).padStart(7)}  ${r.seconds.toFixed(1).padStart(6)} s  crashes ${r.crashes.length}`,
+    );
     const ks = [...r.errorKinds.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`);
     if (ks.length) lines.push(`      error kinds: ${ks.join(", ")}`);
     const oks = [...r.okKinds.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`);

@@ -8,9 +8,51 @@ import fc from "fast-check";
 
 /** Values that break validators: boundary numbers, wrong types, odd strings, deep/long things. */
 export const weirdJsonArb: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(null, true, false, 0, -0, -1, 1, 0.5, -0.5, 1e308, -1e308, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 1e21, Number.MAX_SAFE_INTEGER, 1_000_000, 4_000_001, 65536),
+  fc.constantFrom(
+    null,
+    true,
+    false,
+    0,
+    -0,
+    -1,
+    1,
+    0.5,
+    -0.5,
+    1e308,
+    -1e308,
+    2 ** 31,
+    2 ** 32,
+    2 ** 53,
+    2 ** 53 + 2,
+    1e21,
+    Number.MAX_SAFE_INTEGER,
+    1_000_000,
+    4_000_001,
+    65536,
+  ),
   fc.constantFrom(NaN, Infinity, -Infinity, undefined),
-  fc.constantFrom("", " ", "0", "1", "true", "null", "NaN", "__proto__", "constructor", "../../etc/passwd", "/etc/passwd", "..", ".", "a/b", "a\\b", "C:\\x", "\u0000", "é", "\ud800", "x".repeat(5000)),
+  fc.constantFrom(
+    "",
+    " ",
+    "0",
+    "1",
+    "true",
+    "null",
+    "NaN",
+    "__proto__",
+    "constructor",
+    "../../etc/passwd",
+    "/etc/passwd",
+    "..",
+    ".",
+    "a/b",
+    "a\\b",
+    "C:\\x",
+    "\u0000",
+    "é",
+    "\ud800",
+    "x".repeat(5000),
+  ),
   fc.string({ maxLength: 8 }),
   fc.integer(),
   fc.double(),
@@ -31,7 +73,15 @@ export const jsonOpArb: fc.Arbitrary<JsonOp> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("replace" as const), at: fc.nat(), value: weirdJsonArb }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("delete" as const), at: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("dup-item" as const), at: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("add-key" as const), at: fc.nat(), key: fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("__proto__", "constructor", "prototype")), value: weirdJsonArb }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("add-key" as const),
+      at: fc.nat(),
+      key: fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("__proto__", "constructor", "prototype")),
+      value: weirdJsonArb,
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("nudge" as const), at: fc.nat(), by: fc.constantFrom(-2, -1, 1, 2, 0.5, 1e-9, -1e-9) }) },
 );
 
@@ -40,8 +90,17 @@ type Node = { parent: Record<string, unknown> | unknown[] | null; key: string | 
 function nodes(root: unknown): Node[] {
   const out: Node[] = [{ parent: null, key: "", value: root }];
   const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach((x, i) => { out.push({ parent: v, key: i, value: x }); walk(x); });
-    else if (v && typeof v === "object") for (const k of Object.keys(v)) { const x = (v as Record<string, unknown>)[k]; out.push({ parent: v as Record<string, unknown>, key: k, value: x }); walk(x); }
+    if (Array.isArray(v))
+      v.forEach((x, i) => {
+        out.push({ parent: v, key: i, value: x });
+        walk(x);
+      });
+    else if (v && typeof v === "object")
+      for (const k of Object.keys(v)) {
+        const x = (v as Record<string, unknown>)[k];
+        out.push({ parent: v as Record<string, unknown>, key: k, value: x });
+        walk(x);
+      }
   };
   walk(root);
   return out;
@@ -93,7 +152,8 @@ export function applyJsonOps(value: unknown, ops: readonly JsonOp[]): unknown {
 export function sameValue(a: unknown, b: unknown): boolean {
   if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return Object.is(a, b);
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a), kb = Object.keys(b);
+  const ka = Object.keys(a),
+    kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

@@ -10,28 +10,41 @@ import { ST_DTYPE_SIZE } from "./safetensorsGen";
 export function refElement(bytes: Uint8Array, i: number, dtype: string): number {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
-    case "F64": return Math.fround(dv.getFloat64(i, true));
-    case "F32": return dv.getFloat32(i, true);
+    case "F64":
+      return Math.fround(dv.getFloat64(i, true));
+    case "F32":
+      return dv.getFloat32(i, true);
     case "F16": {
       const h = dv.getUint16(i, true);
-      const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 31, man = h & 1023;
+      const sign = h & 0x8000 ? -1 : 1,
+        exp = (h >> 10) & 31,
+        man = h & 1023;
       if (exp === 0) return sign * man * 2 ** -24;
       if (exp === 31) return man ? NaN : sign * Infinity;
       return sign * (1 + man / 1024) * 2 ** (exp - 15);
     }
     case "BF16": {
       const h = dv.getUint16(i, true);
-      const sign = h & 0x8000 ? -1 : 1, exp = (h >> 7) & 255, man = h & 127;
+      const sign = h & 0x8000 ? -1 : 1,
+        exp = (h >> 7) & 255,
+        man = h & 127;
       if (exp === 0) return sign * man * 2 ** -133;
       if (exp === 255) return man ? NaN : sign * Infinity;
       return sign * (1 + man / 128) * 2 ** (exp - 127);
     }
-    case "I64": return Math.fround(Number(dv.getBigInt64(i, true)));
-    case "I32": return Math.fround(dv.getInt32(i, true));
-    case "I16": return dv.getInt16(i, true);
-    case "I8": return dv.getInt8(i);
-    case "U8": case "BOOL": return dv.getUint8(i);
-    default: throw new Error(`refElement: no float conversion for ${dtype}`);
+    case "I64":
+      return Math.fround(Number(dv.getBigInt64(i, true)));
+    case "I32":
+      return Math.fround(dv.getInt32(i, true));
+    case "I16":
+      return dv.getInt16(i, true);
+    case "I8":
+      return dv.getInt8(i);
+    case "U8":
+    case "BOOL":
+      return dv.getUint8(i);
+    default:
+      throw new Error(`refElement: no float conversion for ${dtype}`);
   }
 }
 
@@ -65,7 +78,10 @@ export function assertHeaderInvariants(h: HeaderLike, dataSize: number): void {
     const size = ST_DTYPE_SIZE[t.dtype];
     assert.ok(size !== undefined, `unknown dtype ${t.dtype} accepted`);
     let n = 1;
-    for (const s of t.shape) { assert.ok(Number.isSafeInteger(s) && s >= 0, `bad shape ${JSON.stringify(t.shape)} accepted`); n *= s; }
+    for (const s of t.shape) {
+      assert.ok(Number.isSafeInteger(s) && s >= 0, `bad shape ${JSON.stringify(t.shape)} accepted`);
+      n *= s;
+    }
     const [b, e] = t.dataOffsets;
     assert.ok(Number.isSafeInteger(b) && Number.isSafeInteger(e) && b >= 0 && b <= e, `bad offsets [${b}, ${e}]`);
     assert.equal(e - b, n * size, `span of ${t.name} is not elements × dtype size`);

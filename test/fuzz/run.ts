@@ -26,11 +26,15 @@ export async function runFuzz(opts: FuzzRunOptions): Promise<TargetReport[]> {
   try {
     for (const [i, t] of targets.entries()) {
       const share = t.weight / wsum;
-      const r = await runTarget(t, {
-        seed: (opts.seed + i * 7919) | 0,
-        cases: Math.max(1, Math.ceil(opts.cases * share)),
-        ...(opts.seconds !== undefined ? { seconds: opts.seconds * share } : {}),
-      }, dog);
+      const r = await runTarget(
+        t,
+        {
+          seed: (opts.seed + i * 7919) | 0,
+          cases: Math.max(1, Math.ceil(opts.cases * share)),
+          ...(opts.seconds !== undefined ? { seconds: opts.seconds * share } : {}),
+        },
+        dog,
+      );
       reports.push(r);
       opts.log?.(`  ${t.name}: ${r.cases} cases, ${r.crashes.length} crashes, ${r.seconds.toFixed(1)} s`);
     }

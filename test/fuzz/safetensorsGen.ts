@@ -35,7 +35,19 @@ export interface GenFile {
 }
 
 const nameArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom("model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "lm_head.weight", "h.0.attn.c_attn.weight", "wte", "a", "b.c", "x_y") },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom(
+      "model.embed_tokens.weight",
+      "model.layers.0.self_attn.q_proj.weight",
+      "lm_head.weight",
+      "h.0.attn.c_attn.weight",
+      "wte",
+      "a",
+      "b.c",
+      "x_y",
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ minLength: 1, maxLength: 12 }) },
   { weight: 1, arbitrary: fc.constantFrom("__proto__", "constructor", "toString", "hasOwnProperty", "é/ü", "../x", "a\u0000b") },
 );
@@ -54,7 +66,8 @@ interface ValidSpec {
 }
 
 const validSpecArb: fc.Arbitrary<ValidSpec> = fc.record({
-  tensors: fc.uniqueArray(fc.record({ name: nameArb, dtype: fc.constantFrom(...ST_DTYPES), shape: shapeArb }), { selector: (t) => t.name, maxLength: 5 })
+  tensors: fc
+    .uniqueArray(fc.record({ name: nameArb, dtype: fc.constantFrom(...ST_DTYPES), shape: shapeArb }), { selector: (t) => t.name, maxLength: 5 })
     .map((ts) => ts.filter((t) => t.name !== "__metadata__")),
   metadata: fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 16 }), { maxKeys: 3 }), { nil: null }),
   pad: fc.boolean(),
@@ -71,7 +84,12 @@ function layout(spec: ValidSpec): { header: Record<string, unknown>; tensors: Ge
     const n = t.shape.reduce((a, b) => a * b, 1) * ST_DTYPE_SIZE[t.dtype]!;
     tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, begin: off, end: off + n });
     // defineProperty: a tensor named "__proto__" must become an own key, as JSON.parse makes it.
-    Object.defineProperty(header, t.name, { value: { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + n] }, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(header, t.name, {
+      value: { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + n] },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     off += n;
   }
   return { header, tensors, dataLen: off };
@@ -80,7 +98,10 @@ function layout(spec: ValidSpec): { header: Record<string, unknown>; tensors: Ge
 function fillData(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (s + MULBERRY32_STEP) >>> 0; out[i] = mulberry32Bits(s) & 0xff; }
+  for (let i = 0; i < n; i++) {
+    s = (s + MULBERRY32_STEP) >>> 0;
+    out[i] = mulberry32Bits(s) & 0xff;
+  }
   return out;
 }
 
@@ -110,7 +131,12 @@ export const validFileArb: fc.Arbitrary<GenFile> = validSpecArb.map((spec) => {
 
 const weirdNumber = fc.constantFrom(-1, -0, 0.5, 1e308, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 2 ** 40, 2 ** 32, 2 ** 31, 2 ** 64, 4294967295, 1e21);
 const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
-  weirdNumber, fc.constant(null), fc.boolean(), fc.string({ maxLength: 6 }), fc.constant([]), fc.constant({}),
+  weirdNumber,
+  fc.constant(null),
+  fc.boolean(),
+  fc.string({ maxLength: 6 }),
+  fc.constant([]),
+  fc.constant({}),
   fc.constantFrom("F32", "f32", "F33", "", "__proto__", "BF16 ", "float32", "I4"),
   fc.array(weirdNumber, { maxLength: 3 }),
 );
@@ -130,18 +156,125 @@ function pickEntry(h: Record<string, unknown>, names: string[], i: number): Reco
 }
 
 const headerMutationArb: fc.Arbitrary<{ label: string; apply: HeaderMutation }> = fc.oneof(
-  fc.tuple(fc.nat(), weirdValue).map(([i, v]) => ({ label: "dtype", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); if (e) e["dtype"] = structuredClone(v); return "dtype"; } })),
-  fc.tuple(fc.nat(), fc.oneof(weirdValue, fc.array(fc.oneof(fc.integer({ min: -3, max: 6 }), weirdNumber), { maxLength: 5 }), fc.constant([2 ** 20, 2 ** 20]), fc.constant([2 ** 40]))).map(([i, v]) => ({ label: "shape", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); if (e) e["shape"] = structuredClone(v); return "shape"; } })),
-  fc.tuple(fc.nat(), fc.oneof(weirdValue, fc.tuple(fc.integer({ min: -4, max: 200 }), fc.integer({ min: -4, max: 200 })), fc.tuple(weirdNumber, weirdNumber), fc.constant([0, 2 ** 40]), fc.constant(["0", "4"]))).map(([i, v]) => ({ label: "offsets", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); if (e) e["data_offsets"] = structuredClone(v); return "offsets"; } })),
-  fc.tuple(fc.nat(), fc.integer({ min: -8, max: 8 }), fc.boolean()).map(([i, d, which]) => ({ label: "offset-shift", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); const o = e?.["data_offsets"]; if (e && Array.isArray(o)) e["data_offsets"] = which ? [o[0] + d, o[1]] : [o[0], o[1] + d]; return "offset-shift"; } })),
-  fc.tuple(fc.nat(), weirdValue).map(([i, v]) => ({ label: "entry", apply: (h: Record<string, unknown>, n: string[]) => { if (n.length) setOwn(h, n[i % n.length]!, structuredClone(v)); return "entry"; } })),
-  fc.tuple(fc.nat(), fc.string({ maxLength: 6 }), weirdValue).map(([i, k, v]) => ({ label: "extra-field", apply: (h: Record<string, unknown>, n: string[]) => { const e = pickEntry(h, n, i); if (e) setOwn(e, k, structuredClone(v)); return "extra-field"; } })),
-  fc.oneof(weirdValue, fc.dictionary(fc.string({ maxLength: 4 }), weirdValue, { maxKeys: 3 })).map((v) => ({ label: "metadata", apply: (h: Record<string, unknown>) => { h["__metadata__"] = structuredClone(v); return "metadata"; } })),
-  fc.tuple(fc.nat(), fc.nat()).map(([i, j]) => ({ label: "swap-offsets", apply: (h: Record<string, unknown>, n: string[]) => { const a = pickEntry(h, n, i), b = pickEntry(h, n, j); if (a && b) { const t = a["data_offsets"]; a["data_offsets"] = b["data_offsets"]; b["data_offsets"] = t; } return "swap-offsets"; } })),
-  fc.tuple(fc.nat(), fc.nat()).map(([i, j]) => ({ label: "duplicate-range", apply: (h: Record<string, unknown>, n: string[]) => { const a = pickEntry(h, n, i), b = pickEntry(h, n, j); if (a && b) b["data_offsets"] = structuredClone(a["data_offsets"]); return "duplicate-range"; } })),
-  fc.nat().map((i) => ({ label: "delete-entry", apply: (h: Record<string, unknown>, n: string[]) => { if (n.length) delete h[n[i % n.length]!]; return "delete-entry"; } })),
-  fc.tuple(fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 64 })).map(([name, len]) => ({ label: "add-entry", apply: (h: Record<string, unknown>, _n: string[], dataLen: number) => { setOwn(h, name || "z", { dtype: "U8", shape: [len], data_offsets: [dataLen, dataLen + len] }); return "add-entry"; } })),
-  fc.constant({ label: "huge-tensor", apply: (h: Record<string, unknown>, _n: string[], dataLen: number) => { h["huge"] = { dtype: "F32", shape: [2 ** 18, 2 ** 20], data_offsets: [dataLen, dataLen + 2 ** 40] }; return "huge-tensor"; } }),
+  fc.tuple(fc.nat(), weirdValue).map(([i, v]) => ({
+    label: "dtype",
+    apply: (h: Record<string, unknown>, n: string[]) => {
+      const e = pickEntry(h, n, i);
+      if (e) e["dtype"] = structuredClone(v);
+      return "dtype";
+    },
+  })),
+  fc
+    .tuple(
+      fc.nat(),
+      fc.oneof(
+        weirdValue,
+        fc.array(fc.oneof(fc.integer({ min: -3, max: 6 }), weirdNumber), { maxLength: 5 }),
+        fc.constant([2 ** 20, 2 ** 20]),
+        fc.constant([2 ** 40]),
+      ),
+    )
+    .map(([i, v]) => ({
+      label: "shape",
+      apply: (h: Record<string, unknown>, n: string[]) => {
+        const e = pickEntry(h, n, i);
+        if (e) e["shape"] = structuredClone(v);
+        return "shape";
+      },
+    })),
+  fc
+    .tuple(
+      fc.nat(),
+      fc.oneof(
+        weirdValue,
+        fc.tuple(fc.integer({ min: -4, max: 200 }), fc.integer({ min: -4, max: 200 })),
+        fc.tuple(weirdNumber, weirdNumber),
+        fc.constant([0, 2 ** 40]),
+        fc.constant(["0", "4"]),
+      ),
+    )
+    .map(([i, v]) => ({
+      label: "offsets",
+      apply: (h: Record<string, unknown>, n: string[]) => {
+        const e = pickEntry(h, n, i);
+        if (e) e["data_offsets"] = structuredClone(v);
+        return "offsets";
+      },
+    })),
+  fc.tuple(fc.nat(), fc.integer({ min: -8, max: 8 }), fc.boolean()).map(([i, d, which]) => ({
+    label: "offset-shift",
+    apply: (h: Record<string, unknown>, n: string[]) => {
+      const e = pickEntry(h, n, i);
+      const o = e?.["data_offsets"];
+      if (e && Array.isArray(o)) e["data_offsets"] = which ? [o[0] + d, o[1]] : [o[0], o[1] + d];
+      return "offset-shift";
+    },
+  })),
+  fc.tuple(fc.nat(), weirdValue).map(([i, v]) => ({
+    label: "entry",
+    apply: (h: Record<string, unknown>, n: string[]) => {
+      if (n.length) setOwn(h, n[i % n.length]!, structuredClone(v));
+      return "entry";
+    },
+  })),
+  fc.tuple(fc.nat(), fc.string({ maxLength: 6 }), weirdValue).map(([i, k, v]) => ({
+    label: "extra-field",
+    apply: (h: Record<string, unknown>, n: string[]) => {
+      const e = pickEntry(h, n, i);
+      if (e) setOwn(e, k, structuredClone(v));
+      return "extra-field";
+    },
+  })),
+  fc.oneof(weirdValue, fc.dictionary(fc.string({ maxLength: 4 }), weirdValue, { maxKeys: 3 })).map((v) => ({
+    label: "metadata",
+    apply: (h: Record<string, unknown>) => {
+      h["__metadata__"] = structuredClone(v);
+      return "metadata";
+    },
+  })),
+  fc.tuple(fc.nat(), fc.nat()).map(([i, j]) => ({
+    label: "swap-offsets",
+    apply: (h: Record<string, unknown>, n: string[]) => {
+      const a = pickEntry(h, n, i),
+        b = pickEntry(h, n, j);
+      if (a && b) {
+        const t = a["data_offsets"];
+        a["data_offsets"] = b["data_offsets"];
+        b["data_offsets"] = t;
+      }
+      return "swap-offsets";
+    },
+  })),
+  fc.tuple(fc.nat(), fc.nat()).map(([i, j]) => ({
+    label: "duplicate-range",
+    apply: (h: Record<string, unknown>, n: string[]) => {
+      const a = pickEntry(h, n, i),
+        b = pickEntry(h, n, j);
+      if (a && b) b["data_offsets"] = structuredClone(a["data_offsets"]);
+      return "duplicate-range";
+    },
+  })),
+  fc.nat().map((i) => ({
+    label: "delete-entry",
+    apply: (h: Record<string, unknown>, n: string[]) => {
+      if (n.length) delete h[n[i % n.length]!];
+      return "delete-entry";
+    },
+  })),
+  fc.tuple(fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 64 })).map(([name, len]) => ({
+    label: "add-entry",
+    apply: (h: Record<string, unknown>, _n: string[], dataLen: number) => {
+      setOwn(h, name || "z", { dtype: "U8", shape: [len], data_offsets: [dataLen, dataLen + len] });
+      return "add-entry";
+    },
+  })),
+  fc.constant({
+    label: "huge-tensor",
+    apply: (h: Record<string, unknown>, _n: string[], dataLen: number) => {
+      h["huge"] = { dtype: "F32", shape: [2 ** 18, 2 ** 20], data_offsets: [dataLen, dataLen + 2 ** 40] };
+      return "huge-tensor";
+    },
+  }),
 );
 
 /** Text-level header mutations (applied to the serialized JSON). */
@@ -166,15 +299,51 @@ const textMutationArb: fc.Arbitrary<{ label: string; apply: (s: string) => strin
 /** Byte/length-level mutations of the whole file. */
 type FileMutation = { label: string; apply: (b: Uint8Array, hlen: number) => Uint8Array };
 const fileMutationArb: fc.Arbitrary<FileMutation> = fc.oneof(
-  fc.oneof(
-    fc.constantFrom(0n, 1n, 7n, 2n ** 32n, 2n ** 40n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n, 100_000_001n, 100_000_000n),
-    fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-    fc.integer({ min: -9, max: 9 }).map((d) => BigInt(d)),
-  ).map((v) => ({ label: "length-field", apply: (b: Uint8Array, hlen: number) => { const o = b.slice(); if (o.length < 8) return o; const dv = new DataView(o.buffer); const x = v >= -9n && v <= 9n && v !== 0n && v !== 1n && v !== 7n ? BigInt(hlen) + v : v; dv.setBigUint64(0, x < 0n ? 0n : x, true); return o; } })),
+  fc
+    .oneof(
+      fc.constantFrom(0n, 1n, 7n, 2n ** 32n, 2n ** 40n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n, 100_000_001n, 100_000_000n),
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      fc.integer({ min: -9, max: 9 }).map((d) => BigInt(d)),
+    )
+    .map((v) => ({
+      label: "length-field",
+      apply: (b: Uint8Array, hlen: number) => {
+        const o = b.slice();
+        if (o.length < 8) return o;
+        const dv = new DataView(o.buffer);
+        const x = v >= -9n && v <= 9n && v !== 0n && v !== 1n && v !== 7n ? BigInt(hlen) + v : v;
+        dv.setBigUint64(0, x < 0n ? 0n : x, true);
+        return o;
+      },
+    })),
   fc.nat().map((i) => ({ label: "truncate-file", apply: (b: Uint8Array) => b.slice(0, i % (b.length + 1)) })),
-  fc.uint8Array({ minLength: 1, maxLength: 16 }).map((extra) => ({ label: "append", apply: (b: Uint8Array) => { const o = new Uint8Array(b.length + extra.length); o.set(b); o.set(extra, b.length); return o; } })),
-  fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((flips) => ({ label: "byte-flip", apply: (b: Uint8Array) => { const o = b.slice(); for (const [i, v] of flips) if (o.length) o[i % o.length] = v; return o; } })),
-  fc.nat().map((i) => ({ label: "invalid-utf8", apply: (b: Uint8Array, hlen: number) => { const o = b.slice(); if (hlen > 2) { o[8 + 1 + (i % (hlen - 2))] = 0xff; } return o; } })),
+  fc.uint8Array({ minLength: 1, maxLength: 16 }).map((extra) => ({
+    label: "append",
+    apply: (b: Uint8Array) => {
+      const o = new Uint8Array(b.length + extra.length);
+      o.set(b);
+      o.set(extra, b.length);
+      return o;
+    },
+  })),
+  fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((flips) => ({
+    label: "byte-flip",
+    apply: (b: Uint8Array) => {
+      const o = b.slice();
+      for (const [i, v] of flips) if (o.length) o[i % o.length] = v;
+      return o;
+    },
+  })),
+  fc.nat().map((i) => ({
+    label: "invalid-utf8",
+    apply: (b: Uint8Array, hlen: number) => {
+      const o = b.slice();
+      if (hlen > 2) {
+        o[8 + 1 + (i % (hlen - 2))] = 0xff;
+      }
+      return o;
+    },
+  })),
   fc.constantFrom(
     { label: "empty-file", apply: (_b: Uint8Array) => new Uint8Array(0) },
     { label: "only-length", apply: (b: Uint8Array) => b.slice(0, 8) },
@@ -194,12 +363,14 @@ export const safetensorsFileArb: fc.Arbitrary<GenFile> = fc.oneof(
   { weight: 1, arbitrary: validFileArb },
   {
     weight: 3,
-    arbitrary: fc.record({
-      base: validSpecArb,
-      header: fc.array(headerMutationArb, { maxLength: 2 }),
-      text: fc.array(textMutationArb, { maxLength: 1 }),
-      file: fc.array(fileMutationArb, { maxLength: 2 }),
-    }).map(buildMutated),
+    arbitrary: fc
+      .record({
+        base: validSpecArb,
+        header: fc.array(headerMutationArb, { maxLength: 2 }),
+        text: fc.array(textMutationArb, { maxLength: 1 }),
+        file: fc.array(fileMutationArb, { maxLength: 2 }),
+      })
+      .map(buildMutated),
   },
 );
 
@@ -209,12 +380,18 @@ function buildMutated(m: MutatedSpec): GenFile {
   const labels: string[] = [];
   for (const hm of m.header) labels.push(hm.apply(header, names, dataLen));
   let text = JSON.stringify(header);
-  for (const tm of m.text) { text = tm.apply(text); labels.push(tm.label); }
+  for (const tm of m.text) {
+    text = tm.apply(text);
+    labels.push(tm.label);
+  }
   const textBytes = enc.encode(text);
   // Extra data so that "add-entry" / "huge" entries have bytes to point into (or not).
   let bytes = assemble(textBytes, fillData(dataLen + (labels.includes("add-entry") ? 64 : 0), m.base.dataSeed), m.base.pad);
   const hlen = textBytes.length + (m.base.pad ? (8 - (textBytes.length % 8)) % 8 : 0);
-  for (const fm of m.file) { bytes = fm.apply(bytes, hlen); labels.push(fm.label); }
+  for (const fm of m.file) {
+    bytes = fm.apply(bytes, hlen);
+    labels.push(fm.label);
+  }
   const valid = labels.length === 0;
   return { bytes, valid, tensors, metadata: m.base.metadata, dataStart: 8 + hlen, mutations: labels };
 }

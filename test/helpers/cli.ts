@@ -7,12 +7,17 @@ import path from "node:path";
 export const cli = path.resolve(__dirname, "../../dist/cli.js");
 export const noCli: false | string = fs.existsSync(cli) ? false : "dist/cli.js is not built (npm run build)";
 
-export interface CliRun { code: number | null; stdout: string; stderr: string }
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function runCli(args: readonly string[]): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
+    let stdout = "",
+      stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);

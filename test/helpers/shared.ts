@@ -6,11 +6,9 @@
 import fs from "node:fs";
 import path from "node:path";
 
-const candidates = [
-  process.env.HEADSHARE_SHARED_DIR,
-  path.resolve(__dirname, "../../../shared"),
-  path.resolve(process.cwd(), "../shared"),
-].filter((p): p is string => !!p);
+const candidates = [process.env.HEADSHARE_SHARED_DIR, path.resolve(__dirname, "../../../shared"), path.resolve(process.cwd(), "../shared")].filter(
+  (p): p is string => !!p,
+);
 
 /** Absolute path of `../shared/<rel>` when it exists, else undefined. */
 export function sharedPath(...rel: string[]): string | undefined {

@@ -19,14 +19,40 @@ export interface SparseLlama {
 
 /** Writes `dir/config.json` and a sparse `dir/model.safetensors` of `layers` Llama-2-7B-shaped layers. */
 export function writeSparseLlama(dir: string, layers: number): SparseLlama {
-  const d = 4096, H = 32, V = 32000, I = 11008;
+  const d = 4096,
+    H = 32,
+    V = 32000,
+    I = 11008;
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: d, intermediate_size: I, num_hidden_layers: layers, num_attention_heads: H, num_key_value_heads: H, vocab_size: V, tie_word_embeddings: false, torch_dtype: "bfloat16" }));
+  fs.writeFileSync(
+    path.join(dir, "config.json"),
+    JSON.stringify({
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      hidden_size: d,
+      intermediate_size: I,
+      num_hidden_layers: layers,
+      num_attention_heads: H,
+      num_key_value_heads: H,
+      vocab_size: V,
+      tie_word_embeddings: false,
+      torch_dtype: "bfloat16",
+    }),
+  );
   const shapes: [string, number[]][] = [["model.embed_tokens.weight", [V, d]]];
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}.`;
-    shapes.push([`${p}input_layernorm.weight`, [d]], [`${p}self_attn.q_proj.weight`, [d, d]], [`${p}self_attn.k_proj.weight`, [d, d]], [`${p}self_attn.v_proj.weight`, [d, d]], [`${p}self_attn.o_proj.weight`, [d, d]],
-      [`${p}post_attention_layernorm.weight`, [d]], [`${p}mlp.gate_proj.weight`, [I, d]], [`${p}mlp.up_proj.weight`, [I, d]], [`${p}mlp.down_proj.weight`, [d, I]]);
+    shapes.push(
+      [`${p}input_layernorm.weight`, [d]],
+      [`${p}self_attn.q_proj.weight`, [d, d]],
+      [`${p}self_attn.k_proj.weight`, [d, d]],
+      [`${p}self_attn.v_proj.weight`, [d, d]],
+      [`${p}self_attn.o_proj.weight`, [d, d]],
+      [`${p}post_attention_layernorm.weight`, [d]],
+      [`${p}mlp.gate_proj.weight`, [I, d]],
+      [`${p}mlp.up_proj.weight`, [I, d]],
+      [`${p}mlp.down_proj.weight`, [d, I]],
+    );
   }
   shapes.push(["model.norm.weight", [d]], ["lm_head.weight", [V, d]]);
   const header = encodeHeader(shapes.map(([name, shape]) => ({ name, dtype: "BF16" as const, shape })));

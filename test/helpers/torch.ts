@@ -10,7 +10,10 @@ let found: { python?: string; reason: string } | undefined;
 function probe(): { python?: string; reason: string } {
   const tried: string[] = [];
   for (const py of [process.env.HEADSHARE_PYTHON, "/usr/bin/python3", "python3"].filter((p): p is string => !!p)) {
-    const r = spawnSync(py, ["-c", "import torch, torch.distributed as d; assert d.is_available(); print(torch.__version__)"], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(py, ["-c", "import torch, torch.distributed as d; assert d.is_available(); print(torch.__version__)"], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     if (r.status === 0) return { python: py, reason: r.stdout.trim() };
     tried.push(`${py}: ${(r.stderr || r.error?.message || "").trim().split("\n").pop() ?? "failed"}`);
   }

@@ -18,7 +18,7 @@ export { rng };
 export interface CheckInput {
   readonly name: string;
   readonly dims: readonly number[];
-  readonly type?: ElemType;            // default float64
+  readonly type?: ElemType; // default float64
   /** Values (default: uniform in [lo, hi)). */
   readonly data?: readonly number[];
   readonly lo?: number;
@@ -36,11 +36,16 @@ export interface CheckResult {
 
 function makeTensor(type: ElemType, dims: readonly number[], data: readonly number[]): OrtTensor {
   switch (type) {
-    case "float64": return new Tensor("float64", Float64Array.from(data), [...dims]);
-    case "float32": return new Tensor("float32", Float32Array.from(data), [...dims]);
-    case "int64": return new Tensor("int64", BigInt64Array.from(data.map((v) => BigInt(Math.round(v)))), [...dims]);
-    case "bool": return new Tensor("bool", Uint8Array.from(data), [...dims]);
-    default: throw new Error(`test helper: unsupported input type ${type}`);
+    case "float64":
+      return new Tensor("float64", Float64Array.from(data), [...dims]);
+    case "float32":
+      return new Tensor("float32", Float32Array.from(data), [...dims]);
+    case "int64":
+      return new Tensor("int64", BigInt64Array.from(data.map((v) => BigInt(Math.round(v)))), [...dims]);
+    case "bool":
+      return new Tensor("bool", Uint8Array.from(data), [...dims]);
+    default:
+      throw new Error(`test helper: unsupported input type ${type}`);
   }
 }
 
@@ -98,8 +103,12 @@ export async function gradCheck(
   };
   const out = await session.run(feedsOf(values));
 
-  const h = opts.h ?? 1e-6, tol = opts.tol ?? 1e-6, maxPer = opts.maxPerInput ?? 64;
-  let maxAbsErr = 0, maxRelErr = 0, checked = 0;
+  const h = opts.h ?? 1e-6,
+    tol = opts.tol ?? 1e-6,
+    maxPer = opts.maxPerInput ?? 64;
+  let maxAbsErr = 0,
+    maxRelErr = 0,
+    checked = 0;
   for (let i = 0; i < inputs.length; i++) {
     if (!trainable[i]) continue;
     const g = out[gradOutputs[inputs[i]!.name]!]!;
@@ -108,7 +117,8 @@ export async function gradCheck(
     const n = values[i]!.length;
     const idx = n <= maxPer ? Array.from({ length: n }, (_, k) => k) : Array.from({ length: maxPer }, () => Math.floor(rand() * n));
     for (const k of idx) {
-      const plus = values.map((v) => [...v]), minus = values.map((v) => [...v]);
+      const plus = values.map((v) => [...v]),
+        minus = values.map((v) => [...v]);
       plus[i]![k] = values[i]![k]! + h;
       minus[i]![k] = values[i]![k]! - h;
       const numeric = ((await lossAt(plus)) - (await lossAt(minus))) / (2 * h);
@@ -117,8 +127,10 @@ export async function gradCheck(
       maxAbsErr = Math.max(maxAbsErr, abs);
       maxRelErr = Math.max(maxRelErr, abs / (1 + Math.abs(numeric)));
       checked++;
-      assert.ok(abs <= tol * (1 + Math.abs(numeric)),
-        `${label}: d loss / d ${inputs[i]!.name}[${k}] analytic ${analytic} vs central difference ${numeric} (|diff| ${abs.toExponential(2)})`);
+      assert.ok(
+        abs <= tol * (1 + Math.abs(numeric)),
+        `${label}: d loss / d ${inputs[i]!.name}[${k}] analytic ${analytic} vs central difference ${numeric} (|diff| ${abs.toExponential(2)})`,
+      );
     }
   }
   await session.release();
@@ -156,8 +168,12 @@ export async function gradCheckGraph(
     const o = await session.run(toOrt({ ...base, [name]: v }), [loss]);
     return Number((o[loss]!.data as Float64Array)[0]);
   };
-  const h = opts.h ?? 1e-6, tol = opts.tol ?? 1e-6, maxPer = opts.maxPerInput ?? 8;
-  let maxAbsErr = 0, maxRelErr = 0, checked = 0;
+  const h = opts.h ?? 1e-6,
+    tol = opts.tol ?? 1e-6,
+    maxPer = opts.maxPerInput ?? 8;
+  let maxAbsErr = 0,
+    maxRelErr = 0,
+    checked = 0;
   for (const [name, gname] of Object.entries(gradOutputs)) {
     const g = out[gname]!;
     assert.deepEqual([...g.dims], [...feeds[name]!.dims], `${label}: gradient of ${name} has the input's shape`);
@@ -170,8 +186,10 @@ export async function gradCheckGraph(
       maxAbsErr = Math.max(maxAbsErr, abs);
       maxRelErr = Math.max(maxRelErr, abs / (1 + Math.abs(numeric)));
       checked++;
-      assert.ok(abs <= tol * (1 + Math.abs(numeric)),
-        `${label}: d loss / d ${name}[${k}] analytic ${ga[k]} vs central difference ${numeric} (|diff| ${abs.toExponential(2)})`);
+      assert.ok(
+        abs <= tol * (1 + Math.abs(numeric)),
+        `${label}: d loss / d ${name}[${k}] analytic ${ga[k]} vs central difference ${numeric} (|diff| ${abs.toExponential(2)})`,
+      );
     }
   }
   await session.release();

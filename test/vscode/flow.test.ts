@@ -17,10 +17,24 @@ const stories = path.join(workspace, "models", "stories260K-hf");
 const haveStories = fs.existsSync(path.join(stories, "model.safetensors"));
 const tinyStories = path.join(process.env.HEADSHARE_TEST_SHARED ?? "", "corpus", "tinystories-valid-excerpt.txt");
 
-interface EvalShape { tokens: number; original: { nll: number; ppl: number }; shared: { nll: number; ppl: number }; kl: number | null; top1Agreement: number | null;
-  text?: { label: string; source: string; path: string } | null; protocolKind?: string; separatorHint?: { separator: string; occurrences: number } | null }
-interface ReportShape { kind?: string; eval: EvalShape | null; table?: { layers: number } | null; selected: number | null; parameters: { before: number; after: number } | null;
-  evalState?: { state: string; message: string } | null }
+interface EvalShape {
+  tokens: number;
+  original: { nll: number; ppl: number };
+  shared: { nll: number; ppl: number };
+  kl: number | null;
+  top1Agreement: number | null;
+  text?: { label: string; source: string; path: string } | null;
+  protocolKind?: string;
+  separatorHint?: { separator: string; occurrences: number } | null;
+}
+interface ReportShape {
+  kind?: string;
+  eval: EvalShape | null;
+  table?: { layers: number } | null;
+  selected: number | null;
+  parameters: { before: number; after: number } | null;
+  evalState?: { state: string; message: string } | null;
+}
 interface Api {
   mapQuickEval(model: string, ratio: number): Promise<unknown>;
   runningJobs(): { id: number; label: string; phase: string }[];
@@ -52,7 +66,14 @@ describe("Issue 17: the core flow, finished", function () {
     demo = path.join(tmp, "flow", "demo-model");
     fs.mkdirSync(path.dirname(demo), { recursive: true });
     fs.cpSync(path.join(ext.extensionPath, "assets", "demo-model"), demo, { recursive: true });
-    synthetic = await writeSyntheticModel(path.join(tmp, "flow", "synthetic-no-tokenizer"), { family: "llama", layers: 4, heads: 4, kvHeads: 2, headDim: 8, seed: 7 });
+    synthetic = await writeSyntheticModel(path.join(tmp, "flow", "synthetic-no-tokenizer"), {
+      family: "llama",
+      layers: 4,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 8,
+      seed: 7,
+    });
   });
 
   afterEach(async function () {
@@ -62,7 +83,8 @@ describe("Issue 17: the core flow, finished", function () {
   it("1. Compress ends with quality: the demo model's report scores heldout-brown.txt (named in its MODEL_CARD.md) in place — the README's numbers — and carries the plan for the map's marks", async function () {
     this.timeout(180_000);
     const out = path.join(tmp, "flow", "demo-shared-30");
-    const r = (await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(demo), { ratio: 0.3, format: "compact", out, evaluate: true })) as { report: ReportShape } | undefined;
+    const r = (await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(demo), { ratio: 0.3, format: "compact", out, evaluate: true })) as
+      { report: ReportShape } | undefined;
     assert.ok(r, `compress returned an outcome (${api.lastMessage()})`);
     const rep = r.report;
     assert.equal(rep.kind, "compress");
@@ -82,7 +104,7 @@ describe("Issue 17: the core flow, finished", function () {
     assert.equal(api.latestReportTitle(), "Compress: demo-model @30% · heldout-brown.txt (stream)");
   });
 
-  it("1b. with no held-out text and no headshare.eval.text, Compress's report offers a text instead of \"No evaluation\"", async function () {
+  it('1b. with no held-out text and no headshare.eval.text, Compress\'s report offers a text instead of "No evaluation"', async function () {
     this.timeout(120_000);
     const before = config().inspect<string>("eval.text")?.globalValue;
     try {
@@ -90,7 +112,11 @@ describe("Issue 17: the core flow, finished", function () {
       const noCard = path.join(tmp, "flow", "demo-no-card");
       fs.cpSync(demo, noCard, { recursive: true });
       fs.rmSync(path.join(noCard, "MODEL_CARD.md"));
-      const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(noCard), { ratio: 0.25, format: "compact", out: path.join(tmp, "flow", "demo-no-card-25") });
+      const r = await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(noCard), {
+        ratio: 0.25,
+        format: "compact",
+        out: path.join(tmp, "flow", "demo-no-card-25"),
+      });
       assert.ok(r);
       const rep = await api.settledReport();
       assert.equal(rep?.eval, null);
@@ -106,8 +132,12 @@ describe("Issue 17: the core flow, finished", function () {
     await vscode.commands.executeCommand("headshare.showSharingMap", vscode.Uri.file(demo), { ratio: 0.5 });
     const ev = (await api.mapQuickEval(demo, 0.5)) as EvalShape;
     assert.equal(ev.text?.label, "heldout-brown.txt", "the map scores the model's held-out text too (one rule)");
-    const r = (await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(demo), { ratio: 0.5, format: "dense", out: path.join(tmp, "flow", "demo-from-map-50"), evaluate: false })) as
-      { report: ReportShape & { eval: (EvalShape & { reusedFrom?: string | null }) | null } } | undefined;
+    const r = (await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(demo), {
+      ratio: 0.5,
+      format: "dense",
+      out: path.join(tmp, "flow", "demo-from-map-50"),
+      evaluate: false,
+    })) as { report: ReportShape & { eval: (EvalShape & { reusedFrom?: string | null }) | null } } | undefined;
     assert.ok(r, api.lastMessage());
     assert.match(r.report.eval?.reusedFrom ?? "", /the sharing map's quick eval at 50%/);
     assert.equal(r.report.eval?.shared.ppl, ev.shared.ppl);
@@ -115,21 +145,38 @@ describe("Issue 17: the core flow, finished", function () {
   });
 
   it("2. which text and which protocol: a text holding <|endoftext|> scored without a separator says so; per document it gives the README's 3.39532; the title names model, ratio, text and protocol", async function () {
-    if (!haveStories || !fs.existsSync(tinyStories)) { console.log("      (skipped: ../shared is not present; it exists in CI and dev sessions only)"); this.skip(); }
+    if (!haveStories || !fs.existsSync(tinyStories)) {
+      console.log("      (skipped: ../shared is not present; it exists in CI and dev sessions only)");
+      this.skip();
+    }
     this.timeout(180_000);
-    const stream = (await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(stories), { shared: stories, text: tinyStories, separator: null, noReport: true })) as EvalShape | undefined;
+    const stream = (await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(stories), {
+      shared: stories,
+      text: tinyStories,
+      separator: null,
+      noReport: true,
+    })) as EvalShape | undefined;
     assert.ok(stream, api.lastMessage());
     assert.equal(stream.protocolKind, "stream");
     assert.equal(stream.separatorHint?.separator, "<|endoftext|>", "the result carries the offer to score per document");
     assert.ok((stream.separatorHint?.occurrences ?? 0) > 10);
     assert.equal(stream.text?.label, "tinystories-valid-excerpt.txt");
-    const docs = (await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(stories), { shared: stories, text: tinyStories, separator: "<|endoftext|>", noReport: true })) as EvalShape | undefined;
+    const docs = (await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(stories), {
+      shared: stories,
+      text: tinyStories,
+      separator: "<|endoftext|>",
+      noReport: true,
+    })) as EvalShape | undefined;
     assert.ok(docs);
     assert.equal(docs.protocolKind, "documents");
     assert.equal(docs.tokens, 14552);
     assert.ok(Math.abs(docs.original.ppl - 3.39532) / 3.39532 < 1e-4, `per-document perplexity ${docs.original.ppl} ≈ 3.39532 (../shared/models/README.md)`);
     assert.ok(stream.original.ppl > docs.original.ppl + 1, `the stream protocol (${stream.original.ppl}) is what made the extension disagree with the README`);
-    const shown = await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(stories), { ratio: 0.3, text: tinyStories, separator: "<|endoftext|>" });
+    const shown = await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(stories), {
+      ratio: 0.3,
+      text: tinyStories,
+      separator: "<|endoftext|>",
+    });
     assert.ok(shown);
     assert.equal(api.latestReportTitle(), "Quick eval: stories260K-hf @30% · tinystories-valid-excerpt.txt (documents)");
   });
@@ -142,17 +189,28 @@ describe("Issue 17: the core flow, finished", function () {
     const broken = path.join(loose, "broken.safetensors");
     const whole = fs.readFileSync(path.join(synthetic, "model.safetensors"));
     fs.writeFileSync(broken, whole.subarray(0, Math.floor(whole.length / 2)));
-    assert.equal(await settlesWithin(vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(broken)), 30_000), undefined, "Compress failed before asking anything");
+    assert.equal(
+      await settlesWithin(vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(broken)), 30_000),
+      undefined,
+      "Compress failed before asking anything",
+    );
     assert.match(api.lastMessage() ?? "", /broken\.safetensors/);
     assert.match(api.lastMessage() ?? "", /truncated/);
     assert.doesNotMatch(api.statusText(), /worker stopped|error/i, `status bar: ${api.statusText()}`);
     // A model without a tokenizer: Quick Eval says so before asking for a ratio or a text.
-    assert.equal(await settlesWithin(vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(synthetic)), 30_000), undefined, "Quick Eval failed before asking anything");
+    assert.equal(
+      await settlesWithin(vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(synthetic)), 30_000),
+      undefined,
+      "Quick Eval failed before asking anything",
+    );
     assert.match(api.lastMessage() ?? "", /tokenizer/);
     assert.match(api.lastMessage() ?? "", /synthetic-no-tokenizer/);
     // A ratio above the model's maximum ((L−1)/L = 75 % for 4 layers) is refused with the number.
     const out = path.join(tmp, "flow", "too-much");
-    assert.equal(await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(synthetic), { ratio: 0.9, out, evaluate: false, noReport: true }), undefined);
+    assert.equal(
+      await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(synthetic), { ratio: 0.9, out, evaluate: false, noReport: true }),
+      undefined,
+    );
     assert.match(api.lastMessage() ?? "", /90% is above this model's maximum of 75%/);
     assert.ok(!fs.existsSync(out));
     assert.doesNotMatch(api.statusText(), /worker stopped|error/i);
@@ -161,7 +219,15 @@ describe("Issue 17: the core flow, finished", function () {
   it("5. a cancel says so", async function () {
     this.timeout(60_000);
     const out = path.join(tmp, "flow", "cancelled");
-    const running = vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(synthetic), { ratio: 0.5, strategy: "qkv", granularity: "query-head", format: "dense", out, evaluate: false, noReport: true });
+    const running = vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(synthetic), {
+      ratio: 0.5,
+      strategy: "qkv",
+      granularity: "query-head",
+      format: "dense",
+      out,
+      evaluate: false,
+      noReport: true,
+    });
     const t0 = Date.now();
     while (!api.runningJobs().some((j) => j.label.startsWith("compress")) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 2));
     api.cancel();
@@ -170,10 +236,15 @@ describe("Issue 17: the core flow, finished", function () {
     assert.ok(!fs.existsSync(out));
   });
 
-  it("7. manifest: a .safetensors opens in the inspector by default; explorer menu entries say \"Headshare:\"", function () {
+  it('7. manifest: a .safetensors opens in the inspector by default; explorer menu entries say "Headshare:"', function () {
     const pkg = vscode.extensions.all.find((e) => e.packageJSON?.name === "headshare")!.packageJSON;
     assert.equal(pkg.contributes.customEditors[0].priority, "default");
-    const titles = new Map<string, string>((pkg.contributes.commands as { command: string; title: string; category?: string }[]).map((c) => [c.command, c.category ? `${c.category}: ${c.title}` : c.title]));
+    const titles = new Map<string, string>(
+      (pkg.contributes.commands as { command: string; title: string; category?: string }[]).map((c) => [
+        c.command,
+        c.category ? `${c.category}: ${c.title}` : c.title,
+      ]),
+    );
     for (const m of pkg.contributes.menus["explorer/context"] as { command: string }[]) {
       const own = (pkg.contributes.commands as { command: string; title: string }[]).find((c) => c.command === m.command)!;
       assert.match(own.title, /^Headshare: /, `the context menu shows "${own.title}"`);

@@ -7,7 +7,10 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: "bdd", timeout: 120_000, color: false, reporter: "spec" });
   // HEADSHARE_TEST_MODE=restricted (a window in Restricted Mode) runs restricted.test.js only; otherwise every other file.
   const restricted = process.env.HEADSHARE_TEST_MODE === "restricted";
-  for (const f of fs.readdirSync(__dirname).filter((n) => n.endsWith(".test.js")).sort()) {
+  for (const f of fs
+    .readdirSync(__dirname)
+    .filter((n) => n.endsWith(".test.js"))
+    .sort()) {
     if ((f === "restricted.test.js") === restricted) mocha.addFile(path.join(__dirname, f));
   }
   return new Promise((resolve, reject) => mocha.run((failures) => (failures ? reject(new Error(`${failures} extension test(s) failed`)) : resolve())));

@@ -30,8 +30,22 @@ describe("Headshare in Restricted Mode", function () {
     assert.equal(await vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(model), { ratio: 0.3, out, noReport: true }), undefined);
     assert.equal(fs.existsSync(out), false);
     assert.equal(await vscode.commands.executeCommand("headshare.showSharingMap", vscode.Uri.file(model)), undefined);
-    assert.equal(await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(model), { ratio: 0.3, text: path.join(model, "config.json"), noReport: true }), undefined);
-    assert.equal(await vscode.commands.executeCommand("headshare.sweep", vscode.Uri.file(model), { ratios: [0, 0.3], text: path.join(model, "config.json"), noReport: true }), undefined);
+    assert.equal(
+      await vscode.commands.executeCommand("headshare.quickEval", vscode.Uri.file(model), {
+        ratio: 0.3,
+        text: path.join(model, "config.json"),
+        noReport: true,
+      }),
+      undefined,
+    );
+    assert.equal(
+      await vscode.commands.executeCommand("headshare.sweep", vscode.Uri.file(model), {
+        ratios: [0, 0.3],
+        text: path.join(model, "config.json"),
+        noReport: true,
+      }),
+      undefined,
+    );
     assert.equal(vscode.window.tabGroups.all.flatMap((g) => g.tabs).length, 0, "no panel opened");
   });
 
@@ -50,7 +64,8 @@ describe("Headshare in Restricted Mode", function () {
   it("Inspect Checkpoint still works", async function () {
     await vscode.commands.executeCommand("headshare.inspect", vscode.Uri.file(path.join(model, "model.safetensors")));
     const t0 = Date.now();
-    while (!(vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputCustom) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    while (!(vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputCustom) && Date.now() - t0 < 10_000)
+      await new Promise((r) => setTimeout(r, 50));
     const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
     assert.ok(input instanceof vscode.TabInputCustom);
     assert.equal(input.viewType, "headshare.inspect");

@@ -10,7 +10,8 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
   await page.locator(".monaco-workbench .statusbar").waitFor({ timeout: 60000 });
   step("workbench is up");
-  const row = (name) => page.locator(".explorer-folders-view .monaco-list-row", { has: page.locator(".label-name", { hasText: new RegExp(`^${name}$`) }) }).first();
+  const row = (name) =>
+    page.locator(".explorer-folders-view .monaco-list-row", { has: page.locator(".label-name", { hasText: new RegExp(`^${name}$`) }) }).first();
   await row("models").waitFor({ timeout: 30000 });
   await row("models").click();
   await row(model).waitFor({ timeout: 15000 });
@@ -23,9 +24,24 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   const menu = page.locator(".context-view .monaco-menu");
   for (let i = 0; ; i++) {
     await row(model).click({ button: "right" });
-    if (await item.first().waitFor({ state: "visible", timeout: 3000 }).then(() => true, () => false)) break;
+    if (
+      await item
+        .first()
+        .waitFor({ state: "visible", timeout: 3000 })
+        .then(
+          () => true,
+          () => false,
+        )
+    )
+      break;
     await page.keyboard.press("Escape");
-    if (!(await menu.waitFor({ state: "hidden", timeout: 3000 }).then(() => true, () => false))) await page.mouse.click(900, 600);
+    if (
+      !(await menu.waitFor({ state: "hidden", timeout: 3000 }).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await page.mouse.click(900, 600);
     if (i > 10) throw new Error(`the explorer context menu never offered Headshare: Show Sharing Map on ${model}`);
     await page.waitForTimeout(1000);
   }
@@ -100,7 +116,12 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   step("quick eval requested");
   const ppl = webview.locator("#eval-ppl");
   const err = webview.locator("#busy .error");
-  await Promise.race([ppl.waitFor({ timeout: 180000 }), err.waitFor({ timeout: 180000 }).then(async () => { throw new Error(`quick eval failed in the panel: ${await err.textContent()}`); })]);
+  await Promise.race([
+    ppl.waitFor({ timeout: 180000 }),
+    err.waitFor({ timeout: 180000 }).then(async () => {
+      throw new Error(`quick eval failed in the panel: ${await err.textContent()}`);
+    }),
+  ]);
   const original = Number(await webview.locator("#eval-ppl-original").getAttribute("data-ppl"));
   const shared = Number(await ppl.getAttribute("data-ppl"));
   const caption = await webview.locator("#eval-metrics caption").textContent();
@@ -119,7 +140,7 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   await webview.locator("canvas.heatmap").scrollIntoViewIfNeeded();
   const cb = await webview.locator("canvas.heatmap").boundingBox();
   const cell = (cb.width - 40 - 64) / 4;
-  await page.mouse.click(cb.x + 40 + cell * 1.5, cb.y + 22 + cell * 2.5);   // layer 2, unit 1
+  await page.mouse.click(cb.x + 40 + cell * 1.5, cb.y + 22 + cell * 2.5); // layer 2, unit 1
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(artifacts, "vscode-ui-readme.png") });
   await page.setViewportSize({ width: 1400, height: 900 });
@@ -164,7 +185,10 @@ export async function runUi({ page, port, workspace, payload, artifacts, step, m
   // Issue 17: the report names the text and its protocol, and its weight map marks the 6 shared units.
   assert.match(await report.locator("#eval-scored").textContent(), /tinystories-valid-excerpt\.txt \(headshare\.eval\.text\) · documents/);
   assert.equal(await report.locator("#report-weight-map table.heatmap-cells td[data-mark='selected']").count(), 6);
-  await page.locator(".tabs-container .tab", { hasText: "Compress: stories260K-hf @30% · tinystories-valid-excerpt.txt (documents)" }).first().waitFor({ timeout: 10000 });
+  await page
+    .locator(".tabs-container .tab", { hasText: "Compress: stories260K-hf @30% · tinystories-valid-excerpt.txt (documents)" })
+    .first()
+    .waitFor({ timeout: 10000 });
   step("report: names the text and protocol (tab title too); the weight map marks the 6 shared units");
   // Weight similarity (5 layers × 4 KV groups) beside attention-map similarity (5 layers × 8 query heads).
   const maps = report.locator("canvas.heatmap");
@@ -207,7 +231,7 @@ async function issue17Steps({ page, workspace, artifacts, step, row, webview, mo
   await first.waitFor({ timeout: 15000 });
   assert.match(await first.textContent(), new RegExp(model));
   assert.equal(await page.locator(".quick-input-list .monaco-list-row").first().textContent(), await first.textContent(), "the map's model is offered first");
-  assert.match(await page.locator(".quick-input-widget").textContent() ?? "", /Choose a checkpoint/);
+  assert.match((await page.locator(".quick-input-widget").textContent()) ?? "", /Choose a checkpoint/);
   await shot("vscode-ui-17-model-rule.png");
   await page.keyboard.press("Enter");
   const share = page.locator(".quick-input-list .monaco-list-row", { hasText: "Share at 50% now" }).first();
@@ -230,7 +254,11 @@ async function issue17Steps({ page, workspace, artifacts, step, row, webview, mo
   await page.waitForTimeout(200);
   await page.keyboard.press("Enter");
   await page.waitForTimeout(4000);
-  assert.equal(await page.locator(".quick-input-widget .quick-input-title", { hasText: "method" }).isVisible(), false, "no question was asked about a broken file");
+  assert.equal(
+    await page.locator(".quick-input-widget .quick-input-title", { hasText: "method" }).isVisible(),
+    false,
+    "no question was asked about a broken file",
+  );
   const statusItem = page.locator(".statusbar-item", { hasText: "Headshare" }).first();
   const statusText = (await statusItem.textContent()) ?? "";
   assert.doesNotMatch(statusText, /worker stopped|error/i, `status bar after bad input: ${statusText}`);

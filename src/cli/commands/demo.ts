@@ -40,7 +40,8 @@ self-contained HTML report (sharing map, per-layer hidden-state cosine) whose pa
   --json         print one JSON object (the table's numbers, the sharing map, the report's path) instead`;
 
 const spec = {
-  command: "demo", usage,
+  command: "demo",
+  usage,
   flags: [
     { name: "ratio", type: "number", min: 0, max: 1 },
     { name: "out", type: "string", short: "o" },
@@ -54,7 +55,17 @@ const spec = {
 } as const;
 
 /** The synthetic fallback's shape: small enough to be instant, large enough to show the method; byte-level vocabulary. */
-const SYNTHETIC = { family: "llama", layers: 6, heads: 8, kvHeads: 4, headDim: 16, intermediate: 256, vocab: BYTE_VOCAB, maxPositions: 256, seed: 2402 } as const;
+const SYNTHETIC = {
+  family: "llama",
+  layers: 6,
+  heads: 8,
+  kvHeads: 4,
+  headDim: 16,
+  intermediate: 256,
+  vocab: BYTE_VOCAB,
+  maxPositions: 256,
+  seed: 2402,
+} as const;
 /** The held-out excerpt committed beside the demo model (scripts/demo-heldout.ts). */
 export const DEMO_HELDOUT = "heldout-brown.txt";
 
@@ -82,7 +93,10 @@ function syntheticText(workDir: string): string {
   if (!fs.existsSync(file)) {
     const rand = mulberry32(SYNTHETIC.seed);
     const words = ["the", "model", "shares", "heads", "across", "layers", "and", "keeps", "its", "quality", "when", "weights", "match"];
-    const lines = Array.from({ length: 40 }, () => Array.from({ length: 12 + Math.floor(rand() * 12) }, () => words[Math.floor(rand() * words.length)]).join(" ") + ".");
+    const lines = Array.from(
+      { length: 40 },
+      () => Array.from({ length: 12 + Math.floor(rand() * 12) }, () => words[Math.floor(rand() * words.length)]).join(" ") + ".",
+    );
     const tmp = tempPathFor(file);
     fs.writeFileSync(tmp, lines.join("\n") + "\n");
     fs.renameSync(tmp, file);
@@ -115,7 +129,10 @@ export const demoCommand = defineCommand({
     const { dir, kind } = await demoModel(workDir, f.synthetic === true);
     const textFile = f.text !== undefined ? absolute(f.text as string) : kind === "committed" ? path.join(dir, DEMO_HELDOUT) : syntheticText(workDir);
     if (!fs.existsSync(textFile) || !fs.statSync(textFile).isFile()) {
-      throw new UsageError(`demo: ${textFile}: no such text file${f.text === undefined ? " (the demo model's held-out excerpt is missing; run node scripts/demo-heldout.mjs or pass --text FILE)" : ""}`, usage);
+      throw new UsageError(
+        `demo: ${textFile}: no such text file${f.text === undefined ? " (the demo model's held-out excerpt is missing; run node scripts/demo-heldout.mjs or pass --text FILE)" : ""}`,
+        usage,
+      );
     }
     let out: string;
     if (f.out !== undefined) {
@@ -127,16 +144,20 @@ export const demoCommand = defineCommand({
     }
     const compactDir = path.join(out, "compact");
     const reportFile = path.join(out, "report.html");
-    const say = async (text: string): Promise<void> => { if (!json) await writeOut(text); };
+    const say = async (text: string): Promise<void> => {
+      if (!json) await writeOut(text);
+    };
     const client = cliClient(providers, a.debug);
     try {
       const job = { client, providers, debug: a.debug };
       const { summary: s } = await runJob("headshare/inspect", { model: dir }, job);
-      await say(`# 1. the model (${kind === "committed" ? "assets/demo-model" : "synthetic, seeded"})\n${keyValues([
-        ["path", dir],
-        ["architecture", `${s.architecture}: ${s.layers} layers, ${s.heads} heads / ${s.kvHeads} kv heads, head size ${s.headDim}, width ${s.hidden}`],
-        ["parameters", `${int(s.parameters)} (${bytes(s.fileBytes)} on disk; attention ${pct(s.attentionShare ?? 0)})`],
-      ])}\n`);
+      await say(
+        `# 1. the model (${kind === "committed" ? "assets/demo-model" : "synthetic, seeded"})\n${keyValues([
+          ["path", dir],
+          ["architecture", `${s.architecture}: ${s.layers} layers, ${s.heads} heads / ${s.kvHeads} kv heads, head size ${s.headDim}, width ${s.hidden}`],
+          ["parameters", `${int(s.parameters)} (${bytes(s.fileBytes)} on disk; attention ${pct(s.attentionShare ?? 0)})`],
+        ])}\n`,
+      );
       const { table } = await runJob("headshare/match", { model: dir, strategy: "qk", granularity: "group" }, job);
       await say(`# 2. match table (qk)\n${renderMatch(table, 5)}\n`);
       const plan = planSharing(table, ratio);
@@ -149,15 +170,29 @@ export const demoCommand = defineCommand({
         throw new Error("the eval job answered without the comparison (kl, top-1 agreement); run again with --debug");
       }
       const summary: DemoSummary = {
-        format: "headshare.demo", version: 1,
+        format: "headshare.demo",
+        version: 1,
         model: { path: dir, kind, architecture: s.architecture, layers: plan.layers, heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, hidden: s.hidden },
-        ratio, strategy: plan.strategy, granularity: plan.granularity, ...mapFacts(table, plan),
-        heldout: { file: textFile, source: f.text !== undefined ? "user" : kind === "committed" ? "excerpt" : "generated", tokens: e.tokens, protocol: e.protocol.description },
+        ratio,
+        strategy: plan.strategy,
+        granularity: plan.granularity,
+        ...mapFacts(table, plan),
+        heldout: {
+          file: textFile,
+          source: f.text !== undefined ? "user" : kind === "committed" ? "excerpt" : "generated",
+          tokens: e.tokens,
+          protocol: e.protocol.description,
+        },
         original: { parameters: e.parameters, fileBytes: r.output.fileBytesBefore, nll: e.nll, ppl: e.ppl },
         shared: { parameters: e.compare.parameters, fileBytes: r.output.fileBytesAfter, nll: e.compare.nll, ppl: e.compare.ppl },
-        kl: e.kl, klDirection: "KL(P_original ‖ P_shared), nats per predicted token", top1Agreement: e.top1Agreement,
+        kl: e.kl,
+        klDirection: "KL(P_original ‖ P_shared), nats per predicted token",
+        top1Agreement: e.top1Agreement,
         hiddenCosine: e.hiddenCosine ?? [],
-        compactDir, report: reportFile, provider: e.provider, seconds: (performance.now() - t0) / 1000,
+        compactDir,
+        report: reportFile,
+        provider: e.provider,
+        seconds: (performance.now() - t0) / 1000,
       };
       writeAtomic(reportFile, renderDemoReport(summary));
       if (json) {
@@ -165,15 +200,21 @@ export const demoCommand = defineCommand({
         return 0;
       }
       const rows = summaryRows(summary);
-      await writeOut(`# 5. original vs shared on ${f.text !== undefined ? "" : kind === "committed" ? "held-out " : "generated "}text (${textFile}: ${int(e.tokens)} tokens, ${e.protocol.description})\n${outTable(
-        ["", "original", `shared (${ratio})`, "change"], rows, [false, true, true, true],
-      )}\n${keyValues([
-        ["KL(P_original ‖ P_shared)", `${e.kl.toFixed(5)} nats/token`],
-        ["top-1 agreement", pct(e.top1Agreement, 2)],
-        ["hidden-state cosine", summary.hiddenCosine.map((c, l) => `L${l} ${c.toFixed(4)}`).join(", ")],
-      ])}\n`);
+      await writeOut(
+        `# 5. original vs shared on ${f.text !== undefined ? "" : kind === "committed" ? "held-out " : "generated "}text (${textFile}: ${int(e.tokens)} tokens, ${e.protocol.description})\n${outTable(
+          ["", "original", `shared (${ratio})`, "change"],
+          rows,
+          [false, true, true, true],
+        )}\n${keyValues([
+          ["KL(P_original ‖ P_shared)", `${e.kl.toFixed(5)} nats/token`],
+          ["top-1 agreement", pct(e.top1Agreement, 2)],
+          ["hidden-state cosine", summary.hiddenCosine.map((c, l) => `L${l} ${c.toFixed(4)}`).join(", ")],
+        ])}\n`,
+      );
       const saved = r.output.fileBytesBefore - r.output.fileBytesAfter;
-      await writeOut(`shared ${int(plan.savedUnits)} of ${int(plan.layers * plan.unitsPerLayer)} attention units: ${int(saved)} bytes saved (${bytes(saved)}, ${pct(saved / r.output.fileBytesBefore, 2)} of the file)\nreport: ${reportFile}`);
+      await writeOut(
+        `shared ${int(plan.savedUnits)} of ${int(plan.layers * plan.unitsPerLayer)} attention units: ${int(saved)} bytes saved (${bytes(saved)}, ${pct(saved / r.output.fileBytesBefore, 2)} of the file)\nreport: ${reportFile}`,
+      );
       return 0;
     } finally {
       await client.dispose();

@@ -53,7 +53,13 @@ export interface DemoSummary {
   /** Per layer: mean cosine between the two models' hidden states after that layer. */
   readonly hiddenCosine: readonly number[];
   /** Best-match score of every target candidate (layers 1..L−1), and the selected targets. */
-  readonly matches: readonly { readonly layer: number; readonly unit: number; readonly sourceLayer: number; readonly sourceUnit: number; readonly score: number }[];
+  readonly matches: readonly {
+    readonly layer: number;
+    readonly unit: number;
+    readonly sourceLayer: number;
+    readonly sourceUnit: number;
+    readonly score: number;
+  }[];
   readonly targets: readonly { readonly layer: number; readonly unit: number; readonly rootLayer: number; readonly rootUnit: number; readonly score: number }[];
   readonly compactDir: string;
   readonly report: string;
@@ -62,15 +68,21 @@ export interface DemoSummary {
 }
 
 /** The match/plan part of the summary, from the worker's table and the plan. */
-export function mapFacts(table: MatchTable, plan: SharingPlan): Pick<DemoSummary, "matches" | "targets" | "selected" | "units" | "chainedTargets" | "cutoffScore"> {
+export function mapFacts(
+  table: MatchTable,
+  plan: SharingPlan,
+): Pick<DemoSummary, "matches" | "targets" | "selected" | "units" | "chainedTargets" | "cutoffScore"> {
   return {
-    selected: plan.selected, units: plan.layers * plan.unitsPerLayer, chainedTargets: plan.chainedTargets, cutoffScore: plan.cutoffScore,
+    selected: plan.selected,
+    units: plan.layers * plan.unitsPerLayer,
+    chainedTargets: plan.chainedTargets,
+    cutoffScore: plan.cutoffScore,
     matches: table.entries.map((e) => ({ layer: e.layer, unit: e.unit, sourceLayer: e.sourceLayer, sourceUnit: e.sourceUnit, score: e.score })),
     targets: plan.targets.map((t) => ({ layer: t.layer, unit: t.unit, rootLayer: t.rootLayer, rootUnit: t.rootUnit, score: t.score })),
   };
 }
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" })[c]!);
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 const int = (n: number): string => Math.round(n).toLocaleString("en-US");
 const signedPct = (after: number, before: number): string => {
   const r = before === 0 ? 0 : after / before - 1;
@@ -103,9 +115,14 @@ function scoreColour(score: number): string {
 
 /** Layers as rows (0 at the top), units as columns; a target shows the unit whose weights it uses. */
 function sharingMapSvg(s: DemoSummary): string {
-  const L = s.model.layers, U = s.units / Math.max(1, L);
-  const cw = 100, ch = 44, left = 70, top = 30;
-  const w = left + U * cw + 10, h = top + L * ch + 12;
+  const L = s.model.layers,
+    U = s.units / Math.max(1, L);
+  const cw = 100,
+    ch = 44,
+    left = 70,
+    top = 30;
+  const w = left + U * cw + 10,
+    h = top + L * ch + 12;
   const match = new Map(s.matches.map((m) => [`${m.layer}.${m.unit}`, m]));
   const target = new Map(s.targets.map((t) => [`${t.layer}.${t.unit}`, t]));
   const cells: string[] = [];
@@ -116,13 +133,19 @@ function sharingMapSvg(s: DemoSummary): string {
     const y = top + l * ch;
     cells.push(`<text x="${left - 10}" y="${y + ch / 2 + 4}" class="axis" text-anchor="end">layer ${l}</text>`);
     for (let u = 0; u < U; u++) {
-      const x = left + u * cw, key = `${l}.${u}`;
-      const t = target.get(key), m = match.get(key);
+      const x = left + u * cw,
+        key = `${l}.${u}`;
+      const t = target.get(key),
+        m = match.get(key);
       const fill = t ? scoreColour(t.score) : "#f4f5f7";
       const title = t
         ? `layer ${l} unit ${u}: shared, uses ${t.rootLayer}.${t.rootUnit} (best match ${m ? `${m.sourceLayer}.${m.sourceUnit}` : "?"}, cosine ${t.score.toFixed(3)})`
-        : m ? `layer ${l} unit ${u}: kept (best match ${m.sourceLayer}.${m.sourceUnit}, cosine ${m.score.toFixed(3)})` : `layer ${l} unit ${u}: kept (layer 0 is never a target)`;
-      cells.push(`<g><title>${esc(title)}</title><rect x="${x + 2}" y="${y + 2}" width="${cw - 4}" height="${ch - 4}" rx="4" fill="${fill}" stroke="${t ? "#333" : "#c9ccd1"}" stroke-width="${t ? 1.5 : 1}"/>`);
+        : m
+          ? `layer ${l} unit ${u}: kept (best match ${m.sourceLayer}.${m.sourceUnit}, cosine ${m.score.toFixed(3)})`
+          : `layer ${l} unit ${u}: kept (layer 0 is never a target)`;
+      cells.push(
+        `<g><title>${esc(title)}</title><rect x="${x + 2}" y="${y + 2}" width="${cw - 4}" height="${ch - 4}" rx="4" fill="${fill}" stroke="${t ? "#333" : "#c9ccd1"}" stroke-width="${t ? 1.5 : 1}"/>`,
+      );
       if (t) {
         cells.push(`<text x="${x + cw / 2}" y="${y + 19}" text-anchor="middle" class="cell strong">← L${t.rootLayer} U${t.rootUnit}</text>`);
         cells.push(`<text x="${x + cw / 2}" y="${y + 34}" text-anchor="middle" class="cell">cos ${t.score.toFixed(3)}</text>`);
@@ -138,8 +161,14 @@ function sharingMapSvg(s: DemoSummary): string {
 
 /** Bars of the per-layer hidden-state cosine, on an axis from just below the lowest value to 1. */
 function hiddenCosineSvg(values: readonly number[]): string {
-  const bw = 64, gap = 18, left = 56, top = 16, ph = 180, bottom = 36;
-  const w = left + values.length * (bw + gap) + 10, h = top + ph + bottom;
+  const bw = 64,
+    gap = 18,
+    left = 56,
+    top = 16,
+    ph = 180,
+    bottom = 36;
+  const w = left + values.length * (bw + gap) + 10,
+    h = top + ph + bottom;
   const lowest = Math.min(1, ...values);
   const lo = Math.max(-1, Math.floor((lowest - 0.05) * 10) / 10);
   const y = (v: number): number => top + ph * (1 - (v - lo) / (1 - lo));
@@ -147,7 +176,9 @@ function hiddenCosineSvg(values: readonly number[]): string {
   const ticks = 5;
   for (let i = 0; i <= ticks; i++) {
     const v = lo + ((1 - lo) * i) / ticks;
-    parts.push(`<line x1="${left}" x2="${w - 6}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" class="axis">${v.toFixed(2)}</text>`);
+    parts.push(
+      `<line x1="${left}" x2="${w - 6}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" class="axis">${v.toFixed(2)}</text>`,
+    );
   }
   values.forEach((v, l) => {
     const x = left + gap / 2 + l * (bw + gap);
@@ -156,13 +187,17 @@ function hiddenCosineSvg(values: readonly number[]): string {
     parts.push(`<text x="${x + bw / 2}" y="${yy - 4}" text-anchor="middle" class="cell">${v.toFixed(4)}</text></g>`);
     parts.push(`<text x="${x + bw / 2}" y="${top + ph + 18}" text-anchor="middle" class="axis">layer ${l}</text>`);
   });
-  parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + ph}" class="axisline"/><line x1="${left}" x2="${w - 6}" y1="${top + ph}" y2="${top + ph}" class="axisline"/>`);
+  parts.push(
+    `<line x1="${left}" x2="${left}" y1="${top}" y2="${top + ph}" class="axisline"/><line x1="${left}" x2="${w - 6}" y1="${top + ph}" y2="${top + ph}" class="axisline"/>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="hidden-state cosine per layer">${parts.join("")}</svg>`;
 }
 
 /** The whole report: one HTML file, no scripts, no external resources. */
 export function renderDemoReport(s: DemoSummary): string {
-  const rows = summaryRows(s).map(([k, a, b, c]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(a)}</td><td>${esc(b)}</td><td>${esc(c)}</td></tr>`).join("\n");
+  const rows = summaryRows(s)
+    .map(([k, a, b, c]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(a)}</td><td>${esc(b)}</td><td>${esc(c)}</td></tr>`)
+    .join("\n");
   const m = s.model;
   const pctRatio = `${Math.round(100 * s.ratio)}%`;
   return `<!doctype html>

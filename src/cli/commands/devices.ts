@@ -26,7 +26,10 @@ export const devicesCommand = defineCommand({
       return 0;
     }
     const rows = r.devices.map((d) => [
-      d.provider, d.available ? "yes" : "no", d.adapter ? adapterLabel(d.adapter) : d.provider === "cpu" ? "the CPU" : "-", d.reason ?? "",
+      d.provider,
+      d.available ? "yes" : "no",
+      d.adapter ? adapterLabel(d.adapter) : d.provider === "cpu" ? "the CPU" : "-",
+      d.reason ?? "",
     ]);
     const lines = [table(["provider", "works", "adapter", "note"], rows), "", `auto: ${computeText(r.auto)}`];
     const others = r.adapters.filter((a) => !r.devices.some((d) => d.adapter?.device === a.device));

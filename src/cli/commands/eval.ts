@@ -29,35 +29,52 @@ ${RUN_MODEL_USAGE}
                    layer-streamed; kl, top1Agreement, hiddenCosine, compare with --compare or --ratio;
                    ratio, selected with --ratio)`;
 
-
 export const evalCommand = defineCommand({
   name: "eval",
   summary: "perplexity of a model on a text, optionally compared with another model",
   usage,
   flags: [
-    ...TEXT_FLAGS, { name: "compare", type: "string" }, { name: "attention", type: "boolean" }, { name: "json", type: "boolean" }, { name: "providers", type: "string" },
-    { name: "ratio", type: "number", min: 0, max: 1 }, ...MATCH_FLAGS, ...RUN_MODEL_FLAGS,
+    ...TEXT_FLAGS,
+    { name: "compare", type: "string" },
+    { name: "attention", type: "boolean" },
+    { name: "json", type: "boolean" },
+    { name: "providers", type: "string" },
+    { name: "ratio", type: "number", min: 0, max: 1 },
+    ...MATCH_FLAGS,
+    ...RUN_MODEL_FLAGS,
   ],
   positionals: [{ name: "model", required: true }],
   async run(c) {
     const a = c.args;
     c.required("text", "--text FILE is required");
-    if (a.flags.ratio !== undefined && a.flags.compare !== undefined) throw new UsageError("eval: pass either --ratio (quick eval of the model shared in memory) or --compare OTHER, not both", usage);
+    if (a.flags.ratio !== undefined && a.flags.compare !== undefined)
+      throw new UsageError("eval: pass either --ratio (quick eval of the model shared in memory) or --compare OTHER, not both", usage);
     const providers = c.providers();
     const r = await c.job("headshare/eval", {
-      model: absolute(a.positionals[0]!), text: absolute(a.flags.text as string),
+      model: absolute(a.positionals[0]!),
+      text: absolute(a.flags.text as string),
       ...(a.flags.compare !== undefined ? { compare: absolute(a.flags.compare as string) } : {}),
       ...(a.flags.ratio !== undefined ? { ratio: a.flags.ratio as number } : {}),
       strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
       granularity: (a.flags.granularity as "group" | undefined) ?? "group",
-      ...textParams(a), ...runModelParams(a), attention: a.flags.attention === true, providers,
+      ...textParams(a),
+      ...runModelParams(a),
+      attention: a.flags.attention === true,
+      providers,
     });
     if (a.flags.json) {
       await writeOut(JSON.stringify(r));
       return 0;
     }
     const facts: [string, string][] = [
-      ...(r.ratio !== undefined ? [["shared", `ratio ${r.ratio}, ${int(r.selected ?? 0)} units selected, applied in memory (nothing written); compare = the shared model`] as [string, string]] : []),
+      ...(r.ratio !== undefined
+        ? [
+            ["shared", `ratio ${r.ratio}, ${int(r.selected ?? 0)} units selected, applied in memory (nothing written); compare = the shared model`] as [
+              string,
+              string,
+            ],
+          ]
+        : []),
       ["tokens", `${int(r.tokens)} predicted (${r.protocol.description})`],
       ["nll", `${r.nll.toFixed(6)} nats/token`],
       ["ppl", r.ppl.toFixed(4)],
@@ -71,14 +88,20 @@ export const evalCommand = defineCommand({
       );
       if (r.hiddenCosine) facts.push(["hidden cosine", r.hiddenCosine.map((c, l) => `L${l} ${c.toFixed(4)}`).join("  ")]);
     }
-    facts.push(["time", `${r.seconds.toFixed(2)} s on ${device(r)}, ${r.forward ?? "whole-model"} forward${r.memory ? ` (${int(r.memory.tokensPerPass)} tokens per pass, ${r.memory.passes} passes, vocabulary chunk ${int(r.memory.vocabChunk)}, estimated peak ${bytes(r.memory.estimatedPeakBytes)} of a ${bytes(r.memory.budgetBytes)} budget)` : ""}`]);
+    facts.push([
+      "time",
+      `${r.seconds.toFixed(2)} s on ${device(r)}, ${r.forward ?? "whole-model"} forward${r.memory ? ` (${int(r.memory.tokensPerPass)} tokens per pass, ${r.memory.passes} passes, vocabulary chunk ${int(r.memory.vocabChunk)}, estimated peak ${bytes(r.memory.estimatedPeakBytes)} of a ${bytes(r.memory.budgetBytes)} budget)` : ""}`,
+    ]);
     const out = [keyValues(facts)];
     if (r.attention) {
       const at = r.attention;
       const src = new Map(at.entries.map((e) => [`${e.layer}.${e.head}`, `${e.sourceLayer}.${e.sourceHead}`]));
       const rows = at.best.map((row, l) => [String(l), ...row.map((v, h) => (v === null ? "-" : `${v.toFixed(3)} ←${src.get(`${l}.${h}`)}`))]);
-      out.push("", `attention-map similarity (${at.measure}; ${int(at.positions)} positions in ${at.windows} windows)`,
-        table(["layer", ...Array.from({ length: at.heads }, (_, h) => `head ${h}`)], rows));
+      out.push(
+        "",
+        `attention-map similarity (${at.measure}; ${int(at.positions)} positions in ${at.windows} windows)`,
+        table(["layer", ...Array.from({ length: at.heads }, (_, h) => `head ${h}`)], rows),
+      );
     }
     await writeOut(out.join("\n"));
     return 0;

@@ -49,7 +49,8 @@ export const exportCommand = defineCommand({
     if (a.flags.strategy !== undefined && a.flags.ratio === undefined) throw c.usageError("--strategy needs --ratio (a plan file already fixes the matches)");
     if (fs.existsSync(out)) throw c.usageError(`--out ${out} already exists; the export writes a new folder (remove it or choose another name)`);
     const r = await c.job("headshare/export", {
-      model, out,
+      model,
+      out,
       ...(a.flags.ratio !== undefined ? { ratio: a.flags.ratio as number } : {}),
       ...(a.flags.strategy !== undefined ? { strategy: a.flags.strategy as "qk" } : {}),
       ...(a.flags.plan !== undefined ? { planFile: absolute(a.flags.plan as string) } : {}),
@@ -60,14 +61,19 @@ export const exportCommand = defineCommand({
     if (a.flags.json) await writeOut(JSON.stringify(r));
     else {
       const saved = r.parametersDense - r.parameters;
-      await writeOut(keyValues([
-        ["written", `${r.outDir} (${r.files.join(", ")})`],
-        ["model", `${r.architecture} (${r.family}), ${r.dtype}${r.externalData ? ", weights in external data" : ""}`],
-        ["sharing", r.plan ? `ratio ${r.plan.ratio}: ${int(r.plan.selected)} units share their root's weights` : "none (the original model)"],
-        ["parameters", `${int(r.parameters)} stored of ${int(r.parametersDense)} dense${saved > 0 ? ` (${int(saved)} fewer, ${pct(saved / r.parametersDense, 2)})` : ""}`],
-        ["file size", `${int(r.bytes)} bytes (${bytes(r.bytes)})`],
-        ["time", `${r.seconds.toFixed(2)} s`],
-      ]));
+      await writeOut(
+        keyValues([
+          ["written", `${r.outDir} (${r.files.join(", ")})`],
+          ["model", `${r.architecture} (${r.family}), ${r.dtype}${r.externalData ? ", weights in external data" : ""}`],
+          ["sharing", r.plan ? `ratio ${r.plan.ratio}: ${int(r.plan.selected)} units share their root's weights` : "none (the original model)"],
+          [
+            "parameters",
+            `${int(r.parameters)} stored of ${int(r.parametersDense)} dense${saved > 0 ? ` (${int(saved)} fewer, ${pct(saved / r.parametersDense, 2)})` : ""}`,
+          ],
+          ["file size", `${int(r.bytes)} bytes (${bytes(r.bytes)})`],
+          ["time", `${r.seconds.toFixed(2)} s`],
+        ]),
+      );
     }
     return 0;
   },

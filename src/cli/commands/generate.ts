@@ -59,21 +59,42 @@ export const generateCommand = defineCommand({
       ...(plan ? { plan, planFile: planFile! } : {}),
       ...(a.flags.threads !== undefined ? { threads: a.flags.threads as number } : {}),
       providers: c.providers(),
-      ...(json ? {} : { onText: (d: string) => { process.stdout.write(d); } }),
+      ...(json
+        ? {}
+        : {
+            onText: (d: string) => {
+              process.stdout.write(d);
+            },
+          }),
     });
     if (json) {
-      await writeOut(JSON.stringify({
-        text: r.text, ids: r.ids, promptIds: r.promptIds, stop: r.stop, tokens: r.ids.length,
-        tokensPerSecond: r.tokensPerSecond, prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds, loadSeconds: r.loadSeconds,
-        provider: r.provider, ...(r.plan ? { plan: { ratio: r.plan.ratio, selected: r.plan.selected, strategy: r.plan.strategy } } : {}),
-      }));
+      await writeOut(
+        JSON.stringify({
+          text: r.text,
+          ids: r.ids,
+          promptIds: r.promptIds,
+          stop: r.stop,
+          tokens: r.ids.length,
+          tokensPerSecond: r.tokensPerSecond,
+          prefillSeconds: r.prefillSeconds,
+          decodeSeconds: r.decodeSeconds,
+          loadSeconds: r.loadSeconds,
+          provider: r.provider,
+          ...(r.plan ? { plan: { ratio: r.plan.ratio, selected: r.plan.selected, strategy: r.plan.strategy } } : {}),
+        }),
+      );
     } else {
       process.stdout.write("\n");
-      process.stderr.write(keyValues([
-        ["tokens", `${r.ids.length} new (${r.stop === "eos" ? "stopped at EOS" : r.stop === "context" ? "stopped at the model's context" : "max tokens"}), prompt ${r.promptIds.length}`],
-        ["speed", `${r.tokensPerSecond.toFixed(1)} tokens/s on ${r.provider} (prefill ${(r.prefillSeconds * 1000).toFixed(0)} ms)`],
-        ...(r.plan ? [["sharing", `ratio ${r.plan.ratio}, ${r.plan.selected} units shared`] as [string, string]] : []),
-      ]) + "\n");
+      process.stderr.write(
+        keyValues([
+          [
+            "tokens",
+            `${r.ids.length} new (${r.stop === "eos" ? "stopped at EOS" : r.stop === "context" ? "stopped at the model's context" : "max tokens"}), prompt ${r.promptIds.length}`,
+          ],
+          ["speed", `${r.tokensPerSecond.toFixed(1)} tokens/s on ${r.provider} (prefill ${(r.prefillSeconds * 1000).toFixed(0)} ms)`],
+          ...(r.plan ? [["sharing", `ratio ${r.plan.ratio}, ${r.plan.selected} units shared`] as [string, string]] : []),
+        ]) + "\n",
+      );
     }
     return 0;
   },

@@ -38,7 +38,12 @@ function render(s: CheckpointSummary & { readonly planError: string | null }, al
   model.push(
     ["parameters", int(s.parameters) + (s.buffers.tensors ? ` (+ ${int(s.buffers.elements)} in ${s.buffers.tensors} buffers: masks, rotary tables)` : "")],
     ["bytes", `${int(s.bytes)} (${bytes(s.bytes)}; ${bytes(s.fileBytes)} on disk)`],
-    ["dtypes", Object.entries(s.dtypes).map(([d, n]) => `${d} ${int(n)}`).join(", ") || "(none)"],
+    [
+      "dtypes",
+      Object.entries(s.dtypes)
+        .map(([d, n]) => `${d} ${int(n)}`)
+        .join(", ") || "(none)",
+    ],
   );
   if (s.attentionParameters !== null) model.push(["attention", `${int(s.attentionParameters)} parameters (${pct(s.attentionShare ?? 0)} of all)`]);
   out.push(keyValues(model));
@@ -46,10 +51,16 @@ function render(s: CheckpointSummary & { readonly planError: string | null }, al
     const p = s.plan;
     const lines: [string, string][] = [
       ...(s.planError ? [["plan", `INVALID: ${s.planError}`] as [string, string]] : []),
-      ["shared", `${s.compact ? "compact" : "dense"} headshare checkpoint: ratio ${pct(p.ratio, 1)}, ${int(p.savedUnits)} units saved (${p.strategy}, ${p.granularity})`],
+      [
+        "shared",
+        `${s.compact ? "compact" : "dense"} headshare checkpoint: ratio ${pct(p.ratio, 1)}, ${int(p.savedUnits)} units saved (${p.strategy}, ${p.granularity})`,
+      ],
     ];
     if (p.parametersBefore !== null && p.parametersAfter !== null) {
-      lines.push(["parameters", `${int(p.parametersBefore)} → ${int(p.parametersAfter)} (${pct(1 - p.parametersAfter / Math.max(1, p.parametersBefore), 2)} saved)`]);
+      lines.push([
+        "parameters",
+        `${int(p.parametersBefore)} → ${int(p.parametersAfter)} (${pct(1 - p.parametersAfter / Math.max(1, p.parametersBefore), 2)} saved)`,
+      ]);
     }
     if (s.compact) lines.push(["dense size", `${int(s.denseParameters)} parameters when expanded`]);
     out.push("", keyValues(lines));
@@ -66,11 +77,14 @@ export const inspectCommand = defineCommand({
   name: "inspect",
   summary: "show a checkpoint's architecture, sizes, dtypes and tensors",
   usage,
-  flags: [{ name: "json", type: "boolean" }, { name: "all", type: "boolean" }],
+  flags: [
+    { name: "json", type: "boolean" },
+    { name: "all", type: "boolean" },
+  ],
   positionals: [{ name: "file-or-folder", required: true }],
   async run({ args: a }) {
     const planError = await compactPlanProblem(a.positionals[0]!);
-    const summary = { ...await inspectCheckpoint(a.positionals[0]!), planError };
+    const summary = { ...(await inspectCheckpoint(a.positionals[0]!)), planError };
     await writeOut(a.flags.json ? JSON.stringify(summary, null, 2) : render(summary, a.flags.all === true));
     if (planError) {
       process.stderr.write(`headshare: inspect: the compact checkpoint's plan is invalid (expand would refuse it): ${planError}\n`);

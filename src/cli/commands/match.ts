@@ -27,12 +27,7 @@ export const matchCommand = defineCommand({
   name: "match",
   summary: "compute the match table of a checkpoint (best lower-layer source of every unit)",
   usage,
-  flags: [
-    ...MATCH_FLAGS,
-    { name: "out", type: "string", short: "o" },
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
-  ],
+  flags: [...MATCH_FLAGS, { name: "out", type: "string", short: "o" }, { name: "json", type: "boolean" }, { name: "providers", type: "string" }],
   positionals: [{ name: "model", required: true }],
   async run(c) {
     const a = c.args;
@@ -40,7 +35,8 @@ export const matchCommand = defineCommand({
     const out = a.flags.out === undefined ? undefined : absolute(a.flags.out as string);
     if (out !== undefined) {
       if (!fs.existsSync(path.dirname(out))) throw c.usageError(`--out ${out}: the folder ${path.dirname(out)} does not exist; create it first`);
-      if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw c.usageError(`--out ${out} is a folder; give a file name such as ${path.join(out, "match.json")}`);
+      if (fs.existsSync(out) && fs.statSync(out).isDirectory())
+        throw c.usageError(`--out ${out} is a folder; give a file name such as ${path.join(out, "match.json")}`);
     }
     const r = await c.job("headshare/match", {
       model: absolute(a.positionals[0]!),
@@ -71,8 +67,13 @@ export function renderMatch(t: MatchTable, top = 10): string {
   facts.push(["scores", `min ${q(0)}  median ${q(0.5)}  max ${q(1 - 1e-12)}`]);
   const best = [...t.entries].sort((a, b) => b.score - a.score || a.layer - b.layer || a.unit - b.unit).slice(0, top);
   return [
-    keyValues(facts), "",
+    keyValues(facts),
+    "",
     `strongest ${best.length} matches`,
-    table(["target", "source", "score"], best.map((e) => [`${e.layer}.${e.unit}`, `${e.sourceLayer}.${e.sourceUnit}`, e.score.toFixed(6)]), [false, false, true]),
+    table(
+      ["target", "source", "score"],
+      best.map((e) => [`${e.layer}.${e.unit}`, `${e.sourceLayer}.${e.sourceUnit}`, e.score.toFixed(6)]),
+      [false, false, true],
+    ),
   ].join("\n");
 }

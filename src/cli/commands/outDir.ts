@@ -14,12 +14,16 @@ export function checkOutDir(command: string, usage: string, out: string, input: 
     throw new UsageError(`${command}: --out ${out} is the input's folder; choose another folder (the input is never modified)`, usage);
   }
   if (!fs.existsSync(out)) {
-    if (!fs.existsSync(path.dirname(out))) throw new UsageError(`${command}: --out ${out}: its parent folder ${path.dirname(out)} does not exist; create it first`, usage);
+    if (!fs.existsSync(path.dirname(out)))
+      throw new UsageError(`${command}: --out ${out}: its parent folder ${path.dirname(out)} does not exist; create it first`, usage);
     return;
   }
   if (!fs.statSync(out).isDirectory()) throw new UsageError(`${command}: --out ${out} exists and is not a folder; choose a folder name`, usage);
   if (!force && fs.readdirSync(out).length > 0) {
-    throw new UsageError(`${command}: --out ${out} exists and is not empty; pass --force to write into it (files of the same names are replaced) or choose another folder`, usage);
+    throw new UsageError(
+      `${command}: --out ${out} exists and is not empty; pass --force to write into it (files of the same names are replaced) or choose another folder`,
+      usage,
+    );
   }
 }
 
@@ -35,7 +39,8 @@ export async function checkOutFolder(command: string, usage: string, out: string
     const inputs = !fs.existsSync(input) ? [] : fs.statSync(input).isDirectory() ? [input] : [path.dirname(input)];
     await checkOutputPath(out, { inputs, force, what });
   } catch (e) {
-    if (e instanceof OutputError) throw new UsageError(`${command}: --out ${out}: ${e.message.startsWith(out) ? e.message.slice(out.length).replace(/^:?\s*/, "") : e.message}`, usage);
+    if (e instanceof OutputError)
+      throw new UsageError(`${command}: --out ${out}: ${e.message.startsWith(out) ? e.message.slice(out.length).replace(/^:?\s*/, "") : e.message}`, usage);
     throw e;
   }
 }

@@ -19,23 +19,32 @@ units are dropped. A = 0 shares nothing; A above (L−1)/L is refused.
   --json        print the plan as one JSON object
   --all         list every selected target (text mode lists the first 30 otherwise)`;
 
-
 /** The plan's summary lines (also used by share and demo). */
 export function planFacts(p: SharingPlan): [string, string][] {
-  const L = p.layers, U = p.unitsPerLayer;
+  const L = p.layers,
+    U = p.unitsPerLayer;
   const facts: [string, string][] = [
     ["ratio", `${p.ratio} of ${int(L * U)} units (${L} layers × ${U}; ${p.strategy}, ${p.granularity})`],
     ["selected", `${int(p.selected)} targets, ${int(p.savedUnits)} units saved, ${int(p.chainedTargets)} chained (also a source of another selected target)`],
     ["cut-off score", p.cutoffScore === null ? "-" : p.cutoffScore.toFixed(6)],
   ];
   if (p.parametersBefore !== null && p.parametersAfter !== null) {
-    facts.push(["parameters", `${int(p.parametersBefore)} → ${int(p.parametersAfter)} (${pct(1 - p.parametersAfter / Math.max(1, p.parametersBefore), 2)} fewer)`]);
+    facts.push([
+      "parameters",
+      `${int(p.parametersBefore)} → ${int(p.parametersAfter)} (${pct(1 - p.parametersAfter / Math.max(1, p.parametersBefore), 2)} fewer)`,
+    ]);
   }
   return facts;
 }
 
 export function renderPlan(p: SharingPlan, all: boolean): string {
-  const rows = p.targets.map((t) => [`${t.layer}.${t.unit}`, `${t.sourceLayer}.${t.sourceUnit}`, `${t.rootLayer}.${t.rootUnit}`, t.score.toFixed(6), t.rootCosine === null ? "-" : t.rootCosine.toFixed(6)]);
+  const rows = p.targets.map((t) => [
+    `${t.layer}.${t.unit}`,
+    `${t.sourceLayer}.${t.sourceUnit}`,
+    `${t.rootLayer}.${t.rootUnit}`,
+    t.score.toFixed(6),
+    t.rootCosine === null ? "-" : t.rootCosine.toFixed(6),
+  ]);
   const shown = all || rows.length <= 30 ? rows : [...rows.slice(0, 30), ["…", `${rows.length - 30} more (--all)`, "", "", ""]];
   return [keyValues(planFacts(p)), "", table(["target", "source", "root", "score", "root cosine"], shown, [false, false, false, true, true])].join("\n");
 }
@@ -59,13 +68,20 @@ export const planCommand = defineCommand({
     try {
       text = await fs.readFile(file, "utf8");
     } catch (e) {
-      throw Object.assign(new Error(`${file}: cannot read the match table (${(e as { code?: string }).code === "ENOENT" ? "it does not exist" : String(e)}); write one with headshare match --out`), { code: "io" });
+      throw Object.assign(
+        new Error(
+          `${file}: cannot read the match table (${(e as { code?: string }).code === "ENOENT" ? "it does not exist" : String(e)}); write one with headshare match --out`,
+        ),
+        { code: "io" },
+      );
     }
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (e) {
-      throw Object.assign(new Error(`${file}: is not JSON (${e instanceof Error ? e.message : String(e)}); pass a table written by headshare match --out`), { code: "bad-json" });
+      throw Object.assign(new Error(`${file}: is not JSON (${e instanceof Error ? e.message : String(e)}); pass a table written by headshare match --out`), {
+        code: "bad-json",
+      });
     }
     const plan = planSharing(parseMatchTable(json, file), ratio);
     await writeOut(a.flags.json ? JSON.stringify(plan) : renderPlan(plan, a.flags.all === true));

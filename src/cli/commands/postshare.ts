@@ -82,7 +82,8 @@ export const POSTSHARE_TRAINING_FLAGS = [
 ] as const;
 
 const spec = {
-  command: "postshare", usage,
+  command: "postshare",
+  usage,
   flags: [
     ...POSTSHARE_TRAINING_FLAGS,
     { name: "out", type: "string", short: "o" },
@@ -94,7 +95,10 @@ const spec = {
     { name: "json", type: "boolean" },
     { name: "providers", type: "string" },
   ],
-  positionals: [{ name: "model", required: true }, { name: "more-text...", required: false }],
+  positionals: [
+    { name: "model", required: true },
+    { name: "more-text...", required: false },
+  ],
 } as const;
 
 /** A KL in nats/token: tiny values (float noise can make them −1e-9) in exponent form, never "-0.00000". */
@@ -103,13 +107,13 @@ function klText(kl: number): string {
   return Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(5);
 }
 
-
 /** `--regularize q,k,v,o` → the projections, each once. */
 function parseRegularize(raw: string, command: string, usage: string): Projection[] {
   const parts = raw.split(",").map((p) => p.trim());
   const out: Projection[] = [];
   for (const p of parts) {
-    if (!(PROJECTIONS as readonly string[]).includes(p)) throw new UsageError(`${command}: --regularize needs a comma list of q, k, v, o (e.g. q,k,v,o or the paper's q,k,v); got "${raw}"`, usage);
+    if (!(PROJECTIONS as readonly string[]).includes(p))
+      throw new UsageError(`${command}: --regularize needs a comma list of q, k, v, o (e.g. q,k,v,o or the paper's q,k,v); got "${raw}"`, usage);
     if (out.includes(p as Projection)) throw new UsageError(`${command}: --regularize names ${p} twice (got "${raw}")`, usage);
     out.push(p as Projection);
   }
@@ -128,7 +132,8 @@ export function trainingOptions(command: string, usage: string, a: ParsedArgs) {
     throw new UsageError(`${command}: --sample-temperature must be > 0 (got ${f["sample-temperature"] as number})`, usage);
   }
   for (const k of ["beta1", "beta2"] as const) {
-    if (f[k] !== undefined && !((f[k] as number) < 1)) throw new UsageError(`${command}: --${k} must be in [0, 1) (e.g. 0.9, 0.95), got ${f[k] as number}`, usage);
+    if (f[k] !== undefined && !((f[k] as number) < 1))
+      throw new UsageError(`${command}: --${k} must be in [0, 1) (e.g. 0.9, 0.95), got ${f[k] as number}`, usage);
   }
   for (const k of ["eps", "lr"] as const) {
     if (f[k] !== undefined && !((f[k] as number) > 0)) throw new UsageError(`${command}: --${k} must be > 0, got ${f[k] as number}`, usage);
@@ -138,21 +143,34 @@ export function trainingOptions(command: string, usage: string, a: ParsedArgs) {
   }
   const opt = <T>(name: string, key: string): Record<string, T> => (f[name] !== undefined ? { [key]: f[name] as T } : {});
   return {
-    ratio: f.ratio as number, text,
+    ratio: f.ratio as number,
+    text,
     ...(f.heldout !== undefined ? { heldout: (f.heldout as readonly string[]).map(absolute) } : {}),
     ...opt<"paper">("preset", "preset"),
-    ...opt<number>("steps", "steps"), ...opt<number>("lr", "lr"),
-    ...opt<number>("warmup-steps", "warmupSteps"), ...opt<number>("min-lr-ratio", "minLrRatio"),
-    ...opt<number>("beta1", "beta1"), ...opt<number>("beta2", "beta2"), ...opt<number>("eps", "eps"),
-    ...opt<number>("weight-decay", "weightDecay"), ...opt<number>("clip-norm", "clipNorm"),
-    ...opt<number>("lambda-lm", "lambdaLm"), ...opt<number>("lambda-w", "lambdaW"),
-    ...opt<"l2">("weight-loss", "weightLoss"), ...opt<"both">("train-on", "trainOn"), ...opt<"all">("trainable", "trainable"),
-    ...opt<number>("seed", "seed"), ...opt<"qk">("strategy", "strategy"), ...opt<"group">("granularity", "granularity"),
+    ...opt<number>("steps", "steps"),
+    ...opt<number>("lr", "lr"),
+    ...opt<number>("warmup-steps", "warmupSteps"),
+    ...opt<number>("min-lr-ratio", "minLrRatio"),
+    ...opt<number>("beta1", "beta1"),
+    ...opt<number>("beta2", "beta2"),
+    ...opt<number>("eps", "eps"),
+    ...opt<number>("weight-decay", "weightDecay"),
+    ...opt<number>("clip-norm", "clipNorm"),
+    ...opt<number>("lambda-lm", "lambdaLm"),
+    ...opt<number>("lambda-w", "lambdaW"),
+    ...opt<"l2">("weight-loss", "weightLoss"),
+    ...opt<"both">("train-on", "trainOn"),
+    ...opt<"all">("trainable", "trainable"),
+    ...opt<number>("seed", "seed"),
+    ...opt<"qk">("strategy", "strategy"),
+    ...opt<"group">("granularity", "granularity"),
     ...(regularize ? { regularize } : {}),
     ...opt<number>("heldout-docs", "heldoutDocs"),
-    ...opt<number>("sample-sequences", "sampleSequences"), ...opt<number>("sample-length", "sampleLength"),
+    ...opt<number>("sample-sequences", "sampleSequences"),
+    ...opt<number>("sample-length", "sampleLength"),
     ...opt<number>("sample-temperature", "sampleTemperature"),
-    ...opt<number>("batch-size", "batchSize"), ...opt<number>("seq-len", "seqLen"),
+    ...opt<number>("batch-size", "batchSize"),
+    ...opt<number>("seq-len", "seqLen"),
   };
 }
 
@@ -172,14 +190,16 @@ export const postshareCommand = defineCommand({
     const model = absolute(a.positionals[0]!);
     const out = absolute(f.out as string);
     const force = f.force === true;
-    const training = trainingOptions("postshare", usage, a);   // flag values first, the output folder's rules last
+    const training = trainingOptions("postshare", usage, a); // flag values first, the output folder's rules last
     if (f["checkpoint-every"] !== undefined && f.checkpoint === undefined) {
       throw new UsageError("postshare: --checkpoint-every N needs --checkpoint FILE (where the checkpoint is saved)", usage);
     }
     const checkpoint = f.checkpoint !== undefined ? absolute(f.checkpoint as string) : undefined;
     if (checkpoint !== undefined) {
-      if (!fs.existsSync(path.dirname(checkpoint))) throw new UsageError(`postshare: --checkpoint ${checkpoint}: its folder ${path.dirname(checkpoint)} does not exist; create it first`, usage);
-      if (fs.existsSync(checkpoint) && fs.statSync(checkpoint).isDirectory()) throw new UsageError(`postshare: --checkpoint ${checkpoint} is a folder; give a file name`, usage);
+      if (!fs.existsSync(path.dirname(checkpoint)))
+        throw new UsageError(`postshare: --checkpoint ${checkpoint}: its folder ${path.dirname(checkpoint)} does not exist; create it first`, usage);
+      if (fs.existsSync(checkpoint) && fs.statSync(checkpoint).isDirectory())
+        throw new UsageError(`postshare: --checkpoint ${checkpoint} is a folder; give a file name`, usage);
     }
     const resume = f.resume !== undefined ? absolute(f.resume as string) : undefined;
     if (resume !== undefined && !(fs.existsSync(resume) && fs.statSync(resume).isFile())) {
@@ -187,7 +207,12 @@ export const postshareCommand = defineCommand({
     }
     await checkOutFolder("postshare", usage, out, model, force, "the post-shared checkpoint");
     const r = await c.job("headshare/postshare", {
-      model, out, force, providers, ...training, ...(f.wait === true ? { wait: true } : {}),
+      model,
+      out,
+      force,
+      providers,
+      ...training,
+      ...(f.wait === true ? { wait: true } : {}),
       ...(f.format !== undefined ? { format: f.format as "compact" | "dense" } : {}),
       ...(checkpoint ? { checkpointFile: checkpoint } : {}),
       ...(f["checkpoint-every"] !== undefined ? { checkpointEvery: f["checkpoint-every"] as number } : {}),
@@ -198,19 +223,27 @@ export const postshareCommand = defineCommand({
       return 0;
     }
     const s = (x: { nll: number; ppl: number }): string => `nll ${x.nll.toFixed(4)}, ppl ${x.ppl.toFixed(3)}`;
-    await writeOut(keyValues([
-      ["ratio", `${r.ratio}: ${int(r.selected)} units shared (${r.strategy}, ${r.granularity})`],
-      ["held-out", `${int(r.original.tokens)} tokens in ${r.heldoutDocuments} documents (${r.options.trainOn === "sampled" ? "post-trained on text sampled from the model only" : `post-trained on ${r.trainDocuments} other documents${r.options.trainOn === "both" ? " and sampled text" : ""}`})`],
-      ["original", s(r.original)],
-      ["DirectShare", s(r.directShare)],
-      ["post-trained", s(r.postTrained)],
-      ["PostShare", s(r.postShare)],
-      ["pair distance", `${r.meanRelativePairDistance.before.toFixed(4)} → ${r.meanRelativePairDistance.after.toFixed(4)} (mean relative, ${(r.options.regularize as string[] | undefined)?.join("/") ?? "q/k/v/o"})`],
-      ["final share", `KL ${klText(r.finalShare.kl)} vs the post-trained model, top-1 ${(100 * r.finalShare.top1Agreement).toFixed(1)}%`],
-      ["training", `${int(r.steps)} steps, ${int(r.tokens)} tokens, ${r.trainSeconds.toFixed(1)} s (${int(r.tokensPerSecond)} tokens/s) on ${device(r)}`],
-      ["written", r.outDir ?? "(nothing)"],
-      ["time", `${r.seconds.toFixed(1)} s`],
-    ]));
+    await writeOut(
+      keyValues([
+        ["ratio", `${r.ratio}: ${int(r.selected)} units shared (${r.strategy}, ${r.granularity})`],
+        [
+          "held-out",
+          `${int(r.original.tokens)} tokens in ${r.heldoutDocuments} documents (${r.options.trainOn === "sampled" ? "post-trained on text sampled from the model only" : `post-trained on ${r.trainDocuments} other documents${r.options.trainOn === "both" ? " and sampled text" : ""}`})`,
+        ],
+        ["original", s(r.original)],
+        ["DirectShare", s(r.directShare)],
+        ["post-trained", s(r.postTrained)],
+        ["PostShare", s(r.postShare)],
+        [
+          "pair distance",
+          `${r.meanRelativePairDistance.before.toFixed(4)} → ${r.meanRelativePairDistance.after.toFixed(4)} (mean relative, ${(r.options.regularize as string[] | undefined)?.join("/") ?? "q/k/v/o"})`,
+        ],
+        ["final share", `KL ${klText(r.finalShare.kl)} vs the post-trained model, top-1 ${(100 * r.finalShare.top1Agreement).toFixed(1)}%`],
+        ["training", `${int(r.steps)} steps, ${int(r.tokens)} tokens, ${r.trainSeconds.toFixed(1)} s (${int(r.tokensPerSecond)} tokens/s) on ${device(r)}`],
+        ["written", r.outDir ?? "(nothing)"],
+        ["time", `${r.seconds.toFixed(1)} s`],
+      ]),
+    );
     return 0;
   },
 });

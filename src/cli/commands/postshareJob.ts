@@ -40,7 +40,10 @@ export const postshareJobCommand = defineCommand({
     { name: "json", type: "boolean" },
     { name: "providers", type: "string" },
   ],
-  positionals: [{ name: "model", required: true }, { name: "more-text...", required: false }],
+  positionals: [
+    { name: "model", required: true },
+    { name: "more-text...", required: false },
+  ],
   async run(c) {
     const a = c.args;
     c.required("ratio", "--ratio A is required (e.g. --ratio 0.3)");
@@ -58,16 +61,24 @@ export const postshareJobCommand = defineCommand({
       return 0;
     }
     const mem = r.memory.filter((m) => m.ranks === 1 || m.ranks === 8);
-    await writeOut(keyValues([
-      ["job", r.outDir],
-      ["plan", `${int(r.selected)} units shared, plan sha256 ${r.planSha256.slice(0, 16)}…`],
-      ["training", `${int(r.steps)} steps, ${int(r.microBatches)} micro-batches over ${int(r.tokens)} tokens; ${int(r.trainableParameters)} of ${int(r.parameters)} parameters train`],
-      ...mem.map((m): [string, string] => [`memory, ${m.ranks} rank${m.ranks > 1 ? "s" : ""}`, `DDP ${bytes(m.ddp)}, ZeRO-1 ${bytes(m.zero)} per rank${m.activations ? ` + activations ≈ ${bytes(m.activations)}` : ` (the job's batch does not split over ${m.ranks} ranks: export with a larger --batch-size)`}`]),
-      ["files", r.files.join(", ")],
-      ["run", `bash ${r.outDir}/launch.sh  (or: python3 ${r.outDir}/train.py ${r.outDir}/job.json --local-ranks N)`],
-      ["then", `headshare postshare-import ${r.outDir} --out SHARED_MODEL`],
-      ["time", `${r.seconds.toFixed(1)} s`],
-    ]));
+    await writeOut(
+      keyValues([
+        ["job", r.outDir],
+        ["plan", `${int(r.selected)} units shared, plan sha256 ${r.planSha256.slice(0, 16)}…`],
+        [
+          "training",
+          `${int(r.steps)} steps, ${int(r.microBatches)} micro-batches over ${int(r.tokens)} tokens; ${int(r.trainableParameters)} of ${int(r.parameters)} parameters train`,
+        ],
+        ...mem.map((m): [string, string] => [
+          `memory, ${m.ranks} rank${m.ranks > 1 ? "s" : ""}`,
+          `DDP ${bytes(m.ddp)}, ZeRO-1 ${bytes(m.zero)} per rank${m.activations ? ` + activations ≈ ${bytes(m.activations)}` : ` (the job's batch does not split over ${m.ranks} ranks: export with a larger --batch-size)`}`,
+        ]),
+        ["files", r.files.join(", ")],
+        ["run", `bash ${r.outDir}/launch.sh  (or: python3 ${r.outDir}/train.py ${r.outDir}/job.json --local-ranks N)`],
+        ["then", `headshare postshare-import ${r.outDir} --out SHARED_MODEL`],
+        ["time", `${r.seconds.toFixed(1)} s`],
+      ]),
+    );
     return 0;
   },
 });
@@ -102,14 +113,18 @@ export const postshareImportCommand = defineCommand({
   ],
   positionals: [{ name: "job", required: true }],
   async run(c) {
-    const a = c.args, f = a.flags;
+    const a = c.args,
+      f = a.flags;
     const out = absolute(c.required("out", "--out DIR is required (a new folder for the PostShare checkpoint)") as string);
     const providers = c.providers();
     const job = absolute(a.positionals[0]!);
     const force = f.force === true;
     await checkOutFolder("postshare-import", importUsage, out, job, force, "the PostShare checkpoint");
     const r = await c.job("headshare/postshareImport", {
-      job, out, force, providers,
+      job,
+      out,
+      force,
+      providers,
       ...(f.format !== undefined ? { format: f.format as "compact" | "dense" } : {}),
       ...(f.model !== undefined ? { model: absolute(f.model as string) } : {}),
       ...(f.weights !== undefined ? { weights: absolute(f.weights as string) } : {}),
@@ -121,20 +136,28 @@ export const postshareImportCommand = defineCommand({
     const s = (x: { nll: number; ppl: number }): string => `nll ${x.nll.toFixed(4)}, ppl ${x.ppl.toFixed(3)}`;
     const by = r.trainedBy;
     const last = r.lossCurve[r.lossCurve.length - 1];
-    await writeOut(keyValues([
-      ["ratio", `${r.ratio}: ${int(r.selected)} units shared`],
-      ["trained by", `${String(by.steps)} steps, ${String(by.worldSize)} rank(s), ${String(by.optimizer)} on ${String(by.device)}${by.torch ? ` (torch ${String(by.torch)})` : ""}`],
-      ["held-out", `${int(r.original.tokens)} tokens in ${r.heldoutDocuments} documents`],
-      ["original", s(r.original)],
-      ["DirectShare", s(r.directShare)],
-      ["post-trained", s(r.postTrained)],
-      ["PostShare", s(r.postShare)],
-      ["pair distance", `${r.meanRelativePairDistance.before.toFixed(4)} → ${r.meanRelativePairDistance.after.toFixed(4)} (mean relative)`],
-      ["final share", `KL ${r.finalShare.kl.toExponential(2)} vs the post-trained model, top-1 ${(100 * r.finalShare.top1Agreement).toFixed(1)}%`],
-      ["loss curve", last ? `${r.lossCurve.length} steps, last lm ${last.lm.toFixed(4)}, weight ${last.weight.toFixed(4)}` : "(no metrics.jsonl beside the weights)"],
-      ["written", r.outDir],
-      ["time", `${r.seconds.toFixed(1)} s`],
-    ]));
+    await writeOut(
+      keyValues([
+        ["ratio", `${r.ratio}: ${int(r.selected)} units shared`],
+        [
+          "trained by",
+          `${String(by.steps)} steps, ${String(by.worldSize)} rank(s), ${String(by.optimizer)} on ${String(by.device)}${by.torch ? ` (torch ${String(by.torch)})` : ""}`,
+        ],
+        ["held-out", `${int(r.original.tokens)} tokens in ${r.heldoutDocuments} documents`],
+        ["original", s(r.original)],
+        ["DirectShare", s(r.directShare)],
+        ["post-trained", s(r.postTrained)],
+        ["PostShare", s(r.postShare)],
+        ["pair distance", `${r.meanRelativePairDistance.before.toFixed(4)} → ${r.meanRelativePairDistance.after.toFixed(4)} (mean relative)`],
+        ["final share", `KL ${r.finalShare.kl.toExponential(2)} vs the post-trained model, top-1 ${(100 * r.finalShare.top1Agreement).toFixed(1)}%`],
+        [
+          "loss curve",
+          last ? `${r.lossCurve.length} steps, last lm ${last.lm.toFixed(4)}, weight ${last.weight.toFixed(4)}` : "(no metrics.jsonl beside the weights)",
+        ],
+        ["written", r.outDir],
+        ["time", `${r.seconds.toFixed(1)} s`],
+      ]),
+    );
     return 0;
   },
 });

@@ -50,7 +50,11 @@ export const shareCommand = defineCommand({
     const force = a.flags.force === true;
     await checkOutFolder("share", usage, out, model, force, "the shared checkpoint");
     const r = await c.job("headshare/share", {
-      model, out, force, ratio, ...(a.flags.wait === true ? { wait: true } : {}),
+      model,
+      out,
+      force,
+      ratio,
+      ...(a.flags.wait === true ? { wait: true } : {}),
       strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
       granularity: (a.flags.granularity as "group" | undefined) ?? "group",
       format: (a.flags.format as "compact" | undefined) ?? "compact",
@@ -58,10 +62,13 @@ export const shareCommand = defineCommand({
     });
     if (a.flags.json) await writeOut(JSON.stringify(r));
     else {
-      await writeOut(keyValues([
-        ...planFacts(r.plan), ...outputFacts(r.output),
-        ["time", `${r.seconds.toFixed(2)} s (match ${r.match.seconds.toFixed(2)} s on ${device(r)})`],
-      ]));
+      await writeOut(
+        keyValues([
+          ...planFacts(r.plan),
+          ...outputFacts(r.output),
+          ["time", `${r.seconds.toFixed(2)} s (match ${r.match.seconds.toFixed(2)} s on ${device(r)})`],
+        ]),
+      );
     }
     return 0;
   },
@@ -76,7 +83,10 @@ export function outputFacts(o: ShareResult): [string, string][] {
     ["file size", `${int(o.fileBytesBefore)} → ${int(o.fileBytesAfter)} bytes (${bytes(o.fileBytesBefore)} → ${bytes(o.fileBytesAfter)})`],
   ];
   if (saved > 0) {
-    facts.push(["bytes saved", `${int(saved)} (${bytes(saved)}, ${pct(saved / Math.max(1, o.fileBytesBefore), 2)}; ${int(o.savedUnits)} units × ${int(o.bytesPerUnit)} bytes = ${int(o.savedUnits * o.bytesPerUnit)} of tensor data)`]);
+    facts.push([
+      "bytes saved",
+      `${int(saved)} (${bytes(saved)}, ${pct(saved / Math.max(1, o.fileBytesBefore), 2)}; ${int(o.savedUnits)} units × ${int(o.bytesPerUnit)} bytes = ${int(o.savedUnits * o.bytesPerUnit)} of tensor data)`,
+    ]);
   }
   return facts;
 }

@@ -22,9 +22,11 @@ ${RUN_MODEL_USAGE}
   --csv FILE        also write the curve as CSV
   --json            one JSON object {rows, original, tokens, protocol, provider, seconds, ...}`;
 
-
 function parseRatios(raw: string): number[] {
-  const parts = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const parts = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   const out = parts.map(Number);
   const bad = parts.find((_s, i) => !Number.isFinite(out[i]!) || out[i]! < 0 || out[i]! > 1);
   if (parts.length === 0 || bad !== undefined) throw new UsageError(`sweep: --ratios needs a comma list of numbers in [0, 1] (got "${bad ?? raw}")`, usage);
@@ -52,10 +54,14 @@ export const sweepCommand = defineCommand({
     const ratios = parseRatios(a.flags.ratios as string);
     const providers = c.providers();
     const r = await c.job("headshare/sweep", {
-      model: absolute(a.positionals[0]!), text: absolute(a.flags.text as string), ratios,
+      model: absolute(a.positionals[0]!),
+      text: absolute(a.flags.text as string),
+      ratios,
       strategy: (a.flags.strategy as "qk" | undefined) ?? "qk",
       granularity: (a.flags.granularity as "group" | undefined) ?? "group",
-      ...textParams(a), ...runModelParams(a), providers,
+      ...textParams(a),
+      ...runModelParams(a),
+      providers,
     });
     const csvFile = a.flags.csv === undefined ? undefined : absolute(a.flags.csv as string);
     if (csvFile) await writeTextAtomic(csvFile, sweepCsv(r));
@@ -63,14 +69,25 @@ export const sweepCommand = defineCommand({
       await writeOut(JSON.stringify(r));
       return 0;
     }
-    const rows = r.rows.map((x) => [String(x.ratio), int(x.selected), int(x.parameters), bytes(x.bytes), x.nll.toFixed(4), x.ppl.toFixed(3), x.kl.toFixed(5), pct(x.top1Agreement, 1)]);
-    await writeOut([
-      `original: nll ${r.original.nll.toFixed(4)}, ppl ${r.original.ppl.toFixed(3)}, ${int(r.original.parameters)} parameters, ${bytes(r.original.bytes)}`,
-      `${int(r.tokens)} tokens (${r.protocol.description}); ${r.klDirection}; ${r.seconds.toFixed(1)} s on ${device(r)}, ${r.forward ?? "whole-model"} forward`,
-      "",
-      table(["ratio", "selected", "parameters", "bytes", "nll", "ppl", "kl", "top-1"], rows, [true, true, true, true, true, true, true, true]),
-      ...(csvFile ? ["", `CSV written to ${csvFile}`] : []),
-    ].join("\n"));
+    const rows = r.rows.map((x) => [
+      String(x.ratio),
+      int(x.selected),
+      int(x.parameters),
+      bytes(x.bytes),
+      x.nll.toFixed(4),
+      x.ppl.toFixed(3),
+      x.kl.toFixed(5),
+      pct(x.top1Agreement, 1),
+    ]);
+    await writeOut(
+      [
+        `original: nll ${r.original.nll.toFixed(4)}, ppl ${r.original.ppl.toFixed(3)}, ${int(r.original.parameters)} parameters, ${bytes(r.original.bytes)}`,
+        `${int(r.tokens)} tokens (${r.protocol.description}); ${r.klDirection}; ${r.seconds.toFixed(1)} s on ${device(r)}, ${r.forward ?? "whole-model"} forward`,
+        "",
+        table(["ratio", "selected", "parameters", "bytes", "nll", "ppl", "kl", "top-1"], rows, [true, true, true, true, true, true, true, true]),
+        ...(csvFile ? ["", `CSV written to ${csvFile}`] : []),
+      ].join("\n"),
+    );
     return 0;
   },
 });

@@ -32,24 +32,34 @@ export type { AttentionMatch, AttentionSimilarity };
 
 export const ATTENTION_MEASURE = "mean over query positions t ≥ 1 of cos(A_head[t, 0..t], A_other[t, 0..t]); best strictly-lower-layer head";
 
-export async function attentionMapSimilarity(ckpt: Checkpoint, text: string, protocol: TextProtocol, opts: AttentionSimilarityOptions = {}): Promise<AttentionSimilarity> {
+export async function attentionMapSimilarity(
+  ckpt: Checkpoint,
+  text: string,
+  protocol: TextProtocol,
+  opts: AttentionSimilarityOptions = {},
+): Promise<AttentionSimilarity> {
   const spec = ckpt.spec;
-  const L = spec.layers, H = spec.heads, LH = L * H;
+  const L = spec.layers,
+    H = spec.heads,
+    LH = L * H;
   if (L < 2) throw new EvalError("bad-option", `${ckpt.weightsPath}: attention-map similarity needs at least 2 layers (heads are matched to lower layers)`);
   const budget = opts.maxPositions ?? 2048;
   if (!Number.isInteger(budget) || budget < 1) throw new EvalError("bad-option", `maxPositions must be a positive integer, got ${opts.maxPositions}`);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
-  const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
+  const tok = opts.tokenizer ?? (await loadTokenizer(ckpt.dir));
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId(spec, tok));
   checkIds(windows, spec.vocab, tok.path);
   const runner = await ForwardRunner.create(ckpt, {
     label: "attention maps",
     forward: { logits: false, attentionGram: true },
-    ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.providers ? { providers: opts.providers } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   // sum[a·LH + b]: Σ over query positions of the cosine between heads a and b (the graph's attention_gram)
   const sum = new Float64Array(LH * LH);
-  let positions = 0, used = 0;
+  let positions = 0,
+    used = 0;
   try {
     for (const w of windows) {
       if (positions >= budget) break;
@@ -70,14 +80,33 @@ export async function attentionMapSimilarity(ckpt: Checkpoint, text: string, pro
   if (positions === 0) throw new EvalError("bad-text", "the text gives no query position to compare attention maps on");
   const entries: AttentionMatch[] = [];
   const best: (number | null)[][] = Array.from({ length: L }, () => new Array<number | null>(H).fill(null));
-  for (let l = 1; l < L; l++) for (let h = 0; h < H; h++) {
-    let bs = -Infinity, bl = 0, bh = 0;
-    for (let l2 = 0; l2 < l; l2++) for (let h2 = 0; h2 < H; h2++) {
-      const v = sum[(l * H + h) * LH + l2 * H + h2]! / positions;
-      if (v > bs) { bs = v; bl = l2; bh = h2; }
+  for (let l = 1; l < L; l++)
+    for (let h = 0; h < H; h++) {
+      let bs = -Infinity,
+        bl = 0,
+        bh = 0;
+      for (let l2 = 0; l2 < l; l2++)
+        for (let h2 = 0; h2 < H; h2++) {
+          const v = sum[(l * H + h) * LH + l2 * H + h2]! / positions;
+          if (v > bs) {
+            bs = v;
+            bl = l2;
+            bh = h2;
+          }
+        }
+      entries.push({ layer: l, head: h, sourceLayer: bl, sourceHead: bh, score: bs });
+      best[l]![h] = bs;
     }
-    entries.push({ layer: l, head: h, sourceLayer: bl, sourceHead: bh, score: bs });
-    best[l]![h] = bs;
-  }
-  return { format: "headshare.attention-similarity", version: 1, measure: ATTENTION_MEASURE, layers: L, heads: H, positions, windows: used, entries, best, provider: runner.provider };
+  return {
+    format: "headshare.attention-similarity",
+    version: 1,
+    measure: ATTENTION_MEASURE,
+    layers: L,
+    heads: H,
+    positions,
+    windows: used,
+    entries,
+    best,
+    provider: runner.provider,
+  };
 }

@@ -12,7 +12,17 @@ import type { ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { argmaxRow, cosineRows, klFromLogprobs } from "./metrics";
-import { checkIds, checkWindowFits, describeProtocol, makeBatches, makeWindows, predictedCount, type Batch, type ScoredWindow, type TextProtocol } from "./windows";
+import {
+  checkIds,
+  checkWindowFits,
+  describeProtocol,
+  makeBatches,
+  makeWindows,
+  predictedCount,
+  type Batch,
+  type ScoredWindow,
+  type TextProtocol,
+} from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { memoryBudgetBytes } from "./memoryBudget";
 import { runStreamed, type StreamedModel } from "./streamed";
@@ -21,7 +31,7 @@ import { unitCost } from "../share/match";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
 
 export interface EvalProgress {
-  readonly done: number;   // predicted tokens scored so far (layer-streamed: layer steps)
+  readonly done: number; // predicted tokens scored so far (layer-streamed: layer steps)
   readonly total: number;
   /** Layer-streamed: "layers", with e.g. "pass 1/2 (4 windows): layer 3/32". */
   readonly phase?: string;
@@ -58,7 +68,8 @@ export interface EvalOptions {
  */
 export function chooseForward(requested: ForwardPath | "auto" | undefined, ckpts: readonly Checkpoint[], budgetBytes: number): ForwardPath {
   if (requested === "whole-model" || requested === "layer-streamed") return requested;
-  if (requested !== undefined && requested !== "auto") throw new EvalError("bad-option", `forward must be "auto", "whole-model" or "layer-streamed", got ${JSON.stringify(requested)}`);
+  if (requested !== undefined && requested !== "auto")
+    throw new EvalError("bad-option", `forward must be "auto", "whole-model" or "layer-streamed", got ${JSON.stringify(requested)}`);
   const f32 = [...new Set(ckpts)].reduce((a, c) => a + 4 * modelSize(c).parameters, 0);
   return f32 <= budgetBytes / 4 ? "whole-model" : "layer-streamed";
 }
@@ -79,7 +90,11 @@ export type { EvalResult, ForwardPath, ProtocolFacts };
 
 export function protocolFacts(p: TextProtocol, windows: number): ProtocolFacts {
   return {
-    kind: p.kind, window: p.window, bos: p.bos, windows, description: describeProtocol(p),
+    kind: p.kind,
+    window: p.window,
+    bos: p.bos,
+    windows,
+    description: describeProtocol(p),
     ...(p.kind === "stream" ? { stride: p.stride } : { separator: p.separator }),
   };
 }
@@ -93,7 +108,14 @@ export interface PreparedText {
   readonly windows: number;
 }
 
-export function prepareText(text: string, protocol: TextProtocol, tok: TextTokenizer, bosId: number | undefined, batchTokens: number, vocab: number): PreparedText {
+export function prepareText(
+  text: string,
+  protocol: TextProtocol,
+  tok: TextTokenizer,
+  bosId: number | undefined,
+  batchTokens: number,
+  vocab: number,
+): PreparedText {
   if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new EvalError("bad-option", `batchTokens must be a positive integer, got ${batchTokens}`);
   const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId);
   checkIds(windows, vocab, tok.path);
@@ -110,13 +132,18 @@ export function forEachScored(b: Batch, f: (row: number, t: number) => void): vo
 /** Sum of −log p over the predicted positions of a batch (from the graph's nll output [B, S]). */
 export function sumNll(b: Batch, nll: RunOutput): number {
   let s = 0;
-  forEachScored(b, (r, t) => { s += nll.data[r * b.seq + t]!; });
+  forEachScored(b, (r, t) => {
+    s += nll.data[r * b.seq + t]!;
+  });
   return s;
 }
 
 function checkCompatible(a: Checkpoint, b: Checkpoint): void {
   if (a.spec.vocab !== b.spec.vocab) {
-    throw new EvalError("mismatch", `${b.weightsPath}: vocabulary ${b.spec.vocab} differs from ${a.weightsPath}'s ${a.spec.vocab}; compare models that share a tokenizer`);
+    throw new EvalError(
+      "mismatch",
+      `${b.weightsPath}: vocabulary ${b.spec.vocab} differs from ${a.weightsPath}'s ${a.spec.vocab}; compare models that share a tokenizer`,
+    );
   }
 }
 
@@ -126,12 +153,18 @@ export class CompareAccumulator {
   agree = 0;
   count = 0;
   readonly cos: Float64Array;
-  constructor(readonly layers: number, readonly hidden: number, readonly vocab: number) {
+  constructor(
+    readonly layers: number,
+    readonly hidden: number,
+    readonly vocab: number,
+  ) {
     this.cos = new Float64Array(layers);
   }
   add(b: Batch, mine: Record<string, RunOutput>, other: Record<string, RunOutput>): void {
-    const V = this.vocab, d = this.hidden;
-    const lp = mine[LOGPROBS]!.data, lq = other[LOGPROBS]!.data;
+    const V = this.vocab,
+      d = this.hidden;
+    const lp = mine[LOGPROBS]!.data,
+      lq = other[LOGPROBS]!.data;
     forEachScored(b, (r, t) => {
       const o = (r * b.seq + t) * V;
       this.klSum += klFromLogprobs(lp, lq, o, V);
@@ -164,7 +197,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   if (other) checkCompatible(ckpt, other);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   if (other) checkWindowFits(protocol, other.spec.maxPositions, other.spec.config, other.weightsPath);
-  const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
+  const tok = opts.tokenizer ?? (await loadTokenizer(ckpt.dir));
   const bos = bosId(ckpt.spec, tok);
   const V = ckpt.spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
@@ -174,18 +207,29 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const path = chooseForward(opts.forward, other ? [ckpt, other] : [ckpt], budget);
   if (path === "layer-streamed") return evaluateStreamed(ckpt, prepared, budget, t0, opts);
   const common = {
-    ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.providers ? { providers: opts.providers } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
-  const forward = scoringForward(protocol.window, opts.attentionChunk, other
-    ? { logits: false, nll: true, logprobs: true, hiddenStates: sameShape }
-    : { logits: false, nll: true });
+  const forward = scoringForward(
+    protocol.window,
+    opts.attentionChunk,
+    other ? { logits: false, nll: true, logprobs: true, hiddenStates: sameShape } : { logits: false, nll: true },
+  );
   const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
   let theirs: ForwardRunner | undefined;
   try {
-    if (other) theirs = await ForwardRunner.create(other, { forward, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}), ...common, label: "forward (compared model)" });
+    if (other)
+      theirs = await ForwardRunner.create(other, {
+        forward,
+        ...(opts.comparePlan ? { plan: opts.comparePlan } : {}),
+        ...common,
+        label: "forward (compared model)",
+      });
     const acc = other ? new CompareAccumulator(sameShape ? ckpt.spec.layers : 0, ckpt.spec.hidden, V) : undefined;
-    let nllSum = 0, otherNll = 0, done = 0;
+    let nllSum = 0,
+      otherNll = 0,
+      done = 0;
     for (const b of prepared.batches) {
       aborted(opts.signal);
       const a = await mine.run(b.ids, b.batch, b.seq, b.targets);
@@ -201,20 +245,30 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
     const nll = nllSum / prepared.tokens;
     // NaN/Inf weights (or an overflow) give a non-finite NLL: name the tensor instead of failing a schema later.
     if (!Number.isFinite(nll)) throw new EvalError("non-finite", await describeNonFinite(ckpt, "the negative log-likelihood", opts.signal));
-    if (other && !Number.isFinite(otherNll)) throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
+    if (other && !Number.isFinite(otherNll))
+      throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
     const size = modelSize(ckpt);
     const base: EvalResult = {
-      tokens: prepared.tokens, nll, ppl: Math.exp(nll),
+      tokens: prepared.tokens,
+      nll,
+      ppl: Math.exp(nll),
       protocol: protocolFacts(protocol, prepared.windows),
-      provider: mine.provider, seconds: (performance.now() - t0) / 1000,
-      parameters: size.parameters, bytes: size.bytes, forward: "whole-model",
+      provider: mine.provider,
+      seconds: (performance.now() - t0) / 1000,
+      parameters: size.parameters,
+      bytes: size.bytes,
+      forward: "whole-model",
     };
     if (!other || !acc) return base;
     const m = acc.result();
     const oNll = otherNll / prepared.tokens;
     const oSize = compareSize(other, opts.comparePlan);
     return {
-      ...base, kl: m.kl, klDirection: "KL(P_model ‖ P_compare)", top1Agreement: m.top1Agreement, ...(sameShape ? { hiddenCosine: m.hiddenCosine } : {}),
+      ...base,
+      kl: m.kl,
+      klDirection: "KL(P_model ‖ P_compare)",
+      top1Agreement: m.top1Agreement,
+      ...(sameShape ? { hiddenCosine: m.hiddenCosine } : {}),
       compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
       seconds: (performance.now() - t0) / 1000,
     };
@@ -227,26 +281,46 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
 /** `evaluate` on the layer-streamed forward: the model (with its plan) and `compare` in lockstep. */
 async function evaluateStreamed(ckpt: Checkpoint, prepared: PreparedText, budgetBytes: number, t0: number, opts: EvalOptions): Promise<EvalResult> {
   const other = opts.compare;
-  const models: StreamedModel[] = [{ ckpt, ...(opts.plan ? { plan: opts.plan } : {}) }, ...(other ? [{ ckpt: other, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}) }] : [])];
+  const models: StreamedModel[] = [
+    { ckpt, ...(opts.plan ? { plan: opts.plan } : {}) },
+    ...(other ? [{ ckpt: other, ...(opts.comparePlan ? { plan: opts.comparePlan } : {}) }] : []),
+  ];
   const r = await runStreamed(models, prepared.scored, {
-    budgetBytes, hiddenCosine: !!other,
+    budgetBytes,
+    hiddenCosine: !!other,
     ...(opts.attentionChunk !== undefined ? { attentionChunk: opts.attentionChunk } : {}),
-    ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.providers ? { providers: opts.providers } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
-  const n = r.count, nll = r.scores[0]!.nllSum / n, size = modelSize(ckpt);
+  const n = r.count,
+    nll = r.scores[0]!.nllSum / n,
+    size = modelSize(ckpt);
   if (!Number.isFinite(nll)) throw new EvalError("non-finite", await describeNonFinite(ckpt, "the negative log-likelihood", opts.signal));
-  if (other && !Number.isFinite(r.scores[1]!.nllSum)) throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
+  if (other && !Number.isFinite(r.scores[1]!.nllSum))
+    throw new EvalError("non-finite", await describeNonFinite(other, "the compared model's negative log-likelihood", opts.signal));
   const base: EvalResult = {
-    tokens: n, nll, ppl: Math.exp(nll), protocol: protocolFacts(prepared.protocol, prepared.windows),
-    provider: r.provider, seconds: (performance.now() - t0) / 1000, parameters: size.parameters, bytes: size.bytes,
-    forward: "layer-streamed", memory: r.memory,
+    tokens: n,
+    nll,
+    ppl: Math.exp(nll),
+    protocol: protocolFacts(prepared.protocol, prepared.windows),
+    provider: r.provider,
+    seconds: (performance.now() - t0) / 1000,
+    parameters: size.parameters,
+    bytes: size.bytes,
+    forward: "layer-streamed",
+    memory: r.memory,
   };
   if (!other) return base;
-  const o = r.scores[1]!, oNll = o.nllSum / n, oSize = compareSize(other, opts.comparePlan);
+  const o = r.scores[1]!,
+    oNll = o.nllSum / n,
+    oSize = compareSize(other, opts.comparePlan);
   return {
-    ...base, kl: o.klSum / n, klDirection: "KL(P_model ‖ P_compare)", top1Agreement: o.agree / n,
+    ...base,
+    kl: o.klSum / n,
+    klDirection: "KL(P_model ‖ P_compare)",
+    top1Agreement: o.agree / n,
     ...(o.cosSum.length ? { hiddenCosine: o.cosSum.map((c) => c / n) } : {}),
     compare: { nll: oNll, ppl: Math.exp(oNll), parameters: oSize.parameters, bytes: oSize.bytes },
   };

@@ -4,7 +4,13 @@
  */
 export { evaluate, type EvalOptions, type EvalProgress, type EvalResult, type ProtocolFacts } from "./evaluate";
 export { sweep, sweepCsv, type SweepOptions, type SweepResult, type SweepRow } from "./sweep";
-export { attentionMapSimilarity, ATTENTION_MEASURE, type AttentionMatch, type AttentionSimilarity, type AttentionSimilarityOptions } from "./attentionSimilarity";
+export {
+  attentionMapSimilarity,
+  ATTENTION_MEASURE,
+  type AttentionMatch,
+  type AttentionSimilarity,
+  type AttentionSimilarityOptions,
+} from "./attentionSimilarity";
 export { makeProtocol, describeProtocol, exactWindow, checkWindowFits, type ProtocolInput, type TextProtocol } from "./windows";
 export { loadTokenizer, type TextTokenizer } from "./tokenizer";
 export { modelSize, type ModelSize } from "./sizes";

@@ -22,14 +22,20 @@ import type { ShapeOf } from "../graph/types";
 import type { PlanTarget, SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 
-interface FileStamp { readonly size: number; readonly mtimeMs: number }
+interface FileStamp {
+  readonly size: number;
+  readonly mtimeMs: number;
+}
 
 function stamp(file: string): FileStamp {
   try {
     const st = fs.statSync(file);
     return { size: st.size, mtimeMs: st.mtimeMs };
   } catch (e) {
-    throw new EvalError("changed", `${file}: cannot be read any more (${e instanceof Error ? e.message : String(e)}); it was moved or deleted while being evaluated`);
+    throw new EvalError(
+      "changed",
+      `${file}: cannot be read any more (${e instanceof Error ? e.message : String(e)}); it was moved or deleted while being evaluated`,
+    );
   }
 }
 
@@ -61,21 +67,30 @@ export class LayerWeights {
     }
   }
 
-  get file(): string { return this.ckpt.weightsPath; }
+  get file(): string {
+    return this.ckpt.weightsPath;
+  }
 
   /** Throws EvalError("changed") naming the file when a weights file changed since it was opened. */
   checkUnchanged(): void {
     for (const [f, s] of this.stamps) {
       const now = stamp(f);
       if (now.size !== s.size || now.mtimeMs !== s.mtimeMs) {
-        throw new EvalError("changed", `${f}: the file changed while it was being evaluated (size ${s.size} → ${now.size} bytes, modified ${new Date(now.mtimeMs).toISOString()}); evaluate it again once it is complete`);
+        throw new EvalError(
+          "changed",
+          `${f}: the file changed while it was being evaluated (size ${s.size} → ${now.size} bytes, modified ${new Date(now.mtimeMs).toISOString()}); evaluate it again once it is complete`,
+        );
       }
     }
   }
 
   /** Checks a plan to apply in memory fits this (dense) checkpoint; throws naming the file. */
   checkPlan(plan: SharingPlan): void {
-    if (this.compactPlan) throw new EvalError("bad-option", `${this.file}: is already a compact shared checkpoint; a plan can only be applied to a dense one (pass the original model)`);
+    if (this.compactPlan)
+      throw new EvalError(
+        "bad-option",
+        `${this.file}: is already a compact shared checkpoint; a plan can only be applied to a dense one (pass the original model)`,
+      );
     try {
       checkPlan(this.ckpt.spec, plan, this.file);
     } catch (e) {
@@ -139,7 +154,8 @@ export class LayerWeights {
   /** A stored tensor with dropped slices → its dense shape (dropped slices zero until filled). */
   private expand(t: string, stored: Float32Array, idx: { axis: 0 | 1; map: Int32Array }): Float32Array {
     const shape = this.dense(t);
-    const rows = shape[0]!, cols = shape.length === 2 ? shape[1]! : 1;
+    const rows = shape[0]!,
+      cols = shape.length === 2 ? shape[1]! : 1;
     const out = new Float32Array(rows * cols); // dense [rows, cols] f32
     if (idx.axis === 0) {
       for (let i = 0; i < rows; i++) {
@@ -148,10 +164,11 @@ export class LayerWeights {
       }
     } else {
       const kept = this.ckpt.source.info(t).shape[1]!;
-      for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) {
-        const c = idx.map[j]!;
-        if (c >= 0) out[r * cols + j] = stored[r * kept + c]!;
-      }
+      for (let r = 0; r < rows; r++)
+        for (let j = 0; j < cols; j++) {
+          const c = idx.map[j]!;
+          if (c >= 0) out[r * cols + j] = stored[r * kept + c]!;
+        }
     }
     return out;
   }
@@ -163,7 +180,8 @@ export class LayerWeights {
       const dst = unitLayout(spec, t.layer, t.unit, plan.granularity);
       const src = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);
       for (const p of sharedProjections(plan)) {
-        const d = dst[p], s = src[p];
+        const d = dst[p],
+          s = src[p];
         if (!d || !s || !into.has(d.tensor)) continue;
         const data = await this.readSlice(s);
         writeSlice(into.get(d.tensor)!, this.dense(d.tensor), d, data, this.file);
@@ -181,17 +199,21 @@ export class LayerWeights {
     const idx = this.storedIndex.get(s.tensor);
     const stored = (i: number): number => {
       const c = idx ? idx.map[i]! : i;
-      if (c < 0) throw new EvalError("mismatch", `${this.file}: "${s.tensor}" index ${i} is a dropped slice read as a root; the plan's roots must be stored units`);
+      if (c < 0)
+        throw new EvalError("mismatch", `${this.file}: "${s.tensor}" index ${i} is a dropped slice read as a root; the plan's roots must be stored units`);
       return c;
     };
     const parts: Float32Array[] = [];
     const es = DTYPE_SIZE[info.dtype];
     for (const [a, b] of s.ranges) {
-      const sa = stored(a), sb = stored(b - 1) + 1;
-      if (sb - sa !== b - a) throw new EvalError("mismatch", `${this.file}: "${s.tensor}" range [${a}, ${b}) is not stored contiguously; the plan does not fit the file`);
+      const sa = stored(a),
+        sb = stored(b - 1) + 1;
+      if (sb - sa !== b - a)
+        throw new EvalError("mismatch", `${this.file}: "${s.tensor}" range [${a}, ${b}) is not stored contiguously; the plan does not fit the file`);
       if (s.axis === 0) parts.push(await this.ckpt.source.readRowsF32(s.tensor, sa, sb));
       else {
-        const rows = shape[0]!, cols = shape[1]!;
+        const rows = shape[0]!,
+          cols = shape[1]!;
         const bytes = this.ckpt.source.readStridedBytes
           ? await this.ckpt.source.readStridedBytes(s.tensor, sa * es, (sb - sa) * es, cols * es, rows)
           : await stridedFallback(this, s.tensor, sa, sb, rows, cols);
@@ -201,18 +223,24 @@ export class LayerWeights {
     if (parts.length === 1) return parts[0]!;
     if (s.axis === 0) return concat(parts);
     // columns from several ranges: interleave per row ([rows, k_i] each → [rows, Σ k_i])
-    const rows = shape[0]!, widths = parts.map((p) => p.length / rows), k = widths.reduce((x, y) => x + y, 0);
+    const rows = shape[0]!,
+      widths = parts.map((p) => p.length / rows),
+      k = widths.reduce((x, y) => x + y, 0);
     const out = new Float32Array(rows * k);
     for (let r = 0; r < rows; r++) {
       let o = r * k;
-      parts.forEach((p, i) => { out.set(p.subarray(r * widths[i]!, (r + 1) * widths[i]!), o); o += widths[i]!; });
+      parts.forEach((p, i) => {
+        out.set(p.subarray(r * widths[i]!, (r + 1) * widths[i]!), o);
+        o += widths[i]!;
+      });
     }
     return out;
   }
 }
 
 async function stridedFallback(w: LayerWeights, t: string, a: number, b: number, rows: number, cols: number): Promise<Uint8Array> {
-  const info = w.ckpt.source.info(t), es = DTYPE_SIZE[info.dtype];
+  const info = w.ckpt.source.info(t),
+    es = DTYPE_SIZE[info.dtype];
   const all = await w.ckpt.source.readBytes(t);
   const out = new Uint8Array(rows * (b - a) * es);
   for (let r = 0; r < rows; r++) out.set(all.subarray((r * cols + a) * es, (r * cols + b) * es), r * (b - a) * es);
@@ -222,16 +250,24 @@ async function stridedFallback(w: LayerWeights, t: string, a: number, b: number,
 function concat(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
 /** Writes slice data ([k, cols] for axis 0, [rows, k] for axis 1) at ref `d` of a dense [rows, cols] array. */
 function writeSlice(dst: Float32Array, shape: readonly number[], d: SliceRef, data: Float32Array, file: string): void {
-  const cols = shape.length === 2 ? shape[1]! : 1, rows = shape[0]!;
+  const cols = shape.length === 2 ? shape[1]! : 1,
+    rows = shape[0]!;
   const di = flatIndices(d);
   const k = di.length;
-  if (data.length !== k * (d.axis === 0 ? cols : rows)) throw new EvalError("mismatch", `${file}: a root slice of ${data.length} values does not fit "${d.tensor}"'s ${k} ${d.axis === 0 ? "rows" : "columns"}; the plan does not fit the model`);
+  if (data.length !== k * (d.axis === 0 ? cols : rows))
+    throw new EvalError(
+      "mismatch",
+      `${file}: a root slice of ${data.length} values does not fit "${d.tensor}"'s ${k} ${d.axis === 0 ? "rows" : "columns"}; the plan does not fit the model`,
+    );
   if (d.axis === 0) {
     for (let j = 0; j < k; j++) dst.set(data.subarray(j * cols, (j + 1) * cols), di[j]! * cols);
   } else {

@@ -33,7 +33,8 @@ export function defaultMemoryBudget(totalBytes = os.totalmem()): number {
 /** A budget in GiB from an option or setting, validated; undefined → the default. */
 export function memoryBudgetBytes(gib: number | undefined): number {
   if (gib === undefined) return defaultMemoryBudget();
-  if (typeof gib !== "number" || !Number.isFinite(gib) || gib <= 0) throw new EvalError("bad-option", `the memory budget must be a positive number of GiB, got ${gib}`);
+  if (typeof gib !== "number" || !Number.isFinite(gib) || gib <= 0)
+    throw new EvalError("bad-option", `the memory budget must be a positive number of GiB, got ${gib}`);
   return Math.floor(gib * GIB);
 }
 
@@ -64,7 +65,13 @@ export interface MemoryChoice {
   readonly vocabChunk: number;
   readonly estimatedPeakBytes: number;
   /** The estimate's parts (bytes). */
-  readonly parts: { readonly layerWeights: number; readonly readBuffer: number; readonly planCopies: number; readonly activations: number; readonly head: number };
+  readonly parts: {
+    readonly layerWeights: number;
+    readonly readBuffer: number;
+    readonly planCopies: number;
+    readonly activations: number;
+    readonly head: number;
+  };
 }
 
 /** Bytes for a message: GiB from 0.1 GiB up, else MiB. */
@@ -74,7 +81,9 @@ export function estimatePeak(s: StreamSizes, tokens: number, vocabChunk: number)
   const c = s.attentionChunk > 0 ? Math.min(s.attentionChunk, s.window) : s.window;
   const perToken = 4 * (8 * s.hidden + 3 * s.ffn) + 8 * s.heads * c + 8 * s.models * s.hidden;
   return {
-    layerWeights: s.layerWeightBytes, readBuffer: s.readBufferBytes, planCopies: s.copyBytes,
+    layerWeights: s.layerWeightBytes,
+    readBuffer: s.readBufferBytes,
+    planCopies: s.copyBytes,
     activations: tokens * perToken,
     head: vocabChunk * 4 * (s.hidden + s.models * tokens),
   };
@@ -87,7 +96,10 @@ export function chooseMemory(s: StreamSizes, budget: number, file: string): Memo
   const minChunk = Math.min(s.vocab, 256);
   const floor = estimatePeak(s, s.window, minChunk);
   if (total(floor) > budget) {
-    throw new EvalError("too-large", `${file}: one layer needs about ${gib(total(floor))} (weights ${gib(floor.layerWeights)} as float32, read buffer ${gib(floor.readBuffer)}, plan copies ${gib(floor.planCopies)}, activations of one ${s.window}-token window ${gib(floor.activations)}, head chunk ${gib(floor.head)}), more than the memory budget of ${gib(budget)}; raise --memory-budget (setting headshare.eval.memoryBudgetGiB) to at least ${Math.ceil((total(floor) / GIB) * 1000) / 1000} GiB`);
+    throw new EvalError(
+      "too-large",
+      `${file}: one layer needs about ${gib(total(floor))} (weights ${gib(floor.layerWeights)} as float32, read buffer ${gib(floor.readBuffer)}, plan copies ${gib(floor.planCopies)}, activations of one ${s.window}-token window ${gib(floor.activations)}, head chunk ${gib(floor.head)}), more than the memory budget of ${gib(budget)}; raise --memory-budget (setting headshare.eval.memoryBudgetGiB) to at least ${Math.ceil((total(floor) / GIB) * 1000) / 1000} GiB`,
+    );
   }
   // tokens: up to 3/4 of what is left after one layer; the vocabulary chunk takes the rest
   const fixed = floor.layerWeights + floor.readBuffer + floor.planCopies;
@@ -99,7 +111,10 @@ export function chooseMemory(s: StreamSizes, budget: number, file: string): Memo
     const raw = Math.floor(left / (4 * (s.hidden + s.models * tokens)));
     const cap = Math.min(s.vocab, MAX_VOCAB_CHUNK);
     const vc = raw >= cap ? cap : Math.floor(raw / 256) * 256;
-    if (vc >= minChunk) { vocabChunk = vc; break; }
+    if (vc >= minChunk) {
+      vocabChunk = vc;
+      break;
+    }
     tokens = Math.max(s.window, Math.floor(tokens / 2));
   }
   const parts = estimatePeak(s, tokens, vocabChunk);

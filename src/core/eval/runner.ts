@@ -40,7 +40,10 @@ function checkFits(ckpt: Checkpoint, bytes: number): void {
   const limit = 0.8 * os.totalmem();
   if (bytes > limit) {
     const gib = (x: number): string => (x / 2 ** 30).toFixed(1);
-    throw new EvalError("too-large", `${ckpt.weightsPath}: running it needs ${gib(bytes)} GiB for its weights as float32, more than 80% of this machine's ${gib(os.totalmem())} GiB; evaluate it on a machine with more memory`);
+    throw new EvalError(
+      "too-large",
+      `${ckpt.weightsPath}: running it needs ${gib(bytes)} GiB for its weights as float32, more than 80% of this machine's ${gib(os.totalmem())} GiB; evaluate it on a machine with more memory`,
+    );
   }
 }
 
@@ -62,7 +65,10 @@ export class ForwardRunner {
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
     const fg = buildForward(ckpt, opts.forward);
-    checkFits(ckpt, fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0));
+    checkFits(
+      ckpt,
+      fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0),
+    );
     let feeds;
     try {
       feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -92,9 +98,15 @@ export class ForwardRunner {
   planOverrides(plan: SharingPlan): WeightOverrides {
     const touched = new Set<string>();
     for (const t of plan.targets) {
-      for (const [l, u] of [[t.layer, t.unit], [t.rootLayer, t.rootUnit]] as const) {
+      for (const [l, u] of [
+        [t.layer, t.unit],
+        [t.rootLayer, t.rootUnit],
+      ] as const) {
         const lay = unitLayout(this.ckpt.spec, l, u, plan.granularity);
-        for (const p of sharedProjections(plan)) { const r = lay[p]; if (r && this.arrays.has(r.tensor)) touched.add(r.tensor); }
+        for (const p of sharedProjections(plan)) {
+          const r = lay[p];
+          if (r && this.arrays.has(r.tensor)) touched.add(r.tensor);
+        }
       }
     }
     const copies = new Map<string, Float32Array>();
@@ -106,16 +118,27 @@ export class ForwardRunner {
   }
 
   /** ids/targets: int64 [batch, seq] row-major. Returns the requested outputs by name. */
-  async run(ids: BigInt64Array, batch: number, seq: number, targets?: BigInt64Array, outputs?: readonly string[], overrides?: WeightOverrides): Promise<Record<string, RunOutput>> {
+  async run(
+    ids: BigInt64Array,
+    batch: number,
+    seq: number,
+    targets?: BigInt64Array,
+    outputs?: readonly string[],
+    overrides?: WeightOverrides,
+  ): Promise<Record<string, RunOutput>> {
     const feeds: Record<string, OrtTensor> = { ...this.weights, ...(overrides ?? {}), [INPUT_IDS]: new Tensor("int64", ids, [batch, seq]) };
     if (this.hasTargets) feeds[TARGETS] = new Tensor("int64", targets ?? new BigInt64Array(batch * seq), [batch, seq]);
     let res;
     try {
       res = await this.session.run(feeds, outputs ? [...outputs] : [...this.outputs]);
     } catch (e) {
-      if (e instanceof RuntimeError && e.code === "gpu-memory") throw new RuntimeError("gpu-memory", `${this.ckpt.weightsPath}: a batch of ${batch} × ${seq} tokens: ${e.message}`);
+      if (e instanceof RuntimeError && e.code === "gpu-memory")
+        throw new RuntimeError("gpu-memory", `${this.ckpt.weightsPath}: a batch of ${batch} × ${seq} tokens: ${e.message}`);
       const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
-      throw new RuntimeError("run-failed", `${this.ckpt.weightsPath}: the forward pass failed on a batch of ${batch} × ${seq} tokens on ${this.provider} (${msg}); try a smaller window or batch`);
+      throw new RuntimeError(
+        "run-failed",
+        `${this.ckpt.weightsPath}: the forward pass failed on a batch of ${batch} × ${seq} tokens on ${this.provider} (${msg}); try a smaller window or batch`,
+      );
     }
     const out: Record<string, RunOutput> = {};
     for (const [k, t] of Object.entries(res)) out[k] = { data: t.data as Float32Array, dims: t.dims };

@@ -7,7 +7,8 @@ export interface ModelSize {
 }
 
 export function modelSize(ckpt: Checkpoint): ModelSize {
-  let parameters = 0, bytes = 0;
+  let parameters = 0,
+    bytes = 0;
   for (const t of ckpt.source.tensors) {
     parameters += t.shape.reduce((a, b) => a * b, 1);
     bytes += t.dataOffsets[1] - t.dataOffsets[0];

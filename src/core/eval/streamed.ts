@@ -72,10 +72,18 @@ export interface StreamedRun {
 }
 
 /** Wall-clock seconds by stage (filled as the run goes). */
-interface Timings { readSeconds: number; blockSeconds: number; headSeconds: number }
+interface Timings {
+  readSeconds: number;
+  blockSeconds: number;
+  headSeconds: number;
+}
 async function timed<T>(t: Timings, k: keyof Timings, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
-  try { return await f(); } finally { t[k] += (performance.now() - t0) / 1000; }
+  try {
+    return await f();
+  } finally {
+    t[k] += (performance.now() - t0) / 1000;
+  }
 }
 
 interface Opened {
@@ -116,7 +124,9 @@ class Sessions {
     }
     return s;
   }
-  get count(): number { return this.byKey.size; }
+  get count(): number {
+    return this.byKey.size;
+  }
   async release(): Promise<void> {
     for (const s of this.byKey.values()) await s.release();
   }
@@ -135,11 +145,16 @@ async function run(s: InferenceSession, feeds: Record<string, OrtTensor>, output
 
 /** The memory sizes the budget needs, from the graphs of every checkpoint and the plans. */
 function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, windows: readonly ScoredWindow[], chunk: number) {
-  let layerWeightBytes = 0, readBufferBytes = 0, copyBytes = 0;
+  let layerWeightBytes = 0,
+    readBufferBytes = 0,
+    copyBytes = 0;
   for (const [ckpt, o] of opened) {
     for (let l = 0; l < ckpt.spec.layers; l++) {
       const ws = o.graphs.block(l).weights;
-      layerWeightBytes = Math.max(layerWeightBytes, ws.reduce((a, w) => a + 4 * numel(w.shape), 0));
+      layerWeightBytes = Math.max(
+        layerWeightBytes,
+        ws.reduce((a, w) => a + 4 * numel(w.shape), 0),
+      );
       readBufferBytes = Math.max(readBufferBytes, o.reader.readBufferBytes(ws.map((w) => w.tensor)));
     }
   }
@@ -152,31 +167,54 @@ function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, O
   const spec = models[0]!.ckpt.spec;
   const window = Math.max(...windows.map((w) => w.tokens.length - 1));
   return {
-    layerWeightBytes, readBufferBytes, copyBytes, hidden: Math.max(...models.map((m) => m.ckpt.spec.hidden)),
-    heads: Math.max(...models.map((m) => m.ckpt.spec.heads)), ffn: Math.max(...models.map((m) => m.ckpt.spec.intermediate)),
-    vocab: spec.vocab, models: models.length, window, totalTokens: windows.reduce((a, w) => a + w.tokens.length - 1, 0),
+    layerWeightBytes,
+    readBufferBytes,
+    copyBytes,
+    hidden: Math.max(...models.map((m) => m.ckpt.spec.hidden)),
+    heads: Math.max(...models.map((m) => m.ckpt.spec.heads)),
+    ffn: Math.max(...models.map((m) => m.ckpt.spec.intermediate)),
+    vocab: spec.vocab,
+    models: models.length,
+    window,
+    totalTokens: windows.reduce((a, w) => a + w.tokens.length - 1, 0),
     attentionChunk: chunk,
   };
 }
 
 /** Online softmax statistics of one hidden stream's logits over vocabulary chunks, per predicted row. */
 class RowStats {
-  readonly m: Float64Array; readonly s: Float64Array; readonly zt: Float64Array;
-  readonly best: Float64Array; readonly arg: Int32Array;
+  readonly m: Float64Array;
+  readonly s: Float64Array;
+  readonly zt: Float64Array;
+  readonly best: Float64Array;
+  readonly arg: Int32Array;
   /** exp(m_old − m_new) of the last chunk (rescales the KL accumulators). */
   readonly scale: Float64Array;
   constructor(rows: number) {
-    this.m = new Float64Array(rows).fill(-Infinity); this.s = new Float64Array(rows);
-    this.zt = new Float64Array(rows); this.best = new Float64Array(rows).fill(-Infinity);
-    this.arg = new Int32Array(rows); this.scale = new Float64Array(rows);
+    this.m = new Float64Array(rows).fill(-Infinity);
+    this.s = new Float64Array(rows);
+    this.zt = new Float64Array(rows);
+    this.best = new Float64Array(rows).fill(-Infinity);
+    this.arg = new Int32Array(rows);
+    this.scale = new Float64Array(rows);
   }
   /** z: [rows, vc] f32 logits of vocabulary [v0, v0 + vc). */
   update(z: Float32Array, vc: number, v0: number, targets: Int32Array): void {
     for (let r = 0; r < this.m.length; r++) {
       const o = r * vc;
-      let cm = -Infinity, arg = 0;
-      for (let v = 0; v < vc; v++) { const x = z[o + v]!; if (x > cm) { cm = x; arg = v; } }
-      if (cm > this.best[r]!) { this.best[r] = cm; this.arg[r] = v0 + arg; }
+      let cm = -Infinity,
+        arg = 0;
+      for (let v = 0; v < vc; v++) {
+        const x = z[o + v]!;
+        if (x > cm) {
+          cm = x;
+          arg = v;
+        }
+      }
+      if (cm > this.best[r]!) {
+        this.best[r] = cm;
+        this.arg[r] = v0 + arg;
+      }
       const t = targets[r]! - v0;
       if (t >= 0 && t < vc) this.zt[r] = z[o + t]!;
       const nm = Math.max(this.m[r]!, cm);
@@ -188,7 +226,9 @@ class RowStats {
       this.scale[r] = scale;
     }
   }
-  lse(r: number): number { return this.m[r]! + Math.log(this.s[r]!); }
+  lse(r: number): number {
+    return this.m[r]! + Math.log(this.s[r]!);
+  }
 }
 
 /**
@@ -197,7 +237,8 @@ class RowStats {
  */
 function updateKl(acc: Float64Array, a: RowStats, za: Float32Array, zb: Float32Array, vc: number): void {
   for (let r = 0; r < acc.length; r++) {
-    const o = r * vc, m = a.m[r]!;
+    const o = r * vc,
+      m = a.m[r]!;
     let sum = 0;
     for (let v = 0; v < vc; v++) {
       const x = za[o + v]!;
@@ -213,7 +254,11 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   if (models.length === 0) throw new EvalError("bad-option", "runStreamed needs at least one model");
   const V = models[0]!.ckpt.spec.vocab;
   for (const m of models) {
-    if (m.ckpt.spec.vocab !== V) throw new EvalError("mismatch", `${m.ckpt.weightsPath}: vocabulary ${m.ckpt.spec.vocab} differs from ${models[0]!.ckpt.weightsPath}'s ${V}; compare models that share a tokenizer`);
+    if (m.ckpt.spec.vocab !== V)
+      throw new EvalError(
+        "mismatch",
+        `${m.ckpt.weightsPath}: vocabulary ${m.ckpt.spec.vocab} differs from ${models[0]!.ckpt.weightsPath}'s ${V}; compare models that share a tokenizer`,
+      );
   }
   const window = Math.max(...windows.map((w) => w.tokens.length));
   const size = opts.attentionChunk ?? 64;
@@ -234,7 +279,9 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   const scores = models.map(() => ({ nllSum: 0, klSum: 0, agree: 0, cosSum: new Array<number>(cosLayers).fill(0) }));
   const sessions = new Sessions(opts);
   const totalSteps = batches.length * (Lmax + 1);
-  let step = 0, count = 0, sharedLayers = Lmax;
+  let step = 0,
+    count = 0,
+    sharedLayers = Lmax;
   const timings: Timings = { readSeconds: 0, blockSeconds: 0, headSeconds: 0 };
   const progress = (message: string): void => opts.onProgress?.({ phase: "layers", done: ++step, total: totalSteps, message });
   try {
@@ -243,8 +290,14 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
       for (const [ckpt, o] of opened) {
         groups.push({ members: models.flatMap((m, i) => (m.ckpt === ckpt ? [i] : [])), ckpt, hidden: await timed(timings, "headSeconds", () => embed(o, b)) });
       }
-      const scored: number[] = [], targets: number[] = [];
-      b.windows.forEach((w, r) => { for (let t = w.scoreFrom - 1; t < w.tokens.length - 1; t++) { scored.push(r * b.seq + t); targets.push(w.tokens[t + 1]!); } });
+      const scored: number[] = [],
+        targets: number[] = [];
+      b.windows.forEach((w, r) => {
+        for (let t = w.scoreFrom - 1; t < w.tokens.length - 1; t++) {
+          scored.push(r * b.seq + t);
+          targets.push(w.tokens[t + 1]!);
+        }
+      });
       for (let l = 0; l < Lmax; l++) {
         aborted(opts.signal);
         groups = await runLayer(l, groups, models, opened, sessions, b, timings);
@@ -261,20 +314,29 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
     await sessions.release();
   }
   return {
-    scores, count, provider: sessions.provider ?? "cpu", memory: { ...memory, passes: batches.length },
-    sharedLayers, blockGraphs: sessions.count, timings,
+    scores,
+    count,
+    provider: sessions.provider ?? "cpu",
+    memory: { ...memory, passes: batches.length },
+    sharedLayers,
+    blockGraphs: sessions.count,
+    timings,
   };
 }
 
 /** The embedding of a pass's ids (row copies; GPT-2 adds learned positions): [N, d] f32. */
 async function embed(o: Opened, b: Batch): Promise<Float32Array> {
-  const spec = o.reader.ckpt.spec, d = spec.hidden;
+  const spec = o.reader.ckpt.spec,
+    d = spec.hidden;
   const rows = new Map<number, Float32Array>();
   const out = new Float32Array(b.batch * b.seq * d);
   for (let i = 0; i < b.ids.length; i++) {
     const id = Number(b.ids[i]);
     let row = rows.get(id);
-    if (!row) { row = await o.reader.rows(o.graphs.globals.embed, id, id + 1); rows.set(id, row); }
+    if (!row) {
+      row = await o.reader.rows(o.graphs.globals.embed, id, id + 1);
+      rows.set(id, row);
+    }
     out.set(row, i * d);
   }
   if (o.graphs.globals.positions) {
@@ -288,12 +350,23 @@ async function embed(o: Opened, b: Batch): Promise<Float32Array> {
 }
 
 /** Runs layer l for every group, splitting a group where its members' layer-l weights differ. */
-async function runLayer(l: number, groups: readonly Group[], models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, sessions: Sessions, b: Batch, t: Timings): Promise<Group[]> {
+async function runLayer(
+  l: number,
+  groups: readonly Group[],
+  models: readonly StreamedModel[],
+  opened: Map<Checkpoint, Opened>,
+  sessions: Sessions,
+  b: Batch,
+  t: Timings,
+): Promise<Group[]> {
   const out: Group[] = [];
   const base = new Map<Checkpoint, Map<string, Float32Array>>();
   for (const g of groups) {
     const o = opened.get(g.ckpt)!;
-    if (l >= g.ckpt.spec.layers) { out.push(g); continue; }
+    if (l >= g.ckpt.spec.layers) {
+      out.push(g);
+      continue;
+    }
     const graph = o.graphs.block(l);
     const parts = new Map<string, number[]>();
     for (const i of g.members) {
@@ -301,7 +374,15 @@ async function runLayer(l: number, groups: readonly Group[], models: readonly St
       parts.set(key, [...(parts.get(key) ?? []), i]);
     }
     let w = base.get(g.ckpt);
-    if (!w) { w = await timed(t, "readSeconds", () => o.reader.readLayer(l, graph.weights.map((x) => x.tensor))); base.set(g.ckpt, w); }
+    if (!w) {
+      w = await timed(t, "readSeconds", () =>
+        o.reader.readLayer(
+          l,
+          graph.weights.map((x) => x.tensor),
+        ),
+      );
+      base.set(g.ckpt, w);
+    }
     const layer = w;
     for (const members of parts.values()) {
       const plan = models[members[0]!]!.plan;
@@ -327,7 +408,10 @@ function addCosines(scores: { cosSum: number[] }[], groups: readonly Group[], n:
   const g0 = groupOf(groups, 0);
   for (let i = 0; i < n; i++) {
     const gi = groupOf(groups, i);
-    if (gi === g0) { scores[i]!.cosSum[l]! += scored.length; continue; }
+    if (gi === g0) {
+      scores[i]!.cosSum[l]! += scored.length;
+      continue;
+    }
     let s = 0;
     for (const row of scored) s += cosineRows(g0.hidden, row * d, gi.hidden, row * d, d);
     scores[i]!.cosSum[l]! += s;
@@ -335,13 +419,22 @@ function addCosines(scores: { cosSum: number[] }[], groups: readonly Group[], n:
 }
 
 /** Final norm on the predicted rows, then the head chunk by chunk: NLL, KL(P_0 ‖ P_i), top-1. */
-async function scoreHead(groups: readonly Group[], models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, sessions: Sessions,
-  scored: readonly number[], targets: Int32Array, vocabChunk: number, scores: { nllSum: number; klSum: number; agree: number }[]): Promise<void> {
+async function scoreHead(
+  groups: readonly Group[],
+  models: readonly StreamedModel[],
+  opened: Map<Checkpoint, Opened>,
+  sessions: Sessions,
+  scored: readonly number[],
+  targets: Int32Array,
+  vocabChunk: number,
+  scores: { nllSum: number; klSum: number; agree: number }[],
+): Promise<void> {
   const M = scored.length;
   const normed = new Map<Group, Float32Array>();
   const finals = new Map<Checkpoint, Record<string, OrtTensor>>();
   for (const g of groups) {
-    const o = opened.get(g.ckpt)!, d = g.ckpt.spec.hidden;
+    const o = opened.get(g.ckpt)!,
+      d = g.ckpt.spec.hidden;
     const x = new Float32Array(M * d); // [M, d] f32: the predicted rows
     scored.forEach((row, k) => x.set(g.hidden.subarray(row * d, (row + 1) * d), k * d));
     let fw = finals.get(g.ckpt);
@@ -350,7 +443,10 @@ async function scoreHead(groups: readonly Group[], models: readonly StreamedMode
       for (const w of o.graphs.final.weights) fw[w.input] = new Tensor("float32", await g.ckpt.source.readF32(w.tensor), [...w.shape]);
       finals.set(g.ckpt, fw);
     }
-    normed.set(g, await run(await sessions.get(o.graphs.final), { ...fw, [HIDDEN_IN]: new Tensor("float32", x, [M, d]) }, NORMED, g.ckpt.weightsPath, "final norm"));
+    normed.set(
+      g,
+      await run(await sessions.get(o.graphs.final), { ...fw, [HIDDEN_IN]: new Tensor("float32", x, [M, d]) }, NORMED, g.ckpt.weightsPath, "final norm"),
+    );
   }
   const stats = new Map<Group, RowStats>(groups.map((g) => [g, new RowStats(M)]));
   const g0 = groupOf(groups, 0);
@@ -364,11 +460,24 @@ async function scoreHead(groups: readonly Group[], models: readonly StreamedMode
     for (const g of groups) {
       const o = opened.get(g.ckpt)!;
       let w = rows.get(g.ckpt);
-      if (!w) { w = await o.reader.rows(o.graphs.globals.lmHead, v0, v0 + vc); rows.set(g.ckpt, w); }
+      if (!w) {
+        w = await o.reader.rows(o.graphs.globals.lmHead, v0, v0 + vc);
+        rows.set(g.ckpt, w);
+      }
       const d = g.ckpt.spec.hidden;
-      logits.set(g, await run(await sessions.get(o.graphs.head), {
-        [NORMED]: new Tensor("float32", normed.get(g)!, [M, d]), [HEAD_ROWS]: new Tensor("float32", w, [vc, d]),
-      }, LOGITS_CHUNK, g.ckpt.weightsPath, `head (vocabulary ${v0}..${v0 + vc})`));
+      logits.set(
+        g,
+        await run(
+          await sessions.get(o.graphs.head),
+          {
+            [NORMED]: new Tensor("float32", normed.get(g)!, [M, d]),
+            [HEAD_ROWS]: new Tensor("float32", w, [vc, d]),
+          },
+          LOGITS_CHUNK,
+          g.ckpt.weightsPath,
+          `head (vocabulary ${v0}..${v0 + vc})`,
+        ),
+      );
     }
     stats.get(g0)!.update(logits.get(g0)!, vc, v0, targets);
     for (const [g, acc] of pairs) updateKl(acc, stats.get(g0)!, logits.get(g0)!, logits.get(g)!, vc);
@@ -376,7 +485,9 @@ async function scoreHead(groups: readonly Group[], models: readonly StreamedMode
   }
   const s0 = stats.get(g0)!;
   models.forEach((_m, i) => {
-    const g = groupOf(groups, i), st = stats.get(g)!, acc = pairs.get(g);
+    const g = groupOf(groups, i),
+      st = stats.get(g)!,
+      acc = pairs.get(g);
     for (let r = 0; r < M; r++) {
       scores[i]!.nllSum += st.lse(r) - st.zt[r]!;
       if (acc) scores[i]!.klSum += acc[r]! / s0.s[r]! - s0.lse(r) + st.lse(r);

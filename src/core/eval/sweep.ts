@@ -13,7 +13,17 @@ import { computeMatchTable, unitCost } from "../share/match";
 import { planSharing } from "../share/plan";
 import type { MatchTable, Strategy } from "../share/types";
 import { EvalError } from "./errors";
-import { chooseForward, CompareAccumulator, compareOutputs, defaultBatchTokens, prepareText, protocolFacts, scoringForward, sumNll, type ForwardPath } from "./evaluate";
+import {
+  chooseForward,
+  CompareAccumulator,
+  compareOutputs,
+  defaultBatchTokens,
+  prepareText,
+  protocolFacts,
+  scoringForward,
+  sumNll,
+  type ForwardPath,
+} from "./evaluate";
 import { memoryBudgetBytes } from "./memoryBudget";
 import { runStreamed } from "./streamed";
 import { checkWindowFits, type TextProtocol } from "./windows";
@@ -62,46 +72,81 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
   checkRatios(ratios, spec.layers);
   if (ckpt.compact) throw new EvalError("bad-option", `${ckpt.weightsPath} is already a compact shared checkpoint; sweep the original model`);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
-  const strategy = opts.strategy ?? "qk", granularity = opts.granularity ?? "group";
-  const tok = opts.tokenizer ?? await loadTokenizer(ckpt.dir);
+  const strategy = opts.strategy ?? "qk",
+    granularity = opts.granularity ?? "group";
+  const tok = opts.tokenizer ?? (await loadTokenizer(ckpt.dir));
   const V = spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, true);
   const prepared = prepareText(text, protocol, tok, bosId(spec, tok), batchTokens, V);
   const progress = (phase: string, done: number, total: number): void => opts.onProgress?.({ phase, done, total });
   const common = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
-  const table = opts.table ?? await computeMatchTable(ckpt, {
-    strategy, granularity, ...common, ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
-    onProgress: (p) => progress(`match: ${p.phase}`, p.done, p.total),
-  });
+  const table =
+    opts.table ??
+    (await computeMatchTable(ckpt, {
+      strategy,
+      granularity,
+      ...common,
+      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+      onProgress: (p) => progress(`match: ${p.phase}`, p.done, p.total),
+    }));
   if (table.layers !== spec.layers || table.granularity !== granularity) {
-    throw new EvalError("mismatch", `the match table (${table.layers} layers, ${table.granularity}) is not for this model (${spec.layers} layers, ${granularity})`);
+    throw new EvalError(
+      "mismatch",
+      `the match table (${table.layers} layers, ${table.granularity}) is not for this model (${spec.layers} layers, ${granularity})`,
+    );
   }
   const budget = memoryBudgetBytes(opts.memoryBudgetGiB);
   if (chooseForward(opts.forward, [ckpt], budget) === "layer-streamed") {
     const plans = ratios.map((r) => planSharing(table, r));
     const r = await runStreamed([{ ckpt }, ...plans.map((plan) => ({ ckpt, plan }))], prepared.scored, {
-      budgetBytes: budget, hiddenCosine: true, ...common, ...(opts.threads ? { threads: opts.threads } : {}),
+      budgetBytes: budget,
+      hiddenCosine: true,
+      ...common,
+      ...(opts.threads ? { threads: opts.threads } : {}),
       ...(opts.attentionChunk !== undefined ? { attentionChunk: opts.attentionChunk } : {}),
       onProgress: (p) => progress(p.message ?? p.phase, p.done, p.total),
     });
-    const size = modelSize(ckpt), cost = unitCost(ckpt, granularity), n = r.count;
+    const size = modelSize(ckpt),
+      cost = unitCost(ckpt, granularity),
+      n = r.count;
     const rows = plans.map((plan, k): SweepRow => {
-      const sc = r.scores[k + 1]!, mean = sc.nllSum / n;
+      const sc = r.scores[k + 1]!,
+        mean = sc.nllSum / n;
       return {
-        ratio: ratios[k]!, selected: plan.selected, savedUnits: plan.savedUnits, chainedTargets: plan.chainedTargets,
-        parameters: size.parameters - plan.savedUnits * cost.params, bytes: size.bytes - plan.savedUnits * cost.bytes,
-        nll: mean, ppl: Math.exp(mean), kl: sc.klSum / n, top1Agreement: sc.agree / n, hiddenCosine: sc.cosSum.map((c) => c / n),
+        ratio: ratios[k]!,
+        selected: plan.selected,
+        savedUnits: plan.savedUnits,
+        chainedTargets: plan.chainedTargets,
+        parameters: size.parameters - plan.savedUnits * cost.params,
+        bytes: size.bytes - plan.savedUnits * cost.bytes,
+        nll: mean,
+        ppl: Math.exp(mean),
+        kl: sc.klSum / n,
+        top1Agreement: sc.agree / n,
+        hiddenCosine: sc.cosSum.map((c) => c / n),
       };
     });
     const on = r.scores[0]!.nllSum / n;
     return {
-      rows, original: { nll: on, ppl: Math.exp(on), parameters: size.parameters, bytes: size.bytes },
-      tokens: n, protocol: protocolFacts(protocol, prepared.windows), strategy, granularity, klDirection: "KL(P_original ‖ P_shared)",
-      provider: r.provider, seconds: (performance.now() - t0) / 1000, forward: "layer-streamed", memory: r.memory,
+      rows,
+      original: { nll: on, ppl: Math.exp(on), parameters: size.parameters, bytes: size.bytes },
+      tokens: n,
+      protocol: protocolFacts(protocol, prepared.windows),
+      strategy,
+      granularity,
+      klDirection: "KL(P_original ‖ P_shared)",
+      provider: r.provider,
+      seconds: (performance.now() - t0) / 1000,
+      forward: "layer-streamed",
+      memory: r.memory,
     };
   }
   const outputs = compareOutputs(spec.layers, true);
-  const runner = await ForwardRunner.create(ckpt, { forward: scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true }), ...common, ...(opts.threads ? { threads: opts.threads } : {}) });
+  const runner = await ForwardRunner.create(ckpt, {
+    forward: scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true }),
+    ...common,
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  });
   try {
     const perBatchBytes = prepared.batches.map((b) => b.batch * b.seq * (V + spec.layers * spec.hidden + 1) * 4);
     const cache = perBatchBytes.reduce((a, x) => a + x, 0) <= (opts.cacheBytes ?? 512 * 2 ** 20);
@@ -121,7 +166,8 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
     }
     const size = modelSize(ckpt);
     const cost = unitCost(ckpt, granularity);
-    const unitParams = cost.params, unitBytes = cost.bytes;
+    const unitParams = cost.params,
+      unitBytes = cost.bytes;
     const rows: SweepRow[] = [];
     for (const [k, ratio] of ratios.entries()) {
       const plan = planSharing(table, ratio);
@@ -140,17 +186,31 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
       const m = acc.result();
       const mean = nll / prepared.tokens;
       rows.push({
-        ratio, selected: plan.selected, savedUnits: plan.savedUnits, chainedTargets: plan.chainedTargets,
-        parameters: size.parameters - plan.savedUnits * unitParams, bytes: size.bytes - plan.savedUnits * unitBytes,
-        nll: mean, ppl: Math.exp(mean), kl: m.kl, top1Agreement: m.top1Agreement, hiddenCosine: m.hiddenCosine,
+        ratio,
+        selected: plan.selected,
+        savedUnits: plan.savedUnits,
+        chainedTargets: plan.chainedTargets,
+        parameters: size.parameters - plan.savedUnits * unitParams,
+        bytes: size.bytes - plan.savedUnits * unitBytes,
+        nll: mean,
+        ppl: Math.exp(mean),
+        kl: m.kl,
+        top1Agreement: m.top1Agreement,
+        hiddenCosine: m.hiddenCosine,
       });
     }
     const on = origNll / prepared.tokens;
     return {
-      rows, original: { nll: on, ppl: Math.exp(on), parameters: size.parameters, bytes: size.bytes },
-      tokens: prepared.tokens, protocol: protocolFacts(protocol, prepared.windows), strategy, granularity,
+      rows,
+      original: { nll: on, ppl: Math.exp(on), parameters: size.parameters, bytes: size.bytes },
+      tokens: prepared.tokens,
+      protocol: protocolFacts(protocol, prepared.windows),
+      strategy,
+      granularity,
       klDirection: "KL(P_original ‖ P_shared)",
-      provider: runner.provider, seconds: (performance.now() - t0) / 1000, forward: "whole-model",
+      provider: runner.provider,
+      seconds: (performance.now() - t0) / 1000,
+      forward: "whole-model",
     };
   } finally {
     await runner.release();
@@ -160,8 +220,21 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
 /** The sweep as CSV (one row per ratio; hidden cosines as hidden_cos_<layer> columns). */
 export function sweepCsv(r: Pick<SweepResult, "rows">): string {
   const L = r.rows[0]?.hiddenCosine.length ?? 0;
-  const head = ["ratio", "selected", "saved_units", "chained_targets", "parameters", "bytes", "nll", "ppl", "kl", "top1_agreement",
-    ...Array.from({ length: L }, (_, l) => `hidden_cos_${l}`)];
-  const lines = r.rows.map((x) => [x.ratio, x.selected, x.savedUnits, x.chainedTargets, x.parameters, x.bytes, x.nll, x.ppl, x.kl, x.top1Agreement, ...x.hiddenCosine].join(","));
+  const head = [
+    "ratio",
+    "selected",
+    "saved_units",
+    "chained_targets",
+    "parameters",
+    "bytes",
+    "nll",
+    "ppl",
+    "kl",
+    "top1_agreement",
+    ...Array.from({ length: L }, (_, l) => `hidden_cos_${l}`),
+  ];
+  const lines = r.rows.map((x) =>
+    [x.ratio, x.selected, x.savedUnits, x.chainedTargets, x.parameters, x.bytes, x.nll, x.ppl, x.kl, x.top1Agreement, ...x.hiddenCosine].join(","),
+  );
   return [head.join(","), ...lines].join("\n") + "\n";
 }

@@ -49,9 +49,17 @@ async function readTokenizerFile(file: string, what: string): Promise<string> {
     return (await readRegularFile(file, MAX_TOKENIZER_BYTES)).toString("utf8");
   } catch (e) {
     const r = e instanceof RegularFileError ? e.reason : "io";
-    if (r === "not-regular") throw new EvalError("no-tokenizer", `${file}: the ${what} is not a regular file (a folder, FIFO or device); put the model's file there`);
-    if (r === "too-large") throw new EvalError("no-tokenizer", `${file}: the ${what} is ${(e as RegularFileError).size} bytes, more than the ${MAX_TOKENIZER_BYTES} a tokenizer file can plausibly be; it is corrupt, re-download it`);
-    throw new EvalError("no-tokenizer", `${file}: cannot read the ${what} (${e instanceof Error ? e.message : String(e)}); put the model's tokenizer.json beside config.json`);
+    if (r === "not-regular")
+      throw new EvalError("no-tokenizer", `${file}: the ${what} is not a regular file (a folder, FIFO or device); put the model's file there`);
+    if (r === "too-large")
+      throw new EvalError(
+        "no-tokenizer",
+        `${file}: the ${what} is ${(e as RegularFileError).size} bytes, more than the ${MAX_TOKENIZER_BYTES} a tokenizer file can plausibly be; it is corrupt, re-download it`,
+      );
+    throw new EvalError(
+      "no-tokenizer",
+      `${file}: cannot read the ${what} (${e instanceof Error ? e.message : String(e)}); put the model's tokenizer.json beside config.json`,
+    );
   }
 }
 
@@ -62,7 +70,12 @@ function tokenContent(v: unknown): string | undefined {
 }
 
 async function exists(p: string): Promise<boolean> {
-  try { await fs.access(p); return true; } catch { return false; }
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -70,7 +83,8 @@ async function exists(p: string): Promise<boolean> {
  * BPE, as Hugging Face's GPT2Tokenizer builds it), for folders that ship only those two files.
  */
 export async function gpt2TokenizerJson(dir: string): Promise<Record<string, unknown>> {
-  const vocabFile = path.join(dir, "vocab.json"), mergesFile = path.join(dir, "merges.txt");
+  const vocabFile = path.join(dir, "vocab.json"),
+    mergesFile = path.join(dir, "merges.txt");
   try {
     await assertInsideFolder(dir, vocabFile, "vocab.json");
     await assertInsideFolder(dir, mergesFile, "merges.txt");
@@ -79,14 +93,30 @@ export async function gpt2TokenizerJson(dir: string): Promise<Record<string, unk
   }
   const vocab = await readJson(vocabFile, "vocab.json");
   const text = await readTokenizerFile(mergesFile, "merges.txt (a vocab.json needs its merges.txt)");
-  const merges = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#version"));
+  const merges = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#version"));
   const special = Object.entries(vocab).filter(([k]) => /^<\|.*\|>$/.test(k) || k === "<unk>");
   const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
   return {
     version: "1.0",
     added_tokens: special.map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null, pre_tokenizer: byteLevel, post_processor: byteLevel, decoder: byteLevel,
-    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "", fuse_unk: false, byte_fallback: false, vocab, merges },
+    normalizer: null,
+    pre_tokenizer: byteLevel,
+    post_processor: byteLevel,
+    decoder: byteLevel,
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: "",
+      end_of_word_suffix: "",
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges,
+    },
   };
 }
 

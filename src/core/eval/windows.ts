@@ -33,19 +33,27 @@ export function makeProtocol(input: ProtocolInput, maxPositions: number): TextPr
   const window = input.window ?? Math.min(maxPositions, 512);
   const bos = input.bos ?? true;
   if (input.window === undefined && !(maxPositions >= 2)) {
-    throw new EvalError("bad-option", `the model's context (config.json "max_position_embeddings" or its equivalent) is ${maxPositions} position(s); scoring needs at least 2, so the config is wrong for a language model: fix it`);
+    throw new EvalError(
+      "bad-option",
+      `the model's context (config.json "max_position_embeddings" or its equivalent) is ${maxPositions} position(s); scoring needs at least 2, so the config is wrong for a language model: fix it`,
+    );
   }
   if (!Number.isInteger(window) || window < 2) throw new EvalError("bad-option", `window must be an integer ≥ 2 tokens, got ${window}`);
-  if (window > maxPositions) throw new EvalError("bad-option", `window ${window} is longer than the model's context (${maxPositions} positions); pass --window ${maxPositions} or less`);
+  if (window > maxPositions)
+    throw new EvalError("bad-option", `window ${window} is longer than the model's context (${maxPositions} positions); pass --window ${maxPositions} or less`);
   if (input.documentsSeparator !== undefined) {
     if (input.documentsSeparator.length === 0) throw new EvalError("bad-option", "the documents separator must not be empty");
-    if (input.stride !== undefined) throw new EvalError("bad-option", "--stride applies to stream windows; with --documents-separator every document is scored on its own, drop --stride");
+    if (input.stride !== undefined)
+      throw new EvalError("bad-option", "--stride applies to stream windows; with --documents-separator every document is scored on its own, drop --stride");
     return { kind: "documents", separator: input.documentsSeparator, window, bos };
   }
   const maxStride = window - 1;
   const stride = input.stride ?? maxStride;
   if (!Number.isInteger(stride) || stride < 1 || stride > maxStride) {
-    throw new EvalError("bad-option", `stride must be an integer in 1..${maxStride} for window ${window} (larger strides would skip tokens), got ${input.stride}`);
+    throw new EvalError(
+      "bad-option",
+      `stride must be an integer in 1..${maxStride} for window ${window} (larger strides would skip tokens), got ${input.stride}`,
+    );
   }
   return { kind: "stream", window, stride, bos };
 }
@@ -65,10 +73,16 @@ export function exactWindow(maxPositions: number, config: Readonly<Record<string
 export function checkWindowFits(p: TextProtocol, maxPositions: number, config: Readonly<Record<string, unknown>>, file: string): void {
   const max = exactWindow(maxPositions, config);
   if (max < 2) {
-    throw new EvalError("bad-option", `${file}: this model attends to only ${max} position(s) (config.json "max_position_embeddings" / "sliding_window"); scoring needs windows of at least 2 tokens, so the config is wrong: fix it`);
+    throw new EvalError(
+      "bad-option",
+      `${file}: this model attends to only ${max} position(s) (config.json "max_position_embeddings" / "sliding_window"); scoring needs windows of at least 2 tokens, so the config is wrong: fix it`,
+    );
   }
   if (p.window > max) {
-    throw new EvalError("bad-option", `${file}: window ${p.window} is longer than the ${max} positions this model attends to (context or sliding window); pass --window ${max} or less`);
+    throw new EvalError(
+      "bad-option",
+      `${file}: window ${p.window} is longer than the ${max} positions this model attends to (context or sliding window); pass --window ${max} or less`,
+    );
   }
 }
 
@@ -103,11 +117,15 @@ export function makeWindows(text: string, p: TextProtocol, encode: (t: string) =
 
 /** Throws EvalError("mismatch") when a token id is outside the model's vocabulary. */
 export function checkIds(ws: readonly ScoredWindow[], vocab: number, tokenizerPath: string): void {
-  for (const w of ws) for (const id of w.tokens) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-      throw new EvalError("mismatch", `${tokenizerPath}: the tokenizer produced id ${id}, outside the model's vocabulary of ${vocab}; use the tokenizer that belongs to the model`);
+  for (const w of ws)
+    for (const id of w.tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new EvalError(
+          "mismatch",
+          `${tokenizerPath}: the tokenizer produced id ${id}, outside the model's vocabulary of ${vocab}; use the tokenizer that belongs to the model`,
+        );
+      }
     }
-  }
 }
 
 /** Predicted tokens over all windows. */
@@ -143,7 +161,8 @@ export function makeBatches(ws: readonly ScoredWindow[], maxTokens: number): Bat
     const seq = order[i]!.tokens.length - 1;
     const batch = Math.max(1, Math.min(order.length - i, Math.floor(maxTokens / seq)));
     const windows = order.slice(i, i + batch);
-    const ids = new BigInt64Array(batch * seq), targets = new BigInt64Array(batch * seq);
+    const ids = new BigInt64Array(batch * seq),
+      targets = new BigInt64Array(batch * seq);
     windows.forEach((w, r) => {
       for (let t = 0; t < w.tokens.length - 1; t++) {
         ids[r * seq + t] = BigInt(w.tokens[t]!);

@@ -30,10 +30,12 @@ export interface DecoderModel {
   readonly parameters: number;
 }
 
-
 export function decoderModel(ckpt: Checkpoint): DecoderModel {
   if (ckpt.spec.family === "bert") {
-    throw new ExportError("unsupported", `${ckpt.weightsPath}: ${ckpt.spec.architecture} is an encoder (bert family); only decoders (llama, mistral, qwen2, gpt2, gpt-neox) export as a KV-cache decoder`);
+    throw new ExportError(
+      "unsupported",
+      `${ckpt.weightsPath}: ${ckpt.spec.architecture} is an encoder (bert family); only decoders (llama, mistral, qwen2, gpt2, gpt-neox) export as a KV-cache decoder`,
+    );
   }
   let fwd: ForwardGraph;
   try {

@@ -55,13 +55,17 @@ export interface ExportResult {
 }
 
 /** Files besides the weights that the exported folder takes from the model's folder. */
-const COPIED = /^(generation_config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|chat_template\.(json|jinja))$/;
+const COPIED =
+  /^(generation_config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|chat_template\.(json|jinja))$/;
 
 export async function exportOnnx(input: string, opts: ExportOptions): Promise<ExportResult> {
   const t0 = performance.now();
   const dtype = opts.dtype ?? "fp32";
   if (dtype !== "fp32") {
-    throw new ExportError("unsupported", `--dtype ${dtype}: this version exports fp32 only (onnxruntime's CPU kernels for fp16 decoders are incomplete); export fp32`);
+    throw new ExportError(
+      "unsupported",
+      `--dtype ${dtype}: this version exports fp32 only (onnxruntime's CPU kernels for fp16 decoders are incomplete); export fp32`,
+    );
   }
   if (opts.ratio !== undefined && opts.plan) throw new ExportError("bad-options", "give a ratio or a plan, not both");
   const out = path.resolve(opts.outDir);
@@ -96,14 +100,38 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
     const files = [...onnx.files.map((f) => `onnx/${f}`), ...(await writeSideFiles(ckpt, staged, onnx.externalData))];
     const parametersDense = ckpt.compact ? denseParameters(ckpt) : ckpt.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
     const result: ExportResult = {
-      outDir: out, files: [...files, "headshare_export.json"].sort(), family: ckpt.spec.family, architecture: ckpt.spec.architecture,
-      dtype, externalData: onnx.externalData, ...(plan && plan.selected > 0 ? { plan } : {}),
-      parameters: model.parameters, parametersDense, bytes: onnx.bytes, ...(matchProvider ? { matchProvider } : {}), seconds: (performance.now() - t0) / 1000,
+      outDir: out,
+      files: [...files, "headshare_export.json"].sort(),
+      family: ckpt.spec.family,
+      architecture: ckpt.spec.architecture,
+      dtype,
+      externalData: onnx.externalData,
+      ...(plan && plan.selected > 0 ? { plan } : {}),
+      parameters: model.parameters,
+      parametersDense,
+      bytes: onnx.bytes,
+      ...(matchProvider ? { matchProvider } : {}),
+      seconds: (performance.now() - t0) / 1000,
     };
-    await fs.writeFile(path.join(staged, "headshare_export.json"), `${JSON.stringify({
-      format: "headshare.export", version: 1, source: path.basename(ckpt.dir), family: result.family, architecture: result.architecture,
-      dtype, parameters: result.parameters, parametersDense, externalData: onnx.externalData, plan: result.plan ?? null,
-    }, null, 2)}\n`);
+    await fs.writeFile(
+      path.join(staged, "headshare_export.json"),
+      `${JSON.stringify(
+        {
+          format: "headshare.export",
+          version: 1,
+          source: path.basename(ckpt.dir),
+          family: result.family,
+          architecture: result.architecture,
+          dtype,
+          parameters: result.parameters,
+          parametersDense,
+          externalData: onnx.externalData,
+          plan: result.plan ?? null,
+        },
+        null,
+        2,
+      )}\n`,
+    );
     opts.signal?.throwIfAborted();
     await fs.rename(staged, out);
     return { ...result, seconds: (performance.now() - t0) / 1000 };
@@ -150,5 +178,10 @@ function denseParameters(ckpt: Checkpoint): number {
 }
 
 async function exists(p: string): Promise<boolean> {
-  try { await fs.lstat(p); return true; } catch { return false; }
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

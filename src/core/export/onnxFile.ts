@@ -34,12 +34,18 @@ export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file:
   const weightBytes = model.parameters * 4;
   const external = opts.externalData ?? weightBytes > EMBED_LIMIT_BYTES;
   if (!external && weightBytes > EMBED_LIMIT_BYTES) {
-    throw new ExportError("bad-options", `${ckpt.weightsPath}: ${weightBytes} bytes of weights do not fit in one ONNX protobuf (2 GiB limit); write them as external data`);
+    throw new ExportError(
+      "bad-options",
+      `${ckpt.weightsPath}: ${weightBytes} bytes of weights do not fit in one ONNX protobuf (2 GiB limit); write them as external data`,
+    );
   }
   const byName = new Map(model.weights.map((w) => [w.input, w]));
   const total = model.weights.length;
   let done = 0;
-  const tick = (): void => { done++; opts.onProgress?.(done, total); };
+  const tick = (): void => {
+    done++;
+    opts.onProgress?.(done, total);
+  };
   const initializers: IrTensor[] = [];
   const dataName = `${path.basename(file)}_data`;
   let dataBytes = 0;
@@ -48,9 +54,12 @@ export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file:
     try {
       for (const t of model.graph.initializers) {
         const w = byName.get(t.name);
-        if (!w) { initializers.push(t); continue; }
+        if (!w) {
+          initializers.push(t);
+          continue;
+        }
         opts.signal?.throwIfAborted();
-        const data = await ckpt.source.readF32(w.tensor);                // [w.shape] f32 row-major
+        const data = await ckpt.source.readF32(w.tensor); // [w.shape] f32 row-major
         const offset = Math.ceil(dataBytes / ALIGN) * ALIGN;
         await fh.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 0, data.byteLength, offset);
         dataBytes = offset + data.byteLength;
@@ -63,7 +72,10 @@ export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file:
   } else {
     for (const t of model.graph.initializers) {
       const w = byName.get(t.name);
-      if (!w) { initializers.push(t); continue; }
+      if (!w) {
+        initializers.push(t);
+        continue;
+      }
       opts.signal?.throwIfAborted();
       initializers.push({ ...t, data: await ckpt.source.readF32(w.tensor) });
       tick();

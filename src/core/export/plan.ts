@@ -31,7 +31,10 @@ export async function resolvePlan(ckpt: Checkpoint, opts: PlanChoice): Promise<{
   const own = compactPlanOf(ckpt);
   if (own) {
     if (opts.ratio !== undefined || opts.plan) {
-      throw new ExportError("bad-input", `${ckpt.weightsPath} is a compact shared checkpoint; it exports with its own plan (drop --ratio/--plan, or export the original model with them)`);
+      throw new ExportError(
+        "bad-input",
+        `${ckpt.weightsPath} is a compact shared checkpoint; it exports with its own plan (drop --ratio/--plan, or export the original model with them)`,
+      );
     }
     return { plan: own };
   }
@@ -54,10 +57,15 @@ export async function resolvePlan(ckpt: Checkpoint, opts: PlanChoice): Promise<{
   if (opts.ratio === undefined) return {};
   const max = maxRatio(ckpt.spec.layers);
   if (!(opts.ratio >= 0 && opts.ratio <= max)) {
-    throw new ExportError("bad-options", `--ratio ${opts.ratio}: ${ckpt.weightsPath} has ${ckpt.spec.layers} layers, so the ratio must be in 0..${max.toFixed(4)}`);
+    throw new ExportError(
+      "bad-options",
+      `--ratio ${opts.ratio}: ${ckpt.weightsPath} has ${ckpt.spec.layers} layers, so the ratio must be in 0..${max.toFixed(4)}`,
+    );
   }
   const table = await computeMatchTable(ckpt, {
-    strategy: opts.strategy ?? "qk", granularity: "group", ...(opts.providers ? { providers: opts.providers } : {}),
+    strategy: opts.strategy ?? "qk",
+    granularity: "group",
+    ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     onProgress: (q) => opts.onProgress?.({ ...q, phase: `match: ${q.phase}` }),
   });
@@ -70,7 +78,10 @@ export async function readPlanFile(file: string): Promise<SharingPlan> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (e) {
-    throw new ExportError("bad-input", `${file}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? String(e)}); write one with headshare plan --json`);
+    throw new ExportError(
+      "bad-input",
+      `${file}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? String(e)}); write one with headshare plan --json`,
+    );
   }
   try {
     const v = JSON.parse(text) as { plan?: unknown };

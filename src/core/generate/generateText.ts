@@ -40,8 +40,10 @@ export async function generateText(model: string, prompt: string, o: GenerateTex
     const promptIds = [...(bos !== undefined ? [bos] : []), ...tok.encode(prompt)];
     const { plan } = await resolvePlan(ckpt, o);
     const gen = await Generator.create(ckpt, {
-      ...(plan && !ckpt.compact ? { plan } : {}), ...(o.providers ? { providers: o.providers } : {}),
-      ...(o.threads ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      ...(plan && !ckpt.compact ? { plan } : {}),
+      ...(o.providers ? { providers: o.providers } : {}),
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
     });
     const loadSeconds = (performance.now() - t0) / 1000;
     try {
@@ -49,15 +51,20 @@ export async function generateText(model: string, prompt: string, o: GenerateTex
       let shown = "";
       const r = await gen.generate(promptIds, {
         maxTokens: o.maxTokens,
-        ...(o.temperature !== undefined ? { temperature: o.temperature } : {}), ...(o.topP !== undefined ? { topP: o.topP } : {}),
-        ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+        ...(o.topP !== undefined ? { topP: o.topP } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
         onToken: (id) => {
           ids.push(id);
           if (!o.onText) return;
           const text = tok.decode(ids);
           // hold back a trailing replacement char: the rest of a multi-byte character is still coming
           const stable = text.endsWith("\uFFFD") ? text.slice(0, -1) : text;
-          if (stable.length > shown.length && stable.startsWith(shown)) { o.onText(stable.slice(shown.length), ids.length); shown = stable; }
+          if (stable.length > shown.length && stable.startsWith(shown)) {
+            o.onText(stable.slice(shown.length), ids.length);
+            shown = stable;
+          }
         },
       });
       const text = tok.decode(r.ids);

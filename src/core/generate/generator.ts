@@ -62,39 +62,55 @@ export function eosIds(ckpt: Checkpoint): Set<number> {
 }
 
 export class Generator {
-  private constructor(private readonly ckpt: Checkpoint, private readonly runner: ForwardRunner) {}
+  private constructor(
+    private readonly ckpt: Checkpoint,
+    private readonly runner: ForwardRunner,
+  ) {}
 
   static async create(ckpt: Checkpoint, o: GeneratorOptions = {}): Promise<Generator> {
     const runner = await ForwardRunner.create(ckpt, {
       forward: { kvCache: true },
-      ...(o.plan ? { plan: o.plan } : {}), ...(o.providers ? { providers: o.providers } : {}),
-      ...(o.threads ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.plan ? { plan: o.plan } : {}),
+      ...(o.providers ? { providers: o.providers } : {}),
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
     });
     return new Generator(ckpt, runner);
   }
 
-  get provider(): ProviderName { return this.runner.provider; }
+  get provider(): ProviderName {
+    return this.runner.provider;
+  }
 
   async generate(prompt: readonly number[], o: GenerateOptions): Promise<Generation> {
     const spec = this.ckpt.spec;
     if (prompt.length === 0) throw new ExportError("bad-options", "the prompt has no tokens; give some text (the BOS token counts)");
     if (!Number.isInteger(o.maxTokens) || o.maxTokens < 0) throw new ExportError("bad-options", `max tokens must be a whole number ≥ 0, got ${o.maxTokens}`);
-    const temperature = o.temperature ?? 0, topP = o.topP ?? 1;
-    if (!(temperature >= 0) || !(topP > 0 && topP <= 1)) throw new ExportError("bad-options", `temperature must be ≥ 0 and top-p in (0, 1], got ${temperature} and ${topP}`);
+    const temperature = o.temperature ?? 0,
+      topP = o.topP ?? 1;
+    if (!(temperature >= 0) || !(topP > 0 && topP <= 1))
+      throw new ExportError("bad-options", `temperature must be ≥ 0 and top-p in (0, 1], got ${temperature} and ${topP}`);
     for (const id of prompt) {
-      if (!Number.isInteger(id) || id < 0 || id >= spec.vocab) throw new ExportError("bad-options", `prompt token id ${id} is outside the model's vocabulary (0..${spec.vocab - 1}); use the model's own tokenizer`);
+      if (!Number.isInteger(id) || id < 0 || id >= spec.vocab)
+        throw new ExportError("bad-options", `prompt token id ${id} is outside the model's vocabulary (0..${spec.vocab - 1}); use the model's own tokenizer`);
     }
     const rng = new Rng(o.seed ?? 0);
     const eos = o.stopAtEos === false ? new Set<number>() : eosIds(this.ckpt);
     const cached = o.kvCache !== false;
-    const V = spec.vocab, L = spec.layers, hkv = cacheHeads(spec), dh = spec.headDim;
+    const V = spec.vocab,
+      L = spec.layers,
+      hkv = cacheHeads(spec),
+      dh = spec.headDim;
     const seq = [...prompt];
     const out: number[] = [];
     const empty = new Tensor("float32", new Float32Array(0), [1, hkv, 0, dh]);
     let past: Record<string, OrtTensor> = {};
     const resetPast = (): void => {
       past = {};
-      for (let l = 0; l < L; l++) { past[pastKeyName(l)] = empty; past[pastValueName(l)] = empty; }
+      for (let l = 0; l < L; l++) {
+        past[pastKeyName(l)] = empty;
+        past[pastValueName(l)] = empty;
+      }
     };
     resetPast();
     const outputs = [LOGITS];
@@ -105,29 +121,43 @@ export class Generator {
     let pastLen = 0;
     while (out.length < o.maxTokens) {
       o.signal?.throwIfAborted();
-      if (seq.length >= spec.maxPositions) { stop = "context"; break; }
+      if (seq.length >= spec.maxPositions) {
+        stop = "context";
+        break;
+      }
       const feedFrom = cached ? pastLen : 0;
       if (!cached) resetPast();
       const n = seq.length - feedFrom;
-      const ids = BigInt64Array.from(seq.slice(feedFrom), (x) => BigInt(x));            // [1, n]
-      const pos = BigInt64Array.from({ length: n }, (_, i) => BigInt(feedFrom + i));   // [1, n]
-      const mask = new BigInt64Array(seq.length).fill(1n);                               // [1, past + n]
-      const res = await this.runner.runFeeds({
-        [INPUT_IDS]: new Tensor("int64", ids, [1, n]), [ATTENTION_MASK]: new Tensor("int64", mask, [1, seq.length]),
-        [POSITION_IDS]: new Tensor("int64", pos, [1, n]), ...past,
-      }, outputs);
-      const logits = res[LOGITS]!.data as Float32Array;                                  // [1, n, V]
+      const ids = BigInt64Array.from(seq.slice(feedFrom), (x) => BigInt(x)); // [1, n]
+      const pos = BigInt64Array.from({ length: n }, (_, i) => BigInt(feedFrom + i)); // [1, n]
+      const mask = new BigInt64Array(seq.length).fill(1n); // [1, past + n]
+      const res = await this.runner.runFeeds(
+        {
+          [INPUT_IDS]: new Tensor("int64", ids, [1, n]),
+          [ATTENTION_MASK]: new Tensor("int64", mask, [1, seq.length]),
+          [POSITION_IDS]: new Tensor("int64", pos, [1, n]),
+          ...past,
+        },
+        outputs,
+      );
+      const logits = res[LOGITS]!.data as Float32Array; // [1, n, V]
       const id = pickToken(logits, (n - 1) * V, V, { temperature, topP }, rng);
       if (cached) {
         past = {};
-        for (let l = 0; l < L; l++) { past[pastKeyName(l)] = res[presentKeyName(l)]!; past[pastValueName(l)] = res[presentValueName(l)]!; }
+        for (let l = 0; l < L; l++) {
+          past[pastKeyName(l)] = res[presentKeyName(l)]!;
+          past[pastValueName(l)] = res[presentValueName(l)]!;
+        }
         pastLen = seq.length;
       }
       if (out.length === 0) prefill = (performance.now() - t0) / 1000;
       out.push(id);
       seq.push(id);
       o.onToken?.(id, out.length - 1);
-      if (eos.has(id)) { stop = "eos"; break; }
+      if (eos.has(id)) {
+        stop = "eos";
+        break;
+      }
     }
     const total = (performance.now() - t0) / 1000;
     return { ids: out, stop, prefillSeconds: prefill, decodeSeconds: total - prefill, tokensPerSecond: total > 0 ? out.length / total : 0 };

@@ -108,7 +108,8 @@ function finalGraph(spec: ModelSpec, dense: ShapeOf, norm: string, bias: string 
   const b = new GraphBuilder(`${spec.architecture}-final-norm`, 17);
   const x = b.input(HIDDEN_IN, "float32", ["tokens", spec.hidden]);
   const w = new WeightInputs(b, dense, (t) => (t === norm ? "norm" : "norm_bias"));
-  const y = bias === undefined ? rmsNorm(b, x, w.get(norm), spec.normEps, "/final/norm") : layerNorm(b, x, w.get(norm), w.get(bias), spec.normEps, "/final/norm");
+  const y =
+    bias === undefined ? rmsNorm(b, x, w.get(norm), spec.normEps, "/final/norm") : layerNorm(b, x, w.get(norm), w.get(bias), spec.normEps, "/final/norm");
   b.alias(y, NORMED);
   b.output(NORMED, "float32", ["tokens", spec.hidden]);
   return finish(b, w.list);
@@ -130,7 +131,10 @@ function memo(f: (l: number) => BlockGraph): (l: number) => BlockGraph {
   const cache = new Map<number, BlockGraph>();
   return (l) => {
     let g = cache.get(l);
-    if (!g) { g = f(l); cache.set(l, g); }
+    if (!g) {
+      g = f(l);
+      cache.set(l, g);
+    }
     return g;
   };
 }
@@ -157,11 +161,21 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
         const c: LlamaContext = { b, w, spec, dims, mask, rope, proj: (_l, p) => (n[p] === undefined ? undefined : w.get(n[p]!)), chunk, prefix };
         return blockEnd(b, llamaLayer(c, x, l, n).out, spec, w);
       });
-      return { globals: { embed: names.embed, lmHead: names.lmHead }, layerRoles: roles, block, final: finalGraph(spec, dense, names.finalNorm, undefined), head: headGraph(spec, names.lmHead) };
+      return {
+        globals: { embed: names.embed, lmHead: names.lmHead },
+        layerRoles: roles,
+        block,
+        final: finalGraph(spec, dense, names.finalNorm, undefined),
+        head: headGraph(spec, names.lmHead),
+      };
     }
     case "gpt2": {
       const act = GPT2_GELU_KIND[spec.activation];
-      if (!act) throw new OnnxError("unsupported", `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`);
+      if (!act)
+        throw new OnnxError(
+          "unsupported",
+          `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`,
+        );
       const names = gpt2Names(spec, src, file);
       const roles = (l: number): Record<string, string> => definedOnly(names.layers[l]!);
       const block = memo((l) => {
@@ -170,11 +184,21 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
         const c: Gpt2Context = { b, w, spec, dims, mask, act, attn: (_l, t) => w.get(t), chunk, prefix };
         return blockEnd(b, gpt2Layer(c, x, l, names.layers[l]!).out, spec, w);
       });
-      return { globals: { embed: names.wte, positions: names.wpe, lmHead: names.lmHead }, layerRoles: roles, block, final: finalGraph(spec, dense, names.lnF, names.lnFBias), head: headGraph(spec, names.lmHead) };
+      return {
+        globals: { embed: names.wte, positions: names.wpe, lmHead: names.lmHead },
+        layerRoles: roles,
+        block,
+        final: finalGraph(spec, dense, names.lnF, names.lnFBias),
+        head: headGraph(spec, names.lmHead),
+      };
     }
     case "gpt-neox": {
       const act = NEOX_GELU_KIND[spec.activation];
-      if (!act) throw new OnnxError("unsupported", `${file}: hidden_act "${spec.activation}" is not supported for GPT-NeoX (supported: ${Object.keys(NEOX_GELU_KIND).join(", ")})`);
+      if (!act)
+        throw new OnnxError(
+          "unsupported",
+          `${file}: hidden_act "${spec.activation}" is not supported for GPT-NeoX (supported: ${Object.keys(NEOX_GELU_KIND).join(", ")})`,
+        );
       const rotaryDims = neoxRotaryDims(spec, file);
       const names = neoxNames(spec, src, file);
       const invFreq = ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000);
@@ -183,15 +207,34 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
         const { b, x, dims, mask } = blockStart(spec, "block");
         const w = new WeightInputs(b, dense, roleNamer(roles(l)));
         const c: NeoxContext = {
-          b, w, spec, dims, mask, rope: ropeTables(b, dims, invFreq), rotaryDims, act,
-          parallel: spec.config.use_parallel_residual !== false, attn: (_l, t) => w.get(t), chunk, prefix,
+          b,
+          w,
+          spec,
+          dims,
+          mask,
+          rope: ropeTables(b, dims, invFreq),
+          rotaryDims,
+          act,
+          parallel: spec.config.use_parallel_residual !== false,
+          attn: (_l, t) => w.get(t),
+          chunk,
+          prefix,
         };
         return blockEnd(b, neoxLayer(c, x, l, names.layers[l]!).out, spec, w);
       });
-      return { globals: { embed: names.embed, lmHead: names.head }, layerRoles: roles, block, final: finalGraph(spec, dense, names.lnF, names.lnFBias), head: headGraph(spec, names.head) };
+      return {
+        globals: { embed: names.embed, lmHead: names.head },
+        layerRoles: roles,
+        block,
+        final: finalGraph(spec, dense, names.lnF, names.lnFBias),
+        head: headGraph(spec, names.head),
+      };
     }
     default:
-      throw new OnnxError("unsupported", `${file}: forward graphs exist for the llama, gpt2 and gpt-neox families; ${spec.architecture} (${spec.family}) cannot be evaluated`);
+      throw new OnnxError(
+        "unsupported",
+        `${file}: forward graphs exist for the llama, gpt2 and gpt-neox families; ${spec.architecture} (${spec.family}) cannot be evaluated`,
+      );
   }
 }
 

@@ -120,9 +120,9 @@ export function applyRope(b: GraphBuilder, x: string, cos: string, sin: string, 
 }
 
 export interface AttentionSpec {
-  readonly heads: number;     // H
-  readonly kvHeads: number;   // Hkv
-  readonly headDim: number;   // dh
+  readonly heads: number; // H
+  readonly kvHeads: number; // Hkv
+  readonly headDim: number; // dh
   readonly rope?: { readonly cos: string; readonly sin: string };
   /** Leading dims of each head that RoPE rotates (default dh; GPT-NeoX: rotary_pct · dh). */
   readonly rotaryDims?: number;
@@ -160,14 +160,14 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
   const shapeBSHd = (h: number): string => b.op("Concat", [dims.bs, b.i64s([h, dh])], `${name}/shape_${h}x${dh}/Concat`, { axis: 0 });
   const qShape = shapeBSHd(H);
   const kvShape = H === Hkv ? qShape : shapeBSHd(Hkv);
-  let q4 = b.op("Reshape", [q, qShape], `${name}/q/Reshape`);                 // [B, S, H, dh]
-  let k4 = b.op("Reshape", [k, kvShape], `${name}/k/Reshape`);                // [B, S, Hkv, dh]
-  const v4 = b.op("Reshape", [v, kvShape], `${name}/v/Reshape`);              // [B, S, Hkv, dh]
+  let q4 = b.op("Reshape", [q, qShape], `${name}/q/Reshape`); // [B, S, H, dh]
+  let k4 = b.op("Reshape", [k, kvShape], `${name}/k/Reshape`); // [B, S, Hkv, dh]
+  const v4 = b.op("Reshape", [v, kvShape], `${name}/v/Reshape`); // [B, S, Hkv, dh]
   if (a.rope) {
     q4 = applyRope(b, q4, a.rope.cos, a.rope.sin, dh, `${name}/q_rotary`, a.rotaryDims ?? dh);
     k4 = applyRope(b, k4, a.rope.cos, a.rope.sin, dh, `${name}/k_rotary`, a.rotaryDims ?? dh);
   }
-  const qt = b.op("Transpose", [q4], `${name}/q/Transpose`, { perm: [0, 2, 1, 3] });  // [B, H, S, dh]
+  const qt = b.op("Transpose", [q4], `${name}/q/Transpose`, { perm: [0, 2, 1, 3] }); // [B, H, S, dh]
   const qs = b.op("Mul", [qt, b.f32(a.scale ?? 1 / Math.sqrt(dh))], `${name}/q/Scale`);
   let kt: string, vt: string, present: AttentionOut["present"];
   if (a.cache) {
@@ -179,40 +179,42 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
       key: b.op("Concat", [a.cache.pastKey, kNew], `${name}/k_cache/Concat`, { axis: 2 }),
       value: b.op("Concat", [a.cache.pastValue, vNew], `${name}/v_cache/Concat`, { axis: 2 }),
     };
-    kt = b.op("Transpose", [present.key], `${name}/k_cache/Transpose`, { perm: [0, 1, 3, 2] });  // [B, Hkv, dh, P+S]
-    vt = present.value;                                                                          // [B, Hkv, P+S, dh]
+    kt = b.op("Transpose", [present.key], `${name}/k_cache/Transpose`, { perm: [0, 1, 3, 2] }); // [B, Hkv, dh, P+S]
+    vt = present.value; // [B, Hkv, P+S, dh]
   } else {
-    kt = b.op("Transpose", [k4], `${name}/k/Transpose`, { perm: [0, 2, 3, 1] });  // [B, Hkv, dh, S]
-    vt = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] });  // [B, Hkv, S, dh]
+    kt = b.op("Transpose", [k4], `${name}/k/Transpose`, { perm: [0, 2, 3, 1] }); // [B, Hkv, dh, S]
+    vt = b.op("Transpose", [v4], `${name}/v/Transpose`, { perm: [0, 2, 1, 3] }); // [B, Hkv, S, dh]
   }
-  let ctx: string, probs = "";
+  let ctx: string,
+    probs = "";
   if (a.chunk && !a.cache) {
     // A sequence shorter than the graph's longest leaves the last chunks without queries. Empty
     // tensors are fine on CPU but not on every provider (WebGPU refuses a Softmax dispatch of 0
     // groups), so chunk c starts at min(c·K, S−1): a chunk past the end recomputes the last query
     // row, and the rows past S are cut after the Concat. Rows before S are unchanged.
-    const last = b.op("Sub", [dims.s1, b.i64s([1])], `${name}/chunks/last/Sub`);                        // [1] S−1
+    const last = b.op("Sub", [dims.s1, b.i64s([1])], `${name}/chunks/last/Sub`); // [1] S−1
     const parts: string[] = [];
     for (let c = 0; c < a.chunk.count; c++) {
-      const hi = (c + 1) * a.chunk.size, n = `${name}/chunk.${c}`;
+      const hi = (c + 1) * a.chunk.size,
+        n = `${name}/chunk.${c}`;
       const lo = c === 0 ? b.i64s([0]) : b.op("Min", [b.i64s([c * a.chunk.size]), last], `${n}/start/Min`); // [1]
-      const qc = b.op("Slice", [qs, lo, b.i64s([hi]), b.i64s([2])], `${n}/q/Slice`);                     // [B, H, K, dh]
-      const kc = b.op("Slice", [kt, b.i64s([0]), b.i64s([hi]), b.i64s([3])], `${n}/k/Slice`);             // [B, Hkv, dh, hi]
-      const vc = b.op("Slice", [vt, b.i64s([0]), b.i64s([hi]), b.i64s([2])], `${n}/v/Slice`);             // [B, Hkv, hi, dh]
+      const qc = b.op("Slice", [qs, lo, b.i64s([hi]), b.i64s([2])], `${n}/q/Slice`); // [B, H, K, dh]
+      const kc = b.op("Slice", [kt, b.i64s([0]), b.i64s([hi]), b.i64s([3])], `${n}/k/Slice`); // [B, Hkv, dh, hi]
+      const vc = b.op("Slice", [vt, b.i64s([0]), b.i64s([hi]), b.i64s([2])], `${n}/v/Slice`); // [B, Hkv, hi, dh]
       const mlo = c === 0 ? b.i64s([0, 0]) : b.op("Concat", [lo, b.i64s([0])], `${n}/mask/start/Concat`, { axis: 0 }); // [2]
-      const mc = b.op("Slice", [mask, mlo, b.i64s([hi, hi]), b.i64s([0, 1])], `${n}/mask/Slice`);         // [K, hi]
+      const mc = b.op("Slice", [mask, mlo, b.i64s([hi, hi]), b.i64s([0, 1])], `${n}/mask/Slice`); // [K, hi]
       const o = attendCore(b, qc, kc, vc, mc, a, n);
       parts.push(o.ctx);
     }
-    const all = b.op("Concat", parts, `${name}/chunks/Concat`, { axis: 2 });                              // [B, H, ≥S, dh]
-    ctx = b.op("Slice", [all, b.i64s([0]), dims.s1, b.i64s([2])], `${name}/chunks/Slice`);              // [B, H, S, dh]
+    const all = b.op("Concat", parts, `${name}/chunks/Concat`, { axis: 2 }); // [B, H, ≥S, dh]
+    ctx = b.op("Slice", [all, b.i64s([0]), dims.s1, b.i64s([2])], `${name}/chunks/Slice`); // [B, H, S, dh]
   } else {
     const o = attendCore(b, qs, kt, vt, mask, a, name);
     ctx = o.ctx;
     probs = o.probs;
   }
   const ctxT = b.op("Transpose", [ctx], `${name}/ctx/Transpose`, { perm: [0, 2, 1, 3] }); // [B, S, H, dh]
-  const out = b.op("Reshape", [ctxT, b.i64s([-1, H * dh])], `${name}/ctx/Flatten`);       // [N, H·dh]
+  const out = b.op("Reshape", [ctxT, b.i64s([-1, H * dh])], `${name}/ctx/Flatten`); // [N, H·dh]
   return present ? { out, probs, present } : { out, probs };
 }
 
@@ -222,21 +224,29 @@ export function attention(b: GraphBuilder, q: string, k: string, v: string, mask
 function attendCore(b: GraphBuilder, q: string, kt: string, vt: string, mask: string, a: AttentionSpec, name: string): { ctx: string; probs: string } {
   const { heads: H, kvHeads: Hkv, headDim: dh } = a;
   const grouped = H !== Hkv;
-  const qg = grouped ? b.op("Reshape", [q, b.i64s([0, Hkv, -1, dh])], `${name}/q/GroupReshape`) : q;      // [B, Hkv, g·Sq, dh]
-  let scores = b.op("MatMul", [qg, kt], `${name}/qk/MatMul`);                                            // [B, Hkv, g·Sq, Sk]
-  if (grouped) scores = b.op("Reshape", [scores, b.i64s([0, H, -1, 0])], `${name}/scores/Reshape`);      // [B, H, Sq, Sk]
+  const qg = grouped ? b.op("Reshape", [q, b.i64s([0, Hkv, -1, dh])], `${name}/q/GroupReshape`) : q; // [B, Hkv, g·Sq, dh]
+  let scores = b.op("MatMul", [qg, kt], `${name}/qk/MatMul`); // [B, Hkv, g·Sq, Sk]
+  if (grouped) scores = b.op("Reshape", [scores, b.i64s([0, H, -1, 0])], `${name}/scores/Reshape`); // [B, H, Sq, Sk]
   const masked = b.op("Add", [scores, mask], `${name}/mask/Add`);
-  const probs = b.op("Softmax", [masked], `${name}/Softmax`, { axis: -1 });                             // [B, H, Sq, Sk]
+  const probs = b.op("Softmax", [masked], `${name}/Softmax`, { axis: -1 }); // [B, H, Sq, Sk]
   const pg = grouped ? b.op("Reshape", [probs, b.i64s([0, Hkv, -1, 0])], `${name}/probs/GroupReshape`) : probs;
-  let ctx = b.op("MatMul", [pg, vt], `${name}/pv/MatMul`);                                               // [B, Hkv, g·Sq, dh]
-  if (grouped) ctx = b.op("Reshape", [ctx, b.i64s([0, H, -1, dh])], `${name}/ctx/Reshape`);             // [B, H, Sq, dh]
+  let ctx = b.op("MatMul", [pg, vt], `${name}/pv/MatMul`); // [B, Hkv, g·Sq, dh]
+  if (grouped) ctx = b.op("Reshape", [ctx, b.i64s([0, H, -1, dh])], `${name}/ctx/Reshape`); // [B, H, Sq, dh]
   return { ctx, probs };
 }
 
 //   x [N, d] ─► Gemm(gate) ─┬─► Sigmoid ─► Mul ─┐
 //                           └──────────────────┘ ─► Mul(up) ─► Gemm(down) ─► y [N, d]
 //   x [N, d] ─► Gemm(up) ──────────────────────────┘
-export function swiGlu(b: GraphBuilder, x: string, gate: string, up: string, down: string, name: string, bias: { gate?: string; up?: string; down?: string } = {}): string {
+export function swiGlu(
+  b: GraphBuilder,
+  x: string,
+  gate: string,
+  up: string,
+  down: string,
+  name: string,
+  bias: { gate?: string; up?: string; down?: string } = {},
+): string {
   const g = linear(b, x, gate, bias.gate, `${name}/gate_proj`, "linear");
   const sg = b.op("Sigmoid", [g], `${name}/act_fn/Sigmoid`);
   const silu = b.op("Mul", [g, sg], `${name}/act_fn/Mul`);
@@ -277,20 +287,28 @@ export interface HeadOutputs {
 //                                                └─► LogSoftmax(-1) ─┬─► logprobs
 //                       targets [B,S] ─► Unsqueeze(-1) ─► GatherElements ◄┘ ─► Squeeze ─► Neg ─► nll [B,S]
 /** The language-model head and its optional outputs; returns the edge names by output. */
-export function lmHead(b: GraphBuilder, x: string, lmWeight: string, layout: "linear" | "conv1d", dims: SeqDims, vocab: number, o: HeadOutputs): Record<string, string> {
+export function lmHead(
+  b: GraphBuilder,
+  x: string,
+  lmWeight: string,
+  layout: "linear" | "conv1d",
+  dims: SeqDims,
+  vocab: number,
+  o: HeadOutputs,
+): Record<string, string> {
   const p = "/lm_head";
-  const flat = linear(b, x, lmWeight, undefined, p, layout);                            // [N, V]
+  const flat = linear(b, x, lmWeight, undefined, p, layout); // [N, V]
   const shape = b.op("Concat", [dims.bs, b.i64s([vocab])], `${p}/shape/Concat`, { axis: 0 });
-  const logits = b.op("Reshape", [flat, shape], `${p}/Reshape`);                      // [B, S, V]
+  const logits = b.op("Reshape", [flat, shape], `${p}/Reshape`); // [B, S, V]
   const out: Record<string, string> = {};
   if (o.logits) out.logits = logits;
   if (o.logprobs || o.nll) {
-    const lp = b.op("LogSoftmax", [logits], `${p}/LogSoftmax`, { axis: -1 });         // [B, S, V]
+    const lp = b.op("LogSoftmax", [logits], `${p}/LogSoftmax`, { axis: -1 }); // [B, S, V]
     if (o.logprobs) out.logprobs = lp;
     if (o.nll) {
       const t = b.op("Unsqueeze", [o.targets!, b.i64s([-1])], `${p}/targets/Unsqueeze`); // [B, S, 1]
-      const g = b.op("GatherElements", [lp, t], `${p}/GatherElements`, { axis: -1 });   // [B, S, 1]
-      const sq = b.op("Squeeze", [g, b.i64s([-1])], `${p}/Squeeze`);                    // [B, S]
+      const g = b.op("GatherElements", [lp, t], `${p}/GatherElements`, { axis: -1 }); // [B, S, 1]
+      const sq = b.op("Squeeze", [g, b.i64s([-1])], `${p}/Squeeze`); // [B, S]
       out.nll = b.op("Neg", [sq], `${p}/Neg`);
     }
   }
@@ -303,16 +321,16 @@ export function lmHead(b: GraphBuilder, x: string, lmWeight: string, layout: "li
 /** Sums over query positions t ≥ 1 of the cosine between every pair of heads' attention rows (batch 1). */
 export function attentionGram(b: GraphBuilder, probs: readonly string[], heads: number, dims: SeqDims): string {
   const p = "/attention_gram";
-  const all = probs.length === 1 ? probs[0]! : b.op("Concat", [...probs], `${p}/Concat`, { axis: 0 });   // [L, H, S, S]
+  const all = probs.length === 1 ? probs[0]! : b.op("Concat", [...probs], `${p}/Concat`, { axis: 0 }); // [L, H, S, S]
   const sq = b.op("Pow", [all, b.f32(2)], `${p}/Pow`);
-  const ss = b.op("ReduceSum", [sq, b.i64s([-1])], `${p}/ReduceSum`, { keepdims: 1 });                  // [L, H, S, 1]
+  const ss = b.op("ReduceSum", [sq, b.i64s([-1])], `${p}/ReduceSum`, { keepdims: 1 }); // [L, H, S, 1]
   const norm = b.op("Sqrt", [ss], `${p}/Sqrt`);
-  const unit = b.op("Div", [all, norm], `${p}/Div`);                                                    // rows of unit length
+  const unit = b.op("Div", [all, norm], `${p}/Div`); // rows of unit length
   const r = b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], `${p}/rows/Range`);
   const keep = b.op("Cast", [b.op("Greater", [r, b.constant("int64", 0)], `${p}/rows/Greater`)], `${p}/rows/Cast`, { to: 1 }); // [S]: 0 for t = 0
-  const keep2 = b.op("Unsqueeze", [keep, b.i64s([1])], `${p}/rows/Unsqueeze`);                          // [S, 1]
+  const keep2 = b.op("Unsqueeze", [keep, b.i64s([1])], `${p}/rows/Unsqueeze`); // [S, 1]
   const kept = b.op("Mul", [unit, keep2], `${p}/rows/Mul`);
-  const R = b.op("Reshape", [kept, b.i64s([probs.length * heads, -1])], `${p}/Reshape`);              // [L·H, S·S]
+  const R = b.op("Reshape", [kept, b.i64s([probs.length * heads, -1])], `${p}/Reshape`); // [L·H, S·S]
   const Rt = b.op("Transpose", [R], `${p}/Transpose`, { perm: [1, 0] });
-  return b.op("MatMul", [R, Rt], `${p}/MatMul`);                                                        // [L·H, L·H]
+  return b.op("MatMul", [R, Rt], `${p}/MatMul`); // [L·H, L·H]
 }

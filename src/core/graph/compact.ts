@@ -33,15 +33,27 @@ export function sharedProjections(plan: SharingPlan): readonly SharedProj[] {
 export function checkPlan(spec: ModelSpec, plan: SharingPlan, file: string): void {
   const U = plan.granularity === "group" ? spec.kvHeads : spec.heads;
   if (plan.layers !== spec.layers || plan.unitsPerLayer !== U || !Array.isArray(plan.storedFrom) || plan.storedFrom.length !== spec.layers) {
-    throw new OnnxError("bad-graph", `${file}: the sharing plan is for ${plan.layers} layers × ${plan.unitsPerLayer} units, the model has ${spec.layers} × ${U}; use the plan made for this model`);
+    throw new OnnxError(
+      "bad-graph",
+      `${file}: the sharing plan is for ${plan.layers} layers × ${plan.unitsPerLayer} units, the model has ${spec.layers} × ${U}; use the plan made for this model`,
+    );
   }
   plan.storedFrom.forEach((row, l) => {
     if (!Array.isArray(row) || row.length !== U) throw new OnnxError("bad-graph", `${file}: plan.storedFrom[${l}] must list ${U} units`);
     row.forEach((pair, u) => {
       const [sl, su] = Array.isArray(pair) ? pair : [NaN, NaN];
-      const ok = Number.isInteger(sl) && Number.isInteger(su) && sl >= 0 && sl <= l && su >= 0 && su < U
-        && (sl < l || su === u) && plan.storedFrom[sl]![su]![0] === sl && plan.storedFrom[sl]![su]![1] === su;
-      if (!ok) throw new OnnxError("bad-graph", `${file}: plan.storedFrom[${l}][${u}] = ${JSON.stringify(pair)} is not a stored unit of the same or a lower layer`);
+      const ok =
+        Number.isInteger(sl) &&
+        Number.isInteger(su) &&
+        sl >= 0 &&
+        sl <= l &&
+        su >= 0 &&
+        su < U &&
+        (sl < l || su === u) &&
+        plan.storedFrom[sl]![su]![0] === sl &&
+        plan.storedFrom[sl]![su]![1] === su;
+      if (!ok)
+        throw new OnnxError("bad-graph", `${file}: plan.storedFrom[${l}][${u}] = ${JSON.stringify(pair)} is not a stored unit of the same or a lower layer`);
     });
   });
 }
@@ -62,7 +74,8 @@ export interface DropMap {
 }
 
 export function dropMap(spec: ModelSpec, plan: SharingPlan): DropMap {
-  const axis = new Map<string, 0 | 1>(), dropped = new Map<string, Set<number>>();
+  const axis = new Map<string, 0 | 1>(),
+    dropped = new Map<string, Set<number>>();
   const projs = sharedProjections(plan);
   for (let l = 0; l < spec.layers; l++) {
     for (let u = 0; u < plan.unitsPerLayer; u++) {
@@ -111,18 +124,24 @@ export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: Compact
   checkPlan(spec, plan, file);
   const dm = dropMap(spec, plan);
   const projs = sharedProjections(plan);
-  const layouts: UnitLayout[][] = Array.from({ length: spec.layers }, (_, l) => Array.from({ length: plan.unitsPerLayer }, (_, u) => unitLayout(spec, l, u, plan.granularity)));
+  const layouts: UnitLayout[][] = Array.from({ length: spec.layers }, (_, l) =>
+    Array.from({ length: plan.unitsPerLayer }, (_, u) => unitLayout(spec, l, u, plan.granularity)),
+  );
   const cmaps = new Map<string, Int32Array>();
   const cmap = (t: string): Int32Array => {
     let m = cmaps.get(t);
     if (!m) {
       const ax = dm.axis.get(t)!;
-      const dense = shapes.dense(t), stored = shapes.stored(t);
+      const dense = shapes.dense(t),
+        stored = shapes.stored(t);
       m = compactIndexMap(dense[ax]!, dm.dropped.get(t)!);
       const kept = dense[ax]! - dm.dropped.get(t)!.size;
       const want = dense.map((d, i) => (i === ax ? kept : d));
       if (stored.length !== want.length || stored.some((d, i) => d !== want[i])) {
-        throw new OnnxError("bad-graph", `${file}: compact tensor "${t}" has shape [${stored.join(", ")}], its headshare.plan expects [${want.join(", ")}]; the file and its metadata disagree, re-create it with headshare share`);
+        throw new OnnxError(
+          "bad-graph",
+          `${file}: compact tensor "${t}" has shape [${stored.join(", ")}], its headshare.plan expects [${want.join(", ")}]; the file and its metadata disagree, re-create it with headshare share`,
+        );
       }
       cmaps.set(t, m);
     }
@@ -133,7 +152,10 @@ export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: Compact
     const key = `${l}\u0000${t}`;
     if (cache.has(key)) return cache.get(key);
     const ax = dm.axis.get(t);
-    if (ax === undefined) { cache.set(key, undefined); return undefined; } // not an attention tensor the plan touches
+    if (ax === undefined) {
+      cache.set(key, undefined);
+      return undefined;
+    } // not an attention tensor the plan touches
     const denseSize = shapes.dense(t)[ax]!;
     // source (tensor, dense index) for every dense index of t
     const srcTensor: string[] = new Array(denseSize).fill(t);
@@ -142,23 +164,40 @@ export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: Compact
       if (!isTarget(plan, l, u)) continue;
       const [sl, su] = plan.storedFrom[l]![u]!;
       for (const p of projs) {
-        const d = layouts[l]![u]![p], s = layouts[sl]![su]![p];
+        const d = layouts[l]![u]![p],
+          s = layouts[sl]![su]![p];
         if (!d || !s || d.tensor !== t) continue;
-        const di = flatIndices(d), si = flatIndices(s);
-        for (let k = 0; k < di.length; k++) { srcTensor[di[k]!] = s.tensor; srcIndex[di[k]!] = si[k]!; }
+        const di = flatIndices(d),
+          si = flatIndices(s);
+        for (let k = 0; k < di.length; k++) {
+          srcTensor[di[k]!] = s.tensor;
+          srcIndex[di[k]!] = si[k]!;
+        }
       }
     }
     const tensors = [...new Set(srcTensor)];
     const own = cmap(t);
-    if (tensors.length === 1 && tensors[0] === t && own.every((c, i) => c === i)) { cache.set(key, undefined); return undefined; }
-    const offsets: number[] = [], sizes: number[] = [];
+    if (tensors.length === 1 && tensors[0] === t && own.every((c, i) => c === i)) {
+      cache.set(key, undefined);
+      return undefined;
+    }
+    const offsets: number[] = [],
+      sizes: number[] = [];
     let total = 0;
-    for (const bt of tensors) { offsets.push(total); sizes.push(shapes.stored(bt)[ax]!); total += shapes.stored(bt)[ax]!; }
+    for (const bt of tensors) {
+      offsets.push(total);
+      sizes.push(shapes.stored(bt)[ax]!);
+      total += shapes.stored(bt)[ax]!;
+    }
     const offset = new Map(tensors.map((bt, i) => [bt, offsets[i]!]));
     const idx = new BigInt64Array(denseSize);
     for (let i = 0; i < denseSize; i++) {
       const c = cmap(srcTensor[i]!)[srcIndex[i]!]!;
-      if (c < 0) throw new OnnxError("bad-graph", `${file}: layer ${l} "${t}" index ${i} reads a dropped slice of "${srcTensor[i]}"; the plan's roots must be stored units`);
+      if (c < 0)
+        throw new OnnxError(
+          "bad-graph",
+          `${file}: layer ${l} "${t}" index ${i} reads a dropped slice of "${srcTensor[i]}"; the plan's roots must be stored units`,
+        );
       idx[i] = BigInt(offset.get(srcTensor[i]!)! + c);
     }
     const bank: Bank = { tensors, offsets, sizes, axis: ax, idx };
@@ -174,7 +213,14 @@ export const ASSEMBLE = "/attn/assemble/";
  * Returns `edge(layer, tensor)`: the graph edge holding layer `layer`'s attention tensor in its dense
  * shape, assembled from the compact inputs (or the input itself when nothing of it is shared).
  */
-export function compactAssembler(b: GraphBuilder, w: WeightInputs, spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): (layer: number, tensor: string) => string {
+export function compactAssembler(
+  b: GraphBuilder,
+  w: WeightInputs,
+  spec: ModelSpec,
+  plan: SharingPlan,
+  shapes: CompactShapes,
+  file: string,
+): (layer: number, tensor: string) => string {
   const banks = compactBanks(spec, plan, shapes, file);
   const cache = new Map<string, string>();
   return (l, t) => {
@@ -188,7 +234,7 @@ export function compactAssembler(b: GraphBuilder, w: WeightInputs, spec: ModelSp
       const name = `/model/layers.${l}${ASSEMBLE}${t}`;
       const parts = bank.tensors.map((bt) => w.get(bt));
       const all = parts.length === 1 ? parts[0]! : b.op("Concat", parts, `${name}/Concat`, { axis: bank.axis });
-      const idxName = b.initializer(`${name}/index`, "int64", [bank.idx.length], bank.idx);        // [dense size along axis]
+      const idxName = b.initializer(`${name}/index`, "int64", [bank.idx.length], bank.idx); // [dense size along axis]
       edge = b.op("Gather", [all, idxName], `${name}/Gather`, { axis: bank.axis });
     }
     cache.set(key, edge);
@@ -219,23 +265,31 @@ export function compactProjector(b: GraphBuilder, w: WeightInputs, spec: ModelSp
     const n = `/model/layers.${l}${ASSEMBLE}${t}/project`;
     const transB = layout === "linear" ? { transB: 1 } : undefined;
     const outAxis = layout === "linear" ? 0 : 1;
-    const idx = b.initializer(`${n}/index`, "int64", [bank.idx.length], bank.idx);                // [dense size along the slice axis]
+    const idx = b.initializer(`${n}/index`, "int64", [bank.idx.length], bank.idx); // [dense size along the slice axis]
     let y: string;
     if (bank.axis === outAxis) {
-      const parts = bank.tensors.map((bt, i) => b.op("Gemm", [x, w.get(bt)], `${n}/part.${i}/Gemm`, transB));   // [N, o_i]
+      const parts = bank.tensors.map((bt, i) => b.op("Gemm", [x, w.get(bt)], `${n}/part.${i}/Gemm`, transB)); // [N, o_i]
       const all = parts.length === 1 ? parts[0]! : b.op("Concat", parts, `${n}/Concat`, { axis: 1 });
-      y = b.op("Gather", [all, idx], `${n}/Gather`, { axis: 1 });                                                // [N, out]
+      y = b.op("Gather", [all, idx], `${n}/Gather`, { axis: 1 }); // [N, out]
     } else {
       const total = bank.sizes.reduce((a, c) => a + c, 0);
       const rows = b.op("Slice", [b.op("Shape", [x], `${n}/Shape`), b.i64s([0]), b.i64s([1])], `${n}/rows/Slice`);
       const zshape = b.op("Concat", [rows, b.i64s([total])], `${n}/zeros/Concat`, { axis: 0 });
-      const zeros = b.node("ConstantOfShape", [zshape], { value: { t: { name: "", type: "float32", dims: [1], data: new Float32Array([0]) } } }, `${n}/zeros/ConstantOfShape`)[0]!;   // [N, Σ i_k]
-      const idx2 = b.op("Unsqueeze", [idx, b.i64s([0])], `${n}/index/Unsqueeze`);                               // [1, in]
-      const idxN = b.op("Expand", [idx2, b.op("Shape", [x], `${n}/x/Shape`)], `${n}/index/Expand`);              // [N, in]
+      const zeros = b.node(
+        "ConstantOfShape",
+        [zshape],
+        { value: { t: { name: "", type: "float32", dims: [1], data: new Float32Array([0]) } } },
+        `${n}/zeros/ConstantOfShape`,
+      )[0]!; // [N, Σ i_k]
+      const idx2 = b.op("Unsqueeze", [idx, b.i64s([0])], `${n}/index/Unsqueeze`); // [1, in]
+      const idxN = b.op("Expand", [idx2, b.op("Shape", [x], `${n}/x/Shape`)], `${n}/index/Expand`); // [N, in]
       const moved = b.op("ScatterElements", [zeros, idxN, x], `${n}/ScatterElements`, { axis: 1, reduction: "add" }); // [N, Σ i_k]
       const parts = bank.tensors.map((bt, i) => {
-        const xi = bank.tensors.length === 1 ? moved : b.op("Slice", [moved, b.i64s([bank.offsets[i]!]), b.i64s([bank.offsets[i]! + bank.sizes[i]!]), b.i64s([1])], `${n}/part.${i}/Slice`);
-        return b.op("Gemm", [xi, w.get(bt)], `${n}/part.${i}/Gemm`, transB);                                    // [N, out]
+        const xi =
+          bank.tensors.length === 1
+            ? moved
+            : b.op("Slice", [moved, b.i64s([bank.offsets[i]!]), b.i64s([bank.offsets[i]! + bank.sizes[i]!]), b.i64s([1])], `${n}/part.${i}/Slice`);
+        return b.op("Gemm", [xi, w.get(bt)], `${n}/part.${i}/Gemm`, transB); // [N, out]
       });
       y = parts.length === 1 ? parts[0]! : b.op("Sum", parts, `${n}/Sum`);
     }

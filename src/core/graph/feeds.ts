@@ -31,7 +31,8 @@ export async function loadWeightFeeds(ckpt: Checkpoint, weights: readonly Weight
     if (!arrays.has(w.tensor)) arrays.set(w.tensor, await ckpt.source.readF32(w.tensor));
   }
   if (opts.plan && opts.plan.selected > 0) {
-    if (ckpt.compact) throw new OnnxError("bad-option", `${ckpt.weightsPath}: is already a compact shared checkpoint; a plan can only be applied to a dense one`);
+    if (ckpt.compact)
+      throw new OnnxError("bad-option", `${ckpt.weightsPath}: is already a compact shared checkpoint; a plan can only be applied to a dense one`);
     applyPlanInPlace(ckpt, opts.plan, arrays);
   }
   return weights.map((w) => ({ input: w.input, data: arrays.get(w.tensor)!, dims: w.shape }));
@@ -46,9 +47,11 @@ export function applyPlanInPlace(ckpt: Checkpoint, plan: SharingPlan, arrays: Ma
     const dst = unitLayout(spec, t.layer, t.unit, plan.granularity);
     const src = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);
     for (const p of projs) {
-      const d = dst[p], s = src[p];
+      const d = dst[p],
+        s = src[p];
       if (!d || !s) continue;
-      const dArr = arrays.get(d.tensor), sArr = arrays.get(s.tensor);
+      const dArr = arrays.get(d.tensor),
+        sArr = arrays.get(s.tensor);
       if (!dArr || !sArr) continue; // the graph does not read this tensor
       copySlice(sArr, ckpt.source.info(s.tensor).shape, s, dArr, ckpt.source.info(d.tensor).shape, d);
     }
@@ -58,10 +61,13 @@ export function applyPlanInPlace(ckpt: Checkpoint, plan: SharingPlan, arrays: Ma
 /** Copies the elements of ref `s` in `src` to ref `d` in `dst` (same element count, same axis). */
 function copySlice(src: Float32Array, sShape: readonly number[], s: SliceRef, dst: Float32Array, dShape: readonly number[], d: SliceRef): void {
   const cols = (shape: readonly number[]): number => (shape.length === 2 ? shape[1]! : 1);
-  const sc = cols(sShape), dc = cols(dShape);
+  const sc = cols(sShape),
+    dc = cols(dShape);
   const flat = (r: SliceRef): number[] => r.ranges.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
-  const si = flat(s), di = flat(d);
-  if (si.length !== di.length || s.axis !== d.axis) throw new OnnxError("bad-graph", `slices of ${s.tensor} and ${d.tensor} differ in size; the plan does not fit the model`);
+  const si = flat(s),
+    di = flat(d);
+  if (si.length !== di.length || s.axis !== d.axis)
+    throw new OnnxError("bad-graph", `slices of ${s.tensor} and ${d.tensor} differ in size; the plan does not fit the model`);
   if (s.axis === 0) {
     for (let k = 0; k < si.length; k++) dst.set(src.subarray(si[k]! * sc, (si[k]! + 1) * sc), di[k]! * dc);
   } else {

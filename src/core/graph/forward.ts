@@ -26,7 +26,10 @@ export function compactPlanOf(ckpt: Checkpoint): SharingPlan | undefined {
 
 export function buildForward(ckpt: Checkpoint, opts: ForwardOptions = {}): ForwardGraph {
   if (opts.kvCache && (opts.nll || opts.logprobs || opts.hiddenStates || opts.attentions || opts.attentionGram || opts.logits === false)) {
-    throw new OnnxError("bad-option", `${ckpt.weightsPath}: the KV-cache decoder outputs logits and present.* only; build the scoring graph for nll, logprobs, hidden states or attentions`);
+    throw new OnnxError(
+      "bad-option",
+      `${ckpt.weightsPath}: the KV-cache decoder outputs logits and present.* only; build the scoring graph for nll, logprobs, hidden states or attentions`,
+    );
   }
   const compactPlan = opts.compactPlan ?? compactPlanOf(ckpt);
   const o: ForwardOptions = { ...opts, ...(compactPlan ? { compactPlan } : {}) };
@@ -34,10 +37,16 @@ export function buildForward(ckpt: Checkpoint, opts: ForwardOptions = {}): Forwa
   const shapes = { stored, dense: (t: string): readonly number[] => ckpt.compact?.originalShapes[t] ?? stored(t) };
   const file = ckpt.weightsPath;
   switch (ckpt.spec.family) {
-    case "llama": return buildLlamaGraph(ckpt.spec, ckpt.source, shapes, o, file);
-    case "gpt2": return buildGpt2Graph(ckpt.spec, ckpt.source, shapes, o, file);
-    case "gpt-neox": return buildNeoxGraph(ckpt.spec, ckpt.source, shapes, o, file);
+    case "llama":
+      return buildLlamaGraph(ckpt.spec, ckpt.source, shapes, o, file);
+    case "gpt2":
+      return buildGpt2Graph(ckpt.spec, ckpt.source, shapes, o, file);
+    case "gpt-neox":
+      return buildNeoxGraph(ckpt.spec, ckpt.source, shapes, o, file);
     default:
-      throw new OnnxError("unsupported", `${file}: forward graphs exist for the llama, gpt2 and gpt-neox families; ${ckpt.spec.architecture} (${ckpt.spec.family}) cannot be evaluated`);
+      throw new OnnxError(
+        "unsupported",
+        `${file}: forward graphs exist for the llama, gpt2 and gpt-neox families; ${ckpt.spec.architecture} (${ckpt.spec.family}) cannot be evaluated`,
+      );
   }
 }

@@ -15,7 +15,10 @@ import { attentionLinear, compactAssembler, compactProjector, type AttentionLine
 import { WeightInputs } from "./weightInputs";
 
 export const GPT2_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
-  gelu_new: "tanh", gelu_pytorch_tanh: "tanh", gelu_fast: "tanh", gelu: "erf",
+  gelu_new: "tanh",
+  gelu_pytorch_tanh: "tanh",
+  gelu_fast: "tanh",
+  gelu: "erf",
 };
 
 export interface Gpt2Context {
@@ -43,12 +46,21 @@ export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerName
   const p = c.prefix ?? `/model/layers.${l}`;
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1Bias), spec.normEps, `${p}/ln_1`);
-  const qkv = lin(l, n.cAttn, h, n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d");   // [N, 3d]
+  const qkv = lin(l, n.cAttn, h, n.cAttnBias ? c.attn(l, n.cAttnBias) : undefined, `${p}/attn/c_attn`, "conv1d"); // [N, 3d]
   const part = (i: number, nm: string): string => b.op("Slice", [qkv, b.i64s([i * d]), b.i64s([(i + 1) * d]), b.i64s([1])], `${p}/attn/${nm}/Slice`);
   // HF GPT2Attention: scores / √dh when scale_attn_weights (default), and / (layer + 1) when scale_attn_by_inverse_layer_idx
   const cfg = spec.config;
   const scale = (cfg.scale_attn_weights === false ? 1 : 1 / Math.sqrt(spec.headDim)) / (cfg.scale_attn_by_inverse_layer_idx === true ? l + 1 : 1);
-  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims, { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
+  const att = attention(
+    b,
+    part(0, "q"),
+    part(1, "k"),
+    part(2, "v"),
+    c.mask,
+    c.dims,
+    { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) },
+    `${p}/attn`,
+  );
   const o = lin(l, n.cProj, att.out, opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);
@@ -63,7 +75,11 @@ export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerName
 export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "gpt2") throw new OnnxError("unsupported", `${file}: buildGpt2Graph needs a GPT-2 model, got ${spec.family}`);
   const act = GPT2_GELU_KIND[spec.activation];
-  if (!act) throw new OnnxError("unsupported", `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`);
+  if (!act)
+    throw new OnnxError(
+      "unsupported",
+      `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`,
+    );
   const names = gpt2Names(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
   const w = new WeightInputs(b, shapes.stored);
@@ -72,15 +88,28 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const dims = seqDims(b, io.inputIds);
   const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
   const mask = kv ? kv.mask : causalMask(b, dims);
-  const tok = b.op("Gather", [w.get(names.wte), io.inputIds], "/model/wte/Gather");                    // [B, S, d]
+  const tok = b.op("Gather", [w.get(names.wte), io.inputIds], "/model/wte/Gather"); // [B, S, d]
   const r = kv ? kv.positionIds : b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], "/model/wpe/Range");
-  const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather");                               // [S, d] (decoder: [B, S, d])
-  const emb = b.op("Add", [tok, pos], "/model/embed/Add");                                             // [B, S, d]
-  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape");                    // [N, d]
+  const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather"); // [S, d] (decoder: [B, S, d])
+  const emb = b.op("Add", [tok, pos], "/model/embed/Add"); // [B, S, d]
+  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape"); // [N, d]
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
   const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
-  const c: Gpt2Context = { b, w, spec, dims, mask, act, attn, lin: attentionLinear(b, attn, project), chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
-  const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
+  const c: Gpt2Context = {
+    b,
+    w,
+    spec,
+    dims,
+    mask,
+    act,
+    attn,
+    lin: attentionLinear(b, attn, project),
+    chunk: chunking(opts, spec.maxPositions),
+    ...(kv ? { kv } : {}),
+  };
+  const hidden: string[] = [],
+    probs: string[] = [],
+    presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const o = gpt2Layer(c, x, l, names.layers[l]!);
     x = o.out;
@@ -89,7 +118,11 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
     presents.push(o.present);
   }
   const xf = layerNorm(b, x, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/ln_f");
-  const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
+  const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, {
+    ...opts,
+    logits: opts.logits ?? true,
+    ...(io.targets ? { targets: io.targets } : {}),
+  });
   const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
   return { graph: b.build(), weights: w.list, outputs };
 }

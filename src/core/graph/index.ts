@@ -9,9 +9,18 @@ export { buildGpt2Graph } from "./gpt2";
 export { buildNeoxGraph } from "./neox";
 export { compactAssembler, checkPlan, sharedProjections, type CompactShapes } from "./compact";
 export {
-  INPUT_IDS, TARGETS, LOGITS, LOGPROBS, NLL, ATTENTION_GRAM, hiddenStateName, attentionName, chunking,
-  type ForwardGraph, type ForwardOptions, type WeightInput, type ShapeOf,
+  INPUT_IDS,
+  TARGETS,
+  LOGITS,
+  LOGPROBS,
+  NLL,
+  ATTENTION_GRAM,
+  hiddenStateName,
+  attentionName,
+  chunking,
+  type ForwardGraph,
+  type ForwardOptions,
+  type WeightInput,
+  type ShapeOf,
 } from "./types";
-export {
-  ATTENTION_MASK, POSITION_IDS, pastKeyName, pastValueName, presentKeyName, presentValueName, cacheHeads,
-} from "./kvCache";
+export { ATTENTION_MASK, POSITION_IDS, pastKeyName, pastValueName, presentKeyName, presentValueName, cacheHeads } from "./kvCache";

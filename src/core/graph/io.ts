@@ -12,11 +12,18 @@ export function declareTokenInputs(b: GraphBuilder, opts: ForwardOptions): { inp
 
 /** Renames the requested edges to the public output names (Identity) and declares them. */
 export function declareOutputs(
-  b: GraphBuilder, spec: ModelSpec, dims: SeqDims, head: Record<string, string>,
-  hidden: readonly string[], probs: readonly string[], opts: ForwardOptions,
+  b: GraphBuilder,
+  spec: ModelSpec,
+  dims: SeqDims,
+  head: Record<string, string>,
+  hidden: readonly string[],
+  probs: readonly string[],
+  opts: ForwardOptions,
 ): string[] {
   const out: string[] = [];
-  const V = spec.vocab, d = spec.hidden, H = spec.heads;
+  const V = spec.vocab,
+    d = spec.hidden,
+    H = spec.heads;
   const add = (edge: string, name: string, shape: (number | string)[]): void => {
     b.alias(edge, name);
     b.output(name, "float32", shape);

@@ -41,7 +41,8 @@ export interface KvCacheInputs {
 export function declareKvCache(b: GraphBuilder, spec: ModelSpec, dims: SeqDims): KvCacheInputs {
   const attentionMask = b.input(ATTENTION_MASK, "int64", ["batch", "total_sequence"]);
   const positionIds = b.input(POSITION_IDS, "int64", ["batch", "sequence"]);
-  const hkv = cacheHeads(spec), dh = spec.headDim;
+  const hkv = cacheHeads(spec),
+    dh = spec.headDim;
   const past = Array.from({ length: spec.layers }, (_, l) => ({
     pastKey: b.input(pastKeyName(l), "float32", ["batch", hkv, "past_sequence", dh]),
     pastValue: b.input(pastValueName(l), "float32", ["batch", hkv, "past_sequence", dh]),
@@ -61,29 +62,38 @@ export function declareKvCache(b: GraphBuilder, spec: ModelSpec, dims: SeqDims):
 export function paddedCausalMask(b: GraphBuilder, dims: SeqDims, attentionMask: string): string {
   const p = "/model/attn_mask";
   const t1 = b.op("Slice", [b.op("Shape", [attentionMask], `${p}/total/Shape`), b.i64s([1]), b.i64s([2])], `${p}/total/Slice`); // [1]
-  const t0 = b.op("Squeeze", [t1, b.i64s([0])], `${p}/total/Squeeze`);                       // []
-  const past = b.op("Sub", [t0, dims.s0], `${p}/past/Sub`);                                    // [] P = T − S
+  const t0 = b.op("Squeeze", [t1, b.i64s([0])], `${p}/total/Squeeze`); // []
+  const past = b.op("Sub", [t0, dims.s0], `${p}/past/Sub`); // [] P = T − S
   const q = b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], `${p}/rows/Range`);
-  const qAbs = b.op("Add", [q, past], `${p}/rows/Add`);                                        // [S]
-  const row = b.op("Unsqueeze", [qAbs, b.i64s([1])], `${p}/row/Unsqueeze`);                    // [S, 1]
+  const qAbs = b.op("Add", [q, past], `${p}/rows/Add`); // [S]
+  const row = b.op("Unsqueeze", [qAbs, b.i64s([1])], `${p}/row/Unsqueeze`); // [S, 1]
   const k = b.op("Range", [b.constant("int64", 0), t0, b.constant("int64", 1)], `${p}/cols/Range`);
-  const col = b.op("Unsqueeze", [k, b.i64s([0])], `${p}/col/Unsqueeze`);                       // [1, T]
-  const future = b.op("Greater", [col, row], `${p}/Greater`);                                  // [S, T]
-  const pad = b.op("Equal", [attentionMask, b.constant("int64", 0)], `${p}/pad/Equal`);        // [B, T]
-  const pad4 = b.op("Unsqueeze", [pad, b.i64s([1, 2])], `${p}/pad/Unsqueeze`);                // [B, 1, 1, T]
-  const hidden = b.op("Or", [future, pad4], `${p}/Or`);                                        // [B, 1, S, T]
+  const col = b.op("Unsqueeze", [k, b.i64s([0])], `${p}/col/Unsqueeze`); // [1, T]
+  const future = b.op("Greater", [col, row], `${p}/Greater`); // [S, T]
+  const pad = b.op("Equal", [attentionMask, b.constant("int64", 0)], `${p}/pad/Equal`); // [B, T]
+  const pad4 = b.op("Unsqueeze", [pad, b.i64s([1, 2])], `${p}/pad/Unsqueeze`); // [B, 1, 1, T]
+  const hidden = b.op("Or", [future, pad4], `${p}/Or`); // [B, 1, S, T]
   return b.op("Where", [hidden, b.f32(-1e9), b.f32(0)], `${p}/Where`);
 }
 
 /** Declares `logits` and every layer's `present.{l}.key/value` as the graph's outputs. */
-export function declareKvOutputs(b: GraphBuilder, spec: ModelSpec, logits: string, presents: readonly ({ readonly key: string; readonly value: string } | undefined)[]): string[] {
-  const hkv = cacheHeads(spec), dh = spec.headDim;
+export function declareKvOutputs(
+  b: GraphBuilder,
+  spec: ModelSpec,
+  logits: string,
+  presents: readonly ({ readonly key: string; readonly value: string } | undefined)[],
+): string[] {
+  const hkv = cacheHeads(spec),
+    dh = spec.headDim;
   b.alias(logits, LOGITS);
   b.output(LOGITS, "float32", ["batch", "sequence", spec.vocab]);
   const out = [LOGITS];
   presents.forEach((pr, l) => {
     if (!pr) throw new OnnxError("bad-graph", `layer ${l} of the decoder graph produced no KV cache`);
-    for (const [edge, name] of [[pr.key, presentKeyName(l)], [pr.value, presentValueName(l)]] as const) {
+    for (const [edge, name] of [
+      [pr.key, presentKeyName(l)],
+      [pr.value, presentValueName(l)],
+    ] as const) {
       b.alias(edge, name);
       b.output(name, "float32", ["batch", hkv, "total_sequence", dh]);
       out.push(name);

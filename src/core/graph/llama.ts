@@ -36,7 +36,10 @@ export interface LlamaContext {
 /** The graph's MLP is SwiGLU (SiLU): another hidden_act would be evaluated as SiLU without a word, so it is refused by name. */
 export function checkLlamaActivation(spec: ModelSpec, file: string): void {
   if (spec.activation !== undefined && spec.activation !== "silu" && spec.activation !== "swish") {
-    throw new OnnxError("unsupported", `${file}: config.json "hidden_act" is ${JSON.stringify(spec.activation)}; the Llama forward graph implements only "silu" (SwiGLU), so this model cannot be evaluated as configured`);
+    throw new OnnxError(
+      "unsupported",
+      `${file}: config.json "hidden_act" is ${JSON.stringify(spec.activation)}; the Llama forward graph implements only "silu" (SwiGLU), so this model cannot be evaluated as configured`,
+    );
   }
 }
 
@@ -53,9 +56,12 @@ export function llamaInvFreq(spec: ModelSpec): Float32Array {
     return base.map((x) => x / f);
   }
   if (type === "llama3") {
-    const factor = Number(scaling.factor), low = Number(scaling.low_freq_factor), high = Number(scaling.high_freq_factor);
+    const factor = Number(scaling.factor),
+      low = Number(scaling.low_freq_factor),
+      high = Number(scaling.high_freq_factor);
     const orig = Number(scaling.original_max_position_embeddings);
-    const lowWl = orig / low, highWl = orig / high;
+    const lowWl = orig / low,
+      highWl = orig / high;
     return base.map((f) => {
       const wl = (2 * Math.PI) / f;
       if (wl < highWl) return f;
@@ -77,7 +83,23 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
   const q = lin(l, n.q, h, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
   const k = lin(l, n.k, h, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
   const v = lin(l, n.v, h, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
-  const att = attention(b, q, k, v, c.mask, c.dims, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
+  const att = attention(
+    b,
+    q,
+    k,
+    v,
+    c.mask,
+    c.dims,
+    {
+      heads: spec.heads,
+      kvHeads: spec.kvHeads,
+      headDim: spec.headDim,
+      rope: c.rope,
+      ...(c.chunk ? { chunk: c.chunk } : {}),
+      ...(c.kv ? { cache: c.kv.past[l]! } : {}),
+    },
+    `${p}/attn`,
+  );
   const o = lin(l, n.o, att.out, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
@@ -104,12 +126,14 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
     const t = names.layers[l]![p];
     return t === undefined ? undefined : asm ? asm(l, t) : w.get(t);
   };
-  const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather");   // [B, S, d]
-  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape");        // [N, d]
+  const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather"); // [B, S, d]
+  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape"); // [N, d]
   const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const lin = attentionLinear(b, (_l, t) => (asm ? asm(_l, t) : w.get(t)), project);
   const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, lin, chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
-  const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
+  const hidden: string[] = [],
+    probs: string[] = [],
+    presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const r = llamaLayer(c, x, l, names.layers[l]!);
     x = r.out;
@@ -118,7 +142,11 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
     presents.push(r.present);
   }
   const xf = rmsNorm(b, x, w.get(names.finalNorm), spec.normEps, "/model/norm");
-  const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
+  const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, {
+    ...opts,
+    logits: opts.logits ?? true,
+    ...(io.targets ? { targets: io.targets } : {}),
+  });
   const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
   return { graph: b.build(), weights: w.list, outputs };
 }

@@ -30,12 +30,23 @@ function layerPrefix(name: string, marker: string): string {
 }
 
 export interface LlamaLayerNames {
-  readonly q: string; readonly k: string; readonly v: string; readonly o: string;
-  readonly qBias?: string; readonly kBias?: string; readonly vBias?: string; readonly oBias?: string;
-  readonly inputNorm: string; readonly postNorm: string;
-  readonly gate: string; readonly up: string; readonly down: string;
+  readonly q: string;
+  readonly k: string;
+  readonly v: string;
+  readonly o: string;
+  readonly qBias?: string;
+  readonly kBias?: string;
+  readonly vBias?: string;
+  readonly oBias?: string;
+  readonly inputNorm: string;
+  readonly postNorm: string;
+  readonly gate: string;
+  readonly up: string;
+  readonly down: string;
   /** MLP biases (config mlp_bias: true). */
-  readonly gateBias?: string; readonly upBias?: string; readonly downBias?: string;
+  readonly gateBias?: string;
+  readonly upBias?: string;
+  readonly downBias?: string;
 }
 
 export interface LlamaNames {
@@ -51,15 +62,27 @@ export function llamaNames(spec: ModelSpec, src: TensorLookup, file: string): Ll
   const first = spec.layerTensors[0]?.q ?? "";
   const root = layerPrefix(first, "layers.0.");
   const embed = find(src, globals, root, "embed_tokens.weight", "token embedding", file);
-  const finalNorm = find(src, globals.filter((g) => !/layers\.\d+\./.test(g)), root, "norm.weight", "final norm", file);
+  const finalNorm = find(
+    src,
+    globals.filter((g) => !/layers\.\d+\./.test(g)),
+    root,
+    "norm.weight",
+    "final norm",
+    file,
+  );
   const lmHead = spec.tiedEmbeddings ? embed : find(src, globals, "", "lm_head.weight", "lm_head", file);
   const layers = spec.layerTensors.map((t, l) => {
     const other = Object.values(t.other);
     const prefix = layerPrefix(t.q, "self_attn.");
     const need = (suffix: string, what: string): string => find(src, other, prefix, suffix, `layer ${l} ${what}`, file);
     const names: LlamaLayerNames = {
-      q: t.q, k: t.k, v: t.v, o: t.o,
-      ...(t.qBias ? { qBias: t.qBias } : {}), ...(t.kBias ? { kBias: t.kBias } : {}), ...(t.vBias ? { vBias: t.vBias } : {}),
+      q: t.q,
+      k: t.k,
+      v: t.v,
+      o: t.o,
+      ...(t.qBias ? { qBias: t.qBias } : {}),
+      ...(t.kBias ? { kBias: t.kBias } : {}),
+      ...(t.vBias ? { vBias: t.vBias } : {}),
       ...(t.oBias ? { oBias: t.oBias } : {}),
       inputNorm: need("input_layernorm.weight", "input norm"),
       postNorm: need("post_attention_layernorm.weight", "post-attention norm"),
@@ -80,18 +103,25 @@ export function llamaNames(spec: ModelSpec, src: TensorLookup, file: string): Ll
 }
 
 export interface Gpt2LayerNames {
-  readonly ln1: string; readonly ln1Bias: string;
-  readonly cAttn: string; readonly cAttnBias?: string;
-  readonly cProj: string; readonly cProjBias?: string;
-  readonly ln2: string; readonly ln2Bias: string;
-  readonly fc: string; readonly fcBias?: string;
-  readonly mlpProj: string; readonly mlpProjBias?: string;
+  readonly ln1: string;
+  readonly ln1Bias: string;
+  readonly cAttn: string;
+  readonly cAttnBias?: string;
+  readonly cProj: string;
+  readonly cProjBias?: string;
+  readonly ln2: string;
+  readonly ln2Bias: string;
+  readonly fc: string;
+  readonly fcBias?: string;
+  readonly mlpProj: string;
+  readonly mlpProjBias?: string;
 }
 
 export interface Gpt2Names {
   readonly wte: string;
   readonly wpe: string;
-  readonly lnF: string; readonly lnFBias: string;
+  readonly lnF: string;
+  readonly lnFBias: string;
   /** [V, d]; wte when tied. */
   readonly lmHead: string;
   readonly layers: readonly Gpt2LayerNames[];
@@ -116,12 +146,18 @@ export function gpt2Names(spec: ModelSpec, src: TensorLookup, file: string): Gpt
     const fcBias = opt("mlp.c_fc.bias");
     const mlpProjBias = opt("mlp.c_proj.bias");
     return {
-      ln1: need("ln_1.weight", "ln_1"), ln1Bias: need("ln_1.bias", "ln_1 bias"),
-      cAttn: t.q, ...(cAttnBias ? { cAttnBias } : {}),
-      cProj: t.o, ...(cProjBias ? { cProjBias } : {}),
-      ln2: need("ln_2.weight", "ln_2"), ln2Bias: need("ln_2.bias", "ln_2 bias"),
-      fc: need("mlp.c_fc.weight", "mlp.c_fc"), ...(fcBias ? { fcBias } : {}),
-      mlpProj: need("mlp.c_proj.weight", "mlp.c_proj"), ...(mlpProjBias ? { mlpProjBias } : {}),
+      ln1: need("ln_1.weight", "ln_1"),
+      ln1Bias: need("ln_1.bias", "ln_1 bias"),
+      cAttn: t.q,
+      ...(cAttnBias ? { cAttnBias } : {}),
+      cProj: t.o,
+      ...(cProjBias ? { cProjBias } : {}),
+      ln2: need("ln_2.weight", "ln_2"),
+      ln2Bias: need("ln_2.bias", "ln_2 bias"),
+      fc: need("mlp.c_fc.weight", "mlp.c_fc"),
+      ...(fcBias ? { fcBias } : {}),
+      mlpProj: need("mlp.c_proj.weight", "mlp.c_proj"),
+      ...(mlpProjBias ? { mlpProjBias } : {}),
     };
   });
   return { wte, wpe, lnF, lnFBias, lmHead, layers };

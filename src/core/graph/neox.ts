@@ -18,7 +18,10 @@ import { WeightInputs } from "./weightInputs";
 export const NEOX_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = { gelu: "erf", gelu_new: "tanh", gelu_fast: "tanh", gelu_pytorch_tanh: "tanh" };
 
 export interface NeoxNames {
-  readonly embed: string; readonly lnF: string; readonly lnFBias: string; readonly head: string;
+  readonly embed: string;
+  readonly lnF: string;
+  readonly lnFBias: string;
+  readonly head: string;
   readonly layers: readonly Readonly<Record<"ln1" | "ln1b" | "ln2" | "ln2b" | "qkv" | "qkvb" | "dense" | "denseb" | "fc" | "fcb" | "proj" | "projb", string>>[];
 }
 
@@ -33,19 +36,42 @@ export function neoxNames(spec: ModelSpec, src: TensorLookup, file: string): Neo
     const p = t.q.slice(0, t.q.length - "attention.query_key_value.weight".length);
     const w = (suffix: string): string => need(p + suffix, `layer ${l} ${suffix}`);
     return {
-      ln1: w("input_layernorm.weight"), ln1b: w("input_layernorm.bias"), ln2: w("post_attention_layernorm.weight"), ln2b: w("post_attention_layernorm.bias"),
-      qkv: t.q, qkvb: w("attention.query_key_value.bias"), dense: t.o, denseb: w("attention.dense.bias"),
-      fc: w("mlp.dense_h_to_4h.weight"), fcb: w("mlp.dense_h_to_4h.bias"), proj: w("mlp.dense_4h_to_h.weight"), projb: w("mlp.dense_4h_to_h.bias"),
+      ln1: w("input_layernorm.weight"),
+      ln1b: w("input_layernorm.bias"),
+      ln2: w("post_attention_layernorm.weight"),
+      ln2b: w("post_attention_layernorm.bias"),
+      qkv: t.q,
+      qkvb: w("attention.query_key_value.bias"),
+      dense: t.o,
+      denseb: w("attention.dense.bias"),
+      fc: w("mlp.dense_h_to_4h.weight"),
+      fcb: w("mlp.dense_h_to_4h.bias"),
+      proj: w("mlp.dense_4h_to_h.weight"),
+      projb: w("mlp.dense_4h_to_h.bias"),
     };
   });
   const head = spec.tiedEmbeddings ? embed : need(spec.globals.lmHead ?? "embed_out.weight", "embed_out");
-  return { embed: need(embed, "embed_in"), lnF: need(`${root}final_layer_norm.weight`, "final LayerNorm"), lnFBias: need(`${root}final_layer_norm.bias`, "final LayerNorm bias"), head, layers };
+  return {
+    embed: need(embed, "embed_in"),
+    lnF: need(`${root}final_layer_norm.weight`, "final LayerNorm"),
+    lnFBias: need(`${root}final_layer_norm.bias`, "final LayerNorm bias"),
+    head,
+    layers,
+  };
 }
 
 export interface NeoxContext {
-  readonly b: GraphBuilder; readonly w: WeightInputs; readonly spec: ModelSpec; readonly dims: SeqDims; readonly mask: string;
-  readonly rope: { readonly cos: string; readonly sin: string }; readonly rotaryDims: number; readonly act: "tanh" | "erf";
-  readonly parallel: boolean; readonly attn: (l: number, t: string) => string; readonly lin?: AttentionLinear;
+  readonly b: GraphBuilder;
+  readonly w: WeightInputs;
+  readonly spec: ModelSpec;
+  readonly dims: SeqDims;
+  readonly mask: string;
+  readonly rope: { readonly cos: string; readonly sin: string };
+  readonly rotaryDims: number;
+  readonly act: "tanh" | "erf";
+  readonly parallel: boolean;
+  readonly attn: (l: number, t: string) => string;
+  readonly lin?: AttentionLinear;
   readonly chunk: { readonly size: number; readonly count: number } | undefined;
   readonly kv?: KvCacheInputs;
   /** Node-name prefix of the layer (default `/model/layers.{l}`). */
@@ -56,19 +82,42 @@ export interface NeoxContext {
 //      ├─► LayerNorm(ln2) ─► dense_h_to_4h ─► GELU ─► dense_4h_to_h ─────────────────────────────────────────────┐      │
 //      └──────────────────────────────────────────────────────────────────────────────────────────────► Add ◄──┴──────┘ ─► y   (parallel)
 //   (sequential: y = h + mlp(ln2(h)), h = x + attention(ln1(x)))
-export function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["layers"][number]): { out: string; probs: string; present?: AttentionOut["present"] } {
+export function neoxLayer(
+  c: NeoxContext,
+  x: string,
+  l: number,
+  n: NeoxNames["layers"][number],
+): { out: string; probs: string; present?: AttentionOut["present"] } {
   const { b, w, spec } = c;
   const lin = c.lin ?? attentionLinear(b, c.attn, undefined);
-  const H = spec.heads, dh = spec.headDim, p = c.prefix ?? `/model/layers.${l}`;
+  const H = spec.heads,
+    dh = spec.headDim,
+    p = c.prefix ?? `/model/layers.${l}`;
   const h = layerNorm(b, x, w.get(n.ln1), w.get(n.ln1b), spec.normEps, `${p}/input_layernorm`);
-  const qkv = lin(l, n.qkv, h, c.attn(l, n.qkvb), `${p}/attn/query_key_value`, "linear");       // [N, 3d]
-  const per = b.op("Reshape", [qkv, b.i64s([-1, H, 3, dh])], `${p}/attn/qkv/Reshape`);                       // [N, H, 3, dh]
+  const qkv = lin(l, n.qkv, h, c.attn(l, n.qkvb), `${p}/attn/query_key_value`, "linear"); // [N, 3d]
+  const per = b.op("Reshape", [qkv, b.i64s([-1, H, 3, dh])], `${p}/attn/qkv/Reshape`); // [N, H, 3, dh]
   const part = (i: number, nm: string): string => {
-    const s = b.op("Slice", [per, b.i64s([i]), b.i64s([i + 1]), b.i64s([2])], `${p}/attn/qkv_split/${nm}/Slice`);    // [N, H, 1, dh]
-    return b.op("Reshape", [s, b.i64s([-1, H * dh])], `${p}/attn/qkv_split/${nm}/Reshape`);                            // [N, H·dh]
+    const s = b.op("Slice", [per, b.i64s([i]), b.i64s([i + 1]), b.i64s([2])], `${p}/attn/qkv_split/${nm}/Slice`); // [N, H, 1, dh]
+    return b.op("Reshape", [s, b.i64s([-1, H * dh])], `${p}/attn/qkv_split/${nm}/Reshape`); // [N, H·dh]
   };
-  const att = attention(b, part(0, "q"), part(1, "k"), part(2, "v"), c.mask, c.dims,
-    { heads: H, kvHeads: H, headDim: dh, rope: c.rope, rotaryDims: c.rotaryDims, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
+  const att = attention(
+    b,
+    part(0, "q"),
+    part(1, "k"),
+    part(2, "v"),
+    c.mask,
+    c.dims,
+    {
+      heads: H,
+      kvHeads: H,
+      headDim: dh,
+      rope: c.rope,
+      rotaryDims: c.rotaryDims,
+      ...(c.chunk ? { chunk: c.chunk } : {}),
+      ...(c.kv ? { cache: c.kv.past[l]! } : {}),
+    },
+    `${p}/attn`,
+  );
   const o = lin(l, n.dense, att.out, w.get(n.denseb), `${p}/attn/dense`, "linear");
   const mlp = (y: string): string => {
     const h2 = layerNorm(b, y, w.get(n.ln2), w.get(n.ln2b), spec.normEps, `${p}/post_attention_layernorm`);
@@ -87,7 +136,8 @@ export function neoxLayer(c: NeoxContext, x: string, l: number, n: NeoxNames["la
 export function neoxRotaryDims(spec: ModelSpec, file: string): number {
   const pct = typeof spec.config.rotary_pct === "number" ? spec.config.rotary_pct : 1;
   const rotaryDims = Math.floor(spec.headDim * pct);
-  if (rotaryDims < 2 || rotaryDims % 2 !== 0) throw new OnnxError("unsupported", `${file}: rotary_pct ${pct} gives ${rotaryDims} rotary dims per head; an even number ≥ 2 is needed`);
+  if (rotaryDims < 2 || rotaryDims % 2 !== 0)
+    throw new OnnxError("unsupported", `${file}: rotary_pct ${pct} gives ${rotaryDims} rotary dims per head; an even number ≥ 2 is needed`);
   return rotaryDims;
 }
 
@@ -95,7 +145,11 @@ export function neoxRotaryDims(spec: ModelSpec, file: string): number {
 export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "gpt-neox") throw new OnnxError("unsupported", `${file}: buildNeoxGraph needs a GPT-NeoX model, got ${spec.family}`);
   const act = NEOX_GELU_KIND[spec.activation];
-  if (!act) throw new OnnxError("unsupported", `${file}: hidden_act "${spec.activation}" is not supported for GPT-NeoX (supported: ${Object.keys(NEOX_GELU_KIND).join(", ")})`);
+  if (!act)
+    throw new OnnxError(
+      "unsupported",
+      `${file}: hidden_act "${spec.activation}" is not supported for GPT-NeoX (supported: ${Object.keys(NEOX_GELU_KIND).join(", ")})`,
+    );
   const rotaryDims = neoxRotaryDims(spec, file);
   const names = neoxNames(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
@@ -107,13 +161,25 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
   const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file) : undefined;
   const c: NeoxContext = {
-    b, w, spec, dims, mask: kv ? kv.mask : causalMask(b, dims), rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000), kv?.positionIds), rotaryDims, act,
-    parallel: spec.config.use_parallel_residual !== false, attn, lin: attentionLinear(b, attn, project), chunk: chunking(opts, spec.maxPositions),
+    b,
+    w,
+    spec,
+    dims,
+    mask: kv ? kv.mask : causalMask(b, dims),
+    rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000), kv?.positionIds),
+    rotaryDims,
+    act,
+    parallel: spec.config.use_parallel_residual !== false,
+    attn,
+    lin: attentionLinear(b, attn, project),
+    chunk: chunking(opts, spec.maxPositions),
     ...(kv ? { kv } : {}),
   };
-  const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_in/Gather");                // [B, S, d]
-  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_in/Reshape");                    // [N, d]
-  const hidden: string[] = [], probs: string[] = [], presents: AttentionOut["present"][] = [];
+  const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_in/Gather"); // [B, S, d]
+  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_in/Reshape"); // [N, d]
+  const hidden: string[] = [],
+    probs: string[] = [],
+    presents: AttentionOut["present"][] = [];
   for (let l = 0; l < spec.layers; l++) {
     const r = neoxLayer(c, x, l, names.layers[l]!);
     x = r.out;
@@ -122,7 +188,11 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
     presents.push(r.present);
   }
   const xf = layerNorm(b, x, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/final_layer_norm");
-  const head = lmHead(b, xf, w.get(names.head), "linear", dims, spec.vocab, { ...opts, logits: opts.logits ?? true, ...(io.targets ? { targets: io.targets } : {}) });
+  const head = lmHead(b, xf, w.get(names.head), "linear", dims, spec.vocab, {
+    ...opts,
+    logits: opts.logits ?? true,
+    ...(io.targets ? { targets: io.targets } : {}),
+  });
   const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
   return { graph: b.build(), weights: w.list, outputs };
 }

@@ -75,12 +75,17 @@ export interface ForwardOptions {
 /** The chunking an options object asks for, validated; undefined when off. */
 export function chunking(opts: ForwardOptions, maxPositions: number): { size: number; count: number } | undefined {
   if (!opts.attentionChunk || opts.attentions || opts.attentionGram || opts.kvCache) return undefined;
-  const size = opts.attentionChunk, maxSeq = opts.maxSequence ?? maxPositions;
+  const size = opts.attentionChunk,
+    maxSeq = opts.maxSequence ?? maxPositions;
   if (!Number.isInteger(size) || size < 1 || !Number.isInteger(maxSeq) || maxSeq < 1) {
     throw new OnnxError("bad-option", `attentionChunk (${size}) and maxSequence (${maxSeq}) must be positive integers`);
   }
   const count = Math.ceil(maxSeq / size);
-  if (count > 512) throw new OnnxError("bad-option", `attentionChunk ${size} needs ${count} chunks for ${maxSeq} positions; use chunks of at least ${Math.ceil(maxSeq / 512)}`);
+  if (count > 512)
+    throw new OnnxError(
+      "bad-option",
+      `attentionChunk ${size} needs ${count} chunks for ${maxSeq} positions; use chunks of at least ${Math.ceil(maxSeq / 512)}`,
+    );
   return count > 1 ? { size, count } : undefined;
 }
 

@@ -10,7 +10,11 @@ export class WeightInputs {
   readonly list: WeightInput[] = [];
   private readonly seen = new Map<string, string>();
 
-  constructor(private readonly b: GraphBuilder, private readonly shapeOf: ShapeOf, private readonly inputName: (tensor: string) => string = (t) => t) {}
+  constructor(
+    private readonly b: GraphBuilder,
+    private readonly shapeOf: ShapeOf,
+    private readonly inputName: (tensor: string) => string = (t) => t,
+  ) {}
 
   /** The graph input holding `tensor` (named like the tensor), declared on first use. */
   get(tensor: string): string {

@@ -66,9 +66,13 @@ export async function resolveCheckpointPaths(input: string): Promise<{ dir: stri
       if (indexes.length === 1) weightsPath = path.join(abs, indexes[0]!);
       else if (indexes.length === 0 && entries.length === 1) weightsPath = path.join(abs, entries[0]!);
       else {
-        throw new ModelError("no-weights", abs, entries.length === 0
-          ? "holds no model.safetensors or model.safetensors.index.json; pass a folder with Hugging Face safetensors weights"
-          : `holds several weight files (${entries.join(", ")}) and no model.safetensors; pass the one to use`);
+        throw new ModelError(
+          "no-weights",
+          abs,
+          entries.length === 0
+            ? "holds no model.safetensors or model.safetensors.index.json; pass a folder with Hugging Face safetensors weights"
+            : `holds several weight files (${entries.join(", ")}) and no model.safetensors; pass the one to use`,
+        );
       }
     }
     await assertInsideFolder(abs, weightsPath, "weights file");
@@ -93,17 +97,33 @@ function parseCompact(source: TensorSource): CompactInfo | undefined {
   try {
     plan = JSON.parse(planText);
   } catch {
-    throw new ModelError("bad-config", source.path, `metadata "${PLAN_METADATA_KEY}" is not valid JSON; the compact checkpoint is corrupt, re-create it with headshare share`);
+    throw new ModelError(
+      "bad-config",
+      source.path,
+      `metadata "${PLAN_METADATA_KEY}" is not valid JSON; the compact checkpoint is corrupt, re-create it with headshare share`,
+    );
   }
   const shapesText = source.metadata[ORIGINAL_SHAPES_METADATA_KEY];
   try {
     shapes = shapesText === undefined ? {} : JSON.parse(shapesText);
   } catch {
-    throw new ModelError("bad-config", source.path, `metadata "${ORIGINAL_SHAPES_METADATA_KEY}" is not valid JSON; the compact checkpoint is corrupt, re-create it with headshare share`);
+    throw new ModelError(
+      "bad-config",
+      source.path,
+      `metadata "${ORIGINAL_SHAPES_METADATA_KEY}" is not valid JSON; the compact checkpoint is corrupt, re-create it with headshare share`,
+    );
   }
-  if (typeof shapes !== "object" || shapes === null || Array.isArray(shapes)
-    || !Object.values(shapes).every((s) => Array.isArray(s) && s.every((x) => Number.isSafeInteger(x) && x >= 0))) {
-    throw new ModelError("bad-config", source.path, `metadata "${ORIGINAL_SHAPES_METADATA_KEY}" is not an object of tensor name → shape; the compact checkpoint is corrupt`);
+  if (
+    typeof shapes !== "object" ||
+    shapes === null ||
+    Array.isArray(shapes) ||
+    !Object.values(shapes).every((s) => Array.isArray(s) && s.every((x) => Number.isSafeInteger(x) && x >= 0))
+  ) {
+    throw new ModelError(
+      "bad-config",
+      source.path,
+      `metadata "${ORIGINAL_SHAPES_METADATA_KEY}" is not an object of tensor name → shape; the compact checkpoint is corrupt`,
+    );
   }
   return { plan, originalShapes: shapes as Record<string, number[]> };
 }
@@ -115,7 +135,7 @@ export function buildSpec(config: ConfigReader, source: TensorSource, compact?: 
   return adapter.buildSpec({
     config,
     source,
-    shapeOf: (name) => (source.has(name) ? shapes[name] ?? source.info(name).shape : undefined),
+    shapeOf: (name) => (source.has(name) ? (shapes[name] ?? source.info(name).shape) : undefined),
   });
 }
 

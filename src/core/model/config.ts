@@ -17,17 +17,26 @@ export async function readConfig(configPath: string): Promise<RawConfig> {
   let text: string;
   try {
     const st = await fs.stat(abs);
-    if (!st.isFile()) throw new ModelError("bad-config", abs, "config.json is not a regular file (a folder, FIFO or device); replace it with the model's config.json");
+    if (!st.isFile())
+      throw new ModelError("bad-config", abs, "config.json is not a regular file (a folder, FIFO or device); replace it with the model's config.json");
     const size = st.size;
     if (size > MAX_CONFIG_BYTES) {
-      throw new ModelError("bad-config", abs, `config.json is ${size} bytes; a model's config is a small JSON file (at most ${MAX_CONFIG_BYTES} bytes here), so this one is corrupt; re-download it`);
+      throw new ModelError(
+        "bad-config",
+        abs,
+        `config.json is ${size} bytes; a model's config is a small JSON file (at most ${MAX_CONFIG_BYTES} bytes here), so this one is corrupt; re-download it`,
+      );
     }
     text = await fs.readFile(abs, "utf8");
   } catch (e) {
     if (e instanceof ModelError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
-      throw new ModelError("missing-config", abs, "config.json is missing; a checkpoint needs the Hugging Face config.json beside its weights (copy it from the model's repository)");
+      throw new ModelError(
+        "missing-config",
+        abs,
+        "config.json is missing; a checkpoint needs the Hugging Face config.json beside its weights (copy it from the model's repository)",
+      );
     }
     throw new ModelError("io", abs, `cannot read config.json (${e instanceof Error ? e.message : String(e)})`);
   }
@@ -45,7 +54,10 @@ export async function readConfig(configPath: string): Promise<RawConfig> {
 
 /** Typed access to config fields with clear errors. */
 export class ConfigReader {
-  constructor(readonly file: string, readonly raw: RawConfig) {}
+  constructor(
+    readonly file: string,
+    readonly raw: RawConfig,
+  ) {}
 
   private get(keys: readonly string[]): [string, unknown] | undefined {
     for (const k of keys) {
@@ -60,7 +72,18 @@ export class ConfigReader {
     const hit = this.get(keys);
     if (!hit) {
       if (fallback !== undefined) return fallback;
-      throw new ModelError("bad-config", this.file, `config.json has no "${keys[0]}"${keys.length > 1 ? ` (nor ${keys.slice(1).map((k) => `"${k}"`).join(", ")})` : ""}; it is required for this architecture`);
+      throw new ModelError(
+        "bad-config",
+        this.file,
+        `config.json has no "${keys[0]}"${
+          keys.length > 1
+            ? ` (nor ${keys
+                .slice(1)
+                .map((k) => `"${k}"`)
+                .join(", ")})`
+            : ""
+        }; it is required for this architecture`,
+      );
     }
     const [k, v] = hit;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {

@@ -29,6 +29,7 @@ export async function findNonFinite(ckpt: Checkpoint, signal?: AbortSignal): Pro
 /** "model.safetensors: tensor "…" holds NaN at element 12; …" — or a note that no weight is to blame. */
 export async function describeNonFinite(ckpt: Checkpoint, what: string, signal?: AbortSignal): Promise<string> {
   const bad = await findNonFinite(ckpt, signal);
-  if (bad) return `${bad.file}: tensor "${bad.tensor}" holds ${bad.value} at element ${bad.index}, so ${what} is not a number; the checkpoint is damaged (re-download or re-export it)`;
+  if (bad)
+    return `${bad.file}: tensor "${bad.tensor}" holds ${bad.value} at element ${bad.index}, so ${what} is not a number; the checkpoint is damaged (re-download or re-export it)`;
   return `${ckpt.source.path}: ${what} is not finite although every weight is; the model overflows on this text (try --window smaller, or a float32 copy of the model)`;
 }

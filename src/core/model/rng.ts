@@ -28,7 +28,11 @@ export function mulberry32(seed: number): () => number {
 export function gaussian(rand: () => number): () => number {
   let spare: number | undefined;
   return () => {
-    if (spare !== undefined) { const s = spare; spare = undefined; return s; }
+    if (spare !== undefined) {
+      const s = spare;
+      spare = undefined;
+      return s;
+    }
     let u = 0;
     while (u === 0) u = rand();
     const v = rand();

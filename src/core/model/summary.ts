@@ -65,9 +65,18 @@ function parseJsonOr<T>(text: string | undefined, fallback: T): unknown {
   }
 }
 
-async function summarize(inputPath: string, weights: string, source: TensorSource, ckpt: Checkpoint | undefined, modelError: string | null): Promise<CheckpointSummary> {
+async function summarize(
+  inputPath: string,
+  weights: string,
+  source: TensorSource,
+  ckpt: Checkpoint | undefined,
+  modelError: string | null,
+): Promise<CheckpointSummary> {
   const dtypes: Record<string, number> = {};
-  let parameters = 0, bytes = 0, bufferTensors = 0, bufferElements = 0;
+  let parameters = 0,
+    bytes = 0,
+    bufferTensors = 0,
+    bufferElements = 0;
   const tensors: TensorRow[] = source.tensors.map((t) => {
     const n = numel(t.shape);
     bytes += n * DTYPE_SIZE[t.dtype];

@@ -40,13 +40,23 @@ export { gaussian, mulberry32 } from "./rng";
 
 type Init = "normal" | "ones" | "zeros" | "bias";
 
-interface Planned { readonly name: string; readonly shape: readonly number[]; readonly init: Init }
+interface Planned {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: Init;
+}
 
 function validate(dir: string, o: SyntheticOptions): void {
-  const bad = (msg: string): never => { throw new ModelError("bad-options", dir, `synthetic model: ${msg}`); };
+  const bad = (msg: string): never => {
+    throw new ModelError("bad-options", dir, `synthetic model: ${msg}`);
+  };
   if (!["llama", "gpt2", "bert", "gpt-neox"].includes(o.family)) bad(`family ${JSON.stringify(o.family)} is not llama, gpt2, bert or gpt-neox`);
-  const posInt = (v: unknown, name: string) => { if (!Number.isSafeInteger(v) || (v as number) < 1) bad(`${name} = ${JSON.stringify(v)} must be a positive integer`); };
-  posInt(o.layers, "layers"); posInt(o.heads, "heads"); posInt(o.headDim, "headDim");
+  const posInt = (v: unknown, name: string) => {
+    if (!Number.isSafeInteger(v) || (v as number) < 1) bad(`${name} = ${JSON.stringify(v)} must be a positive integer`);
+  };
+  posInt(o.layers, "layers");
+  posInt(o.heads, "heads");
+  posInt(o.headDim, "headDim");
   if (o.kvHeads !== undefined) posInt(o.kvHeads, "kvHeads");
   if (o.intermediate !== undefined) posInt(o.intermediate, "intermediate");
   if (o.vocab !== undefined) posInt(o.vocab, "vocab");
@@ -60,8 +70,13 @@ function validate(dir: string, o: SyntheticOptions): void {
 }
 
 function plan(o: SyntheticOptions): { config: Record<string, unknown>; tensors: Planned[] } {
-  const L = o.layers, H = o.heads, Hkv = o.kvHeads ?? o.heads, dh = o.headDim, d = H * dh;
-  const V = o.vocab ?? 256, P = o.maxPositions ?? 512;
+  const L = o.layers,
+    H = o.heads,
+    Hkv = o.kvHeads ?? o.heads,
+    dh = o.headDim,
+    d = H * dh;
+  const V = o.vocab ?? 256,
+    P = o.maxPositions ?? 512;
   const T: Planned[] = [];
   const w = (name: string, ...shape: number[]) => T.push({ name, shape, init: "normal" });
   const b = (name: string, n: number) => T.push({ name, shape: [n], init: "bias" });
@@ -79,9 +94,12 @@ function plan(o: SyntheticOptions): { config: Record<string, unknown>; tensors: 
       for (let l = 0; l < L; l++) {
         const p = `model.layers.${l}.`;
         ln(`${p}input_layernorm`, false);
-        w(`${p}self_attn.q_proj.weight`, H * dh, d); if (qwen) b(`${p}self_attn.q_proj.bias`, H * dh);
-        w(`${p}self_attn.k_proj.weight`, Hkv * dh, d); if (qwen) b(`${p}self_attn.k_proj.bias`, Hkv * dh);
-        w(`${p}self_attn.v_proj.weight`, Hkv * dh, d); if (qwen) b(`${p}self_attn.v_proj.bias`, Hkv * dh);
+        w(`${p}self_attn.q_proj.weight`, H * dh, d);
+        if (qwen) b(`${p}self_attn.q_proj.bias`, H * dh);
+        w(`${p}self_attn.k_proj.weight`, Hkv * dh, d);
+        if (qwen) b(`${p}self_attn.k_proj.bias`, Hkv * dh);
+        w(`${p}self_attn.v_proj.weight`, Hkv * dh, d);
+        if (qwen) b(`${p}self_attn.v_proj.bias`, Hkv * dh);
         w(`${p}self_attn.o_proj.weight`, d, H * dh);
         ln(`${p}post_attention_layernorm`, false);
         w(`${p}mlp.gate_proj.weight`, I, d);
@@ -91,67 +109,112 @@ function plan(o: SyntheticOptions): { config: Record<string, unknown>; tensors: 
       ln("model.norm", false);
       if (!tied) w("lm_head.weight", V, d);
       const config = {
-        architectures: [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"], model_type: qwen ? "qwen2" : "llama",
-        hidden_size: d, intermediate_size: I, num_hidden_layers: L, num_attention_heads: H, num_key_value_heads: Hkv,
-        head_dim: dh, vocab_size: V, max_position_embeddings: P, rms_norm_eps: 1e-5, rope_theta: 10000.0,
-        hidden_act: "silu", tie_word_embeddings: tied, bos_token_id: 1, eos_token_id: 2,
-        ...(qwen ? {} : { attention_bias: false, mlp_bias: false }), torch_dtype: torchDtype,
+        architectures: [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
+        model_type: qwen ? "qwen2" : "llama",
+        hidden_size: d,
+        intermediate_size: I,
+        num_hidden_layers: L,
+        num_attention_heads: H,
+        num_key_value_heads: Hkv,
+        head_dim: dh,
+        vocab_size: V,
+        max_position_embeddings: P,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10000.0,
+        hidden_act: "silu",
+        tie_word_embeddings: tied,
+        bos_token_id: 1,
+        eos_token_id: 2,
+        ...(qwen ? {} : { attention_bias: false, mlp_bias: false }),
+        torch_dtype: torchDtype,
       };
       return { config, tensors: T };
     }
     case "gpt2": {
       const I = o.intermediate ?? 4 * d;
-      const px = o.prefix ?? true ? "transformer." : "";
+      const px = (o.prefix ?? true) ? "transformer." : "";
       const tied = o.tied ?? true;
       w(`${px}wte.weight`, V, d);
       w(`${px}wpe.weight`, P, d);
       for (let l = 0; l < L; l++) {
         const p = `${px}h.${l}.`;
         ln(`${p}ln_1`, true);
-        w(`${p}attn.c_attn.weight`, d, 3 * d); b(`${p}attn.c_attn.bias`, 3 * d);
-        w(`${p}attn.c_proj.weight`, d, d); b(`${p}attn.c_proj.bias`, d);
+        w(`${p}attn.c_attn.weight`, d, 3 * d);
+        b(`${p}attn.c_attn.bias`, 3 * d);
+        w(`${p}attn.c_proj.weight`, d, d);
+        b(`${p}attn.c_proj.bias`, d);
         ln(`${p}ln_2`, true);
-        w(`${p}mlp.c_fc.weight`, d, I); b(`${p}mlp.c_fc.bias`, I);
-        w(`${p}mlp.c_proj.weight`, I, d); b(`${p}mlp.c_proj.bias`, d);
+        w(`${p}mlp.c_fc.weight`, d, I);
+        b(`${p}mlp.c_fc.bias`, I);
+        w(`${p}mlp.c_proj.weight`, I, d);
+        b(`${p}mlp.c_proj.bias`, d);
       }
       ln(`${px}ln_f`, true);
       if (!tied) w("lm_head.weight", V, d);
       const config = {
-        architectures: [px ? "GPT2LMHeadModel" : "GPT2Model"], model_type: "gpt2",
-        n_embd: d, n_head: H, n_layer: L, n_inner: I, n_positions: P, n_ctx: P, vocab_size: V,
-        layer_norm_epsilon: 1e-5, activation_function: "gelu_new", tie_word_embeddings: tied,
-        bos_token_id: V - 1, eos_token_id: V - 1, torch_dtype: torchDtype,
+        architectures: [px ? "GPT2LMHeadModel" : "GPT2Model"],
+        model_type: "gpt2",
+        n_embd: d,
+        n_head: H,
+        n_layer: L,
+        n_inner: I,
+        n_positions: P,
+        n_ctx: P,
+        vocab_size: V,
+        layer_norm_epsilon: 1e-5,
+        activation_function: "gelu_new",
+        tie_word_embeddings: tied,
+        bos_token_id: V - 1,
+        eos_token_id: V - 1,
+        torch_dtype: torchDtype,
       };
       return { config, tensors: T };
     }
     case "bert": {
       const I = o.intermediate ?? 4 * d;
-      const px = o.prefix ?? false ? "bert." : "";
+      const px = (o.prefix ?? false) ? "bert." : "";
       w(`${px}embeddings.word_embeddings.weight`, V, d);
       w(`${px}embeddings.position_embeddings.weight`, P, d);
       w(`${px}embeddings.token_type_embeddings.weight`, 2, d);
       ln(`${px}embeddings.LayerNorm`, true);
       for (let l = 0; l < L; l++) {
         const p = `${px}encoder.layer.${l}.`;
-        for (const x of ["query", "key", "value"]) { w(`${p}attention.self.${x}.weight`, d, d); b(`${p}attention.self.${x}.bias`, d); }
-        w(`${p}attention.output.dense.weight`, d, d); b(`${p}attention.output.dense.bias`, d);
+        for (const x of ["query", "key", "value"]) {
+          w(`${p}attention.self.${x}.weight`, d, d);
+          b(`${p}attention.self.${x}.bias`, d);
+        }
+        w(`${p}attention.output.dense.weight`, d, d);
+        b(`${p}attention.output.dense.bias`, d);
         ln(`${p}attention.output.LayerNorm`, true);
-        w(`${p}intermediate.dense.weight`, I, d); b(`${p}intermediate.dense.bias`, I);
-        w(`${p}output.dense.weight`, d, I); b(`${p}output.dense.bias`, d);
+        w(`${p}intermediate.dense.weight`, I, d);
+        b(`${p}intermediate.dense.bias`, I);
+        w(`${p}output.dense.weight`, d, I);
+        b(`${p}output.dense.bias`, d);
         ln(`${p}output.LayerNorm`, true);
       }
       if (px) {
         b("cls.predictions.bias", V);
-        w("cls.predictions.transform.dense.weight", d, d); b("cls.predictions.transform.dense.bias", d);
+        w("cls.predictions.transform.dense.weight", d, d);
+        b("cls.predictions.transform.dense.bias", d);
         ln("cls.predictions.transform.LayerNorm", true);
       } else {
-        w("pooler.dense.weight", d, d); b("pooler.dense.bias", d);
+        w("pooler.dense.weight", d, d);
+        b("pooler.dense.bias", d);
       }
       const config = {
-        architectures: [px ? "BertForMaskedLM" : "BertModel"], model_type: "bert",
-        hidden_size: d, num_attention_heads: H, num_hidden_layers: L, intermediate_size: I,
-        vocab_size: V, max_position_embeddings: P, type_vocab_size: 2, layer_norm_eps: 1e-12,
-        hidden_act: "gelu", pad_token_id: 0, torch_dtype: torchDtype,
+        architectures: [px ? "BertForMaskedLM" : "BertModel"],
+        model_type: "bert",
+        hidden_size: d,
+        num_attention_heads: H,
+        num_hidden_layers: L,
+        intermediate_size: I,
+        vocab_size: V,
+        max_position_embeddings: P,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+        hidden_act: "gelu",
+        pad_token_id: 0,
+        torch_dtype: torchDtype,
       };
       return { config, tensors: T };
     }
@@ -163,19 +226,35 @@ function plan(o: SyntheticOptions): { config: Record<string, unknown>; tensors: 
         const p = `gpt_neox.layers.${l}.`;
         ln(`${p}input_layernorm`, true);
         ln(`${p}post_attention_layernorm`, true);
-        w(`${p}attention.query_key_value.weight`, 3 * d, d); b(`${p}attention.query_key_value.bias`, 3 * d);
-        w(`${p}attention.dense.weight`, d, d); b(`${p}attention.dense.bias`, d);
-        w(`${p}mlp.dense_h_to_4h.weight`, I, d); b(`${p}mlp.dense_h_to_4h.bias`, I);
-        w(`${p}mlp.dense_4h_to_h.weight`, d, I); b(`${p}mlp.dense_4h_to_h.bias`, d);
+        w(`${p}attention.query_key_value.weight`, 3 * d, d);
+        b(`${p}attention.query_key_value.bias`, 3 * d);
+        w(`${p}attention.dense.weight`, d, d);
+        b(`${p}attention.dense.bias`, d);
+        w(`${p}mlp.dense_h_to_4h.weight`, I, d);
+        b(`${p}mlp.dense_h_to_4h.bias`, I);
+        w(`${p}mlp.dense_4h_to_h.weight`, d, I);
+        b(`${p}mlp.dense_4h_to_h.bias`, d);
       }
       ln("gpt_neox.final_layer_norm", true);
       if (!tied) w("embed_out.weight", V, d);
       const config = {
-        architectures: ["GPTNeoXForCausalLM"], model_type: "gpt_neox",
-        hidden_size: d, num_attention_heads: H, num_hidden_layers: L, intermediate_size: I,
-        vocab_size: V, max_position_embeddings: P, rotary_pct: 0.25, rotary_emb_base: 10000,
-        layer_norm_eps: 1e-5, hidden_act: "gelu", use_parallel_residual: true, tie_word_embeddings: tied,
-        bos_token_id: 0, eos_token_id: 0, torch_dtype: torchDtype,
+        architectures: ["GPTNeoXForCausalLM"],
+        model_type: "gpt_neox",
+        hidden_size: d,
+        num_attention_heads: H,
+        num_hidden_layers: L,
+        intermediate_size: I,
+        vocab_size: V,
+        max_position_embeddings: P,
+        rotary_pct: 0.25,
+        rotary_emb_base: 10000,
+        layer_norm_eps: 1e-5,
+        hidden_act: "gelu",
+        use_parallel_residual: true,
+        tie_word_embeddings: tied,
+        bos_token_id: 0,
+        eos_token_id: 0,
+        torch_dtype: torchDtype,
       };
       return { config, tensors: T };
     }

@@ -37,8 +37,13 @@ export interface SliceRef {
  * architecture has q/k/v biases.
  */
 export interface UnitLayout {
-  readonly q: SliceRef; readonly k: SliceRef; readonly v: SliceRef; readonly o: SliceRef;
-  readonly qBias?: SliceRef; readonly kBias?: SliceRef; readonly vBias?: SliceRef;
+  readonly q: SliceRef;
+  readonly k: SliceRef;
+  readonly v: SliceRef;
+  readonly o: SliceRef;
+  readonly qBias?: SliceRef;
+  readonly kBias?: SliceRef;
+  readonly vBias?: SliceRef;
   /** True when the stored tensor is transposed relative to nn.Linear (GPT-2 Conv1D). */
   readonly transposed: boolean;
 }
@@ -46,8 +51,14 @@ export interface UnitLayout {
 /** Tensor names of one layer, in the checkpoint's own naming. */
 export interface LayerTensors {
   /** q/k/v projection weights; for fused layouts all three name the same tensor. */
-  readonly q: string; readonly k: string; readonly v: string; readonly o: string;
-  readonly qBias?: string; readonly kBias?: string; readonly vBias?: string; readonly oBias?: string;
+  readonly q: string;
+  readonly k: string;
+  readonly v: string;
+  readonly o: string;
+  readonly qBias?: string;
+  readonly kBias?: string;
+  readonly vBias?: string;
+  readonly oBias?: string;
   /** Everything else the layer owns (norms, MLP), role → tensor name. */
   readonly other: Readonly<Record<string, string>>;
 }
@@ -56,18 +67,18 @@ export interface ModelSpec {
   readonly family: Family;
   /** `config.architectures[0]` (e.g. "LlamaForCausalLM"), or the family name when absent. */
   readonly architecture: string;
-  readonly layers: number;        // L
-  readonly heads: number;         // H   (query heads per layer)
-  readonly kvHeads: number;       // Hkv
-  readonly headDim: number;       // dh
-  readonly hidden: number;        // d
-  readonly intermediate: number;  // MLP width
+  readonly layers: number; // L
+  readonly heads: number; // H   (query heads per layer)
+  readonly kvHeads: number; // Hkv
+  readonly headDim: number; // dh
+  readonly hidden: number; // d
+  readonly intermediate: number; // MLP width
   readonly vocab: number;
   readonly maxPositions: number;
   readonly tiedEmbeddings: boolean;
   readonly normEps: number;
-  readonly ropeTheta?: number;    // llama family
-  readonly activation: string;    // "silu" | "gelu_new" | "gelu" | ...
+  readonly ropeTheta?: number; // llama family
+  readonly activation: string; // "silu" | "gelu_new" | "gelu" | ...
   readonly bosTokenId?: number;
   readonly eosTokenId?: number;
   /** Tensor names per layer. */

@@ -37,21 +37,34 @@ export function unitLayout(spec: ModelSpec, layer: number, unit: number, granula
   // Query heads [h0, h1) and the kv head the unit owns or reads.
   const [h0, h1] = granularity === "group" ? [unit * g, (unit + 1) * g] : [unit, unit + 1];
   const kv = granularity === "group" ? unit : Math.floor(unit / g);
-  const qb = h0 * dh, qe = h1 * dh, kb = kv * dh, ke = (kv + 1) * dh;
+  const qb = h0 * dh,
+    qe = h1 * dh,
+    kb = kv * dh,
+    ke = (kv + 1) * dh;
   const bias = (name: string | undefined, b: number, e: number): SliceRef | undefined => (name ? one(name, 0, b, e) : undefined);
   switch (spec.family) {
     case "llama":
     case "bert":
       return {
-        q: one(t.q, 0, qb, qe), k: one(t.k, 0, kb, ke), v: one(t.v, 0, kb, ke), o: one(t.o, 1, qb, qe),
-        ...opt("qBias", bias(t.qBias, qb, qe)), ...opt("kBias", bias(t.kBias, kb, ke)), ...opt("vBias", bias(t.vBias, kb, ke)),
+        q: one(t.q, 0, qb, qe),
+        k: one(t.k, 0, kb, ke),
+        v: one(t.v, 0, kb, ke),
+        o: one(t.o, 1, qb, qe),
+        ...opt("qBias", bias(t.qBias, qb, qe)),
+        ...opt("kBias", bias(t.kBias, kb, ke)),
+        ...opt("vBias", bias(t.vBias, kb, ke)),
         transposed: false,
       };
     case "gpt2":
       // c_attn [d, 3d]: q columns [0, d), k [d, 2d), v [2d, 3d); c_proj [d(in), d(out)]: head rows.
       return {
-        q: one(t.q, 1, qb, qe), k: one(t.k, 1, d + kb, d + ke), v: one(t.v, 1, 2 * d + kb, 2 * d + ke), o: one(t.o, 0, qb, qe),
-        ...opt("qBias", bias(t.qBias, qb, qe)), ...opt("kBias", bias(t.kBias, d + kb, d + ke)), ...opt("vBias", bias(t.vBias, 2 * d + kb, 2 * d + ke)),
+        q: one(t.q, 1, qb, qe),
+        k: one(t.k, 1, d + kb, d + ke),
+        v: one(t.v, 1, 2 * d + kb, 2 * d + ke),
+        o: one(t.o, 0, qb, qe),
+        ...opt("qBias", bias(t.qBias, qb, qe)),
+        ...opt("kBias", bias(t.kBias, d + kb, d + ke)),
+        ...opt("vBias", bias(t.vBias, 2 * d + kb, 2 * d + ke)),
         transposed: true,
       };
     case "gpt-neox": {
@@ -63,7 +76,10 @@ export function unitLayout(spec: ModelSpec, layer: number, unit: number, granula
       };
       const ref = (name: string, off: number, a: number, b: number): SliceRef => ({ tensor: name, axis: 0, ranges: rows(off, a, b) });
       return {
-        q: ref(t.q, 0, h0, h1), k: ref(t.k, 1, kv, kv + 1), v: ref(t.v, 2, kv, kv + 1), o: one(t.o, 1, qb, qe),
+        q: ref(t.q, 0, h0, h1),
+        k: ref(t.k, 1, kv, kv + 1),
+        v: ref(t.v, 2, kv, kv + 1),
+        o: one(t.o, 1, qb, qe),
         ...opt("qBias", t.qBias ? ref(t.qBias, 0, h0, h1) : undefined),
         ...opt("kBias", t.kBias ? ref(t.kBias, 1, kv, kv + 1) : undefined),
         ...opt("vBias", t.vBias ? ref(t.vBias, 2, kv, kv + 1) : undefined),
@@ -104,7 +120,10 @@ export async function readSliceStored(source: TensorSource, ref: SliceRef): Prom
     const rows = ref.ranges.reduce((s, [b, e]) => s + (e - b), 0);
     const data = new Float32Array(rows * rest); // [Σ range rows, rest] f32 row-major
     let off = 0;
-    for (const p of parts) { data.set(p, off); off += p.length; }
+    for (const p of parts) {
+      data.set(p, off);
+      off += p.length;
+    }
     return { data, rows, cols: rest };
   }
   if (info.shape.length !== 2) {
@@ -129,7 +148,10 @@ export async function readSliceStored(source: TensorSource, ref: SliceRef): Prom
     for (const [b, e] of ref.ranges) {
       const w = (e - b) * size;
       const part = await source.readStridedBytes(ref.tensor, b * size, w, C * size, R);
-      if (ref.ranges.length === 1) { out.set(part); break; }
+      if (ref.ranges.length === 1) {
+        out.set(part);
+        break;
+      }
       for (let r = 0; r < R; r++) out.set(part.subarray(r * w, (r + 1) * w), r * W * size + o);
       o += w;
     }
@@ -167,16 +189,22 @@ export async function readUnit(
   projs: readonly UnitProj[],
 ): Promise<Record<string, Float32Array>> {
   if (ckpt.compact) {
-    throw new ModelError("compact-checkpoint", ckpt.source.path, "is a compact headshare checkpoint; unit slices need the dense layout (run headshare expand first)");
+    throw new ModelError(
+      "compact-checkpoint",
+      ckpt.source.path,
+      "is a compact headshare checkpoint; unit slices need the dense layout (run headshare expand first)",
+    );
   }
   for (const p of projs) {
     if (!UNIT_PROJS.includes(p)) throw new ModelError("bad-unit", ckpt.source.path, `unknown projection ${JSON.stringify(p)}; use ${UNIT_PROJS.join(", ")}`);
   }
   const layout = unitLayout(ckpt.spec, layer, unit, granularity);
   const out: Record<string, Float32Array> = {};
-  await Promise.all(projs.map(async (p) => {
-    const ref = layout[p];
-    if (ref) out[p] = await readSlice(ckpt.source, ref, layout.transposed);
-  }));
+  await Promise.all(
+    projs.map(async (p) => {
+      const ref = layout[p];
+      if (ref) out[p] = await readSlice(ckpt.source, ref, layout.transposed);
+    }),
+  );
   return out;
 }

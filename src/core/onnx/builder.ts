@@ -8,7 +8,13 @@ import { OnnxError } from "./errors";
 
 /** ONNX dtype names used in constant paths. */
 const DTYPE_NAME: Readonly<Record<ElemType, string>> = {
-  float32: "FLOAT", float64: "DOUBLE", float16: "FLOAT16", int64: "INT64", int32: "INT32", bool: "BOOL", uint8: "UINT8",
+  float32: "FLOAT",
+  float64: "DOUBLE",
+  float16: "FLOAT16",
+  int64: "INT64",
+  int32: "INT32",
+  bool: "BOOL",
+  uint8: "UINT8",
 };
 
 export type Shape = readonly (number | string)[];
@@ -43,7 +49,10 @@ export class GraphBuilder {
   private readonly nodeNames = new Set<string>();
   private readonly constants = new Map<string, string>();
 
-  constructor(readonly name: string, readonly opset = 17) {
+  constructor(
+    readonly name: string,
+    readonly opset = 17,
+  ) {
     if (!Number.isInteger(opset) || opset < 13 || opset > 23) {
       throw new OnnxError("bad-option", `GraphBuilder "${name}": opset ${opset} is not supported; use 13..23`);
     }
@@ -99,12 +108,24 @@ export class GraphBuilder {
     if (hit) return hit;
     let data: IrTensor["data"];
     switch (type) {
-      case "float32": data = Float32Array.from(vals); break;
-      case "float64": data = Float64Array.from(vals); break;
-      case "int64": data = BigInt64Array.from(vals.map((v) => BigInt(v))); break;
-      case "int32": data = Int32Array.from(vals); break;
-      case "bool": case "uint8": data = Uint8Array.from(vals); break;
-      case "float16": throw new OnnxError("bad-option", `constant ${name}: float16 constants are not supported; use float32 and Cast`);
+      case "float32":
+        data = Float32Array.from(vals);
+        break;
+      case "float64":
+        data = Float64Array.from(vals);
+        break;
+      case "int64":
+        data = BigInt64Array.from(vals.map((v) => BigInt(v)));
+        break;
+      case "int32":
+        data = Int32Array.from(vals);
+        break;
+      case "bool":
+      case "uint8":
+        data = Uint8Array.from(vals);
+        break;
+      case "float16":
+        throw new OnnxError("bad-option", `constant ${name}: float16 constants are not supported; use float32 and Cast`);
     }
     this.initializer(name, type, shape, data);
     this.constants.set(name, name);
@@ -112,9 +133,13 @@ export class GraphBuilder {
   }
 
   /** Scalar float32 constant. */
-  f32(v: number): string { return this.constant("float32", v); }
+  f32(v: number): string {
+    return this.constant("float32", v);
+  }
   /** 1-D int64 constant. */
-  i64s(v: readonly number[]): string { return this.constant("int64", v); }
+  i64s(v: readonly number[]): string {
+    return this.constant("int64", v);
+  }
 
   /**
    * Adds a node named `name` (a path like "/model/layers.0/attn/q_proj/MatMul"); returns its output
@@ -136,7 +161,10 @@ export class GraphBuilder {
     const typed: Record<string, Attr> = {};
     for (const [k, v] of Object.entries(attrs ?? {})) typed[k] = toAttr(k, v, opts.floatAttrs ?? []);
     this.nodes.push({
-      name, op, inputs: [...inputs], outputs,
+      name,
+      op,
+      inputs: [...inputs],
+      outputs,
       ...(Object.keys(typed).length ? { attrs: typed } : {}),
       ...(opts.domain ? { domain: opts.domain } : {}),
     });
@@ -159,12 +187,18 @@ export class GraphBuilder {
     return name;
   }
 
-  has(name: string): boolean { return this.names.has(name); }
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
 
   build(): IrGraph {
     return {
-      name: this.name, opset: this.opset,
-      nodes: [...this.nodes], inputs: [...this.inputs], outputs: [...this.outputs], initializers: [...this.initializers],
+      name: this.name,
+      opset: this.opset,
+      nodes: [...this.nodes],
+      inputs: [...this.inputs],
+      outputs: [...this.outputs],
+      initializers: [...this.initializers],
     };
   }
 }

@@ -9,16 +9,33 @@ import { ProtoWriter } from "./protobuf";
 
 /** TensorProto.DataType numbers. */
 export const ONNX_DTYPE: Readonly<Record<ElemType, number>> = {
-  float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11,
+  float32: 1,
+  uint8: 2,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
 };
 
 /** Bytes per element of each type's raw_data. */
 export const ELEM_BYTES: Readonly<Record<ElemType, number>> = {
-  float32: 4, uint8: 1, int32: 4, int64: 8, bool: 1, float16: 2, float64: 8,
+  float32: 4,
+  uint8: 1,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+  float16: 2,
+  float64: 8,
 };
 
 // AttributeProto.AttributeType
-const ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_STRING = 3, ATTR_TENSOR = 4, ATTR_FLOATS = 6, ATTR_INTS = 7;
+const ATTR_FLOAT = 1,
+  ATTR_INT = 2,
+  ATTR_STRING = 3,
+  ATTR_TENSOR = 4,
+  ATTR_FLOATS = 6,
+  ATTR_INTS = 7;
 
 export interface SerializeOptions {
   readonly producerName?: string;
@@ -37,21 +54,31 @@ function tensorProto(t: IrTensor): ProtoWriter {
   const count = t.dims.reduce((a, b) => a * b, 1);
   const expected = count * ELEM_BYTES[t.type];
   if (t.external) {
-    if (t.external.length !== expected) throw new OnnxError("bad-graph", `tensor "${t.name}" (${t.type} [${t.dims.join(", ")}]) points at ${t.external.length} external bytes, expected ${expected}`);
+    if (t.external.length !== expected)
+      throw new OnnxError(
+        "bad-graph",
+        `tensor "${t.name}" (${t.type} [${t.dims.join(", ")}]) points at ${t.external.length} external bytes, expected ${expected}`,
+      );
     const w = new ProtoWriter();
     for (const d of t.dims) w.int(1, d);
     w.int(2, ONNX_DTYPE[t.type]);
     w.string(8, t.name);
     // external_data (13): StringStringEntryProto {key 1, value 2}; data_location (14) = EXTERNAL (1)
-    for (const [k, v] of [["location", t.external.location], ["offset", String(t.external.offset)], ["length", String(t.external.length)]] as const) {
+    for (const [k, v] of [
+      ["location", t.external.location],
+      ["offset", String(t.external.offset)],
+      ["length", String(t.external.length)],
+    ] as const) {
       w.message(13, new ProtoWriter().string(1, k).string(2, v));
     }
     w.int(14, 1);
     return w;
   }
   if (t.data.byteLength !== expected) {
-    throw new OnnxError("bad-graph",
-      `tensor "${t.name}" (${t.type} [${t.dims.join(", ")}]) holds ${t.data.byteLength} bytes, expected ${expected}; fix the data or the dims`);
+    throw new OnnxError(
+      "bad-graph",
+      `tensor "${t.name}" (${t.type} [${t.dims.join(", ")}]) holds ${t.data.byteLength} bytes, expected ${expected}; fix the data or the dims`,
+    );
   }
   const w = new ProtoWriter();
   for (const d of t.dims) w.int(1, d);

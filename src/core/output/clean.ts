@@ -21,7 +21,8 @@ export async function cleanStaleTemps(dir: string): Promise<string[]> {
 }
 
 export async function cleanStale(dir: string): Promise<CleanReport> {
-  const removed: string[] = [], restored: string[] = [];
+  const removed: string[] = [],
+    restored: string[] = [];
   let names: string[];
   try {
     names = await fs.readdir(dir);
@@ -37,7 +38,10 @@ export async function cleanStale(dir: string): Promise<CleanReport> {
     try {
       if ("aside" in p! && p.aside) {
         const target = path.join(dir, p.target);
-        const present = await fs.lstat(target).then(() => true, () => false);
+        const present = await fs.lstat(target).then(
+          () => true,
+          () => false,
+        );
         if (!present) {
           await fs.rename(path.join(dir, name), target);
           restored.push(name);

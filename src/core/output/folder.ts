@@ -61,25 +61,38 @@ export async function checkOutputPath(outDir: string, opts: Pick<StageOptions, "
   const parent = path.dirname(out);
   const pst = await fs.stat(parent).catch((e: NodeJS.ErrnoException) => e);
   if (pst instanceof Error) {
-    throw new OutputError("no-parent", out, pst.code === "ENOENT"
-      ? `${out}: its parent folder ${parent} does not exist; create it first (headshare does not create folders above the output)`
-      : `${out}: its parent folder ${parent} cannot be read (${pst.code ?? pst.message})`);
+    throw new OutputError(
+      "no-parent",
+      out,
+      pst.code === "ENOENT"
+        ? `${out}: its parent folder ${parent} does not exist; create it first (headshare does not create folders above the output)`
+        : `${out}: its parent folder ${parent} cannot be read (${pst.code ?? pst.message})`,
+    );
   }
   if (!pst.isDirectory()) throw new OutputError("no-parent", out, `${out}: ${parent} is not a folder`);
   try {
     await fs.access(parent, fs.constants.W_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new OutputError("not-writable", out, `${out}: the folder ${parent} is not writable (${code === "EROFS" ? "read-only file system" : code ?? "no permission"}); the output is staged beside its target, so choose a writable place`);
+    throw new OutputError(
+      "not-writable",
+      out,
+      `${out}: the folder ${parent} is not writable (${code === "EROFS" ? "read-only file system" : (code ?? "no permission")}); the output is staged beside its target, so choose a writable place`,
+    );
   }
   const st = await fs.lstat(out).catch(() => undefined);
   if (!st) return { out, exists: false };
   if (!st.isDirectory()) throw new OutputError("out-exists", out, `${out} exists and is not a folder; choose another output folder`);
   const entries = await fs.readdir(out, { withFileTypes: true });
-  if (entries.length > 0 && !opts.force) throw new OutputError("out-exists", out, `${out} is not empty; choose an empty or new folder, or pass force (--force) to replace it`);
+  if (entries.length > 0 && !opts.force)
+    throw new OutputError("out-exists", out, `${out} is not empty; choose an empty or new folder, or pass force (--force) to replace it`);
   const foreign = entries.filter((e) => !isReplaceableEntry(e.name, e.isFile())).map((e) => e.name + (e.isDirectory() ? "/" : ""));
   if (foreign.length) {
-    throw new OutputError("out-exists", out, `${out} holds files that are not a checkpoint's (${foreign.slice(0, 5).join(", ")}${foreign.length > 5 ? `, … ${foreign.length} in all` : ""}); --force replaces the whole folder, so move them out first or choose another folder`);
+    throw new OutputError(
+      "out-exists",
+      out,
+      `${out} holds files that are not a checkpoint's (${foreign.slice(0, 5).join(", ")}${foreign.length > 5 ? `, … ${foreign.length} in all` : ""}); --force replaces the whole folder, so move them out first or choose another folder`,
+    );
   }
   return { out, exists: true };
 }
@@ -88,7 +101,11 @@ export async function stageOutputFolder(opts: StageOptions): Promise<StagedFolde
   await checkOutputPath(opts.out, opts);
   const out = path.resolve(opts.out);
   const parent = path.dirname(out);
-  const lock: OutputLock = await lockOutput(out, { what: opts.what, ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const lock: OutputLock = await lockOutput(out, {
+    what: opts.what,
+    ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   let stage: string | undefined;
   try {
     await cleanStale(parent); // under the lock: another writer of this folder cannot be mid-swap
@@ -105,15 +122,25 @@ export async function stageOutputFolder(opts: StageOptions): Promise<StagedFolde
   }
   const staged = stage;
   let done = false;
-  let replacing = await fs.lstat(out).then(() => true, () => false);
+  let replacing = await fs.lstat(out).then(
+    () => true,
+    () => false,
+  );
   return {
-    out, stage: staged, get replacing() { return replacing; },
+    out,
+    stage: staged,
+    get replacing() {
+      return replacing;
+    },
     async commit() {
       if (done) throw new Error("the staged output was already committed or aborted");
       done = true;
       let aside: string | undefined;
       try {
-        replacing = await fs.lstat(out).then(() => true, () => false);
+        replacing = await fs.lstat(out).then(
+          () => true,
+          () => false,
+        );
         if (replacing) {
           aside = tempPathFor(out, ".old");
           await fs.rename(out, aside);
@@ -125,7 +152,11 @@ export async function stageOutputFolder(opts: StageOptions): Promise<StagedFolde
         await fs.rm(staged, { recursive: true, force: true }).catch(() => undefined);
         removeLiveStaging(staged);
         await lock.release();
-        throw new OutputError("swap-failed", out, `${out}: moving the finished output into place failed (${e instanceof Error ? e.message : String(e)}); the previous output was kept`);
+        throw new OutputError(
+          "swap-failed",
+          out,
+          `${out}: moving the finished output into place failed (${e instanceof Error ? e.message : String(e)}); the previous output was kept`,
+        );
       }
       // The new output is in place; the old one goes (a failure here leaves only a temporary that the next run removes).
       removeLiveStaging(staged);

@@ -52,7 +52,9 @@ async function readLock(file: string): Promise<{ info?: LockInfo; text: string; 
     try {
       const j = JSON.parse(text) as LockInfo;
       if (typeof j.owner === "string" && parseOwner(j.owner)) info = j;
-    } catch { /* garbled */ }
+    } catch {
+      /* garbled */
+    }
     return { ...(info ? { info } : {}), text, mtimeMs: st.mtimeMs };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -102,7 +104,13 @@ async function createExclusive(file: string, text: string): Promise<boolean> {
 /** Removes `file` if it still holds `text` and its owner is dead, under an exclusive breaker. */
 async function breakStale(file: string, text: string, pollMs: number): Promise<void> {
   const breaker = `${file}.break`;
-  const mine = JSON.stringify({ owner: formatOwner(myOwnerTag()), pid: process.pid, host: os.hostname(), started: new Date().toISOString(), what: "breaking a stale lock" });
+  const mine = JSON.stringify({
+    owner: formatOwner(myOwnerTag()),
+    pid: process.pid,
+    host: os.hostname(),
+    started: new Date().toISOString(),
+    what: "breaking a stale lock",
+  });
   if (!(await createExclusive(breaker, mine))) {
     // Someone else is breaking it, or a breaker was killed mid-break: a dead one is removed (re-read first).
     const b = await readLock(breaker);
@@ -120,11 +128,16 @@ async function breakStale(file: string, text: string, pollMs: number): Promise<v
   }
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve) => {
-  const t = setTimeout(done, ms);
-  function done(): void { clearTimeout(t); signal?.removeEventListener("abort", done); resolve(); }
-  signal?.addEventListener("abort", done, { once: true });
-});
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 
 /** Takes the lock of output folder `out` (its parent must exist). */
 export async function lockOutput(out: string, opts: LockOptions): Promise<OutputLock> {
@@ -151,7 +164,11 @@ export async function lockOutput(out: string, opts: LockOptions): Promise<Output
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== "EEXIST") {
-        throw new OutputError("not-writable", out, `cannot create the lock file ${file} (${code ?? (e instanceof Error ? e.message : String(e))}); check that ${path.dirname(out)} exists and is writable`);
+        throw new OutputError(
+          "not-writable",
+          out,
+          `cannot create the lock file ${file} (${code ?? (e instanceof Error ? e.message : String(e))}); check that ${path.dirname(out)} exists and is writable`,
+        );
       }
     }
     const held = await readLock(file);
@@ -163,9 +180,10 @@ export async function lockOutput(out: string, opts: LockOptions): Promise<Output
     }
     if (Date.now() - t0 >= limit) {
       const who = describe(held.info);
-      const hint = state === "unknown"
-        ? `it runs on another host or container, so headshare cannot tell whether it is alive: if it is gone, delete ${file}`
-        : "wait for it (--wait) or choose another folder";
+      const hint =
+        state === "unknown"
+          ? `it runs on another host or container, so headshare cannot tell whether it is alive: if it is gone, delete ${file}`
+          : "wait for it (--wait) or choose another folder";
       throw new OutputError("locked", out, `${out} is being written by ${who}; nothing was changed. ${hint[0]!.toUpperCase()}${hint.slice(1)}`);
     }
     await sleep(opts.pollMs ?? 250, opts.signal);

@@ -52,7 +52,9 @@ function hostTag(): string {
   let ns = "";
   try {
     ns = fs.readlinkSync("/proc/self/ns/pid");
-  } catch { /* no /proc: the host name alone */ }
+  } catch {
+    /* no /proc: the host name alone */
+  }
   return hash(`${os.hostname()}\0${ns}`, 6);
 }
 

@@ -36,7 +36,13 @@ export function vendorOf(device: string): string {
 }
 
 export function describeAdapter(name: string, backend: string, driver?: string): GpuAdapter {
-  return { vendor: vendorOf(name), device: name, backend, ...(driver ? { driver } : {}), software: SOFTWARE.test(name) || (driver !== undefined && /swiftshader|lvp|llvmpipe/i.test(driver)) };
+  return {
+    vendor: vendorOf(name),
+    device: name,
+    backend,
+    ...(driver ? { driver } : {}),
+    software: SOFTWARE.test(name) || (driver !== undefined && /swiftshader|lvp|llvmpipe/i.test(driver)),
+  };
 }
 
 /**
@@ -49,10 +55,19 @@ export function parseLoaderLog(stderr: string): { used?: { name: string; driver:
   let inSorted = false;
   for (const line of stderr.split("\n")) {
     const u = /Using "(.+)" with driver: "(.+)"/.exec(line);
-    if (u) { used ??= { name: u[1]!, driver: u[2]! }; continue; }
-    if (/Sorted order:/.test(line)) { inSorted = true; continue; }
+    if (u) {
+      used ??= { name: u[1]!, driver: u[2]! };
+      continue;
+    }
+    if (/Sorted order:/.test(line)) {
+      inSorted = true;
+      continue;
+    }
     const d = /DRIVER:\s+\[\d+\]\s+(.+?)\s*$/.exec(line);
-    if (d && inSorted) { if (!devices.includes(d[1]!)) devices.push(d[1]!); continue; }
+    if (d && inSorted) {
+      if (!devices.includes(d[1]!)) devices.push(d[1]!);
+      continue;
+    }
     if (!/\[\d+\]/.test(line)) inSorted = false;
   }
   return { ...(used ? { used } : {}), devices };
@@ -103,24 +118,46 @@ export function probeWebGpu(opts: ProbeOptions = {}): Promise<WebGpuProbe> {
       stdio: ["ignore", "pipe", "pipe"],
       windowsHide: true,
     });
-    let out = "", err = "";
-    child.stdout.on("data", (d: Buffer) => { if (out.length < 1e5) out += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { if (err.length < 1e6) err += d.toString(); });
+    let out = "",
+      err = "";
+    child.stdout.on("data", (d: Buffer) => {
+      if (out.length < 1e5) out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      if (err.length < 1e6) err += d.toString();
+    });
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
-    child.on("error", (e) => { clearTimeout(timer); resolve({ ok: false, reason: `the probe process did not start (${e.message})`, adapters: [], seconds: seconds() }); });
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      resolve({ ok: false, reason: `the probe process did not start (${e.message})`, adapters: [], seconds: seconds() });
+    });
     child.on("close", async (code, signal) => {
       clearTimeout(timer);
       const log = parseLoaderLog(err);
       const listed = log.devices.map((d) => describeAdapter(d, backend));
       let res: { ok: boolean; c?: number[]; error?: string } | undefined;
-      try { res = JSON.parse(out) as typeof res; } catch { res = undefined; }
+      try {
+        res = JSON.parse(out) as typeof res;
+      } catch {
+        res = undefined;
+      }
       if (!res) {
         const why = signal ? `was stopped (${signal}) after ${seconds().toFixed(0)} s` : `exited with code ${code}`;
-        return resolve({ ok: false, reason: `the WebGPU probe ${why} without an answer${err ? `: ${lastLine(err)}` : ""}`, adapters: listed, seconds: seconds() });
+        return resolve({
+          ok: false,
+          reason: `the WebGPU probe ${why} without an answer${err ? `: ${lastLine(err)}` : ""}`,
+          adapters: listed,
+          seconds: seconds(),
+        });
       }
       if (!res.ok) return resolve({ ok: false, reason: failureReason(res.error ?? "unknown error", err), adapters: listed, seconds: seconds() });
       if (!res.c || res.c.length !== 4 || res.c.some((x, i) => Math.abs(x - EXPECTED[i]!) > 1e-4)) {
-        return resolve({ ok: false, reason: `the WebGPU adapter computed a wrong product in the probe (${JSON.stringify(res.c)}, expected ${JSON.stringify(EXPECTED)})`, adapters: listed, seconds: seconds() });
+        return resolve({
+          ok: false,
+          reason: `the WebGPU adapter computed a wrong product in the probe (${JSON.stringify(res.c)}, expected ${JSON.stringify(EXPECTED)})`,
+          adapters: listed,
+          seconds: seconds(),
+        });
       }
       const adapter = log.used ? describeAdapter(log.used.name, backend, log.used.driver) : await osAdapter(backend);
       resolve({ ok: true, adapter, adapters: listed.length ? listed : [adapter], seconds: seconds() });
@@ -129,18 +166,25 @@ export function probeWebGpu(opts: ProbeOptions = {}): Promise<WebGpuProbe> {
 }
 
 function lastLine(s: string): string {
-  const lines = s.split("\n").map((l) => l.trim()).filter((l) => l && !/Vulkan Loader/.test(l));
+  const lines = s
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !/Vulkan Loader/.test(l));
   return (lines[lines.length - 1] ?? "").slice(0, 300);
 }
 
 /** The OS's name for the display adapter (Windows, macOS), or an honest "not reported". */
 async function osAdapter(backend: string): Promise<GpuAdapter> {
-  const run = (cmd: string, args: string[]): Promise<string> => new Promise((res) => {
-    execFile(cmd, args, { timeout: 15_000, windowsHide: true }, (e, stdout) => res(e ? "" : String(stdout)));
-  });
+  const run = (cmd: string, args: string[]): Promise<string> =>
+    new Promise((res) => {
+      execFile(cmd, args, { timeout: 15_000, windowsHide: true }, (e, stdout) => res(e ? "" : String(stdout)));
+    });
   let names: string[] = [];
   if (process.platform === "win32") {
-    names = (await run("powershell.exe", ["-NoProfile", "-Command", "(Get-CimInstance Win32_VideoController).Name"])).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    names = (await run("powershell.exe", ["-NoProfile", "-Command", "(Get-CimInstance Win32_VideoController).Name"]))
+      .split(/\r?\n/)
+      .map((s) => s.trim())
+      .filter(Boolean);
   } else if (process.platform === "darwin") {
     names = [...(await run("system_profiler", ["SPDisplaysDataType"])).matchAll(/Chipset Model:\s*(.+)/g)].map((m) => m[1]!.trim());
   }

@@ -17,7 +17,12 @@ export class ComputeLog {
   constructor(private readonly onChange?: (report: ComputeReport, change: { session: SessionPlacement; first: boolean }) => void) {}
 
   /** A new session; returns a setter for its placement (known after its first run). */
-  session(graph: string, provider: ProviderName, adapter: GpuAdapter | undefined, skipped: readonly ProviderSkip[]): (nodes: Record<string, number>, cpuOps?: Record<string, number>) => void {
+  session(
+    graph: string,
+    provider: ProviderName,
+    adapter: GpuAdapter | undefined,
+    skipped: readonly ProviderSkip[],
+  ): (nodes: Record<string, number>, cpuOps?: Record<string, number>) => void {
     const isFirst = this.first === undefined;
     this.first ??= { provider, ...(adapter ? { adapter } : {}), skipped };
     const index = this.sessions.length;
@@ -38,14 +43,22 @@ export class ComputeLog {
   private emit(session: SessionPlacement, first: boolean): void {
     const r = this.report();
     if (r && this.onChange) {
-      try { this.onChange(r, { session, first }); } catch { /* a listener's failure is not the job's */ }
+      try {
+        this.onChange(r, { session, first });
+      } catch {
+        /* a listener's failure is not the job's */
+      }
     }
   }
 }
 
 /** The 12 most frequent op types (a report, not an inventory). */
 function topOps(ops: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1]).slice(0, 12));
+  return Object.fromEntries(
+    Object.entries(ops)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12),
+  );
 }
 
 const storage = new AsyncLocalStorage<ComputeLog>();

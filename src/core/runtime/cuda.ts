@@ -35,8 +35,11 @@ export function cudaLibraries(folder: string = ortNativeFolder(), platform: stri
   const missing = files.filter((f) => !fs.existsSync(path.join(folder, f)));
   if (missing.length === 0) return { present: true, folder, missing };
   return {
-    present: false, folder, missing,
-    reason: `the CUDA provider's libraries are not installed (${missing.join(", ")} missing in ${folder}); with internet, run ` +
+    present: false,
+    folder,
+    missing,
+    reason:
+      `the CUDA provider's libraries are not installed (${missing.join(", ")} missing in ${folder}); with internet, run ` +
       "`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` where headshare is installed (docs/gpu.md)",
   };
 }

@@ -48,9 +48,15 @@ export function computeDevices(platform: NodeJS.Platform = process.platform): Pr
     const devices: ComputeDevice[] = [];
     for (const provider of order) {
       const pre = await precheck(provider, false);
-      if ("skip" in pre) { devices.push({ provider, available: false, reason: pre.skip }); continue; }
+      if ("skip" in pre) {
+        devices.push({ provider, available: false, reason: pre.skip });
+        continue;
+      }
       const why = await works(provider);
-      if (why) { devices.push({ provider, available: false, reason: why }); continue; }
+      if (why) {
+        devices.push({ provider, available: false, reason: why });
+        continue;
+      }
       const autoSkip = pre.adapter?.software ? "a software adapter: auto never picks it" : undefined;
       devices.push({ provider, available: true, ...(pre.adapter ? { adapter: pre.adapter } : {}), ...(autoSkip ? { reason: autoSkip } : {}) });
     }

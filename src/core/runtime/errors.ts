@@ -3,7 +3,10 @@ export type RuntimeErrorCode = "bad-providers" | "bad-model" | "bad-threads" | "
 
 export class RuntimeError extends Error {
   override readonly name = "RuntimeError";
-  constructor(readonly code: RuntimeErrorCode, message: string) {
+  constructor(
+    readonly code: RuntimeErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }

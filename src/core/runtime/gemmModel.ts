@@ -16,7 +16,10 @@ export function gemmTransBModel(): Uint8Array {
   const graph: IrGraph = {
     name: "headshare_gram",
     opset: 17,
-    inputs: [{ name: "A", type: "float32", shape: ["m", "k"] }, { name: "B", type: "float32", shape: ["n", "k"] }],
+    inputs: [
+      { name: "A", type: "float32", shape: ["m", "k"] },
+      { name: "B", type: "float32", shape: ["n", "k"] },
+    ],
     outputs: [{ name: "C", type: "float32", shape: ["m", "n"] }],
     initializers: [],
     nodes: [{ name: "/match/gram/Gemm", op: "Gemm", inputs: ["A", "B"], outputs: ["C"], attrs: { transB: { i: 1 } } }],

@@ -33,10 +33,14 @@ export type InferenceSession = Pick<ort.InferenceSession, "run" | "release" | "i
 /** `auto`'s order: CUDA, WebGPU, DirectML (Windows) / CoreML (macOS), then CPU. */
 export function defaultProviders(platform: NodeJS.Platform = process.platform): ProviderName[] {
   switch (platform) {
-    case "win32": return ["cuda", "webgpu", "dml", "cpu"];
-    case "darwin": return ["webgpu", "coreml", "cpu"];
-    case "linux": return ["cuda", "webgpu", "cpu"];
-    default: return ["cpu"];
+    case "win32":
+      return ["cuda", "webgpu", "dml", "cpu"];
+    case "darwin":
+      return ["webgpu", "coreml", "cpu"];
+    case "linux":
+      return ["cuda", "webgpu", "cpu"];
+    default:
+      return ["cpu"];
   }
 }
 
@@ -105,7 +109,9 @@ function cudaAdapter(): GpuAdapter {
       const m = /Model:\s*(.+)/.exec(fs.readFileSync(path.join(dir, d, "information"), "utf8"));
       if (m) return { vendor: "NVIDIA", device: m[1]!.trim(), backend: "cuda", software: false };
     }
-  } catch { /* not Linux, or no NVIDIA driver files */ }
+  } catch {
+    /* not Linux, or no NVIDIA driver files */
+  }
   return { vendor: "NVIDIA", device: "a CUDA device", backend: "cuda", software: false };
 }
 
@@ -120,7 +126,9 @@ export async function precheck(provider: ProviderName, auto: boolean): Promise<{
       const probe = await webGpuProbe();
       if (!probe.ok) return { skip: probe.reason };
       if (probe.adapter.software && auto) {
-        return { skip: `the only adapter is ${adapterLabel(probe.adapter)}, slower than the CPU provider; auto never picks a software adapter (name it: --providers webgpu)` };
+        return {
+          skip: `the only adapter is ${adapterLabel(probe.adapter)}, slower than the CPU provider; auto never picks a software adapter (name it: --providers webgpu)`,
+        };
       }
       return { adapter: probe.adapter };
     }
@@ -135,8 +143,12 @@ export async function precheck(provider: ProviderName, auto: boolean): Promise<{
 
 /** onnxruntime's provider names in profiles → ours. */
 const EP_NAMES: Readonly<Record<string, string>> = {
-  WebGpuExecutionProvider: "webgpu", CUDAExecutionProvider: "cuda", CPUExecutionProvider: "cpu",
-  DmlExecutionProvider: "dml", CoreMLExecutionProvider: "coreml", TensorrtExecutionProvider: "tensorrt",
+  WebGpuExecutionProvider: "webgpu",
+  CUDAExecutionProvider: "cuda",
+  CPUExecutionProvider: "cpu",
+  DmlExecutionProvider: "dml",
+  CoreMLExecutionProvider: "coreml",
+  TensorrtExecutionProvider: "tensorrt",
 };
 
 /**
@@ -150,7 +162,8 @@ export function placementFromProfile(json: string): { nodes: Record<string, numb
     if (e.cat !== "Node" || !e.args?.provider || !e.name) continue;
     seen.set(e.name.replace(/_kernel_time$/, ""), { provider: EP_NAMES[e.args.provider] ?? e.args.provider, op: e.args.op_name ?? "?" });
   }
-  const nodes: Record<string, number> = {}, cpuOps: Record<string, number> = {};
+  const nodes: Record<string, number> = {},
+    cpuOps: Record<string, number> = {};
   for (const { provider, op } of seen.values()) {
     nodes[provider] = (nodes[provider] ?? 0) + 1;
     if (provider === "cpu") cpuOps[op] = (cpuOps[op] ?? 0) + 1;
@@ -159,7 +172,8 @@ export function placementFromProfile(json: string): { nodes: Record<string, numb
 }
 
 /** A GPU run error that means the tensors did not fit the adapter (size limits or memory). */
-const GPU_MEMORY = /Too many storage buffers|invalid due to a previous error|OUT_OF_DEVICE_MEMORY|out of memory|Allocation size too large|exceeds the max(?:imum)? (?:buffer|storage)|maxBufferSize|maxStorageBufferBindingSize|CUDA error.*memory|cudaErrorMemoryAllocation|Failed to allocate/i;
+const GPU_MEMORY =
+  /Too many storage buffers|invalid due to a previous error|OUT_OF_DEVICE_MEMORY|out of memory|Allocation size too large|exceeds the max(?:imum)? (?:buffer|storage)|maxBufferSize|maxStorageBufferBindingSize|CUDA error.*memory|cudaErrorMemoryAllocation|Failed to allocate/i;
 
 /** Profiles the first run (GPU providers: which nodes ran where) and turns GPU memory failures into a clear error. */
 class ProviderSession implements InferenceSession {
@@ -171,10 +185,16 @@ class ProviderSession implements InferenceSession {
     private readonly adapter: GpuAdapter | undefined,
     profileDir: string | undefined,
     private readonly placed: ((nodes: Record<string, number>, cpuOps: Record<string, number>) => void) | undefined,
-  ) { this.profileDir = profileDir; }
+  ) {
+    this.profileDir = profileDir;
+  }
 
-  get inputNames(): readonly string[] { return this.inner.inputNames; }
-  get outputNames(): readonly string[] { return this.inner.outputNames; }
+  get inputNames(): readonly string[] {
+    return this.inner.inputNames;
+  }
+  get outputNames(): readonly string[] {
+    return this.inner.outputNames;
+  }
 
   run: ort.InferenceSession["run"] = (async (feeds: ort.InferenceSession.FeedsType, fetches?: unknown, options?: unknown) => {
     let out;
@@ -186,8 +206,14 @@ class ProviderSession implements InferenceSession {
       if (hit) {
         const on = this.adapter ? `${this.provider} on ${adapterLabel(this.adapter)}` : this.provider;
         const node = /running (\S+) node\. Name:'([^']*)'/.exec(msg);
-        const what = msg.slice(hit.index, hit.index + 160).replace(/\s+/g, " ").trim();
-        throw new RuntimeError("gpu-memory", `the ${this.label} graph does not fit the GPU (${on})${node ? ` at its ${node[1]} node ${node[2]}` : ""}: ${describeFeeds(feeds)}; a tensor was larger than the adapter allows in one buffer, or its memory ran out (${what}). Use a smaller window or batch, or run on the CPU (--providers cpu)`);
+        const what = msg
+          .slice(hit.index, hit.index + 160)
+          .replace(/\s+/g, " ")
+          .trim();
+        throw new RuntimeError(
+          "gpu-memory",
+          `the ${this.label} graph does not fit the GPU (${on})${node ? ` at its ${node[1]} node ${node[2]}` : ""}: ${describeFeeds(feeds)}; a tensor was larger than the adapter allows in one buffer, or its memory ran out (${what}). Use a smaller window or batch, or run on the CPU (--providers cpu)`,
+        );
       }
       throw e;
     } finally {
@@ -203,20 +229,26 @@ class ProviderSession implements InferenceSession {
     try {
       this.inner.endProfiling();
       const files = fs.readdirSync(dir).filter((f) => f.endsWith(".json"));
-      const nodes: Record<string, number> = {}, cpuOps: Record<string, number> = {};
+      const nodes: Record<string, number> = {},
+        cpuOps: Record<string, number> = {};
       for (const f of files) {
         const p = placementFromProfile(fs.readFileSync(path.join(dir, f), "utf8"));
         for (const [k, n] of Object.entries(p.nodes)) nodes[k] = (nodes[k] ?? 0) + n;
         for (const [k, n] of Object.entries(p.cpuOps)) cpuOps[k] = (cpuOps[k] ?? 0) + n;
       }
       if (Object.keys(nodes).length) this.placed?.(nodes, cpuOps);
-    } catch { /* placement is a report, never a failure */ } finally {
+    } catch {
+      /* placement is a report, never a failure */
+    } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
 
   async release(): Promise<void> {
-    if (this.profileDir) { fs.rmSync(this.profileDir, { recursive: true, force: true }); this.profileDir = undefined; }
+    if (this.profileDir) {
+      fs.rmSync(this.profileDir, { recursive: true, force: true });
+      this.profileDir = undefined;
+    }
     await this.inner.release();
   }
 }
@@ -226,7 +258,8 @@ function describeFeeds(feeds: ort.InferenceSession.FeedsType): string {
   let biggest: { name: string; bytes: number; dims: readonly number[] } | undefined;
   let total = 0;
   for (const [name, t] of Object.entries(feeds)) {
-    const bytes = (t as ort.Tensor).data instanceof ArrayBuffer || ArrayBuffer.isView((t as ort.Tensor).data) ? ((t as ort.Tensor).data as ArrayBufferView).byteLength : 0;
+    const bytes =
+      (t as ort.Tensor).data instanceof ArrayBuffer || ArrayBuffer.isView((t as ort.Tensor).data) ? ((t as ort.Tensor).data as ArrayBufferView).byteLength : 0;
     total += bytes;
     if (!biggest || bytes > biggest.bytes) biggest = { name, bytes, dims: (t as ort.Tensor).dims };
   }
@@ -243,7 +276,10 @@ export async function createSession(model: Uint8Array, opts: CreateSessionOption
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 0 || threads > 1024)) {
     throw new RuntimeError("bad-threads", `intraOpThreads must be an integer in 0..1024 (0 = ORT default), got ${threads}`);
   }
-  if (!loggingConfigured) { configureLogging(); loggingConfigured = true; }
+  if (!loggingConfigured) {
+    configureLogging();
+    loggingConfigured = true;
+  }
   const auto = opts.providers === undefined || opts.providers === "auto";
   const order = resolveProviders(opts.providers);
   if (!order.includes("cpu")) order.push("cpu");
@@ -251,9 +287,15 @@ export async function createSession(model: Uint8Array, opts: CreateSessionOption
   const skipped: ProviderSkip[] = [];
   for (const provider of order) {
     const known = unavailable.get(provider);
-    if (known) { skipped.push({ provider, reason: known }); continue; }
+    if (known) {
+      skipped.push({ provider, reason: known });
+      continue;
+    }
     const pre = await precheck(provider, auto);
-    if ("skip" in pre) { skipped.push({ provider, reason: pre.skip }); continue; }
+    if ("skip" in pre) {
+      skipped.push({ provider, reason: pre.skip });
+      continue;
+    }
     const profileDir = provider === "cpu" ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), "headshare-ort-profile-"));
     try {
       const session = await ort.InferenceSession.create(model, {
@@ -267,7 +309,10 @@ export async function createSession(model: Uint8Array, opts: CreateSessionOption
       const placed = currentComputeLog()?.session(label, provider, pre.adapter, skipped);
       const wrapped = new ProviderSession(session, provider, label, pre.adapter, profileDir, placed);
       return {
-        session: wrapped, provider, ...(pre.adapter ? { adapter: pre.adapter } : {}), skipped,
+        session: wrapped,
+        provider,
+        ...(pre.adapter ? { adapter: pre.adapter } : {}),
+        skipped,
         ...(skipped.length ? { fallbackReason: skipped.map((s) => `${s.provider}: ${s.reason}`).join("; ") } : {}),
       };
     } catch (e) {

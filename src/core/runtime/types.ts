@@ -54,7 +54,10 @@ export function adapterLabel(a: GpuAdapter): string {
 
 /** `webgpu: 41 nodes, cpu: 3 nodes`. */
 export function placementText(nodes: Readonly<Record<string, number>>): string {
-  return Object.entries(nodes).sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p}: ${n} node${n === 1 ? "" : "s"}`).join(", ");
+  return Object.entries(nodes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([p, n]) => `${p}: ${n} node${n === 1 ? "" : "s"}`)
+    .join(", ");
 }
 
 /** `webgpu — NVIDIA H100 80GB HBM3 (NVIDIA, vulkan)`, then `; cuda skipped: …` for each provider passed over. */
@@ -65,5 +68,20 @@ export function computeText(c: Pick<ComputeReport, "provider" | "adapter" | "ski
 
 /** `match Gemm on webgpu (webgpu: 1 node); forward on webgpu (webgpu: 40 nodes, cpu: 2 nodes)`. */
 export function sessionsText(sessions: readonly SessionPlacement[]): string {
-  return sessions.map((s) => `${s.graph} on ${s.provider}${s.nodes ? ` (${placementText(s.nodes)}${s.cpuOps ? `; on the CPU: ${Object.entries(s.cpuOps).map(([op, n]) => `${op} ×${n}`).join(", ")}` : ""})` : ""}`).join("; ");
+  return sessions
+    .map(
+      (s) =>
+        `${s.graph} on ${s.provider}${
+          s.nodes
+            ? ` (${placementText(s.nodes)}${
+                s.cpuOps
+                  ? `; on the CPU: ${Object.entries(s.cpuOps)
+                      .map(([op, n]) => `${op} ×${n}`)
+                      .join(", ")}`
+                  : ""
+              })`
+            : ""
+        }`,
+    )
+    .join("; ");
 }

@@ -66,7 +66,10 @@ export async function assertInsideFolder(folder: string, file: string, what: str
     realRoot = path.resolve(root);
   }
   if (!inside(realRoot, real)) {
-    throw new SafetensorsError("symlink-outside-folder", path.resolve(file),
-      `the ${what} is a link to ${real}, outside the model folder ${path.resolve(folder)}; headshare does not follow links out of a model folder (a downloaded model could point at any file on this machine). Copy the file into the folder, or allow it: --follow-symlinks (CLI), the headshare.followSymlinks setting (VS Code, trusted workspaces), or HEADSHARE_FOLLOW_SYMLINKS=1`);
+    throw new SafetensorsError(
+      "symlink-outside-folder",
+      path.resolve(file),
+      `the ${what} is a link to ${real}, outside the model folder ${path.resolve(folder)}; headshare does not follow links out of a model folder (a downloaded model could point at any file on this machine). Copy the file into the folder, or allow it: --follow-symlinks (CLI), the headshare.followSymlinks setting (VS Code, trusted workspaces), or HEADSHARE_FOLLOW_SYMLINKS=1`,
+    );
   }
 }

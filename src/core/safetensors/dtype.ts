@@ -9,9 +9,18 @@ import os from "node:os";
 import type { DType } from "./types";
 
 export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2,
-  I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
-  F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 
 export const DTYPES: readonly DType[] = Object.keys(DTYPE_SIZE) as DType[];
@@ -59,9 +68,12 @@ export function numberToF16Bits(x: number): number {
     let hm = m >>> 13;
     const rest = m & 0x1fff;
     let he = ue + 15;
-    if (rest > 0x1000 || (rest === 0x1000 && (hm & 1))) {
+    if (rest > 0x1000 || (rest === 0x1000 && hm & 1)) {
       hm++;
-      if (hm === 0x400) { hm = 0; he++; }
+      if (hm === 0x400) {
+        hm = 0;
+        he++;
+      }
     }
     if (he >= 31) return sign | 0x7c00;
     return sign | (he << 10) | hm;
@@ -74,7 +86,7 @@ export function numberToF16Bits(x: number): number {
   const hm = sig >>> shift;
   const rest = sig & ((1 << shift) - 1);
   const half = 1 << (shift - 1);
-  const r = rest > half || (rest === half && (hm & 1)) ? hm + 1 : hm;
+  const r = rest > half || (rest === half && hm & 1) ? hm + 1 : hm;
   return sign | r; // r may reach 0x400 = smallest normal, which is the right encoding
 }
 
@@ -88,7 +100,7 @@ export function bf16BitsToNumber(h: number): number {
 export function numberToBf16Bits(x: number): number {
   f32[0] = x;
   const b = u32[0]!;
-  if ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff)) return ((b >>> 16) | 0x40) & 0xffff;
+  if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return ((b >>> 16) | 0x40) & 0xffff;
   const lsb = (b >>> 16) & 1;
   return ((b + 0x7fff + lsb) >>> 16) & 0xffff;
 }
@@ -121,8 +133,10 @@ export function bytesToF32(bytes: Uint8Array, dtype: DType): Float32Array {
   const n = bytes.byteLength / size;
   const b = aligned(bytes, size);
   switch (dtype) {
-    case "F32": return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    case "F64": return Float32Array.from(new Float64Array(b.buffer, b.byteOffset, n));
+    case "F32":
+      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    case "F64":
+      return Float32Array.from(new Float64Array(b.buffer, b.byteOffset, n));
     case "F16": {
       const t = halfTable();
       const src = new Uint16Array(b.buffer, b.byteOffset, n);
@@ -142,11 +156,17 @@ export function bytesToF32(bytes: Uint8Array, dtype: DType): Float32Array {
       for (let i = 0; i < n; i++) out[i] = Number(src[i]!);
       return out;
     }
-    case "I32": return Float32Array.from(new Int32Array(b.buffer, b.byteOffset, n));
-    case "I16": return Float32Array.from(new Int16Array(b.buffer, b.byteOffset, n));
-    case "I8": return Float32Array.from(new Int8Array(b.buffer, b.byteOffset, n));
-    case "U8": case "BOOL": return Float32Array.from(b.subarray(0, n));
-    case "F8_E4M3": case "F8_E5M2":
+    case "I32":
+      return Float32Array.from(new Int32Array(b.buffer, b.byteOffset, n));
+    case "I16":
+      return Float32Array.from(new Int16Array(b.buffer, b.byteOffset, n));
+    case "I8":
+      return Float32Array.from(new Int8Array(b.buffer, b.byteOffset, n));
+    case "U8":
+    case "BOOL":
+      return Float32Array.from(b.subarray(0, n));
+    case "F8_E4M3":
+    case "F8_E5M2":
       throw new RangeError(`bytesToF32: ${dtype} has no float32 conversion here (inspect-only dtype)`);
   }
 }
@@ -155,8 +175,10 @@ export function bytesToF32(bytes: Uint8Array, dtype: DType): Float32Array {
 export function f32ToBytes(values: Float32Array, dtype: "F32" | "F64" | "F16" | "BF16"): Uint8Array {
   const n = values.length;
   switch (dtype) {
-    case "F32": return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
-    case "F64": return new Uint8Array(Float64Array.from(values).buffer);
+    case "F32":
+      return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+    case "F64":
+      return new Uint8Array(Float64Array.from(values).buffer);
     case "F16": {
       const out = new Uint16Array(n);
       for (let i = 0; i < n; i++) out[i] = numberToF16Bits(values[i]!);
@@ -167,9 +189,7 @@ export function f32ToBytes(values: Float32Array, dtype: "F32" | "F64" | "F16" | 
       const out = new Uint16Array(n);
       for (let i = 0; i < n; i++) {
         const b = bits[i]!;
-        out[i] = (b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff)
-          ? ((b >>> 16) | 0x40) & 0xffff
-          : ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+        out[i] = (b & 0x7f800000) === 0x7f800000 && b & 0x7fffff ? ((b >>> 16) | 0x40) & 0xffff : ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
       }
       return new Uint8Array(out.buffer);
     }

@@ -27,15 +27,27 @@ export function parseHeaderLength(file: string, prefix: Uint8Array, fileSize: nu
     throw new SafetensorsError("empty-file", file, "the file is empty (0 bytes), so it is not a safetensors file; re-export or re-download it");
   }
   if (fileSize < 8 || prefix.byteLength < 8) {
-    throw new SafetensorsError("too-short", file, `the file has ${fileSize} bytes, fewer than the 8-byte header length a safetensors file starts with; it is truncated or not safetensors`);
+    throw new SafetensorsError(
+      "too-short",
+      file,
+      `the file has ${fileSize} bytes, fewer than the 8-byte header length a safetensors file starts with; it is truncated or not safetensors`,
+    );
   }
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
-    throw new SafetensorsError("header-too-large", file, `the header declares ${n} bytes of JSON, more than the format's limit of ${MAX_HEADER_BYTES}; the file is corrupt or not safetensors`);
+    throw new SafetensorsError(
+      "header-too-large",
+      file,
+      `the header declares ${n} bytes of JSON, more than the format's limit of ${MAX_HEADER_BYTES}; the file is corrupt or not safetensors`,
+    );
   }
   const len = Number(n);
   if (8 + len > fileSize) {
-    throw new SafetensorsError("header-out-of-bounds", file, `the header declares ${len} bytes of JSON but the file has only ${fileSize - 8} bytes after the length prefix; the file is truncated or corrupt`);
+    throw new SafetensorsError(
+      "header-out-of-bounds",
+      file,
+      `the header declares ${len} bytes of JSON but the file has only ${fileSize - 8} bytes after the length prefix; the file is truncated or corrupt`,
+    );
   }
   return len;
 }
@@ -61,7 +73,11 @@ export function parseHeader(file: string, json: Uint8Array, fileSize: number): P
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(json);
   } catch {
-    throw new SafetensorsError("header-not-json", file, "the header is not valid UTF-8, so it cannot be the JSON a safetensors header must be; the file is corrupt or not safetensors");
+    throw new SafetensorsError(
+      "header-not-json",
+      file,
+      "the header is not valid UTF-8, so it cannot be the JSON a safetensors header must be; the file is corrupt or not safetensors",
+    );
   }
   let parsed: unknown;
   try {
@@ -72,7 +88,11 @@ export function parseHeader(file: string, json: Uint8Array, fileSize: number): P
   }
   if (!isPlainObject(parsed)) {
     const kind = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : typeof parsed;
-    throw new SafetensorsError("header-not-object", file, `the header is JSON ${kind}, not an object mapping tensor names to descriptions; the file is not safetensors`);
+    throw new SafetensorsError(
+      "header-not-object",
+      file,
+      `the header is JSON ${kind}, not an object mapping tensor names to descriptions; the file is not safetensors`,
+    );
   }
 
   let metadata: Record<string, string> = {};
@@ -84,7 +104,11 @@ export function parseHeader(file: string, json: Uint8Array, fileSize: number): P
       }
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v !== "string") {
-          throw new SafetensorsError("bad-metadata", file, `__metadata__["${k}"] is ${v === null ? "null" : typeof v}, but metadata values must be strings; fix the writer that produced this file`);
+          throw new SafetensorsError(
+            "bad-metadata",
+            file,
+            `__metadata__["${k}"] is ${v === null ? "null" : typeof v}, but metadata values must be strings; fix the writer that produced this file`,
+          );
         }
       }
       metadata = { ...(entry as Record<string, string>) };
@@ -95,20 +119,38 @@ export function parseHeader(file: string, json: Uint8Array, fileSize: number): P
     }
     const { dtype, shape, data_offsets: offs } = entry;
     if (!isDType(dtype)) {
-      throw new SafetensorsError("bad-dtype", file, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPE_SIZE).join(", ")}`);
+      throw new SafetensorsError(
+        "bad-dtype",
+        file,
+        `tensor "${name}": unknown dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPE_SIZE).join(", ")}`,
+      );
     }
     if (!Array.isArray(shape) || !shape.every(isNonNegInt)) {
       throw new SafetensorsError("bad-shape", file, `tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
     }
     if (!Array.isArray(offs) || offs.length !== 2 || !isNonNegInt(offs[0]) || !isNonNegInt(offs[1]) || offs[0] > offs[1]) {
-      throw new SafetensorsError("bad-offsets", file, `tensor "${name}": data_offsets ${JSON.stringify(offs)} is not [begin, end] with integers 0 <= begin <= end`);
+      throw new SafetensorsError(
+        "bad-offsets",
+        file,
+        `tensor "${name}": data_offsets ${JSON.stringify(offs)} is not [begin, end] with integers 0 <= begin <= end`,
+      );
     }
     const elements = numel(shape as number[]);
     const expected = elements * DTYPE_SIZE[dtype];
     if (!Number.isSafeInteger(expected) || offs[1] - offs[0] !== expected) {
-      throw new SafetensorsError("size-mismatch", file, `tensor "${name}": data_offsets [${offs[0]}, ${offs[1]}] span ${offs[1] - offs[0]} bytes, but shape [${shape.join(", ")}] × ${dtype} (${DTYPE_SIZE[dtype]} bytes) needs ${expected}`);
+      throw new SafetensorsError(
+        "size-mismatch",
+        file,
+        `tensor "${name}": data_offsets [${offs[0]}, ${offs[1]}] span ${offs[1] - offs[0]} bytes, but shape [${shape.join(", ")}] × ${dtype} (${DTYPE_SIZE[dtype]} bytes) needs ${expected}`,
+      );
     }
-    tensors.push({ name, dtype, shape: Object.freeze([...(shape as number[])]), dataOffsets: Object.freeze([offs[0], offs[1]]) as readonly [number, number], file });
+    tensors.push({
+      name,
+      dtype,
+      shape: Object.freeze([...(shape as number[])]),
+      dataOffsets: Object.freeze([offs[0], offs[1]]) as readonly [number, number],
+      file,
+    });
   }
 
   // Contiguity: sorted by begin (stable on ties so empty tensors keep their order), each begins
@@ -119,19 +161,35 @@ export function parseHeader(file: string, json: Uint8Array, fileSize: number): P
   for (const t of sorted) {
     const [b, e] = t.dataOffsets;
     if (e > dataSize) {
-      throw new SafetensorsError("offsets-out-of-range", file, `tensor "${t.name}": data_offsets [${b}, ${e}] run past the data region (${dataSize} bytes after the header); the file is truncated or corrupt`);
+      throw new SafetensorsError(
+        "offsets-out-of-range",
+        file,
+        `tensor "${t.name}": data_offsets [${b}, ${e}] run past the data region (${dataSize} bytes after the header); the file is truncated or corrupt`,
+      );
     }
     if (b < end) {
-      throw new SafetensorsError("offsets-overlap", file, `tensor "${t.name}": data_offsets [${b}, ${e}] overlap tensor "${prev?.name}" which ends at ${end}; the file is corrupt`);
+      throw new SafetensorsError(
+        "offsets-overlap",
+        file,
+        `tensor "${t.name}": data_offsets [${b}, ${e}] overlap tensor "${prev?.name}" which ends at ${end}; the file is corrupt`,
+      );
     }
     if (b > end) {
-      throw new SafetensorsError("offsets-gap", file, `tensor "${t.name}": data_offsets begin at ${b} but the previous tensor${prev ? ` "${prev.name}"` : ""} ends at ${end}: ${b - end} unaccounted bytes; the file is corrupt`);
+      throw new SafetensorsError(
+        "offsets-gap",
+        file,
+        `tensor "${t.name}": data_offsets begin at ${b} but the previous tensor${prev ? ` "${prev.name}"` : ""} ends at ${end}: ${b - end} unaccounted bytes; the file is corrupt`,
+      );
     }
     end = e;
     prev = t;
   }
   if (end !== dataSize) {
-    throw new SafetensorsError("trailing-bytes", file, `the tensors cover ${end} bytes of data but the file holds ${dataSize} bytes after the header: ${dataSize - end} trailing bytes; the file is corrupt or was appended to`);
+    throw new SafetensorsError(
+      "trailing-bytes",
+      file,
+      `the tensors cover ${end} bytes of data but the file holds ${dataSize} bytes after the header: ${dataSize - end} trailing bytes; the file is corrupt or was appended to`,
+    );
   }
   return { tensors, metadata, dataStart, headerLength };
 }

@@ -37,9 +37,13 @@ class FileSource implements TensorSource {
     this.read = headerBytes;
   }
 
-  get bytesRead(): number { return this.read; }
+  get bytesRead(): number {
+    return this.read;
+  }
 
-  has(name: string): boolean { return this.byName.has(name); }
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
 
   info(name: string): TensorInfo {
     const t = this.byName.get(name);
@@ -60,10 +64,15 @@ class FileSource implements TensorSource {
   async readStridedBytes(name: string, byteBegin: number, chunkBytes: number, strideBytes: number, count: number): Promise<Uint8Array> {
     const t = this.info(name);
     const size = t.dataOffsets[1] - t.dataOffsets[0];
-    const ok = [byteBegin, chunkBytes, strideBytes, count].every((x) => Number.isSafeInteger(x) && x >= 0)
-      && (count === 0 || (chunkBytes <= strideBytes || count === 1) && byteBegin + (count - 1) * strideBytes + chunkBytes <= size);
+    const ok =
+      [byteBegin, chunkBytes, strideBytes, count].every((x) => Number.isSafeInteger(x) && x >= 0) &&
+      (count === 0 || ((chunkBytes <= strideBytes || count === 1) && byteBegin + (count - 1) * strideBytes + chunkBytes <= size));
     if (!ok) {
-      throw new SafetensorsError("bad-range", this.path, `tensor "${name}": ${count} chunks of ${chunkBytes} bytes every ${strideBytes} bytes from ${byteBegin} do not fit its ${size} bytes`);
+      throw new SafetensorsError(
+        "bad-range",
+        this.path,
+        `tensor "${name}": ${count} chunks of ${chunkBytes} bytes every ${strideBytes} bytes from ${byteBegin} do not fit its ${size} bytes`,
+      );
     }
     if (this.closed) throw new SafetensorsError("closed", this.path, "read after close(); open the file again");
     const out = new Uint8Array(count * chunkBytes); // [count, chunkBytes] bytes
@@ -75,7 +84,12 @@ class FileSource implements TensorSource {
         let done = 0;
         while (done < chunkBytes) {
           const n = fsSync.readSync(this.fh.fd, out, i * chunkBytes + done, chunkBytes - done, base + i * strideBytes + done);
-          if (n === 0) throw new SafetensorsError("io", this.path, `unexpected end of file at byte ${base + i * strideBytes + done}; the file changed or was truncated while open`);
+          if (n === 0)
+            throw new SafetensorsError(
+              "io",
+              this.path,
+              `unexpected end of file at byte ${base + i * strideBytes + done}; the file changed or was truncated while open`,
+            );
           done += n;
           this.read += n;
         }
@@ -132,7 +146,8 @@ class FileSource implements TensorSource {
       } catch (e) {
         throw ioError(this.path, "read failed", e);
       }
-      if (n === 0) throw new SafetensorsError("io", this.path, `unexpected end of file at byte ${position + done}; the file changed or was truncated while open`);
+      if (n === 0)
+        throw new SafetensorsError("io", this.path, `unexpected end of file at byte ${position + done}; the file changed or was truncated while open`);
       done += n;
       this.read += n;
     }

@@ -11,7 +11,12 @@ export type RegularFileProblem = "missing" | "not-regular" | "too-large" | "io";
 
 export class RegularFileError extends Error {
   override readonly name = "RegularFileError";
-  constructor(readonly reason: RegularFileProblem, readonly file: string, readonly size: number | undefined, message: string) {
+  constructor(
+    readonly reason: RegularFileProblem,
+    readonly file: string,
+    readonly size: number | undefined,
+    message: string,
+  ) {
     super(message);
   }
 }

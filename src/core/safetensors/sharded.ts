@@ -29,10 +29,15 @@ export async function readIndex(indexPath: string): Promise<ParsedIndex> {
   let text: string;
   try {
     const st = await fs.stat(abs);
-    if (!st.isFile()) throw new SafetensorsError("bad-index", abs, "is not a regular file (a folder, FIFO or device); pass the index json of a sharded checkpoint");
+    if (!st.isFile())
+      throw new SafetensorsError("bad-index", abs, "is not a regular file (a folder, FIFO or device); pass the index json of a sharded checkpoint");
     const size = st.size;
     if (size > MAX_INDEX_BYTES) {
-      throw new SafetensorsError("bad-index", abs, `is ${size} bytes; a safetensors index is a small JSON file (at most ${MAX_INDEX_BYTES} bytes here), so this is not one`);
+      throw new SafetensorsError(
+        "bad-index",
+        abs,
+        `is ${size} bytes; a safetensors index is a small JSON file (at most ${MAX_INDEX_BYTES} bytes here), so this is not one`,
+      );
     }
     text = await fs.readFile(abs, "utf8");
   } catch (e) {
@@ -56,7 +61,11 @@ export async function readIndex(indexPath: string): Promise<ParsedIndex> {
       throw new SafetensorsError("bad-index", abs, `weight_map["${name}"] is ${JSON.stringify(shard)}, not a shard file name`);
     }
     if (shard.includes("/") || shard.includes("\\") || shard === "." || shard === ".." || shard.includes("..") || path.isAbsolute(shard)) {
-      throw new SafetensorsError("shard-outside-folder", abs, `weight_map["${name}"] names shard "${shard}", which is not a plain file name in the index's folder; shards must sit beside the index`);
+      throw new SafetensorsError(
+        "shard-outside-folder",
+        abs,
+        `weight_map["${name}"] names shard "${shard}", which is not a plain file name in the index's folder; shards must sit beside the index`,
+      );
     }
     weightMap.set(name, shard);
     if (!shards.includes(shard)) shards.push(shard);
@@ -79,7 +88,10 @@ class ShardedSource implements TensorSource {
   private readonly owner = new Map<string, TensorSource>();
   readonly tensors: readonly TensorInfo[];
   readonly metadata: Readonly<Record<string, string>>;
-  constructor(readonly path: string, private readonly parts: readonly TensorSource[]) {
+  constructor(
+    readonly path: string,
+    private readonly parts: readonly TensorSource[],
+  ) {
     const tensors: TensorInfo[] = [];
     const metadata: Record<string, string> = {};
     for (const p of [...parts].reverse()) Object.assign(metadata, p.metadata); // first shard wins
@@ -94,17 +106,29 @@ class ShardedSource implements TensorSource {
     this.tensors = tensors;
     this.metadata = metadata;
   }
-  get bytesRead(): number { return this.parts.reduce((s, p) => s + p.bytesRead, 0); }
-  has(name: string): boolean { return this.owner.has(name); }
+  get bytesRead(): number {
+    return this.parts.reduce((s, p) => s + p.bytesRead, 0);
+  }
+  has(name: string): boolean {
+    return this.owner.has(name);
+  }
   private part(name: string): TensorSource {
     const p = this.owner.get(name);
     if (!p) throw new SafetensorsError("missing-tensor", this.path, `no tensor named "${name}" in any shard of this checkpoint`);
     return p;
   }
-  info(name: string): TensorInfo { return this.part(name).info(name); }
-  readBytes(name: string, b?: number, e?: number): Promise<Uint8Array> { return this.part(name).readBytes(name, b, e); }
-  readRowsF32(name: string, r0: number, r1: number): Promise<Float32Array> { return this.part(name).readRowsF32(name, r0, r1); }
-  readF32(name: string): Promise<Float32Array> { return this.part(name).readF32(name); }
+  info(name: string): TensorInfo {
+    return this.part(name).info(name);
+  }
+  readBytes(name: string, b?: number, e?: number): Promise<Uint8Array> {
+    return this.part(name).readBytes(name, b, e);
+  }
+  readRowsF32(name: string, r0: number, r1: number): Promise<Float32Array> {
+    return this.part(name).readRowsF32(name, r0, r1);
+  }
+  readF32(name: string): Promise<Float32Array> {
+    return this.part(name).readF32(name);
+  }
   async readStridedBytes(name: string, b: number, chunk: number, stride: number, count: number): Promise<Uint8Array> {
     const p = this.part(name);
     if (p.readStridedBytes) return p.readStridedBytes(name, b, chunk, stride, count);
@@ -112,7 +136,9 @@ class ShardedSource implements TensorSource {
     for (let i = 0; i < count; i++) out.set(await p.readBytes(name, b + i * stride, b + i * stride + chunk), i * chunk);
     return out;
   }
-  async close(): Promise<void> { await Promise.all(this.parts.map((p) => p.close())); }
+  async close(): Promise<void> {
+    await Promise.all(this.parts.map((p) => p.close()));
+  }
 }
 
 /** Opens a sharded checkpoint from its index json. */
@@ -127,15 +153,26 @@ export async function openShardedSafetensors(indexPath: string): Promise<TensorS
     for (const [name, shard] of weightMap) {
       const info = src.has(name) ? src.info(name) : undefined;
       if (!info || path.basename(info.file) !== shard) {
-        throw new SafetensorsError("shard-mismatch", abs, `weight_map says tensor "${name}" is in "${shard}", but ${info ? `it is in "${path.basename(info.file)}"` : "no shard holds it"}; the index does not match the shards`);
+        throw new SafetensorsError(
+          "shard-mismatch",
+          abs,
+          `weight_map says tensor "${name}" is in "${shard}", but ${info ? `it is in "${path.basename(info.file)}"` : "no shard holds it"}; the index does not match the shards`,
+        );
       }
     }
     // An index that leaves out tensors its shards hold is refused: tools that load by the index would
     // silently drop them, and outputs written from it would lack them.
     const unlisted = src.tensors.filter((t) => !weightMap.has(t.name));
     if (unlisted.length) {
-      const names = unlisted.slice(0, 10).map((t) => `"${t.name}" (in ${path.basename(t.file)})`).join(", ");
-      throw new SafetensorsError("index-incomplete", abs, `weight_map does not list ${unlisted.length} tensor${unlisted.length === 1 ? "" : "s"} that its shards hold: ${names}${unlisted.length > 10 ? `, and ${unlisted.length - 10} more` : ""}; regenerate the index from the shards (or re-download it)`);
+      const names = unlisted
+        .slice(0, 10)
+        .map((t) => `"${t.name}" (in ${path.basename(t.file)})`)
+        .join(", ");
+      throw new SafetensorsError(
+        "index-incomplete",
+        abs,
+        `weight_map does not list ${unlisted.length} tensor${unlisted.length === 1 ? "" : "s"} that its shards hold: ${names}${unlisted.length > 10 ? `, and ${unlisted.length - 10} more` : ""}; regenerate the index from the shards (or re-download it)`,
+      );
     }
     return src;
   } catch (e) {

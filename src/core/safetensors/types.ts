@@ -5,10 +5,7 @@
  */
 
 /** Every dtype the format defines that we understand. F8 types are inspect-only. */
-export type DType =
-  | "F64" | "F32" | "F16" | "BF16"
-  | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL"
-  | "F8_E4M3" | "F8_E5M2";
+export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2";
 
 /** One entry of a safetensors header. */
 export interface TensorInfo {

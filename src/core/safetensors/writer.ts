@@ -61,7 +61,8 @@ function validate(file: string, tensors: readonly TensorToWrite[], metadata?: Re
   }
   if (metadata) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") throw new SafetensorsError("bad-metadata", file, `metadata "${k}" is ${typeof v}; metadata values must be strings (JSON-encode structured values)`);
+      if (typeof v !== "string")
+        throw new SafetensorsError("bad-metadata", file, `metadata "${k}" is ${typeof v}; metadata values must be strings (JSON-encode structured values)`);
     }
   }
 }
@@ -69,7 +70,11 @@ function validate(file: string, tensors: readonly TensorToWrite[], metadata?: Re
 function checkSize(file: string, t: TensorToWrite, data: Uint8Array): void {
   const want = numel(t.shape) * DTYPE_SIZE[t.dtype];
   if (data.byteLength !== want) {
-    throw new SafetensorsError("bad-tensor", file, `tensor "${t.name}": ${data.byteLength} bytes given, but shape [${t.shape.join(", ")}] × ${t.dtype} needs ${want}`);
+    throw new SafetensorsError(
+      "bad-tensor",
+      file,
+      `tensor "${t.name}": ${data.byteLength} bytes given, but shape [${t.shape.join(", ")}] × ${t.dtype} needs ${want}`,
+    );
   }
 }
 
@@ -106,7 +111,10 @@ export async function writeSafetensors(
 ): Promise<WriteResult> {
   const target = path.resolve(file);
   validate(target, tensors, metadata);
-  await assertNotInput(target, (options.protect ?? []).map((p) => path.resolve(p)));
+  await assertNotInput(
+    target,
+    (options.protect ?? []).map((p) => path.resolve(p)),
+  );
   const header = encodeHeader(tensors, metadata);
   await cleanStaleTemps(path.dirname(target));
   const tmp = tempPathFor(target);
@@ -115,7 +123,11 @@ export async function writeSafetensors(
     try {
       fh = await fs.open(tmp, "wx");
     } catch (e) {
-      throw new SafetensorsError("io", target, `cannot create a temporary file in ${path.dirname(target)} (${e instanceof Error ? e.message : String(e)}); check that the folder exists and is writable`);
+      throw new SafetensorsError(
+        "io",
+        target,
+        `cannot create a temporary file in ${path.dirname(target)} (${e instanceof Error ? e.message : String(e)}); check that the folder exists and is writable`,
+      );
     }
     const prefix = new Uint8Array(8);
     new DataView(prefix.buffer).setBigUint64(0, BigInt(header.byteLength), true);

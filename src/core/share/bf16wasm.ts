@@ -40,36 +40,101 @@ function sleb(v: number): number[] {
   for (;;) {
     const b = x & 0x7f;
     x >>= 7;
-    if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
+    if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
     out.push(b | 0x80);
   }
 }
 
 /** The "f16" body: locals 3 $x, 4 $s, 5 $e, 6 $exp, 7 $o, 8 $v (v128). */
 function f16Body(): number[] {
-  const get = (i: number): number[] => [0x20, i], set = (i: number): number[] => [0x21, i];
+  const get = (i: number): number[] => [0x20, i],
+    set = (i: number): number[] => [0x21, i];
   const splat = (c: number): number[] => [0x41, ...sleb(c), 0xfd, 0x11];
-  const AND = [0xfd, 0x4e], OR = [0xfd, 0x50], ADD = [0xfd, 0xae, 0x01], EQ = [0xfd, 0x37], SHL = [0xfd, 0xab, 0x01];
-  const FSUB = [0xfd, 0xe5, 0x01], SELECT = [0xfd, 0x52];
+  const AND = [0xfd, 0x4e],
+    OR = [0xfd, 0x50],
+    ADD = [0xfd, 0xae, 0x01],
+    EQ = [0xfd, 0x37],
+    SHL = [0xfd, 0xab, 0x01];
+  const FSUB = [0xfd, 0xe5, 0x01],
+    SELECT = [0xfd, 0x52];
   const half = (extend: number, offset: number): number[] => [
     ...get(1), // store address
-    ...get(8), 0xfd, extend, 0x01, ...set(3),
-    ...get(3), ...splat(0x8000), ...AND, 0x41, 16, ...SHL, ...set(4),
-    ...get(3), ...splat(0x7fff), ...AND, 0x41, 13, ...SHL, ...set(5),
-    ...get(5), ...splat(0x0f800000), ...AND, ...set(6),
-    ...get(5), ...splat(0x38000000), ...ADD, ...set(7),
-    ...get(7), ...get(6), ...splat(0x0f800000), ...EQ, ...splat(0x38000000), ...AND, ...ADD, ...set(7),
-    ...get(7), ...splat(0x00800000), ...ADD, ...splat(0x38800000), ...FSUB,
-    ...get(7), ...get(6), ...splat(0), ...EQ, ...SELECT,
-    ...get(4), ...OR,
-    0xfd, 0x0b, 0x04, offset, // v128.store
+    ...get(8),
+    0xfd,
+    extend,
+    0x01,
+    ...set(3),
+    ...get(3),
+    ...splat(0x8000),
+    ...AND,
+    0x41,
+    16,
+    ...SHL,
+    ...set(4),
+    ...get(3),
+    ...splat(0x7fff),
+    ...AND,
+    0x41,
+    13,
+    ...SHL,
+    ...set(5),
+    ...get(5),
+    ...splat(0x0f800000),
+    ...AND,
+    ...set(6),
+    ...get(5),
+    ...splat(0x38000000),
+    ...ADD,
+    ...set(7),
+    ...get(7),
+    ...get(6),
+    ...splat(0x0f800000),
+    ...EQ,
+    ...splat(0x38000000),
+    ...AND,
+    ...ADD,
+    ...set(7),
+    ...get(7),
+    ...splat(0x00800000),
+    ...ADD,
+    ...splat(0x38800000),
+    ...FSUB,
+    ...get(7),
+    ...get(6),
+    ...splat(0),
+    ...EQ,
+    ...SELECT,
+    ...get(4),
+    ...OR,
+    0xfd,
+    0x0b,
+    0x04,
+    offset, // v128.store
   ];
   return [
-    0x01, 0x06, 0x7b, // 6 v128 locals
-    0x03, 0x40,
-    ...get(0), 0xfd, 0x00, 0x04, 0x00, ...set(8), // $v = v128.load($src)
-    ...half(0xa9, 0x00), ...half(0xaa, 0x10),
-    ...loopEnd([[0x00, 0x10], [0x01, 0x20]], 0x02),
+    0x01,
+    0x06,
+    0x7b, // 6 v128 locals
+    0x03,
+    0x40,
+    ...get(0),
+    0xfd,
+    0x00,
+    0x04,
+    0x00,
+    ...set(8), // $v = v128.load($src)
+    ...half(0xa9, 0x00),
+    ...half(0xaa, 0x10),
+    ...loopEnd(
+      [
+        [0x00, 0x10],
+        [0x01, 0x20],
+      ],
+      0x02,
+    ),
     0x0b,
   ];
 }
@@ -77,7 +142,8 @@ function f16Body(): number[] {
 /** Values per call of the sum-of-squares functions: 2 accumulators × 4 lanes × 256 adds. */
 export const SQ_SEGMENT = 2048;
 
-const F32X4_ADD = [0xfd, 0xe4, 0x01], F32X4_MUL = [0xfd, 0xe6, 0x01];
+const F32X4_ADD = [0xfd, 0xe4, 0x01],
+  F32X4_MUL = [0xfd, 0xe6, 0x01];
 
 /** Adds the lanes of v128 local `a` and v128 local `b` in f64 (leaves the f64 on the stack). */
 function laneSum(a: number, b: number): number[] {
@@ -88,28 +154,64 @@ function laneSum(a: number, b: number): number[] {
 
 /** A loop's end: add `inc` to each pointer local, decrement local `n8` and branch back while it is non-zero. */
 function loopEnd(pointers: readonly (readonly [local: number, inc: number])[], n8: number): number[] {
-  return [
-    ...pointers.flatMap(([local, inc]) => [0x20, local, 0x41, inc, 0x6a, 0x21, local]),
-    0x20, n8, 0x41, 0x01, 0x6b, 0x22, n8,
-    0x0d, 0x00,
-    0x0b,
-  ];
+  return [...pointers.flatMap(([local, inc]) => [0x20, local, 0x41, inc, 0x6a, 0x21, local]), 0x20, n8, 0x41, 0x01, 0x6b, 0x22, n8, 0x0d, 0x00, 0x0b];
 }
 
 /** "bf16sq": params 0 $src, 1 $dst, 2 $n8; locals 3 $v, 4 $a0, 5 $a1, 6 $w (v128). */
 function bf16SqBody(): number[] {
   const half = (extend: number, offset: number, acc: number): number[] => [
-    0x20, 0x01, // store address
-    0x20, 0x03, 0xfd, extend, 0x01, 0x41, 0x10, 0xfd, 0xab, 0x01, 0x22, 0x06, // $w = i32x4.shl(extend(v), 16)
-    0xfd, 0x0b, 0x04, offset, // v128.store
-    0x20, acc, 0x20, 0x06, 0x20, 0x06, ...F32X4_MUL, ...F32X4_ADD, 0x21, acc, // $acc += w·w
+    0x20,
+    0x01, // store address
+    0x20,
+    0x03,
+    0xfd,
+    extend,
+    0x01,
+    0x41,
+    0x10,
+    0xfd,
+    0xab,
+    0x01,
+    0x22,
+    0x06, // $w = i32x4.shl(extend(v), 16)
+    0xfd,
+    0x0b,
+    0x04,
+    offset, // v128.store
+    0x20,
+    acc,
+    0x20,
+    0x06,
+    0x20,
+    0x06,
+    ...F32X4_MUL,
+    ...F32X4_ADD,
+    0x21,
+    acc, // $acc += w·w
   ];
   return [
-    0x01, 0x04, 0x7b, // 4 v128 locals
-    0x03, 0x40,
-    0x20, 0x00, 0xfd, 0x00, 0x04, 0x00, 0x21, 0x03, // $v = v128.load($src)
-    ...half(0xa9, 0x00, 0x04), ...half(0xaa, 0x10, 0x05),
-    ...loopEnd([[0x00, 0x10], [0x01, 0x20]], 0x02),
+    0x01,
+    0x04,
+    0x7b, // 4 v128 locals
+    0x03,
+    0x40,
+    0x20,
+    0x00,
+    0xfd,
+    0x00,
+    0x04,
+    0x00,
+    0x21,
+    0x03, // $v = v128.load($src)
+    ...half(0xa9, 0x00, 0x04),
+    ...half(0xaa, 0x10, 0x05),
+    ...loopEnd(
+      [
+        [0x00, 0x10],
+        [0x01, 0x20],
+      ],
+      0x02,
+    ),
     ...laneSum(0x04, 0x05),
     0x0b,
   ];
@@ -118,16 +220,24 @@ function bf16SqBody(): number[] {
 /** "sq": params 0 $p, 1 $n8; locals 2 $a0, 3 $a1, 4 $w (v128). */
 function sqBody(): number[] {
   const acc = (offset: number, a: number): number[] => [
-    0x20, a, 0x20, 0x00, 0xfd, 0x00, 0x04, offset, 0x22, 0x04, 0x20, 0x04, ...F32X4_MUL, ...F32X4_ADD, 0x21, a,
+    0x20,
+    a,
+    0x20,
+    0x00,
+    0xfd,
+    0x00,
+    0x04,
+    offset,
+    0x22,
+    0x04,
+    0x20,
+    0x04,
+    ...F32X4_MUL,
+    ...F32X4_ADD,
+    0x21,
+    a,
   ];
-  return [
-    0x01, 0x03, 0x7b,
-    0x03, 0x40,
-    ...acc(0x00, 0x02), ...acc(0x10, 0x03),
-    ...loopEnd([[0x00, 0x20]], 0x01),
-    ...laneSum(0x02, 0x03),
-    0x0b,
-  ];
+  return [0x01, 0x03, 0x7b, 0x03, 0x40, ...acc(0x00, 0x02), ...acc(0x10, 0x03), ...loopEnd([[0x00, 0x20]], 0x01), ...laneSum(0x02, 0x03), 0x0b];
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
@@ -137,12 +247,35 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
   const fn = (s: string, index: number): number[] => [...name(s), 0x00, index];
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, [
       0x03,
-      0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00, // type 0: (i32 i32 i32) → ()
-      0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7c, // type 1: (i32 i32 i32) → f64
-      0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7c, // type 2: (i32 i32) → f64
+      0x60,
+      0x03,
+      0x7f,
+      0x7f,
+      0x7f,
+      0x00, // type 0: (i32 i32 i32) → ()
+      0x60,
+      0x03,
+      0x7f,
+      0x7f,
+      0x7f,
+      0x01,
+      0x7c, // type 1: (i32 i32 i32) → f64
+      0x60,
+      0x02,
+      0x7f,
+      0x7f,
+      0x01,
+      0x7c, // type 2: (i32 i32) → f64
     ]),
     ...section(3, [0x03, 0x00, 0x01, 0x02]), // f16: type 0; bf16sq: type 1; sq: type 2
     ...section(5, [0x01, 0x00, 0x01]), // memory: min 1 page
@@ -204,15 +337,18 @@ export function createBf16Decoder(chunkFloats: number, stagingBytes: number): Bf
   const f32 = new Float32Array(mem.buffer); // the same memory as floats
   const sumSquares = (index: number, count: number): number => {
     if (index < 0 || index + count > chunkFloats) throw new RangeError(`sum of squares over [${index}, ${index + count}) exceeds the chunk`);
-    let s = 0, i = 0;
+    let s = 0,
+      i = 0;
     for (const end = count & ~7; i < end; i += SQ_SEGMENT) s += sq((index + i) * 4, Math.min(SQ_SEGMENT, end - i) >>> 3);
     i = count & ~7;
     for (; i < count; i++) s += f32[index + i]! * f32[index + i]!;
     return s;
   };
   const widenStaged = (count: number, dstIndex: number): number => {
-    if (count * 2 > stagingBytes || dstIndex + count > chunkFloats) throw new RangeError(`bf16 decode of ${count} values exceeds the staging area or the chunk`);
-    let s = 0, i = 0;
+    if (count * 2 > stagingBytes || dstIndex + count > chunkFloats)
+      throw new RangeError(`bf16 decode of ${count} values exceeds the staging area or the chunk`);
+    let s = 0,
+      i = 0;
     for (const end = count & ~7; i < end; i += SQ_SEGMENT) s += bf16sq(stagingAt + i * 2, (dstIndex + i) * 4, Math.min(SQ_SEGMENT, end - i) >>> 3);
     i = count & ~7;
     for (; i < count; i++) {
@@ -228,7 +364,8 @@ export function createBf16Decoder(chunkFloats: number, stagingBytes: number): Bf
     widenStaged,
     sumSquares,
     widenStagedF16(count: number, dstIndex: number): number {
-      if (count * 2 > stagingBytes || dstIndex + count > chunkFloats) throw new RangeError(`f16 decode of ${count} values exceeds the staging area or the chunk`);
+      if (count * 2 > stagingBytes || dstIndex + count > chunkFloats)
+        throw new RangeError(`f16 decode of ${count} values exceeds the staging area or the chunk`);
       const n8 = count >>> 3;
       if (n8 > 0) f16(stagingAt, dstIndex * 4, n8);
       for (let i = n8 * 8; i < count; i++) f32[dstIndex + i] = f16Table[u16[stagingAt / 2 + i]!]!;

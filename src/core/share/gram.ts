@@ -29,8 +29,10 @@ import { MatchError } from "./errors";
 
 /** One Gemm: target rows [aRow, aRow+aRows) × source rows [bRow, bRow+bRows). */
 export interface GramBlock {
-  readonly aRow: number; readonly aRows: number;
-  readonly bRow: number; readonly bRows: number;
+  readonly aRow: number;
+  readonly aRows: number;
+  readonly bRow: number;
+  readonly bRows: number;
 }
 
 /**
@@ -59,7 +61,10 @@ export class GramSums {
   /** Squared norm of every unit vector. */
   readonly norms2: Float64Array; // [n] f64
   private added = 0; // chunks added
-  constructor(layers: number, private readonly unitsPerLayer: number) {
+  constructor(
+    layers: number,
+    private readonly unitsPerLayer: number,
+  ) {
     this.blocks = gramBlocks(layers, unitsPerLayer);
     this.sums = this.blocks.map((b) => new Float64Array(b.aRows * b.bRows)); // [aRows, bRows] f64 each
     this.norms2 = new Float64Array(layers * unitsPerLayer);
@@ -112,7 +117,10 @@ export interface GramKernel {
   dispose(): Promise<void>;
 }
 
-export interface GramOptions { readonly providers?: readonly ProviderName[] | "auto"; readonly intraOpThreads?: number }
+export interface GramOptions {
+  readonly providers?: readonly ProviderName[] | "auto";
+  readonly intraOpThreads?: number;
+}
 
 export async function createGramKernel(layers: number, unitsPerLayer: number, opts: GramOptions = {}): Promise<GramKernel> {
   const n = layers * unitsPerLayer;

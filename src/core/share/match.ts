@@ -24,7 +24,11 @@ import { activeParallelRuns, availableCores, matchThreadScript, runParallel, Thr
 import { BlockReader, matchSchedule, readsDirectly, STRATEGY_PROJS, type MatchSchedule } from "./matchRead";
 import type { MatchEntry, MatchTable, Strategy } from "./types";
 
-export interface MatchProgress { readonly phase: string; readonly done: number; readonly total: number }
+export interface MatchProgress {
+  readonly phase: string;
+  readonly done: number;
+  readonly total: number;
+}
 
 export interface MatchOptions {
   readonly strategy: Strategy;
@@ -55,7 +59,14 @@ export interface MatchOptions {
  * Where the time went: seconds waiting for async (column-slice) reads, reading+decoding to float32,
  * and in the Gemms (summed over threads when several ran), the block count, and the threads used.
  */
-export interface MatchStats { readWait: number; decode: number; gram: number; blocks: number; threads?: number; threadFallback?: string }
+export interface MatchStats {
+  readWait: number;
+  decode: number;
+  gram: number;
+  blocks: number;
+  threads?: number;
+  threadFallback?: string;
+}
 
 /** Default bytes of one float32 chunk. */
 export const DEFAULT_CHUNK_BYTES = 256 * 2 ** 20;
@@ -70,9 +81,14 @@ function matchThreads(ckpt: Checkpoint, opts: MatchOptions, schedule: MatchSched
   const script = opts.threadScript ?? matchThreadScript();
   if (!script) return { count: 1 };
   if (want !== "auto") return { count: Math.min(want, schedule.blocks.length), script };
-  const macs = (schedule.n * schedule.n / 2) * schedule.unitLength;
-  const ok = provider === "cpu" && availableCores() >= 2 && activeParallelRuns() === 0 && schedule.blocks.length >= 8 && macs >= PARALLEL_MIN_MACS
-    && schedule.blocks.every((b) => readsDirectly(ckpt.source, b.plan));
+  const macs = ((schedule.n * schedule.n) / 2) * schedule.unitLength;
+  const ok =
+    provider === "cpu" &&
+    availableCores() >= 2 &&
+    activeParallelRuns() === 0 &&
+    schedule.blocks.length >= 8 &&
+    macs >= PARALLEL_MIN_MACS &&
+    schedule.blocks.every((b) => readsDirectly(ckpt.source, b.plan));
   return ok ? { count: 2, script } : { count: 1 };
 }
 
@@ -94,7 +110,10 @@ function validate(ckpt: Checkpoint, opts: MatchOptions): void {
     throw new MatchError("bad-options", `chunkBytes must be a positive integer, got ${opts.chunkBytes}`);
   }
   if (ckpt.spec.layers < 2) {
-    throw new MatchError("unsupported", `${ckpt.source.path}: the model has ${ckpt.spec.layers} layer; sharing needs at least 2 (layer 0 units are never targets)`);
+    throw new MatchError(
+      "unsupported",
+      `${ckpt.source.path}: the model has ${ckpt.spec.layers} layer; sharing needs at least 2 (layer 0 units are never targets)`,
+    );
   }
   try {
     resolveProviders(opts.providers);
@@ -110,7 +129,8 @@ function aborted(signal?: AbortSignal): void {
 /** Parameters and stored bytes of one unit (q, k, v, o and q/k/v bias slices), from its layout. */
 export function unitCost(ckpt: Checkpoint, granularity: Granularity): { params: number; bytes: number } {
   const layout = unitLayout(ckpt.spec, 0, 0, granularity);
-  let params = 0, bytes = 0;
+  let params = 0,
+    bytes = 0;
   for (const p of ["q", "k", "v", "o", "qBias", "kBias", "vBias"] as const) {
     const ref = layout[p];
     if (!ref || (granularity === "query-head" && (p === "k" || p === "v" || p === "kBias" || p === "vBias"))) continue;
@@ -139,13 +159,15 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   const stats = opts.stats;
 
   aborted(opts.signal);
-  const newKernel = (): Promise<GramKernel> => createGramKernel(L, U, {
-    ...(opts.providers ? { providers: opts.providers } : {}),
-    ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
-  });
+  const newKernel = (): Promise<GramKernel> =>
+    createGramKernel(L, U, {
+      ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
+    });
   let kernel: GramKernel | undefined = await newKernel();
   let provider = kernel.provider;
-  const adapter = kernel.adapter, kernel0Provider = kernel.provider;
+  const adapter = kernel.adapter,
+    kernel0Provider = kernel.provider;
   const threads = matchThreads(ckpt, opts, schedule, provider);
   let bytesRead = 0;
   let threadsUsed = 1;
@@ -157,17 +179,33 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
       kernel = undefined;
       const cores = availableCores();
       try {
-        const r = await runParallel({
-          weightsPath: ckpt.weightsPath, strategy: opts.strategy, granularity: opts.granularity, chunkBytes, units: n, blocks: total,
-          threads: threads.count, intraOpThreads: opts.intraOpThreads ?? Math.max(1, Math.floor(cores / threads.count)), script: threads.script!,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          onMerged: (k) => opts.onProgress?.({ phase: "gram", done: k + 1, total }),
-        }, sums);
+        const r = await runParallel(
+          {
+            weightsPath: ckpt.weightsPath,
+            strategy: opts.strategy,
+            granularity: opts.granularity,
+            chunkBytes,
+            units: n,
+            blocks: total,
+            threads: threads.count,
+            intraOpThreads: opts.intraOpThreads ?? Math.max(1, Math.floor(cores / threads.count)),
+            script: threads.script!,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            onMerged: (k) => opts.onProgress?.({ phase: "gram", done: k + 1, total }),
+          },
+          sums,
+        );
         bytesRead = r.bytes;
         provider = r.provider;
         threaded = true;
         threadsUsed = threads.count;
-        if (stats) { stats.readWait += r.readWait; stats.decode += r.decode; stats.gram += r.gram; stats.blocks += total; stats.threads = threads.count; }
+        if (stats) {
+          stats.readWait += r.readWait;
+          stats.decode += r.decode;
+          stats.gram += r.gram;
+          stats.blocks += total;
+          stats.threads = threads.count;
+        }
       } catch (e) {
         if (!(e instanceof ThreadStartError) || !sums.isEmpty()) throw e;
         // threads cannot run here: the same work on this thread
@@ -189,7 +227,13 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
           const t1 = performance.now();
           sums.add(await kernel!.products(reader.chunk.subarray(0, n * blk.width), blk.width, opts.signal), blk.norms);
           const t2 = performance.now();
-          if (stats) { stats.readWait += blk.waited; stats.decode += (t1 - t0) / 1000 - blk.waited; stats.gram += (t2 - t1) / 1000; stats.blocks++; stats.threads = 1; }
+          if (stats) {
+            stats.readWait += blk.waited;
+            stats.decode += (t1 - t0) / 1000 - blk.waited;
+            stats.gram += (t2 - t1) / 1000;
+            stats.blocks++;
+            stats.threads = 1;
+          }
           opts.onProgress?.({ phase: "gram", done: k + 1, total });
         }
       } finally {
@@ -210,7 +254,10 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   const dots = new Float64Array(n); // [≤ n] f64: one target's lower-layer dot products
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(norms2[i]!)) {
-      throw new MatchError("bad-weights", `${source.path}: layer ${Math.floor(i / U)} unit ${i % U} has non-finite ${opts.strategy} weights (NaN or infinity); the checkpoint is damaged`);
+      throw new MatchError(
+        "bad-weights",
+        `${source.path}: layer ${Math.floor(i / U)} unit ${i % U} has non-finite ${opts.strategy} weights (NaN or infinity); the checkpoint is damaged`,
+      );
     }
   }
   const entries: MatchEntry[] = [];
@@ -218,14 +265,18 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   for (let l = 1; l < L; l++) {
     for (let u = 0; u < U; u++) {
       const i = l * U + u;
-      let best = -1, bestScore = -Infinity;
+      let best = -1,
+        bestScore = -Infinity;
       const row: number[] | undefined = keep ? new Array(l * U) : undefined;
       sums.lowerDots(i, dots);
       for (let j = 0; j < l * U; j++) {
         const den = Math.sqrt(norms2[i]! * norms2[j]!);
         const c = den > 0 ? dots[j]! / den : 0; // a zero vector is similar to nothing
         if (row) row[j] = c;
-        if (c > bestScore) { bestScore = c; best = j; }
+        if (c > bestScore) {
+          bestScore = c;
+          best = j;
+        }
       }
       entries.push({ layer: l, unit: u, sourceLayer: Math.floor(best / U), sourceUnit: best % U, score: bestScore });
       if (row) lowerCosines.push(row);
@@ -236,10 +287,18 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   let parameters = 0;
   for (const t of source.tensors) parameters += t.shape.reduce((a, b) => a * b, 1);
   let stat: { size: number; mtimeMs: number } | undefined;
-  try { stat = await fs.stat(ckpt.weightsPath); } catch { stat = undefined; }
+  try {
+    stat = await fs.stat(ckpt.weightsPath);
+  } catch {
+    stat = undefined;
+  }
   const table: MatchTable = {
-    format: "headshare.match", version: 1, strategy: opts.strategy, granularity: opts.granularity,
-    layers: L, unitsPerLayer: U,
+    format: "headshare.match",
+    version: 1,
+    strategy: opts.strategy,
+    granularity: opts.granularity,
+    layers: L,
+    unitsPerLayer: U,
     parametersPerUnit: parametersPerUnit(spec, opts.granularity, hasBias),
     bytesPerUnit: cost.bytes,
     parameters,

@@ -45,7 +45,15 @@ export interface ThreadInput extends ParallelMatch {
 /** Thread → main. */
 export type ThreadMessage =
   | { readonly type: "ready"; readonly provider: ProviderName }
-  | { readonly type: "block"; readonly k: number; readonly products: Float32Array[]; readonly norms: Float64Array; readonly decode: number; readonly gram: number; readonly waited: number }
+  | {
+      readonly type: "block";
+      readonly k: number;
+      readonly products: Float32Array[];
+      readonly norms: Float64Array;
+      readonly decode: number;
+      readonly gram: number;
+      readonly waited: number;
+    }
   | { readonly type: "done"; readonly bytes: number }
   | { readonly type: "error"; readonly code: MatchErrorCode; readonly message: string };
 
@@ -114,7 +122,12 @@ function startThreads(run: ParallelRun, sums: GramSums): Promise<ParallelResult>
     const exited: Promise<void>[] = [];
     const pending = new Map<number, Extract<ThreadMessage, { type: "block" }>>();
     const done = new Array<boolean>(run.threads).fill(false);
-    let next = 0, doneThreads = 0, bytes = 0, readWait = 0, decode = 0, gram = 0;
+    let next = 0,
+      doneThreads = 0,
+      bytes = 0,
+      readWait = 0,
+      decode = 0,
+      gram = 0;
     let provider: ProviderName = "cpu";
     const ready = new Array<boolean>(run.threads).fill(false);
     let settled = false;
@@ -126,7 +139,9 @@ function startThreads(run: ParallelRun, sums: GramSums): Promise<ParallelResult>
       // thread while onnxruntime-node runs in it aborts the whole process. Settle once every
       // thread has exited, so a caller that exits right after never tears the process down under one.
       for (const w of workers) w.postMessage({ type: "stop" } satisfies MainMessage);
-      const grace = setTimeout(() => { for (const w of workers) void w.terminate(); }, STOP_GRACE_MS);
+      const grace = setTimeout(() => {
+        for (const w of workers) void w.terminate();
+      }, STOP_GRACE_MS);
       void Promise.all(exited).then(() => {
         clearTimeout(grace);
         if (err) reject(err);
@@ -139,8 +154,16 @@ function startThreads(run: ParallelRun, sums: GramSums): Promise<ParallelResult>
     const window = 2 * run.threads;
     for (let t = 0; t < run.threads; t++) {
       const input: ThreadInput = {
-        weightsPath: run.weightsPath, strategy: run.strategy, granularity: run.granularity, chunkBytes: run.chunkBytes,
-        units: run.units, blocks: run.blocks, index: t, count: run.threads, intraOpThreads: run.intraOpThreads, window,
+        weightsPath: run.weightsPath,
+        strategy: run.strategy,
+        granularity: run.granularity,
+        chunkBytes: run.chunkBytes,
+        units: run.units,
+        blocks: run.blocks,
+        index: t,
+        count: run.threads,
+        intraOpThreads: run.intraOpThreads,
+        window,
       };
       let w: Worker;
       try {
@@ -167,7 +190,9 @@ function startThreads(run: ParallelRun, sums: GramSums): Promise<ParallelResult>
             break;
           case "block":
             pending.set(m.k, m);
-            readWait += m.waited; decode += m.decode; gram += m.gram;
+            readWait += m.waited;
+            decode += m.decode;
+            gram += m.gram;
             try {
               for (let b = pending.get(next); b; b = pending.get(next)) {
                 pending.delete(next);
@@ -183,19 +208,24 @@ function startThreads(run: ParallelRun, sums: GramSums): Promise<ParallelResult>
         }
         if (doneThreads === run.threads && next === run.blocks) finish();
       });
-      w.on("error", (e) => finish(ready[t]
-        ? new MatchError("read-failed", `${run.weightsPath}: a match thread failed: ${e.message}`)
-        : new ThreadStartError(`a match thread could not start (${run.script}): ${e.message}`)));
+      w.on("error", (e) =>
+        finish(
+          ready[t]
+            ? new MatchError("read-failed", `${run.weightsPath}: a match thread failed: ${e.message}`)
+            : new ThreadStartError(`a match thread could not start (${run.script}): ${e.message}`),
+        ),
+      );
       w.on("exit", (code) => {
         // messages it posted before exiting are delivered first; look once they have been handled
         setImmediate(() => {
           if (settled) return;
           if (code !== 0) {
-            finish(ready[t]
-              ? new MatchError("read-failed", `${run.weightsPath}: a match thread exited with code ${code}`)
-              : new ThreadStartError(`a match thread exited with code ${code} before it started (${run.script})`));
-          }
-          else if (!done[t]) finish(new MatchError("read-failed", `${run.weightsPath}: a match thread stopped before finishing its blocks`));
+            finish(
+              ready[t]
+                ? new MatchError("read-failed", `${run.weightsPath}: a match thread exited with code ${code}`)
+                : new ThreadStartError(`a match thread exited with code ${code} before it started (${run.script})`),
+            );
+          } else if (!done[t]) finish(new MatchError("read-failed", `${run.weightsPath}: a match thread stopped before finishing its blocks`));
         });
       });
     }

@@ -19,7 +19,11 @@ import { MatchError } from "./errors";
 import type { Strategy } from "./types";
 
 export const STRATEGY_PROJS: Readonly<Record<Strategy, readonly ("q" | "k" | "v")[]>> = {
-  q: ["q"], k: ["k"], v: ["v"], qk: ["q", "k"], qkv: ["q", "k", "v"],
+  q: ["q"],
+  k: ["k"],
+  v: ["v"],
+  qk: ["q", "k"],
+  qkv: ["q", "k", "v"],
 };
 
 /** One projection's slices of all n units, read in blocks of `rowsPerUnit` rows of `width` floats. */
@@ -33,7 +37,8 @@ export interface ProjPlan {
 export function planProjection(ckpt: Checkpoint, proj: "q" | "k" | "v", granularity: Granularity, U: number): ProjPlan {
   const { spec, source } = ckpt;
   const refs: SliceRef[] = [];
-  let rowsPerUnit = -1, width = -1;
+  let rowsPerUnit = -1,
+    width = -1;
   for (let l = 0; l < spec.layers; l++) {
     for (let u = 0; u < U; u++) {
       const ref = unitLayout(spec, l, u, granularity)[proj];
@@ -48,9 +53,15 @@ export function planProjection(ckpt: Checkpoint, proj: "q" | "k" | "v", granular
       const span = ref.ranges.reduce((s, [b, e]) => s + (e - b), 0);
       const rows = ref.axis === 0 ? span : R;
       const w = ref.axis === 0 ? C : span;
-      if (rowsPerUnit < 0) { rowsPerUnit = rows; width = w; }
+      if (rowsPerUnit < 0) {
+        rowsPerUnit = rows;
+        width = w;
+      }
       if (rows !== rowsPerUnit || w !== width) {
-        throw new MatchError("unsupported", `${source.path}: unit (layer ${l}, unit ${u}) has a ${proj} slice of ${rows}×${w}, others ${rowsPerUnit}×${width}; matching needs equally sized units`);
+        throw new MatchError(
+          "unsupported",
+          `${source.path}: unit (layer ${l}, unit ${u}) has a ${proj} slice of ${rows}×${w}, others ${rowsPerUnit}×${width}; matching needs equally sized units`,
+        );
       }
       refs.push(ref);
     }
@@ -72,7 +83,8 @@ function rowRuns(ref: SliceRef, t0: number, t1: number): [number, number][] {
   const runs: [number, number][] = [];
   let t = 0;
   for (const [b, e] of ref.ranges) {
-    const lo = Math.max(t0, t), hi = Math.min(t1, t + (e - b));
+    const lo = Math.max(t0, t),
+      hi = Math.min(t1, t + (e - b));
     if (lo < hi) runs.push([b + (lo - t), b + (hi - t)]);
     t += e - b;
   }
@@ -81,16 +93,21 @@ function rowRuns(ref: SliceRef, t0: number, t1: number): [number, number][] {
 
 async function readBlock(source: TensorSource, plan: ProjPlan, t0: number, t1: number): Promise<RawBlock> {
   const byTensorRows = new Map<string, Promise<Uint8Array>>(); // column slices share a tensor's rows
-  const parts = await Promise.all(plan.refs.map(async (ref) => {
-    const info = source.info(ref.tensor);
-    const rowBytes = info.shape[1]! * DTYPE_SIZE[info.dtype];
-    if (ref.axis === 1) {
-      let p = byTensorRows.get(ref.tensor);
-      if (!p) { p = source.readBytes(ref.tensor, t0 * rowBytes, t1 * rowBytes); byTensorRows.set(ref.tensor, p); }
-      return [await p];
-    }
-    return Promise.all(rowRuns(ref, t0, t1).map(([b, e]) => source.readBytes(ref.tensor, b * rowBytes, e * rowBytes)));
-  }));
+  const parts = await Promise.all(
+    plan.refs.map(async (ref) => {
+      const info = source.info(ref.tensor);
+      const rowBytes = info.shape[1]! * DTYPE_SIZE[info.dtype];
+      if (ref.axis === 1) {
+        let p = byTensorRows.get(ref.tensor);
+        if (!p) {
+          p = source.readBytes(ref.tensor, t0 * rowBytes, t1 * rowBytes);
+          byTensorRows.set(ref.tensor, p);
+        }
+        return [await p];
+      }
+      return Promise.all(rowRuns(ref, t0, t1).map(([b, e]) => source.readBytes(ref.tensor, b * rowBytes, e * rowBytes)));
+    }),
+  );
   return { plan, t0, t1, parts };
 }
 
@@ -112,7 +129,12 @@ class DirectRowReader {
   private readonly fds = new Map<string, { fd: number; dataStart: number }>();
   private readonly staging: Uint8Array; // [≤ one unit's block] raw F16/BF16 bytes
   bytes = 0;
-  constructor(private readonly source: TensorSource, private readonly chunk: Float32Array, private readonly bf16: Bf16Decoder | undefined, maxWidth: number) {
+  constructor(
+    private readonly source: TensorSource,
+    private readonly chunk: Float32Array,
+    private readonly bf16: Bf16Decoder | undefined,
+    maxWidth: number,
+  ) {
     this.staging = bf16?.staging ?? new Uint8Array(maxWidth * 2);
   }
 
@@ -228,7 +250,11 @@ function decodeBlock(source: TensorSource, block: RawBlock, chunk: Float32Array,
 }
 
 /** One step of the schedule: rows [t0, t1) of every unit's slice of one projection. */
-export interface BlockSpec { readonly plan: ProjPlan; readonly t0: number; readonly t1: number }
+export interface BlockSpec {
+  readonly plan: ProjPlan;
+  readonly t0: number;
+  readonly t1: number;
+}
 
 /** The blocks of a match: each ≤ `chunkBytes` of float32 over all n units. */
 export interface MatchSchedule {
@@ -256,7 +282,11 @@ export function matchSchedule(ckpt: Checkpoint, strategy: Strategy, granularity:
 }
 
 /** A block in the chunk: its width (floats per unit) and every unit's sum of squares over it. */
-export interface ReadBlock { readonly width: number; readonly norms: Float64Array /* [n] f64 */; readonly waited: number }
+export interface ReadBlock {
+  readonly width: number;
+  readonly norms: Float64Array /* [n] f64 */;
+  readonly waited: number;
+}
 
 /** The chunk of one matcher (thread): reads block k of the schedule into it on request. */
 export class BlockReader {
@@ -265,7 +295,10 @@ export class BlockReader {
   private readonly direct: DirectRowReader;
   private readonly pending = new Map<number, Promise<RawBlock>>();
 
-  constructor(private readonly ckpt: Checkpoint, readonly schedule: MatchSchedule) {
+  constructor(
+    private readonly ckpt: Checkpoint,
+    readonly schedule: MatchSchedule,
+  ) {
     const { n, maxWidth } = schedule;
     // BF16/F16 row runs are widened by WebAssembly SIMD straight into a chunk in its memory, where
     // the squares of every dtype are summed by SIMD too.

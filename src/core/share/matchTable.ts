@@ -51,7 +51,12 @@ function checkCosine(file: string, what: string, v: unknown): number {
  * layer-0 targets and sources that are not strictly lower.
  */
 function place(file: string, slots: (MatchEntry | undefined)[], L: number, U: number, e: MatchEntry, what: string): void {
-  const ints: [string, number, number][] = [["layer", e.layer, L], ["unit", e.unit, U], ["sourceLayer", e.sourceLayer, L], ["sourceUnit", e.sourceUnit, U]];
+  const ints: [string, number, number][] = [
+    ["layer", e.layer, L],
+    ["unit", e.unit, U],
+    ["sourceLayer", e.sourceLayer, L],
+    ["sourceUnit", e.sourceUnit, U],
+  ];
   for (const [k, v, lim] of ints) {
     if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v >= lim) {
       throw new MatchTableError("bad-entry", file, `${what}: ${k} must be an integer in 0..${lim - 1}, got ${JSON.stringify(v)}`);
@@ -78,25 +83,40 @@ export function checkMatchEntries(table: MatchTable, file: string): void {
   }
   const slots: (MatchEntry | undefined)[] = new Array(entries.length);
   for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as MatchEntry | undefined, what = `entries[${i}]`;
+    const e = entries[i] as MatchEntry | undefined,
+      what = `entries[${i}]`;
     if (!e || !isObj(e)) throw new MatchTableError("bad-entry", file, `${what} must be an object`);
     checkCosine(file, what, e.score);
     place(file, slots, L, U, e, what);
-    if (slots[i] !== e) throw new MatchTableError("bad-entry", file, `${what} is (layer ${e.layer}, unit ${e.unit}), not (layer ${Math.floor(i / U) + 1}, unit ${i % U}): entries must be sorted by (layer, unit)`);
+    if (slots[i] !== e)
+      throw new MatchTableError(
+        "bad-entry",
+        file,
+        `${what} is (layer ${e.layer}, unit ${e.unit}), not (layer ${Math.floor(i / U) + 1}, unit ${i % U}): entries must be sorted by (layer, unit)`,
+      );
   }
 }
 
 function complete(file: string, slots: (MatchEntry | undefined)[], L: number, U: number): MatchEntry[] {
   for (let i = 0; i < slots.length; i++) {
     if (!slots[i]) {
-      throw new MatchTableError("incomplete", file, `no entry for target (layer ${Math.floor(i / U) + 1}, unit ${i % U}): a table needs every unit of layers 1..${L - 1}`);
+      throw new MatchTableError(
+        "incomplete",
+        file,
+        `no entry for target (layer ${Math.floor(i / U) + 1}, unit ${i % U}): a table needs every unit of layers 1..${L - 1}`,
+      );
     }
   }
   return slots as MatchEntry[];
 }
 
 function parseOurs(o: Obj, file: string): MatchTable {
-  if (o.version !== 1) throw new MatchTableError("bad-format", file, `unsupported match table version ${JSON.stringify(o.version)} (this build reads version 1); recompute it with "headshare match"`);
+  if (o.version !== 1)
+    throw new MatchTableError(
+      "bad-format",
+      file,
+      `unsupported match table version ${JSON.stringify(o.version)} (this build reads version 1); recompute it with "headshare match"`,
+    );
   const strategy = strategyOf(file, o.strategy);
   if (typeof o.granularity !== "string" || !GRANULARITIES.includes(o.granularity as Granularity)) {
     throw new MatchTableError("bad-field", file, `"granularity" must be "group" or "query-head", got ${JSON.stringify(o.granularity)}`);
@@ -107,14 +127,21 @@ function parseOurs(o: Obj, file: string): MatchTable {
   if ((L - 1) * U > 4_000_000) throw new MatchTableError("bad-field", file, `layers × unitsPerLayer = ${L * U} is implausibly large`);
   if (!Array.isArray(o.entries)) throw new MatchTableError("bad-field", file, `"entries" must be an array`);
   if (o.entries.length !== (L - 1) * U) {
-    throw new MatchTableError("incomplete", file, `"entries" has ${o.entries.length} rows, expected (layers-1)·units = ${(L - 1) * U} (layers ${L}, unitsPerLayer ${U})`);
+    throw new MatchTableError(
+      "incomplete",
+      file,
+      `"entries" has ${o.entries.length} rows, expected (layers-1)·units = ${(L - 1) * U} (layers ${L}, unitsPerLayer ${U})`,
+    );
   }
   const slots: (MatchEntry | undefined)[] = new Array((L - 1) * U);
   o.entries.forEach((raw: unknown, i: number) => {
     const what = `entries[${i}]`;
     if (!isObj(raw)) throw new MatchTableError("bad-entry", file, `${what} must be an object`);
     const e: MatchEntry = {
-      layer: raw.layer as number, unit: raw.unit as number, sourceLayer: raw.sourceLayer as number, sourceUnit: raw.sourceUnit as number,
+      layer: raw.layer as number,
+      unit: raw.unit as number,
+      sourceLayer: raw.sourceLayer as number,
+      sourceUnit: raw.sourceUnit as number,
       score: checkCosine(file, what, raw.score),
     };
     place(file, slots, L, U, e, what);
@@ -134,7 +161,12 @@ function parseOurs(o: Obj, file: string): MatchTable {
     });
   }
   const table: MatchTable = {
-    format: "headshare.match", version: 1, strategy, granularity, layers: L, unitsPerLayer: U,
+    format: "headshare.match",
+    version: 1,
+    strategy,
+    granularity,
+    layers: L,
+    unitsPerLayer: U,
     parametersPerUnit: nullableNumber(file, o, "parametersPerUnit"),
     bytesPerUnit: nullableNumber(file, o, "bytesPerUnit"),
     parameters: nullableNumber(file, o, "parameters"),
@@ -159,7 +191,8 @@ function parsePaper(o: Obj, file: string): MatchTable {
   const L = posInt(file, o, "layers", 1);
   const H = posInt(file, o, "heads", 1);
   if ((L - 1) * H > 4_000_000) throw new MatchTableError("bad-field", file, `layers × heads = ${L * H} is implausibly large`);
-  if (!Array.isArray(o.targets)) throw new MatchTableError("bad-field", file, `"targets" must be an array of [layer, head, source_layer, source_head, cosine] rows`);
+  if (!Array.isArray(o.targets))
+    throw new MatchTableError("bad-field", file, `"targets" must be an array of [layer, head, source_layer, source_head, cosine] rows`);
   const slots: (MatchEntry | undefined)[] = new Array((L - 1) * H);
   o.targets.forEach((row: unknown, i: number) => {
     const what = `targets[${i}]`;
@@ -171,8 +204,16 @@ function parsePaper(o: Obj, file: string): MatchTable {
   });
   const entries = complete(file, slots, L, H);
   return {
-    format: "headshare.match", version: 1, strategy, granularity: "group", layers: L, unitsPerLayer: H,
-    parametersPerUnit: null, bytesPerUnit: null, parameters: null, entries,
+    format: "headshare.match",
+    version: 1,
+    strategy,
+    granularity: "group",
+    layers: L,
+    unitsPerLayer: H,
+    parametersPerUnit: null,
+    bytesPerUnit: null,
+    parameters: null,
+    entries,
     ...(typeof o.model === "string" ? { source: { model: o.model } } : {}),
   };
 }
@@ -189,14 +230,26 @@ export function parseMatchTable(json: unknown, file: string): MatchTable {
   if (!isObj(json)) throw new MatchTableError("bad-format", file, "a match table must be a JSON object");
   if (json.format === "headshare.match") return parseOurs(json, file);
   if ("targets" in json && "layers" in json && "heads" in json && "strategy" in json) return parsePaper(json, file);
-  throw new MatchTableError("bad-format", file, `not a match table: expected "format": "headshare.match" (from "headshare match") or the paper's released format (keys layers, heads, strategy, targets)`);
+  throw new MatchTableError(
+    "bad-format",
+    file,
+    `not a match table: expected "format": "headshare.match" (from "headshare match") or the paper's released format (keys layers, heads, strategy, targets)`,
+  );
 }
 
 /** Versioned JSON of a table (compact: one entry per line is not needed; numbers round-trip exactly). */
 export function serializeMatchTable(table: MatchTable): string {
   const { format, version, strategy, granularity, layers, unitsPerLayer, parametersPerUnit, bytesPerUnit, parameters, source, entries, lowerCosines } = table;
   return JSON.stringify({
-    format, version, strategy, granularity, layers, unitsPerLayer, parametersPerUnit, bytesPerUnit, parameters,
+    format,
+    version,
+    strategy,
+    granularity,
+    layers,
+    unitsPerLayer,
+    parametersPerUnit,
+    bytesPerUnit,
+    parameters,
     ...(source ? { source } : {}),
     entries: entries.map(({ layer, unit, sourceLayer, sourceUnit, score }) => ({ layer, unit, sourceLayer, sourceUnit, score })),
     ...(lowerCosines ? { lowerCosines } : {}),

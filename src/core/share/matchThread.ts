@@ -30,13 +30,22 @@ async function main(input: ThreadInput, port: NonNullable<typeof parentPort>): P
     const before = ckpt.source.bytesRead;
     const schedule = matchSchedule(ckpt, input.strategy, input.granularity, input.chunkBytes);
     if (schedule.n !== input.units || schedule.blocks.length !== input.blocks) {
-      throw new MatchError("read-failed", `${input.weightsPath}: the checkpoint changed while it was being matched (${schedule.n} units in ${schedule.blocks.length} blocks, expected ${input.units} in ${input.blocks}); match it again`);
+      throw new MatchError(
+        "read-failed",
+        `${input.weightsPath}: the checkpoint changed while it was being matched (${schedule.n} units in ${schedule.blocks.length} blocks, expected ${input.units} in ${input.blocks}); match it again`,
+      );
     }
     reader = new BlockReader(ckpt, schedule);
-    kernel = await createGramKernel(ckpt.spec.layers, unitsPerLayer(ckpt.spec, input.granularity), { providers: ["cpu"], intraOpThreads: input.intraOpThreads });
+    kernel = await createGramKernel(ckpt.spec.layers, unitsPerLayer(ckpt.spec, input.granularity), {
+      providers: ["cpu"],
+      intraOpThreads: input.intraOpThreads,
+    });
     post({ type: "ready", provider: kernel.provider });
     for (let k = input.index; k < schedule.blocks.length && !stop.signal.aborted; k += input.count) {
-      while (k >= merged + input.window && !stop.signal.aborted) await new Promise<void>((r) => { wake = r; });
+      while (k >= merged + input.window && !stop.signal.aborted)
+        await new Promise<void>((r) => {
+          wake = r;
+        });
       if (stop.signal.aborted) break;
       const t0 = performance.now();
       const blk = await reader.read(k);
@@ -47,7 +56,12 @@ async function main(input: ThreadInput, port: NonNullable<typeof parentPort>): P
     }
     if (!stop.signal.aborted) post({ type: "done", bytes: ckpt.source.bytesRead - before + reader.directBytes });
   } catch (e) {
-    if (!stop.signal.aborted) post({ type: "error", code: e instanceof MatchError ? e.code : "read-failed", message: e instanceof MatchError ? e.message : `${input.weightsPath}: matching failed: ${e instanceof Error ? e.message : String(e)}` });
+    if (!stop.signal.aborted)
+      post({
+        type: "error",
+        code: e instanceof MatchError ? e.code : "read-failed",
+        message: e instanceof MatchError ? e.message : `${input.weightsPath}: matching failed: ${e instanceof Error ? e.message : String(e)}`,
+      });
   } finally {
     reader?.close();
     await kernel?.dispose();

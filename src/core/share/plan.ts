@@ -22,7 +22,7 @@ function scoreOrder(table: MatchTable): Int32Array {
   for (let i = 0; i < n; i++) scores[i] = table.entries[i]!.score;
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => (scores[b]! - scores[a]!) || (a - b));
+  order.sort((a, b) => scores[b]! - scores[a]! || a - b);
   orderCache.set(table, order);
   return order;
 }
@@ -59,12 +59,18 @@ export function planSharing(table: MatchTable, ratio: number): SharingPlan {
   const L = table.layers;
   const U = table.unitsPerLayer;
   if (typeof ratio !== "number" || !Number.isFinite(ratio) || ratio < 0) {
-    throw new PlanError("bad-ratio", `the sharing ratio must be a number ≥ 0 (a fraction of all ${L * U} units, e.g. 0.3), got ${typeof ratio === "number" ? String(ratio) : `a ${typeof ratio}`}`);
+    throw new PlanError(
+      "bad-ratio",
+      `the sharing ratio must be a number ≥ 0 (a fraction of all ${L * U} units, e.g. 0.3), got ${typeof ratio === "number" ? String(ratio) : `a ${typeof ratio}`}`,
+    );
   }
   const N = selectedCount(ratio, L, U);
   const maxN = (L - 1) * U;
   if (N > maxN || ratio > maxRatio(L) + 1e-12) {
-    throw new PlanError("ratio-too-high", `ratio ${ratio} is too high for ${L} layers: layer 0 is never shared, so the maximum is (L−1)/L = ${maxRatio(L)} (${maxN} of ${L * U} units)`);
+    throw new PlanError(
+      "ratio-too-high",
+      `ratio ${ratio} is too high for ${L} layers: layer 0 is never shared, so the maximum is (L−1)/L = ${maxRatio(L)} (${maxN} of ${L * U} units)`,
+    );
   }
 
   const entries = table.entries;
@@ -100,8 +106,14 @@ export function planSharing(table: MatchTable, ratio: number): SharingPlan {
     if (lower && lower.length === e.layer * U) rootCosine = lower[root]!;
     else if (root === src) rootCosine = e.score;
     targets.push({
-      layer: e.layer, unit: e.unit, sourceLayer: e.sourceLayer, sourceUnit: e.sourceUnit,
-      rootLayer, rootUnit, score: e.score, rootCosine,
+      layer: e.layer,
+      unit: e.unit,
+      sourceLayer: e.sourceLayer,
+      sourceUnit: e.sourceUnit,
+      rootLayer,
+      rootUnit,
+      score: e.score,
+      rootCosine,
     });
     storedFrom[e.layer]![e.unit] = [rootLayer, rootUnit];
     if (cutoff === null || e.score < cutoff) cutoff = e.score;

@@ -13,15 +13,22 @@ const isInt = (x: unknown, lo: number, hi: number): x is number => typeof x === 
 
 /** Parses and checks a plan; throws PlanError("bad-plan") naming `where`. */
 export function parseSharingPlan(json: unknown, where: string): SharingPlan {
-  const bad = (msg: string): never => { throw new PlanError("bad-plan", `${where}: invalid sharing plan: ${msg}`); };
+  const bad = (msg: string): never => {
+    throw new PlanError("bad-plan", `${where}: invalid sharing plan: ${msg}`);
+  };
   if (typeof json === "string") {
-    try { json = JSON.parse(json); } catch { bad("not valid JSON"); }
+    try {
+      json = JSON.parse(json);
+    } catch {
+      bad("not valid JSON");
+    }
   }
   if (!isObj(json)) return bad("not a JSON object");
   const o = json;
   if (o.format !== "headshare.plan" || o.version !== 1) bad(`expected "format": "headshare.plan", "version": 1`);
   if (!isInt(o.layers, 1, 100_000) || !isInt(o.unitsPerLayer, 1, 100_000)) return bad("layers and unitsPerLayer must be positive integers");
-  const L = o.layers, U = o.unitsPerLayer;
+  const L = o.layers,
+    U = o.unitsPerLayer;
   if (!(GRANULARITIES as readonly unknown[]).includes(o.granularity)) bad(`granularity must be "group" or "query-head"`);
   if (!(STRATEGIES as readonly unknown[]).includes(o.strategy)) bad("unknown strategy");
   if (typeof o.ratio !== "number" || !Number.isFinite(o.ratio) || o.ratio < 0 || o.ratio >= 1) bad("ratio must be in [0, 1)");
@@ -30,7 +37,8 @@ export function parseSharingPlan(json: unknown, where: string): SharingPlan {
   const stored: [number, number][][] = (o.storedFrom as unknown[]).map((row, l) => {
     if (!Array.isArray(row) || row.length !== U) return bad(`storedFrom[${l}] must have ${U} entries`);
     return row.map((p: unknown, u) => {
-      if (!Array.isArray(p) || p.length !== 2 || !isInt(p[0], 0, l) || !isInt(p[1], 0, U - 1)) return bad(`storedFrom[${l}][${u}] must be [layer ≤ ${l}, unit < ${U}]`);
+      if (!Array.isArray(p) || p.length !== 2 || !isInt(p[0], 0, l) || !isInt(p[1], 0, U - 1))
+        return bad(`storedFrom[${l}][${u}] must be [layer ≤ ${l}, unit < ${U}]`);
       return [p[0], p[1]] as [number, number];
     });
   });
@@ -42,7 +50,8 @@ export function parseSharingPlan(json: unknown, where: string): SharingPlan {
     if (!isInt(sourceLayer, 0, layer - 1) || !isInt(sourceUnit, 0, U - 1)) return bad(`targets[${i}]: source must be in a strictly lower layer`);
     if (!isInt(rootLayer, 0, layer - 1) || !isInt(rootUnit, 0, U - 1)) return bad(`targets[${i}]: root must be in a strictly lower layer`);
     if (typeof score !== "number" || !Number.isFinite(score)) return bad(`targets[${i}]: score must be a finite number`);
-    if (rootCosine !== null && (typeof rootCosine !== "number" || !Number.isFinite(rootCosine))) return bad(`targets[${i}]: rootCosine must be a number or null`);
+    if (rootCosine !== null && (typeof rootCosine !== "number" || !Number.isFinite(rootCosine)))
+      return bad(`targets[${i}]: rootCosine must be a number or null`);
     const key = layer * U + unit;
     if (seen.has(key)) bad(`targets[${i}]: (layer ${layer}, unit ${unit}) appears twice`);
     seen.add(key);
@@ -61,11 +70,20 @@ export function parseSharingPlan(json: unknown, where: string): SharingPlan {
   }
   const num = (k: string): number | null => (typeof o[k] === "number" && Number.isFinite(o[k]) ? (o[k] as number) : null);
   return {
-    format: "headshare.plan", version: 1, ratio: o.ratio as number, strategy: o.strategy as SharingPlan["strategy"],
-    granularity: o.granularity as SharingPlan["granularity"], layers: L, unitsPerLayer: U,
-    selected: targets.length, savedUnits: targets.length,
+    format: "headshare.plan",
+    version: 1,
+    ratio: o.ratio as number,
+    strategy: o.strategy as SharingPlan["strategy"],
+    granularity: o.granularity as SharingPlan["granularity"],
+    layers: L,
+    unitsPerLayer: U,
+    selected: targets.length,
+    savedUnits: targets.length,
     chainedTargets: isInt(o.chainedTargets, 0, targets.length) ? o.chainedTargets : 0,
-    cutoffScore: num("cutoffScore"), parametersBefore: num("parametersBefore"), parametersAfter: num("parametersAfter"),
-    targets, storedFrom: stored,
+    cutoffScore: num("cutoffScore"),
+    parametersBefore: num("parametersBefore"),
+    parametersAfter: num("parametersAfter"),
+    targets,
+    storedFrom: stored,
   };
 }

@@ -25,7 +25,10 @@ export function extractSlice(buf: Uint8Array, g: Geometry, ref: SliceRef): Uint8
   if (ref.axis === 0) {
     const out = new Uint8Array(span(ref.ranges) * rowBytes); // [Σ rows, rowElems] raw bytes
     let o = 0;
-    for (const [b, e] of ref.ranges) { out.set(buf.subarray(b * rowBytes, e * rowBytes), o); o += (e - b) * rowBytes; }
+    for (const [b, e] of ref.ranges) {
+      out.set(buf.subarray(b * rowBytes, e * rowBytes), o);
+      o += (e - b) * rowBytes;
+    }
     return out;
   }
   const w = span(ref.ranges) * g.elem;
@@ -45,7 +48,10 @@ export function scatterSlice(buf: Uint8Array, g: Geometry, ref: SliceRef, bytes:
   const rowBytes = g.rowElems * g.elem;
   let o = 0;
   if (ref.axis === 0) {
-    for (const [b, e] of ref.ranges) { buf.set(bytes.subarray(o, o + (e - b) * rowBytes), b * rowBytes); o += (e - b) * rowBytes; }
+    for (const [b, e] of ref.ranges) {
+      buf.set(bytes.subarray(o, o + (e - b) * rowBytes), b * rowBytes);
+      o += (e - b) * rowBytes;
+    }
     return;
   }
   for (let r = 0; r < g.rows; r++) {
@@ -73,7 +79,10 @@ export function mergeRanges(ranges: readonly (readonly [number, number])[]): [nu
 export function keptRanges(size: number, drop: readonly (readonly [number, number])[]): [number, number][] {
   const out: [number, number][] = [];
   let at = 0;
-  for (const [b, e] of drop) { if (b > at) out.push([at, b]); at = e; }
+  for (const [b, e] of drop) {
+    if (b > at) out.push([at, b]);
+    at = e;
+  }
   if (at < size) out.push([at, size]);
   return out;
 }

@@ -24,8 +24,8 @@ export interface MatchTable {
   readonly version: 1;
   readonly strategy: Strategy;
   readonly granularity: Granularity;
-  readonly layers: number;          // L
-  readonly unitsPerLayer: number;   // U
+  readonly layers: number; // L
+  readonly unitsPerLayer: number; // U
   /** Parameters a unit owns (what sharing one saves), when known from the checkpoint. */
   readonly parametersPerUnit: number | null;
   /** Bytes a unit's stored slices take (in the checkpoint's dtype), when known. */

@@ -29,7 +29,11 @@ import { parseSharingPlan } from "./planJson";
 import { compactIndex, extractSlice, geometry, keptRanges, mergeRanges, scatterSlice, sizeAfterDrop } from "./slices";
 import type { LayerAccounting, ShareResult, SharingPlan } from "./types";
 
-export interface ShareProgress { readonly phase: string; readonly done: number; readonly total: number }
+export interface ShareProgress {
+  readonly phase: string;
+  readonly done: number;
+  readonly total: number;
+}
 
 export interface WriteSharedOptions {
   readonly format: "compact" | "dense";
@@ -51,7 +55,8 @@ export interface ExpandOptions {
 }
 
 /** Files copied next to the weights (besides config.json). */
-const AUX_FILE = /^(config\.json|generation_config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|chat_template\.(json|jinja)|[\w.-]+\.tiktoken)$/;
+const AUX_FILE =
+  /^(config\.json|generation_config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|chat_template\.(json|jinja)|[\w.-]+\.tiktoken)$/;
 /** Whole source tensors kept in memory for reading roots' slices. */
 const CACHE_BYTES = 256 * 2 ** 20;
 
@@ -72,10 +77,12 @@ function planMaps(spec: ModelSpec, plan: SharingPlan, where: string): { drops: D
     const tl = unitLayout(spec, t.layer, t.unit, plan.granularity);
     const rl = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);
     for (const p of ownedProjections(plan.granularity)) {
-      const target = tl[p], root = rl[p];
+      const target = tl[p],
+        root = rl[p];
       if (!target || !root) continue;
       const entry = raw.get(target.tensor) ?? { axis: target.axis, ranges: [] };
-      if (entry.axis !== target.axis) throw new ShareError("bad-plan", `${where}: tensor "${target.tensor}" would be cut along two axes; this layout is not supported`);
+      if (entry.axis !== target.axis)
+        throw new ShareError("bad-plan", `${where}: tensor "${target.tensor}" would be cut along two axes; this layout is not supported`);
       entry.ranges.push(...target.ranges.map(([b, e]) => [b, e] as [number, number]));
       raw.set(target.tensor, entry);
       const list = pairs.get(target.tensor) ?? [];
@@ -91,7 +98,10 @@ function planMaps(spec: ModelSpec, plan: SharingPlan, where: string): { drops: D
 function checkPlanFits(ckpt: Checkpoint, plan: SharingPlan): void {
   const U = unitsPerLayer(ckpt.spec, plan.granularity);
   if (plan.layers !== ckpt.spec.layers || plan.unitsPerLayer !== U) {
-    throw new ShareError("bad-plan", `${ckpt.source.path}: the plan is for ${plan.layers} layers × ${plan.unitsPerLayer} units, but this model has ${ckpt.spec.layers} × ${U} (${plan.granularity}); plan from this model's match table`);
+    throw new ShareError(
+      "bad-plan",
+      `${ckpt.source.path}: the plan is for ${plan.layers} layers × ${plan.unitsPerLayer} units, but this model has ${ckpt.spec.layers} × ${U} (${plan.granularity}); plan from this model's match table`,
+    );
   }
 }
 
@@ -104,7 +114,11 @@ class TensorCache {
   constructor(private readonly source: TensorSource) {}
   async get(name: string): Promise<Uint8Array> {
     const hit = this.map.get(name);
-    if (hit) { this.map.delete(name); this.map.set(name, hit); return hit; }
+    if (hit) {
+      this.map.delete(name);
+      this.map.set(name, hit);
+      return hit;
+    }
     const data = await this.source.readBytes(name);
     if (data.byteLength <= CACHE_BYTES) {
       this.map.set(name, data);
@@ -131,13 +145,19 @@ async function readSliceBytes(source: TensorSource, cache: TensorCache, ref: Sli
   const parts = await Promise.all(ref.ranges.map(([b, e]) => source.readBytes(ref.tensor, b * rowBytes, e * rowBytes)));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0)); // [Σ rows, rowElems] raw bytes
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.byteLength; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
   return out;
 }
 
 /** The dense bytes of tensor `name` with every target slice replaced by its root's. */
 async function denseWithRoots(
-  buf: Uint8Array, info: TensorInfo, denseShape: readonly number[], pairs: PairMap,
+  buf: Uint8Array,
+  info: TensorInfo,
+  denseShape: readonly number[],
+  pairs: PairMap,
   rootSlice: (ref: SliceRef) => Promise<Uint8Array>,
 ): Promise<Uint8Array> {
   const g = geometry(denseShape, DTYPE_SIZE[info.dtype]);
@@ -173,7 +193,10 @@ function groupByFile(source: TensorSource, weightsPath: string): { file: string;
   const groups: { file: string; infos: TensorInfo[] }[] = [];
   for (const info of source.tensors) {
     let g = groups.find((x) => x.file === info.file);
-    if (!g) { g = { file: info.file, infos: [] }; groups.push(g); }
+    if (!g) {
+      g = { file: info.file, infos: [] };
+      groups.push(g);
+    }
     g.infos.push(info);
   }
   if (groups.length === 0) groups.push({ file: weightsPath, infos: [] });
@@ -187,7 +210,11 @@ function aborted(signal?: AbortSignal): void {
 }
 
 /** An aux file to copy: its name and the regular file it resolves to (checked before anything is written). */
-interface AuxFile { readonly name: string; readonly from: string; readonly bytes: number }
+interface AuxFile {
+  readonly name: string;
+  readonly from: string;
+  readonly bytes: number;
+}
 
 /**
  * The config/tokenizer files to copy next to the weights, checked before the first byte is written:
@@ -202,7 +229,10 @@ async function planAuxFiles(fromDir: string): Promise<AuxFile[]> {
     if (e.isSymbolicLink()) await assertInsideFolder(fromDir, from, e.name); // the Hugging Face cache's layout
     const st = await fs.stat(from).catch(() => undefined);
     if (!st?.isFile()) {
-      throw new ShareError("bad-options", `${from}: ${e.name} is ${st ? "not a regular file (a folder, FIFO or device)" : "a broken link"}; replace it with the model's file or remove it, then run again (nothing was written)`);
+      throw new ShareError(
+        "bad-options",
+        `${from}: ${e.name} is ${st ? "not a regular file (a folder, FIFO or device)" : "a broken link"}; replace it with the model's file or remove it, then run again (nothing was written)`,
+      );
     }
     files.push({ name: e.name, from, bytes: st.size });
   }
@@ -219,7 +249,8 @@ export interface EmitOptions {
 /** OutputError → ShareError with the same code where ShareError has one (the callers' contract). */
 function asShareError(e: unknown, out: string): Error {
   if (e instanceof ShareError || e instanceof SafetensorsError) return e;
-  if (e instanceof OutputError) return new ShareError(e.code === "out-exists" || e.code === "out-is-input" || e.code === "aborted" ? e.code : "write-failed", e.message);
+  if (e instanceof OutputError)
+    return new ShareError(e.code === "out-exists" || e.code === "out-is-input" || e.code === "aborted" ? e.code : "write-failed", e.message);
   return new ShareError("write-failed", `writing ${out} failed: ${e instanceof Error ? e.message : String(e)}; the previous output (if any) was kept`);
 }
 
@@ -229,7 +260,11 @@ function asShareError(e: unknown, out: string): Error {
  * swaps it in when complete. A failure or cancel leaves a previous output exactly as it was.
  */
 async function emit(
-  ckpt: Checkpoint, o: EmitOptions, output: OutputPlan, indexName: string | null, indexTemplate: Record<string, unknown> | null,
+  ckpt: Checkpoint,
+  o: EmitOptions,
+  output: OutputPlan,
+  indexName: string | null,
+  indexTemplate: Record<string, unknown> | null,
 ): Promise<{ out: string; files: string[]; fileBytes: number; weightsPath: string }> {
   const out = path.resolve(o.outDir);
   const aux = await planAuxFiles(ckpt.dir);
@@ -239,8 +274,13 @@ async function emit(
   let staged: StagedFolder;
   try {
     staged = await stageOutputFolder({
-      out, inputs: [ckpt.dir], what: "the shared checkpoint", needBytes: estimate,
-      ...(o.force !== undefined ? { force: o.force } : {}), ...(o.wait !== undefined ? { wait: o.wait } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      out,
+      inputs: [ckpt.dir],
+      what: "the shared checkpoint",
+      needBytes: estimate,
+      ...(o.force !== undefined ? { force: o.force } : {}),
+      ...(o.wait !== undefined ? { wait: o.wait } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
     });
   } catch (e) {
     throw asShareError(e, out);
@@ -249,14 +289,18 @@ async function emit(
   const written: string[] = [];
   const inputs = [...new Set(ckpt.source.tensors.map((t) => t.file)), ckpt.weightsPath, ckpt.configPath];
   try {
-    let fileBytes = 0, total = 0;
+    let fileBytes = 0,
+      total = 0;
     const weightMap: Record<string, string> = {};
     for (const f of output.files) {
       aborted(o.signal);
       const r = await writeSafetensors(path.join(dir, f.name), f.tensors, output.metadata, { protect: inputs });
       written.push(f.name);
       fileBytes += r.bytes;
-      for (const t of f.tensors) { weightMap[t.name] = f.name; total += numelOf(t.shape) * DTYPE_SIZE[t.dtype]; }
+      for (const t of f.tensors) {
+        weightMap[t.name] = f.name;
+        total += numelOf(t.shape) * DTYPE_SIZE[t.dtype];
+      }
     }
     if (indexName) {
       const meta = { ...((indexTemplate?.metadata as Record<string, unknown> | undefined) ?? {}), total_size: total };
@@ -306,20 +350,35 @@ function accounting(ckpt: Checkpoint, plan: SharingPlan, denseShape: (i: TensorI
   spec.layerTensors.forEach((lt, l) => {
     for (const n of [lt.q, lt.k, lt.v, lt.o, lt.qBias, lt.kBias, lt.vBias, lt.oBias, ...Object.values(lt.other)]) if (n) layerOf.set(n, l);
   });
-  const perLayerParams = new Array<number>(spec.layers).fill(0), perLayerBytes = new Array<number>(spec.layers).fill(0);
-  let params = 0, bytes = 0, gParams = 0, gBytes = 0;
+  const perLayerParams = new Array<number>(spec.layers).fill(0),
+    perLayerBytes = new Array<number>(spec.layers).fill(0);
+  let params = 0,
+    bytes = 0,
+    gParams = 0,
+    gBytes = 0;
   for (const info of source.tensors) {
-    const n = numelOf(denseShape(info)), b = n * DTYPE_SIZE[info.dtype];
-    params += n; bytes += b;
+    const n = numelOf(denseShape(info)),
+      b = n * DTYPE_SIZE[info.dtype];
+    params += n;
+    bytes += b;
     const l = layerOf.get(info.name);
-    if (l === undefined) { gParams += n; gBytes += b; } else { perLayerParams[l]! += n; perLayerBytes[l]! += b; }
+    if (l === undefined) {
+      gParams += n;
+      gBytes += b;
+    } else {
+      perLayerParams[l]! += n;
+      perLayerBytes[l]! += b;
+    }
   }
   const saved = new Array<number>(spec.layers).fill(0);
   for (const t of plan.targets) saved[t.layer]!++;
   const perLayer: LayerAccounting[] = saved.map((s, l) => ({
-    layer: l, savedUnits: s,
-    parametersBefore: perLayerParams[l]!, parametersAfter: perLayerParams[l]! - s * cost.params,
-    bytesBefore: perLayerBytes[l]!, bytesAfter: perLayerBytes[l]! - s * cost.bytes,
+    layer: l,
+    savedUnits: s,
+    parametersBefore: perLayerParams[l]!,
+    parametersAfter: perLayerParams[l]! - s * cost.params,
+    bytesBefore: perLayerBytes[l]!,
+    bytesAfter: perLayerBytes[l]! - s * cost.bytes,
   }));
   return { cost, params, bytes, perLayer, globals: { parameters: gParams, bytes: gBytes } };
 }
@@ -330,7 +389,8 @@ export async function writeShared(ckpt: Checkpoint, plan: SharingPlan, opts: Wri
   if (!opts || (opts.format !== "compact" && opts.format !== "dense")) {
     throw new ShareError("bad-options", `format must be "compact" or "dense", got ${JSON.stringify(opts?.format)}`);
   }
-  if (ckpt.compact) throw new ShareError("bad-options", `${ckpt.source.path} is already a compact headshare checkpoint; share the original model (or expand this one first)`);
+  if (ckpt.compact)
+    throw new ShareError("bad-options", `${ckpt.source.path} is already a compact headshare checkpoint; share the original model (or expand this one first)`);
   let checked: SharingPlan;
   try {
     checked = parseSharingPlan(plan, "the sharing plan");
@@ -345,7 +405,10 @@ export async function writeShared(ckpt: Checkpoint, plan: SharingPlan, opts: Wri
   const rootSlice = (ref: SliceRef): Promise<Uint8Array> => readSliceBytes(source, cache, ref);
   const total = source.tensors.length;
   let done = 0;
-  const tick = (): void => { done++; opts.onProgress?.({ phase: "write", done, total }); };
+  const tick = (): void => {
+    done++;
+    opts.onProgress?.({ phase: "write", done, total });
+  };
   const originalShapes: Record<string, number[]> = {};
   const files = groupByFile(source, ckpt.weightsPath).map(({ file, infos }) => ({
     name: isSharded(ckpt.weightsPath) ? path.basename(file) : path.basename(ckpt.weightsPath),
@@ -360,7 +423,9 @@ export async function writeShared(ckpt: Checkpoint, plan: SharingPlan, opts: Wri
         originalShapes[info.name] = [...info.shape];
       }
       return {
-        name: info.name, dtype: info.dtype, shape,
+        name: info.name,
+        dtype: info.dtype,
+        shape,
         data: async () => {
           aborted(opts.signal);
           let out: Uint8Array;
@@ -386,21 +451,35 @@ export async function writeShared(ckpt: Checkpoint, plan: SharingPlan, opts: Wri
 }
 
 function result(
-  format: "compact" | "dense", w: { out: string; files: string[]; fileBytes: number; weightsPath: string }, plan: SharingPlan,
-  acc: ReturnType<typeof accounting>, fileBytesBefore: number, started: number,
+  format: "compact" | "dense",
+  w: { out: string; files: string[]; fileBytes: number; weightsPath: string },
+  plan: SharingPlan,
+  acc: ReturnType<typeof accounting>,
+  fileBytesBefore: number,
+  started: number,
 ): ShareResult {
   const N = plan.targets.length;
   const parametersAfter = acc.params - N * acc.cost.params;
   const bytesAfterUnique = acc.bytes - N * acc.cost.bytes;
   return {
-    format, outDir: w.out, weightsPath: w.weightsPath, files: w.files,
-    ratio: plan.ratio, selected: plan.selected, savedUnits: N,
-    parametersPerUnit: acc.cost.params, bytesPerUnit: acc.cost.bytes,
-    parametersBefore: acc.params, parametersAfter,
+    format,
+    outDir: w.out,
+    weightsPath: w.weightsPath,
+    files: w.files,
+    ratio: plan.ratio,
+    selected: plan.selected,
+    savedUnits: N,
+    parametersPerUnit: acc.cost.params,
+    bytesPerUnit: acc.cost.bytes,
+    parametersBefore: acc.params,
+    parametersAfter,
     parametersStored: format === "compact" ? parametersAfter : acc.params,
-    bytesBefore: acc.bytes, bytesAfter: format === "compact" ? bytesAfterUnique : acc.bytes,
-    fileBytesBefore, fileBytesAfter: w.fileBytes,
-    perLayer: acc.perLayer, globals: acc.globals,
+    bytesBefore: acc.bytes,
+    bytesAfter: format === "compact" ? bytesAfterUnique : acc.bytes,
+    fileBytesBefore,
+    fileBytesAfter: w.fileBytes,
+    perLayer: acc.perLayer,
+    globals: acc.globals,
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -411,7 +490,8 @@ function result(
  * plan's slices. Throws ShareError ("not-compact", "bad-compact", "bad-plan") naming the file.
  */
 export function checkCompactPlan(ckpt: Checkpoint): { plan: SharingPlan; drops: DropMap; pairs: PairMap; denseShape: (info: TensorInfo) => readonly number[] } {
-  if (!ckpt.compact) throw new ShareError("not-compact", `${ckpt.source.path} is not a compact headshare checkpoint (no "${PLAN_METADATA_KEY}" metadata); it is already dense`);
+  if (!ckpt.compact)
+    throw new ShareError("not-compact", `${ckpt.source.path} is not a compact headshare checkpoint (no "${PLAN_METADATA_KEY}" metadata); it is already dense`);
   let plan: SharingPlan;
   try {
     plan = parseSharingPlan(ckpt.compact.plan, `${ckpt.source.path} metadata "${PLAN_METADATA_KEY}"`);
@@ -429,7 +509,10 @@ export function checkCompactPlan(ckpt: Checkpoint): { plan: SharingPlan; drops: 
     const want = [...denseShape(info)];
     if (d) want[d.axis] = sizeAfterDrop(want[d.axis]!, d.drop);
     if (want.length !== info.shape.length || want.some((v, i) => v !== info.shape[i])) {
-      throw new ShareError("bad-compact", `${info.file}: tensor "${info.name}" is stored as [${info.shape.join(", ")}] but the plan and original shapes imply [${want.join(", ")}]; the compact checkpoint is damaged`);
+      throw new ShareError(
+        "bad-compact",
+        `${info.file}: tensor "${info.name}" is stored as [${info.shape.join(", ")}] but the plan and original shapes imply [${want.join(", ")}]; the compact checkpoint is damaged`,
+      );
     }
   }
   return { plan, drops, pairs, denseShape };
@@ -447,9 +530,16 @@ export async function expandCompact(compactPathOrDir: string, opts: ExpandOption
     const rootSlice = (ref: SliceRef): Promise<Uint8Array> => {
       // Roots are stored: map their dense ranges to the compact tensor's.
       const d = drops.get(ref.tensor);
-      const compactRef: SliceRef = d && d.axis === ref.axis
-        ? { ...ref, ranges: ref.ranges.map(([b, e]) => { const c = compactIndex(b, d.drop); return [c, c + (e - b)] as const; }) }
-        : ref;
+      const compactRef: SliceRef =
+        d && d.axis === ref.axis
+          ? {
+              ...ref,
+              ranges: ref.ranges.map(([b, e]) => {
+                const c = compactIndex(b, d.drop);
+                return [c, c + (e - b)] as const;
+              }),
+            }
+          : ref;
       return readSliceBytes(source, cache, compactRef);
     };
     const total = source.tensors.length;
@@ -457,12 +547,15 @@ export async function expandCompact(compactPathOrDir: string, opts: ExpandOption
     const files = groupByFile(source, ckpt.weightsPath).map(({ file, infos }) => ({
       name: isSharded(ckpt.weightsPath) ? path.basename(file) : path.basename(ckpt.weightsPath),
       tensors: infos.map((info): TensorToWrite => ({
-        name: info.name, dtype: info.dtype, shape: denseShape(info),
+        name: info.name,
+        dtype: info.dtype,
+        shape: denseShape(info),
         data: async () => {
           aborted(opts.signal);
           const d = drops.get(info.name);
           let out = await source.readBytes(info.name);
-          if (d) out = await denseWithRoots(insertKept(out, denseShape(info), DTYPE_SIZE[info.dtype], d.axis, d.drop), info, denseShape(info), pairs, rootSlice);
+          if (d)
+            out = await denseWithRoots(insertKept(out, denseShape(info), DTYPE_SIZE[info.dtype], d.axis, d.drop), info, denseShape(info), pairs, rootSlice);
           opts.onProgress?.({ phase: "write", done: ++done, total });
           return out;
         },

@@ -41,11 +41,14 @@ function topoSort(graph: IrGraph): IrNode[] {
   const available = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.map((t) => t.name), ""]);
   const producer = new Map<string, number>();
   graph.nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, i)));
-  if (graph.nodes.every((n) => {
-    const ok = n.inputs.every((x) => available.has(x));
-    n.outputs.forEach((o) => available.add(o));
-    return ok;
-  })) return graph.nodes;
+  if (
+    graph.nodes.every((n) => {
+      const ok = n.inputs.every((x) => available.has(x));
+      n.outputs.forEach((o) => available.add(o));
+      return ok;
+    })
+  )
+    return graph.nodes;
   const order: IrNode[] = [];
   const state = new Uint8Array(graph.nodes.length); // 0 new, 1 visiting, 2 done
   const visit = (i: number): void => {
@@ -65,13 +68,24 @@ function topoSort(graph: IrGraph): IrNode[] {
 
 export function buildGradientGraph(forward: IrGraph, opts: AutodiffOptions): GradientGraph {
   const prefix = opts.gradPrefix ?? "grad/";
-  if (forward.opset < 16) throw new TrainError("bad-graph", `autodiff: graph "${forward.name}" uses opset ${forward.opset}; the gradient rules need opset ≥ 16 (ScatterND with reduction): build the graph with a newer opset`);
+  if (forward.opset < 16)
+    throw new TrainError(
+      "bad-graph",
+      `autodiff: graph "${forward.name}" uses opset ${forward.opset}; the gradient rules need opset ≥ 16 (ScatterND with reduction): build the graph with a newer opset`,
+    );
   if (opts.wrt.length === 0) throw new TrainError("bad-options", "autodiff: no trainable inputs given; pass at least one graph input name in `wrt`");
   const inputs = new Map(forward.inputs.map((v) => [v.name, v]));
   let floatType: ElemType | undefined;
   for (const w of opts.wrt) {
     const v = inputs.get(w);
-    if (!v) throw new TrainError("bad-options", `autodiff: "${w}" is not an input of graph "${forward.name}"; trainable tensors must be graph inputs (inputs: ${forward.inputs.slice(0, 8).map((x) => x.name).join(", ")}...)`);
+    if (!v)
+      throw new TrainError(
+        "bad-options",
+        `autodiff: "${w}" is not an input of graph "${forward.name}"; trainable tensors must be graph inputs (inputs: ${forward.inputs
+          .slice(0, 8)
+          .map((x) => x.name)
+          .join(", ")}...)`,
+      );
     if (!FLOAT_TYPES.has(v.type)) throw new TrainError("bad-options", `autodiff: input "${w}" is ${v.type}; only float inputs can be trained`);
     if (floatType && floatType !== v.type) throw new TrainError("bad-options", `autodiff: trainable inputs mix ${floatType} and ${v.type}; use one float type`);
     floatType = v.type;
@@ -106,7 +120,8 @@ export function buildGradientGraph(forward: IrGraph, opts: AutodiffOptions): Gra
   const contributions = new Map<string, string[]>();
   const addGrad = (v: string, g: string): void => {
     const list = contributions.get(v);
-    if (list) list.push(g); else contributions.set(v, [g]);
+    if (list) list.push(g);
+    else contributions.set(v, [g]);
   };
   const total = (v: string): string | undefined => {
     const list = contributions.get(v);
@@ -131,7 +146,10 @@ export function buildGradientGraph(forward: IrGraph, opts: AutodiffOptions): Gra
     if (!needs.some((b) => b)) continue;
     const rule = GRAD_RULES[n.op];
     if (!rule) {
-      throw new TrainError("no-gradient-rule", `autodiff: no gradient rule for op ${n.op} (node "${n.name}"); supported: ${Object.keys(GRAD_RULES).sort().join(", ")}. Rewrite the forward graph with supported ops or add a rule in src/core/train/grads/`);
+      throw new TrainError(
+        "no-gradient-rule",
+        `autodiff: no gradient rule for op ${n.op} (node "${n.name}"); supported: ${Object.keys(GRAD_RULES).sort().join(", ")}. Rewrite the forward graph with supported ops or add a rule in src/core/train/grads/`,
+      );
     }
     ctx.current = n.name.startsWith("/") ? n.name : `/${n.name}`;
     const dIn = rule(n, dOut, ctx, needs);

@@ -31,9 +31,16 @@ export async function readDocuments(files: readonly string[]): Promise<string[]>
       text = (await readRegularFile(f, MAX_TRAIN_TEXT_BYTES)).toString("utf8");
     } catch (e) {
       const r = e instanceof RegularFileError ? e.reason : "io";
-      const why = r === "not-regular" ? "it is not a regular file: a folder, FIFO or device"
-        : r === "too-large" ? `it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TRAIN_TEXT_BYTES / 2 ** 20} MiB read whole for training; pass a smaller corpus`
-          : r === "missing" ? "it does not exist" : e instanceof Error ? e.message : String(e);
+      const why =
+        r === "not-regular"
+          ? "it is not a regular file: a folder, FIFO or device"
+          : r === "too-large"
+            ? `it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TRAIN_TEXT_BYTES / 2 ** 20} MiB read whole for training; pass a smaller corpus`
+            : r === "missing"
+              ? "it does not exist"
+              : e instanceof Error
+                ? e.message
+                : String(e);
       throw new TrainError("bad-data", `cannot read the text file (${why}); pass an existing UTF-8 text file`, f);
     }
     const d = splitDocuments(text);
@@ -75,7 +82,11 @@ export async function loadTextData(files: readonly string[], encode: Encode, o: 
     if (!(frac > 0 && frac < 1)) throw new TrainError("bad-options", `heldoutFraction must be in (0, 1), got ${frac}`);
     const n = o.heldoutDocs ?? Math.max(1, Math.round(docs.length * frac));
     if (!Number.isInteger(n) || n < 1 || n >= docs.length) {
-      throw new TrainError("bad-data", `cannot hold out ${n} of ${docs.length} documents; give more text, a smaller held-out count or a --heldout file`, files[0]);
+      throw new TrainError(
+        "bad-data",
+        `cannot hold out ${n} of ${docs.length} documents; give more text, a smaller held-out count or a --heldout file`,
+        files[0],
+      );
     }
     trainDocs = docs.slice(0, docs.length - n);
     heldDocs = docs.slice(docs.length - n);
@@ -85,7 +96,10 @@ export async function loadTextData(files: readonly string[], encode: Encode, o: 
   const total = train.reduce((s, d) => s + d.length, 0);
   const stream = new Int32Array(total);
   let at = 0;
-  for (const d of train) { stream.set(d, at); at += d.length; }
+  for (const d of train) {
+    stream.set(d, at);
+    at += d.length;
+  }
   return { train, heldout, stream };
 }
 
@@ -99,7 +113,8 @@ export interface BatchSource {
 /** Micro-batch rows from window start offsets: row b = stream[o_b, o_b + S + 1). */
 function windows(stream: Int32Array, offsets: ArrayLike<number>, S: number): { inputIds: BigInt64Array; targets: BigInt64Array } {
   const B = offsets.length;
-  const inputIds = new BigInt64Array(B * S), targets = new BigInt64Array(B * S);   // [B, S] int64
+  const inputIds = new BigInt64Array(B * S),
+    targets = new BigInt64Array(B * S); // [B, S] int64
   for (let b = 0; b < B; b++) {
     const o = offsets[b]!;
     for (let s = 0; s < S; s++) {
@@ -112,11 +127,19 @@ function windows(stream: Int32Array, offsets: ArrayLike<number>, S: number): { i
 
 /** Draws batches of blocks at seeded random offsets: batch k of a run is a function of (seed, k). */
 export class BlockSampler implements BatchSource {
-  constructor(readonly stream: Int32Array, readonly batchSize: number, readonly seqLen: number, readonly seed: number) {
+  constructor(
+    readonly stream: Int32Array,
+    readonly batchSize: number,
+    readonly seqLen: number,
+    readonly seed: number,
+  ) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new TrainError("bad-options", `batch size must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(seqLen) || seqLen < 2) throw new TrainError("bad-options", `sequence length must be an integer ≥ 2, got ${seqLen}`);
     if (stream.length < seqLen + 1) {
-      throw new TrainError("bad-data", `the training text has ${stream.length} tokens, fewer than one block of ${seqLen + 1}; give more text or a shorter --seq-len`);
+      throw new TrainError(
+        "bad-data",
+        `the training text has ${stream.length} tokens, fewer than one block of ${seqLen + 1}; give more text or a shorter --seq-len`,
+      );
     }
   }
 
@@ -140,7 +163,12 @@ export class BlockSampler implements BatchSource {
  * exactly the batches an exported job trains on.
  */
 export class OrderedSampler implements BatchSource {
-  constructor(readonly stream: Int32Array, readonly order: Int32Array, readonly batchSize: number, readonly seqLen: number) {
+  constructor(
+    readonly stream: Int32Array,
+    readonly order: Int32Array,
+    readonly batchSize: number,
+    readonly seqLen: number,
+  ) {
     if (!Number.isInteger(batchSize) || batchSize < 1 || order.length % batchSize !== 0) {
       throw new TrainError("bad-data", `the window order has ${order.length} offsets, not a whole number of batches of ${batchSize}`);
     }
@@ -158,7 +186,10 @@ export class OrderedSampler implements BatchSource {
 
   batch(k: number): { inputIds: BigInt64Array; targets: BigInt64Array } {
     if (!(Number.isInteger(k) && k >= 0 && k < this.microBatches)) {
-      throw new TrainError("bad-data", `micro-batch ${k} is past the window order's ${this.microBatches} micro-batches; export the job with at least as many --steps`);
+      throw new TrainError(
+        "bad-data",
+        `micro-batch ${k} is past the window order's ${this.microBatches} micro-batches; export the job with at least as many --steps`,
+      );
     }
     return windows(this.stream, this.order.subarray(k * this.batchSize, (k + 1) * this.batchSize), this.seqLen);
   }

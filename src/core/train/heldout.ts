@@ -27,20 +27,34 @@ export class HeldoutScorer {
     readonly provider: ProviderName,
   ) {}
 
-  static async create(ckpt: Checkpoint, opts: { withLogprobs?: boolean; providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number } = {}): Promise<HeldoutScorer> {
+  static async create(
+    ckpt: Checkpoint,
+    opts: { withLogprobs?: boolean; providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number } = {},
+  ): Promise<HeldoutScorer> {
     const fwd = buildForward(ckpt, { logits: false, nll: true, logprobs: !!opts.withLogprobs });
     const { session, provider } = await createSession(serializeModel(fwd.graph), {
       label: "held-out forward",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
     });
-    return new HeldoutScorer(session, new Map(fwd.weights.map((w) => [w.input, w.shape])), ckpt.spec.maxPositions, ckpt.spec.vocab, !!opts.withLogprobs, provider);
+    return new HeldoutScorer(
+      session,
+      new Map(fwd.weights.map((w) => [w.input, w.shape])),
+      ckpt.spec.maxPositions,
+      ckpt.spec.vocab,
+      !!opts.withLogprobs,
+      provider,
+    );
   }
 
   private feeds(params: ReadonlyMap<string, Float32Array>, doc: Int32Array): { feeds: Record<string, OrtTensor>; n: number } {
     const n = Math.min(doc.length, this.maxLen) - 1;
-    const ids = new BigInt64Array(n), tg = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) { ids[i] = BigInt(doc[i]!); tg[i] = BigInt(doc[i + 1]!); }
+    const ids = new BigInt64Array(n),
+      tg = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) {
+      ids[i] = BigInt(doc[i]!);
+      tg[i] = BigInt(doc[i + 1]!);
+    }
     const feeds: Record<string, OrtTensor> = { input_ids: new Tensor("int64", ids, [1, n]), targets: new Tensor("int64", tg, [1, n]) };
     for (const [name, shape] of this.weightShapes) {
       const w = params.get(name);
@@ -51,8 +65,13 @@ export class HeldoutScorer {
   }
 
   /** Scores the documents; with `keep`, returns each document's log-probs [n−1, V]. */
-  async score(params: ReadonlyMap<string, Float32Array>, docs: readonly Int32Array[], signal?: AbortSignal): Promise<HeldoutScore & { logprobs?: Float32Array[] }> {
-    let sum = 0, tokens = 0;
+  async score(
+    params: ReadonlyMap<string, Float32Array>,
+    docs: readonly Int32Array[],
+    signal?: AbortSignal,
+  ): Promise<HeldoutScore & { logprobs?: Float32Array[] }> {
+    let sum = 0,
+      tokens = 0;
     const kept: Float32Array[] = [];
     for (const doc of docs) {
       if (signal?.aborted) throw new TrainError("cancelled", "held-out scoring cancelled");
@@ -76,13 +95,19 @@ export class HeldoutScorer {
 
 /** Mean KL(P ‖ Q) and top-1 agreement from per-document log-probs [n, V] of two models. */
 export function compareLogprobs(p: readonly Float32Array[], q: readonly Float32Array[], vocab: number): Comparison {
-  let kl = 0, agree = 0, n = 0;
+  let kl = 0,
+    agree = 0,
+    n = 0;
   for (let d = 0; d < p.length; d++) {
-    const a = p[d]!, b = q[d]!;
+    const a = p[d]!,
+      b = q[d]!;
     for (let o = 0; o < a.length; o += vocab) {
-      let s = 0, ia = 0, ib = 0;
+      let s = 0,
+        ia = 0,
+        ib = 0;
       for (let v = 0; v < vocab; v++) {
-        const la = a[o + v]!, lb = b[o + v]!;
+        const la = a[o + v]!,
+          lb = b[o + v]!;
         s += Math.exp(la) * (la - lb);
         if (la > a[o + ia]!) ia = v;
         if (lb > b[o + ib]!) ib = v;

@@ -54,7 +54,10 @@ export function llamaConfig(o: LlamaInitOptions): Record<string, unknown> {
 export function llamaTensors(o: LlamaInitOptions): { name: string; shape: number[]; data: Float32Array }[] {
   const valid = [o.layers, o.heads, o.kvHeads, o.headDim, o.hidden, o.intermediate, o.vocab, o.maxPositions].every((v) => Number.isInteger(v) && v > 0);
   if (!valid || o.heads % o.kvHeads !== 0 || o.heads * o.headDim !== o.hidden || o.headDim % 2 !== 0) {
-    throw new TrainError("bad-options", `model init: sizes must be positive integers with heads divisible by kvHeads, heads·headDim = hidden and an even headDim (got ${JSON.stringify(o)})`);
+    throw new TrainError(
+      "bad-options",
+      `model init: sizes must be positive integers with heads divisible by kvHeads, heads·headDim = hidden and an even headDim (got ${JSON.stringify(o)})`,
+    );
   }
   const rng = new Rng(o.seed);
   const std = o.std ?? 0.02;
@@ -65,7 +68,8 @@ export function llamaTensors(o: LlamaInitOptions): { name: string; shape: number
     return { name, shape, data };
   };
   const ones = (name: string, n: number): { name: string; shape: number[]; data: Float32Array } => ({ name, shape: [n], data: new Float32Array(n).fill(1) });
-  const d = o.hidden, kv = o.kvHeads * o.headDim;
+  const d = o.hidden,
+    kv = o.kvHeads * o.headDim;
   const out = [mat("model.embed_tokens.weight", [o.vocab, d], std)];
   for (let l = 0; l < o.layers; l++) {
     const p = `model.layers.${l}.`;
@@ -90,7 +94,10 @@ export function llamaTensors(o: LlamaInitOptions): { name: string; shape: number
 export async function writeInitialLlama(dir: string, o: LlamaInitOptions, extraFiles: Readonly<Record<string, string>> = {}): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
   const tensors: TensorToWrite[] = llamaTensors(o).map((t) => ({
-    name: t.name, dtype: "F32", shape: t.shape, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    name: t.name,
+    dtype: "F32",
+    shape: t.shape,
+    data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
   }));
   await writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });
   await writeTextAtomic(path.join(dir, "config.json"), JSON.stringify(llamaConfig(o), null, 2) + "\n");

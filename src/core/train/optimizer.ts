@@ -24,17 +24,27 @@ export interface OptimizerOptions {
 }
 
 export const DEFAULT_OPTIMIZER: OptimizerOptions = {
-  lr: 5e-5, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, warmupSteps: 0, minLrRatio: 0.1, clipNorm: 1,
+  lr: 5e-5,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.1,
+  warmupSteps: 0,
+  minLrRatio: 0.1,
+  clipNorm: 1,
 };
 
 export function validateOptimizer(o: OptimizerOptions, totalSteps: number): void {
-  const bad = (what: string): never => { throw new TrainError("bad-options", `optimizer: ${what}`); };
+  const bad = (what: string): never => {
+    throw new TrainError("bad-options", `optimizer: ${what}`);
+  };
   if (!(o.lr > 0 && Number.isFinite(o.lr))) bad(`lr must be a positive number, got ${o.lr}`);
   if (!(o.beta1 >= 0 && o.beta1 < 1)) bad(`beta1 must be in [0, 1), got ${o.beta1}`);
   if (!(o.beta2 >= 0 && o.beta2 < 1)) bad(`beta2 must be in [0, 1), got ${o.beta2}`);
   if (!(o.eps > 0)) bad(`eps must be > 0, got ${o.eps}`);
   if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) bad(`weightDecay must be ≥ 0, got ${o.weightDecay}`);
-  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0 && o.warmupSteps <= totalSteps)) bad(`warmupSteps must be an integer in 0..steps (${totalSteps}), got ${o.warmupSteps}`);
+  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0 && o.warmupSteps <= totalSteps))
+    bad(`warmupSteps must be an integer in 0..steps (${totalSteps}), got ${o.warmupSteps}`);
   if (!(o.minLrRatio >= 0 && o.minLrRatio <= 1)) bad(`minLrRatio must be in [0, 1], got ${o.minLrRatio}`);
   if (!(o.clipNorm >= 0)) bad(`clipNorm must be ≥ 0 (0 = off), got ${o.clipNorm}`);
 }
@@ -77,9 +87,11 @@ export class AdamW {
   update(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, scale = 1): void {
     this.t++;
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.opts;
-    const c1 = 1 - Math.pow(b1, this.t), c2 = 1 - Math.pow(b2, this.t);
+    const c1 = 1 - Math.pow(b1, this.t),
+      c2 = 1 - Math.pow(b2, this.t);
     for (const [name, st] of this.state) {
-      const w = params.get(name), g = grads.get(name);
+      const w = params.get(name),
+        g = grads.get(name);
       if (!w || !g) throw new TrainError("bad-options", `optimizer: no parameter or gradient for "${name}"`);
       const { m, v } = st;
       const wd = st.decay ? weightDecay : 0;

@@ -49,14 +49,20 @@ export function writeSliceOf(data: Float32Array, shape: readonly number[], ref: 
  * columns and q/k/v bias slices are its root's. Targets are independent because roots are never
  * targets. Tensors the plan does not touch are shared, not copied.
  */
-export function applyPlanInMemory(spec: ModelSpec, plan: SharingPlan, params: ReadonlyMap<string, Float32Array>, shapeOf: (t: string) => readonly number[]): Map<string, Float32Array> {
+export function applyPlanInMemory(
+  spec: ModelSpec,
+  plan: SharingPlan,
+  params: ReadonlyMap<string, Float32Array>,
+  shapeOf: (t: string) => readonly number[],
+): Map<string, Float32Array> {
   const out = new Map(params);
   const copied = new Set<string>();
   for (const t of plan.targets) {
     const target = unitLayout(spec, t.layer, t.unit, plan.granularity);
     const root = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);
     for (const p of ["q", "k", "v", "o", "qBias", "kBias", "vBias"] as const) {
-      const tr = target[p], rr = root[p];
+      const tr = target[p],
+        rr = root[p];
       if (!tr || !rr) continue;
       if (!copied.has(tr.tensor)) {
         const src = out.get(tr.tensor);
@@ -72,14 +78,22 @@ export function applyPlanInMemory(spec: ModelSpec, plan: SharingPlan, params: Re
 }
 
 /** Mean over pairs of ‖W(target) − W(root)‖_F / ‖W(root)‖_F. */
-export function meanRelativeDistance(pairs: readonly WeightPair[], params: ReadonlyMap<string, Float32Array>, shapeOf: (t: string) => readonly number[]): number {
+export function meanRelativeDistance(
+  pairs: readonly WeightPair[],
+  params: ReadonlyMap<string, Float32Array>,
+  shapeOf: (t: string) => readonly number[],
+): number {
   if (pairs.length === 0) return 0;
   let s = 0;
   for (const p of pairs) {
     const a = readSliceOf(params.get(p.target.tensor)!, shapeOf(p.target.tensor), p.target);
     const b = readSliceOf(params.get(p.root.tensor)!, shapeOf(p.root.tensor), p.root);
-    let d = 0, n = 0;
-    for (let i = 0; i < a.length; i++) { d += (a[i]! - b[i]!) ** 2; n += b[i]! ** 2; }
+    let d = 0,
+      n = 0;
+    for (let i = 0; i < a.length; i++) {
+      d += (a[i]! - b[i]!) ** 2;
+      n += b[i]! ** 2;
+    }
     s += Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
   }
   return s / pairs.length;

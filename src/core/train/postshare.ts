@@ -57,14 +57,22 @@ export type ResolvedPostShareOptions = typeof POSTSHARE_DEFAULTS & PostShareOpti
  * split, BOS from the tokenizer or the config), then the match table and plan on the pre-trained weights.
  */
 export async function textAndPlan(
-  ckpt: Checkpoint, o: ResolvedPostShareOptions, rt: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number }, hooks: PostShareHooks,
+  ckpt: Checkpoint,
+  o: ResolvedPostShareOptions,
+  rt: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number },
+  hooks: PostShareHooks,
 ): Promise<{ bos: number | undefined; data: TokenizedData; table: MatchTable; plan: SharingPlan }> {
   const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
-  const check = (): void => { if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled"); };
+  const check = (): void => {
+    if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled");
+  };
   const tok = await loadTokenizer(ckpt.dir);
   const bos = bosId(ckpt.spec, tok);
   const encode = (text: string): number[] => (bos !== undefined ? [bos, ...tok.encode(text)] : tok.encode(text));
-  const data = await loadTextData(o.text, encode, { ...(o.heldout ? { heldoutFiles: o.heldout } : {}), ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}) });
+  const data = await loadTextData(o.text, encode, {
+    ...(o.heldout ? { heldoutFiles: o.heldout } : {}),
+    ...(o.heldoutDocs ? { heldoutDocs: o.heldoutDocs } : {}),
+  });
   check();
   progress({ phase: "match", done: 0, total: 1, message: "match table and plan on the pre-trained weights" });
   const table = await computeMatchTable(ckpt, { strategy: o.strategy, granularity: o.granularity, ...rt, ...(hooks.signal ? { signal: hooks.signal } : {}) });
@@ -79,22 +87,38 @@ export async function textAndPlan(
  * model (`trainOn`) — and the seeded block sampler over it. Batch k is a function of (stream, seed, k).
  */
 export async function postTrainingData(
-  ckpt: Checkpoint, original: ReadonlyMap<string, Float32Array>, textStream: Int32Array, o: ResolvedPostShareOptions, bos: number | undefined,
-  rt: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number }, hooks: PostShareHooks,
+  ckpt: Checkpoint,
+  original: ReadonlyMap<string, Float32Array>,
+  textStream: Int32Array,
+  o: ResolvedPostShareOptions,
+  bos: number | undefined,
+  rt: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number },
+  hooks: PostShareHooks,
 ): Promise<{ stream: Int32Array; sampler: BlockSampler }> {
   const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
   const parts: Int32Array[] = o.trainOn === "sampled" ? [] : [textStream];
   if (o.trainOn !== "text") {
-    const batch = Math.min(64, o.sampleSequences), rounds = Math.ceil(o.sampleSequences / batch);
+    const batch = Math.min(64, o.sampleSequences),
+      rounds = Math.ceil(o.sampleSequences / batch);
     progress({ phase: "sample", done: 0, total: rounds, message: `sampling ${rounds * batch} sequences of ${o.sampleLength} tokens from the original model` });
     const seqs = await sampleSequences(ckpt, original, {
-      batch, rounds, length: Math.min(o.sampleLength, ckpt.spec.maxPositions), temperature: o.sampleTemperature, seed: o.seed, bos: bos ?? 0, ...rt,
-      ...(hooks.signal ? { signal: hooks.signal } : {}), onProgress: (done, total) => progress({ phase: "sample", done, total }),
+      batch,
+      rounds,
+      length: Math.min(o.sampleLength, ckpt.spec.maxPositions),
+      temperature: o.sampleTemperature,
+      seed: o.seed,
+      bos: bos ?? 0,
+      ...rt,
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+      onProgress: (done, total) => progress({ phase: "sample", done, total }),
     });
     parts.push(...seqs);
   }
   const stream = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => { stream.set(p, at); return at + p.length; }, 0);
+  parts.reduce((at, p) => {
+    stream.set(p, at);
+    return at + p.length;
+  }, 0);
   return { stream, sampler: new BlockSampler(stream, o.batchSize, Math.min(o.seqLen, ckpt.spec.maxPositions), o.seed) };
 }
 
@@ -114,7 +138,9 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
   const o = resolvePostShareOptions(opts);
   const t0 = performance.now();
   const progress = (p: PostShareProgress): void => hooks.onProgress?.(p);
-  const check = (): void => { if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled"); };
+  const check = (): void => {
+    if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare cancelled");
+  };
   const threads = o.intraOpThreads;
   const rt = { ...(o.providers ? { providers: o.providers } : {}), ...(threads ? { intraOpThreads: threads } : {}) };
 
@@ -151,22 +177,48 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
       const { stream, sampler } = await postTrainingData(ckpt, original, data.stream, o, bos, rt, hooks);
       const trainable = trainableInputs(ckpt, fwd.weights, o.trainable);
       const tg = buildTrainGraph(fwd.graph, {
-        nll: NLL, trainable, lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss, pairs, targets: plan.selected,
+        nll: NLL,
+        trainable,
+        lambdaLm: o.lambdaLm,
+        lambdaW: o.lambdaW,
+        weightLoss: o.weightLoss,
+        pairs,
+        targets: plan.selected,
       });
       const params = new Map<string, Float32Array>([...original].map(([k, v]) => [k, Float32Array.from(v)]));
       const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, rt);
       let run;
       try {
-        run = await runTraining(trainer, sampler, {
-          steps: o.steps, accumulation: o.accumulation, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps,
-          weightDecay: o.weightDecay, warmupSteps: Math.min(o.warmupSteps, o.steps), minLrRatio: o.minLrRatio, clipNorm: o.clipNorm,
-          ...(o.checkpointFile ? { checkpointFile: o.checkpointFile } : {}),
-          ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
-          ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
-        }, {
-          ...(hooks.signal ? { signal: hooks.signal } : {}),
-          onStep: (e) => progress({ phase: "train", done: e.step, total: e.steps, step: e, message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}` }),
-        });
+        run = await runTraining(
+          trainer,
+          sampler,
+          {
+            steps: o.steps,
+            accumulation: o.accumulation,
+            lr: o.lr,
+            beta1: o.beta1,
+            beta2: o.beta2,
+            eps: o.eps,
+            weightDecay: o.weightDecay,
+            warmupSteps: Math.min(o.warmupSteps, o.steps),
+            minLrRatio: o.minLrRatio,
+            clipNorm: o.clipNorm,
+            ...(o.checkpointFile ? { checkpointFile: o.checkpointFile } : {}),
+            ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
+            ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
+          },
+          {
+            ...(hooks.signal ? { signal: hooks.signal } : {}),
+            onStep: (e) =>
+              progress({
+                phase: "train",
+                done: e.step,
+                total: e.steps,
+                step: e,
+                message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}`,
+              }),
+          },
+        );
       } finally {
         await trainer.release();
       }
@@ -183,26 +235,86 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
       let outDir: string | undefined;
       if (o.outDir) {
         progress({ phase: "write", done: 0, total: 1, message: `writing ${o.outDir}` });
-        outDir = await writePostShared(ckpt, fwd.weights, params, plan, o.outDir, o.format ?? "compact", !!o.force, o.wait,
-          { "headshare.postshare": JSON.stringify({ ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, steps: o.steps, selected: plan.selected }) }, hooks.signal);
+        outDir = await writePostShared(
+          ckpt,
+          fwd.weights,
+          params,
+          plan,
+          o.outDir,
+          o.format ?? "compact",
+          !!o.force,
+          o.wait,
+          {
+            "headshare.postshare": JSON.stringify({
+              ratio: o.ratio,
+              strategy: o.strategy,
+              granularity: o.granularity,
+              steps: o.steps,
+              selected: plan.selected,
+            }),
+          },
+          hooks.signal,
+        );
         progress({ phase: "write", done: 1, total: 1 });
       }
       const strip = (s: HeldoutScore): HeldoutScore => ({ nll: s.nll, ppl: s.ppl, tokens: s.tokens, documents: s.documents });
       const trainSeconds = run.seconds;
       result = {
-        model: ckpt.dir, ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, selected: plan.selected, plan,
-        original: strip(origScore), directShare: strip(directScore), postTrained: strip(postTrained), postShare: strip(postScore),
-        lossCurve: run.curve.map((e) => ({ step: e.step, lm: e.lm, weight: e.weight, lr: e.lr, loss: e.loss, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerSecond })),
+        model: ckpt.dir,
+        ratio: o.ratio,
+        strategy: o.strategy,
+        granularity: o.granularity,
+        selected: plan.selected,
+        plan,
+        original: strip(origScore),
+        directShare: strip(directScore),
+        postTrained: strip(postTrained),
+        postShare: strip(postScore),
+        lossCurve: run.curve.map((e) => ({
+          step: e.step,
+          lm: e.lm,
+          weight: e.weight,
+          lr: e.lr,
+          loss: e.loss,
+          gradNorm: e.gradNorm,
+          tokensPerSecond: e.tokensPerSecond,
+        })),
         meanRelativePairDistance: { before, after },
-        finalShare, directShareVsOriginal: directVsOrig,
-        steps: o.steps, tokens: run.tokens, trainSeconds, tokensPerSecond: run.tokens / Math.max(trainSeconds, 1e-9),
-        seconds: (performance.now() - t0) / 1000, provider: run.provider,
-        heldoutDocuments: data.heldout.length, trainDocuments: data.train.length,
+        finalShare,
+        directShareVsOriginal: directVsOrig,
+        steps: o.steps,
+        tokens: run.tokens,
+        trainSeconds,
+        tokensPerSecond: run.tokens / Math.max(trainSeconds, 1e-9),
+        seconds: (performance.now() - t0) / 1000,
+        provider: run.provider,
+        heldoutDocuments: data.heldout.length,
+        trainDocuments: data.train.length,
         options: {
-          preset: o.preset ?? "default", steps: o.steps, lr: o.lr, warmupSteps: o.warmupSteps, minLrRatio: o.minLrRatio, beta1: o.beta1, beta2: o.beta2, eps: o.eps,
-          weightDecay: o.weightDecay, clipNorm: o.clipNorm, lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss, regularize: o.regularize,
-          trainOn: o.trainOn, sampleSequences: o.trainOn === "text" ? 0 : Math.ceil(o.sampleSequences / Math.min(64, o.sampleSequences)) * Math.min(64, o.sampleSequences), sampleLength: o.sampleLength, sampleTemperature: o.sampleTemperature,
-          trainTokens: stream.length, batchSize: o.batchSize, seqLen: sampler.seqLen, accumulation: o.accumulation, seed: o.seed, trainable: o.trainable,
+          preset: o.preset ?? "default",
+          steps: o.steps,
+          lr: o.lr,
+          warmupSteps: o.warmupSteps,
+          minLrRatio: o.minLrRatio,
+          beta1: o.beta1,
+          beta2: o.beta2,
+          eps: o.eps,
+          weightDecay: o.weightDecay,
+          clipNorm: o.clipNorm,
+          lambdaLm: o.lambdaLm,
+          lambdaW: o.lambdaW,
+          weightLoss: o.weightLoss,
+          regularize: o.regularize,
+          trainOn: o.trainOn,
+          sampleSequences: o.trainOn === "text" ? 0 : Math.ceil(o.sampleSequences / Math.min(64, o.sampleSequences)) * Math.min(64, o.sampleSequences),
+          sampleLength: o.sampleLength,
+          sampleTemperature: o.sampleTemperature,
+          trainTokens: stream.length,
+          batchSize: o.batchSize,
+          seqLen: sampler.seqLen,
+          accumulation: o.accumulation,
+          seed: o.seed,
+          trainable: o.trainable,
         },
         ...(outDir ? { outDir } : {}),
       };
@@ -221,8 +333,16 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
  * dense, atomic), and the temporary folder is removed.
  */
 export async function writePostShared(
-  ckpt: Checkpoint, weights: readonly { input: string; tensor: string }[], params: ReadonlyMap<string, Float32Array>, plan: SharingPlan,
-  outDir: string, format: "compact" | "dense", force: boolean, wait: boolean | number | undefined, metadata: Record<string, string>, signal?: AbortSignal,
+  ckpt: Checkpoint,
+  weights: readonly { input: string; tensor: string }[],
+  params: ReadonlyMap<string, Float32Array>,
+  plan: SharingPlan,
+  outDir: string,
+  format: "compact" | "dense",
+  force: boolean,
+  wait: boolean | number | undefined,
+  metadata: Record<string, string>,
+  signal?: AbortSignal,
 ): Promise<string> {
   const out = path.resolve(outDir);
   // Refused before the trained weights are written (writeShared checks again under its lock).

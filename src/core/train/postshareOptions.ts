@@ -136,14 +136,25 @@ export const POSTSHARE_PAPER = {
 
 /** Integer options: [flag, lowest, highest]. */
 const INTEGER_OPTIONS: readonly (readonly [keyof PostShareOptions, string, number, number])[] = [
-  ["steps", "steps", 1, 10_000_000], ["warmupSteps", "warmup-steps", 0, 10_000_000], ["batchSize", "batch-size", 1, 1 << 16],
-  ["seqLen", "seq-len", 2, 1 << 20], ["accumulation", "accumulation", 1, 1 << 16], ["heldoutDocs", "heldout-docs", 1, 10_000_000],
-  ["sampleSequences", "sample-sequences", 1, 1_000_000], ["sampleLength", "sample-length", 2, 1 << 20],
-  ["checkpointEvery", "checkpoint-every", 1, Number.MAX_SAFE_INTEGER], ["seed", "seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  ["steps", "steps", 1, 10_000_000],
+  ["warmupSteps", "warmup-steps", 0, 10_000_000],
+  ["batchSize", "batch-size", 1, 1 << 16],
+  ["seqLen", "seq-len", 2, 1 << 20],
+  ["accumulation", "accumulation", 1, 1 << 16],
+  ["heldoutDocs", "heldout-docs", 1, 10_000_000],
+  ["sampleSequences", "sample-sequences", 1, 1_000_000],
+  ["sampleLength", "sample-length", 2, 1 << 20],
+  ["checkpointEvery", "checkpoint-every", 1, Number.MAX_SAFE_INTEGER],
+  ["seed", "seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 ];
 const CHOICES: readonly (readonly [keyof PostShareOptions, string, readonly string[]])[] = [
-  ["preset", "preset", PRESETS], ["trainOn", "train-on", TRAIN_ON], ["format", "format", OUTPUT_FORMATS], ["weightLoss", "weight-loss", WEIGHT_LOSSES],
-  ["trainable", "trainable", TRAINABLE], ["strategy", "strategy", STRATEGIES], ["granularity", "granularity", GRANULARITIES],
+  ["preset", "preset", PRESETS],
+  ["trainOn", "train-on", TRAIN_ON],
+  ["format", "format", OUTPUT_FORMATS],
+  ["weightLoss", "weight-loss", WEIGHT_LOSSES],
+  ["trainable", "trainable", TRAINABLE],
+  ["strategy", "strategy", STRATEGIES],
+  ["granularity", "granularity", GRANULARITIES],
 ];
 /** Most text files one run reads (post-training and held-out each). */
 const MAX_TEXT_FILES = 1000;
@@ -153,38 +164,64 @@ const MAX_TEXT_FILES = 1000;
  * too: the rules live only here). Throws TrainError("bad-options") naming the CLI flag.
  */
 export function validatePostShareOptions(o: PostShareOptions): void {
-  const bad = (m: string): never => { throw new TrainError("bad-options", `postshare: ${m}`); };
+  const bad = (m: string): never => {
+    throw new TrainError("bad-options", `postshare: ${m}`);
+  };
   if (!(typeof o.ratio === "number" && o.ratio > 0 && o.ratio < 1)) bad(`--ratio must be a number in (0, 1), got ${o.ratio}`);
   if (!Array.isArray(o.text) || o.text.length === 0) bad("give at least one post-training text file (--text FILE)");
   if (o.text.length > MAX_TEXT_FILES) bad(`at most ${MAX_TEXT_FILES} --text files, got ${o.text.length}`);
-  if (o.heldout !== undefined && (!Array.isArray(o.heldout) || o.heldout.length === 0 || o.heldout.length > MAX_TEXT_FILES)) bad(`--heldout must name 1 to ${MAX_TEXT_FILES} files`);
+  if (o.heldout !== undefined && (!Array.isArray(o.heldout) || o.heldout.length === 0 || o.heldout.length > MAX_TEXT_FILES))
+    bad(`--heldout must name 1 to ${MAX_TEXT_FILES} files`);
   for (const [k, flag, lo, hi] of INTEGER_OPTIONS) {
     const v = o[k];
-    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi)) bad(`--${flag} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi))
+      bad(`--${flag} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
   }
   for (const [k, flag, choices] of CHOICES) {
     const v = o[k];
     if (v !== undefined && !choices.includes(v as string)) bad(`--${flag} must be ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, got ${String(v)}`);
   }
-  if (o.sampleTemperature !== undefined && !(o.sampleTemperature > 0 && o.sampleTemperature <= 100)) bad(`--sample-temperature must be in (0, 100], got ${o.sampleTemperature}`);
+  if (o.sampleTemperature !== undefined && !(o.sampleTemperature > 0 && o.sampleTemperature <= 100))
+    bad(`--sample-temperature must be in (0, 100], got ${o.sampleTemperature}`);
   if (o.lr !== undefined && !(typeof o.lr === "number" && o.lr > 0 && Number.isFinite(o.lr))) bad(`--lr must be a positive number, got ${o.lr}`);
-  for (const [k, v] of [["beta1", o.beta1], ["beta2", o.beta2]] as const) if (v !== undefined && !(v >= 0 && v < 1)) bad(`--${k} must be in [0, 1), got ${v}`);
+  for (const [k, v] of [
+    ["beta1", o.beta1],
+    ["beta2", o.beta2],
+  ] as const)
+    if (v !== undefined && !(v >= 0 && v < 1)) bad(`--${k} must be in [0, 1), got ${v}`);
   if (o.eps !== undefined && !(o.eps > 0 && Number.isFinite(o.eps))) bad(`--eps must be > 0, got ${o.eps}`);
   if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) bad(`--weight-decay must be ≥ 0, got ${o.weightDecay}`);
   if (o.clipNorm !== undefined && !(o.clipNorm >= 0 && Number.isFinite(o.clipNorm))) bad(`--clip-norm must be ≥ 0 (0 = no clipping), got ${o.clipNorm}`);
-  if (o.minLrRatio !== undefined && !(o.minLrRatio >= 0 && o.minLrRatio <= 1)) bad(`--min-lr-ratio must be in [0, 1] (the final learning rate ÷ --lr), got ${o.minLrRatio}`);
-  for (const [k, v] of [["lambda-lm", o.lambdaLm], ["lambda-w", o.lambdaW]] as const) if (v !== undefined && !(v >= 0 && Number.isFinite(v))) bad(`--${k} must be ≥ 0, got ${v}`);
+  if (o.minLrRatio !== undefined && !(o.minLrRatio >= 0 && o.minLrRatio <= 1))
+    bad(`--min-lr-ratio must be in [0, 1] (the final learning rate ÷ --lr), got ${o.minLrRatio}`);
+  for (const [k, v] of [
+    ["lambda-lm", o.lambdaLm],
+    ["lambda-w", o.lambdaW],
+  ] as const)
+    if (v !== undefined && !(v >= 0 && Number.isFinite(v))) bad(`--${k} must be ≥ 0, got ${v}`);
   if (o.lambdaLm === 0 && o.lambdaW === 0) bad("--lambda-lm and --lambda-w are both 0: nothing to train");
-  if (o.regularize !== undefined && (!Array.isArray(o.regularize) || o.regularize.length === 0 || o.regularize.some((p) => !PROJECTIONS.includes(p)) || new Set(o.regularize).size !== o.regularize.length)) {
+  if (
+    o.regularize !== undefined &&
+    (!Array.isArray(o.regularize) ||
+      o.regularize.length === 0 ||
+      o.regularize.some((p) => !PROJECTIONS.includes(p)) ||
+      new Set(o.regularize).size !== o.regularize.length)
+  ) {
     bad(`--regularize must list some of q, k, v, o, each once (e.g. q,k,v,o; q,k,v is the paper's loss), got ${JSON.stringify(o.regularize)}`);
   }
-  if (o.wait !== undefined && typeof o.wait !== "boolean" && !(Number.isInteger(o.wait) && o.wait >= 0)) bad(`--wait must be true, false or a whole number of milliseconds ≥ 0, got ${String(o.wait)}`);
-  for (const [k, v] of [["checkpoint", o.checkpointFile], ["resume", o.resumeFrom]] as const) if (v !== undefined && (typeof v !== "string" || v.length === 0)) bad(`--${k} must be a file path, got ${JSON.stringify(v)}`);
+  if (o.wait !== undefined && typeof o.wait !== "boolean" && !(Number.isInteger(o.wait) && o.wait >= 0))
+    bad(`--wait must be true, false or a whole number of milliseconds ≥ 0, got ${String(o.wait)}`);
+  for (const [k, v] of [
+    ["checkpoint", o.checkpointFile],
+    ["resume", o.resumeFrom],
+  ] as const)
+    if (v !== undefined && (typeof v !== "string" || v.length === 0)) bad(`--${k} must be a file path, got ${JSON.stringify(v)}`);
 }
 
 /** The options a run uses: POSTSHARE_DEFAULTS, then the preset's values, then every option given (validated). */
 export function resolvePostShareOptions(opts: PostShareOptions): typeof POSTSHARE_DEFAULTS & PostShareOptions {
   validatePostShareOptions(opts);
   const preset = opts.preset === "paper" ? POSTSHARE_PAPER : {};
-  return { ...POSTSHARE_DEFAULTS, ...preset, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof POSTSHARE_DEFAULTS & PostShareOptions;
+  return { ...POSTSHARE_DEFAULTS, ...preset, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof POSTSHARE_DEFAULTS &
+    PostShareOptions;
 }

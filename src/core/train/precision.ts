@@ -5,7 +5,8 @@
  */
 import type { Attr, IrGraph, IrNode, IrTensor, IrValue } from "../onnx/ir";
 
-const FLOAT = 1, DOUBLE = 11;
+const FLOAT = 1,
+  DOUBLE = 11;
 
 function tensor64(t: IrTensor): IrTensor {
   if (t.type !== "float32") return t;
@@ -22,8 +23,10 @@ function node64(n: IrNode): IrNode {
   for (const [k, a] of Object.entries(n.attrs)) {
     if (n.op === "Cast" && k === "to" && "i" in a && a.i === FLOAT) attrs[k] = { i: DOUBLE };
     else if ("t" in a) attrs[k] = { t: tensor64(a.t) };
-    else if (n.op === "Constant" && k === "value_float" && "f" in a) attrs["value"] = { t: { name: "value", type: "float64", dims: [], data: Float64Array.of(a.f) } };
-    else if (n.op === "Constant" && k === "value_floats" && "floats" in a) attrs["value"] = { t: { name: "value", type: "float64", dims: [a.floats.length], data: Float64Array.from(a.floats) } };
+    else if (n.op === "Constant" && k === "value_float" && "f" in a)
+      attrs["value"] = { t: { name: "value", type: "float64", dims: [], data: Float64Array.of(a.f) } };
+    else if (n.op === "Constant" && k === "value_floats" && "floats" in a)
+      attrs["value"] = { t: { name: "value", type: "float64", dims: [a.floats.length], data: Float64Array.from(a.floats) } };
     else attrs[k] = a;
   }
   return { ...n, attrs };

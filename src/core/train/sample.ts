@@ -44,7 +44,9 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
     ...(o.providers ? { providers: o.providers } : {}),
     ...(o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}),
   });
-  const spec = ckpt.spec, hkv = cacheHeads(spec), dh = spec.headDim;
+  const spec = ckpt.spec,
+    hkv = cacheHeads(spec),
+    dh = spec.headDim;
   const weights: Record<string, OrtTensor> = {};
   for (const w of fwd.weights) weights[w.input] = new Tensor("float32", params.get(w.input)!, [...w.shape]);
   const V = ckpt.spec.vocab;
@@ -52,22 +54,34 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
   const out: Int32Array[] = [];
   try {
     for (let round = 0; round < o.rounds; round++) {
-      const G = o.batch, L = o.length;
-      const seqs = Array.from({ length: G }, () => { const s = new Int32Array(L); s[0] = o.bos; return s; });
+      const G = o.batch,
+        L = o.length;
+      const seqs = Array.from({ length: G }, () => {
+        const s = new Int32Array(L);
+        s[0] = o.bos;
+        return s;
+      });
       let past: Record<string, OrtTensor> = {};
       const empty = new Tensor("float32", new Float32Array(0), [G, hkv, 0, dh]);
-      for (let l = 0; l < spec.layers; l++) { past[pastKeyName(l)] = empty; past[pastValueName(l)] = empty; }
+      for (let l = 0; l < spec.layers; l++) {
+        past[pastKeyName(l)] = empty;
+        past[pastValueName(l)] = empty;
+      }
       for (let t = 1; t < L; t++) {
         if (o.signal?.aborted) throw new TrainError("cancelled", "sampling cancelled");
-        const ids = BigInt64Array.from(seqs, (s) => BigInt(s[t - 1]!));                 // [G, 1]: the newest token
+        const ids = BigInt64Array.from(seqs, (s) => BigInt(s[t - 1]!)); // [G, 1]: the newest token
         const res = await session.run({
-          ...weights, ...past,
+          ...weights,
+          ...past,
           [INPUT_IDS]: new Tensor("int64", ids, [G, 1]),
           [ATTENTION_MASK]: new Tensor("int64", new BigInt64Array(G * t).fill(1n), [G, t]),
           [POSITION_IDS]: new Tensor("int64", new BigInt64Array(G).fill(BigInt(t - 1)), [G, 1]),
         });
         past = {};
-        for (let l = 0; l < spec.layers; l++) { past[pastKeyName(l)] = res[presentKeyName(l)]!; past[pastValueName(l)] = res[presentValueName(l)]!; }
+        for (let l = 0; l < spec.layers; l++) {
+          past[pastKeyName(l)] = res[presentKeyName(l)]!;
+          past[pastValueName(l)] = res[presentValueName(l)]!;
+        }
         const logits = res[LOGITS]!.data as Float32Array; // [G, 1, V]
         for (let g = 0; g < G; g++) seqs[g]![t] = pickToken(logits, g * V, V, { temperature: o.temperature, topP: 1 }, rng);
       }

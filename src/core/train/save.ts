@@ -13,7 +13,16 @@ import type { TensorToWrite } from "../safetensors/types";
 import { writeSafetensors } from "../safetensors/writer";
 import { TrainError } from "./errors";
 
-const SIDE_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt"];
+const SIDE_FILES = [
+  "config.json",
+  "generation_config.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "tokenizer.model",
+  "vocab.json",
+  "merges.txt",
+];
 
 function trainedTensors(ckpt: Checkpoint, trained: ReadonlyMap<string, Float32Array>): TensorToWrite[] {
   return ckpt.source.tensors.map((info) => {
@@ -22,7 +31,12 @@ function trainedTensors(ckpt: Checkpoint, trained: ReadonlyMap<string, Float32Ar
       if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16" && info.dtype !== "F64") {
         throw new TrainError("bad-checkpoint", `tensor "${info.name}" is ${info.dtype}; only float tensors can be trained`, ckpt.weightsPath);
       }
-      return { name: info.name, dtype: info.dtype, shape: [...info.shape], data: () => Promise.resolve(f32ToBytes(w, info.dtype as "F32" | "F64" | "F16" | "BF16")) };
+      return {
+        name: info.name,
+        dtype: info.dtype,
+        shape: [...info.shape],
+        data: () => Promise.resolve(f32ToBytes(w, info.dtype as "F32" | "F64" | "F16" | "BF16")),
+      };
     }
     return { name: info.name, dtype: info.dtype, shape: [...info.shape], data: () => ckpt.source.readBytes(info.name) };
   });
@@ -34,14 +48,24 @@ async function sideFiles(ckpt: Checkpoint): Promise<string[]> {
   for (const f of SIDE_FILES) {
     const st = await fs.stat(path.join(ckpt.dir, f)).catch(() => undefined);
     if (!st) continue;
-    if (!st.isFile()) throw new TrainError("bad-checkpoint", `${f} is not a regular file (a folder, FIFO or device); replace it with the model's file or remove it`, path.join(ckpt.dir, f));
+    if (!st.isFile())
+      throw new TrainError(
+        "bad-checkpoint",
+        `${f} is not a regular file (a folder, FIFO or device); replace it with the model's file or remove it`,
+        path.join(ckpt.dir, f),
+      );
     found.push(f);
   }
   return found;
 }
 
 /** Writes the trained checkpoint's files into `dir`, a folder this run owns (a staging folder). */
-export async function writeTrainedFiles(ckpt: Checkpoint, trained: ReadonlyMap<string, Float32Array>, dir: string, metadata?: Readonly<Record<string, string>>): Promise<void> {
+export async function writeTrainedFiles(
+  ckpt: Checkpoint,
+  trained: ReadonlyMap<string, Float32Array>,
+  dir: string,
+  metadata?: Readonly<Record<string, string>>,
+): Promise<void> {
   const tensors = trainedTensors(ckpt, trained);
   const side = await sideFiles(ckpt);
   await writeSafetensors(path.join(dir, "model.safetensors"), tensors, { ...ckpt.source.metadata, ...(metadata ?? {}) }, { protect: [ckpt.weightsPath] });
@@ -61,8 +85,13 @@ export async function writeTrainedCheckpoint(
   let staged;
   try {
     staged = await stageOutputFolder({
-      out: outDir, inputs: [ckpt.dir], what: "the trained checkpoint", needBytes: need,
-      ...(opts.force !== undefined ? { force: opts.force } : {}), ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+      out: outDir,
+      inputs: [ckpt.dir],
+      what: "the trained checkpoint",
+      needBytes: need,
+      ...(opts.force !== undefined ? { force: opts.force } : {}),
+      ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
   } catch (e) {
     if (e instanceof OutputError) throw new TrainError("bad-options", e.message);

@@ -15,13 +15,57 @@ export interface ValueInfo {
 }
 
 const SAME_AS_FIRST = new Set([
-  "Neg", "Sqrt", "Exp", "Log", "Sigmoid", "Tanh", "Cast", "CastLike", "Identity", "Softmax", "LogSoftmax",
-  "Relu", "Erf", "Abs", "Reciprocal", "Not", "Trilu", "IsNaN", "IsInf", "Sin", "Cos", "Floor", "Ceil", "Round",
-  "ScatterND", "ScatterElements", "Dropout", "Softplus", "HardSigmoid", "LeakyRelu", "Gelu",
+  "Neg",
+  "Sqrt",
+  "Exp",
+  "Log",
+  "Sigmoid",
+  "Tanh",
+  "Cast",
+  "CastLike",
+  "Identity",
+  "Softmax",
+  "LogSoftmax",
+  "Relu",
+  "Erf",
+  "Abs",
+  "Reciprocal",
+  "Not",
+  "Trilu",
+  "IsNaN",
+  "IsInf",
+  "Sin",
+  "Cos",
+  "Floor",
+  "Ceil",
+  "Round",
+  "ScatterND",
+  "ScatterElements",
+  "Dropout",
+  "Softplus",
+  "HardSigmoid",
+  "LeakyRelu",
+  "Gelu",
 ]);
 const BROADCAST = new Set([
-  "Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
-  "And", "Or", "Xor", "Max", "Min", "Sum", "Mod",
+  "Add",
+  "Sub",
+  "Mul",
+  "Div",
+  "Pow",
+  "Where",
+  "Equal",
+  "Less",
+  "LessOrEqual",
+  "Greater",
+  "GreaterOrEqual",
+  "And",
+  "Or",
+  "Xor",
+  "Max",
+  "Min",
+  "Sum",
+  "Mod",
 ]);
 const MAX_INTS = 64;
 
@@ -45,7 +89,8 @@ function attrInts(node: IrNode, key: string): readonly number[] | undefined {
 /** Infers ranks and small integer values forward through the graph. */
 export function inferStaticInfo(graph: IrGraph, extra: ReadonlyMap<string, ValueInfo> = new Map()): Map<string, ValueInfo> {
   const info = new Map<string, ValueInfo>(extra);
-  for (const v of graph.inputs) info.set(v.name, { rank: v.shape.length, ...(v.shape.length === 1 && typeof v.shape[0] === "number" ? { len: v.shape[0] } : {}) });
+  for (const v of graph.inputs)
+    info.set(v.name, { rank: v.shape.length, ...(v.shape.length === 1 && typeof v.shape[0] === "number" ? { len: v.shape[0] } : {}) });
   for (const t of graph.initializers) {
     const ints = tensorInts(t);
     info.set(t.name, { rank: t.dims.length, ...(ints ? { ints } : {}), ...(t.dims.length === 1 ? { len: t.dims[0]! } : {}) });
@@ -56,7 +101,7 @@ export function inferStaticInfo(graph: IrGraph, extra: ReadonlyMap<string, Value
 
 /** Adds the facts about one node's outputs to `info` (used for emitted gradient nodes too). */
 export function inferNode(node: IrNode, info: Map<string, ValueInfo>): void {
-  const get = (i: number): ValueInfo => (node.inputs[i] ? info.get(node.inputs[i]!) ?? {} : {});
+  const get = (i: number): ValueInfo => (node.inputs[i] ? (info.get(node.inputs[i]!) ?? {}) : {});
   const set = (v: ValueInfo, out = 0): void => {
     if (v.ints && v.rank === 1 && v.len === undefined) v.len = v.ints.length;
     if (v.len !== undefined && v.rank === undefined) v.rank = 1;
@@ -81,7 +126,8 @@ export function inferNode(node: IrNode, info: Map<string, ValueInfo>): void {
   }
   if (op === "Shape") {
     if (a.rank === undefined) return set({ rank: 1 });
-    const start = attrInt(node, "start", 0), end = attrInt(node, "end", a.rank);
+    const start = attrInt(node, "start", 0),
+      end = attrInt(node, "end", a.rank);
     const norm = (x: number): number => Math.min(Math.max(x < 0 ? x + a.rank! : x, 0), a.rank!);
     return set({ rank: 1, len: Math.max(0, norm(end) - norm(start)) });
   }
@@ -101,7 +147,8 @@ export function inferNode(node: IrNode, info: Map<string, ValueInfo>): void {
       const n = Math.max(a.ints.length, b.ints.length);
       if ((a.ints.length === n || a.ints.length === 1) && (b.ints.length === n || b.ints.length === 1)) {
         v.ints = Array.from({ length: n }, (_, i) => {
-          const x = a.ints![a.ints!.length === 1 ? 0 : i]!, y = b.ints![b.ints!.length === 1 ? 0 : i]!;
+          const x = a.ints![a.ints!.length === 1 ? 0 : i]!,
+            y = b.ints![b.ints!.length === 1 ? 0 : i]!;
           return op === "Add" ? x + y : op === "Sub" ? x - y : op === "Mul" ? x * y : Math.trunc(x / y);
         });
       }
@@ -165,11 +212,15 @@ export function inferNode(node: IrNode, info: Map<string, ValueInfo>): void {
       return set(get(1).rank !== undefined ? { rank: get(1).rank! } : {});
     case "Slice": {
       const v: ValueInfo = a.rank !== undefined ? { rank: a.rank } : {};
-      const starts = get(1).ints, ends = get(2).ints, axes = node.inputs[3] ? get(3).ints : [0], steps = node.inputs[4] ? get(4).ints : [1];
+      const starts = get(1).ints,
+        ends = get(2).ints,
+        axes = node.inputs[3] ? get(3).ints : [0],
+        steps = node.inputs[4] ? get(4).ints : [1];
       if (a.rank === 1 && a.len !== undefined && starts && ends && axes && steps && starts.length === 1 && steps[0] === 1) {
         const n = a.len;
         const clamp = (x: number): number => Math.min(Math.max(x < 0 ? x + n : x, 0), n);
-        const s = clamp(starts[0]!), e = clamp(ends[0]!);
+        const s = clamp(starts[0]!),
+          e = clamp(ends[0]!);
         v.len = Math.max(0, e - s);
         if (a.ints) v.ints = a.ints.slice(s, e);
       }
@@ -179,7 +230,13 @@ export function inferNode(node: IrNode, info: Map<string, ValueInfo>): void {
       for (let i = 0; i < node.outputs.length; i++) set(a.rank !== undefined ? { rank: a.rank } : {}, i);
       return;
     }
-    case "ReduceSum": case "ReduceMean": case "ReduceSumSquare": case "ReduceMax": case "ReduceMin": case "ReduceProd": case "ReduceL2": {
+    case "ReduceSum":
+    case "ReduceMean":
+    case "ReduceSumSquare":
+    case "ReduceMax":
+    case "ReduceMin":
+    case "ReduceProd":
+    case "ReduceL2": {
       const keep = attrInt(node, "keepdims", 1);
       if (a.rank === undefined) return set({});
       if (keep) return set({ rank: a.rank });
@@ -187,7 +244,8 @@ export function inferNode(node: IrNode, info: Map<string, ValueInfo>): void {
       if (!node.inputs[1] && !attrInts(node, "axes")) return set({ rank: 0 });
       return set(axes ? { rank: a.rank - axes.length } : {});
     }
-    case "ArgMax": case "ArgMin": {
+    case "ArgMax":
+    case "ArgMin": {
       const keep = attrInt(node, "keepdims", 1);
       return set(a.rank !== undefined ? { rank: keep ? a.rank : a.rank - 1 } : {});
     }

@@ -53,7 +53,10 @@ export function buildTrainGraph(forward: IrGraph, opts: TrainGraphOptions): Trai
   if (!forward.outputs.some((o) => o.name === opts.nll)) {
     throw new TrainError("bad-graph", `training graph: the forward graph has no "${opts.nll}" output; build it with the nll option`);
   }
-  for (const [k, v] of [["lambdaLm", opts.lambdaLm], ["lambdaW", opts.lambdaW]] as const) {
+  for (const [k, v] of [
+    ["lambdaLm", opts.lambdaLm],
+    ["lambdaW", opts.lambdaW],
+  ] as const) {
     if (!Number.isFinite(v) || v < 0) throw new TrainError("bad-options", `training graph: ${k} must be a finite number ≥ 0, got ${v}`);
   }
   const type = forward.inputs.find((i) => i.name === opts.trainable[0])?.type ?? "float32";
@@ -100,10 +103,11 @@ export function buildTrainGraph(forward: IrGraph, opts: TrainGraphOptions): Trai
     const sum = terms.length === 1 ? terms[0]! : op("Sum", terms, "/loss/weight/Sum");
     weight = op("Div", [sum, scalar(opts.targets)], "/loss/weight/Div");
   }
-  const total = op("Add", [
-    op("Mul", [lm, scalar(opts.lambdaLm)], "/loss/lm/Scale"),
-    op("Mul", [weight, scalar(opts.lambdaW)], "/loss/weight/Scale"),
-  ], "/loss/Add");
+  const total = op(
+    "Add",
+    [op("Mul", [lm, scalar(opts.lambdaLm)], "/loss/lm/Scale"), op("Mul", [weight, scalar(opts.lambdaW)], "/loss/weight/Scale")],
+    "/loss/Add",
+  );
   nodes.push({ name: "/loss/out/loss", op: "Identity", inputs: [total], outputs: [LOSS] });
   nodes.push({ name: "/loss/out/lm", op: "Identity", inputs: [lm], outputs: [LM_LOSS] });
   nodes.push({ name: "/loss/out/weight", op: "Identity", inputs: [weight], outputs: [WEIGHT_LOSS] });

@@ -33,7 +33,7 @@ export interface TrainLoopOptions extends OptimizerOptions {
 }
 
 export interface StepEvent {
-  readonly step: number;       // 1-based: optimizer steps done
+  readonly step: number; // 1-based: optimizer steps done
   readonly steps: number;
   readonly loss: number;
   readonly lm: number;
@@ -84,7 +84,8 @@ export class Trainer {
       if (!w) throw new TrainError("bad-options", `trainer: no values for weight input "${inp.name}"`);
       const dims = inp.shape.map((d) => (typeof d === "number" ? d : NaN));
       const n = dims.reduce((a, b) => a * b, 1);
-      if (!(n === w.length)) throw new TrainError("bad-options", `trainer: weight "${inp.name}" has ${w.length} values, its graph input [${inp.shape.join(", ")}] needs ${n}`);
+      if (!(n === w.length))
+        throw new TrainError("bad-options", `trainer: weight "${inp.name}" has ${w.length} values, its graph input [${inp.shape.join(", ")}] needs ${n}`);
       shapes.set(inp.name, dims);
     }
     const { session, provider } = await createSession(serializeModel(graph), {
@@ -96,7 +97,12 @@ export class Trainer {
   }
 
   /** Runs the graph on one micro-batch; returns the losses and the gradients. */
-  async forwardBackward(inputIds: BigInt64Array, targets: BigInt64Array, batch: number, seq: number): Promise<{ loss: number; lm: number; weight: number; grads: Map<string, Float32Array> }> {
+  async forwardBackward(
+    inputIds: BigInt64Array,
+    targets: BigInt64Array,
+    batch: number,
+    seq: number,
+  ): Promise<{ loss: number; lm: number; weight: number; grads: Map<string, Float32Array> }> {
     const feeds: Record<string, OrtTensor> = {
       input_ids: new Tensor("int64", inputIds, [batch, seq]),
       targets: new Tensor("int64", targets, [batch, seq]),
@@ -116,7 +122,8 @@ export class Trainer {
 
 function validateLoop(o: TrainLoopOptions): void {
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new TrainError("bad-options", `steps must be a positive integer, got ${o.steps}`);
-  if (!Number.isInteger(o.accumulation) || o.accumulation < 1) throw new TrainError("bad-options", `gradient accumulation must be a positive integer, got ${o.accumulation}`);
+  if (!Number.isInteger(o.accumulation) || o.accumulation < 1)
+    throw new TrainError("bad-options", `gradient accumulation must be a positive integer, got ${o.accumulation}`);
   if (o.checkpointEvery !== undefined && (!Number.isInteger(o.checkpointEvery) || o.checkpointEvery < 1)) {
     throw new TrainError("bad-options", `checkpointEvery must be a positive integer, got ${o.checkpointEvery}`);
   }
@@ -141,7 +148,9 @@ export async function runTraining(trainer: Trainer, sampler: BatchSource, opts: 
   for (let step = startStep; step < opts.steps; step++) {
     const ts = performance.now();
     for (const s of sums.values()) s.fill(0);
-    let loss = 0, lm = 0, weight = 0;
+    let loss = 0,
+      lm = 0,
+      weight = 0;
     for (let micro = 0; micro < opts.accumulation; micro++) {
       if (hooks.signal?.aborted) throw new TrainError("cancelled", `training cancelled at step ${step} of ${opts.steps}`);
       const b = sampler.batch(step * opts.accumulation + micro);
@@ -149,7 +158,9 @@ export async function runTraining(trainer: Trainer, sampler: BatchSource, opts: 
       if (!Number.isFinite(r.loss)) {
         throw new TrainError("non-finite", `the loss became ${r.loss} at step ${step + 1}; lower the learning rate (--lr) or raise clipping`);
       }
-      loss += r.loss / opts.accumulation; lm += r.lm / opts.accumulation; weight += r.weight / opts.accumulation;
+      loss += r.loss / opts.accumulation;
+      lm += r.lm / opts.accumulation;
+      weight += r.weight / opts.accumulation;
       for (const [name, g] of r.grads) {
         const s = sums.get(name)!;
         for (let i = 0; i < g.length; i++) s[i]! += g[i]!;
@@ -164,7 +175,17 @@ export async function runTraining(trainer: Trainer, sampler: BatchSource, opts: 
     adam.update(trainer.params, sums, lr, avg * clip);
     const seconds = (performance.now() - t0) / 1000;
     const stepTokens = sampler.batchSize * sampler.seqLen * opts.accumulation;
-    const e: StepEvent = { step: step + 1, steps: opts.steps, loss, lm, weight, lr, gradNorm: norm, tokensPerSecond: stepTokens / ((performance.now() - ts) / 1000), seconds };
+    const e: StepEvent = {
+      step: step + 1,
+      steps: opts.steps,
+      loss,
+      lm,
+      weight,
+      lr,
+      gradNorm: norm,
+      tokensPerSecond: stepTokens / ((performance.now() - ts) / 1000),
+      seconds,
+    };
     curve.push(e);
     hooks.onStep?.(e);
     const last = step + 1 === opts.steps;
@@ -196,7 +217,11 @@ async function loadTrainCheckpoint(file: string, trainer: Trainer, adam: AdamW, 
   try {
     src = await openSafetensors(path.resolve(file));
   } catch (e) {
-    throw new TrainError("bad-checkpoint", `cannot open the training checkpoint (${e instanceof Error ? e.message : String(e)}); pass a file written by an earlier run`, file);
+    throw new TrainError(
+      "bad-checkpoint",
+      `cannot open the training checkpoint (${e instanceof Error ? e.message : String(e)}); pass a file written by an earlier run`,
+      file,
+    );
   }
   try {
     const meta = src.metadata[CKPT_KEY];
@@ -210,14 +235,17 @@ async function loadTrainCheckpoint(file: string, trainer: Trainer, adam: AdamW, 
     if (!Number.isInteger(info.step) || info.step < 0 || info.step > steps) {
       throw new TrainError("bad-checkpoint", `it stopped at step ${info.step}, outside 0..${steps}; resume with at least as many --steps`, file);
     }
-    const want = [...trainer.trainable].sort().join("\n"), have = [...(info.trainable ?? [])].sort().join("\n");
-    if (want !== have) throw new TrainError("bad-checkpoint", "it trains a different set of weights than this run; resume with the same model and --trainable", file);
+    const want = [...trainer.trainable].sort().join("\n"),
+      have = [...(info.trainable ?? [])].sort().join("\n");
+    if (want !== have)
+      throw new TrainError("bad-checkpoint", "it trains a different set of weights than this run; resume with the same model and --trainable", file);
     for (const name of trainer.trainable) {
       const n = trainer.params.get(name)!.length;
       const read = async (key: string): Promise<Float32Array> => {
         if (!src.has(key)) throw new TrainError("bad-checkpoint", `tensor "${key}" is missing`, file);
         const a = await src.readF32(key);
-        if (a.length !== n) throw new TrainError("bad-checkpoint", `tensor "${key}" has ${a.length} values, the model's weight has ${n}; it belongs to another model`, file);
+        if (a.length !== n)
+          throw new TrainError("bad-checkpoint", `tensor "${key}" has ${a.length} values, the model's weight has ${n}; it belongs to another model`, file);
         return a;
       };
       trainer.params.get(name)!.set(await read(`param/${name}`));

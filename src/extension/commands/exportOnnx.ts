@@ -23,7 +23,11 @@ export interface ExportOnnxOptions {
   readonly quiet?: boolean;
 }
 
-export async function exportOnnxCommand(session: Session, uri: vscode.Uri | undefined, o: ExportOnnxOptions = {}): Promise<JobResult<"headshare/export"> | undefined> {
+export async function exportOnnxCommand(
+  session: Session,
+  uri: vscode.Uri | undefined,
+  o: ExportOnnxOptions = {},
+): Promise<JobResult<"headshare/export"> | undefined> {
   await requireTrust("Export for ONNX Runtime");
   const model = await pickModel(uri, MapPanel.active?.model, "Export which checkpoint?");
   if (!model) return undefined;
@@ -33,35 +37,65 @@ export async function exportOnnxCommand(session: Session, uri: vscode.Uri | unde
   let ratio = o.ratio;
   if (!info.summary.compact && ratio === undefined && !o.quiet) {
     const r = session.settings.defaultRatio;
-    const pick = await vscode.window.showQuickPick([
-      { label: "$(file) The original model", description: "no sharing", v: undefined },
-      { label: `$(zap) Shared at ${Math.round(r * 100)}%`, description: "DirectShare now (qk match), then export: each kept unit stored once", v: r },
-    ], { title: `Export ${name} for ONNX Runtime` });
+    const pick = await vscode.window.showQuickPick(
+      [
+        { label: "$(file) The original model", description: "no sharing", v: undefined },
+        { label: `$(zap) Shared at ${Math.round(r * 100)}%`, description: "DirectShare now (qk match), then export: each kept unit stored once", v: r },
+      ],
+      { title: `Export ${name} for ONNX Runtime` },
+    );
     if (!pick) return undefined;
     ratio = pick.v;
   }
   const suffix = info.summary.compact ? "-onnx" : ratio !== undefined ? `-shared-${Math.round(ratio * 100)}-onnx` : "-onnx";
   let out = o.out;
   if (!out) {
-    const picked = await vscode.window.showSaveDialog({ title: "New folder for the ONNX export", defaultUri: vscode.Uri.file(path.join(path.dirname(dir), `${path.basename(dir)}${suffix}`)), saveLabel: "Export here" });
+    const picked = await vscode.window.showSaveDialog({
+      title: "New folder for the ONNX export",
+      defaultUri: vscode.Uri.file(path.join(path.dirname(dir), `${path.basename(dir)}${suffix}`)),
+      saveLabel: "Export here",
+    });
     if (!picked) return undefined;
     out = picked.fsPath;
   }
   const problem = outputProblem(dir, out);
   if (problem) throw new Error(`${out}: ${problem}`);
-  if (await fs.stat(out).then(() => true, () => false)) throw new Error(`${out} already exists; the export writes a new folder (choose another name)`);
+  if (
+    await fs.stat(out).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new Error(`${out} already exists; the export writes a new folder (choose another name)`);
   try {
-    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Headshare: exporting ${name} for ONNX Runtime`, cancellable: true },
-      (progress, token) => session.jobs.run(`export ${name}`, (job) => session.request(job, "headshare/export", {
-        model, out: out!, ...(ratio !== undefined && !info.summary.compact ? { ratio, strategy: session.settings.strategy } : {}),
-      }, (p) => progress.report({ message: p.message ?? p.phase })), token));
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Headshare: exporting ${name} for ONNX Runtime`, cancellable: true },
+      (progress, token) =>
+        session.jobs.run(
+          `export ${name}`,
+          (job) =>
+            session.request(
+              job,
+              "headshare/export",
+              {
+                model,
+                out: out!,
+                ...(ratio !== undefined && !info.summary.compact ? { ratio, strategy: session.settings.strategy } : {}),
+              },
+              (p) => progress.report({ message: p.message ?? p.phase }),
+            ),
+          token,
+        ),
+    );
     session.log.info(`export ${model} → ${r.outDir}: ${r.parameters} of ${r.parametersDense} parameters, ${r.bytes} bytes`);
     if (!o.quiet) {
       const saved = r.parametersDense - r.parameters;
-      void vscode.window.showInformationMessage(
-        `Headshare: exported ${name} to ${r.outDir} (${r.parameters.toLocaleString()} parameters${saved > 0 ? `, ${saved.toLocaleString()} fewer than the original` : ""}).`,
-        "Reveal in Explorer",
-      ).then((a) => a && vscode.commands.executeCommand("revealInExplorer", vscode.Uri.file(r.outDir)));
+      void vscode.window
+        .showInformationMessage(
+          `Headshare: exported ${name} to ${r.outDir} (${r.parameters.toLocaleString()} parameters${saved > 0 ? `, ${saved.toLocaleString()} fewer than the original` : ""}).`,
+          "Reveal in Explorer",
+        )
+        .then((a) => a && vscode.commands.executeCommand("revealInExplorer", vscode.Uri.file(r.outDir)));
     }
     return r;
   } catch (e) {

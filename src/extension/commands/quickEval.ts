@@ -49,22 +49,43 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
   const map = MapPanel.find(model);
   if (shared === undefined && ratio === undefined) {
     const offered = Math.min(max, map?.currentRatio ?? s.defaultRatio);
-    const pick = await vscode.window.showQuickPick([
-      { label: `$(zap) Share at ${Math.round(offered * 100)}% now`, description: map ? "the sharing map's ratio: DirectShare applied in memory (nothing written), compare" : "headshare.defaultRatio: DirectShare applied in memory (nothing written), compare", v: "ratio" },
-      { label: "$(edit) Share at another ratio…", description: `0 to ${Math.round(max * 100)}% for this model`, v: "other" },
-      { label: "$(folder-opened) A compressed checkpoint…", description: "compare against an output of Compress", v: "pick" },
-    ], { title: `Quick Eval: compare ${modelRef(model).name} with…` });
+    const pick = await vscode.window.showQuickPick(
+      [
+        {
+          label: `$(zap) Share at ${Math.round(offered * 100)}% now`,
+          description: map
+            ? "the sharing map's ratio: DirectShare applied in memory (nothing written), compare"
+            : "headshare.defaultRatio: DirectShare applied in memory (nothing written), compare",
+          v: "ratio",
+        },
+        { label: "$(edit) Share at another ratio…", description: `0 to ${Math.round(max * 100)}% for this model`, v: "other" },
+        { label: "$(folder-opened) A compressed checkpoint…", description: "compare against an output of Compress", v: "pick" },
+      ],
+      { title: `Quick Eval: compare ${modelRef(model).name} with…` },
+    );
     if (!pick) return undefined;
     if (pick.v === "ratio") ratio = offered;
     else if (pick.v === "other") {
-      const t = await vscode.window.showInputBox({ title: "Quick Eval: sharing ratio", prompt: `0 to ${Math.round(max * 100)}% for this model (layer 0 is never shared). 0.3 or 30%.`, value: `${Math.round(offered * 100)}%`,
-        validateInput: (v) => { const r = parseRatio(v, max); return typeof r === "string" ? r : undefined; } });
+      const t = await vscode.window.showInputBox({
+        title: "Quick Eval: sharing ratio",
+        prompt: `0 to ${Math.round(max * 100)}% for this model (layer 0 is never shared). 0.3 or 30%.`,
+        value: `${Math.round(offered * 100)}%`,
+        validateInput: (v) => {
+          const r = parseRatio(v, max);
+          return typeof r === "string" ? r : undefined;
+        },
+      });
       if (t === undefined) return undefined;
       const r = parseRatio(t, max);
       if (typeof r === "string") throw new ExtensionError("bad-input", r);
       ratio = r;
     } else {
-      const p = await vscode.window.showOpenDialog({ title: "The shared checkpoint", canSelectFiles: true, canSelectFolders: true, openLabel: "Compare with this" });
+      const p = await vscode.window.showOpenDialog({
+        title: "The shared checkpoint",
+        canSelectFiles: true,
+        canSelectFolders: true,
+        openLabel: "Compare with this",
+      });
       if (!p?.[0]) return undefined;
       shared = p[0].fsPath;
     }
@@ -73,7 +94,11 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
     shared = await checkModelPath(shared);
     await openCheckpoint(session, shared, { what: "Quick Eval (the shared checkpoint)" });
   }
-  const text = await resolveEvalText(session, model, o.text ? "auto" : "ask", { ...(o.text ? { file: o.text } : {}), ...(o.separator !== undefined ? { separator: o.separator } : {}), interactive: !o.noReport });
+  const text = await resolveEvalText(session, model, o.text ? "auto" : "ask", {
+    ...(o.text ? { file: o.text } : {}),
+    ...(o.separator !== undefined ? { separator: o.separator } : {}),
+    interactive: !o.noReport,
+  });
   if (!text) return undefined;
   const name = modelRef(model).name;
   // The same comparison for the first text and for any other the report is asked to score.
@@ -86,16 +111,30 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
   let sizes: ReturnType<typeof evalSizes> = { parameters: null, bytes: null };
   let attention: SimilarityGrid | null = null;
   try {
-    const ev = await withJobNotification(session.jobs, resultTitle("Headshare: quick eval", model, ratio ?? null, text), `quick eval ${name}${ratio !== undefined ? ` @${Math.round(ratio * 100)}%` : ""}`, async (job) => {
-      const r = await run(job, text, () => undefined);
-      attention = r.attention;
-      if ("result" in r) sizes = evalSizes((r as { result: Parameters<typeof evalSizes>[0] }).result);
-      return r.summary;
-    });
-    session.log.info(`quick eval ${model} vs ${shared ?? `shared at ${ratio}`}: ppl ${ev.original.ppl.toFixed(4)} → ${ev.shared.ppl.toFixed(4)} (${ev.tokens} tokens of ${text.file}, ${ev.protocol})`);
+    const ev = await withJobNotification(
+      session.jobs,
+      resultTitle("Headshare: quick eval", model, ratio ?? null, text),
+      `quick eval ${name}${ratio !== undefined ? ` @${Math.round(ratio * 100)}%` : ""}`,
+      async (job) => {
+        const r = await run(job, text, () => undefined);
+        attention = r.attention;
+        if ("result" in r) sizes = evalSizes((r as { result: Parameters<typeof evalSizes>[0] }).result);
+        return r.summary;
+      },
+    );
+    session.log.info(
+      `quick eval ${model} vs ${shared ?? `shared at ${ratio}`}: ppl ${ev.original.ppl.toFixed(4)} → ${ev.shared.ppl.toFixed(4)} (${ev.tokens} tokens of ${text.file}, ${ev.protocol})`,
+    );
     if (!o.noReport) {
-      const report = { ...emptyReport({ model: modelRef(model), method: "directshare" as const, ratio: ratio ?? 0, strategy: s.strategy, granularity: s.granularity }),
-        kind: "quickEval" as const, output: shared ?? null, provider: ev.provider, eval: ev, ...sizes, attentionSimilarity: attention };
+      const report = {
+        ...emptyReport({ model: modelRef(model), method: "directshare" as const, ratio: ratio ?? 0, strategy: s.strategy, granularity: s.granularity }),
+        kind: "quickEval" as const,
+        output: shared ?? null,
+        provider: ev.provider,
+        eval: ev,
+        ...sizes,
+        attentionSimilarity: attention,
+      };
       await ReportPanel.show(session, report, resultTitle("Quick eval", model, ratio ?? null, text), { evaluate: run });
     }
     return ev;

@@ -22,8 +22,11 @@ export async function showMapCommand(session: Session, uri: vscode.Uri | undefin
   if (!model) return undefined;
   await openCheckpoint(session, model, { what: "Show Sharing Map" });
   const s = session.settings;
-  const strategy = o.strategy ?? s.strategy, granularity = o.granularity ?? s.granularity;
+  const strategy = o.strategy ?? s.strategy,
+    granularity = o.granularity ?? s.granularity;
   const name = modelRef(model).name;
-  const { table } = await withJobNotification(session.jobs, `Headshare: matching heads of ${name}`, `match ${name}`, (job) => session.matchTable(job, model, strategy, granularity));
+  const { table } = await withJobNotification(session.jobs, `Headshare: matching heads of ${name}`, `match ${name}`, (job) =>
+    session.matchTable(job, model, strategy, granularity),
+  );
   return MapPanel.show(session, model, table, o.ratio ?? s.defaultRatio);
 }

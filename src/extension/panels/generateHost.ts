@@ -17,14 +17,21 @@ export function handleGenerate(session: Session, conn: WebviewConnection, model:
   conn.rpc.handle("webview/generate", async (p, ctx) => {
     const src = shared();
     const base = { prompt: p.prompt, maxTokens: p.maxTokens, temperature: p.temperature, topP: p.temperature > 0 ? p.topP : 1, seed: p.seed };
-    const sharedParams: JobParams<"headshare/generate"> = src.kind === "ratio"
-      ? { ...base, model, ratio: p.ratio, strategy: session.settings.strategy }
-      : { ...base, model: src.path };
+    const sharedParams: JobParams<"headshare/generate"> =
+      src.kind === "ratio" ? { ...base, model, ratio: p.ratio, strategy: session.settings.strategy } : { ...base, model: src.path };
     return generateBoth(session, conn, model, sharedParams, p, ctx.signal, src.kind === "ratio" ? `shared at ${Math.round(p.ratio * 100)}%` : src.label);
   });
 }
 
-async function generateBoth(session: Session, conn: WebviewConnection, model: string, sharedParams: JobParams<"headshare/generate">, p: GenerateRequest, signal: AbortSignal, sharedLabel: string): Promise<GenerateResponse> {
+async function generateBoth(
+  session: Session,
+  conn: WebviewConnection,
+  model: string,
+  sharedParams: JobParams<"headshare/generate">,
+  p: GenerateRequest,
+  signal: AbortSignal,
+  sharedLabel: string,
+): Promise<GenerateResponse> {
   if (!p.prompt.trim()) throw new ExtensionError("bad-input", "write a prompt first");
   const one = (side: "original" | "shared", params: JobParams<"headshare/generate">) =>
     session.jobs.run(`generate ${path.basename(params.model)} (${side})`, async (job) => {

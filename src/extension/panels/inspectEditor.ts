@@ -29,8 +29,13 @@ function attachInspect(session: Session, webview: vscode.Webview, target: string
     }
   });
   conn.rpc.handle("webview/export", async (p) => ({ path: (await saveExport(p, path.dirname(target))) ?? null }));
-  conn.rpc.handle("webview/quickEval", () => { throw new Error("quick eval runs from the sharing map"); });
-  conn.rpc.handle("webview/compress", () => { void vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(target)); return {}; });
+  conn.rpc.handle("webview/quickEval", () => {
+    throw new Error("quick eval runs from the sharing map");
+  });
+  conn.rpc.handle("webview/compress", () => {
+    void vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(target));
+    return {};
+  });
   conn.rpc.on("webview/openLogs", () => session.log.show());
   return conn;
 }

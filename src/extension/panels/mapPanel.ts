@@ -57,7 +57,13 @@ export class MapPanel {
     return new MapPanel(session, panel, model, table, ratio);
   }
 
-  private constructor(private readonly session: Session, readonly panel: vscode.WebviewPanel, readonly model: string, private table: MatchTable, private readonly ratio: number) {
+  private constructor(
+    private readonly session: Session,
+    readonly panel: vscode.WebviewPanel,
+    readonly model: string,
+    private table: MatchTable,
+    private readonly ratio: number,
+  ) {
     this.currentRatio = ratio;
     MapPanel.open.set(MapPanel.key(model, table.strategy, table.granularity), this);
     panel.iconPath = vscode.Uri.joinPath(session.extensionUri, "media", "icon.svg");
@@ -66,11 +72,19 @@ export class MapPanel {
     const rpc = this.conn.rpc;
     rpc.handle("webview/ready", () => this.init());
     rpc.handle("webview/quickEval", (p, ctx) => this.quickEval(p.ratio, ctx.signal, p.text ?? "auto", p.separator));
-    rpc.handle("webview/evaluate", () => { throw new Error("the sharing map scores with quick eval"); });
-    rpc.on("webview/ratio", (p) => { this.currentRatio = p.ratio; });
+    rpc.handle("webview/evaluate", () => {
+      throw new Error("the sharing map scores with quick eval");
+    });
+    rpc.on("webview/ratio", (p) => {
+      this.currentRatio = p.ratio;
+    });
     rpc.handle("webview/export", async (p) => ({ path: (await saveExport(p, path.dirname(this.model))) ?? null }));
     rpc.handle("webview/compress", (p) => {
-      void vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(this.model), { ratio: p.ratio, strategy: this.table.strategy, granularity: this.table.granularity });
+      void vscode.commands.executeCommand("headshare.compress", vscode.Uri.file(this.model), {
+        ratio: p.ratio,
+        strategy: this.table.strategy,
+        granularity: this.table.granularity,
+      });
       return {};
     });
     rpc.on("webview/openLogs", () => session.log.show());
@@ -79,13 +93,23 @@ export class MapPanel {
   }
 
   private init(): MapInit {
-    return { view: "map", model: modelRef(this.model), table: this.table as MapInit["table"], ratio: this.ratio, canEval: vscode.workspace.isTrusted, lastEval: this.lastEval, textRule: TEXT_RULE };
+    return {
+      view: "map",
+      model: modelRef(this.model),
+      table: this.table as MapInit["table"],
+      ratio: this.ratio,
+      canEval: vscode.workspace.isTrusted,
+      lastEval: this.lastEval,
+      textRule: TEXT_RULE,
+    };
   }
 
   /** The last quick eval when it scored this very plan (same ratio, strategy and granularity). */
   evalFor(ratio: number, strategy: Strategy, granularity: Granularity): EvalSummary | undefined {
     const ev = this.lastEval;
-    return ev && ev.ratio !== null && Math.abs(ev.ratio - ratio) < 1e-9 && strategy === this.table.strategy && granularity === this.table.granularity ? ev : undefined;
+    return ev && ev.ratio !== null && Math.abs(ev.ratio - ratio) < 1e-9 && strategy === this.table.strategy && granularity === this.table.granularity
+      ? ev
+      : undefined;
   }
 
   /** Quick eval at `ratio` for the webview; `signal` is the webview's cancel. Errors become the request's error reply. */
@@ -99,8 +123,9 @@ export class MapPanel {
     await requireTokenizer(this.model, "Quick eval");
     // The rule's text without asking; when it finds none, ask (the pick states the rule).
     const same = separator !== undefined && mode === "auto" ? await sameText(this.lastEval?.text ?? null) : undefined;
-    const text = await resolveEvalText(this.session, this.model, mode, { ...(same ?? {}), ...(separator !== undefined ? { separator } : {}), interactive: true })
-      ?? (mode === "auto" ? await resolveEvalText(this.session, this.model, "ask") : undefined);
+    const text =
+      (await resolveEvalText(this.session, this.model, mode, { ...(same ?? {}), ...(separator !== undefined ? { separator } : {}), interactive: true })) ??
+      (mode === "auto" ? await resolveEvalText(this.session, this.model, "ask") : undefined);
     if (!text) throw new ExtensionError("cancelled", "no text was chosen to score");
     const progress = (message: string, fraction: number | null) =>
       this.conn.rpc.notify("webview/progress", { job: "eval", message, fraction: fraction === null ? null : Math.max(0, Math.min(1, fraction)) });
@@ -113,7 +138,9 @@ export class MapPanel {
         try {
           const ev = await evalAtRatio(this.session, job, this.model, this.table, ratio, text);
           this.lastEval = ev;
-          this.session.log.info(`quick eval of ${this.model} at ${ratio}: ppl ${ev.original.ppl.toFixed(4)} → ${ev.shared.ppl.toFixed(4)} on ${ev.tokens} tokens (${ev.protocol})`);
+          this.session.log.info(
+            `quick eval of ${this.model} at ${ratio}: ppl ${ev.original.ppl.toFixed(4)} → ${ev.shared.ppl.toFixed(4)} on ${ev.tokens} tokens (${ev.protocol})`,
+          );
           return ev;
         } finally {
           sub.dispose();

@@ -27,8 +27,11 @@ import type { WebviewConnection } from "./webview";
 export const REPORT_VIEW_TYPE = "headshare.report";
 
 /** Original vs this report's shared model on `text`. */
-export type Evaluator = (job: Job, text: EvalText, onPhase: (message: string, fraction: number | null) => void) =>
-  Promise<{ summary: EvalSummary; attention: SimilarityGrid | null }>;
+export type Evaluator = (
+  job: Job,
+  text: EvalText,
+  onPhase: (message: string, fraction: number | null) => void,
+) => Promise<{ summary: EvalSummary; attention: SimilarityGrid | null }>;
 
 /** Above this estimate a report does not score by itself: it says how long it would take and runs on request. */
 const AUTO_EVAL_MAX_SECONDS = 120;
@@ -38,7 +41,12 @@ const ASSUMED_FLOPS = 50e9;
 /** The file of a text a result scored, to score it again (another protocol); undefined when it is gone (a temporary copy). */
 export async function sameText(t: { path: string; source: string } | null): Promise<{ file: string; fileSource: string } | undefined> {
   if (!t) return undefined;
-  return (await fs.stat(t.path).then((st) => st.isFile(), () => false)) ? { file: t.path, fileSource: t.source } : undefined;
+  return (await fs.stat(t.path).then(
+    (st) => st.isFile(),
+    () => false,
+  ))
+    ? { file: t.path, fileSource: t.source }
+    : undefined;
 }
 
 export class ReportPanel {
@@ -47,7 +55,9 @@ export class ReportPanel {
   private running: Promise<void> | undefined;
 
   /** The most recently opened report panel (tests read it). */
-  static get latest(): ReportPanel | undefined { return ReportPanel.last; }
+  static get latest(): ReportPanel | undefined {
+    return ReportPanel.last;
+  }
 
   /**
    * Opens a report. `evaluate` makes it scoreable in place; `auto` scores at once on the text the rule
@@ -72,7 +82,13 @@ export class ReportPanel {
     return file;
   }
 
-  private constructor(private readonly session: Session, readonly panel: vscode.WebviewPanel, public report: Report, private file: string, private readonly evaluator?: Evaluator) {
+  private constructor(
+    private readonly session: Session,
+    readonly panel: vscode.WebviewPanel,
+    public report: Report,
+    private file: string,
+    private readonly evaluator?: Evaluator,
+  ) {
     ReportPanel.last = this;
     panel.iconPath = vscode.Uri.joinPath(session.extensionUri, "media", "icon.svg");
     setupWebview(panel.webview, session.extensionUri, panel.title);
@@ -80,20 +96,31 @@ export class ReportPanel {
     this.conn = conn;
     conn.rpc.handle("webview/ready", () => ({ view: "report", report: this.report, reportFile: this.file }));
     conn.rpc.handle("webview/export", async (p) => ({ path: (await saveExport(p, this.report.output ?? path.dirname(this.report.model.path))) ?? null }));
-    conn.rpc.handle("webview/quickEval", () => { throw new Error("quick eval runs from the sharing map"); });
-    conn.rpc.handle("webview/compress", () => { throw new Error("compress runs from the sharing map"); });
+    conn.rpc.handle("webview/quickEval", () => {
+      throw new Error("quick eval runs from the sharing map");
+    });
+    conn.rpc.handle("webview/compress", () => {
+      throw new Error("compress runs from the sharing map");
+    });
     conn.rpc.handle("webview/evaluate", async (p, ctx) => {
       if (!this.evaluator) throw new Error("this report has no shared model to score (it was saved before a window reload); run Quick Eval or Compress again");
       await this.evaluate(p.text, p.separator, ctx.signal);
       return {};
     });
     conn.rpc.on("webview/openLogs", () => session.log.show());
-    handleGenerate(session, conn, report.model.path, () => (report.output ? { kind: "checkpoint", path: report.output, label: path.basename(report.output) } : { kind: "ratio" }));
-    panel.onDidDispose(() => { if (ReportPanel.last === this) ReportPanel.last = undefined; conn.dispose(); });
+    handleGenerate(session, conn, report.model.path, () =>
+      report.output ? { kind: "checkpoint", path: report.output, label: path.basename(report.output) } : { kind: "ratio" },
+    );
+    panel.onDidDispose(() => {
+      if (ReportPanel.last === this) ReportPanel.last = undefined;
+      conn.dispose();
+    });
   }
 
   /** Resolves when the evaluation the report started by itself has finished (tests, automation). */
-  settled(): Promise<void> { return this.running ?? Promise.resolve(); }
+  settled(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
 
   private async update(report: Report): Promise<void> {
     this.report = report;
@@ -106,15 +133,29 @@ export class ReportPanel {
     try {
       const text = auto ? await resolveEvalText(this.session, this.report.model.path, "auto") : undefined;
       if (!text) {
-        await this.update({ ...this.report, evalState: { state: "offer", text: null,
-          message: auto ? `No held-out text is named in this model's card and headshare.eval.text is not set. ${TEXT_RULE}` : `Not evaluated yet. ${TEXT_RULE}` } });
+        await this.update({
+          ...this.report,
+          evalState: {
+            state: "offer",
+            text: null,
+            message: auto
+              ? `No held-out text is named in this model's card and headshare.eval.text is not set. ${TEXT_RULE}`
+              : `Not evaluated yet. ${TEXT_RULE}`,
+          },
+        });
         return;
       }
       const estimate = await this.estimateSeconds(text);
       if (estimate !== null && estimate > AUTO_EVAL_MAX_SECONDS) {
         await text.cleanup();
-        await this.update({ ...this.report, evalState: { state: "too-large", text: textRef(text),
-          message: `Scoring ${text.label} would take about ${duration(estimate * 1000)} on a CPU (estimate: 4 × parameters × tokens at ${ASSUMED_FLOPS / 1e9} GFLOP/s, both models); it runs when you ask.` } });
+        await this.update({
+          ...this.report,
+          evalState: {
+            state: "too-large",
+            text: textRef(text),
+            message: `Scoring ${text.label} would take about ${duration(estimate * 1000)} on a CPU (estimate: 4 × parameters × tokens at ${ASSUMED_FLOPS / 1e9} GFLOP/s, both models); it runs when you ask.`,
+          },
+        });
         return;
       }
       await this.run(text, undefined);
@@ -134,7 +175,11 @@ export class ReportPanel {
   private async evaluate(mode: TextMode, separator: string | null | undefined, signal: AbortSignal): Promise<void> {
     // "Score per document" re-scores the same text (when it is a file that still exists).
     const same = separator !== undefined && mode === "auto" ? await sameText(this.report.eval?.text ?? this.report.evalState?.text ?? null) : undefined;
-    const text = await resolveEvalText(this.session, this.report.model.path, mode, { ...(same ?? {}), ...(separator !== undefined ? { separator } : {}), interactive: true });
+    const text = await resolveEvalText(this.session, this.report.model.path, mode, {
+      ...(same ?? {}),
+      ...(separator !== undefined ? { separator } : {}),
+      interactive: true,
+    });
     if (!text) return;
     const p = this.run(text, signal);
     this.running = p;
@@ -143,22 +188,42 @@ export class ReportPanel {
 
   private async run(text: EvalText, signal: AbortSignal | undefined): Promise<void> {
     const before = this.report;
-    await this.update({ ...before, evalState: { state: "running", text: textRef(text), message: `Scoring ${text.label} (${text.source}): original vs shared` } });
-    const progress = (message: string, fraction: number | null) => this.conn.rpc.notify("webview/progress", { job: "evaluate", message, fraction: fraction === null ? null : Math.max(0, Math.min(1, fraction)) });
+    await this.update({
+      ...before,
+      evalState: { state: "running", text: textRef(text), message: `Scoring ${text.label} (${text.source}): original vs shared` },
+    });
+    const progress = (message: string, fraction: number | null) =>
+      this.conn.rpc.notify("webview/progress", { job: "evaluate", message, fraction: fraction === null ? null : Math.max(0, Math.min(1, fraction)) });
     try {
       const r = await this.session.jobs.run(`evaluate ${before.model.name}`, async (job) => {
         const cancel = () => job.controller.abort();
         signal?.addEventListener("abort", cancel, { once: true });
         const sub = this.session.jobs.onDidChange(() => progress(this.session.jobs.describe(job), job.fraction));
-        try { return await this.evaluator!(job, text, () => undefined); } finally { sub.dispose(); signal?.removeEventListener("abort", cancel); }
+        try {
+          return await this.evaluator!(job, text, () => undefined);
+        } finally {
+          sub.dispose();
+          signal?.removeEventListener("abort", cancel);
+        }
       });
-      await this.update({ ...before, eval: r.summary, attentionSimilarity: r.attention ?? before.attentionSimilarity, provider: r.summary.provider, evalState: null });
+      await this.update({
+        ...before,
+        eval: r.summary,
+        attentionSimilarity: r.attention ?? before.attentionSimilarity,
+        provider: r.summary.provider,
+        evalState: null,
+      });
       this.panel.title = resultTitle(before.kind === "quickEval" ? "Quick eval" : "Compress", before.model.path, before.ratio, text);
-      this.session.log.info(`report ${before.model.name} @${before.ratio}: ppl ${r.summary.original.ppl.toFixed(4)} → ${r.summary.shared.ppl.toFixed(4)} on ${text.file} (${r.summary.protocol})`);
+      this.session.log.info(
+        `report ${before.model.name} @${before.ratio}: ppl ${r.summary.original.ppl.toFixed(4)} → ${r.summary.shared.ppl.toFixed(4)} on ${text.file} (${r.summary.protocol})`,
+      );
     } catch (e) {
-      await this.update({ ...before, evalState: isCancel(e)
-        ? { state: "offer", text: textRef(text), message: `Scoring ${text.label} was cancelled. ${TEXT_RULE}` }
-        : { state: "failed", text: textRef(text), message: messageOf(e) } });
+      await this.update({
+        ...before,
+        evalState: isCancel(e)
+          ? { state: "offer", text: textRef(text), message: `Scoring ${text.label} was cancelled. ${TEXT_RULE}` }
+          : { state: "failed", text: textRef(text), message: messageOf(e) },
+      });
       if (!isCancel(e)) this.session.log.warn(`report evaluation on ${text.file}: ${messageOf(e)}`);
     } finally {
       await text.cleanup();
@@ -174,7 +239,17 @@ export class ReportPanel {
           if (!file) throw new Error("no saved report");
           const report = reportSchema.parse(JSON.parse(await fs.readFile(file, "utf8")));
           // A restored report can no longer start a run (its evaluator is gone): a running state becomes an offer.
-          const restored = report.evalState?.state === "running" ? { ...report, evalState: { ...report.evalState, state: "failed" as const, message: "The window reloaded while this text was being scored; run Compress or Quick Eval again to score it." } } : report;
+          const restored =
+            report.evalState?.state === "running"
+              ? {
+                  ...report,
+                  evalState: {
+                    ...report.evalState,
+                    state: "failed" as const,
+                    message: "The window reloaded while this text was being scored; run Compress or Quick Eval again to score it.",
+                  },
+                }
+              : report;
           new ReportPanel(session, panel, restored, file);
         } catch (e) {
           session.log.info(`not restoring a report panel: ${messageOf(e)}`);

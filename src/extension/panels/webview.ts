@@ -38,15 +38,31 @@ export interface WebviewConnection extends vscode.Disposable {
 }
 
 export function connectWebview(webview: vscode.Webview, log: Log, name: string): WebviewConnection {
-  const rpc = new Rpc(hostSide, webviewSide, {
-    send: (m) => { void webview.postMessage(m).then(undefined, (e: unknown) => log.debug(`${name}: post failed: ${String(e)}`)); },
-  }, { name, log: (level, message) => log[level](`${name}: ${message}`) });
+  const rpc = new Rpc(
+    hostSide,
+    webviewSide,
+    {
+      send: (m) => {
+        void webview.postMessage(m).then(undefined, (e: unknown) => log.debug(`${name}: post failed: ${String(e)}`));
+      },
+    },
+    { name, log: (level, message) => log[level](`${name}: ${message}`) },
+  );
   const sub = webview.onDidReceiveMessage((m: unknown) => rpc.receive(m));
-  return { rpc, dispose: () => { sub.dispose(); rpc.dispose(); } };
+  return {
+    rpc,
+    dispose: () => {
+      sub.dispose();
+      rpc.dispose();
+    },
+  };
 }
 
 const FILTERS: Record<string, Record<string, string[]>> = {
-  svg: { "SVG image": ["svg"] }, png: { "PNG image": ["png"] }, json: { JSON: ["json"] }, csv: { CSV: ["csv"] },
+  svg: { "SVG image": ["svg"] },
+  png: { "PNG image": ["png"] },
+  json: { JSON: ["json"] },
+  csv: { CSV: ["csv"] },
 };
 
 /** Asks where to save an export and writes it atomically (temporary name in the target folder, then rename). */

@@ -28,8 +28,11 @@ function parseInMemory(bytes: Uint8Array) {
  */
 function assertMatchesOracle(g: GenFile, tensors: HeaderLikeTensors, metadata: Readonly<Record<string, string>>): void {
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  assert.deepEqual(tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], b: t.dataOffsets[0], e: t.dataOffsets[1] })).sort(byName),
-    g.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], b: t.begin, e: t.end })).sort(byName), "tensors differ from what was written");
+  assert.deepEqual(
+    tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], b: t.dataOffsets[0], e: t.dataOffsets[1] })).sort(byName),
+    g.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], b: t.begin, e: t.end })).sort(byName),
+    "tensors differ from what was written",
+  );
   assert.deepEqual({ ...metadata }, { ...(g.metadata ?? {}) }, "metadata differs from what was written");
 }
 type HeaderLikeTensors = readonly { name: string; dtype: string; shape: readonly number[]; dataOffsets: readonly [number, number] }[];
@@ -48,15 +51,22 @@ export const headerTarget: FuzzTarget<GenFile> = {
   errorNames: ["SafetensorsError"],
 };
 
-interface ReadCase { readonly file: GenFile; readonly rows: readonly [number, number][] }
+interface ReadCase {
+  readonly file: GenFile;
+  readonly rows: readonly [number, number][];
+}
 
 let dir = "";
 const fileTarget: FuzzTarget<ReadCase> = {
   name: "safetensors.open+read",
   weight: 8,
   arb: fc.record({ file: safetensorsFileArb, rows: fc.array(fc.tuple(fc.integer({ min: -2, max: 7 }), fc.integer({ min: -2, max: 7 })), { maxLength: 3 }) }),
-  async setup() { dir = scratchDir("st"); },
-  async teardown() { removeDir(dir); },
+  async setup() {
+    dir = scratchDir("st");
+  },
+  async teardown() {
+    removeDir(dir);
+  },
   async run(c) {
     const p = path.join(dir, "model.safetensors");
     fs.writeFileSync(p, c.file.bytes);
@@ -74,7 +84,11 @@ const fileTarget: FuzzTarget<ReadCase> = {
       for (const [i, r] of c.rows.entries()) {
         const t = src.tensors[i % Math.max(1, src.tensors.length)];
         if (!t) break;
-        try { rowReads.push({ name: t.name, r, v: await src.readRowsF32(t.name, r[0], r[1]) }); } catch (e) { rowReads.push({ name: t.name, r, err: e }); }
+        try {
+          rowReads.push({ name: t.name, r, v: await src.readRowsF32(t.name, r[0], r[1]) });
+        } catch (e) {
+          rowReads.push({ name: t.name, r, err: e });
+        }
       }
       return { tensors: src.tensors, metadata: src.metadata, out, rowReads, bytesRead: src.bytesRead, path: p };
     } finally {
@@ -82,7 +96,12 @@ const fileTarget: FuzzTarget<ReadCase> = {
     }
   },
   check(c, r) {
-    const res = r as { tensors: HeaderLikeTensors; metadata: Record<string, string>; out: { name: string; bytes: Uint8Array; f32?: Float32Array }[]; rowReads: { name: string; r: [number, number]; v?: Float32Array; err?: unknown }[] };
+    const res = r as {
+      tensors: HeaderLikeTensors;
+      metadata: Record<string, string>;
+      out: { name: string; bytes: Uint8Array; f32?: Float32Array }[];
+      rowReads: { name: string; r: [number, number]; v?: Float32Array; err?: unknown }[];
+    };
     const g = c.file;
     const totalSpan = res.tensors.reduce((s, t) => s + t.dataOffsets[1] - t.dataOffsets[0], 0);
     const dataStart = g.bytes.length - totalSpan;
@@ -100,11 +119,17 @@ const fileTarget: FuzzTarget<ReadCase> = {
       if (validRange) {
         assert.ok(rr.v, `readRowsF32(${t.name}, ${rr.r}) failed on a valid range: ${String(rr.err)}`);
         const rowBytes = (t.dataOffsets[1] - t.dataOffsets[0]) / Math.max(1, rows);
-        const want = rows === 0 ? new Uint8Array(0) : g.bytes.subarray(dataStart + t.dataOffsets[0] + rr.r[0] * rowBytes, dataStart + t.dataOffsets[0] + rr.r[1] * rowBytes);
+        const want =
+          rows === 0
+            ? new Uint8Array(0)
+            : g.bytes.subarray(dataStart + t.dataOffsets[0] + rr.r[0] * rowBytes, dataStart + t.dataOffsets[0] + rr.r[1] * rowBytes);
         assertConverted(rr.v!, want, t.dtype, `readRowsF32(${t.name}, ${rr.r})`);
       } else {
         const e = rr.err as { name?: string; code?: string } | undefined;
-        assert.ok(e && e.name === "SafetensorsError" && (e.code === "bad-range" || e.code === "not-float"), `readRowsF32(${t.name}, ${rr.r}) on an invalid range should be a typed bad-range/not-float error, got ${rr.v ? "a result" : String(rr.err)}`);
+        assert.ok(
+          e && e.name === "SafetensorsError" && (e.code === "bad-range" || e.code === "not-float"),
+          `readRowsF32(${t.name}, ${rr.r}) on an invalid range should be a typed bad-range/not-float error, got ${rr.v ? "a result" : String(rr.err)}`,
+        );
       }
     }
   },

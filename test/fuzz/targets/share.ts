@@ -16,25 +16,48 @@ const TABLE_FILE = "/fuzz/tables/match-qk.json";
 const cosArb = fc.double({ min: -1, max: 1, noNaN: true });
 
 /** A valid table in our format (entries sorted by (layer, unit)), as plain JSON. */
-export const oursTableArb = fc.record({ L: fc.integer({ min: 1, max: 5 }), U: fc.integer({ min: 1, max: 4 }), seed: fc.integer(), lower: fc.boolean(), extras: fc.boolean(), strategy: fc.constantFrom("q", "k", "v", "qk", "qkv"), granularity: fc.constantFrom("group", "query-head") })
+export const oursTableArb = fc
+  .record({
+    L: fc.integer({ min: 1, max: 5 }),
+    U: fc.integer({ min: 1, max: 4 }),
+    seed: fc.integer(),
+    lower: fc.boolean(),
+    extras: fc.boolean(),
+    strategy: fc.constantFrom("q", "k", "v", "qk", "qkv"),
+    granularity: fc.constantFrom("group", "query-head"),
+  })
   .chain(({ L, U, lower, extras, strategy, granularity }) => {
     const n = (L - 1) * U;
-    return fc.record({
-      sources: fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: n, maxLength: n }),
-      scores: fc.array(fc.oneof(cosArb, fc.constantFrom(0.5, 0.25)), { minLength: n, maxLength: n }),
-      lowerSeed: fc.array(cosArb, { minLength: 1, maxLength: 8 }),
-    }).map(({ sources, scores, lowerSeed }) => {
-      const entries = [];
-      for (let l = 1; l < L; l++) for (let u = 0; u < U; u++) {
-        const i = (l - 1) * U + u;
-        const [a, b] = sources[i]!;
-        entries.push({ layer: l, unit: u, sourceLayer: a % l, sourceUnit: b % U, score: scores[i]! });
-      }
-      const table: Record<string, unknown> = { format: "headshare.match", version: 1, strategy, granularity, layers: L, unitsPerLayer: U, parametersPerUnit: extras ? 4096 : null, bytesPerUnit: extras ? 16384 : null, parameters: extras ? 1_000_000 : null, entries };
-      if (lower) table.lowerCosines = entries.map((e, i) => Array.from({ length: e.layer * U }, (_, j) => lowerSeed[(i + j) % lowerSeed.length]!));
-      if (extras) table.source = { model: "/m/model.safetensors", size: 123, mtimeMs: 1.5, provider: "cpu", seconds: 0.1, bytesRead: 99 };
-      return table;
-    });
+    return fc
+      .record({
+        sources: fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: n, maxLength: n }),
+        scores: fc.array(fc.oneof(cosArb, fc.constantFrom(0.5, 0.25)), { minLength: n, maxLength: n }),
+        lowerSeed: fc.array(cosArb, { minLength: 1, maxLength: 8 }),
+      })
+      .map(({ sources, scores, lowerSeed }) => {
+        const entries = [];
+        for (let l = 1; l < L; l++)
+          for (let u = 0; u < U; u++) {
+            const i = (l - 1) * U + u;
+            const [a, b] = sources[i]!;
+            entries.push({ layer: l, unit: u, sourceLayer: a % l, sourceUnit: b % U, score: scores[i]! });
+          }
+        const table: Record<string, unknown> = {
+          format: "headshare.match",
+          version: 1,
+          strategy,
+          granularity,
+          layers: L,
+          unitsPerLayer: U,
+          parametersPerUnit: extras ? 4096 : null,
+          bytesPerUnit: extras ? 16384 : null,
+          parameters: extras ? 1_000_000 : null,
+          entries,
+        };
+        if (lower) table.lowerCosines = entries.map((e, i) => Array.from({ length: e.layer * U }, (_, j) => lowerSeed[(i + j) % lowerSeed.length]!));
+        if (extras) table.source = { model: "/m/model.safetensors", size: 123, mtimeMs: 1.5, provider: "cpu", seconds: 0.1, bytesRead: 99 };
+        return table;
+      });
   });
 
 /** A valid table in the paper's released format. */
@@ -42,29 +65,62 @@ const paperTableArb = fc.record({ L: fc.integer({ min: 1, max: 5 }), H: fc.integ
   const n = (L - 1) * H;
   return fc.tuple(fc.array(fc.tuple(fc.nat(), fc.nat(), cosArb), { minLength: n, maxLength: n }), fc.boolean()).map(([rows, shuffle]) => {
     const targets: unknown[] = [];
-    for (let l = 1; l < L; l++) for (let h = 0; h < H; h++) {
-      const [a, b, c] = rows[(l - 1) * H + h]!;
-      targets.push([l, h, a % l, b % H, c]);
-    }
+    for (let l = 1; l < L; l++)
+      for (let h = 0; h < H; h++) {
+        const [a, b, c] = rows[(l - 1) * H + h]!;
+        targets.push([l, h, a % l, b % H, c]);
+      }
     if (shuffle) targets.reverse();
     return { description: "fuzz", model: "llama-fuzz", layers: L, heads: H, strategy: "qk", targets };
   });
 });
 
-interface TableCase { readonly value: unknown; readonly ops: readonly JsonOp[]; readonly asText: "no" | "yes" | "truncated"; readonly cut: number }
+interface TableCase {
+  readonly value: unknown;
+  readonly ops: readonly JsonOp[];
+  readonly asText: "no" | "yes" | "truncated";
+  readonly cut: number;
+}
 
-const tableCaseArb: fc.Arbitrary<TableCase> = fc.record({
-  m: fc.oneof(
-    { weight: 3, arbitrary: mutatedArb(oursTableArb, 3) },
-    { weight: 2, arbitrary: mutatedArb(paperTableArb, 3) },
-    { weight: 1, arbitrary: fc.record({ value: weirdJsonArb, ops: fc.constant([] as JsonOp[]) }) },
-    // Plausible headers claiming enormous sizes (the paper format has no entry-count check of its own).
-    { weight: 1, arbitrary: fc.record({ value: fc.record({ layers: fc.constantFrom(2, 65536, 1_000_000), heads: fc.constantFrom(1, 65536, 1_000_000), strategy: fc.constant("qk"), targets: fc.constant([[1, 0, 0, 0, 0.5]]) }), ops: fc.constant([] as JsonOp[]) }) },
-    { weight: 1, arbitrary: fc.record({ value: fc.record({ format: fc.constant("headshare.match"), version: fc.constant(1), strategy: fc.constant("qk"), granularity: fc.constant("group"), layers: fc.constantFrom(2, 4_000_001, 1_000_000), unitsPerLayer: fc.constantFrom(1, 4, 1_000_000), entries: fc.constant([]) }), ops: fc.constant([] as JsonOp[]) }) },
-  ),
-  asText: fc.constantFrom("no", "no", "yes", "truncated"),
-  cut: fc.nat(),
-}).map(({ m, asText, cut }) => ({ value: m.value, ops: m.ops, asText, cut }));
+const tableCaseArb: fc.Arbitrary<TableCase> = fc
+  .record({
+    m: fc.oneof(
+      { weight: 3, arbitrary: mutatedArb(oursTableArb, 3) },
+      { weight: 2, arbitrary: mutatedArb(paperTableArb, 3) },
+      { weight: 1, arbitrary: fc.record({ value: weirdJsonArb, ops: fc.constant([] as JsonOp[]) }) },
+      // Plausible headers claiming enormous sizes (the paper format has no entry-count check of its own).
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          value: fc.record({
+            layers: fc.constantFrom(2, 65536, 1_000_000),
+            heads: fc.constantFrom(1, 65536, 1_000_000),
+            strategy: fc.constant("qk"),
+            targets: fc.constant([[1, 0, 0, 0, 0.5]]),
+          }),
+          ops: fc.constant([] as JsonOp[]),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          value: fc.record({
+            format: fc.constant("headshare.match"),
+            version: fc.constant(1),
+            strategy: fc.constant("qk"),
+            granularity: fc.constant("group"),
+            layers: fc.constantFrom(2, 4_000_001, 1_000_000),
+            unitsPerLayer: fc.constantFrom(1, 4, 1_000_000),
+            entries: fc.constant([]),
+          }),
+          ops: fc.constant([] as JsonOp[]),
+        }),
+      },
+    ),
+    asText: fc.constantFrom("no", "no", "yes", "truncated"),
+    cut: fc.nat(),
+  })
+  .map(({ m, asText, cut }) => ({ value: m.value, ops: m.ops, asText, cut }));
 
 function tableInput(c: TableCase): unknown {
   if (c.asText === "no") return c.value;
@@ -99,7 +155,8 @@ const tableTarget: FuzzTarget<TableCase> = {
     if (c.ops.length === 0 && c.asText !== "truncated") {
       const v = c.value as Record<string, unknown>;
       // As text, -0 is written "0": compare with the JSON round trip then.
-      if (v.format === "headshare.match") assert.deepEqual(t.entries, c.asText === "yes" ? JSON.parse(JSON.stringify(v.entries)) : v.entries, "valid table: entries as written");
+      if (v.format === "headshare.match")
+        assert.deepEqual(t.entries, c.asText === "yes" ? JSON.parse(JSON.stringify(v.entries)) : v.entries, "valid table: entries as written");
       else if (Array.isArray(v.targets)) assert.equal(t.entries.length, v.targets.length, "valid paper table: one entry per row");
     }
   },
@@ -107,7 +164,10 @@ const tableTarget: FuzzTarget<TableCase> = {
   errorNames: ["MatchTableError"],
 };
 
-interface PlanCase { readonly table: MatchTable; readonly ratio: unknown }
+interface PlanCase {
+  readonly table: MatchTable;
+  readonly ratio: unknown;
+}
 
 const ratioArb: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 6, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) },
@@ -125,14 +185,19 @@ const planTarget: FuzzTarget<PlanCase> = {
     const { layers: L, unitsPerLayer: U, entries } = c.table;
     const ratio = c.ratio as number;
     assert.ok(typeof ratio === "number" && ratio >= 0 && ratio <= (L - 1) / L + 1e-9, `accepted ratio ${String(ratio)} outside [0, (L-1)/L]`);
-    assert.ok(Math.abs(p.selected - ratio * L * U) < 1 + 1e-6 && p.selected <= ratio * L * U + 1e-6 * Math.max(1, ratio * L * U), `selected ${p.selected} is not floor(${ratio}·${L}·${U})`);
+    assert.ok(
+      Math.abs(p.selected - ratio * L * U) < 1 + 1e-6 && p.selected <= ratio * L * U + 1e-6 * Math.max(1, ratio * L * U),
+      `selected ${p.selected} is not floor(${ratio}·${L}·${U})`,
+    );
     assert.equal(p.targets.length, p.selected);
     assert.equal(p.savedUnits, p.selected);
     const sel = new Set(p.targets.map((t) => `${t.layer}/${t.unit}`));
     assert.equal(sel.size, p.targets.length, "targets are distinct");
-    let minSel = Infinity, maxUnsel = -Infinity;
+    let minSel = Infinity,
+      maxUnsel = -Infinity;
     for (const e of entries) {
-      if (sel.has(`${e.layer}/${e.unit}`)) minSel = Math.min(minSel, e.score); else maxUnsel = Math.max(maxUnsel, e.score);
+      if (sel.has(`${e.layer}/${e.unit}`)) minSel = Math.min(minSel, e.score);
+      else maxUnsel = Math.max(maxUnsel, e.score);
     }
     assert.ok(minSel >= maxUnsel, `a selected score ${minSel} is below an unselected ${maxUnsel}`);
     for (const t of p.targets) {
@@ -144,7 +209,9 @@ const planTarget: FuzzTarget<PlanCase> = {
     assert.equal(p.storedFrom.length, L);
     p.storedFrom.forEach((row, l) => {
       assert.equal(row.length, U);
-      row.forEach(([sl, su], u) => { if (!sel.has(`${l}/${u}`)) assert.deepEqual([sl, su], [l, u], "unshared units map to themselves"); });
+      row.forEach(([sl, su], u) => {
+        if (!sel.has(`${l}/${u}`)) assert.deepEqual([sl, su], [l, u], "unshared units map to themselves");
+      });
     });
   },
   errorNames: ["PlanError"],

@@ -14,7 +14,12 @@ import type { FuzzTarget } from "../harness";
 import { assertHeaderInvariants } from "../oracle";
 import { assemble } from "../safetensorsGen";
 
-interface Seed { readonly name: string; readonly bytes: Uint8Array; readonly headerEnd: number; readonly params: number }
+interface Seed {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly headerEnd: number;
+  readonly params: number;
+}
 
 const seeds: Seed[] = [];
 /** Where the seeds came from, for the run's summary. */
@@ -22,7 +27,10 @@ export let sharedSeedNote = "";
 
 function loadSeeds(): void {
   if (seeds.length) return;
-  const known: [string, number][] = [["models/stories260K-hf/model.safetensors", 260_032], ["models/tiny-gpt2-random/model.safetensors", 2_168]];
+  const known: [string, number][] = [
+    ["models/stories260K-hf/model.safetensors", 260_032],
+    ["models/tiny-gpt2-random/model.safetensors", 2_168],
+  ];
   for (const [rel, params] of known) {
     const p = sharedPath(rel);
     if (!p) continue;
@@ -42,7 +50,10 @@ function loadSeeds(): void {
 type Op = { kind: "flip"; at: number; v: number } | { kind: "len"; v: bigint } | { kind: "cut"; at: number } | { kind: "append"; n: number };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), v: fc.integer({ min: 0, max: 255 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("len" as const), v: fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 8n, 2n ** 40n)) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("len" as const), v: fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 8n, 2n ** 40n)) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("append" as const), n: fc.integer({ min: 1, max: 9 }) }) },
 );
@@ -54,7 +65,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-interface Case { readonly seed: number; readonly ops: readonly Op[] }
+interface Case {
+  readonly seed: number;
+  readonly ops: readonly Op[];
+}
 
 /** The bytes the reader sees: the header (mutated) + the real file size (data not copied). */
 function view(c: Case): { seed: Seed; head: Uint8Array; size: number } {
@@ -62,7 +76,8 @@ function view(c: Case): { seed: Seed; head: Uint8Array; size: number } {
   const head = seed.bytes.slice(0, seed.headerEnd);
   let size = seed.bytes.length;
   for (const op of c.ops) {
-    if (op.kind === "flip") head[op.at % head.length] = op.v; // the length field too, sometimes
+    if (op.kind === "flip")
+      head[op.at % head.length] = op.v; // the length field too, sometimes
     else if (op.kind === "len") new DataView(head.buffer).setBigUint64(0, op.v, true);
     else if (op.kind === "cut") size = op.at % (size + 1);
     else size += op.n;

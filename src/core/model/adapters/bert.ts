@@ -7,7 +7,15 @@ import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optiona
 
 export const bertAdapter: Adapter = {
   family: "bert",
-  architectures: ["BertModel", "BertForMaskedLM", "BertForPreTraining", "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering", "BertLMHeadModel"],
+  architectures: [
+    "BertModel",
+    "BertForMaskedLM",
+    "BertForPreTraining",
+    "BertForSequenceClassification",
+    "BertForTokenClassification",
+    "BertForQuestionAnswering",
+    "BertLMHeadModel",
+  ],
   modelTypes: ["bert"],
   buildSpec(ctx: AdapterContext): ModelSpec {
     const c = ctx.config;
@@ -44,7 +52,11 @@ export const bertAdapter: Adapter = {
     return {
       family: "bert",
       architecture: c.architecture() ?? "BertModel",
-      layers: L, heads: H, kvHeads: H, headDim: dh, hidden: d,
+      layers: L,
+      heads: H,
+      kvHeads: H,
+      headDim: dh,
+      hidden: d,
       intermediate: c.int(["intermediate_size"], 4 * d),
       vocab,
       maxPositions: nPos,
@@ -54,7 +66,9 @@ export const bertAdapter: Adapter = {
       activation: c.str(["hidden_act"], "gelu"),
       bosTokenId: c.tokenId("bos_token_id"),
       eosTokenId: c.tokenId("eos_token_id"),
-      layerTensors, globals: allGlobals, config: c.raw,
+      layerTensors,
+      globals: allGlobals,
+      config: c.raw,
     };
   },
 };

@@ -35,10 +35,18 @@ function where(ctx: AdapterContext): string {
 export function requireTensor(ctx: AdapterContext, name: string, shape: readonly number[], what: string): string {
   const s = ctx.shapeOf(name);
   if (!s) {
-    throw new ModelError("missing-tensor", where(ctx), `tensor "${name}" (${what}) is missing, but config.json (${ctx.config.file}) describes a model that needs it; the weights and config do not belong together, or the checkpoint is incomplete`);
+    throw new ModelError(
+      "missing-tensor",
+      where(ctx),
+      `tensor "${name}" (${what}) is missing, but config.json (${ctx.config.file}) describes a model that needs it; the weights and config do not belong together, or the checkpoint is incomplete`,
+    );
   }
   if (s.length !== shape.length || s.some((v, i) => v !== shape[i])) {
-    throw new ModelError("shape-mismatch", where(ctx), `tensor "${name}" (${what}) has shape [${s.join(", ")}], but config.json (${ctx.config.file}) implies [${shape.join(", ")}]; the weights and config do not belong together`);
+    throw new ModelError(
+      "shape-mismatch",
+      where(ctx),
+      `tensor "${name}" (${what}) has shape [${s.join(", ")}], but config.json (${ctx.config.file}) implies [${shape.join(", ")}]; the weights and config do not belong together`,
+    );
   }
   return name;
 }
@@ -51,7 +59,11 @@ export function optionalTensor(ctx: AdapterContext, name: string, shape: readonl
 /** The prefix before `suffix` of the first tensor whose name ends with it (e.g. "model." for embed_tokens). */
 export function detectPrefix(ctx: AdapterContext, suffix: string, candidates: readonly string[]): string {
   for (const p of candidates) if (ctx.source.has(p + suffix)) return p;
-  throw new ModelError("missing-tensor", where(ctx), `found no "${candidates.map((p) => p + suffix).join('" or "')}"; this is not a ${ctx.config.architecture() ?? ctx.config.modelType() ?? "recognised"} checkpoint (the tensor names do not match config.json ${ctx.config.file})`);
+  throw new ModelError(
+    "missing-tensor",
+    where(ctx),
+    `found no "${candidates.map((p) => p + suffix).join('" or "')}"; this is not a ${ctx.config.architecture() ?? ctx.config.modelType() ?? "recognised"} checkpoint (the tensor names do not match config.json ${ctx.config.file})`,
+  );
 }
 
 /**
@@ -64,7 +76,11 @@ const LAYER_INDEX = /(?:^|\.)(?:layers|h|layer)\.(\d+)\./;
 export function layerCount(ctx: AdapterContext, keys: readonly string[]): number {
   const L = ctx.config.int(keys);
   if (L > ctx.source.tensors.length) {
-    throw new ModelError("inconsistent-config", ctx.config.file, `config.json says ${L} layers ("${keys[0]}"), but the checkpoint holds only ${ctx.source.tensors.length} tensors; the config does not belong to these weights`);
+    throw new ModelError(
+      "inconsistent-config",
+      ctx.config.file,
+      `config.json says ${L} layers ("${keys[0]}"), but the checkpoint holds only ${ctx.source.tensors.length} tensors; the config does not belong to these weights`,
+    );
   }
   // Fewer layers than the weights hold: the extra layers would be silently ignored. Refused by name.
   let extra: { index: number; name: string } | undefined;
@@ -73,7 +89,11 @@ export function layerCount(ctx: AdapterContext, keys: readonly string[]): number
     if (m && Number(m[1]) >= L && (!extra || Number(m[1]) > extra.index)) extra = { index: Number(m[1]), name: t.name };
   }
   if (extra) {
-    throw new ModelError("inconsistent-config", ctx.config.file, `config.json says ${L} layers ("${keys[0]}"), but the weights hold layers up to ${extra.index} (e.g. "${extra.name}"); they would be ignored. Set "${keys[0]}" to ${extra.index + 1}, or use the config that belongs to these weights`);
+    throw new ModelError(
+      "inconsistent-config",
+      ctx.config.file,
+      `config.json says ${L} layers ("${keys[0]}"), but the weights hold layers up to ${extra.index} (e.g. "${extra.name}"); they would be ignored. Set "${keys[0]}" to ${extra.index + 1}, or use the config that belongs to these weights`,
+    );
   }
   return L;
 }
@@ -139,7 +159,11 @@ export function checkBiasConsistency(ctx: AdapterContext, layers: readonly Omit<
   for (let l = 0; l < has.length; l++) {
     const missing = ["q", "k", "v"].filter((_, i) => !has[l]![i]);
     if (missing.length) {
-      throw new ModelError("missing-tensor", where(ctx), `layer ${l} lacks the ${missing.join("/")} projection bias while other layers have q/k/v biases; the checkpoint is incomplete`);
+      throw new ModelError(
+        "missing-tensor",
+        where(ctx),
+        `layer ${l} lacks the ${missing.join("/")} projection bias while other layers have q/k/v biases; the checkpoint is incomplete`,
+      );
     }
   }
   return true;
@@ -154,7 +178,11 @@ export function resolveTied(ctx: AdapterContext, lmHeadName: string, lmHead: str
   const arch = ctx.config.architecture() ?? "";
   const hasHead = /(ForCausalLM|LMHeadModel|ForMaskedLM|ForPreTraining)$/.test(arch);
   if (hasHead && !ctx.config.bool(["tie_word_embeddings"], tieDefault)) {
-    throw new ModelError("missing-tensor", where(ctx), `tensor "${lmHeadName}" (LM head) is missing while config.json (${ctx.config.file}) says tie_word_embeddings is false; the checkpoint is incomplete`);
+    throw new ModelError(
+      "missing-tensor",
+      where(ctx),
+      `tensor "${lmHeadName}" (LM head) is missing while config.json (${ctx.config.file}) says tie_word_embeddings is false; the checkpoint is incomplete`,
+    );
   }
   return true;
 }
@@ -165,7 +193,10 @@ export function resolveTied(ctx: AdapterContext, lmHeadName: string, lmHead: str
  * `attention.masked_bias`, rotary `inv_freq`, BERT's `position_ids`.
  */
 const BUFFER_PATTERNS: readonly RegExp[] = [
-  /(^|\.)attn\.(masked_)?bias$/, /(^|\.)attention\.(masked_)?bias$/, /(^|\.)rotary_emb\.inv_freq$/, /(^|\.)embeddings\.position_ids$/,
+  /(^|\.)attn\.(masked_)?bias$/,
+  /(^|\.)attention\.(masked_)?bias$/,
+  /(^|\.)rotary_emb\.inv_freq$/,
+  /(^|\.)embeddings\.position_ids$/,
 ];
 export function isBufferTensor(name: string): boolean {
   return BUFFER_PATTERNS.some((re) => re.test(name));

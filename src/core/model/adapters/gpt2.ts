@@ -12,7 +12,11 @@ export const gpt2Adapter: Adapter = {
   modelTypes: ["gpt2"],
   buildSpec(ctx: AdapterContext): ModelSpec {
     const c = ctx.config;
-    const { d, H, L, dh } = mhaDims(ctx, { hidden: ["n_embd", "hidden_size"], heads: ["n_head", "num_attention_heads"], layers: ["n_layer", "num_hidden_layers"] });
+    const { d, H, L, dh } = mhaDims(ctx, {
+      hidden: ["n_embd", "hidden_size"],
+      heads: ["n_head", "num_attention_heads"],
+      layers: ["n_layer", "num_hidden_layers"],
+    });
     const prefix = detectPrefix(ctx, "wte.weight", ["transformer.", ""]);
     const wte = `${prefix}wte.weight`;
     const vocab = c.int(["vocab_size"], ctx.shapeOf(wte)![0]);
@@ -32,9 +36,13 @@ export const gpt2Adapter: Adapter = {
       const qkv = requireTensor(ctx, `${p}c_attn.weight`, [d, 3 * d], `layer ${l} fused q|k|v projection (Conv1D [in, out])`);
       const qkvBias = optionalTensor(ctx, `${p}c_attn.bias`, [3 * d], `layer ${l} fused q|k|v bias`);
       return {
-        q: qkv, k: qkv, v: qkv,
+        q: qkv,
+        k: qkv,
+        v: qkv,
         o: requireTensor(ctx, `${p}c_proj.weight`, [d, d], `layer ${l} output projection (Conv1D [in, out])`),
-        qBias: qkvBias, kBias: qkvBias, vBias: qkvBias,
+        qBias: qkvBias,
+        kBias: qkvBias,
+        vBias: qkvBias,
         oBias: optionalTensor(ctx, `${p}c_proj.bias`, [d], `layer ${l} output bias`),
       };
     });
@@ -42,7 +50,11 @@ export const gpt2Adapter: Adapter = {
     return {
       family: "gpt2",
       architecture: c.architecture() ?? "GPT2LMHeadModel",
-      layers: L, heads: H, kvHeads: H, headDim: dh, hidden: d,
+      layers: L,
+      heads: H,
+      kvHeads: H,
+      headDim: dh,
+      hidden: d,
       intermediate: c.int(["n_inner"], 4 * d),
       vocab,
       maxPositions: nPos,
@@ -51,7 +63,9 @@ export const gpt2Adapter: Adapter = {
       activation: c.str(["activation_function"], "gelu_new"),
       bosTokenId: c.tokenId("bos_token_id"),
       eosTokenId: c.tokenId("eos_token_id"),
-      layerTensors, globals: allGlobals, config: c.raw,
+      layerTensors,
+      globals: allGlobals,
+      config: c.raw,
     };
   },
 };

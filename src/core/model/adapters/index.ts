@@ -25,5 +25,9 @@ export function selectAdapter(config: ConfigReader): Adapter {
   const byType = type ? ADAPTERS.find((a) => a.modelTypes.includes(type)) : undefined;
   if (byType) return byType;
   const supported = ADAPTERS.flatMap((a) => a.architectures).join(", ");
-  throw new ModelError("unsupported-architecture", config.file, `architecture ${arch ?? "(none)"} (model_type ${type ?? "(none)"}) is not supported; supported: ${supported}`);
+  throw new ModelError(
+    "unsupported-architecture",
+    config.file,
+    `architecture ${arch ?? "(none)"} (model_type ${type ?? "(none)"}) is not supported; supported: ${supported}`,
+  );
 }

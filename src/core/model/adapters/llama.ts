@@ -5,7 +5,18 @@
 import type { ConfigReader } from "../config";
 import { ModelError } from "../errors";
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, checkBiasConsistency, collectOthers, detectPrefix, optionalTensor, requireDivides, requireTensor, resolveTied, layerCount } from "./common";
+import {
+  type Adapter,
+  type AdapterContext,
+  checkBiasConsistency,
+  collectOthers,
+  detectPrefix,
+  optionalTensor,
+  requireDivides,
+  requireTensor,
+  resolveTied,
+  layerCount,
+} from "./common";
 
 export const llamaAdapter: Adapter = {
   family: "llama",
@@ -51,7 +62,11 @@ export const llamaAdapter: Adapter = {
     return {
       family: "llama",
       architecture: arch,
-      layers: L, heads: H, kvHeads: Hkv, headDim: dh, hidden: d,
+      layers: L,
+      heads: H,
+      kvHeads: Hkv,
+      headDim: dh,
+      hidden: d,
       intermediate: c.int(["intermediate_size"], 0, 0),
       vocab,
       maxPositions: c.int(["max_position_embeddings"], 2048),
@@ -61,7 +76,9 @@ export const llamaAdapter: Adapter = {
       activation: c.str(["hidden_act"], "silu"),
       bosTokenId: c.tokenId("bos_token_id"),
       eosTokenId: c.tokenId("eos_token_id"),
-      layerTensors, globals: allGlobals, config: c.raw,
+      layerTensors,
+      globals: allGlobals,
+      config: c.raw,
     };
   },
 };
@@ -74,7 +91,9 @@ export const llamaAdapter: Adapter = {
 function checkRopeScaling(c: ConfigReader): void {
   const s = c.raw.rope_scaling;
   if (s === undefined || s === null) return;
-  const bad = (what: string): never => { throw new ModelError("bad-config", c.file, `config.json "rope_scaling" ${what}; fix config.json`); };
+  const bad = (what: string): never => {
+    throw new ModelError("bad-config", c.file, `config.json "rope_scaling" ${what}; fix config.json`);
+  };
   if (typeof s !== "object" || Array.isArray(s)) bad(`is ${JSON.stringify(s)}; expected an object such as {"type": "linear", "factor": 2} or null`);
   const o = s as Record<string, unknown>;
   const type = o.rope_type ?? o.type;
@@ -87,9 +106,11 @@ function checkRopeScaling(c: ConfigReader): void {
   };
   pos("factor");
   if (type === "llama3") {
-    const low = pos("low_freq_factor"), high = pos("high_freq_factor");
+    const low = pos("low_freq_factor"),
+      high = pos("high_freq_factor");
     if (!(low < high)) bad(`"low_freq_factor" ${low} must be below "high_freq_factor" ${high}`);
     const orig = o.original_max_position_embeddings;
-    if (typeof orig !== "number" || !Number.isSafeInteger(orig) || orig < 1) bad(`"original_max_position_embeddings" is ${JSON.stringify(orig)}; expected an integer >= 1`);
+    if (typeof orig !== "number" || !Number.isSafeInteger(orig) || orig < 1)
+      bad(`"original_max_position_embeddings" is ${JSON.stringify(orig)}; expected an integer >= 1`);
   }
 }

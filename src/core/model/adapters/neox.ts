@@ -30,9 +30,13 @@ export const neoxAdapter: Adapter = {
       const qkv = requireTensor(ctx, `${p}query_key_value.weight`, [3 * d, d], `layer ${l} fused q/k/v projection (rows [H, 3, dh])`);
       const qkvBias = optionalTensor(ctx, `${p}query_key_value.bias`, [3 * d], `layer ${l} fused q/k/v bias`);
       return {
-        q: qkv, k: qkv, v: qkv,
+        q: qkv,
+        k: qkv,
+        v: qkv,
         o: requireTensor(ctx, `${p}dense.weight`, [d, d], `layer ${l} output projection`),
-        qBias: qkvBias, kBias: qkvBias, vBias: qkvBias,
+        qBias: qkvBias,
+        kBias: qkvBias,
+        vBias: qkvBias,
         oBias: optionalTensor(ctx, `${p}dense.bias`, [d], `layer ${l} output bias`),
       };
     });
@@ -40,7 +44,11 @@ export const neoxAdapter: Adapter = {
     return {
       family: "gpt-neox",
       architecture: c.architecture() ?? "GPTNeoXForCausalLM",
-      layers: L, heads: H, kvHeads: H, headDim: dh, hidden: d,
+      layers: L,
+      heads: H,
+      kvHeads: H,
+      headDim: dh,
+      hidden: d,
       intermediate: c.int(["intermediate_size"], 4 * d),
       vocab,
       maxPositions: c.int(["max_position_embeddings"], 2048),
@@ -50,7 +58,9 @@ export const neoxAdapter: Adapter = {
       activation: c.str(["hidden_act"], "gelu"),
       bosTokenId: c.tokenId("bos_token_id"),
       eosTokenId: c.tokenId("eos_token_id"),
-      layerTensors, globals: allGlobals, config: c.raw,
+      layerTensors,
+      globals: allGlobals,
+      config: c.raw,
     };
   },
 };

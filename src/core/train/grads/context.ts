@@ -27,7 +27,11 @@ export class GradContext {
   /** The forward node whose rule is emitting (for names and errors). */
   current = "";
 
-  constructor(readonly floatType: FloatType, readonly info: Map<string, ValueInfo>, private readonly prefix = "/grad") {}
+  constructor(
+    readonly floatType: FloatType,
+    readonly info: Map<string, ValueInfo>,
+    private readonly prefix = "/grad",
+  ) {}
 
   /** Emits a node with `nOut` outputs; returns their names. */
   nodeN(op: string, inputs: readonly string[], nOut: number, attrs?: Record<string, Attr>): string[] {
@@ -66,10 +70,13 @@ export class GradContext {
     if (hit) return hit;
     const name = `${this.prefix}/constants/${type}/${this.consts.size}`;
     const data =
-      type === "int64" ? BigInt64Array.from(values, (v) => BigInt(v))
-      : type === "float64" ? Float64Array.from(values)
-      : type === "float32" ? Float32Array.from(values)
-      : Uint16Array.from(values, f32ToF16);
+      type === "int64"
+        ? BigInt64Array.from(values, (v) => BigInt(v))
+        : type === "float64"
+          ? Float64Array.from(values)
+          : type === "float32"
+            ? Float32Array.from(values)
+            : Uint16Array.from(values, f32ToF16);
     this.initializers.push({ name, type, dims, data });
     this.info.set(name, { rank: dims.length, ...(type === "int64" ? { ints: [...values] } : {}), ...(dims.length === 1 ? { len: dims[0]! } : {}) });
     this.consts.set(key, name);
@@ -80,7 +87,10 @@ export class GradContext {
   rank(value: string): number {
     const r = this.info.get(value)?.rank;
     if (r === undefined) {
-      throw new TrainError("unknown-rank", `autodiff: the rank of "${value}" (needed by the gradient of ${this.current || "a node"}) is not static; give graph inputs fixed-rank shapes and shapes from constants`);
+      throw new TrainError(
+        "unknown-rank",
+        `autodiff: the rank of "${value}" (needed by the gradient of ${this.current || "a node"}) is not static; give graph inputs fixed-rank shapes and shapes from constants`,
+      );
     }
     return r;
   }
@@ -100,14 +110,33 @@ export class GradContext {
 
   /** Zeros shaped like `like`, of the float type. */
   zerosLike(like: string): string {
-    return this.op("ConstantOfShape", [this.shape(like)], { value: { t: { name: "value", type: this.floatType, dims: [1], data: this.floatType === "float64" ? new Float64Array(1) : this.floatType === "float32" ? new Float32Array(1) : new Uint16Array(1) } } });
+    return this.op("ConstantOfShape", [this.shape(like)], {
+      value: {
+        t: {
+          name: "value",
+          type: this.floatType,
+          dims: [1],
+          data: this.floatType === "float64" ? new Float64Array(1) : this.floatType === "float32" ? new Float32Array(1) : new Uint16Array(1),
+        },
+      },
+    });
   }
 
-  neg(x: string): string { return this.op("Neg", [x]); }
-  add(a: string, b: string): string { return this.op("Add", [a, b]); }
-  sub(a: string, b: string): string { return this.op("Sub", [a, b]); }
-  mul(a: string, b: string): string { return this.op("Mul", [a, b]); }
-  div(a: string, b: string): string { return this.op("Div", [a, b]); }
+  neg(x: string): string {
+    return this.op("Neg", [x]);
+  }
+  add(a: string, b: string): string {
+    return this.op("Add", [a, b]);
+  }
+  sub(a: string, b: string): string {
+    return this.op("Sub", [a, b]);
+  }
+  mul(a: string, b: string): string {
+    return this.op("Mul", [a, b]);
+  }
+  div(a: string, b: string): string {
+    return this.op("Div", [a, b]);
+  }
 
   /**
    * Sums `grad` (shaped like the broadcast output) down to the shape of `like` (an input that was
@@ -118,15 +147,19 @@ export class GradContext {
    *                 --Reshape(shape(like))--> [..like]
    */
   unbroadcast(grad: string, like: string): string {
-    const rg = this.rankOrUndefined(grad), rl = this.rankOrUndefined(like);
-    const sg = this.shape(grad), sl = this.shape(like);
+    const rg = this.rankOrUndefined(grad),
+      rl = this.rankOrUndefined(like);
+    const sg = this.shape(grad),
+      sl = this.shape(like);
     let padded: string;
     if (rg !== undefined && rl !== undefined) {
       if (rg === rl) padded = sl;
       else padded = this.op("Concat", [this.ints(new Array<number>(rg - rl).fill(1)), sl], { axis: { i: 0 } });
     } else {
       const diff = this.op("Sub", [this.op("Size", [sg]), this.op("Size", [sl])]);
-      const ones = this.op("ConstantOfShape", [this.op("Reshape", [diff, this.ints([1])])], { value: { t: { name: "value", type: "int64", dims: [1], data: BigInt64Array.of(1n) } } });
+      const ones = this.op("ConstantOfShape", [this.op("Reshape", [diff, this.ints([1])])], {
+        value: { t: { name: "value", type: "int64", dims: [1], data: BigInt64Array.of(1n) } },
+      });
       padded = this.op("Concat", [ones, sl], { axis: { i: 0 } });
     }
     const differ = this.op("Not", [this.op("Equal", [padded, sg])]);

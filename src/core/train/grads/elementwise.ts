@@ -15,15 +15,9 @@ import type { GradContext, GradRule } from "./context";
 const unb = (ctx: GradContext, g: string, like: string): string => ctx.unbroadcast(g, like);
 
 export const elementwiseRules: Record<string, GradRule> = {
-  Add: (n, [dy], ctx, needs) => [
-    needs[0] ? unb(ctx, dy!, n.inputs[0]!) : undefined,
-    needs[1] ? unb(ctx, dy!, n.inputs[1]!) : undefined,
-  ],
+  Add: (n, [dy], ctx, needs) => [needs[0] ? unb(ctx, dy!, n.inputs[0]!) : undefined, needs[1] ? unb(ctx, dy!, n.inputs[1]!) : undefined],
   Sum: (n, [dy], ctx, needs) => n.inputs.map((x, i) => (needs[i] ? unb(ctx, dy!, x) : undefined)),
-  Sub: (n, [dy], ctx, needs) => [
-    needs[0] ? unb(ctx, dy!, n.inputs[0]!) : undefined,
-    needs[1] ? unb(ctx, ctx.neg(dy!), n.inputs[1]!) : undefined,
-  ],
+  Sub: (n, [dy], ctx, needs) => [needs[0] ? unb(ctx, dy!, n.inputs[0]!) : undefined, needs[1] ? unb(ctx, ctx.neg(dy!), n.inputs[1]!) : undefined],
   Mul: (n, [dy], ctx, needs) => [
     needs[0] ? unb(ctx, ctx.mul(dy!, n.inputs[1]!), n.inputs[0]!) : undefined,
     needs[1] ? unb(ctx, ctx.mul(dy!, n.inputs[0]!), n.inputs[1]!) : undefined,

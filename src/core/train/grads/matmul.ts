@@ -24,7 +24,8 @@ function swapLast(ctx: GradContext, x: string): string {
 export const matmulRules: Record<string, GradRule> = {
   MatMul: (n, [dy], ctx, needs) => {
     const [a, b] = [n.inputs[0]!, n.inputs[1]!];
-    const ra = ctx.rankOrUndefined(a), rb = ctx.rankOrUndefined(b);
+    const ra = ctx.rankOrUndefined(a),
+      rb = ctx.rankOrUndefined(b);
     if (ra === 1 || rb === 1) {
       throw new TrainError("no-gradient-rule", `autodiff: MatMul "${n.name}" has a 1-D operand; reshape it to 2-D in the forward graph`);
     }
@@ -64,15 +65,21 @@ function attrNum(attrs: IrNode["attrs"], key: string, dflt: number): number {
 export const gemmRules: Record<string, GradRule> = {
   Gemm: (n, [dy], ctx, needs) => {
     const [a, b, c] = [n.inputs[0]!, n.inputs[1]!, n.inputs[2]];
-    const alpha = attrNum(n.attrs, "alpha", 1), beta = attrNum(n.attrs, "beta", 1);
-    const tA = attrNum(n.attrs, "transA", 0), tB = attrNum(n.attrs, "transB", 0);
+    const alpha = attrNum(n.attrs, "alpha", 1),
+      beta = attrNum(n.attrs, "beta", 1);
+    const tA = attrNum(n.attrs, "transA", 0),
+      tB = attrNum(n.attrs, "transB", 0);
     const al = { alpha: { f: alpha } };
-    const da = !needs[0] ? undefined
-      : tA === 0 ? ctx.op("Gemm", [dy!, b], { ...al, transB: { i: 1 - tB } })
-      : ctx.op("Gemm", [b, dy!], { ...al, transA: { i: tB }, transB: { i: 1 } });
-    const db = !needs[1] ? undefined
-      : tB === 0 ? ctx.op("Gemm", [a, dy!], { ...al, transA: { i: 1 - tA } })
-      : ctx.op("Gemm", [dy!, a], { ...al, transA: { i: 1 }, transB: { i: tA } });
+    const da = !needs[0]
+      ? undefined
+      : tA === 0
+        ? ctx.op("Gemm", [dy!, b], { ...al, transB: { i: 1 - tB } })
+        : ctx.op("Gemm", [b, dy!], { ...al, transA: { i: tB }, transB: { i: 1 } });
+    const db = !needs[1]
+      ? undefined
+      : tB === 0
+        ? ctx.op("Gemm", [a, dy!], { ...al, transA: { i: 1 - tA } })
+        : ctx.op("Gemm", [dy!, a], { ...al, transA: { i: 1 }, transB: { i: tA } });
     let dc: string | undefined;
     if (c && needs[2]) {
       const scaled = beta === 1 ? dy! : ctx.mul(dy!, ctx.scalar(beta));

@@ -31,7 +31,14 @@ export function positionsLike(ctx: GradContext, x: string): string {
 /** zeros[size(x)] with dy's values added at the flat positions `picked` (shaped like dy), reshaped like x. */
 export function scatterAddFlat(ctx: GradContext, x: string, picked: string, dy: string, unique: boolean): string {
   const zeros = ctx.op("ConstantOfShape", [ctx.op("Reshape", [ctx.op("Size", [x]), ctx.ints([1])])], {
-    value: { t: { name: "value", type: ctx.floatType, dims: [1], data: ctx.floatType === "float64" ? new Float64Array(1) : ctx.floatType === "float32" ? new Float32Array(1) : new Uint16Array(1) } },
+    value: {
+      t: {
+        name: "value",
+        type: ctx.floatType,
+        dims: [1],
+        data: ctx.floatType === "float64" ? new Float64Array(1) : ctx.floatType === "float32" ? new Float32Array(1) : new Uint16Array(1),
+      },
+    },
   });
   const idx = ctx.op("Reshape", [picked, ctx.ints([-1, 1])]);
   const upd = ctx.op("Reshape", [dy, ctx.ints([-1])]);
@@ -48,7 +55,9 @@ export const shapeRules: Record<string, GradRule> = {
     const p = n.attrs?.["perm"];
     if (!p || !("ints" in p)) return [ctx.op("Transpose", [dy!])];
     const inv = new Array<number>(p.ints.length);
-    p.ints.forEach((ax, i) => { inv[ax] = i; });
+    p.ints.forEach((ax, i) => {
+      inv[ax] = i;
+    });
     return [ctx.op("Transpose", [dy!], { perm: { ints: inv } })];
   },
   Trilu: (n, [dy], ctx) => [ctx.op("Trilu", [dy!, ...n.inputs.slice(1)], n.attrs ? { ...n.attrs } : undefined), undefined],

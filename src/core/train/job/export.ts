@@ -15,13 +15,19 @@ import { DTYPE_SIZE } from "../../safetensors/dtype";
 import { TrainError } from "../errors";
 import { trainingForward } from "../forward";
 import { pairsFromPlan } from "../pairs";
-import {
-  loadParams, postTrainingData, resolvePostShareOptions, textAndPlan, trainableInputs,
-  type PostShareHooks, type PostShareOptions,
-} from "../postshare";
+import { loadParams, postTrainingData, resolvePostShareOptions, textAndPlan, trainableInputs, type PostShareHooks, type PostShareOptions } from "../postshare";
 import { jobForward } from "./forward";
 import {
-  HELDOUT_FILE, JOB_FILE, JOB_FORMAT, JOB_VERSION, matchTableSha256, modelFingerprint, ORDER_FILE, planSha256, sha256, TOKENS_FILE,
+  HELDOUT_FILE,
+  JOB_FILE,
+  JOB_FORMAT,
+  JOB_VERSION,
+  matchTableSha256,
+  modelFingerprint,
+  ORDER_FILE,
+  planSha256,
+  sha256,
+  TOKENS_FILE,
   type JobFile,
 } from "./format";
 import { jobAsset, launchScript, jobReadme } from "./files";
@@ -58,16 +64,20 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
   const o = resolvePostShareOptions(rest);
   const t0 = performance.now();
   const progress = hooks.onProgress ?? ((): void => {});
-  const check = (): void => { if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare-job cancelled"); };
+  const check = (): void => {
+    if (hooks.signal?.aborted) throw new TrainError("cancelled", "postshare-job cancelled");
+  };
   const rt = { ...(o.providers ? { providers: o.providers } : {}), ...(o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}) };
   const out = path.resolve(outDir);
   progress({ phase: "load", done: 0, total: 1, message: `opening ${model}` });
   const ckpt = await openCheckpoint(model);
   try {
-    if (out === path.resolve(ckpt.dir)) throw new TrainError("bad-options", `postshare-job: --out ${outDir} is the input model's folder; choose another folder (the input is never modified)`);
+    if (out === path.resolve(ckpt.dir))
+      throw new TrainError("bad-options", `postshare-job: --out ${outDir} is the input model's folder; choose another folder (the input is never modified)`);
     if (!o.force) {
       const entries = await fs.readdir(out).catch(() => [] as string[]);
-      if (entries.some((e) => !e.startsWith("."))) throw new TrainError("bad-options", `the output folder ${out} is not empty; pass --force to replace it or choose another --out folder`);
+      if (entries.some((e) => !e.startsWith(".")))
+        throw new TrainError("bad-options", `the output folder ${out} is not empty; pass --force to replace it or choose another --out folder`);
     }
     const fwd = jobForward(ckpt);
     const graph = trainingForward(ckpt);
@@ -77,50 +87,79 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
     const original = o.trainOn === "text" ? new Map<string, Float32Array>() : await loadParams(ckpt, graph.weights);
     const { stream, sampler } = await postTrainingData(ckpt, original, data.stream, o, bos, rt, hooks);
     const microBatches = o.steps * o.accumulation;
-    const order = new Int32Array(microBatches * sampler.batchSize);   // [K, B] window start offsets
+    const order = new Int32Array(microBatches * sampler.batchSize); // [K, B] window start offsets
     for (let k = 0; k < microBatches; k++) order.set(sampler.offsets(k), k * sampler.batchSize);
     const heldLengths = data.heldout.map((d) => d.length);
     const held = new Int32Array(heldLengths.reduce((a, b) => a + b, 0));
-    data.heldout.reduce((at, d) => { held.set(d, at); return at + d.length; }, 0);
+    data.heldout.reduce((at, d) => {
+      held.set(d, at);
+      return at + d.length;
+    }, 0);
     check();
 
-    const trainable = trainableInputs(ckpt, graph.weights, o.trainable);   // graph inputs are named like the tensors
+    const trainable = trainableInputs(ckpt, graph.weights, o.trainable); // graph inputs are named like the tensors
     const pairs = pairsFromPlan(ckpt.spec, plan, o.regularize);
-    let parameters = 0, bytes = 0, trainableParameters = 0;
+    let parameters = 0,
+      bytes = 0,
+      trainableParameters = 0;
     const trainSet = new Set(trainable);
     const dtypes = new Map<string, number>();
     for (const t of ckpt.source.tensors) {
       const n = t.shape.reduce((a, b) => a * b, 1);
-      parameters += n; bytes += n * DTYPE_SIZE[t.dtype];
+      parameters += n;
+      bytes += n * DTYPE_SIZE[t.dtype];
       dtypes.set(t.dtype, (dtypes.get(t.dtype) ?? 0) + n);
       if (trainSet.has(t.name)) trainableParameters += n;
     }
-    const tokensBuf = u32(stream), orderBuf = Buffer.from(order.buffer, order.byteOffset, order.byteLength), heldBuf = u32(held);
+    const tokensBuf = u32(stream),
+      orderBuf = Buffer.from(order.buffer, order.byteOffset, order.byteLength),
+      heldBuf = u32(held);
     const job: JobFile = {
-      format: JOB_FORMAT, version: JOB_VERSION, createdBy: createdBy ?? "headshare",
+      format: JOB_FORMAT,
+      version: JOB_VERSION,
+      createdBy: createdBy ?? "headshare",
       model: modelAsGiven ?? model,
       modelFingerprint: modelFingerprint(ckpt),
       modelSummary: { architecture: ckpt.spec.architecture, parameters, trainableParameters, bytes, dtype: [...dtypes].sort((a, b) => b[1] - a[1])[0]![0] },
       forward: fwd,
       tensors: Object.fromEntries(ckpt.source.tensors.map((t) => [t.name, [t.dtype, [...t.shape]] as const])),
       plan: {
-        ratio: o.ratio, strategy: o.strategy, granularity: o.granularity, targets: plan.selected,
-        matchTableSha256: matchTableSha256(table), planSha256: planSha256(plan), sharingPlan: plan,
+        ratio: o.ratio,
+        strategy: o.strategy,
+        granularity: o.granularity,
+        targets: plan.selected,
+        matchTableSha256: matchTableSha256(table),
+        planSha256: planSha256(plan),
+        sharingPlan: plan,
         pairs: pairs.map((p) => ({ label: p.label, target: p.target, root: p.root })),
       },
       loss: { lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss, regularize: [...o.regularize], sqrtEps: 1e-12 },
       trainable,
       optimizer: {
-        lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay,
-        warmupSteps: Math.min(o.warmupSteps, o.steps), minLrRatio: o.minLrRatio, clipNorm: o.clipNorm,
+        lr: o.lr,
+        beta1: o.beta1,
+        beta2: o.beta2,
+        eps: o.eps,
+        weightDecay: o.weightDecay,
+        warmupSteps: Math.min(o.warmupSteps, o.steps),
+        minLrRatio: o.minLrRatio,
+        clipNorm: o.clipNorm,
       },
       schedule: { steps: o.steps, accumulation: o.accumulation, batchSize: sampler.batchSize, seqLen: sampler.seqLen, seed: o.seed },
       data: {
-        tokens: TOKENS_FILE, tokenCount: stream.length, order: ORDER_FILE, microBatches,
-        heldout: HELDOUT_FILE, heldoutLengths: heldLengths,
-        trainOn: o.trainOn, textFiles: o.text.map((f) => path.basename(f)), heldoutFiles: (o.heldout ?? []).map((f) => path.basename(f)),
+        tokens: TOKENS_FILE,
+        tokenCount: stream.length,
+        order: ORDER_FILE,
+        microBatches,
+        heldout: HELDOUT_FILE,
+        heldoutLengths: heldLengths,
+        trainOn: o.trainOn,
+        textFiles: o.text.map((f) => path.basename(f)),
+        heldoutFiles: (o.heldout ?? []).map((f) => path.basename(f)),
         sampledSequences: o.trainOn === "text" ? 0 : Math.ceil(o.sampleSequences / Math.min(64, o.sampleSequences)) * Math.min(64, o.sampleSequences),
-        sampleLength: o.sampleLength, sampleTemperature: o.sampleTemperature, trainDocuments: data.train.length,
+        sampleLength: o.sampleLength,
+        sampleTemperature: o.sampleTemperature,
+        trainDocuments: data.train.length,
         sha256: { [TOKENS_FILE]: sha256(tokensBuf), [ORDER_FILE]: sha256(orderBuf), [HELDOUT_FILE]: sha256(heldBuf) },
       },
     };
@@ -131,7 +170,9 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
     try {
       const files: [string, string | Buffer, number?][] = [
         [JOB_FILE, `${JSON.stringify(job, null, 1)}\n`],
-        [TOKENS_FILE, tokensBuf], [ORDER_FILE, orderBuf], [HELDOUT_FILE, heldBuf],
+        [TOKENS_FILE, tokensBuf],
+        [ORDER_FILE, orderBuf],
+        [HELDOUT_FILE, heldBuf],
         ["train.py", await fs.readFile(await jobAsset("train.py"))],
         ["launch.sh", launchScript(job), 0o755],
         ["README.md", jobReadme(job)],
@@ -139,7 +180,14 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
       for (const [name, content, mode] of files) await fs.writeFile(path.join(tmp, name), content, mode ? { mode } : {});
       await replaceFolder(tmp, out);
       progress({ phase: "write", done: 1, total: 1 });
-      return { outDir: out, job, files: files.map((f) => f[0]), memory: memoryTable(job), provider: table.source?.provider, seconds: (performance.now() - t0) / 1000 };
+      return {
+        outDir: out,
+        job,
+        files: files.map((f) => f[0]),
+        memory: memoryTable(job),
+        provider: table.source?.provider,
+        seconds: (performance.now() - t0) / 1000,
+      };
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }
@@ -150,7 +198,10 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
 
 /** Renames the staged folder to `out`; an existing `out` (allowed by --force) is moved aside first and removed after. */
 async function replaceFolder(staged: string, out: string): Promise<void> {
-  const old = await fs.stat(out).then(() => path.join(path.dirname(out), `.headshare-tmp-old-${path.basename(out)}-${process.pid}`), () => undefined);
+  const old = await fs.stat(out).then(
+    () => path.join(path.dirname(out), `.headshare-tmp-old-${path.basename(out)}-${process.pid}`),
+    () => undefined,
+  );
   if (old) await fs.rename(out, old);
   try {
     await fs.rename(staged, out);

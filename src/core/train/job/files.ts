@@ -13,17 +13,29 @@ export async function jobAsset(name: string): Promise<string> {
   let dir = __dirname;
   for (let i = 0; i < 6; i++) {
     const p = path.join(dir, "assets", "postshare-job", name);
-    if (await fs.stat(p).then((s) => s.isFile(), () => false)) return p;
+    if (
+      await fs.stat(p).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return p;
     dir = path.dirname(dir);
   }
-  throw new TrainError("bad-options", `assets/postshare-job/${name} is missing from this headshare installation (looked above ${__dirname}); reinstall headshare`);
+  throw new TrainError(
+    "bad-options",
+    `assets/postshare-job/${name} is missing from this headshare installation (looked above ${__dirname}); reinstall headshare`,
+  );
 }
 
 /** Bytes in decimal units with 3 significant digits (GB for a 7B model, MB for a test model). */
 export function size(b: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];
   let i = 0;
-  while (b >= 1000 && i < units.length - 1) { b /= 1000; i++; }
+  while (b >= 1000 && i < units.length - 1) {
+    b /= 1000;
+    i++;
+  }
   return `${b.toPrecision(3)} ${units[i]}`;
 }
 
@@ -53,8 +65,15 @@ torchrun --standalone --nproc_per_node="$NPROC" "$JOB/train.py" "$JOB/job.json" 
 }
 
 export function jobReadme(job: JobFile): string {
-  const s = job.schedule, p = job.plan, m = job.modelSummary;
-  const rows = memoryTable(job).map((r) => `| ${r.ranks} | ${r.perRank} | ${size(r.ddp)} | ${size(r.zero)} | ${r.activations ? size(r.activations) : "—"} | ${r.activationsCheckpointed ? size(r.activationsCheckpointed) : "—"} |`).join("\n");
+  const s = job.schedule,
+    p = job.plan,
+    m = job.modelSummary;
+  const rows = memoryTable(job)
+    .map(
+      (r) =>
+        `| ${r.ranks} | ${r.perRank} | ${size(r.ddp)} | ${size(r.zero)} | ${r.activations ? size(r.activations) : "—"} | ${r.activationsCheckpointed ? size(r.activationsCheckpointed) : "—"} |`,
+    )
+    .join("\n");
   return `# PostShare job: ${m.architecture}, ratio ${p.ratio}
 
 Exported by ${job.createdBy} from \`${job.model}\` (${(m.parameters / 1e6).toFixed(1)} M parameters, ${m.dtype}).

@@ -34,8 +34,14 @@ export const TRAINED_METADATA_KEY = "headshare.postshare-job";
 /** How train.py runs the model: the family's forward, resolved to tensor names (no adapter logic in Python). */
 export interface JobForward {
   readonly family: "llama" | "gpt2" | "gpt-neox";
-  readonly layers: number; readonly heads: number; readonly kvHeads: number; readonly headDim: number;
-  readonly hidden: number; readonly vocab: number; readonly maxPositions: number; readonly normEps: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly hidden: number;
+  readonly vocab: number;
+  readonly maxPositions: number;
+  readonly normEps: number;
   /** GELU kind (gpt2, gpt-neox): tanh approximation or exact erf. */
   readonly act?: "tanh" | "erf";
   /** RoPE inverse frequencies (llama: dh/2 values incl. rope_scaling; gpt-neox: rotaryDims/2), float32 values. */
@@ -65,7 +71,13 @@ export interface JobFile {
   readonly model: string;
   /** sha256 over config.json's canonical JSON and every tensor's name, dtype and shape. */
   readonly modelFingerprint: string;
-  readonly modelSummary: { readonly architecture: string; readonly parameters: number; readonly trainableParameters: number; readonly bytes: number; readonly dtype: string };
+  readonly modelSummary: {
+    readonly architecture: string;
+    readonly parameters: number;
+    readonly trainableParameters: number;
+    readonly bytes: number;
+    readonly dtype: string;
+  };
   readonly forward: JobForward;
   /** Every tensor of the checkpoint: name → [dtype, shape]. */
   readonly tensors: Readonly<Record<string, readonly [string, readonly number[]]>>;
@@ -81,20 +93,39 @@ export interface JobFile {
     /** Target → root per regularised projection: the weight loss's terms. */
     readonly pairs: readonly JobPair[];
   };
-  readonly loss: { readonly lambdaLm: number; readonly lambdaW: number; readonly weightLoss: "l2" | "mse"; readonly regularize: readonly string[]; readonly sqrtEps: number };
+  readonly loss: {
+    readonly lambdaLm: number;
+    readonly lambdaW: number;
+    readonly weightLoss: "l2" | "mse";
+    readonly regularize: readonly string[];
+    readonly sqrtEps: number;
+  };
   /** Tensor names that train (the rest stay frozen). */
   readonly trainable: readonly string[];
   readonly optimizer: {
-    readonly lr: number; readonly beta1: number; readonly beta2: number; readonly eps: number; readonly weightDecay: number;
-    readonly warmupSteps: number; readonly minLrRatio: number; readonly clipNorm: number;
+    readonly lr: number;
+    readonly beta1: number;
+    readonly beta2: number;
+    readonly eps: number;
+    readonly weightDecay: number;
+    readonly warmupSteps: number;
+    readonly minLrRatio: number;
+    readonly clipNorm: number;
   };
   readonly schedule: { readonly steps: number; readonly accumulation: number; readonly batchSize: number; readonly seqLen: number; readonly seed: number };
   readonly data: {
-    readonly tokens: string; readonly tokenCount: number;
-    readonly order: string; readonly microBatches: number;
-    readonly heldout: string; readonly heldoutLengths: readonly number[];
-    readonly trainOn: string; readonly textFiles: readonly string[]; readonly heldoutFiles: readonly string[];
-    readonly sampledSequences: number; readonly sampleLength: number; readonly sampleTemperature: number;
+    readonly tokens: string;
+    readonly tokenCount: number;
+    readonly order: string;
+    readonly microBatches: number;
+    readonly heldout: string;
+    readonly heldoutLengths: readonly number[];
+    readonly trainOn: string;
+    readonly textFiles: readonly string[];
+    readonly heldoutFiles: readonly string[];
+    readonly sampledSequences: number;
+    readonly sampleLength: number;
+    readonly sampleTemperature: number;
     readonly trainDocuments: number;
     /** sha256 of tokens.bin, order.bin and heldout.bin. */
     readonly sha256: Readonly<Record<string, string>>;
@@ -107,7 +138,10 @@ export const sha256 = (data: string | Uint8Array): string => createHash("sha256"
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
   if (v && typeof v === "object") {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(",")}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(v);
 }
@@ -134,7 +168,11 @@ export async function readJobFile(dir: string): Promise<JobFile> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (e) {
-    throw new TrainError("bad-job", `cannot read the job file (${e instanceof Error ? e.message : String(e)}); give a folder written by headshare postshare-job`, file);
+    throw new TrainError(
+      "bad-job",
+      `cannot read the job file (${e instanceof Error ? e.message : String(e)}); give a folder written by headshare postshare-job`,
+      file,
+    );
   }
   let job: JobFile;
   try {
@@ -142,14 +180,24 @@ export async function readJobFile(dir: string): Promise<JobFile> {
   } catch {
     throw new TrainError("bad-job", "it is not JSON (truncated or edited?); export the job again with headshare postshare-job", file);
   }
-  if (job?.format !== JOB_FORMAT) throw new TrainError("bad-job", `it is not a PostShare job (format ${JSON.stringify(job?.format)}, expected "${JOB_FORMAT}")`, file);
-  if (job.version !== JOB_VERSION) throw new TrainError("bad-job", `job version ${String(job.version)} is not supported by this headshare (it reads version ${JOB_VERSION}); use the headshare that exported it`, file);
+  if (job?.format !== JOB_FORMAT)
+    throw new TrainError("bad-job", `it is not a PostShare job (format ${JSON.stringify(job?.format)}, expected "${JOB_FORMAT}")`, file);
+  if (job.version !== JOB_VERSION)
+    throw new TrainError(
+      "bad-job",
+      `job version ${String(job.version)} is not supported by this headshare (it reads version ${JOB_VERSION}); use the headshare that exported it`,
+      file,
+    );
   for (const k of ["model", "modelFingerprint", "plan", "loss", "trainable", "optimizer", "schedule", "data", "forward", "tensors"] as const) {
     if (job[k] === undefined || job[k] === null) throw new TrainError("bad-job", `"${k}" is missing; export the job again`, file);
   }
   const h = planSha256(job.plan.sharingPlan);
   if (h !== job.plan.planSha256) {
-    throw new TrainError("bad-job", `its sharing plan hashes to ${h.slice(0, 12)}…, not the recorded planSha256 ${String(job.plan.planSha256).slice(0, 12)}… (the plan was edited); export the job again`, file);
+    throw new TrainError(
+      "bad-job",
+      `its sharing plan hashes to ${h.slice(0, 12)}…, not the recorded planSha256 ${String(job.plan.planSha256).slice(0, 12)}… (the plan was edited); export the job again`,
+      file,
+    );
   }
   return job;
 }
@@ -163,9 +211,15 @@ export async function readJobArray(dir: string, job: JobFile, name: string, kind
   } catch (e) {
     throw new TrainError("bad-job", `cannot read it (${e instanceof Error ? e.message : String(e)}); the job folder is incomplete, export it again`, file);
   }
-  if (buf.length !== count * 4) throw new TrainError("bad-job", `it has ${buf.length} bytes, job.json says ${count} ${kind} values (${count * 4} bytes); it is truncated or from another job`, file);
+  if (buf.length !== count * 4)
+    throw new TrainError(
+      "bad-job",
+      `it has ${buf.length} bytes, job.json says ${count} ${kind} values (${count * 4} bytes); it is truncated or from another job`,
+      file,
+    );
   const want = job.data.sha256[name];
-  if (want && sha256(buf) !== want) throw new TrainError("bad-job", "its sha256 does not match job.json; it was changed after export, export the job again", file);
+  if (want && sha256(buf) !== want)
+    throw new TrainError("bad-job", "its sha256 does not match job.json; it was changed after export, export the job again", file);
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) out[i] = kind === "uint32" ? buf.readUInt32LE(i * 4) : buf.readInt32LE(i * 4);
   return out;

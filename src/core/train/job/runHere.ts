@@ -39,34 +39,73 @@ export async function runJobHere(opts: RunJobHereOptions, hooks: PostShareHooks 
   const ckpt = await openCheckpoint(opts.model ?? job.model);
   try {
     if (modelFingerprint(ckpt) !== job.modelFingerprint) {
-      throw new TrainError("bad-job", `${ckpt.dir} is not the model this job was exported from (${job.model}); pass the model the job was exported from`, path.join(jobDir, "job.json"));
+      throw new TrainError(
+        "bad-job",
+        `${ckpt.dir} is not the model this job was exported from (${job.model}); pass the model the job was exported from`,
+        path.join(jobDir, "job.json"),
+      );
     }
     const fwd = trainingForward(ckpt);
     const tg = buildTrainGraph(fwd.graph, {
-      nll: NLL, trainable: [...job.trainable], lambdaLm: job.loss.lambdaLm, lambdaW: job.loss.lambdaW, weightLoss: job.loss.weightLoss,
-      pairs: job.plan.pairs, targets: job.plan.targets, sqrtEps: job.loss.sqrtEps,
+      nll: NLL,
+      trainable: [...job.trainable],
+      lambdaLm: job.loss.lambdaLm,
+      lambdaW: job.loss.lambdaW,
+      weightLoss: job.loss.weightLoss,
+      pairs: job.plan.pairs,
+      targets: job.plan.targets,
+      sqrtEps: job.loss.sqrtEps,
     });
     const params = await loadParams(ckpt, fwd.weights);
     const rt = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
     const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, rt);
     let run;
     try {
-      run = await runTraining(trainer, sampler, { steps, accumulation, ...job.optimizer }, {
-        ...(hooks.signal ? { signal: hooks.signal } : {}),
-        onStep: (e) => hooks.onProgress?.({ phase: "train", done: e.step, total: e.steps, step: e, message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}` }),
-      });
+      run = await runTraining(
+        trainer,
+        sampler,
+        { steps, accumulation, ...job.optimizer },
+        {
+          ...(hooks.signal ? { signal: hooks.signal } : {}),
+          onStep: (e) =>
+            hooks.onProgress?.({
+              phase: "train",
+              done: e.step,
+              total: e.steps,
+              step: e,
+              message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}`,
+            }),
+        },
+      );
     } finally {
       await trainer.release();
     }
     const out = path.resolve(opts.outDir ?? path.join(jobDir, RUN_DIR));
     await fs.mkdir(out, { recursive: true });
-    await writeTextAtomic(path.join(out, METRICS_FILE), run.curve.map((e) => JSON.stringify({ step: e.step, steps: e.steps, lm: e.lm, weight: e.weight, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, seconds: e.seconds })).join("\n") + "\n");
+    await writeTextAtomic(
+      path.join(out, METRICS_FILE),
+      run.curve
+        .map((e) =>
+          JSON.stringify({ step: e.step, steps: e.steps, lm: e.lm, weight: e.weight, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, seconds: e.seconds }),
+        )
+        .join("\n") + "\n",
+    );
     // Only model.safetensors: writeTrainedCheckpoint's side files (config, tokenizer) go to a temporary folder that is dropped.
     const tmp = await fs.mkdtemp(path.join(out, ".headshare-tmp-run-"));
     try {
       await writeTrainedCheckpoint(ckpt, new Map(fwd.weights.map((w) => [w.tensor, params.get(w.input)!])), tmp, {
         force: true,
-        metadata: { [TRAINED_METADATA_KEY]: JSON.stringify({ planSha256: job.plan.planSha256, modelFingerprint: job.modelFingerprint, steps, scheduleSteps: steps, worldSize: 1, optimizer: "headshare", device: run.provider }) },
+        metadata: {
+          [TRAINED_METADATA_KEY]: JSON.stringify({
+            planSha256: job.plan.planSha256,
+            modelFingerprint: job.modelFingerprint,
+            steps,
+            scheduleSteps: steps,
+            worldSize: 1,
+            optimizer: "headshare",
+            device: run.provider,
+          }),
+        },
       });
       await fs.rename(path.join(tmp, WEIGHTS_FILE), path.join(out, WEIGHTS_FILE));
     } finally {
