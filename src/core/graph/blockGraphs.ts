@@ -25,7 +25,7 @@ import { causalMask, layerNorm, linear, rmsNorm, ropeInvFreq, ropeTables, seqDim
 import { GPT2_GELU_KIND, gpt2Layer, type Gpt2Context } from "./gpt2";
 import { checkLlamaActivation, llamaInvFreq, llamaLayer, type LlamaContext } from "./llama";
 import { gpt2Names, llamaNames, type TensorLookup } from "./names";
-import { NEOX_GELU_KIND, neoxLayer, neoxNames, neoxRotaryDims, type NeoxContext } from "./neox";
+import { neoxActivation, neoxLayer, neoxNames, neoxRotaryDims, type NeoxContext } from "./neox";
 import { chunking, INPUT_IDS, type ShapeOf, type WeightInput } from "./types";
 import { WeightInputs } from "./weightInputs";
 
@@ -193,12 +193,7 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
       };
     }
     case "gpt-neox": {
-      const act = NEOX_GELU_KIND[spec.activation];
-      if (!act)
-        throw new OnnxError(
-          "unsupported",
-          `${file}: hidden_act "${spec.activation}" is not supported for GPT-NeoX (supported: ${Object.keys(NEOX_GELU_KIND).join(", ")})`,
-        );
+      const act = neoxActivation(spec, file);
       const rotaryDims = neoxRotaryDims(spec, file);
       const names = neoxNames(spec, src, file);
       const invFreq = ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000);

@@ -142,14 +142,20 @@ export function neoxRotaryDims(spec: ModelSpec, file: string): number {
 }
 
 //   input_ids ─► Gather(embed_in) ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(final_layer_norm) ─► embed_out ─► logits / logprobs / nll
-export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
-  if (spec.family !== "gpt-neox") throw new OnnxError("unsupported", `${file}: buildNeoxGraph needs a GPT-NeoX model, got ${spec.family}`);
+/** The GELU variant of a GPT-NeoX config's `hidden_act`; an activation the graph does not implement is refused by name. */
+export function neoxActivation(spec: ModelSpec, file: string): "tanh" | "erf" {
   const act = NEOX_GELU_KIND[spec.activation];
   if (!act)
     throw new OnnxError(
       "unsupported",
       `${file}: hidden_act "${spec.activation}" is not supported for GPT-NeoX (supported: ${Object.keys(NEOX_GELU_KIND).join(", ")})`,
     );
+  return act;
+}
+
+export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
+  if (spec.family !== "gpt-neox") throw new OnnxError("unsupported", `${file}: buildNeoxGraph needs a GPT-NeoX model, got ${spec.family}`);
+  const act = neoxActivation(spec, file);
   const rotaryDims = neoxRotaryDims(spec, file);
   const names = neoxNames(spec, src, file);
   const b = new GraphBuilder(`${spec.architecture}-forward`, 17);

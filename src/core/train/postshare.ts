@@ -19,7 +19,7 @@ import { writeShared } from "../share/write";
 import type { MatchTable, SharingPlan } from "../share/types";
 import { BlockSampler, loadTextData, type TokenizedData } from "./data";
 import { TrainError } from "./errors";
-import { resolvePostShareOptions, type POSTSHARE_DEFAULTS, type PostShareOptions } from "./postshareOptions";
+import { optimizerOptions, resolvePostShareOptions, type POSTSHARE_DEFAULTS, type PostShareOptions } from "./postshareOptions";
 import type { ProviderName } from "../runtime/ort";
 import { trainingForward, NLL } from "./forward";
 import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "./heldout";
@@ -195,14 +195,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
           {
             steps: o.steps,
             accumulation: o.accumulation,
-            lr: o.lr,
-            beta1: o.beta1,
-            beta2: o.beta2,
-            eps: o.eps,
-            weightDecay: o.weightDecay,
-            warmupSteps: Math.min(o.warmupSteps, o.steps),
-            minLrRatio: o.minLrRatio,
-            clipNorm: o.clipNorm,
+            ...optimizerOptions(o),
             ...(o.checkpointFile ? { checkpointFile: o.checkpointFile } : {}),
             ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
             ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),

@@ -225,3 +225,17 @@ export function resolvePostShareOptions(opts: PostShareOptions): typeof POSTSHAR
   return { ...POSTSHARE_DEFAULTS, ...preset, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof POSTSHARE_DEFAULTS &
     PostShareOptions;
 }
+
+/** The AdamW and schedule options of a resolved run, as the trainer (and a job's train.py) take them; warm-up capped at the steps. */
+export function optimizerOptions(o: typeof POSTSHARE_DEFAULTS) {
+  return {
+    lr: o.lr,
+    beta1: o.beta1,
+    beta2: o.beta2,
+    eps: o.eps,
+    weightDecay: o.weightDecay,
+    warmupSteps: Math.min(o.warmupSteps, o.steps),
+    minLrRatio: o.minLrRatio,
+    clipNorm: o.clipNorm,
+  };
+}

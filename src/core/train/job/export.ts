@@ -16,6 +16,7 @@ import { TrainError } from "../errors";
 import { trainingForward } from "../forward";
 import { pairsFromPlan } from "../pairs";
 import { loadParams, postTrainingData, resolvePostShareOptions, textAndPlan, trainableInputs, type PostShareHooks, type PostShareOptions } from "../postshare";
+import { optimizerOptions } from "../postshareOptions";
 import { jobForward } from "./forward";
 import {
   HELDOUT_FILE,
@@ -135,16 +136,7 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
       },
       loss: { lambdaLm: o.lambdaLm, lambdaW: o.lambdaW, weightLoss: o.weightLoss, regularize: [...o.regularize], sqrtEps: 1e-12 },
       trainable,
-      optimizer: {
-        lr: o.lr,
-        beta1: o.beta1,
-        beta2: o.beta2,
-        eps: o.eps,
-        weightDecay: o.weightDecay,
-        warmupSteps: Math.min(o.warmupSteps, o.steps),
-        minLrRatio: o.minLrRatio,
-        clipNorm: o.clipNorm,
-      },
+      optimizer: optimizerOptions(o),
       schedule: { steps: o.steps, accumulation: o.accumulation, batchSize: sampler.batchSize, seqLen: sampler.seqLen, seed: o.seed },
       data: {
         tokens: TOKENS_FILE,
