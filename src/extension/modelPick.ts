@@ -75,3 +75,14 @@ export async function nonEmpty(dir: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Asks for PostShare's training text file(s) (Compress and Export PostShare Job); undefined when cancelled. */
+export async function pickTrainingTexts(title: string): Promise<string[] | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    canSelectMany: true,
+    openLabel: "Train on these",
+    filters: { Text: ["txt", "md", "jsonl"], All: ["*"] },
+  });
+  return picked?.length ? picked.map((u) => u.fsPath) : undefined;
+}

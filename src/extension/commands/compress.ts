@@ -16,7 +16,7 @@ import { evalAgainst, resultTitle } from "../evalRun";
 import { resolveEvalText } from "../evalText";
 import { withJobNotification } from "../runningJobs";
 import { emptyReport, modelRef, postShareSummary } from "../displayShapes";
-import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
+import { defaultOutput, modelDir, nonEmpty, outputProblem, pickModel, pickTrainingTexts } from "../modelPick";
 import { MapPanel } from "../panels/mapPanel";
 import { ReportPanel } from "../panels/reportPanel";
 import type { Evaluator } from "../panels/reportPanel";
@@ -199,14 +199,8 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
   }
   let text = o.text;
   if (o.method === "postshare" && !text?.length) {
-    const picked = await vscode.window.showOpenDialog({
-      title: "PostShare: training text file(s)",
-      canSelectMany: true,
-      openLabel: "Train on these",
-      filters: { Text: ["txt", "md", "jsonl"], All: ["*"] },
-    });
-    if (!picked?.length) return undefined;
-    text = picked.map((u) => u.fsPath);
+    text = await pickTrainingTexts("PostShare: training text file(s)");
+    if (!text) return undefined;
   }
   const name = modelRef(model).name;
   const existedBefore = await fs.stat(o.out).then(

@@ -13,7 +13,7 @@ import type { Report } from "../../protocol/webview";
 import type { JobResult } from "../../protocol/worker";
 import { ExtensionError } from "../errors";
 import { emptyReport, modelRef } from "../displayShapes";
-import { modelDir, nonEmpty, outputProblem, pickModel } from "../modelPick";
+import { modelDir, nonEmpty, outputProblem, pickModel, pickTrainingTexts } from "../modelPick";
 import { ReportPanel } from "../panels/reportPanel";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
@@ -89,14 +89,8 @@ export async function exportPostShareJobCommand(
   const ratio = Number(ratioText);
   let text = given.text;
   if (!text?.length) {
-    const picked = await vscode.window.showOpenDialog({
-      title: "PostShare job: training text file(s)",
-      canSelectMany: true,
-      openLabel: "Train on these",
-      filters: { Text: ["txt", "md", "jsonl"], All: ["*"] },
-    });
-    if (!picked?.length) return undefined;
-    text = picked.map((u) => u.fsPath);
+    text = await pickTrainingTexts("PostShare job: training text file(s)");
+    if (!text) return undefined;
   }
   const dir = await modelDir(model);
   const folder = await askFolder(
