@@ -5,6 +5,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import fsSync from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sharedPath, sharedSkip } from "./helpers/shared";
@@ -237,12 +238,30 @@ test("eval-streamed: bad input is refused naming the file (budget below one laye
     } finally {
       await other.close();
     }
-    // the file changes after it was opened: refused before the next layer is read
-    const ac = new AbortController();
-    const touched = evaluate(ck, TEXT, p, { ...o, signal: ac.signal });
-    const st = await fs.stat(ck.weightsPath);
-    await fs.utimes(ck.weightsPath, st.atime, new Date(st.mtimeMs + 5000));
+    // the file changes after it was opened (evaluate stamps it before its first await): refused before the next layer is read
+    const touched = evaluate(ck, TEXT, p, o);
+    const st = fsSync.statSync(ck.weightsPath);
+    fsSync.utimesSync(ck.weightsPath, st.atime, new Date(st.mtimeMs + 5000));
     await assert.rejects(touched, (e: unknown) => e instanceof EvalError && e.code === "changed" && e.message.includes(ck.weightsPath));
+  }));
+
+test("eval-streamed: the whole-model forward also refuses a file that changes while it is read, naming the file; nothing written", () =>
+  withModel({ family: "llama", layers: 2, heads: 4, kvHeads: 2, headDim: 8, vocab: 67, maxPositions: 64, seed: 19 }, async (ck, dir) => {
+    const before = await fs.readdir(dir, { recursive: true });
+    const touched = evaluate(ck, TEXT, makeProtocol({ window: 40 }, 64), {
+      tokenizer: charTokenizer(67),
+      providers: ["cpu"],
+      threads: 1,
+      forward: "whole-model",
+    });
+    const st = fsSync.statSync(ck.weightsPath);
+    fsSync.utimesSync(ck.weightsPath, st.atime, new Date(st.mtimeMs + 5000));
+    await assert.rejects(
+      touched,
+      (e: unknown) =>
+        e instanceof EvalError && e.code === "changed" && e.message.startsWith(`${ck.weightsPath}: the file changed while it was being evaluated`),
+    );
+    assert.deepEqual((await fs.readdir(dir, { recursive: true })).sort(), before.sort(), "nothing written beside the model");
   }));
 
 test(

@@ -14,10 +14,9 @@
  * read the same way with its own plan: its stored tensors are widened to their dense shape and the
  * dropped slices filled from the roots. Nothing is ever written.
  *
- * Before every layer the files are stat'ed again: a checkpoint that changes while it is read (size
- * or modification time) is an error naming the file, never a silent mix of two versions.
+ * Before every layer the files are stat'ed again (`fileStamps.ts`): a checkpoint that changes while
+ * it is read (size or modification time) is an error naming the file, never a silent mix of two versions.
  */
-import fs from "node:fs";
 import type { Checkpoint } from "../model/checkpoint";
 import type { SliceRef } from "../model/types";
 import { unitLayout } from "../model/units";
@@ -27,23 +26,7 @@ import { compactPlanOf } from "../graph/forward";
 import type { ShapeOf } from "../graph/types";
 import type { PlanTarget, SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
-
-interface FileStamp {
-  readonly size: number;
-  readonly mtimeMs: number;
-}
-
-function stamp(file: string): FileStamp {
-  try {
-    const st = fs.statSync(file);
-    return { size: st.size, mtimeMs: st.mtimeMs };
-  } catch (e) {
-    throw new EvalError(
-      "changed",
-      `${file}: cannot be read any more (${e instanceof Error ? e.message : String(e)}); it was moved or deleted while being evaluated`,
-    );
-  }
-}
+import { fileStamps, type FileStamps } from "./fileStamps";
 
 /** The targets of `plan` in layer `l` (a target's root is always in a lower layer). */
 export function targetsOfLayer(plan: SharingPlan | undefined, l: number): PlanTarget[] {
@@ -64,7 +47,7 @@ const ARENA_ALIGN = 8;
 const alignUp = (x: number): number => Math.ceil(x / ARENA_ALIGN) * ARENA_ALIGN;
 
 export class LayerWeights {
-  private readonly stamps: Map<string, FileStamp>;
+  private readonly stamps: FileStamps;
   /** [Σ stored bytes of one layer's tensors, each 8-aligned] u8, reused by every layer's read. */
   private arena: Uint8Array | undefined;
   /** Float32 arrays reused by every layer: slot (the tensor's position in the layer's list) → [numel] f32. */
@@ -77,8 +60,7 @@ export class LayerWeights {
   readonly dense: ShapeOf;
 
   constructor(readonly ckpt: Checkpoint) {
-    const files = [...new Set(ckpt.source.tensors.map((t) => t.file))];
-    this.stamps = new Map(files.map((f) => [f, stamp(f)]));
+    this.stamps = fileStamps(ckpt);
     this.compactPlan = compactPlanOf(ckpt);
     this.dense = (t) => ckpt.compact?.originalShapes[t] ?? ckpt.source.info(t).shape;
     if (this.compactPlan) {
@@ -97,15 +79,7 @@ export class LayerWeights {
 
   /** Throws EvalError("changed") naming the file when a weights file changed since it was opened. */
   checkUnchanged(): void {
-    for (const [f, s] of this.stamps) {
-      const now = stamp(f);
-      if (now.size !== s.size || now.mtimeMs !== s.mtimeMs) {
-        throw new EvalError(
-          "changed",
-          `${f}: the file changed while it was being evaluated (size ${s.size} → ${now.size} bytes, modified ${new Date(now.mtimeMs).toISOString()}); evaluate it again once it is complete`,
-        );
-      }
-    }
+    this.stamps.check();
   }
 
   /** Checks a plan to apply in memory fits this (dense) checkpoint; throws naming the file. */
