@@ -111,7 +111,7 @@ export function postShareTable(r: PostShareBenchResult): string {
 /** The demo model's rows (full mode only). */
 export function postShareDemoTable(r: PostShareBenchResult): string {
   const rows = r.rows.filter((x) => modelOf(x) === DEMO);
-  if (!rows.length) return `PostShare on the demo model: ${r.skipped ?? "not in this record (the full run has it: \`npm run bench -- --only postshare\`)"}.`;
+  if (!rows.length) return `PostShare on the demo model: ${r.skipped ?? "not in this record (the full run has it: `npm run bench -- --only postshare`)"}.`;
   const x0 = rows[0]!;
   return [
     `assets/demo-model post-trained only on ${x0.sampleSequences} sequences sampled from it (\`--train-on sampled\`); held-out: \`assets/demo-model/heldout-brown.txt\`'s ${x0.heldoutDocuments} blank-line-separated blocks as documents (BOS + tokens up to the model's window), ${x0.heldoutTokens.toLocaleString("en-US")} predicted bytes; the defaults of \`headshare postshare\` otherwise, ${r.ortThreads} intra-op thread.`,
