@@ -13,6 +13,7 @@ import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
+import { fileStamps } from "./fileStamps";
 import { RuntimeError } from "../runtime/errors";
 
 export interface RunnerOptions {
@@ -69,6 +70,7 @@ export class ForwardRunner {
       ckpt,
       fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0),
     );
+    const stamps = fileStamps(ckpt);
     let feeds;
     try {
       feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -76,6 +78,7 @@ export class ForwardRunner {
       if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
       throw e;
     }
+    stamps.check(); // the weights were read from the file as it was opened, not a mix of two versions
     const weights: Record<string, OrtTensor> = {};
     const arrays = new Map<string, Float32Array>();
     for (const f of feeds) {

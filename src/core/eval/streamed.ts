@@ -300,17 +300,20 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
       });
       for (let l = 0; l < Lmax; l++) {
         aborted(opts.signal);
-        groups = await runLayer(l, groups, models, opened, sessions, b, timings);
+        groups = await runLayer(l, groups, models, opened, sessions, b, timings, bi + 1 < batches.length);
         if (groups.length > opened.size) sharedLayers = Math.min(sharedLayers, l);
         if (cosLayers) addCosines(scores, groups, models.length, l, scored, models[0]!.ckpt.spec.hidden);
         progress(`pass ${bi + 1}/${batches.length} (${b.windows.length} windows): layer ${l + 1}/${Lmax}`);
       }
       aborted(opts.signal);
+      // the last pass needs no layer weights any more: the head's chunk never coexists with them
+      if (bi + 1 === batches.length) for (const o of opened.values()) await o.reader.settle();
       await timed(timings, "headSeconds", () => scoreHead(groups, models, opened, sessions, scored, Int32Array.from(targets), memory.vocabChunk, scores));
       count += scored.length;
       progress(`pass ${bi + 1}/${batches.length}: head`);
     }
   } finally {
+    for (const o of opened.values()) await o.reader.settle();
     await sessions.release();
   }
   return {
@@ -349,7 +352,11 @@ async function embed(o: Opened, b: Batch): Promise<Float32Array> {
   return out;
 }
 
-/** Runs layer l for every group, splitting a group where its members' layer-l weights differ. */
+/**
+ * Runs layer l for every group, splitting a group where its members' layer-l weights differ. Once a
+ * checkpoint's layer-l weights are read, the read of its next layer starts (layer 0 of the next pass
+ * after the last layer when `morePasses`), so that it overlaps this layer's compute.
+ */
 async function runLayer(
   l: number,
   groups: readonly Group[],
@@ -358,6 +365,7 @@ async function runLayer(
   sessions: Sessions,
   b: Batch,
   t: Timings,
+  morePasses: boolean,
 ): Promise<Group[]> {
   const out: Group[] = [];
   const base = new Map<Checkpoint, Map<string, Float32Array>>();
@@ -382,6 +390,12 @@ async function runLayer(
         ),
       );
       base.set(g.ckpt, w);
+      const next = l + 1 < g.ckpt.spec.layers ? l + 1 : morePasses ? 0 : -1;
+      if (next >= 0)
+        o.reader.prefetch(
+          next,
+          o.graphs.block(next).weights.map((x) => x.tensor),
+        );
     }
     const layer = w;
     for (const members of parts.values()) {
