@@ -20,13 +20,15 @@
 import type { Checkpoint } from "../model/checkpoint";
 import type { SliceRef } from "../model/types";
 import { unitLayout } from "../model/units";
-import { bytesToF32, DTYPE_SIZE, numel, widenInto } from "../safetensors/dtype";
+import { bytesToF32, DTYPE_SIZE, numel } from "../safetensors/dtype";
+import type { DType } from "../safetensors/types";
 import { checkPlan, compactIndexMap, dropMap, flatIndices, sharedProjections } from "../graph/compact";
 import { compactPlanOf } from "../graph/forward";
 import type { ShapeOf } from "../graph/types";
 import type { PlanTarget, SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { fileStamps, type FileStamps } from "./fileStamps";
+import { LayerBuffers } from "./layerBuffers";
 
 /** The targets of `plan` in layer `l` (a target's root is always in a lower layer). */
 export function targetsOfLayer(plan: SharingPlan | undefined, l: number): PlanTarget[] {
@@ -38,20 +40,17 @@ interface PendingRead {
   readonly layer: number;
   /** The tensors, newline-joined: a read is reused only for the same list. */
   readonly key: string;
-  readonly views: ReadonlyMap<string, Uint8Array>;
+  readonly buffers: LayerBuffers;
   readonly done: Promise<void>;
 }
 
-/** Each tensor's bytes start on an 8-byte boundary of the arena (aligned typed-array views). */
-const ARENA_ALIGN = 8;
-const alignUp = (x: number): number => Math.ceil(x / ARENA_ALIGN) * ARENA_ALIGN;
+/** Dtypes widened into the reused float32 arrays (others are converted into fresh ones). */
+const reusable = (d: DType): d is "F32" | "F16" | "BF16" => d === "F32" || d === "F16" || d === "BF16";
 
 export class LayerWeights {
   private readonly stamps: FileStamps;
-  /** [Σ stored bytes of one layer's tensors, each 8-aligned] u8, reused by every layer's read. */
-  private arena: Uint8Array | undefined;
-  /** Float32 arrays reused by every layer: slot (the tensor's position in the layer's list) → [numel] f32. */
-  private readonly widened = new Map<number, Float32Array>();
+  /** The byte arena and float32 arrays reused by every layer (tensor i of the layer's list: slot i). */
+  private buffers: LayerBuffers | undefined;
   private pending: PendingRead | undefined;
   /** Compact files: the dense index → stored index map of every tensor with dropped slices. */
   private readonly storedIndex = new Map<string, { readonly axis: 0 | 1; readonly map: Int32Array }>();
@@ -114,20 +113,11 @@ export class LayerWeights {
     const out = new Map<string, Float32Array>();
     list.forEach((t, slot) => {
       const info = this.ckpt.source.info(t);
-      const bytes = read.views.get(t)!;
       const idx = this.storedIndex.get(t);
-      if (idx || (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16")) {
-        const stored = bytesToF32(bytes, info.dtype);
+      if (!reusable(info.dtype) || idx) {
+        const stored = bytesToF32(read.buffers.view(slot), info.dtype);
         out.set(t, idx ? this.expand(t, stored, idx) : stored);
-        return;
-      }
-      const n = numel(info.shape);
-      let buf = this.widened.get(slot);
-      if (!buf || buf.length !== n) {
-        buf = new Float32Array(n); // [numel] f32, reused by the next layers
-        this.widened.set(slot, buf);
-      }
-      out.set(t, widenInto(bytes, info.dtype, buf));
+      } else out.set(t, read.buffers.widen(slot, info.dtype));
     });
     const own = targetsOfLayer(this.compactPlan, l);
     if (own.length > 0) await this.fillTargets(this.compactPlan!, own, out);
@@ -150,39 +140,28 @@ export class LayerWeights {
     const p = this.pending;
     this.pending = undefined;
     if (p) await p.done.catch(() => undefined);
-    this.arena = undefined;
-    this.widened.clear();
+    this.buffers = undefined;
   }
 
   private startRead(l: number, list: readonly string[]): PendingRead {
     this.checkUnchanged();
     const src = this.ckpt.source;
-    const sizes = list.map((t) => {
-      const info = src.info(t);
-      return info.dataOffsets[1] - info.dataOffsets[0];
-    });
-    const total = sizes.reduce((a, b) => a + alignUp(b), 0);
-    if (!this.arena || this.arena.byteLength < total) {
-      this.arena = undefined;
-      this.arena = new Uint8Array(total);
-    }
-    const arena = this.arena;
-    const views = new Map<string, Uint8Array>();
-    let o = 0;
-    list.forEach((t, i) => {
-      views.set(t, arena.subarray(o, o + sizes[i]!));
-      o += alignUp(sizes[i]!);
-    });
+    const infos = list.map((t) => src.info(t));
+    const bytes = infos.map((i) => i.dataOffsets[1] - i.dataOffsets[0]);
+    const values = infos.map((i) => (reusable(i.dtype) && !this.storedIndex.has(i.name) ? numel(i.shape) : 0));
+    // a new set only when the layer's sizes differ: the previous layer's arrays stay valid meanwhile
+    if (!this.buffers?.fits(bytes, values)) this.buffers = new LayerBuffers(bytes, values);
+    const buffers = this.buffers;
     // every read is submitted now, so the pool reads while the main thread runs the previous layer
     const done = Promise.all(
-      list.map(async (t) => {
-        const v = views.get(t)!;
+      list.map(async (t, i) => {
+        const v = buffers.view(i);
         if (src.readBytesInto) await src.readBytesInto(t, v);
         else v.set(await src.readBytes(t));
       }),
     ).then(() => undefined);
     done.catch(() => undefined); // awaited by readLayer (or dropped by settle): never unhandled
-    return { layer: l, key: list.join("\n"), views, done };
+    return { layer: l, key: list.join("\n"), buffers, done };
   }
 
   /**
@@ -214,7 +193,7 @@ export class LayerWeights {
   readBufferBytes(tensors: readonly string[]): number {
     return [...new Set(tensors)].reduce((a, t) => {
       const info = this.ckpt.source.info(t);
-      return a + alignUp(info.dataOffsets[1] - info.dataOffsets[0]);
+      return a + info.dataOffsets[1] - info.dataOffsets[0];
     }, 0);
   }
 
