@@ -1,0 +1,14 @@
+import fs from "node:fs";
+import { createRequire } from "node:module";
+const require = createRequire(import.meta.url);
+const ort = require("onnxruntime-node");
+const [file, arena] = process.argv.slice(2);
+const st = (key) => Number(/(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith(key)))[1]) / 1024;
+const r0 = st("VmRSS:");
+const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3, ...(arena === "noarena" ? { enableCpuMemArena: false } : {}) });
+const r1 = st("VmRSS:");
+const S = 8, feeds = { input_ids: new ort.Tensor("int64", BigInt64Array.from({ length: S }, (_, i) => BigInt(i + 1)), [1, S]), attention_mask: new ort.Tensor("int64", new BigInt64Array(S).fill(1n), [1, S]), position_ids: new ort.Tensor("int64", BigInt64Array.from({ length: S }, (_, i) => BigInt(i)), [1, S]) };
+for (let l = 0; l < 8; l++) for (const kv of ["key", "value"]) feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor("float32", new Float32Array(0), [1, Number(process.env.KVH ?? 8), 0, 64]);
+await s.run(feeds);
+const r2 = st("VmRSS:");
+console.log(file.split("/").slice(-3,-2)[0], arena ?? "", "base", r0.toFixed(1), "load +", (r1 - r0).toFixed(1), "run +", (r2 - r1).toFixed(1), "total", r2.toFixed(1), "peak", st("VmHWM:").toFixed(1));
