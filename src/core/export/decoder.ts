@@ -23,7 +23,7 @@
  */
 import type { Checkpoint } from "../model/checkpoint";
 import { buildForward } from "../graph/forward";
-import { ASSEMBLE } from "../graph/compact";
+import { overridableWeights } from "../graph/compact";
 import type { ForwardGraph, WeightInput } from "../graph/types";
 import type { IrGraph, IrNode, IrTensor } from "../onnx/ir";
 import { ONNX_DTYPE } from "../onnx/serialize";
@@ -58,11 +58,7 @@ export function decoderModel(ckpt: Checkpoint, dtype: ExportDtype = "fp32"): Dec
     throw new ExportError("unsupported", `${ckpt.weightsPath}: cannot build the decoder graph: ${(e as Error).message}`);
   }
   const weightNames = new Set(fwd.weights.map((w) => w.input));
-  const overridable = new Set<string>(dtype === "fp16" ? weightNames : []);
-  for (const n of fwd.graph.nodes) {
-    if (!n.name.includes(ASSEMBLE)) continue;
-    for (const i of n.inputs) if (weightNames.has(i)) overridable.add(i);
-  }
+  const overridable = dtype === "fp16" ? weightNames : overridableWeights(fwd.graph, fwd.weights);
   const type = dtype === "fp16" ? "float16" : "float32";
   const initializers: IrTensor[] = fwd.weights.map((w) => ({
     name: w.input,

@@ -19,7 +19,8 @@ import { OnnxError } from "../onnx/errors";
 import type { ModelSpec, SliceRef, UnitLayout } from "../model/types";
 import { unitLayout } from "../model/units";
 import type { SharingPlan } from "../share/types";
-import type { ShapeOf } from "./types";
+import type { ShapeOf, WeightInput } from "./types";
+import type { IrGraph } from "../onnx/ir";
 import type { WeightInputs } from "./weightInputs";
 
 type SharedProj = "q" | "k" | "v" | "o" | "qBias" | "kBias" | "vBias";
@@ -208,6 +209,21 @@ export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: Compact
 
 /** Node-name marker of everything that reads a shared layer's stored units (`decoder.ts` keeps those tensors unfolded). */
 export const ASSEMBLE = "/attn/assemble/";
+
+/**
+ * The weights a compact layer's assembly or projection reads (nodes marked `ASSEMBLE`): kept as
+ * overridable initializers (graph inputs too) when weights become initializers, so onnxruntime
+ * neither folds their weight-only nodes into new tensors nor prepacks them once per reader.
+ */
+export function overridableWeights(graph: IrGraph, weights: readonly WeightInput[]): Set<string> {
+  const names = new Set(weights.map((w) => w.input));
+  const out = new Set<string>();
+  for (const n of graph.nodes) {
+    if (!n.name.includes(ASSEMBLE)) continue;
+    for (const i of n.inputs) if (names.has(i)) out.add(i);
+  }
+  return out;
+}
 
 /**
  * Returns `edge(layer, tensor)`: the graph edge holding layer `layer`'s attention tensor in its dense
