@@ -39,7 +39,7 @@ import { safetensorsBench } from "./safetensors.bench";
 import { trainBench } from "./train.bench";
 import { generateBench } from "./generate.bench";
 import path from "node:path";
-import { repoRoot } from "./machine";
+import { gitState, repoRoot } from "./machine";
 import { generateReadme } from "./readme";
 import { makeRecord, writeRecord, type BenchRecord } from "./record";
 
@@ -80,10 +80,11 @@ async function main(): Promise<void> {
     }
     console.log(`\n## ${b.name}${quick ? " (quick)" : ""}`);
     const loadBefore = os.loadavg(),
+      git = gitState(root),
       t0 = performance.now();
     const result = await b.run({ quick, cacheDir });
     if (result) {
-      const file = writeRecord(root, makeRecord(root, b.name, quick ? "quick" : "full", loadBefore, (performance.now() - t0) / 1000, result));
+      const file = writeRecord(root, makeRecord(root, b.name, quick ? "quick" : "full", loadBefore, (performance.now() - t0) / 1000, result, git));
       console.log(`\nrecorded: ${path.relative(root, file)}`);
     }
   }

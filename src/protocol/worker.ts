@@ -21,6 +21,12 @@ export const initializeParams = z.object({
   protocolVersion: z.literal(WORKER_PROTOCOL_VERSION),
   /** Default execution providers for jobs that do not name their own. */
   providers: providersSchema.default("auto"),
+  /**
+   * The user's consent to read model files that link out of their folder (the CLI's --follow-symlinks,
+   * the extension's headshare.followSymlinks in a trusted workspace). The worker follows this, never
+   * its inherited environment.
+   */
+  followSymlinks: z.boolean().default(false),
 });
 export const initializeResult = z.object({
   protocolVersion: z.literal(WORKER_PROTOCOL_VERSION),

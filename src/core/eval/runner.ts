@@ -6,7 +6,7 @@ import os from "node:os";
 import type { Checkpoint } from "../model/checkpoint";
 import { buildForward } from "../graph/forward";
 import { applyPlanInPlace, loadWeightFeeds } from "../graph/feeds";
-import { sharedProjections } from "../graph/compact";
+import { overridableWeights, sharedProjections } from "../graph/compact";
 import { unitLayout } from "../model/units";
 import { INPUT_IDS, TARGETS, type ForwardOptions } from "../graph/types";
 import { serializeModel } from "../onnx/serialize";
@@ -28,7 +28,17 @@ export interface RunnerOptions {
   readonly signal?: AbortSignal;
   /** What the graph is for, in reports ("forward", "attention maps"). Default "forward". */
   readonly label?: string;
+  /**
+   * Put the weights in the session as initializers (as the exported decoder holds them) instead of
+   * feeding them on every run: onnxruntime prepacks constant MatMul weights and each run binds only
+   * the activations. Only when they are at most EMBED_WEIGHTS_MAX_BYTES (the serialized model holds
+   * a copy while the session is created); `planOverrides` is then unavailable.
+   */
+  readonly embedWeights?: boolean;
 }
+
+/** Weights embedded by `embedWeights` at most (float32 bytes); above, they are fed per run. */
+export const EMBED_WEIGHTS_MAX_BYTES = 2 ** 30;
 
 export interface RunOutput {
   /** float32 row-major. */
@@ -81,11 +91,24 @@ export class ForwardRunner {
     stamps.check(); // the weights were read from the file as it was opened, not a mix of two versions
     const weights: Record<string, OrtTensor> = {};
     const arrays = new Map<string, Float32Array>();
-    for (const f of feeds) {
-      weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
-      arrays.set(f.input, f.data);
+    const embed = !!opts.embedWeights && feeds.reduce((a, f) => a + f.data.byteLength, 0) <= EMBED_WEIGHTS_MAX_BYTES;
+    let graph = fg.graph;
+    if (embed) {
+      // overridable initializers (also graph inputs) where a compact bank is read: not folded into per-layer copies
+      const keep = overridableWeights(fg.graph, fg.weights);
+      const fed = new Set(feeds.map((f) => f.input));
+      graph = {
+        ...graph,
+        inputs: graph.inputs.filter((v) => !fed.has(v.name) || keep.has(v.name)),
+        initializers: [...graph.initializers, ...feeds.map((f) => ({ name: f.input, type: "float32" as const, dims: [...f.dims], data: f.data }))],
+      };
+    } else {
+      for (const f of feeds) {
+        weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
+        arrays.set(f.input, f.data);
+      }
     }
-    const created = await createSession(serializeModel(fg.graph), {
+    const created = await createSession(serializeModel(graph), {
       label: opts.label ?? "forward",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
@@ -99,6 +122,8 @@ export class ForwardRunner {
    * copies of the attention tensors the plan touches, with every target's slices set to its root's.
    */
   planOverrides(plan: SharingPlan): WeightOverrides {
+    if (this.arrays.size === 0)
+      throw new EvalError("bad-option", `${this.ckpt.weightsPath}: the weights are embedded in the session (embedWeights); plan overrides need them fed`);
     const touched = new Set<string>();
     for (const t of plan.targets) {
       for (const [l, u] of [
