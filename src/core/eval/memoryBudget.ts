@@ -20,6 +20,7 @@
  */
 import os from "node:os";
 import { EvalError } from "./errors";
+import type { MemoryChoice } from "./results";
 
 export const GIB = 2 ** 30;
 
@@ -59,21 +60,7 @@ export interface StreamSizes {
   readonly attentionChunk: number;
 }
 
-export interface MemoryChoice {
-  readonly budgetBytes: number;
-  /** Padded tokens per pass (the windows scored together through every layer). */
-  readonly tokensPerPass: number;
-  readonly vocabChunk: number;
-  readonly estimatedPeakBytes: number;
-  /** The estimate's parts (bytes). */
-  readonly parts: {
-    readonly layerWeights: number;
-    readonly readBuffer: number;
-    readonly planCopies: number;
-    readonly activations: number;
-    readonly head: number;
-  };
-}
+export type { MemoryChoice };
 
 /** Bytes for a message: GiB from 0.1 GiB up, else MiB. */
 export const gib = (x: number): string => (x >= 0.1 * GIB ? `${(x / GIB).toFixed(2)} GiB` : `${(x / 2 ** 20).toFixed(2)} MiB`);

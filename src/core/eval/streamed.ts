@@ -22,7 +22,8 @@ import { RuntimeError } from "../runtime/errors";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { LayerWeights, targetsOfLayer } from "./layerWeights";
-import { chooseMemory, type MemoryChoice } from "./memoryBudget";
+import { chooseMemory } from "./memoryBudget";
+import type { StreamedMemory } from "./results";
 import { cosineRows } from "./metrics";
 import { makeBatches, type Batch, type ScoredWindow } from "./windows";
 
@@ -53,9 +54,7 @@ export interface StreamedScore {
   readonly cosSum: number[];
 }
 
-export interface StreamedMemory extends MemoryChoice {
-  readonly passes: number;
-}
+export type { StreamedMemory };
 
 export interface StreamedRun {
   readonly scores: StreamedScore[];
