@@ -84,7 +84,7 @@ export function postShareTable(r: PostShareBenchResult): string {
   if (!rows.length) return `PostShare on ${STORIES}: ${r.skipped ?? "no runs"}.`;
   const x0 = rows[0]!;
   const lines = [
-    `${STORIES} post-trained on the first ${x0.trainDocuments} stories of the TinyStories excerpt plus text sampled from the original model (except \`--preset paper\`: the stories only); held-out: the other ${x0.heldoutDocuments} stories, ${x0.heldoutTokens.toLocaleString("en-US")} predicted tokens, never trained on; AdamW with the defaults of \`headshare postshare\` unless the variant says otherwise (docs/method.md tables the defaults beside the paper's, §5), ${r.ortThreads} intra-op thread.`,
+    `${STORIES} post-trained on the first ${x0.trainDocuments} stories of the TinyStories excerpt plus text sampled from the original model${rows.some((x) => x.preset === "paper") ? " (except `--preset paper`: the stories only)" : ""}; held-out: the other ${x0.heldoutDocuments} stories, ${x0.heldoutTokens.toLocaleString("en-US")} predicted tokens, never trained on; AdamW with the defaults of \`headshare postshare\` unless the variant says otherwise (docs/method.md tables the defaults beside the paper's, §5), ${r.ortThreads} intra-op thread.`,
     "",
     ...rowsTable(rows, "token"),
   ];
