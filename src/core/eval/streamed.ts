@@ -284,6 +284,12 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   const timings: Timings = { readSeconds: 0, blockSeconds: 0, headSeconds: 0 };
   const progress = (message: string): void => opts.onProgress?.({ phase: "layers", done: ++step, total: totalSteps, message });
   try {
+    // layer 0 is read while the embedding is gathered and the block graph's session is created
+    for (const o of opened.values())
+      o.reader.prefetch(
+        0,
+        o.graphs.block(0).weights.map((x) => x.tensor),
+      );
     for (const [bi, b] of batches.entries()) {
       let groups: Group[] = [];
       for (const [ckpt, o] of opened) {
@@ -380,6 +386,7 @@ async function runLayer(
       const key = JSON.stringify(targetsOfLayer(models[i]!.plan, l).map((t) => [t.unit, t.rootLayer, t.rootUnit, models[i]!.plan!.granularity]));
       parts.set(key, [...(parts.get(key) ?? []), i]);
     }
+    const session = await sessions.get(graph); // before the weights: creating it overlaps their read
     let w = base.get(g.ckpt);
     if (!w) {
       w = await timed(t, "readSeconds", () =>
@@ -405,7 +412,6 @@ async function runLayer(
         [HIDDEN_IN]: new Tensor("float32", g.hidden, [b.batch * b.seq, g.ckpt.spec.hidden]),
       };
       for (const x of graph.weights) feeds[x.input] = new Tensor("float32", over.get(x.tensor) ?? layer.get(x.tensor)!, [...x.shape]);
-      const session = await sessions.get(graph);
       const hidden = await timed(t, "blockSeconds", () => run(session, feeds, HIDDEN_OUT, g.ckpt.weightsPath, `layer ${l} on ${b.batch} × ${b.seq} tokens`));
       out.push({ members, ckpt: g.ckpt, hidden });
     }
