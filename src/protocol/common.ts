@@ -41,6 +41,7 @@ export const computeSchema = z.object({
       }),
     )
     .max(32),
+  notes: z.array(z.string().max(2000)).max(16).optional(),
 });
 export type ComputeInfo = z.infer<typeof computeSchema>;
 export { adapterLabel, computeText, sessionsText } from "../core/runtime/types";

@@ -14,6 +14,8 @@ import { createSession, Tensor, type InferenceSession, type OrtTensor, type Prov
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { RuntimeError } from "../runtime/errors";
+import { gpuLimits, type GpuLimits } from "../runtime/gpuLimits";
+import { checkGpuWeights } from "./gpuFit";
 
 export interface RunnerOptions {
   readonly forward: ForwardOptions;
@@ -61,6 +63,8 @@ export class ForwardRunner {
     readonly fallbackReason: string | undefined,
     readonly outputs: readonly string[],
     readonly hasTargets: boolean,
+    /** The buffer limits its batches must keep to (WebGPU only: gpuFit.ts). */
+    readonly limits?: GpuLimits,
   ) {}
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
@@ -69,10 +73,20 @@ export class ForwardRunner {
       ckpt,
       fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0),
     );
+    const created = await createSession(serializeModel(fg.graph), {
+      label: opts.label ?? "forward",
+      ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
+    });
+    // On WebGPU every weight must fit one buffer: refused before any is read (gpuFit.ts).
+    const limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
     let feeds;
     try {
+      if (limits) checkGpuWeights(ckpt, fg.weights, limits);
       feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
+      await created.session.release();
       if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
       throw e;
     }
@@ -82,13 +96,7 @@ export class ForwardRunner {
       weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
       arrays.set(f.input, f.data);
     }
-    const created = await createSession(serializeModel(fg.graph), {
-      label: opts.label ?? "forward",
-      ...(opts.providers ? { providers: opts.providers } : {}),
-      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
-      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
-    });
-    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll);
+    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits);
   }
 
   /**

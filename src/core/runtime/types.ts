@@ -45,6 +45,8 @@ export interface ComputeReport {
   readonly adapter?: GpuAdapter;
   readonly skipped: ProviderSkip[];
   readonly sessions: SessionPlacement[];
+  /** What the job decided for the device, in words (which forward and why, batches cut to fit the GPU's limits). */
+  readonly notes?: string[];
 }
 
 /** `SwiftShader Device (Subzero) (Google, vulkan, software renderer)`. */
