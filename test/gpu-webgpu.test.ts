@@ -136,6 +136,47 @@ test(
 );
 
 test(
+  "gpu-webgpu: eval under small buffer limits cuts its batches to fit (and says so) with the CPU's NLL; a weight above maxBufferSize or a window above one binding is refused naming it",
+  { skip },
+  async () => {
+    const page = path.join(tmp, "limits-page.txt");
+    fs.writeFileSync(page, fs.readFileSync(path.join(demo, "heldout-brown.txt"), "utf8").slice(0, 600));
+    const args = ["eval", demo, "--text", page, "--window", "32", "--json"];
+    interface Eval {
+      nll: number;
+      tokens: number;
+      provider: string;
+      compute?: { notes?: string[] };
+    }
+    const c = (await json<Eval>([...args, "--providers", "cpu"])).value;
+    // Per token the largest activation is the logits row (vocabulary 259 × 4 bytes): 64 KiB holds 63 tokens, two windows of 31.
+    const limits = { HEADSHARE_GPU_LIMITS: "maxStorageBufferBindingSize=64KiB" };
+    const { value: g, stderr } = await json<Eval>([...args, "--providers", "webgpu", "--debug"], limits);
+    assert.equal(g.provider, "webgpu");
+    assert.equal(g.tokens, c.tokens);
+    const cut =
+      "forward batches cut to 63 tokens (from 2048) so that each batch's activations fit one GPU storage binding (64 KiB: HEADSHARE_GPU_LIMITS=maxStorageBufferBindingSize=64KiB)";
+    assert.ok(g.compute?.notes?.includes(cut), JSON.stringify(g.compute?.notes));
+    assert.ok(stderr.includes(cut), "the note is in the --debug log");
+    assert.match(stderr, /forward: whole-model \(auto: the weights as float32, 0\.00 GiB, fit a quarter of the [\d.]+ GiB memory budget\)/);
+    const rel = Math.abs(g.nll - c.nll) / c.nll;
+    assert.ok(rel <= 1e-4, `relative NLL difference ${rel}`);
+    const weight = await run([...args, "--providers", "webgpu"], { HEADSHARE_GPU_LIMITS: "maxBufferSize=64KiB" });
+    assert.equal(weight.code, 1);
+    assert.match(
+      weight.stderr,
+      /model\.safetensors: the weight model\.embed_tokens\.weight \[259, 128\] float32 takes 129\.50 KiB, more than the GPU allows \(maxBufferSize 64 KiB: HEADSHARE_GPU_LIMITS=maxBufferSize=64KiB\), and cannot be split further; evaluate it with --providers cpu/,
+    );
+    const window = await run([...args, "--providers", "webgpu"], { HEADSHARE_GPU_LIMITS: "maxStorageBufferBindingSize=16KiB" });
+    assert.equal(window.code, 1);
+    assert.match(
+      window.stderr,
+      /the forward's logits of one window \[1, 32, 259\] float32 takes 32\.38 KiB, more than the GPU allows \(maxStorageBufferBindingSize 16 KiB.*use a shorter window \(--window\), or --providers cpu/,
+    );
+  },
+);
+
+test(
   "gpu-webgpu: eval on webgpu equals the CPU's NLL within 1e-4 relative (a short sentence: no empty attention chunk) with attention similarity",
   { skip: skip || sharedSkip(stories) },
   async () => {
