@@ -118,7 +118,7 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
   const w = new WeightInputs(b, shapes.stored);
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
-  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
+  const kv = opts.kvCache ? declareKvCache(b, spec, dims, file) : undefined;
   const mask = kv ? kv.mask : causalMask(b, dims);
   const rope = ropeTables(b, dims, llamaInvFreq(spec), kv?.positionIds);
   const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
