@@ -29,6 +29,7 @@ import { runStreamed, type StreamedModel } from "./streamed";
 import { modelSize, type ModelSize } from "./sizes";
 import { unitCost } from "../share/match";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { sourceWindows, type TextSource } from "./textFile";
 
 export interface EvalProgress {
   readonly done: number; // predicted tokens scored so far (layer-streamed: layer steps)
@@ -116,8 +117,35 @@ export function prepareText(
   batchTokens: number,
   vocab: number,
 ): PreparedText {
+  checkBatchTokens(batchTokens);
+  return prepareWindows(
+    makeWindows(text, protocol, (t) => tok.encode(t), bosId),
+    protocol,
+    tok,
+    batchTokens,
+    vocab,
+  );
+}
+
+function checkBatchTokens(batchTokens: number): void {
   if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new EvalError("bad-option", `batchTokens must be a positive integer, got ${batchTokens}`);
-  const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId);
+}
+
+/** prepareText for a text given as a string or a file (read and tokenized in pieces: textFile.ts). */
+export async function prepareSource(
+  text: TextSource,
+  protocol: TextProtocol,
+  tok: TextTokenizer,
+  bosId: number | undefined,
+  batchTokens: number,
+  vocab: number,
+  signal?: AbortSignal,
+): Promise<PreparedText> {
+  checkBatchTokens(batchTokens);
+  return prepareWindows(await sourceWindows(text, protocol, (t) => tok.encode(t), bosId, signal), protocol, tok, batchTokens, vocab);
+}
+
+function prepareWindows(windows: ScoredWindow[], protocol: TextProtocol, tok: TextTokenizer, batchTokens: number, vocab: number): PreparedText {
   checkIds(windows, vocab, tok.path);
   return { protocol, scored: windows, batches: makeBatches(windows, batchTokens), tokens: predictedCount(windows), windows: windows.length };
 }
@@ -190,7 +218,7 @@ function aborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new EvalError("aborted", "evaluation was cancelled");
 }
 
-export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextProtocol, opts: EvalOptions = {}): Promise<EvalResult> {
+export async function evaluate(ckpt: Checkpoint, text: TextSource, protocol: TextProtocol, opts: EvalOptions = {}): Promise<EvalResult> {
   const t0 = performance.now();
   const other = opts.compare;
   if (opts.comparePlan && !other) throw new EvalError("bad-option", "comparePlan needs a compare model (quick eval: compare = the model itself)");
@@ -201,7 +229,7 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const bos = bosId(ckpt.spec, tok);
   const V = ckpt.spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
-  const prepared = prepareText(text, protocol, tok, bos, batchTokens, V);
+  const prepared = await prepareSource(text, protocol, tok, bos, batchTokens, V, opts.signal);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
   const budget = memoryBudgetBytes(opts.memoryBudgetGiB);
   const path = chooseForward(opts.forward, other ? [ckpt, other] : [ckpt], budget);
