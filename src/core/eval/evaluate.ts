@@ -24,6 +24,7 @@ import {
   type TextProtocol,
 } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
+import { CANCEL_SECONDS, PacedBatches } from "./pacing";
 import { memoryBudgetBytes } from "./memoryBudget";
 import { runStreamed, type StreamedModel } from "./streamed";
 import { modelSize, type ModelSize } from "./sizes";
@@ -258,15 +259,20 @@ export async function evaluate(ckpt: Checkpoint, text: TextSource, protocol: Tex
     let nllSum = 0,
       otherNll = 0,
       done = 0;
-    for (const b of prepared.batches) {
+    // With a signal (the worker's jobs) and the default batch size, runs are paced so a cancel lands within ~CANCEL_SECONDS.
+    const paced = new PacedBatches(prepared.scored, batchTokens, opts.signal && opts.batchTokens === undefined ? CANCEL_SECONDS : undefined);
+    for (let b = paced.next(); b; b = paced.next()) {
       aborted(opts.signal);
+      const tb = performance.now();
       const a = await mine.run(b.ids, b.batch, b.seq, b.targets);
       nllSum += sumNll(b, a[NLL]!);
       if (theirs && acc) {
+        aborted(opts.signal);
         const o = await theirs.run(b.ids, b.batch, b.seq, b.targets);
         otherNll += sumNll(b, o[NLL]!);
         acc.add(b, a, o);
       }
+      paced.took(b, (performance.now() - tb) / 1000);
       done += b.windows.reduce((s, w) => s + w.tokens.length - w.scoreFrom, 0);
       opts.onProgress?.({ done, total: prepared.tokens });
     }

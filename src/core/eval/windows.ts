@@ -175,22 +175,29 @@ export interface Batch {
  * (at least one window per batch). The input of a window of n tokens is tokens[0..n−1).
  */
 export function makeBatches(ws: readonly ScoredWindow[], maxTokens: number): Batch[] {
-  const order = [...ws].sort((a, b) => b.tokens.length - a.tokens.length);
+  const order = longestFirst(ws);
   const batches: Batch[] = [];
-  for (let i = 0; i < order.length;) {
-    const seq = order[i]!.tokens.length - 1;
-    const batch = Math.max(1, Math.min(order.length - i, Math.floor(maxTokens / seq)));
-    const windows = order.slice(i, i + batch);
-    const ids = new BigInt64Array(batch * seq),
-      targets = new BigInt64Array(batch * seq);
-    windows.forEach((w, r) => {
-      for (let t = 0; t < w.tokens.length - 1; t++) {
-        ids[r * seq + t] = BigInt(w.tokens[t]!);
-        targets[r * seq + t] = BigInt(w.tokens[t + 1]!);
-      }
-    });
-    batches.push({ windows, batch, seq, ids, targets });
-    i += batch;
-  }
+  for (let i = 0; i < order.length; i += batches[batches.length - 1]!.batch) batches.push(makeBatch(order, i, maxTokens));
   return batches;
+}
+
+/** Windows longest first (the order batches take them in). */
+export function longestFirst(ws: readonly ScoredWindow[]): ScoredWindow[] {
+  return [...ws].sort((a, b) => b.tokens.length - a.tokens.length);
+}
+
+/** The batch starting at order[i] (order: longestFirst) of at most `maxTokens` padded tokens, at least one window. */
+export function makeBatch(order: readonly ScoredWindow[], i: number, maxTokens: number): Batch {
+  const seq = order[i]!.tokens.length - 1;
+  const batch = Math.max(1, Math.min(order.length - i, Math.floor(maxTokens / seq)));
+  const windows = order.slice(i, i + batch);
+  const ids = new BigInt64Array(batch * seq),
+    targets = new BigInt64Array(batch * seq);
+  windows.forEach((w, r) => {
+    for (let t = 0; t < w.tokens.length - 1; t++) {
+      ids[r * seq + t] = BigInt(w.tokens[t]!);
+      targets[r * seq + t] = BigInt(w.tokens[t + 1]!);
+    }
+  });
+  return { windows, batch, seq, ids, targets };
 }
