@@ -12,6 +12,7 @@ import { declareOutputs, declareTokenInputs } from "./io";
 import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
+import { definedOnly } from "../defined";
 
 type AttnTensor = "q" | "k" | "v" | "o" | "qBias" | "kBias" | "vBias";
 
@@ -104,7 +105,15 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
-  const m = swiGlu(b, h2, w.get(n.gate), w.get(n.up), w.get(n.down), `${p}/mlp`, { gate: opt(n.gateBias), up: opt(n.upBias), down: opt(n.downBias) });
+  const m = swiGlu(
+    b,
+    h2,
+    w.get(n.gate),
+    w.get(n.up),
+    w.get(n.down),
+    `${p}/mlp`,
+    definedOnly({ gate: opt(n.gateBias), up: opt(n.upBias), down: opt(n.downBias) }),
+  );
   return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs, present: att.present };
 }
 
