@@ -171,6 +171,22 @@ export async function ruleText(session: Session, model: string): Promise<RawText
 }
 
 /**
+ * The text a command (Quick Eval, Sweep) scores: its `text` option without asking, else the rule's
+ * pick or the question; interactive unless the command runs without a report (automation).
+ */
+export function commandEvalText(
+  session: Session,
+  model: string,
+  o: { readonly text?: string; readonly separator?: string | null; readonly noReport?: boolean },
+): Promise<EvalText | undefined> {
+  return resolveEvalText(session, model, o.text ? "auto" : "ask", {
+    ...(o.text ? { file: o.text } : {}),
+    ...(o.separator !== undefined ? { separator: o.separator } : {}),
+    interactive: !o.noReport,
+  });
+}
+
+/**
  * The text to score for `model`, by the rule, with the protocol decided (`separator`: null forces
  * stream windows, a string forces documents; undefined follows the setting, then asks when `interactive`).
  * Undefined when the user backs out, or in "auto" mode when the rule finds nothing.

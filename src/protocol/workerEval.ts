@@ -10,6 +10,7 @@ import { evalResultSchema as coreEvalResultSchema, forwardPathSchema, sweepResul
 import { PROJECTIONS } from "../core/model/types";
 import { postShareResultSchema as corePostShareResultSchema } from "../core/train/results";
 import { TrainError } from "../core/train/errors";
+import { definedOnly } from "../core/defined";
 import { OUTPUT_FORMATS, PRESETS, TRAIN_ON, TRAINABLE, WEIGHT_LOSSES, validatePostShareOptions } from "../core/train/postshareOptions";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 
@@ -155,7 +156,7 @@ export const postShareParamsShape = z.object({
 /** The core's `validatePostShareOptions` as a zod refinement (postshare and postshare-job params). */
 export function postShareRules({ model: _model, out, providers: _providers, ...rest }: z.infer<typeof postShareParamsShape>, ctx: z.core.$RefinementCtx): void {
   try {
-    validatePostShareOptions({ ...rest, ...(out !== undefined ? { outDir: out } : {}) });
+    validatePostShareOptions(definedOnly({ ...rest, outDir: out }));
   } catch (e) {
     if (!(e instanceof TrainError)) throw e;
     ctx.addIssue({ code: "custom", message: e.message });

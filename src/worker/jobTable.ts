@@ -25,6 +25,7 @@ import { exportJob, generateJob } from "./exportJob";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
 import { usedProviderSchema } from "../protocol/common";
+import { definedOnly } from "../core/defined";
 import type { JobTable } from "./serve";
 
 const base = (p: { model: string }): string => path.basename(p.model);
@@ -35,7 +36,10 @@ function usedProvider(p: string | undefined): z.infer<typeof usedProviderSchema>
   return ok.data;
 }
 /** The text protocol from the job's flags (validated by the eval core against the model's context). */
-function textProtocol(p: { documentsSeparator?: string; window?: number; stride?: number; bos: boolean }, ckpt: Checkpoint) {
+function textProtocol(
+  p: { documentsSeparator?: string | undefined; window?: number | undefined; stride?: number | undefined; bos: boolean },
+  ckpt: Checkpoint,
+) {
   return makeProtocol(
     {
       ...(p.documentsSeparator !== undefined ? { documentsSeparator: p.documentsSeparator } : {}),
@@ -98,7 +102,7 @@ async function withCheckpoints<T>(paths: readonly (string | undefined)[], f: (c:
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** The forward path and memory budget options of a job, as the eval core takes them. */
-function runModel(p: { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" }): {
+function runModel(p: { memoryBudgetGiB?: number | undefined; forward?: "auto" | "whole-model" | "layer-streamed" | undefined }): {
   memoryBudgetGiB?: number;
   forward?: "auto" | "whole-model" | "layer-streamed";
 } {
@@ -110,7 +114,7 @@ async function quickPlan(
   ckpt: Checkpoint,
   p: { model: string; ratio: number; strategy: MatchTable["strategy"]; granularity: "group" | "query-head"; table?: MatchTable | undefined },
   ctx: {
-    providers: Parameters<typeof computeMatchTable>[1]["providers"];
+    providers: NonNullable<Parameters<typeof computeMatchTable>[1]["providers"]>;
     signal: AbortSignal;
     progress: (q: { phase: string; done: number; total: number }) => void;
   },
@@ -277,14 +281,10 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const { model, out, providers: _providers, ...rest } = p;
-      const r = await postShare(
-        model,
-        { ...rest, ...(out !== undefined ? { outDir: out } : {}), providers: ctx.providers },
-        {
-          signal: ctx.signal,
-          onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
-        },
-      );
+      const r = await postShare(model, definedOnly({ ...rest, outDir: out, providers: ctx.providers }), {
+        signal: ctx.signal,
+        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+      });
       return { ...r, provider: usedProvider(r.provider) };
     },
   },
@@ -293,14 +293,10 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const { model, out, providers: _providers, ...rest } = p;
-      const r = await exportPostShareJob(
-        model,
-        { ...rest, outDir: out, providers: ctx.providers },
-        {
-          signal: ctx.signal,
-          onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
-        },
-      );
+      const r = await exportPostShareJob(model, definedOnly({ ...rest, outDir: out, providers: ctx.providers }), {
+        signal: ctx.signal,
+        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+      });
       const j = r.job;
       return {
         outDir: r.outDir,

@@ -266,7 +266,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
             r.plan.parametersBefore !== null && r.plan.parametersAfter !== null ? { before: r.plan.parametersBefore, after: r.plan.parametersAfter } : null,
           selected: r.plan.selected,
           chainedTargets: r.plan.chainedTargets,
-          postShare: postShareSummary(r),
+          postShare: postShareSummary(r, { steps: r.steps, trainSeconds: r.trainSeconds }),
         };
         session.log.info(
           `PostShare ${model} → ${o.out}: held-out ppl original ${r.original.ppl.toFixed(4)}, DirectShare ${r.directShare.ppl.toFixed(4)}, PostShare ${r.postShare.ppl.toFixed(4)} (${r.steps} steps, ${r.trainSeconds.toFixed(1)} s)`,
