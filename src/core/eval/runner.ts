@@ -8,9 +8,11 @@ import { buildForward } from "../graph/forward";
 import { applyPlanInPlace, loadWeightFeeds } from "../graph/feeds";
 import { sharedProjections } from "../graph/compact";
 import { unitLayout } from "../model/units";
-import { INPUT_IDS, TARGETS, type ForwardOptions } from "../graph/types";
+import { INPUT_IDS, TARGETS, type ForwardOptions, type WeightInput } from "../graph/types";
+import type { IrGraph } from "../onnx/ir";
+import { noteCompute } from "../runtime/computeLog";
 import { serializeModel } from "../onnx/serialize";
-import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
+import { createSession, likelyProvider, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { RuntimeError } from "../runtime/errors";
@@ -29,6 +31,12 @@ export interface RunnerOptions {
   readonly signal?: AbortSignal;
   /** What the graph is for, in reports ("forward", "attention maps"). Default "forward". */
   readonly label?: string;
+  /**
+   * The caller will replace weights per run (planOverrides: the sweep): they stay graph inputs on
+   * every provider. onnxruntime ignores a feed for an initializer (measured on WebGPU: the override
+   * had no effect), so resident weights cannot be overridden.
+   */
+  readonly overridable?: boolean;
 }
 
 export interface RunOutput {
@@ -49,6 +57,29 @@ function checkFits(ckpt: Checkpoint, bytes: number): void {
   }
 }
 
+/** The external-data name of a resident weight. */
+const externalName = (input: string): string => `weight:${input}`;
+
+/** `graph` with every weight input also an initializer whose bytes are external data (named by externalName). */
+function residentGraph(graph: IrGraph, weights: readonly WeightInput[]): IrGraph {
+  return {
+    ...graph,
+    initializers: [
+      ...graph.initializers,
+      ...weights.map((w) => {
+        const length = 4 * w.shape.reduce((a, b) => a * b, 1);
+        return {
+          name: w.input,
+          type: "float32" as const,
+          dims: w.shape,
+          data: new Float32Array(0),
+          external: { location: externalName(w.input), offset: 0, length },
+        };
+      }),
+    ],
+  };
+}
+
 /** Replacement weight feeds by input name (see `planOverrides`). */
 export type WeightOverrides = Readonly<Record<string, OrtTensor>>;
 
@@ -65,6 +96,8 @@ export class ForwardRunner {
     readonly hasTargets: boolean,
     /** The buffer limits its batches must keep to (WebGPU only: gpuFit.ts). */
     readonly limits?: GpuLimits,
+    /** The weights are initializers on the device: a run feeds only token ids, targets and overrides. */
+    readonly resident = false,
   ) {}
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
@@ -73,20 +106,14 @@ export class ForwardRunner {
       ckpt,
       fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0),
     );
-    const created = await createSession(serializeModel(fg.graph), {
-      label: opts.label ?? "forward",
-      ...(opts.providers ? { providers: opts.providers } : {}),
-      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
-      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
-    });
     // On WebGPU every weight must fit one buffer: refused before any is read (gpuFit.ts).
-    const limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
+    const likely = await likelyProvider(opts.providers);
+    const gpuFirst = likely.provider !== "cpu" && !opts.overridable;
+    if (likely.provider === "webgpu") checkGpuWeights(ckpt, fg.weights, gpuLimits(likely.adapter));
     let feeds;
     try {
-      if (limits) checkGpuWeights(ckpt, fg.weights, limits);
       feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
-      await created.session.release();
       if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
       throw e;
     }
@@ -96,7 +123,38 @@ export class ForwardRunner {
       weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
       arrays.set(f.input, f.data);
     }
-    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits);
+    // On a GPU the weights are resident: each is also an initializer (ONNX external data from these
+    // arrays), uploaded once when the session is created, instead of with every batch; the inputs
+    // stay, so planOverrides can still replace some for a run. On the CPU they are fed (no copy).
+    const label = opts.label ?? "forward";
+    const created = await createSession(serializeModel(gpuFirst ? residentGraph(fg.graph, fg.weights) : fg.graph), {
+      label,
+      ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(gpuFirst
+        ? { externalData: feeds.map((f) => ({ path: externalName(f.input), data: new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength) })) }
+        : {}),
+      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
+    });
+    const limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
+    if (limits && likely.provider !== "webgpu") {
+      try {
+        checkGpuWeights(ckpt, fg.weights, limits);
+      } catch (e) {
+        await created.session.release();
+        throw e;
+      }
+    }
+    const session = created.session,
+      resident = gpuFirst;
+    noteCompute(
+      resident
+        ? `${label} weights resident on ${created.provider}: initializers, uploaded once when the session was created`
+        : created.provider === "cpu"
+          ? `${label} weights fed as inputs on cpu (read in place, no copy)`
+          : `${label} weights fed as inputs on ${created.provider}: uploaded with every batch${opts.overridable ? " (each plan replaces some of them per run)" : ""}`,
+    );
+    return new ForwardRunner(ckpt, session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits, resident);
   }
 
   /**
@@ -104,6 +162,7 @@ export class ForwardRunner {
    * copies of the attention tensors the plan touches, with every target's slices set to its root's.
    */
   planOverrides(plan: SharingPlan): WeightOverrides {
+    if (this.resident) throw new RangeError("planOverrides needs a runner created with overridable: true (its weights are resident initializers)");
     const touched = new Set<string>();
     for (const t of plan.targets) {
       for (const [l, u] of [
@@ -134,7 +193,11 @@ export class ForwardRunner {
     outputs?: readonly string[],
     overrides?: WeightOverrides,
   ): Promise<Record<string, RunOutput>> {
-    const feeds: Record<string, OrtTensor> = { ...this.weights, ...(overrides ?? {}), [INPUT_IDS]: new Tensor("int64", ids, [batch, seq]) };
+    const feeds: Record<string, OrtTensor> = {
+      ...(this.resident ? {} : this.weights),
+      ...(overrides ?? {}),
+      [INPUT_IDS]: new Tensor("int64", ids, [batch, seq]),
+    };
     if (this.hasTargets) feeds[TARGETS] = new Tensor("int64", targets ?? new BigInt64Array(batch * seq), [batch, seq]);
     let res;
     try {
@@ -159,7 +222,7 @@ export class ForwardRunner {
    */
   async runFeeds(feeds: Readonly<Record<string, OrtTensor>>, outputs?: readonly string[]): Promise<Record<string, OrtTensor>> {
     try {
-      return await this.session.run({ ...this.weights, ...feeds }, outputs ? [...outputs] : [...this.outputs]);
+      return await this.session.run({ ...(this.resident ? {} : this.weights), ...feeds }, outputs ? [...outputs] : [...this.outputs]);
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
       throw new RuntimeError("run-failed", `${this.ckpt.weightsPath}: the forward pass failed on ${this.provider} (${msg})`);

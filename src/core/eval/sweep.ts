@@ -143,6 +143,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
   }
   const outputs = compareOutputs(spec.layers, true);
   const runner = await ForwardRunner.create(ckpt, {
+    overridable: true,
     forward: scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true }),
     ...common,
     ...(opts.threads ? { threads: opts.threads } : {}),
