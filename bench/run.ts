@@ -47,7 +47,7 @@ import { safetensorsBench } from "./safetensors.bench";
 import { trainBench } from "./train.bench";
 import { generateBench } from "./generate.bench";
 import path from "node:path";
-import { repoRoot } from "./machine";
+import { gitState, repoRoot } from "./machine";
 import { generateReadme } from "./readme";
 import { makeRecord, writeRecord, type BenchRecord } from "./record";
 
@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     }
     console.log(`\n## ${b.name}${quick ? " (quick)" : ""}`);
     const loadBefore = os.loadavg(),
+      git = gitState(root),
       t0 = performance.now();
     let result: BenchResult | void;
     try {
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
       continue;
     }
     if (result) {
-      const file = writeRecord(root, makeRecord(root, b.name, quick ? "quick" : "full", loadBefore, (performance.now() - t0) / 1000, result));
+      const file = writeRecord(root, makeRecord(root, b.name, quick ? "quick" : "full", loadBefore, (performance.now() - t0) / 1000, result, git));
       console.log(`\nrecorded: ${path.relative(root, file)}`);
     }
   }

@@ -35,6 +35,8 @@ export interface WorkerClientOptions {
   readonly workerPath?: string;
   /** Default execution providers for every job (a job's own `providers` param wins). Default "auto". */
   readonly providers?: Providers;
+  /** The user's consent to follow links out of a model folder, sent in the worker's handshake (default false). */
+  readonly followSymlinks?: boolean;
   /** Per-job timeouts in ms (0 or absent: none). A job past its timeout kills the worker (it is presumed hung). */
   readonly jobTimeoutMs?: Partial<Record<WorkerJob, number>>;
   /** How long the worker may take to start and answer the handshake (default 30 s). */
@@ -310,7 +312,11 @@ export class WorkerClient {
       });
       try {
         const hello = await Promise.race([
-          rpc.request("headshare/initialize", { protocolVersion: WORKER_PROTOCOL_VERSION, providers: this.opts.providers ?? "auto" }),
+          rpc.request("headshare/initialize", {
+            protocolVersion: WORKER_PROTOCOL_VERSION,
+            providers: this.opts.providers ?? "auto",
+            followSymlinks: this.opts.followSymlinks ?? false,
+          }),
           timeout,
         ]);
         this.log("info", `worker started (pid ${hello.pid}, node ${hello.node})`);

@@ -32,6 +32,7 @@ import { runStreamed, type StreamedModel } from "./streamed";
 import { modelSize, type ModelSize } from "./sizes";
 import { unitCost } from "../share/match";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { fileStamps } from "./fileStamps";
 
 export interface EvalProgress {
   readonly done: number; // predicted tokens scored so far (layer-streamed: layer steps)
@@ -229,6 +230,9 @@ function aborted(signal: AbortSignal | undefined): void {
 export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextProtocol, opts: EvalOptions = {}): Promise<EvalResult> {
   const t0 = performance.now();
   const other = opts.compare;
+  // stamped before the first await: a change from here on is refused by either forward
+  fileStamps(ckpt);
+  if (other) fileStamps(other);
   if (opts.comparePlan && !other) throw new EvalError("bad-option", "comparePlan needs a compare model (quick eval: compare = the model itself)");
   if (other) checkCompatible(ckpt, other);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);

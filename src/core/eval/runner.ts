@@ -6,7 +6,7 @@ import os from "node:os";
 import type { Checkpoint } from "../model/checkpoint";
 import { buildForward } from "../graph/forward";
 import { applyPlanInPlace, loadWeightFeeds } from "../graph/feeds";
-import { sharedProjections } from "../graph/compact";
+import { overridableWeights, sharedProjections } from "../graph/compact";
 import { unitLayout } from "../model/units";
 import { INPUT_IDS, TARGETS, type ForwardOptions, type WeightInput } from "../graph/types";
 import type { IrGraph } from "../onnx/ir";
@@ -15,6 +15,7 @@ import { serializeModel } from "../onnx/serialize";
 import { createSession, likelyProvider, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
+import { fileStamps } from "./fileStamps";
 import { RuntimeError } from "../runtime/errors";
 import { gpuLimits, type GpuLimits } from "../runtime/gpuLimits";
 import { checkGpuWeights } from "./gpuFit";
@@ -32,12 +33,23 @@ export interface RunnerOptions {
   /** What the graph is for, in reports ("forward", "attention maps"). Default "forward". */
   readonly label?: string;
   /**
-   * The caller will replace weights per run (planOverrides: the sweep): they stay graph inputs on
-   * every provider. onnxruntime ignores a feed for an initializer (measured on WebGPU: the override
-   * had no effect), so resident weights cannot be overridden.
+   * Put the weights in the session as initializers (as the exported decoder holds them) instead of
+   * feeding them on every run: onnxruntime prepacks constant MatMul weights and each run binds only
+   * the activations. Only when they are at most EMBED_WEIGHTS_MAX_BYTES (the serialized model holds
+   * a copy while the session is created); `planOverrides` is then unavailable.
+   */
+  readonly embedWeights?: boolean;
+  /**
+   * The caller replaces weights per run (planOverrides: the sweep): they stay fed inputs on every
+   * provider. Otherwise, on a GPU, they are resident (initializers from ONNX external data, any
+   * size): onnxruntime ignores a feed for an initializer (measured on WebGPU: the override had no
+   * effect), so resident weights cannot be overridden.
    */
   readonly overridable?: boolean;
 }
+
+/** Weights embedded by `embedWeights` at most (float32 bytes); above, they are fed per run. */
+export const EMBED_WEIGHTS_MAX_BYTES = 2 ** 30;
 
 export interface RunOutput {
   /** float32 row-major. */
@@ -60,7 +72,10 @@ function checkFits(ckpt: Checkpoint, bytes: number): void {
 /** The external-data name of a resident weight. */
 const externalName = (input: string): string => `weight:${input}`;
 
-/** `graph` with every weight input also an initializer whose bytes are external data (named by externalName). */
+/**
+ * `graph` with every weight input also an initializer whose bytes are external data (named by
+ * externalName). The inputs stay (not fed): nothing is folded, the numbers are those of fed weights.
+ */
 function residentGraph(graph: IrGraph, weights: readonly WeightInput[]): IrGraph {
   return {
     ...graph,
@@ -96,8 +111,6 @@ export class ForwardRunner {
     readonly hasTargets: boolean,
     /** The buffer limits its batches must keep to (WebGPU only: gpuFit.ts). */
     readonly limits?: GpuLimits,
-    /** The weights are initializers on the device: a run feeds only token ids, targets and overrides. */
-    readonly resident = false,
   ) {}
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
@@ -106,55 +119,76 @@ export class ForwardRunner {
       ckpt,
       fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0),
     );
-    // On WebGPU every weight must fit one buffer: refused before any is read (gpuFit.ts).
-    const likely = await likelyProvider(opts.providers);
-    const gpuFirst = likely.provider !== "cpu" && !opts.overridable;
-    if (likely.provider === "webgpu") checkGpuWeights(ckpt, fg.weights, gpuLimits(likely.adapter));
+    const stamps = fileStamps(ckpt);
+    const sessionOptions = {
+      label: opts.label ?? "forward",
+      ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
+    };
+    // On a GPU the weights are resident unless the caller overrides them per run (docs/gpu.md,
+    // "Weights on the GPU"): decided from the provider createSession will most likely land on.
+    const likely = opts.embedWeights || opts.overridable ? undefined : await likelyProvider(opts.providers);
+    const resident = !!likely && likely.provider !== "cpu";
+    // Weights fed as inputs: the session comes first, so that on WebGPU every weight is checked against
+    // the buffer limits before any is read (gpuFit.ts). Embedded and resident weights need the graph first
+    // (resident ones are checked against the likely adapter's limits first).
+    let created = opts.embedWeights || resident ? undefined : await createSession(serializeModel(fg.graph), sessionOptions);
+    let limits = created?.provider === "webgpu" ? gpuLimits(created.adapter) : likely?.provider === "webgpu" ? gpuLimits(likely.adapter) : undefined;
     let feeds;
     try {
+      if (limits) checkGpuWeights(ckpt, fg.weights, limits);
       feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
+      await created?.session.release();
       if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
       throw e;
     }
+    stamps.check(); // the weights were read from the file as it was opened, not a mix of two versions
     const weights: Record<string, OrtTensor> = {};
     const arrays = new Map<string, Float32Array>();
-    for (const f of feeds) {
-      weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
-      arrays.set(f.input, f.data);
+    const embed = !!opts.embedWeights && feeds.reduce((a, f) => a + f.data.byteLength, 0) <= EMBED_WEIGHTS_MAX_BYTES;
+    let graph = fg.graph;
+    let externalData: { path: string; data: Uint8Array }[] | undefined;
+    if (resident && !embed) {
+      graph = residentGraph(fg.graph, fg.weights);
+      externalData = feeds.map((f) => ({ path: externalName(f.input), data: new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength) }));
+    } else if (embed) {
+      // overridable initializers (also graph inputs) where a compact bank is read: not folded into per-layer copies
+      const keep = overridableWeights(fg.graph, fg.weights);
+      const fed = new Set(feeds.map((f) => f.input));
+      graph = {
+        ...graph,
+        inputs: graph.inputs.filter((v) => !fed.has(v.name) || keep.has(v.name)),
+        initializers: [...graph.initializers, ...feeds.map((f) => ({ name: f.input, type: "float32" as const, dims: [...f.dims], data: f.data }))],
+      };
+    } else {
+      for (const f of feeds) {
+        weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
+        arrays.set(f.input, f.data);
+      }
     }
-    // On a GPU the weights are resident: each is also an initializer (ONNX external data from these
-    // arrays), uploaded once when the session is created, instead of with every batch; the inputs
-    // stay, so planOverrides can still replace some for a run. On the CPU they are fed (no copy).
-    const label = opts.label ?? "forward";
-    const created = await createSession(serializeModel(gpuFirst ? residentGraph(fg.graph, fg.weights) : fg.graph), {
-      label,
-      ...(opts.providers ? { providers: opts.providers } : {}),
-      ...(gpuFirst
-        ? { externalData: feeds.map((f) => ({ path: externalName(f.input), data: new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength) })) }
-        : {}),
-      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
-      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
-    });
-    const limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
-    if (limits && likely.provider !== "webgpu") {
+    if (!created) {
+      created = await createSession(serializeModel(graph), { ...sessionOptions, ...(externalData ? { externalData } : {}) });
+      limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
       try {
-        checkGpuWeights(ckpt, fg.weights, limits);
+        if (limits) checkGpuWeights(ckpt, fg.weights, limits);
       } catch (e) {
         await created.session.release();
         throw e;
       }
     }
-    const session = created.session,
-      resident = gpuFirst;
+    const label = sessionOptions.label;
     noteCompute(
-      resident
+      externalData
         ? `${label} weights resident on ${created.provider}: initializers, uploaded once when the session was created`
-        : created.provider === "cpu"
-          ? `${label} weights fed as inputs on cpu (read in place, no copy)`
-          : `${label} weights fed as inputs on ${created.provider}: uploaded with every batch${opts.overridable ? " (each plan replaces some of them per run)" : ""}`,
+        : embed
+          ? `${label} weights embedded in the session on ${created.provider}`
+          : created.provider === "cpu"
+            ? `${label} weights fed as inputs on cpu (read in place, no copy)`
+            : `${label} weights fed as inputs on ${created.provider}: uploaded with every batch${opts.overridable ? " (each plan replaces some of them per run)" : ""}`,
     );
-    return new ForwardRunner(ckpt, session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits, resident);
+    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits);
   }
 
   /**
@@ -162,7 +196,11 @@ export class ForwardRunner {
    * copies of the attention tensors the plan touches, with every target's slices set to its root's.
    */
   planOverrides(plan: SharingPlan): WeightOverrides {
-    if (this.resident) throw new RangeError("planOverrides needs a runner created with overridable: true (its weights are resident initializers)");
+    if (this.arrays.size === 0)
+      throw new EvalError(
+        "bad-option",
+        `${this.ckpt.weightsPath}: the weights are in the session (embedWeights, or resident on a GPU); plan overrides need them fed (overridable)`,
+      );
     const touched = new Set<string>();
     for (const t of plan.targets) {
       for (const [l, u] of [
@@ -193,11 +231,7 @@ export class ForwardRunner {
     outputs?: readonly string[],
     overrides?: WeightOverrides,
   ): Promise<Record<string, RunOutput>> {
-    const feeds: Record<string, OrtTensor> = {
-      ...(this.resident ? {} : this.weights),
-      ...(overrides ?? {}),
-      [INPUT_IDS]: new Tensor("int64", ids, [batch, seq]),
-    };
+    const feeds: Record<string, OrtTensor> = { ...this.weights, ...(overrides ?? {}), [INPUT_IDS]: new Tensor("int64", ids, [batch, seq]) };
     if (this.hasTargets) feeds[TARGETS] = new Tensor("int64", targets ?? new BigInt64Array(batch * seq), [batch, seq]);
     let res;
     try {
@@ -222,7 +256,7 @@ export class ForwardRunner {
    */
   async runFeeds(feeds: Readonly<Record<string, OrtTensor>>, outputs?: readonly string[]): Promise<Record<string, OrtTensor>> {
     try {
-      return await this.session.run({ ...(this.resident ? {} : this.weights), ...feeds }, outputs ? [...outputs] : [...this.outputs]);
+      return await this.session.run({ ...this.weights, ...feeds }, outputs ? [...outputs] : [...this.outputs]);
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
       throw new RuntimeError("run-failed", `${this.ckpt.weightsPath}: the forward pass failed on ${this.provider} (${msg})`);
