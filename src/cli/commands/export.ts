@@ -3,6 +3,7 @@ import fs from "node:fs";
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, writeOut } from "../output";
 import { absolute } from "../runJob";
+import { EXPORT_DTYPES } from "../../core/export/results";
 
 const usage = `usage: headshare export <model> --format onnx --out DIR [--ratio A [--strategy qk] | --plan FILE]
                         [--dtype fp32|fp16] [--external-data] [--json] [--providers auto|cpu,cuda,...] [--debug]
@@ -37,7 +38,7 @@ export const exportCommand = defineCommand({
     { name: "ratio", type: "number", min: 0, max: 1 },
     { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
     { name: "plan", type: "string" },
-    { name: "dtype", type: "string", choices: ["fp32", "fp16"] },
+    { name: "dtype", type: "string", choices: [...EXPORT_DTYPES] },
     { name: "external-data", type: "boolean" },
     { name: "json", type: "boolean" },
     { name: "providers", type: "string" },

@@ -13,7 +13,10 @@ import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
+import { fileStamps } from "./fileStamps";
 import { RuntimeError } from "../runtime/errors";
+import { gpuLimits, type GpuLimits } from "../runtime/gpuLimits";
+import { checkGpuWeights } from "./gpuFit";
 
 export interface RunnerOptions {
   readonly forward: ForwardOptions;
@@ -71,6 +74,8 @@ export class ForwardRunner {
     readonly fallbackReason: string | undefined,
     readonly outputs: readonly string[],
     readonly hasTargets: boolean,
+    /** The buffer limits its batches must keep to (WebGPU only: gpuFit.ts). */
+    readonly limits?: GpuLimits,
   ) {}
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
@@ -79,13 +84,27 @@ export class ForwardRunner {
       ckpt,
       fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0),
     );
+    const stamps = fileStamps(ckpt);
+    const sessionOptions = {
+      label: opts.label ?? "forward",
+      ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
+    };
+    // Weights fed as inputs: the session comes first, so that on WebGPU every weight is checked against
+    // the buffer limits before any is read (gpuFit.ts). Embedded weights (generate) need the graph first.
+    let created = opts.embedWeights ? undefined : await createSession(serializeModel(fg.graph), sessionOptions);
+    let limits = created?.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
     let feeds;
     try {
+      if (limits) checkGpuWeights(ckpt, fg.weights, limits);
       feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
+      await created?.session.release();
       if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
       throw e;
     }
+    stamps.check(); // the weights were read from the file as it was opened, not a mix of two versions
     const weights: Record<string, OrtTensor> = {};
     const arrays = new Map<string, Float32Array>();
     const embed = !!opts.embedWeights && feeds.reduce((a, f) => a + f.data.byteLength, 0) <= EMBED_WEIGHTS_MAX_BYTES;
@@ -105,13 +124,17 @@ export class ForwardRunner {
         arrays.set(f.input, f.data);
       }
     }
-    const created = await createSession(serializeModel(graph), {
-      label: opts.label ?? "forward",
-      ...(opts.providers ? { providers: opts.providers } : {}),
-      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
-      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
-    });
-    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll);
+    if (!created) {
+      created = await createSession(serializeModel(graph), sessionOptions);
+      limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
+      try {
+        if (limits) checkGpuWeights(ckpt, fg.weights, limits);
+      } catch (e) {
+        await created.session.release();
+        throw e;
+      }
+    }
+    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits);
   }
 
   /**

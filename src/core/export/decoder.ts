@@ -28,9 +28,9 @@ import type { ForwardGraph, WeightInput } from "../graph/types";
 import type { IrGraph, IrNode, IrTensor } from "../onnx/ir";
 import { ONNX_DTYPE } from "../onnx/serialize";
 import { ExportError } from "./errors";
+import type { ExportDtype } from "./results";
 
 /** The weights' element type in the exported file. */
-export type ExportDtype = "fp32" | "fp16";
 
 export interface DecoderModel {
   /** The graph with weights as initializers whose `data` is empty until `fill`ed (or external). */
