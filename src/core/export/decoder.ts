@@ -19,7 +19,8 @@
  * twice the file). So every fp16 weight is overridable (never folded) and read through a Cast to
  * float32 in the graph, computed per run into the arena and released: the weights stay 2 bytes
  * resident. A Gather that reads rows of a weight (the embedding) gathers the fp16 rows first and
- * casts only those.
+ * casts only those; a large weight is cast in pieces (`castWeights`), a shared projection gathers
+ * only the rows/columns it reads (`compactGatherParts`). docs/export.md "fp16" has the measurements.
  */
 import type { Checkpoint } from "../model/checkpoint";
 import { buildForward } from "../graph/forward";
@@ -30,12 +31,10 @@ import { ONNX_DTYPE } from "../onnx/serialize";
 import { ExportError } from "./errors";
 import type { ExportDtype } from "./results";
 
-/** The weights' element type in the exported file. */
-
 export interface DecoderModel {
   /** The graph with weights as initializers whose `data` is empty until `fill`ed (or external). */
   readonly graph: IrGraph;
-  /** The weights, in the order they are stored (each checkpoint tensor once). */
+  /** The weights, in the order they are stored (each checkpoint tensor once; float16 in an fp16 model). */
   readonly weights: readonly WeightInput[];
   /** Weights kept overridable (read by a compact assembly Gather). */
   readonly overridable: ReadonlySet<string>;
