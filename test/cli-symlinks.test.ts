@@ -1,7 +1,8 @@
 // The user's consent to follow links out of a model folder, end to end through `node dist/cli.js`:
 // a model folder whose weights file is a symlink to a file outside it is refused by default (in
 // process: inspect; in the worker: match), and read with the global `--follow-symlinks` flag, giving
-// the same answers as the real folder. The test's own HEADSHARE_FOLLOW_SYMLINKS is never inherited.
+// the same answers as the real folder. The test's own HEADSHARE_FOLLOW_SYMLINKS is never inherited. The worker
+// takes the consent from its initialize handshake only.
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -9,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
+import { WorkerClient } from "../src/host/workerClient";
 
 const cli = path.resolve(__dirname, "../../dist/cli.js");
 const noCli = fs.existsSync(cli) ? false : "dist/cli.js is not built (npm run build)";
@@ -105,4 +107,28 @@ test("cli symlinks: HEADSHARE_FOLLOW_SYMLINKS=1 in the environment still consent
   const r = await run(["inspect", linked, "--json"], { HEADSHARE_FOLLOW_SYMLINKS: "1" });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).layers, 3);
+});
+
+test("worker symlinks: the consent is the handshake's followSymlinks, never the worker's inherited environment", { skip: noCli }, async () => {
+  const workerPath = path.resolve(__dirname, "../../dist/worker.js");
+  // The environment says yes, the handshake says no: refused.
+  const refusing = new WorkerClient({ workerPath, providers: ["cpu"], env: { HEADSHARE_FOLLOW_SYMLINKS: "1" } });
+  try {
+    await assert.rejects(
+      refusing.request("headshare/inspect", { model: linked }),
+      (e: Error) => /outside the model folder/.test(e.message) && e.message.includes(linked),
+    );
+  } finally {
+    await refusing.dispose();
+  }
+  // The environment says no, the handshake says yes: followed, the same summary as the real folder.
+  const following = new WorkerClient({ workerPath, providers: ["cpu"], followSymlinks: true, env: { HEADSHARE_FOLLOW_SYMLINKS: "0" } });
+  try {
+    const got = await following.request("headshare/inspect", { model: linked });
+    const want = await following.request("headshare/inspect", { model: real });
+    assert.equal(got.summary.layers, 3);
+    assert.equal(got.summary.parameters, want.summary.parameters);
+  } finally {
+    await following.dispose();
+  }
 });

@@ -7,7 +7,7 @@
 import path from "node:path";
 import { RpcError } from "../protocol/rpc";
 import { computeText, providerNameSchema, type ComputeInfo } from "../protocol/common";
-import { FOLLOW_SYMLINKS_ENV, followSymlinksConsent } from "../core/safetensors/contained";
+import { followSymlinksConsent } from "../core/safetensors/contained";
 import { workerRequests, type JobParams, type JobResult, type Progress, type WorkerJob } from "../protocol/worker";
 import { WorkerClient } from "../host/workerClient";
 import type { Providers } from "../protocol/common";
@@ -107,8 +107,8 @@ export function cliClient(providers: Providers = "auto", debug = false): WorkerC
     ...(ms > 0 ? { jobTimeoutMs: Object.fromEntries(Object.keys(workerRequests).map((m) => [m, ms])) } : {}),
     // A big model's ORT run may take a while to reach its next abort check; a second Ctrl-C forces.
     cancelGraceMs: 60_000,
-    // --follow-symlinks reaches the worker through its environment only (this process's env is not touched).
-    ...(followSymlinksConsent() ? { env: { [FOLLOW_SYMLINKS_ENV]: "1" } } : {}),
+    // --follow-symlinks (or HEADSHARE_FOLLOW_SYMLINKS=1 in the user's shell) reaches the worker in its handshake.
+    followSymlinks: followSymlinksConsent(),
     ...(debug ? { log: (level: string, message: string) => process.stderr.write(`[${level}] ${message}\n`) } : {}),
   });
 }

@@ -8,7 +8,7 @@ import * as vscode from "vscode";
 import type { Granularity } from "../core/model/types";
 import type { MatchTable, Strategy } from "../core/share/types";
 import type { JobParams, JobResult, Progress, WorkerJob } from "../protocol/worker";
-import { FOLLOW_SYMLINKS_ENV, setFollowSymlinks } from "../core/safetensors/contained";
+import { setFollowSymlinks } from "../core/safetensors/contained";
 import { WorkerClient } from "../host/workerClient";
 import { MatchCache, checkpointIdentity } from "../host/matchCache";
 import { RESTART_SETTINGS, readSettings } from "./config";
@@ -82,9 +82,9 @@ export class Session implements vscode.Disposable {
       const client = new WorkerClient({
         workerPath: path.join(this.context.extensionPath, "dist", "worker.js"),
         providers: s.executionProviders,
-        // The consent to follow links out of a model folder goes to the worker's environment only, and
-        // is decided here (the setting, in a trusted workspace), not inherited from the host's environment.
-        env: { [FOLLOW_SYMLINKS_ENV]: this.followSymlinks ? "1" : "0" },
+        // The consent to follow links out of a model folder is a parameter of the worker's handshake,
+        // decided here (the setting, in a trusted workspace), never inherited from the host's environment.
+        followSymlinks: this.followSymlinks,
         ...(s.jobTimeoutMinutes > 0
           ? {
               jobTimeoutMs: Object.fromEntries(

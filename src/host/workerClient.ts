@@ -35,6 +35,8 @@ export interface WorkerClientOptions {
   readonly workerPath?: string;
   /** Default execution providers for every job (a job's own `providers` param wins). Default "auto". */
   readonly providers?: Providers;
+  /** The user's consent to follow links out of a model folder, sent in the worker's handshake (default false). */
+  readonly followSymlinks?: boolean;
   /** Per-job timeouts in ms (0 or absent: none). A job past its timeout kills the worker (it is presumed hung). */
   readonly jobTimeoutMs?: Partial<Record<WorkerJob, number>>;
   /** How long the worker may take to start and answer the handshake (default 30 s). */
@@ -280,8 +282,8 @@ export class WorkerClient {
     rpc.on("headshare/compute", (e) => {
       const r = this.computeRoutes.get(`${conn.generation}:${e.job}`);
       if (!r) return;
-      // The log gets each fact once: the device when the first graph is placed, then each graph's nodes per provider.
-      for (const line of [computeText(e.compute), ...e.compute.sessions.filter((s) => s.nodes).map((s) => sessionsText([s]))]) {
+      // The log gets each fact once: the device when the first graph is placed, then each graph's nodes per provider and the job's notes.
+      for (const line of [computeText(e.compute), ...e.compute.sessions.filter((s) => s.nodes).map((s) => sessionsText([s])), ...(e.compute.notes ?? [])]) {
         if (!r.logged.has(line)) {
           r.logged.add(line);
           this.log("info", `${r.job}: ${line}`);
@@ -314,7 +316,11 @@ export class WorkerClient {
       });
       try {
         const hello = await Promise.race([
-          rpc.request("headshare/initialize", { protocolVersion: WORKER_PROTOCOL_VERSION, providers: this.opts.providers ?? "auto" }),
+          rpc.request("headshare/initialize", {
+            protocolVersion: WORKER_PROTOCOL_VERSION,
+            providers: this.opts.providers ?? "auto",
+            followSymlinks: this.opts.followSymlinks ?? false,
+          }),
           timeout,
         ]);
         this.log("info", `worker started (pid ${hello.pid}, node ${hello.node})`);

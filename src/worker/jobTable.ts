@@ -5,7 +5,7 @@
  */
 import { computeDevices } from "../core/runtime/devices";
 import path from "node:path";
-import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
+import { attentionMapSimilarity, checkAttentionFits } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
 import { makeProtocol } from "../core/eval/windows";
 import { checkTextFile } from "../core/eval/textFile";
@@ -174,6 +174,7 @@ export const jobTable: JobTable = {
       return withCheckpoints([p.model, p.compare], async ([ckpt, other]) => {
         const protocol = textProtocol(p, ckpt!);
         // quick eval: the plan is applied while the weights are read; nothing is written
+        if (p.attention) checkAttentionFits(ckpt!, protocol, p.memoryBudgetGiB); // refused before the eval, not after it
         const quick = p.ratio !== undefined ? await quickPlan(ckpt!, { ...p, ratio: p.ratio }, ctx) : undefined;
         const r = await evaluate(ckpt!, text, protocol, {
           ...(other ? { compare: other } : {}),
@@ -195,6 +196,7 @@ export const jobTable: JobTable = {
           ? await attentionMapSimilarity(ckpt!, text, protocol, {
               providers: ctx.providers,
               signal: ctx.signal,
+              ...(p.memoryBudgetGiB !== undefined ? { memoryBudgetGiB: p.memoryBudgetGiB } : {}),
               onProgress: (q) => ctx.progress({ phase: "attention maps", done: q.done, total: q.total }),
             })
           : undefined;

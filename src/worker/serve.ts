@@ -5,6 +5,7 @@
  * error, plus the provider last used). The real table is in ./jobTable.ts; tests inject their own.
  */
 import { ComputeLog, withComputeLog } from "../core/runtime/computeLog";
+import { setFollowSymlinks } from "../core/safetensors/contained";
 import type { ComputeReport } from "../core/runtime/types";
 import { Rpc, RpcError, type HandlerContext, type LogLevel, type Transport } from "../protocol/rpc";
 import {
@@ -78,6 +79,8 @@ export function serveWorker(table: JobTable, transport: Transport, opts: ServeOp
   rpc.handle("headshare/initialize", (params) => {
     pushStatus("loading");
     defaultProviders = params.providers;
+    // The consent comes from the client's handshake only (the worker's own environment is not asked).
+    setFollowSymlinks(params.followSymlinks);
     queueMicrotask(() => running.size === 0 && pushStatus("idle"));
     return { protocolVersion: WORKER_PROTOCOL_VERSION, pid: process.pid, node: process.version };
   });

@@ -2,10 +2,13 @@
  * Files a model folder names (shards in an index, config.json, tokenizer files) must stay inside
  * that folder: a downloaded model must not make headshare read (or copy into an output) any file
  * on the user's machine through a symlink. A symlink whose target resolves outside the folder is
- * refused unless the user consents: the CLI's `--follow-symlinks` or the trusted extension's
- * `headshare.followSymlinks` setting (both through `setFollowSymlinks` in-process and
- * `HEADSHARE_FOLLOW_SYMLINKS=1` in the worker's environment), or `allowOutside` from a caller. One layout is recognised as inside: the Hugging Face hub cache, where
- * `models--org--name/snapshots/<rev>/*` are links into `models--org--name/blobs/`.
+ * refused unless the user consents: the CLI's `--follow-symlinks` (or `HEADSHARE_FOLLOW_SYMLINKS=1` in
+ * the shell that starts it) or the trusted extension's `headshare.followSymlinks` setting, or
+ * `allowOutside` from a caller. Each process records its own decision with `setFollowSymlinks`: the
+ * CLI and the extension host from the user, the worker from the `followSymlinks` parameter of its
+ * initialize handshake (src/protocol/worker.ts), a match thread from its workerData. One layout is
+ * recognised as inside: the Hugging Face hub cache, where `models--org--name/snapshots/<rev>/*` are
+ * links into `models--org--name/blobs/`.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -16,13 +19,13 @@ export interface ContainOptions {
   readonly allowOutside?: boolean;
 }
 
-/** The environment variable that carries the consent into the worker process. */
+/** The environment variable a user may set instead of the CLI's flag (read only when no decision was recorded). */
 export const FOLLOW_SYMLINKS_ENV = "HEADSHARE_FOLLOW_SYMLINKS";
 
-/** This process's explicit decision (CLI flag); undefined: the environment decides. */
+/** This process's explicit decision (CLI flag, extension setting, worker handshake); undefined: the environment decides. */
 let consent: boolean | undefined;
 
-/** Records the user's explicit decision for this process (the CLI's `--follow-symlinks`). */
+/** Records the user's explicit decision for this process (the CLI's `--follow-symlinks`, the worker's handshake). */
 export function setFollowSymlinks(on: boolean | undefined): void {
   consent = on;
 }

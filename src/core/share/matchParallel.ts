@@ -20,6 +20,7 @@ import type { ProviderName } from "../runtime/ort";
 import { MatchError, type MatchErrorCode } from "./errors";
 import type { GramSums } from "./gram";
 import type { Strategy } from "./types";
+import { followSymlinksConsent } from "../safetensors/contained";
 
 /** The match both sides agree on. */
 export interface ParallelMatch {
@@ -40,6 +41,8 @@ export interface ThreadInput extends ParallelMatch {
   readonly intraOpThreads: number;
   /** Blocks a thread may run ahead of the merge. */
   readonly window: number;
+  /** This process's consent to follow links out of the model folder (a thread's module state starts empty). */
+  readonly followSymlinks: boolean;
 }
 
 /** Thread → main. */
@@ -164,6 +167,7 @@ function startThreads(run: ParallelRun, sums: GramSums): Promise<ParallelResult>
         count: run.threads,
         intraOpThreads: run.intraOpThreads,
         window,
+        followSymlinks: followSymlinksConsent(),
       };
       let w: Worker;
       try {

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
+import { setFollowSymlinks } from "../safetensors/contained";
 import { unitsPerLayer } from "../model/types";
 import { MatchError } from "./errors";
 import { createGramKernel, type GramKernel } from "./gram";
@@ -26,6 +27,7 @@ async function main(input: ThreadInput, port: NonNullable<typeof parentPort>): P
   let reader: BlockReader | undefined;
   let kernel: GramKernel | undefined;
   try {
+    setFollowSymlinks(input.followSymlinks);
     ckpt = await openCheckpoint(input.weightsPath);
     const before = ckpt.source.bytesRead;
     const schedule = matchSchedule(ckpt, input.strategy, input.granularity, input.chunkBytes);
