@@ -51,7 +51,13 @@ async function speed(
   promptText: string,
   newTokens: number,
   reps: number,
-): Promise<{ headshare: Stats; transformersJs: Stats; transformersJsSameThreads: Stats; threads: number | "default" }> {
+): Promise<{
+  headshare: Stats;
+  transformersJs: Stats;
+  transformersJsSameThreads: Stats;
+  threads: number | "default";
+  cpuMsPerToken: Record<string, Stats>;
+}> {
   const ck = await openCheckpoint(model);
   const tok = await loadTokenizer(ck.dir);
   const bos = tok.bosTokenId ?? ck.spec.bosTokenId;
@@ -93,12 +99,30 @@ async function speed(
     const a: number[] = [],
       b: number[] = [],
       c: number[] = [];
+    // CPU time (this process, onnxruntime's threads included) per new token: the work done, less
+    // sensitive to other processes on a shared machine than wall time
+    const ca: number[] = [],
+      cb: number[] = [],
+      cc: number[] = [];
+    const cpu = async (into: number[], f: () => Promise<number>): Promise<number> => {
+      const c0 = process.cpuUsage();
+      const tps = await f();
+      const used = process.cpuUsage(c0);
+      into.push((used.user + used.system) / 1000 / newTokens);
+      return tps;
+    };
     for (let i = 0; i < reps; i++) {
-      a.push(await ours());
-      b.push(await theirs());
-      c.push(await theirs(lmSame));
+      a.push(await cpu(ca, ours));
+      b.push(await cpu(cb, theirs));
+      c.push(await cpu(cc, () => theirs(lmSame)));
     }
-    return { headshare: stats(a), transformersJs: stats(b), transformersJsSameThreads: stats(c), threads: gen.threads ?? "default" };
+    return {
+      headshare: stats(a),
+      transformersJs: stats(b),
+      transformersJsSameThreads: stats(c),
+      threads: gen.threads ?? "default",
+      cpuMsPerToken: { headshare: stats(ca), transformersJs: stats(cb), transformersJsSameThreads: stats(cc) },
+    };
   } finally {
     await lm.dispose();
     await lmSame.dispose();
@@ -201,12 +225,15 @@ export const generateBench: Bench = {
     );
     console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
     const speeds: Record<string, unknown> = {};
+    const cpuLines: string[] = [];
     for (const [name, model] of models) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "headshare-genbench-"));
       try {
         await exportOnnx(model, { outDir: path.join(dir, "export") });
         const r = await speed(model, path.join(dir, "export"), promptText, newTokens, reps);
         const row = (s: Stats): string => `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
+        const cpuRow = (k: string): string => fmt(r.cpuMsPerToken[k]!.median, 3);
+        cpuLines.push(`| ${name} | ${cpuRow("headshare")} | ${cpuRow("transformersJs")} | ${cpuRow("transformersJsSameThreads")} |`);
         console.log(
           `| ${name} | ${row(r.headshare)} (threads: ${r.threads}) | ${row(r.transformersJs)} | ${(r.headshare.median / r.transformersJs.median).toFixed(2)} | ${row(r.transformersJsSameThreads)} | ${(r.headshare.median / r.transformersJsSameThreads.median).toFixed(2)} |`,
         );
@@ -215,6 +242,10 @@ export const generateBench: Bench = {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
+    console.log("\nCPU milliseconds per new token (median; this process, onnxruntime's threads included):\n");
+    console.log("| model | headshare generate | transformers.js | transformers.js on headshare's threads |");
+    console.log("| --- | ---: | ---: | ---: |");
+    for (const l of cpuLines) console.log(l);
     console.log(`\n(1-minute load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores; target: headshare ≥ transformers.js)`);
     result.tokensPerSecond = speeds;
     result.memory = await memory(opts);

@@ -68,7 +68,11 @@ export function parseCpuinfo(text: string): { model?: string; physicalCores?: nu
       else if (key === "flags" || key === "Features") for (const f of value.trim().split(/\s+/)) flags.add(f);
     }
   }
-  return { model, physicalCores: cores.size || undefined, flags: VECTOR_FLAGS.filter((f) => flags.has(f)) };
+  return {
+    ...(model !== undefined ? { model } : {}),
+    ...(cores.size ? { physicalCores: cores.size } : {}),
+    flags: VECTOR_FLAGS.filter((f) => flags.has(f)),
+  };
 }
 
 function onnxruntimeVersion(): string {

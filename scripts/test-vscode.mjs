@@ -352,6 +352,25 @@ async function installedTest() {
     step("workbench is up");
     await page.locator(".statusbar-item", { hasText: "Headshare" }).first().waitFor({ timeout: 60000 });
     step("installed extension activated (status bar item Headshare)");
+    const activation = await activationTime(page, id);
+    const activationFile = process.env.HEADSHARE_ACTIVATION_OUT || path.join(artifacts, "vscode-activation.json");
+    fs.writeFileSync(
+      activationFile,
+      JSON.stringify(
+        {
+          extension: id,
+          ...activation,
+          extensionJsBytes: fs.statSync(path.join(installed, "dist/extension.js")).size,
+          vscode: JSON.parse(fs.readFileSync(path.join(RT, "cs/node_modules/code-server/lib/vscode/package.json"), "utf8")).version,
+          node: spawnSync(node24, ["-v"], { encoding: "utf8" }).stdout.trim(),
+          loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+          date: new Date().toISOString(),
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    step(`activation as VS Code measured it: ${activation.text} (${activation.startup ? "at startup, " : ""}written to ${activationFile})`);
     const row = (name) =>
       page
         .locator(".explorer-folders-view .monaco-list-row", { has: page.locator(".label-name", { hasText: new RegExp(`^${name.replace(/\./g, "\\.")}$`) }) })
@@ -408,6 +427,45 @@ async function installedTest() {
     await browser?.close().catch(() => undefined);
     srv?.stop();
   }
+}
+
+/**
+ * The extension's activation time as VS Code itself measured it: "Developer: Show Running Extensions"
+ * shows, per extension, the time to load its code plus the time of its activate() call (VS Code's
+ * ActivationTimes codeLoadingTime + activateCallTime), prefixed "Startup Activation" when it
+ * activated while the window opened. The editor is closed again afterwards.
+ */
+async function activationTime(page, id) {
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").fill(">Developer: Show Running Extensions");
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Show Running Extensions" }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press("Enter");
+  // The row names the extension by its display name (the package's displayName), else its id.
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  const escape = (t) => t.replace(/[.*+?^$()|[\]\\{}]/g, "\\$&");
+  const label = new RegExp(`^(${escape(pkg.displayName)}|${escape(id)})$`);
+  const row = page
+    .locator(".monaco-list-row", { has: page.locator(".activation-time") })
+    .filter({ has: page.locator(".name", { hasText: label }) })
+    .first();
+  await row.waitFor({ timeout: 30000 });
+  const cell = row.locator(".activation-time");
+  let text = "";
+  for (let i = 0; i < 60 && !/\d+\s*ms/.test(text); i++) {
+    text = ((await cell.textContent()) ?? "").trim();
+    if (!/\d+\s*ms/.test(text)) await page.waitForTimeout(500);
+  }
+  const m = /(\d+(?:\.\d+)?)\s*ms/.exec(text);
+  assert(m, `the Running Extensions editor shows no activation time for ${id} (it says "${text}")`);
+  await page.keyboard.press("Escape");
+  await page
+    .locator(".activation-time")
+    .first()
+    .waitFor({ state: "hidden", timeout: 10000 })
+    .catch(async () => {
+      await page.locator(".tabs-container .tab", { hasText: "Running Extensions" }).first().locator(".codicon-close").click({ force: true });
+    });
+  return { text, ms: Number(m[1]), startup: /^Startup Activation/.test(text) };
 }
 
 function assert(ok, message) {

@@ -1,6 +1,7 @@
 /** Worker results → the webview's display shapes (src/protocol/webview.ts). Pure. */
 import path from "node:path";
 import type { JobResult } from "../protocol/worker";
+import type { PostShareScores } from "../core/train/results";
 import type { EvalSummary, InspectData, PostShareSummary, Report, SimilarityGrid, SweepRow } from "../protocol/webview";
 import { inspectSchema } from "../protocol/webview";
 
@@ -59,8 +60,15 @@ export function evalSizes(r: EvalOut): Pick<Report, "parameters" | "bytes"> {
     : { parameters: null, bytes: null };
 }
 
-/** PostShare's held-out scores and loss curve, for the report (curve thinned to at most 400 points). */
-export function postShareSummary(r: JobResult<"headshare/postshare">): PostShareSummary {
+/**
+ * PostShare's held-out scores and loss curve, for the report (curve thinned to at most 400 points): of a
+ * run here (`headshare/postshare`) or of a job trained elsewhere (`headshare/postshareImport`), with
+ * the run's steps and training seconds.
+ */
+export function postShareSummary(
+  r: PostShareScores & { readonly lossCurve: readonly { step: number; lm: number; weight: number; loss: number }[] },
+  run: { readonly steps: number; readonly trainSeconds: number },
+): PostShareSummary {
   const pick = (x: { nll: number; ppl: number }) => ({ nll: x.nll, ppl: x.ppl });
   const every = Math.max(1, Math.ceil(r.lossCurve.length / 400));
   return {
@@ -71,8 +79,8 @@ export function postShareSummary(r: JobResult<"headshare/postshare">): PostShare
     directShareVsOriginal: { ...r.directShareVsOriginal },
     finalShare: { ...r.finalShare },
     tokens: r.original.tokens,
-    steps: r.steps,
-    trainSeconds: r.trainSeconds,
+    steps: run.steps,
+    trainSeconds: run.trainSeconds,
     pairDistance: { ...r.meanRelativePairDistance },
     lossCurve: r.lossCurve
       .filter((_, i) => i % every === 0 || i === r.lossCurve.length - 1)

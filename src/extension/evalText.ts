@@ -21,12 +21,8 @@ export const TEXT_RULE =
   "Text scored: the one you pick; else the model's held-out text (a .txt file in its folder named in MODEL_CARD.md or README.md); else the headshare.eval.text setting; else you are asked.";
 
 /** A text to score, with the protocol decided. */
-export interface EvalText {
+export interface EvalText extends Readonly<Pick<EvalTextRef, "label" | "source">> {
   readonly file: string;
-  /** Short name for titles ("heldout-brown.txt", "selection in notes.md"). */
-  readonly label: string;
-  /** Why this text ("named in MODEL_CARD.md", "headshare.eval.text", "chosen by you"). */
-  readonly source: string;
   /** Score each document split at this string; undefined: consecutive stream windows. */
   readonly separator: string | undefined;
   /** A separator the text holds although it is scored as a stream (the report offers per-document scoring). */
@@ -172,6 +168,22 @@ export async function ruleText(session: Session, model: string): Promise<RawText
   const s = session.settings.evalText;
   if (s) return givenFile(s, "headshare.eval.text");
   return undefined;
+}
+
+/**
+ * The text a command (Quick Eval, Sweep) scores: its `text` option without asking, else the rule's
+ * pick or the question; interactive unless the command runs without a report (automation).
+ */
+export function commandEvalText(
+  session: Session,
+  model: string,
+  o: { readonly text?: string; readonly separator?: string | null; readonly noReport?: boolean },
+): Promise<EvalText | undefined> {
+  return resolveEvalText(session, model, o.text ? "auto" : "ask", {
+    ...(o.text ? { file: o.text } : {}),
+    ...(o.separator !== undefined ? { separator: o.separator } : {}),
+    interactive: !o.noReport,
+  });
 }
 
 /**

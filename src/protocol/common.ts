@@ -1,5 +1,6 @@
 /** Small schemas every protocol file uses. */
 import * as z from "zod";
+import { PROVIDER_NAMES, providerNameSchema } from "../core/runtime/types";
 
 /** An absolute path (POSIX `/…`, Windows `C:\…` or `\\server\…`): the worker resolves nothing against its own cwd. */
 export const absolutePath = z
@@ -7,42 +8,17 @@ export const absolutePath = z
   .min(1)
   .max(4096)
   .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, "an absolute path");
-/** Execution providers the worker knows (mirrors `ProviderName` in src/core/runtime/ort.ts). */
-export const providerNameSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu"]);
+/** Execution providers the worker knows: the core's own schema (src/core/runtime/types.ts). */
+export { providerNameSchema, gpuAdapterSchema, PROVIDER_NAMES } from "../core/runtime/types";
 /** "auto" = the platform's default order (CUDA/DirectML/CoreML, then CPU). */
 export const providersSchema = z.union([z.literal("auto"), z.array(providerNameSchema).min(1).max(5)]);
 /** The execution providers a job may try, in order, or "auto". */
 export type Providers = z.output<typeof providersSchema>;
 /** The provider a job actually ran on, or "none" when it ran no ONNX graph. */
-export const usedProviderSchema = z.enum(["cuda", "dml", "coreml", "webgpu", "cpu", "none"]);
-/** A GPU adapter as far as it could be named (src/core/runtime/types.ts GpuAdapter). */
-export const gpuAdapterSchema = z.object({
-  vendor: z.string().max(200),
-  device: z.string().max(500),
-  backend: z.string().max(50),
-  driver: z.string().max(4096).optional(),
-  software: z.boolean(),
-});
-/**
- * Where a job's graphs ran (src/core/runtime/types.ts ComputeReport): the provider and adapter of its
- * first session, the providers skipped before it with why, and each session with nodes per provider.
- */
-export const computeSchema = z.object({
-  provider: providerNameSchema,
-  adapter: gpuAdapterSchema.optional(),
-  skipped: z.array(z.object({ provider: providerNameSchema, reason: z.string().max(4000) })).max(8),
-  sessions: z
-    .array(
-      z.object({
-        graph: z.string().max(200),
-        provider: providerNameSchema,
-        nodes: z.record(z.string().max(100), z.number().int().nonnegative()).optional(),
-        cpuOps: z.record(z.string().max(100), z.number().int().nonnegative()).optional(),
-      }),
-    )
-    .max(32),
-});
-export type ComputeInfo = z.infer<typeof computeSchema>;
+export const usedProviderSchema = z.enum([...PROVIDER_NAMES, "none"]);
+/** Where a job's graphs ran: the core's ComputeReport (src/core/runtime/types.ts), as the protocol names it. */
+export { computeReportSchema as computeSchema } from "../core/runtime/types";
+export type { ComputeReport as ComputeInfo } from "../core/runtime/types";
 export { adapterLabel, computeText, sessionsText } from "../core/runtime/types";
 /** A finite number (NaN and ±Infinity refused). */
 export const finite = z.number().refine(Number.isFinite, "a finite number");

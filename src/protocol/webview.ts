@@ -13,6 +13,7 @@ import * as z from "zod";
 import { generatedEventSchema, generateRequestSchema, generateResponseSchema } from "./webviewGenerate";
 import type { ProtocolSide } from "./rpc";
 import { granularitySchema, matchTableSchema, strategySchema } from "./shareSchemas";
+import { tensorRowSchema } from "../core/model/summarySchema";
 
 // ---------------------------------------------------------------------------------------------
 // Data shown by the views (display shapes; the host maps worker results into them)
@@ -179,12 +180,8 @@ export const reportInitSchema = z.object({
 });
 
 /** One tensor row of the inspect table. */
-export const tensorRowSchema = z.object({
-  name: z.string(),
-  dtype: z.string(),
-  shape: z.array(count),
-  bytes: count,
-});
+/** One tensor of the checkpoint: the core's row of the summary (src/core/model/summarySchema.ts). */
+export { tensorRowSchema };
 
 /** The inspect view (read-only custom editor on *.safetensors). */
 export const inspectSchema = z.object({

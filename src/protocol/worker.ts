@@ -5,7 +5,8 @@
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
 import * as z from "zod";
-import { absolutePath, computeSchema, gpuAdapterSchema, providerNameSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
+import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
+import { computeDevicesSchema } from "../core/runtime/types";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { postShareImportParamsSchema, postShareImportResultSchema, postShareJobParamsSchema, postShareJobResultSchema } from "./workerPostShareJob";
 import { evalParamsSchema, evalResultSchema, postShareParamsSchema, postShareResultSchema, sweepParamsSchema, sweepResultSchema } from "./workerEval";
@@ -88,16 +89,9 @@ export const expandParams = z.object({
 });
 export const expandResult = z.object({ output: shareResultSchema, provider: usedProviderSchema, seconds: z.number().nonnegative() });
 
-/** The compute devices here (src/core/runtime/devices.ts ComputeDevices): each provider checked, and what auto picks. */
+/** The compute devices here: the core's ComputeDevices (src/core/runtime/types.ts), each provider checked, and what auto picks. */
 export const devicesParams = z.object({});
-export const devicesResult = z.object({
-  devices: z
-    .array(z.object({ provider: providerNameSchema, available: z.boolean(), adapter: gpuAdapterSchema.optional(), reason: z.string().max(4000).optional() }))
-    .max(8),
-  auto: computeSchema.pick({ provider: true, adapter: true, skipped: true }),
-  adapters: z.array(gpuAdapterSchema).max(32),
-  provider: usedProviderSchema,
-});
+export const devicesResult = computeDevicesSchema.extend({ provider: usedProviderSchema });
 
 export const shutdownParams = z.object({});
 export const shutdownResult = z.object({});
@@ -150,6 +144,8 @@ export const progressEvent = z.object({
   done: z.number().nonnegative(),
   total: z.number().nonnegative(),
   message: z.string().max(2000).optional(),
+  /** The job's estimated peak memory (eval: core/eval/memoryBudget.ts), sent once its forward path is chosen; named by the OOM report. */
+  memoryNeed: z.object({ bytes: z.number().nonnegative(), what: z.string().max(1000) }).optional(),
 });
 export type Progress = z.infer<typeof progressEvent>;
 

@@ -8,8 +8,9 @@ import * as z from "zod";
 import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
 import { evalResultSchema as coreEvalResultSchema, forwardPathSchema, sweepResultSchema as coreSweepResultSchema } from "../core/eval/results";
 import { PROJECTIONS } from "../core/model/types";
-import { postShareResultSchema as corePostShareResultSchema, postShareScoresSchema as corePostShareScoresSchema } from "../core/train/results";
+import { postShareResultSchema as corePostShareResultSchema } from "../core/train/results";
 import { TrainError } from "../core/train/errors";
+import { definedOnly } from "../core/defined";
 import { OUTPUT_FORMATS, PRESETS, TRAIN_ON, TRAINABLE, WEIGHT_LOSSES, validatePostShareOptions } from "../core/train/postshareOptions";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 
@@ -155,7 +156,7 @@ export const postShareParamsShape = z.object({
 /** The core's `validatePostShareOptions` as a zod refinement (postshare and postshare-job params). */
 export function postShareRules({ model: _model, out, providers: _providers, ...rest }: z.infer<typeof postShareParamsShape>, ctx: z.core.$RefinementCtx): void {
   try {
-    validatePostShareOptions({ ...rest, ...(out !== undefined ? { outDir: out } : {}) });
+    validatePostShareOptions(definedOnly({ ...rest, outDir: out }));
   } catch (e) {
     if (!(e instanceof TrainError)) throw e;
     ctx.addIssue({ code: "custom", message: e.message });
@@ -197,5 +198,3 @@ export type PostShareHyperparameters = z.infer<typeof postShareHyperparametersSc
 
 /** src/core/train/results.ts PostShareResult, with the plan and the provider checked. */
 export const postShareResultSchema = corePostShareResultSchema.extend({ plan: sharingPlanSchema, provider: usedProvider, compute: computeSchema.optional() });
-/** src/core/train/results.ts PostShareScores (postshare and postshare-import report the same). */
-export const postShareScoresShape = corePostShareScoresSchema.shape;

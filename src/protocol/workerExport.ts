@@ -2,6 +2,7 @@
 import * as z from "zod";
 import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "./common";
 import { sharingPlanSchema, strategySchema } from "./shareSchemas";
+import { exportDtypeSchema, exportResultSchema as coreExportResultSchema } from "../core/export/results";
 
 export const exportParamsSchema = z.object({
   model: absolutePath,
@@ -12,26 +13,16 @@ export const exportParamsSchema = z.object({
   strategy: strategySchema.default("qk"),
   /** A plan file (JSON) made for this model. */
   planFile: absolutePath.optional(),
-  dtype: z.enum(["fp32", "fp16"]).default("fp32"),
+  dtype: exportDtypeSchema.default("fp32"),
   /** Force external data (default: only over 2 GB). */
   externalData: z.boolean().optional(),
   providers: providersSchema.optional(),
 });
 
-export const exportResultSchema = z.object({
-  outDir: z.string(),
-  files: z.array(z.string()),
-  family: z.string(),
-  architecture: z.string(),
-  dtype: z.enum(["fp32", "fp16"]),
-  externalData: z.boolean(),
-  plan: sharingPlanSchema.optional(),
-  parameters: z.number().int().nonnegative(),
-  parametersDense: z.number().int().nonnegative(),
-  bytes: z.number().int().nonnegative(),
-  provider: usedProviderSchema,
-  seconds: z.number().nonnegative(),
-});
+/** The core's result (src/core/export/results.ts): the plan parsed, the worker's provider in place of the match's. */
+export const exportResultSchema = coreExportResultSchema
+  .omit({ matchProvider: true })
+  .extend({ plan: sharingPlanSchema.optional(), provider: usedProviderSchema });
 
 /** `headshare/generate`: text from the model (or shared at a ratio / with a plan file); the text so far streams as progress messages (its last 2,000 characters). */
 export const generateParamsSchema = z.object({

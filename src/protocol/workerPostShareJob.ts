@@ -3,9 +3,10 @@
  * job folder for a PyTorch cluster, `headshare/postshareImport` brings its trained weights back.
  */
 import * as z from "zod";
-import { absolutePath, finite, ratioSchema, usedProviderSchema } from "./common";
+import { absolutePath, usedProviderSchema } from "./common";
 import { sharingPlanSchema } from "./shareSchemas";
-import { postShareParamsShape, postShareRules, postShareScoresShape } from "./workerEval";
+import { postShareParamsShape, postShareRules } from "./workerEval";
+import { memoryRowSchema, postShareImportResultSchema as corePostShareImportResultSchema } from "../core/train/results";
 
 const count = z.number().int().nonnegative();
 
@@ -20,8 +21,6 @@ export const postShareJobParamsSchema = postShareParamsShape
   })
   .superRefine(({ modelAsGiven: _given, out: _jobFolder, ...rest }, ctx) => postShareRules(rest, ctx));
 
-const memoryRow = z.object({ ranks: count, perRank: z.string(), ddp: finite, zero: finite, activations: finite });
-
 export const postShareJobResultSchema = z.object({
   outDir: z.string(),
   files: z.array(z.string()),
@@ -32,7 +31,7 @@ export const postShareJobResultSchema = z.object({
   tokens: count,
   parameters: count,
   trainableParameters: count,
-  memory: z.array(memoryRow),
+  memory: z.array(memoryRowSchema.omit({ activationsCheckpointed: true })),
   provider: usedProviderSchema,
   seconds: z.number().nonnegative(),
 });
@@ -49,27 +48,5 @@ export const postShareImportParamsSchema = z.object({
   providers: postShareParamsShape.shape.providers,
 });
 
-export const jobMetricsRowSchema = z.object({
-  step: count,
-  lm: finite,
-  weight: finite,
-  loss: finite,
-  lr: finite,
-  gradNorm: finite,
-  seconds: z.number().nonnegative(),
-});
-
-export const postShareImportResultSchema = z.object({
-  model: z.string(),
-  weights: z.string(),
-  ratio: ratioSchema,
-  selected: count,
-  plan: sharingPlanSchema,
-  ...postShareScoresShape,
-  trainedBy: z.record(z.string(), z.unknown()),
-  lossCurve: z.array(jobMetricsRowSchema),
-  heldoutDocuments: count,
-  provider: usedProviderSchema,
-  seconds: z.number().nonnegative(),
-  outDir: z.string(),
-});
+/** The core's result (src/core/train/results.ts), the plan parsed and the provider narrowed. */
+export const postShareImportResultSchema = corePostShareImportResultSchema.extend({ plan: sharingPlanSchema, provider: usedProviderSchema });

@@ -8,6 +8,7 @@ import path from "node:path";
 import { attentionMapSimilarity, checkAttentionFits } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
 import { makeProtocol } from "../core/eval/windows";
+import { checkTextFile } from "../core/eval/textFile";
 import { openCheckpoint, type Checkpoint } from "../core/model/checkpoint";
 import { inspectCheckpoint } from "../core/model/summary";
 import { sweep } from "../core/eval/sweep";
@@ -21,10 +22,10 @@ import { postShare } from "../core/train/postshare";
 import { exportPostShareJob } from "../core/train/job/export";
 import { importPostShareJob } from "../core/train/job/import";
 import { exportJob, generateJob } from "./exportJob";
-import { readRegularFile, RegularFileError } from "../core/safetensors/regularFile";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
 import { usedProviderSchema } from "../protocol/common";
+import { definedOnly } from "../core/defined";
 import type { JobTable } from "./serve";
 
 const base = (p: { model: string }): string => path.basename(p.model);
@@ -35,7 +36,10 @@ function usedProvider(p: string | undefined): z.infer<typeof usedProviderSchema>
   return ok.data;
 }
 /** The text protocol from the job's flags (validated by the eval core against the model's context). */
-function textProtocol(p: { documentsSeparator?: string; window?: number; stride?: number; bos: boolean }, ckpt: Checkpoint) {
+function textProtocol(
+  p: { documentsSeparator?: string | undefined; window?: number | undefined; stride?: number | undefined; bos: boolean },
+  ckpt: Checkpoint,
+) {
   return makeProtocol(
     {
       ...(p.documentsSeparator !== undefined ? { documentsSeparator: p.documentsSeparator } : {}),
@@ -95,36 +99,10 @@ async function withCheckpoints<T>(paths: readonly (string | undefined)[], f: (c:
   }
 }
 
-/**
- * Evaluation texts are read whole: bounded so a huge file is refused up front with a clear message
- * instead of exhausting the worker's heap (a few MB is plenty to measure perplexity).
- */
-export const MAX_TEXT_BYTES = 64 * 2 ** 20;
-
-/** A text file as UTF-8 (a regular file of at most MAX_TEXT_BYTES), with an error that names it. */
-async function readText(file: string): Promise<string> {
-  try {
-    return (await readRegularFile(file, MAX_TEXT_BYTES)).toString("utf8");
-  } catch (e) {
-    const r = e instanceof RegularFileError ? e.reason : "io";
-    const [why, todo] =
-      r === "missing"
-        ? ["it does not exist", "pass an existing UTF-8 text file"]
-        : r === "not-regular"
-          ? ["it is not a regular file: a folder, FIFO or device", "pass a UTF-8 text file"]
-          : r === "too-large"
-            ? [
-                `it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TEXT_BYTES / 2 ** 20} MiB an evaluation text may be`,
-                "pass an excerpt (a few MB measure perplexity well)",
-              ]
-            : [e instanceof Error ? e.message : String(e), "pass a readable UTF-8 text file"];
-    throw Object.assign(new Error(`${file}: cannot read the text file (${why}); ${todo}`), { code: "bad-text" });
-  }
-}
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** The forward path and memory budget options of a job, as the eval core takes them. */
-function runModel(p: { memoryBudgetGiB?: number; forward?: "auto" | "whole-model" | "layer-streamed" }): {
+function runModel(p: { memoryBudgetGiB?: number | undefined; forward?: "auto" | "whole-model" | "layer-streamed" | undefined }): {
   memoryBudgetGiB?: number;
   forward?: "auto" | "whole-model" | "layer-streamed";
 } {
@@ -136,7 +114,7 @@ async function quickPlan(
   ckpt: Checkpoint,
   p: { model: string; ratio: number; strategy: MatchTable["strategy"]; granularity: "group" | "query-head"; table?: MatchTable | undefined },
   ctx: {
-    providers: Parameters<typeof computeMatchTable>[1]["providers"];
+    providers: NonNullable<Parameters<typeof computeMatchTable>[1]["providers"]>;
     signal: AbortSignal;
     progress: (q: { phase: string; done: number; total: number }) => void;
   },
@@ -190,7 +168,8 @@ export const jobTable: JobTable = {
   "headshare/eval": {
     label: base,
     async run(p, ctx) {
-      const text = await readText(p.text);
+      await checkTextFile(p.text); // up front: read (and tokenized) in pieces later
+      const text = { file: p.text };
       if (p.ratio !== undefined && p.compare !== undefined)
         throw new RpcError(
           "bad-options",
@@ -207,7 +186,14 @@ export const jobTable: JobTable = {
           providers: ctx.providers,
           signal: ctx.signal,
           ...runModel(p),
-          onProgress: (q) => ctx.progress({ phase: q.phase ?? "scoring", done: q.done, total: q.total, message: q.message ?? `${q.done} / ${q.total} tokens` }),
+          onProgress: (q) =>
+            ctx.progress({
+              phase: q.phase ?? "scoring",
+              done: q.done,
+              total: q.total,
+              message: q.message ?? `${q.done} / ${q.total} tokens`,
+              ...(q.memoryNeed ? { memoryNeed: q.memoryNeed } : {}),
+            }),
         });
         const quickKeys = quick ? { ratio: quick.ratio, selected: quick.selected } : {};
         const attention = p.attention
@@ -280,7 +266,8 @@ export const jobTable: JobTable = {
   "headshare/sweep": {
     label: base,
     async run(p, ctx) {
-      const text = await readText(p.text);
+      await checkTextFile(p.text);
+      const text = { file: p.text };
       return withCheckpoints([p.model], async ([ckpt]) => {
         if (p.table) checkTableFits(p.table, ckpt!, p);
         const r = await sweep(ckpt!, p.ratios, text, textProtocol(p, ckpt!), {
@@ -301,14 +288,10 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const { model, out, providers: _providers, ...rest } = p;
-      const r = await postShare(
-        model,
-        { ...rest, ...(out !== undefined ? { outDir: out } : {}), providers: ctx.providers },
-        {
-          signal: ctx.signal,
-          onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
-        },
-      );
+      const r = await postShare(model, definedOnly({ ...rest, outDir: out, providers: ctx.providers }), {
+        signal: ctx.signal,
+        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+      });
       return { ...r, provider: usedProvider(r.provider) };
     },
   },
@@ -317,14 +300,10 @@ export const jobTable: JobTable = {
     label: base,
     async run(p, ctx) {
       const { model, out, providers: _providers, ...rest } = p;
-      const r = await exportPostShareJob(
-        model,
-        { ...rest, outDir: out, providers: ctx.providers },
-        {
-          signal: ctx.signal,
-          onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
-        },
-      );
+      const r = await exportPostShareJob(model, definedOnly({ ...rest, outDir: out, providers: ctx.providers }), {
+        signal: ctx.signal,
+        onProgress: (q) => ctx.progress({ phase: q.phase, done: q.done, total: q.total, ...(q.message ? { message: q.message } : {}) }),
+      });
       const j = r.job;
       return {
         outDir: r.outDir,

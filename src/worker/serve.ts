@@ -58,7 +58,7 @@ export interface WorkerServer {
 }
 
 export function serveWorker(table: JobTable, transport: Transport, opts: ServeOptions = {}): WorkerServer {
-  const rpc = new Rpc(workerSide, clientSide, transport, { log: opts.log, name: "worker" });
+  const rpc = new Rpc(workerSide, clientSide, transport, { ...(opts.log ? { log: opts.log } : {}), name: "worker" });
   let defaultProviders: Providers = "auto";
   let lastProvider: WorkerStatus["provider"] = null;
   let lastCompute: ComputeReport | undefined;
@@ -101,7 +101,7 @@ export function serveWorker(table: JobTable, transport: Transport, opts: ServeOp
   for (const method of Object.keys(table) as WorkerJob[]) {
     const def = table[method] as JobDef<WorkerJob> | undefined;
     if (!def) continue;
-    rpc.handle(method, async (params: JobParams<WorkerJob> & { providers?: Providers }, hctx: HandlerContext) => {
+    rpc.handle(method, async (params: JobParams<WorkerJob> & { providers?: Providers | undefined }, hctx: HandlerContext) => {
       // One controller per job, aborted by the client's cancel (hctx.signal) or by `stop`.
       const abort = new AbortController();
       const onCancel = (): void => abort.abort(hctx.signal.reason);

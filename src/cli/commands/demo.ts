@@ -22,6 +22,7 @@ import { renderMatch } from "./match";
 import { checkOutDir } from "./outDir";
 import { planFacts } from "./plan";
 import { outputFacts } from "./share";
+import { JSON_FLAG, PROVIDERS_FLAG, RATIO_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare demo [--ratio 0.3] [--out DIR [--force]] [--text FILE] [--synthetic] [--json]
                       [--providers auto|cpu,...] [--debug]
@@ -43,13 +44,13 @@ const spec = {
   command: "demo",
   usage,
   flags: [
-    { name: "ratio", type: "number", min: 0, max: 1 },
+    RATIO_FLAG,
     { name: "out", type: "string", short: "o" },
     { name: "text", type: "string" },
     { name: "force", type: "boolean" },
     { name: "synthetic", type: "boolean" },
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
+    JSON_FLAG,
+    PROVIDERS_FLAG,
   ],
   positionals: [],
 } as const;

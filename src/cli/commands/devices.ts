@@ -2,6 +2,7 @@
 import { adapterLabel, computeText } from "../../protocol/common";
 import { defineCommand } from "../command";
 import { table, writeOut } from "../output";
+import { JSON_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare devices [--json] [--debug]
 
@@ -16,7 +17,7 @@ export const devicesCommand = defineCommand({
   name: "devices",
   summary: "list the compute devices (execution providers, GPU adapters) and what auto picks",
   usage,
-  flags: [{ name: "json", type: "boolean" }],
+  flags: [JSON_FLAG],
   positionals: [],
   async run(c) {
     const r = await c.job("headshare/devices", {});

@@ -3,7 +3,7 @@ import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, table, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { RUN_MODEL_FLAGS, RUN_MODEL_USAGE, runModelParams, TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
-import { MATCH_FLAGS } from "./matchFlags";
+import { JSON_FLAG, MATCH_FLAGS, PROVIDERS_FLAG, RATIO_FLAG } from "./matchFlags";
 import { UsageError } from "../args";
 
 const usage = `usage: headshare eval <model> --text FILE [--compare OTHER | --ratio A [--strategy qk] [--granularity group]]
@@ -37,9 +37,9 @@ export const evalCommand = defineCommand({
     ...TEXT_FLAGS,
     { name: "compare", type: "string" },
     { name: "attention", type: "boolean" },
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
-    { name: "ratio", type: "number", min: 0, max: 1 },
+    JSON_FLAG,
+    PROVIDERS_FLAG,
+    RATIO_FLAG,
     ...MATCH_FLAGS,
     ...RUN_MODEL_FLAGS,
   ],

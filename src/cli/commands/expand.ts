@@ -4,6 +4,7 @@ import { keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { checkOutFolder } from "./outDir";
 import { outputFacts } from "./share";
+import { JSON_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare expand <compact> --out DIR [--force] [--wait] [--json] [--debug]
 
@@ -19,12 +20,7 @@ export const expandCommand = defineCommand({
   name: "expand",
   summary: "expand a compact shared checkpoint to the dense one",
   usage,
-  flags: [
-    { name: "out", type: "string", short: "o" },
-    { name: "force", type: "boolean" },
-    { name: "wait", type: "boolean" },
-    { name: "json", type: "boolean" },
-  ],
+  flags: [{ name: "out", type: "string", short: "o" }, { name: "force", type: "boolean" }, { name: "wait", type: "boolean" }, JSON_FLAG],
   positionals: [{ name: "compact", required: true }],
   async run(c) {
     const a = c.args;

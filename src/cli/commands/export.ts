@@ -3,6 +3,8 @@ import fs from "node:fs";
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, writeOut } from "../output";
 import { absolute } from "../runJob";
+import { EXPORT_DTYPES } from "../../core/export/results";
+import { JSON_FLAG, PROVIDERS_FLAG, RATIO_FLAG, STRATEGY_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare export <model> --format onnx --out DIR [--ratio A [--strategy qk] | --plan FILE]
                         [--dtype fp32|fp16] [--external-data] [--json] [--providers auto|cpu,cuda,...] [--debug]
@@ -34,13 +36,13 @@ export const exportCommand = defineCommand({
   flags: [
     { name: "format", type: "string", choices: ["onnx"] },
     { name: "out", type: "string", short: "o" },
-    { name: "ratio", type: "number", min: 0, max: 1 },
-    { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
+    RATIO_FLAG,
+    STRATEGY_FLAG,
     { name: "plan", type: "string" },
-    { name: "dtype", type: "string", choices: ["fp32", "fp16"] },
+    { name: "dtype", type: "string", choices: [...EXPORT_DTYPES] },
     { name: "external-data", type: "boolean" },
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
+    JSON_FLAG,
+    PROVIDERS_FLAG,
   ],
   positionals: [{ name: "model", required: true }],
   async run(c) {

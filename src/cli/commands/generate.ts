@@ -8,6 +8,7 @@ import { readPlanFile } from "../../core/export/plan";
 import { defineCommand } from "../command";
 import { keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
+import { JSON_FLAG, PROVIDERS_FLAG, RATIO_FLAG, STRATEGY_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare generate <model> --prompt TEXT [--ratio A [--strategy qk] | --plan FILE] [--max-tokens N]
                           [--temperature T --top-p P --seed S] [--json] [--providers auto|cpu,cuda,...]
@@ -18,6 +19,7 @@ default; --temperature T > 0 samples (nucleus --top-p, default 1) with --seed (d
 streams to stdout; the prompt gets the tokenizer's BOS token first. Stops at the model's EOS token.
 
   --max-tokens N   new tokens at most (default 64)
+  --threads N      onnxruntime intra-op threads (default: 1 for models under 10M parameters, else onnxruntime's choice)
   --json           print one JSON object {text, ids, promptIds, stop, tokensPerSecond, ...} at the end instead`;
 
 export const generateCommand = defineCommand({
@@ -26,16 +28,16 @@ export const generateCommand = defineCommand({
   usage,
   flags: [
     { name: "prompt", type: "string", short: "p" },
-    { name: "ratio", type: "number", min: 0, max: 1 },
-    { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
+    RATIO_FLAG,
+    STRATEGY_FLAG,
     { name: "plan", type: "string" },
     { name: "max-tokens", type: "int", min: 0, max: 1_000_000 },
     { name: "temperature", type: "number", min: 0, max: 100 },
     { name: "top-p", type: "number", min: 0, max: 1 },
     { name: "seed", type: "int", min: 0, max: 2 ** 32 - 1 },
     { name: "threads", type: "int", min: 1, max: 1024 },
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
+    JSON_FLAG,
+    PROVIDERS_FLAG,
   ],
   positionals: [{ name: "model", required: true }],
   async run(c) {

@@ -3,6 +3,7 @@ import { inspectCheckpoint, type CheckpointSummary } from "../../core/model/summ
 import { compactPlanProblem } from "../../core/share/planCheck";
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, table, writeOut } from "../output";
+import { JSON_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare inspect <file-or-folder> [--json] [--all] [--debug]
 
@@ -77,10 +78,7 @@ export const inspectCommand = defineCommand({
   name: "inspect",
   summary: "show a checkpoint's architecture, sizes, dtypes and tensors",
   usage,
-  flags: [
-    { name: "json", type: "boolean" },
-    { name: "all", type: "boolean" },
-  ],
+  flags: [JSON_FLAG, { name: "all", type: "boolean" }],
   positionals: [{ name: "file-or-folder", required: true }],
   async run({ args: a }) {
     const planError = await compactPlanProblem(a.positionals[0]!);

@@ -7,7 +7,7 @@ import type { MatchTable } from "../../core/share/types";
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, table, writeOut } from "../output";
 import { absolute } from "../runJob";
-import { MATCH_FLAGS } from "./matchFlags";
+import { JSON_FLAG, MATCH_FLAGS, PROVIDERS_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare match <model> [--strategy q|k|v|qk|qkv] [--granularity group|query-head]
                        [--out FILE] [--json] [--providers auto|cpu,cuda,...] [--debug]
@@ -27,7 +27,7 @@ export const matchCommand = defineCommand({
   name: "match",
   summary: "compute the match table of a checkpoint (best lower-layer source of every unit)",
   usage,
-  flags: [...MATCH_FLAGS, { name: "out", type: "string", short: "o" }, { name: "json", type: "boolean" }, { name: "providers", type: "string" }],
+  flags: [...MATCH_FLAGS, { name: "out", type: "string", short: "o" }, JSON_FLAG, PROVIDERS_FLAG],
   positionals: [{ name: "model", required: true }],
   async run(c) {
     const a = c.args;

@@ -1,10 +1,18 @@
 import type { FlagSpec } from "../args";
+import { GRANULARITIES } from "../../core/model/types";
+import { STRATEGIES } from "../../core/share/types";
+
+/** --ratio A: the fraction of all units to share. */
+export const RATIO_FLAG: FlagSpec = { name: "ratio", type: "number", min: 0, max: 1 };
+/** --strategy: which projections' similarity picks the pairs. */
+export const STRATEGY_FLAG: FlagSpec = { name: "strategy", type: "string", choices: STRATEGIES };
+/** --json: one JSON object on stdout instead of text. */
+export const JSON_FLAG: FlagSpec = { name: "json", type: "boolean" };
+/** --providers LIST: execution providers to try, or auto. */
+export const PROVIDERS_FLAG: FlagSpec = { name: "providers", type: "string" };
 
 /** How units are matched: shared by match, share, sweep and postshare. */
-export const MATCH_FLAGS: readonly FlagSpec[] = [
-  { name: "strategy", type: "string", choices: ["q", "k", "v", "qk", "qkv"] },
-  { name: "granularity", type: "string", choices: ["group", "query-head"] },
-];
+export const MATCH_FLAGS: readonly FlagSpec[] = [STRATEGY_FLAG, { name: "granularity", type: "string", choices: GRANULARITIES }];
 
 /** How a shared checkpoint is written: shared by share and postshare. */
 export const WRITE_FLAGS: readonly FlagSpec[] = [

@@ -6,6 +6,7 @@ import type { SharingPlan } from "../../core/share/types";
 import { defineCommand } from "../command";
 import { int, keyValues, pct, table, writeOut } from "../output";
 import { absolute } from "../runJob";
+import { JSON_FLAG, RATIO_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare plan --match FILE --ratio A [--json] [--all] [--debug]
 
@@ -53,12 +54,7 @@ export const planCommand = defineCommand({
   name: "plan",
   summary: "select the units to share at a ratio from a match table",
   usage,
-  flags: [
-    { name: "match", type: "string", short: "m" },
-    { name: "ratio", type: "number", min: 0, max: 1 },
-    { name: "json", type: "boolean" },
-    { name: "all", type: "boolean" },
-  ],
+  flags: [{ name: "match", type: "string", short: "m" }, RATIO_FLAG, JSON_FLAG, { name: "all", type: "boolean" }],
   positionals: [],
   async run(c) {
     const a = c.args;

@@ -6,7 +6,7 @@ import { int, keyValues, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { defineCommand } from "../command";
 import { checkOutFolder } from "./outDir";
-import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
+import { JSON_FLAG, MATCH_FLAGS, PROVIDERS_FLAG, RATIO_FLAG, WRITE_FLAGS } from "./matchFlags";
 import { PROJECTIONS, type Projection } from "../../core/model/types";
 
 const usage = `usage: headshare postshare <model> --ratio A --text FILE [--text FILE ...] --out DIR [--heldout FILE | --heldout-docs N]
@@ -53,7 +53,7 @@ Ctrl-C cancels. Options left out take the preset's values (docs/method.md tables
 
 /** The training flags `postshare` and `postshare-job` share (same names, same meaning). */
 export const POSTSHARE_TRAINING_FLAGS = [
-  { name: "ratio", type: "number", min: 0, max: 1 },
+  RATIO_FLAG,
   { name: "text", type: "string", repeatable: true },
   { name: "heldout", type: "string", repeatable: true },
   { name: "preset", type: "string", choices: ["default", "paper"] },
@@ -92,8 +92,8 @@ const spec = {
     { name: "resume", type: "string" },
     ...MATCH_FLAGS,
     ...WRITE_FLAGS,
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
+    JSON_FLAG,
+    PROVIDERS_FLAG,
   ],
   positionals: [
     { name: "model", required: true },

@@ -6,7 +6,7 @@
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
-import { MATCH_FLAGS } from "./matchFlags";
+import { JSON_FLAG, MATCH_FLAGS, PROVIDERS_FLAG } from "./matchFlags";
 import { checkOutFolder } from "./outDir";
 import { POSTSHARE_TRAINING_FLAGS, trainingOptions } from "./postshare";
 
@@ -37,8 +37,8 @@ export const postshareJobCommand = defineCommand({
     { name: "out", type: "string", short: "o" },
     ...MATCH_FLAGS,
     { name: "force", type: "boolean" },
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
+    JSON_FLAG,
+    PROVIDERS_FLAG,
   ],
   positionals: [
     { name: "model", required: true },
@@ -108,8 +108,8 @@ export const postshareImportCommand = defineCommand({
     { name: "model", type: "string" },
     { name: "weights", type: "string" },
     { name: "force", type: "boolean" },
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
+    JSON_FLAG,
+    PROVIDERS_FLAG,
   ],
   positionals: [{ name: "job", required: true }],
   async run(c) {

@@ -5,7 +5,7 @@ import { bytes, int, keyValues, pct, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { checkOutFolder } from "./outDir";
 import { planFacts } from "./plan";
-import { MATCH_FLAGS, WRITE_FLAGS } from "./matchFlags";
+import { JSON_FLAG, MATCH_FLAGS, PROVIDERS_FLAG, RATIO_FLAG, WRITE_FLAGS } from "./matchFlags";
 
 const usage = `usage: headshare share <model> --ratio A --out DIR [--strategy q|k|v|qk|qkv] [--granularity group|query-head]
                        [--format compact|dense] [--force] [--wait] [--json] [--providers auto|cpu,cuda,...] [--debug]
@@ -31,14 +31,7 @@ export const shareCommand = defineCommand({
   name: "share",
   summary: "DirectShare: write a compact or dense shared checkpoint at a ratio",
   usage,
-  flags: [
-    { name: "ratio", type: "number", min: 0, max: 1 },
-    { name: "out", type: "string", short: "o" },
-    ...MATCH_FLAGS,
-    ...WRITE_FLAGS,
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
-  ],
+  flags: [RATIO_FLAG, { name: "out", type: "string", short: "o" }, ...MATCH_FLAGS, ...WRITE_FLAGS, JSON_FLAG, PROVIDERS_FLAG],
   positionals: [{ name: "model", required: true }],
   async run(c) {
     const a = c.args;

@@ -6,7 +6,7 @@ import { defineCommand } from "../command";
 import { bytes, int, pct, table, writeOut, device } from "../output";
 import { absolute } from "../runJob";
 import { RUN_MODEL_FLAGS, RUN_MODEL_USAGE, runModelParams, TEXT_FLAGS, TEXT_USAGE, textParams } from "./textFlags";
-import { MATCH_FLAGS } from "./matchFlags";
+import { JSON_FLAG, MATCH_FLAGS, PROVIDERS_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare sweep <model> --ratios A,B,... --text FILE [--csv FILE] [--strategy ...] [--granularity ...]
                        [--documents-separator STR] [--window N] [--stride S] [--no-bos] [--json]
@@ -37,15 +37,7 @@ export const sweepCommand = defineCommand({
   name: "sweep",
   summary: "quality/size curve: metrics of the shared model at several ratios",
   usage,
-  flags: [
-    ...TEXT_FLAGS,
-    { name: "ratios", type: "string" },
-    { name: "csv", type: "string" },
-    ...MATCH_FLAGS,
-    ...RUN_MODEL_FLAGS,
-    { name: "json", type: "boolean" },
-    { name: "providers", type: "string" },
-  ],
+  flags: [...TEXT_FLAGS, { name: "ratios", type: "string" }, { name: "csv", type: "string" }, ...MATCH_FLAGS, ...RUN_MODEL_FLAGS, JSON_FLAG, PROVIDERS_FLAG],
   positionals: [{ name: "model", required: true }],
   async run(c) {
     const a = c.args;

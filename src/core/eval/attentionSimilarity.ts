@@ -15,9 +15,10 @@ import type { ProviderName } from "../runtime/ort";
 import { EvalError } from "./errors";
 import { GIB, gib, memoryBudgetBytes } from "./memoryBudget";
 import { modelSize } from "./sizes";
-import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./windows";
+import { checkIds, checkWindowFits, type TextProtocol } from "./windows";
 import { ForwardRunner } from "./runner";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { sourceWindows, type TextSource } from "./textFile";
 
 export interface AttentionSimilarityOptions {
   readonly tokenizer?: TextTokenizer;
@@ -59,7 +60,7 @@ export const ATTENTION_MEASURE = "mean over query positions t ≥ 1 of cos(A_hea
 
 export async function attentionMapSimilarity(
   ckpt: Checkpoint,
-  text: string,
+  text: TextSource,
   protocol: TextProtocol,
   opts: AttentionSimilarityOptions = {},
 ): Promise<AttentionSimilarity> {
@@ -73,7 +74,7 @@ export async function attentionMapSimilarity(
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
   checkAttentionFits(ckpt, protocol, opts.memoryBudgetGiB);
   const tok = opts.tokenizer ?? (await loadTokenizer(ckpt.dir));
-  const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId(spec, tok));
+  const windows = await sourceWindows(text, protocol, (t) => tok.encode(t), bosId(spec, tok), opts.signal);
   checkIds(windows, spec.vocab, tok.path);
   const runner = await ForwardRunner.create(ckpt, {
     label: "attention maps",

@@ -50,15 +50,21 @@ export type AttentionSimilarity = z.infer<typeof attentionSimilaritySchema>;
 export const forwardPathSchema = z.enum(["whole-model", "layer-streamed"]);
 export type ForwardPath = z.infer<typeof forwardPathSchema>;
 
-/** The layer-streamed forward's memory choice (src/core/eval/streamed.ts StreamedMemory: memoryBudget.ts MemoryChoice + passes). */
-export const streamedMemorySchema = z.object({
+/** How the layer-streamed forward fits a memory budget (src/core/eval/memoryBudget.ts chooseMemory). */
+export const memoryChoiceSchema = z.object({
   budgetBytes: z.number().nonnegative(),
+  /** Padded tokens per pass (the windows scored together through every layer). */
   tokensPerPass: z.number().int().positive(),
   vocabChunk: z.number().int().positive(),
   estimatedPeakBytes: z.number().nonnegative(),
-  passes: z.number().int().positive(),
+  /** The estimate's parts (bytes). */
   parts: z.object({ layerWeights: z.number(), readBuffer: z.number(), planCopies: z.number(), activations: z.number(), head: z.number() }),
 });
+export type MemoryChoice = z.infer<typeof memoryChoiceSchema>;
+
+/** The layer-streamed forward's memory choice and the passes it made (src/core/eval/streamed.ts). */
+export const streamedMemorySchema = memoryChoiceSchema.extend({ passes: z.number().int().positive() });
+export type StreamedMemory = z.infer<typeof streamedMemorySchema>;
 
 const sizedScore = z.object({ nll: finite, ppl: finite, parameters: count, bytes: count });
 

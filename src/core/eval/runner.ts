@@ -8,13 +8,17 @@ import { buildForward } from "../graph/forward";
 import { applyPlanInPlace, loadWeightFeeds } from "../graph/feeds";
 import { overridableWeights, sharedProjections } from "../graph/compact";
 import { unitLayout } from "../model/units";
-import { INPUT_IDS, TARGETS, type ForwardOptions } from "../graph/types";
+import { INPUT_IDS, TARGETS, type ForwardOptions, type WeightInput } from "../graph/types";
+import type { IrGraph } from "../onnx/ir";
+import { noteCompute } from "../runtime/computeLog";
 import { serializeModel } from "../onnx/serialize";
-import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
+import { createSession, likelyProvider, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { fileStamps } from "./fileStamps";
 import { RuntimeError } from "../runtime/errors";
+import { gpuLimits, type GpuLimits } from "../runtime/gpuLimits";
+import { checkGpuWeights } from "./gpuFit";
 
 export interface RunnerOptions {
   readonly forward: ForwardOptions;
@@ -35,6 +39,13 @@ export interface RunnerOptions {
    * a copy while the session is created); `planOverrides` is then unavailable.
    */
   readonly embedWeights?: boolean;
+  /**
+   * The caller replaces weights per run (planOverrides: the sweep): they stay fed inputs on every
+   * provider. Otherwise, on a GPU, they are resident (initializers from ONNX external data, any
+   * size): onnxruntime ignores a feed for an initializer (measured on WebGPU: the override had no
+   * effect), so resident weights cannot be overridden.
+   */
+  readonly overridable?: boolean;
 }
 
 /** Weights embedded by `embedWeights` at most (float32 bytes); above, they are fed per run. */
@@ -58,6 +69,32 @@ function checkFits(ckpt: Checkpoint, bytes: number): void {
   }
 }
 
+/** The external-data name of a resident weight. */
+const externalName = (input: string): string => `weight:${input}`;
+
+/**
+ * `graph` with every weight input also an initializer whose bytes are external data (named by
+ * externalName). The inputs stay (not fed): nothing is folded, the numbers are those of fed weights.
+ */
+function residentGraph(graph: IrGraph, weights: readonly WeightInput[]): IrGraph {
+  return {
+    ...graph,
+    initializers: [
+      ...graph.initializers,
+      ...weights.map((w) => {
+        const length = 4 * w.shape.reduce((a, b) => a * b, 1);
+        return {
+          name: w.input,
+          type: "float32" as const,
+          dims: w.shape,
+          data: new Float32Array(0),
+          external: { location: externalName(w.input), offset: 0, length },
+        };
+      }),
+    ],
+  };
+}
+
 /** Replacement weight feeds by input name (see `planOverrides`). */
 export type WeightOverrides = Readonly<Record<string, OrtTensor>>;
 
@@ -72,6 +109,8 @@ export class ForwardRunner {
     readonly fallbackReason: string | undefined,
     readonly outputs: readonly string[],
     readonly hasTargets: boolean,
+    /** The buffer limits its batches must keep to (WebGPU only: gpuFit.ts). */
+    readonly limits?: GpuLimits,
   ) {}
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
@@ -81,10 +120,27 @@ export class ForwardRunner {
       fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0),
     );
     const stamps = fileStamps(ckpt);
+    const sessionOptions = {
+      label: opts.label ?? "forward",
+      ...(opts.providers ? { providers: opts.providers } : {}),
+      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
+      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
+    };
+    // On a GPU the weights are resident unless the caller overrides them per run (docs/gpu.md,
+    // "Weights on the GPU"): decided from the provider createSession will most likely land on.
+    const likely = opts.embedWeights || opts.overridable ? undefined : await likelyProvider(opts.providers);
+    const resident = !!likely && likely.provider !== "cpu";
+    // Weights fed as inputs: the session comes first, so that on WebGPU every weight is checked against
+    // the buffer limits before any is read (gpuFit.ts). Embedded and resident weights need the graph first
+    // (resident ones are checked against the likely adapter's limits first).
+    let created = opts.embedWeights || resident ? undefined : await createSession(serializeModel(fg.graph), sessionOptions);
+    let limits = created?.provider === "webgpu" ? gpuLimits(created.adapter) : likely?.provider === "webgpu" ? gpuLimits(likely.adapter) : undefined;
     let feeds;
     try {
+      if (limits) checkGpuWeights(ckpt, fg.weights, limits);
       feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
+      await created?.session.release();
       if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
       throw e;
     }
@@ -93,7 +149,11 @@ export class ForwardRunner {
     const arrays = new Map<string, Float32Array>();
     const embed = !!opts.embedWeights && feeds.reduce((a, f) => a + f.data.byteLength, 0) <= EMBED_WEIGHTS_MAX_BYTES;
     let graph = fg.graph;
-    if (embed) {
+    let externalData: { path: string; data: Uint8Array }[] | undefined;
+    if (resident && !embed) {
+      graph = residentGraph(fg.graph, fg.weights);
+      externalData = feeds.map((f) => ({ path: externalName(f.input), data: new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength) }));
+    } else if (embed) {
       // overridable initializers (also graph inputs) where a compact bank is read: not folded into per-layer copies
       const keep = overridableWeights(fg.graph, fg.weights);
       const fed = new Set(feeds.map((f) => f.input));
@@ -108,13 +168,27 @@ export class ForwardRunner {
         arrays.set(f.input, f.data);
       }
     }
-    const created = await createSession(serializeModel(graph), {
-      label: opts.label ?? "forward",
-      ...(opts.providers ? { providers: opts.providers } : {}),
-      ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
-      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
-    });
-    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll);
+    if (!created) {
+      created = await createSession(serializeModel(graph), { ...sessionOptions, ...(externalData ? { externalData } : {}) });
+      limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
+      try {
+        if (limits) checkGpuWeights(ckpt, fg.weights, limits);
+      } catch (e) {
+        await created.session.release();
+        throw e;
+      }
+    }
+    const label = sessionOptions.label;
+    noteCompute(
+      externalData
+        ? `${label} weights resident on ${created.provider}: initializers, uploaded once when the session was created`
+        : embed
+          ? `${label} weights embedded in the session on ${created.provider}`
+          : created.provider === "cpu"
+            ? `${label} weights fed as inputs on cpu (read in place, no copy)`
+            : `${label} weights fed as inputs on ${created.provider}: uploaded with every batch${opts.overridable ? " (each plan replaces some of them per run)" : ""}`,
+    );
+    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits);
   }
 
   /**
@@ -123,7 +197,10 @@ export class ForwardRunner {
    */
   planOverrides(plan: SharingPlan): WeightOverrides {
     if (this.arrays.size === 0)
-      throw new EvalError("bad-option", `${this.ckpt.weightsPath}: the weights are embedded in the session (embedWeights); plan overrides need them fed`);
+      throw new EvalError(
+        "bad-option",
+        `${this.ckpt.weightsPath}: the weights are in the session (embedWeights, or resident on a GPU); plan overrides need them fed (overridable)`,
+      );
     const touched = new Set<string>();
     for (const t of plan.targets) {
       for (const [l, u] of [

@@ -18,41 +18,23 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
 import { gpt2TokenizerJson } from "../eval/tokenizer";
-import type { SharingPlan } from "../share/types";
 import { writeShared } from "../share/write";
-import { decoderModel, type ExportDtype } from "./decoder";
+import { decoderModel } from "./decoder";
 import { ExportError } from "./errors";
 import { writeOnnxFile } from "./onnxFile";
 import { resolvePlan, type PlanChoice } from "./plan";
-
-export type { ExportDtype } from "./decoder";
+import type { ExportDtype, ExportResult } from "./results";
 
 export interface ExportOptions extends PlanChoice {
   readonly outDir: string;
   readonly dtype?: ExportDtype;
   /** Force external data (default: only when the weights exceed what one protobuf holds). */
   readonly externalData?: boolean;
+  /** fp16: elements per float32 piece of a weight read (default CAST_CHUNK_ELEMENTS; for tests). */
+  readonly castChunkElements?: number;
 }
 
-export interface ExportResult {
-  readonly outDir: string;
-  /** Files written, relative to outDir. */
-  readonly files: string[];
-  readonly family: string;
-  readonly architecture: string;
-  readonly dtype: ExportDtype;
-  readonly externalData: boolean;
-  /** The plan exported (absent for the original model). */
-  readonly plan?: SharingPlan;
-  /** Parameters stored in the ONNX file, and the dense model's. */
-  readonly parameters: number;
-  readonly parametersDense: number;
-  /** Bytes of model.onnx (+ its external data). */
-  readonly bytes: number;
-  /** The execution provider the match table ran on (only when a ratio was given). */
-  readonly matchProvider?: string;
-  readonly seconds: number;
-}
+export type { ExportDtype, ExportResult };
 
 /** Files besides the weights that the exported folder takes from the model's folder. */
 /** The decoder's file name per dtype: transformers.js' names (`dtype: "fp16"` loads `model_fp16.onnx`). */
@@ -83,7 +65,7 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
       compact = await openCheckpoint(path.join(staged, "compact"));
       source = compact;
     }
-    const model = decoderModel(source, dtype);
+    const model = decoderModel(source, dtype, opts.castChunkElements);
     await fs.mkdir(path.join(staged, "onnx"));
     const onnx = await writeOnnxFile(source, model, path.join(staged, "onnx", ONNX_FILE[dtype]), {
       ...(opts.externalData !== undefined ? { externalData: opts.externalData } : {}),

@@ -6,9 +6,10 @@
 import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, gelu, layerNorm, linear, lmHead, seqDims, type AttentionOut, type SeqDims } from "./blocks";
-import { declareOutputs, declareTokenInputs } from "./io";
-import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
+import { attention, causalMask, gelu, layerNorm, linear, seqDims, type AttentionOut, type SeqDims } from "./blocks";
+import { declareTokenInputs } from "./io";
+import { finishDecoder, stackLayers } from "./decoderStack";
+import { declareKvCache, type KvCacheInputs } from "./kvCache";
 import { gpt2Names, type Gpt2LayerNames, type TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
@@ -92,9 +93,12 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const r = kv ? kv.positionIds : b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], "/model/wpe/Range");
   const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather"); // [S, d] (decoder: [B, S, d])
   const emb = b.op("Add", [tok, pos], "/model/embed/Add"); // [B, S, d]
-  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape"); // [N, d]
+  const x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape"); // [N, d]
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
-  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts) : undefined;
+  const project =
+    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
+      : undefined;
   const c: Gpt2Context = {
     b,
     w,
@@ -107,22 +111,7 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
     chunk: chunking(opts, spec.maxPositions),
     ...(kv ? { kv } : {}),
   };
-  const hidden: string[] = [],
-    probs: string[] = [],
-    presents: AttentionOut["present"][] = [];
-  for (let l = 0; l < spec.layers; l++) {
-    const o = gpt2Layer(c, x, l, names.layers[l]!);
-    x = o.out;
-    hidden.push(x);
-    probs.push(o.probs);
-    presents.push(o.present);
-  }
-  const xf = layerNorm(b, x, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/ln_f");
-  const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, {
-    ...opts,
-    logits: opts.logits ?? true,
-    ...(io.targets ? { targets: io.targets } : {}),
-  });
-  const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
-  return { graph: b.build(), weights: w.list, outputs };
+  const stack = stackLayers(spec.layers, x, (h, l) => gpt2Layer(c, h, l, names.layers[l]!));
+  const xf = layerNorm(b, stack.out, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/ln_f");
+  return finishDecoder(b, w, spec, dims, xf, w.get(names.lmHead), io, opts, !!kv, stack);
 }

@@ -5,13 +5,15 @@
 import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, lmHead, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type AttentionOut, type SeqDims } from "./blocks";
+import { attention, causalMask, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type AttentionOut, type SeqDims } from "./blocks";
 import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
 import { llamaNames, type LlamaLayerNames, type TensorLookup } from "./names";
-import { declareOutputs, declareTokenInputs } from "./io";
-import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
+import { declareTokenInputs } from "./io";
+import { finishDecoder, stackLayers } from "./decoderStack";
+import { declareKvCache, type KvCacheInputs } from "./kvCache";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
+import { definedOnly } from "../defined";
 
 type AttnTensor = "q" | "k" | "v" | "o" | "qBias" | "kBias" | "vBias";
 
@@ -104,7 +106,15 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
   const opt = (t: string | undefined): string | undefined => (t ? w.get(t) : undefined);
-  const m = swiGlu(b, h2, w.get(n.gate), w.get(n.up), w.get(n.down), `${p}/mlp`, { gate: opt(n.gateBias), up: opt(n.upBias), down: opt(n.downBias) });
+  const m = swiGlu(
+    b,
+    h2,
+    w.get(n.gate),
+    w.get(n.up),
+    w.get(n.down),
+    `${p}/mlp`,
+    definedOnly({ gate: opt(n.gateBias), up: opt(n.upBias), down: opt(n.downBias) }),
+  );
   return { out: b.op("Add", [r1, m], `${p}/residual_add_2/Add`), probs: att.probs, present: att.present };
 }
 
@@ -118,7 +128,7 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
   const w = new WeightInputs(b, shapes.stored);
   const io = declareTokenInputs(b, opts);
   const dims = seqDims(b, io.inputIds);
-  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
+  const kv = opts.kvCache ? declareKvCache(b, spec, dims, file) : undefined;
   const mask = kv ? kv.mask : causalMask(b, dims);
   const rope = ropeTables(b, dims, llamaInvFreq(spec), kv?.positionIds);
   const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
@@ -127,26 +137,14 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
     return t === undefined ? undefined : asm ? asm(l, t) : w.get(t);
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather"); // [B, S, d]
-  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape"); // [N, d]
-  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts) : undefined;
+  const x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape"); // [N, d]
+  const project =
+    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
+      : undefined;
   const lin = attentionLinear(b, (_l, t) => (asm ? asm(_l, t) : w.get(t)), project);
   const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, lin, chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
-  const hidden: string[] = [],
-    probs: string[] = [],
-    presents: AttentionOut["present"][] = [];
-  for (let l = 0; l < spec.layers; l++) {
-    const r = llamaLayer(c, x, l, names.layers[l]!);
-    x = r.out;
-    hidden.push(x);
-    probs.push(r.probs);
-    presents.push(r.present);
-  }
-  const xf = rmsNorm(b, x, w.get(names.finalNorm), spec.normEps, "/model/norm");
-  const head = lmHead(b, xf, w.get(names.lmHead), "linear", dims, spec.vocab, {
-    ...opts,
-    logits: opts.logits ?? true,
-    ...(io.targets ? { targets: io.targets } : {}),
-  });
-  const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
-  return { graph: b.build(), weights: w.list, outputs };
+  const stack = stackLayers(spec.layers, x, (h, l) => llamaLayer(c, h, l, names.layers[l]!));
+  const xf = rmsNorm(b, stack.out, w.get(names.finalNorm), spec.normEps, "/model/norm");
+  return finishDecoder(b, w, spec, dims, xf, w.get(names.lmHead), io, opts, !!kv, stack);
 }

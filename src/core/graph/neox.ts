@@ -7,10 +7,11 @@
 import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, gelu, layerNorm, linear, lmHead, ropeInvFreq, ropeTables, seqDims, type AttentionOut, type SeqDims } from "./blocks";
+import { attention, causalMask, gelu, layerNorm, linear, ropeInvFreq, ropeTables, seqDims, type AttentionOut, type SeqDims } from "./blocks";
 import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
-import { declareOutputs, declareTokenInputs } from "./io";
-import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
+import { declareTokenInputs } from "./io";
+import { finishDecoder, stackLayers } from "./decoderStack";
+import { declareKvCache, type KvCacheInputs } from "./kvCache";
 import type { TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { WeightInputs } from "./weightInputs";
@@ -165,7 +166,10 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const dims = seqDims(b, io.inputIds);
   const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
-  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts) : undefined;
+  const project =
+    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
+      : undefined;
   const c: NeoxContext = {
     b,
     w,
@@ -182,23 +186,8 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
     ...(kv ? { kv } : {}),
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_in/Gather"); // [B, S, d]
-  let x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_in/Reshape"); // [N, d]
-  const hidden: string[] = [],
-    probs: string[] = [],
-    presents: AttentionOut["present"][] = [];
-  for (let l = 0; l < spec.layers; l++) {
-    const r = neoxLayer(c, x, l, names.layers[l]!);
-    x = r.out;
-    hidden.push(x);
-    probs.push(r.probs);
-    presents.push(r.present);
-  }
-  const xf = layerNorm(b, x, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/final_layer_norm");
-  const head = lmHead(b, xf, w.get(names.head), "linear", dims, spec.vocab, {
-    ...opts,
-    logits: opts.logits ?? true,
-    ...(io.targets ? { targets: io.targets } : {}),
-  });
-  const outputs = kv ? declareKvOutputs(b, spec, head.logits!, presents) : declareOutputs(b, spec, dims, head, hidden, probs, opts);
-  return { graph: b.build(), weights: w.list, outputs };
+  const x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_in/Reshape"); // [N, d]
+  const stack = stackLayers(spec.layers, x, (h, l) => neoxLayer(c, h, l, names.layers[l]!));
+  const xf = layerNorm(b, stack.out, w.get(names.lnF), w.get(names.lnFBias), spec.normEps, "/model/final_layer_norm");
+  return finishDecoder(b, w, spec, dims, xf, w.get(names.head), io, opts, !!kv, stack);
 }

@@ -7,23 +7,9 @@ import { outsideComputeLog } from "./computeLog";
 import { gemmTransBModel } from "./gemmModel";
 import { createSession, defaultProviders, precheck, Tensor } from "./ort";
 import { webGpuProbe } from "./adapter";
-import type { GpuAdapter, ProviderName, ProviderSkip } from "./types";
+import type { ComputeDevice, ComputeDevices, ProviderName } from "./types";
 
-export interface ComputeDevice {
-  readonly provider: ProviderName;
-  readonly available: boolean;
-  readonly adapter?: GpuAdapter;
-  /** Why it is not available, or (available) why `auto` passes it over. */
-  readonly reason?: string;
-}
-
-export interface ComputeDevices {
-  readonly devices: ComputeDevice[];
-  /** What `auto` runs on, and what it skipped. */
-  readonly auto: { readonly provider: ProviderName; readonly adapter?: GpuAdapter; readonly skipped: ProviderSkip[] };
-  /** Every WebGPU adapter the Vulkan loader listed (Linux), the one WebGPU uses among them. */
-  readonly adapters: GpuAdapter[];
-}
+export type { ComputeDevice, ComputeDevices };
 
 /** [[1,2],[3,4]] · itselfᵀ on exactly `provider`: the session must run and agree. */
 async function works(provider: ProviderName): Promise<string | undefined> {

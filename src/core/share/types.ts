@@ -94,45 +94,5 @@ export interface SharingPlan {
   readonly storedFrom: readonly (readonly (readonly [number, number])[])[];
 }
 
-/** Parameters and bytes of one layer before and after sharing. */
-export interface LayerAccounting {
-  readonly layer: number;
-  /** Units of this layer whose storage is dropped. */
-  readonly savedUnits: number;
-  readonly parametersBefore: number;
-  /** Unique parameters after sharing (before − saved units × parameters per unit). */
-  readonly parametersAfter: number;
-  readonly bytesBefore: number;
-  readonly bytesAfter: number;
-}
-
-/** What `writeShared` / `expandCompact` wrote, with exact accounting. */
-export interface ShareResult {
-  readonly format: "compact" | "dense";
-  readonly outDir: string;
-  /** The weights file (single file) or the index json (sharded) written. */
-  readonly weightsPath: string;
-  /** Every file written, relative to outDir (weights, index, copied config/tokenizer files). */
-  readonly files: readonly string[];
-  readonly ratio: number;
-  readonly selected: number;
-  readonly savedUnits: number;
-  readonly parametersPerUnit: number;
-  readonly bytesPerUnit: number;
-  /** Parameters of every tensor before sharing. */
-  readonly parametersBefore: number;
-  /** Unique parameters after sharing: before − savedUnits × parametersPerUnit (both formats). */
-  readonly parametersAfter: number;
-  /** Parameters actually stored in the output (compact: = parametersAfter; dense: = before). */
-  readonly parametersStored: number;
-  /** Tensor data bytes of the input and of the output (headers excluded). */
-  readonly bytesBefore: number;
-  readonly bytesAfter: number;
-  /** File sizes on disk (weights files incl. headers; index excluded) of the input and output. */
-  readonly fileBytesBefore: number;
-  readonly fileBytesAfter: number;
-  /** Per layer (unique parameters/bytes); tensors outside layers are in `globals`. */
-  readonly perLayer: readonly LayerAccounting[];
-  readonly globals: { readonly parameters: number; readonly bytes: number };
-  readonly seconds: number;
-}
+/** What `writeShared` / `expandCompact` wrote, with exact accounting: zod schemas in ./results.ts (the protocol validates with them). */
+export type { LayerAccounting, ShareResult } from "./results";

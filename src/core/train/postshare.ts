@@ -49,6 +49,11 @@ export interface PostShareHooks {
   readonly onProgress?: (p: PostShareProgress) => void;
 }
 
+/** The progress of one training step (postshare, and a job run here): `step 3/40 lm 2.1234 weight 0.0123`. */
+export function trainStepProgress(e: StepEvent): PostShareProgress {
+  return { phase: "train", done: e.step, total: e.steps, step: e, message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}` };
+}
+
 /** The options with POSTSHARE_DEFAULTS filled in, after validation. */
 export type ResolvedPostShareOptions = typeof POSTSHARE_DEFAULTS & PostShareOptions;
 
@@ -202,14 +207,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
           },
           {
             ...(hooks.signal ? { signal: hooks.signal } : {}),
-            onStep: (e) =>
-              progress({
-                phase: "train",
-                done: e.step,
-                total: e.steps,
-                step: e,
-                message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}`,
-              }),
+            onStep: (e) => progress(trainStepProgress(e)),
           },
         );
       } finally {

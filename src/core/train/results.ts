@@ -6,6 +6,7 @@
 import * as z from "zod";
 import { GRANULARITIES } from "../model/types";
 import { STRATEGIES, type SharingPlan } from "../share/types";
+import { providerNameSchema } from "../runtime/types";
 
 const count = z.number().int().nonnegative();
 const finite = z.number().refine(Number.isFinite, "a finite number");
@@ -79,3 +80,47 @@ export const postShareResultSchema = postShareScoresSchema.extend({
   outDir: z.string().optional(),
 });
 export type PostShareResult = z.infer<typeof postShareResultSchema>;
+
+/** One line of metrics.jsonl (train.py rank 0, or runJobHere). */
+export const jobMetricsRowSchema = z.object({
+  step: count,
+  lm: finite,
+  weight: finite,
+  loss: finite,
+  lr: finite,
+  gradNorm: finite,
+  seconds: z.number().nonnegative(),
+});
+export type JobMetricsRow = z.infer<typeof jobMetricsRowSchema>;
+
+/** What `postshare-import` reports (src/core/train/job/import.ts builds it). */
+export const postShareImportResultSchema = postShareScoresSchema.extend({
+  model: z.string(),
+  weights: z.string(),
+  ratio: z.number().min(0).max(1),
+  selected: count,
+  /** The job's plan (the protocol checks it with `parseSharingPlan`). */
+  plan: z.custom<SharingPlan>((v) => typeof v === "object" && v !== null, "a sharing plan"),
+  /** What train.py recorded about the run (steps, world size, optimizer, device, torch). */
+  trainedBy: z.record(z.string(), z.unknown()),
+  /** Rank 0's metrics.jsonl beside the weights (empty when absent). */
+  lossCurve: z.array(jobMetricsRowSchema),
+  heldoutDocuments: count,
+  provider: providerNameSchema,
+  seconds: z.number().nonnegative(),
+  outDir: z.string(),
+});
+export type PostShareImportResult = z.infer<typeof postShareImportResultSchema>;
+
+/** Memory per rank of a PostShare job for one rank count (src/core/train/job/memory.ts; README's table). */
+export const memoryRowSchema = z.object({
+  ranks: count,
+  /** Sequences of a micro-batch on one rank (batch / ranks; "—" when ranks do not divide it). */
+  perRank: z.string(),
+  ddp: finite,
+  zero: finite,
+  activations: finite,
+  /** With --grad-checkpoint. */
+  activationsCheckpointed: finite,
+});
+export type MemoryRow = z.infer<typeof memoryRowSchema>;

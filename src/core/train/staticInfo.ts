@@ -120,7 +120,7 @@ export function inferNode(node: IrNode, info: Map<string, ValueInfo>): void {
     } else if (node.attrs?.["value_int"]) {
       set({ rank: 0, ints: [attrInt(node, "value_int", 0)] });
     } else {
-      set({ rank: node.attrs?.["value_float"] ? 0 : undefined });
+      set(node.attrs?.["value_float"] ? { rank: 0 } : {});
     }
     return;
   }

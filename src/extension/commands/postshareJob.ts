@@ -12,7 +12,7 @@ import type { Strategy } from "../../core/share/types";
 import type { Report } from "../../protocol/webview";
 import type { JobResult } from "../../protocol/worker";
 import { ExtensionError } from "../errors";
-import { emptyReport, modelRef } from "../displayShapes";
+import { emptyReport, modelRef, postShareSummary } from "../displayShapes";
 import { modelDir, nonEmpty, outputProblem, pickModel, pickTrainingTexts } from "../modelPick";
 import { ReportPanel } from "../panels/reportPanel";
 import type { Session } from "../session";
@@ -177,8 +177,6 @@ export async function importPostShareJobCommand(
           const r = await session.request(job, "headshare/postshareImport", { job: path.resolve(jobDir!), out: folder.out, force: folder.force, format }, (p) =>
             progress.report({ message: p.message ?? p.phase }),
           );
-          const every = Math.max(1, Math.ceil(r.lossCurve.length / 400));
-          const pick = (x: { nll: number; ppl: number }) => ({ nll: x.nll, ppl: x.ppl });
           const report: Report = {
             ...emptyReport({ model: modelRef(r.model), method: "postshare", ratio: r.ratio, strategy: r.plan.strategy, granularity: r.plan.granularity }),
             output: r.outDir,
@@ -189,21 +187,8 @@ export async function importPostShareJobCommand(
               r.plan.parametersBefore !== null && r.plan.parametersAfter !== null ? { before: r.plan.parametersBefore, after: r.plan.parametersAfter } : null,
             selected: r.plan.selected,
             chainedTargets: r.plan.chainedTargets,
-            postShare: {
-              original: pick(r.original),
-              directShare: pick(r.directShare),
-              postTrained: pick(r.postTrained),
-              postShare: pick(r.postShare),
-              directShareVsOriginal: { ...r.directShareVsOriginal },
-              finalShare: { ...r.finalShare },
-              tokens: r.original.tokens,
-              steps: r.lossCurve.length,
-              trainSeconds: r.lossCurve.at(-1)?.seconds ?? 0,
-              pairDistance: { ...r.meanRelativePairDistance },
-              lossCurve: r.lossCurve
-                .filter((_, i) => i % every === 0 || i === r.lossCurve.length - 1)
-                .map((x) => ({ step: x.step, lm: x.lm, weight: x.weight, loss: x.loss })),
-            },
+            // The job's own run: its loss curve's length and the seconds its last step reached.
+            postShare: postShareSummary(r, { steps: r.lossCurve.length, trainSeconds: r.lossCurve.at(-1)?.seconds ?? 0 }),
           };
           session.log.info(
             `PostShare import ${jobDir} → ${r.outDir}: held-out ppl DirectShare ${r.directShare.ppl.toFixed(4)}, PostShare ${r.postShare.ppl.toFixed(4)}`,

@@ -9,7 +9,7 @@ import type { EvalSummary, SimilarityGrid } from "../../protocol/webview";
 import { maxRatioOf, openCheckpoint, parseRatio } from "../checkInput";
 import { ExtensionError } from "../errors";
 import { evalAgainst, evalAtRatio, resultTitle } from "../evalRun";
-import { resolveEvalText } from "../evalText";
+import { commandEvalText } from "../evalText";
 import { withJobNotification } from "../runningJobs";
 import { emptyReport, evalSizes, modelRef } from "../displayShapes";
 import { checkModelPath, pickModel } from "../modelPick";
@@ -94,11 +94,7 @@ export async function quickEvalCommand(session: Session, uri: vscode.Uri | undef
     shared = await checkModelPath(shared);
     await openCheckpoint(session, shared, { what: "Quick Eval (the shared checkpoint)" });
   }
-  const text = await resolveEvalText(session, model, o.text ? "auto" : "ask", {
-    ...(o.text ? { file: o.text } : {}),
-    ...(o.separator !== undefined ? { separator: o.separator } : {}),
-    interactive: !o.noReport,
-  });
+  const text = await commandEvalText(session, model, o);
   if (!text) return undefined;
   const name = modelRef(model).name;
   // The same comparison for the first text and for any other the report is asked to score.

@@ -5,7 +5,7 @@ import { maxRatioOf, openCheckpoint } from "../checkInput";
 import { ExtensionError } from "../errors";
 import { parseRatios } from "../outputPath";
 import { resultTitle, textParams } from "../evalRun";
-import { resolveEvalText, textRef } from "../evalText";
+import { commandEvalText, textRef } from "../evalText";
 import { withJobNotification } from "../runningJobs";
 import { emptyReport, describeProtocol, modelRef, sweepRows } from "../displayShapes";
 import { pickModel } from "../modelPick";
@@ -52,11 +52,7 @@ export async function sweepCommand(
       throw new ExtensionError("bad-input", (e as Error).message);
     }
   }
-  const text = await resolveEvalText(session, model, o.text ? "auto" : "ask", {
-    ...(o.text ? { file: o.text } : {}),
-    ...(o.separator !== undefined ? { separator: o.separator } : {}),
-    interactive: !o.noReport,
-  });
+  const text = await commandEvalText(session, model, o);
   if (!text) return undefined;
   const name = modelRef(model).name;
   try {

@@ -4,6 +4,7 @@
  */
 import type { ModelSpec } from "../types";
 import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireTensor, mhaDims } from "./common";
+import { definedOnly } from "../../defined";
 
 export const bertAdapter: Adapter = {
   family: "bert",
@@ -42,10 +43,12 @@ export const bertAdapter: Adapter = {
         k: requireTensor(ctx, `${p}self.key.weight`, [d, d], `layer ${l} key projection`),
         v: requireTensor(ctx, `${p}self.value.weight`, [d, d], `layer ${l} value projection`),
         o: requireTensor(ctx, `${p}output.dense.weight`, [d, d], `layer ${l} output projection`),
-        qBias: optionalTensor(ctx, `${p}self.query.bias`, [d], `layer ${l} query bias`),
-        kBias: optionalTensor(ctx, `${p}self.key.bias`, [d], `layer ${l} key bias`),
-        vBias: optionalTensor(ctx, `${p}self.value.bias`, [d], `layer ${l} value bias`),
-        oBias: optionalTensor(ctx, `${p}output.dense.bias`, [d], `layer ${l} output bias`),
+        ...definedOnly({
+          qBias: optionalTensor(ctx, `${p}self.query.bias`, [d], `layer ${l} query bias`),
+          kBias: optionalTensor(ctx, `${p}self.key.bias`, [d], `layer ${l} key bias`),
+          vBias: optionalTensor(ctx, `${p}self.value.bias`, [d], `layer ${l} value bias`),
+          oBias: optionalTensor(ctx, `${p}output.dense.bias`, [d], `layer ${l} output bias`),
+        }),
       };
     });
     const { layerTensors, globals: allGlobals } = collectOthers(ctx, lp, layers, globals);
@@ -64,8 +67,7 @@ export const bertAdapter: Adapter = {
       tiedEmbeddings: !ctx.source.has("cls.predictions.decoder.weight"),
       normEps: c.positive(["layer_norm_eps"], 1e-12),
       activation: c.str(["hidden_act"], "gelu"),
-      bosTokenId: c.tokenId("bos_token_id"),
-      eosTokenId: c.tokenId("eos_token_id"),
+      ...definedOnly({ bosTokenId: c.tokenId("bos_token_id"), eosTokenId: c.tokenId("eos_token_id") }),
       layerTensors,
       globals: allGlobals,
       config: c.raw,

@@ -5,6 +5,7 @@
  */
 import type { ModelSpec } from "../types";
 import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireTensor, resolveTied, mhaDims } from "./common";
+import { definedOnly } from "../../defined";
 
 export const gpt2Adapter: Adapter = {
   family: "gpt2",
@@ -40,10 +41,7 @@ export const gpt2Adapter: Adapter = {
         k: qkv,
         v: qkv,
         o: requireTensor(ctx, `${p}c_proj.weight`, [d, d], `layer ${l} output projection (Conv1D [in, out])`),
-        qBias: qkvBias,
-        kBias: qkvBias,
-        vBias: qkvBias,
-        oBias: optionalTensor(ctx, `${p}c_proj.bias`, [d], `layer ${l} output bias`),
+        ...definedOnly({ qBias: qkvBias, kBias: qkvBias, vBias: qkvBias, oBias: optionalTensor(ctx, `${p}c_proj.bias`, [d], `layer ${l} output bias`) }),
       };
     });
     const { layerTensors, globals: allGlobals } = collectOthers(ctx, lp, layers, globals);
@@ -61,8 +59,7 @@ export const gpt2Adapter: Adapter = {
       tiedEmbeddings: resolveTied(ctx, "lm_head.weight", lmHead, true),
       normEps: c.positive(["layer_norm_epsilon"], 1e-5),
       activation: c.str(["activation_function"], "gelu_new"),
-      bosTokenId: c.tokenId("bos_token_id"),
-      eosTokenId: c.tokenId("eos_token_id"),
+      ...definedOnly({ bosTokenId: c.tokenId("bos_token_id"), eosTokenId: c.tokenId("eos_token_id") }),
       layerTensors,
       globals: allGlobals,
       config: c.raw,

@@ -5,6 +5,7 @@
 import type { ConfigReader } from "../config";
 import { ModelError } from "../errors";
 import type { ModelSpec } from "../types";
+import { definedOnly } from "../../defined";
 import {
   type Adapter,
   type AdapterContext,
@@ -44,10 +45,12 @@ export const llamaAdapter: Adapter = {
         k: requireTensor(ctx, `${p}k_proj.weight`, [Hkv * dh, d], `layer ${l} key projection`),
         v: requireTensor(ctx, `${p}v_proj.weight`, [Hkv * dh, d], `layer ${l} value projection`),
         o: requireTensor(ctx, `${p}o_proj.weight`, [d, H * dh], `layer ${l} output projection`),
-        qBias: optionalTensor(ctx, `${p}q_proj.bias`, [H * dh], `layer ${l} query bias`),
-        kBias: optionalTensor(ctx, `${p}k_proj.bias`, [Hkv * dh], `layer ${l} key bias`),
-        vBias: optionalTensor(ctx, `${p}v_proj.bias`, [Hkv * dh], `layer ${l} value bias`),
-        oBias: optionalTensor(ctx, `${p}o_proj.bias`, [d], `layer ${l} output bias`),
+        ...definedOnly({
+          qBias: optionalTensor(ctx, `${p}q_proj.bias`, [H * dh], `layer ${l} query bias`),
+          kBias: optionalTensor(ctx, `${p}k_proj.bias`, [Hkv * dh], `layer ${l} key bias`),
+          vBias: optionalTensor(ctx, `${p}v_proj.bias`, [Hkv * dh], `layer ${l} value bias`),
+          oBias: optionalTensor(ctx, `${p}o_proj.bias`, [d], `layer ${l} output bias`),
+        }),
       };
     });
     checkBiasConsistency(ctx, layers);
@@ -74,8 +77,7 @@ export const llamaAdapter: Adapter = {
       normEps: c.positive(["rms_norm_eps"], 1e-6),
       ropeTheta: c.positive(["rope_theta"], 10000),
       activation: c.str(["hidden_act"], "silu"),
-      bosTokenId: c.tokenId("bos_token_id"),
-      eosTokenId: c.tokenId("eos_token_id"),
+      ...definedOnly({ bosTokenId: c.tokenId("bos_token_id"), eosTokenId: c.tokenId("eos_token_id") }),
       layerTensors,
       globals: allGlobals,
       config: c.raw,

@@ -5,6 +5,7 @@
  */
 import type { ModelSpec } from "../types";
 import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireTensor, resolveTied, mhaDims } from "./common";
+import { definedOnly } from "../../defined";
 
 export const neoxAdapter: Adapter = {
   family: "gpt-neox",
@@ -34,10 +35,7 @@ export const neoxAdapter: Adapter = {
         k: qkv,
         v: qkv,
         o: requireTensor(ctx, `${p}dense.weight`, [d, d], `layer ${l} output projection`),
-        qBias: qkvBias,
-        kBias: qkvBias,
-        vBias: qkvBias,
-        oBias: optionalTensor(ctx, `${p}dense.bias`, [d], `layer ${l} output bias`),
+        ...definedOnly({ qBias: qkvBias, kBias: qkvBias, vBias: qkvBias, oBias: optionalTensor(ctx, `${p}dense.bias`, [d], `layer ${l} output bias`) }),
       };
     });
     const { layerTensors, globals: allGlobals } = collectOthers(ctx, lp, layers, globals);
@@ -56,8 +54,7 @@ export const neoxAdapter: Adapter = {
       normEps: c.positive(["layer_norm_eps"], 1e-5),
       ropeTheta: c.positive(["rotary_emb_base", "rope_theta"], 10000),
       activation: c.str(["hidden_act"], "gelu"),
-      bosTokenId: c.tokenId("bos_token_id"),
-      eosTokenId: c.tokenId("eos_token_id"),
+      ...definedOnly({ bosTokenId: c.tokenId("bos_token_id"), eosTokenId: c.tokenId("eos_token_id") }),
       layerTensors,
       globals: allGlobals,
       config: c.raw,

@@ -18,6 +18,7 @@ import type { Checkpoint } from "../../model/checkpoint";
 import type { SliceRef } from "../../model/types";
 import type { MatchTable, SharingPlan } from "../../share/types";
 import { TrainError } from "../errors";
+import type { OptimizerOptions } from "../optimizer";
 
 export const JOB_FORMAT = "headshare.postshare-job";
 export const JOB_VERSION = 1;
@@ -102,16 +103,8 @@ export interface JobFile {
   };
   /** Tensor names that train (the rest stay frozen). */
   readonly trainable: readonly string[];
-  readonly optimizer: {
-    readonly lr: number;
-    readonly beta1: number;
-    readonly beta2: number;
-    readonly eps: number;
-    readonly weightDecay: number;
-    readonly warmupSteps: number;
-    readonly minLrRatio: number;
-    readonly clipNorm: number;
-  };
+  /** AdamW and its schedule, as the trainer takes them. */
+  readonly optimizer: OptimizerOptions;
   readonly schedule: { readonly steps: number; readonly accumulation: number; readonly batchSize: number; readonly seqLen: number; readonly seed: number };
   readonly data: {
     readonly tokens: string;

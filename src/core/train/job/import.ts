@@ -16,12 +16,12 @@ import { openCheckpoint, type Checkpoint } from "../../model/checkpoint";
 import type { ProviderName } from "../../runtime/ort";
 import { openSafetensors } from "../../safetensors/reader";
 import type { TensorSource } from "../../safetensors/types";
-import type { SharingPlan } from "../../share/types";
 import { TrainError } from "../errors";
+import type { JobMetricsRow, PostShareImportResult } from "../results";
 import { trainingForward } from "../forward";
 import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "../heldout";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "../pairs";
-import { loadParams, writePostShared, type PostShareHooks, type PostShareScores, type Projection } from "../postshare";
+import { loadParams, writePostShared, type PostShareHooks, type Projection } from "../postshare";
 import { METRICS_FILE, modelFingerprint, readJobArray, readJobFile, RUN_DIR, TRAINED_METADATA_KEY, WEIGHTS_FILE, type JobFile } from "./format";
 
 export interface PostShareImportOptions {
@@ -38,35 +38,9 @@ export interface PostShareImportOptions {
   readonly intraOpThreads?: number;
 }
 
-/** One line of metrics.jsonl (train.py rank 0, or runJobHere). */
-export interface JobMetricsRow {
-  readonly step: number;
-  readonly lm: number;
-  readonly weight: number;
-  readonly loss: number;
-  readonly lr: number;
-  readonly gradNorm: number;
-  /** Since the run (or its resume) started. */
-  readonly seconds: number;
-}
-
 const METRIC_KEYS = ["step", "lm", "weight", "loss", "lr", "gradNorm", "seconds"] as const;
 
-export interface PostShareImportResult extends PostShareScores {
-  readonly model: string;
-  readonly weights: string;
-  readonly ratio: number;
-  readonly selected: number;
-  readonly plan: SharingPlan;
-  /** What train.py recorded about the run (steps, world size, optimizer, device, torch). */
-  readonly trainedBy: Record<string, unknown>;
-  /** Rank 0's metrics.jsonl beside the weights (empty when absent). */
-  readonly lossCurve: JobMetricsRow[];
-  readonly heldoutDocuments: number;
-  readonly provider: ProviderName;
-  readonly seconds: number;
-  readonly outDir: string;
-}
+export type { JobMetricsRow, PostShareImportResult };
 
 /** Reads a metrics.jsonl (rank 0's JSON lines); a missing file is an empty curve, a bad line an error naming it. */
 export async function readJobMetrics(file: string): Promise<JobMetricsRow[]> {

@@ -9,17 +9,9 @@
 import { DTYPE_SIZE } from "../../safetensors/dtype";
 import type { DType } from "../../safetensors/types";
 import type { JobFile } from "./format";
+import type { MemoryRow } from "../results";
 
-export interface MemoryRow {
-  readonly ranks: number;
-  /** Sequences of a micro-batch on one rank (batch / ranks; "—" when ranks do not divide it). */
-  readonly perRank: string;
-  readonly ddp: number;
-  readonly zero: number;
-  readonly activations: number;
-  /** With --grad-checkpoint. */
-  readonly activationsCheckpointed: number;
-}
+export type { MemoryRow };
 
 /** Bytes of state per rank for `ranks` ranks: [plain DDP, ZeRO-1] (activations excluded). */
 export function stateBytes(job: JobFile, ranks: number): { ddp: number; zero: number } {

@@ -13,7 +13,7 @@ import { writeTextAtomic } from "../../safetensors/writer";
 import { OrderedSampler } from "../data";
 import { TrainError } from "../errors";
 import { NLL, trainingForward } from "../forward";
-import { loadParams, type PostShareHooks } from "../postshare";
+import { loadParams, trainStepProgress, type PostShareHooks } from "../postshare";
 import { writeTrainedCheckpoint } from "../save";
 import { buildTrainGraph } from "../trainGraph";
 import { runTraining, Trainer, type StepEvent } from "../trainer";
@@ -67,14 +67,7 @@ export async function runJobHere(opts: RunJobHereOptions, hooks: PostShareHooks 
         { steps, accumulation, ...job.optimizer },
         {
           ...(hooks.signal ? { signal: hooks.signal } : {}),
-          onStep: (e) =>
-            hooks.onProgress?.({
-              phase: "train",
-              done: e.step,
-              total: e.steps,
-              step: e,
-              message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}`,
-            }),
+          onStep: (e) => hooks.onProgress?.(trainStepProgress(e)),
         },
       );
     } finally {
