@@ -142,7 +142,7 @@ export class WorkerClient {
     });
     const model = (params as { model?: unknown; compact?: unknown }).model ?? (params as { compact?: unknown }).compact;
     if (typeof model === "string") conn.model = model;
-    conn.memoryNeed = undefined; // the next job reports its own
+    delete conn.memoryNeed; // the next job reports its own
     const started = conn.rpc.start(method, params as never, { ...(opts.signal ? { signal: opts.signal } : {}), ...(label ? { label } : {}) });
     const route = `${conn.generation}:${started.id}`;
     if (opts.onProgress) this.progressRoutes.set(route, opts.onProgress);
