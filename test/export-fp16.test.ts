@@ -58,10 +58,7 @@ async function checkFp16(model: string, ratio: number | undefined, tmp: string, 
   const file = path.join(out, "onnx", "model_fp16.onnx");
   if (castChunkElements) assert.ok((await fs.readFile(file)).includes("/piece.1/Gemm"), "weight reads are cut into pieces");
   // 2 bytes per stored parameter, plus the graph (and its small constants)
-  assert.ok(
-    r.bytes >= 2 * r.parameters && r.bytes < 2 * r.parameters + 256 * 1024,
-    `${r.bytes} bytes for ${r.parameters} fp16 parameters`,
-  );
+  assert.ok(r.bytes >= 2 * r.parameters && r.bytes < 2 * r.parameters + 256 * 1024, `${r.bytes} bytes for ${r.parameters} fp16 parameters`);
   const config = JSON.parse(await fs.readFile(path.join(out, "config.json"), "utf8")) as Record<string, { dtype?: string }>;
   assert.equal(config["transformers.js_config"]?.dtype, "fp16", "config.json makes transformers.js load the fp16 file by default");
   // onnxruntime with default options keeps the weights float16 (no Cast folded into a float32 copy)
@@ -69,7 +66,10 @@ async function checkFp16(model: string, ratio: number | undefined, tmp: string, 
   const probe = await ort.InferenceSession.create(file, { optimizedModelFilePath: optimized, logSeverityLevel: 3 });
   await probe.release();
   const optBytes = (await fs.stat(optimized)).size;
-  assert.ok(optBytes < r.bytes + r.parameters, `the optimized model holds ${optBytes} bytes, the file ${r.bytes}: onnxruntime made float32 copies of the weights`);
+  assert.ok(
+    optBytes < r.bytes + r.parameters,
+    `the optimized model holds ${optBytes} bytes, the file ${r.bytes}: onnxruntime made float32 copies of the weights`,
+  );
 
   const ck = await openCheckpoint(model);
   try {
