@@ -9,9 +9,11 @@
  *      after Node starts); target ≥ 40,000 tokens/s forward-only;
  *   2. the CLI examples README.md shows (`headshare eval`, `headshare sweep` on the TinyStories
  *      excerpt), run once as child processes, their output recorded as printed;
- *   3. generation is other work than scoring: llama2.c's run.c is only compiled and run (one token
- *      at a time, stories260K.bin) when HEADSHARE_LLAMA2C_DIR names a llama2.c checkout; otherwise
- *      the figure the issue quoted is printed as external, and nothing is divided by it;
+ *   3. when HEADSHARE_LLAMA2C_DIR names a llama2.c checkout: llama2.c scoring the TinyStories
+ *      excerpt with the same protocol, end to end (bench/llama2c.ts compiles bench/llama2c-score.c
+ *      against its run.c; stories260K.bin + tok512.bin), its NLL beside headshare's and headshare's
+ *      end-to-end rate divided by it. Otherwise the generation figure issue 4 quoted is printed as
+ *      external, and nothing is divided by it;
  *   4. on a synthetic Llama layer stack of width 4096 (32 heads × 128, SwiGLU 11008, random
  *      weights fed as inputs), the achieved GFLOP/s of the forward pass as a fraction of the ORT
  *      MatMul rate on the stack's largest projection shape [S,4096]×[4096,11008] with B a constant
@@ -23,7 +25,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import type { Bench, BenchOptions } from "./run";
 import { sharedRoot } from "../test/helpers/shared";
 import { fmtSummary, mapSummary, sample, type Summary } from "./stats";
@@ -37,6 +39,8 @@ import { buildLlamaGraph } from "../src/core/graph/llama";
 import { GraphBuilder } from "../src/core/onnx/builder";
 import { serializeModel } from "../src/core/onnx/serialize";
 import { createSession, Tensor, type OrtTensor } from "../src/core/runtime/ort";
+import { repoRoot } from "./machine";
+import { buildLlama2cScorer, LLAMA2C_ENV, runLlama2cScorer, sampleLlama2cScorer, type Llama2cBuild } from "./llama2c";
 
 const THREADS = 2;
 const log = (s: string): void => {
@@ -44,7 +48,18 @@ const log = (s: string): void => {
 };
 const fmt = (x: number, d = 0): string => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
-type ScoringRow = { text: string; tokens: number; forwardBlocked: Summary; forwardFull: Summary; forwardBlockedCpu: Summary; endToEnd: Summary };
+type ScoringRow = {
+  text: string;
+  tokens: number;
+  /** Mean NLL of `evaluate` (records before the llama2.c baseline have none). */
+  nll?: number;
+  forwardBlocked: Summary;
+  forwardFull: Summary;
+  forwardBlockedCpu: Summary;
+  endToEnd: Summary;
+};
+/** The scoring case llama2.c is compared on: its text file, separator and window. */
+const TINY = { label: "TinyStories excerpt, per document, window 512", file: "corpus/tinystories-valid-excerpt.txt", separator: "<|endoftext|>", window: 512 };
 
 async function storiesThroughput(shared: string, samples: number): Promise<ScoringRow[]> {
   const modelDir = path.join(shared, "models/stories260K-hf");
@@ -52,10 +67,10 @@ async function storiesThroughput(shared: string, samples: number): Promise<Scori
   const rows: ScoringRow[] = [];
   try {
     const tok = await loadTokenizer(ck.dir);
-    const tiny = fs.readFileSync(path.join(shared, "corpus/tinystories-valid-excerpt.txt"), "utf8");
+    const tiny = fs.readFileSync(path.join(shared, TINY.file), "utf8");
     const wiki = fs.readFileSync(path.join(shared, "corpus/wikitext-2-raw-test.txt"), "utf8").replace(/\r\n/g, "\n").slice(0, 20000);
     const cases: [string, string, ProtocolInput][] = [
-      ["TinyStories excerpt, per document, window 512", tiny, { documentsSeparator: "<|endoftext|>", window: 512 }],
+      [TINY.label, tiny, { documentsSeparator: TINY.separator, window: TINY.window }],
       ["wikitext, first 20,000 characters, window 512 stride 511", wiki, { window: 512, stride: 511 }],
     ];
     for (const [label, text, pin] of cases) {
@@ -82,15 +97,16 @@ async function storiesThroughput(shared: string, samples: number): Promise<Scori
         }
       }
       // end to end: what `headshare eval` does after Node starts (the checkpoint opened afresh each time)
+      let nll = NaN;
       const e2e = await sample(samples, 1, async () => {
         const c = await openCheckpoint(modelDir);
         try {
-          await evaluate(c, text, protocol, { providers: ["cpu"], threads: THREADS });
+          nll = (await evaluate(c, text, protocol, { providers: ["cpu"], threads: THREADS })).nll;
         } finally {
           await c.close();
         }
       });
-      rows.push({ text: label, tokens, forwardBlocked: forward[0]!, forwardFull: forward[1]!, forwardBlockedCpu: cpu!, endToEnd: e2e.wall });
+      rows.push({ text: label, tokens, nll, forwardBlocked: forward[0]!, forwardFull: forward[1]!, forwardBlockedCpu: cpu!, endToEnd: e2e.wall });
       log(
         `${label}: forward ${fmt(tokens / forward[0]!.median)} tokens/s, end to end ${fmt(tokens / e2e.wall.median)} tokens/s (load average ${os.loadavg()[0]!.toFixed(1)})`,
       );
@@ -136,30 +152,66 @@ const LLAMA2C_EXTERNAL = {
   source: "issue 4 of this repository (llama2.c run.c -O3 generating one token at a time on stories260K, another session's machine, not run here)",
 };
 
-type Llama2c = { measured: true; tokensPerSecond: Summary; command: string } | { measured: false; tokensPerSecond: number; source: string };
+type Llama2cMeasured = {
+  measured: true;
+  /** Which run.c API the scorer was compiled against (bench/llama2c-score.c). */
+  api: number;
+  text: string;
+  build: { label: string; command: string; threads: number; documents: number; tokens: number; nll: number; seconds: Summary };
+  /** headshare's `evaluate` end to end with 1 intra-op thread (llama2.c's thread count), on the same text. */
+  headshareOneThread: { seconds: Summary; nll: number };
+  /** headshare's end-to-end tokens/s (medians) ÷ llama2.c's: with 1 thread each, and with the bench's threads. */
+  ratioOneThread: number;
+  ratio: number;
+  /** |headshare's mean NLL − llama2.c's|. */
+  nllDifference: number;
+};
+type Llama2cNotMeasured = { measured: false; reason?: string; tokensPerSecond: number; source: string };
+type Llama2c = Llama2cMeasured | Llama2cNotMeasured;
 
-/** llama2.c run.c compiled and run here when HEADSHARE_LLAMA2C_DIR names a checkout with run.c. */
-function llama2c(shared: string | undefined, samples: number, cacheDir: string): Llama2c {
-  const dir = process.env.HEADSHARE_LLAMA2C_DIR;
-  const model = shared && path.join(shared, "models/stories260K");
-  if (!dir || !model || !fs.existsSync(path.join(dir, "run.c"))) return { measured: false, ...LLAMA2C_EXTERNAL };
-  const exe = path.join(cacheDir, "llama2c-run");
-  fs.mkdirSync(cacheDir, { recursive: true });
-  execFileSync("gcc", ["-O3", "-o", exe, path.join(dir, "run.c"), "-lm"], { stdio: ["ignore", "ignore", "inherit"] });
-  const args = [path.join(model, "stories260K.bin"), "-z", path.join(model, "tok512.bin"), "-n", "256", "-s", "1"];
-  const rates: number[] = [];
-  for (let i = 0; i <= samples; i++) {
-    const r = spawnSync(exe, args, { encoding: "utf8" }); // run.c prints the rate on stderr
-    const m = /achieved tok\/s:\s*([\d.]+)/.exec(`${r.stdout}${r.stderr}`);
-    if (!m) throw new Error(`llama2.c run printed no "achieved tok/s" (HEADSHARE_LLAMA2C_DIR=${dir}); is it karpathy/llama2.c's run.c?`);
-    if (i > 0) rates.push(Number(m[1]));
-  }
-  const s = rates.sort((a, b) => a - b);
-  const q = (f: number): number => s[Math.round((s.length - 1) * f)]!;
+/** Checks and compiles llama2.c before anything long runs, so a wrong HEADSHARE_LLAMA2C_DIR fails at once. */
+function prepareLlama2c(shared: string | undefined, cacheDir: string): { build: Llama2cBuild; api: number } | Llama2cNotMeasured {
+  const dir = process.env[LLAMA2C_ENV];
+  if (!dir) return { measured: false, reason: `${LLAMA2C_ENV} is not set`, ...LLAMA2C_EXTERNAL };
+  if (!shared) return { measured: false, reason: "../shared/models/stories260K is not present", ...LLAMA2C_EXTERNAL };
+  for (const f of ["models/stories260K/stories260K.bin", "models/stories260K/tok512.bin"])
+    if (!fs.existsSync(path.join(shared, f)))
+      throw new Error(`${LLAMA2C_ENV} is set but ${path.join(shared, f)} is missing: the llama2.c baseline scores that checkpoint`);
+  log(`llama2.c: compiling ${path.join(dir, "run.c")} with bench/llama2c-score.c`);
+  return buildLlama2cScorer(path.resolve(dir), path.join(repoRoot(), "bench", "llama2c-score.c"), cacheDir);
+}
+
+async function measureLlama2c(prep: { build: Llama2cBuild; api: number }, shared: string, headshare: ScoringRow, samples: number): Promise<Llama2cMeasured> {
+  const m = path.join(shared, "models/stories260K");
+  const text = path.join(shared, TINY.file);
+  log(`llama2.c scoring: ${prep.build.label}`);
+  const r = sampleLlama2cScorer(prep.build, samples, 1, () =>
+    runLlama2cScorer(prep.build, path.join(m, "stories260K.bin"), path.join(m, "tok512.bin"), text, TINY.separator, TINY.window),
+  );
+  if (r.tokens !== headshare.tokens)
+    throw new Error(`llama2.c predicted ${r.tokens} tokens where headshare predicted ${headshare.tokens}: the two do not score the same text; not comparable`);
+  log("headshare scoring end to end with 1 intra-op thread");
+  const hsModel = path.join(shared, "models/stories260K-hf");
+  const textStr = fs.readFileSync(text, "utf8");
+  let nll1 = NaN;
+  const one = await sample(samples, 1, async () => {
+    const c = await openCheckpoint(hsModel);
+    try {
+      const protocol = makeProtocol({ documentsSeparator: TINY.separator, window: TINY.window }, c.spec.maxPositions);
+      nll1 = (await evaluate(c, textStr, protocol, { providers: ["cpu"], threads: 1 })).nll;
+    } finally {
+      await c.close();
+    }
+  });
   return {
     measured: true,
-    tokensPerSecond: { n: s.length, median: q(0.5), min: s[0]!, max: s[s.length - 1]!, p10: q(0.1), p90: q(0.9) },
-    command: `gcc -O3 run.c -lm; run stories260K.bin -z tok512.bin -n 256 -s 1`,
+    api: prep.api,
+    text: TINY.label,
+    build: { label: prep.build.label, command: prep.build.command, threads: prep.build.threads, ...r },
+    headshareOneThread: { seconds: one.wall, nll: nll1 },
+    ratioOneThread: r.seconds.median / one.wall.median,
+    ratio: r.seconds.median / headshare.endToEnd.median,
+    nllDifference: Math.abs((headshare.nll ?? NaN) - r.nll),
   };
 }
 
@@ -394,13 +446,27 @@ export function evalTables(r: EvalBenchResult): Record<string, string> {
     lines.push(`Scoring: ${r.skipped ?? "skipped"}.`);
   }
   lines.push("");
-  if (r.llama2c.measured)
+  const l = r.llama2c;
+  if (l.measured) {
+    const hs = r.scoring?.find((x) => x.text === l.text);
     lines.push(
-      `Generation is other work (one token at a time, no teacher forcing): llama2.c run.c, measured in this run (${r.llama2c.command}): ${fmtSummary(r.llama2c.tokensPerSecond, 0, " tokens/s")}. Not a baseline of scoring; nothing above is divided by it.`,
+      `llama2.c scoring the same text with the same protocol in this run (${l.text}; stories260K.bin and tok512.bin, run.c's forward pass one token at a time with its KV cache, compiled with bench/llama2c-score.c against run.c API ${l.api}), end to end per process (start, read checkpoint and tokenizer, tokenize, score), seconds as median (range) after a warm-up:`,
+      "",
+      "| scorer | threads | predicted tokens | mean NLL | end-to-end seconds | **end-to-end tokens/s** | headshare ÷ llama2.c |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      `| llama2.c, ${l.build.label} | ${l.build.threads} | ${fmt(l.build.tokens)} | ${l.build.nll.toFixed(6)} | ${fmtSummary(l.build.seconds, 3)} | ${tps(l.build.tokens, l.build.seconds)} | |`,
+      `| headshare \`evaluate\` | 1 intra-op | ${fmt(l.build.tokens)} | ${l.headshareOneThread.nll.toFixed(6)} | ${fmtSummary(l.headshareOneThread.seconds, 3)} | **${tps(l.build.tokens, l.headshareOneThread.seconds)}** | **${fmt(l.ratioOneThread, 2)}×** |`,
+      ...(hs
+        ? [
+            `| headshare \`evaluate\` (the table above) | ${r.ortThreads} intra-op | ${fmt(hs.tokens)} | ${hs.nll !== undefined ? hs.nll.toFixed(6) : "—"} | ${fmtSummary(hs.endToEnd, 3)} | ${tps(hs.tokens, hs.endToEnd)} | ${fmt(l.ratio, 2)}× |`,
+          ]
+        : []),
+      "",
+      `The mean NLLs of headshare and llama2.c differ by ${l.nllDifference.toExponential(1)} nats/token (independent forward passes and tokenizers on the same text). llama2.c's OpenMP build is not measured (bench/llama2c.ts says why).`,
     );
-  else
+  } else
     lines.push(
-      `Generation is other work (one token at a time, no teacher forcing): ${fmt(r.llama2c.tokensPerSecond)} tokens/s for llama2.c run.c is **external, from ${r.llama2c.source}**; not a baseline of scoring, nothing above is divided by it. Set \`HEADSHARE_LLAMA2C_DIR\` to a llama2.c checkout to compile and run it in the bench.`,
+      `llama2.c was not run (${l.reason ?? `${LLAMA2C_ENV} was not set`}); \`${LLAMA2C_ENV}=<llama2.c checkout> npm run bench -- --only eval\` scores the same text with llama2.c's run.c in the same run and divides by it. For scale only: ${fmt(l.tokensPerSecond)} tokens/s for llama2.c run.c **generating** (other work: one token at a time, no teacher forcing) is **external, from ${l.source}**; nothing above is divided by it.`,
     );
   const w = r.wideStack;
   lines.push(
@@ -428,13 +494,20 @@ export const evalBench: Bench = {
   async run(opts: BenchOptions): Promise<EvalBenchResult> {
     const samples = opts.quick ? 3 : 7;
     const shared = sharedRoot("models/stories260K-hf");
+    const l2cPrep = prepareLlama2c(sharedRoot("models/stories260K"), opts.cacheDir);
     let scoring: ScoringRow[] | null = null,
       skipped: string | undefined;
     if (shared) scoring = await storiesThroughput(shared, samples);
     else skipped = "skipped: ../shared/models/stories260K-hf is not present (set HEADSHARE_SHARED_DIR)";
     log("running the CLI examples");
     const ex = shared ? examples(shared, opts.quick) : [];
-    const l2c = llama2c(shared, samples, opts.cacheDir);
+    const tinyRow = scoring?.find((x) => x.text === TINY.label);
+    const l2c: Llama2c =
+      "build" in l2cPrep
+        ? tinyRow
+          ? await measureLlama2c(l2cPrep, sharedRoot("models/stories260K")!, tinyRow, samples)
+          : { measured: false, reason: "headshare's scoring was skipped", ...LLAMA2C_EXTERNAL }
+        : l2cPrep;
     log("wide stack");
     const wide = await wideStack(opts.quick, opts.quick ? 2 : 3);
     const r: EvalBenchResult = { ortThreads: THREADS, scoring, ...(skipped ? { skipped } : {}), examples: ex, llama2c: l2c, wideStack: wide };

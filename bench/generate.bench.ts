@@ -2,12 +2,15 @@
  * Generate benchmark (issue 13, "Measured"). Prints, all measured in this run:
  *   1. greedy generation speed (new tokens/s, prompt 32 tokens, 256 new tokens) of `headshare
  *      generate`'s KV-cache loop and of transformers.js on the SAME exported folder, on
- *      stories260K-hf and the demo model; both on onnxruntime's default threads; one warm-up
- *      run each, then alternating runs, median and range; target: headshare ≥ transformers.js;
+ *      stories260K-hf and the demo model; headshare on its own default threads (`defaultThreads`:
+ *      1 for these tiny models), transformers.js on onnxruntime's default AND, for a like-for-like
+ *      figure, on headshare's thread count; one warm-up run each, then alternating runs, median and
+ *      range; target: headshare ≥ transformers.js;
  *   2. resident memory of a fresh process that loads the dense and the shared (ratio 0.3) export
  *      with a stock InferenceSession and runs it once, on a seeded Llama-2-7B-shaped model with 8
- *      layers (d 4096, 32 heads × 128, SwiGLU 11008, vocab 32000, BF16 input, fp32 export with
- *      external data), against the bytes the plan saves; target: the difference ≥ 80% of them.
+ *      layers (d 4096, 32 heads × 128, SwiGLU 11008, vocab 32000, BF16 input; fp32 and fp16
+ *      exports with external data), against the bytes the plan saves at that dtype; target: the
+ *      difference ≥ 80% of them.
  * `--quick`: 3 runs instead of 5, 64 new tokens, and 2 layers for the memory model.
  */
 import { execFileSync } from "node:child_process";
@@ -18,7 +21,7 @@ import type { Bench, BenchOptions, BenchResult } from "./run";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel, type SyntheticOptions } from "../src/core/model/synthetic";
 import { loadTokenizer } from "../src/core/eval/tokenizer";
-import { exportOnnx } from "../src/core/export/exportOnnx";
+import { exportOnnx, ONNX_FILE, type ExportDtype } from "../src/core/export/exportOnnx";
 import { Generator } from "../src/core/generate/generator";
 
 const log = (s: string): void => {
@@ -48,7 +51,13 @@ async function speed(
   promptText: string,
   newTokens: number,
   reps: number,
-): Promise<{ headshare: Stats; transformersJs: Stats }> {
+): Promise<{
+  headshare: Stats;
+  transformersJs: Stats;
+  transformersJsSameThreads: Stats;
+  threads: number | "default";
+  cpuMsPerToken: Record<string, Stats>;
+}> {
   const ck = await openCheckpoint(model);
   const tok = await loadTokenizer(ck.dir);
   const bos = tok.bosTokenId ?? ck.spec.bosTokenId;
@@ -57,12 +66,15 @@ async function speed(
   const tjs = await import("@huggingface/transformers");
   tjs.env.allowRemoteModels = false;
   tjs.env.allowLocalModels = true;
-  const lm = await tjs.AutoModelForCausalLM.from_pretrained(exportDir, {
-    local_files_only: true,
-    dtype: "fp32",
-    device: "cpu",
-    session_options: { logSeverityLevel: 3 },
-  });
+  const load = (threads: number | undefined): ReturnType<typeof tjs.AutoModelForCausalLM.from_pretrained> =>
+    tjs.AutoModelForCausalLM.from_pretrained(exportDir, {
+      local_files_only: true,
+      dtype: "fp32",
+      device: "cpu",
+      session_options: { logSeverityLevel: 3, ...(threads ? { intraOpNumThreads: threads } : {}) },
+    });
+  const lm = await load(undefined);
+  const lmSame = await load(gen.threads);
   const input_ids = new tjs.Tensor(
     "int64",
     BigInt64Array.from(prompt, (x) => BigInt(x)),
@@ -74,24 +86,46 @@ async function speed(
     const r = await gen.generate(prompt, { maxTokens: newTokens, stopAtEos: false });
     return r.ids.length / ((performance.now() - t) / 1000);
   };
-  const theirs = async (): Promise<number> => {
+  const theirs = async (m = lm): Promise<number> => {
     const t = performance.now();
     // min_new_tokens keeps EOS away, so both write exactly newTokens tokens
-    const r = (await lm.generate({ input_ids, attention_mask, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false })) as { dims: number[] };
+    const r = (await m.generate({ input_ids, attention_mask, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false })) as { dims: number[] };
     return (r.dims[1]! - prompt.length) / ((performance.now() - t) / 1000);
   };
   try {
     await ours();
     await theirs(); // warm-up
+    await theirs(lmSame);
     const a: number[] = [],
-      b: number[] = [];
+      b: number[] = [],
+      c: number[] = [];
+    // CPU time (this process, onnxruntime's threads included) per new token: the work done, less
+    // sensitive to other processes on a shared machine than wall time
+    const ca: number[] = [],
+      cb: number[] = [],
+      cc: number[] = [];
+    const cpu = async (into: number[], f: () => Promise<number>): Promise<number> => {
+      const c0 = process.cpuUsage();
+      const tps = await f();
+      const used = process.cpuUsage(c0);
+      into.push((used.user + used.system) / 1000 / newTokens);
+      return tps;
+    };
     for (let i = 0; i < reps; i++) {
-      a.push(await ours());
-      b.push(await theirs());
+      a.push(await cpu(ca, ours));
+      b.push(await cpu(cb, theirs));
+      c.push(await cpu(cc, () => theirs(lmSame)));
     }
-    return { headshare: stats(a), transformersJs: stats(b) };
+    return {
+      headshare: stats(a),
+      transformersJs: stats(b),
+      transformersJsSameThreads: stats(c),
+      threads: gen.threads ?? "default",
+      cpuMsPerToken: { headshare: stats(ca), transformersJs: stats(cb), transformersJsSameThreads: stats(cc) },
+    };
   } finally {
     await lm.dispose();
+    await lmSame.dispose();
     await gen.release();
     await ck.close();
   }
@@ -102,10 +136,10 @@ interface Probe {
   peakRssBytes: number;
   loadSeconds: number;
 }
-function probe(dir: string, o: SyntheticOptions): Probe {
+function probe(dir: string, o: SyntheticOptions, dtype: ExportDtype): Probe {
   const script = path.resolve(process.cwd(), "scripts/onnx-rss-probe.mjs");
   return JSON.parse(
-    execFileSync(process.execPath, [script, path.join(dir, "onnx", "model.onnx"), String(o.layers), String(o.kvHeads ?? o.heads), String(o.headDim)], {
+    execFileSync(process.execPath, [script, path.join(dir, "onnx", ONNX_FILE[dtype]), String(o.layers), String(o.kvHeads ?? o.heads), String(o.headDim)], {
       encoding: "utf8",
       maxBuffer: 1 << 20,
     }),
@@ -134,30 +168,38 @@ async function memory(opts: BenchOptions): Promise<BenchResult> {
     fs.rmSync(model, { recursive: true, force: true });
     await writeSyntheticModel(model, o);
   }
+  const results: Record<string, BenchResult> = {};
+  for (const dtype of ["fp32", "fp16"] as const) results[dtype] = await memoryAt(dtype, o, root, model, opts);
+  return results;
+}
+
+async function memoryAt(dtype: ExportDtype, o: SyntheticOptions, root: string, model: string, opts: BenchOptions): Promise<BenchResult> {
   const out = fs.mkdtempSync(path.join(root, "exports-"));
   try {
-    log("exporting dense and shared 0.3 (fp32, external data)…");
-    const dense = await exportOnnx(model, { outDir: path.join(out, "dense") });
-    const shared = await exportOnnx(model, { outDir: path.join(out, "shared"), ratio: 0.3 });
-    const saved = (dense.parameters - shared.parameters) * 4;
+    log(`exporting dense and shared 0.3 (${dtype}, external data)…`);
+    const dense = await exportOnnx(model, { outDir: path.join(out, "dense"), dtype, externalData: true });
+    const shared = await exportOnnx(model, { outDir: path.join(out, "shared"), ratio: 0.3, dtype, externalData: true });
+    const saved = (dense.parameters - shared.parameters) * (dtype === "fp16" ? 2 : 4);
     const d: Probe[] = [],
       s: Probe[] = [];
     for (let i = 0; i < (opts.quick ? 1 : 3); i++) {
-      d.push(probe(dense.outDir, o));
-      s.push(probe(shared.outDir, o));
-      log(`probe ${i + 1}: dense ${gib(d[i]!.rssBytes)}, shared ${gib(s[i]!.rssBytes)} (load average ${os.loadavg()[0]!.toFixed(1)})`);
+      d.push(probe(dense.outDir, o, dtype));
+      s.push(probe(shared.outDir, o, dtype));
+      log(`${dtype} probe ${i + 1}: dense ${gib(d[i]!.rssBytes)}, shared ${gib(s[i]!.rssBytes)} (load average ${os.loadavg()[0]!.toFixed(1)})`);
     }
     const dr = median(d.map((p) => p.rssBytes)),
       sr = median(s.map((p) => p.rssBytes));
-    console.log(`\nResident memory after loading and one run (stock InferenceSession, default options), Llama-2-7B shape, ${o.layers} layers, fp32:\n`);
+    console.log(`\nResident memory after loading and one run (stock InferenceSession, default options), Llama-2-7B shape, ${o.layers} layers, ${dtype}:\n`);
     console.log("| export | parameters | file bytes | resident (median) | peak resident |");
     console.log("| --- | ---: | ---: | ---: | ---: |");
     console.log(`| dense | ${fmt(dense.parameters)} | ${gib(dense.bytes)} | ${gib(dr)} | ${gib(median(d.map((p) => p.peakRssBytes)))} |`);
     console.log(
       `| shared 0.3 (${shared.plan?.selected} units) | ${fmt(shared.parameters)} | ${gib(shared.bytes)} | ${gib(sr)} | ${gib(median(s.map((p) => p.peakRssBytes)))} |`,
     );
-    console.log(`\nThe plan saves ${gib(saved)}; resident difference ${gib(dr - sr)} = ${((100 * (dr - sr)) / saved).toFixed(0)}% of it (target ≥ 80%).`);
-    return { layers: o.layers, savedBytes: saved, denseRssBytes: dr, sharedRssBytes: sr, rssSavedFraction: (dr - sr) / saved };
+    console.log(
+      `\nThe plan saves ${gib(saved)} at ${dtype}; resident difference ${gib(dr - sr)} = ${((100 * (dr - sr)) / saved).toFixed(0)}% of it (target ≥ 80%).`,
+    );
+    return { layers: o.layers, dtype, savedBytes: saved, denseRssBytes: dr, sharedRssBytes: sr, rssSavedFraction: (dr - sr) / saved };
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
@@ -178,21 +220,32 @@ export const generateBench: Bench = {
     console.log(
       `Greedy generation, prompt 32 tokens, ${newTokens} new tokens, the same exported folder (fp32) for both; ${reps} runs each after a warm-up, alternating.\n`,
     );
-    console.log("| model | headshare generate tokens/s (median [min–max]) | transformers.js tokens/s | ratio |");
-    console.log("| --- | ---: | ---: | ---: |");
+    console.log(
+      "| model | headshare generate tokens/s (median [min–max]) | transformers.js tokens/s | ratio | transformers.js on headshare's threads | ratio |",
+    );
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
     const speeds: Record<string, unknown> = {};
+    const cpuLines: string[] = [];
     for (const [name, model] of models) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "headshare-genbench-"));
       try {
         await exportOnnx(model, { outDir: path.join(dir, "export") });
         const r = await speed(model, path.join(dir, "export"), promptText, newTokens, reps);
         const row = (s: Stats): string => `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
-        console.log(`| ${name} | ${row(r.headshare)} | ${row(r.transformersJs)} | ${(r.headshare.median / r.transformersJs.median).toFixed(2)} |`);
+        const cpuRow = (k: string): string => fmt(r.cpuMsPerToken[k]!.median, 3);
+        cpuLines.push(`| ${name} | ${cpuRow("headshare")} | ${cpuRow("transformersJs")} | ${cpuRow("transformersJsSameThreads")} |`);
+        console.log(
+          `| ${name} | ${row(r.headshare)} (threads: ${r.threads}) | ${row(r.transformersJs)} | ${(r.headshare.median / r.transformersJs.median).toFixed(2)} | ${row(r.transformersJsSameThreads)} | ${(r.headshare.median / r.transformersJsSameThreads.median).toFixed(2)} |`,
+        );
         speeds[name] = r;
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
+    console.log("\nCPU milliseconds per new token (median; this process, onnxruntime's threads included):\n");
+    console.log("| model | headshare generate | transformers.js | transformers.js on headshare's threads |");
+    console.log("| --- | ---: | ---: | ---: |");
+    for (const l of cpuLines) console.log(l);
     console.log(`\n(1-minute load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores; target: headshare ≥ transformers.js)`);
     result.tokensPerSecond = speeds;
     result.memory = await memory(opts);

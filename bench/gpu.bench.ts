@@ -18,7 +18,7 @@
  * WebGPU needs the Vulkan loader and a driver in this process's environment (docs/gpu.md).
  */
 import os from "node:os";
-import type { Bench, BenchOptions, BenchResult } from "./run";
+import { BenchUnavailable, type Bench, type BenchOptions, type BenchResult } from "./run";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { computeMatchTable } from "../src/core/share/match";
 import { buildLlamaGraph } from "../src/core/graph/llama";
@@ -140,10 +140,10 @@ export const gpuBench: Bench = {
     const probe = await webGpuProbe();
     const load = os.loadavg()[0]!;
     console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, load average ${fmt(load)}`);
-    if (!probe.ok) {
-      console.log(`skipped: WebGPU does not run here: ${probe.reason} (docs/gpu.md says how to bring the Vulkan loader and driver)`);
-      return { skipped: probe.reason };
-    }
+    if (!probe.ok)
+      throw new BenchUnavailable(
+        `the gpu bench needs a WebGPU adapter, and WebGPU does not run here: ${probe.reason}. docs/gpu.md says how to bring the Vulkan loader and a driver (on a lent GPU machine: scripts/gpu-device-pack.sh, then scripts/gpu-device-run.sh); nothing was recorded`,
+      );
     const adapter: GpuAdapter = probe.adapter;
     const smoke = adapter.software;
     console.log(

@@ -15,6 +15,7 @@ export interface BenchRecord {
   readonly mode: "full" | "quick";
   /** ISO 8601, when the bench finished. */
   readonly date: string;
+  /** The checkout when the bench started (the code that ran; later commits during a long run do not count). */
   readonly git: { readonly commit: string; readonly dirty: boolean };
   readonly machine: Machine;
   /** 1-, 5- and 15-minute load averages just before and just after the bench. */
@@ -37,12 +38,13 @@ export function makeRecord(
   loadBefore: readonly number[],
   wallSeconds: number,
   result: BenchResult,
+  git: { readonly commit: string; readonly dirty: boolean } = gitState(root),
 ): BenchRecord {
   return {
     bench,
     mode,
     date: new Date().toISOString(),
-    git: gitState(root),
+    git,
     machine: describeMachine(),
     load: { before: loadBefore.map(round2), after: os.loadavg().map(round2) },
     wallSeconds: round2(wallSeconds),

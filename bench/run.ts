@@ -19,6 +19,14 @@ export interface BenchOptions {
  * a phrase) says how many onnxruntime intra-op threads it used; the README line under its table shows it.
  */
 export type BenchResult = Record<string, unknown>;
+/**
+ * Thrown by a bench that cannot run on this machine (the gpu bench without a WebGPU adapter): with
+ * `--only NAME` the run fails with this message alone (exit 1, nothing recorded); in a run of
+ * every bench it is skipped with the message.
+ */
+export class BenchUnavailable extends Error {
+  override readonly name = "BenchUnavailable";
+}
 export interface Bench {
   readonly name: string;
   run(opts: BenchOptions): Promise<BenchResult | void>;
@@ -40,7 +48,7 @@ import { trainBench } from "./train.bench";
 import { generateBench } from "./generate.bench";
 import { activationBench } from "./activation.bench";
 import path from "node:path";
-import { repoRoot } from "./machine";
+import { gitState, repoRoot } from "./machine";
 import { generateReadme } from "./readme";
 import { makeRecord, writeRecord, type BenchRecord } from "./record";
 
@@ -86,10 +94,18 @@ async function main(): Promise<void> {
     }
     console.log(`\n## ${b.name}${quick ? " (quick)" : ""}`);
     const loadBefore = os.loadavg(),
+      git = gitState(root),
       t0 = performance.now();
-    const result = await b.run({ quick, cacheDir });
+    let result: BenchResult | void;
+    try {
+      result = await b.run({ quick, cacheDir });
+    } catch (e) {
+      if (only || !(e instanceof BenchUnavailable)) throw e;
+      console.log(`skipped: ${e.message}`);
+      continue;
+    }
     if (result) {
-      const file = writeRecord(root, makeRecord(root, b.name, quick ? "quick" : "full", loadBefore, (performance.now() - t0) / 1000, result));
+      const file = writeRecord(root, makeRecord(root, b.name, quick ? "quick" : "full", loadBefore, (performance.now() - t0) / 1000, result, git));
       console.log(`\nrecorded: ${path.relative(root, file)}`);
     }
   }
@@ -98,7 +114,7 @@ async function main(): Promise<void> {
 // Only as the bench entry point (out/bench/run.js); the test bundle imports BENCHES from here.
 if (/[\\/]bench[\\/]run\.js$/.test(process.argv[1] ?? "")) {
   main().catch((e: unknown) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    console.error(e instanceof BenchUnavailable ? `bench: ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e));
     process.exit(1);
   });
 }

@@ -4,6 +4,7 @@
 //   dist/cli.js        node, onnxruntime-node external (headshare CLI)
 //   dist/matchThread.js node, onnxruntime-node external (match threads the worker/CLI start; also
 //                      beside the test and bench bundles, which start them too)
+//   dist/tokenizerThread.js node (the tokenizer thread: encode/decode under a time limit; same places)
 //   dist/webview.js    browser IIFE                    (webview UI)
 //   out/test/**.test.js  node test files for `node --test` (with --tests)
 import * as esbuild from "esbuild";
@@ -36,14 +37,14 @@ function findTests(dir) {
   return out;
 }
 
-/** The match-thread bundle, written beside every bundle that computes match tables. */
+/** The match-thread and tokenizer-thread bundles, written beside every bundle that computes match tables or tokenizes. */
 function matchThread(outdir) {
   return esbuild.build({
     ...common,
     platform: "node",
     format: "cjs",
     target: "node20",
-    entryPoints: { matchThread: "src/core/share/matchThread.ts" },
+    entryPoints: { matchThread: "src/core/share/matchThread.ts", tokenizerThread: "src/core/eval/tokenizerThread.ts" },
     outdir,
     external: nodeExternal,
   });

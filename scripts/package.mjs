@@ -57,6 +57,7 @@ const required = [
   "extension/dist/worker.js",
   "extension/dist/cli.js",
   "extension/dist/matchThread.js",
+  "extension/dist/tokenizerThread.js",
   "extension/dist/webview.js",
   "extension/node_modules/onnxruntime-node/dist/index.js",
   "extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node",
@@ -93,6 +94,7 @@ try {
   ]);
   run(process.execPath, [path.join(ext, "dist/cli.js"), "--help"], { stdio: ["ignore", "ignore", "inherit"] });
   run(process.execPath, [path.join(ext, "dist/matchThread.js")]); // loads (and idles without workerData)
+  run(process.execPath, [path.join(ext, "dist/tokenizerThread.js")]); // likewise
   // With the real-VS-Code runtime present (scripts/setup-vscode-runtime.sh), install the .vsix into a
   // throwaway extensions folder with VS Code's own installer (validates manifest and target platform).
   const cs = path.join(root, ".vscode-runtime/cs/node_modules/code-server/out/node/entry.js");

@@ -60,7 +60,7 @@ test("cli export/generate: bad flags are one clear line, exit 1, nothing written
       [["export", model, "--format", "onnx", "--out", tmp], /already exists/],
       [["export", model, "--format", "onnx", "--ratio", "0.3", "--plan", "x.json", "--out", path.join(tmp, "o")], /--ratio or --plan, not both/],
       [["export", model, "--format", "onnx", "--strategy", "q", "--out", path.join(tmp, "o")], /--strategy needs --ratio/],
-      [["export", model, "--format", "onnx", "--dtype", "fp16", "--out", path.join(tmp, "o")], /fp32 only/],
+      [["export", model, "--format", "onnx", "--dtype", "bf16", "--out", path.join(tmp, "o")], /--dtype must be one of fp32, fp16/],
       [["export", model, "--format", "onnx", "--plan", path.join(tmp, "missing.json"), "--out", path.join(tmp, "o")], /missing\.json: cannot read the plan/],
       [["generate", model], /--prompt TEXT is required/],
       [["generate", model, "--prompt", "x", "--seed", "3"], /need --temperature/],

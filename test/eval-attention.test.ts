@@ -138,3 +138,39 @@ test("eval attention similarity: the in-graph Gram equals a slow per-row cosine 
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test("eval attention similarity: not layer-streamed, so a model whose weights and maps exceed the memory budget is refused up front, naming the file and the budget to ask for", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-attn3-"));
+  try {
+    const ck = await openCheckpoint(
+      await writeSyntheticModel(path.join(dir, "m"), { family: "llama", layers: 2, heads: 2, headDim: 4, vocab: 29, maxPositions: 64, seed: 5 }),
+    );
+    try {
+      const protocol = makeProtocol({ window: 64 }, 64);
+      const read0 = ck.source.bytesRead;
+      // closed form: 4 bytes × parameters + 2 × 4 × L·H·S² = 4P + 8 · 2 · 2 · 64² = 4P + 131,072 bytes
+      const P = ck.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+      const needGiB = (4 * P + 131072) / 2 ** 30;
+      await assert.rejects(
+        attentionMapSimilarity(ck, "some text to compare attention maps on", protocol, { tokenizer: tok, providers: ["cpu"], memoryBudgetGiB: needGiB * 0.99 }),
+        (e: unknown) =>
+          e instanceof Error &&
+          (e as { code?: string }).code === "too-large" &&
+          e.message.startsWith(`${ck.weightsPath}: attention-map similarity runs the whole model at once`) &&
+          e.message.includes(`at least ${Math.ceil(needGiB * 1000) / 1000} GiB`),
+      );
+      assert.equal(ck.source.bytesRead, read0, "refused before any weight is read");
+      const ok = await attentionMapSimilarity(ck, "some text to compare attention maps on", protocol, {
+        tokenizer: tok,
+        providers: ["cpu"],
+        threads: 1,
+        memoryBudgetGiB: needGiB * 1.01,
+      });
+      assert.ok(ok.positions > 0, "runs within the budget");
+    } finally {
+      await ck.close();
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -115,8 +115,11 @@ function rope(x: Float64Array, off: number, dh: number, t: number, theta: number
   ropePartial(x, off, dh, t, theta);
 }
 
-/** Llama / Qwen2 logits [S, V] of one sequence (names "model.layers.{l}.…"). */
-export function llamaReference(spec: ModelSpec, W: Weights, ids: readonly number[], has: (n: string) => boolean): Float64Array[] {
+/**
+ * Llama / Qwen2 / Mistral logits [S, V] of one sequence (names "model.layers.{l}.…"); with `window`
+ * (Mistral's sliding_window) position t attends to the last `window` positions only (t − j < window).
+ */
+export function llamaReference(spec: ModelSpec, W: Weights, ids: readonly number[], has: (n: string) => boolean, window = Infinity): Float64Array[] {
   const d = spec.hidden,
     H = spec.heads,
     Hkv = spec.kvHeads,
@@ -140,7 +143,8 @@ export function llamaReference(spec: ModelSpec, W: Weights, ids: readonly number
       for (let hh = 0; hh < Hkv; hh++) rope(k, hh * dh, dh, t, theta);
       ks[l]!.push(k);
       vs[l]!.push(v);
-      const a = attend(q, ks[l]!, vs[l]!, H, Hkv, dh);
+      const from = Math.max(0, t + 1 - window);
+      const a = attend(q, ks[l]!.slice(from), vs[l]!.slice(from), H, Hkv, dh);
       x = add(x, linearOI(W(`${p}self_attn.o_proj.weight`), a, d));
       const h2 = rmsNorm(x, W(`${p}post_attention_layernorm.weight`), spec.normEps);
       const gate = linearOI(W(`${p}mlp.gate_proj.weight`), h2, spec.intermediate);

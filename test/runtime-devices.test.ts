@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describeAdapter, parseLoaderLog, vendorOf } from "../src/core/runtime/adapter";
-import { ComputeLog, currentComputeLog, withComputeLog } from "../src/core/runtime/computeLog";
+import { ComputeLog, currentComputeLog, noteCompute, withComputeLog } from "../src/core/runtime/computeLog";
 import { cudaLibraries, ortNativeFolder } from "../src/core/runtime/cuda";
 import { createSession, defaultProviders, placementFromProfile } from "../src/core/runtime/ort";
 import { gemmTransBModel } from "../src/core/runtime/gemmModel";
@@ -148,4 +148,20 @@ test("runtime-devices: each job's compute log gets its own sessions (concurrent 
     ]);
     assert.equal(computeText(rb), "cpu; coreml skipped: CoreML runs on macOS only; dml skipped: DirectML runs on Windows only");
   }
+});
+
+test("runtime-devices: a job's notes (its decisions about the device) join its compute report once each, in order; outside a job they go nowhere", async () => {
+  const heard: (string[] | undefined)[] = [];
+  const log = new ComputeLog((r, change) => (change ? undefined : heard.push(r.notes)));
+  noteCompute("outside any job");
+  await withComputeLog(log, async () => {
+    noteCompute("before the first session"); // kept, reported with the first session
+    const s = await createSession(gemmTransBModel(), { providers: ["cpu"], intraOpThreads: 1, label: "forward" });
+    await s.session.release();
+    noteCompute("forward: whole-model (asked for)");
+    noteCompute("forward: whole-model (asked for)");
+  });
+  assert.deepEqual(log.report()!.notes, ["before the first session", "forward: whole-model (asked for)"]);
+  assert.deepEqual(heard, [["before the first session", "forward: whole-model (asked for)"]]);
+  assert.equal(new ComputeLog().report(), undefined);
 });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { planSharing, selectedCount } from "../src/core/share/plan";
 import { parseMatchTable, serializeMatchTable } from "../src/core/share/matchTable";
+import { parseSharingPlan, recordedPlan, RECORDED_SCORE_DECIMALS } from "../src/core/share/planJson";
 import { PlanError, MatchTableError } from "../src/core/share/errors";
 import type { MatchEntry, MatchTable } from "../src/core/share/types";
 import { sharedPath, sharedSkip } from "./helpers/shared";
@@ -166,6 +167,43 @@ test("share-plan: rootCosine comes from lowerCosines when present", () => {
     if (tg.rootLayer !== tg.sourceLayer || tg.rootUnit !== tg.sourceUnit) chainedSeen++;
   }
   assert.ok(chainedSeen > 0, "the fixture exercises chains");
+});
+
+test("share-plan: the plan a compact file records has its scores on the 1e-4 grid and is otherwise the plan", () => {
+  const t = syntheticTable(10, 4, 11, 0, true);
+  const p = planSharing(t, 0.6);
+  const r = recordedPlan(p);
+  assert.equal(RECORDED_SCORE_DECIMALS, 4);
+  const grid = (x: number, what: string) => {
+    assert.equal(x, Number(x.toFixed(4)), `${what} ${x} is on the 1e-4 grid`);
+    assert.ok(!Object.is(x, -0), `${what} is not −0`);
+  };
+  assert.ok(
+    p.targets.some((x) => x.score !== Number(x.score.toFixed(4))),
+    "the fixture has scores off the grid",
+  );
+  for (let i = 0; i < p.targets.length; i++) {
+    const a = p.targets[i]!,
+      b = r.targets[i]!;
+    assert.deepEqual({ ...b, score: 0, rootCosine: 0 }, { ...a, score: 0, rootCosine: 0 });
+    grid(b.score, "score");
+    assert.ok(Math.abs(b.score - a.score) <= 0.5e-4 + 1e-15);
+    assert.ok(a.rootCosine !== null && b.rootCosine !== null);
+    grid(b.rootCosine, "rootCosine");
+    assert.ok(Math.abs(b.rootCosine - a.rootCosine) <= 0.5e-4 + 1e-15);
+  }
+  assert.equal(r.cutoffScore, Math.min(...r.targets.map((x) => x.score)), "the cut-off is still the lowest recorded score");
+  assert.deepEqual(r.storedFrom, p.storedFrom);
+  // Its JSON reads back as a valid plan, identical to itself (what inspect, the forward graphs and expand read).
+  const json = JSON.stringify(r);
+  assert.deepEqual(parseSharingPlan(json, "metadata"), JSON.parse(json));
+  assert.deepEqual(recordedPlan(r), r, "rounding is idempotent");
+  // Two providers' scores ~2e-7 apart record the same value, except within that noise of a rounding
+  // boundary (x.xxxx5), where they land one grid step apart (the documented limit of docs/gpu.md).
+  const one = (score: number) => recordedPlan({ ...p, targets: [{ ...p.targets[0]!, score }], cutoffScore: score }).targets[0]!.score;
+  assert.equal(one(0.3266107), one(0.3266105));
+  assert.equal(one(-0.0123412), one(-0.0123414));
+  assert.notEqual(one(0.12345 + 2e-7), one(0.12345 - 2e-7));
 });
 
 test("share-plan: fast enough for a slider (1024 units, 200 ratios)", () => {

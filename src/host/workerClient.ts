@@ -278,8 +278,8 @@ export class WorkerClient {
     rpc.on("headshare/compute", (e) => {
       const r = this.computeRoutes.get(`${conn.generation}:${e.job}`);
       if (!r) return;
-      // The log gets each fact once: the device when the first graph is placed, then each graph's nodes per provider.
-      for (const line of [computeText(e.compute), ...e.compute.sessions.filter((s) => s.nodes).map((s) => sessionsText([s]))]) {
+      // The log gets each fact once: the device when the first graph is placed, then each graph's nodes per provider and the job's notes.
+      for (const line of [computeText(e.compute), ...e.compute.sessions.filter((s) => s.nodes).map((s) => sessionsText([s])), ...(e.compute.notes ?? [])]) {
         if (!r.logged.has(line)) {
           r.logged.add(line);
           this.log("info", `${r.job}: ${line}`);

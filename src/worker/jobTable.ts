@@ -5,9 +5,10 @@
  */
 import { computeDevices } from "../core/runtime/devices";
 import path from "node:path";
-import { attentionMapSimilarity } from "../core/eval/attentionSimilarity";
+import { attentionMapSimilarity, checkAttentionFits } from "../core/eval/attentionSimilarity";
 import { evaluate } from "../core/eval/evaluate";
 import { makeProtocol } from "../core/eval/windows";
+import { checkTextFile } from "../core/eval/textFile";
 import { openCheckpoint, type Checkpoint } from "../core/model/checkpoint";
 import { inspectCheckpoint } from "../core/model/summary";
 import { sweep } from "../core/eval/sweep";
@@ -21,7 +22,6 @@ import { postShare } from "../core/train/postshare";
 import { exportPostShareJob } from "../core/train/job/export";
 import { importPostShareJob } from "../core/train/job/import";
 import { exportJob, generateJob } from "./exportJob";
-import { readRegularFile, RegularFileError } from "../core/safetensors/regularFile";
 import { RpcError } from "../protocol/rpc";
 import type { z } from "zod";
 import { usedProviderSchema } from "../protocol/common";
@@ -99,32 +99,6 @@ async function withCheckpoints<T>(paths: readonly (string | undefined)[], f: (c:
   }
 }
 
-/**
- * Evaluation texts are read whole: bounded so a huge file is refused up front with a clear message
- * instead of exhausting the worker's heap (a few MB is plenty to measure perplexity).
- */
-export const MAX_TEXT_BYTES = 64 * 2 ** 20;
-
-/** A text file as UTF-8 (a regular file of at most MAX_TEXT_BYTES), with an error that names it. */
-async function readText(file: string): Promise<string> {
-  try {
-    return (await readRegularFile(file, MAX_TEXT_BYTES)).toString("utf8");
-  } catch (e) {
-    const r = e instanceof RegularFileError ? e.reason : "io";
-    const [why, todo] =
-      r === "missing"
-        ? ["it does not exist", "pass an existing UTF-8 text file"]
-        : r === "not-regular"
-          ? ["it is not a regular file: a folder, FIFO or device", "pass a UTF-8 text file"]
-          : r === "too-large"
-            ? [
-                `it is ${(e as RegularFileError).size} bytes, more than the ${MAX_TEXT_BYTES / 2 ** 20} MiB an evaluation text may be`,
-                "pass an excerpt (a few MB measure perplexity well)",
-              ]
-            : [e instanceof Error ? e.message : String(e), "pass a readable UTF-8 text file"];
-    throw Object.assign(new Error(`${file}: cannot read the text file (${why}); ${todo}`), { code: "bad-text" });
-  }
-}
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** The forward path and memory budget options of a job, as the eval core takes them. */
@@ -194,7 +168,8 @@ export const jobTable: JobTable = {
   "headshare/eval": {
     label: base,
     async run(p, ctx) {
-      const text = await readText(p.text);
+      await checkTextFile(p.text); // up front: read (and tokenized) in pieces later
+      const text = { file: p.text };
       if (p.ratio !== undefined && p.compare !== undefined)
         throw new RpcError(
           "bad-options",
@@ -203,6 +178,7 @@ export const jobTable: JobTable = {
       return withCheckpoints([p.model, p.compare], async ([ckpt, other]) => {
         const protocol = textProtocol(p, ckpt!);
         // quick eval: the plan is applied while the weights are read; nothing is written
+        if (p.attention) checkAttentionFits(ckpt!, protocol, p.memoryBudgetGiB); // refused before the eval, not after it
         const quick = p.ratio !== undefined ? await quickPlan(ckpt!, { ...p, ratio: p.ratio }, ctx) : undefined;
         const r = await evaluate(ckpt!, text, protocol, {
           ...(other ? { compare: other } : {}),
@@ -217,6 +193,7 @@ export const jobTable: JobTable = {
           ? await attentionMapSimilarity(ckpt!, text, protocol, {
               providers: ctx.providers,
               signal: ctx.signal,
+              ...(p.memoryBudgetGiB !== undefined ? { memoryBudgetGiB: p.memoryBudgetGiB } : {}),
               onProgress: (q) => ctx.progress({ phase: "attention maps", done: q.done, total: q.total }),
             })
           : undefined;
@@ -282,7 +259,8 @@ export const jobTable: JobTable = {
   "headshare/sweep": {
     label: base,
     async run(p, ctx) {
-      const text = await readText(p.text);
+      await checkTextFile(p.text);
+      const text = { file: p.text };
       return withCheckpoints([p.model], async ([ckpt]) => {
         if (p.table) checkTableFits(p.table, ckpt!, p);
         const r = await sweep(ckpt!, p.ratios, text, textProtocol(p, ckpt!), {

@@ -4,9 +4,10 @@ import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { JSON_FLAG, PROVIDERS_FLAG, RATIO_FLAG, STRATEGY_FLAG } from "./matchFlags";
+import { EXPORT_DTYPES } from "../../core/export/results";
 
 const usage = `usage: headshare export <model> --format onnx --out DIR [--ratio A [--strategy qk] | --plan FILE]
-                        [--dtype fp32] [--external-data] [--json] [--providers auto|cpu,cuda,...] [--debug]
+                        [--dtype fp32|fp16] [--external-data] [--json] [--providers auto|cpu,cuda,...] [--debug]
 
 Writes the model as a folder that transformers.js (@huggingface/transformers) and Optimum's
 ORTModelForCausalLM load offline: onnx/model.onnx (a decoder with a KV cache: input_ids,
@@ -21,7 +22,10 @@ onnxruntime session keeps it once in memory. Llama, Mistral, Qwen2, GPT-2 and GP
   --out DIR        a new folder (refused when it exists); written under a temporary name, then renamed
   --ratio A        share first at this ratio (match table with --strategy, default qk)
   --plan FILE      share with this plan (headshare plan --json output made for this model)
-  --dtype fp32     weights and activations in float32 (the only dtype in this version)
+  --dtype fp32     weights and activations in float32 (default): onnx/model.onnx
+  --dtype fp16     weights stored (and kept resident) as float16, computed in float32; activations,
+                   KV cache and logits stay float32: onnx/model_fp16.onnx, which transformers.js
+                   loads by default (config.json sets its dtype); refused when a weight exceeds ±65504
   --external-data  put the weights in onnx/model.onnx_data even under 2 GB
   --json           print one JSON object {outDir, files, parameters, parametersDense, bytes, plan, ...}`;
 
@@ -35,7 +39,7 @@ export const exportCommand = defineCommand({
     RATIO_FLAG,
     STRATEGY_FLAG,
     { name: "plan", type: "string" },
-    { name: "dtype", type: "string", choices: ["fp32", "fp16"] },
+    { name: "dtype", type: "string", choices: [...EXPORT_DTYPES] },
     { name: "external-data", type: "boolean" },
     JSON_FLAG,
     PROVIDERS_FLAG,
@@ -55,7 +59,7 @@ export const exportCommand = defineCommand({
       ...(a.flags.ratio !== undefined ? { ratio: a.flags.ratio as number } : {}),
       ...(a.flags.strategy !== undefined ? { strategy: a.flags.strategy as "qk" } : {}),
       ...(a.flags.plan !== undefined ? { planFile: absolute(a.flags.plan as string) } : {}),
-      ...(a.flags.dtype !== undefined ? { dtype: a.flags.dtype as "fp32" } : {}),
+      ...(a.flags.dtype !== undefined ? { dtype: a.flags.dtype as "fp32" | "fp16" } : {}),
       ...(a.flags["external-data"] === true ? { externalData: true } : {}),
       providers: c.providers(),
     });

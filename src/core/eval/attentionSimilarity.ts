@@ -13,9 +13,12 @@ import type { Checkpoint } from "../model/checkpoint";
 import { ATTENTION_GRAM } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
 import { EvalError } from "./errors";
-import { checkIds, checkWindowFits, makeWindows, type TextProtocol } from "./windows";
+import { GIB, gib, memoryBudgetBytes } from "./memoryBudget";
+import { modelSize } from "./sizes";
+import { checkIds, checkWindowFits, type TextProtocol } from "./windows";
 import { ForwardRunner } from "./runner";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { sourceWindows, type TextSource } from "./textFile";
 
 export interface AttentionSimilarityOptions {
   readonly tokenizer?: TextTokenizer;
@@ -25,6 +28,29 @@ export interface AttentionSimilarityOptions {
   readonly onProgress?: (p: { readonly done: number; readonly total: number }) => void;
   /** Query positions to average over, from the text's first windows (default 2048). */
   readonly maxPositions?: number;
+  /** GiB the run may use (default: min(4 GiB, a quarter of the machine's memory)); see `checkAttentionFits`. */
+  readonly memoryBudgetGiB?: number;
+}
+
+/**
+ * Attention-map similarity is not layer-streamed: every head's map is compared with every lower
+ * layer's, so the whole model runs as one graph (float32 weights) and all L·H maps of a window exist
+ * together. Refuses up front, naming the file, when that does not fit the memory budget:
+ *
+ *   peak ≈ 4 · parameters + 2 · 4 · L · H · S²   (S = the window; the maps and their concatenation)
+ */
+export function checkAttentionFits(ckpt: Checkpoint, protocol: TextProtocol, memoryBudgetGiB: number | undefined): void {
+  const budget = memoryBudgetBytes(memoryBudgetGiB);
+  const S = protocol.window,
+    spec = ckpt.spec;
+  const weights = 4 * modelSize(ckpt).parameters,
+    maps = 2 * 4 * spec.layers * spec.heads * S * S;
+  if (weights + maps <= budget) return;
+  const need = Math.ceil(((weights + maps) / GIB) * 1000) / 1000;
+  throw new EvalError(
+    "too-large",
+    `${ckpt.weightsPath}: attention-map similarity runs the whole model at once (every head's map is compared with every lower layer's, so it is not layer-streamed) and needs about ${gib(weights + maps)} (weights ${gib(weights)} as float32, attention maps of a ${S}-token window ${gib(maps)}), more than the memory budget of ${gib(budget)}; raise --memory-budget (setting headshare.eval.memoryBudgetGiB) to at least ${need} GiB if the machine has it, use a shorter --window, or leave out --attention (NLL, KL and the rest are layer-streamed)`,
+  );
 }
 
 import type { AttentionMatch, AttentionSimilarity } from "./results";
@@ -34,7 +60,7 @@ export const ATTENTION_MEASURE = "mean over query positions t ≥ 1 of cos(A_hea
 
 export async function attentionMapSimilarity(
   ckpt: Checkpoint,
-  text: string,
+  text: TextSource,
   protocol: TextProtocol,
   opts: AttentionSimilarityOptions = {},
 ): Promise<AttentionSimilarity> {
@@ -46,8 +72,9 @@ export async function attentionMapSimilarity(
   const budget = opts.maxPositions ?? 2048;
   if (!Number.isInteger(budget) || budget < 1) throw new EvalError("bad-option", `maxPositions must be a positive integer, got ${opts.maxPositions}`);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
+  checkAttentionFits(ckpt, protocol, opts.memoryBudgetGiB);
   const tok = opts.tokenizer ?? (await loadTokenizer(ckpt.dir));
-  const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId(spec, tok));
+  const windows = await sourceWindows(text, protocol, (t) => tok.encode(t), bosId(spec, tok), opts.signal);
   checkIds(windows, spec.vocab, tok.path);
   const runner = await ForwardRunner.create(ckpt, {
     label: "attention maps",

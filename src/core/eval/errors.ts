@@ -2,6 +2,7 @@
 export type EvalErrorCode =
   | "bad-option" // an option is out of range or inconsistent
   | "no-tokenizer" // tokenizer.json missing or unreadable
+  | "tokenizer-stuck" // tokenizing ran past its time limit (a regex that backtracks without end) or out of memory
   | "bad-text" // the text is empty or yields no scorable tokens
   | "mismatch" // two models that must agree (vocab, layers) do not
   | "too-large" // the weights (as float32), or one layer of them, do not fit the memory available

@@ -24,11 +24,17 @@ import {
   type TextProtocol,
 } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
+import { gpuBatchTokens } from "./gpuFit";
+import { noteCompute } from "../runtime/computeLog";
+import { bytesText, type GpuLimits } from "../runtime/gpuLimits";
+import { CANCEL_SECONDS, PacedBatches } from "./pacing";
 import { memoryBudgetBytes } from "./memoryBudget";
 import { runStreamed, type StreamedModel } from "./streamed";
 import { modelSize, type ModelSize } from "./sizes";
 import { unitCost } from "../share/match";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
+import { fileStamps } from "./fileStamps";
+import { sourceWindows, type TextSource } from "./textFile";
 
 export interface EvalProgress {
   readonly done: number; // predicted tokens scored so far (layer-streamed: layer steps)
@@ -74,9 +80,36 @@ export function chooseForward(requested: ForwardPath | "auto" | undefined, ckpts
   return f32 <= budgetBytes / 4 ? "whole-model" : "layer-streamed";
 }
 
+/** Why chooseForward picked `path`, for the job's log (`--debug`, the extension's output channel). */
+export function forwardReason(requested: ForwardPath | "auto" | undefined, ckpts: readonly Checkpoint[], budgetBytes: number, path: ForwardPath): string {
+  if (requested === "whole-model" || requested === "layer-streamed") return `forward: ${path} (asked for)`;
+  const f32 = [...new Set(ckpts)].reduce((a, c) => a + 4 * modelSize(c).parameters, 0);
+  const gib = (x: number): string => `${(x / 2 ** 30).toFixed(2)} GiB`;
+  return `forward: ${path} (auto: the weights as float32, ${gib(f32)}, ${path === "whole-model" ? "fit" : "exceed"} a quarter of the ${gib(budgetBytes)} memory budget)`;
+}
+
 /** Default padded tokens per batch for a vocabulary (log-probs of one batch ≤ 64 MB when compared). */
 export function defaultBatchTokens(window: number, vocab: number, compare: boolean): number {
   return Math.max(window, compare ? Math.min(2048, Math.floor((16 << 20) / vocab)) : 2048);
+}
+
+/**
+ * The most tokens one whole-model batch may hold: `batchTokens`, or fewer when a runner on WebGPU
+ * needs its activations within one storage binding (gpuFit.ts).
+ */
+function gpuBatchCap(batchTokens: number, window: number, chunk: number, runners: readonly (readonly [Checkpoint, ForwardRunner | undefined])[]): number {
+  let cap = batchTokens;
+  let limits: GpuLimits | undefined;
+  for (const [c, r] of runners) {
+    if (!r?.limits) continue;
+    cap = Math.min(cap, gpuBatchTokens(c, window, chunk, r.limits));
+    limits = r.limits;
+  }
+  if (cap >= batchTokens || !limits) return batchTokens;
+  noteCompute(
+    `forward batches cut to ${cap} tokens (from ${batchTokens}) so that each batch's activations fit one GPU storage binding (${bytesText(limits.maxStorageBufferBindingSize)}: ${limits.source})`,
+  );
+  return cap;
 }
 
 /** Forward options of a scoring pass (blocked attention sized to the protocol's window). */
@@ -116,8 +149,35 @@ export function prepareText(
   batchTokens: number,
   vocab: number,
 ): PreparedText {
+  checkBatchTokens(batchTokens);
+  return prepareWindows(
+    makeWindows(text, protocol, (t) => tok.encode(t), bosId),
+    protocol,
+    tok,
+    batchTokens,
+    vocab,
+  );
+}
+
+function checkBatchTokens(batchTokens: number): void {
   if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new EvalError("bad-option", `batchTokens must be a positive integer, got ${batchTokens}`);
-  const windows = makeWindows(text, protocol, (t) => tok.encode(t), bosId);
+}
+
+/** prepareText for a text given as a string or a file (read and tokenized in pieces: textFile.ts). */
+export async function prepareSource(
+  text: TextSource,
+  protocol: TextProtocol,
+  tok: TextTokenizer,
+  bosId: number | undefined,
+  batchTokens: number,
+  vocab: number,
+  signal?: AbortSignal,
+): Promise<PreparedText> {
+  checkBatchTokens(batchTokens);
+  return prepareWindows(await sourceWindows(text, protocol, (t) => tok.encode(t), bosId, signal), protocol, tok, batchTokens, vocab);
+}
+
+function prepareWindows(windows: ScoredWindow[], protocol: TextProtocol, tok: TextTokenizer, batchTokens: number, vocab: number): PreparedText {
   checkIds(windows, vocab, tok.path);
   return { protocol, scored: windows, batches: makeBatches(windows, batchTokens), tokens: predictedCount(windows), windows: windows.length };
 }
@@ -190,9 +250,12 @@ function aborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new EvalError("aborted", "evaluation was cancelled");
 }
 
-export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextProtocol, opts: EvalOptions = {}): Promise<EvalResult> {
+export async function evaluate(ckpt: Checkpoint, text: TextSource, protocol: TextProtocol, opts: EvalOptions = {}): Promise<EvalResult> {
   const t0 = performance.now();
   const other = opts.compare;
+  // stamped before the first await: a change from here on is refused by either forward
+  fileStamps(ckpt);
+  if (other) fileStamps(other);
   if (opts.comparePlan && !other) throw new EvalError("bad-option", "comparePlan needs a compare model (quick eval: compare = the model itself)");
   if (other) checkCompatible(ckpt, other);
   checkWindowFits(protocol, ckpt.spec.maxPositions, ckpt.spec.config, ckpt.weightsPath);
@@ -201,10 +264,11 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
   const bos = bosId(ckpt.spec, tok);
   const V = ckpt.spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, !!other);
-  const prepared = prepareText(text, protocol, tok, bos, batchTokens, V);
+  const prepared = await prepareSource(text, protocol, tok, bos, batchTokens, V, opts.signal);
   const sameShape = !!other && other.spec.layers === ckpt.spec.layers && other.spec.hidden === ckpt.spec.hidden;
   const budget = memoryBudgetBytes(opts.memoryBudgetGiB);
   const path = chooseForward(opts.forward, other ? [ckpt, other] : [ckpt], budget);
+  noteCompute(forwardReason(opts.forward, other ? [ckpt, other] : [ckpt], budget, path));
   if (path === "layer-streamed") return evaluateStreamed(ckpt, prepared, budget, t0, opts);
   const common = {
     ...(opts.providers ? { providers: opts.providers } : {}),
@@ -230,15 +294,25 @@ export async function evaluate(ckpt: Checkpoint, text: string, protocol: TextPro
     let nllSum = 0,
       otherNll = 0,
       done = 0;
-    for (const b of prepared.batches) {
+    // Batches fit the GPU's storage bindings (WebGPU); with a signal (the worker's jobs) and the default
+    // batch size, runs are paced so a cancel lands within ~CANCEL_SECONDS.
+    const cap = gpuBatchCap(batchTokens, protocol.window, forward.attentionChunk ?? 0, [
+      [ckpt, mine],
+      [other ?? ckpt, theirs],
+    ]);
+    const paced = new PacedBatches(prepared.scored, cap, opts.signal && opts.batchTokens === undefined ? CANCEL_SECONDS : undefined);
+    for (let b = paced.next(); b; b = paced.next()) {
       aborted(opts.signal);
+      const tb = performance.now();
       const a = await mine.run(b.ids, b.batch, b.seq, b.targets);
       nllSum += sumNll(b, a[NLL]!);
       if (theirs && acc) {
+        aborted(opts.signal);
         const o = await theirs.run(b.ids, b.batch, b.seq, b.targets);
         otherNll += sumNll(b, o[NLL]!);
         acc.add(b, a, o);
       }
+      paced.took(b, (performance.now() - tb) / 1000);
       done += b.windows.reduce((s, w) => s + w.tokens.length - w.scoreFrom, 0);
       opts.onProgress?.({ done, total: prepared.tokens });
     }

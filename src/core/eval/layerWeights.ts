@@ -1,6 +1,12 @@
 /**
  * Reading one layer's weights at a time for the layer-streamed forward, as dense float32 (F16 and
- * BF16 stay 2 bytes on disk and are widened here, one tensor at a time, just before the layer runs).
+ * BF16 stay 2 bytes on disk and are widened here, just before the layer runs).
+ *
+ * The read of layer l + 1 overlaps the compute of layer l (`prefetch`): its stored bytes are read
+ * with positioned reads on libuv's thread pool into one reused byte arena while onnxruntime runs
+ * layer l on the main thread; `readLayer(l + 1)` then waits for what is left of the read and widens
+ * into float32 arrays reused from layer to layer (no allocation, no page faults per layer). The
+ * arrays `readLayer` returns are therefore valid until the next `readLayer` call.
  *
  * A shared model is the original plus a plan, applied while reading: every target's q/k/v rows,
  * o columns and bias slices are its root's (method.md §4), read by position from the root's layer
@@ -8,44 +14,44 @@
  * read the same way with its own plan: its stored tensors are widened to their dense shape and the
  * dropped slices filled from the roots. Nothing is ever written.
  *
- * Before every layer the files are stat'ed again: a checkpoint that changes while it is read (size
- * or modification time) is an error naming the file, never a silent mix of two versions.
+ * Before every layer the files are stat'ed again (`fileStamps.ts`): a checkpoint that changes while
+ * it is read (size or modification time) is an error naming the file, never a silent mix of two versions.
  */
-import fs from "node:fs";
 import type { Checkpoint } from "../model/checkpoint";
 import type { SliceRef } from "../model/types";
 import { unitLayout } from "../model/units";
-import { bytesToF32, DTYPE_SIZE } from "../safetensors/dtype";
+import { bytesToF32, DTYPE_SIZE, numel } from "../safetensors/dtype";
+import type { DType } from "../safetensors/types";
 import { checkPlan, compactIndexMap, dropMap, flatIndices, sharedProjections } from "../graph/compact";
 import { compactPlanOf } from "../graph/forward";
 import type { ShapeOf } from "../graph/types";
 import type { PlanTarget, SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
-
-interface FileStamp {
-  readonly size: number;
-  readonly mtimeMs: number;
-}
-
-function stamp(file: string): FileStamp {
-  try {
-    const st = fs.statSync(file);
-    return { size: st.size, mtimeMs: st.mtimeMs };
-  } catch (e) {
-    throw new EvalError(
-      "changed",
-      `${file}: cannot be read any more (${e instanceof Error ? e.message : String(e)}); it was moved or deleted while being evaluated`,
-    );
-  }
-}
+import { fileStamps, type FileStamps } from "./fileStamps";
+import { LayerBuffers } from "./layerBuffers";
 
 /** The targets of `plan` in layer `l` (a target's root is always in a lower layer). */
 export function targetsOfLayer(plan: SharingPlan | undefined, l: number): PlanTarget[] {
   return plan ? plan.targets.filter((t) => t.layer === l) : [];
 }
 
+/** One layer's stored bytes being read into the arena (positioned reads on libuv's pool). */
+interface PendingRead {
+  readonly layer: number;
+  /** The tensors, newline-joined: a read is reused only for the same list. */
+  readonly key: string;
+  readonly buffers: LayerBuffers;
+  readonly done: Promise<void>;
+}
+
+/** Dtypes widened into the reused float32 arrays (others are converted into fresh ones). */
+const reusable = (d: DType): d is "F32" | "F16" | "BF16" => d === "F32" || d === "F16" || d === "BF16";
+
 export class LayerWeights {
-  private readonly stamps: Map<string, FileStamp>;
+  private readonly stamps: FileStamps;
+  /** The byte arena and float32 arrays reused by every layer (tensor i of the layer's list: slot i). */
+  private buffers: LayerBuffers | undefined;
+  private pending: PendingRead | undefined;
   /** Compact files: the dense index → stored index map of every tensor with dropped slices. */
   private readonly storedIndex = new Map<string, { readonly axis: 0 | 1; readonly map: Int32Array }>();
   readonly compactPlan: SharingPlan | undefined;
@@ -53,8 +59,7 @@ export class LayerWeights {
   readonly dense: ShapeOf;
 
   constructor(readonly ckpt: Checkpoint) {
-    const files = [...new Set(ckpt.source.tensors.map((t) => t.file))];
-    this.stamps = new Map(files.map((f) => [f, stamp(f)]));
+    this.stamps = fileStamps(ckpt);
     this.compactPlan = compactPlanOf(ckpt);
     this.dense = (t) => ckpt.compact?.originalShapes[t] ?? ckpt.source.info(t).shape;
     if (this.compactPlan) {
@@ -73,15 +78,7 @@ export class LayerWeights {
 
   /** Throws EvalError("changed") naming the file when a weights file changed since it was opened. */
   checkUnchanged(): void {
-    for (const [f, s] of this.stamps) {
-      const now = stamp(f);
-      if (now.size !== s.size || now.mtimeMs !== s.mtimeMs) {
-        throw new EvalError(
-          "changed",
-          `${f}: the file changed while it was being evaluated (size ${s.size} → ${now.size} bytes, modified ${new Date(now.mtimeMs).toISOString()}); evaluate it again once it is complete`,
-        );
-      }
-    }
+    this.stamps.check();
   }
 
   /** Checks a plan to apply in memory fits this (dense) checkpoint; throws naming the file. */
@@ -103,17 +100,68 @@ export class LayerWeights {
    * `tensors` are the tensors the layer's block graph reads.
    */
   async readLayer(l: number, tensors: readonly string[]): Promise<Map<string, Float32Array>> {
-    this.checkUnchanged();
-    const out = new Map<string, Float32Array>();
-    for (const t of tensors) {
-      if (out.has(t)) continue;
-      const stored = await this.ckpt.source.readF32(t);
-      const idx = this.storedIndex.get(t);
-      out.set(t, idx ? this.expand(t, stored, idx) : stored);
+    const list = [...new Set(tensors)];
+    let read = this.pending;
+    this.pending = undefined;
+    if (read && (read.layer !== l || read.key !== list.join("\n"))) {
+      await read.done.catch(() => undefined);
+      read = undefined;
     }
+    if (read) this.checkUnchanged();
+    else read = this.startRead(l, list);
+    await read.done;
+    const out = new Map<string, Float32Array>();
+    list.forEach((t, slot) => {
+      const info = this.ckpt.source.info(t);
+      const idx = this.storedIndex.get(t);
+      if (!reusable(info.dtype) || idx) {
+        const stored = bytesToF32(read.buffers.view(slot), info.dtype);
+        out.set(t, idx ? this.expand(t, stored, idx) : stored);
+      } else out.set(t, read.buffers.widen(slot, info.dtype));
+    });
     const own = targetsOfLayer(this.compactPlan, l);
     if (own.length > 0) await this.fillTargets(this.compactPlan!, own, out);
     return out;
+  }
+
+  /**
+   * Starts reading layer `l`'s stored bytes now (they are read while the caller computes; the next
+   * `readLayer(l, tensors)` uses them). At most one read is in flight: a second call is ignored.
+   * The read fills only the byte arena, never the arrays the last `readLayer` returned, so the
+   * layer they hold can run meanwhile.
+   */
+  prefetch(l: number, tensors: readonly string[]): void {
+    if (this.pending) return;
+    this.pending = this.startRead(l, [...new Set(tensors)]);
+  }
+
+  /** Waits for a read in flight (its errors are dropped: nobody will use it) and frees the buffers. */
+  async settle(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p) await p.done.catch(() => undefined);
+    this.buffers = undefined;
+  }
+
+  private startRead(l: number, list: readonly string[]): PendingRead {
+    this.checkUnchanged();
+    const src = this.ckpt.source;
+    const infos = list.map((t) => src.info(t));
+    const bytes = infos.map((i) => i.dataOffsets[1] - i.dataOffsets[0]);
+    const values = infos.map((i) => (reusable(i.dtype) && !this.storedIndex.has(i.name) ? numel(i.shape) : 0));
+    // a new set only when the layer's sizes differ: the previous layer's arrays stay valid meanwhile
+    if (!this.buffers?.fits(bytes, values)) this.buffers = new LayerBuffers(bytes, values);
+    const buffers = this.buffers;
+    // every read is submitted now, so the pool reads while the main thread runs the previous layer
+    const done = Promise.all(
+      list.map(async (t, i) => {
+        const v = buffers.view(i);
+        if (src.readBytesInto) await src.readBytesInto(t, v);
+        else v.set(await src.readBytes(t));
+      }),
+    ).then(() => undefined);
+    done.catch(() => undefined); // awaited by readLayer (or dropped by settle): never unhandled
+    return { layer: l, key: list.join("\n"), buffers, done };
   }
 
   /**
@@ -141,14 +189,12 @@ export class LayerWeights {
     return this.ckpt.source.readRowsF32(tensor, begin, end);
   }
 
-  /** Float32 bytes of the largest tensor read in its stored dtype (the transient read buffer). */
+  /** Bytes of one layer's tensors in their stored dtype (the read arena: the next layer, read while this one runs). */
   readBufferBytes(tensors: readonly string[]): number {
-    let max = 0;
-    for (const t of tensors) {
+    return [...new Set(tensors)].reduce((a, t) => {
       const info = this.ckpt.source.info(t);
-      max = Math.max(max, info.dataOffsets[1] - info.dataOffsets[0]);
-    }
-    return max;
+      return a + info.dataOffsets[1] - info.dataOffsets[0];
+    }, 0);
   }
 
   /** A stored tensor with dropped slices → its dense shape (dropped slices zero until filled). */

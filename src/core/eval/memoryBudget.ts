@@ -6,7 +6,8 @@
  *   peak ≈ W_layer + R + C + N · (a + 8 · m · d) + V_c · (4 · d + 4 · g · M)
  *
  *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer)
- *   R        the largest tensor in its stored dtype (the read buffer while it is widened)
+ *   R        one layer's weights in their stored dtype (the read arena: the next layer's bytes are
+ *            read into it while this layer runs, then widened into W_layer's reused arrays)
  *   C        the copies of the attention tensors a plan changes (4 bytes × q/k/v/o, per shared model)
  *   N        padded tokens per pass (windows scored together), a = 4 · (8d + 3·ffn) + 8 · H · c
  *            the block's activations per token (c = the attention query chunk, or the window)
@@ -42,7 +43,7 @@ export function memoryBudgetBytes(gib: number | undefined): number {
 export interface StreamSizes {
   /** Largest layer's weights as float32. */
   readonly layerWeightBytes: number;
-  /** Largest tensor in its stored dtype. */
+  /** Largest layer's weights in their stored dtype (the read arena of the prefetch). */
   readonly readBufferBytes: number;
   /** Copies of changed attention tensors (all shared models together). */
   readonly copyBytes: number;

@@ -6,14 +6,17 @@ import os from "node:os";
 import type { Checkpoint } from "../model/checkpoint";
 import { buildForward } from "../graph/forward";
 import { applyPlanInPlace, loadWeightFeeds } from "../graph/feeds";
-import { sharedProjections } from "../graph/compact";
+import { overridableWeights, sharedProjections } from "../graph/compact";
 import { unitLayout } from "../model/units";
 import { INPUT_IDS, TARGETS, type ForwardOptions } from "../graph/types";
 import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
+import { fileStamps } from "./fileStamps";
 import { RuntimeError } from "../runtime/errors";
+import { gpuLimits, type GpuLimits } from "../runtime/gpuLimits";
+import { checkGpuWeights } from "./gpuFit";
 
 export interface RunnerOptions {
   readonly forward: ForwardOptions;
@@ -27,7 +30,17 @@ export interface RunnerOptions {
   readonly signal?: AbortSignal;
   /** What the graph is for, in reports ("forward", "attention maps"). Default "forward". */
   readonly label?: string;
+  /**
+   * Put the weights in the session as initializers (as the exported decoder holds them) instead of
+   * feeding them on every run: onnxruntime prepacks constant MatMul weights and each run binds only
+   * the activations. Only when they are at most EMBED_WEIGHTS_MAX_BYTES (the serialized model holds
+   * a copy while the session is created); `planOverrides` is then unavailable.
+   */
+  readonly embedWeights?: boolean;
 }
+
+/** Weights embedded by `embedWeights` at most (float32 bytes); above, they are fed per run. */
+export const EMBED_WEIGHTS_MAX_BYTES = 2 ** 30;
 
 export interface RunOutput {
   /** float32 row-major. */
@@ -61,6 +74,8 @@ export class ForwardRunner {
     readonly fallbackReason: string | undefined,
     readonly outputs: readonly string[],
     readonly hasTargets: boolean,
+    /** The buffer limits its batches must keep to (WebGPU only: gpuFit.ts). */
+    readonly limits?: GpuLimits,
   ) {}
 
   static async create(ckpt: Checkpoint, opts: RunnerOptions): Promise<ForwardRunner> {
@@ -69,26 +84,57 @@ export class ForwardRunner {
       ckpt,
       fg.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0),
     );
-    let feeds;
-    try {
-      feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
-    } catch (e) {
-      if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
-      throw e;
-    }
-    const weights: Record<string, OrtTensor> = {};
-    const arrays = new Map<string, Float32Array>();
-    for (const f of feeds) {
-      weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
-      arrays.set(f.input, f.data);
-    }
-    const created = await createSession(serializeModel(fg.graph), {
+    const stamps = fileStamps(ckpt);
+    const sessionOptions = {
       label: opts.label ?? "forward",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
       ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
-    });
-    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll);
+    };
+    // Weights fed as inputs: the session comes first, so that on WebGPU every weight is checked against
+    // the buffer limits before any is read (gpuFit.ts). Embedded weights (generate) need the graph first.
+    let created = opts.embedWeights ? undefined : await createSession(serializeModel(fg.graph), sessionOptions);
+    let limits = created?.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
+    let feeds;
+    try {
+      if (limits) checkGpuWeights(ckpt, fg.weights, limits);
+      feeds = await loadWeightFeeds(ckpt, fg.weights, { ...(opts.plan ? { plan: opts.plan } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (e) {
+      await created?.session.release();
+      if (opts.signal?.aborted) throw new EvalError("aborted", `loading ${ckpt.weightsPath} was cancelled`);
+      throw e;
+    }
+    stamps.check(); // the weights were read from the file as it was opened, not a mix of two versions
+    const weights: Record<string, OrtTensor> = {};
+    const arrays = new Map<string, Float32Array>();
+    const embed = !!opts.embedWeights && feeds.reduce((a, f) => a + f.data.byteLength, 0) <= EMBED_WEIGHTS_MAX_BYTES;
+    let graph = fg.graph;
+    if (embed) {
+      // overridable initializers (also graph inputs) where a compact bank is read: not folded into per-layer copies
+      const keep = overridableWeights(fg.graph, fg.weights);
+      const fed = new Set(feeds.map((f) => f.input));
+      graph = {
+        ...graph,
+        inputs: graph.inputs.filter((v) => !fed.has(v.name) || keep.has(v.name)),
+        initializers: [...graph.initializers, ...feeds.map((f) => ({ name: f.input, type: "float32" as const, dims: [...f.dims], data: f.data }))],
+      };
+    } else {
+      for (const f of feeds) {
+        weights[f.input] = new Tensor("float32", f.data, [...f.dims]);
+        arrays.set(f.input, f.data);
+      }
+    }
+    if (!created) {
+      created = await createSession(serializeModel(graph), sessionOptions);
+      limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
+      try {
+        if (limits) checkGpuWeights(ckpt, fg.weights, limits);
+      } catch (e) {
+        await created.session.release();
+        throw e;
+      }
+    }
+    return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits);
   }
 
   /**
@@ -96,6 +142,8 @@ export class ForwardRunner {
    * copies of the attention tensors the plan touches, with every target's slices set to its root's.
    */
   planOverrides(plan: SharingPlan): WeightOverrides {
+    if (this.arrays.size === 0)
+      throw new EvalError("bad-option", `${this.ckpt.weightsPath}: the weights are embedded in the session (embedWeights); plan overrides need them fed`);
     const touched = new Set<string>();
     for (const t of plan.targets) {
       for (const [l, u] of [

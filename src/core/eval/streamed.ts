@@ -284,6 +284,12 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   const timings: Timings = { readSeconds: 0, blockSeconds: 0, headSeconds: 0 };
   const progress = (message: string): void => opts.onProgress?.({ phase: "layers", done: ++step, total: totalSteps, message });
   try {
+    // layer 0 is read while the embedding is gathered and the block graph's session is created
+    for (const o of opened.values())
+      o.reader.prefetch(
+        0,
+        o.graphs.block(0).weights.map((x) => x.tensor),
+      );
     for (const [bi, b] of batches.entries()) {
       let groups: Group[] = [];
       for (const [ckpt, o] of opened) {
@@ -299,17 +305,20 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
       });
       for (let l = 0; l < Lmax; l++) {
         aborted(opts.signal);
-        groups = await runLayer(l, groups, models, opened, sessions, b, timings);
+        groups = await runLayer(l, groups, models, opened, sessions, b, timings, bi + 1 < batches.length);
         if (groups.length > opened.size) sharedLayers = Math.min(sharedLayers, l);
         if (cosLayers) addCosines(scores, groups, models.length, l, scored, models[0]!.ckpt.spec.hidden);
         progress(`pass ${bi + 1}/${batches.length} (${b.windows.length} windows): layer ${l + 1}/${Lmax}`);
       }
       aborted(opts.signal);
+      // the last pass needs no layer weights any more: the head's chunk never coexists with them
+      if (bi + 1 === batches.length) for (const o of opened.values()) await o.reader.settle();
       await timed(timings, "headSeconds", () => scoreHead(groups, models, opened, sessions, scored, Int32Array.from(targets), memory.vocabChunk, scores));
       count += scored.length;
       progress(`pass ${bi + 1}/${batches.length}: head`);
     }
   } finally {
+    for (const o of opened.values()) await o.reader.settle();
     await sessions.release();
   }
   return {
@@ -348,7 +357,11 @@ async function embed(o: Opened, b: Batch): Promise<Float32Array> {
   return out;
 }
 
-/** Runs layer l for every group, splitting a group where its members' layer-l weights differ. */
+/**
+ * Runs layer l for every group, splitting a group where its members' layer-l weights differ. Once a
+ * checkpoint's layer-l weights are read, the read of its next layer starts (layer 0 of the next pass
+ * after the last layer when `morePasses`), so that it overlaps this layer's compute.
+ */
 async function runLayer(
   l: number,
   groups: readonly Group[],
@@ -357,6 +370,7 @@ async function runLayer(
   sessions: Sessions,
   b: Batch,
   t: Timings,
+  morePasses: boolean,
 ): Promise<Group[]> {
   const out: Group[] = [];
   const base = new Map<Checkpoint, Map<string, Float32Array>>();
@@ -372,6 +386,7 @@ async function runLayer(
       const key = JSON.stringify(targetsOfLayer(models[i]!.plan, l).map((t) => [t.unit, t.rootLayer, t.rootUnit, models[i]!.plan!.granularity]));
       parts.set(key, [...(parts.get(key) ?? []), i]);
     }
+    const session = await sessions.get(graph); // before the weights: creating it overlaps their read
     let w = base.get(g.ckpt);
     if (!w) {
       w = await timed(t, "readSeconds", () =>
@@ -381,6 +396,12 @@ async function runLayer(
         ),
       );
       base.set(g.ckpt, w);
+      const next = l + 1 < g.ckpt.spec.layers ? l + 1 : morePasses ? 0 : -1;
+      if (next >= 0)
+        o.reader.prefetch(
+          next,
+          o.graphs.block(next).weights.map((x) => x.tensor),
+        );
     }
     const layer = w;
     for (const members of parts.values()) {
@@ -391,7 +412,6 @@ async function runLayer(
         [HIDDEN_IN]: new Tensor("float32", g.hidden, [b.batch * b.seq, g.ckpt.spec.hidden]),
       };
       for (const x of graph.weights) feeds[x.input] = new Tensor("float32", over.get(x.tensor) ?? layer.get(x.tensor)!, [...x.shape]);
-      const session = await sessions.get(graph);
       const hidden = await timed(t, "blockSeconds", () => run(session, feeds, HIDDEN_OUT, g.ckpt.weightsPath, `layer ${l} on ${b.batch} × ${b.seq} tokens`));
       out.push({ members, ckpt: g.ckpt, hidden });
     }

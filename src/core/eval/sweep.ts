@@ -18,7 +18,7 @@ import {
   CompareAccumulator,
   compareOutputs,
   defaultBatchTokens,
-  prepareText,
+  prepareSource,
   protocolFacts,
   scoringForward,
   sumNll,
@@ -30,6 +30,7 @@ import { checkWindowFits, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
+import type { TextSource } from "./textFile";
 
 export interface SweepOptions {
   readonly strategy?: Strategy;
@@ -66,7 +67,13 @@ function checkRatios(ratios: readonly number[], layers: number): void {
   }
 }
 
-export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: string, protocol: TextProtocol, opts: SweepOptions = {}): Promise<SweepResult> {
+export async function sweep(
+  ckpt: Checkpoint,
+  ratios: readonly number[],
+  text: TextSource,
+  protocol: TextProtocol,
+  opts: SweepOptions = {},
+): Promise<SweepResult> {
   const t0 = performance.now();
   const spec = ckpt.spec;
   checkRatios(ratios, spec.layers);
@@ -77,7 +84,7 @@ export async function sweep(ckpt: Checkpoint, ratios: readonly number[], text: s
   const tok = opts.tokenizer ?? (await loadTokenizer(ckpt.dir));
   const V = spec.vocab;
   const batchTokens = opts.batchTokens ?? defaultBatchTokens(protocol.window, V, true);
-  const prepared = prepareText(text, protocol, tok, bosId(spec, tok), batchTokens, V);
+  const prepared = await prepareSource(text, protocol, tok, bosId(spec, tok), batchTokens, V, opts.signal);
   const progress = (phase: string, done: number, total: number): void => opts.onProgress?.({ phase, done, total });
   const common = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
   const table =

@@ -9,6 +9,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { assertInsideFolder } from "../safetensors/contained";
 import { readRegularFile, RegularFileError } from "../safetensors/regularFile";
 import { EvalError } from "./errors";
+import { LimitedTokenizer, type TimeLimit } from "./tokenizerLimit";
 
 export interface TextTokenizer {
   /** The tokenizer.json it was loaded from. */
@@ -16,8 +17,11 @@ export interface TextTokenizer {
   readonly vocabSize: number;
   /** BOS id from tokenizer_config.json / the vocabulary, when the tokenizer has one. */
   readonly bosTokenId: number | undefined;
+  /** Ids without special tokens; throws EvalError("tokenizer-stuck") past the time limit (tokenizerLimit.ts). */
   encode(text: string): number[];
   decode(ids: readonly number[]): string;
+  /** Stops its tokenizer thread now (it also stops after a while idle; a later call starts another). */
+  close?(): void;
 }
 
 /**
@@ -124,7 +128,7 @@ export async function gpt2TokenizerJson(dir: string): Promise<Record<string, unk
  * Loads `<dir>/tokenizer.json` (dir = a checkpoint folder, or the tokenizer.json itself); a folder
  * with only GPT-2's `vocab.json` + `merges.txt` gets the equivalent byte-level BPE tokenizer.
  */
-export async function loadTokenizer(dirOrFile: string): Promise<TextTokenizer> {
+export async function loadTokenizer(dirOrFile: string, opts: { readonly timeLimit?: TimeLimit } = {}): Promise<TextTokenizer> {
   const file = dirOrFile.endsWith(".json") ? dirOrFile : path.join(dirOrFile, "tokenizer.json");
   const cfgFile = path.join(path.dirname(file), "tokenizer_config.json");
   // Links out of the model folder are refused (contained.ts): a model must not make us read any file.
@@ -153,11 +157,14 @@ export async function loadTokenizer(dirOrFile: string): Promise<TextTokenizer> {
   const bosText = tokenContent(config.bos_token);
   const bosTokenId = bosText !== undefined ? tok.token_to_id(bosText) : undefined;
   const vocabSize = tok.get_vocab(true).size;
+  // Encoding and decoding run the file's regexes: on a thread, under a time limit.
+  const limited = new LimitedTokenizer(file, json, config, opts.timeLimit);
   return {
     path: file,
     vocabSize,
     bosTokenId,
-    encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids) => tok.decode([...ids], { skip_special_tokens: true }),
+    encode: (text) => Array.from(limited.encode(text)),
+    decode: (ids) => limited.decode(ids),
+    close: () => limited.close(),
   };
 }

@@ -89,28 +89,48 @@ export function checkWindowFits(p: TextProtocol, maxPositions: number, config: R
 /** Cuts tokenized text into windows. `encode` returns ids without special tokens. */
 export function makeWindows(text: string, p: TextProtocol, encode: (t: string) => number[], bosId: number | undefined): ScoredWindow[] {
   if (typeof text !== "string") throw new EvalError("bad-text", `the text to score must be a string, got ${typeof text}`);
-  if (p.bos && bosId === undefined) throw new EvalError("bad-option", "the model and its tokenizer define no BOS token; pass --no-bos");
-  const bos = p.bos ? [bosId!] : [];
+  const bos = bosTokens(p, bosId);
+  if (p.kind === "stream") return streamWindows(encode(text), p, bosId);
   const out: ScoredWindow[] = [];
-  if (p.kind === "documents") {
-    for (const raw of text.split(p.separator)) {
-      const doc = raw.trim();
-      if (!doc) continue;
-      const ids = [...bos, ...encode(doc)].slice(0, p.window);
-      if (ids.length >= 2) out.push({ tokens: ids, scoreFrom: 1 });
-    }
-  } else {
-    const ids = encode(text);
-    const span = p.bos ? p.window - 1 : p.window;
-    let predictedUpTo = p.bos ? 0 : 1; // text tokens [0, predictedUpTo) are already predicted (or unpredictable)
-    for (let begin = 0; predictedUpTo < ids.length; begin += p.stride) {
-      const end = Math.min(begin + span, ids.length);
-      const tokens = [...bos, ...ids.slice(begin, end)];
-      const scoreFrom = Math.max(1, predictedUpTo - begin + bos.length);
-      if (tokens.length > scoreFrom) out.push({ tokens, scoreFrom });
-      predictedUpTo = end;
-    }
+  for (const raw of text.split(p.separator)) {
+    const w = documentWindow(raw.trim(), p, encode, bos);
+    if (w) out.push(w);
   }
+  return nonEmpty(out);
+}
+
+/** [BOS] when the protocol prepends it (an error when the model has none), else []. */
+export function bosTokens(p: TextProtocol, bosId: number | undefined): number[] {
+  if (p.bos && bosId === undefined) throw new EvalError("bad-option", "the model and its tokenizer define no BOS token; pass --no-bos");
+  return p.bos ? [bosId!] : [];
+}
+
+/** A trimmed document's window ([BOS] + its tokens, truncated to the window), or undefined when it predicts nothing. */
+export function documentWindow(doc: string, p: TextProtocol, encode: (t: string) => number[], bos: readonly number[]): ScoredWindow | undefined {
+  if (!doc) return undefined;
+  const ids = [...bos, ...encode(doc)].slice(0, p.window);
+  return ids.length >= 2 ? { tokens: ids, scoreFrom: 1 } : undefined;
+}
+
+/** The stream protocol's windows over a whole text's ids (see the file comment). */
+export function streamWindows(ids: ArrayLike<number>, p: Extract<TextProtocol, { kind: "stream" }>, bosId: number | undefined): ScoredWindow[] {
+  const bos = bosTokens(p, bosId);
+  const out: ScoredWindow[] = [];
+  const span = p.bos ? p.window - 1 : p.window;
+  let predictedUpTo = p.bos ? 0 : 1; // text tokens [0, predictedUpTo) are already predicted (or unpredictable)
+  for (let begin = 0; predictedUpTo < ids.length; begin += p.stride) {
+    const end = Math.min(begin + span, ids.length);
+    const tokens = [...bos];
+    for (let i = begin; i < end; i++) tokens.push(ids[i]!);
+    const scoreFrom = Math.max(1, predictedUpTo - begin + bos.length);
+    if (tokens.length > scoreFrom) out.push({ tokens, scoreFrom });
+    predictedUpTo = end;
+  }
+  return nonEmpty(out);
+}
+
+/** The windows, or the error saying the text has nothing to predict. */
+export function nonEmpty(out: ScoredWindow[]): ScoredWindow[] {
   if (out.length === 0) throw new EvalError("bad-text", "the text yields no token to predict (it is empty or a single token)");
   return out;
 }
@@ -155,22 +175,29 @@ export interface Batch {
  * (at least one window per batch). The input of a window of n tokens is tokens[0..n−1).
  */
 export function makeBatches(ws: readonly ScoredWindow[], maxTokens: number): Batch[] {
-  const order = [...ws].sort((a, b) => b.tokens.length - a.tokens.length);
+  const order = longestFirst(ws);
   const batches: Batch[] = [];
-  for (let i = 0; i < order.length;) {
-    const seq = order[i]!.tokens.length - 1;
-    const batch = Math.max(1, Math.min(order.length - i, Math.floor(maxTokens / seq)));
-    const windows = order.slice(i, i + batch);
-    const ids = new BigInt64Array(batch * seq),
-      targets = new BigInt64Array(batch * seq);
-    windows.forEach((w, r) => {
-      for (let t = 0; t < w.tokens.length - 1; t++) {
-        ids[r * seq + t] = BigInt(w.tokens[t]!);
-        targets[r * seq + t] = BigInt(w.tokens[t + 1]!);
-      }
-    });
-    batches.push({ windows, batch, seq, ids, targets });
-    i += batch;
-  }
+  for (let i = 0; i < order.length; i += batches[batches.length - 1]!.batch) batches.push(makeBatch(order, i, maxTokens));
   return batches;
+}
+
+/** Windows longest first (the order batches take them in). */
+export function longestFirst(ws: readonly ScoredWindow[]): ScoredWindow[] {
+  return [...ws].sort((a, b) => b.tokens.length - a.tokens.length);
+}
+
+/** The batch starting at order[i] (order: longestFirst) of at most `maxTokens` padded tokens, at least one window. */
+export function makeBatch(order: readonly ScoredWindow[], i: number, maxTokens: number): Batch {
+  const seq = order[i]!.tokens.length - 1;
+  const batch = Math.max(1, Math.min(order.length - i, Math.floor(maxTokens / seq)));
+  const windows = order.slice(i, i + batch);
+  const ids = new BigInt64Array(batch * seq),
+    targets = new BigInt64Array(batch * seq);
+  windows.forEach((w, r) => {
+    for (let t = 0; t < w.tokens.length - 1; t++) {
+      ids[r * seq + t] = BigInt(w.tokens[t]!);
+      targets[r * seq + t] = BigInt(w.tokens[t + 1]!);
+    }
+  });
+  return { windows, batch, seq, ids, targets };
 }

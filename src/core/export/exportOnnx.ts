@@ -2,7 +2,7 @@
  * `exportOnnx(model, { outDir, ratio | plan })`: a model folder that transformers.js and Optimum's
  * `ORTModelForCausalLM` load offline —
  *
- *   DIR/onnx/model.onnx (+ model.onnx_data over 2 GB)   the KV-cache decoder (decoder.ts)
+ *   DIR/onnx/model.onnx (+ model.onnx_data over 2 GB)   the KV-cache decoder (decoder.ts); fp16: onnx/model_fp16.onnx
  *   DIR/config.json                                      the model's, with use_cache (and transformers.js_config for external data)
  *   DIR/generation_config.json                           the model's, else bos/eos from config.json
  *   DIR/tokenizer.json, tokenizer_config.json, …         copied (GPT-2 vocab.json + merges.txt also get the equivalent tokenizer.json)
@@ -35,18 +35,16 @@ export interface ExportOptions extends PlanChoice {
 export type { ExportDtype, ExportResult };
 
 /** Files besides the weights that the exported folder takes from the model's folder. */
+/** The decoder's file name per dtype: transformers.js' names (`dtype: "fp16"` loads `model_fp16.onnx`). */
+export const ONNX_FILE: Readonly<Record<ExportDtype, string>> = { fp32: "model.onnx", fp16: "model_fp16.onnx" };
+
 const COPIED =
   /^(generation_config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|chat_template\.(json|jinja))$/;
 
 export async function exportOnnx(input: string, opts: ExportOptions): Promise<ExportResult> {
   const t0 = performance.now();
   const dtype = opts.dtype ?? "fp32";
-  if (dtype !== "fp32") {
-    throw new ExportError(
-      "unsupported",
-      `--dtype ${dtype}: this version exports fp32 only (onnxruntime's CPU kernels for fp16 decoders are incomplete); export fp32`,
-    );
-  }
+  if (dtype !== "fp32" && dtype !== "fp16") throw new ExportError("bad-options", `--dtype ${String(dtype)}: choose fp32 or fp16`);
   if (opts.ratio !== undefined && opts.plan) throw new ExportError("bad-options", "give a ratio or a plan, not both");
   const out = path.resolve(opts.outDir);
   if (await exists(out)) throw new ExportError("bad-input", `${out} already exists; the export writes a new folder (remove it or choose another name)`);
@@ -65,9 +63,9 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
       compact = await openCheckpoint(path.join(staged, "compact"));
       source = compact;
     }
-    const model = decoderModel(source);
+    const model = decoderModel(source, dtype);
     await fs.mkdir(path.join(staged, "onnx"));
-    const onnx = await writeOnnxFile(source, model, path.join(staged, "onnx", "model.onnx"), {
+    const onnx = await writeOnnxFile(source, model, path.join(staged, "onnx", ONNX_FILE[dtype]), {
       ...(opts.externalData !== undefined ? { externalData: opts.externalData } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onProgress: (done, total) => opts.onProgress?.({ phase: "weights", done, total }),
@@ -77,7 +75,7 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
       compact = undefined;
       await fs.rm(path.join(staged, "compact"), { recursive: true, force: true });
     }
-    const files = [...onnx.files.map((f) => `onnx/${f}`), ...(await writeSideFiles(ckpt, staged, onnx.externalData))];
+    const files = [...onnx.files.map((f) => `onnx/${f}`), ...(await writeSideFiles(ckpt, staged, onnx.externalData, dtype))];
     const parametersDense = ckpt.compact ? denseParameters(ckpt) : ckpt.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
     const result: ExportResult = {
       outDir: out,
@@ -125,12 +123,15 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
   }
 }
 
-/** config.json, generation_config.json and the tokenizer files; returns their names. */
-async function writeSideFiles(ckpt: Checkpoint, dir: string, externalData: boolean): Promise<string[]> {
+/**
+ * config.json, generation_config.json and the tokenizer files; returns their names. An fp16 export
+ * sets transformers.js' default dtype to fp16 (it then loads onnx/model_fp16.onnx without being told).
+ */
+async function writeSideFiles(ckpt: Checkpoint, dir: string, externalData: boolean, dtype: ExportDtype): Promise<string[]> {
   const config = { ...ckpt.spec.config, use_cache: true } as Record<string, unknown>;
-  if (externalData) {
+  if (externalData || dtype === "fp16") {
     const tjs = (config["transformers.js_config"] ?? {}) as Record<string, unknown>;
-    config["transformers.js_config"] = { ...tjs, use_external_data_format: true };
+    config["transformers.js_config"] = { ...tjs, ...(externalData ? { use_external_data_format: true } : {}), ...(dtype === "fp16" ? { dtype: "fp16" } : {}) };
   }
   await fs.writeFile(path.join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const written = ["config.json"];

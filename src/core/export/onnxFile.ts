@@ -1,6 +1,6 @@
 /**
  * Writes a `DecoderModel` as `model.onnx`: the weights read from the checkpoint tensor by tensor
- * (float32), embedded in the ModelProto when the file stays under protobuf's 2 GB limit, else in
+ * (float32, or rounded to float16 to nearest-even for an fp16 model), embedded in the ModelProto when the file stays under protobuf's 2 GB limit, else in
  * `model.onnx_data` beside it (ONNX external data, each tensor at a 4 KiB-aligned offset so
  * onnxruntime can map it) with only the graph in model.onnx.
  */
@@ -9,6 +9,7 @@ import path from "node:path";
 import type { Checkpoint } from "../model/checkpoint";
 import type { IrTensor } from "../onnx/ir";
 import { serializeModel } from "../onnx/serialize";
+import { f32ToBytes } from "../safetensors/dtype";
 import type { DecoderModel } from "./decoder";
 import { ExportError } from "./errors";
 
@@ -31,7 +32,7 @@ export interface OnnxFileResult {
 }
 
 export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file: string, opts: OnnxFileOptions = {}): Promise<OnnxFileResult> {
-  const weightBytes = model.parameters * 4;
+  const weightBytes = model.parameters * (model.dtype === "fp16" ? 2 : 4);
   const external = opts.externalData ?? weightBytes > EMBED_LIMIT_BYTES;
   if (!external && weightBytes > EMBED_LIMIT_BYTES) {
     throw new ExportError(
@@ -59,7 +60,7 @@ export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file:
           continue;
         }
         opts.signal?.throwIfAborted();
-        const data = await ckpt.source.readF32(w.tensor); // [w.shape] f32 row-major
+        const data = await weightData(ckpt, model, w.tensor); // [w.shape] f32 or f16 row-major
         const offset = Math.ceil(dataBytes / ALIGN) * ALIGN;
         await fh.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 0, data.byteLength, offset);
         dataBytes = offset + data.byteLength;
@@ -77,11 +78,25 @@ export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file:
         continue;
       }
       opts.signal?.throwIfAborted();
-      initializers.push({ ...t, data: await ckpt.source.readF32(w.tensor) });
+      initializers.push({ ...t, data: await weightData(ckpt, model, w.tensor) });
       tick();
     }
   }
   const bytes = serializeModel({ ...model.graph, initializers }, { docString: "KV-cache decoder exported by headshare" });
   await fs.writeFile(file, bytes, { flag: "wx" });
   return { files: external ? [path.basename(file), dataName] : [path.basename(file)], externalData: external, bytes: bytes.byteLength + dataBytes };
+}
+
+/** One checkpoint tensor at the model's dtype; float16 refuses values beyond its range (±65504). */
+async function weightData(ckpt: Checkpoint, model: DecoderModel, tensor: string): Promise<Float32Array | Uint16Array> {
+  const f32 = await ckpt.source.readF32(tensor); // [shape] f32 row-major
+  if (model.dtype === "fp32") return f32;
+  const bytes = f32ToBytes(f32, "F16");
+  const half = new Uint16Array(bytes.buffer, bytes.byteOffset, f32.length); // [shape] f16 bits row-major
+  for (let i = 0; i < half.length; i++) {
+    if ((half[i]! & 0x7c00) === 0x7c00 && Number.isFinite(f32[i]!)) {
+      throw new ExportError("bad-input", `${ckpt.weightsPath}: tensor ${tensor} holds ${f32[i]}, beyond float16's range (±65504); export it with --dtype fp32`);
+    }
+  }
+  return half;
 }

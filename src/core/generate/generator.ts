@@ -24,6 +24,7 @@ export interface GeneratorOptions {
   /** A plan applied in memory to a dense checkpoint. */
   readonly plan?: SharingPlan;
   readonly providers?: readonly ProviderName[] | "auto";
+  /** Intra-op threads (default: `defaultThreads`). */
   readonly threads?: number;
   readonly signal?: AbortSignal;
 }
@@ -61,21 +62,40 @@ export function eosIds(ckpt: Checkpoint): Set<number> {
   return new Set(list.filter((x): x is number => typeof x === "number"));
 }
 
+/** Below this many parameters a decode step is a few MFLOP: one intra-op thread (see `defaultThreads`). */
+export const ONE_THREAD_MAX_PARAMETERS = 10_000_000;
+
+/**
+ * Intra-op threads for generation when none are asked for: 1 for a model under
+ * ONE_THREAD_MAX_PARAMETERS, where splitting each small MatMul across threads costs more in
+ * synchronisation than it saves (stories260K-hf: 0.56 vs 1.0 CPU ms per token, and faster in wall
+ * time; docs/export.md), else onnxruntime's default (undefined).
+ */
+export function defaultThreads(ckpt: Checkpoint): number | undefined {
+  const parameters = ckpt.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  return parameters < ONE_THREAD_MAX_PARAMETERS ? 1 : undefined;
+}
+
 export class Generator {
   private constructor(
     private readonly ckpt: Checkpoint,
     private readonly runner: ForwardRunner,
+    /** The intra-op threads the session runs with (undefined: onnxruntime's default). */
+    readonly threads: number | undefined,
   ) {}
 
   static async create(ckpt: Checkpoint, o: GeneratorOptions = {}): Promise<Generator> {
+    const threads = o.threads ?? defaultThreads(ckpt);
     const runner = await ForwardRunner.create(ckpt, {
       forward: { kvCache: true },
+      // initializers, as in the exported file: prepacked MatMul weights, only activations bound per step
+      embedWeights: true,
       ...(o.plan ? { plan: o.plan } : {}),
       ...(o.providers ? { providers: o.providers } : {}),
-      ...(o.threads ? { threads: o.threads } : {}),
+      ...(threads ? { threads } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
-    return new Generator(ckpt, runner);
+    return new Generator(ckpt, runner, threads);
   }
 
   get provider(): ProviderName {

@@ -19,7 +19,8 @@ import { OnnxError } from "../onnx/errors";
 import type { ModelSpec, SliceRef, UnitLayout } from "../model/types";
 import { unitLayout } from "../model/units";
 import type { SharingPlan } from "../share/types";
-import type { ShapeOf } from "./types";
+import type { ShapeOf, WeightInput } from "./types";
+import type { IrGraph } from "../onnx/ir";
 import type { WeightInputs } from "./weightInputs";
 
 type SharedProj = "q" | "k" | "v" | "o" | "qBias" | "kBias" | "vBias";
@@ -210,6 +211,21 @@ export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: Compact
 export const ASSEMBLE = "/attn/assemble/";
 
 /**
+ * The weights a compact layer's assembly or projection reads (nodes marked `ASSEMBLE`): kept as
+ * overridable initializers (graph inputs too) when weights become initializers, so onnxruntime
+ * neither folds their weight-only nodes into new tensors nor prepacks them once per reader.
+ */
+export function overridableWeights(graph: IrGraph, weights: readonly WeightInput[]): Set<string> {
+  const names = new Set(weights.map((w) => w.input));
+  const out = new Set<string>();
+  for (const n of graph.nodes) {
+    if (!n.name.includes(ASSEMBLE)) continue;
+    for (const i of n.inputs) if (names.has(i)) out.add(i);
+  }
+  return out;
+}
+
+/**
  * Returns `edge(layer, tensor)`: the graph edge holding layer `layer`'s attention tensor in its dense
  * shape, assembled from the compact inputs (or the input itself when nothing of it is shared).
  */
@@ -254,10 +270,25 @@ export function compactAssembler(
  * (nn.Linear [out, in]: rows are outputs; GPT-2's Conv1D [in, out]: columns are outputs.) A target's
  * slice thus multiplies its root's stored slice in place; the root tensors' other rows/columns are
  * computed too and dropped (or multiplied by zero), the price of not materialising the dense weight.
+ *
+ * `gatherParts` (the fp16 export, where every weight read becomes a float32 copy per run anyway):
+ * each T_i's rows/columns the layer reads are gathered first, so each copy holds only what is read
+ * and the FLOPs are the dense projection's:
+ *
+ *   slice axis = outputs:  x ─► Gemm(Gather(T_i, J_i)) [N, |J_i|] ─► Concat ─► Gather(perm, axis 1) ─► [N, out]
+ *   slice axis = inputs:   x ─► Gather(x, J_i, axis 1) ─► Gemm(Gather(T_i, J_i)) [N, out] ─► Sum ─► [N, out]
  */
 export type Projector = (l: number, t: string, x: string, bias: string | undefined, name: string, layout: "linear" | "conv1d") => string | undefined;
 
-export function compactProjector(b: GraphBuilder, w: WeightInputs, spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): Projector {
+export function compactProjector(
+  b: GraphBuilder,
+  w: WeightInputs,
+  spec: ModelSpec,
+  plan: SharingPlan,
+  shapes: CompactShapes,
+  file: string,
+  gatherParts = false,
+): Projector {
   const banks = compactBanks(spec, plan, shapes, file);
   return (l, t, x, bias, name, layout) => {
     const bank = banks(l, t);
@@ -265,6 +296,7 @@ export function compactProjector(b: GraphBuilder, w: WeightInputs, spec: ModelSp
     const n = `/model/layers.${l}${ASSEMBLE}${t}/project`;
     const transB = layout === "linear" ? { transB: 1 } : undefined;
     const outAxis = layout === "linear" ? 0 : 1;
+    if (gatherParts) return projectGathered(b, w, bank, x, bias, name, n, transB, bank.axis === outAxis);
     const idx = b.initializer(`${n}/index`, "int64", [bank.idx.length], bank.idx); // [dense size along the slice axis]
     let y: string;
     if (bank.axis === outAxis) {
@@ -295,6 +327,47 @@ export function compactProjector(b: GraphBuilder, w: WeightInputs, spec: ModelSp
     }
     return bias ? b.op("Add", [y, bias], `${name}/AddBias`) : y;
   };
+}
+
+/** `compactProjector` with `gatherParts`: per stored tensor, only the rows/columns read (see there). */
+function projectGathered(
+  b: GraphBuilder,
+  w: WeightInputs,
+  bank: Bank,
+  x: string,
+  bias: string | undefined,
+  name: string,
+  n: string,
+  transB: { transB: number } | undefined,
+  outputs: boolean,
+): string {
+  // dense positions J_i read from part i, and where each lands in part i
+  const dense: number[][] = bank.tensors.map(() => []),
+    local: number[][] = bank.tensors.map(() => []);
+  bank.idx.forEach((v, j) => {
+    const c = Number(v);
+    let i = bank.offsets.length - 1;
+    while (bank.offsets[i]! > c) i--;
+    dense[i]!.push(j);
+    local[i]!.push(c - bank.offsets[i]!);
+  });
+  const i64 = (vals: number[], what: string): string => b.initializer(`${n}/${what}`, "int64", [vals.length], BigInt64Array.from(vals, BigInt));
+  const used = bank.tensors.map((_, i) => i).filter((i) => dense[i]!.length > 0);
+  const parts = used.map((i) => {
+    const wi = b.op("Gather", [w.get(bank.tensors[i]!), i64(local[i]!, `part.${i}/rows`)], `${n}/part.${i}/Gather`, { axis: bank.axis }); // T_i's read rows/columns
+    const xi = outputs ? x : b.op("Gather", [x, i64(dense[i]!, `part.${i}/inputs`)], `${n}/part.${i}/x/Gather`, { axis: 1 }); // [N, |J_i|]
+    return b.op("Gemm", [xi, wi], `${n}/part.${i}/Gemm`, transB); // outputs: [N, |J_i|]; inputs: [N, out]
+  });
+  let y: string;
+  if (!outputs) y = parts.length === 1 ? parts[0]! : b.op("Sum", parts, `${n}/Sum`);
+  else {
+    const order = used.flatMap((i) => dense[i]!); // concatenated position → dense output
+    const perm = new Array<number>(order.length);
+    order.forEach((j, k) => (perm[j] = k));
+    const all = parts.length === 1 ? parts[0]! : b.op("Concat", parts, `${n}/Concat`, { axis: 1 }); // [N, out] in part order
+    y = order.every((j, k) => j === k) ? all : b.op("Gather", [all, i64(perm, "perm")], `${n}/Gather`, { axis: 1 }); // [N, out]
+  }
+  return bias ? b.op("Add", [y, bias], `${name}/AddBias`) : y;
 }
 
 /**

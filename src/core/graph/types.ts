@@ -70,6 +70,12 @@ export interface ForwardOptions {
    * Gather per layer. Default: on with `kvCache` (the exported decoder), off otherwise.
    */
   readonly compactActivations?: boolean;
+  /**
+   * With `compactActivations`: each stored tensor's rows/columns a layer reads are gathered first
+   * (`compactProjector`'s gatherParts), so the projection costs the dense FLOPs. For the fp16 export,
+   * where each weight read becomes a per-run float32 copy anyway and should hold only what is read.
+   */
+  readonly compactGatherParts?: boolean;
 }
 
 /** The chunking an options object asks for, validated; undefined when off. */

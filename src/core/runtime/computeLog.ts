@@ -8,13 +8,23 @@ import type { ComputeReport, GpuAdapter, ProviderName, ProviderSkip, SessionPlac
 
 /** Sessions kept per job (a sweep or a long training run creates several; the first ones say enough). */
 const MAX_SESSIONS = 32;
+/** Notes kept per job (distinct texts). */
+const MAX_NOTES = 16;
 
 export class ComputeLog {
   private first: { provider: ProviderName; adapter?: GpuAdapter; skipped: readonly ProviderSkip[] } | undefined;
   private readonly sessions: SessionPlacement[] = [];
+  private readonly notes: string[] = [];
 
-  /** `onChange` hears every new session and every placement learned after a first run. */
-  constructor(private readonly onChange?: (report: ComputeReport, change: { session: SessionPlacement; first: boolean }) => void) {}
+  /** `onChange` hears every new session, every placement learned after a first run, and every new note (change absent). */
+  constructor(private readonly onChange?: (report: ComputeReport, change?: { session: SessionPlacement; first: boolean }) => void) {}
+
+  /** A decision of the job about the device, in words; reported once (the report needs a session first). */
+  note(text: string): void {
+    if (this.notes.includes(text) || this.notes.length >= MAX_NOTES) return;
+    this.notes.push(text);
+    this.emit(undefined, false);
+  }
 
   /** A new session; returns a setter for its placement (known after its first run). */
   session(
@@ -37,14 +47,16 @@ export class ComputeLog {
   }
 
   report(): ComputeReport | undefined {
-    return this.first ? { ...this.first, skipped: [...this.first.skipped], sessions: [...this.sessions] } : undefined;
+    return this.first
+      ? { ...this.first, skipped: [...this.first.skipped], sessions: [...this.sessions], ...(this.notes.length ? { notes: [...this.notes] } : {}) }
+      : undefined;
   }
 
-  private emit(session: SessionPlacement, first: boolean): void {
+  private emit(session: SessionPlacement | undefined, first: boolean): void {
     const r = this.report();
     if (r && this.onChange) {
       try {
-        this.onChange(r, { session, first });
+        this.onChange(r, session ? { session, first } : undefined);
       } catch {
         /* a listener's failure is not the job's */
       }
@@ -71,6 +83,11 @@ export function withComputeLog<T>(log: ComputeLog, fn: () => Promise<T>): Promis
 /** Runs `fn` outside any job's log (checks whose sessions are not the job's work). */
 export function outsideComputeLog<T>(fn: () => Promise<T>): Promise<T> {
   return storage.exit(fn);
+}
+
+/** Notes a decision about the device in the log of the job running in this async context (no-op outside a job). */
+export function noteCompute(text: string): void {
+  storage.getStore()?.note(text);
 }
 
 /** The log of the job running in this async context, if any. */

@@ -52,6 +52,8 @@ export const computeReportSchema = z.object({
   adapter: gpuAdapterSchema.optional(),
   skipped: z.array(providerSkipSchema).max(8),
   sessions: z.array(sessionPlacementSchema).max(32),
+  /** What the job decided for the device, in words (which forward and why, batches cut to fit the GPU's limits). */
+  notes: z.array(z.string().max(2000)).max(16).optional(),
 });
 export type ComputeReport = z.infer<typeof computeReportSchema>;
 

@@ -61,6 +61,14 @@ class FileSource implements TensorSource {
     return this.readAt(this.dataStart + t.dataOffsets[0] + byteBegin, end - byteBegin);
   }
 
+  async readBytesInto(name: string, out: Uint8Array): Promise<void> {
+    const t = this.info(name);
+    const size = t.dataOffsets[1] - t.dataOffsets[0];
+    if (out.byteLength !== size)
+      throw new SafetensorsError("bad-range", this.path, `tensor "${name}": a ${out.byteLength}-byte buffer cannot hold its ${size} bytes`);
+    await this.readAt(this.dataStart + t.dataOffsets[0], size, out);
+  }
+
   async readStridedBytes(name: string, byteBegin: number, chunkBytes: number, strideBytes: number, count: number): Promise<Uint8Array> {
     const t = this.info(name);
     const size = t.dataOffsets[1] - t.dataOffsets[0];
@@ -134,9 +142,10 @@ class FileSource implements TensorSource {
     }
   }
 
-  private async readAt(position: number, length: number): Promise<Uint8Array> {
+  /** Reads `length` bytes at `position` into `into` (a buffer of exactly that size) or a new buffer. */
+  private async readAt(position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     if (this.closed) throw new SafetensorsError("closed", this.path, "read after close(); open the file again");
-    const out = new Uint8Array(length);
+    const out = into ?? new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const want = Math.min(MAX_READ, length - done);

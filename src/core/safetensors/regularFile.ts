@@ -21,7 +21,8 @@ export class RegularFileError extends Error {
   }
 }
 
-export async function readRegularFile(file: string, maxBytes: number): Promise<Buffer> {
+/** Opens `file` checked as above (regular, at most `maxBytes`); the caller reads it in pieces and closes the handle. */
+export async function openRegularFile(file: string, maxBytes: number): Promise<{ readonly fh: fs.FileHandle; readonly size: number }> {
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
@@ -33,9 +34,19 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<B
     const st = await fh.stat();
     if (!st.isFile()) throw new RegularFileError("not-regular", file, undefined, `${file} is not a regular file (a folder, FIFO or device)`);
     if (st.size > maxBytes) throw new RegularFileError("too-large", file, st.size, `${file} is ${st.size} bytes, more than the ${maxBytes} allowed here`);
+    return { fh, size: st.size };
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    if (e instanceof RegularFileError) throw e;
+    throw new RegularFileError("io", file, undefined, `${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+export async function readRegularFile(file: string, maxBytes: number): Promise<Buffer> {
+  const { fh } = await openRegularFile(file, maxBytes);
+  try {
     return await fh.readFile();
   } catch (e) {
-    if (e instanceof RegularFileError) throw e;
     throw new RegularFileError("io", file, undefined, `${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   } finally {
     await fh.close().catch(() => undefined);

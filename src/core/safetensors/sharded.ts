@@ -123,6 +123,11 @@ class ShardedSource implements TensorSource {
   readBytes(name: string, b?: number, e?: number): Promise<Uint8Array> {
     return this.part(name).readBytes(name, b, e);
   }
+  async readBytesInto(name: string, out: Uint8Array): Promise<void> {
+    const p = this.part(name);
+    if (p.readBytesInto) return p.readBytesInto(name, out);
+    out.set(await p.readBytes(name));
+  }
   readRowsF32(name: string, r0: number, r1: number): Promise<Float32Array> {
     return this.part(name).readRowsF32(name, r0, r1);
   }

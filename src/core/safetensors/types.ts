@@ -32,6 +32,11 @@ export interface TensorSource {
   info(name: string): TensorInfo;
   /** Raw bytes of a tensor, or of the byte range [byteBegin, byteEnd) within it. */
   readBytes(name: string, byteBegin?: number, byteEnd?: number): Promise<Uint8Array>;
+  /**
+   * A whole tensor's raw bytes read into `out` (exactly its byte size; a view of a buffer reused
+   * across reads). Optional: callers fall back to readBytes and a copy when absent.
+   */
+  readBytesInto?(name: string, out: Uint8Array): Promise<void>;
   /** Rows [rowBegin, rowEnd) of a tensor of rank >= 1 (row = the first axis), converted exactly to float32. */
   readRowsF32(name: string, rowBegin: number, rowEnd: number): Promise<Float32Array>;
   /** A whole float tensor as float32 (exact for F16/BF16/F32; F64 is rounded). */

@@ -302,10 +302,10 @@ export interface Bf16Decoder {
   decode(src: Uint8Array, count: number, dstIndex: number): number;
   /** The staging area (for reading raw BF16 bytes straight into the module's memory). */
   readonly staging: Uint8Array;
-  /** Widens `count` BF16 values already in `staging` into chunk[dstIndex ...]; returns their sum of squares. */
-  widenStaged(count: number, dstIndex: number): number;
-  /** Widens `count` F16 values already in `staging` into chunk[dstIndex ...] (NaN payloads kept); returns their sum of squares. */
-  widenStagedF16(count: number, dstIndex: number): number;
+  /** Widens `count` BF16 values already in `staging` (from byte `stagedAt`, default 0) into chunk[dstIndex ...]; returns their sum of squares. */
+  widenStaged(count: number, dstIndex: number, stagedAt?: number): number;
+  /** Widens `count` F16 values already in `staging` (from byte `stagedAt`, default 0) into chunk[dstIndex ...] (NaN payloads kept); returns their sum of squares. */
+  widenStagedF16(count: number, dstIndex: number, stagedAt?: number): number;
   /** Σ chunk[i]² over [index, index + count), f32 squares summed in f64 every SQ_SEGMENT values. */
   sumSquares(index: number, count: number): number;
 }
@@ -344,15 +344,19 @@ export function createBf16Decoder(chunkFloats: number, stagingBytes: number): Bf
     for (; i < count; i++) s += f32[index + i]! * f32[index + i]!;
     return s;
   };
-  const widenStaged = (count: number, dstIndex: number): number => {
-    if (count * 2 > stagingBytes || dstIndex + count > chunkFloats)
-      throw new RangeError(`bf16 decode of ${count} values exceeds the staging area or the chunk`);
+  const staged = (count: number, dstIndex: number, at: number, what: string): number => {
+    if (at < 0 || at % 2 !== 0 || at + count * 2 > stagingBytes || dstIndex + count > chunkFloats)
+      throw new RangeError(`${what} decode of ${count} values from staging byte ${at} exceeds the staging area or the chunk`);
+    return stagingAt + at;
+  };
+  const widenStaged = (count: number, dstIndex: number, stagedAt = 0): number => {
+    const from = staged(count, dstIndex, stagedAt, "bf16");
     let s = 0,
       i = 0;
-    for (const end = count & ~7; i < end; i += SQ_SEGMENT) s += bf16sq(stagingAt + i * 2, (dstIndex + i) * 4, Math.min(SQ_SEGMENT, end - i) >>> 3);
+    for (const end = count & ~7; i < end; i += SQ_SEGMENT) s += bf16sq(from + i * 2, (dstIndex + i) * 4, Math.min(SQ_SEGMENT, end - i) >>> 3);
     i = count & ~7;
     for (; i < count; i++) {
-      u32[dstIndex + i] = u16[stagingAt / 2 + i]! << 16;
+      u32[dstIndex + i] = u16[from / 2 + i]! << 16;
       s += f32[dstIndex + i]! * f32[dstIndex + i]!;
     }
     return s;
@@ -363,12 +367,11 @@ export function createBf16Decoder(chunkFloats: number, stagingBytes: number): Bf
     staging: u8.subarray(stagingAt, stagingAt + stagingBytes),
     widenStaged,
     sumSquares,
-    widenStagedF16(count: number, dstIndex: number): number {
-      if (count * 2 > stagingBytes || dstIndex + count > chunkFloats)
-        throw new RangeError(`f16 decode of ${count} values exceeds the staging area or the chunk`);
+    widenStagedF16(count: number, dstIndex: number, stagedAt = 0): number {
+      const from = staged(count, dstIndex, stagedAt, "f16");
       const n8 = count >>> 3;
-      if (n8 > 0) f16(stagingAt, dstIndex * 4, n8);
-      for (let i = n8 * 8; i < count; i++) f32[dstIndex + i] = f16Table[u16[stagingAt / 2 + i]!]!;
+      if (n8 > 0) f16(from, dstIndex * 4, n8);
+      for (let i = n8 * 8; i < count; i++) f32[dstIndex + i] = f16Table[u16[from / 2 + i]!]!;
       return sumSquares(dstIndex, count);
     },
     decode(src: Uint8Array, count: number, dstIndex: number): number {

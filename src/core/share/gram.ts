@@ -24,6 +24,7 @@
  */
 import { createSession, Tensor, type ProviderName } from "../runtime/ort";
 import { adapterLabel } from "../runtime/types";
+import { gpuLimitError, gpuLimits, type GpuLimits } from "../runtime/gpuLimits";
 import { gemmTransBModel } from "../runtime/gemmModel";
 import { MatchError } from "./errors";
 
@@ -109,6 +110,8 @@ export interface GramKernel {
   /** The GPU adapter it runs on, as text (absent on CPU). */
   readonly adapter?: string;
   readonly fallbackReason?: string;
+  /** The buffer limits its tensors must keep to (WebGPU only; runtime/gpuLimits.ts). */
+  readonly limits?: GpuLimits;
   /**
    * One [aRows, bRows] f32 product per block of gramBlocks(), for chunk rows = units in (layer, unit)
    * order. An aborted `signal` stops it between Gemms (MatchError "aborted").
@@ -122,18 +125,42 @@ export interface GramOptions {
   readonly intraOpThreads?: number;
 }
 
+/**
+ * The first Gemm tensor of a chunk [n, width] that exceeds the GPU's limits, as the error to throw,
+ * or null when all fit. Each block's A [aRows, width], B [bRows, width] and C [aRows, bRows] must
+ * fit one storage binding (C is an output: onnxruntime does not split outputs over bindings).
+ */
+export function gramLimitError(layers: number, unitsPerLayer: number, width: number, limits: GpuLimits): Error | null {
+  const B = limits.maxStorageBufferBindingSize;
+  for (const b of gramBlocks(layers, unitsPerLayer)) {
+    for (const [what, shape] of [
+      ["the match Gemm's input A (target units × columns of their vectors)", [b.aRows, width]],
+      ["the match Gemm's input B (source units × columns)", [b.bRows, width]],
+      ["the match Gemm's output C (target × source units)", [b.aRows, b.bRows]],
+    ] as const) {
+      const bytes = 4 * shape[0] * shape[1];
+      if (bytes > B) return gpuLimitError(what, shape, bytes, "maxStorageBufferBindingSize", limits, "run the match with --providers cpu");
+    }
+  }
+  return null;
+}
+
 export async function createGramKernel(layers: number, unitsPerLayer: number, opts: GramOptions = {}): Promise<GramKernel> {
   const n = layers * unitsPerLayer;
   const blocks = gramBlocks(layers, unitsPerLayer);
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
   // JS reads and decodes between Gemm calls: idle ORT threads must not spin on the cores meanwhile.
   const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false, label: "match Gemm" });
+  const limits = gemm.provider === "webgpu" ? gpuLimits(gemm.adapter) : undefined;
   return {
     provider: gemm.provider,
     ...(gemm.adapter ? { adapter: adapterLabel(gemm.adapter) } : {}),
     ...(gemm.fallbackReason ? { fallbackReason: gemm.fallbackReason } : {}),
+    ...(limits ? { limits } : {}),
     async products(chunk: Float32Array, width: number, signal?: AbortSignal): Promise<Float32Array[]> {
       if (chunk.length < n * width) throw new RangeError(`gram chunk holds ${chunk.length} floats, expected ${n}×${width}`);
+      const tooBig = limits && gramLimitError(layers, unitsPerLayer, width, limits);
+      if (tooBig) throw tooBig;
       const out: Float32Array[] = [];
       for (const b of blocks) {
         if (signal?.aborted) throw new MatchError("aborted", "matching was cancelled");

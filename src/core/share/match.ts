@@ -19,7 +19,7 @@ import { DTYPE_SIZE } from "../safetensors/dtype";
 import type { ProviderName } from "../runtime/ort";
 import { resolveProviders } from "../runtime/ort";
 import { MatchError } from "./errors";
-import { createGramKernel, GramSums, type GramKernel } from "./gram";
+import { createGramKernel, gramLimitError, GramSums, type GramKernel } from "./gram";
 import { activeParallelRuns, availableCores, matchThreadScript, runParallel, ThreadStartError } from "./matchParallel";
 import { BlockReader, matchSchedule, readsDirectly, STRATEGY_PROJS, type MatchSchedule } from "./matchRead";
 import type { MatchEntry, MatchTable, Strategy } from "./types";
@@ -152,9 +152,6 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
   const U = unitsPerLayer(spec, opts.granularity);
   const n = L * U;
   const bytesBefore = source.bytesRead;
-  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  const schedule = matchSchedule(ckpt, opts.strategy, opts.granularity, chunkBytes);
-  const total = schedule.blocks.length;
   const sums = new GramSums(L, U);
   const stats = opts.stats;
 
@@ -166,6 +163,16 @@ export async function computeMatchTable(ckpt: Checkpoint, opts: MatchOptions): P
     });
   let kernel: GramKernel | undefined = await newKernel();
   let provider = kernel.provider;
+  // On WebGPU a chunk [n, width] also keeps within one storage binding, so that every Gemm tensor fits (gram.ts).
+  const gpu = kernel.limits;
+  const chunkBytes = Math.min(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, gpu ? gpu.maxStorageBufferBindingSize : Infinity);
+  const schedule = matchSchedule(ckpt, opts.strategy, opts.granularity, chunkBytes);
+  const total = schedule.blocks.length;
+  const tooBig = gpu && gramLimitError(L, U, schedule.maxWidth, gpu);
+  if (tooBig) {
+    await kernel.dispose();
+    throw tooBig;
+  }
   const adapter = kernel.adapter,
     kernel0Provider = kernel.provider;
   const threads = matchThreads(ckpt, opts, schedule, provider);

@@ -7,6 +7,29 @@ import { PlanError } from "./errors";
 import { STRATEGIES, type PlanTarget, type SharingPlan } from "./types";
 import { GRANULARITIES } from "../model/types";
 
+/**
+ * Decimal places of the scores (cosines in [−1, 1]) a compact checkpoint records in its plan. The
+ * match table's float32 Gemms give scores that differ between providers (CPU, WebGPU, CUDA) and
+ * thread counts by ~1e-7 on the test models (up to ~1e-6 on 7B shapes); recorded on a 1e-4 grid,
+ * the same plan gives the same bytes on every provider unless a score lies within that noise of a
+ * rounding boundary (docs/gpu.md). Plans in memory, match tables and plan files keep full precision.
+ */
+export const RECORDED_SCORE_DECIMALS = 4;
+
+const roundScore = (x: number): number => {
+  const r = Math.round(x * 10 ** RECORDED_SCORE_DECIMALS) / 10 ** RECORDED_SCORE_DECIMALS;
+  return r === 0 ? 0 : r; // no −0
+};
+
+/** The plan as a compact checkpoint records it: scores, root cosines and the cut-off on the RECORDED_SCORE_DECIMALS grid; everything else as is. */
+export function recordedPlan(plan: SharingPlan): SharingPlan {
+  return {
+    ...plan,
+    cutoffScore: plan.cutoffScore === null ? null : roundScore(plan.cutoffScore),
+    targets: plan.targets.map((t) => ({ ...t, score: roundScore(t.score), rootCosine: t.rootCosine === null ? null : roundScore(t.rootCosine) })),
+  };
+}
+
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
 const isInt = (x: unknown, lo: number, hi: number): x is number => typeof x === "number" && Number.isInteger(x) && x >= lo && x <= hi;

@@ -4,7 +4,7 @@
  *             slices; for granularity "query-head" only q rows, o columns, q bias) overwritten by
  *             its root's bytes.
  *  - compact: each attention tensor keeps only the stored units' slices; `__metadata__` gets
- *             `headshare.plan` (the plan JSON) and `headshare.originalShapes` (dense shapes of the
+ *             `headshare.plan` (the plan JSON, scores on a 1e-4 grid: recordedPlan) and `headshare.originalShapes` (dense shapes of the
  *             tensors that shrank) on top of the input's metadata.
  *  - expandCompact(compact) rebuilds the dense checkpoint byte for byte.
  * Every other tensor is copied byte for byte; config/tokenizer files are copied; sharded input
@@ -25,7 +25,7 @@ import { copyFileAtomic, OutputError, stageOutputFolder, type StagedFolder } fro
 import { writeSafetensors, writeTextAtomic } from "../safetensors/writer";
 import { PlanError, ShareError } from "./errors";
 import { unitCost } from "./match";
-import { parseSharingPlan } from "./planJson";
+import { parseSharingPlan, recordedPlan } from "./planJson";
 import { compactIndex, extractSlice, geometry, keptRanges, mergeRanges, scatterSlice, sizeAfterDrop } from "./slices";
 import type { LayerAccounting, ShareResult, SharingPlan } from "./types";
 
@@ -440,7 +440,7 @@ export async function writeShared(ckpt: Checkpoint, plan: SharingPlan, opts: Wri
   }));
   const metadata: Record<string, string> = { ...source.metadata };
   if (opts.format === "compact") {
-    metadata[PLAN_METADATA_KEY] = JSON.stringify(checked);
+    metadata[PLAN_METADATA_KEY] = JSON.stringify(recordedPlan(checked));
     metadata[ORIGINAL_SHAPES_METADATA_KEY] = JSON.stringify(originalShapes);
   }
   const indexName = isSharded(ckpt.weightsPath) ? path.basename(ckpt.weightsPath) : null;

@@ -19,14 +19,22 @@ export function handleGenerate(session: Session, conn: WebviewConnection, model:
     const base = { prompt: p.prompt, maxTokens: p.maxTokens, temperature: p.temperature, topP: p.temperature > 0 ? p.topP : 1, seed: p.seed };
     const sharedParams: JobParams<"headshare/generate"> =
       src.kind === "ratio" ? { ...base, model, ratio: p.ratio, strategy: session.settings.strategy } : { ...base, model: src.path };
-    return generateBoth(session, conn, model, sharedParams, p, ctx.signal, src.kind === "ratio" ? `shared at ${Math.round(p.ratio * 100)}%` : src.label);
+    return generateBoth(
+      session,
+      conn,
+      { ...base, model },
+      sharedParams,
+      p,
+      ctx.signal,
+      src.kind === "ratio" ? `shared at ${Math.round(p.ratio * 100)}%` : src.label,
+    );
   });
 }
 
 async function generateBoth(
   session: Session,
   conn: WebviewConnection,
-  model: string,
+  originalParams: JobParams<"headshare/generate">,
   sharedParams: JobParams<"headshare/generate">,
   p: GenerateRequest,
   signal: AbortSignal,
@@ -46,8 +54,9 @@ async function generateBoth(
         signal.removeEventListener("abort", cancel);
       }
     });
-  const base = { prompt: p.prompt, maxTokens: p.maxTokens, temperature: p.temperature, topP: p.temperature > 0 ? p.topP : 1, seed: p.seed };
-  const [original, shared] = await Promise.all([one("original", { ...base, model }), one("shared", sharedParams)]);
-  session.log.info(`generate ${model}: original ${original.tokensPerSecond.toFixed(1)} tokens/s, ${sharedLabel} ${shared.tokensPerSecond.toFixed(1)} tokens/s`);
+  const [original, shared] = await Promise.all([one("original", originalParams), one("shared", sharedParams)]);
+  session.log.info(
+    `generate ${originalParams.model}: original ${original.tokensPerSecond.toFixed(1)} tokens/s, ${sharedLabel} ${shared.tokensPerSecond.toFixed(1)} tokens/s`,
+  );
   return { original, shared, sharedLabel };
 }

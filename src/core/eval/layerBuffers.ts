@@ -1,0 +1,72 @@
+/**
+ * The buffers of the layer-streamed read, allocated once and reused by every layer: a byte arena
+ * (one layer's tensors in their stored dtype, each 16-byte aligned) and one float32 array per
+ * tensor (its widened values). When WebAssembly SIMD is available and they fit its 4 GiB memory
+ * (a 7B–13B layer does), they live in the matcher's SIMD decoder (`../share/bf16wasm.ts`: arena =
+ * its staging area, arrays = slices of its chunk), which widens BF16 and F16 eight lanes at a time;
+ * otherwise they are plain typed arrays and `widenInto` widens. Either way the values are exact.
+ */
+import { createBf16Decoder, type Bf16Decoder } from "../share/bf16wasm";
+import { widenInto } from "../safetensors/dtype";
+
+const ALIGN = 16;
+const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
+
+type Widenable = "F32" | "F16" | "BF16";
+
+export class LayerBuffers {
+  private readonly views: Uint8Array[] = [];
+  private readonly outs: Float32Array[] = [];
+  /** Byte offset of tensor i in the arena, and float index of its array in the decoder's chunk. */
+  private readonly at: number[] = [];
+  private readonly index: number[] = [];
+  private readonly decoder: Bf16Decoder | undefined;
+
+  /** `bytes[i]`: tensor i's stored bytes; `values[i]`: its element count (0: it gets no reused float32 array). */
+  constructor(
+    readonly bytes: readonly number[],
+    readonly values: readonly number[],
+  ) {
+    const arena = bytes.reduce((a, b) => a + alignUp(b), 0);
+    const floats = values.reduce((a, n) => a + alignUp(4 * n) / 4, 0);
+    this.decoder = floats > 0 ? createBf16Decoder(floats, arena) : undefined;
+    const staging = this.decoder?.staging ?? new Uint8Array(arena); // [arena] u8: one layer's stored bytes
+    let o = 0;
+    for (const b of bytes) {
+      this.at.push(o);
+      this.views.push(staging.subarray(o, o + b));
+      o += alignUp(b);
+    }
+    let f = 0;
+    for (const n of values) {
+      this.index.push(f);
+      // [n] f32: a tensor's widened values (a slice of the decoder's chunk, or a plain array)
+      this.outs.push(this.decoder ? this.decoder.chunk.subarray(f, f + n) : new Float32Array(n));
+      f += alignUp(4 * n) / 4;
+    }
+  }
+
+  /** Whether WebAssembly SIMD widens (else the JS loops). */
+  get simd(): boolean {
+    return !!this.decoder;
+  }
+
+  /** Whether these buffers hold a layer of these sizes. */
+  fits(bytes: readonly number[], values: readonly number[]): boolean {
+    return bytes.length === this.bytes.length && bytes.every((b, i) => b === this.bytes[i]) && values.every((n, i) => n === this.values[i]);
+  }
+
+  /** Tensor i's slot of the arena (where its stored bytes are read). */
+  view(i: number): Uint8Array {
+    return this.views[i]!;
+  }
+
+  /** Tensor i's stored bytes widened into its reused float32 array (exact). */
+  widen(i: number, dtype: Widenable): Float32Array {
+    const out = this.outs[i]!;
+    if (this.decoder && dtype === "BF16") this.decoder.widenStaged(out.length, this.index[i]!, this.at[i]!);
+    else if (this.decoder && dtype === "F16") this.decoder.widenStagedF16(out.length, this.index[i]!, this.at[i]!);
+    else widenInto(this.views[i]!, dtype, out);
+    return out;
+  }
+}
