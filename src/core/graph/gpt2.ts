@@ -95,7 +95,10 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const emb = b.op("Add", [tok, pos], "/model/embed/Add"); // [B, S, d]
   const x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape"); // [N, d]
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
-  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts) : undefined;
+  const project =
+    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts)
+      : undefined;
   const c: Gpt2Context = {
     b,
     w,

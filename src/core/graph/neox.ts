@@ -166,7 +166,10 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const dims = seqDims(b, io.inputIds);
   const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
-  const project = opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts) : undefined;
+  const project =
+    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts)
+      : undefined;
   const c: NeoxContext = {
     b,
     w,
