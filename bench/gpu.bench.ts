@@ -176,7 +176,9 @@ export const gpuBench: Bench = {
     );
     console.log(`eval: webgpu/cpu speed-up ${fmt(ec.t.median / eg.t.median)}× (goal ≥ 10×); mean NLL webgpu ${fmt(eg.nll, 6)} cpu ${fmt(ec.nll, 6)}`);
     console.log(`placement: ${mg.placement}; ${eg.placement}`);
-    console.log('Weights are graph inputs: each eval run uploads them to the GPU (docs/gpu.md, "What is slow").');
+    console.log(
+      'This stack feeds its weights as inputs: each run uploads them (the whole-model eval keeps them resident on a GPU: docs/gpu.md, "Weights on the GPU").',
+    );
     return {
       adapter,
       load,

@@ -58,6 +58,8 @@ export type PostShareBenchResult = { ortThreads: number; skipped?: string; rows:
 const f = (x: number, d: number): string => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const pct = (x: number): string => `${f(100 * x, 0)} %`;
 const modelOf = (x: Row): string => x.model ?? STORIES;
+/** A hyperparameter as the CLI takes it: 5e-5, 0.5, 0.1. */
+const num = (x: number | undefined): string => (x === undefined ? "?" : x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
 
 function rowsTable(rows: readonly Row[], unit: string): string[] {
   return [
@@ -103,7 +105,7 @@ export function postShareTable(r: PostShareBenchResult): string {
   if (paper)
     lines.push(
       "",
-      `With \`--preset paper\` (method.md §5: lr ${paper.lr ?? "?"}, λ_w ${paper.lambdaW ?? "?"}, weight decay ${paper.weightDecay ?? "?"}, every weight trained on the ${paper.trainDocuments} stories only) at α = ${paper.ratio}, ${paper.steps} steps take the mean pair distance from ${f(paper.pairDistance.before, 3)} to ${f(paper.pairDistance.after, 3)}; the post-trained model scores ${f(paper.postTrained.ppl, 2)} on the held-out stories and PostShare ${f(paper.postShare.ppl, 2)}, against DirectShare's ${f(paper.directShare.ppl, 2)}.`,
+      `With \`--preset paper\` (method.md §5: lr ${num(paper.lr)}, λ_w ${num(paper.lambdaW)}, weight decay ${num(paper.weightDecay)}, every weight trained on the ${paper.trainDocuments} stories only) at α = ${paper.ratio}, ${paper.steps} steps take the mean pair distance from ${f(paper.pairDistance.before, 3)} to ${f(paper.pairDistance.after, 3)}; the post-trained model scores ${f(paper.postTrained.ppl, 2)} on the held-out stories and PostShare ${f(paper.postShare.ppl, 2)}, against DirectShare's ${f(paper.directShare.ppl, 2)}.`,
     );
   return lines.join("\n");
 }

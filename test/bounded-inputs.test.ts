@@ -15,6 +15,7 @@ import { loadTokenizer } from "../src/core/eval/tokenizer";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import { readRegularFile, RegularFileError } from "../src/core/safetensors/regularFile";
 import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
+import { wholeModelNeed } from "../src/core/eval/memoryBudget";
 import { cgroupMemory, oomReport } from "../src/host/memoryLimit";
 import { removeDir, scratchDir } from "./fuzz/tmp";
 
@@ -145,6 +146,13 @@ test("bounded: an unexplained SIGKILL is reported as out of memory with the cgro
     assert.match(
       msg,
       /^out of memory: the kernel's OOM killer stopped it; the memory limit is 2\.00 GiB \(.*memory\.max\); the model's weights alone take 3\.00 GiB on disk/,
+    );
+    // with the job's estimate (eval's estimator, reported by the worker): the need and the limit, not the file size
+    const need = wholeModelNeed({ f32WeightBytes: 6 * 2 ** 30, hidden: 2048, heads: 16, ffn: 5632, vocab: 32000 }, 512, 64, 2048, 1);
+    assert.equal(need.bytes, 6 * 2 ** 30 + 2048 * (4 * (8 * 2048 + 3 * 5632) + 8 * 16 * 64 + 8 * 2048) + 2048 * 32000 * 4, "closed form");
+    assert.match(
+      oomReport(before, after, 3 * 2 ** 30, need),
+      /^out of memory: the kernel's OOM killer stopped it; the memory limit is 2\.00 GiB \(.*memory\.max\); the job was estimated to need about 6\.54 GiB \(whole-model forward: weights as float32 6\.00 GiB, activations of a 2048-token batch 0\.30 GiB, logits 0\.24 GiB\); run on/,
     );
     // cgroup v1 with no limit ("max" v1 style: 2^63 - 4096), and no counter change: "most likely"
     const v1 = path.join(root, "v1");

@@ -9,6 +9,7 @@ import path from "node:path";
 import test from "node:test";
 import { EvalError } from "../src/core/eval/errors";
 import { evaluate } from "../src/core/eval/evaluate";
+import type { MemoryNeed } from "../src/core/eval/memoryBudget";
 import { CANCEL_SECONDS, PacedBatches } from "../src/core/eval/pacing";
 import { makeProtocol, type ScoredWindow } from "../src/core/eval/windows";
 import { openCheckpoint } from "../src/core/model/checkpoint";
@@ -71,11 +72,13 @@ test(
         const batchSeconds = (performance.now() - t0) / 1000;
         const ac = new AbortController();
         let abortedAt = 0;
+        let need: MemoryNeed | undefined;
         const run = evaluate(ck, text, protocol, {
           ...opts,
           signal: ac.signal,
-          onProgress: () => {
-            if (!abortedAt)
+          onProgress: (q) => {
+            need ??= q.memoryNeed;
+            if (q.done > 0 && !abortedAt)
               setTimeout(() => {
                 abortedAt = performance.now();
                 ac.abort();
@@ -88,6 +91,9 @@ test(
           `# one 2048-token batch: ${batchSeconds.toFixed(2)} s; cancel returned ${latency.toFixed(2)} s after the abort (bound ${2 * CANCEL_SECONDS + 1} s)`,
         );
         assert.ok(abortedAt > 0, "the abort fired during the run");
+        // the memory estimate the OOM report names: weights as float32 + one batch (memoryBudget.ts wholeModelNeed)
+        const params = ck.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+        assert.ok(need && need.bytes > 4 * params && /^whole-model forward: weights as float32/.test(need.what), JSON.stringify(need));
         assert.ok(latency < 2 * CANCEL_SECONDS + 1, `cancel took ${latency.toFixed(2)} s`);
       } finally {
         await ck.close();

@@ -18,6 +18,7 @@ import { writeSyntheticModel } from "../src/core/model/synthetic";
 import {
   cleanStale,
   formatOwner,
+  lockHolder,
   lockOutput,
   lockPathFor,
   myOwnerTag,
@@ -201,6 +202,7 @@ test("output: a stale lock (dead owner, or a reused PID with another start time)
     const me = myOwnerTag();
     const write = (owner: string, pid: number) => fs.writeFileSync(lockPathFor(out), JSON.stringify({ pid, host: "h", owner, started: "then", what: "x" }));
     write(formatOwner({ ...me, pid: deadPid() }), 1);
+    assert.equal(await lockHolder(out), undefined, "a dead owner's lock holds nothing (the extension does not ask)");
     (await lockOutput(out, { what: "t" })).release();
     // our own PID with another start time: a PID reused after the owner died (or a container's PID)
     write(formatOwner({ ...me, life: me.life === "00000000" ? "00000001" : "00000000" }), process.pid);
@@ -209,6 +211,7 @@ test("output: a stale lock (dead owner, or a reused PID with another start time)
     assert.equal(fs.existsSync(lockPathFor(out)), false);
     // another host / PID namespace: liveness unknown, so the lock stands
     write(formatOwner({ ...me, host: me.host === "000000" ? "000001" : "000000" }), 4242);
+    assert.deepEqual(await lockHolder(out), { who: "headshare pid 4242 on h (x, started then)", state: "unknown", file: lockPathFor(out) });
     await assert.rejects(
       lockOutput(out, { what: "t" }),
       (e: unknown) => e instanceof OutputError && e.code === "locked" && /another host or container.*delete/.test(e.message),
@@ -216,11 +219,15 @@ test("output: a stale lock (dead owner, or a reused PID with another start time)
     // a live owner with the right tag (this process)
     fs.rmSync(lockPathFor(out));
     const held = await lockOutput(out, { what: "first" });
+    const h = await lockHolder(out);
+    assert.equal(h?.state, "alive");
+    assert.match(h!.who, new RegExp(`^headshare pid ${process.pid} on .* \\(first, started `), "the owner's details the extension shows");
     await assert.rejects(
       lockOutput(out, { what: "second" }),
       (e: unknown) => e instanceof OutputError && e.code === "locked" && /\(first, started/.test(e.message),
     );
     await held.release();
+    assert.equal(await lockHolder(out), undefined, "free after release");
   } finally {
     removeDir(root);
   }

@@ -80,12 +80,18 @@ export function modelWeightBytes(model: string | undefined): number | undefined 
  * The words after "the compute worker exited unexpectedly (signal SIGKILL" when the kill looks like
  * the OOM killer: certain when the cgroup's OOM-kill counter rose during the job, likely otherwise.
  */
-export function oomReport(before: CgroupMemory, after: CgroupMemory, weightBytes: number | undefined): string {
+export function oomReport(
+  before: CgroupMemory,
+  after: CgroupMemory,
+  weightBytes: number | undefined,
+  need?: { readonly bytes: number; readonly what: string },
+): string {
   const certain = before.oomKills !== undefined && after.oomKills !== undefined && after.oomKills > before.oomKills;
   const limit = after.limit ?? before.limit;
   const parts = [certain ? "out of memory: the kernel's OOM killer stopped it" : "most likely out of memory (the kernel's OOM killer sends SIGKILL)"];
   if (limit !== undefined) parts.push(`the memory limit is ${gib(limit)} (${after.source ?? before.source})`);
-  if (weightBytes !== undefined)
+  if (need) parts.push(`the job was estimated to need about ${gib(need.bytes)} (${need.what})`);
+  else if (weightBytes !== undefined)
     parts.push(`the model's weights alone take ${gib(weightBytes)} on disk and about ${gib(weightBytes * 2)} or more while evaluated (float32 copies)`);
   parts.push("run on a machine or container with more memory, or on a smaller model");
   return parts.join("; ");

@@ -79,6 +79,8 @@ interface Connection {
   readonly memory: CgroupMemory;
   /** The model of the job it last ran (for the memory estimate in an OOM report). */
   model?: string;
+  /** The last estimated peak memory a job reported (eval's estimator), for the OOM report. */
+  memoryNeed?: { readonly bytes: number; readonly what: string };
 }
 
 const TAIL_BYTES = 4096;
@@ -140,6 +142,7 @@ export class WorkerClient {
     });
     const model = (params as { model?: unknown; compact?: unknown }).model ?? (params as { compact?: unknown }).compact;
     if (typeof model === "string") conn.model = model;
+    delete conn.memoryNeed; // the next job reports its own
     const started = conn.rpc.start(method, params as never, { ...(opts.signal ? { signal: opts.signal } : {}), ...(label ? { label } : {}) });
     const route = `${conn.generation}:${started.id}`;
     if (opts.onProgress) this.progressRoutes.set(route, opts.onProgress);
@@ -272,6 +275,7 @@ export class WorkerClient {
     child.stderr?.on("data", collect);
     child.on("message", (msg: unknown) => rpc.receive(msg));
     rpc.on("headshare/progress", (p) => {
+      if (p.memoryNeed) conn.memoryNeed = p.memoryNeed;
       this.progressRoutes.get(`${conn.generation}:${p.job}`)?.(p);
       for (const l of this.progressListeners) l(p);
     });
@@ -338,7 +342,7 @@ export class WorkerClient {
     conn.exited = true;
     conn.exitInfo = errorMessage ?? (sig ? `signal ${sig}` : `exit code ${code}`);
     // A SIGKILL nobody here sent: the OOM killer, most likely. Say so, with the limit and the model's size.
-    if (sig === "SIGKILL" && !conn.killReason) conn.exitInfo += `: ${oomReport(conn.memory, cgroupMemory(), modelWeightBytes(conn.model))}`;
+    if (sig === "SIGKILL" && !conn.killReason) conn.exitInfo += `: ${oomReport(conn.memory, cgroupMemory(), modelWeightBytes(conn.model), conn.memoryNeed)}`;
     const how = exitDescription(conn);
     conn.rpc.dispose((p) => new RpcError("worker-exited", `${p.job} failed: ${how}. The next request starts a fresh worker.`, p.job));
     if (this.conn === conn) this.conn = undefined;

@@ -144,6 +144,8 @@ export const progressEvent = z.object({
   done: z.number().nonnegative(),
   total: z.number().nonnegative(),
   message: z.string().max(2000).optional(),
+  /** The job's estimated peak memory (eval: core/eval/memoryBudget.ts), sent once its forward path is chosen; named by the OOM report. */
+  memoryNeed: z.object({ bytes: z.number().nonnegative(), what: z.string().max(1000) }).optional(),
 });
 export type Progress = z.infer<typeof progressEvent>;
 

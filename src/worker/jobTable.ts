@@ -186,7 +186,14 @@ export const jobTable: JobTable = {
           providers: ctx.providers,
           signal: ctx.signal,
           ...runModel(p),
-          onProgress: (q) => ctx.progress({ phase: q.phase ?? "scoring", done: q.done, total: q.total, message: q.message ?? `${q.done} / ${q.total} tokens` }),
+          onProgress: (q) =>
+            ctx.progress({
+              phase: q.phase ?? "scoring",
+              done: q.done,
+              total: q.total,
+              message: q.message ?? `${q.done} / ${q.total} tokens`,
+              ...(q.memoryNeed ? { memoryNeed: q.memoryNeed } : {}),
+            }),
         });
         const quickKeys = quick ? { ratio: quick.ratio, selected: quick.selected } : {};
         const attention = p.attention

@@ -1,7 +1,7 @@
 /**
  * Progress throttling (after hexeditor's ResultsCollector): at most one update per `intervalMs`
  * (default 250 ms, so ≤ 4/s), except that a phase change and the final step of a phase
- * (done ≥ total) always pass at once. A dropped update is kept and sent when its slot comes, so the
+ * (done ≥ total), and an update carrying the memory estimate, always pass at once. A dropped update is kept and sent when its slot comes, so the
  * last state is never lost. `dispose()` cancels the pending send.
  */
 export interface ProgressUpdate {
@@ -9,6 +9,8 @@ export interface ProgressUpdate {
   readonly done: number;
   readonly total: number;
   readonly message?: string;
+  /** The job's estimated peak memory (never dropped by the throttle). */
+  readonly memoryNeed?: { readonly bytes: number; readonly what: string };
 }
 
 export interface ThrottledProgress {
@@ -38,7 +40,7 @@ export function throttleProgress(send: (p: ProgressUpdate) => void, intervalMs =
   const fn = ((p: ProgressUpdate) => {
     if (disposed) return;
     const t = now();
-    if (p.phase !== lastPhase || p.done >= p.total || t - lastSent >= intervalMs) return emit(p);
+    if (p.phase !== lastPhase || p.done >= p.total || p.memoryNeed || t - lastSent >= intervalMs) return emit(p);
     held = p;
     if (!timer) {
       timer = setTimeout(() => held && emit(held), Math.max(0, intervalMs - (t - lastSent)));

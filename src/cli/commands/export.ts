@@ -3,8 +3,8 @@ import fs from "node:fs";
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, writeOut } from "../output";
 import { absolute } from "../runJob";
-import { JSON_FLAG, PROVIDERS_FLAG, RATIO_FLAG, STRATEGY_FLAG } from "./matchFlags";
 import { EXPORT_DTYPES } from "../../core/export/results";
+import { JSON_FLAG, PROVIDERS_FLAG, RATIO_FLAG, STRATEGY_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare export <model> --format onnx --out DIR [--ratio A [--strategy qk] | --plan FILE]
                         [--dtype fp32|fp16] [--external-data] [--json] [--providers auto|cpu,cuda,...] [--debug]

@@ -19,6 +19,7 @@ default; --temperature T > 0 samples (nucleus --top-p, default 1) with --seed (d
 streams to stdout; the prompt gets the tokenizer's BOS token first. Stops at the model's EOS token.
 
   --max-tokens N   new tokens at most (default 64)
+  --threads N      onnxruntime intra-op threads (default: 1 for models under 10M parameters, else onnxruntime's choice)
   --json           print one JSON object {text, ids, promptIds, stop, tokensPerSecond, ...} at the end instead`;
 
 export const generateCommand = defineCommand({

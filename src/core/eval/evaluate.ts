@@ -28,7 +28,7 @@ import { gpuBatchTokens } from "./gpuFit";
 import { noteCompute } from "../runtime/computeLog";
 import { bytesText, type GpuLimits } from "../runtime/gpuLimits";
 import { CANCEL_SECONDS, PacedBatches } from "./pacing";
-import { memoryBudgetBytes } from "./memoryBudget";
+import { memoryBudgetBytes, wholeModelNeed, type MemoryNeed } from "./memoryBudget";
 import { runStreamed, type StreamedModel } from "./streamed";
 import { modelSize, type ModelSize } from "./sizes";
 import { unitCost } from "../share/match";
@@ -42,6 +42,8 @@ export interface EvalProgress {
   /** Layer-streamed: "layers", with e.g. "pass 1/2 (4 windows): layer 3/32". */
   readonly phase?: string;
   readonly message?: string;
+  /** Sent once the forward path is chosen: the estimated peak memory (the worker client's OOM report names it). */
+  readonly memoryNeed?: MemoryNeed;
 }
 
 export interface EvalOptions {
@@ -280,6 +282,25 @@ export async function evaluate(ckpt: Checkpoint, text: TextSource, protocol: Tex
     opts.attentionChunk,
     other ? { logits: false, nll: true, logprobs: true, hiddenStates: sameShape } : { logits: false, nll: true },
   );
+  const models = other && other !== ckpt ? [ckpt, other] : [ckpt];
+  opts.onProgress?.({
+    done: 0,
+    total: prepared.tokens,
+    message: "estimated the memory",
+    memoryNeed: wholeModelNeed(
+      {
+        f32WeightBytes: models.reduce((a, c) => a + 4 * modelSize(c).parameters, 0),
+        hidden: ckpt.spec.hidden,
+        heads: ckpt.spec.heads,
+        ffn: ckpt.spec.intermediate,
+        vocab: V,
+      },
+      protocol.window,
+      forward.attentionChunk ?? 0,
+      batchTokens,
+      other ? 2 : 1,
+    ),
+  });
   const mine = await ForwardRunner.create(ckpt, { forward, ...(opts.plan ? { plan: opts.plan } : {}), ...common });
   let theirs: ForwardRunner | undefined;
   try {

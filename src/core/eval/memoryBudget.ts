@@ -108,3 +108,39 @@ export function chooseMemory(s: StreamSizes, budget: number, file: string): Memo
   const parts = estimatePeak(s, tokens, vocabChunk);
   return { budgetBytes: budget, tokensPerPass: tokens, vocabChunk, estimatedPeakBytes: total(parts), parts };
 }
+
+/** A job's estimated peak memory and how it was estimated (the OOM report names both). */
+export interface MemoryNeed {
+  readonly bytes: number;
+  readonly what: string;
+}
+
+/**
+ * The whole-model forward's estimated peak: every model's weights as float32, plus one batch's block
+ * activations (estimatePeak's per-token term) and its [tokens, vocab] float32 logits (twice when
+ * compared: the log-probabilities are fetched too). Node and onnxruntime themselves are not counted.
+ */
+export function wholeModelNeed(
+  m: { readonly f32WeightBytes: number; readonly hidden: number; readonly heads: number; readonly ffn: number; readonly vocab: number },
+  window: number,
+  attentionChunk: number,
+  tokens: number,
+  models: number,
+): MemoryNeed {
+  const c = attentionChunk > 0 ? Math.min(attentionChunk, window) : window;
+  const activations = tokens * (4 * (8 * m.hidden + 3 * m.ffn) + 8 * m.heads * c + 8 * models * m.hidden);
+  const logits = tokens * m.vocab * 4 * (models > 1 ? 2 : 1);
+  return {
+    bytes: m.f32WeightBytes + activations + logits,
+    what: `whole-model forward: weights as float32 ${gib(m.f32WeightBytes)}, activations of a ${tokens}-token batch ${gib(activations)}, logits ${gib(logits)}`,
+  };
+}
+
+/** The layer-streamed forward's estimate (chooseMemory's) in the same form. */
+export function streamedNeed(c: MemoryChoice): MemoryNeed {
+  const p = c.parts;
+  return {
+    bytes: c.estimatedPeakBytes,
+    what: `layer-streamed forward within the memory budget of ${gib(c.budgetBytes)}: one layer's weights ${gib(p.layerWeights)}, read buffer ${gib(p.readBuffer)}, plan copies ${gib(p.planCopies)}, activations ${gib(p.activations)}, head chunk ${gib(p.head)}`,
+  };
+}

@@ -8,9 +8,11 @@ import { buildForward } from "../graph/forward";
 import { applyPlanInPlace, loadWeightFeeds } from "../graph/feeds";
 import { overridableWeights, sharedProjections } from "../graph/compact";
 import { unitLayout } from "../model/units";
-import { INPUT_IDS, TARGETS, type ForwardOptions } from "../graph/types";
+import { INPUT_IDS, TARGETS, type ForwardOptions, type WeightInput } from "../graph/types";
+import type { IrGraph } from "../onnx/ir";
+import { noteCompute } from "../runtime/computeLog";
 import { serializeModel } from "../onnx/serialize";
-import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
+import { createSession, likelyProvider, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { fileStamps } from "./fileStamps";
@@ -37,6 +39,13 @@ export interface RunnerOptions {
    * a copy while the session is created); `planOverrides` is then unavailable.
    */
   readonly embedWeights?: boolean;
+  /**
+   * The caller replaces weights per run (planOverrides: the sweep): they stay fed inputs on every
+   * provider. Otherwise, on a GPU, they are resident (initializers from ONNX external data, any
+   * size): onnxruntime ignores a feed for an initializer (measured on WebGPU: the override had no
+   * effect), so resident weights cannot be overridden.
+   */
+  readonly overridable?: boolean;
 }
 
 /** Weights embedded by `embedWeights` at most (float32 bytes); above, they are fed per run. */
@@ -58,6 +67,32 @@ function checkFits(ckpt: Checkpoint, bytes: number): void {
       `${ckpt.weightsPath}: running it needs ${gib(bytes)} GiB for its weights as float32, more than 80% of this machine's ${gib(os.totalmem())} GiB; evaluate it on a machine with more memory`,
     );
   }
+}
+
+/** The external-data name of a resident weight. */
+const externalName = (input: string): string => `weight:${input}`;
+
+/**
+ * `graph` with every weight input also an initializer whose bytes are external data (named by
+ * externalName). The inputs stay (not fed): nothing is folded, the numbers are those of fed weights.
+ */
+function residentGraph(graph: IrGraph, weights: readonly WeightInput[]): IrGraph {
+  return {
+    ...graph,
+    initializers: [
+      ...graph.initializers,
+      ...weights.map((w) => {
+        const length = 4 * w.shape.reduce((a, b) => a * b, 1);
+        return {
+          name: w.input,
+          type: "float32" as const,
+          dims: w.shape,
+          data: new Float32Array(0),
+          external: { location: externalName(w.input), offset: 0, length },
+        };
+      }),
+    ],
+  };
 }
 
 /** Replacement weight feeds by input name (see `planOverrides`). */
@@ -91,10 +126,15 @@ export class ForwardRunner {
       ...(opts.threads ? { intraOpThreads: opts.threads } : {}),
       ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
     };
+    // On a GPU the weights are resident unless the caller overrides them per run (docs/gpu.md,
+    // "Weights on the GPU"): decided from the provider createSession will most likely land on.
+    const likely = opts.embedWeights || opts.overridable ? undefined : await likelyProvider(opts.providers);
+    const resident = !!likely && likely.provider !== "cpu";
     // Weights fed as inputs: the session comes first, so that on WebGPU every weight is checked against
-    // the buffer limits before any is read (gpuFit.ts). Embedded weights (generate) need the graph first.
-    let created = opts.embedWeights ? undefined : await createSession(serializeModel(fg.graph), sessionOptions);
-    let limits = created?.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
+    // the buffer limits before any is read (gpuFit.ts). Embedded and resident weights need the graph first
+    // (resident ones are checked against the likely adapter's limits first).
+    let created = opts.embedWeights || resident ? undefined : await createSession(serializeModel(fg.graph), sessionOptions);
+    let limits = created?.provider === "webgpu" ? gpuLimits(created.adapter) : likely?.provider === "webgpu" ? gpuLimits(likely.adapter) : undefined;
     let feeds;
     try {
       if (limits) checkGpuWeights(ckpt, fg.weights, limits);
@@ -109,7 +149,11 @@ export class ForwardRunner {
     const arrays = new Map<string, Float32Array>();
     const embed = !!opts.embedWeights && feeds.reduce((a, f) => a + f.data.byteLength, 0) <= EMBED_WEIGHTS_MAX_BYTES;
     let graph = fg.graph;
-    if (embed) {
+    let externalData: { path: string; data: Uint8Array }[] | undefined;
+    if (resident && !embed) {
+      graph = residentGraph(fg.graph, fg.weights);
+      externalData = feeds.map((f) => ({ path: externalName(f.input), data: new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength) }));
+    } else if (embed) {
       // overridable initializers (also graph inputs) where a compact bank is read: not folded into per-layer copies
       const keep = overridableWeights(fg.graph, fg.weights);
       const fed = new Set(feeds.map((f) => f.input));
@@ -125,7 +169,7 @@ export class ForwardRunner {
       }
     }
     if (!created) {
-      created = await createSession(serializeModel(graph), sessionOptions);
+      created = await createSession(serializeModel(graph), { ...sessionOptions, ...(externalData ? { externalData } : {}) });
       limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
       try {
         if (limits) checkGpuWeights(ckpt, fg.weights, limits);
@@ -134,6 +178,16 @@ export class ForwardRunner {
         throw e;
       }
     }
+    const label = sessionOptions.label;
+    noteCompute(
+      externalData
+        ? `${label} weights resident on ${created.provider}: initializers, uploaded once when the session was created`
+        : embed
+          ? `${label} weights embedded in the session on ${created.provider}`
+          : created.provider === "cpu"
+            ? `${label} weights fed as inputs on cpu (read in place, no copy)`
+            : `${label} weights fed as inputs on ${created.provider}: uploaded with every batch${opts.overridable ? " (each plan replaces some of them per run)" : ""}`,
+    );
     return new ForwardRunner(ckpt, created.session, weights, arrays, created.provider, created.fallbackReason, fg.outputs, !!opts.forward.nll, limits);
   }
 
@@ -143,7 +197,10 @@ export class ForwardRunner {
    */
   planOverrides(plan: SharingPlan): WeightOverrides {
     if (this.arrays.size === 0)
-      throw new EvalError("bad-option", `${this.ckpt.weightsPath}: the weights are embedded in the session (embedWeights); plan overrides need them fed`);
+      throw new EvalError(
+        "bad-option",
+        `${this.ckpt.weightsPath}: the weights are in the session (embedWeights, or resident on a GPU); plan overrides need them fed (overridable)`,
+      );
     const touched = new Set<string>();
     for (const t of plan.targets) {
       for (const [l, u] of [

@@ -22,7 +22,7 @@ import { RuntimeError } from "../runtime/errors";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { LayerWeights, targetsOfLayer } from "./layerWeights";
-import { chooseMemory } from "./memoryBudget";
+import { chooseMemory, streamedNeed, type MemoryNeed } from "./memoryBudget";
 import type { StreamedMemory } from "./results";
 import { cosineRows } from "./metrics";
 import { makeBatches, type Batch, type ScoredWindow } from "./windows";
@@ -37,7 +37,13 @@ export interface StreamedOptions {
   readonly providers?: readonly ProviderName[] | "auto";
   readonly threads?: number;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (p: { readonly phase: string; readonly done: number; readonly total: number; readonly message?: string }) => void;
+  readonly onProgress?: (p: {
+    readonly phase: string;
+    readonly done: number;
+    readonly total: number;
+    readonly message?: string;
+    readonly memoryNeed?: MemoryNeed;
+  }) => void;
   readonly budgetBytes: number;
   /** Query chunk of the blocked causal attention (default 64; 0 = full attention). */
   readonly attentionChunk?: number;
@@ -283,6 +289,7 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
     sharedLayers = Lmax;
   const timings: Timings = { readSeconds: 0, blockSeconds: 0, headSeconds: 0 };
   const progress = (message: string): void => opts.onProgress?.({ phase: "layers", done: ++step, total: totalSteps, message });
+  opts.onProgress?.({ phase: "layers", done: 0, total: totalSteps, message: "estimated the memory", memoryNeed: streamedNeed(memory) });
   try {
     // layer 0 is read while the embedding is gathered and the block graph's session is created
     for (const o of opened.values())

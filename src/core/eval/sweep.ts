@@ -150,6 +150,7 @@ export async function sweep(
   }
   const outputs = compareOutputs(spec.layers, true);
   const runner = await ForwardRunner.create(ckpt, {
+    overridable: true,
     forward: scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true }),
     ...common,
     ...(opts.threads ? { threads: opts.threads } : {}),

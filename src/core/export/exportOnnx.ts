@@ -30,6 +30,8 @@ export interface ExportOptions extends PlanChoice {
   readonly dtype?: ExportDtype;
   /** Force external data (default: only when the weights exceed what one protobuf holds). */
   readonly externalData?: boolean;
+  /** fp16: elements per float32 piece of a weight read (default CAST_CHUNK_ELEMENTS; for tests). */
+  readonly castChunkElements?: number;
 }
 
 export type { ExportDtype, ExportResult };
@@ -63,7 +65,7 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
       compact = await openCheckpoint(path.join(staged, "compact"));
       source = compact;
     }
-    const model = decoderModel(source, dtype);
+    const model = decoderModel(source, dtype, opts.castChunkElements);
     await fs.mkdir(path.join(staged, "onnx"));
     const onnx = await writeOnnxFile(source, model, path.join(staged, "onnx", ONNX_FILE[dtype]), {
       ...(opts.externalData !== undefined ? { externalData: opts.externalData } : {}),

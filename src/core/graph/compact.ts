@@ -288,6 +288,7 @@ export function compactProjector(
   shapes: CompactShapes,
   file: string,
   gatherParts = false,
+  chunkElements = CAST_CHUNK_ELEMENTS,
 ): Projector {
   const banks = compactBanks(spec, plan, shapes, file);
   return (l, t, x, bias, name, layout) => {
@@ -296,7 +297,7 @@ export function compactProjector(
     const n = `/model/layers.${l}${ASSEMBLE}${t}/project`;
     const transB = layout === "linear" ? { transB: 1 } : undefined;
     const outAxis = layout === "linear" ? 0 : 1;
-    if (gatherParts) return projectGathered(b, w, bank, x, bias, name, n, transB, bank.axis === outAxis);
+    if (gatherParts) return projectGathered(b, w, bank, shapes, chunkElements, x, bias, name, n, transB, bank.axis === outAxis);
     const idx = b.initializer(`${n}/index`, "int64", [bank.idx.length], bank.idx); // [dense size along the slice axis]
     let y: string;
     if (bank.axis === outAxis) {
@@ -329,11 +330,20 @@ export function compactProjector(
   };
 }
 
-/** `compactProjector` with `gatherParts`: per stored tensor, only the rows/columns read (see there). */
+/**
+ * Elements of one float32 copy of a weight (or of a piece of it) that the fp16 decoder makes per
+ * run: 4 Mi (16 MiB). Larger reads are cut into pieces of at most this many, so onnxruntime's arena
+ * holds a few such pieces, not a whole layer's (or the LM head's) float32 weights.
+ */
+export const CAST_CHUNK_ELEMENTS = 4 * 2 ** 20;
+
+/** `compactProjector` with `gatherParts`: per stored tensor, only the rows/columns read, in pieces of ≤ CAST_CHUNK_ELEMENTS (see there). */
 function projectGathered(
   b: GraphBuilder,
   w: WeightInputs,
   bank: Bank,
+  shapes: CompactShapes,
+  chunkElements: number,
   x: string,
   bias: string | undefined,
   name: string,
@@ -352,16 +362,22 @@ function projectGathered(
     local[i]!.push(c - bank.offsets[i]!);
   });
   const i64 = (vals: number[], what: string): string => b.initializer(`${n}/${what}`, "int64", [vals.length], BigInt64Array.from(vals, BigInt));
-  const used = bank.tensors.map((_, i) => i).filter((i) => dense[i]!.length > 0);
-  const parts = used.map((i) => {
-    const wi = b.op("Gather", [w.get(bank.tensors[i]!), i64(local[i]!, `part.${i}/rows`)], `${n}/part.${i}/Gather`, { axis: bank.axis }); // T_i's read rows/columns
-    const xi = outputs ? x : b.op("Gather", [x, i64(dense[i]!, `part.${i}/inputs`)], `${n}/part.${i}/x/Gather`, { axis: 1 }); // [N, |J_i|]
-    return b.op("Gemm", [xi, wi], `${n}/part.${i}/Gemm`, transB); // outputs: [N, |J_i|]; inputs: [N, out]
+  const pieces: { i: number; dense: number[]; local: number[]; k: number }[] = [];
+  bank.tensors.forEach((bt, i) => {
+    const width = shapes.stored(bt)[1 - bank.axis]!; // elements per row/column read
+    const per = Math.max(1, Math.floor(chunkElements / width));
+    for (let a = 0, k = 0; a < dense[i]!.length; a += per, k++) pieces.push({ i, dense: dense[i]!.slice(a, a + per), local: local[i]!.slice(a, a + per), k });
+  });
+  const parts = pieces.map(({ i, dense: dj, local: lj, k }) => {
+    const p = `${n}/part.${i}${k ? `.${k}` : ""}`;
+    const wi = b.op("Gather", [w.get(bank.tensors[i]!), i64(lj, `${p.slice(n.length + 1)}/rows`)], `${p}/Gather`, { axis: bank.axis }); // T_i's read rows/columns
+    const xi = outputs ? x : b.op("Gather", [x, i64(dj, `${p.slice(n.length + 1)}/inputs`)], `${p}/x/Gather`, { axis: 1 }); // [N, |J|]
+    return b.op("Gemm", [xi, wi], `${p}/Gemm`, transB); // outputs: [N, |J|]; inputs: [N, out]
   });
   let y: string;
   if (!outputs) y = parts.length === 1 ? parts[0]! : b.op("Sum", parts, `${n}/Sum`);
   else {
-    const order = used.flatMap((i) => dense[i]!); // concatenated position → dense output
+    const order = pieces.flatMap((q) => q.dense); // concatenated position → dense output
     const perm = new Array<number>(order.length);
     order.forEach((j, k) => (perm[j] = k));
     const all = parts.length === 1 ? parts[0]! : b.op("Concat", parts, `${n}/Concat`, { axis: 1 }); // [N, out] in part order

@@ -97,7 +97,7 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
   const project =
     opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
-      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
       : undefined;
   const c: Gpt2Context = {
     b,

@@ -140,7 +140,7 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
   const x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape"); // [N, d]
   const project =
     opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
-      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
       : undefined;
   const lin = attentionLinear(b, (_l, t) => (asm ? asm(_l, t) : w.get(t)), project);
   const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, lin, chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };

@@ -168,7 +168,7 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
   const project =
     opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
-      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
       : undefined;
   const c: NeoxContext = {
     b,

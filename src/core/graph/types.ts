@@ -76,6 +76,8 @@ export interface ForwardOptions {
    * where each weight read becomes a per-run float32 copy anyway and should hold only what is read.
    */
   readonly compactGatherParts?: boolean;
+  /** With `compactGatherParts`: at most this many elements per gathered piece (default CAST_CHUNK_ELEMENTS; tests make it small). */
+  readonly castChunkElements?: number;
 }
 
 /** The chunking an options object asks for, validated; undefined when off. */

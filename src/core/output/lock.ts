@@ -73,6 +73,19 @@ function describe(info: LockInfo | undefined): string {
 }
 
 /**
+ * Who holds `out`'s lock now, without taking it (the extension asks "Wait for it" / "Cancel" before
+ * starting a writer): undefined when it is free or its owner is dead (the next writer breaks it).
+ * `state` "unknown": the owner runs on another host or container.
+ */
+export async function lockHolder(out: string): Promise<{ readonly who: string; readonly state: Exclude<Liveness, "dead">; readonly file: string } | undefined> {
+  const file = lockPathFor(out);
+  const held = await readLock(file);
+  if (!held) return undefined;
+  const state = stateOf(held);
+  return state === "dead" ? undefined : { who: describe(held.info), state, file };
+}
+
+/**
  * Creates `file` holding `text` only if it does not exist, never half-written: the text goes to a
  * temporary name first and is hard-linked to `file` (atomic, EEXIST when present). File systems
  * without hard links fall back to an O_EXCL create. False when `file` exists.

@@ -56,6 +56,8 @@ export interface CreateSessionOptions {
   readonly allowSpinning?: boolean;
   /** What the graph computes, for reports and errors ("match Gemm", "forward", ...). Default "graph". */
   readonly label?: string;
+  /** The bytes of initializers stored as ONNX external data, by their `location` (no file is read). */
+  readonly externalData?: readonly { readonly path: string; readonly data: Uint8Array }[];
 }
 
 export interface CreatedSession {
@@ -139,6 +141,21 @@ export async function precheck(provider: ProviderName, auto: boolean): Promise<{
     case "cpu":
       return {};
   }
+}
+
+/**
+ * The provider createSession will most likely land on (the first in the order that its checks let
+ * through), and its adapter: for choices made before a session exists (a GPU forward keeps its
+ * weights resident). A session creation can still fail and fall back; the session says what ran.
+ */
+export async function likelyProvider(providers: readonly ProviderName[] | "auto" | undefined): Promise<{ provider: ProviderName; adapter?: GpuAdapter }> {
+  const auto = providers === undefined || providers === "auto";
+  for (const provider of resolveProviders(providers)) {
+    if (unavailable.has(provider)) continue;
+    const pre = await precheck(provider, auto);
+    if (!("skip" in pre)) return { provider, ...(pre.adapter ? { adapter: pre.adapter } : {}) };
+  }
+  return { provider: "cpu" };
 }
 
 /** onnxruntime's provider names in profiles → ours. */
@@ -304,6 +321,7 @@ export async function createSession(model: Uint8Array, opts: CreateSessionOption
         // a missing provider library is expected and reported through fallbackReason: keep ORT quiet
         ...(provider === "cpu" ? {} : { logSeverityLevel: 4 as const, enableProfiling: true, profileFilePrefix: path.join(profileDir!, "profile") }),
         ...(threads ? { intraOpNumThreads: threads } : {}),
+        ...(opts.externalData ? { externalData: opts.externalData.map((d) => ({ path: d.path, data: d.data })) } : {}),
         ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } } } : {}),
       });
       const placed = currentComputeLog()?.session(label, provider, pre.adapter, skipped);

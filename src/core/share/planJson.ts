@@ -10,7 +10,7 @@ import { GRANULARITIES } from "../model/types";
 /**
  * Decimal places of the scores (cosines in [−1, 1]) a compact checkpoint records in its plan. The
  * match table's float32 Gemms give scores that differ between providers (CPU, WebGPU, CUDA) and
- * thread counts by ~1e-7 on the test models (up to ~1e-6 on 7B shapes); recorded on a 1e-4 grid,
+ * thread counts in the last bits (~1e-7 on the test models; larger shapes not measured); on a 1e-4 grid,
  * the same plan gives the same bytes on every provider unless a score lies within that noise of a
  * rounding boundary (docs/gpu.md). Plans in memory, match tables and plan files keep full precision.
  */

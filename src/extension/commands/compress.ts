@@ -22,6 +22,7 @@ import { ReportPanel } from "../panels/reportPanel";
 import type { Evaluator } from "../panels/reportPanel";
 import { exportPostShareJobCommand } from "./postshareJob";
 import type { Session } from "../session";
+import { askWaitForLock } from "../outputLock";
 import { requireTrust } from "../trust";
 
 export interface CompressOptions {
@@ -34,6 +35,8 @@ export interface CompressOptions {
   readonly out?: string;
   /** Replace a non-empty output folder. */
   readonly force?: boolean;
+  /** When another run holds the output folder's lock: wait for it (true) or be refused (false); undefined asks (interactive). */
+  readonly wait?: boolean;
   /** PostShare training text files. */
   readonly text?: readonly string[];
   /** PostShare optimisation steps (default: the core's). */
@@ -72,7 +75,9 @@ async function ask(
   model: string,
   facts: CheckpointFacts,
   given: CompressOptions,
-): Promise<typeof EXPORT_JOB | (Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn">> & CompressOptions) | undefined> {
+): Promise<
+  typeof EXPORT_JOB | (Required<Omit<CompressOptions, "text" | "evaluate" | "noReport" | "steps" | "trainOn" | "wait">> & CompressOptions) | undefined
+> {
   const s = session.settings;
   const interactive = given.out === undefined || given.ratio === undefined;
   const max = maxRatioOf(facts.layers!);
@@ -171,6 +176,8 @@ async function ask(
     if (yes !== "Replace") return undefined;
     force = true;
   }
+  const wait = await askWaitForLock(path.resolve(out), interactive, given.wait);
+  if (wait === false && given.wait === undefined) return undefined; // the user chose Cancel
   return {
     method,
     ratio,
@@ -179,6 +186,7 @@ async function ask(
     format,
     out: path.resolve(out),
     force,
+    ...(wait ? { wait } : {}),
     ...(given.text ? { text: given.text } : {}),
     ...(given.evaluate !== undefined ? { evaluate: given.evaluate } : {}),
     ...(given.noReport ? { noReport: true } : {}),
@@ -223,6 +231,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
           format: o.format,
           out: o.out,
           force: o.force,
+          ...(o.wait ? { wait: true } : {}),
           table,
         });
         wrote = true;
@@ -251,6 +260,7 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
           format: o.format,
           out: o.out,
           force: o.force,
+          ...(o.wait ? { wait: true } : {}),
           ...(given.steps ? { steps: given.steps } : {}),
           ...(given.trainOn ? { trainOn: given.trainOn } : {}),
         });

@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import * as vscode from "vscode";
 import type { JobResult } from "../../protocol/worker";
+import type { ExportDtype } from "../../core/export/results";
 import { isCancel } from "../errors";
 import { modelRef } from "../displayShapes";
 import { modelDir, outputProblem, pickModel } from "../modelPick";
@@ -19,6 +20,8 @@ export interface ExportOnnxOptions {
   readonly ratio?: number;
   /** Output folder (else asked). */
   readonly out?: string;
+  /** Weights' dtype (else asked; quiet: fp32). */
+  readonly dtype?: ExportDtype;
   /** Ask nothing: export as given (tests, automation). */
   readonly quiet?: boolean;
 }
@@ -47,7 +50,19 @@ export async function exportOnnxCommand(
     if (!pick) return undefined;
     ratio = pick.v;
   }
-  const suffix = info.summary.compact ? "-onnx" : ratio !== undefined ? `-shared-${Math.round(ratio * 100)}-onnx` : "-onnx";
+  let dtype = o.dtype;
+  if (dtype === undefined && !o.quiet) {
+    const pick = await vscode.window.showQuickPick(
+      [
+        { label: "float32", description: "onnx/model.onnx: exactly headshare's computation", v: "fp32" as const },
+        { label: "float16 weights", description: "onnx/model_fp16.onnx: half the bytes on disk and in memory, computed in float32", v: "fp16" as const },
+      ],
+      { title: `Export ${name}: weights as` },
+    );
+    if (!pick) return undefined;
+    dtype = pick.v;
+  }
+  const suffix = `${info.summary.compact ? "" : ratio !== undefined ? `-shared-${Math.round(ratio * 100)}` : ""}-onnx${dtype === "fp16" ? "-fp16" : ""}`;
   let out = o.out;
   if (!out) {
     const picked = await vscode.window.showSaveDialog({
@@ -80,6 +95,7 @@ export async function exportOnnxCommand(
               {
                 model,
                 out: out!,
+                ...(dtype ? { dtype } : {}),
                 ...(ratio !== undefined && !info.summary.compact ? { ratio, strategy: session.settings.strategy } : {}),
               },
               (p) => progress.report({ message: p.message ?? p.phase }),
