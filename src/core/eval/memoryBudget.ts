@@ -5,9 +5,11 @@
  *
  *   peak ≈ W_layer + R + C + N · (a + 8 · m · d) + V_c · (4 · d + 4 · g · M)
  *
- *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer)
+ *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer; summed
+ *            over the checkpoints scored together, e.g. a model and the one it is compared with)
  *   R        one layer's weights in their stored dtype (the read arena: the next layer's bytes are
- *            read into it while this layer runs, then widened into W_layer's reused arrays)
+ *            read into it while this layer runs, then widened into W_layer's reused arrays; also
+ *            summed over checkpoints)
  *   C        the copies of the attention tensors a plan changes (4 bytes × q/k/v/o, per shared model)
  *   N        padded tokens per pass (windows scored together), a = 4 · (8d + 3·ffn) + 8 · H · c
  *            the block's activations per token (c = the attention query chunk, or the window)

@@ -153,15 +153,20 @@ function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, O
   let layerWeightBytes = 0,
     readBufferBytes = 0,
     copyBytes = 0;
+  // every checkpoint's reader holds its own layer arrays and read arena: the largest layer of each, summed
   for (const [ckpt, o] of opened) {
+    let w = 0,
+      r = 0;
     for (let l = 0; l < ckpt.spec.layers; l++) {
       const ws = o.graphs.block(l).weights;
-      layerWeightBytes = Math.max(
-        layerWeightBytes,
-        ws.reduce((a, w) => a + 4 * numel(w.shape), 0),
+      w = Math.max(
+        w,
+        ws.reduce((a, x) => a + 4 * numel(x.shape), 0),
       );
-      readBufferBytes = Math.max(readBufferBytes, o.reader.readBufferBytes(ws.map((w) => w.tensor)));
+      r = Math.max(r, o.reader.readBufferBytes(ws.map((x) => x.tensor)));
     }
+    layerWeightBytes += w;
+    readBufferBytes += r;
   }
   for (const m of models) {
     if (!m.plan) continue;
