@@ -3,6 +3,7 @@
  * 16-layer model). onnxruntime-node cannot stop a running session.run, so runs are paced
  * (pacing.ts: about CANCEL_SECONDS each, measured); the bound asserted here is 2 × CANCEL_SECONDS
  * + 1 s, against one default-sized batch (2048 tokens) of the same model measured in the same test.
+ * The same bound for a sweep: its original's pass is paced, and every ratio replays those batches.
  */
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -11,7 +12,10 @@ import { EvalError } from "../src/core/eval/errors";
 import { evaluate } from "../src/core/eval/evaluate";
 import type { MemoryNeed } from "../src/core/eval/memoryBudget";
 import { CANCEL_SECONDS, PacedBatches } from "../src/core/eval/pacing";
+import { sweep } from "../src/core/eval/sweep";
 import { makeProtocol, type ScoredWindow } from "../src/core/eval/windows";
+import type { Checkpoint } from "../src/core/model/checkpoint";
+import { computeMatchTable } from "../src/core/share/match";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { mulberry32, writeSyntheticModel } from "../src/core/model/synthetic";
 import type { TextTokenizer } from "../src/core/eval/tokenizer";
@@ -49,56 +53,99 @@ test(
   { timeout: 180_000 },
   async () => {
     const root = scratchDir("eval-cancel");
+    const { ck, text, protocol } = await cancelFixture(root);
     try {
-      const dir = await writeSyntheticModel(path.join(root, "m"), {
-        family: "llama",
-        layers: 12,
-        heads: 8,
-        headDim: 32,
-        intermediate: 1024,
-        vocab: V,
-        maxPositions: 256,
-        seed: 3,
-      });
-      const ck = await openCheckpoint(dir);
-      try {
-        const rand = mulberry32(7);
-        const text = Array.from({ length: 20_000 }, () => String.fromCharCode(32 + Math.floor(rand() * 90))).join("");
-        const protocol = makeProtocol({ window: 256 }, 256);
-        const opts = { tokenizer: tok, providers: ["cpu" as const], forward: "whole-model" as const };
-        // one default-sized batch (2048 tokens), timed: what a cancel waited for before pacing
-        const t0 = performance.now();
-        await evaluate(ck, text.slice(0, 2040), protocol, { ...opts, batchTokens: 2048 });
-        const batchSeconds = (performance.now() - t0) / 1000;
-        const ac = new AbortController();
-        let abortedAt = 0;
-        let need: MemoryNeed | undefined;
-        const run = evaluate(ck, text, protocol, {
-          ...opts,
-          signal: ac.signal,
-          onProgress: (q) => {
-            need ??= q.memoryNeed;
-            if (q.done > 0 && !abortedAt)
-              setTimeout(() => {
-                abortedAt = performance.now();
-                ac.abort();
-              }, 300);
-          },
-        });
-        await assert.rejects(run, (e: unknown) => e instanceof EvalError && e.code === "aborted");
-        const latency = (performance.now() - abortedAt) / 1000;
-        console.log(
-          `# one 2048-token batch: ${batchSeconds.toFixed(2)} s; cancel returned ${latency.toFixed(2)} s after the abort (bound ${2 * CANCEL_SECONDS + 1} s)`,
-        );
-        assert.ok(abortedAt > 0, "the abort fired during the run");
-        // the memory estimate the OOM report names: weights as float32 + one batch (memoryBudget.ts wholeModelNeed)
-        const params = ck.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
-        assert.ok(need && need.bytes > 4 * params && /^whole-model forward: weights as float32/.test(need.what), JSON.stringify(need));
-        assert.ok(latency < 2 * CANCEL_SECONDS + 1, `cancel took ${latency.toFixed(2)} s`);
-      } finally {
-        await ck.close();
-      }
+      const opts = { tokenizer: tok, providers: ["cpu" as const], forward: "whole-model" as const };
+      // one default-sized batch (2048 tokens), timed: what a cancel waited for before pacing
+      const t0 = performance.now();
+      await evaluate(ck, text.slice(0, 2040), protocol, { ...opts, batchTokens: 2048 });
+      const batchSeconds = (performance.now() - t0) / 1000;
+      let need: MemoryNeed | undefined;
+      const latency = await cancelLatency<{ done: number; memoryNeed?: MemoryNeed }>(
+        (signal, onProgress) => evaluate(ck, text, protocol, { ...opts, signal, onProgress }),
+        (q) => {
+          need ??= q.memoryNeed;
+          return q.done > 0;
+        },
+      );
+      console.log(
+        `# one 2048-token batch: ${batchSeconds.toFixed(2)} s; cancel returned ${latency.toFixed(2)} s after the abort (bound ${2 * CANCEL_SECONDS + 1} s)`,
+      );
+      // the memory estimate the OOM report names: weights as float32 + one batch (memoryBudget.ts wholeModelNeed)
+      const params = ck.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+      assert.ok(need && need.bytes > 4 * params && /^whole-model forward: weights as float32/.test(need.what), JSON.stringify(need));
+      assert.ok(latency < 2 * CANCEL_SECONDS + 1, `cancel took ${latency.toFixed(2)} s`);
     } finally {
+      await ck.close();
+      removeDir(root);
+    }
+  },
+);
+
+/** A 12-layer model (a 2048-token batch takes seconds on a CPU), a 20,000-character text and its protocol (window 256). */
+async function cancelFixture(root: string): Promise<{ ck: Checkpoint; text: string; protocol: ReturnType<typeof makeProtocol> }> {
+  const dir = await writeSyntheticModel(path.join(root, "m"), {
+    family: "llama",
+    layers: 12,
+    heads: 8,
+    headDim: 32,
+    intermediate: 1024,
+    vocab: V,
+    maxPositions: 256,
+    seed: 3,
+  });
+  const rand = mulberry32(7);
+  const text = Array.from({ length: 20_000 }, () => String.fromCharCode(32 + Math.floor(rand() * 90))).join("");
+  return { ck: await openCheckpoint(dir), text, protocol: makeProtocol({ window: 256 }, 256) };
+}
+
+/** Aborts 300 ms after `when` first holds for a progress report; resolves with the seconds from the abort to the rejection. */
+async function cancelLatency<P>(start: (signal: AbortSignal, onProgress: (p: P) => void) => Promise<unknown>, when: (p: P) => boolean): Promise<number> {
+  const ac = new AbortController();
+  let abortedAt = 0,
+    armed = false;
+  const run = start(ac.signal, (p) => {
+    if (armed || !when(p)) return;
+    armed = true;
+    setTimeout(() => {
+      abortedAt = performance.now();
+      ac.abort();
+    }, 300);
+  });
+  await assert.rejects(run, (e: unknown) => e instanceof EvalError && e.code === "aborted");
+  assert.ok(abortedAt > 0, "the abort fired during the run");
+  return (performance.now() - abortedAt) / 1000;
+}
+
+test(
+  "eval cancel: a cancel during a sweep's ratio pass returns within 2 × CANCEL_SECONDS + 1 s, not after a 2048-token batch",
+  { timeout: 180_000 },
+  async () => {
+    const root = scratchDir("sweep-cancel");
+    const { ck, text, protocol } = await cancelFixture(root);
+    try {
+      const opts = { tokenizer: tok, providers: ["cpu" as const], forward: "whole-model" as const };
+      const table = await computeMatchTable(ck, { strategy: "qk", granularity: "group", providers: ["cpu"] });
+      // one default-sized batch (2048 tokens) for the original and one ratio, timed: what a cancel waited for before pacing
+      const t0 = performance.now();
+      const one = await sweep(ck, [0.25], text.slice(0, 2040), protocol, { ...opts, table, batchTokens: 2048 });
+      const batchSeconds = (performance.now() - t0) / 1000;
+      assert.equal(one.rows.length, 1);
+      const phases: string[] = [];
+      const latency = await cancelLatency<{ phase: string; done: number }>(
+        (signal, onProgress) => sweep(ck, [0.25, 0.5], text, protocol, { ...opts, table, signal, onProgress }),
+        (p) => {
+          if (phases.at(-1) !== p.phase) phases.push(p.phase);
+          return p.phase === "ratio 0.5";
+        },
+      );
+      console.log(
+        `# sweep: one 2048-token batch (original + one ratio): ${batchSeconds.toFixed(2)} s; cancel in the second ratio returned ${latency.toFixed(2)} s after the abort (bound ${2 * CANCEL_SECONDS + 1} s)`,
+      );
+      assert.deepEqual(phases, ["original", "ratio 0.25", "ratio 0.5"], "the original's pass, then each ratio");
+      assert.ok(latency < 2 * CANCEL_SECONDS + 1, `cancel took ${latency.toFixed(2)} s`);
+    } finally {
+      await ck.close();
       removeDir(root);
     }
   },

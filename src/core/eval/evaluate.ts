@@ -334,7 +334,7 @@ export async function evaluate(ckpt: Checkpoint, text: TextSource, protocol: Tex
         acc.add(b, a, o);
       }
       paced.took(b, (performance.now() - tb) / 1000);
-      done += b.windows.reduce((s, w) => s + w.tokens.length - w.scoreFrom, 0);
+      done += predictedCount(b.windows);
       opts.onProgress?.({ done, total: prepared.tokens });
     }
     const nll = nllSum / prepared.tokens;

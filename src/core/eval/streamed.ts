@@ -317,7 +317,7 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
       });
       for (let l = 0; l < Lmax; l++) {
         aborted(opts.signal);
-        groups = await runLayer(l, groups, models, opened, sessions, b, timings, bi + 1 < batches.length);
+        groups = await runLayer(l, groups, models, opened, sessions, b, timings, bi + 1 < batches.length, opts.signal);
         if (groups.length > opened.size) sharedLayers = Math.min(sharedLayers, l);
         if (cosLayers) addCosines(scores, groups, models.length, l, scored, models[0]!.ckpt.spec.hidden);
         progress(`pass ${bi + 1}/${batches.length} (${b.windows.length} windows): layer ${l + 1}/${Lmax}`);
@@ -325,7 +325,9 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
       aborted(opts.signal);
       // the last pass needs no layer weights any more: the head's chunk never coexists with them
       if (bi + 1 === batches.length) for (const o of opened.values()) await o.reader.settle();
-      await timed(timings, "headSeconds", () => scoreHead(groups, models, opened, sessions, scored, Int32Array.from(targets), memory.vocabChunk, scores));
+      await timed(timings, "headSeconds", () =>
+        scoreHead(groups, models, opened, sessions, scored, Int32Array.from(targets), memory.vocabChunk, scores, opts.signal),
+      );
       count += scored.length;
       progress(`pass ${bi + 1}/${batches.length}: head`);
     }
@@ -383,6 +385,7 @@ async function runLayer(
   b: Batch,
   t: Timings,
   morePasses: boolean,
+  signal: AbortSignal | undefined,
 ): Promise<Group[]> {
   const out: Group[] = [];
   const base = new Map<Checkpoint, Map<string, Float32Array>>();
@@ -417,6 +420,7 @@ async function runLayer(
     }
     const layer = w;
     for (const members of parts.values()) {
+      aborted(signal); // a sweep runs one layer per ratio here: a cancel lands after one of them
       const plan = models[members[0]!]!.plan;
       const over = plan ? await timed(t, "readSeconds", () => o.reader.planOverrides(l, plan, layer)) : new Map<string, Float32Array>();
       const feeds: Record<string, OrtTensor> = {
@@ -459,6 +463,7 @@ async function scoreHead(
   targets: Int32Array,
   vocabChunk: number,
   scores: { nllSum: number; klSum: number; agree: number }[],
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const M = scored.length;
   const normed = new Map<Group, Float32Array>();
@@ -485,6 +490,7 @@ async function scoreHead(
   for (const g of groups) if (g !== g0) pairs.set(g, new Float64Array(M));
   const V = models[0]!.ckpt.spec.vocab;
   for (let v0 = 0; v0 < V; v0 += vocabChunk) {
+    aborted(signal);
     const vc = Math.min(vocabChunk, V - v0);
     const rows = new Map<Checkpoint, Float32Array>();
     const logits = new Map<Group, Float32Array>();

@@ -25,8 +25,9 @@ import {
   type ForwardPath,
 } from "./evaluate";
 import { memoryBudgetBytes } from "./memoryBudget";
+import { CANCEL_SECONDS, PacedBatches } from "./pacing";
 import { runStreamed } from "./streamed";
-import { checkWindowFits, type TextProtocol } from "./windows";
+import { checkWindowFits, predictedCount, type Batch, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
@@ -156,21 +157,36 @@ export async function sweep(
     ...(opts.threads ? { threads: opts.threads } : {}),
   });
   try {
+    // The original's outputs are kept when every batch's fit (makeBatches' batches of batchTokens: the
+    // largest, so an upper bound for the paced batches, which are cut from the same longest-first order).
     const perBatchBytes = prepared.batches.map((b) => b.batch * b.seq * (V + spec.layers * spec.hidden + 1) * 4);
     const cache = perBatchBytes.reduce((a, x) => a + x, 0) <= (opts.cacheBytes ?? 512 * 2 ** 20);
+    const cancelled = (): void => {
+      if (opts.signal?.aborted) throw new EvalError("aborted", "the sweep was cancelled");
+    };
+    // With a signal (the worker's jobs) and the default batch size, the original's pass is paced (pacing.ts)
+    // so a cancel lands within ~CANCEL_SECONDS; every ratio replays the same batches (each run costs the
+    // same: the same session with a few attention weights replaced).
+    const paced = new PacedBatches(prepared.scored, batchTokens, opts.signal && opts.batchTokens === undefined ? CANCEL_SECONDS : undefined);
+    const batches: Batch[] = [];
     const cached: Record<string, RunOutput>[] = [];
     const original = async (i: number): Promise<Record<string, RunOutput>> => {
       if (cache && cached[i]) return cached[i]!;
-      const b = prepared.batches[i]!;
+      const b = batches[i]!;
       const o = await runner.run(b.ids, b.batch, b.seq, b.targets, outputs);
       if (cache) cached[i] = o;
       return o;
     };
-    let origNll = 0;
-    for (let i = 0; i < prepared.batches.length; i++) {
-      if (opts.signal?.aborted) throw new EvalError("aborted", "the sweep was cancelled");
-      origNll += sumNll(prepared.batches[i]!, (await original(i))[NLL]!);
-      progress("original", i + 1, prepared.batches.length);
+    let origNll = 0,
+      done = 0;
+    for (let b = paced.next(); b; b = paced.next()) {
+      cancelled();
+      const tb = performance.now();
+      batches.push(b);
+      origNll += sumNll(b, (await original(batches.length - 1))[NLL]!);
+      paced.took(b, (performance.now() - tb) / 1000);
+      done += predictedCount(b.windows);
+      progress("original", done, prepared.tokens);
     }
     const size = modelSize(ckpt);
     const cost = unitCost(ckpt, granularity);
@@ -182,14 +198,16 @@ export async function sweep(
       const overrides = runner.planOverrides(plan);
       const acc = new CompareAccumulator(spec.layers, spec.hidden, V);
       let nll = 0;
-      for (let i = 0; i < prepared.batches.length; i++) {
-        if (opts.signal?.aborted) throw new EvalError("aborted", "the sweep was cancelled");
-        const b = prepared.batches[i]!;
+      done = 0;
+      for (const [i, b] of batches.entries()) {
+        cancelled();
         const mine = await runner.run(b.ids, b.batch, b.seq, b.targets, outputs, overrides);
         nll += sumNll(b, mine[NLL]!);
+        cancelled(); // without the cache the original's batch runs again here
         // KL(P_original ‖ P_shared): the original is "mine" for the accumulator
         acc.add(b, await original(i), mine);
-        progress(`ratio ${ratio}`, k * prepared.batches.length + i + 1, ratios.length * prepared.batches.length);
+        done += predictedCount(b.windows);
+        progress(`ratio ${ratio}`, k * prepared.tokens + done, ratios.length * prepared.tokens);
       }
       const m = acc.result();
       const mean = nll / prepared.tokens;
