@@ -24,3 +24,5 @@ export { adapterLabel, computeText, sessionsText } from "../core/runtime/types";
 export const finite = z.number().refine(Number.isFinite, "a finite number");
 /** α: the fraction of all L·U units to share (the model-dependent maximum (L−1)/L is checked by the planner). */
 export const ratioSchema = z.number().min(0).max(1);
+/** Another writer holds the output folder's lock: wait for it (true, or at most this many ms) instead of refusing. */
+export const waitSchema = z.union([z.boolean(), z.number().int().min(0)]);

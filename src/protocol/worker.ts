@@ -5,7 +5,7 @@
  * the execution provider actually used (`provider`; "none" for jobs that run no ONNX graph).
  */
 import * as z from "zod";
-import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema } from "./common";
+import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema, waitSchema } from "./common";
 import { computeDevicesSchema } from "../core/runtime/types";
 import { granularitySchema, matchTableSchema, sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { postShareImportParamsSchema, postShareImportResultSchema, postShareJobParamsSchema, postShareJobResultSchema } from "./workerPostShareJob";
@@ -65,8 +65,7 @@ export const shareParams = z.object({
   format: z.enum(["compact", "dense"]).default("compact"),
   out: absolutePath,
   force: z.boolean().default(false),
-  /** Another writer holds the output folder's lock: wait for it (true, or at most this many ms) instead of refusing. */
-  wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
+  wait: waitSchema.optional(),
   /** A match table already computed for this checkpoint (e.g. from the extension's cache); computed when absent. */
   table: matchTableSchema.optional(),
   providers: providersSchema.optional(),
@@ -85,7 +84,7 @@ export const expandParams = z.object({
   compact: absolutePath,
   out: absolutePath,
   force: z.boolean().default(false),
-  wait: z.union([z.boolean(), z.number().int().min(0)]).optional(),
+  wait: waitSchema.optional(),
 });
 export const expandResult = z.object({ output: shareResultSchema, provider: usedProviderSchema, seconds: z.number().nonnegative() });
 

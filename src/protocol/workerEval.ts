@@ -5,7 +5,7 @@
  * diagnostics) without a protocol change.
  */
 import * as z from "zod";
-import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema as usedProvider } from "./common";
+import { absolutePath, computeSchema, providersSchema, ratioSchema, usedProviderSchema as usedProvider, waitSchema } from "./common";
 import { evalResultSchema as coreEvalResultSchema, forwardPathSchema, sweepResultSchema as coreSweepResultSchema } from "../core/eval/results";
 import { PROJECTIONS } from "../core/model/types";
 import { postShareResultSchema as corePostShareResultSchema } from "../core/train/results";
@@ -150,7 +150,7 @@ export const postShareParamsShape = z.object({
   out: absolutePath.optional(),
   format: z.enum(OUTPUT_FORMATS).optional(),
   force: z.boolean().optional(),
-  wait: z.union([z.boolean(), z.number()]).optional(),
+  wait: waitSchema.optional(),
   providers: providersSchema.optional(),
 });
 /** The core's `validatePostShareOptions` as a zod refinement (postshare and postshare-job params). */

@@ -1,6 +1,6 @@
 /** The worker's export job (`headshare export --format onnx`, "Export for ONNX Runtime…"): params and result. */
 import * as z from "zod";
-import { absolutePath, providersSchema, ratioSchema, usedProviderSchema } from "./common";
+import { absolutePath, providersSchema, ratioSchema, usedProviderSchema, waitSchema } from "./common";
 import { sharingPlanSchema, strategySchema } from "./shareSchemas";
 import { exportDtypeSchema, exportResultSchema as coreExportResultSchema } from "../core/export/results";
 
@@ -8,6 +8,7 @@ export const exportParamsSchema = z.object({
   model: absolutePath,
   /** A new folder (refused when it exists). */
   out: absolutePath,
+  wait: waitSchema.optional(),
   /** Share at this ratio (a dense checkpoint); a compact checkpoint exports with its own plan. */
   ratio: ratioSchema.optional(),
   strategy: strategySchema.default("qk"),

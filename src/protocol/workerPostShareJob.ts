@@ -3,7 +3,7 @@
  * job folder for a PyTorch cluster, `headshare/postshareImport` brings its trained weights back.
  */
 import * as z from "zod";
-import { absolutePath, usedProviderSchema } from "./common";
+import { absolutePath, usedProviderSchema, waitSchema } from "./common";
 import { sharingPlanSchema } from "./shareSchemas";
 import { postShareParamsShape, postShareRules } from "./workerEval";
 import { memoryRowSchema, postShareImportResultSchema as corePostShareImportResultSchema } from "../core/train/results";
@@ -12,7 +12,7 @@ const count = z.number().int().nonnegative();
 
 /** postshare's training options (no checkpoint/resume/format: those belong to the run and the import). */
 export const postShareJobParamsSchema = postShareParamsShape
-  .omit({ checkpointFile: true, checkpointEvery: true, resumeFrom: true, format: true, out: true, wait: true })
+  .omit({ checkpointFile: true, checkpointEvery: true, resumeFrom: true, format: true, out: true })
   .extend({
     /** The job folder. */
     out: absolutePath,
@@ -42,6 +42,7 @@ export const postShareImportParamsSchema = z.object({
   out: absolutePath,
   format: postShareParamsShape.shape.format,
   force: z.boolean().optional(),
+  wait: waitSchema.optional(),
   /** The model on this machine, when not at job.json's path. */
   model: absolutePath.optional(),
   weights: absolutePath.optional(),

@@ -13,6 +13,7 @@ export const exportJob: JobDef<"headshare/export"> = {
     const r = await exportOnnx(p.model, {
       outDir: p.out,
       dtype: p.dtype,
+      ...(p.wait !== undefined ? { wait: p.wait } : {}),
       strategy: p.strategy,
       providers: ctx.providers,
       signal: ctx.signal,

@@ -332,6 +332,7 @@ export const jobTable: JobTable = {
           providers: ctx.providers,
           ...(p.format ? { format: p.format } : {}),
           ...(p.force !== undefined ? { force: p.force } : {}),
+          ...(p.wait !== undefined ? { wait: p.wait } : {}),
           ...(p.model ? { model: p.model } : {}),
           ...(p.weights ? { weights: p.weights } : {}),
         },

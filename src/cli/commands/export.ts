@@ -4,10 +4,10 @@ import { defineCommand } from "../command";
 import { bytes, int, keyValues, pct, writeOut } from "../output";
 import { absolute } from "../runJob";
 import { EXPORT_DTYPES } from "../../core/export/results";
-import { JSON_FLAG, PROVIDERS_FLAG, RATIO_FLAG, STRATEGY_FLAG } from "./matchFlags";
+import { JSON_FLAG, PROVIDERS_FLAG, RATIO_FLAG, STRATEGY_FLAG, WAIT_FLAG } from "./matchFlags";
 
 const usage = `usage: headshare export <model> --format onnx --out DIR [--ratio A [--strategy qk] | --plan FILE]
-                        [--dtype fp32|fp16] [--external-data] [--json] [--providers auto|cpu,cuda,...] [--debug]
+                        [--dtype fp32|fp16] [--external-data] [--wait] [--json] [--providers auto|cpu,cuda,...] [--debug]
 
 Writes the model as a folder that transformers.js (@huggingface/transformers) and Optimum's
 ORTModelForCausalLM load offline: onnx/model.onnx (a decoder with a KV cache: input_ids,
@@ -27,6 +27,7 @@ onnxruntime session keeps it once in memory. Llama, Mistral, Qwen2, GPT-2 and GP
                    KV cache and logits stay float32: onnx/model_fp16.onnx, which transformers.js
                    loads by default (config.json sets its dtype); refused when a weight exceeds ±65504
   --external-data  put the weights in onnx/model.onnx_data even under 2 GB
+  --wait           when another headshare run is writing the same folder, wait for it instead of refusing
   --json           print one JSON object {outDir, files, parameters, parametersDense, bytes, plan, ...}`;
 
 export const exportCommand = defineCommand({
@@ -41,6 +42,7 @@ export const exportCommand = defineCommand({
     { name: "plan", type: "string" },
     { name: "dtype", type: "string", choices: [...EXPORT_DTYPES] },
     { name: "external-data", type: "boolean" },
+    WAIT_FLAG,
     JSON_FLAG,
     PROVIDERS_FLAG,
   ],
@@ -61,6 +63,7 @@ export const exportCommand = defineCommand({
       ...(a.flags.plan !== undefined ? { planFile: absolute(a.flags.plan as string) } : {}),
       ...(a.flags.dtype !== undefined ? { dtype: a.flags.dtype as "fp32" | "fp16" } : {}),
       ...(a.flags["external-data"] === true ? { externalData: true } : {}),
+      ...(a.flags.wait === true ? { wait: true } : {}),
       providers: c.providers(),
     });
     if (a.flags.json) await writeOut(JSON.stringify(r));

@@ -11,6 +11,9 @@ export const JSON_FLAG: FlagSpec = { name: "json", type: "boolean" };
 /** --providers LIST: execution providers to try, or auto. */
 export const PROVIDERS_FLAG: FlagSpec = { name: "providers", type: "string" };
 
+/** --wait: when another headshare run writes the same output folder, wait for it instead of refusing. */
+export const WAIT_FLAG: FlagSpec = { name: "wait", type: "boolean" };
+
 /** How units are matched: shared by match, share, sweep and postshare. */
 export const MATCH_FLAGS: readonly FlagSpec[] = [STRATEGY_FLAG, { name: "granularity", type: "string", choices: GRANULARITIES }];
 
@@ -18,5 +21,5 @@ export const MATCH_FLAGS: readonly FlagSpec[] = [STRATEGY_FLAG, { name: "granula
 export const WRITE_FLAGS: readonly FlagSpec[] = [
   { name: "format", type: "string", choices: ["compact", "dense"] },
   { name: "force", type: "boolean" },
-  { name: "wait", type: "boolean" },
+  WAIT_FLAG,
 ];

@@ -6,7 +6,7 @@
 import { defineCommand } from "../command";
 import { bytes, int, keyValues, writeOut } from "../output";
 import { absolute } from "../runJob";
-import { JSON_FLAG, MATCH_FLAGS, PROVIDERS_FLAG } from "./matchFlags";
+import { JSON_FLAG, MATCH_FLAGS, PROVIDERS_FLAG, WAIT_FLAG } from "./matchFlags";
 import { checkOutFolder } from "./outDir";
 import { POSTSHARE_TRAINING_FLAGS, trainingOptions } from "./postshare";
 
@@ -14,7 +14,7 @@ const jobUsage = `usage: headshare postshare-job <model> --ratio A --text FILE [
                                [the training flags of headshare postshare: --preset, --steps, --lr, --warmup-steps, --min-lr-ratio,
                                 --beta1, --beta2, --eps, --weight-decay, --clip-norm, --lambda-lm, --lambda-w, --weight-loss,
                                 --regularize, --train-on, --trainable, --sample-*, --batch-size, --seq-len, --seed, --strategy, --granularity]
-                               [--force] [--json] [--providers ...] [--debug]
+                               [--force] [--wait] [--json] [--providers ...] [--debug]
 
 Exports PostShare's post-training for a PyTorch cluster: match and plan here (as headshare postshare
 does), then DIR gets job.json (model path as given, the plan's target → root pairs per projection,
@@ -26,6 +26,7 @@ Run it with bash launch.sh, or python3 train.py job.json --local-ranks N; bring 
 headshare postshare-import DIR --out OUT.
 
   --out DIR       the job folder (refused when it exists and is not empty, unless --force)
+  --wait          when another headshare run is writing the same folder, wait for it instead of refusing
   --json          one JSON object {outDir, files, selected, planSha256, steps, memory, ...}`;
 
 export const postshareJobCommand = defineCommand({
@@ -37,6 +38,7 @@ export const postshareJobCommand = defineCommand({
     { name: "out", type: "string", short: "o" },
     ...MATCH_FLAGS,
     { name: "force", type: "boolean" },
+    WAIT_FLAG,
     JSON_FLAG,
     PROVIDERS_FLAG,
   ],
@@ -55,7 +57,15 @@ export const postshareJobCommand = defineCommand({
     const force = a.flags.force === true;
     const training = trainingOptions("postshare-job", jobUsage, a);
     await checkOutFolder("postshare-job", jobUsage, out, model, force, "the PostShare job");
-    const r = await c.job("headshare/postshareJob", { model, modelAsGiven: given, out, force, providers, ...training });
+    const r = await c.job("headshare/postshareJob", {
+      model,
+      modelAsGiven: given,
+      out,
+      force,
+      ...(a.flags.wait === true ? { wait: true } : {}),
+      providers,
+      ...training,
+    });
     if (a.flags.json) {
       await writeOut(JSON.stringify(r));
       return 0;
@@ -84,7 +94,7 @@ export const postshareJobCommand = defineCommand({
 });
 
 const importUsage = `usage: headshare postshare-import <job> --out DIR [--format compact|dense] [--model PATH] [--weights FILE]
-                                  [--force] [--json] [--providers ...] [--debug]
+                                  [--force] [--wait] [--json] [--providers ...] [--debug]
 
 Brings a PostShare job's result back: checks the job folder (plan hash), the model (the one the job
 was exported from) and the trained weights (written by the job's train.py for this plan, whole),
@@ -96,6 +106,7 @@ perplexity of the original, DirectShare, the post-trained model and PostShare, a
   --out DIR        where the PostShare checkpoint is written (compact by default)
   --model PATH     the model on this machine, when it is not at job.json's path
   --weights FILE   the trained weights (default <job>/run/model.safetensors)
+  --wait           when another headshare run is writing the same folder, wait for it instead of refusing
   --json           one JSON object: original, directShare, postTrained, postShare, lossCurve, trainedBy`;
 
 export const postshareImportCommand = defineCommand({
@@ -108,6 +119,7 @@ export const postshareImportCommand = defineCommand({
     { name: "model", type: "string" },
     { name: "weights", type: "string" },
     { name: "force", type: "boolean" },
+    WAIT_FLAG,
     JSON_FLAG,
     PROVIDERS_FLAG,
   ],
@@ -124,6 +136,7 @@ export const postshareImportCommand = defineCommand({
       job,
       out,
       force,
+      ...(f.wait === true ? { wait: true } : {}),
       providers,
       ...(f.format !== undefined ? { format: f.format as "compact" | "dense" } : {}),
       ...(f.model !== undefined ? { model: absolute(f.model as string) } : {}),

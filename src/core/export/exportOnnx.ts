@@ -10,14 +10,16 @@
  *
  * A shared model is exported compact: a dense checkpoint with a plan is first written as the compact
  * checkpoint (`writeShared`, inside the staging folder, removed after), a compact checkpoint with its
- * own plan. DIR must not exist; everything is written to a temporary folder beside it and renamed at
- * the end, so a failure or cancel leaves nothing behind. The input is only read.
+ * own plan. DIR must not exist; it is staged like every output (src/core/output: the folder's writer
+ * lock, `wait` for another writer, free space, a staging folder beside it renamed in at the end), so a
+ * failure or cancel leaves nothing behind. The input is only read.
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
 import { gpt2TokenizerJson } from "../eval/tokenizer";
+import { DTYPE_SIZE } from "../safetensors/dtype";
+import { stageOutputFolder, type StagedFolder } from "../output";
 import { writeShared } from "../share/write";
 import { decoderModel } from "./decoder";
 import { ExportError } from "./errors";
@@ -32,6 +34,8 @@ export interface ExportOptions extends PlanChoice {
   readonly externalData?: boolean;
   /** fp16: elements per float32 piece of a weight read (default CAST_CHUNK_ELEMENTS; for tests). */
   readonly castChunkElements?: number;
+  /** Another writer holds DIR's lock: wait for it (true, or at most this many ms) instead of refusing. */
+  readonly wait?: boolean | number;
 }
 
 export type { ExportDtype, ExportResult };
@@ -53,11 +57,24 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
   const parent = path.dirname(out);
   if (!(await exists(parent))) throw new ExportError("bad-input", `${out}: its parent folder ${parent} does not exist; create it first`);
   const ckpt = await openCheckpoint(input);
-  const staged = path.join(parent, `.${path.basename(out)}.headshare-tmp-${randomBytes(4).toString("hex")}`);
   let compact: Checkpoint | undefined;
+  let stagedFolder: StagedFolder | undefined;
   try {
     const { plan, matchProvider } = await resolvePlan(ckpt, opts);
-    await fs.mkdir(staged);
+    const elements = ckpt.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+    const sharedCopy =
+      plan && !ckpt.compact && plan.selected > 0 ? ckpt.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * DTYPE_SIZE[t.dtype], 0) : 0;
+    stagedFolder = await stageOutputFolder({
+      out,
+      inputs: [ckpt.dir],
+      what: "the ONNX export",
+      // the decoder's weights (at most the dense count) and, for a shared export, the compact checkpoint written first
+      needBytes: elements * (dtype === "fp16" ? 2 : 4) + sharedCopy,
+      ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onWait: (phase) => opts.onProgress?.({ phase, done: 0, total: 0 }),
+    });
+    const staged = stagedFolder.stage;
     let source = ckpt;
     if (plan && !ckpt.compact && plan.selected > 0) {
       opts.onProgress?.({ phase: "compact", done: 0, total: 1 });
@@ -113,11 +130,11 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
       )}\n`,
     );
     opts.signal?.throwIfAborted();
-    await fs.rename(staged, out);
+    await stagedFolder.commit();
     return { ...result, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
     if (compact) await compact.close().catch(() => undefined);
-    await fs.rm(staged, { recursive: true, force: true }).catch(() => undefined);
+    await stagedFolder?.abort();
     if (opts.signal?.aborted) throw new ExportError("cancelled", "export cancelled; nothing was written");
     throw e;
   } finally {

@@ -16,7 +16,7 @@ import path from "node:path";
 import { cleanStale } from "./clean";
 import { OutputError } from "./errors";
 import { addLiveStaging, removeLiveStaging } from "./live";
-import { lockOutput, type OutputLock } from "./lock";
+import { lockOutput, type OutputLock, type WaitingPhase } from "./lock";
 import { tempPathFor } from "./names";
 import { isReplaceableEntry, outputProblem } from "./rules";
 import { checkFreeSpace } from "./space";
@@ -29,6 +29,8 @@ export interface StageOptions {
   readonly force?: boolean;
   /** Wait for another writer of the folder (ms, or true) instead of failing. */
   readonly wait?: boolean | number;
+  /** Told once when another live writer holds the folder and this one waits (./lock.ts LockOptions.onWait): a progress phase. */
+  readonly onWait?: (phase: WaitingPhase) => void;
   readonly signal?: AbortSignal;
   /** Estimated bytes the output will take (free-space check). */
   readonly needBytes?: number;
@@ -105,6 +107,7 @@ export async function stageOutputFolder(opts: StageOptions): Promise<StagedFolde
     what: opts.what,
     ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onWait ? { onWait: opts.onWait } : {}),
   });
   let stage: string | undefined;
   try {

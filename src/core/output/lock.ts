@@ -15,6 +15,9 @@ import { formatOwner, myOwnerTag, ownerLiveness, parseOwner, type Liveness } fro
 
 export const LOCK_PREFIX = ".headshare-lock-";
 
+/** "waiting for headshare pid 123 on host (the shared checkpoint, started …) to finish": at most 200 characters (one progress line). */
+export type WaitingPhase = `waiting for ${string} to finish`;
+
 export interface LockInfo {
   readonly pid: number;
   readonly host: string;
@@ -31,6 +34,8 @@ export interface LockOptions {
   readonly signal?: AbortSignal;
   /** Poll interval while waiting (default 250 ms). */
   readonly pollMs?: number;
+  /** Called once when a live writer holds the folder and this one starts waiting (a progress phase). */
+  readonly onWait?: (phase: WaitingPhase) => void;
 }
 
 export interface OutputLock {
@@ -83,6 +88,28 @@ export async function lockHolder(out: string): Promise<{ readonly who: string; r
   if (!held) return undefined;
   const state = stateOf(held);
   return state === "dead" ? undefined : { who: describe(held.info), state, file };
+}
+
+/** The refusal of a second writer: the owner's details, and what to do. */
+function lockedError(out: string, file: string, info: LockInfo | undefined, state: Exclude<Liveness, "dead">): OutputError {
+  const hint =
+    state === "unknown"
+      ? `it runs on another host or container, so headshare cannot tell whether it is alive: if it is gone, delete ${file}`
+      : "wait for it (--wait) or choose another folder";
+  return new OutputError("locked", out, `${out} is being written by ${describe(info)}; nothing was changed. ${hint[0]!.toUpperCase()}${hint.slice(1)}`);
+}
+
+/**
+ * Refuses now, as `lockOutput` without `wait` would, when another writer holds `out`'s lock: for a
+ * writer that works for minutes before it takes the lock (PostShare trains first), so it is refused
+ * before the work, not after. Takes nothing; the lock itself is still taken when the writing starts.
+ */
+export async function checkNotLocked(out: string): Promise<void> {
+  const file = lockPathFor(out);
+  const held = await readLock(file);
+  if (!held) return;
+  const state = stateOf(held);
+  if (state !== "dead") throw lockedError(out, file, held.info, state);
 }
 
 /**
@@ -160,6 +187,7 @@ export async function lockOutput(out: string, opts: LockOptions): Promise<Output
   const text = JSON.stringify(info) + "\n";
   const t0 = Date.now();
   const limit = opts.wait === true ? Infinity : typeof opts.wait === "number" ? opts.wait : 0;
+  let waiting = false;
   for (;;) {
     if (opts.signal?.aborted) throw new OutputError("aborted", out, `${opts.what} was cancelled while waiting for ${out}; nothing was changed`);
     try {
@@ -191,13 +219,12 @@ export async function lockOutput(out: string, opts: LockOptions): Promise<Output
       await breakStale(file, held.text, opts.pollMs ?? 250);
       continue;
     }
-    if (Date.now() - t0 >= limit) {
-      const who = describe(held.info);
-      const hint =
-        state === "unknown"
-          ? `it runs on another host or container, so headshare cannot tell whether it is alive: if it is gone, delete ${file}`
-          : "wait for it (--wait) or choose another folder";
-      throw new OutputError("locked", out, `${out} is being written by ${who}; nothing was changed. ${hint[0]!.toUpperCase()}${hint.slice(1)}`);
+    if (Date.now() - t0 >= limit) throw lockedError(out, file, held.info, state);
+    if (!waiting) {
+      waiting = true;
+      const who = describe(held.info); // the lock file's fields are another run's: cut to one line
+      const room = 200 - "waiting for  to finish".length;
+      opts.onWait?.(`waiting for ${who.length > room ? `${who.slice(0, room - 1)}…` : who} to finish`);
     }
     await sleep(opts.pollMs ?? 250, opts.signal);
   }

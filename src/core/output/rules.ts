@@ -14,10 +14,11 @@ export function outputProblem(inputDir: string, out: string): string | undefined
 
 /**
  * Names a checkpoint folder holds (what `--force` may replace): weights, indexes, config and
- * tokenizer files, headshare's reports; headshare's own temporaries and locks.
+ * tokenizer files, headshare's reports, a PostShare job folder's scripts (never its run/ results);
+ * headshare's own temporaries and locks.
  */
 const CHECKPOINT_FILE =
-  /^([\w.-]+\.safetensors(\.index\.json)?|[\w.-]+\.json|tokenizer\.model|vocab\.txt|merges\.txt|[\w.-]+\.tiktoken|chat_template\.jinja|[\w.-]+\.(md|csv|onnx|bin))$/;
+  /^([\w.-]+\.safetensors(\.index\.json)?|[\w.-]+\.json|tokenizer\.model|vocab\.txt|merges\.txt|[\w.-]+\.tiktoken|chat_template\.jinja|[\w.-]+\.(md|csv|onnx|bin)|train\.py|launch\.sh)$/;
 export function isReplaceableEntry(name: string, isFile: boolean): boolean {
   return name.startsWith(".headshare-") || (isFile && CHECKPOINT_FILE.test(name));
 }

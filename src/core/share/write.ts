@@ -21,7 +21,7 @@ import { DTYPE_SIZE } from "../safetensors/dtype";
 import { SafetensorsError } from "../safetensors/errors";
 import type { TensorInfo, TensorSource, TensorToWrite } from "../safetensors/types";
 import { assertInsideFolder } from "../safetensors/contained";
-import { copyFileAtomic, OutputError, stageOutputFolder, type StagedFolder } from "../output";
+import { copyFileAtomic, OutputError, stageOutputFolder, type StagedFolder, type WaitingPhase } from "../output";
 import { writeSafetensors, writeTextAtomic } from "../safetensors/writer";
 import { PlanError, ShareError } from "./errors";
 import { unitCost } from "./match";
@@ -35,24 +35,11 @@ export interface ShareProgress {
   readonly total: number;
 }
 
-export interface WriteSharedOptions {
+export interface WriteSharedOptions extends EmitOptions {
   readonly format: "compact" | "dense";
-  readonly outDir: string;
-  /** Replace an existing output folder (staged and swapped in when complete; the old one is kept on failure). */
-  readonly force?: boolean;
-  /** Wait for another writer of the folder (ms, or true) instead of refusing. */
-  readonly wait?: boolean | number;
-  readonly signal?: AbortSignal;
-  readonly onProgress?: (p: ShareProgress) => void;
 }
 
-export interface ExpandOptions {
-  readonly outDir: string;
-  readonly force?: boolean;
-  readonly wait?: boolean | number;
-  readonly signal?: AbortSignal;
-  readonly onProgress?: (p: ShareProgress) => void;
-}
+export type ExpandOptions = EmitOptions;
 
 /** Files copied next to the weights (besides config.json). */
 const AUX_FILE =
@@ -239,11 +226,17 @@ async function planAuxFiles(fromDir: string): Promise<AuxFile[]> {
   return files;
 }
 
+/** Where and how a checkpoint folder is written (share and expand). */
 export interface EmitOptions {
   readonly outDir: string;
+  /** Replace an existing output folder (staged and swapped in when complete; the old one is kept on failure). */
   readonly force?: boolean;
+  /** Wait for another writer of the folder (ms, or true) instead of refusing. */
   readonly wait?: boolean | number;
   readonly signal?: AbortSignal;
+  readonly onProgress?: (p: ShareProgress) => void;
+  /** Another live writer holds the folder and this one waits (`wait`): default, a progress phase of its own. */
+  readonly onWait?: (phase: WaitingPhase) => void;
 }
 
 /** OutputError → ShareError with the same code where ShareError has one (the callers' contract). */
@@ -281,6 +274,7 @@ async function emit(
       ...(o.force !== undefined ? { force: o.force } : {}),
       ...(o.wait !== undefined ? { wait: o.wait } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      onWait: o.onWait ?? ((phase) => o.onProgress?.({ phase, done: 0, total: 0 })),
     });
   } catch (e) {
     throw asShareError(e, out);

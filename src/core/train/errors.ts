@@ -2,6 +2,8 @@
  * Errors of the training engine. Each has a `code` and a message that names what is wrong and
  * what to do about it (and the file, where one is involved).
  */
+import { OutputError } from "../output/errors";
+
 export type TrainErrorCode =
   | "bad-options" // an option is out of range or inconsistent
   | "no-gradient-rule" // the forward graph uses an op the autodiff cannot differentiate
@@ -21,5 +23,15 @@ export class TrainError extends Error {
     readonly file?: string,
   ) {
     super(file ? `${file}: ${message}` : message);
+  }
+}
+
+/** The output module's refusals (path rules, lock, free space) as bad-options; a cancel while waiting for a lock as a cancel. */
+export async function asTrainError<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof OutputError) throw new TrainError(e.code === "aborted" ? "cancelled" : "bad-options", e.message);
+    throw e;
   }
 }

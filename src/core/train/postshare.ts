@@ -18,14 +18,14 @@ import { planSharing } from "../share/plan";
 import { writeShared } from "../share/write";
 import type { MatchTable, SharingPlan } from "../share/types";
 import { BlockSampler, loadTextData, type TokenizedData } from "./data";
-import { TrainError } from "./errors";
+import { asTrainError, TrainError } from "./errors";
 import { optimizerOptions, resolvePostShareOptions, type POSTSHARE_DEFAULTS, type PostShareOptions } from "./postshareOptions";
 import type { ProviderName } from "../runtime/ort";
 import { trainingForward, NLL } from "./forward";
 import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "./heldout";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "./pairs";
 import { writeTrainedFiles } from "./save";
-import { addLiveStaging, checkOutputPath, OutputError, removeLiveStaging, tempPathFor } from "../output";
+import { addLiveStaging, checkNotLocked, checkOutputPath, removeLiveStaging, tempPathFor, type WaitingPhase } from "../output";
 import { buildTrainGraph } from "./trainGraph";
 import { runTraining, Trainer, type StepEvent } from "./trainer";
 import { sampleSequences } from "./sample";
@@ -34,7 +34,8 @@ export { POSTSHARE_DEFAULTS, POSTSHARE_PAPER, resolvePostShareOptions, validateP
 export type { Projection } from "../model/types";
 
 export interface PostShareProgress {
-  readonly phase: "load" | "match" | "evaluate" | "sample" | "train" | "write";
+  /** `waiting for …`: another live run writes the output folder and this one waits for it (`wait`). */
+  readonly phase: "load" | "match" | "evaluate" | "sample" | "train" | "write" | WaitingPhase;
   readonly done: number;
   readonly total: number;
   readonly message?: string;
@@ -153,12 +154,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
   const ckpt = await openCheckpoint(model);
   try {
     if (o.outDir) {
-      // The output folder's rules up front (not after the training): not the input, an existing parent, empty unless force.
-      try {
-        await checkOutputPath(o.outDir, { inputs: [ckpt.dir], force: !!o.force, what: "the post-shared checkpoint" });
-      } catch (e) {
-        throw e instanceof OutputError ? new TrainError("bad-options", `postshare: ${e.message}`) : e;
-      }
+      await checkPostSharedOut(ckpt, o.outDir, !!o.force, o.wait);
     }
     const { bos, data, plan } = await textAndPlan(ckpt, o, rt, hooks);
 
@@ -245,6 +241,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
             }),
           },
           hooks.signal,
+          (phase) => progress({ phase, done: 0, total: 1 }),
         );
         progress({ phase: "write", done: 1, total: 1 });
       }
@@ -319,6 +316,18 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
 }
 
 /**
+ * The post-shared output's rules up front, before the training or evaluation that precedes the write:
+ * not the input, an existing writable parent, empty unless force; and, without wait, not being written
+ * by another live run (its lock is taken when the writing starts, so this refuses early, not instead).
+ */
+export async function checkPostSharedOut(ckpt: Checkpoint, outDir: string, force: boolean, wait: boolean | number | undefined): Promise<void> {
+  await asTrainError(async () => {
+    const { out } = await checkOutputPath(outDir, { inputs: [ckpt.dir], force, what: "the post-shared checkpoint" });
+    if (!wait) await checkNotLocked(out);
+  });
+}
+
+/**
  * The post-trained weights go to a temporary folder beside `outDir` (unshared, every tensor in the
  * input's dtype), then DirectShare's writer shares them with the plan into `outDir` (compact or
  * dense, atomic), and the temporary folder is removed.
@@ -334,14 +343,11 @@ export async function writePostShared(
   wait: boolean | number | undefined,
   metadata: Record<string, string>,
   signal?: AbortSignal,
+  onWait?: (phase: WaitingPhase) => void,
 ): Promise<string> {
   const out = path.resolve(outDir);
   // Refused before the trained weights are written (writeShared checks again under its lock).
-  try {
-    await checkOutputPath(out, { inputs: [ckpt.dir], force, what: "the post-shared checkpoint" });
-  } catch (e) {
-    throw e instanceof OutputError ? new TrainError("bad-options", e.message) : e;
-  }
+  await asTrainError(() => checkOutputPath(out, { inputs: [ckpt.dir], force, what: "the post-shared checkpoint" }));
   // The unshared trained weights: a temporary folder of this run beside the output (removed after; a killed run's is cleaned by the next).
   const tmp = tempPathFor(path.join(path.dirname(out), `${path.basename(out)}.posttrained`));
   addLiveStaging(tmp);
@@ -351,7 +357,14 @@ export async function writePostShared(
     await writeTrainedFiles(ckpt, byTensor, tmp, metadata);
     const trained = await openCheckpoint(tmp);
     try {
-      await writeShared(trained, plan, { format, outDir: out, force, ...(wait !== undefined ? { wait } : {}), ...(signal ? { signal } : {}) });
+      await writeShared(trained, plan, {
+        format,
+        outDir: out,
+        force,
+        ...(wait !== undefined ? { wait } : {}),
+        ...(signal ? { signal } : {}),
+        ...(onWait ? { onWait } : {}),
+      });
     } finally {
       await trained.close();
     }

@@ -7,11 +7,11 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Checkpoint } from "../model/checkpoint";
-import { copyFileAtomic, OutputError, stageOutputFolder } from "../output";
+import { copyFileAtomic, stageOutputFolder } from "../output";
 import { DTYPE_SIZE, f32ToBytes } from "../safetensors/dtype";
 import type { TensorToWrite } from "../safetensors/types";
 import { writeSafetensors } from "../safetensors/writer";
-import { TrainError } from "./errors";
+import { asTrainError, TrainError } from "./errors";
 
 const SIDE_FILES = [
   "config.json",
@@ -82,9 +82,8 @@ export async function writeTrainedCheckpoint(
   const tensors = trainedTensors(ckpt, trained); // refuses untrainable dtypes before anything is written
   await sideFiles(ckpt);
   const need = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[t.dtype], 0);
-  let staged;
-  try {
-    staged = await stageOutputFolder({
+  const staged = await asTrainError(() =>
+    stageOutputFolder({
       out: outDir,
       inputs: [ckpt.dir],
       what: "the trained checkpoint",
@@ -92,11 +91,8 @@ export async function writeTrainedCheckpoint(
       ...(opts.force !== undefined ? { force: opts.force } : {}),
       ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-  } catch (e) {
-    if (e instanceof OutputError) throw new TrainError("bad-options", e.message);
-    throw e;
-  }
+    }),
+  );
   try {
     await writeTrainedFiles(ckpt, trained, staged.stage, opts.metadata);
     await staged.commit();

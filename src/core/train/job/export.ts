@@ -2,8 +2,9 @@
  * `postshare-job`: everything a PyTorch cluster needs to run PostShare's post-training, in one
  * folder (format.ts): the plan and its weight-loss pairs, the forward description, the
  * hyperparameters, the token stream and the window order (so every engine sees the same batches),
- * train.py, launch.sh and a README with the memory per rank. Staged: written to a temporary folder
- * beside `outDir`, then renamed.
+ * train.py, launch.sh and a README with the memory per rank. Staged like every output (src/core/output):
+ * the folder's rules checked before any work, its writer lock (`wait` for another writer), a staging
+ * folder beside `outDir` swapped in when complete (a replaced job folder stays as it was on any failure).
  *
  *   ckpt ─► match table ─► plan(α) ─► pairs ───────────────┐
  *   text ─► tokens (+ sampled) ─► BlockSampler(seed) ─► order ├─► job.json, tokens.bin, order.bin, heldout.bin, train.py, launch.sh, README.md
@@ -11,8 +12,9 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { openCheckpoint } from "../../model/checkpoint";
+import { checkOutputPath, stageOutputFolder, type StagedFolder } from "../../output";
 import { DTYPE_SIZE } from "../../safetensors/dtype";
-import { TrainError } from "../errors";
+import { asTrainError, TrainError } from "../errors";
 import { trainingForward } from "../forward";
 import { pairsFromPlan } from "../pairs";
 import { loadParams, postTrainingData, resolvePostShareOptions, textAndPlan, trainableInputs, type PostShareHooks, type PostShareOptions } from "../postshare";
@@ -34,7 +36,7 @@ import {
 import { jobAsset, launchScript, jobReadme } from "./files";
 import { memoryTable, type MemoryRow } from "./memory";
 
-export interface PostShareJobOptions extends Omit<PostShareOptions, "outDir" | "format" | "checkpointFile" | "checkpointEvery" | "resumeFrom" | "wait"> {
+export interface PostShareJobOptions extends Omit<PostShareOptions, "outDir" | "format" | "checkpointFile" | "checkpointEvery" | "resumeFrom"> {
   /** The job folder (new, or replaced with `force`). */
   readonly outDir: string;
   /** Model path as the user gave it (recorded in job.json); default the path opened. */
@@ -75,11 +77,8 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
   try {
     if (out === path.resolve(ckpt.dir))
       throw new TrainError("bad-options", `postshare-job: --out ${outDir} is the input model's folder; choose another folder (the input is never modified)`);
-    if (!o.force) {
-      const entries = await fs.readdir(out).catch(() => [] as string[]);
-      if (entries.some((e) => !e.startsWith(".")))
-        throw new TrainError("bad-options", `the output folder ${out} is not empty; pass --force to replace it or choose another --out folder`);
-    }
+    // The folder's rules before any work (stageOutputFolder checks again under its lock).
+    await asTrainError(() => checkOutputPath(out, { inputs: [ckpt.dir], force: !!o.force, what: "the PostShare job" }));
     const fwd = jobForward(ckpt);
     const graph = trainingForward(ckpt);
     const { bos, data, table, plan } = await textAndPlan(ckpt, o, rt, hooks);
@@ -157,49 +156,45 @@ export async function exportPostShareJob(model: string, opts: PostShareJobOption
     };
 
     progress({ phase: "write", done: 0, total: 1, message: `writing ${out}` });
-    await fs.mkdir(path.dirname(out), { recursive: true });
-    const tmp = await fs.mkdtemp(path.join(path.dirname(out), ".headshare-tmp-job-"));
+    const files: [string, string | Buffer, number?][] = [
+      [JOB_FILE, `${JSON.stringify(job, null, 1)}\n`],
+      [TOKENS_FILE, tokensBuf],
+      [ORDER_FILE, orderBuf],
+      [HELDOUT_FILE, heldBuf],
+      ["train.py", await fs.readFile(await jobAsset("train.py"))],
+      ["launch.sh", launchScript(job), 0o755],
+      ["README.md", jobReadme(job)],
+    ];
+    const staged: StagedFolder = await asTrainError(() =>
+      stageOutputFolder({
+        out,
+        inputs: [ckpt.dir],
+        what: "the PostShare job",
+        force: !!o.force,
+        needBytes: files.reduce((a, [, c]) => a + Buffer.byteLength(c), 0),
+        ...(o.wait !== undefined ? { wait: o.wait } : {}),
+        ...(hooks.signal ? { signal: hooks.signal } : {}),
+        onWait: (phase) => progress({ phase, done: 0, total: 1 }),
+      }),
+    );
     try {
-      const files: [string, string | Buffer, number?][] = [
-        [JOB_FILE, `${JSON.stringify(job, null, 1)}\n`],
-        [TOKENS_FILE, tokensBuf],
-        [ORDER_FILE, orderBuf],
-        [HELDOUT_FILE, heldBuf],
-        ["train.py", await fs.readFile(await jobAsset("train.py"))],
-        ["launch.sh", launchScript(job), 0o755],
-        ["README.md", jobReadme(job)],
-      ];
-      for (const [name, content, mode] of files) await fs.writeFile(path.join(tmp, name), content, mode ? { mode } : {});
-      await replaceFolder(tmp, out);
-      progress({ phase: "write", done: 1, total: 1 });
-      return {
-        outDir: out,
-        job,
-        files: files.map((f) => f[0]),
-        memory: memoryTable(job),
-        provider: table.source?.provider,
-        seconds: (performance.now() - t0) / 1000,
-      };
-    } finally {
-      await fs.rm(tmp, { recursive: true, force: true });
+      for (const [name, content, mode] of files) await fs.writeFile(path.join(staged.stage, name), content, mode ? { mode } : {});
+      check();
+      await staged.commit();
+    } catch (e) {
+      await staged.abort();
+      throw e;
     }
+    progress({ phase: "write", done: 1, total: 1 });
+    return {
+      outDir: out,
+      job,
+      files: files.map((f) => f[0]),
+      memory: memoryTable(job),
+      provider: table.source?.provider,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } finally {
     await ckpt.close();
   }
-}
-
-/** Renames the staged folder to `out`; an existing `out` (allowed by --force) is moved aside first and removed after. */
-async function replaceFolder(staged: string, out: string): Promise<void> {
-  const old = await fs.stat(out).then(
-    () => path.join(path.dirname(out), `.headshare-tmp-old-${path.basename(out)}-${process.pid}`),
-    () => undefined,
-  );
-  if (old) await fs.rename(out, old);
-  try {
-    await fs.rename(staged, out);
-  } catch (e) {
-    if (old) await fs.rename(old, out);
-    throw e;
-  }
-  if (old) await fs.rm(old, { recursive: true, force: true });
 }

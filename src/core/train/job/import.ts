@@ -21,7 +21,7 @@ import type { JobMetricsRow, PostShareImportResult } from "../results";
 import { trainingForward } from "../forward";
 import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "../heldout";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "../pairs";
-import { loadParams, writePostShared, type PostShareHooks, type Projection } from "../postshare";
+import { checkPostSharedOut, loadParams, writePostShared, type PostShareHooks, type Projection } from "../postshare";
 import { METRICS_FILE, modelFingerprint, readJobArray, readJobFile, RUN_DIR, TRAINED_METADATA_KEY, WEIGHTS_FILE, type JobFile } from "./format";
 
 export interface PostShareImportOptions {
@@ -30,6 +30,8 @@ export interface PostShareImportOptions {
   readonly outDir: string;
   readonly format?: "compact" | "dense";
   readonly force?: boolean;
+  /** Another writer holds the output folder's lock: wait for it (true, or at most this many ms) instead of refusing. */
+  readonly wait?: boolean | number;
   /** The model on this machine (default: job.json's model). */
   readonly model?: string;
   /** The trained weights (default DIR/run/model.safetensors). */
@@ -169,14 +171,8 @@ export async function importPostShareJob(opts: PostShareImportOptions, hooks: Po
         `postshare-import: --out ${opts.outDir} is the model's or the job's folder; choose a new folder (inputs are never modified)`,
       );
     }
-    if (!opts.force) {
-      const entries = await fs.readdir(path.resolve(opts.outDir)).catch(() => [] as string[]);
-      if (entries.some((e) => !e.startsWith(".")))
-        throw new TrainError(
-          "bad-options",
-          `the output folder ${path.resolve(opts.outDir)} is not empty; pass --force to replace its files or choose another --out folder`,
-        );
-    }
+    // Before the evaluations: the folder's rules, and (without wait) no other live writer.
+    await checkPostSharedOut(ckpt, opts.outDir, !!opts.force, opts.wait);
     const trainedSrc = await openTrainedWeights(weightsFile, job);
     const fwd = trainingForward(ckpt);
     const plan = job.plan.sharingPlan;
@@ -228,7 +224,7 @@ export async function importPostShareJob(opts: PostShareImportOptions, hooks: Po
       opts.outDir,
       format,
       !!opts.force,
-      undefined,
+      opts.wait,
       {
         "headshare.postshare": JSON.stringify({
           ratio: job.plan.ratio,
@@ -241,6 +237,7 @@ export async function importPostShareJob(opts: PostShareImportOptions, hooks: Po
         }),
       },
       hooks.signal,
+      (phase) => progress({ phase, done: 0, total: 1 }),
     );
     progress({ phase: "write", done: 1, total: 1 });
     const strip = (s: HeldoutScore): HeldoutScore => ({ nll: s.nll, ppl: s.ppl, tokens: s.tokens, documents: s.documents });
