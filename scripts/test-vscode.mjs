@@ -6,6 +6,8 @@
 //   2. a UI test drives the workbench: explorer context menu → Show Sharing Map on stories260K-hf,
 //      5 × 4 cells, slider changes the selected count, quick eval shows perplexities; screenshots go
 //      to test-artifacts/;
+//   2b. a locked output folder (test/vscode/ui-lock-steps.mjs): Compress into a folder another live run
+//      writes; the "Wait for it" / "Cancel" dialog, a wait cancelled, a wait that ends in the write;
 //   3. the INSTALLED extension: the .vsix (packaged now, or a fresh one from `npm run package`, or
 //      HEADSHARE_VSIX) installed into an empty extensions folder by VS Code's own installer, the server
 //      started WITHOUT extensionDevelopmentPath: it activates (status bar "Headshare") and Inspect
@@ -248,10 +250,10 @@ async function hostTests(restricted = false) {
   return code;
 }
 
-// ---- 2. UI test: the workbench driven like a user
-async function uiTest() {
+// ---- 2. UI tests: the workbench driven like a user (ui-steps.mjs), and a locked output folder (ui-lock-steps.mjs)
+async function uiTest(tag = "ui", steps = "ui-steps.mjs") {
   const t0 = Date.now();
-  const srv = await startServer("ui");
+  const srv = await startServer(tag, { dataTag: `data-${tag}` });
   stops.push(srv.stop);
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: launchArgs });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -259,15 +261,15 @@ async function uiTest() {
     ["extensionDevelopmentPath", remote(srv.port, root)],
     ["skipWelcome", "true"],
   ];
-  const step = (m) => console.log(`[vscode-ui] ${((Date.now() - t0) / 1000).toFixed(1)} s  ${m}`);
+  const step = (m) => console.log(`[vscode-${tag}] ${((Date.now() - t0) / 1000).toFixed(1)} s  ${m}`);
   try {
-    const { runUi } = await import(path.join(root, "test", "vscode", "ui-steps.mjs"));
-    await runUi({ page, port: srv.port, workspace, payload, artifacts, step, root, model: sharedDir ? "stories260K-hf" : "synthetic-llama" });
+    const { runUi } = await import(path.join(root, "test", "vscode", steps));
+    await runUi({ page, port: srv.port, workspace, payload, artifacts, step, root, testsOut, model: sharedDir ? "stories260K-hf" : "synthetic-llama" });
     step("UI test passed");
     return 0;
   } catch (e) {
-    console.error(`[vscode-ui] FAILED: ${e?.stack ?? e}`);
-    await page.screenshot({ path: path.join(artifacts, "vscode-ui-failure.png") }).catch(() => undefined);
+    console.error(`[vscode-${tag}] FAILED: ${e?.stack ?? e}`);
+    await page.screenshot({ path: path.join(artifacts, `vscode-${tag}-failure.png`) }).catch(() => undefined);
     return 1;
   } finally {
     await browser.close().catch(() => undefined);
@@ -477,6 +479,7 @@ let code = 0;
 if (!only || only === "host") code = await hostTests();
 if (!only || only === "restricted") code = (await hostTests(true)) || code;
 if (!only || only === "ui") code = (await uiTest()) || code;
+if (!only || only === "lock") code = (await uiTest("lock", "ui-lock-steps.mjs")) || code;
 if (!only || only === "installed") code = (await installedTest()) || code;
 fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(code);

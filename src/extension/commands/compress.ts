@@ -22,7 +22,7 @@ import { ReportPanel } from "../panels/reportPanel";
 import type { Evaluator } from "../panels/reportPanel";
 import { exportPostShareJobCommand } from "./postshareJob";
 import type { Session } from "../session";
-import { askWaitForLock } from "../outputLock";
+import { lockChoice } from "../outputLock";
 import { requireTrust } from "../trust";
 
 export interface CompressOptions {
@@ -176,8 +176,8 @@ async function ask(
     if (yes !== "Replace") return undefined;
     force = true;
   }
-  const wait = await askWaitForLock(path.resolve(out), interactive, given.wait);
-  if (wait === false && given.wait === undefined) return undefined; // the user chose Cancel
+  const lock = await lockChoice(path.resolve(out), interactive, given.wait);
+  if (!lock) return undefined; // the user chose Cancel
   return {
     method,
     ratio,
@@ -186,7 +186,7 @@ async function ask(
     format,
     out: path.resolve(out),
     force,
-    ...(wait ? { wait } : {}),
+    ...lock,
     ...(given.text ? { text: given.text } : {}),
     ...(given.evaluate !== undefined ? { evaluate: given.evaluate } : {}),
     ...(given.noReport ? { noReport: true } : {}),

@@ -11,6 +11,7 @@ import type { ExportDtype } from "../../core/export/results";
 import { isCancel } from "../errors";
 import { modelRef } from "../displayShapes";
 import { modelDir, outputProblem, pickModel } from "../modelPick";
+import { lockChoice } from "../outputLock";
 import { MapPanel } from "../panels/mapPanel";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
@@ -24,6 +25,8 @@ export interface ExportOnnxOptions {
   readonly dtype?: ExportDtype;
   /** Ask nothing: export as given (tests, automation). */
   readonly quiet?: boolean;
+  /** When another run holds the output folder's lock: wait for it (true) or be refused (false); undefined asks (not quiet). */
+  readonly wait?: boolean;
 }
 
 export async function exportOnnxCommand(
@@ -82,6 +85,8 @@ export async function exportOnnxCommand(
     )
   )
     throw new Error(`${out} already exists; the export writes a new folder (choose another name)`);
+  const lock = await lockChoice(path.resolve(out), !o.quiet, o.wait);
+  if (!lock) return undefined; // the user chose Cancel
   try {
     const r = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Headshare: exporting ${name} for ONNX Runtime`, cancellable: true },
@@ -94,7 +99,8 @@ export async function exportOnnxCommand(
               "headshare/export",
               {
                 model,
-                out: out!,
+                out: path.resolve(out!),
+                ...lock,
                 ...(dtype ? { dtype } : {}),
                 ...(ratio !== undefined && !info.summary.compact ? { ratio, strategy: session.settings.strategy } : {}),
               },

@@ -14,6 +14,7 @@ import type { JobResult } from "../../protocol/worker";
 import { ExtensionError } from "../errors";
 import { emptyReport, modelRef, postShareSummary } from "../displayShapes";
 import { modelDir, nonEmpty, outputProblem, pickModel, pickTrainingTexts } from "../modelPick";
+import { lockChoice } from "../outputLock";
 import { ReportPanel } from "../panels/reportPanel";
 import type { Session } from "../session";
 import { requireTrust } from "../trust";
@@ -30,6 +31,8 @@ export interface ExportJobOptions {
   /** Absolute job folder. */
   readonly out?: string;
   readonly force?: boolean;
+  /** When another run holds the job folder's lock: wait for it (true) or be refused (false); undefined asks (interactive). */
+  readonly wait?: boolean;
 }
 
 export interface ImportJobOptions {
@@ -38,17 +41,20 @@ export interface ImportJobOptions {
   readonly out?: string;
   readonly format?: "compact" | "dense";
   readonly force?: boolean;
+  /** When another run holds the output folder's lock: wait for it (true) or be refused (false); undefined asks (interactive). */
+  readonly wait?: boolean;
   readonly noReport?: boolean;
 }
 
-/** Asks for a new (or, confirmed, replaceable) folder; undefined when the user backs out. */
+/** Asks for a new (or, confirmed, replaceable) folder, and whether to wait when another run writes it; undefined when the user backs out. */
 async function askFolder(
   title: string,
   suggestion: string,
   inputDir: string,
   given: string | undefined,
   force: boolean | undefined,
-): Promise<{ out: string; force: boolean } | undefined> {
+  wait: boolean | undefined,
+): Promise<{ out: string; force: boolean; lock: { readonly wait?: boolean } } | undefined> {
   const out =
     given ?? (await vscode.window.showInputBox({ title, prompt: "A new folder", value: suggestion, validateInput: (v) => outputProblem(inputDir, v.trim()) }));
   if (!out) return undefined;
@@ -59,9 +65,11 @@ async function askFolder(
       throw new ExtensionError("output-exists", `output folder ${out} exists and is not empty; pass force: true to replace it, or choose another folder`);
     const yes = await vscode.window.showWarningMessage(`${out} exists and is not empty. Replace its contents?`, { modal: true }, "Replace");
     if (yes !== "Replace") return undefined;
-    return { out: path.resolve(out), force: true };
+    force = true;
   }
-  return { out: path.resolve(out), force: !!force };
+  const lock = await lockChoice(path.resolve(out), given === undefined, wait);
+  if (!lock) return undefined; // the user chose Cancel
+  return { out: path.resolve(out), force: !!force, lock };
 }
 
 export async function exportPostShareJobCommand(
@@ -99,6 +107,7 @@ export async function exportPostShareJobCommand(
     dir,
     given.out,
     given.force,
+    given.wait,
   );
   if (!folder) return undefined;
   const name = modelRef(model).name;
@@ -117,6 +126,7 @@ export async function exportPostShareJobCommand(
               text: [...text!],
               out: folder.out,
               force: folder.force,
+              ...folder.lock,
               strategy: given.strategy ?? s.strategy,
               granularity: given.granularity ?? s.granularity,
               ...(given.steps ? { steps: given.steps } : {}),
@@ -165,6 +175,7 @@ export async function importPostShareJobCommand(
     jobDir,
     given.out,
     given.force,
+    given.wait,
   );
   if (!folder) return undefined;
   const name = path.basename(jobDir);
@@ -174,8 +185,11 @@ export async function importPostShareJobCommand(
       session.jobs.run(
         `postshare import ${name}`,
         async (job) => {
-          const r = await session.request(job, "headshare/postshareImport", { job: path.resolve(jobDir!), out: folder.out, force: folder.force, format }, (p) =>
-            progress.report({ message: p.message ?? p.phase }),
+          const r = await session.request(
+            job,
+            "headshare/postshareImport",
+            { job: path.resolve(jobDir!), out: folder.out, force: folder.force, ...folder.lock, format },
+            (p) => progress.report({ message: p.message ?? p.phase }),
           );
           const report: Report = {
             ...emptyReport({ model: modelRef(r.model), method: "postshare", ratio: r.ratio, strategy: r.plan.strategy, granularity: r.plan.granularity }),
