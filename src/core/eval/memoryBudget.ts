@@ -3,7 +3,7 @@
  * `--memory-budget GiB`; default the smaller of 4 GiB and a quarter of this machine's memory), and
  * how the layer-streamed forward fits it: the peak is estimated before anything runs as
  *
- *   peak ≈ W_layer + R + C + N · (a + 8 · m · d) + V_c · (4 · d + 4 · g · M)
+ *   peak ≈ W_layer + R + C + N · (a + 8 · m · d) + V_c · (10 · d + 4 · g · M)
  *
  *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer; summed
  *            over the checkpoints scored together, e.g. a model and the one it is compared with)
@@ -14,7 +14,8 @@
  *   N        padded tokens per pass (windows scored together), a = 4 · (8d + 3·ffn) + 8 · H · c
  *            the block's activations per token (c = the attention query chunk, or the window)
  *   m, g     models scored together, and distinct hidden streams (≤ m); 8 · m · d: hidden in + out
- *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N)
+ *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N); 10 · d: the
+ *            chunk's head rows as float32, and the next chunk's, read meanwhile (2 bytes stored + 4)
  *
  * plus Node and onnxruntime themselves (≈ 150 MB, not counted). The budget picks N (as many windows
  * as fit, at least one) and V_c (a multiple of 256, at most the vocabulary and 16,384); when one window and
@@ -75,7 +76,7 @@ export function estimatePeak(s: StreamSizes, tokens: number, vocabChunk: number)
     readBuffer: s.readBufferBytes,
     planCopies: s.copyBytes,
     activations: tokens * perToken,
-    head: vocabChunk * 4 * (s.hidden + s.models * tokens),
+    head: vocabChunk * (10 * s.hidden + 4 * s.models * tokens),
   };
 }
 
@@ -98,7 +99,7 @@ export function chooseMemory(s: StreamSizes, budget: number, file: string): Memo
   let vocabChunk = 0;
   for (;;) {
     const left = budget - fixed - tokens * perToken;
-    const raw = Math.floor(left / (4 * (s.hidden + s.models * tokens)));
+    const raw = Math.floor(left / (10 * s.hidden + 4 * s.models * tokens));
     const cap = Math.min(s.vocab, MAX_VOCAB_CHUNK);
     const vc = raw >= cap ? cap : Math.floor(raw / 256) * 256;
     if (vc >= minChunk) {

@@ -484,6 +484,8 @@ async function scoreHead(
   const pairs = new Map<Group, Float64Array>();
   for (const g of groups) if (g !== g0) pairs.set(g, new Float64Array(M));
   const V = models[0]!.ckpt.spec.vocab;
+  // the next chunk's head rows, read on the pool while this chunk's logits are computed
+  const ahead = new Map<Checkpoint, Promise<Float32Array>>();
   for (let v0 = 0; v0 < V; v0 += vocabChunk) {
     const vc = Math.min(vocabChunk, V - v0);
     const rows = new Map<Checkpoint, Float32Array>();
@@ -492,8 +494,14 @@ async function scoreHead(
       const o = opened.get(g.ckpt)!;
       let w = rows.get(g.ckpt);
       if (!w) {
-        w = await o.reader.rows(o.graphs.globals.lmHead, v0, v0 + vc);
+        w = await (ahead.get(g.ckpt) ?? o.reader.rows(o.graphs.globals.lmHead, v0, v0 + vc)); // [vc, d] f32
         rows.set(g.ckpt, w);
+        ahead.delete(g.ckpt);
+        if (v0 + vc < V) {
+          const next = o.reader.rows(o.graphs.globals.lmHead, v0 + vc, Math.min(v0 + 2 * vc, V));
+          next.catch(() => undefined); // awaited by the next chunk; dropped (never unhandled) when this one fails
+          ahead.set(g.ckpt, next);
+        }
       }
       const d = g.ckpt.spec.hidden;
       logits.set(
