@@ -43,7 +43,8 @@ export function layerActivations(s: Omit<ForwardSizes, "vocab">, seq: number, ch
 export function tokensThatFit(file: string, acts: readonly TokenActivation[], seq: number, limits: GpuLimits, advice: string): number {
   const [name, perToken, shape] = acts.reduce((a, b) => (b[1] > a[1] ? b : a));
   const cap = Math.floor(limits.maxStorageBufferBindingSize / (4 * perToken));
-  if (cap < seq) throw gpuLimitError(`${file}: the forward's ${name} of one window`, shape(seq), 4 * seq * perToken, "maxStorageBufferBindingSize", limits, advice);
+  if (cap < seq)
+    throw gpuLimitError(`${file}: the forward's ${name} of one window`, shape(seq), 4 * seq * perToken, "maxStorageBufferBindingSize", limits, advice);
   return cap;
 }
 

@@ -101,7 +101,14 @@ function gpuCaps(s: StreamSizes, gpu: GpuLimits, minChunk: number, file: string)
   const B = gpu.maxStorageBufferBindingSize;
   const rows = 4 * minChunk * s.hidden;
   if (rows > B)
-    throw gpuLimitError(`${file}: the head's weight chunk (lm_head rows)`, [minChunk, s.hidden], rows, "maxStorageBufferBindingSize", gpu, "evaluate it with --providers cpu");
+    throw gpuLimitError(
+      `${file}: the head's weight chunk (lm_head rows)`,
+      [minChunk, s.hidden],
+      rows,
+      "maxStorageBufferBindingSize",
+      gpu,
+      "evaluate it with --providers cpu",
+    );
   const acts = layerActivations(s, s.window, s.attentionChunk);
   const tokens = tokensThatFit(file, [...acts, ["head's logits chunk", minChunk, (n) => [n, minChunk]]], s.window, gpu, WINDOW_ADVICE);
   return { tokens, vocabChunk: (n) => Math.floor(B / (4 * Math.max(s.hidden, n))) };

@@ -91,7 +91,11 @@ export function gpuLimits(adapter: GpuAdapter | undefined, env: string | undefin
  * is cut, never its result, so a run on them then takes the path a GPU with those limits would (how
  * the tests check the sizing without a GPU); the source says so, for messages.
  */
-export function providerLimits(provider: ProviderName, adapter: GpuAdapter | undefined, env: string | undefined = process.env[GPU_LIMITS_ENV]): GpuLimits | undefined {
+export function providerLimits(
+  provider: ProviderName,
+  adapter: GpuAdapter | undefined,
+  env: string | undefined = process.env[GPU_LIMITS_ENV],
+): GpuLimits | undefined {
   if (provider === "webgpu") return gpuLimits(adapter, env);
   const fromEnv = gpuLimitsFromEnv(env);
   return fromEnv && { ...fromEnv, source: `${fromEnv.source}, applied on ${provider} too: unset it to run without these limits` };

@@ -77,7 +77,13 @@ export function checkHeldoutGpu(ckpt: Checkpoint, shapes: ReadonlyMap<string, re
 }
 
 /** Checks the sampling decoder: `batch` sequences of `length` tokens (BOS included) through the KV cache; weights as inputs. */
-export function checkSamplingGpu(ckpt: Checkpoint, shapes: Iterable<readonly [string, readonly number[]]>, batch: number, length: number, limits: GpuLimits): void {
+export function checkSamplingGpu(
+  ckpt: Checkpoint,
+  shapes: Iterable<readonly [string, readonly number[]]>,
+  batch: number,
+  length: number,
+  limits: GpuLimits,
+): void {
   checkGpuTensors(weightTensors(ckpt, shapes), limits, WEIGHT_ADVICE);
   const stepAt = (len: number): GpuTensor[] => generationGpuTensors(ckpt, len - 1, 1, batch); // the last step's cache holds len − 1
   if (!firstTooLarge(stepAt(length), limits)) return;

@@ -48,7 +48,14 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
   });
   const limits = providerLimits(provider, adapter);
   try {
-    if (limits) checkSamplingGpu(ckpt, fwd.weights.map((w) => [w.input, w.shape] as const), o.batch, o.length, limits);
+    if (limits)
+      checkSamplingGpu(
+        ckpt,
+        fwd.weights.map((w) => [w.input, w.shape] as const),
+        o.batch,
+        o.length,
+        limits,
+      );
   } catch (e) {
     await session.release();
     throw e;
