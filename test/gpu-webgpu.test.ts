@@ -355,3 +355,42 @@ test(
     assert.ok((step.nodes?.webgpu ?? 0) > 0 && step.nodes!.cpu !== undefined, `train step placement ${JSON.stringify(step.nodes)}`);
   },
 );
+
+test(
+  "gpu-webgpu: the layer-streamed eval under small buffer limits cuts its passes and head chunks to fit (and says so) with the CPU's NLL; the whole-model forward, holding embed_tokens as one buffer, is refused",
+  { skip },
+  async () => {
+    const page = path.join(tmp, "streamed-page.txt");
+    fs.writeFileSync(page, fs.readFileSync(path.join(demo, "heldout-brown.txt"), "utf8").slice(0, 600));
+    const args = ["eval", demo, "--text", page, "--window", "32", "--json"];
+    interface Eval {
+      nll: number;
+      tokens: number;
+      provider: string;
+      memory: { tokensPerPass: number; vocabChunk: number };
+      compute?: { notes?: string[] };
+    }
+    const c = (await json<Eval>([...args, "--forward", "layer-streamed", "--providers", "cpu"])).value;
+    // 128 KiB: a pass holds 128 tokens (the logits chunk [N, 256] and the MLP [N, 256] take 1 KiB a token), lm_head rows [256, 128] fit;
+    // the layers' weights (at most [256, 128], 128 KiB) fit maxBufferSize, embed_tokens [259, 128] (129.5 KiB) does not.
+    const limits = { HEADSHARE_GPU_LIMITS: "maxBufferSize=128KiB,maxStorageBufferBindingSize=128KiB" };
+    const g = (await json<Eval>([...args, "--forward", "layer-streamed", "--providers", "webgpu"], limits)).value;
+    assert.equal(g.provider, "webgpu");
+    assert.equal(g.tokens, c.tokens);
+    assert.deepEqual([g.memory.tokensPerPass, g.memory.vocabChunk], [128, 256]);
+    assert.ok(
+      g.compute?.notes?.some((n) =>
+        n.startsWith("layer-streamed passes cut to 128 tokens (the memory budget allows 600) and head chunks cut to 256 vocabulary rows"),
+      ),
+      JSON.stringify(g.compute?.notes),
+    );
+    const rel = Math.abs(g.nll - c.nll) / c.nll;
+    assert.ok(rel <= 1e-4, `relative NLL difference ${rel}`);
+    const whole = await run([...args, "--forward", "whole-model", "--providers", "webgpu"], limits);
+    assert.equal(whole.code, 1);
+    assert.match(
+      whole.stderr,
+      /the weight model\.embed_tokens\.weight \[259, 128\] float32 takes 129\.50 KiB, more than the GPU allows \(maxBufferSize 128 KiB/,
+    );
+  },
+);
