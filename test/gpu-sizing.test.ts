@@ -25,6 +25,7 @@ import { writeInitialLlama } from "../src/core/train/initModel";
 import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { postShare, type PostShareOptions } from "../src/core/train/postshare";
 import { rng } from "./helpers/train-gradcheck";
+import { LLAMA2_7B_STREAM } from "./helpers/streamSizes";
 
 const KIB = 1024;
 
@@ -83,20 +84,7 @@ test("gpu sizing: HEADSHARE_GPU_LIMITS sizes every provider when set (saying so)
 });
 
 test("gpu sizing: the memory-budget chooser keeps a 7B pass within one binding (Llama-2 and Llama-3 shapes), and refuses a window that cannot fit", () => {
-  const layer7b = 202_383_360;
-  const llama2 = {
-    layerWeightBytes: 4 * layer7b,
-    readBufferBytes: 2 * layer7b,
-    copyBytes: 0,
-    hidden: 4096,
-    heads: 32,
-    ffn: 11008,
-    vocab: 32000,
-    models: 1,
-    window: 512,
-    totalTokens: 512 * 40,
-    attentionChunk: 64,
-  };
+  const llama2 = LLAMA2_7B_STREAM;
   const llama3 = { ...llama2, layerWeightBytes: 4 * 218_112_000, readBufferBytes: 2 * 218_112_000, ffn: 14336, vocab: 128256 };
   const within = (m: { tokensPerPass: number; vocabChunk: number }, s: typeof llama2, g: GpuLimits): void => {
     const B = g.maxStorageBufferBindingSize;
