@@ -18,6 +18,7 @@ import {
   CompareAccumulator,
   compareOutputs,
   defaultBatchTokens,
+  gpuBatchCap,
   prepareSource,
   protocolFacts,
   scoringForward,
@@ -26,7 +27,7 @@ import {
 } from "./evaluate";
 import { memoryBudgetBytes } from "./memoryBudget";
 import { runStreamed } from "./streamed";
-import { checkWindowFits, type TextProtocol } from "./windows";
+import { checkWindowFits, makeBatches, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
@@ -149,28 +150,32 @@ export async function sweep(
     };
   }
   const outputs = compareOutputs(spec.layers, true);
+  const forward = scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true });
   const runner = await ForwardRunner.create(ckpt, {
     overridable: true,
-    forward: scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true }),
+    forward,
     ...common,
     ...(opts.threads ? { threads: opts.threads } : {}),
   });
   try {
-    const perBatchBytes = prepared.batches.map((b) => b.batch * b.seq * (V + spec.layers * spec.hidden + 1) * 4);
+    // on a GPU with buffer limits, batches whose activations fit one storage binding (gpuFit.ts)
+    const cap = gpuBatchCap(batchTokens, protocol.window, forward.attentionChunk ?? 0, [[ckpt, runner]]);
+    const batches = cap < batchTokens ? makeBatches(prepared.scored, cap) : prepared.batches;
+    const perBatchBytes = batches.map((b) => b.batch * b.seq * (V + spec.layers * spec.hidden + 1) * 4);
     const cache = perBatchBytes.reduce((a, x) => a + x, 0) <= (opts.cacheBytes ?? 512 * 2 ** 20);
     const cached: Record<string, RunOutput>[] = [];
     const original = async (i: number): Promise<Record<string, RunOutput>> => {
       if (cache && cached[i]) return cached[i]!;
-      const b = prepared.batches[i]!;
+      const b = batches[i]!;
       const o = await runner.run(b.ids, b.batch, b.seq, b.targets, outputs);
       if (cache) cached[i] = o;
       return o;
     };
     let origNll = 0;
-    for (let i = 0; i < prepared.batches.length; i++) {
+    for (let i = 0; i < batches.length; i++) {
       if (opts.signal?.aborted) throw new EvalError("aborted", "the sweep was cancelled");
-      origNll += sumNll(prepared.batches[i]!, (await original(i))[NLL]!);
-      progress("original", i + 1, prepared.batches.length);
+      origNll += sumNll(batches[i]!, (await original(i))[NLL]!);
+      progress("original", i + 1, batches.length);
     }
     const size = modelSize(ckpt);
     const cost = unitCost(ckpt, granularity);
@@ -182,14 +187,14 @@ export async function sweep(
       const overrides = runner.planOverrides(plan);
       const acc = new CompareAccumulator(spec.layers, spec.hidden, V);
       let nll = 0;
-      for (let i = 0; i < prepared.batches.length; i++) {
+      for (let i = 0; i < batches.length; i++) {
         if (opts.signal?.aborted) throw new EvalError("aborted", "the sweep was cancelled");
-        const b = prepared.batches[i]!;
+        const b = batches[i]!;
         const mine = await runner.run(b.ids, b.batch, b.seq, b.targets, outputs, overrides);
         nll += sumNll(b, mine[NLL]!);
         // KL(P_original ‖ P_shared): the original is "mine" for the accumulator
         acc.add(b, await original(i), mine);
-        progress(`ratio ${ratio}`, k * prepared.batches.length + i + 1, ratios.length * prepared.batches.length);
+        progress(`ratio ${ratio}`, k * batches.length + i + 1, ratios.length * batches.length);
       }
       const m = acc.result();
       const mean = nll / prepared.tokens;

@@ -191,7 +191,7 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
         targets: plan.selected,
       });
       const params = new Map<string, Float32Array>([...original].map(([k, v]) => [k, Float32Array.from(v)]));
-      const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, rt);
+      const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, { ...rt, fit: { ckpt, batch: sampler.batchSize, seq: sampler.seqLen } });
       let run;
       try {
         run = await runTraining(

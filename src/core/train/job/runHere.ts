@@ -58,7 +58,7 @@ export async function runJobHere(opts: RunJobHereOptions, hooks: PostShareHooks 
     });
     const params = await loadParams(ckpt, fwd.weights);
     const rt = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
-    const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, rt);
+    const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, { ...rt, fit: { ckpt, batch: B, seq: S } });
     let run;
     try {
       run = await runTraining(
