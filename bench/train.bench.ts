@@ -13,10 +13,9 @@ import { fmtSummary, summarize, type Summary } from "./stats";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { BlockSampler } from "../src/core/train/data";
-import { trainingForward, NLL } from "../src/core/train/forward";
 import { writeInitialLlama } from "../src/core/train/initModel";
+import { lmTraining } from "../src/core/train/lmTraining";
 import { AdamW, DEFAULT_OPTIMIZER } from "../src/core/train/optimizer";
-import { buildTrainGraph } from "../src/core/train/trainGraph";
 import { Trainer } from "../src/core/train/trainer";
 
 const log = (s: string): void => {
@@ -86,18 +85,7 @@ export const trainBench: Bench = {
     const dir = await demoModel(opts.cacheDir);
     const ckpt = await openCheckpoint(dir);
     try {
-      const fwd = trainingForward(ckpt);
-      const tg = buildTrainGraph(fwd.graph, {
-        nll: NLL,
-        trainable: fwd.weights.map((w) => w.input),
-        lambdaLm: 1,
-        lambdaW: 0,
-        weightLoss: "l2",
-        pairs: [],
-        targets: 0,
-      });
-      const base = new Map<string, Float32Array>();
-      for (const w of fwd.weights) base.set(w.input, await ckpt.source.readF32(w.tensor));
+      const { train: tg, params: base } = await lmTraining(ckpt);
       const nParams = [...base.values()].reduce((s, a) => s + a.length, 0);
       const stream = Int32Array.from({ length: 200_000 }, (_, i) => 3 + (((i * 2654435761) >>> 0) % 256));
       const configs = [
