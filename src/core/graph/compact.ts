@@ -19,7 +19,7 @@ import { OnnxError } from "../onnx/errors";
 import type { ModelSpec, SliceRef, UnitLayout } from "../model/types";
 import { unitLayout } from "../model/units";
 import type { SharingPlan } from "../share/types";
-import type { ShapeOf, WeightInput } from "./types";
+import type { ForwardOptions, ShapeOf, WeightInput } from "./types";
 import type { IrGraph } from "../onnx/ir";
 import type { WeightInputs } from "./weightInputs";
 
@@ -395,4 +395,27 @@ export type AttentionLinear = (l: number, t: string, x: string, bias: string | u
 
 export function attentionLinear(b: GraphBuilder, weight: (l: number, t: string) => string, project: Projector | undefined): AttentionLinear {
   return (l, t, x, bias, name, layout) => project?.(l, t, x, bias, name, layout) ?? linear(b, x, weight(l, t), bias, name, layout);
+}
+
+/**
+ * A decoder's attention weights (GPT-2, GPT-NeoX, Llama): `attn(l, t)`, the edge of layer l's
+ * attention tensor t in its dense shape (assembled from the stored units on a compact checkpoint),
+ * and `lin`, x · W on it, or on the stored units without assembling (`compactProjector`) when `opts`
+ * ask for compact activations (default: with the KV cache).
+ */
+export function decoderAttention(
+  b: GraphBuilder,
+  w: WeightInputs,
+  spec: ModelSpec,
+  shapes: CompactShapes,
+  opts: ForwardOptions,
+  file: string,
+): { readonly attn: (l: number, t: string) => string; readonly lin: AttentionLinear } {
+  const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
+  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
+  const project =
+    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
+      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
+      : undefined;
+  return { attn, lin: attentionLinear(b, attn, project) };
 }

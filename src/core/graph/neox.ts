@@ -4,17 +4,13 @@
  * base rotary_emb_base), exact or tanh GELU, parallel residual (use_parallel_residual, default
  * true) or sequential, untied embed_out.
  */
-import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, gelu, layerNorm, linear, ropeInvFreq, ropeTables, seqDims, type AttentionOut, type SeqDims } from "./blocks";
-import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
-import { declareTokenInputs } from "./io";
-import { finishDecoder, stackLayers } from "./decoderStack";
-import { declareKvCache, type KvCacheInputs } from "./kvCache";
+import { attention, gelu, layerNorm, linear, ropeInvFreq, ropeTables, type AttentionOut } from "./blocks";
+import { attentionLinear, decoderAttention, type CompactShapes } from "./compact";
+import { finishDecoder, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
 import type { TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
-import { WeightInputs } from "./weightInputs";
 
 export const NEOX_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = { gelu: "erf", gelu_new: "tanh", gelu_fast: "tanh", gelu_pytorch_tanh: "tanh" };
 
@@ -61,22 +57,13 @@ export function neoxNames(spec: ModelSpec, src: TensorLookup, file: string): Neo
   };
 }
 
-export interface NeoxContext {
-  readonly b: GraphBuilder;
-  readonly w: WeightInputs;
-  readonly spec: ModelSpec;
-  readonly dims: SeqDims;
-  readonly mask: string;
+export interface NeoxContext extends LayerContext {
   readonly rope: { readonly cos: string; readonly sin: string };
   readonly rotaryDims: number;
   readonly act: "tanh" | "erf";
   readonly parallel: boolean;
+  /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
   readonly attn: (l: number, t: string) => string;
-  readonly lin?: AttentionLinear;
-  readonly chunk: { readonly size: number; readonly count: number } | undefined;
-  readonly kv?: KvCacheInputs;
-  /** Node-name prefix of the layer (default `/model/layers.{l}`). */
-  readonly prefix?: string;
 }
 
 //   x ─┬─► LayerNorm(ln1) ─► query_key_value ─► Reshape [N,H,3,dh] ─► Slice q | k | v ─► attention (partial RoPE) ─► dense ─┐
@@ -159,29 +146,20 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const act = neoxActivation(spec, file);
   const rotaryDims = neoxRotaryDims(spec, file);
   const names = neoxNames(spec, src, file);
-  const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
-  const w = new WeightInputs(b, shapes.stored);
-  const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
-  const io = declareTokenInputs(b, opts);
-  const dims = seqDims(b, io.inputIds);
-  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
-  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
-  const project =
-    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
-      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
-      : undefined;
+  const { b, w, io, dims, kv, mask } = startDecoder(spec, shapes.stored, opts, file);
+  const { attn, lin } = decoderAttention(b, w, spec, shapes, opts, file);
   const c: NeoxContext = {
     b,
     w,
     spec,
     dims,
-    mask: kv ? kv.mask : causalMask(b, dims),
+    mask,
     rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000), kv?.positionIds),
     rotaryDims,
     act,
     parallel: spec.config.use_parallel_residual !== false,
     attn,
-    lin: attentionLinear(b, attn, project),
+    lin,
     chunk: chunking(opts, spec.maxPositions),
     ...(kv ? { kv } : {}),
   };
