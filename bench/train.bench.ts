@@ -11,9 +11,8 @@ import path from "node:path";
 import type { Bench, BenchOptions } from "./run";
 import { fmtSummary, summarize, type Summary } from "./stats";
 import { openCheckpoint } from "../src/core/model/checkpoint";
-import { BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { BlockSampler } from "../src/core/train/data";
-import { writeInitialLlama } from "../src/core/train/initModel";
+import { DEMO_MODEL_SHAPE, writeInitialLlama } from "../src/core/train/initModel";
 import { lmTraining } from "../src/core/train/lmTraining";
 import { AdamW, DEFAULT_OPTIMIZER } from "../src/core/train/optimizer";
 import { Trainer } from "../src/core/train/trainer";
@@ -28,18 +27,7 @@ async function demoModel(cacheDir: string): Promise<string> {
   const dir = path.join(cacheDir, "train-demo-shape-v1");
   if (!fs.existsSync(path.join(dir, "config.json"))) {
     log(`assets/demo-model is absent: initialising a model of its shape in ${dir}`);
-    await writeInitialLlama(dir, {
-      layers: 4,
-      heads: 8,
-      kvHeads: 4,
-      headDim: 16,
-      hidden: 128,
-      intermediate: 256,
-      vocab: BYTE_VOCAB,
-      maxPositions: 256,
-      tied: true,
-      seed: 1,
-    });
+    await writeInitialLlama(dir, { ...DEMO_MODEL_SHAPE, seed: 1 });
   }
   return dir;
 }

@@ -18,24 +18,13 @@ import { computeMatchTable } from "../src/core/share/match";
 import { byteEncode, byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { BlockSampler } from "../src/core/train/data";
 import { HeldoutScorer } from "../src/core/train/heldout";
-import { writeInitialLlama, type LlamaInitOptions } from "../src/core/train/initModel";
+import { DEMO_MODEL_SHAPE, writeInitialLlama, type LlamaInitOptions } from "../src/core/train/initModel";
 import { lmTraining } from "../src/core/train/lmTraining";
 import { writeTrainedCheckpoint } from "../src/core/train/save";
 import { runTraining, Trainer } from "../src/core/train/trainer";
 import { brownFiles, corpusBrownDir, detag, heldoutExcerpt, HELDOUT_EXCERPT, isHeldOut } from "./brownText";
 
-const MODEL: LlamaInitOptions = {
-  layers: 4,
-  heads: 8,
-  kvHeads: 4,
-  headDim: 16,
-  hidden: 128,
-  intermediate: 256,
-  vocab: BYTE_VOCAB,
-  maxPositions: 256,
-  tied: true,
-  seed: 20261129,
-};
+const MODEL: LlamaInitOptions = { ...DEMO_MODEL_SHAPE, seed: 20261129 };
 const BOS = 1;
 
 function arg(name: string, dflt: string): string {
