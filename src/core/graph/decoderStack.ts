@@ -8,7 +8,7 @@
  */
 import { GraphBuilder } from "../onnx/builder";
 import type { ModelSpec } from "../model/types";
-import { causalMask, lmHead, seqDims, type AttentionOut, type SeqDims } from "./blocks";
+import { attention, causalMask, lmHead, seqDims, type AttentionOut, type AttentionSpec, type SeqDims } from "./blocks";
 import type { AttentionLinear } from "./compact";
 import { declareOutputs, declareTokenInputs } from "./io";
 import { declareKvCache, declareKvOutputs, type KvCacheInputs } from "./kvCache";
@@ -50,6 +50,19 @@ export interface LayerContext {
   readonly kv?: KvCacheInputs;
   /** Node-name prefix of the layer (default `/model/layers.{l}`; a block graph uses one for every layer). */
   readonly prefix?: string;
+}
+
+/** Layer l's attention (`attention` in blocks.ts) over the context's mask and sequence dims, in its query chunks or on its KV cache; nodes under `${p}/attn`. */
+export function layerAttention(
+  c: LayerContext,
+  l: number,
+  q: string,
+  k: string,
+  v: string,
+  a: Omit<AttentionSpec, "chunk" | "cache">,
+  p: string,
+): AttentionOut {
+  return attention(c.b, q, k, v, c.mask, c.dims, { ...a, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) }, `${p}/attn`);
 }
 
 export interface LayerStack {

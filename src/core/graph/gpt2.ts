@@ -5,8 +5,8 @@
  */
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, gelu, layerNorm, linear, type AttentionOut } from "./blocks";
-import { finishDecoder, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
+import { gelu, layerNorm, linear, type AttentionOut } from "./blocks";
+import { finishDecoder, layerAttention, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
 import { gpt2Names, type Gpt2LayerNames, type TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { attentionLinear, decoderAttention, type CompactShapes } from "./compact";
@@ -49,16 +49,7 @@ export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerName
   // HF GPT2Attention: scores / √dh when scale_attn_weights (default), and / (layer + 1) when scale_attn_by_inverse_layer_idx
   const cfg = spec.config;
   const scale = (cfg.scale_attn_weights === false ? 1 : 1 / Math.sqrt(spec.headDim)) / (cfg.scale_attn_by_inverse_layer_idx === true ? l + 1 : 1);
-  const att = attention(
-    b,
-    part(0, "q"),
-    part(1, "k"),
-    part(2, "v"),
-    c.mask,
-    c.dims,
-    { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) },
-    `${p}/attn`,
-  );
+  const att = layerAttention(c, l, part(0, "q"), part(1, "k"), part(2, "v"), { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale }, p);
   const o = lin(l, n.cProj, att.out, opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);

@@ -4,10 +4,10 @@
  */
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, rmsNorm, ropeInvFreq, ropeTables, swiGlu, type AttentionOut } from "./blocks";
+import { rmsNorm, ropeInvFreq, ropeTables, swiGlu, type AttentionOut } from "./blocks";
 import { attentionLinear, decoderAttention, type CompactShapes } from "./compact";
 import { llamaNames, type LlamaLayerNames, type TensorLookup } from "./names";
-import { finishDecoder, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
+import { finishDecoder, layerAttention, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 import { definedOnly } from "../defined";
 
@@ -69,23 +69,7 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
   const q = lin(l, n.q, h, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
   const k = lin(l, n.k, h, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
   const v = lin(l, n.v, h, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
-  const att = attention(
-    b,
-    q,
-    k,
-    v,
-    c.mask,
-    c.dims,
-    {
-      heads: spec.heads,
-      kvHeads: spec.kvHeads,
-      headDim: spec.headDim,
-      rope: c.rope,
-      ...(c.chunk ? { chunk: c.chunk } : {}),
-      ...(c.kv ? { cache: c.kv.past[l]! } : {}),
-    },
-    `${p}/attn`,
-  );
+  const att = layerAttention(c, l, q, k, v, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope }, p);
   const o = lin(l, n.o, att.out, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);

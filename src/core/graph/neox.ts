@@ -6,9 +6,9 @@
  */
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, gelu, layerNorm, linear, ropeInvFreq, ropeTables, type AttentionOut } from "./blocks";
+import { gelu, layerNorm, linear, ropeInvFreq, ropeTables, type AttentionOut } from "./blocks";
 import { attentionLinear, decoderAttention, type CompactShapes } from "./compact";
-import { finishDecoder, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
+import { finishDecoder, layerAttention, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
 import type { TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
 
@@ -88,24 +88,7 @@ export function neoxLayer(
     const s = b.op("Slice", [per, b.i64s([i]), b.i64s([i + 1]), b.i64s([2])], `${p}/attn/qkv_split/${nm}/Slice`); // [N, H, 1, dh]
     return b.op("Reshape", [s, b.i64s([-1, H * dh])], `${p}/attn/qkv_split/${nm}/Reshape`); // [N, H·dh]
   };
-  const att = attention(
-    b,
-    part(0, "q"),
-    part(1, "k"),
-    part(2, "v"),
-    c.mask,
-    c.dims,
-    {
-      heads: H,
-      kvHeads: H,
-      headDim: dh,
-      rope: c.rope,
-      rotaryDims: c.rotaryDims,
-      ...(c.chunk ? { chunk: c.chunk } : {}),
-      ...(c.kv ? { cache: c.kv.past[l]! } : {}),
-    },
-    `${p}/attn`,
-  );
+  const att = layerAttention(c, l, part(0, "q"), part(1, "k"), part(2, "v"), { heads: H, kvHeads: H, headDim: dh, rope: c.rope, rotaryDims: c.rotaryDims }, p);
   const o = lin(l, n.dense, att.out, w.get(n.denseb), `${p}/attn/dense`, "linear");
   const mlp = (y: string): string => {
     const h2 = layerNorm(b, y, w.get(n.ln2), w.get(n.ln2b), spec.normEps, `${p}/post_attention_layernorm`);
