@@ -121,7 +121,10 @@ export interface Bank {
   readonly idx: BigInt64Array;
 }
 
-export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): (layer: number, tensor: string) => Bank | undefined {
+/** Layer l's bank of dense tensor t (undefined: t is read as stored); computed once per (l, t). */
+export type Banks = (layer: number, tensor: string) => Bank | undefined;
+
+export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): Banks {
   checkPlan(spec, plan, file);
   const dm = dropMap(spec, plan);
   const projs = sharedProjections(plan);
@@ -229,15 +232,7 @@ export function overridableWeights(graph: IrGraph, weights: readonly WeightInput
  * Returns `edge(layer, tensor)`: the graph edge holding layer `layer`'s attention tensor in its dense
  * shape, assembled from the compact inputs (or the input itself when nothing of it is shared).
  */
-export function compactAssembler(
-  b: GraphBuilder,
-  w: WeightInputs,
-  spec: ModelSpec,
-  plan: SharingPlan,
-  shapes: CompactShapes,
-  file: string,
-): (layer: number, tensor: string) => string {
-  const banks = compactBanks(spec, plan, shapes, file);
+export function compactAssembler(b: GraphBuilder, w: WeightInputs, banks: Banks): (layer: number, tensor: string) => string {
   const cache = new Map<string, string>();
   return (l, t) => {
     const key = `${l}\u0000${t}`;
@@ -283,14 +278,11 @@ export type Projector = (l: number, t: string, x: string, bias: string | undefin
 export function compactProjector(
   b: GraphBuilder,
   w: WeightInputs,
-  spec: ModelSpec,
-  plan: SharingPlan,
+  banks: Banks,
   shapes: CompactShapes,
-  file: string,
   gatherParts = false,
   chunkElements = CAST_CHUNK_ELEMENTS,
 ): Projector {
-  const banks = compactBanks(spec, plan, shapes, file);
   return (l, t, x, bias, name, layout) => {
     const bank = banks(l, t);
     if (!bank) return undefined;
@@ -411,11 +403,10 @@ export function decoderAttention(
   opts: ForwardOptions,
   file: string,
 ): { readonly attn: (l: number, t: string) => string; readonly lin: AttentionLinear } {
-  const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
+  const banks = opts.compactPlan ? compactBanks(spec, opts.compactPlan, shapes, file) : undefined;
+  const asm = banks ? compactAssembler(b, w, banks) : undefined;
   const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
   const project =
-    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
-      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
-      : undefined;
+    banks && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, banks, shapes, !!opts.compactGatherParts, opts.castChunkElements) : undefined;
   return { attn, lin: attentionLinear(b, attn, project) };
 }
