@@ -11,12 +11,10 @@ import path from "node:path";
 import type { Bench, BenchOptions } from "./run";
 import { fmtSummary, summarize, type Summary } from "./stats";
 import { openCheckpoint } from "../src/core/model/checkpoint";
-import { BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { BlockSampler } from "../src/core/train/data";
-import { trainingForward, NLL } from "../src/core/train/forward";
-import { writeInitialLlama } from "../src/core/train/initModel";
+import { DEMO_MODEL_SHAPE, writeInitialLlama } from "../src/core/train/initModel";
+import { lmTraining } from "../src/core/train/lmTraining";
 import { AdamW, DEFAULT_OPTIMIZER } from "../src/core/train/optimizer";
-import { buildTrainGraph } from "../src/core/train/trainGraph";
 import { Trainer } from "../src/core/train/trainer";
 
 const log = (s: string): void => {
@@ -29,18 +27,7 @@ async function demoModel(cacheDir: string): Promise<string> {
   const dir = path.join(cacheDir, "train-demo-shape-v1");
   if (!fs.existsSync(path.join(dir, "config.json"))) {
     log(`assets/demo-model is absent: initialising a model of its shape in ${dir}`);
-    await writeInitialLlama(dir, {
-      layers: 4,
-      heads: 8,
-      kvHeads: 4,
-      headDim: 16,
-      hidden: 128,
-      intermediate: 256,
-      vocab: BYTE_VOCAB,
-      maxPositions: 256,
-      tied: true,
-      seed: 1,
-    });
+    await writeInitialLlama(dir, { ...DEMO_MODEL_SHAPE, seed: 1 });
   }
   return dir;
 }
@@ -86,18 +73,7 @@ export const trainBench: Bench = {
     const dir = await demoModel(opts.cacheDir);
     const ckpt = await openCheckpoint(dir);
     try {
-      const fwd = trainingForward(ckpt);
-      const tg = buildTrainGraph(fwd.graph, {
-        nll: NLL,
-        trainable: fwd.weights.map((w) => w.input),
-        lambdaLm: 1,
-        lambdaW: 0,
-        weightLoss: "l2",
-        pairs: [],
-        targets: 0,
-      });
-      const base = new Map<string, Float32Array>();
-      for (const w of fwd.weights) base.set(w.input, await ckpt.source.readF32(w.tensor));
+      const { train: tg, params: base } = await lmTraining(ckpt);
       const nParams = [...base.values()].reduce((s, a) => s + a.length, 0);
       const stream = Int32Array.from({ length: 200_000 }, (_, i) => 3 + (((i * 2654435761) >>> 0) % 256));
       const configs = [

@@ -17,26 +17,14 @@ import { openCheckpoint } from "../src/core/model/checkpoint";
 import { computeMatchTable } from "../src/core/share/match";
 import { byteEncode, byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { BlockSampler } from "../src/core/train/data";
-import { trainingForward, NLL } from "../src/core/train/forward";
 import { HeldoutScorer } from "../src/core/train/heldout";
-import { writeInitialLlama, type LlamaInitOptions } from "../src/core/train/initModel";
+import { DEMO_MODEL_SHAPE, writeInitialLlama, type LlamaInitOptions } from "../src/core/train/initModel";
+import { lmTraining } from "../src/core/train/lmTraining";
 import { writeTrainedCheckpoint } from "../src/core/train/save";
-import { buildTrainGraph } from "../src/core/train/trainGraph";
 import { runTraining, Trainer } from "../src/core/train/trainer";
 import { brownFiles, corpusBrownDir, detag, heldoutExcerpt, HELDOUT_EXCERPT, isHeldOut } from "./brownText";
 
-const MODEL: LlamaInitOptions = {
-  layers: 4,
-  heads: 8,
-  kvHeads: 4,
-  headDim: 16,
-  hidden: 128,
-  intermediate: 256,
-  vocab: BYTE_VOCAB,
-  maxPositions: 256,
-  tied: true,
-  seed: 20261129,
-};
+const MODEL: LlamaInitOptions = { ...DEMO_MODEL_SHAPE, seed: 20261129 };
 const BOS = 1;
 
 function arg(name: string, dflt: string): string {
@@ -92,18 +80,7 @@ async function main(): Promise<void> {
       "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(MODEL.maxPositions), null, 2) + "\n",
     });
     const ckpt = await openCheckpoint(work);
-    const fwd = trainingForward(ckpt);
-    const tg = buildTrainGraph(fwd.graph, {
-      nll: NLL,
-      trainable: fwd.weights.map((w) => w.input),
-      lambdaLm: 1,
-      lambdaW: 0,
-      weightLoss: "l2",
-      pairs: [],
-      targets: 0,
-    });
-    const params = new Map<string, Float32Array>();
-    for (const w of fwd.weights) params.set(w.input, await ckpt.source.readF32(w.tensor));
+    const { train: tg, weights, params } = await lmTraining(ckpt);
     const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, { providers: ["cpu"], intraOpThreads: threads });
     const sampler = new BlockSampler(stream, 16, 128, 7);
     const optim = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, warmupSteps: Math.min(100, steps), minLrRatio: 0.1, clipNorm: 1 };
@@ -124,7 +101,7 @@ async function main(): Promise<void> {
     const scorer = await HeldoutScorer.create(ckpt, { providers: ["cpu"], intraOpThreads: threads });
     const score = await scorer.score(params, held);
     await scorer.release();
-    const byTensor = new Map(fwd.weights.map((w) => [w.tensor, params.get(w.input)!]));
+    const byTensor = new Map(weights.map((w) => [w.tensor, params.get(w.input)!]));
     await writeTrainedCheckpoint(ckpt, byTensor, out, { force: true, metadata: { "headshare.demo": JSON.stringify({ steps, heldoutNll: score.nll }) } });
     await ckpt.close();
 

@@ -136,7 +136,7 @@ test(
 );
 
 test(
-  "gpu-webgpu: eval under small buffer limits cuts its batches to fit (and says so) with the CPU's NLL; a weight above maxBufferSize or a window above one binding is refused naming it",
+  "gpu-webgpu: eval under small buffer limits cuts its batches (whole-model) or its passes and head chunks (layer-streamed) to fit, and says so, with the CPU's NLL; a weight above maxBufferSize or a window above one binding is refused naming it",
   { skip },
   async () => {
     const page = path.join(tmp, "limits-page.txt");
@@ -146,6 +146,7 @@ test(
       nll: number;
       tokens: number;
       provider: string;
+      memory?: { tokensPerPass: number; vocabChunk: number };
       compute?: { notes?: string[] };
     }
     const c = (await json<Eval>([...args, "--providers", "cpu"])).value;
@@ -174,6 +175,29 @@ test(
     assert.match(
       window.stderr,
       /the forward's logits of one window \[1, 32, 259\] float32 takes 32\.38 KiB, more than the GPU allows \(maxStorageBufferBindingSize 16 KiB.*use a shorter window \(--window\), or --providers cpu/,
+    );
+    // The layer-streamed forward under limits the whole-model one cannot run in.
+    const sc = (await json<Eval>([...args, "--forward", "layer-streamed", "--providers", "cpu"])).value;
+    // 128 KiB: a pass holds 128 tokens (the logits chunk [N, 256] and the MLP [N, 256] take 1 KiB a token), lm_head rows [256, 128] fit;
+    // the layers' weights (at most [256, 128], 128 KiB) fit maxBufferSize, embed_tokens [259, 128] (129.5 KiB) does not.
+    const streamedLimits = { HEADSHARE_GPU_LIMITS: "maxBufferSize=128KiB,maxStorageBufferBindingSize=128KiB" };
+    const sg = (await json<Eval>([...args, "--forward", "layer-streamed", "--providers", "webgpu"], streamedLimits)).value;
+    assert.equal(sg.provider, "webgpu");
+    assert.equal(sg.tokens, sc.tokens);
+    assert.deepEqual([sg.memory?.tokensPerPass, sg.memory?.vocabChunk], [128, 256]);
+    assert.ok(
+      sg.compute?.notes?.some((n) =>
+        n.startsWith("layer-streamed passes cut to 128 tokens (the memory budget allows 600) and head chunks cut to 256 vocabulary rows"),
+      ),
+      JSON.stringify(sg.compute?.notes),
+    );
+    const srel = Math.abs(sg.nll - sc.nll) / sc.nll;
+    assert.ok(srel <= 1e-4, `layer-streamed: relative NLL difference ${srel}`);
+    const whole = await run([...args, "--forward", "whole-model", "--providers", "webgpu"], streamedLimits);
+    assert.equal(whole.code, 1);
+    assert.match(
+      whole.stderr,
+      /the weight model\.embed_tokens\.weight \[259, 128\] float32 takes 129\.50 KiB, more than the GPU allows \(maxBufferSize 128 KiB/,
     );
   },
 );

@@ -228,6 +228,19 @@ test("output: a stale lock (dead owner, or a reused PID with another start time)
     );
     await held.release();
     assert.equal(await lockHolder(out), undefined, "free after release");
+    // a breaker killed after removing the stale lock but before removing itself: the next holder clears
+    // it; a live breaker (this process) is left to its owner
+    const breaker = `${lockPathFor(out)}.break`;
+    fs.writeFileSync(
+      breaker,
+      JSON.stringify({ pid: 1, host: "h", owner: formatOwner({ ...me, pid: deadPid() }), started: "then", what: "breaking a stale lock" }),
+    );
+    await (await lockOutput(out, { what: "t" })).release();
+    assert.equal(fs.existsSync(breaker), false, "a dead breaker is removed by the next lock holder");
+    fs.writeFileSync(breaker, JSON.stringify({ pid: process.pid, host: "h", owner: formatOwner(me), started: "now", what: "breaking a stale lock" }));
+    await (await lockOutput(out, { what: "t" })).release();
+    assert.equal(fs.existsSync(breaker), true, "a live breaker is kept");
+    fs.rmSync(breaker);
   } finally {
     removeDir(root);
   }

@@ -13,10 +13,9 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { BlockSampler, loadTextData, splitDocuments } from "../src/core/train/data";
 import { TrainError } from "../src/core/train/errors";
-import { trainingForward, NLL } from "../src/core/train/forward";
 import { writeInitialLlama } from "../src/core/train/initModel";
+import { lmTraining } from "../src/core/train/lmTraining";
 import { AdamW, globalNorm, learningRate, type OptimizerOptions } from "../src/core/train/optimizer";
-import { buildTrainGraph } from "../src/core/train/trainGraph";
 import { runTraining, Trainer } from "../src/core/train/trainer";
 import { byteEncode, byteTokenizerConfig, byteTokenizerJson } from "../src/core/train/byteTokenizer";
 import { rng } from "./helpers/train-gradcheck";
@@ -117,18 +116,7 @@ test("train-loop: the byte-level tokenizer.json loads in @huggingface/tokenizers
 async function tinySetup(dir: string): Promise<{ trainer: () => Promise<Trainer>; sampler: BlockSampler; close: () => Promise<void> }> {
   await writeInitialLlama(dir, { layers: 2, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: 16, maxPositions: 64, tied: true, seed: 4 });
   const ckpt = await openCheckpoint(dir);
-  const fwd = trainingForward(ckpt);
-  const tg = buildTrainGraph(fwd.graph, {
-    nll: NLL,
-    trainable: fwd.weights.map((w) => w.input),
-    lambdaLm: 1,
-    lambdaW: 0,
-    weightLoss: "l2",
-    pairs: [],
-    targets: 0,
-  });
-  const base = new Map<string, Float32Array>();
-  for (const w of fwd.weights) base.set(w.input, await ckpt.source.readF32(w.tensor));
+  const { train: tg, params: base } = await lmTraining(ckpt);
   // learnable data: a repeating pattern of 7 tokens
   const stream = Int32Array.from({ length: 2000 }, (_, i) => 3 + ((i * 5) % 7));
   const sampler = new BlockSampler(stream, 4, 16, 1);

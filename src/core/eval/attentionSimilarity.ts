@@ -12,6 +12,8 @@
 import type { Checkpoint } from "../model/checkpoint";
 import { ATTENTION_GRAM } from "../graph/types";
 import type { ProviderName } from "../runtime/ort";
+import { checkGpuTensors, largestFitting, type GpuLimits, type GpuTensor } from "../runtime/gpuLimits";
+import { layerActivations } from "./gpuFit";
 import { EvalError } from "./errors";
 import { GIB, gib, memoryBudgetBytes } from "./memoryBudget";
 import { modelSize } from "./sizes";
@@ -53,6 +55,52 @@ export function checkAttentionFits(ckpt: Checkpoint, protocol: TextProtocol, mem
   );
 }
 
+/**
+ * The tensors of one S-token window on a GPU with buffer limits: the attention maps of every layer
+ * together (the Concat, Pow and Div outputs, and R = [L·H, S·S] and its transpose), and one layer's
+ * activations (full attention: the graph's attention is not chunked when it returns its maps).
+ */
+export function attentionGpuTensors(ckpt: Checkpoint, S: number): GpuTensor[] {
+  const { layers: L, heads: H, hidden, intermediate: ffn } = ckpt.spec;
+  return [
+    { what: `${ckpt.weightsPath}: the attention maps of every layer of one window`, shape: [L, H, S, S], kind: "activation" },
+    ...layerActivations({ hidden, heads: H, ffn }, S, 0).map(([name, , shape]): GpuTensor => ({
+      what: `${ckpt.weightsPath}: the forward's ${name} of one window`,
+      shape: shape(S),
+      kind: "activation",
+    })),
+  ];
+}
+
+/** Refuses (RuntimeError "gpu-limit") a window of S tokens whose attention tensors do not fit the GPU's limits, saying which window would. */
+export function checkAttentionGpu(ckpt: Checkpoint, S: number, limits: GpuLimits): void {
+  const fits = largestFitting(S, (n) => attentionGpuTensors(ckpt, n), limits);
+  if (fits >= S) return;
+  checkGpuTensors(
+    attentionGpuTensors(ckpt, S),
+    limits,
+    // a window of W tokens runs W − 1 of them (the last is only a target)
+    fits >= 2 ? `use a shorter window (--window ${fits + 1}), leave out --attention, or use --providers cpu` : "leave out --attention, or use --providers cpu",
+  );
+}
+
+/**
+ * The windows run and their lengths: inputs tokens[0..S), query positions 1..S−1 count, each window
+ * cut to the positions left of `budget` (known before any runs, so that a GPU's limits are checked first).
+ */
+function attentionRuns(windows: readonly { readonly tokens: readonly number[] }[], budget: number): { tokens: readonly number[]; S: number }[] {
+  const runs: { tokens: readonly number[]; S: number }[] = [];
+  let positions = 0;
+  for (const w of windows) {
+    if (positions >= budget) break;
+    const S = Math.min(w.tokens.length - 1, budget - positions + 1);
+    if (S < 2) continue;
+    runs.push({ tokens: w.tokens, S });
+    positions += S - 1;
+  }
+  return runs;
+}
+
 import type { AttentionMatch, AttentionSimilarity } from "./results";
 export type { AttentionMatch, AttentionSimilarity };
 
@@ -88,13 +136,11 @@ export async function attentionMapSimilarity(
   let positions = 0,
     used = 0;
   try {
-    for (const w of windows) {
-      if (positions >= budget) break;
+    const runs = attentionRuns(windows, budget);
+    if (runner.limits) checkAttentionGpu(ckpt, Math.max(0, ...runs.map((r) => r.S)), runner.limits);
+    for (const { tokens, S } of runs) {
       if (opts.signal?.aborted) throw new EvalError("aborted", "attention similarity was cancelled");
-      // inputs tokens[0..S), query positions 1..S−1 count; cut the window to the remaining budget
-      const S = Math.min(w.tokens.length - 1, budget - positions + 1);
-      if (S < 2) continue;
-      const ids = BigInt64Array.from(w.tokens.slice(0, S), BigInt);
+      const ids = BigInt64Array.from(tokens.slice(0, S), BigInt);
       const gram = (await runner.run(ids, 1, S, undefined, [ATTENTION_GRAM]))[ATTENTION_GRAM]!.data; // [L·H, L·H]
       for (let i = 0; i < sum.length; i++) sum[i]! += gram[i]!;
       positions += S - 1;

@@ -99,7 +99,12 @@ export function defaultBatchTokens(window: number, vocab: number, compare: boole
  * The most tokens one whole-model batch may hold: `batchTokens`, or fewer when a runner on WebGPU
  * needs its activations within one storage binding (gpuFit.ts).
  */
-function gpuBatchCap(batchTokens: number, window: number, chunk: number, runners: readonly (readonly [Checkpoint, ForwardRunner | undefined])[]): number {
+export function gpuBatchCap(
+  batchTokens: number,
+  window: number,
+  chunk: number,
+  runners: readonly (readonly [Checkpoint, ForwardRunner | undefined])[],
+): number {
   let cap = batchTokens;
   let limits: GpuLimits | undefined;
   for (const [c, r] of runners) {

@@ -5,8 +5,13 @@
  * (a 7B–13B layer does), they live in the matcher's SIMD decoder (`../share/bf16wasm.ts`: arena =
  * its staging area, arrays = slices of its chunk), which widens BF16 and F16 eight lanes at a time;
  * otherwise they are plain typed arrays and `widenInto` widens. Either way the values are exact.
+ *
+ * A tensor of DIRECT_MIN_BYTES or more gets a slot DIRECT_PAD bytes longer, so that it can be read
+ * with O_DIRECT (`TensorSource.readBytesDirect`): such a read lands at an aligned address inside the
+ * slot, and `place` records where its bytes start.
  */
 import { createBf16Decoder, type Bf16Decoder } from "../share/bf16wasm";
+import { DIRECT_MIN_BYTES, DIRECT_PAD } from "../safetensors/directRead";
 import { widenInto } from "../safetensors/dtype";
 
 const ALIGN = 16;
@@ -16,6 +21,9 @@ type Widenable = "F32" | "F16" | "BF16";
 
 export class LayerBuffers {
   private readonly views: Uint8Array[] = [];
+  /** Tensor i's whole slot of the arena (its bytes, plus DIRECT_PAD for a large one). */
+  private readonly slots: Uint8Array[] = [];
+  private readonly staging: Uint8Array;
   private readonly outs: Float32Array[] = [];
   /** Byte offset of tensor i in the arena, and float index of its array in the decoder's chunk. */
   private readonly at: number[] = [];
@@ -27,15 +35,18 @@ export class LayerBuffers {
     readonly bytes: readonly number[],
     readonly values: readonly number[],
   ) {
-    const arena = bytes.reduce((a, b) => a + alignUp(b), 0);
+    const slot = (b: number): number => alignUp(b >= DIRECT_MIN_BYTES ? b + DIRECT_PAD : b);
+    const arena = bytes.reduce((a, b) => a + slot(b), 0);
     const floats = values.reduce((a, n) => a + alignUp(4 * n) / 4, 0);
     this.decoder = floats > 0 ? createBf16Decoder(floats, arena) : undefined;
-    const staging = this.decoder?.staging ?? new Uint8Array(arena); // [arena] u8: one layer's stored bytes
+    const staging = this.decoder?.staging ?? new Uint8Array(arena); // [arena] u8: one layer's stored bytes (+ padding)
+    this.staging = staging;
     let o = 0;
     for (const b of bytes) {
       this.at.push(o);
       this.views.push(staging.subarray(o, o + b));
-      o += alignUp(b);
+      this.slots.push(staging.subarray(o, o + slot(b)));
+      o += slot(b);
     }
     let f = 0;
     for (const n of values) {
@@ -56,9 +67,46 @@ export class LayerBuffers {
     return bytes.length === this.bytes.length && bytes.every((b, i) => b === this.bytes[i]) && values.every((n, i) => n === this.values[i]);
   }
 
-  /** Tensor i's slot of the arena (where its stored bytes are read). */
+  /** Where tensor i's stored bytes are (after `place`), or are read the ordinary way (after `reset`). */
   view(i: number): Uint8Array {
     return this.views[i]!;
+  }
+
+  /** Tensor i's whole slot: the region a direct read may use, or undefined when it has no padding. */
+  region(i: number): Uint8Array | undefined {
+    const s = this.slots[i]!;
+    return s.byteLength > this.bytes[i]! ? s : undefined;
+  }
+
+  /** Tensor i's bytes are read the ordinary way, at the start of its slot: that view. */
+  reset(i: number): Uint8Array {
+    const start = this.slots[i]!.byteOffset - this.staging.byteOffset;
+    this.at[i] = start;
+    this.views[i] = this.staging.subarray(start, start + this.bytes[i]!);
+    return this.views[i];
+  }
+
+  /**
+   * Tensor i's bytes were read into `data`, a view inside its slot (a direct read). An odd start
+   * (the decoder reads 2-byte values from even offsets) is moved to the start of the slot.
+   */
+  place(i: number, data: Uint8Array): void {
+    const slot = this.slots[i]!;
+    if (
+      data.buffer !== slot.buffer ||
+      data.byteOffset < slot.byteOffset ||
+      data.byteOffset + data.byteLength > slot.byteOffset + slot.byteLength ||
+      data.byteLength !== this.bytes[i]
+    )
+      throw new RangeError(`tensor ${i}: the bytes read are not inside its slot`);
+    const start = data.byteOffset - this.staging.byteOffset;
+    if (start % 2 !== 0) {
+      slot.copyWithin(0, data.byteOffset - slot.byteOffset, data.byteOffset - slot.byteOffset + data.byteLength);
+      this.reset(i);
+      return;
+    }
+    this.at[i] = start;
+    this.views[i] = data;
   }
 
   /** Tensor i's stored bytes widened into its reused float32 array (exact). */

@@ -153,9 +153,15 @@ export class LayerWeights {
     if (!this.buffers?.fits(bytes, values)) this.buffers = new LayerBuffers(bytes, values);
     const buffers = this.buffers;
     // every read is submitted now, so the pool reads while the main thread runs the previous layer
+    // large tensors bypass the page cache (O_DIRECT) where they can: the kernel's copy would take CPU
+    // time from the layer that runs meanwhile; each read is one pool job, so it goes on while
+    // onnxruntime holds the main thread
     const done = Promise.all(
       list.map(async (t, i) => {
-        const v = buffers.view(i);
+        const region = buffers.region(i);
+        const direct = region && src.readBytesDirect ? await src.readBytesDirect(t, region) : undefined;
+        if (direct) return buffers.place(i, direct);
+        const v = buffers.reset(i);
         if (src.readBytesInto) await src.readBytesInto(t, v);
         else v.set(await src.readBytes(t));
       }),

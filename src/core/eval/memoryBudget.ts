@@ -3,7 +3,7 @@
  * `--memory-budget GiB`; default the smaller of 4 GiB and a quarter of this machine's memory), and
  * how the layer-streamed forward fits it: the peak is estimated before anything runs as
  *
- *   peak ≈ W_layer + R + C + N · (a + 8 · m · d) + V_c · (4 · d + 4 · g · M)
+ *   peak ≈ W_layer + R + C + N · (a + 8 · m · d) + V_c · (10 · d + 4 · g · M)
  *
  *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer; summed
  *            over the checkpoints scored together, e.g. a model and the one it is compared with)
@@ -14,15 +14,25 @@
  *   N        padded tokens per pass (windows scored together), a = 4 · (8d + 3·ffn) + 8 · H · c
  *            the block's activations per token (c = the attention query chunk, or the window)
  *   m, g     models scored together, and distinct hidden streams (≤ m); 8 · m · d: hidden in + out
- *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N)
+ *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N); 10 · d: the
+ *            chunk's head rows as float32, and the next chunk's, read meanwhile (2 bytes stored + 4)
  *
  * plus Node and onnxruntime themselves (≈ 150 MB, not counted). The budget picks N (as many windows
  * as fit, at least one) and V_c (a multiple of 256, at most the vocabulary and 16,384); when one window and
  * the smallest chunk do not fit, it refuses with the numbers.
+ *
+ * On a GPU with buffer limits (`gpu`: runtime/gpuLimits.ts) the same choice also keeps every tensor
+ * of a pass within one storage binding (docs/gpu.md, "GPU memory"): N so that each block activation
+ * [N, ffn], [N, H·c], [N, d] and the head's logits chunk [N, 256] fit, and V_c so that the logits chunk
+ * [N, V_c] and the head's weight chunk [V_c, d] (lm_head rows, fed per chunk: the head weight is never
+ * one buffer) fit; when one window or the smallest chunk cannot, it refuses naming the tensor
+ * (RuntimeError "gpu-limit"). The layer weights themselves are checked by the caller (checkGpuWeights).
  */
 import os from "node:os";
 import { EvalError } from "./errors";
 import type { MemoryChoice } from "./results";
+import { gpuLimitError, bytesText, type GpuLimits } from "../runtime/gpuLimits";
+import { layerActivations, tokensThatFit, WINDOW_ADVICE } from "./gpuFit";
 
 export const GIB = 2 ** 30;
 
@@ -75,14 +85,41 @@ export function estimatePeak(s: StreamSizes, tokens: number, vocabChunk: number)
     readBuffer: s.readBufferBytes,
     planCopies: s.copyBytes,
     activations: tokens * perToken,
-    head: vocabChunk * 4 * (s.hidden + s.models * tokens),
+    head: vocabChunk * (10 * s.hidden + 4 * s.models * tokens),
   };
 }
 
 const total = (p: MemoryChoice["parts"]): number => p.layerWeights + p.readBuffer + p.planCopies + p.activations + p.head;
 
-/** Picks tokens per pass and the vocabulary chunk to fit `budget`; refuses (naming `file`) when one window cannot. */
-export function chooseMemory(s: StreamSizes, budget: number, file: string): MemoryChoice {
+/** chooseMemory's choice; `gpuNote` says what the GPU's limits cut (for the job's log), when they did. */
+export type SizedMemory = MemoryChoice & { readonly gpuNote?: string };
+
+/**
+ * The most tokens per pass and the largest vocabulary chunk (per pass of N tokens) that the GPU's
+ * storage binding allows (see the file comment); refuses naming the tensor when one window cannot fit.
+ */
+function gpuCaps(s: StreamSizes, gpu: GpuLimits, minChunk: number, file: string): { tokens: number; vocabChunk: (tokens: number) => number } {
+  const B = gpu.maxStorageBufferBindingSize;
+  const rows = 4 * minChunk * s.hidden;
+  if (rows > B)
+    throw gpuLimitError(
+      `${file}: the head's weight chunk (lm_head rows)`,
+      [minChunk, s.hidden],
+      rows,
+      "maxStorageBufferBindingSize",
+      gpu,
+      "evaluate it with --providers cpu",
+    );
+  const acts = layerActivations(s, s.window, s.attentionChunk);
+  const tokens = tokensThatFit(file, [...acts, ["head's logits chunk", minChunk, (n) => [n, minChunk]]], s.window, gpu, WINDOW_ADVICE);
+  return { tokens, vocabChunk: (n) => Math.floor(B / (4 * Math.max(s.hidden, n))) };
+}
+
+/**
+ * Picks tokens per pass and the vocabulary chunk to fit `budget` (and, with `gpu`, the GPU's buffer
+ * limits); refuses (naming `file`) when one window cannot.
+ */
+export function chooseMemory(s: StreamSizes, budget: number, file: string, gpu?: GpuLimits): SizedMemory {
   const minChunk = Math.min(s.vocab, 256);
   const floor = estimatePeak(s, s.window, minChunk);
   if (total(floor) > budget) {
@@ -91,24 +128,39 @@ export function chooseMemory(s: StreamSizes, budget: number, file: string): Memo
       `${file}: one layer needs about ${gib(total(floor))} (weights ${gib(floor.layerWeights)} as float32, read buffer ${gib(floor.readBuffer)}, plan copies ${gib(floor.planCopies)}, activations of one ${s.window}-token window ${gib(floor.activations)}, head chunk ${gib(floor.head)}), more than the memory budget of ${gib(budget)}; raise --memory-budget (setting headshare.eval.memoryBudgetGiB) to at least ${Math.ceil((total(floor) / GIB) * 1000) / 1000} GiB`,
     );
   }
+  const caps = gpu ? gpuCaps(s, gpu, minChunk, file) : undefined;
   // tokens: up to 3/4 of what is left after one layer; the vocabulary chunk takes the rest
   const fixed = floor.layerWeights + floor.readBuffer + floor.planCopies;
   const perToken = estimatePeak(s, 1, 0).activations;
-  let tokens = Math.max(s.window, Math.min(s.totalTokens, Math.floor((0.75 * (budget - fixed)) / perToken)));
-  let vocabChunk = 0;
+  const byBudget = Math.max(s.window, Math.min(s.totalTokens, Math.floor((0.75 * (budget - fixed)) / perToken)));
+  let tokens = Math.min(byBudget, caps?.tokens ?? Infinity);
+  let vocabChunk = 0,
+    gpuCutChunk = false;
   for (;;) {
     const left = budget - fixed - tokens * perToken;
-    const raw = Math.floor(left / (4 * (s.hidden + s.models * tokens)));
+    const fromBudget = Math.floor(left / (10 * s.hidden + 4 * s.models * tokens));
+    const fromGpu = caps ? caps.vocabChunk(tokens) : Infinity;
+    const raw = Math.min(fromBudget, fromGpu);
     const cap = Math.min(s.vocab, MAX_VOCAB_CHUNK);
     const vc = raw >= cap ? cap : Math.floor(raw / 256) * 256;
     if (vc >= minChunk) {
       vocabChunk = vc;
+      gpuCutChunk = fromGpu < fromBudget && fromGpu < cap;
       break;
     }
     tokens = Math.max(s.window, Math.floor(tokens / 2));
   }
   const parts = estimatePeak(s, tokens, vocabChunk);
-  return { budgetBytes: budget, tokensPerPass: tokens, vocabChunk, estimatedPeakBytes: total(parts), parts };
+  const choice: SizedMemory = { budgetBytes: budget, tokensPerPass: tokens, vocabChunk, estimatedPeakBytes: total(parts), parts };
+  const cuts = [
+    ...(tokens < byBudget ? [`passes cut to ${tokens} tokens (the memory budget allows ${byBudget})`] : []),
+    ...(gpuCutChunk ? [`head chunks cut to ${vocabChunk} vocabulary rows`] : []),
+  ];
+  if (!gpu || cuts.length === 0) return choice;
+  return {
+    ...choice,
+    gpuNote: `layer-streamed ${cuts.join(" and ")} so that each pass's activations, logits chunk [${tokens}, ${vocabChunk}] and lm_head rows [${vocabChunk}, ${s.hidden}] fit one GPU storage binding (${bytesText(gpu.maxStorageBufferBindingSize)}: ${gpu.source})`,
+  };
 }
 
 /** A job's estimated peak memory and how it was estimated (the OOM report names both). */

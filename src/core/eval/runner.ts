@@ -17,7 +17,7 @@ import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { fileStamps } from "./fileStamps";
 import { RuntimeError } from "../runtime/errors";
-import { gpuLimits, type GpuLimits } from "../runtime/gpuLimits";
+import { providerLimits, type GpuLimits } from "../runtime/gpuLimits";
 import { checkGpuWeights } from "./gpuFit";
 
 export interface RunnerOptions {
@@ -109,7 +109,7 @@ export class ForwardRunner {
     readonly fallbackReason: string | undefined,
     readonly outputs: readonly string[],
     readonly hasTargets: boolean,
-    /** The buffer limits its batches must keep to (WebGPU only: gpuFit.ts). */
+    /** The buffer limits its batches must keep to (a provider with limits: WebGPU; gpuFit.ts). */
     readonly limits?: GpuLimits,
   ) {}
 
@@ -128,13 +128,13 @@ export class ForwardRunner {
     };
     // On a GPU the weights are resident unless the caller overrides them per run (docs/gpu.md,
     // "Weights on the GPU"): decided from the provider createSession will most likely land on.
-    const likely = opts.embedWeights || opts.overridable ? undefined : await likelyProvider(opts.providers);
-    const resident = !!likely && likely.provider !== "cpu";
+    const likely = await likelyProvider(opts.providers);
+    const resident = !opts.embedWeights && !opts.overridable && likely.provider !== "cpu";
     // Weights fed as inputs: the session comes first, so that on WebGPU every weight is checked against
-    // the buffer limits before any is read (gpuFit.ts). Embedded and resident weights need the graph first
-    // (resident ones are checked against the likely adapter's limits first).
+    // the buffer limits of the adapter it landed on before any is read (gpuFit.ts). Embedded and resident
+    // weights need the graph first: they are checked against the likely adapter's limits first.
     let created = opts.embedWeights || resident ? undefined : await createSession(serializeModel(fg.graph), sessionOptions);
-    let limits = created?.provider === "webgpu" ? gpuLimits(created.adapter) : likely?.provider === "webgpu" ? gpuLimits(likely.adapter) : undefined;
+    let limits = created ? providerLimits(created.provider, created.adapter) : providerLimits(likely.provider, likely.adapter);
     let feeds;
     try {
       if (limits) checkGpuWeights(ckpt, fg.weights, limits);
@@ -170,7 +170,7 @@ export class ForwardRunner {
     }
     if (!created) {
       created = await createSession(serializeModel(graph), { ...sessionOptions, ...(externalData ? { externalData } : {}) });
-      limits = created.provider === "webgpu" ? gpuLimits(created.adapter) : undefined;
+      limits = providerLimits(created.provider, created.adapter);
       try {
         if (limits) checkGpuWeights(ckpt, fg.weights, limits);
       } catch (e) {

@@ -17,8 +17,11 @@
 import type { Checkpoint } from "../model/checkpoint";
 import { HEAD_ROWS, HIDDEN_IN, HIDDEN_OUT, LOGITS_CHUNK, NORMED, streamGraphs, type BlockGraph, type StreamGraphs } from "../graph/blockGraphs";
 import { INPUT_IDS } from "../graph/types";
-import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
+import { createSession, likelyProvider, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import { RuntimeError } from "../runtime/errors";
+import { providerLimits, type GpuLimits } from "../runtime/gpuLimits";
+import { noteCompute } from "../runtime/computeLog";
+import { checkGpuWeights } from "./gpuFit";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { LayerWeights, targetsOfLayer } from "./layerWeights";
@@ -191,6 +194,24 @@ function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, O
   };
 }
 
+/**
+ * The buffer limits of the provider the block sessions will most likely land on (the same checks as
+ * createSession; undefined when it has none), with every layer's and the final norm's weights
+ * checked against them (refused naming the weight). The embedding is read row by row on the host
+ * and the head's weight is fed in vocabulary chunks (chooseMemory sizes them), so neither is ever
+ * one GPU buffer.
+ */
+async function streamedGpuLimits(opened: Map<Checkpoint, Opened>, providers: StreamedOptions["providers"]): Promise<GpuLimits | undefined> {
+  const likely = await likelyProvider(providers);
+  const limits = providerLimits(likely.provider, likely.adapter);
+  if (!limits) return undefined;
+  for (const [ckpt, o] of opened) {
+    for (let l = 0; l < ckpt.spec.layers; l++) checkGpuWeights(ckpt, o.graphs.block(l).weights, limits);
+    checkGpuWeights(ckpt, o.graphs.final.weights, limits);
+  }
+  return limits;
+}
+
 /** Online softmax statistics of one hidden stream's logits over vocabulary chunks, per predicted row. */
 class RowStats {
   readonly m: Float64Array;
@@ -281,7 +302,14 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
     }
     if (m.plan) opened.get(m.ckpt)!.reader.checkPlan(m.plan);
   }
-  const memory = chooseMemory(streamSizes(models, opened, windows, size > 0 && size < window ? size : 0), opts.budgetBytes, models[0]!.ckpt.weightsPath);
+  const limits = await streamedGpuLimits(opened, opts.providers);
+  const { gpuNote, ...memory } = chooseMemory(
+    streamSizes(models, opened, windows, size > 0 && size < window ? size : 0),
+    opts.budgetBytes,
+    models[0]!.ckpt.weightsPath,
+    limits,
+  );
+  if (gpuNote) noteCompute(gpuNote);
   const batches = makeBatches(windows, memory.tokensPerPass);
   const Lmax = Math.max(...models.map((m) => m.ckpt.spec.layers));
   const sameShape = models.every((m) => m.ckpt.spec.layers === models[0]!.ckpt.spec.layers && m.ckpt.spec.hidden === models[0]!.ckpt.spec.hidden);
@@ -489,6 +517,8 @@ async function scoreHead(
   const pairs = new Map<Group, Float64Array>();
   for (const g of groups) if (g !== g0) pairs.set(g, new Float64Array(M));
   const V = models[0]!.ckpt.spec.vocab;
+  // the next chunk's head rows, read on the pool while this chunk's logits are computed
+  const ahead = new Map<Checkpoint, Promise<Float32Array>>();
   for (let v0 = 0; v0 < V; v0 += vocabChunk) {
     aborted(signal);
     const vc = Math.min(vocabChunk, V - v0);
@@ -498,8 +528,14 @@ async function scoreHead(
       const o = opened.get(g.ckpt)!;
       let w = rows.get(g.ckpt);
       if (!w) {
-        w = await o.reader.rows(o.graphs.globals.lmHead, v0, v0 + vc);
+        w = await (ahead.get(g.ckpt) ?? o.reader.rows(o.graphs.globals.lmHead, v0, v0 + vc)); // [vc, d] f32
         rows.set(g.ckpt, w);
+        ahead.delete(g.ckpt);
+        if (v0 + vc < V) {
+          const next = o.reader.rows(o.graphs.globals.lmHead, v0 + vc, Math.min(v0 + 2 * vc, V));
+          next.catch(() => undefined); // awaited by the next chunk; dropped (never unhandled) when this one fails
+          ahead.set(g.ckpt, next);
+        }
       }
       const d = g.ckpt.spec.hidden;
       logits.set(

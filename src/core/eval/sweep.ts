@@ -18,6 +18,7 @@ import {
   CompareAccumulator,
   compareOutputs,
   defaultBatchTokens,
+  gpuBatchCap,
   prepareSource,
   protocolFacts,
   scoringForward,
@@ -27,7 +28,7 @@ import {
 import { memoryBudgetBytes } from "./memoryBudget";
 import { CANCEL_SECONDS, PacedBatches } from "./pacing";
 import { runStreamed } from "./streamed";
-import { checkWindowFits, predictedCount, type Batch, type TextProtocol } from "./windows";
+import { checkWindowFits, makeBatches, predictedCount, type Batch, type TextProtocol } from "./windows";
 import { ForwardRunner, type RunOutput } from "./runner";
 import { modelSize } from "./sizes";
 import { bosId, loadTokenizer, type TextTokenizer } from "./tokenizer";
@@ -150,16 +151,21 @@ export async function sweep(
     };
   }
   const outputs = compareOutputs(spec.layers, true);
+  const forward = scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true });
   const runner = await ForwardRunner.create(ckpt, {
     overridable: true,
-    forward: scoringForward(protocol.window, opts.attentionChunk, { logits: false, nll: true, logprobs: true, hiddenStates: true }),
+    forward,
     ...common,
     ...(opts.threads ? { threads: opts.threads } : {}),
   });
   try {
-    // The original's outputs are kept when every batch's fit (makeBatches' batches of batchTokens: the
+    // on a GPU with buffer limits, batches whose activations fit one storage binding (gpuFit.ts)
+    const cap = gpuBatchCap(batchTokens, protocol.window, forward.attentionChunk ?? 0, [[ckpt, runner]]);
+    // The original's outputs are kept when every batch's fit (makeBatches' batches of the cap: the
     // largest, so an upper bound for the paced batches, which are cut from the same longest-first order).
-    const perBatchBytes = prepared.batches.map((b) => b.batch * b.seq * (V + spec.layers * spec.hidden + 1) * 4);
+    const perBatchBytes = (cap < batchTokens ? makeBatches(prepared.scored, cap) : prepared.batches).map(
+      (b) => b.batch * b.seq * (V + spec.layers * spec.hidden + 1) * 4,
+    );
     const cache = perBatchBytes.reduce((a, x) => a + x, 0) <= (opts.cacheBytes ?? 512 * 2 ** 20);
     const cancelled = (): void => {
       if (opts.signal?.aborted) throw new EvalError("aborted", "the sweep was cancelled");
@@ -167,7 +173,7 @@ export async function sweep(
     // With a signal (the worker's jobs) and the default batch size, the original's pass is paced (pacing.ts)
     // so a cancel lands within ~CANCEL_SECONDS; every ratio replays the same batches (each run costs the
     // same: the same session with a few attention weights replaced).
-    const paced = new PacedBatches(prepared.scored, batchTokens, opts.signal && opts.batchTokens === undefined ? CANCEL_SECONDS : undefined);
+    const paced = new PacedBatches(prepared.scored, cap, opts.signal && opts.batchTokens === undefined ? CANCEL_SECONDS : undefined);
     const batches: Batch[] = [];
     const cached: Record<string, RunOutput>[] = [];
     const original = async (i: number): Promise<Record<string, RunOutput>> => {

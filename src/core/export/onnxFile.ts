@@ -50,27 +50,8 @@ export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file:
   const initializers: IrTensor[] = [];
   const dataName = `${path.basename(file)}_data`;
   let dataBytes = 0;
-  if (external) {
-    const fh = await fs.open(path.join(path.dirname(file), dataName), "wx");
-    try {
-      for (const t of model.graph.initializers) {
-        const w = byName.get(t.name);
-        if (!w) {
-          initializers.push(t);
-          continue;
-        }
-        opts.signal?.throwIfAborted();
-        const data = await weightData(ckpt, model, w.tensor); // [w.shape] f32 or f16 row-major
-        const offset = Math.ceil(dataBytes / ALIGN) * ALIGN;
-        await fh.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 0, data.byteLength, offset);
-        dataBytes = offset + data.byteLength;
-        initializers.push({ ...t, external: { location: dataName, offset, length: data.byteLength } });
-        tick();
-      }
-    } finally {
-      await fh.close();
-    }
-  } else {
+  const fh = external ? await fs.open(path.join(path.dirname(file), dataName), "wx") : undefined;
+  try {
     for (const t of model.graph.initializers) {
       const w = byName.get(t.name);
       if (!w) {
@@ -78,9 +59,17 @@ export async function writeOnnxFile(ckpt: Checkpoint, model: DecoderModel, file:
         continue;
       }
       opts.signal?.throwIfAborted();
-      initializers.push({ ...t, data: await weightData(ckpt, model, w.tensor) });
+      const data = await weightData(ckpt, model, w.tensor); // [w.shape] f32 or f16 row-major
+      if (fh) {
+        const offset = Math.ceil(dataBytes / ALIGN) * ALIGN;
+        await fh.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 0, data.byteLength, offset);
+        dataBytes = offset + data.byteLength;
+        initializers.push({ ...t, external: { location: dataName, offset, length: data.byteLength } });
+      } else initializers.push({ ...t, data });
       tick();
     }
+  } finally {
+    await fh?.close();
   }
   const bytes = serializeModel({ ...model.graph, initializers }, { docString: "KV-cache decoder exported by headshare" });
   await fs.writeFile(file, bytes, { flag: "wx" });

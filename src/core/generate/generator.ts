@@ -19,6 +19,7 @@ import type { SharingPlan } from "../share/types";
 import { Rng } from "../train/rng";
 import { ExportError } from "../export/errors";
 import { pickToken } from "./sampling";
+import { generationGpuPlan } from "./gpuFit";
 
 export interface GeneratorOptions {
   /** A plan applied in memory to a dense checkpoint. */
@@ -76,6 +77,8 @@ export function defaultThreads(ckpt: Checkpoint): number | undefined {
   return parameters < ONE_THREAD_MAX_PARAMETERS ? 1 : undefined;
 }
 
+const cached = (o: GenerateOptions): boolean => o.kvCache !== false;
+
 export class Generator {
   private constructor(
     private readonly ckpt: Checkpoint,
@@ -114,9 +117,11 @@ export class Generator {
       if (!Number.isInteger(id) || id < 0 || id >= spec.vocab)
         throw new ExportError("bad-options", `prompt token id ${id} is outside the model's vocabulary (0..${spec.vocab - 1}); use the model's own tokenizer`);
     }
+    // On a GPU with buffer limits: refused up front when the longest KV cache cannot fit; a long prompt is prefilled in pieces.
+    const piece = this.runner.limits ? generationGpuPlan(this.ckpt, prompt.length, o.maxTokens, cached(o), this.runner.limits) : Infinity;
     const rng = new Rng(o.seed ?? 0);
     const eos = o.stopAtEos === false ? new Set<number>() : eosIds(this.ckpt);
-    const cached = o.kvCache !== false;
+    const isCached = cached(o);
     const V = spec.vocab,
       L = spec.layers,
       hkv = cacheHeads(spec),
@@ -134,7 +139,7 @@ export class Generator {
     };
     resetPast();
     const outputs = [LOGITS];
-    if (cached) for (let l = 0; l < L; l++) outputs.push(presentKeyName(l), presentValueName(l));
+    if (isCached) for (let l = 0; l < L; l++) outputs.push(presentKeyName(l), presentValueName(l));
     const t0 = performance.now();
     let prefill = 0;
     let stop: Generation["stop"] = "max-tokens";
@@ -145,31 +150,34 @@ export class Generator {
         stop = "context";
         break;
       }
-      const feedFrom = cached ? pastLen : 0;
-      if (!cached) resetPast();
-      const n = seq.length - feedFrom;
-      const ids = BigInt64Array.from(seq.slice(feedFrom), (x) => BigInt(x)); // [1, n]
+      const feedFrom = isCached ? pastLen : 0;
+      if (!isCached) resetPast();
+      // a prompt longer than one GPU piece: its first pieces only fill the cache
+      const n = Math.min(seq.length - feedFrom, piece);
+      const end = feedFrom + n;
+      const ids = BigInt64Array.from(seq.slice(feedFrom, end), (x) => BigInt(x)); // [1, n]
       const pos = BigInt64Array.from({ length: n }, (_, i) => BigInt(feedFrom + i)); // [1, n]
-      const mask = new BigInt64Array(seq.length).fill(1n); // [1, past + n]
+      const mask = new BigInt64Array(end).fill(1n); // [1, past + n]
       const res = await this.runner.runFeeds(
         {
           [INPUT_IDS]: new Tensor("int64", ids, [1, n]),
-          [ATTENTION_MASK]: new Tensor("int64", mask, [1, seq.length]),
+          [ATTENTION_MASK]: new Tensor("int64", mask, [1, end]),
           [POSITION_IDS]: new Tensor("int64", pos, [1, n]),
           ...past,
         },
         outputs,
       );
-      const logits = res[LOGITS]!.data as Float32Array; // [1, n, V]
-      const id = pickToken(logits, (n - 1) * V, V, { temperature, topP }, rng);
-      if (cached) {
+      if (isCached) {
         past = {};
         for (let l = 0; l < L; l++) {
           past[pastKeyName(l)] = res[presentKeyName(l)]!;
           past[pastValueName(l)] = res[presentValueName(l)]!;
         }
-        pastLen = seq.length;
+        pastLen = end;
       }
+      if (end < seq.length) continue;
+      const logits = res[LOGITS]!.data as Float32Array; // [1, n, V]
+      const id = pickToken(logits, (n - 1) * V, V, { temperature, topP }, rng);
       if (out.length === 0) prefill = (performance.now() - t0) / 1000;
       out.push(id);
       seq.push(id);

@@ -22,7 +22,7 @@ import { OnnxError } from "../onnx/errors";
 import { serializeModel } from "../onnx/serialize";
 import type { ModelSpec } from "../model/types";
 import { causalMask, layerNorm, linear, rmsNorm, ropeInvFreq, ropeTables, seqDims } from "./blocks";
-import { GPT2_GELU_KIND, gpt2Layer, type Gpt2Context } from "./gpt2";
+import { gpt2Activation, gpt2Layer, type Gpt2Context } from "./gpt2";
 import { checkLlamaActivation, llamaInvFreq, llamaLayer, type LlamaContext } from "./llama";
 import { gpt2Names, llamaNames, type TensorLookup } from "./names";
 import { neoxActivation, neoxLayer, neoxNames, neoxRotaryDims, type NeoxContext } from "./neox";
@@ -170,12 +170,7 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
       };
     }
     case "gpt2": {
-      const act = GPT2_GELU_KIND[spec.activation];
-      if (!act)
-        throw new OnnxError(
-          "unsupported",
-          `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`,
-        );
+      const act = gpt2Activation(spec, file);
       const names = gpt2Names(spec, src, file);
       const roles = (l: number): Record<string, string> => definedOnly(names.layers[l]!);
       const block = memo((l) => {

@@ -19,7 +19,7 @@ import { OnnxError } from "../onnx/errors";
 import type { ModelSpec, SliceRef, UnitLayout } from "../model/types";
 import { unitLayout } from "../model/units";
 import type { SharingPlan } from "../share/types";
-import type { ShapeOf, WeightInput } from "./types";
+import type { ForwardOptions, ShapeOf, WeightInput } from "./types";
 import type { IrGraph } from "../onnx/ir";
 import type { WeightInputs } from "./weightInputs";
 
@@ -121,7 +121,10 @@ export interface Bank {
   readonly idx: BigInt64Array;
 }
 
-export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): (layer: number, tensor: string) => Bank | undefined {
+/** Layer l's bank of dense tensor t (undefined: t is read as stored); computed once per (l, t). */
+export type Banks = (layer: number, tensor: string) => Bank | undefined;
+
+export function compactBanks(spec: ModelSpec, plan: SharingPlan, shapes: CompactShapes, file: string): Banks {
   checkPlan(spec, plan, file);
   const dm = dropMap(spec, plan);
   const projs = sharedProjections(plan);
@@ -229,15 +232,7 @@ export function overridableWeights(graph: IrGraph, weights: readonly WeightInput
  * Returns `edge(layer, tensor)`: the graph edge holding layer `layer`'s attention tensor in its dense
  * shape, assembled from the compact inputs (or the input itself when nothing of it is shared).
  */
-export function compactAssembler(
-  b: GraphBuilder,
-  w: WeightInputs,
-  spec: ModelSpec,
-  plan: SharingPlan,
-  shapes: CompactShapes,
-  file: string,
-): (layer: number, tensor: string) => string {
-  const banks = compactBanks(spec, plan, shapes, file);
+export function compactAssembler(b: GraphBuilder, w: WeightInputs, banks: Banks): (layer: number, tensor: string) => string {
   const cache = new Map<string, string>();
   return (l, t) => {
     const key = `${l}\u0000${t}`;
@@ -283,14 +278,11 @@ export type Projector = (l: number, t: string, x: string, bias: string | undefin
 export function compactProjector(
   b: GraphBuilder,
   w: WeightInputs,
-  spec: ModelSpec,
-  plan: SharingPlan,
+  banks: Banks,
   shapes: CompactShapes,
-  file: string,
   gatherParts = false,
   chunkElements = CAST_CHUNK_ELEMENTS,
 ): Projector {
-  const banks = compactBanks(spec, plan, shapes, file);
   return (l, t, x, bias, name, layout) => {
     const bank = banks(l, t);
     if (!bank) return undefined;
@@ -395,4 +387,26 @@ export type AttentionLinear = (l: number, t: string, x: string, bias: string | u
 
 export function attentionLinear(b: GraphBuilder, weight: (l: number, t: string) => string, project: Projector | undefined): AttentionLinear {
   return (l, t, x, bias, name, layout) => project?.(l, t, x, bias, name, layout) ?? linear(b, x, weight(l, t), bias, name, layout);
+}
+
+/**
+ * A decoder's attention weights (GPT-2, GPT-NeoX, Llama): `attn(l, t)`, the edge of layer l's
+ * attention tensor t in its dense shape (assembled from the stored units on a compact checkpoint),
+ * and `lin`, x · W on it, or on the stored units without assembling (`compactProjector`) when `opts`
+ * ask for compact activations (default: with the KV cache).
+ */
+export function decoderAttention(
+  b: GraphBuilder,
+  w: WeightInputs,
+  spec: ModelSpec,
+  shapes: CompactShapes,
+  opts: ForwardOptions,
+  file: string,
+): { readonly attn: (l: number, t: string) => string; readonly lin: AttentionLinear } {
+  const banks = opts.compactPlan ? compactBanks(spec, opts.compactPlan, shapes, file) : undefined;
+  const asm = banks ? compactAssembler(b, w, banks) : undefined;
+  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
+  const project =
+    banks && (opts.compactActivations ?? !!opts.kvCache) ? compactProjector(b, w, banks, shapes, !!opts.compactGatherParts, opts.castChunkElements) : undefined;
+  return { attn, lin: attentionLinear(b, attn, project) };
 }

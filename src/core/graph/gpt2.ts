@@ -3,17 +3,13 @@
  * ([d, 3d], q|k|v column blocks), multi-head attention, GELU (tanh approximation for
  * "gelu_new"), tied lm_head.
  */
-import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, gelu, layerNorm, linear, seqDims, type AttentionOut, type SeqDims } from "./blocks";
-import { declareTokenInputs } from "./io";
-import { finishDecoder, stackLayers } from "./decoderStack";
-import { declareKvCache, type KvCacheInputs } from "./kvCache";
+import { gelu, layerNorm, linear, type AttentionOut } from "./blocks";
+import { finishDecoder, layerAttention, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
 import { gpt2Names, type Gpt2LayerNames, type TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
-import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
-import { WeightInputs } from "./weightInputs";
+import { attentionLinear, decoderAttention, type CompactShapes } from "./compact";
 
 export const GPT2_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
   gelu_new: "tanh",
@@ -22,20 +18,21 @@ export const GPT2_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = {
   gelu: "erf",
 };
 
-export interface Gpt2Context {
-  readonly b: GraphBuilder;
-  readonly w: WeightInputs;
-  readonly spec: ModelSpec;
-  readonly dims: SeqDims;
-  readonly mask: string;
+/** The GELU variant of a GPT-2 config's `activation_function`; an activation the graph does not implement is refused by name. */
+export function gpt2Activation(spec: ModelSpec, file: string): "tanh" | "erf" {
+  const act = GPT2_GELU_KIND[spec.activation];
+  if (!act)
+    throw new OnnxError(
+      "unsupported",
+      `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`,
+    );
+  return act;
+}
+
+export interface Gpt2Context extends LayerContext {
   readonly act: "tanh" | "erf";
   /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
   readonly attn: (l: number, tensor: string) => string;
-  readonly lin?: AttentionLinear;
-  readonly chunk: { readonly size: number; readonly count: number } | undefined;
-  readonly kv?: KvCacheInputs;
-  /** Node-name prefix of the layer (default `/model/layers.{l}`). */
-  readonly prefix?: string;
 }
 
 //   x [N,d] ─┬─► LayerNorm(ln_1) ─► c_attn (Gemm) [N,3d] ─► Slice q | k | v ─► attention ─► c_proj ─► Add ─┬─► LayerNorm(ln_2) ─► c_fc ─► GELU ─► c_proj ─► Add ─► y
@@ -52,16 +49,7 @@ export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerName
   // HF GPT2Attention: scores / √dh when scale_attn_weights (default), and / (layer + 1) when scale_attn_by_inverse_layer_idx
   const cfg = spec.config;
   const scale = (cfg.scale_attn_weights === false ? 1 : 1 / Math.sqrt(spec.headDim)) / (cfg.scale_attn_by_inverse_layer_idx === true ? l + 1 : 1);
-  const att = attention(
-    b,
-    part(0, "q"),
-    part(1, "k"),
-    part(2, "v"),
-    c.mask,
-    c.dims,
-    { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale, ...(c.chunk ? { chunk: c.chunk } : {}), ...(c.kv ? { cache: c.kv.past[l]! } : {}) },
-    `${p}/attn`,
-  );
+  const att = layerAttention(c, l, part(0, "q"), part(1, "k"), part(2, "v"), { heads: spec.heads, kvHeads: spec.heads, headDim: spec.headDim, scale }, p);
   const o = lin(l, n.cProj, att.out, opt(n.cProjBias), `${p}/attn/c_proj`, "conv1d");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = layerNorm(b, r1, w.get(n.ln2), w.get(n.ln2Bias), spec.normEps, `${p}/ln_2`);
@@ -75,30 +63,15 @@ export function gpt2Layer(c: Gpt2Context, x: string, l: number, n: Gpt2LayerName
 //   Range(S) ─► Gather(wpe) ──┴─► Add ─► Reshape [N, d] ─► layer 0 … L−1 ─► LayerNorm(ln_f) ─► lm_head (wte) ─► logits / logprobs / nll
 export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: CompactShapes, opts: ForwardOptions, file: string): ForwardGraph {
   if (spec.family !== "gpt2") throw new OnnxError("unsupported", `${file}: buildGpt2Graph needs a GPT-2 model, got ${spec.family}`);
-  const act = GPT2_GELU_KIND[spec.activation];
-  if (!act)
-    throw new OnnxError(
-      "unsupported",
-      `${file}: activation "${spec.activation}" is not supported for GPT-2 (supported: ${Object.keys(GPT2_GELU_KIND).join(", ")})`,
-    );
+  const act = gpt2Activation(spec, file);
   const names = gpt2Names(spec, src, file);
-  const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
-  const w = new WeightInputs(b, shapes.stored);
-  const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
-  const io = declareTokenInputs(b, opts);
-  const dims = seqDims(b, io.inputIds);
-  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
-  const mask = kv ? kv.mask : causalMask(b, dims);
+  const { b, w, io, dims, kv, mask } = startDecoder(spec, shapes.stored, opts, file);
+  const { attn, lin } = decoderAttention(b, w, spec, shapes, opts, file);
   const tok = b.op("Gather", [w.get(names.wte), io.inputIds], "/model/wte/Gather"); // [B, S, d]
   const r = kv ? kv.positionIds : b.op("Range", [b.constant("int64", 0), dims.s0, b.constant("int64", 1)], "/model/wpe/Range");
   const pos = b.op("Gather", [w.get(names.wpe), r], "/model/wpe/Gather"); // [S, d] (decoder: [B, S, d])
   const emb = b.op("Add", [tok, pos], "/model/embed/Add"); // [B, S, d]
   const x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed/Reshape"); // [N, d]
-  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
-  const project =
-    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
-      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
-      : undefined;
   const c: Gpt2Context = {
     b,
     w,
@@ -107,7 +80,7 @@ export function buildGpt2Graph(spec: ModelSpec, src: TensorLookup, shapes: Compa
     mask,
     act,
     attn,
-    lin: attentionLinear(b, attn, project),
+    lin,
     chunk: chunking(opts, spec.maxPositions),
     ...(kv ? { kv } : {}),
   };

@@ -7,7 +7,7 @@ export { loadWeightFeeds, applyPlanInPlace, type WeightFeed, type LoadFeedsOptio
 export { buildLlamaGraph, llamaInvFreq } from "./llama";
 export { buildGpt2Graph } from "./gpt2";
 export { buildNeoxGraph } from "./neox";
-export { compactAssembler, checkPlan, sharedProjections, type CompactShapes } from "./compact";
+export { compactAssembler, compactBanks, checkPlan, sharedProjections, type CompactShapes } from "./compact";
 export {
   INPUT_IDS,
   TARGETS,

@@ -2,37 +2,21 @@
  * The Llama-family forward graph (Llama, Mistral, Qwen2 with q/k/v biases): RMSNorm, RoPE
  * (rotate-half, config theta), grouped-query attention, SwiGLU, tied or untied embeddings.
  */
-import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, rmsNorm, ropeInvFreq, ropeTables, seqDims, swiGlu, type AttentionOut, type SeqDims } from "./blocks";
-import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
+import { rmsNorm, ropeInvFreq, ropeTables, swiGlu, type AttentionOut } from "./blocks";
+import { attentionLinear, decoderAttention, type CompactShapes } from "./compact";
 import { llamaNames, type LlamaLayerNames, type TensorLookup } from "./names";
-import { declareTokenInputs } from "./io";
-import { finishDecoder, stackLayers } from "./decoderStack";
-import { declareKvCache, type KvCacheInputs } from "./kvCache";
+import { finishDecoder, layerAttention, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
-import { WeightInputs } from "./weightInputs";
 import { definedOnly } from "../defined";
 
 type AttnTensor = "q" | "k" | "v" | "o" | "qBias" | "kBias" | "vBias";
 
-export interface LlamaContext {
-  readonly b: GraphBuilder;
-  readonly w: WeightInputs;
-  readonly spec: ModelSpec;
-  readonly dims: SeqDims;
-  readonly mask: string;
+export interface LlamaContext extends LayerContext {
   readonly rope: { readonly cos: string; readonly sin: string };
   /** The layer's projection edge (dense, or assembled from a compact checkpoint). */
   readonly proj: (l: number, p: AttnTensor) => string | undefined;
-  /** x · W (+ bias) of a layer's attention weight tensor (activation-side on compact checkpoints in the decoder); default: Gemm on the input. */
-  readonly lin?: AttentionLinear;
-  readonly chunk: { readonly size: number; readonly count: number } | undefined;
-  /** The decoder's KV cache inputs (ForwardOptions.kvCache). */
-  readonly kv?: KvCacheInputs;
-  /** Node-name prefix of the layer (default `/model/layers.{l}`; a block graph uses one for every layer). */
-  readonly prefix?: string;
 }
 
 /** The graph's MLP is SwiGLU (SiLU): another hidden_act would be evaluated as SiLU without a word, so it is refused by name. */
@@ -85,23 +69,7 @@ export function llamaLayer(c: LlamaContext, x: string, l: number, n: LlamaLayerN
   const q = lin(l, n.q, h, c.proj(l, "qBias"), `${p}/attn/q_proj`, "linear");
   const k = lin(l, n.k, h, c.proj(l, "kBias"), `${p}/attn/k_proj`, "linear");
   const v = lin(l, n.v, h, c.proj(l, "vBias"), `${p}/attn/v_proj`, "linear");
-  const att = attention(
-    b,
-    q,
-    k,
-    v,
-    c.mask,
-    c.dims,
-    {
-      heads: spec.heads,
-      kvHeads: spec.kvHeads,
-      headDim: spec.headDim,
-      rope: c.rope,
-      ...(c.chunk ? { chunk: c.chunk } : {}),
-      ...(c.kv ? { cache: c.kv.past[l]! } : {}),
-    },
-    `${p}/attn`,
-  );
+  const att = layerAttention(c, l, q, k, v, { heads: spec.heads, kvHeads: spec.kvHeads, headDim: spec.headDim, rope: c.rope }, p);
   const o = lin(l, n.o, att.out, n.oBias ? w.get(n.oBias) : undefined, `${p}/attn/o_proj`, "linear");
   const r1 = b.op("Add", [x, o], `${p}/residual_add_1/Add`);
   const h2 = rmsNorm(b, r1, w.get(n.postNorm), spec.normEps, `${p}/post_attention_layernorm`);
@@ -124,25 +92,15 @@ export function buildLlamaGraph(spec: ModelSpec, src: TensorLookup, shapes: Comp
   if (spec.headDim % 2 !== 0) throw new OnnxError("unsupported", `${file}: RoPE needs an even head size, got ${spec.headDim}`);
   checkLlamaActivation(spec, file);
   const names = llamaNames(spec, src, file);
-  const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
-  const w = new WeightInputs(b, shapes.stored);
-  const io = declareTokenInputs(b, opts);
-  const dims = seqDims(b, io.inputIds);
-  const kv = opts.kvCache ? declareKvCache(b, spec, dims, file) : undefined;
-  const mask = kv ? kv.mask : causalMask(b, dims);
+  const { b, w, io, dims, kv, mask } = startDecoder(spec, shapes.stored, opts, file);
   const rope = ropeTables(b, dims, llamaInvFreq(spec), kv?.positionIds);
-  const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
+  const { attn, lin } = decoderAttention(b, w, spec, shapes, opts, file);
   const proj = (l: number, p: AttnTensor): string | undefined => {
     const t = names.layers[l]![p];
-    return t === undefined ? undefined : asm ? asm(l, t) : w.get(t);
+    return t === undefined ? undefined : attn(l, t);
   };
   const emb = b.op("Gather", [w.get(names.embed), io.inputIds], "/model/embed_tokens/Gather"); // [B, S, d]
   const x = b.op("Reshape", [emb, b.i64s([-1, spec.hidden])], "/model/embed_tokens/Reshape"); // [N, d]
-  const project =
-    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
-      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
-      : undefined;
-  const lin = attentionLinear(b, (_l, t) => (asm ? asm(_l, t) : w.get(t)), project);
   const c: LlamaContext = { b, w, spec, dims, mask, rope, proj, lin, chunk: chunking(opts, spec.maxPositions), ...(kv ? { kv } : {}) };
   const stack = stackLayers(spec.layers, x, (h, l) => llamaLayer(c, h, l, names.layers[l]!));
   const xf = rmsNorm(b, stack.out, w.get(names.finalNorm), spec.normEps, "/model/norm");

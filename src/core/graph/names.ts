@@ -3,7 +3,7 @@
  * plus Hugging Face naming under each layer's prefix (the spec's `other` roles are used when they
  * name a tensor with the expected suffix). Missing tensors are an error naming the tensor.
  */
-import type { ModelSpec } from "../model/types";
+import type { AttentionTensors, LayerTensors, ModelSpec } from "../model/types";
 import { OnnxError } from "../onnx/errors";
 
 export interface TensorLookup {
@@ -29,15 +29,31 @@ function layerPrefix(name: string, marker: string): string {
   return i >= 0 ? name.slice(0, i) : "";
 }
 
-export interface LlamaLayerNames {
-  readonly q: string;
-  readonly k: string;
-  readonly v: string;
-  readonly o: string;
-  readonly qBias?: string;
-  readonly kBias?: string;
-  readonly vBias?: string;
-  readonly oBias?: string;
+/** Prefix of the model's tensors, from layer 0's q tensor up to `marker` (e.g. "model." before "layers.0."). */
+function modelPrefix(spec: ModelSpec, marker: string): string {
+  return layerPrefix(spec.layerTensors[0]?.q ?? "", marker);
+}
+
+/**
+ * Finders of layer `l`'s other tensors by suffix (the spec's `other` roles first, then the layer's
+ * prefix, its q tensor's name up to `marker`, + suffix): `need` throws naming the tensor, `opt` gives undefined.
+ */
+function layerFinder(
+  src: TensorLookup,
+  t: LayerTensors,
+  l: number,
+  marker: string,
+  file: string,
+): { need: (suffix: string, what: string) => string; opt: (suffix: string) => string | undefined } {
+  const other = Object.values(t.other);
+  const prefix = layerPrefix(t.q, marker);
+  return {
+    need: (suffix, what) => find(src, other, prefix, suffix, `layer ${l} ${what}`, file),
+    opt: (suffix) => findOptional(src, other, prefix, suffix),
+  };
+}
+
+export interface LlamaLayerNames extends AttentionTensors {
   readonly inputNorm: string;
   readonly postNorm: string;
   readonly gate: string;
@@ -59,8 +75,7 @@ export interface LlamaNames {
 
 export function llamaNames(spec: ModelSpec, src: TensorLookup, file: string): LlamaNames {
   const globals = Object.values(spec.globals);
-  const first = spec.layerTensors[0]?.q ?? "";
-  const root = layerPrefix(first, "layers.0.");
+  const root = modelPrefix(spec, "layers.0.");
   const embed = find(src, globals, root, "embed_tokens.weight", "token embedding", file);
   const finalNorm = find(
     src,
@@ -72,9 +87,7 @@ export function llamaNames(spec: ModelSpec, src: TensorLookup, file: string): Ll
   );
   const lmHead = spec.tiedEmbeddings ? embed : find(src, globals, "", "lm_head.weight", "lm_head", file);
   const layers = spec.layerTensors.map((t, l) => {
-    const other = Object.values(t.other);
-    const prefix = layerPrefix(t.q, "self_attn.");
-    const need = (suffix: string, what: string): string => find(src, other, prefix, suffix, `layer ${l} ${what}`, file);
+    const { need, opt } = layerFinder(src, t, l, "self_attn.", file);
     const names: LlamaLayerNames = {
       q: t.q,
       k: t.k,
@@ -90,9 +103,9 @@ export function llamaNames(spec: ModelSpec, src: TensorLookup, file: string): Ll
       up: need("mlp.up_proj.weight", "up_proj"),
       down: need("mlp.down_proj.weight", "down_proj"),
     };
-    const gateBias = findOptional(src, other, prefix, "mlp.gate_proj.bias");
-    const upBias = findOptional(src, other, prefix, "mlp.up_proj.bias");
-    const downBias = findOptional(src, other, prefix, "mlp.down_proj.bias");
+    const gateBias = opt("mlp.gate_proj.bias");
+    const upBias = opt("mlp.up_proj.bias");
+    const downBias = opt("mlp.down_proj.bias");
     const withBiases: LlamaLayerNames = { ...names, ...(gateBias ? { gateBias } : {}), ...(upBias ? { upBias } : {}), ...(downBias ? { downBias } : {}) };
     for (const n of [t.q, t.k, t.v, t.o]) {
       if (!src.has(n)) throw new OnnxError("bad-graph", `${file}: layer ${l} attention tensor "${n}" is missing`);
@@ -129,18 +142,14 @@ export interface Gpt2Names {
 
 export function gpt2Names(spec: ModelSpec, src: TensorLookup, file: string): Gpt2Names {
   const globals = Object.values(spec.globals);
-  const first = spec.layerTensors[0]?.q ?? "";
-  const root = layerPrefix(first, "h.0.");
+  const root = modelPrefix(spec, "h.0.");
   const wte = find(src, globals, root, "wte.weight", "token embedding", file);
   const wpe = find(src, globals, root, "wpe.weight", "position embedding", file);
   const lnF = find(src, globals, root, "ln_f.weight", "final LayerNorm", file);
   const lnFBias = find(src, globals, root, "ln_f.bias", "final LayerNorm bias", file);
   const lmHead = spec.tiedEmbeddings || !src.has("lm_head.weight") ? wte : "lm_head.weight";
   const layers = spec.layerTensors.map((t, l) => {
-    const other = Object.values(t.other);
-    const prefix = layerPrefix(t.q, "attn.");
-    const need = (suffix: string, what: string): string => find(src, other, prefix, suffix, `layer ${l} ${what}`, file);
-    const opt = (suffix: string): string | undefined => findOptional(src, other, prefix, suffix);
+    const { need, opt } = layerFinder(src, t, l, "attn.", file);
     const cAttnBias = t.qBias ?? opt("attn.c_attn.bias");
     const cProjBias = t.oBias ?? opt("attn.c_proj.bias");
     const fcBias = opt("mlp.c_fc.bias");

@@ -4,17 +4,13 @@
  * base rotary_emb_base), exact or tanh GELU, parallel residual (use_parallel_residual, default
  * true) or sequential, untied embed_out.
  */
-import { GraphBuilder } from "../onnx/builder";
 import { OnnxError } from "../onnx/errors";
 import type { ModelSpec } from "../model/types";
-import { attention, causalMask, gelu, layerNorm, linear, ropeInvFreq, ropeTables, seqDims, type AttentionOut, type SeqDims } from "./blocks";
-import { attentionLinear, compactAssembler, compactProjector, type AttentionLinear, type CompactShapes } from "./compact";
-import { declareTokenInputs } from "./io";
-import { finishDecoder, stackLayers } from "./decoderStack";
-import { declareKvCache, type KvCacheInputs } from "./kvCache";
+import { gelu, layerNorm, linear, ropeInvFreq, ropeTables, type AttentionOut } from "./blocks";
+import { attentionLinear, decoderAttention, type CompactShapes } from "./compact";
+import { finishDecoder, layerAttention, stackLayers, startDecoder, type LayerContext } from "./decoderStack";
 import type { TensorLookup } from "./names";
 import { chunking, type ForwardGraph, type ForwardOptions } from "./types";
-import { WeightInputs } from "./weightInputs";
 
 export const NEOX_GELU_KIND: Readonly<Record<string, "tanh" | "erf">> = { gelu: "erf", gelu_new: "tanh", gelu_fast: "tanh", gelu_pytorch_tanh: "tanh" };
 
@@ -61,22 +57,13 @@ export function neoxNames(spec: ModelSpec, src: TensorLookup, file: string): Neo
   };
 }
 
-export interface NeoxContext {
-  readonly b: GraphBuilder;
-  readonly w: WeightInputs;
-  readonly spec: ModelSpec;
-  readonly dims: SeqDims;
-  readonly mask: string;
+export interface NeoxContext extends LayerContext {
   readonly rope: { readonly cos: string; readonly sin: string };
   readonly rotaryDims: number;
   readonly act: "tanh" | "erf";
   readonly parallel: boolean;
+  /** A layer's attention tensor: the input, or assembled from a compact checkpoint. */
   readonly attn: (l: number, t: string) => string;
-  readonly lin?: AttentionLinear;
-  readonly chunk: { readonly size: number; readonly count: number } | undefined;
-  readonly kv?: KvCacheInputs;
-  /** Node-name prefix of the layer (default `/model/layers.{l}`). */
-  readonly prefix?: string;
 }
 
 //   x ─┬─► LayerNorm(ln1) ─► query_key_value ─► Reshape [N,H,3,dh] ─► Slice q | k | v ─► attention (partial RoPE) ─► dense ─┐
@@ -101,24 +88,7 @@ export function neoxLayer(
     const s = b.op("Slice", [per, b.i64s([i]), b.i64s([i + 1]), b.i64s([2])], `${p}/attn/qkv_split/${nm}/Slice`); // [N, H, 1, dh]
     return b.op("Reshape", [s, b.i64s([-1, H * dh])], `${p}/attn/qkv_split/${nm}/Reshape`); // [N, H·dh]
   };
-  const att = attention(
-    b,
-    part(0, "q"),
-    part(1, "k"),
-    part(2, "v"),
-    c.mask,
-    c.dims,
-    {
-      heads: H,
-      kvHeads: H,
-      headDim: dh,
-      rope: c.rope,
-      rotaryDims: c.rotaryDims,
-      ...(c.chunk ? { chunk: c.chunk } : {}),
-      ...(c.kv ? { cache: c.kv.past[l]! } : {}),
-    },
-    `${p}/attn`,
-  );
+  const att = layerAttention(c, l, part(0, "q"), part(1, "k"), part(2, "v"), { heads: H, kvHeads: H, headDim: dh, rope: c.rope, rotaryDims: c.rotaryDims }, p);
   const o = lin(l, n.dense, att.out, w.get(n.denseb), `${p}/attn/dense`, "linear");
   const mlp = (y: string): string => {
     const h2 = layerNorm(b, y, w.get(n.ln2), w.get(n.ln2b), spec.normEps, `${p}/post_attention_layernorm`);
@@ -159,29 +129,20 @@ export function buildNeoxGraph(spec: ModelSpec, src: TensorLookup, shapes: Compa
   const act = neoxActivation(spec, file);
   const rotaryDims = neoxRotaryDims(spec, file);
   const names = neoxNames(spec, src, file);
-  const b = new GraphBuilder(`${spec.architecture}-forward`, 17);
-  const w = new WeightInputs(b, shapes.stored);
-  const asm = opts.compactPlan ? compactAssembler(b, w, spec, opts.compactPlan, shapes, file) : undefined;
-  const io = declareTokenInputs(b, opts);
-  const dims = seqDims(b, io.inputIds);
-  const kv = opts.kvCache ? declareKvCache(b, spec, dims) : undefined;
-  const attn = (l: number, t: string): string => (asm ? asm(l, t) : w.get(t));
-  const project =
-    opts.compactPlan && (opts.compactActivations ?? !!opts.kvCache)
-      ? compactProjector(b, w, spec, opts.compactPlan, shapes, file, !!opts.compactGatherParts, opts.castChunkElements)
-      : undefined;
+  const { b, w, io, dims, kv, mask } = startDecoder(spec, shapes.stored, opts, file);
+  const { attn, lin } = decoderAttention(b, w, spec, shapes, opts, file);
   const c: NeoxContext = {
     b,
     w,
     spec,
     dims,
-    mask: kv ? kv.mask : causalMask(b, dims),
+    mask,
     rope: ropeTables(b, dims, ropeInvFreq(rotaryDims, spec.ropeTheta ?? 10000), kv?.positionIds),
     rotaryDims,
     act,
     parallel: spec.config.use_parallel_residual !== false,
     attn,
-    lin: attentionLinear(b, attn, project),
+    lin,
     chunk: chunking(opts, spec.maxPositions),
     ...(kv ? { kv } : {}),
   };

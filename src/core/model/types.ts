@@ -48,8 +48,8 @@ export interface UnitLayout {
   readonly transposed: boolean;
 }
 
-/** Tensor names of one layer, in the checkpoint's own naming. */
-export interface LayerTensors {
+/** Attention tensor names of one layer, in the checkpoint's own naming. */
+export interface AttentionTensors {
   /** q/k/v projection weights; for fused layouts all three name the same tensor. */
   readonly q: string;
   readonly k: string;
@@ -59,6 +59,10 @@ export interface LayerTensors {
   readonly kBias?: string;
   readonly vBias?: string;
   readonly oBias?: string;
+}
+
+/** Tensor names of one layer, in the checkpoint's own naming. */
+export interface LayerTensors extends AttentionTensors {
   /** Everything else the layer owns (norms, MLP), role → tensor name. */
   readonly other: Readonly<Record<string, string>>;
 }

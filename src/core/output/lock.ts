@@ -141,6 +141,19 @@ async function createExclusive(file: string, text: string): Promise<boolean> {
   }
 }
 
+/**
+ * Removes breaker file `breaker` when its owner is dead (re-read first, so a live breaker that
+ * replaced it is kept). True when it was removed or is absent.
+ */
+async function removeDeadBreaker(breaker: string): Promise<boolean> {
+  const b = await readLock(breaker);
+  if (!b) return true;
+  if (stateOf(b) !== "dead") return false;
+  const again = await readLock(breaker);
+  if (again?.text === b.text) await fs.rm(breaker, { force: true });
+  return true;
+}
+
 /** Removes `file` if it still holds `text` and its owner is dead, under an exclusive breaker. */
 async function breakStale(file: string, text: string, pollMs: number): Promise<void> {
   const breaker = `${file}.break`;
@@ -152,12 +165,8 @@ async function breakStale(file: string, text: string, pollMs: number): Promise<v
     what: "breaking a stale lock",
   });
   if (!(await createExclusive(breaker, mine))) {
-    // Someone else is breaking it, or a breaker was killed mid-break: a dead one is removed (re-read first).
-    const b = await readLock(breaker);
-    if (b && stateOf(b) === "dead") {
-      const again = await readLock(breaker);
-      if (again?.text === b.text) await fs.rm(breaker, { force: true });
-    } else await sleep(pollMs);
+    // Someone else is breaking it, or a breaker was killed mid-break: a dead one is removed.
+    if (!(await removeDeadBreaker(breaker))) await sleep(pollMs);
     return; // retry from the top
   }
   try {
@@ -192,6 +201,9 @@ export async function lockOutput(out: string, opts: LockOptions): Promise<Output
     if (opts.signal?.aborted) throw new OutputError("aborted", out, `${opts.what} was cancelled while waiting for ${out}; nothing was changed`);
     try {
       if (!(await createExclusive(file, text))) throw Object.assign(new Error("exists"), { code: "EEXIST" });
+      // A breaker killed after removing the stale lock but before removing itself is left over;
+      // the lock's new holder clears it (a live one belongs to a run that will remove it).
+      await removeDeadBreaker(`${file}.break`).catch(() => undefined);
       let released = false;
       return {
         file,

@@ -5,7 +5,8 @@
  * them back), so the limits are, in order:
  *
  *   1. HEADSHARE_GPU_LIMITS="maxBufferSize=2GiB,maxStorageBufferBindingSize=1GiB" (bytes, or with
- *      KiB/MiB/GiB), for a user who knows their adapter, and for the tests (a small limit forces splits);
+ *      KiB/MiB/GiB), for a user who knows their adapter, and for the tests (a small limit forces splits;
+ *      when set it sizes the jobs on every provider, CPU included: providerLimits);
  *   2. the limits Dawn gives a known adapter, from Dawn's source (vulkan.PhysicalDeviceVk,
  *      d3d12.PhysicalDeviceD3D12): NVIDIA on Vulkan caps one storage binding at 2 GiB − 4 (NVIDIA's
  *      driver reports maxStorageBufferRange 4 GiB − 1 and a maintenance4 maxBufferSize above it);
@@ -16,7 +17,7 @@
  * onnxruntime over several bindings; outputs are not, so what a job can size (the match Gemm's
  * blocks, activations) is kept within maxStorageBufferBindingSize. CPU and CUDA have no such limits.
  */
-import type { GpuAdapter } from "./types";
+import type { GpuAdapter, ProviderName } from "./types";
 import { RuntimeError } from "./errors";
 
 export interface GpuLimits {
@@ -80,6 +81,68 @@ export function gpuLimits(adapter: GpuAdapter | undefined, env: string | undefin
       return { maxBufferSize: 2 * GIB, maxStorageBufferBindingSize: 2 * GIB, source: "Dawn's limits on D3D12 (2 GiB)" };
   }
   return SPEC_GPU_LIMITS;
+}
+
+/**
+ * The per-buffer limits a job on `provider` sizes its tensors to, or undefined where there are none:
+ * the one place that decides which providers are sized, so that every job (match, eval, attention
+ * maps, generate, training) asks the same question. WebGPU always has limits (gpuLimits). CPU, CUDA,
+ * DirectML and CoreML have none known, unless HEADSHARE_GPU_LIMITS is set: sizing changes how a job
+ * is cut, never its result, so a run on them then takes the path a GPU with those limits would (how
+ * the tests check the sizing without a GPU); the source says so, for messages.
+ */
+export function providerLimits(
+  provider: ProviderName,
+  adapter: GpuAdapter | undefined,
+  env: string | undefined = process.env[GPU_LIMITS_ENV],
+): GpuLimits | undefined {
+  if (provider === "webgpu") return gpuLimits(adapter, env);
+  const fromEnv = gpuLimitsFromEnv(env);
+  return fromEnv && { ...fromEnv, source: `${fromEnv.source}, applied on ${provider} too: unset it to run without these limits` };
+}
+
+/**
+ * A tensor a job puts on the GPU: a weight (fed or resident; onnxruntime spreads an input over
+ * several bindings, so it must fit one buffer) or an activation (an output of some node: one binding).
+ */
+export interface GpuTensor {
+  readonly what: string;
+  readonly shape: readonly number[];
+  readonly kind: "weight" | "activation";
+}
+
+/** The limit a tensor of this kind must keep to. */
+export function limitOf(kind: GpuTensor["kind"]): keyof Omit<GpuLimits, "source"> {
+  return kind === "weight" ? "maxBufferSize" : "maxStorageBufferBindingSize";
+}
+
+const bytesOf = (t: GpuTensor): number => 4 * t.shape.reduce((a, b) => a * b, 1);
+
+/** The first of `tensors` (float32) above its limit, or undefined when all fit. */
+export function firstTooLarge(tensors: Iterable<GpuTensor>, limits: GpuLimits): GpuTensor | undefined {
+  for (const t of tensors) if (bytesOf(t) > limits[limitOf(t.kind)]) return t;
+  return undefined;
+}
+
+/** Throws gpuLimitError (with `advice`) for the first of `tensors` (float32) above its limit. */
+export function checkGpuTensors(tensors: Iterable<GpuTensor>, limits: GpuLimits, advice: string): void {
+  const t = firstTooLarge(tensors, limits);
+  if (t) throw gpuLimitError(t.what, t.shape, bytesOf(t), limitOf(t.kind), limits, advice);
+}
+
+/**
+ * The largest n in [1, max] for which every tensor of `tensorsAt(n)` fits (their sizes grow with
+ * n), or 0 when none does: a job's longest window, most new tokens, or largest prefill piece.
+ */
+export function largestFitting(max: number, tensorsAt: (n: number) => GpuTensor[], limits: GpuLimits): number {
+  let lo = 0,
+    hi = max;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (firstTooLarge(tensorsAt(mid), limits)) hi = mid - 1;
+    else lo = mid;
+  }
+  return lo;
 }
 
 /** `1.50 GiB`, `128 MiB`, `4096 bytes`. */

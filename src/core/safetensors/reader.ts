@@ -6,6 +6,7 @@
 import fsSync from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { DIRECT_MIN_BYTES, DIRECT_PAD, DirectReader } from "./directRead";
 import { DTYPE_SIZE, bytesToF32, isF32Convertible } from "./dtype";
 import { SafetensorsError } from "./errors";
 import { parseHeader, parseHeaderLength } from "./header";
@@ -24,6 +25,8 @@ class FileSource implements TensorSource {
   private readonly byName: Map<string, TensorInfo>;
   private closed = false;
   private read = 0;
+  /** The O_DIRECT reader, opened on the first direct read; resolves to undefined where there is none (or after it failed). */
+  private direct: Promise<DirectReader | undefined> | undefined;
   constructor(
     readonly path: string,
     private readonly fh: fs.FileHandle,
@@ -67,6 +70,28 @@ class FileSource implements TensorSource {
     if (out.byteLength !== size)
       throw new SafetensorsError("bad-range", this.path, `tensor "${name}": a ${out.byteLength}-byte buffer cannot hold its ${size} bytes`);
     await this.readAt(this.dataStart + t.dataOffsets[0], size, out);
+  }
+
+  async readBytesDirect(name: string, region: Uint8Array): Promise<Uint8Array | undefined> {
+    const t = this.info(name);
+    const size = t.dataOffsets[1] - t.dataOffsets[0];
+    if (size < DIRECT_MIN_BYTES) return undefined;
+    if (region.byteLength < size + DIRECT_PAD)
+      throw new RangeError(`tensor "${name}": a direct read of ${size} bytes needs a region of ${size + DIRECT_PAD}, not ${region.byteLength}`);
+    if (this.closed) throw new SafetensorsError("closed", this.path, "read after close(); open the file again");
+    this.direct ??= DirectReader.open(this.path);
+    const d = await this.direct;
+    if (!d) return undefined;
+    try {
+      const r = await d.readInto(this.dataStart + t.dataOffsets[0], size, region);
+      if (r) this.read += r.fromDisk;
+      return r?.data;
+    } catch {
+      // this file reads the ordinary way from now on (a direct read that fails once is not tried again)
+      this.direct = Promise.resolve(undefined);
+      await d.close().catch(() => undefined);
+      return undefined;
+    }
   }
 
   async readStridedBytes(name: string, byteBegin: number, chunkBytes: number, strideBytes: number, count: number): Promise<Uint8Array> {
@@ -133,6 +158,8 @@ class FileSource implements TensorSource {
     if (this.closed) return;
     this.closed = true;
     markClosed(this.key);
+    const direct = await this.direct?.catch(() => undefined);
+    await direct?.close().catch(() => undefined);
     await this.fh.close();
   }
 

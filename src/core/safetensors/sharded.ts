@@ -128,6 +128,10 @@ class ShardedSource implements TensorSource {
     if (p.readBytesInto) return p.readBytesInto(name, out);
     out.set(await p.readBytes(name));
   }
+  async readBytesDirect(name: string, region: Uint8Array): Promise<Uint8Array | undefined> {
+    const p = this.part(name);
+    return p.readBytesDirect?.(name, region);
+  }
   readRowsF32(name: string, r0: number, r1: number): Promise<Float32Array> {
     return this.part(name).readRowsF32(name, r0, r1);
   }

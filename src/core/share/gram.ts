@@ -24,7 +24,7 @@
  */
 import { createSession, Tensor, type ProviderName } from "../runtime/ort";
 import { adapterLabel } from "../runtime/types";
-import { gpuLimitError, gpuLimits, type GpuLimits } from "../runtime/gpuLimits";
+import { gpuLimitError, providerLimits, type GpuLimits } from "../runtime/gpuLimits";
 import { gemmTransBModel } from "../runtime/gemmModel";
 import { MatchError } from "./errors";
 
@@ -151,7 +151,7 @@ export async function createGramKernel(layers: number, unitsPerLayer: number, op
   const sessionOpts = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
   // JS reads and decodes between Gemm calls: idle ORT threads must not spin on the cores meanwhile.
   const gemm = await createSession(gemmTransBModel(), { ...sessionOpts, allowSpinning: false, label: "match Gemm" });
-  const limits = gemm.provider === "webgpu" ? gpuLimits(gemm.adapter) : undefined;
+  const limits = providerLimits(gemm.provider, gemm.adapter);
   return {
     provider: gemm.provider,
     ...(gemm.adapter ? { adapter: adapterLabel(gemm.adapter) } : {}),

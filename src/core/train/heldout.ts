@@ -12,6 +12,8 @@ import type { Checkpoint } from "../model/checkpoint";
 import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import { TrainError } from "./errors";
+import { providerLimits, type GpuLimits } from "../runtime/gpuLimits";
+import { checkHeldoutGpu } from "./gpuFit";
 
 import type { Comparison, HeldoutScore } from "./results";
 export type { Comparison, HeldoutScore };
@@ -25,6 +27,8 @@ export class HeldoutScorer {
     readonly withLogprobs: boolean,
     /** The execution provider the session runs on. */
     readonly provider: ProviderName,
+    /** On a GPU with buffer limits: the model and its limits, checked before each score (gpuFit.ts). */
+    private readonly fit?: { readonly ckpt: Checkpoint; readonly limits: GpuLimits },
   ) {}
 
   static async create(
@@ -32,11 +36,12 @@ export class HeldoutScorer {
     opts: { withLogprobs?: boolean; providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number } = {},
   ): Promise<HeldoutScorer> {
     const fwd = buildForward(ckpt, { logits: false, nll: true, logprobs: !!opts.withLogprobs });
-    const { session, provider } = await createSession(serializeModel(fwd.graph), {
+    const { session, provider, adapter } = await createSession(serializeModel(fwd.graph), {
       label: "held-out forward",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
     });
+    const limits = providerLimits(provider, adapter);
     return new HeldoutScorer(
       session,
       new Map(fwd.weights.map((w) => [w.input, w.shape])),
@@ -44,6 +49,7 @@ export class HeldoutScorer {
       ckpt.spec.vocab,
       !!opts.withLogprobs,
       provider,
+      limits ? { ckpt, limits } : undefined,
     );
   }
 
@@ -73,6 +79,10 @@ export class HeldoutScorer {
     let sum = 0,
       tokens = 0;
     const kept: Float32Array[] = [];
+    if (this.fit) {
+      const longest = Math.min(this.maxLen, Math.max(0, ...docs.map((d) => d.length))) - 1;
+      if (longest > 0) checkHeldoutGpu(this.fit.ckpt, this.weightShapes, longest, this.fit.limits);
+    }
     for (const doc of docs) {
       if (signal?.aborted) throw new TrainError("cancelled", "held-out scoring cancelled");
       if (doc.length < 2) continue;

@@ -8,6 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { writeSafetensors, writeTextAtomic } from "../safetensors/writer";
 import type { TensorToWrite } from "../safetensors/types";
+import { BYTE_VOCAB } from "./byteTokenizer";
 import { TrainError } from "./errors";
 import { Rng } from "./rng";
 
@@ -27,6 +28,19 @@ export interface LlamaInitOptions {
   readonly bosTokenId?: number;
   readonly eosTokenId?: number;
 }
+
+/** The shape of the embedded demo model (assets/demo-model/, trained by scripts/train-demo-model.ts): a byte-level Llama with GQA. */
+export const DEMO_MODEL_SHAPE: Omit<LlamaInitOptions, "seed"> = {
+  layers: 4,
+  heads: 8,
+  kvHeads: 4,
+  headDim: 16,
+  hidden: 128,
+  intermediate: 256,
+  vocab: BYTE_VOCAB,
+  maxPositions: 256,
+  tied: true,
+};
 
 export function llamaConfig(o: LlamaInitOptions): Record<string, unknown> {
   return {

@@ -17,7 +17,7 @@ import { computeMatchTable } from "../share/match";
 import { planSharing } from "../share/plan";
 import { writeShared } from "../share/write";
 import type { MatchTable, SharingPlan } from "../share/types";
-import { BlockSampler, loadTextData, type TokenizedData } from "./data";
+import { BlockSampler, loadTextData, type BatchSource, type TokenizedData } from "./data";
 import { asTrainError, TrainError } from "./errors";
 import { optimizerOptions, resolvePostShareOptions, type POSTSHARE_DEFAULTS, type PostShareOptions } from "./postshareOptions";
 import type { ProviderName } from "../runtime/ort";
@@ -26,8 +26,8 @@ import { compareLogprobs, HeldoutScorer, type HeldoutScore } from "./heldout";
 import { applyPlanInMemory, meanRelativeDistance, pairsFromPlan } from "./pairs";
 import { writeTrainedFiles } from "./save";
 import { addLiveStaging, checkNotLocked, checkOutputPath, removeLiveStaging, tempPathFor, type WaitingPhase } from "../output";
-import { buildTrainGraph } from "./trainGraph";
-import { runTraining, Trainer, type StepEvent } from "./trainer";
+import { buildTrainGraph, type TrainGraph } from "./trainGraph";
+import { runTraining, Trainer, type StepEvent, type TrainLoopOptions, type TrainRunResult } from "./trainer";
 import { sampleSequences } from "./sample";
 
 export { POSTSHARE_DEFAULTS, POSTSHARE_PAPER, resolvePostShareOptions, validatePostShareOptions, type PostShareOptions } from "./postshareOptions";
@@ -53,6 +53,29 @@ export interface PostShareHooks {
 /** The progress of one training step (postshare, and a job run here): `step 3/40 lm 2.1234 weight 0.0123`. */
 export function trainStepProgress(e: StepEvent): PostShareProgress {
   return { phase: "train", done: e.step, total: e.steps, step: e, message: `step ${e.step}/${e.steps} lm ${e.lm.toFixed(4)} weight ${e.weight.toFixed(4)}` };
+}
+
+/**
+ * Trains `params` in place (postshare, and a job run here): a trainer on the training graph, the loop
+ * with the hooks' cancel signal and step progress, the trainer released however the loop ends.
+ */
+export async function trainWithProgress(
+  tg: TrainGraph,
+  params: Map<string, Float32Array>,
+  rt: Parameters<typeof Trainer.create>[3],
+  sampler: BatchSource,
+  loop: TrainLoopOptions,
+  hooks: PostShareHooks,
+): Promise<TrainRunResult> {
+  const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, rt);
+  try {
+    return await runTraining(trainer, sampler, loop, {
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+      onStep: (e) => hooks.onProgress?.(trainStepProgress(e)),
+    });
+  } finally {
+    await trainer.release();
+  }
 }
 
 /** The options with POSTSHARE_DEFAULTS filled in, after validation. */
@@ -187,28 +210,21 @@ export async function postShare(model: string, opts: PostShareOptions, hooks: Po
         targets: plan.selected,
       });
       const params = new Map<string, Float32Array>([...original].map(([k, v]) => [k, Float32Array.from(v)]));
-      const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, rt);
-      let run;
-      try {
-        run = await runTraining(
-          trainer,
-          sampler,
-          {
-            steps: o.steps,
-            accumulation: o.accumulation,
-            ...optimizerOptions(o),
-            ...(o.checkpointFile ? { checkpointFile: o.checkpointFile } : {}),
-            ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
-            ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
-          },
-          {
-            ...(hooks.signal ? { signal: hooks.signal } : {}),
-            onStep: (e) => progress(trainStepProgress(e)),
-          },
-        );
-      } finally {
-        await trainer.release();
-      }
+      const run = await trainWithProgress(
+        tg,
+        params,
+        { ...rt, fit: { ckpt, batch: sampler.batchSize, seq: sampler.seqLen } },
+        sampler,
+        {
+          steps: o.steps,
+          accumulation: o.accumulation,
+          ...optimizerOptions(o),
+          ...(o.checkpointFile ? { checkpointFile: o.checkpointFile } : {}),
+          ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
+          ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
+        },
+        hooks,
+      );
       check();
 
       progress({ phase: "evaluate", done: 0, total: 2, message: "held-out: post-trained and PostShare" });

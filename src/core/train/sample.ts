@@ -13,6 +13,8 @@ import type { Checkpoint } from "../model/checkpoint";
 import { serializeModel } from "../onnx/serialize";
 import { createSession, Tensor, type OrtTensor, type ProviderName } from "../runtime/ort";
 import { TrainError } from "./errors";
+import { providerLimits } from "../runtime/gpuLimits";
+import { checkSamplingGpu } from "./gpuFit";
 import { Rng } from "./rng";
 import { pickToken } from "../generate/sampling";
 
@@ -39,11 +41,25 @@ export async function sampleSequences(ckpt: Checkpoint, params: ReadonlyMap<stri
     throw new TrainError("bad-options", `sampled sequence length must be an integer in 2..${ckpt.spec.maxPositions}, got ${o.length}`);
   }
   const fwd = buildForward(ckpt, { kvCache: true });
-  const { session } = await createSession(serializeModel(fwd.graph), {
+  const { session, provider, adapter } = await createSession(serializeModel(fwd.graph), {
     label: "sampling forward",
     ...(o.providers ? { providers: o.providers } : {}),
     ...(o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}),
   });
+  const limits = providerLimits(provider, adapter);
+  try {
+    if (limits)
+      checkSamplingGpu(
+        ckpt,
+        fwd.weights.map((w) => [w.input, w.shape] as const),
+        o.batch,
+        o.length,
+        limits,
+      );
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
   const spec = ckpt.spec,
     hkv = cacheHeads(spec),
     dh = spec.headDim;

@@ -18,6 +18,9 @@ import type { BatchSource } from "./data";
 import { TrainError } from "./errors";
 import { AdamW, globalNorm, learningRate, validateOptimizer, type OptimizerOptions } from "./optimizer";
 import { LM_LOSS, LOSS, WEIGHT_LOSS } from "./trainGraph";
+import type { Checkpoint } from "../model/checkpoint";
+import { providerLimits } from "../runtime/gpuLimits";
+import { checkTrainingGpu } from "./gpuFit";
 
 export interface TrainLoopOptions extends OptimizerOptions {
   readonly steps: number;
@@ -75,7 +78,12 @@ export class Trainer {
     graph: IrGraph,
     gradOutputs: Readonly<Record<string, string>>,
     params: Map<string, Float32Array>,
-    opts: { providers?: readonly ProviderName[] | "auto"; intraOpThreads?: number } = {},
+    opts: {
+      providers?: readonly ProviderName[] | "auto";
+      intraOpThreads?: number;
+      /** The model and micro-batch trained: on a GPU with buffer limits, checked before the first step (gpuFit.ts). */
+      fit?: { readonly ckpt: Checkpoint; readonly batch: number; readonly seq: number };
+    } = {},
   ): Promise<Trainer> {
     const shapes = new Map<string, readonly number[]>();
     for (const inp of graph.inputs) {
@@ -88,11 +96,20 @@ export class Trainer {
         throw new TrainError("bad-options", `trainer: weight "${inp.name}" has ${w.length} values, its graph input [${inp.shape.join(", ")}] needs ${n}`);
       shapes.set(inp.name, dims);
     }
-    const { session, provider } = await createSession(serializeModel(graph), {
+    const { session, provider, adapter } = await createSession(serializeModel(graph), {
       label: "train step",
       ...(opts.providers ? { providers: opts.providers } : {}),
       ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
     });
+    const limits = providerLimits(provider, adapter);
+    if (limits && opts.fit) {
+      try {
+        checkTrainingGpu(opts.fit.ckpt, shapes, Object.keys(gradOutputs), opts.fit.batch, opts.fit.seq, limits);
+      } catch (e) {
+        await session.release();
+        throw e;
+      }
+    }
     return new Trainer(session, provider, params, shapes, Object.keys(gradOutputs), gradOutputs);
   }
 

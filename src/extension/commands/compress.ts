@@ -219,21 +219,22 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
   const done = await withJobNotification(session.jobs, title, `compress ${name} @${Math.round(o.ratio * 100)}%`, async (job) => {
     const t0 = Date.now();
     let wrote = false; // this run's output is in place (the writer stages it: a failed write leaves nothing, and a previous output as it was)
+    // What either method is asked for: the model, ratio and units, and the output folder.
+    const target = {
+      model,
+      ratio: o.ratio,
+      strategy: o.strategy,
+      granularity: o.granularity,
+      format: o.format,
+      out: o.out,
+      force: o.force,
+      ...(o.wait ? { wait: true } : {}),
+    };
     try {
       let report: Report;
       if (o.method === "directshare") {
         const { table, cached } = await session.matchTable(job, model, o.strategy, o.granularity);
-        const r = await session.request(job, "headshare/share", {
-          model,
-          ratio: o.ratio,
-          strategy: o.strategy,
-          granularity: o.granularity,
-          format: o.format,
-          out: o.out,
-          force: o.force,
-          ...(o.wait ? { wait: true } : {}),
-          table,
-        });
+        const r = await session.request(job, "headshare/share", { ...target, table });
         wrote = true;
         report = shareReport(model, o, r, table);
         session.log.info(
@@ -252,15 +253,8 @@ export async function compressCommand(session: Session, uri: vscode.Uri | undefi
       } else {
         const r = await session.request(job, "headshare/postshare", {
           ...session.settings.postshare,
-          model,
-          ratio: o.ratio,
+          ...target,
           text: [...text!],
-          strategy: o.strategy,
-          granularity: o.granularity,
-          format: o.format,
-          out: o.out,
-          force: o.force,
-          ...(o.wait ? { wait: true } : {}),
           ...(given.steps ? { steps: given.steps } : {}),
           ...(given.trainOn ? { trainOn: given.trainOn } : {}),
         });

@@ -5,7 +5,8 @@
 import type { TensorSource } from "../../safetensors/types";
 import { ConfigReader } from "../config";
 import { ModelError } from "../errors";
-import type { Family, LayerTensors, ModelSpec } from "../types";
+import { definedOnly } from "../../defined";
+import type { AttentionTensors, Family, LayerTensors, ModelSpec } from "../types";
 
 export interface AdapterContext {
   readonly config: ConfigReader;
@@ -131,7 +132,7 @@ export function requireDivides(ctx: AdapterContext, a: number, aName: string, b:
 export function collectOthers(
   ctx: AdapterContext,
   layerPrefix: (l: number) => string,
-  layers: readonly Omit<LayerTensors, "other">[],
+  layers: readonly AttentionTensors[],
   globals: Record<string, string>,
 ): { layerTensors: LayerTensors[]; globals: Record<string, string> } {
   const attention = new Set<string>();
@@ -151,8 +152,13 @@ export function collectOthers(
   return { layerTensors: layers.map((lt, l) => ({ ...lt, other: others[l]! })), globals: outGlobals };
 }
 
+/** A fused q/k/v layout (GPT-2 c_attn, GPT-NeoX query_key_value): q, k and v name one tensor, and one bias when there is one. */
+export function fusedAttention(qkv: string, qkvBias: string | undefined, o: string, oBias: string | undefined): AttentionTensors {
+  return { q: qkv, k: qkv, v: qkv, o, ...definedOnly({ qBias: qkvBias, kBias: qkvBias, vBias: qkvBias, oBias }) };
+}
+
 /** Checks that q/k/v biases are all present or all absent in every layer. */
-export function checkBiasConsistency(ctx: AdapterContext, layers: readonly Omit<LayerTensors, "other">[]): boolean {
+export function checkBiasConsistency(ctx: AdapterContext, layers: readonly AttentionTensors[]): boolean {
   const has = layers.map((l) => [l.qBias, l.kBias, l.vBias].map((b) => b !== undefined));
   const any = has.some((h) => h.some(Boolean));
   if (!any) return false;

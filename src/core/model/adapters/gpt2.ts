@@ -4,7 +4,7 @@
  *   attn.c_attn.bias [3d]; attn.c_proj.weight [d, d] (head i = row block i), attn.c_proj.bias [d].
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireTensor, resolveTied, mhaDims } from "./common";
+import { type Adapter, type AdapterContext, collectOthers, detectPrefix, fusedAttention, optionalTensor, requireTensor, resolveTied, mhaDims } from "./common";
 import { definedOnly } from "../../defined";
 
 export const gpt2Adapter: Adapter = {
@@ -36,13 +36,12 @@ export const gpt2Adapter: Adapter = {
       const p = `${lp(l)}attn.`;
       const qkv = requireTensor(ctx, `${p}c_attn.weight`, [d, 3 * d], `layer ${l} fused q|k|v projection (Conv1D [in, out])`);
       const qkvBias = optionalTensor(ctx, `${p}c_attn.bias`, [3 * d], `layer ${l} fused q|k|v bias`);
-      return {
-        q: qkv,
-        k: qkv,
-        v: qkv,
-        o: requireTensor(ctx, `${p}c_proj.weight`, [d, d], `layer ${l} output projection (Conv1D [in, out])`),
-        ...definedOnly({ qBias: qkvBias, kBias: qkvBias, vBias: qkvBias, oBias: optionalTensor(ctx, `${p}c_proj.bias`, [d], `layer ${l} output bias`) }),
-      };
+      return fusedAttention(
+        qkv,
+        qkvBias,
+        requireTensor(ctx, `${p}c_proj.weight`, [d, d], `layer ${l} output projection (Conv1D [in, out])`),
+        optionalTensor(ctx, `${p}c_proj.bias`, [d], `layer ${l} output bias`),
+      );
     });
     const { layerTensors, globals: allGlobals } = collectOthers(ctx, lp, layers, globals);
     return {

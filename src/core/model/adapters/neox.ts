@@ -4,7 +4,7 @@
  * likewise; attention.dense.weight [d, d] (head h = column block h).
  */
 import type { ModelSpec } from "../types";
-import { type Adapter, type AdapterContext, collectOthers, detectPrefix, optionalTensor, requireTensor, resolveTied, mhaDims } from "./common";
+import { type Adapter, type AdapterContext, collectOthers, detectPrefix, fusedAttention, optionalTensor, requireTensor, resolveTied, mhaDims } from "./common";
 import { definedOnly } from "../../defined";
 
 export const neoxAdapter: Adapter = {
@@ -30,13 +30,12 @@ export const neoxAdapter: Adapter = {
       const p = `${lp(l)}attention.`;
       const qkv = requireTensor(ctx, `${p}query_key_value.weight`, [3 * d, d], `layer ${l} fused q/k/v projection (rows [H, 3, dh])`);
       const qkvBias = optionalTensor(ctx, `${p}query_key_value.bias`, [3 * d], `layer ${l} fused q/k/v bias`);
-      return {
-        q: qkv,
-        k: qkv,
-        v: qkv,
-        o: requireTensor(ctx, `${p}dense.weight`, [d, d], `layer ${l} output projection`),
-        ...definedOnly({ qBias: qkvBias, kBias: qkvBias, vBias: qkvBias, oBias: optionalTensor(ctx, `${p}dense.bias`, [d], `layer ${l} output bias`) }),
-      };
+      return fusedAttention(
+        qkv,
+        qkvBias,
+        requireTensor(ctx, `${p}dense.weight`, [d, d], `layer ${l} output projection`),
+        optionalTensor(ctx, `${p}dense.bias`, [d], `layer ${l} output bias`),
+      );
     });
     const { layerTensors, globals: allGlobals } = collectOthers(ctx, lp, layers, globals);
     return {

@@ -13,10 +13,10 @@ import { writeTextAtomic } from "../../safetensors/writer";
 import { OrderedSampler } from "../data";
 import { TrainError } from "../errors";
 import { NLL, trainingForward } from "../forward";
-import { loadParams, trainStepProgress, type PostShareHooks } from "../postshare";
+import { loadParams, trainWithProgress, type PostShareHooks } from "../postshare";
 import { writeTrainedCheckpoint } from "../save";
 import { buildTrainGraph } from "../trainGraph";
-import { runTraining, Trainer, type StepEvent } from "../trainer";
+import type { StepEvent } from "../trainer";
 import { METRICS_FILE, modelFingerprint, readJobArray, readJobFile, RUN_DIR, TRAINED_METADATA_KEY, WEIGHTS_FILE } from "./format";
 
 export interface RunJobHereOptions {
@@ -58,21 +58,7 @@ export async function runJobHere(opts: RunJobHereOptions, hooks: PostShareHooks 
     });
     const params = await loadParams(ckpt, fwd.weights);
     const rt = { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}) };
-    const trainer = await Trainer.create(tg.graph, tg.gradOutputs, params, rt);
-    let run;
-    try {
-      run = await runTraining(
-        trainer,
-        sampler,
-        { steps, accumulation, ...job.optimizer },
-        {
-          ...(hooks.signal ? { signal: hooks.signal } : {}),
-          onStep: (e) => hooks.onProgress?.(trainStepProgress(e)),
-        },
-      );
-    } finally {
-      await trainer.release();
-    }
+    const run = await trainWithProgress(tg, params, { ...rt, fit: { ckpt, batch: B, seq: S } }, sampler, { steps, accumulation, ...job.optimizer }, hooks);
     const out = path.resolve(opts.outDir ?? path.join(jobDir, RUN_DIR));
     await fs.mkdir(out, { recursive: true });
     await writeTextAtomic(
