@@ -16,6 +16,7 @@ import test from "node:test";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { writeSyntheticModel } from "../src/core/model/synthetic";
 import {
+  checkNotLocked,
   cleanStale,
   formatOwner,
   lockHolder,
@@ -241,6 +242,42 @@ test("output: a stale lock (dead owner, or a reused PID with another start time)
     await (await lockOutput(out, { what: "t" })).release();
     assert.equal(fs.existsSync(breaker), true, "a live breaker is kept");
     fs.rmSync(breaker);
+  } finally {
+    removeDir(root);
+  }
+});
+
+test("output: a waiting writer is told once whom it waits for (one line of at most 200 characters, whatever the lock file says); checkNotLocked refuses a live owner early, not a dead one", async () => {
+  const root = scratchDir("outwait");
+  try {
+    const out = path.join(root, "o");
+    const me = myOwnerTag();
+    // a live owner (this process) whose lock file carries a 1000-character "what"
+    const long = "x".repeat(1000);
+    fs.writeFileSync(lockPathFor(out), JSON.stringify({ pid: process.pid, host: "h", owner: formatOwner(me), started: "now", what: long }));
+    const told: string[] = [];
+    await assert.rejects(
+      lockOutput(out, { what: "t", wait: 600, pollMs: 100, onWait: (p) => told.push(p) }),
+      (e: unknown) => e instanceof OutputError && e.code === "locked",
+    );
+    assert.equal(told.length, 1, "told once, not at every poll");
+    assert.equal(told[0]!.length, 200);
+    assert.match(told[0]!, new RegExp(`^waiting for headshare pid ${process.pid} on h \\(x+… to finish$`), "the description cut, the line whole");
+    await assert.rejects(
+      checkNotLocked(out),
+      (e: unknown) => e instanceof OutputError && e.code === "locked" && /is being written by headshare pid/.test(e.message),
+    );
+    // a dead owner: nothing to refuse (the writer breaks the stale lock when it takes it)
+    fs.writeFileSync(lockPathFor(out), JSON.stringify({ pid: 1, host: "h", owner: formatOwner({ ...me, pid: deadPid() }), started: "then", what: "x" }));
+    await checkNotLocked(out);
+    fs.rmSync(lockPathFor(out));
+    await checkNotLocked(out);
+    // a short description is told whole
+    const held = await lockOutput(out, { what: "first" });
+    const short: string[] = [];
+    await assert.rejects(lockOutput(out, { what: "second", wait: 300, pollMs: 100, onWait: (p) => short.push(p) }));
+    assert.match(short[0]!, new RegExp(`^waiting for headshare pid ${process.pid} on .+ \\(first, started [^)]+\\) to finish$`));
+    await held.release();
   } finally {
     removeDir(root);
   }
