@@ -32,10 +32,13 @@ if [ ! -x "$N24/bin/node" ]; then
 fi
 
 CS="$RT/cs/node_modules/code-server"
-if [ ! -f "$CS/lib/vscode/out/server-main.js" ] || [ ! -d "$CS/lib/vscode/node_modules/node-pty/build" ]; then
+if [ ! -f "$CS/lib/vscode/out/server-main.js" ] || [ ! -f "$CS/lib/vscode/node_modules/kerberos/build/Release/kerberos.node" ]; then
   [ -f "$RT/cs/package.json" ] || echo '{"private":true}' > "$RT/cs/package.json"
   # code-server's postinstall builds native modules: they must be built by Node 24 against Node 24 headers.
-  PATH="$N24/bin:$PATH" npm_config_nodedir="$N24" \
+  # npm 11.19+ skips dependencies' install scripts unless approved, in this install and in the nested
+  # `npm install` code-server's postinstall runs in lib/vscode (node-pty, kerberos, …): this one pinned
+  # install of the test runtime allows them all (the env setting reaches the nested npm; older npm ignores it).
+  PATH="$N24/bin:$PATH" npm_config_nodedir="$N24" npm_config_dangerously_allow_all_scripts=true \
     npm install --prefix "$RT/cs" --no-audit --no-fund "code-server@$CODE_SERVER_VERSION"
 fi
 
