@@ -44,20 +44,17 @@ interface Stats {
 }
 const stats = (xs: readonly number[]): Stats => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
 
-/** tokens/s of both runtimes on one exported folder. */
-async function speed(
-  model: string,
-  exportDir: string,
-  promptText: string,
-  newTokens: number,
-  reps: number,
-): Promise<{
+/** tokens/s of both runtimes on one exported folder, as recorded. */
+interface Speed {
   headshare: Stats;
   transformersJs: Stats;
   transformersJsSameThreads: Stats;
   threads: number | "default";
   cpuMsPerToken: Record<string, Stats>;
-}> {
+}
+
+/** tokens/s of both runtimes on one exported folder. */
+async function speed(model: string, exportDir: string, promptText: string, newTokens: number, reps: number): Promise<Speed> {
   const ck = await openCheckpoint(model);
   const tok = await loadTokenizer(ck.dir);
   const bos = tok.bosTokenId ?? ck.spec.bosTokenId;
@@ -189,17 +186,17 @@ async function memoryAt(dtype: ExportDtype, o: SyntheticOptions, root: string, m
     }
     const dr = median(d.map((p) => p.rssBytes)),
       sr = median(s.map((p) => p.rssBytes));
-    console.log(`\nResident memory after loading and one run (stock InferenceSession, default options), Llama-2-7B shape, ${o.layers} layers, ${dtype}:\n`);
-    console.log("| export | parameters | file bytes | resident (median) | peak resident |");
-    console.log("| --- | ---: | ---: | ---: | ---: |");
-    console.log(`| dense | ${fmt(dense.parameters)} | ${gib(dense.bytes)} | ${gib(dr)} | ${gib(median(d.map((p) => p.peakRssBytes)))} |`);
-    console.log(
-      `| shared 0.3 (${shared.plan?.selected} units) | ${fmt(shared.parameters)} | ${gib(shared.bytes)} | ${gib(sr)} | ${gib(median(s.map((p) => p.peakRssBytes)))} |`,
-    );
-    console.log(
-      `\nThe plan saves ${gib(saved)} at ${dtype}; resident difference ${gib(dr - sr)} = ${((100 * (dr - sr)) / saved).toFixed(0)}% of it (target ≥ 80%).`,
-    );
-    return { layers: o.layers, dtype, savedBytes: saved, denseRssBytes: dr, sharedRssBytes: sr, rssSavedFraction: (dr - sr) / saved };
+    log(`${dtype}: resident dense ${gib(dr)}, shared ${gib(sr)}; the plan saves ${gib(saved)}`);
+    return {
+      layers: o.layers,
+      dtype,
+      savedBytes: saved,
+      denseRssBytes: dr,
+      sharedRssBytes: sr,
+      rssSavedFraction: (dr - sr) / saved,
+      dense: { parameters: dense.parameters, fileBytes: dense.bytes, peakRssBytes: median(d.map((p) => p.peakRssBytes)) },
+      shared: { parameters: shared.parameters, fileBytes: shared.bytes, peakRssBytes: median(s.map((p) => p.peakRssBytes)), units: shared.plan?.selected ?? 0 },
+    };
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
@@ -217,38 +214,78 @@ export const generateBench: Bench = {
     else log("../shared is absent: stories260K-hf is skipped");
     const promptText =
       "Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine. One day, she saw a big, red ball in the park and";
-    console.log(
-      `Greedy generation, prompt 32 tokens, ${newTokens} new tokens, the same exported folder (fp32) for both; ${reps} runs each after a warm-up, alternating.\n`,
-    );
-    console.log(
-      "| model | headshare generate tokens/s (median [min–max]) | transformers.js tokens/s | ratio | transformers.js on headshare's threads | ratio |",
-    );
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
     const speeds: Record<string, unknown> = {};
-    const cpuLines: string[] = [];
     for (const [name, model] of models) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "headshare-genbench-"));
       try {
         await exportOnnx(model, { outDir: path.join(dir, "export") });
         const r = await speed(model, path.join(dir, "export"), promptText, newTokens, reps);
-        const row = (s: Stats): string => `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
-        const cpuRow = (k: string): string => fmt(r.cpuMsPerToken[k]!.median, 3);
-        cpuLines.push(`| ${name} | ${cpuRow("headshare")} | ${cpuRow("transformersJs")} | ${cpuRow("transformersJsSameThreads")} |`);
-        console.log(
-          `| ${name} | ${row(r.headshare)} (threads: ${r.threads}) | ${row(r.transformersJs)} | ${(r.headshare.median / r.transformersJs.median).toFixed(2)} | ${row(r.transformersJsSameThreads)} | ${(r.headshare.median / r.transformersJsSameThreads.median).toFixed(2)} |`,
-        );
+        log(`${name}: headshare ${fmt(r.headshare.median)} tokens/s, transformers.js ${fmt(r.transformersJs.median)} tokens/s`);
         speeds[name] = r;
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
-    console.log("\nCPU milliseconds per new token (median; this process, onnxruntime's threads included):\n");
-    console.log("| model | headshare generate | transformers.js | transformers.js on headshare's threads |");
-    console.log("| --- | ---: | ---: | ---: |");
-    for (const l of cpuLines) console.log(l);
-    console.log(`\n(1-minute load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores; target: headshare ≥ transformers.js)`);
     result.tokensPerSecond = speeds;
+    result.newTokens = newTokens;
     result.memory = await memory(opts);
+    console.log(`\n${generateTables(result)}`);
     return result;
   },
+  readme: (result) => ({ "": generateTables(result) }),
 };
+
+interface MemoryRecord {
+  layers: number;
+  dtype: string;
+  savedBytes: number;
+  denseRssBytes: number;
+  sharedRssBytes: number;
+  rssSavedFraction: number;
+  dense?: { parameters: number; fileBytes: number; peakRssBytes: number };
+  shared?: { parameters: number; fileBytes: number; peakRssBytes: number; units: number };
+}
+
+/** The bench's tables from its recorded result (the console's and README's `generate` region). */
+export function generateTables(result: BenchResult): string {
+  const speeds = (result.tokensPerSecond ?? {}) as Record<string, Speed>;
+  const newTokens = typeof result.newTokens === "number" ? `${result.newTokens} new tokens` : "new tokens";
+  const row = (s: Stats): string => `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
+  const out = [
+    `Greedy generation, prompt 32 tokens, ${newTokens}, the same exported folder (fp32) for both; runs alternate after a warm-up; tokens/s as median [min–max] over n = ${Object.values(speeds)[0]?.headshare.n ?? 0} runs. Target: headshare ≥ transformers.js.`,
+    "",
+    "| model | headshare generate tokens/s | transformers.js tokens/s | ratio | transformers.js on headshare's threads | ratio |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...Object.entries(speeds).map(
+      ([name, r]) =>
+        `| ${name} | ${row(r.headshare)} (threads: ${r.threads}) | ${row(r.transformersJs)} | ${(r.headshare.median / r.transformersJs.median).toFixed(2)} | ${row(r.transformersJsSameThreads)} | ${(r.headshare.median / r.transformersJsSameThreads.median).toFixed(2)} |`,
+    ),
+    "",
+    "CPU milliseconds per new token (median; this process, onnxruntime's threads included):",
+    "",
+    "| model | headshare generate | transformers.js | transformers.js on headshare's threads |",
+    "| --- | ---: | ---: | ---: |",
+    ...Object.entries(speeds).map(
+      ([name, r]) =>
+        `| ${name} | ${fmt(r.cpuMsPerToken.headshare!.median, 3)} | ${fmt(r.cpuMsPerToken.transformersJs!.median, 3)} | ${fmt(r.cpuMsPerToken.transformersJsSameThreads!.median, 3)} |`,
+    ),
+  ];
+  const mem = Object.values((result.memory ?? {}) as Record<string, MemoryRecord>);
+  if (mem.length) {
+    out.push(
+      "",
+      `Resident memory of a fresh process after loading the export and one run (stock InferenceSession, default options), Llama-2-7B shape with ${mem[0]!.layers} layers, dense and shared at 0.3; target: the difference ≥ 80 % of the bytes the plan saves:`,
+      "",
+      "| dtype | export | parameters | file | resident (median) | peak resident | plan saves | resident difference |",
+      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const m of mem) {
+      const cell = (x: number | undefined, f: (y: number) => string): string => (x === undefined ? "—" : f(x));
+      out.push(
+        `| ${m.dtype} | dense | ${cell(m.dense?.parameters, fmt)} | ${cell(m.dense?.fileBytes, gib)} | ${gib(m.denseRssBytes)} | ${cell(m.dense?.peakRssBytes, gib)} | | |`,
+        `| ${m.dtype} | shared 0.3${m.shared ? ` (${m.shared.units} units)` : ""} | ${cell(m.shared?.parameters, fmt)} | ${cell(m.shared?.fileBytes, gib)} | ${gib(m.sharedRssBytes)} | ${cell(m.shared?.peakRssBytes, gib)} | ${gib(m.savedBytes)} | ${gib(m.denseRssBytes - m.sharedRssBytes)} = **${(100 * m.rssSavedFraction).toFixed(0)} %** |`,
+      );
+    }
+  }
+  return out.join("\n");
+}

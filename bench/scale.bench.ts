@@ -299,7 +299,7 @@ function forwardFlops(s: Shape, S: number): number {
   return s.layers * (proj + attn) + 2 * S * d * s.vocab;
 }
 
-async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): Promise<Record<string, unknown>> {
+async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): Promise<ShapeRecord> {
   const dir = await ensureCheckpoint(opts.cacheDir, s);
   const f32Whole = 4 * tensorsOf(s).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   const before = await child({ mode: "matmul", shape: s });
@@ -310,33 +310,10 @@ async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): P
   if (quick) log(`${s.name}: quick eval ${quick.wallSeconds.toFixed(1)} s, peak RSS ${gib(quick.peakRssBytes)} GiB`);
   const after = await child({ mode: "matmul", shape: s });
   const rate = Math.max(before.gflops as number, after.gflops as number);
-  const t = plain.timings as { readSeconds: number; blockSeconds: number; headSeconds: number };
+  const t = plain.timings as Timings;
   const flops = forwardFlops(s, TOKENS);
   const computeRate = flops / (t.blockSeconds + t.headSeconds) / 1e9,
     wallRate = flops / plain.wallSeconds / 1e9;
-  const mem = plain.memory as { tokensPerPass: number; vocabChunk: number; estimatedPeakBytes: number; passes: number };
-  console.log(
-    `\n### ${s.name}: ${s.layers} layers, width ${s.hidden}, ${s.heads}/${s.kvHeads} heads, SwiGLU ${s.intermediate}, vocab ${s.vocab}, BF16, ${TOKENS} tokens\n`,
-  );
-  console.log("| measurement | result |\n| --- | --- |");
-  console.log(
-    `| plain eval (layer-streamed) | ${plain.wallSeconds.toFixed(1)} s (read+widen not hidden by the compute ${t.readSeconds.toFixed(1)} s, blocks ${t.blockSeconds.toFixed(1)} s, embedding+head ${t.headSeconds.toFixed(1)} s; ${gib(plain.readBytes)} GiB came from disk) |`,
-  );
-  console.log(
-    `| peak RSS of the eval process | ${gib(plain.peakRssBytes)} GiB (estimate ${gib(mem.estimatedPeakBytes)} GiB + runtime; whole-model float32 weights alone: ${gib(f32Whole)} GiB) |`,
-  );
-  console.log(`| bytes written by the eval process | ${plain.writeBytes} |`);
-  console.log(`| vocabulary chunk, tokens per pass | ${mem.vocabChunk} of ${s.vocab}, ${mem.tokensPerPass} tokens, ${mem.passes} pass(es) |`);
-  console.log(`| forward GFLOP/s (compute stages / wall) | ${computeRate.toFixed(1)} / ${wallRate.toFixed(1)} |`);
-  console.log(`| ORT Gemm [${TOKENS}, ${s.hidden}] × [${s.hidden}, ${s.intermediate}] (float32 inputs, best of before/after) | ${rate.toFixed(1)} GFLOP/s |`);
-  console.log(
-    `| forward / Gemm rate (compute stages; wall) | ${((100 * computeRate) / rate).toFixed(0)} %; ${((100 * wallRate) / rate).toFixed(0)} % (target ≥ 70 %) |`,
-  );
-  if (quick) {
-    console.log(
-      `| quick eval original vs shared at 0.3 (${quick.selected} units, plan applied while reading) | ${quick.wallSeconds.toFixed(1)} s = ${(quick.wallSeconds / plain.wallSeconds).toFixed(2)} × plain (target ≤ 1.8×); layers computed once: ${quick.sharedLayers}; written ${quick.writeBytes} bytes; peak RSS ${gib(quick.peakRssBytes)} GiB |`,
-    );
-  }
   return {
     shape: s,
     tokens: TOKENS,
@@ -347,9 +324,9 @@ async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): P
       writeBytes: plain.writeBytes,
       diskReadGiB: Number(gib(plain.readBytes)),
       timings: t,
-      memory: plain.memory,
+      memory: plain.memory as ShapeRecord["plain"]["memory"],
     },
-    gemmGflops: { before: before.gflops, after: after.gflops },
+    gemmGflops: { before: before.gflops as number, after: after.gflops as number },
     forwardGflops: { compute: computeRate, wall: wallRate },
     fractionOfGemm: { compute: computeRate / rate, wall: wallRate / rate },
     ...(quick
@@ -359,8 +336,8 @@ async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): P
             ratioToPlain: quick.wallSeconds / plain.wallSeconds,
             writeBytes: quick.writeBytes,
             peakRssGiB: Number(gib(quick.peakRssBytes)),
-            selected: quick.selected,
-            sharedLayers: quick.sharedLayers,
+            selected: quick.selected as number,
+            sharedLayers: quick.sharedLayers as number,
           },
         }
       : {}),
@@ -377,7 +354,9 @@ export const scaleBench: Bench = {
     const main = opts.quick ? { ...LLAMA2_7B, name: "llama2-7b-width", layers: 2 } : LLAMA2_7B;
     const vocab = opts.quick ? { ...LLAMA3_VOCAB, layers: 1 } : LLAMA3_VOCAB;
     const llama2 = await measureShape(opts, main, true);
+    console.log(`\n${scaleTable(llama2)}`);
     const llama3 = await measureShape(opts, vocab, false);
+    console.log(`\n${scaleTable(llama3)}`);
     console.log(
       `\n(load average at the end: ${os
         .loadavg()
@@ -386,4 +365,61 @@ export const scaleBench: Bench = {
     );
     return { machine: m, loadAverageEnd: os.loadavg(), llama2, llama3Vocab: llama3 };
   },
+  readme: (result) => ({
+    "": [
+      `One window of ${TOKENS} tokens (${TOKENS - 1} predicted), ${THREADS} intra-op threads, default memory budget (4 GiB); each measurement in its own child process (peak RSS from the kernel, bytes written from /proc/self/io). Seeded BF16 checkpoints, cold from disk where the page cache does not hold them.`,
+      ...["llama2", "llama3Vocab"].flatMap((k) => (result[k] ? [scaleTable(result[k] as ShapeRecord)] : [])),
+    ].join("\n\n"),
+  }),
 };
+
+interface Timings {
+  readSeconds: number;
+  blockSeconds: number;
+  headSeconds: number;
+}
+
+/** One shape's record, as measureShape returns it. */
+interface ShapeRecord {
+  shape: Shape;
+  tokens: number;
+  f32WholeModelGiB: number;
+  plain: {
+    seconds: number;
+    peakRssGiB: number;
+    writeBytes: number;
+    diskReadGiB: number;
+    timings: Timings;
+    memory: { tokensPerPass: number; vocabChunk: number; estimatedPeakBytes: number; passes: number };
+  };
+  gemmGflops: { before: number; after: number };
+  forwardGflops: { compute: number; wall: number };
+  fractionOfGemm: { compute: number; wall: number };
+  quick?: { seconds: number; ratioToPlain: number; writeBytes: number; peakRssGiB: number; selected: number; sharedLayers: number };
+}
+
+/** A shape's table (the console's and README's `scale` region). */
+function scaleTable(r: ShapeRecord): string {
+  const s = r.shape,
+    t = r.plain.timings,
+    mem = r.plain.memory;
+  const rate = Math.max(r.gemmGflops.before, r.gemmGflops.after);
+  const rows = [
+    `#### ${s.name}: ${s.layers} layers, width ${s.hidden}, ${s.heads}/${s.kvHeads} heads, SwiGLU ${s.intermediate}, vocabulary ${s.vocab}, BF16, ${r.tokens} tokens`,
+    "",
+    "| measurement | result |",
+    "| --- | --- |",
+    `| plain eval (layer-streamed) | ${r.plain.seconds.toFixed(1)} s (read + widen not hidden by the compute ${t.readSeconds.toFixed(1)} s, blocks ${t.blockSeconds.toFixed(1)} s, embedding + head ${t.headSeconds.toFixed(1)} s; ${r.plain.diskReadGiB.toFixed(2)} GiB came from disk) |`,
+    `| peak RSS of the eval process | ${r.plain.peakRssGiB.toFixed(2)} GiB (estimate ${gib(mem.estimatedPeakBytes)} GiB + runtime; whole-model float32 weights alone: ${r.f32WholeModelGiB.toFixed(2)} GiB) |`,
+    `| bytes written by the eval process | ${r.plain.writeBytes} |`,
+    `| vocabulary chunk, tokens per pass | ${mem.vocabChunk} of ${s.vocab}, ${mem.tokensPerPass} tokens, ${mem.passes} pass(es) |`,
+    `| forward GFLOP/s (compute stages / wall) | ${r.forwardGflops.compute.toFixed(1)} / ${r.forwardGflops.wall.toFixed(1)} |`,
+    `| ORT Gemm [${r.tokens}, ${s.hidden}] × [${s.hidden}, ${s.intermediate}] (float32 inputs, best of before/after) | ${rate.toFixed(1)} GFLOP/s |`,
+    `| forward / Gemm rate (compute stages; wall) | ${(100 * r.fractionOfGemm.compute).toFixed(0)} %; **${(100 * r.fractionOfGemm.wall).toFixed(0)} %** (target ≥ 70 %) |`,
+  ];
+  if (r.quick)
+    rows.push(
+      `| quick eval original vs shared at 0.3 (${r.quick.selected} units, plan applied while reading) | ${r.quick.seconds.toFixed(1)} s = **${r.quick.ratioToPlain.toFixed(2)} ×** plain (target ≤ 1.8×); layers computed once: ${r.quick.sharedLayers}; written ${r.quick.writeBytes} bytes; peak RSS ${r.quick.peakRssGiB.toFixed(2)} GiB |`,
+    );
+  return rows.join("\n");
+}
