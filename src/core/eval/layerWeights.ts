@@ -52,6 +52,8 @@ export class LayerWeights {
   /** The byte arena and float32 arrays reused by every layer (tensor i of the layer's list: slot i). */
   private buffers: LayerBuffers | undefined;
   private pending: PendingRead | undefined;
+  /** The float32 copies `planOverrides` returns, reused by its next call (slot i: the i-th tensor it copies). */
+  private readonly copies: Float32Array[] = [];
   /** Compact files: the dense index → stored index map of every tensor with dropped slices. */
   private readonly storedIndex = new Map<string, { readonly axis: 0 | 1; readonly map: Int32Array }>();
   readonly compactPlan: SharingPlan | undefined;
@@ -141,6 +143,7 @@ export class LayerWeights {
     this.pending = undefined;
     if (p) await p.done.catch(() => undefined);
     this.buffers = undefined;
+    this.copies.length = 0;
   }
 
   private startRead(l: number, list: readonly string[]): PendingRead {
@@ -173,16 +176,26 @@ export class LayerWeights {
   /**
    * The tensors of layer `l` that `plan` changes, as copies of `base`'s with every target's slices
    * set to its root's (the dense DirectShare output of that layer); empty when the layer has no target.
+   * The copies are valid until the next call (which reuses their arrays).
    */
   async planOverrides(l: number, plan: SharingPlan, base: ReadonlyMap<string, Float32Array>): Promise<Map<string, Float32Array>> {
     const targets = targetsOfLayer(plan, l);
     const out = new Map<string, Float32Array>();
     if (targets.length === 0) return out;
+    let slot = 0;
     for (const t of targets) {
       const lay = unitLayout(this.ckpt.spec, t.layer, t.unit, plan.granularity);
       for (const p of sharedProjections(plan)) {
         const r = lay[p];
-        if (r && base.has(r.tensor) && !out.has(r.tensor)) out.set(r.tensor, base.get(r.tensor)!.slice());
+        if (!r || !base.has(r.tensor) || out.has(r.tensor)) continue;
+        const src = base.get(r.tensor)!;
+        // reused from layer to layer (fresh arrays paid their page faults on every layer): the copies
+        // of the last call are fed to a run the caller awaits before it asks for the next ones
+        let copy = this.copies[slot];
+        if (copy?.length !== src.length) copy = this.copies[slot] = new Float32Array(src.length); // same shape as the tensor
+        copy.set(src);
+        out.set(r.tensor, copy);
+        slot++;
       }
     }
     this.checkUnchanged();
