@@ -77,12 +77,19 @@ function describe(info: LockInfo | undefined): string {
   return `headshare pid ${info.pid} on ${info.host} (${info.what}, started ${info.started})`;
 }
 
+/** A live (or unknown) holder of a lock: who, whether it is alive, and its lock file. */
+export interface LockHolder {
+  readonly who: string;
+  readonly state: Exclude<Liveness, "dead">;
+  readonly file: string;
+}
+
 /**
  * Who holds `out`'s lock now, without taking it (the extension asks "Wait for it" / "Cancel" before
  * starting a writer): undefined when it is free or its owner is dead (the next writer breaks it).
  * `state` "unknown": the owner runs on another host or container.
  */
-export async function lockHolder(out: string): Promise<{ readonly who: string; readonly state: Exclude<Liveness, "dead">; readonly file: string } | undefined> {
+export async function lockHolder(out: string): Promise<LockHolder | undefined> {
   const file = lockPathFor(out);
   const held = await readLock(file);
   if (!held) return undefined;
@@ -91,12 +98,12 @@ export async function lockHolder(out: string): Promise<{ readonly who: string; r
 }
 
 /** The refusal of a second writer: the owner's details, and what to do. */
-function lockedError(out: string, file: string, info: LockInfo | undefined, state: Exclude<Liveness, "dead">): OutputError {
+function lockedError(out: string, held: LockHolder): OutputError {
   const hint =
-    state === "unknown"
-      ? `it runs on another host or container, so headshare cannot tell whether it is alive: if it is gone, delete ${file}`
+    held.state === "unknown"
+      ? `it runs on another host or container, so headshare cannot tell whether it is alive: if it is gone, delete ${held.file}`
       : "wait for it (--wait) or choose another folder";
-  return new OutputError("locked", out, `${out} is being written by ${describe(info)}; nothing was changed. ${hint[0]!.toUpperCase()}${hint.slice(1)}`);
+  return new OutputError("locked", out, `${out} is being written by ${held.who}; nothing was changed. ${hint[0]!.toUpperCase()}${hint.slice(1)}`);
 }
 
 /**
@@ -105,11 +112,8 @@ function lockedError(out: string, file: string, info: LockInfo | undefined, stat
  * before the work, not after. Takes nothing; the lock itself is still taken when the writing starts.
  */
 export async function checkNotLocked(out: string): Promise<void> {
-  const file = lockPathFor(out);
-  const held = await readLock(file);
-  if (!held) return;
-  const state = stateOf(held);
-  if (state !== "dead") throw lockedError(out, file, held.info, state);
+  const held = await lockHolder(out);
+  if (held) throw lockedError(out, held);
 }
 
 /**
@@ -231,10 +235,11 @@ export async function lockOutput(out: string, opts: LockOptions): Promise<Output
       await breakStale(file, held.text, opts.pollMs ?? 250);
       continue;
     }
-    if (Date.now() - t0 >= limit) throw lockedError(out, file, held.info, state);
+    const who = describe(held.info);
+    if (Date.now() - t0 >= limit) throw lockedError(out, { who, state, file });
     if (!waiting) {
       waiting = true;
-      const who = describe(held.info); // the lock file's fields are another run's: cut to one line
+      // the lock file's fields are another run's: cut to one line
       const room = 200 - "waiting for  to finish".length;
       opts.onWait?.(`waiting for ${who.length > room ? `${who.slice(0, room - 1)}…` : who} to finish`);
     }
