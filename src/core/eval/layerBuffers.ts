@@ -20,7 +20,6 @@ const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
 type Widenable = "F32" | "F16" | "BF16";
 
 export class LayerBuffers {
-  private readonly views: Uint8Array[] = [];
   /** Tensor i's whole slot of the arena (its bytes, plus DIRECT_PAD for a large one). */
   private readonly slots: Uint8Array[] = [];
   private readonly staging: Uint8Array;
@@ -44,7 +43,6 @@ export class LayerBuffers {
     let o = 0;
     for (const b of bytes) {
       this.at.push(o);
-      this.views.push(staging.subarray(o, o + b));
       this.slots.push(staging.subarray(o, o + slot(b)));
       o += slot(b);
     }
@@ -69,7 +67,7 @@ export class LayerBuffers {
 
   /** Where tensor i's stored bytes are (after `place`), or are read the ordinary way (after `reset`). */
   view(i: number): Uint8Array {
-    return this.views[i]!;
+    return this.staging.subarray(this.at[i]!, this.at[i]! + this.bytes[i]!);
   }
 
   /** Tensor i's whole slot: the region a direct read may use, or undefined when it has no padding. */
@@ -80,10 +78,8 @@ export class LayerBuffers {
 
   /** Tensor i's bytes are read the ordinary way, at the start of its slot: that view. */
   reset(i: number): Uint8Array {
-    const start = this.slots[i]!.byteOffset - this.staging.byteOffset;
-    this.at[i] = start;
-    this.views[i] = this.staging.subarray(start, start + this.bytes[i]!);
-    return this.views[i];
+    this.at[i] = this.slots[i]!.byteOffset - this.staging.byteOffset;
+    return this.view(i);
   }
 
   /**
@@ -106,7 +102,6 @@ export class LayerBuffers {
       return;
     }
     this.at[i] = start;
-    this.views[i] = data;
   }
 
   /** Tensor i's stored bytes widened into its reused float32 array (exact). */
@@ -114,7 +109,7 @@ export class LayerBuffers {
     const out = this.outs[i]!;
     if (this.decoder && dtype === "BF16") this.decoder.widenStaged(out.length, this.index[i]!, this.at[i]!);
     else if (this.decoder && dtype === "F16") this.decoder.widenStagedF16(out.length, this.index[i]!, this.at[i]!);
-    else widenInto(this.views[i]!, dtype, out);
+    else widenInto(this.view(i), dtype, out);
     return out;
   }
 }

@@ -46,13 +46,11 @@ export class DirectReader {
 
   /**
    * Reads `length` bytes at file offset `position` into `region` (at least length + DIRECT_PAD
-   * bytes, all of which may be overwritten) and returns the view of `region` that holds them, or
+   * bytes, checked by the caller; all of them may be overwritten) and returns the view of `region` that holds them, or
    * undefined when the region's buffer has no usable aligned offset. Returns the bytes read from disk
    * too (the wanted ones plus the alignment). Throws on a read error (the caller falls back).
    */
   async readInto(position: number, length: number, region: Uint8Array): Promise<{ data: Uint8Array; fromDisk: number } | undefined> {
-    if (region.byteLength < length + DIRECT_PAD)
-      throw new RangeError(`a direct read of ${length} bytes needs a region of ${length + DIRECT_PAD}, not ${region.byteLength}`);
     const first = this.alignedOffset(region, position);
     if (first === undefined) return undefined;
     // the first aligned offset inside the region: the read starts there
