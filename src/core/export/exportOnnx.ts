@@ -18,7 +18,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { openCheckpoint, type Checkpoint } from "../model/checkpoint";
 import { gpt2TokenizerJson } from "../eval/tokenizer";
-import { DTYPE_SIZE } from "../safetensors/dtype";
+import { modelSize } from "../eval/sizes";
 import { stageOutputFolder, type StagedFolder } from "../output";
 import { writeShared } from "../share/write";
 import { decoderModel } from "./decoder";
@@ -61,15 +61,14 @@ export async function exportOnnx(input: string, opts: ExportOptions): Promise<Ex
   let stagedFolder: StagedFolder | undefined;
   try {
     const { plan, matchProvider } = await resolvePlan(ckpt, opts);
-    const elements = ckpt.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
-    const sharedCopy =
-      plan && !ckpt.compact && plan.selected > 0 ? ckpt.source.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * DTYPE_SIZE[t.dtype], 0) : 0;
+    const size = modelSize(ckpt);
+    const sharedCopy = plan && !ckpt.compact && plan.selected > 0 ? size.bytes : 0;
     stagedFolder = await stageOutputFolder({
       out,
       inputs: [ckpt.dir],
       what: "the ONNX export",
       // the decoder's weights (at most the dense count) and, for a shared export, the compact checkpoint written first
-      needBytes: elements * (dtype === "fp16" ? 2 : 4) + sharedCopy,
+      needBytes: size.parameters * (dtype === "fp16" ? 2 : 4) + sharedCopy,
       ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onWait: (phase) => opts.onProgress?.({ phase, done: 0, total: 0 }),
