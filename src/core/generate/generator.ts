@@ -77,8 +77,6 @@ export function defaultThreads(ckpt: Checkpoint): number | undefined {
   return parameters < ONE_THREAD_MAX_PARAMETERS ? 1 : undefined;
 }
 
-const cached = (o: GenerateOptions): boolean => o.kvCache !== false;
-
 export class Generator {
   private constructor(
     private readonly ckpt: Checkpoint,
@@ -117,11 +115,11 @@ export class Generator {
       if (!Number.isInteger(id) || id < 0 || id >= spec.vocab)
         throw new ExportError("bad-options", `prompt token id ${id} is outside the model's vocabulary (0..${spec.vocab - 1}); use the model's own tokenizer`);
     }
+    const cached = o.kvCache !== false;
     // On a GPU with buffer limits: refused up front when the longest KV cache cannot fit; a long prompt is prefilled in pieces.
-    const piece = this.runner.limits ? generationGpuPlan(this.ckpt, prompt.length, o.maxTokens, cached(o), this.runner.limits) : Infinity;
+    const piece = this.runner.limits ? generationGpuPlan(this.ckpt, prompt.length, o.maxTokens, cached, this.runner.limits) : Infinity;
     const rng = new Rng(o.seed ?? 0);
     const eos = o.stopAtEos === false ? new Set<number>() : eosIds(this.ckpt);
-    const isCached = cached(o);
     const V = spec.vocab,
       L = spec.layers,
       hkv = cacheHeads(spec),
@@ -139,7 +137,7 @@ export class Generator {
     };
     resetPast();
     const outputs = [LOGITS];
-    if (isCached) for (let l = 0; l < L; l++) outputs.push(presentKeyName(l), presentValueName(l));
+    if (cached) for (let l = 0; l < L; l++) outputs.push(presentKeyName(l), presentValueName(l));
     const t0 = performance.now();
     let prefill = 0;
     let stop: Generation["stop"] = "max-tokens";
@@ -150,8 +148,8 @@ export class Generator {
         stop = "context";
         break;
       }
-      const feedFrom = isCached ? pastLen : 0;
-      if (!isCached) resetPast();
+      const feedFrom = cached ? pastLen : 0;
+      if (!cached) resetPast();
       // a prompt longer than one GPU piece: its first pieces only fill the cache
       const n = Math.min(seq.length - feedFrom, piece);
       const end = feedFrom + n;
@@ -167,7 +165,7 @@ export class Generator {
         },
         outputs,
       );
-      if (isCached) {
+      if (cached) {
         past = {};
         for (let l = 0; l < L; l++) {
           past[pastKeyName(l)] = res[presentKeyName(l)]!;
