@@ -5,7 +5,8 @@ import type { StreamSizes } from "../../src/core/eval/memoryBudget";
 export const LLAMA2_7B_STREAM: StreamSizes = {
   layerWeightBytes: 4 * 202_383_360,
   readBufferBytes: 2 * 202_383_360,
-  copyBytes: 0,
+  savedBytes: 0,
+  rootSliceBytes: 0,
   hidden: 4096,
   heads: 32,
   ffn: 11008,

@@ -9,10 +9,14 @@
  * arrays `readLayer` returns are therefore valid until the next `readLayer` call.
  *
  * A shared model is the original plus a plan, applied while reading: every target's q/k/v rows,
- * o columns and bias slices are its root's (method.md §4), read by position from the root's layer
- * (`readSlice`: rows with one positioned read, columns with one strided read). A compact file is
- * read the same way with its own plan: its stored tensors are widened to their dense shape and the
- * dropped slices filled from the roots. Nothing is ever written.
+ * o columns and bias slices are its root's (method.md §4). `applyPlan` writes them into the layer's
+ * arrays in place for one run and `restore` puts the original values back (no copy of a whole
+ * tensor). A root's slices come from the root's layer: kept in memory from that layer's read until
+ * their last target's layer (`keepRoots`, stored bytes, when the memory budget holds them: no read
+ * on the critical path), else read by position from the file (`readSlice`: rows with one positioned
+ * read, columns with one strided read). A compact file is read the same way with its own plan: its
+ * stored tensors are widened to their dense shape and the dropped slices filled from the roots.
+ * Nothing is ever written.
  *
  * Before every layer the files are stat'ed again (`fileStamps.ts`): a checkpoint that changes while
  * it is read (size or modification time) is an error naming the file, never a silent mix of two versions.
@@ -20,7 +24,7 @@
 import type { Checkpoint } from "../model/checkpoint";
 import type { SliceRef } from "../model/types";
 import { unitLayout } from "../model/units";
-import { bytesToF32, DTYPE_SIZE, numel } from "../safetensors/dtype";
+import { bytesToF32, DTYPE_SIZE, numel, widenInto } from "../safetensors/dtype";
 import type { DType } from "../safetensors/types";
 import { checkPlan, compactIndexMap, dropMap, flatIndices, sharedProjections } from "../graph/compact";
 import { compactPlanOf } from "../graph/forward";
@@ -44,6 +48,27 @@ interface PendingRead {
   readonly done: Promise<void>;
 }
 
+/** One stored range of a root's slice: kept from its layer's read until its last target's layer. */
+interface RootPart {
+  readonly key: string;
+  readonly tensor: string;
+  readonly axis: 0 | 1;
+  /** Stored indices [begin, end) along `axis`. */
+  readonly begin: number;
+  readonly end: number;
+  /** The last layer with a target that reads it. */
+  readonly until: number;
+  readonly bytes: number;
+}
+
+/** The root parts of some plans by root layer, and the most bytes kept at once. */
+export interface RootParts {
+  readonly byLayer: ReadonlyMap<number, readonly RootPart[]>;
+  readonly peakBytes: number;
+}
+
+const partKey = (tensor: string, axis: 0 | 1, begin: number, end: number): string => `${tensor}\n${axis}\n${begin}\n${end}`;
+
 /** Dtypes widened into the reused float32 arrays (others are converted into fresh ones). */
 const reusable = (d: DType): d is "F32" | "F16" | "BF16" => d === "F32" || d === "F16" || d === "BF16";
 
@@ -52,8 +77,9 @@ export class LayerWeights {
   /** The byte arena and float32 arrays reused by every layer (tensor i of the layer's list: slot i). */
   private buffers: LayerBuffers | undefined;
   private pending: PendingRead | undefined;
-  /** The float32 copies `planOverrides` returns, reused by its next call (slot i: the i-th tensor it copies). */
-  private readonly copies: Float32Array[] = [];
+  /** The root parts to keep (`keepRoots`) and those kept now (stored bytes, by part key). */
+  private roots: RootParts | undefined;
+  private readonly kept = new Map<string, { readonly bytes: Uint8Array; readonly until: number }>();
   /** Compact files: the dense index → stored index map of every tensor with dropped slices. */
   private readonly storedIndex = new Map<string, { readonly axis: 0 | 1; readonly map: Int32Array }>();
   readonly compactPlan: SharingPlan | undefined;
@@ -112,6 +138,7 @@ export class LayerWeights {
     if (read) this.checkUnchanged();
     else read = this.startRead(l, list);
     await read.done;
+    this.keepLayerRoots(l, list, read.buffers);
     const out = new Map<string, Float32Array>();
     list.forEach((t, slot) => {
       const info = this.ckpt.source.info(t);
@@ -143,7 +170,114 @@ export class LayerWeights {
     this.pending = undefined;
     if (p) await p.done.catch(() => undefined);
     this.buffers = undefined;
-    this.copies.length = 0;
+    this.kept.clear();
+  }
+
+  /**
+   * The stored ranges of the roots that `plans` read, by root layer, and the most bytes alive at
+   * once when each is kept from its layer's read to its last target's layer (the memory budget's
+   * `rootSlices`).
+   */
+  rootParts(plans: readonly SharingPlan[]): RootParts {
+    const spec = this.ckpt.spec;
+    const parts = new Map<string, { tensor: string; axis: 0 | 1; begin: number; end: number; from: number; until: number; bytes: number }>();
+    for (const plan of plans)
+      for (const t of plan.targets) {
+        const src = unitLayout(spec, t.rootLayer, t.rootUnit, plan.granularity);
+        for (const p of sharedProjections(plan)) {
+          const s = src[p];
+          if (!s) continue;
+          const info = this.ckpt.source.info(s.tensor);
+          const line = s.axis === 0 ? numel(info.shape.slice(1)) : info.shape[0]!; // values per index along the axis
+          for (const [a, b] of s.ranges) {
+            const [sa, sb] = this.storedRange(s.tensor, a, b);
+            const key = partKey(s.tensor, s.axis, sa, sb);
+            const old = parts.get(key);
+            if (old) old.until = Math.max(old.until, t.layer);
+            else
+              parts.set(key, {
+                tensor: s.tensor,
+                axis: s.axis,
+                begin: sa,
+                end: sb,
+                from: t.rootLayer,
+                until: t.layer,
+                bytes: (sb - sa) * line * DTYPE_SIZE[info.dtype],
+              });
+          }
+        }
+      }
+    const byLayer = new Map<number, RootPart[]>();
+    let peakBytes = 0;
+    for (let l = 0; l < spec.layers; l++) {
+      let alive = 0;
+      for (const p of parts.values()) if (p.from <= l && l <= p.until) alive += p.bytes;
+      peakBytes = Math.max(peakBytes, alive);
+    }
+    for (const [key, p] of parts) byLayer.set(p.from, [...(byLayer.get(p.from) ?? []), { key, ...p }]);
+    return { byLayer, peakBytes };
+  }
+
+  /** Bytes `applyPlan` keeps to restore a layer: 4 × the targets' slices of the layer with the most. */
+  savedBytes(plan: SharingPlan): number {
+    const spec = this.ckpt.spec;
+    const perLayer = new Array<number>(spec.layers).fill(0);
+    for (const t of plan.targets) {
+      const lay = unitLayout(spec, t.layer, t.unit, plan.granularity);
+      for (const p of sharedProjections(plan)) {
+        const r = lay[p];
+        if (!r) continue;
+        const shape = this.dense(r.tensor);
+        perLayer[t.layer]! += 4 * flatIndices(r).length * (r.axis === 0 ? numel(shape.slice(1)) : shape[0]!);
+      }
+    }
+    return Math.max(0, ...perLayer);
+  }
+
+  /** From the next layer read on, keeps `parts` in memory (see rootParts) instead of reading them from the file. */
+  keepRoots(parts: RootParts): void {
+    this.roots = parts;
+  }
+
+  /** Copies the root parts stored in layer `l` out of the arena and drops those no later layer reads. */
+  private keepLayerRoots(l: number, list: readonly string[], buffers: LayerBuffers): void {
+    if (!this.roots) return;
+    for (const [k, v] of this.kept) if (l === 0 || v.until < l) this.kept.delete(k);
+    for (const p of this.roots.byLayer.get(l) ?? []) {
+      const slot = list.indexOf(p.tensor);
+      if (slot < 0) continue; // not in this block graph's weights: read from the file when needed
+      const info = this.ckpt.source.info(p.tensor);
+      const view = buffers.view(slot); // the tensor's stored bytes
+      const es = DTYPE_SIZE[info.dtype];
+      let bytes: Uint8Array;
+      if (p.axis === 0) {
+        const row = numel(info.shape.slice(1)) * es;
+        bytes = view.slice(p.begin * row, p.end * row); // [k, cols] stored
+      } else {
+        const rows = info.shape[0]!,
+          cols = info.shape[1]!,
+          w = (p.end - p.begin) * es;
+        bytes = new Uint8Array(rows * w); // [rows, k] stored: what readStridedBytes returns
+        for (let r = 0; r < rows; r++) bytes.set(view.subarray((r * cols + p.begin) * es, (r * cols + p.begin) * es + w), r * w);
+      }
+      this.kept.set(p.key, { bytes, until: p.until });
+    }
+  }
+
+  /** A dense index range [a, b) of a tensor → its stored range (a compact file's), refused when dropped or split. */
+  private storedRange(tensor: string, a: number, b: number): [number, number] {
+    const idx = this.storedIndex.get(tensor);
+    const stored = (i: number): number => {
+      const c = idx ? idx.map[i]! : i;
+      if (c < 0)
+        throw new EvalError("mismatch", `${this.file}: "${tensor}" index ${i} is a dropped slice read as a root; the plan's roots must be stored units`);
+      return c;
+    };
+    const sa = stored(a),
+      sb = stored(b - 1) + 1;
+    if (sb - sa !== b - a)
+      throw new EvalError("mismatch", `${this.file}: "${tensor}" range [${a}, ${b}) is not stored contiguously; the plan does not fit the file`);
+    return [sa, sb];
   }
 
   private startRead(l: number, list: readonly string[]): PendingRead {
@@ -174,33 +308,30 @@ export class LayerWeights {
   }
 
   /**
-   * The tensors of layer `l` that `plan` changes, as copies of `base`'s with every target's slices
-   * set to its root's (the dense DirectShare output of that layer); empty when the layer has no target.
-   * The copies are valid until the next call (which reuses their arrays).
+   * Writes every target's root slices of layer `l` into `layer`'s arrays (the dense DirectShare
+   * output of that layer), in place. With `restorable`, the returned `restore` puts the overwritten
+   * values back (call it once the run that reads them has finished, before the next `applyPlan`);
+   * without, it does nothing and the arrays keep the plan until the next `readLayer`, which widens
+   * every array again.
    */
-  async planOverrides(l: number, plan: SharingPlan, base: ReadonlyMap<string, Float32Array>): Promise<Map<string, Float32Array>> {
+  async applyPlan(l: number, plan: SharingPlan, layer: ReadonlyMap<string, Float32Array>, restorable = true): Promise<() => void> {
     const targets = targetsOfLayer(plan, l);
-    const out = new Map<string, Float32Array>();
-    if (targets.length === 0) return out;
-    let slot = 0;
-    for (const t of targets) {
-      const lay = unitLayout(this.ckpt.spec, t.layer, t.unit, plan.granularity);
-      for (const p of sharedProjections(plan)) {
-        const r = lay[p];
-        if (!r || !base.has(r.tensor) || out.has(r.tensor)) continue;
-        const src = base.get(r.tensor)!;
-        // reused from layer to layer (fresh arrays paid their page faults on every layer): the copies
-        // of the last call are fed to a run the caller awaits before it asks for the next ones
-        let copy = this.copies[slot];
-        if (copy?.length !== src.length) copy = this.copies[slot] = new Float32Array(src.length); // same shape as the tensor
-        copy.set(src);
-        out.set(r.tensor, copy);
-        slot++;
-      }
-    }
+    const saved: { readonly dst: Float32Array; readonly shape: readonly number[]; readonly ref: SliceRef; readonly data: Float32Array }[] = [];
+    const restore = (): void => {
+      for (const s of saved.reverse()) writeSlice(s.dst, s.shape, s.ref, s.data, this.file);
+      saved.length = 0;
+    };
+    if (targets.length === 0) return restore;
     this.checkUnchanged();
-    await this.fillTargets(plan, targets, out);
-    return out;
+    try {
+      const save = (dst: Float32Array, shape: readonly number[], ref: SliceRef): void =>
+        void saved.push({ dst, shape, ref, data: sliceValues(dst, shape, ref) });
+      await this.fillTargets(plan, targets, layer, restorable ? save : undefined);
+    } catch (e) {
+      restore();
+      throw e;
+    }
+    return restore;
   }
 
   /** Rows [begin, end) of a tensor that no plan touches (embedding, lm_head), as float32. */
@@ -239,7 +370,12 @@ export class LayerWeights {
   }
 
   /** Writes each target's root slices into the (dense) arrays of `into` that hold the target's tensors. */
-  private async fillTargets(plan: SharingPlan, targets: readonly PlanTarget[], into: Map<string, Float32Array>): Promise<void> {
+  private async fillTargets(
+    plan: SharingPlan,
+    targets: readonly PlanTarget[],
+    into: ReadonlyMap<string, Float32Array>,
+    beforeWrite?: (dst: Float32Array, shape: readonly number[], ref: SliceRef) => void,
+  ): Promise<void> {
     const spec = this.ckpt.spec;
     for (const t of targets) {
       const dst = unitLayout(spec, t.layer, t.unit, plan.granularity);
@@ -248,10 +384,36 @@ export class LayerWeights {
         const d = dst[p],
           s = src[p];
         if (!d || !s || !into.has(d.tensor)) continue;
-        const data = await this.readSlice(s);
-        writeSlice(into.get(d.tensor)!, this.dense(d.tensor), d, data, this.file);
+        const target = into.get(d.tensor)!,
+          shape = this.dense(d.tensor);
+        beforeWrite?.(target, shape, d);
+        if (!this.widenKept(s, target, shape, d)) writeSlice(target, shape, d, await this.readSlice(s), this.file);
       }
     }
+  }
+
+  /**
+   * A root slice kept in memory (one stored range) widened straight into ref `d` (one range) of a
+   * dense [rows, cols] array; false when it is not kept that way (the caller reads it).
+   */
+  private widenKept(s: SliceRef, dst: Float32Array, shape: readonly number[], d: SliceRef): boolean {
+    if (s.ranges.length !== 1 || d.ranges.length !== 1 || s.axis !== d.axis) return false;
+    const [sa, sb] = this.storedRange(s.tensor, s.ranges[0]![0], s.ranges[0]![1]);
+    const kept = this.kept.get(partKey(s.tensor, s.axis, sa, sb));
+    const dtype = this.ckpt.source.info(s.tensor).dtype;
+    if (!kept || !reusable(dtype)) return false;
+    const [a, b] = d.ranges[0]!;
+    const cols = shape.length === 2 ? shape[1]! : 1,
+      rows = shape[0]!;
+    const es = DTYPE_SIZE[dtype];
+    if (kept.bytes.byteLength !== (b - a) * (d.axis === 0 ? cols : rows) * es)
+      throw new EvalError(
+        "mismatch",
+        `${this.file}: a root slice of ${kept.bytes.byteLength / es} values does not fit "${d.tensor}"'s ${b - a} ${d.axis === 0 ? "rows" : "columns"}; the plan does not fit the model`,
+      );
+    if (d.axis === 0) widenInto(kept.bytes, dtype, dst.subarray(a * cols, b * cols));
+    else widenColumns(kept.bytes, dtype, dst, rows, cols, a, b - a);
+    return true;
   }
 
   /**
@@ -261,21 +423,13 @@ export class LayerWeights {
   async readSlice(s: SliceRef): Promise<Float32Array> {
     const info = this.ckpt.source.info(s.tensor);
     const shape = info.shape;
-    const idx = this.storedIndex.get(s.tensor);
-    const stored = (i: number): number => {
-      const c = idx ? idx.map[i]! : i;
-      if (c < 0)
-        throw new EvalError("mismatch", `${this.file}: "${s.tensor}" index ${i} is a dropped slice read as a root; the plan's roots must be stored units`);
-      return c;
-    };
     const parts: Float32Array[] = [];
     const es = DTYPE_SIZE[info.dtype];
     for (const [a, b] of s.ranges) {
-      const sa = stored(a),
-        sb = stored(b - 1) + 1;
-      if (sb - sa !== b - a)
-        throw new EvalError("mismatch", `${this.file}: "${s.tensor}" range [${a}, ${b}) is not stored contiguously; the plan does not fit the file`);
-      if (s.axis === 0) parts.push(await this.ckpt.source.readRowsF32(s.tensor, sa, sb));
+      const [sa, sb] = this.storedRange(s.tensor, a, b);
+      const kept = this.kept.get(partKey(s.tensor, s.axis, sa, sb));
+      if (kept) parts.push(bytesToF32(kept.bytes, info.dtype));
+      else if (s.axis === 0) parts.push(await this.ckpt.source.readRowsF32(s.tensor, sa, sb));
       else {
         const rows = shape[0]!,
           cols = shape[1]!;
@@ -337,5 +491,41 @@ function writeSlice(dst: Float32Array, shape: readonly number[], d: SliceRef, da
     for (let j = 0; j < k; j++) dst.set(data.subarray(j * cols, (j + 1) * cols), di[j]! * cols);
   } else {
     for (let r = 0; r < rows; r++) for (let j = 0; j < k; j++) dst[r * cols + di[j]!] = data[r * k + j]!;
+  }
+}
+
+/** The values at ref `d` of a dense [rows, cols] array, in writeSlice's order ([k, cols] or [rows, k]). */
+function sliceValues(src: Float32Array, shape: readonly number[], d: SliceRef): Float32Array {
+  const cols = shape.length === 2 ? shape[1]! : 1,
+    rows = shape[0]!;
+  const di = flatIndices(d);
+  const k = di.length;
+  const out = new Float32Array(k * (d.axis === 0 ? cols : rows)); // [k, cols] or [rows, k] f32
+  if (d.axis === 0) for (let j = 0; j < k; j++) out.set(src.subarray(di[j]! * cols, (di[j]! + 1) * cols), j * cols);
+  else for (let r = 0; r < rows; r++) for (let j = 0; j < k; j++) out[r * k + j] = src[r * cols + di[j]!]!;
+  return out;
+}
+
+/** [rows, k] stored values (F32, F16 or BF16) widened into columns [a, a + k) of a dense [rows, cols] float32 array. */
+function widenColumns(bytes: Uint8Array, dtype: "F32" | "F16" | "BF16", dst: Float32Array, rows: number, cols: number, a: number, k: number): void {
+  if (dtype === "F32") {
+    const src = new Float32Array(bytes.buffer, bytes.byteOffset, rows * k); // kept bytes start 4-aligned (own buffer)
+    for (let r = 0; r < rows; r++) dst.set(src.subarray(r * k, (r + 1) * k), r * cols + a);
+    return;
+  }
+  const src = new Uint16Array(bytes.buffer, bytes.byteOffset, rows * k); // [rows, k] u16
+  if (dtype === "BF16") {
+    const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length); // the float32 bits
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols + a,
+        i = r * k;
+      for (let j = 0; j < k; j++) out[o + j] = src[i + j]! << 16;
+    }
+    return;
+  }
+  const row = new Float32Array(k);
+  for (let r = 0; r < rows; r++) {
+    widenInto(new Uint8Array(bytes.buffer, bytes.byteOffset + r * k * 2, k * 2), "F16", row);
+    dst.set(row, r * cols + a);
   }
 }

@@ -3,14 +3,18 @@
  * `--memory-budget GiB`; default the smaller of 4 GiB and a quarter of this machine's memory), and
  * how the layer-streamed forward fits it: the peak is estimated before anything runs as
  *
- *   peak ≈ W_layer + R + C + N · (a + 8 · m · d) + V_c · (10 · d + 4 · g · M)
+ *   peak ≈ W_layer + R + C + K + N · (a + 8 · m · d) + V_c · (10 · d + 4 · g · M)
  *
  *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer; summed
  *            over the checkpoints scored together, e.g. a model and the one it is compared with)
  *   R        one layer's weights in their stored dtype (the read arena: the next layer's bytes are
  *            read into it while this layer runs, then widened into W_layer's reused arrays; also
  *            summed over checkpoints)
- *   C        the copies of the attention tensors a plan changes (4 bytes × q/k/v/o, per shared model)
+ *   C        the original values of the slices a plan overwrites in place in one layer, kept to put
+ *            them back (4 bytes × the targets' q/k/v/o slices of the layer with the most targets)
+ *   K        the roots' slices kept in their stored dtype from the root's layer to its last target's
+ *            layer (the most alive at once); only when they fit beside the rest: else 0, and the
+ *            roots are read from the file where the targets need them
  *   N        padded tokens per pass (windows scored together), a = 4 · (8d + 3·ffn) + 8 · H · c
  *            the block's activations per token (c = the attention query chunk, or the window)
  *   m, g     models scored together, and distinct hidden streams (≤ m); 8 · m · d: hidden in + out
@@ -57,8 +61,10 @@ export interface StreamSizes {
   readonly layerWeightBytes: number;
   /** Largest layer's weights in their stored dtype (the read arena of the prefetch). */
   readonly readBufferBytes: number;
-  /** Copies of changed attention tensors (all shared models together). */
-  readonly copyBytes: number;
+  /** Original values of the slices one plan overwrites in one layer (the largest). */
+  readonly savedBytes: number;
+  /** The plans' root slices kept in memory (their stored dtype; the most alive at once). */
+  readonly rootSliceBytes: number;
   readonly hidden: number;
   readonly heads: number;
   readonly ffn: number;
@@ -83,13 +89,14 @@ export function estimatePeak(s: StreamSizes, tokens: number, vocabChunk: number)
   return {
     layerWeights: s.layerWeightBytes,
     readBuffer: s.readBufferBytes,
-    planCopies: s.copyBytes,
+    planSaved: s.savedBytes,
+    rootSlices: s.rootSliceBytes,
     activations: tokens * perToken,
     head: vocabChunk * (10 * s.hidden + 4 * s.models * tokens),
   };
 }
 
-const total = (p: MemoryChoice["parts"]): number => p.layerWeights + p.readBuffer + p.planCopies + p.activations + p.head;
+const total = (p: MemoryChoice["parts"]): number => p.layerWeights + p.readBuffer + p.planSaved + p.rootSlices + p.activations + p.head;
 
 /** chooseMemory's choice; `gpuNote` says what the GPU's limits cut (for the job's log), when they did. */
 export type SizedMemory = MemoryChoice & { readonly gpuNote?: string };
@@ -119,18 +126,35 @@ function gpuCaps(s: StreamSizes, gpu: GpuLimits, minChunk: number, file: string)
  * Picks tokens per pass and the vocabulary chunk to fit `budget` (and, with `gpu`, the GPU's buffer
  * limits); refuses (naming `file`) when one window cannot.
  */
-export function chooseMemory(s: StreamSizes, budget: number, file: string, gpu?: GpuLimits): SizedMemory {
+export function chooseMemory(sizes: StreamSizes, budget: number, file: string, gpu?: GpuLimits): SizedMemory {
+  const without = chooseWith({ ...sizes, rootSliceBytes: 0 }, budget, file, gpu);
+  if (sizes.rootSliceBytes === 0) return without;
+  // the roots' slices are kept only when the passes stay as they are (a pass more reads every layer
+  // again: far dearer than reading the roots from the file) and the head's chunk stays large
+  try {
+    const kept = chooseWith(sizes, budget, file, gpu);
+    if (kept.tokensPerPass === without.tokensPerPass && kept.vocabChunk >= Math.min(without.vocabChunk, ROOTS_MIN_CHUNK)) return kept;
+  } catch (e) {
+    if (!(e instanceof EvalError && e.code === "too-large")) throw e;
+  }
+  return without;
+}
+
+/** The smallest vocabulary chunk the roots' slices may leave (fewer, larger head runs beat them). */
+const ROOTS_MIN_CHUNK = 4096;
+
+function chooseWith(s: StreamSizes, budget: number, file: string, gpu?: GpuLimits): SizedMemory {
   const minChunk = Math.min(s.vocab, 256);
   const floor = estimatePeak(s, s.window, minChunk);
   if (total(floor) > budget) {
     throw new EvalError(
       "too-large",
-      `${file}: one layer needs about ${gib(total(floor))} (weights ${gib(floor.layerWeights)} as float32, read buffer ${gib(floor.readBuffer)}, plan copies ${gib(floor.planCopies)}, activations of one ${s.window}-token window ${gib(floor.activations)}, head chunk ${gib(floor.head)}), more than the memory budget of ${gib(budget)}; raise --memory-budget (setting headshare.eval.memoryBudgetGiB) to at least ${Math.ceil((total(floor) / GIB) * 1000) / 1000} GiB`,
+      `${file}: one layer needs about ${gib(total(floor))} (weights ${gib(floor.layerWeights)} as float32, read buffer ${gib(floor.readBuffer)}, plan's overwritten slices ${gib(floor.planSaved)}, activations of one ${s.window}-token window ${gib(floor.activations)}, head chunk ${gib(floor.head)}), more than the memory budget of ${gib(budget)}; raise --memory-budget (setting headshare.eval.memoryBudgetGiB) to at least ${Math.ceil((total(floor) / GIB) * 1000) / 1000} GiB`,
     );
   }
   const caps = gpu ? gpuCaps(s, gpu, minChunk, file) : undefined;
   // tokens: up to 3/4 of what is left after one layer; the vocabulary chunk takes the rest
-  const fixed = floor.layerWeights + floor.readBuffer + floor.planCopies;
+  const fixed = floor.layerWeights + floor.readBuffer + floor.planSaved + floor.rootSlices;
   const perToken = estimatePeak(s, 1, 0).activations;
   const byBudget = Math.max(s.window, Math.min(s.totalTokens, Math.floor((0.75 * (budget - fixed)) / perToken)));
   let tokens = Math.min(byBudget, caps?.tokens ?? Infinity);
@@ -195,6 +219,6 @@ export function streamedNeed(c: MemoryChoice): MemoryNeed {
   const p = c.parts;
   return {
     bytes: c.estimatedPeakBytes,
-    what: `layer-streamed forward within the memory budget of ${gib(c.budgetBytes)}: one layer's weights ${gib(p.layerWeights)}, read buffer ${gib(p.readBuffer)}, plan copies ${gib(p.planCopies)}, activations ${gib(p.activations)}, head chunk ${gib(p.head)}`,
+    what: `layer-streamed forward within the memory budget of ${gib(c.budgetBytes)}: one layer's weights ${gib(p.layerWeights)}, read buffer ${gib(p.readBuffer)}, plan's overwritten slices ${gib(p.planSaved)}, roots' slices kept ${gib(p.rootSlices)}, activations ${gib(p.activations)}, head chunk ${gib(p.head)}`,
   };
 }

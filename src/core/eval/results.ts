@@ -58,7 +58,14 @@ export const memoryChoiceSchema = z.object({
   vocabChunk: z.number().int().positive(),
   estimatedPeakBytes: z.number().nonnegative(),
   /** The estimate's parts (bytes). */
-  parts: z.object({ layerWeights: z.number(), readBuffer: z.number(), planCopies: z.number(), activations: z.number(), head: z.number() }),
+  parts: z.object({
+    layerWeights: z.number(),
+    readBuffer: z.number(),
+    planSaved: z.number(),
+    rootSlices: z.number(),
+    activations: z.number(),
+    head: z.number(),
+  }),
 });
 export type MemoryChoice = z.infer<typeof memoryChoiceSchema>;
 

@@ -24,7 +24,7 @@ import { noteCompute } from "../runtime/computeLog";
 import { checkGpuWeights } from "./gpuFit";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
-import { LayerWeights, targetsOfLayer } from "./layerWeights";
+import { LayerWeights, targetsOfLayer, type RootParts } from "./layerWeights";
 import { chooseMemory, streamedNeed, type MemoryNeed } from "./memoryBudget";
 import type { StreamedMemory } from "./results";
 import { cosineRows } from "./metrics";
@@ -97,6 +97,8 @@ async function timed<T>(t: Timings, k: keyof Timings, f: () => Promise<T>): Prom
 interface Opened {
   readonly reader: LayerWeights;
   readonly graphs: StreamGraphs;
+  /** The slices the plans on this checkpoint (a compact file's own included) read from lower layers. */
+  roots: RootParts;
 }
 
 /** One hidden stream: the models whose computation so far is identical. */
@@ -155,7 +157,8 @@ async function run(s: InferenceSession, feeds: Record<string, OrtTensor>, output
 function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, windows: readonly ScoredWindow[], chunk: number) {
   let layerWeightBytes = 0,
     readBufferBytes = 0,
-    copyBytes = 0;
+    savedBytes = 0,
+    rootSliceBytes = 0;
   // every checkpoint's reader holds its own layer arrays and read arena: the largest layer of each, summed
   for (const [ckpt, o] of opened) {
     let w = 0,
@@ -171,18 +174,16 @@ function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, O
     layerWeightBytes += w;
     readBufferBytes += r;
   }
-  for (const m of models) {
-    if (!m.plan) continue;
-    const t = m.ckpt.spec.layerTensors[0]!;
-    const dense = opened.get(m.ckpt)!.reader.dense;
-    copyBytes += 4 * [...new Set([t.q, t.k, t.v, t.o])].reduce((a, n) => a + numel(dense(n)), 0);
-  }
+  // plans run one after another: the largest layer's overwritten slices of one of them at a time
+  for (const m of models) if (m.plan) savedBytes = Math.max(savedBytes, opened.get(m.ckpt)!.reader.savedBytes(m.plan));
+  for (const o of opened.values()) rootSliceBytes += o.roots.peakBytes;
   const spec = models[0]!.ckpt.spec;
   const window = Math.max(...windows.map((w) => w.tokens.length - 1));
   return {
     layerWeightBytes,
     readBufferBytes,
-    copyBytes,
+    savedBytes,
+    rootSliceBytes,
     hidden: Math.max(...models.map((m) => m.ckpt.spec.hidden)),
     heads: Math.max(...models.map((m) => m.ckpt.spec.heads)),
     ffn: Math.max(...models.map((m) => m.ckpt.spec.intermediate)),
@@ -298,9 +299,18 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   for (const m of models) {
     if (!opened.has(m.ckpt)) {
       const reader = new LayerWeights(m.ckpt);
-      opened.set(m.ckpt, { reader, graphs: streamGraphs(m.ckpt.spec, m.ckpt.source, reader.dense, chunkOpts, m.ckpt.weightsPath) });
+      opened.set(m.ckpt, {
+        reader,
+        graphs: streamGraphs(m.ckpt.spec, m.ckpt.source, reader.dense, chunkOpts, m.ckpt.weightsPath),
+        roots: { byLayer: new Map(), peakBytes: 0 }, // set below, once every plan is known
+      });
     }
     if (m.plan) opened.get(m.ckpt)!.reader.checkPlan(m.plan);
+  }
+  for (const o of opened.values()) {
+    const plans = models.flatMap((m) => (m.ckpt === o.reader.ckpt && m.plan ? [m.plan] : []));
+    if (o.reader.compactPlan) plans.push(o.reader.compactPlan);
+    o.roots = o.reader.rootParts(plans);
   }
   const limits = await streamedGpuLimits(opened, opts.providers);
   const { gpuNote, ...memory } = chooseMemory(
@@ -310,6 +320,8 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
     limits,
   );
   if (gpuNote) noteCompute(gpuNote);
+  // the roots' slices stay in memory from their layer's read when the budget holds them (else read from the file)
+  if (memory.parts.rootSlices > 0) for (const o of opened.values()) o.reader.keepRoots(o.roots);
   const batches = makeBatches(windows, memory.tokensPerPass);
   const Lmax = Math.max(...models.map((m) => m.ckpt.spec.layers));
   const sameShape = models.every((m) => m.ckpt.spec.layers === models[0]!.ckpt.spec.layers && m.ckpt.spec.hidden === models[0]!.ckpt.spec.hidden);
@@ -416,29 +428,35 @@ async function runLayer(
   signal: AbortSignal | undefined,
 ): Promise<Group[]> {
   const out: Group[] = [];
-  const base = new Map<Checkpoint, Map<string, Float32Array>>();
+  // the runs of this layer: each group split where its members' layer-l weights differ
+  const runs: { readonly g: Group; readonly members: number[] }[] = [];
   for (const g of groups) {
-    const o = opened.get(g.ckpt)!;
     if (l >= g.ckpt.spec.layers) {
       out.push(g);
       continue;
     }
-    const graph = o.graphs.block(l);
     const parts = new Map<string, number[]>();
     for (const i of g.members) {
       const key = JSON.stringify(targetsOfLayer(models[i]!.plan, l).map((t) => [t.unit, t.rootLayer, t.rootUnit, models[i]!.plan!.granularity]));
       parts.set(key, [...(parts.get(key) ?? []), i]);
     }
+    for (const members of parts.values()) runs.push({ g, members });
+  }
+  const base = new Map<Checkpoint, Map<string, Float32Array>>();
+  for (const [ri, { g, members }] of runs.entries()) {
+    aborted(signal); // a sweep runs one layer per ratio here: a cancel lands after one of them
+    const o = opened.get(g.ckpt)!;
+    const graph = o.graphs.block(l);
     const session = await sessions.get(graph); // before the weights: creating it overlaps their read
-    let w = base.get(g.ckpt);
-    if (!w) {
-      w = await timed(t, "readSeconds", () =>
+    let layer = base.get(g.ckpt);
+    if (!layer) {
+      layer = await timed(t, "readSeconds", () =>
         o.reader.readLayer(
           l,
           graph.weights.map((x) => x.tensor),
         ),
       );
-      base.set(g.ckpt, w);
+      base.set(g.ckpt, layer);
       const next = l + 1 < g.ckpt.spec.layers ? l + 1 : morePasses ? 0 : -1;
       if (next >= 0)
         o.reader.prefetch(
@@ -446,18 +464,21 @@ async function runLayer(
           o.graphs.block(next).weights.map((x) => x.tensor),
         );
     }
-    const layer = w;
-    for (const members of parts.values()) {
-      aborted(signal); // a sweep runs one layer per ratio here: a cancel lands after one of them
-      const plan = models[members[0]!]!.plan;
-      const over = plan ? await timed(t, "readSeconds", () => o.reader.planOverrides(l, plan, layer)) : new Map<string, Float32Array>();
+    const plan = models[members[0]!]!.plan;
+    // the plan's targets take their roots' slices in place for this run; the layer is put back only
+    // for a later run of the same checkpoint (the next readLayer widens every array again)
+    const restorable = runs.slice(ri + 1).some((r) => r.g.ckpt === g.ckpt);
+    const restore = plan ? await timed(t, "readSeconds", () => o.reader.applyPlan(l, plan, layer, restorable)) : undefined;
+    try {
       const feeds: Record<string, OrtTensor> = {
         [INPUT_IDS]: new Tensor("int64", b.ids, [b.batch, b.seq]),
         [HIDDEN_IN]: new Tensor("float32", g.hidden, [b.batch * b.seq, g.ckpt.spec.hidden]),
       };
-      for (const x of graph.weights) feeds[x.input] = new Tensor("float32", over.get(x.tensor) ?? layer.get(x.tensor)!, [...x.shape]);
+      for (const x of graph.weights) feeds[x.input] = new Tensor("float32", layer.get(x.tensor)!, [...x.shape]);
       const hidden = await timed(t, "blockSeconds", () => run(session, feeds, HIDDEN_OUT, g.ckpt.weightsPath, `layer ${l} on ${b.batch} × ${b.seq} tokens`));
       out.push({ members, ckpt: g.ckpt, hidden });
+    } finally {
+      restore?.();
     }
   }
   return out;
