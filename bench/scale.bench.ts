@@ -35,6 +35,7 @@ import { GraphBuilder } from "../src/core/onnx/builder";
 import { serializeModel } from "../src/core/onnx/serialize";
 import { createSession, Tensor } from "../src/core/runtime/ort";
 import type { Bench, BenchOptions, BenchResult } from "./run";
+import { fmtSummary, summarize, type Summary } from "./stats";
 
 interface Shape {
   readonly name: string;
@@ -49,6 +50,8 @@ interface Shape {
 const LLAMA2_7B: Shape = { name: "llama2-7b", layers: 32, hidden: 4096, heads: 32, kvHeads: 32, intermediate: 11008, vocab: 32000 };
 const LLAMA3_VOCAB: Shape = { name: "llama3-8b-vocab", layers: 4, hidden: 4096, heads: 32, kvHeads: 8, intermediate: 14336, vocab: 128256 };
 const TOKENS = 512;
+/** Plain and quick eval runs of the 7B shape, alternating (each ≈ 25–50 s). */
+const SAMPLES = 3;
 const THREADS = Math.max(1, os.cpus().length);
 
 const log = (m: string): void => {
@@ -255,7 +258,10 @@ export async function scaleChild(specJson: string): Promise<void> {
   process.stdout.write(JSON.stringify(res) + "\n");
 }
 
-function child(spec: ChildSpec): Promise<Record<string, unknown> & { peakRssBytes: number; writeBytes: number; readBytes: number; wallSeconds: number }> {
+/** One child's measurement (the JSON line scaleChild prints). */
+type ChildResult = Record<string, unknown> & { peakRssBytes: number; writeBytes: number; readBytes: number; wallSeconds: number };
+
+function child(spec: ChildSpec): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [process.argv[1]!, "--scale-child", JSON.stringify(spec)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -299,29 +305,55 @@ function forwardFlops(s: Shape, S: number): number {
   return s.layers * (proj + attn) + 2 * S * d * s.vocab;
 }
 
+/** The median sample by wall seconds (its timings and memory stand for the run). */
+function medianSample(xs: readonly ChildResult[]): ChildResult {
+  return [...xs].sort((a, b) => a.wallSeconds - b.wallSeconds)[(xs.length - 1) >> 1]!;
+}
+
 async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): Promise<ShapeRecord> {
   const dir = await ensureCheckpoint(opts.cacheDir, s);
   const f32Whole = 4 * tensorsOf(s).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   const before = await child({ mode: "matmul", shape: s });
   log(`${s.name}: ORT Gemm rate ${(before.gflops as number).toFixed(1)} GFLOP/s; plain eval …`);
-  const plain = await child({ mode: "plain", model: dir, shape: s });
-  log(`${s.name}: plain eval ${plain.wallSeconds.toFixed(1)} s, peak RSS ${gib(plain.peakRssBytes)} GiB`);
-  const quick = quickEval ? await child({ mode: "quick", model: dir, shape: s, ratio: 0.3 }) : undefined;
-  if (quick) log(`${s.name}: quick eval ${quick.wallSeconds.toFixed(1)} s, peak RSS ${gib(quick.peakRssBytes)} GiB`);
+  // plain and quick alternate, so that a drift of the machine (page cache, clocks) touches both alike
+  const n = quickEval && !opts.quick ? SAMPLES : 1;
+  const plains: ChildResult[] = [],
+    quicks: ChildResult[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = await child({ mode: "plain", model: dir, shape: s });
+    plains.push(p);
+    log(`${s.name}: plain eval ${p.wallSeconds.toFixed(1)} s, peak RSS ${gib(p.peakRssBytes)} GiB (${i + 1}/${n})`);
+    if (!quickEval) continue;
+    const q = await child({ mode: "quick", model: dir, shape: s, ratio: 0.3 });
+    quicks.push(q);
+    log(`${s.name}: quick eval ${q.wallSeconds.toFixed(1)} s, peak RSS ${gib(q.peakRssBytes)} GiB (${i + 1}/${n})`);
+  }
   const after = await child({ mode: "matmul", shape: s });
   const rate = Math.max(before.gflops as number, after.gflops as number);
+  const plain = medianSample(plains);
   const t = plain.timings as Timings;
   const flops = forwardFlops(s, TOKENS);
   const computeRate = flops / (t.blockSeconds + t.headSeconds) / 1e9,
     wallRate = flops / plain.wallSeconds / 1e9;
+  /**
+   * A quick eval's floor from the plain run it is paired with: the plain run, plus the shared
+   * model's layers after the split and its head at that run's speed (what computing the second
+   * model exactly cannot avoid; reading is shared).
+   */
+  const floorOf = (p: ChildResult, q: ChildResult): number => {
+    const pt = p.timings as Timings;
+    return p.wallSeconds + (pt.blockSeconds * (s.layers - (q.sharedLayers as number))) / s.layers + pt.headSeconds;
+  };
+  const quick = quicks.length > 0 ? medianSample(quicks) : undefined;
   return {
     shape: s,
     tokens: TOKENS,
     f32WholeModelGiB: Number(gib(f32Whole)),
     plain: {
       seconds: plain.wallSeconds,
-      peakRssGiB: Number(gib(plain.peakRssBytes)),
-      writeBytes: plain.writeBytes,
+      samples: summarize(plains.map((p) => p.wallSeconds)),
+      peakRssGiB: Number(gib(Math.max(...plains.map((p) => p.peakRssBytes)))),
+      writeBytes: Math.max(...plains.map((p) => p.writeBytes)),
       diskReadGiB: Number(gib(plain.readBytes)),
       timings: t,
       memory: plain.memory as ShapeRecord["plain"]["memory"],
@@ -333,11 +365,17 @@ async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): P
       ? {
           quick: {
             seconds: quick.wallSeconds,
+            samples: summarize(quicks.map((q) => q.wallSeconds)),
             ratioToPlain: quick.wallSeconds / plain.wallSeconds,
-            writeBytes: quick.writeBytes,
-            peakRssGiB: Number(gib(quick.peakRssBytes)),
+            pairRatios: summarize(quicks.map((q, i) => q.wallSeconds / plains[i]!.wallSeconds)),
+            floorToPlain: summarize(quicks.map((q, i) => floorOf(plains[i]!, q) / plains[i]!.wallSeconds)),
+            ratioToFloor: summarize(quicks.map((q, i) => q.wallSeconds / floorOf(plains[i]!, q))),
+            timings: quick.timings as Timings,
+            writeBytes: Math.max(...quicks.map((q) => q.writeBytes)),
+            peakRssGiB: Number(gib(Math.max(...quicks.map((q) => q.peakRssBytes)))),
             selected: quick.selected as number,
             sharedLayers: quick.sharedLayers as number,
+            memory: quick.memory as ShapeRecord["plain"]["memory"],
           },
         }
       : {}),
@@ -385,7 +423,9 @@ interface ShapeRecord {
   tokens: number;
   f32WholeModelGiB: number;
   plain: {
+    /** The median sample's (its timings and memory are this record's). */
     seconds: number;
+    samples: Summary;
     peakRssGiB: number;
     writeBytes: number;
     diskReadGiB: number;
@@ -395,7 +435,22 @@ interface ShapeRecord {
   gemmGflops: { before: number; after: number };
   forwardGflops: { compute: number; wall: number };
   fractionOfGemm: { compute: number; wall: number };
-  quick?: { seconds: number; ratioToPlain: number; writeBytes: number; peakRssGiB: number; selected: number; sharedLayers: number };
+  quick?: {
+    seconds: number;
+    samples: Summary;
+    /** Median over median, and per plain/quick pair. */
+    ratioToPlain: number;
+    pairRatios: Summary;
+    /** Per pair: the quick eval's floor (see floorOf) over the plain run, and the quick eval over its floor. */
+    floorToPlain: Summary;
+    ratioToFloor: Summary;
+    timings: Timings;
+    writeBytes: number;
+    peakRssGiB: number;
+    selected: number;
+    sharedLayers: number;
+    memory: { tokensPerPass: number; vocabChunk: number; estimatedPeakBytes: number; passes: number };
+  };
 }
 
 /** A shape's table (the console's and README's `scale` region). */
@@ -409,7 +464,7 @@ function scaleTable(r: ShapeRecord): string {
     "",
     "| measurement | result |",
     "| --- | --- |",
-    `| plain eval (layer-streamed) | ${r.plain.seconds.toFixed(1)} s (read + widen not hidden by the compute ${t.readSeconds.toFixed(1)} s, blocks ${t.blockSeconds.toFixed(1)} s, embedding + head ${t.headSeconds.toFixed(1)} s; ${r.plain.diskReadGiB.toFixed(2)} GiB came from disk) |`,
+    `| plain eval (layer-streamed) | ${fmtSummary(r.plain.samples, 1, " s")}; the median run: ${r.plain.seconds.toFixed(1)} s (read + widen not hidden by the compute ${t.readSeconds.toFixed(1)} s, blocks ${t.blockSeconds.toFixed(1)} s, embedding + head ${t.headSeconds.toFixed(1)} s; ${r.plain.diskReadGiB.toFixed(2)} GiB came from disk) |`,
     `| peak RSS of the eval process | ${r.plain.peakRssGiB.toFixed(2)} GiB (estimate ${gib(mem.estimatedPeakBytes)} GiB + runtime; whole-model float32 weights alone: ${r.f32WholeModelGiB.toFixed(2)} GiB) |`,
     `| bytes written by the eval process | ${r.plain.writeBytes} |`,
     `| vocabulary chunk, tokens per pass | ${mem.vocabChunk} of ${s.vocab}, ${mem.tokensPerPass} tokens, ${mem.passes} pass(es) |`,
@@ -419,7 +474,8 @@ function scaleTable(r: ShapeRecord): string {
   ];
   if (r.quick)
     rows.push(
-      `| quick eval original vs shared at 0.3 (${r.quick.selected} units, plan applied while reading) | ${r.quick.seconds.toFixed(1)} s = **${r.quick.ratioToPlain.toFixed(2)} ×** plain (target ≤ 1.8×); layers computed once: ${r.quick.sharedLayers}; written ${r.quick.writeBytes} bytes; peak RSS ${r.quick.peakRssGiB.toFixed(2)} GiB |`,
+      `| quick eval original vs shared at 0.3 (${r.quick.selected} units, plan applied while reading) | ${fmtSummary(r.quick.samples, 1, " s")} = **${r.quick.ratioToPlain.toFixed(2)} ×** plain (target ≤ 1.8×; per pair ${fmtSummary(r.quick.pairRatios, 2, "×")}); read not hidden ${r.quick.timings.readSeconds.toFixed(1)} s, blocks ${r.quick.timings.blockSeconds.toFixed(1)} s, embedding + heads ${r.quick.timings.headSeconds.toFixed(1)} s; layers computed once: ${r.quick.sharedLayers}; written ${r.quick.writeBytes} bytes; peak RSS ${r.quick.peakRssGiB.toFixed(2)} GiB (estimate ${gib(r.quick.memory.estimatedPeakBytes)} GiB + runtime) |`,
+      `| the quick eval's floor: the plain run + the shared model's ${s.layers - r.quick.sharedLayers} layers after the split and its head at the plain run's speed | ${fmtSummary(r.quick.floorToPlain, 2, "×")} plain; quick eval / floor **${fmtSummary(r.quick.ratioToFloor, 2, "×")}** |`,
     );
   return rows.join("\n");
 }
