@@ -80,6 +80,8 @@ export class LayerWeights {
   /** The root parts to keep (`keepRoots`) and those kept now (stored bytes, by part key). */
   private roots: RootParts | undefined;
   private readonly kept = new Map<string, { readonly bytes: Uint8Array; readonly until: number }>();
+  /** Buffers of parts no longer kept, by byte length, for the next parts of that length (fresh ones cost page faults). */
+  private readonly spare = new Map<number, Uint8Array[]>();
   /** Compact files: the dense index → stored index map of every tensor with dropped slices. */
   private readonly storedIndex = new Map<string, { readonly axis: 0 | 1; readonly map: Int32Array }>();
   readonly compactPlan: SharingPlan | undefined;
@@ -171,6 +173,7 @@ export class LayerWeights {
     if (p) await p.done.catch(() => undefined);
     this.buffers = undefined;
     this.kept.clear();
+    this.spare.clear();
   }
 
   /**
@@ -242,7 +245,12 @@ export class LayerWeights {
   /** Copies the root parts stored in layer `l` out of the arena and drops those no later layer reads. */
   private keepLayerRoots(l: number, list: readonly string[], buffers: LayerBuffers): void {
     if (!this.roots) return;
-    for (const [k, v] of this.kept) if (l === 0 || v.until < l) this.kept.delete(k);
+    for (const [k, v] of this.kept)
+      if (l === 0 || v.until < l) {
+        this.kept.delete(k);
+        this.spare.set(v.bytes.byteLength, [...(this.spare.get(v.bytes.byteLength) ?? []), v.bytes]);
+      }
+    const buffer = (n: number): Uint8Array => this.spare.get(n)?.pop() ?? new Uint8Array(n);
     for (const p of this.roots.byLayer.get(l) ?? []) {
       const slot = list.indexOf(p.tensor);
       if (slot < 0) continue; // not in this block graph's weights: read from the file when needed
@@ -252,13 +260,14 @@ export class LayerWeights {
       let bytes: Uint8Array;
       if (p.axis === 0) {
         const row = numel(info.shape.slice(1)) * es;
-        bytes = view.slice(p.begin * row, p.end * row); // [k, cols] stored
+        bytes = buffer((p.end - p.begin) * row); // [k, cols] stored
+        bytes.set(view.subarray(p.begin * row, p.end * row));
       } else {
         const rows = info.shape[0]!,
           cols = info.shape[1]!,
           w = (p.end - p.begin) * es;
-        bytes = new Uint8Array(rows * w); // [rows, k] stored: what readStridedBytes returns
-        for (let r = 0; r < rows; r++) bytes.set(view.subarray((r * cols + p.begin) * es, (r * cols + p.begin) * es + w), r * w);
+        bytes = buffer(rows * w); // [rows, k] stored: what readStridedBytes returns
+        copyColumns(view, bytes, rows, cols, p.begin, p.end - p.begin, es);
       }
       this.kept.set(p.key, { bytes, until: p.until });
     }
@@ -527,5 +536,24 @@ function widenColumns(bytes: Uint8Array, dtype: "F32" | "F16" | "BF16", dst: Flo
   for (let r = 0; r < rows; r++) {
     widenInto(new Uint8Array(bytes.buffer, bytes.byteOffset + r * k * 2, k * 2), "F16", row);
     dst.set(row, r * cols + a);
+  }
+}
+
+/**
+ * Columns [a, a + k) of a stored [rows, cols] tensor (`es` bytes a value) into `out` ([rows, k]):
+ * one element loop over 16- or 32-bit lanes where the bytes are aligned for them (no view per row).
+ */
+function copyColumns(src: Uint8Array, out: Uint8Array, rows: number, cols: number, a: number, k: number, es: number): void {
+  const lanes = es === 2 || es === 4 ? es : 0;
+  if (lanes === 0 || src.byteOffset % lanes !== 0) {
+    for (let r = 0; r < rows; r++) out.set(src.subarray((r * cols + a) * es, (r * cols + a + k) * es), r * k * es);
+    return;
+  }
+  const from = lanes === 2 ? new Uint16Array(src.buffer, src.byteOffset, rows * cols) : new Uint32Array(src.buffer, src.byteOffset, rows * cols),
+    to = lanes === 2 ? new Uint16Array(out.buffer, out.byteOffset, rows * k) : new Uint32Array(out.buffer, out.byteOffset, rows * k);
+  for (let r = 0; r < rows; r++) {
+    const i = r * cols + a,
+      o = r * k;
+    for (let j = 0; j < k; j++) to[o + j] = from[i + j]!;
   }
 }
