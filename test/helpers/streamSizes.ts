@@ -15,4 +15,5 @@ export const LLAMA2_7B_STREAM: StreamSizes = {
   window: 512,
   totalTokens: 512 * 40,
   attentionChunk: 64,
+  headRowBytes: 12 * 4096, // BF16 lm_head: two slots of 2 + 4 bytes per value
 };

@@ -65,9 +65,9 @@ export class LayerBuffers {
     return bytes.length === this.bytes.length && bytes.every((b, i) => b === this.bytes[i]) && values.every((n, i) => n === this.values[i]);
   }
 
-  /** Where tensor i's stored bytes are (after `place`), or are read the ordinary way (after `reset`). */
-  view(i: number): Uint8Array {
-    return this.staging.subarray(this.at[i]!, this.at[i]! + this.bytes[i]!);
+  /** Where tensor i's stored bytes are (after `place`), or are read the ordinary way (after `reset`); `length` ≤ its bytes. */
+  view(i: number, length = this.bytes[i]!): Uint8Array {
+    return this.staging.subarray(this.at[i]!, this.at[i]! + Math.min(length, this.bytes[i]!));
   }
 
   /** Tensor i's whole slot: the region a direct read may use, or undefined when it has no padding. */
@@ -83,8 +83,9 @@ export class LayerBuffers {
   }
 
   /**
-   * Tensor i's bytes were read into `data`, a view inside its slot (a direct read). An odd start
-   * (the decoder reads 2-byte values from even offsets) is moved to the start of the slot.
+   * Tensor i's bytes (all, or a first part of them) were read into `data`, a view inside its slot
+   * (a direct read). An odd start (the decoder reads 2-byte values from even offsets) is moved to
+   * the start of the slot.
    */
   place(i: number, data: Uint8Array): void {
     const slot = this.slots[i]!;
@@ -92,7 +93,7 @@ export class LayerBuffers {
       data.buffer !== slot.buffer ||
       data.byteOffset < slot.byteOffset ||
       data.byteOffset + data.byteLength > slot.byteOffset + slot.byteLength ||
-      data.byteLength !== this.bytes[i]
+      data.byteLength > this.bytes[i]!
     )
       throw new RangeError(`tensor ${i}: the bytes read are not inside its slot`);
     const start = data.byteOffset - this.staging.byteOffset;
@@ -104,12 +105,12 @@ export class LayerBuffers {
     this.at[i] = start;
   }
 
-  /** Tensor i's stored bytes widened into its reused float32 array (exact). */
-  widen(i: number, dtype: Widenable): Float32Array {
-    const out = this.outs[i]!;
-    if (this.decoder && dtype === "BF16") this.decoder.widenStaged(out.length, this.index[i]!, this.at[i]!);
-    else if (this.decoder && dtype === "F16") this.decoder.widenStagedF16(out.length, this.index[i]!, this.at[i]!);
-    else widenInto(this.view(i), dtype, out);
+  /** Tensor i's stored values (all, or the first `count`) widened into its reused float32 array (exact): that array, or its first `count` values. */
+  widen(i: number, dtype: Widenable, count = this.values[i]!): Float32Array {
+    const out = this.outs[i]!.subarray(0, count);
+    if (this.decoder && dtype === "BF16") this.decoder.widenStaged(count, this.index[i]!, this.at[i]!);
+    else if (this.decoder && dtype === "F16") this.decoder.widenStagedF16(count, this.index[i]!, this.at[i]!);
+    else widenInto(this.view(i, (count * this.bytes[i]!) / this.values[i]!), dtype, out);
     return out;
   }
 }

@@ -3,7 +3,7 @@
  * `--memory-budget GiB`; default the smaller of 4 GiB and a quarter of this machine's memory), and
  * how the layer-streamed forward fits it: the peak is estimated before anything runs as
  *
- *   peak ≈ W_layer + R + C + K + N · (a + 8 · m · d) + V_c · (10 · d + 4 · g · M)
+ *   peak ≈ W_layer + R + C + K + N · (a + 8 · m · d) + V_c · (h + 4 · g · M)
  *
  *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer; summed
  *            over the checkpoints scored together, e.g. a model and the one it is compared with)
@@ -18,8 +18,10 @@
  *   N        padded tokens per pass (windows scored together), a = 4 · (8d + 3·ffn) + 8 · H · c
  *            the block's activations per token (c = the attention query chunk, or the window)
  *   m, g     models scored together, and distinct hidden streams (≤ m); 8 · m · d: hidden in + out
- *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N); 10 · d: the
- *            chunk's head rows as float32, and the next chunk's, read meanwhile (2 bytes stored + 4)
+ *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N)
+ *   h        bytes per head row: two reused slots (the chunk the head runs on, and the next one read
+ *            meanwhile), each its stored bytes and float32 values: 2 · (e + 4) · d, e the stored
+ *            dtype's bytes (BF16: 12 · d), summed over the checkpoints scored together
  *
  * plus Node and onnxruntime themselves (≈ 150 MB, not counted). The budget picks N (as many windows
  * as fit, at least one) and V_c (a multiple of 256, at most the vocabulary and 16,384); when one window and
@@ -76,6 +78,8 @@ export interface StreamSizes {
   readonly totalTokens: number;
   /** Attention query chunk (0 = full attention). */
   readonly attentionChunk: number;
+  /** Bytes per vocabulary row of the head's two reused slots (h above; summed over checkpoints). */
+  readonly headRowBytes: number;
 }
 
 export type { MemoryChoice };
@@ -92,7 +96,7 @@ export function estimatePeak(s: StreamSizes, tokens: number, vocabChunk: number)
     planSaved: s.savedBytes,
     rootSlices: s.rootSliceBytes,
     activations: tokens * perToken,
-    head: vocabChunk * (10 * s.hidden + 4 * s.models * tokens),
+    head: vocabChunk * (s.headRowBytes + 4 * s.models * tokens),
   };
 }
 
@@ -162,7 +166,7 @@ function chooseWith(s: StreamSizes, budget: number, file: string, gpu?: GpuLimit
     gpuCutChunk = false;
   for (;;) {
     const left = budget - fixed - tokens * perToken;
-    const fromBudget = Math.floor(left / (10 * s.hidden + 4 * s.models * tokens));
+    const fromBudget = Math.floor(left / (s.headRowBytes + 4 * s.models * tokens));
     const fromGpu = caps ? caps.vocabChunk(tokens) : Infinity;
     const raw = Math.min(fromBudget, fromGpu);
     const cap = Math.min(s.vocab, MAX_VOCAB_CHUNK);

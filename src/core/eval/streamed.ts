@@ -25,6 +25,8 @@ import { checkGpuWeights } from "./gpuFit";
 import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { LayerWeights, targetsOfLayer, type RootParts } from "./layerWeights";
+import { HeadRows } from "./headRows";
+import { DTYPE_SIZE } from "../safetensors/dtype";
 import { chooseMemory, streamedNeed, type MemoryNeed } from "./memoryBudget";
 import type { StreamedMemory } from "./results";
 import { cosineRows } from "./metrics";
@@ -97,6 +99,8 @@ async function timed<T>(t: Timings, k: keyof Timings, f: () => Promise<T>): Prom
 interface Opened {
   readonly reader: LayerWeights;
   readonly graphs: StreamGraphs;
+  /** The head's rows by vocabulary chunk (set once the memory budget has chosen the chunk). */
+  head?: HeadRows;
   /** The slices the plans on this checkpoint (a compact file's own included) read from lower layers. */
   roots: RootParts;
 }
@@ -192,6 +196,10 @@ function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, O
     window,
     totalTokens: windows.reduce((a, w) => a + w.tokens.length - 1, 0),
     attentionChunk: chunk,
+    headRowBytes: [...opened.values()].reduce((a, o) => {
+      const info = o.reader.ckpt.source.info(o.graphs.globals.lmHead);
+      return a + 2 * (DTYPE_SIZE[info.dtype] + 4) * o.reader.ckpt.spec.hidden;
+    }, 0),
   };
 }
 
@@ -322,6 +330,7 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   if (gpuNote) noteCompute(gpuNote);
   // the roots' slices stay in memory from their layer's read when the budget holds them (else read from the file)
   if (memory.parts.rootSlices > 0) for (const o of opened.values()) o.reader.keepRoots(o.roots);
+  for (const o of opened.values()) o.head = new HeadRows(o.reader.ckpt.source, o.graphs.globals.lmHead, memory.vocabChunk);
   const batches = makeBatches(windows, memory.tokensPerPass);
   const Lmax = Math.max(...models.map((m) => m.ckpt.spec.layers));
   const sameShape = models.every((m) => m.ckpt.spec.layers === models[0]!.ckpt.spec.layers && m.ckpt.spec.hidden === models[0]!.ckpt.spec.hidden);
@@ -538,7 +547,7 @@ async function scoreHead(
   const pairs = new Map<Group, Float64Array>();
   for (const g of groups) if (g !== g0) pairs.set(g, new Float64Array(M));
   const V = models[0]!.ckpt.spec.vocab;
-  // the next chunk's head rows, read on the pool while this chunk's logits are computed
+  // the next chunk's head rows, read on the pool while this chunk's logits are computed (in the other slot)
   const ahead = new Map<Checkpoint, Promise<Float32Array>>();
   for (let v0 = 0; v0 < V; v0 += vocabChunk) {
     aborted(signal);
@@ -549,11 +558,11 @@ async function scoreHead(
       const o = opened.get(g.ckpt)!;
       let w = rows.get(g.ckpt);
       if (!w) {
-        w = await (ahead.get(g.ckpt) ?? o.reader.rows(o.graphs.globals.lmHead, v0, v0 + vc)); // [vc, d] f32
+        w = await (ahead.get(g.ckpt) ?? o.head!.read(v0, v0 + vc)); // [vc, d] f32
         rows.set(g.ckpt, w);
         ahead.delete(g.ckpt);
         if (v0 + vc < V) {
-          const next = o.reader.rows(o.graphs.globals.lmHead, v0 + vc, Math.min(v0 + 2 * vc, V));
+          const next = o.head!.read(v0 + vc, Math.min(v0 + 2 * vc, V));
           next.catch(() => undefined); // awaited by the next chunk; dropped (never unhandled) when this one fails
           ahead.set(g.ckpt, next);
         }

@@ -64,17 +64,21 @@ class FileSource implements TensorSource {
     return this.readAt(this.dataStart + t.dataOffsets[0] + byteBegin, end - byteBegin);
   }
 
-  async readBytesInto(name: string, out: Uint8Array): Promise<void> {
+  async readBytesInto(name: string, out: Uint8Array, byteBegin = 0): Promise<void> {
     const t = this.info(name);
     const size = t.dataOffsets[1] - t.dataOffsets[0];
-    if (out.byteLength !== size)
-      throw new SafetensorsError("bad-range", this.path, `tensor "${name}": a ${out.byteLength}-byte buffer cannot hold its ${size} bytes`);
-    await this.readAt(this.dataStart + t.dataOffsets[0], size, out);
+    if (!Number.isSafeInteger(byteBegin) || byteBegin < 0 || byteBegin + out.byteLength > size)
+      throw new SafetensorsError("bad-range", this.path, `tensor "${name}": ${out.byteLength} bytes from byte ${byteBegin} do not fit its ${size} bytes`);
+    await this.readAt(this.dataStart + t.dataOffsets[0] + byteBegin, out.byteLength, out);
   }
 
-  async readBytesDirect(name: string, region: Uint8Array): Promise<Uint8Array | undefined> {
+  async readBytesDirect(name: string, region: Uint8Array, byteBegin = 0, byteEnd?: number): Promise<Uint8Array | undefined> {
     const t = this.info(name);
-    const size = t.dataOffsets[1] - t.dataOffsets[0];
+    const tensorSize = t.dataOffsets[1] - t.dataOffsets[0];
+    const end = byteEnd ?? tensorSize;
+    if (!Number.isSafeInteger(byteBegin) || !Number.isSafeInteger(end) || byteBegin < 0 || end < byteBegin || end > tensorSize)
+      throw new SafetensorsError("bad-range", this.path, `tensor "${name}": byte range [${byteBegin}, ${end}) is outside its ${tensorSize} bytes`);
+    const size = end - byteBegin;
     if (size < DIRECT_MIN_BYTES) return undefined;
     if (region.byteLength < size + DIRECT_PAD)
       throw new RangeError(`tensor "${name}": a direct read of ${size} bytes needs a region of ${size + DIRECT_PAD}, not ${region.byteLength}`);
@@ -83,7 +87,7 @@ class FileSource implements TensorSource {
     const d = await this.direct;
     if (!d) return undefined;
     try {
-      const r = await d.readInto(this.dataStart + t.dataOffsets[0], size, region);
+      const r = await d.readInto(this.dataStart + t.dataOffsets[0] + byteBegin, size, region);
       if (r) this.read += r.fromDisk;
       return r?.data;
     } catch {

@@ -123,14 +123,14 @@ class ShardedSource implements TensorSource {
   readBytes(name: string, b?: number, e?: number): Promise<Uint8Array> {
     return this.part(name).readBytes(name, b, e);
   }
-  async readBytesInto(name: string, out: Uint8Array): Promise<void> {
+  async readBytesInto(name: string, out: Uint8Array, byteBegin = 0): Promise<void> {
     const p = this.part(name);
-    if (p.readBytesInto) return p.readBytesInto(name, out);
+    if (p.readBytesInto) return p.readBytesInto(name, out, byteBegin);
     out.set(await p.readBytes(name));
   }
-  async readBytesDirect(name: string, region: Uint8Array): Promise<Uint8Array | undefined> {
+  async readBytesDirect(name: string, region: Uint8Array, byteBegin?: number, byteEnd?: number): Promise<Uint8Array | undefined> {
     const p = this.part(name);
-    return p.readBytesDirect?.(name, region);
+    return p.readBytesDirect?.(name, region, byteBegin, byteEnd);
   }
   readRowsF32(name: string, r0: number, r1: number): Promise<Float32Array> {
     return this.part(name).readRowsF32(name, r0, r1);

@@ -33,18 +33,20 @@ export interface TensorSource {
   /** Raw bytes of a tensor, or of the byte range [byteBegin, byteEnd) within it. */
   readBytes(name: string, byteBegin?: number, byteEnd?: number): Promise<Uint8Array>;
   /**
-   * A whole tensor's raw bytes read into `out` (exactly its byte size; a view of a buffer reused
-   * across reads). Optional: callers fall back to readBytes and a copy when absent.
+   * `out.byteLength` raw bytes of a tensor from byte `byteBegin` (default 0: with `out` its byte
+   * size, the whole tensor) read into `out` (a view of a buffer reused across reads). Optional:
+   * callers fall back to readBytes and a copy when absent.
    */
-  readBytesInto?(name: string, out: Uint8Array): Promise<void>;
+  readBytesInto?(name: string, out: Uint8Array, byteBegin?: number): Promise<void>;
   /**
-   * A whole tensor's raw bytes read with O_DIRECT (bypassing the page cache: for reads that overlap
-   * compute, see directRead.ts) into `region`, a scratch region of at least its byte size +
-   * DIRECT_PAD bytes that the read may overwrite anywhere; returns the view of `region` that holds
-   * them. Undefined when a direct read is not possible here (platform, file system, a tensor under
-   * DIRECT_MIN_BYTES): nothing was read, and the caller reads the ordinary way. Optional.
+   * A tensor's raw bytes (the whole tensor, or the byte range [byteBegin, byteEnd) of it) read with
+   * O_DIRECT (bypassing the page cache: for reads that overlap compute, see directRead.ts) into
+   * `region`, a scratch region of at least their size + DIRECT_PAD bytes that the read may
+   * overwrite anywhere; returns the view of `region` that holds them. Undefined when a direct read
+   * is not possible here (platform, file system, fewer than DIRECT_MIN_BYTES): nothing was read,
+   * and the caller reads the ordinary way. Optional.
    */
-  readBytesDirect?(name: string, region: Uint8Array): Promise<Uint8Array | undefined>;
+  readBytesDirect?(name: string, region: Uint8Array, byteBegin?: number, byteEnd?: number): Promise<Uint8Array | undefined>;
   /** Rows [rowBegin, rowEnd) of a tensor of rank >= 1 (row = the first axis), converted exactly to float32. */
   readRowsF32(name: string, rowBegin: number, rowEnd: number): Promise<Float32Array>;
   /** A whole float tensor as float32 (exact for F16/BF16/F32; F64 is rounded). */
