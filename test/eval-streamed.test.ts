@@ -156,7 +156,7 @@ test("eval-streamed: BF16 in 3 shards, a small budget: several passes and vocabu
         providers: ["cpu"],
         threads: 1,
         forward: "layer-streamed",
-        memoryBudgetGiB: 0.00065,
+        memoryBudgetGiB: 0.00072,
       });
       assert.ok(tight.memory!.passes > 1, `several passes (${tight.memory!.passes})`);
       assert.ok(tight.memory!.vocabChunk < 700, `vocabulary in chunks (${tight.memory!.vocabChunk})`);

@@ -3,7 +3,7 @@
  * `--memory-budget GiB`; default the smaller of 4 GiB and a quarter of this machine's memory), and
  * how the layer-streamed forward fits it: the peak is estimated before anything runs as
  *
- *   peak ≈ W_layer + R + C + K + N · (a + 8 · m · d) + V_c · (h + 4 · g · M)
+ *   peak ≈ W_layer + R + C + K + N · (a + 8 · m · d) + V_c · (h + 12 · g · M)
  *
  *   W_layer  one layer's weights as float32 (4 bytes × its parameters, the largest layer; summed
  *            over the checkpoints scored together, e.g. a model and the one it is compared with)
@@ -18,7 +18,9 @@
  *   N        padded tokens per pass (windows scored together), a = 4 · (8d + 3·ffn) + 8 · H · c
  *            the block's activations per token (c = the attention query chunk, or the window)
  *   m, g     models scored together, and distinct hidden streams (≤ m); 8 · m · d: hidden in + out
- *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N)
+ *   V_c, M   the vocabulary chunk of the head and the predicted tokens of a pass (≤ N); 12 · g · M:
+ *            the head graph's logits, their exponentials and the KL's differences inside
+ *            onnxruntime, [M, V_c] float32 each per stream (only [M, 1] statistics leave it)
  *   h        bytes per head row: two reused slots (the chunk the head runs on, and the next one read
  *            meanwhile), each its stored bytes and float32 values: 2 · (e + 4) · d, e the stored
  *            dtype's bytes (BF16: 12 · d), summed over the checkpoints scored together
@@ -29,7 +31,8 @@
  *
  * On a GPU with buffer limits (`gpu`: runtime/gpuLimits.ts) the same choice also keeps every tensor
  * of a pass within one storage binding (docs/gpu.md, "GPU memory"): N so that each block activation
- * [N, ffn], [N, H·c], [N, d] and the head's logits chunk [N, 256] fit, and V_c so that the logits chunk
+ * [N, ffn], [N, H·c], [N, d] and the head's logits chunk [(m − 1)·N, 256] (the streams stacked beside the
+ * reference; [N, 256] for one model) fit, and V_c so that the logits chunk
  * [N, V_c] and the head's weight chunk [V_c, d] (lm_head rows, fed per chunk: the head weight is never
  * one buffer) fit; when one window or the smallest chunk cannot, it refuses naming the tensor
  * (RuntimeError "gpu-limit"). The layer weights themselves are checked by the caller (checkGpuWeights).
@@ -44,6 +47,9 @@ export const GIB = 2 ** 30;
 
 /** Largest vocabulary chunk: logits of a big vocabulary (32k, 128k+) never exist as one [tokens, vocab] array. */
 export const MAX_VOCAB_CHUNK = 16384;
+
+/** [M, V_c] float32 arrays per stream inside the head graph (logits, exponentials, KL differences). */
+const HEAD_ARRAYS = 3;
 
 /** min(4 GiB, a quarter of this machine's memory). */
 export function defaultMemoryBudget(totalBytes = os.totalmem()): number {
@@ -96,7 +102,7 @@ export function estimatePeak(s: StreamSizes, tokens: number, vocabChunk: number)
     planSaved: s.savedBytes,
     rootSlices: s.rootSliceBytes,
     activations: tokens * perToken,
-    head: vocabChunk * (s.headRowBytes + 4 * s.models * tokens),
+    head: vocabChunk * (s.headRowBytes + HEAD_ARRAYS * 4 * s.models * tokens),
   };
 }
 
@@ -122,8 +128,10 @@ function gpuCaps(s: StreamSizes, gpu: GpuLimits, minChunk: number, file: string)
       "evaluate it with --providers cpu",
     );
   const acts = layerActivations(s, s.window, s.attentionChunk);
-  const tokens = tokensThatFit(file, [...acts, ["head's logits chunk", minChunk, (n) => [n, minChunk]]], s.window, gpu, WINDOW_ADVICE);
-  return { tokens, vocabChunk: (n) => Math.floor(B / (4 * Math.max(s.hidden, n))) };
+  // the head stacks the streams beside the reference: [(m − 1)·N, V_c] logits in one binding
+  const stacked = Math.max(1, s.models - 1);
+  const tokens = tokensThatFit(file, [...acts, ["head's logits chunk", minChunk, (n) => [stacked * n, minChunk]]], s.window, gpu, WINDOW_ADVICE);
+  return { tokens, vocabChunk: (n) => Math.floor(B / (4 * Math.max(s.hidden, stacked * n))) };
 }
 
 /**
@@ -166,7 +174,7 @@ function chooseWith(s: StreamSizes, budget: number, file: string, gpu?: GpuLimit
     gpuCutChunk = false;
   for (;;) {
     const left = budget - fixed - tokens * perToken;
-    const fromBudget = Math.floor(left / (s.headRowBytes + 4 * s.models * tokens));
+    const fromBudget = Math.floor(left / (s.headRowBytes + HEAD_ARRAYS * 4 * s.models * tokens));
     const fromGpu = caps ? caps.vocabChunk(tokens) : Infinity;
     const raw = Math.min(fromBudget, fromGpu);
     const cap = Math.min(s.vocab, MAX_VOCAB_CHUNK);

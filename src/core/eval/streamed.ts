@@ -7,15 +7,18 @@
  *     for layer l: read l's weights (dense float32, plans applied while reading) ─► block graph ─► hidden
  *                  (models whose layers 0..l are identical share one hidden stream: an original and
  *                   its shared versions split at their first changed layer; a sweep's ratios likewise)
- *     final norm on the predicted positions ─► head in vocabulary chunks ─► online log-sum-exp,
- *     target logit, argmax and KL(P_0 ‖ P_i), never a [tokens, vocab] array
+ *     final norm on the predicted positions ─► head in vocabulary chunks, its statistics computed in
+ *     the graph (max, Σ exp, argmax, target logit, KL terms: graph/headStats.ts) ─► merged in float64
+ *     (headMerge.ts): no logits ever reach JS
  *
  * Several models run in lockstep (model 0 is the reference of the comparisons): the same checkpoint
  * with different plans, or two checkpoints. Per model: Σ NLL, Σ KL(P_0 ‖ P_i), top-1 agreements
  * with model 0, and per layer Σ cos(h_0, h_i) over predicted positions.
  */
 import type { Checkpoint } from "../model/checkpoint";
-import { HEAD_ROWS, HIDDEN_IN, HIDDEN_OUT, LOGITS_CHUNK, NORMED, streamGraphs, type BlockGraph, type StreamGraphs } from "../graph/blockGraphs";
+import { HIDDEN_IN, HIDDEN_OUT, streamGraphs, type BlockGraph, type StreamGraphs } from "../graph/blockGraphs";
+import { HEAD_ROWS, NORMED, REF_NORMED, REF_PREFIX, REF_ROWS, STAT, TARGET_INDEX } from "../graph/headStats";
+import { mergeKl, RowStats, type ChunkStats } from "./headMerge";
 import { INPUT_IDS } from "../graph/types";
 import { createSession, likelyProvider, Tensor, type InferenceSession, type OrtTensor, type ProviderName } from "../runtime/ort";
 import { RuntimeError } from "../runtime/errors";
@@ -147,14 +150,44 @@ class Sessions {
 }
 
 async function run(s: InferenceSession, feeds: Record<string, OrtTensor>, output: string, file: string, what: string): Promise<Float32Array> {
+  return (await runOutputs(s, feeds, [output], file, what))[output] as Float32Array;
+}
+
+/** Runs `s` for `outputs`: their data by name; a failure says which file and stage, and what to try. */
+async function runOutputs(
+  s: InferenceSession,
+  feeds: Record<string, OrtTensor>,
+  outputs: readonly string[],
+  file: string,
+  what: string,
+): Promise<Record<string, OrtTensor["data"]>> {
   try {
-    const r = await s.run(feeds, [output]);
-    return r[output]!.data as Float32Array;
+    const r = await s.run(feeds, [...outputs]);
+    return Object.fromEntries(outputs.map((o) => [o, r[o]!.data]));
   } catch (e) {
     if (e instanceof RuntimeError && e.code === "gpu-memory") throw new RuntimeError("gpu-memory", `${file}: the ${what}: ${e.message}`);
     const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
     throw new RuntimeError("run-failed", `${file}: the ${what} failed (${msg}); try a smaller window or memory budget`);
   }
+}
+
+/** A head graph's statistics: the reference's (`REF_PREFIX`) and the stacked streams' (with the KL terms) of the pair graph, or the one stream's. */
+async function runHead(
+  s: InferenceSession,
+  feeds: Record<string, OrtTensor>,
+  pair: boolean,
+  file: string,
+  what: string,
+): Promise<{ ref: ChunkStats; rest?: ChunkStats & { kl: Float32Array } }> {
+  const names = (p: string): string[] => [STAT.max, STAT.sumExp, STAT.argmax, STAT.target].map((n) => p + n);
+  const out = await runOutputs(s, feeds, pair ? [...names(REF_PREFIX), ...names(""), STAT.kl] : names(""), file, what);
+  const stats = (p: string): ChunkStats => ({
+    max: out[p + STAT.max] as Float32Array,
+    sumExp: out[p + STAT.sumExp] as Float32Array,
+    argmax: out[p + STAT.argmax] as BigInt64Array,
+    target: out[p + STAT.target] as Float32Array,
+  });
+  return pair ? { ref: stats(REF_PREFIX), rest: { ...stats(""), kl: out[STAT.kl] as Float32Array } } : { ref: stats("") };
 }
 
 /** The memory sizes the budget needs, from the graphs of every checkpoint and the plans. */
@@ -219,74 +252,6 @@ async function streamedGpuLimits(opened: Map<Checkpoint, Opened>, providers: Str
     checkGpuWeights(ckpt, o.graphs.final.weights, limits);
   }
   return limits;
-}
-
-/** Online softmax statistics of one hidden stream's logits over vocabulary chunks, per predicted row. */
-class RowStats {
-  readonly m: Float64Array;
-  readonly s: Float64Array;
-  readonly zt: Float64Array;
-  readonly best: Float64Array;
-  readonly arg: Int32Array;
-  /** exp(m_old − m_new) of the last chunk (rescales the KL accumulators). */
-  readonly scale: Float64Array;
-  constructor(rows: number) {
-    this.m = new Float64Array(rows).fill(-Infinity);
-    this.s = new Float64Array(rows);
-    this.zt = new Float64Array(rows);
-    this.best = new Float64Array(rows).fill(-Infinity);
-    this.arg = new Int32Array(rows);
-    this.scale = new Float64Array(rows);
-  }
-  /** z: [rows, vc] f32 logits of vocabulary [v0, v0 + vc). */
-  update(z: Float32Array, vc: number, v0: number, targets: Int32Array): void {
-    for (let r = 0; r < this.m.length; r++) {
-      const o = r * vc;
-      let cm = -Infinity,
-        arg = 0;
-      for (let v = 0; v < vc; v++) {
-        const x = z[o + v]!;
-        if (x > cm) {
-          cm = x;
-          arg = v;
-        }
-      }
-      if (cm > this.best[r]!) {
-        this.best[r] = cm;
-        this.arg[r] = v0 + arg;
-      }
-      const t = targets[r]! - v0;
-      if (t >= 0 && t < vc) this.zt[r] = z[o + t]!;
-      const nm = Math.max(this.m[r]!, cm);
-      const scale = this.m[r] === -Infinity ? 0 : Math.exp(this.m[r]! - nm);
-      let sum = 0;
-      for (let v = 0; v < vc; v++) sum += Math.exp(z[o + v]! - nm);
-      this.s[r] = this.s[r]! * scale + sum;
-      this.m[r] = nm;
-      this.scale[r] = scale;
-    }
-  }
-  lse(r: number): number {
-    return this.m[r]! + Math.log(this.s[r]!);
-  }
-}
-
-/**
- * KL(P_a ‖ P_b) accumulator: A = Σ_v exp(z_a − m_a)(z_a − z_b) with a's running max, so that
- * KL = A / s_a − lse_a + lse_b. Call after `a.update` of the same chunk.
- */
-function updateKl(acc: Float64Array, a: RowStats, za: Float32Array, zb: Float32Array, vc: number): void {
-  for (let r = 0; r < acc.length; r++) {
-    const o = r * vc,
-      m = a.m[r]!;
-    let sum = 0;
-    for (let v = 0; v < vc; v++) {
-      const x = za[o + v]!;
-      if (x === -Infinity) continue;
-      sum += Math.exp(x - m) * (x - zb[o + v]!);
-    }
-    acc[r] = acc[r]! * a.scale[r]! + sum;
-  }
 }
 
 /** Scores windows with the layer-streamed forward. Validates every plan against its checkpoint first. */
@@ -511,7 +476,7 @@ function addCosines(scores: { cosSum: number[] }[], groups: readonly Group[], n:
   }
 }
 
-/** Final norm on the predicted rows, then the head chunk by chunk: NLL, KL(P_0 ‖ P_i), top-1. */
+/** Final norm on the predicted rows, then the head chunk by chunk (statistics in the graph): NLL, KL(P_0 ‖ P_i), top-1. */
 async function scoreHead(
   groups: readonly Group[],
   models: readonly StreamedModel[],
@@ -542,55 +507,83 @@ async function scoreHead(
       await run(await sessions.get(o.graphs.final), { ...fw, [HIDDEN_IN]: new Tensor("float32", x, [M, d]) }, NORMED, g.ckpt.weightsPath, "final norm"),
     );
   }
-  const stats = new Map<Group, RowStats>(groups.map((g) => [g, new RowStats(M)]));
   const g0 = groupOf(groups, 0);
-  const pairs = new Map<Group, Float64Array>();
-  for (const g of groups) if (g !== g0) pairs.set(g, new Float64Array(M));
+  // the other streams, stacked per checkpoint ([G·M, d]): one head run per checkpoint and chunk beside the reference
+  const stacks = new Map<Checkpoint, { readonly groups: Group[]; normed: Float32Array }>();
+  for (const g of groups) if (g !== g0) stacks.set(g.ckpt, { groups: [...(stacks.get(g.ckpt)?.groups ?? []), g], normed: new Float32Array(0) });
+  for (const [ckpt, st] of stacks) {
+    const d = ckpt.spec.hidden;
+    st.normed = new Float32Array(st.groups.length * M * d); // [G·M, d] f32
+    st.groups.forEach((g, i) => st.normed.set(normed.get(g)!, i * M * d));
+  }
+  const stats = new Map<Group, RowStats>(groups.map((g) => [g, new RowStats(M)]));
+  const kl = new Map<Group, Float64Array>();
+  for (const g of groups) if (g !== g0) kl.set(g, new Float64Array(M));
   const V = models[0]!.ckpt.spec.vocab;
-  // the next chunk's head rows, read on the pool while this chunk's logits are computed (in the other slot)
+  // the next chunk's head rows, read on the pool while this chunk's statistics are computed (in the other slot)
   const ahead = new Map<Checkpoint, Promise<Float32Array>>();
+  const rowsOf = async (ckpt: Checkpoint, v0: number, vc: number): Promise<Float32Array> => {
+    const head = opened.get(ckpt)!.head!;
+    const w = await (ahead.get(ckpt) ?? head.read(v0, v0 + vc)); // [vc, d] f32
+    ahead.delete(ckpt);
+    if (v0 + vc < V) {
+      const next = head.read(v0 + vc, Math.min(v0 + 2 * vc, V));
+      next.catch(() => undefined); // awaited by the next chunk; dropped (never unhandled) when this one fails
+      ahead.set(ckpt, next);
+    }
+    return w;
+  };
+  const index = new BigInt64Array(M); // [M, 1] i64: each target's index in the chunk (0 outside it)
+  const d0 = g0.ckpt.spec.hidden;
   for (let v0 = 0; v0 < V; v0 += vocabChunk) {
     aborted(signal);
     const vc = Math.min(vocabChunk, V - v0);
-    const rows = new Map<Checkpoint, Float32Array>();
-    const logits = new Map<Group, Float32Array>();
-    for (const g of groups) {
-      const o = opened.get(g.ckpt)!;
-      let w = rows.get(g.ckpt);
-      if (!w) {
-        w = await (ahead.get(g.ckpt) ?? o.head!.read(v0, v0 + vc)); // [vc, d] f32
-        rows.set(g.ckpt, w);
-        ahead.delete(g.ckpt);
-        if (v0 + vc < V) {
-          const next = o.head!.read(v0 + vc, Math.min(v0 + 2 * vc, V));
-          next.catch(() => undefined); // awaited by the next chunk; dropped (never unhandled) when this one fails
-          ahead.set(g.ckpt, next);
-        }
-      }
-      const d = g.ckpt.spec.hidden;
-      logits.set(
-        g,
-        await run(
-          await sessions.get(o.graphs.head),
-          {
-            [NORMED]: new Tensor("float32", normed.get(g)!, [M, d]),
-            [HEAD_ROWS]: new Tensor("float32", w, [vc, d]),
-          },
-          LOGITS_CHUNK,
-          g.ckpt.weightsPath,
-          `head (vocabulary ${v0}..${v0 + vc})`,
-        ),
-      );
+    for (let r = 0; r < M; r++) {
+      const t = targets[r]! - v0;
+      index[r] = BigInt(t >= 0 && t < vc ? t : 0);
     }
-    stats.get(g0)!.update(logits.get(g0)!, vc, v0, targets);
-    for (const [g, acc] of pairs) updateKl(acc, stats.get(g0)!, logits.get(g0)!, logits.get(g)!, vc);
-    for (const g of groups) if (g !== g0) stats.get(g)!.update(logits.get(g)!, vc, v0, targets);
+    const rows = new Map<Checkpoint, Float32Array>();
+    const rowsFor = async (ckpt: Checkpoint): Promise<Float32Array> => {
+      let w = rows.get(ckpt);
+      if (!w) rows.set(ckpt, (w = await rowsOf(ckpt, v0, vc)));
+      return w;
+    };
+    const what = `head (vocabulary ${v0}..${v0 + vc})`;
+    const feedsOf = (x: Float32Array, w: Float32Array, d: number): Record<string, OrtTensor> => ({
+      [NORMED]: new Tensor("float32", x, [x.length / d, d]),
+      [HEAD_ROWS]: new Tensor("float32", w, [vc, d]),
+      [TARGET_INDEX]: new Tensor("int64", index, [M, 1]),
+    });
+    const w0 = await rowsFor(g0.ckpt);
+    if (stacks.size === 0) {
+      const s = opened.get(g0.ckpt)!.graphs.headStats;
+      const { ref } = await runHead(await sessions.get(s), feedsOf(normed.get(g0)!, w0, d0), false, g0.ckpt.weightsPath, what);
+      stats.get(g0)!.merge(ref, 0, v0, vc, targets);
+      continue;
+    }
+    let refMerged = false;
+    for (const [ckpt, st] of stacks) {
+      const p = opened.get(ckpt)!.graphs.headPair;
+      const feeds = {
+        ...feedsOf(st.normed, await rowsFor(ckpt), ckpt.spec.hidden),
+        [REF_NORMED]: new Tensor("float32", normed.get(g0)!, [M, d0]),
+        [REF_ROWS]: new Tensor("float32", w0, [vc, d0]),
+      };
+      const { ref, rest } = await runHead(await sessions.get(p), feeds, true, ckpt.weightsPath, what);
+      const out = rest!;
+      if (!refMerged) stats.get(g0)!.merge(ref, 0, v0, vc, targets);
+      refMerged = true;
+      st.groups.forEach((g, i) => {
+        stats.get(g)!.merge(out, i * M, v0, vc, targets);
+        mergeKl(kl.get(g)!, stats.get(g0)!, ref.max, out.kl, i * M);
+      });
+    }
   }
   const s0 = stats.get(g0)!;
   models.forEach((_m, i) => {
     const g = groupOf(groups, i),
       st = stats.get(g)!,
-      acc = pairs.get(g);
+      acc = kl.get(g);
     for (let r = 0; r < M; r++) {
       scores[i]!.nllSum += st.lse(r) - st.zt[r]!;
       if (acc) scores[i]!.klSum += acc[r]! / s0.s[r]! - s0.lse(r) + st.lse(r);

@@ -6,7 +6,8 @@
  *           hidden_in float32 [N = B·S, d] ─► one decoder layer ─► hidden_out float32 [N, d]
  *           weights: one input per ROLE ("q", "inputNorm", "fc", …), dense shapes, float32
  *   final:  hidden_in [M, d] ─► final norm ─► normed [M, d]
- *   head:   normed [M, d] × lm_head rows [Vc, d]ᵀ ─► logits [M, Vc] (one chunk of the vocabulary)
+ *   head:   normed [M, d] × lm_head rows [Vc, d]ᵀ, one chunk of the vocabulary ─► per row max, Σ exp,
+ *           argmax, target logit (and, beside a reference stream, the KL terms): `headStats.ts`
  *
  * The embedding is a row copy (done by the caller from the checkpoint's rows). A layer's graph is
  * built by the same layer function as the whole-model graph (`llamaLayer`, `gpt2Layer`,
@@ -21,19 +22,18 @@ import type { IrGraph } from "../onnx/ir";
 import { OnnxError } from "../onnx/errors";
 import { serializeModel } from "../onnx/serialize";
 import type { ModelSpec } from "../model/types";
-import { causalMask, layerNorm, linear, rmsNorm, ropeInvFreq, ropeTables, seqDims } from "./blocks";
+import { causalMask, layerNorm, rmsNorm, ropeInvFreq, ropeTables, seqDims } from "./blocks";
 import { gpt2Activation, gpt2Layer, type Gpt2Context } from "./gpt2";
 import { checkLlamaActivation, llamaInvFreq, llamaLayer, type LlamaContext } from "./llama";
 import { gpt2Names, llamaNames, type TensorLookup } from "./names";
 import { neoxActivation, neoxLayer, neoxNames, neoxRotaryDims, type NeoxContext } from "./neox";
 import { chunking, INPUT_IDS, type ShapeOf, type WeightInput } from "./types";
 import { WeightInputs } from "./weightInputs";
+import { HEAD_ROWS, headPairGraph, headStatsGraph, NORMED, REF_ROWS } from "./headStats";
 
 export const HIDDEN_IN = "hidden_in";
 export const HIDDEN_OUT = "hidden_out";
-export const NORMED = "normed";
-export const HEAD_ROWS = "lm_head_rows";
-export const LOGITS_CHUNK = "logits";
+export { NORMED } from "./headStats";
 
 /** One standalone graph and the checkpoint tensors its weight inputs read, in input order. */
 export interface BlockGraph {
@@ -62,7 +62,10 @@ export interface StreamGraphs {
   readonly layerRoles: (l: number) => Readonly<Record<string, string>>;
   readonly block: (l: number) => BlockGraph;
   readonly final: BlockGraph;
-  readonly head: BlockGraph;
+  /** One stream's head statistics per vocabulary chunk. */
+  readonly headStats: BlockGraph;
+  /** The reference stream's and G stacked streams' head statistics, with the KL terms. */
+  readonly headPair: BlockGraph;
 }
 
 export interface StreamGraphOptions {
@@ -115,15 +118,13 @@ function finalGraph(spec: ModelSpec, dense: ShapeOf, norm: string, bias: string 
   return finish(b, w.list);
 }
 
-//   normed [M, d] ─► Gemm(lm_head rows [Vc, d], transB) ─► logits [M, Vc]
-function headGraph(spec: ModelSpec, lmHead: string): BlockGraph {
-  const b = new GraphBuilder(`${spec.architecture}-head-chunk`, 17);
-  const x = b.input(NORMED, "float32", ["tokens", spec.hidden]);
-  const w = b.input(HEAD_ROWS, "float32", ["vocab_chunk", spec.hidden]);
-  const y = linear(b, x, w, undefined, "/lm_head", "linear");
-  b.alias(y, LOGITS_CHUNK);
-  b.output(LOGITS_CHUNK, "float32", ["tokens", "vocab_chunk"]);
-  return finish(b, [{ input: HEAD_ROWS, tensor: lmHead, shape: [spec.vocab, spec.hidden] }]);
+/** The head graphs (`headStats.ts`); their rows are fed per vocabulary chunk. */
+function headGraphs(spec: ModelSpec, lmHead: string): { headStats: BlockGraph; headPair: BlockGraph } {
+  const rows = (input: string) => ({ input, tensor: lmHead, shape: [spec.vocab, spec.hidden] });
+  return {
+    headStats: finish(headStatsGraph(spec.architecture, spec.hidden), [rows(HEAD_ROWS)]),
+    headPair: finish(headPairGraph(spec.architecture, spec.hidden), [rows(REF_ROWS), rows(HEAD_ROWS)]),
+  };
 }
 
 /** Memoizes block graphs by layer (a graph is a few kB; a 7B model builds 32 and keeps 1 session). */
@@ -166,7 +167,7 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
         layerRoles: roles,
         block,
         final: finalGraph(spec, dense, names.finalNorm, undefined),
-        head: headGraph(spec, names.lmHead),
+        ...headGraphs(spec, names.lmHead),
       };
     }
     case "gpt2": {
@@ -184,7 +185,7 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
         layerRoles: roles,
         block,
         final: finalGraph(spec, dense, names.lnF, names.lnFBias),
-        head: headGraph(spec, names.lmHead),
+        ...headGraphs(spec, names.lmHead),
       };
     }
     case "gpt-neox": {
@@ -217,7 +218,7 @@ export function streamGraphs(spec: ModelSpec, src: TensorLookup, dense: ShapeOf,
         layerRoles: roles,
         block,
         final: finalGraph(spec, dense, names.lnF, names.lnFBias),
-        head: headGraph(spec, names.head),
+        ...headGraphs(spec, names.head),
       };
     }
     default:
