@@ -358,6 +358,7 @@ async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): P
       peakRssGiB: Number(gib(Math.max(...plains.map((p) => p.peakRssBytes)))),
       writeBytes: Math.max(...plains.map((p) => p.writeBytes)),
       diskReadGiB: Number(gib(plain.readBytes)),
+      nll: plain.nll as number,
       timings: t,
       memory: plain.memory as ShapeRecord["plain"]["memory"],
     },
@@ -374,6 +375,7 @@ async function measureShape(opts: BenchOptions, s: Shape, quickEval: boolean): P
             floorToPlain: summarize(quicks.map((q, i) => floorOf(plains[i]!, q) / plains[i]!.wallSeconds)),
             ratioToFloor: summarize(quicks.map((q, i) => q.wallSeconds / floorOf(plains[i]!, q))),
             timings: quick.timings as Timings,
+            nll: { original: quick.nll as number, shared: quick.sharedNll as number, kl: quick.kl as number },
             writeBytes: Math.max(...quicks.map((q) => q.writeBytes)),
             peakRssGiB: Number(gib(Math.max(...quicks.map((q) => q.peakRssBytes)))),
             selected: quick.selected as number,
@@ -432,6 +434,8 @@ interface ShapeRecord {
     peakRssGiB: number;
     writeBytes: number;
     diskReadGiB: number;
+    /** Mean NLL of the seeded model on the seeded tokens (the same in every run of this code). */
+    nll: number;
     timings: Timings;
     memory: { tokensPerPass: number; vocabChunk: number; estimatedPeakBytes: number; passes: number };
   };
@@ -448,6 +452,7 @@ interface ShapeRecord {
     floorToPlain: Summary;
     ratioToFloor: Summary;
     timings: Timings;
+    nll: { original: number; shared: number; kl: number };
     writeBytes: number;
     peakRssGiB: number;
     selected: number;
