@@ -466,6 +466,8 @@ function scaleTable(r: ShapeRecord): string {
   const s = r.shape,
     t = r.plain.timings,
     mem = r.plain.memory;
+  // the issue's targets: the Llama-2-7B shape (the one with a quick eval) ≤ 3 GiB and ≥ 70 % of the Gemm rate; the Llama-3 vocabulary ≤ 4 GiB
+  const main = r.quick !== undefined;
   const rate = Math.max(r.gemmGflops.before, r.gemmGflops.after);
   const rows = [
     `#### ${s.name}: ${s.layers} layers, width ${s.hidden}, ${s.heads}/${s.kvHeads} heads, SwiGLU ${s.intermediate}, vocabulary ${s.vocab}, BF16, ${r.tokens} tokens`,
@@ -473,12 +475,12 @@ function scaleTable(r: ShapeRecord): string {
     "| measurement | result |",
     "| --- | --- |",
     `| plain eval (layer-streamed) | ${fmtSummary(r.plain.samples, 1, " s")}; the median run: ${r.plain.seconds.toFixed(1)} s (read + widen not hidden by the compute ${t.readSeconds.toFixed(1)} s, blocks ${t.blockSeconds.toFixed(1)} s, embedding + head ${t.headSeconds.toFixed(1)} s; ${r.plain.diskReadGiB.toFixed(2)} GiB came from disk) |`,
-    `| peak RSS of the eval process | ${r.plain.peakRssGiB.toFixed(2)} GiB (estimate ${gib(mem.estimatedPeakBytes)} GiB + runtime; whole-model float32 weights alone: ${r.f32WholeModelGiB.toFixed(2)} GiB) |`,
+    `| peak RSS of the eval process | ${r.plain.peakRssGiB.toFixed(2)} GiB (target ≤ ${main ? 3 : 4} GiB; estimate ${gib(mem.estimatedPeakBytes)} GiB + runtime; whole-model float32 weights alone: ${r.f32WholeModelGiB.toFixed(2)} GiB) |`,
     `| bytes written by the eval process | ${r.plain.writeBytes} |`,
     `| vocabulary chunk, tokens per pass | ${mem.vocabChunk} of ${s.vocab}, ${mem.tokensPerPass} tokens, ${mem.passes} pass(es) |`,
     `| forward GFLOP/s (compute stages / wall) | ${r.forwardGflops.compute.toFixed(1)} / ${r.forwardGflops.wall.toFixed(1)} |`,
     `| ORT Gemm [${r.tokens}, ${s.hidden}] × [${s.hidden}, ${s.intermediate}] (float32 inputs, best of before/after) | ${rate.toFixed(1)} GFLOP/s |`,
-    `| forward / Gemm rate (compute stages; wall) | ${(100 * r.fractionOfGemm.compute).toFixed(0)} %; **${(100 * r.fractionOfGemm.wall).toFixed(0)} %** (target ≥ 70 %) |`,
+    `| forward / Gemm rate (compute stages; wall) | ${(100 * r.fractionOfGemm.compute).toFixed(0)} %; **${(100 * r.fractionOfGemm.wall).toFixed(0)} %**${main ? " (target ≥ 70 %)" : " (no target: the issue sets one for the Llama-2-7B shape)"} |`,
   ];
   if (r.quick)
     rows.push(
