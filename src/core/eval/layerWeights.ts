@@ -470,8 +470,8 @@ async function stridedFallback(w: LayerWeights, t: string, a: number, b: number,
   const info = w.ckpt.source.info(t),
     es = DTYPE_SIZE[info.dtype];
   const all = await w.ckpt.source.readBytes(t);
-  const out = new Uint8Array(rows * (b - a) * es);
-  for (let r = 0; r < rows; r++) out.set(all.subarray((r * cols + a) * es, (r * cols + b) * es), r * (b - a) * es);
+  const out = new Uint8Array(rows * (b - a) * es); // [rows, b − a] stored
+  copyColumns(all, out, rows, cols, a, b - a, es);
   return out;
 }
 

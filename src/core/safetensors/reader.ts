@@ -54,31 +54,29 @@ class FileSource implements TensorSource {
     return t;
   }
 
-  async readBytes(name: string, byteBegin = 0, byteEnd?: number): Promise<Uint8Array> {
+  /** The file offset of bytes [byteBegin, byteEnd) of a tensor (default: all of it) and their length; refused when outside it. */
+  private range(name: string, byteBegin: number, byteEnd?: number): { position: number; length: number } {
     const t = this.info(name);
     const size = t.dataOffsets[1] - t.dataOffsets[0];
     const end = byteEnd ?? size;
     if (!Number.isSafeInteger(byteBegin) || !Number.isSafeInteger(end) || byteBegin < 0 || end < byteBegin || end > size) {
       throw new SafetensorsError("bad-range", this.path, `tensor "${name}": byte range [${byteBegin}, ${end}) is outside its ${size} bytes`);
     }
-    return this.readAt(this.dataStart + t.dataOffsets[0] + byteBegin, end - byteBegin);
+    return { position: this.dataStart + t.dataOffsets[0] + byteBegin, length: end - byteBegin };
+  }
+
+  async readBytes(name: string, byteBegin = 0, byteEnd?: number): Promise<Uint8Array> {
+    const r = this.range(name, byteBegin, byteEnd);
+    return this.readAt(r.position, r.length);
   }
 
   async readBytesInto(name: string, out: Uint8Array, byteBegin = 0): Promise<void> {
-    const t = this.info(name);
-    const size = t.dataOffsets[1] - t.dataOffsets[0];
-    if (!Number.isSafeInteger(byteBegin) || byteBegin < 0 || byteBegin + out.byteLength > size)
-      throw new SafetensorsError("bad-range", this.path, `tensor "${name}": ${out.byteLength} bytes from byte ${byteBegin} do not fit its ${size} bytes`);
-    await this.readAt(this.dataStart + t.dataOffsets[0] + byteBegin, out.byteLength, out);
+    const r = this.range(name, byteBegin, byteBegin + out.byteLength);
+    await this.readAt(r.position, r.length, out);
   }
 
   async readBytesDirect(name: string, region: Uint8Array, byteBegin = 0, byteEnd?: number): Promise<Uint8Array | undefined> {
-    const t = this.info(name);
-    const tensorSize = t.dataOffsets[1] - t.dataOffsets[0];
-    const end = byteEnd ?? tensorSize;
-    if (!Number.isSafeInteger(byteBegin) || !Number.isSafeInteger(end) || byteBegin < 0 || end < byteBegin || end > tensorSize)
-      throw new SafetensorsError("bad-range", this.path, `tensor "${name}": byte range [${byteBegin}, ${end}) is outside its ${tensorSize} bytes`);
-    const size = end - byteBegin;
+    const { position, length: size } = this.range(name, byteBegin, byteEnd);
     if (size < DIRECT_MIN_BYTES) return undefined;
     if (region.byteLength < size + DIRECT_PAD)
       throw new RangeError(`tensor "${name}": a direct read of ${size} bytes needs a region of ${size + DIRECT_PAD}, not ${region.byteLength}`);
@@ -87,7 +85,7 @@ class FileSource implements TensorSource {
     const d = await this.direct;
     if (!d) return undefined;
     try {
-      const r = await d.readInto(this.dataStart + t.dataOffsets[0] + byteBegin, size, region);
+      const r = await d.readInto(position, size, region);
       if (r) this.read += r.fromDisk;
       return r?.data;
     } catch {

@@ -126,7 +126,7 @@ class ShardedSource implements TensorSource {
   async readBytesInto(name: string, out: Uint8Array, byteBegin = 0): Promise<void> {
     const p = this.part(name);
     if (p.readBytesInto) return p.readBytesInto(name, out, byteBegin);
-    out.set(await p.readBytes(name));
+    out.set(await p.readBytes(name, byteBegin, byteBegin + out.byteLength));
   }
   async readBytesDirect(name: string, region: Uint8Array, byteBegin?: number, byteEnd?: number): Promise<Uint8Array | undefined> {
     const p = this.part(name);
