@@ -12,8 +12,8 @@
  * logits before it asks for chunk k + 2). Other dtypes than F32, F16 and BF16 are converted into
  * fresh arrays.
  */
-import type { TensorSource } from "../safetensors/types";
-import { numel } from "../safetensors/dtype";
+import type { DType, TensorSource } from "../safetensors/types";
+import { DTYPE_SIZE, numel } from "../safetensors/dtype";
 import { LayerBuffers } from "./layerBuffers";
 
 export class HeadRows {
@@ -21,6 +21,13 @@ export class HeadRows {
   private count = 0;
   private readonly rowBytes: number;
   private readonly rowValues: number;
+  private readonly dtype: DType;
+
+  /** Bytes both slots hold per vocabulary row: each its stored bytes and float32 values (the memory budget's h). */
+  static bytesPerRow(source: TensorSource, tensor: string): number {
+    const info = source.info(tensor);
+    return 2 * (DTYPE_SIZE[info.dtype] + 4) * numel(info.shape.slice(1));
+  }
 
   constructor(
     private readonly source: TensorSource,
@@ -29,15 +36,16 @@ export class HeadRows {
     private readonly chunkRows: number,
   ) {
     const info = source.info(tensor);
+    this.dtype = info.dtype;
     this.rowValues = numel(info.shape.slice(1));
     this.rowBytes = (info.dataOffsets[1] - info.dataOffsets[0]) / info.shape[0]!;
   }
 
   /** Rows [begin, end) (at most a chunk) as float32 [end − begin, d], in the next slot. */
   async read(begin: number, end: number): Promise<Float32Array> {
-    const info = this.source.info(this.tensor);
+    const dtype = this.dtype;
     if (end - begin > this.chunkRows) throw new RangeError(`head rows [${begin}, ${end}) exceed the chunk of ${this.chunkRows}`);
-    if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16") return this.source.readRowsF32(this.tensor, begin, end);
+    if (dtype !== "F32" && dtype !== "F16" && dtype !== "BF16") return this.source.readRowsF32(this.tensor, begin, end);
     const i = this.count++ % 2;
     const slot = (this.slots[i] ??= new LayerBuffers([this.chunkRows * this.rowBytes], [this.chunkRows * this.rowValues]));
     const from = begin * this.rowBytes,
@@ -50,6 +58,6 @@ export class HeadRows {
       if (this.source.readBytesInto) await this.source.readBytesInto(this.tensor, into, from);
       else into.set(await this.source.readBytes(this.tensor, from, from + length));
     }
-    return slot.widen(0, info.dtype, (end - begin) * this.rowValues);
+    return slot.widen(0, dtype, (end - begin) * this.rowValues);
   }
 }

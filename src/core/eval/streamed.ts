@@ -29,7 +29,6 @@ import type { SharingPlan } from "../share/types";
 import { EvalError } from "./errors";
 import { LayerWeights, targetsOfLayer, type RootParts } from "./layerWeights";
 import { HeadRows } from "./headRows";
-import { DTYPE_SIZE } from "../safetensors/dtype";
 import { chooseMemory, streamedNeed, type MemoryNeed } from "./memoryBudget";
 import type { StreamedMemory } from "./results";
 import { cosineRows } from "./metrics";
@@ -104,8 +103,6 @@ interface Opened {
   readonly graphs: StreamGraphs;
   /** The head's rows by vocabulary chunk (set once the memory budget has chosen the chunk). */
   head?: HeadRows;
-  /** The slices the plans on this checkpoint (a compact file's own included) read from lower layers. */
-  roots: RootParts;
 }
 
 /** One hidden stream: the models whose computation so far is identical. */
@@ -191,7 +188,13 @@ async function runHead(
 }
 
 /** The memory sizes the budget needs, from the graphs of every checkpoint and the plans. */
-function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, Opened>, windows: readonly ScoredWindow[], chunk: number) {
+function streamSizes(
+  models: readonly StreamedModel[],
+  opened: Map<Checkpoint, Opened>,
+  roots: ReadonlyMap<Checkpoint, RootParts>,
+  windows: readonly ScoredWindow[],
+  chunk: number,
+) {
   let layerWeightBytes = 0,
     readBufferBytes = 0,
     savedBytes = 0,
@@ -213,7 +216,7 @@ function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, O
   }
   // plans run one after another: the largest layer's overwritten slices of one of them at a time
   for (const m of models) if (m.plan) savedBytes = Math.max(savedBytes, opened.get(m.ckpt)!.reader.savedBytes(m.plan));
-  for (const o of opened.values()) rootSliceBytes += o.roots.peakBytes;
+  for (const r of roots.values()) rootSliceBytes += r.peakBytes;
   const spec = models[0]!.ckpt.spec;
   const window = Math.max(...windows.map((w) => w.tokens.length - 1));
   return {
@@ -229,10 +232,7 @@ function streamSizes(models: readonly StreamedModel[], opened: Map<Checkpoint, O
     window,
     totalTokens: windows.reduce((a, w) => a + w.tokens.length - 1, 0),
     attentionChunk: chunk,
-    headRowBytes: [...opened.values()].reduce((a, o) => {
-      const info = o.reader.ckpt.source.info(o.graphs.globals.lmHead);
-      return a + 2 * (DTYPE_SIZE[info.dtype] + 4) * o.reader.ckpt.spec.hidden;
-    }, 0),
+    headRowBytes: [...opened.values()].reduce((a, o) => a + HeadRows.bytesPerRow(o.reader.ckpt.source, o.graphs.globals.lmHead), 0),
   };
 }
 
@@ -272,29 +272,26 @@ export async function runStreamed(models: readonly StreamedModel[], windows: rea
   for (const m of models) {
     if (!opened.has(m.ckpt)) {
       const reader = new LayerWeights(m.ckpt);
-      opened.set(m.ckpt, {
-        reader,
-        graphs: streamGraphs(m.ckpt.spec, m.ckpt.source, reader.dense, chunkOpts, m.ckpt.weightsPath),
-        roots: { byLayer: new Map(), peakBytes: 0 }, // set below, once every plan is known
-      });
+      opened.set(m.ckpt, { reader, graphs: streamGraphs(m.ckpt.spec, m.ckpt.source, reader.dense, chunkOpts, m.ckpt.weightsPath) });
     }
     if (m.plan) opened.get(m.ckpt)!.reader.checkPlan(m.plan);
   }
-  for (const o of opened.values()) {
-    const plans = models.flatMap((m) => (m.ckpt === o.reader.ckpt && m.plan ? [m.plan] : []));
-    if (o.reader.compactPlan) plans.push(o.reader.compactPlan);
-    o.roots = o.reader.rootParts(plans);
+  // per checkpoint, the slices its plans (a compact file's own included) read from lower layers
+  const roots = new Map<Checkpoint, RootParts>();
+  for (const [ckpt, o] of opened) {
+    const plans = models.flatMap((m) => (m.ckpt === ckpt && m.plan ? [m.plan] : []));
+    roots.set(ckpt, o.reader.rootParts(o.reader.compactPlan ? [...plans, o.reader.compactPlan] : plans));
   }
   const limits = await streamedGpuLimits(opened, opts.providers);
   const { gpuNote, ...memory } = chooseMemory(
-    streamSizes(models, opened, windows, size > 0 && size < window ? size : 0),
+    streamSizes(models, opened, roots, windows, size > 0 && size < window ? size : 0),
     opts.budgetBytes,
     models[0]!.ckpt.weightsPath,
     limits,
   );
   if (gpuNote) noteCompute(gpuNote);
   // the roots' slices stay in memory from their layer's read when the budget holds them (else read from the file)
-  if (memory.parts.rootSlices > 0) for (const o of opened.values()) o.reader.keepRoots(o.roots);
+  if (memory.parts.rootSlices > 0) for (const [ckpt, o] of opened) o.reader.keepRoots(roots.get(ckpt)!);
   for (const o of opened.values()) o.head = new HeadRows(o.reader.ckpt.source, o.graphs.globals.lmHead, memory.vocabChunk);
   const batches = makeBatches(windows, memory.tokensPerPass);
   const Lmax = Math.max(...models.map((m) => m.ckpt.spec.layers));
@@ -509,13 +506,15 @@ async function scoreHead(
   }
   const g0 = groupOf(groups, 0);
   // the other streams, stacked per checkpoint ([G·M, d]): one head run per checkpoint and chunk beside the reference
-  const stacks = new Map<Checkpoint, { readonly groups: Group[]; normed: Float32Array }>();
-  for (const g of groups) if (g !== g0) stacks.set(g.ckpt, { groups: [...(stacks.get(g.ckpt)?.groups ?? []), g], normed: new Float32Array(0) });
-  for (const [ckpt, st] of stacks) {
-    const d = ckpt.spec.hidden;
-    st.normed = new Float32Array(st.groups.length * M * d); // [G·M, d] f32
-    st.groups.forEach((g, i) => st.normed.set(normed.get(g)!, i * M * d));
-  }
+  const others = new Map<Checkpoint, Group[]>();
+  for (const g of groups) if (g !== g0) others.set(g.ckpt, [...(others.get(g.ckpt) ?? []), g]);
+  const stacks = new Map(
+    [...others].map(([ckpt, gs]) => {
+      const x = new Float32Array(gs.length * M * ckpt.spec.hidden); // [G·M, d] f32
+      gs.forEach((g, i) => x.set(normed.get(g)!, i * M * ckpt.spec.hidden));
+      return [ckpt, { groups: gs, normed: x }] as const;
+    }),
+  );
   const stats = new Map<Group, RowStats>(groups.map((g) => [g, new RowStats(M)]));
   const kl = new Map<Group, Float64Array>();
   for (const g of groups) if (g !== g0) kl.set(g, new Float64Array(M));
