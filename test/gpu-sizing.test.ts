@@ -21,10 +21,8 @@ import { ComputeLog, withComputeLog } from "../src/core/runtime/computeLog";
 import { RuntimeError } from "../src/core/runtime/errors";
 import { GPU_LIMITS_ENV, gpuLimits, gpuLimitsFromEnv, providerLimits, SPEC_GPU_LIMITS, type GpuLimits } from "../src/core/runtime/gpuLimits";
 import type { GpuAdapter } from "../src/core/runtime/types";
-import { writeInitialLlama } from "../src/core/train/initModel";
-import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { postShare, type PostShareOptions } from "../src/core/train/postshare";
-import { rng } from "./helpers/train-gradcheck";
+import { writeTinyByteLlama } from "./helpers/tinyByteLlama";
 import { LLAMA2_7B_STREAM } from "./helpers/streamSizes";
 
 const KIB = 1024;
@@ -238,25 +236,10 @@ test("gpu sizing: generation — a long prompt is prefilled in pieces (same toke
     assert.deepEqual(nine, free.slice(0, 9), "one token at a time through the cache, the same continuation");
   }));
 
-async function tinyTrainModel(dir: string): Promise<{ model: string; text: string }> {
-  const model = path.join(dir, "model");
-  await writeInitialLlama(
-    model,
-    { layers: 2, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: BYTE_VOCAB, maxPositions: 64, tied: true, seed: 21, std: 0.08 },
-    { "tokenizer.json": JSON.stringify(byteTokenizerJson()), "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(64)) },
-  );
-  const r = rng(8);
-  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "red", "ball"];
-  const docs = Array.from({ length: 16 }, () => Array.from({ length: 20 + Math.floor(r() * 20) }, () => words[Math.floor(r() * words.length)]).join(" ") + ".");
-  const text = path.join(dir, "text.txt");
-  await fs.writeFile(text, docs.join("\n<|endoftext|>\n"));
-  return { model, text };
-}
-
 test("gpu sizing: PostShare — the training and sampling graphs are checked before their first step (activations, weights, gradients); a fitting batch trains as without limits", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-gpusize-train-"));
   try {
-    const { model, text } = await tinyTrainModel(dir);
+    const { model, text } = await writeTinyByteLlama(dir, 2, 16);
     const opts = (batchSize: number): PostShareOptions => ({
       ratio: 0.5,
       text: [text],

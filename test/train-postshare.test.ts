@@ -13,31 +13,11 @@ import os from "node:os";
 import path from "node:path";
 import { openCheckpoint } from "../src/core/model/checkpoint";
 import { unitLayout } from "../src/core/model/units";
-import { byteTokenizerConfig, byteTokenizerJson, BYTE_VOCAB } from "../src/core/train/byteTokenizer";
 import { TrainError } from "../src/core/train/errors";
-import { writeInitialLlama } from "../src/core/train/initModel";
 import { readSliceOf } from "../src/core/train/pairs";
 import { postShare, POSTSHARE_DEFAULTS, POSTSHARE_PAPER, resolvePostShareOptions } from "../src/core/train/postshare";
-import { rng } from "./helpers/train-gradcheck";
+import { writeTinyByteLlama } from "./helpers/tinyByteLlama";
 import { sharedPath, sharedSkip } from "./helpers/shared";
-
-async function tinyModel(dir: string): Promise<{ model: string; text: string }> {
-  const model = path.join(dir, "model");
-  await writeInitialLlama(
-    model,
-    { layers: 3, heads: 4, kvHeads: 2, headDim: 8, hidden: 32, intermediate: 48, vocab: BYTE_VOCAB, maxPositions: 64, tied: true, seed: 21, std: 0.08 },
-    {
-      "tokenizer.json": JSON.stringify(byteTokenizerJson()),
-      "tokenizer_config.json": JSON.stringify(byteTokenizerConfig(64)),
-    },
-  );
-  const r = rng(8);
-  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "red", "ball"];
-  const docs = Array.from({ length: 24 }, () => Array.from({ length: 20 + Math.floor(r() * 20) }, () => words[Math.floor(r() * words.length)]).join(" ") + ".");
-  const text = path.join(dir, "text.txt");
-  await fs.writeFile(text, docs.join("\n<|endoftext|>\n"));
-  return { model, text };
-}
 
 async function hashDir(dir: string): Promise<string> {
   const h = createHash("sha256");
@@ -48,7 +28,7 @@ async function hashDir(dir: string): Promise<string> {
 test("train-postshare: tiny model end to end — metrics, pairs pulled together, shared dense output, input untouched", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-postshare-"));
   try {
-    const { model, text } = await tinyModel(dir);
+    const { model, text } = await writeTinyByteLlama(dir, 3, 24);
     const before = await hashDir(model);
     const out = path.join(dir, "out");
     const phases = new Set<string>();
@@ -197,7 +177,7 @@ test("train-postshare: docs/method.md's hyperparameter table states POSTSHARE_DE
 test("train-postshare: bad options and cancellation are typed errors", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "headshare-postshare-bad-"));
   try {
-    const { model, text } = await tinyModel(dir);
+    const { model, text } = await writeTinyByteLlama(dir, 3, 24);
     const bad = async (o: object, re: RegExp): Promise<void> => {
       await assert.rejects(
         postShare(model, { ratio: 0.3, text: [text], ...o }),
